@@ -1,0 +1,207 @@
+"""DynamoDB adapter: item (de)serialisation, conditional writes, transactions and paged queries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterator
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ..core import keys
+from ..core.errors import StorageError
+from . import clients
+
+_ser, _de = TypeSerializer(), TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def serialize(item: dict) -> dict:
+    return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: dict) -> dict:
+    return {k: _from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+class Table:
+    """One table by name, through the shared low-level client."""
+
+    def __init__(self, name: str, client: Any = None) -> None:
+        self.name = name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("dynamodb")
+
+    def get(self, pk: str, sk: str) -> dict | None:
+        try:
+            response = self.client.get_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=True)
+        except ClientError as exc:
+            raise StorageError(f"dynamodb get {self.name}: {exc}") from exc
+        return deserialize(response["Item"]) if "Item" in response else None
+
+    def put_new(self, item: dict) -> bool:
+        """Put only if the key is free; False when it was taken."""
+        try:
+            self.client.put_item(TableName=self.name, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError(f"dynamodb put {self.name}: {exc}") from exc
+        return True
+
+    def update(self, pk: str, sk: str, fields: dict) -> None:
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": _ser.serialize(_to_dynamo(value)) for i, value in enumerate(fields.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), UpdateExpression=expression,
+                                    ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                                    ConditionExpression="attribute_exists(pk)")
+        except ClientError as exc:
+            raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
+
+    def transact(self, actions: list[dict]) -> bool:
+        """All-or-nothing write; False when a condition failed (nothing was written)."""
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if _code(exc) == "TransactionCanceledException" and any(
+                r.get("Code") == "ConditionalCheckFailed" for r in reasons
+            ):
+                return False
+            raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
+        return True
+
+    def query(
+        self, key_condition: str, values: dict, *, index: str | None = None, start_key: dict | None = None,
+        forward: bool = True, page_size: int | None = None, limit: int | None = None,
+    ) -> Iterator[dict]:
+        """Every matching item, following each page's ``LastEvaluatedKey``."""
+        request: dict[str, Any] = {
+            "TableName": self.name, "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": serialize(values), "ScanIndexForward": forward,
+        }
+        if index:
+            request["IndexName"] = index
+        if page_size or limit:
+            request["Limit"] = page_size or limit
+        if start_key:
+            request["ExclusiveStartKey"] = serialize(start_key)
+        returned = 0
+        while True:
+            try:
+                page = self.client.query(**request)
+            except ClientError as exc:
+                raise StorageError(f"dynamodb query {self.name}: {exc}") from exc
+            for raw in page.get("Items", []):
+                yield deserialize(raw)
+                returned += 1
+                if limit and returned >= limit:
+                    return
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def put_action(table: str, item: dict, *, new: bool) -> dict:
+    action: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+    if new:
+        action["ConditionExpression"] = "attribute_not_exists(pk)"
+    return {"Put": action}
+
+
+def increment_action(table: str, pk: str, sk: str, counter: str, stamp: dict) -> dict:
+    """Add one to ``counter`` on an existing item and set ``stamp`` fields."""
+    names = {"#c": counter, **{f"#s{i}": name for i, name in enumerate(stamp)}}
+    values = {":one": {"N": "1"}, **{f":s{i}": _ser.serialize(v) for i, v in enumerate(stamp.values())}}
+    sets = ", ".join(f"#s{i} = :s{i}" for i in range(len(stamp)))
+    return {"Update": {
+        "TableName": table, "Key": serialize({"pk": pk, "sk": sk}),
+        "UpdateExpression": "ADD #c :one" + (f" SET {sets}" if sets else ""),
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+        "ConditionExpression": "attribute_exists(pk)",
+    }}
+
+
+class EventIndex(Table):
+    """The events table: dedup gate, attempts, and the indexes investigators query."""
+
+    def get_event(self, event_id: str) -> dict | None:
+        return self.get(keys.event_pk(event_id), keys.META_SK)
+
+    def create_event(self, meta: dict, attempt: dict) -> bool:
+        """Gate and first attempt together; False if the gate already existed."""
+        return self.transact([put_action(self.name, meta, new=True), put_action(self.name, attempt, new=True)])
+
+    def record_repeat(self, attempt: dict, counter: str) -> None:
+        """A later attempt: its own item plus one more on the gate's counter; never overwrites."""
+        stamp = {"last_seen_time": attempt["ingest_time"]}
+        if not self.transact([
+            put_action(self.name, attempt, new=True),
+            increment_action(self.name, attempt["pk"], keys.META_SK, counter, stamp),
+        ]):
+            raise StorageError("attempt collided or the gate vanished; retry")
+
+    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
+                  page_size: int | None = None) -> Iterator[dict]:
+        """Attempts of one entity with ``start_key <= event_time < end_key`` (key-time strings)."""
+        return self.query("ent_pk = :p AND ent_sk BETWEEN :a AND :b",
+                          {":p": keys.entity_pk(entity_id), ":a": start_key, ":b": end_key},
+                          index=keys.ENTITY_INDEX, start_key=after, page_size=page_size)
+
+    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
+                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
+        """Attempts of one source/type whose event time falls on ``day``, by arrival or lateness."""
+        index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
+        return self.query("std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
+                          index=index, start_key=after, page_size=page_size)
+
+
+class AggregateStore(Table):
+    """Append-only aggregate versions."""
+
+    def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
+        items = self.query("pk = :p AND begins_with(sk, :s)",
+                           {":p": keys.aggregate_pk(entity_id), ":s": keys.aggregate_prefix(day, metric)},
+                           forward=False, limit=1)
+        return next(items, None)
+
+    def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
+        """Every version for days ``start_day <= day <= end_day``."""
+        return self.query("pk = :p AND sk BETWEEN :a AND :b",
+                          {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"})
+
+
+def entity_cursor(item: dict) -> dict:
+    return {k: item[k] for k in ("pk", "sk", "ent_pk", "ent_sk")}
+
+
+def stream_cursor(item: dict) -> dict:
+    return {k: item[k] for k in ("pk", "sk", "std_pk", "arrival_sk")}

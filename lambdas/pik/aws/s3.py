@@ -1,0 +1,59 @@
+"""S3 adapter: immutable JSON documents (raw events, conflicts, rejected copies, manifests)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..core.errors import StorageError
+from . import clients
+
+
+def _encode(document: dict) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class DocumentStore:
+    """JSON documents in one bucket; ``put_new`` never overwrites."""
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("s3")
+
+    def put_new(self, key: str, document: dict) -> bool:
+        """Create ``key`` only if absent (``If-None-Match: *``); False when it already existed."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(document),
+                                   ContentType="application/json", IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise StorageError(f"s3 put {key}: {exc}") from exc
+        return True
+
+    def put(self, key: str, document: dict) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(document), ContentType="application/json")
+        except ClientError as exc:
+            raise StorageError(f"s3 put {key}: {exc}") from exc
+
+    def get(self, key: str) -> dict:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            raise StorageError(f"s3 get {key}: {exc}") from exc
+        return json.loads(body)
+
+    def get_many(self, keys: list[str], workers: int = 16) -> list[dict]:
+        """Fetch concurrently, results in the order of ``keys``."""
+        if len(keys) <= 1:
+            return [self.get(key) for key in keys]
+        with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
+            return list(pool.map(self.get, keys))

@@ -1,0 +1,102 @@
+"""Key layout: every S3 key and DynamoDB key pik writes, derived in one place.
+
+S3 (one bucket):
+- ``raw/source=S/event_type=T/event_date=YYYY-MM-DD/<event_id>.json``   first payload, immutable
+- ``conflicts/source=S/event_type=T/event_date=D/<event_id>/<content_sha256>.json``
+- ``rejected/date=YYYY-MM-DD/<ingest_time>-<attempt_id>.json``        bounded copy + reasons
+- ``manifests/entity=<enc entity>/day=D/<inputs_hash>.json``           content-addressed
+
+``source`` and ``event_type`` are restricted by the contract to ``[A-Za-z0-9_.-]`` without
+``..``; ``entity_id`` may hold any printable text and is percent-encoded (``enc``) wherever it
+becomes part of a key, which is injective, so ``#``, ``/``, ``=`` cannot inject structure.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+# DynamoDB index names, as declared in template.yaml (a test keeps them in step).
+ENTITY_INDEX = "by_entity_time"
+ARRIVAL_INDEX = "by_source_type_arrival"
+LATENESS_INDEX = "by_source_type_lateness"
+RUNS_INDEX = "by_created"
+
+META_SK = "META"
+LAG_OFFSET_MS = 10**13  # lag + offset is positive for any lag the contract admits
+LAG_WIDTH = 14
+
+
+def enc(text: str) -> str:
+    """Injective, key-safe encoding: ``enc("a/b#c") == "a%2Fb%23c"``."""
+    return quote(text, safe="")
+
+
+def dec(text: str) -> str:
+    return unquote(text)
+
+
+def raw_key(source: str, event_type: str, event_date: str, event_id: str) -> str:
+    return f"raw/source={source}/event_type={event_type}/event_date={event_date}/{event_id}.json"
+
+
+def conflict_key(source: str, event_type: str, event_date: str, event_id: str, content_sha: str) -> str:
+    return f"conflicts/source={source}/event_type={event_type}/event_date={event_date}/{event_id}/{content_sha}.json"
+
+
+def rejected_key(ingest_time_key: str, attempt_id: str) -> str:
+    return f"rejected/date={ingest_time_key[:10]}/{ingest_time_key}-{attempt_id}.json"
+
+
+def manifest_key(entity_id: str, day: str, inputs_hash: str) -> str:
+    return f"manifests/entity={enc(entity_id)}/day={day}/{inputs_hash}.json"
+
+
+# --- events table -------------------------------------------------------------------------
+def event_pk(event_id: str) -> str:
+    return f"EVT#{event_id}"
+
+
+def attempt_sk(ingest_time_key: str, attempt_id: str) -> str:
+    return f"ATT#{ingest_time_key}#{attempt_id}"
+
+
+def entity_pk(entity_id: str) -> str:
+    return f"ENT#{enc(entity_id)}"
+
+
+def entity_sk(event_time_key: str, event_id: str, attempt_id: str) -> str:
+    return f"{event_time_key}#{event_id}#{attempt_id}"
+
+
+def source_type_day_pk(source: str, event_type: str, event_date: str) -> str:
+    return f"STD#{source}#{event_type}#{event_date}"
+
+
+def arrival_sk(ingest_time_key: str, event_id: str, attempt_id: str) -> str:
+    return f"{ingest_time_key}#{event_id}#{attempt_id}"
+
+
+def lateness_sk(lag_ms: int, event_id: str, attempt_id: str) -> str:
+    """Zero-padded, offset lag so string order is numeric order, negatives included."""
+    return f"{lag_ms + LAG_OFFSET_MS:0{LAG_WIDTH}d}#{event_id}#{attempt_id}"
+
+
+# --- aggregates table ---------------------------------------------------------------------
+def aggregate_pk(entity_id: str) -> str:
+    return f"AGG#{enc(entity_id)}"
+
+
+def aggregate_sk(day: str, metric: str, version: int) -> str:
+    return f"{day}#{metric}#{version:08d}"
+
+
+def aggregate_prefix(day: str, metric: str) -> str:
+    return f"{day}#{metric}#"
+
+
+# --- replay runs table --------------------------------------------------------------------
+def run_pk(replay_id: str) -> str:
+    return f"RUN#{replay_id}"
+
+
+RUNS_GSI_PK = "RUNS"

@@ -1,0 +1,68 @@
+"""Aggregate metrics: one pure function from an entity-day's events to metric values.
+
+Default metrics: ``count`` plus ``sum.F``, ``min.F`` and ``max.F`` for each configured numeric
+payload field ``F`` (dotted paths reach into nested objects). Replace the whole function by
+setting ``AGGREGATOR=package.module:function``; give it a ``code_version`` attribute so every
+change of logic yields new aggregate versions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from typing import Any, Callable, Iterable
+
+CODE_VERSION = "metrics-v1"
+FIELD_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+Aggregator = Callable[[list[Any], tuple[str, ...]], dict[str, Any]]
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """``parse_fields("amount, steps") == ("amount", "steps")``; names are checked."""
+    fields = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in fields:
+        if not FIELD_RE.match(name):
+            raise ValueError(f"aggregate field {name!r} must match {FIELD_RE.pattern}")
+    return fields
+
+
+def field_value(payload: Any, path: str) -> float | None:
+    """The number at a dotted path, or None when absent or not a finite number (bools excluded)."""
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def compute(payloads: list[Any], fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Metric values for one entity-day.
+
+    >>> compute([{"amount": 2}, {"amount": 5}, {}], ("amount",))
+    {'count': 3, 'sum.amount': 7, 'min.amount': 2, 'max.amount': 5}
+    """
+    result: dict[str, Any] = {"count": len(payloads)}
+    for name in fields:
+        values = [v for v in (field_value(p, name) for p in payloads) if v is not None]
+        result[f"sum.{name}"] = sum(values) if values else None
+        result[f"min.{name}"] = min(values) if values else None
+        result[f"max.{name}"] = max(values) if values else None
+    return result
+
+
+def load_aggregator(spec: str | None) -> tuple[Aggregator, str]:
+    """The aggregator named by ``module:function`` (default: ``compute``) and its code version."""
+    if not spec:
+        return compute, CODE_VERSION
+    module_name, _, attr = spec.partition(":")
+    function = getattr(importlib.import_module(module_name), attr)
+    return function, str(getattr(function, "code_version", spec))
+
+
+def metric_names(fields: Iterable[str]) -> list[str]:
+    return ["count"] + [f"{op}.{name}" for name in fields for op in ("sum", "min", "max")]

@@ -1,0 +1,158 @@
+"""Item shapes: the exact DynamoDB items and S3 documents pik writes, as plain dicts.
+
+Events table, one partition per event (``EVT#<event_id>``):
+- ``META``: the dedup gate and first-seen record, never overwritten; counters only grow.
+- ``ATT#<ingest_time>#<attempt_id>``: one item per ingest attempt (ACCEPTED, DUPLICATE or
+  CONFLICT) with its own arrival time; carries the keys of the three secondary indexes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import keys
+from .contract import ValidEvent
+from .timefmt import key_time, lag_ms
+
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"
+RAW_SCHEMA = "pik.raw.v1"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One arrival of a request at the ingest API."""
+
+    ingest_time: datetime
+    request_id: str
+    attempt_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def ingest_time_key(self) -> str:
+        return key_time(self.ingest_time)
+
+
+def lag_of(event: ValidEvent, attempt: Attempt) -> int:
+    return lag_ms(event.event_time, attempt.ingest_time)
+
+
+def raw_document(event: ValidEvent, attempt: Attempt) -> dict:
+    """What a raw object holds: the event as received plus an envelope."""
+    return {
+        "envelope": {
+            "schema": RAW_SCHEMA,
+            "event_id": event.event_id,
+            "ingest_time": attempt.ingest_time_key,
+            "request_id": attempt.request_id,
+            "attempt_id": attempt.attempt_id,
+            "payload_sha256": event.payload_sha256,
+            "content_sha256": event.content_sha256,
+        },
+        "event": event.received,
+    }
+
+
+def rejected_document(body: bytes, attempt: Attempt, errors: list[dict], max_bytes: int) -> dict:
+    """A bounded copy of a refused body with the reasons; ``truncated`` says if bytes were cut."""
+    return {
+        "schema": "pik.rejected.v1",
+        "ingest_time": attempt.ingest_time_key,
+        "request_id": attempt.request_id,
+        "attempt_id": attempt.attempt_id,
+        "errors": errors,
+        "body_bytes": len(body),
+        "truncated": len(body) > max_bytes,
+        "body": body[:max_bytes].decode("utf-8", errors="replace"),
+    }
+
+
+def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: int | None = None) -> dict:
+    """The dedup gate: written once, in the same transaction as the first ACCEPTED attempt."""
+    item = {
+        "pk": keys.event_pk(event.event_id),
+        "sk": keys.META_SK,
+        "item_type": "event",
+        "event_id": event.event_id,
+        "source": event.source,
+        "event_type": event.event_type,
+        "entity_id": event.entity_id,
+        "event_time": event.event_time_key,
+        "event_date": event.event_date,
+        "s3_key": s3_key,
+        "payload_sha256": event.payload_sha256,
+        "content_sha256": event.content_sha256,
+        "first_ingest_time": attempt.ingest_time_key,
+        "first_attempt_id": attempt.attempt_id,
+        "duplicate_count": 0,
+        "conflict_count": 0,
+    }
+    if event.idempotency_key is not None:
+        item["idempotency_key"] = event.idempotency_key
+    if expires_at is not None:
+        item["expires_at"] = expires_at
+    return item
+
+
+def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: str, expires_at: int | None = None) -> dict:
+    """One ingest attempt, indexed by entity/time, by source/type/day in arrival and lateness order."""
+    lag = lag_of(event, attempt)
+    item = {
+        "pk": keys.event_pk(event.event_id),
+        "sk": keys.attempt_sk(attempt.ingest_time_key, attempt.attempt_id),
+        "item_type": "attempt",
+        "event_id": event.event_id,
+        "attempt_id": attempt.attempt_id,
+        "status": status,
+        "source": event.source,
+        "event_type": event.event_type,
+        "entity_id": event.entity_id,
+        "event_time": event.event_time_key,
+        "event_date": event.event_date,
+        "ingest_time": attempt.ingest_time_key,
+        "ingest_lag_ms": lag,
+        "request_id": attempt.request_id,
+        "s3_key": s3_key,
+        "payload_sha256": event.payload_sha256,
+        "content_sha256": event.content_sha256,
+        "ent_pk": keys.entity_pk(event.entity_id),
+        "ent_sk": keys.entity_sk(event.event_time_key, event.event_id, attempt.attempt_id),
+        "std_pk": keys.source_type_day_pk(event.source, event.event_type, event.event_date),
+        "arrival_sk": keys.arrival_sk(attempt.ingest_time_key, event.event_id, attempt.attempt_id),
+        "lateness_sk": keys.lateness_sk(lag, event.event_id, attempt.attempt_id),
+    }
+    if event.idempotency_key is not None:
+        item["idempotency_key"] = event.idempotency_key
+    if expires_at is not None:
+        item["expires_at"] = expires_at
+    return item
+
+
+def aggregate_item(
+    *, entity_id: str, day: str, metric: str, version: int, value: Any, input_count: int,
+    inputs_hash: str, code_version: str, computed_at: datetime, replay_id: str | None, manifest_key: str,
+) -> dict:
+    """One append-only aggregate version."""
+    return {
+        "pk": keys.aggregate_pk(entity_id),
+        "sk": keys.aggregate_sk(day, metric, version),
+        "entity_id": entity_id,
+        "day": day,
+        "metric": metric,
+        "version": version,
+        "value": value,
+        "input_count": input_count,
+        "inputs_hash": inputs_hash,
+        "code_version": code_version,
+        "computed_at": key_time(computed_at),
+        "replay_id": replay_id or "",
+        "manifest_key": manifest_key,
+    }
+
+
+def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict]) -> dict:
+    """Every input of an aggregate: event id, payload hash and raw key, sorted by event id."""
+    rows = sorted(inputs, key=lambda row: row["event_id"])
+    return {"schema": "pik.manifest.v1", "entity_id": entity_id, "day": day,
+            "inputs_hash": inputs_hash, "input_count": len(rows), "inputs": rows}

@@ -1,0 +1,144 @@
+"""Replay requests and replay runs: validation, identity and counting, without I/O."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from . import identity
+from .contract import NAME_RE, Limits, _text
+from .errors import FieldError, ValidationError
+from .timefmt import key_time, parse_aware
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_LIMIT = 100_000
+DEFAULT_LIMIT = 10_000
+MAX_WINDOW = timedelta(days=92)
+SAMPLE_SIZE = 10
+FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
+          "include_duplicates", "dry_run", "client_token", "continuation")
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """A validated replay scope. ``dry_run`` defaults to True: nothing is sent unless asked."""
+
+    start: datetime
+    end: datetime
+    entity_id: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    limit: int = DEFAULT_LIMIT
+    include_duplicates: bool = False
+    dry_run: bool = True
+    client_token: str | None = None
+
+    def scope(self) -> dict:
+        """The JSON-able request, as recorded on the run."""
+        data = asdict(self)
+        data["start"], data["end"] = key_time(self.start), key_time(self.end)
+        return {k: v for k, v in data.items() if v is not None}
+
+    def fingerprint(self) -> str:
+        return identity.sha256_hex(identity.canonical_json(self.scope()))
+
+
+def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
+    """Validate a replay body; returns the request and an optional continuation token."""
+    if not isinstance(data, dict):
+        raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
+    errors = [FieldError(n, "unknown_field", f"unknown field {n[:64]!r}") for n in data if n not in FIELDS]
+    limits = Limits()
+    entity = _text(data, "entity_id", limits.max_entity_chars, errors, required=False)
+    source = _text(data, "source", limits.max_name_chars, errors, required=False)
+    event_type = _text(data, "event_type", limits.max_name_chars, errors, required=False)
+    for name, value in (("source", source), ("event_type", event_type)):
+        if value is not None and not NAME_RE.match(value):
+            errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
+    by_entity, by_stream = entity is not None, source is not None and event_type is not None
+    if by_entity == by_stream or (by_entity and (source or event_type)):
+        errors.append(FieldError("scope", "one_of", "give entity_id, or source and event_type (not both)"))
+    start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
+    if start and end and not start < end:
+        errors.append(FieldError("end_time", "after_start", "end_time must be after start_time"))
+    elif start and end and end - start > MAX_WINDOW:
+        errors.append(FieldError("end_time", "max_window", f"the window must be at most {MAX_WINDOW.days} days"))
+    limit = data.get("limit", DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        errors.append(FieldError("limit", "range", f"limit must be an integer from 1 to {MAX_LIMIT}"))
+    flags = {name: data.get(name, default) for name, default in (("include_duplicates", False), ("dry_run", True))}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            errors.append(FieldError(name, "type", f"{name} must be true or false"))
+    token = data.get("client_token")
+    if token is not None and (not isinstance(token, str) or not TOKEN_RE.match(token)):
+        errors.append(FieldError("client_token", "pattern", f"client_token must match {TOKEN_RE.pattern}"))
+    continuation = data.get("continuation")
+    if continuation is not None and not isinstance(continuation, str):
+        errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
+    if errors:
+        raise ValidationError(errors)
+    request = ReplayRequest(start, end, entity, source, event_type, limit,
+                            flags["include_duplicates"], flags["dry_run"], token)
+    return request, continuation
+
+
+def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
+    value = data.get(name)
+    if not isinstance(value, str):
+        errors.append(FieldError(name, "required", f"{name} is required (ISO-8601 with offset)"))
+        return None
+    try:
+        return parse_aware(value)
+    except ValueError:
+        errors.append(FieldError(name, "iso8601", f"{name} must be ISO-8601 with a UTC offset"))
+        return None
+
+
+def replay_id_for(requester: str, client_token: str | None, fallback: str) -> str:
+    """Same requester + token → same run id, so a repeated request finds the first run."""
+    if client_token is None:
+        return f"rp-{fallback}"
+    return "rp-" + identity.sha256_hex(identity.canonical_json(["replay", requester, client_token]))[:32]
+
+
+def encode_cursor(cursor: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(token: str) -> dict:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError([FieldError("continuation", "format", "continuation is not one a replay returned")]) from exc
+    if not isinstance(value, dict) or "replay_id" not in value:
+        raise ValidationError([FieldError("continuation", "format", "continuation is not one a replay returned")])
+    return value
+
+
+@dataclass
+class Tally:
+    """Running counts of a replay: scanned items, matched events, sent messages, by event day."""
+
+    scanned: int = 0
+    matched: int = 0
+    sent: int = 0
+    by_day: dict | None = None
+    sample_event_ids: list | None = None
+
+    def __post_init__(self) -> None:
+        self.by_day = dict(self.by_day or {})
+        self.sample_event_ids = list(self.sample_event_ids or [])
+
+    def match(self, event_id: str, event_date: str) -> None:
+        self.matched += 1
+        self.by_day[event_date] = self.by_day.get(event_date, 0) + 1
+        if len(self.sample_event_ids) < SAMPLE_SIZE:
+            self.sample_event_ids.append(event_id)
+
+    def to_dict(self) -> dict:
+        return {"scanned": self.scanned, "matched": self.matched, "sent": self.sent,
+                "by_day": dict(sorted(self.by_day.items())), "sample_event_ids": list(self.sample_event_ids)}

@@ -1,0 +1,1 @@
+"""Use cases: ingest, replay and process, wiring the core to the adapters."""

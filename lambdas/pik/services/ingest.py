@@ -1,0 +1,125 @@
+"""Ingest one event. Write order, chosen so a crash at any point loses nothing:
+
+1. the raw object, at an immutable key derived from the event, created only if absent;
+2. the dedup gate (``META``) and the attempt item, in one DynamoDB transaction.
+
+A crash after 1 leaves a raw object without metadata: the client's retry finds it (412), sees
+the same content and completes step 2, ending ACCEPTED. The gate exists only once the raw object
+does, so DUPLICATE never points at missing bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..aws.dynamodb import EventIndex
+from ..aws.s3 import DocumentStore
+from ..core import contract, keys, records
+from ..core.contract import Limits, ValidEvent
+from ..core.errors import StorageError, ValidationError
+from ..core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Attempt
+from ..core.timefmt import parse_aware
+from ..settings import Settings
+
+GATE_GRACE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What the API answers; ``body`` is the JSON response."""
+
+    http_status: int
+    status: str
+    body: dict
+
+
+def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore, index: EventIndex,
+           settings: Settings, limits: Limits = Limits()) -> IngestOutcome:
+    """Validate, store and index one request body; see the module docstring for the order."""
+    attempt = Attempt(now, request_id)
+    try:
+        event = contract.validate(body, now=now, limits=limits)
+    except ValidationError as err:
+        return _reject(body, attempt, err, store, settings)
+    existing = index.get_event(event.event_id)
+    if settings.dry_run:
+        status = ACCEPTED if existing is None else _repeat_status(existing, event)
+        return _answer(event, attempt, status, _key_for(status, event, existing), dry_run=True)
+    expires = _expires_at(now, settings)
+    if existing is None:
+        existing = _first_write(event, attempt, store, index, expires)
+        if existing is None:
+            return _answer(event, attempt, ACCEPTED, event.raw_key)
+    status = _repeat_status(existing, event)
+    s3_key = _key_for(status, event, existing)
+    if status == CONFLICT:
+        store.put_new(s3_key, records.raw_document(event, attempt))  # keep the second payload too
+    counter = "conflict_count" if status == CONFLICT else "duplicate_count"
+    index.record_repeat(records.attempt_item(event, attempt, status=status, s3_key=s3_key, expires_at=expires), counter)
+    return _answer(event, attempt, status, s3_key)
+
+
+def _first_write(event: ValidEvent, attempt: Attempt, store: DocumentStore, index: EventIndex,
+                 expires: int | None) -> dict | None:
+    """Raw object, then gate + attempt. None when this attempt is the ACCEPTED one; else the gate."""
+    first, first_attempt = event, attempt
+    if not store.put_new(event.raw_key, records.raw_document(event, attempt)):
+        stored = store.get(event.raw_key)
+        if stored["envelope"]["content_sha256"] != event.content_sha256:
+            # An earlier attempt stored other content here and crashed before indexing it:
+            # its bytes came first, so they become the event and this attempt is the conflict.
+            first, first_attempt = _from_raw(stored)
+    meta = records.meta_item(first, first_attempt, s3_key=event.raw_key, expires_at=expires)
+    item = records.attempt_item(first, first_attempt, status=ACCEPTED, s3_key=event.raw_key, expires_at=expires)
+    if index.create_event(meta, item) and first is event:
+        return None
+    gate = index.get_event(event.event_id)
+    if gate is None:
+        raise StorageError("dedup gate missing after a failed conditional write; retry")
+    return gate
+
+
+def _from_raw(document: dict) -> tuple[ValidEvent, Attempt]:
+    envelope = document["envelope"]
+    arrived = parse_aware(envelope["ingest_time"])
+    event = contract.validate(document["event"], now=arrived)
+    return event, Attempt(arrived, envelope["request_id"], envelope["attempt_id"])
+
+
+def _repeat_status(gate: dict, event: ValidEvent) -> str:
+    return DUPLICATE if gate["content_sha256"] == event.content_sha256 else CONFLICT
+
+
+def _key_for(status: str, event: ValidEvent, gate: dict | None) -> str:
+    if status == CONFLICT:
+        return event.conflict_key
+    return gate["s3_key"] if gate else event.raw_key
+
+
+def _expires_at(now: datetime, settings: Settings) -> int | None:
+    """Metadata outlives raw objects, so the gate never forgets an event whose bytes exist."""
+    if settings.raw_retention_days <= 0:
+        return None
+    return int(now.timestamp()) + (settings.raw_retention_days + GATE_GRACE_DAYS) * 86_400
+
+
+def _answer(event: ValidEvent, attempt: Attempt, status: str, s3_key: str, *, dry_run: bool = False) -> IngestOutcome:
+    body = {
+        "event_id": event.event_id,
+        "status": status,
+        "ingest_lag_ms": records.lag_of(event, attempt),
+        "s3_key": s3_key,
+        "attempt_id": attempt.attempt_id,
+    }
+    if dry_run:
+        body["dry_run"] = True
+    return IngestOutcome(200, status, body)
+
+
+def _reject(body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings) -> IngestOutcome:
+    details = [e.to_dict() for e in err.errors]
+    key = keys.rejected_key(attempt.ingest_time_key, attempt.attempt_id)
+    if not settings.dry_run:
+        store.put(key, records.rejected_document(body, attempt, details, settings.rejected_copy_bytes))
+    return IngestOutcome(err.http_status, REJECTED, {**err.to_dict(), "status": REJECTED, "rejected_key": key})

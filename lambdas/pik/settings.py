@@ -1,0 +1,45 @@
+"""Configuration in one place: a frozen object read from the environment once per call.
+
+Local mode differs only by the standard ``AWS_ENDPOINT_URL*`` variables, read by boto3 itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .core.metrics import parse_fields
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    raw_bucket: str
+    events_table: str
+    aggregates_table: str
+    replays_table: str
+    replay_queue_url: str
+    dry_run: bool = False
+    aggregate_fields: tuple[str, ...] = ()
+    aggregator: str = ""
+    raw_retention_days: int = 0
+    rejected_copy_bytes: int = 65_536
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        """Read ``RAW_BUCKET``, ``EVENTS_TABLE``, ... (missing names stay empty until used)."""
+        env = os.environ if env is None else env
+        return cls(
+            raw_bucket=env.get("RAW_BUCKET", ""),
+            events_table=env.get("EVENTS_TABLE", ""),
+            aggregates_table=env.get("AGGREGATES_TABLE", ""),
+            replays_table=env.get("REPLAYS_TABLE", ""),
+            replay_queue_url=env.get("REPLAY_QUEUE_URL", ""),
+            dry_run=_flag(env.get("DRY_RUN")),
+            aggregate_fields=parse_fields(env.get("AGGREGATE_FIELDS", "")),
+            aggregator=env.get("AGGREGATOR", ""),
+            raw_retention_days=int(env.get("RAW_RETENTION_DAYS", "0") or 0),
+        )

@@ -1,0 +1,226 @@
+"""POST /ingest through the real handler, against moto, with tables from template.yaml."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pik.aws import clients
+from pik.core import keys
+from pik.core.timefmt import UTC
+from pik.handlers import ingest
+from tests.conftest import call, make_event
+
+
+def post(body, request_id=None):
+    return call(ingest, "/ingest", body, request_id)
+
+
+def raw_keys(stack, prefix=""):
+    s3 = boto3.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.outputs["raw_bucket_name"], Prefix=prefix)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+def items(stack, event_id):
+    table = boto3.resource("dynamodb").Table(stack.outputs["events_table_name"])
+    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.event_pk(event_id)})["Items"]
+
+
+def test_first_event_is_accepted_and_stored_as_received(stack):
+    body = make_event(event_time="2026-11-20T10:00:00+01:00", payload={"b": 1, "a": [1, 2]})
+    status, answer = post(body, request_id="req-1")
+    assert status == 200 and answer["status"] == "ACCEPTED"
+    assert answer["s3_key"] == (f"raw/source=checkout/event_type=order_placed/event_date=2026-11-20/{answer['event_id']}.json")
+    stored = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["s3_key"])["Body"].read())
+    assert stored["event"] == body
+    assert stored["envelope"]["event_id"] == answer["event_id"]
+    assert stored["envelope"]["request_id"] == "req-1"
+    rows = {row["sk"].split("#")[0]: row for row in items(stack, answer["event_id"])}
+    assert rows["META"]["duplicate_count"] == 0 and rows["ATT"]["status"] == "ACCEPTED"
+    assert rows["ATT"]["event_time"] == "2026-11-20T09:00:00.000000Z"
+
+
+def test_duplicate_is_recorded_as_its_own_attempt_and_never_overwrites(stack):
+    body = make_event()
+    _, first = post(body)
+    _, second = post(body)
+    _, third = post(body)
+    assert [first["status"], second["status"], third["status"]] == ["ACCEPTED", "DUPLICATE", "DUPLICATE"]
+    assert second["s3_key"] == first["s3_key"] and second["event_id"] == first["event_id"]
+    rows = items(stack, first["event_id"])
+    meta = next(r for r in rows if r["sk"] == "META")
+    attempts = sorted((r for r in rows if r["sk"].startswith("ATT#")), key=lambda r: r["ingest_time"])
+    assert meta["duplicate_count"] == 2 and meta["first_attempt_id"] == first["attempt_id"]
+    assert [a["status"] for a in attempts] == ["ACCEPTED", "DUPLICATE", "DUPLICATE"]
+    assert len({a["ingest_time"] + a["attempt_id"] for a in attempts}) == 3
+    assert raw_keys(stack, "raw/") == [first["s3_key"]]
+
+
+def test_same_idempotency_key_with_other_payload_is_a_conflict_keeping_both(stack):
+    _, first = post(make_event(idempotency_key="order-7", payload={"amount": 1}))
+    _, second = post(make_event(idempotency_key="order-7", payload={"amount": 2}))
+    _, again = post(make_event(idempotency_key="order-7", payload={"amount": 2}))
+    assert (first["status"], second["status"], again["status"]) == ("ACCEPTED", "CONFLICT", "CONFLICT")
+    assert second["event_id"] == first["event_id"]
+    assert second["s3_key"].startswith("conflicts/") and second["s3_key"] != first["s3_key"]
+    s3 = boto3.client("s3")
+    kept = json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=second["s3_key"])["Body"].read())
+    assert kept["event"]["payload"] == {"amount": 2}
+    meta = next(r for r in items(stack, first["event_id"]) if r["sk"] == "META")
+    assert meta["conflict_count"] == 2 and meta["duplicate_count"] == 0
+
+
+def test_negative_lag_is_recorded_not_clamped(stack):
+    ahead = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    _, answer = post(make_event(event_time=ahead))
+    assert answer["status"] == "ACCEPTED" and -600_000 <= answer["ingest_lag_ms"] < -590_000
+
+
+def test_same_instant_in_other_offsets_is_the_same_event(stack):
+    _, utc = post(make_event(event_time="2026-11-20T08:00:00Z"))
+    _, tokyo = post(make_event(event_time="2026-11-20T17:00:00+09:00"))
+    assert tokyo["event_id"] == utc["event_id"] and tokyo["status"] == "DUPLICATE"
+
+
+def test_thirty_two_concurrent_identical_ingests_accept_exactly_once(stack):
+    body = make_event(entity_id="racer")
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(lambda _: post(body), range(32)))
+    statuses = sorted(a["status"] for _, a in answers)
+    assert statuses.count("ACCEPTED") == 1 and statuses.count("DUPLICATE") == 31
+    event_id = answers[0][1]["event_id"]
+    meta = next(r for r in items(stack, event_id) if r["sk"] == "META")
+    assert meta["duplicate_count"] == 31
+    assert len(raw_keys(stack, "raw/")) == 1
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_on(service: str, operation: str, when: str = "before"):
+    """Make the next ``operation`` call fail (before it reaches AWS, or after it succeeded)."""
+    client = clients.client(service)
+    state = {"armed": True}
+
+    def boom(**_):
+        if state["armed"]:
+            state["armed"] = False
+            raise Crash(f"{when} {operation}")
+
+    client.meta.events.register(f"{'before' if when == 'before' else 'after'}-call.{service}.{operation}", boom)
+    return state
+
+
+@pytest.mark.parametrize("service,operation,when", [
+    ("s3", "PutObject", "before"),
+    ("s3", "PutObject", "after"),
+    ("dynamodb", "TransactWriteItems", "before"),
+    ("dynamodb", "TransactWriteItems", "after"),
+])
+def test_crash_at_each_write_boundary_then_retry_loses_nothing(stack, service, operation, when):
+    body = make_event(entity_id=f"crash-{operation}-{when}")
+    crash_on(service, operation, when)
+    with pytest.raises(Crash):
+        post(body)
+    status, answer = post(body)
+    assert status == 200
+    # Before the transaction committed, the retry is the ACCEPTED attempt; after, it is a DUPLICATE.
+    committed = (service, when) == ("dynamodb", "after")
+    assert answer["status"] == ("DUPLICATE" if committed else "ACCEPTED")
+    assert raw_keys(stack, "raw/") == [answer["s3_key"]]
+    rows = items(stack, answer["event_id"])
+    assert [r["status"] for r in rows if r["sk"].startswith("ATT#")].count("ACCEPTED") == 1
+    meta = next(r for r in rows if r["sk"] == "META")
+    assert meta["s3_key"] == answer["s3_key"]
+
+
+def test_storage_outage_answers_503_and_the_retry_succeeds(stack):
+    body = make_event(entity_id="outage")
+    client = clients.client("dynamodb")
+
+    def unavailable(**_):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "TransactWriteItems")
+
+    client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", unavailable, unique_id="outage")
+    status, answer = post(body)
+    assert status == 503 and "retry" in answer["error"]
+    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="outage")
+    status, answer = post(body)
+    assert (status, answer["status"]) == (200, "ACCEPTED")
+
+
+def test_a_crashed_first_attempt_with_other_content_wins_and_the_retry_is_a_conflict(stack):
+    first = make_event(idempotency_key="k-1", payload={"v": 1})
+    crash_on("dynamodb", "TransactWriteItems", "before")
+    with pytest.raises(Crash):
+        post(first)
+    _, answer = post(make_event(idempotency_key="k-1", payload={"v": 2}, event_time=first["event_time"]))
+    assert answer["status"] == "CONFLICT"
+    _, retry = post(first)
+    assert retry["status"] == "DUPLICATE"
+    rows = items(stack, answer["event_id"])
+    assert sorted(r["status"] for r in rows if "status" in r) == ["ACCEPTED", "CONFLICT", "DUPLICATE"]
+
+
+def test_dry_run_validates_and_answers_but_writes_nothing(stack, monkeypatch):
+    monkeypatch.setenv("DRY_RUN", "true")
+    status, answer = post(make_event())
+    assert status == 200 and answer["dry_run"] is True and answer["status"] == "ACCEPTED"
+    status, bad = post({"source": "x"})
+    assert status == 400
+    assert raw_keys(stack) == []
+    assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
+
+
+LONG = "x" * 300
+BAD_INPUT = [
+    ("not json", "body", "json", 400),
+    ("[1, 2]", "body", "object", 400),
+    ('"text"', "body", "object", 400),
+    ('{"a": 1, "a": 2}', "body", "json", 400),
+    (json.dumps(make_event(source=None)), "source", "required", 400),
+    (json.dumps(make_event(source=7)), "source", "type", 400),
+    (json.dumps(make_event(source="a/b")), "source", "pattern", 400),
+    (json.dumps(make_event(source="..")), "source", "pattern", 400),
+    (json.dumps(make_event(source="a..b")), "source", "pattern", 400),
+    (json.dumps(make_event(event_type="a#b")), "event_type", "pattern", 400),
+    (json.dumps(make_event(event_type="k=v")), "event_type", "pattern", 400),
+    (json.dumps(make_event(event_type="x" * 65)), "event_type", "max_length", 400),
+    (json.dumps(make_event(entity_id="")), "entity_id", "min_length", 400),
+    (json.dumps(make_event(entity_id=LONG)), "entity_id", "max_length", 400),
+    (json.dumps(make_event(entity_id="a\nb")), "entity_id", "no_control_chars", 400),
+    (json.dumps(make_event(entity_id="a\u202eb")), "entity_id", "no_control_chars", 400),
+    (json.dumps(make_event(event_time="yesterday")), "event_time", "iso8601", 400),
+    (json.dumps(make_event(event_time="2026-11-20T10:00:00")), "event_time", "offset_required", 400),
+    (json.dumps(make_event(event_time="1970-01-01T00:00:00Z")), "event_time", "range", 400),
+    (json.dumps(make_event(event_time="2999-01-01T00:00:00Z")), "event_time", "range", 400),
+    (json.dumps(make_event(event_time=1700000000)), "event_time", "type", 400),
+    (json.dumps(make_event(payload="text")), "payload", "type", 400),
+    (json.dumps(make_event(payload=None)), "payload", "type", 400),
+    (json.dumps({k: v for k, v in make_event().items() if k != "payload"}), "payload", "required", 400),
+    (json.dumps(make_event(payload=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])), "payload", "max_depth", 400),
+    (json.dumps(make_event(payload={"blob": "y" * 300_000})), "payload", "max_bytes", 413),
+    (json.dumps(make_event(payload={"blob": "y" * 1_100_000})), "body", "max_bytes", 413),
+    ('{"source": "a", "payload": {"x": NaN}}', "body", "json", 400),
+    (json.dumps(make_event(idempotency_key=LONG)), "idempotency_key", "max_length", 400),
+    (json.dumps({**make_event(), "extra": 1}), "extra", "unknown_field", 400),
+]
+
+
+@pytest.mark.parametrize("body,field,rule,http_status", BAD_INPUT)
+def test_bad_input_is_rejected_naming_field_and_rule_and_only_quarantined(stack, body, field, rule, http_status):
+    status, answer = post(body)
+    assert status == http_status and answer["status"] == "REJECTED"
+    assert {"field": field, "rule": rule} in [{"field": d["field"], "rule": d["rule"]} for d in answer["details"]]
+    assert raw_keys(stack) == [answer["rejected_key"]]
+    stored = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["rejected_key"])["Body"].read())
+    assert stored["errors"] == answer["details"]
+    assert len(stored["body"]) <= 65_536 and stored["body_bytes"] == len(body.encode())
+    assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
