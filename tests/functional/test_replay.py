@@ -164,3 +164,23 @@ def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
 def test_invalid_json_body_is_a_400(stack):
     status, answer = call(replay, "/replay", "{nope")
     assert status == 400 and answer["details"][0]["rule"] == "json"
+
+
+def test_entries_sqs_reports_as_failed_are_sent_again_and_only_those(stack):
+    from pik.aws import clients
+
+    client = clients.client("sqs")
+    calls = []
+
+    def record(params, **_):
+        calls.append([entry["Id"] for entry in params["Entries"]])
+
+    def fail_one_entry_once(parsed, **_):
+        if len(calls) == 1:  # as AWS may: HTTP 200 with a failed entry
+            parsed["Failed"] = [{"Id": "1", "SenderFault": False, "Code": "InternalError"}]
+            parsed["Successful"] = [s for s in parsed["Successful"] if s["Id"] != "1"]
+
+    client.meta.events.register("before-parameter-build.sqs.SendMessageBatch", record)
+    client.meta.events.register("after-call.sqs.SendMessageBatch", fail_one_entry_once)
+    sent = ReplayQueue(stack.outputs["replay_queue_url"]).send([{"n": i} for i in range(3)])
+    assert sent == 3 and calls == [["0", "1", "2"], ["1"]]
