@@ -1,0 +1,70 @@
+"""``pik incident open|report``: one notebook per incident, and its HTML for the postmortem."""
+
+from __future__ import annotations
+
+import click
+
+from ..incident import IncidentError, find_incident, incident_parameters, open_incident, report
+from . import cli
+
+
+@cli.group()
+def incident() -> None:
+    """Incident notebooks: open one per incident, report it as HTML."""
+
+
+@incident.command("open")
+@click.argument("name")
+@click.option("--entity", "entity_id", help="Scope: one entity id.")
+@click.option("--source", help="Scope: a source (with --event-type).")
+@click.option("--event-type", help="Scope: an event type (with --source).")
+@click.option("--start", required=True, help="Window start, ISO-8601 (e.g. 2026-11-20T00:00:00Z).")
+@click.option("--end", required=True, help="Window end (exclusive), ISO-8601.")
+@click.option("--stack", help="A deployed stack's name (default: the local stack).")
+@click.option("--local-file", type=click.Path(dir_okay=False), help="The local stack's info file (default .pik/local.json).")
+@click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
+@click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
+@click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
+def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: str, end: str,
+                 stack: str | None, local_file: str | None, directory: str, no_execute: bool, no_lab: bool) -> None:
+    """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
+
+    \b
+    Example:
+      pik incident open checkout-drop --entity customer-42 \\
+          --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
+    """
+    try:
+        params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type, start=start,
+                                     end=end, local_file=local_file, stack=stack)
+        path = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
+    except IncidentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:  # papermill's cell errors: name the notebook, not a traceback
+        raise click.ClickException(f"the incident notebook failed: {exc}".splitlines()[0]) from exc
+    click.echo(f"incident notebook: {path}")
+    command = f"jupyter lab {path}"
+    if no_lab:
+        click.echo(f"open it with: {command}")
+        return
+    from pik_local.lab import run_lab  # the local stack's JupyterLab launcher
+
+    run_lab(path)
+
+
+@incident.command("report")
+@click.argument("name")
+@click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
+@click.option("--output", type=click.Path(dir_okay=False), help="HTML path (default: next to the notebook).")
+def report_command(name: str, directory: str, output: str | None) -> None:
+    """Write the newest notebook of incident NAME as one HTML file.
+
+    \b
+    Example:
+      pik incident report checkout-drop --output postmortem.html
+    """
+    try:
+        path = report(find_incident(name, directory), output)
+    except IncidentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"report: {path}")

@@ -1,0 +1,75 @@
+"""Incident notebooks: a parameterised copy of ``notebooks/incident.ipynb`` per incident.
+
+``open_incident`` writes ``incidents/<date>-<name>.ipynb`` with papermill (executed unless asked
+not to); ``report`` turns the executed notebook into one HTML file for the postmortem.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+TEMPLATE = NOTEBOOKS / "incident.ipynb"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class IncidentError(Exception):
+    """An incident name, scope or file that cannot be used; the message says why."""
+
+
+def incident_parameters(*, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
+                        start: str, end: str, local_file: str | None = None, stack: str | None = None) -> dict:
+    """The notebook parameters for a scope; exactly one of entity or source+type.
+
+    >>> incident_parameters(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["entity_id"]
+    'customer-42'
+    """
+    if bool(entity_id) == bool(source and event_type) or (entity_id and (source or event_type)):
+        raise IncidentError("give --entity, or --source and --event-type (not both)")
+    params = {"entity_id": entity_id or "", "source": source or "", "event_type": event_type or "",
+              "start": start, "end": end, "stack": stack or ""}
+    if local_file:
+        params["local_file"] = str(Path(local_file).resolve())
+    return params
+
+
+def open_incident(name: str, *, parameters: dict, execute: bool = True, directory: Path | str = "incidents",
+                  template: Path | str = TEMPLATE, today: datetime | None = None) -> Path:
+    """Create ``<directory>/<date>-<name>.ipynb`` from the template; run it unless ``execute=False``.
+
+    >>> open_incident("checkout-drop", parameters=incident_parameters(entity_id="c-42", start="2026-11-20",
+    ...               end="2026-11-21"), execute=False)
+    PosixPath('incidents/2026-11-24-checkout-drop.ipynb')
+    """
+    import papermill
+
+    if not NAME_RE.match(name):
+        raise IncidentError(f"incident name {name!r} must match {NAME_RE.pattern}")
+    day = (today or datetime.now(timezone.utc)).date().isoformat()
+    path = Path(directory) / f"{day}-{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(template), str(path), parameters=parameters, prepare_only=not execute,
+                               progress_bar=False, cwd=str(Path.cwd()), kernel_name="python3")
+    return path
+
+
+def find_incident(name: str, directory: Path | str = "incidents") -> Path:
+    """The newest notebook of incident ``name``."""
+    matches = sorted(Path(directory).glob(f"*-{name}.ipynb"))
+    if not matches:
+        raise IncidentError(f"no incident named {name!r} in {directory}/ (create it with `pik incident open {name}`)")
+    return matches[-1]
+
+
+def report(notebook: Path | str, output: Path | str | None = None) -> Path:
+    """Write an executed notebook as a single HTML file next to it (or at ``output``)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook)
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    target = Path(output) if output else notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
