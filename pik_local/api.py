@@ -1,0 +1,153 @@
+"""The API Gateway of the local stack: HTTP on loopback -> REST proxy events -> the same handlers.
+
+Each request becomes an event shaped like API Gateway's REST proxy integration (the shape of
+``tests/events/apigw_post.json``) under the template's stage, e.g. ``POST /v1/ingest``. The
+caller is the local OS user, given as an IAM user ARN in ``requestContext.identity``: the
+local API does not check SigV4 signatures, AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+from typing import Any
+
+from .runtime import ACCOUNT, LocalFunction
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+API_ID = "local"
+
+
+def local_identity(source_ip: str = "127.0.0.1") -> dict:
+    """The ``requestContext.identity`` of the local user: ``arn:aws:iam::<account>:user/<os user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        user = "local"
+    return {"cognitoIdentityPoolId": None, "accountId": ACCOUNT, "cognitoIdentityId": None, "caller": user,
+            "sourceIp": source_ip, "principalOrgId": None, "accessKey": "testing",
+            "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
+            "userArn": f"arn:aws:iam::{ACCOUNT}:user/{user}", "userAgent": None, "user": user}
+
+
+def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str], body: bytes,
+                identity: dict) -> dict:
+    """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``."""
+    now = datetime.now(timezone.utc)
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    return {
+        "resource": resource, "path": resource, "httpMethod": method,
+        "headers": dict(headers), "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local", "resourcePath": resource, "httpMethod": method,
+            "extendedRequestId": uuid.uuid4().hex, "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{resource}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": stage,
+            "domainPrefix": API_ID, "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": str(uuid.uuid4()), "identity": identity,
+            "domainName": headers.get("Host", "127.0.0.1"), "apiId": API_ID,
+        },
+        "body": text, "isBase64Encoded": encoded,
+    }
+
+
+def routes(specs: dict[str, dict], functions: dict[str, LocalFunction]) -> dict[tuple[str, str], LocalFunction]:
+    """``{("POST", "/ingest"): <IngestFunction>}`` from the template's ``Api`` events."""
+    table = {}
+    for name, spec in specs.items():
+        for event in spec["events"].values():
+            if event["Type"] == "Api":
+                props = event["Properties"]
+                table[(props["Method"].upper(), props["Path"])] = functions[name]
+    return table
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients reuse connections
+    server: "LocalApi"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self._dispatch()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def log_message(self, *_: Any) -> None:
+        """Quiet: one line per request would drown the stack's own output."""
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return self._send(413, {"message": "Request Too Long"})
+        body = self.rfile.read(length)
+        prefix = f"/{self.server.stage}"
+        resource = self.path.split("?", 1)[0]
+        function = self.server.routes.get((self.command, resource[len(prefix):])) if resource.startswith(prefix + "/") else None
+        if function is None:
+            return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
+        event = proxy_event(self.command, resource[len(prefix):], self.server.stage, dict(self.headers.items()), body,
+                            local_identity(self.client_address[0]))
+        outcome = function.invoke(event)
+        if not outcome.ok:  # what API Gateway answers when the Lambda fails or times out
+            return self._send(504 if outcome.timed_out else 502, {"message": "Internal server error"})
+        self._respond(outcome.result)
+
+    def _respond(self, result: dict) -> None:
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.setdefault(name, ", ".join(values))
+        self._write(int(result.get("statusCode", 200)), headers, data)
+
+    def _send(self, status: int, body: dict) -> None:
+        self._write(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+    def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class LocalApi(ThreadingHTTPServer):
+    """The API on ``127.0.0.1:port`` (0 = a free port), served from a daemon thread.
+
+    >>> api = LocalApi(0, "v1", routes)  # doctest: +SKIP
+    >>> api.start(); api.url             # doctest: +SKIP
+    'http://127.0.0.1:50123/v1'
+    """
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, port: int, stage: str, table: dict[tuple[str, str], LocalFunction]) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.stage, self.routes = stage, table
+        self._thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="pik-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/{self.stage}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, then close the socket; requests in flight finish on their threads."""
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,95 @@
+"""Lambda functions run in-process: the template's handler, timeout and memory, one call at a time.
+
+Each function behaves like a Lambda with reserved concurrency 1: powertools' resolvers, loggers
+and batch processors keep per-invocation state on module-level objects (one execution
+environment handles one request at a time in AWS), so concurrent calls of one function queue
+on a lock instead of sharing that state. Different functions run in parallel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+log = logging.getLogger("pik_local")
+ACCOUNT = "123456789012"  # moto's default account, so ARNs match the queues moto creates
+
+
+class LambdaContext:
+    """The Lambda context object: ``get_remaining_time_in_millis`` counts down from the timeout."""
+
+    function_version = "$LATEST"
+
+    def __init__(self, function_name: str, timeout_s: float, memory_mb: int, region: str) -> None:
+        self.function_name = function_name
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one call produced: the handler's result, or an error (``timed_out`` when over time)."""
+
+    result: Any = None
+    error: str | None = None
+    timed_out: bool = False
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class LocalFunction:
+    """One function of the template, e.g. ``LocalFunction("IngestFunction", handler, timeout_s=30)``."""
+
+    name: str
+    handler: Callable[[dict, Any], Any]
+    timeout_s: float = 3
+    memory_mb: int = 128
+    region: str = "us-east-1"
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def invoke(self, event: dict) -> Invocation:
+        """Call the handler; a result that comes after the timeout is discarded, as Lambda would."""
+        with self._lock:
+            context = LambdaContext(self.name, self.timeout_s, self.memory_mb, self.region)
+            started = time.monotonic()
+            try:
+                result, error = self.handler(event, context), None
+            except Exception:  # the runtime reports any handler error instead of crashing
+                result, error = None, traceback.format_exc()
+            duration_ms = int((time.monotonic() - started) * 1000)
+        if duration_ms > self.timeout_s * 1000:
+            log.error("%s timed out after %d ms (timeout %ss)", self.name, duration_ms, self.timeout_s)
+            return Invocation(error=f"Task timed out after {self.timeout_s} seconds", timed_out=True, duration_ms=duration_ms)
+        if error:
+            log.error("%s failed:\n%s", self.name, error)
+        return Invocation(result=result, error=error, duration_ms=duration_ms)
+
+
+def load_handler(path: str) -> Callable[[dict, Any], Any]:
+    """``load_handler("pik.handlers.ingest.handler")`` imports the module and returns the function."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def functions(specs: dict[str, dict], region: str, memory_mb: int = 512) -> dict[str, LocalFunction]:
+    """A ``LocalFunction`` per entry of ``pik_local.template.function_specs()``."""
+    return {name: LocalFunction(name, load_handler(spec["handler"]), float(spec["timeout"]),
+                                int(spec.get("memory", memory_mb)), region)
+            for name, spec in specs.items()}

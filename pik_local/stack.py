@@ -1,0 +1,180 @@
+"""The local stack: moto's server, the template's resources, the handlers behind an HTTP API and
+an SQS poller, all in one process on 127.0.0.1.
+
+    with LocalStack(info_file=tmp / "local.json") as stack:
+        print(stack.info.api_url)          # http://127.0.0.1:PORT/v1 -> POST /ingest, /replay
+
+Handlers reach moto only through the standard ``AWS_ENDPOINT_URL`` variable, set in this
+process's environment together with the template's function environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from pik.aws import clients
+
+from . import state, template
+from .api import LocalApi, routes
+from .info import LocalStackInfo, default_path
+from .poller import Poller, mappings
+from .runtime import functions
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+log = logging.getLogger("pik_local")
+
+
+class StackError(Exception):
+    """The local stack cannot start (already running, port taken)."""
+
+
+def running(info_file: Path | str) -> LocalStackInfo | None:
+    """The stack described by ``info_file`` if its process is alive, else None."""
+    try:
+        info = LocalStackInfo.read(info_file)
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, owned by someone else
+        return info
+    return info
+
+
+def free_port(port: int) -> int:
+    """``port`` if it can be bound on 127.0.0.1 (0 = pick one), else ``StackError``."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StackError(f"port {port} on 127.0.0.1 is taken ({exc.strerror}); choose another") from exc
+        return sock.getsockname()[1]
+
+
+def _owner(info_file: Path) -> int | None:
+    try:
+        return LocalStackInfo.read(info_file).pid
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+class LocalStack:
+    """Start with ``start()`` (or ``with``), stop with ``stop()``; ``info`` says where it is."""
+
+    def __init__(self, *, aws_port: int = 0, api_port: int = 0, region: str = REGION, prefix: str = "pik",
+                 info_file: Path | str | None = None, state_dir: Path | str | None = None,
+                 log_level: str = "WARNING") -> None:
+        self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
+        self.info_file = Path(info_file) if info_file else default_path()
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.log_level = log_level
+        self.info: LocalStackInfo | None = None
+        self.resources: template.LocalResources | None = None
+        self.restored: dict[str, int] | None = None
+        self._moto: ThreadedMotoServer | None = None
+        self._api: LocalApi | None = None
+        self._pollers: list[Poller] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    def session(self) -> boto3.session.Session:
+        """A boto3 session for this stack (endpoint from ``AWS_ENDPOINT_URL``, set by ``start``)."""
+        return boto3.session.Session(region_name=self.region, **CREDENTIALS)
+
+    def start(self) -> LocalStackInfo:
+        """Bring everything up and write the info file; ``StackError`` if one already runs there."""
+        other = running(self.info_file)
+        if other is not None:
+            raise StackError(f"a local stack is already running (pid {other.pid}, API {other.api_url}, "
+                             f"info file {self.info_file}); stop it first or pass another --info-file")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        endpoint = self._start_moto()
+        self._set_env({**{k.upper(): v for k, v in CREDENTIALS.items()}, "AWS_DEFAULT_REGION": self.region,
+                       "AWS_REGION": self.region, "AWS_ENDPOINT_URL": endpoint, "AWS_PROFILE": None,
+                       "AWS_SESSION_TOKEN": None})
+        session = self.session()
+        self.resources = template.create(session, prefix=self.prefix)
+        self._set_env({**self.resources.environment, "POWERTOOLS_LOG_LEVEL": self.log_level,
+                       "POWERTOOLS_METRICS_DISABLED": "true" if self.log_level != "DEBUG" else "false"})
+        clients.reset()
+        if self.state_dir:
+            self.restored = state.restore(session, self.resources.names, self.state_dir)
+        self._start_functions(session)
+        self.info = LocalStackInfo(region=self.region, endpoint_url=endpoint, api_url=self._api.url, pid=os.getpid(),
+                                   outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
+        self.info.write(self.info_file)
+        return self.info
+
+    def stop(self) -> dict[str, int] | None:
+        """Stop pollers and API, save state if asked, stop moto, remove the info file."""
+        saved = None
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._api:
+            self._api.stop()
+            self._api = None
+        if self._moto:
+            if self.state_dir and self.resources:
+                saved = state.save(self.session(), self.resources.names, self.state_dir)
+            self._moto.stop()
+            self._moto = None
+        if self.info and _owner(self.info_file) == os.getpid():
+            self.info_file.unlink()
+        self._restore_env()
+        clients.reset()
+        return saved
+
+    def _start_moto(self) -> str:
+        port = free_port(self.aws_port) if self.aws_port else 0  # 0: the server binds a free port itself
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        return f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
+
+    def _start_functions(self, session: boto3.session.Session) -> None:
+        specs = template.function_specs()
+        local = functions(specs, self.region)
+        stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
+        free_port(self.api_port)
+        self._api = LocalApi(self.api_port, stage, routes(specs, local))
+        self._api.start()
+        sqs = session.client("sqs")
+        urls = self.resources.names
+        arns = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                for name, url in urls.items() if url.startswith("http")}
+        for function_name, mapping in mappings(specs, urls, arns):
+            poller = Poller(session.client("sqs"), mapping, local[function_name], self.region)
+            poller.start()
+            self._pollers.append(poller)
+
+    def _set_env(self, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
