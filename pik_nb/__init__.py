@@ -1,3 +1,28 @@
-"""pik_nb: investigation data in typed DataFrames, analyses, plots and explain(event_id)."""
+"""pik_nb: investigation data in typed DataFrames, analyses, plots and ``explain(event_id)``.
 
-__all__: list[str] = []
+>>> import pik_nb
+>>> kit = pik_nb.connect()
+>>> events = kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-22")
+>>> pik_nb.lateness(events, by="source")
+"""
+
+from .connect import Resources, connect
+from .diff import Diff, compare, plot_diff
+from .duplicates import Duplicates, duplicates, plot_duplicates
+from .errors import ApiError, ConnectError, KitError, ScopeError
+from .explain import Explanation
+from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
+from .gaps import GAP_CLASSES, gaps, plot_gaps
+from .kit import Kit
+from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
+
+__all__ = [
+    "connect", "Kit", "Resources",
+    "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS",
+    "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
+    "duplicates", "plot_duplicates", "Duplicates",
+    "gaps", "plot_gaps", "GAP_CLASSES",
+    "compare", "plot_diff", "Diff",
+    "Explanation",
+    "KitError", "ConnectError", "ScopeError", "ApiError",
+]

@@ -1,0 +1,95 @@
+"""Find the stack: the local stack's info file, a CloudFormation stack, or names given explicitly."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pik_local.info import LocalStackInfo, default_path
+
+from .errors import ConnectError
+from .kit import Kit
+
+
+REQUIRED = ("raw_bucket_name", "events_table_name", "aggregates_table_name", "replays_table_name")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The stack outputs ``pik_nb`` uses, in snake_case (``RawBucketName`` -> ``raw_bucket_name``)."""
+
+    raw_bucket_name: str
+    events_table_name: str
+    aggregates_table_name: str
+    replays_table_name: str
+    replay_queue_url: str = ""
+    replay_dead_letter_queue_url: str = ""
+    api_url: str = ""
+    extra: dict = field(default_factory=dict)  # other outputs, kept for display
+
+    @classmethod
+    def of(cls, outputs: dict[str, Any], origin: str) -> "Resources":
+        """Build from snake_case outputs; ``ConnectError`` names every missing one and where it looked."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        missing = [name for name in REQUIRED if not outputs.get(name)]
+        if missing:
+            raise ConnectError(f"{origin} lacks {', '.join(missing)}")
+        return cls(**{k: v for k, v in outputs.items() if k in known},
+                   extra={k: v for k, v in outputs.items() if k not in known})
+
+
+def connect(stack: str | None = None, *, profile: str | None = None, region: str | None = None,
+            session: boto3.session.Session | None = None, path: str | Path | None = None,
+            **outputs: str) -> Kit:
+    """A ``Kit`` on the local stack (default), a deployed stack, or explicitly named resources.
+
+    >>> kit = connect()                                     # .pik/local.json from `pik local up`
+    >>> kit = connect(stack="pik-prod", profile="oncall")   # CloudFormation outputs
+    >>> kit = connect(session=boto3.Session(), raw_bucket_name="b", events_table_name="e",
+    ...               aggregates_table_name="a", replays_table_name="r")
+    """
+    if outputs:
+        session = session or boto3.session.Session(profile_name=profile, region_name=region)
+        return Kit(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True)
+    if stack:
+        session = session or _session(profile, region)
+        return Kit(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True)
+    if session or profile:
+        raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
+    return _local(Path(path) if path else default_path())
+
+
+def stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]:
+    """A CloudFormation stack's outputs in snake_case: ``{"raw_bucket_name": ..., "api_url": ...}``."""
+    try:
+        described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except (ClientError, BotoCoreError) as exc:
+        raise ConnectError(f"cannot read stack {stack!r}: {exc}") from exc
+    return {snake(o["OutputKey"]): o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def snake(name: str) -> str:
+    """``snake("RawBucketName") == "raw_bucket_name"``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _session(profile: str | None, region: str | None) -> boto3.session.Session:
+    try:
+        return boto3.session.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        raise ConnectError(f"cannot open AWS profile {profile!r}: {exc}") from exc
+
+
+def _local(path: Path) -> Kit:
+    if not path.exists():
+        raise ConnectError(f"no local stack info at {path} (start one with `pik local up`), "
+                           "and no stack='NAME' or resource names were given")
+    info = LocalStackInfo.read(path)
+    session = boto3.session.Session(region_name=info.region, **info.credentials)
+    resources = Resources.of({**info.outputs, "api_url": info.api_url}, f"local stack info {path}")
+    return Kit(session, resources, endpoint_url=info.endpoint_url, sign_api=False)

@@ -1,0 +1,92 @@
+"""Typed DataFrames: column schemas and whole-column conversion from DynamoDB items.
+
+Kinds: ``str`` (pandas string), ``category``, ``time`` (``datetime64[us, UTC]``), ``int`` (int64),
+``float`` (float64), ``bool``, ``object`` (lists and maps kept as Python values).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
+
+STATUSES = [ACCEPTED, DUPLICATE, CONFLICT, REJECTED]
+
+#: One row per ingest attempt (``Kit.events``).
+ATTEMPT_COLUMNS = {
+    "event_id": "str", "attempt_id": "str", "status": "category", "source": "category",
+    "event_type": "category", "entity_id": "str", "event_time": "time", "event_date": "str",
+    "ingest_time": "time", "ingest_lag_ms": "int", "request_id": "str", "s3_key": "str",
+    "payload_sha256": "str", "content_sha256": "str", "idempotency_key": "str",
+}
+
+#: One row per aggregate version (``Kit.aggregates``).
+AGGREGATE_COLUMNS = {
+    "entity_id": "str", "day": "str", "metric": "category", "version": "int", "value": "float",
+    "input_count": "int", "inputs_hash": "str", "code_version": "category", "computed_at": "time",
+    "replay_id": "str", "manifest_key": "str",
+}
+
+#: One row per replay run (``Kit.replays``).
+RUN_COLUMNS = {
+    "replay_id": "str", "created_at": "time", "updated_at": "time", "requester": "str", "dry_run": "bool",
+    "status": "category", "scanned": "int", "matched": "int", "sent": "int", "entity_id": "str",
+    "source": "str", "event_type": "str", "start": "time", "end": "time", "include_duplicates": "bool",
+    "by_day": "object", "sample_event_ids": "object", "request": "object", "continuation": "str",
+}
+
+_ARROW = {"str": pa.string(), "category": pa.string(), "time": pa.string(), "int": pa.string(),
+          "float": pa.string(), "bool": pa.bool_()}
+_CAST = {"time": pa.timestamp("us", "UTC"), "int": pa.int64(), "float": pa.float64()}
+_NULL: dict[str, Any] = {"S": None, "N": None, "BOOL": None}
+
+
+def from_dynamo(items: list[dict], columns: dict[str, str]) -> pd.DataFrame:
+    """DynamoDB-JSON items (as ``json.loads`` returns them) to a typed frame, one column at a time.
+
+    >>> from_dynamo([{"ingest_lag_ms": {"N": "5"}}], {"ingest_lag_ms": "int"}).dtypes.iloc[0]
+    dtype('int64')
+    """
+    table = pa.table({name: _column(items, name, kind) for name, kind in columns.items()})
+    return _finish(table.to_pandas(), columns)
+
+
+def from_records(records: Iterable[dict], columns: dict[str, str]) -> pd.DataFrame:
+    """Plain dicts (deserialised items, JSON documents) to a typed frame with exactly ``columns``."""
+    frame = pd.DataFrame(list(records), columns=list(columns))
+    for name, kind in columns.items():
+        frame[name] = _typed(frame[name], kind)
+    return frame
+
+
+def _column(items: list[dict], name: str, kind: str) -> pa.Array:
+    tag = "BOOL" if kind == "bool" else ("N" if kind in ("int", "float") else "S")
+    array = pa.array([item.get(name, _NULL).get(tag) for item in items], _ARROW[kind])
+    if kind in _CAST:
+        return array.cast(_CAST[kind])
+    return array.dictionary_encode() if kind == "category" else array
+
+
+def _typed(series: pd.Series, kind: str) -> pd.Series:
+    if kind == "time":
+        return pd.to_datetime(series, format="ISO8601", utc=True).astype("datetime64[us, UTC]")
+    if kind == "int":
+        return series.fillna(0).astype("int64")
+    if kind == "float":
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+    if kind == "bool":
+        return series.fillna(False).astype(bool)
+    if kind == "category":
+        return series.astype("category")
+    if kind == "str":
+        return series.replace("", None).astype("str")
+    return series
+
+
+def _finish(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    if "status" in frame and columns.get("status") == "category":
+        frame["status"] = frame["status"].cat.set_categories(STATUSES)
+    return frame

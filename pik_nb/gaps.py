@@ -1,0 +1,128 @@
+"""Gaps: windows a key should have delivered (by its own cadence) but did not, and why.
+
+Classes, first match wins:
+- ``arrived_late``: first arrivals exist, all after the window's first aggregate version was computed;
+- ``only_duplicates``: attempts exist but none was a first arrival (all DUPLICATE or CONFLICT, e.g.
+  a producer reusing idempotency keys);
+- ``only_rejected``: nothing reached the index, but the quarantine holds requests for the window;
+- ``never_arrived``: no trace at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from pik.core.records import ACCEPTED
+
+from ._plot import axes
+from .times import utc
+
+GAP_CLASSES = ["never_arrived", "arrived_late", "only_rejected", "only_duplicates"]
+GAP_COLUMNS = ["window", "window_end", "gap_class", "cadence", "late_arrivals", "repeats", "rejected"]
+
+
+def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggregates: pd.DataFrame | None = None,
+         rejected: pd.DataFrame | None = None, start=None, end=None) -> pd.DataFrame:
+    """Missing windows per key, one row each (``by`` + ``GAP_COLUMNS``), classified (see module doc).
+
+    A key's cadence is the median step between its windows with first arrivals (at least ``freq``);
+    expected windows run from its first to its last active window, or across ``[start, end)``.
+    ``aggregates`` (``Kit.aggregates``) enables ``arrived_late``; ``rejected`` (``Kit.rejected``)
+    enables ``only_rejected``.
+
+    >>> gaps(events, freq="1D", aggregates=aggs, rejected=kit.rejected(days=7))
+    """
+    step = pd.Timedelta(freq).value
+    counts = _window_counts(events, by, step, aggregates)
+    if rejected is not None and len(rejected):
+        counts = counts.add(_rejected_counts(rejected, by, step), fill_value=0)
+    counts = counts.reindex(columns=["on_time", "late_arrivals", "repeats", "rejected"]).fillna(0).astype("int64")
+    grid = _grid(counts, by, step, start, end)
+    found = grid.join(counts, on=[by, "idx"]).fillna(0)
+    missing = found[found["on_time"] == 0].copy()
+    missing["gap_class"] = pd.Categorical(np.select(
+        [missing["late_arrivals"] > 0, missing["repeats"] > 0, missing["rejected"] > 0],
+        ["arrived_late", "only_duplicates", "only_rejected"], "never_arrived"), categories=GAP_CLASSES)
+    missing["window"] = pd.to_datetime(missing["idx"] * step, utc=True).astype("datetime64[us, UTC]")
+    missing["window_end"] = missing["window"] + pd.Timedelta(step)
+    missing["cadence"] = pd.to_timedelta(missing["cadence_steps"] * step)
+    result = missing[[by, *GAP_COLUMNS]].astype({c: "int64" for c in ("late_arrivals", "repeats", "rejected")})
+    return result.sort_values([by, "window"], kind="stable").reset_index(drop=True)
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
+
+
+def _window_counts(events: pd.DataFrame, by: str, step: int, aggregates: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (key, window index): on-time and late first arrivals, repeats."""
+    first = (events["status"] == ACCEPTED).to_numpy()
+    late = first & _after_aggregate(events, aggregates)
+    flags = pd.DataFrame({by: events[by].to_numpy(), "idx": _ns(events["event_time"]) // step,
+                          "on_time": first & ~late, "late_arrivals": late, "repeats": ~first})
+    return flags.groupby([by, "idx"], observed=True, sort=False).sum().astype("int64")
+
+
+def _after_aggregate(events: pd.DataFrame, aggregates: pd.DataFrame | None) -> np.ndarray:
+    """True where the attempt arrived after its (entity, day)'s first aggregate version."""
+    if aggregates is None or not len(aggregates):
+        return np.zeros(len(events), dtype=bool)
+    first = aggregates.groupby(["entity_id", "day"], observed=True)["computed_at"].min().rename("computed_at")
+    joined = events[["entity_id", "event_date", "ingest_time"]].join(first, on=["entity_id", "event_date"])
+    return (joined["ingest_time"] > joined["computed_at"]).to_numpy()
+
+
+def _rejected_counts(rejected: pd.DataFrame, by: str, step: int) -> pd.DataFrame:
+    known = rejected[rejected["event_time"].notna() & rejected[by].notna()]
+    frame = pd.DataFrame({by: known[by].astype("str").to_numpy(), "idx": _ns(known["event_time"]) // step, "rejected": 1})
+    return frame.groupby([by, "idx"]).sum()
+
+
+def _grid(counts: pd.DataFrame, by: str, step: int, start, end) -> pd.DataFrame:
+    """Every expected (key, window index) at each key's cadence."""
+    active = counts.reset_index()
+    with_first = active[(active["on_time"] + active["late_arrivals"]) > 0].sort_values([by, "idx"])
+    steps = with_first.groupby(by, observed=True)["idx"].diff()
+    cadence = steps.groupby(with_first[by], observed=True).median().round().clip(lower=1)
+    span = active.groupby(by, observed=True)["idx"].agg(["min", "max"])
+    span["cadence_steps"] = cadence.reindex(span.index).fillna(1).astype("int64")
+    low = span["min"] if start is None else _ceil_div(pd.Timestamp(utc(start)).value, step)
+    high = span["max"] if end is None else -_ceil_div(-pd.Timestamp(utc(end)).value, step) - 1
+    k_low = _ceil_div(low - span["min"], span["cadence_steps"])
+    k_high = (high - span["min"]) // span["cadence_steps"]
+    sizes = np.maximum(k_high - k_low + 1, 0).to_numpy()
+    keys = np.repeat(span.index.to_numpy(), sizes)
+    offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    k = np.repeat(k_low.to_numpy(), sizes) + offsets
+    cad = np.repeat(span["cadence_steps"].to_numpy(), sizes)
+    return pd.DataFrame({by: keys, "idx": np.repeat(span["min"].to_numpy(), sizes) + k * cad, "cadence_steps": cad})
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = None, max_keys: int = 50) -> Figure:
+    """Key × window heatmap of ``gaps(...)``, one colour per class (the ``max_keys`` keys with most gaps).
+
+    >>> plot_gaps(gaps(events)).savefig("gaps.png")
+    """
+    by = by or result.columns[0]
+    figure, ax = axes(ax, height=max(2.5, min(12, 0.25 * result[by].nunique() + 1.5)))
+    top = result[by].value_counts().index[:max_keys]
+    shown = result[result[by].isin(top)]
+    codes = shown.assign(code=shown["gap_class"].cat.codes + 1)
+    matrix = codes.pivot(index=by, columns="window", values="code").fillna(0)
+    colours = ListedColormap(["#f2f2f2", "tab:red", "tab:orange", "tab:purple", "tab:blue"])
+    ax.imshow(matrix.to_numpy(), aspect="auto", cmap=colours, vmin=0, vmax=len(GAP_CLASSES), interpolation="nearest")
+    ax.set_yticks(range(len(matrix.index)), [str(k) for k in matrix.index])
+    ticks = np.linspace(0, len(matrix.columns) - 1, num=min(8, len(matrix.columns))).astype(int) if len(matrix.columns) else []
+    ax.set_xticks(ticks, [matrix.columns[i].strftime("%Y-%m-%d %H:%M") for i in ticks], rotation=30)
+    handles = [ax.bar(0, 0, color=colours(i + 1), label=name) for i, name in enumerate(GAP_CLASSES)]
+    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    ax.set(title=f"{len(result)} missing windows", xlabel="window", ylabel=by)
+    return figure
