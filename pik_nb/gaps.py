@@ -29,7 +29,7 @@ def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggre
          rejected: pd.DataFrame | None = None, start=None, end=None) -> pd.DataFrame:
     """Missing windows per key, one row each (``by`` + ``GAP_COLUMNS``), classified (see module doc).
 
-    A key's cadence is the median step between its windows with first arrivals (at least ``freq``);
+    A key's cadence is its most common step between windows with first arrivals (ties: the shorter);
     expected windows run from its first to its last active window, or across ``[start, end)``.
     ``aggregates`` (``Kit.aggregates``) enables ``arrived_late``; ``rejected`` (``Kit.rejected``)
     enables ``only_rejected``.
@@ -86,8 +86,10 @@ def _grid(counts: pd.DataFrame, by: str, step: int, start, end) -> pd.DataFrame:
     """Every expected (key, window index) at each key's cadence."""
     active = counts.reset_index()
     with_first = active[(active["on_time"] + active["late_arrivals"]) > 0].sort_values([by, "idx"])
-    steps = with_first.groupby(by, observed=True)["idx"].diff()
-    cadence = steps.groupby(with_first[by], observed=True).median().round().clip(lower=1)
+    steps = with_first.assign(step=with_first.groupby(by, observed=True)["idx"].diff()).dropna(subset=["step"])
+    tally = steps.groupby([by, "step"], observed=True).size().rename("n").reset_index()
+    modal = tally.sort_values([by, "n", "step"], ascending=[True, False, True]).drop_duplicates(by)
+    cadence = modal.set_index(by)["step"]
     span = active.groupby(by, observed=True)["idx"].agg(["min", "max"])
     span["cadence_steps"] = cadence.reindex(span.index).fillna(1).astype("int64")
     low = span["min"] if start is None else _ceil_div(pd.Timestamp(utc(start)).value, step)

@@ -29,8 +29,11 @@ def test_events_by_entity_follow_every_page_of_every_day_slice(kit):
     answers = seed(count=7)  # spans 3 days
     post(make_event(entity_id="customer-42", event_time=DAY.isoformat(), payload={"amount": 0, "meta": {"step": 0}}))
     seed(entity="someone-else", count=3)
+    queries = []
+    kit.client("dynamodb").meta.events.register("before-send.dynamodb.Query", lambda request, **_: queries.append(request))
     events = kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=5), page_size=2, progress=False)
     assert len(events) == 8
+    assert len(queries) == 8  # day slices of 4, 3, 1, 0, 0 attempts in pages of 2: 3 + 2 + 1 + 1 + 1
     assert sorted(set(events["event_id"])) == sorted(a["event_id"] for a in answers)
     assert list(events["status"].value_counts()[["ACCEPTED", "DUPLICATE"]]) == [7, 1]
     assert events["event_time"].is_monotonic_increasing

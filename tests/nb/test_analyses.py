@@ -1,0 +1,130 @@
+"""Pure analyses on frames whose truth is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import pik_nb
+from pik_nb.frames import AGGREGATE_COLUMNS, from_records
+from tests.nb.generate import BASE, frame, synthetic
+
+
+def day(n: int, hours: float = 12) -> pd.Timestamp:
+    return BASE + pd.Timedelta(days=n, hours=hours)
+
+
+@pytest.fixture(scope="module")
+def generated():
+    return synthetic(20_000, entities=50, days=10, seed=7)
+
+
+def test_lag_percentiles_match_a_direct_numpy_computation(generated):
+    events, _ = generated
+    result = pik_nb.lateness(events, by="source", threshold="30min")
+    for source, rows in events[events["status"] == "ACCEPTED"].groupby("source", observed=True):
+        lags = rows["ingest_lag_ms"].to_numpy()
+        assert result.loc[source, ["p50_ms", "p90_ms", "p99_ms"]].tolist() == pytest.approx(np.percentile(lags, [50, 90, 99]))
+        assert result.loc[source, "max_ms"] == lags.max() and result.loc[source, "count"] == len(lags)
+        assert result.loc[source, "late_count"] == (lags > 30 * 60_000).sum()
+        assert result.loc[source, "negative_count"] == (lags < 0).sum()
+    overall = pik_nb.lateness(events, statuses=None)
+    assert overall.loc["all", "count"] == len(events)
+
+
+def test_out_of_order_arrivals_are_those_older_than_something_already_delivered():
+    events = frame([
+        {"event_id": "a", "entity_id": "x", "event_time": day(1, 1), "ingest_time": day(1, 2), "status": "ACCEPTED"},
+        {"event_id": "b", "entity_id": "x", "event_time": day(1, 3), "ingest_time": day(1, 4), "status": "ACCEPTED"},
+        {"event_id": "c", "entity_id": "x", "event_time": day(1, 2), "ingest_time": day(1, 5), "status": "ACCEPTED"},
+        {"event_id": "d", "entity_id": "y", "event_time": day(1, 0), "ingest_time": day(1, 6), "status": "ACCEPTED"},
+    ])
+    assert list(pik_nb.out_of_order(events)) == [False, False, True, False]
+    assert pik_nb.lateness(events, by="entity_id")["out_of_order"].to_dict() == {"x": 1, "y": 0}
+
+
+def test_duplicate_and_conflict_counts_are_exact(generated):
+    events, truth = generated
+    result = pik_nb.duplicates(events)
+    assert (result.duplicate_count, result.conflict_count) == (truth.duplicates, truth.conflicts)
+    assert len(result.per_event) == truth.duplicated_events
+    assert result.per_event["attempts"].sum() == truth.duplicates + truth.conflicts + truth.duplicated_events
+    assert result.per_source[["events", "duplicates", "conflicts"]].sum().tolist() == [truth.accepted, truth.duplicates, truth.conflicts]
+    conflicts = result.conflicts
+    assert len(conflicts) == truth.conflicts
+    assert (conflicts["accepted_sha256"] == "p" + conflicts["event_id"]).all()
+    assert (conflicts["conflicting_sha256"] == "p" + conflicts["event_id"] + "-other").all()
+
+
+def test_a_storm_is_a_window_at_or_above_the_threshold():
+    rows = [{"event_id": "s", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 1), "status": "ACCEPTED"}]
+    rows += [{"event_id": "s", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 2) + pd.Timedelta(seconds=i),
+              "status": "DUPLICATE"} for i in range(5)]
+    rows += [{"event_id": "s", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 3), "status": "DUPLICATE"}]
+    result = pik_nb.duplicates(frame(rows), freq="1min", storm_threshold=5)
+    assert result.storms[["window", "duplicates"]].values.tolist() == [[day(1, 2), 5]]
+    assert result.per_event[["event_id", "duplicates", "attempts"]].values.tolist() == [["s", 6, 7]]
+
+
+def gap_story():
+    """x: daily, days 1-10, with day 4 empty, 6 rejected, 8 only a conflict, 9 late; y: every 2 days."""
+    rows = []
+    for n in (1, 2, 3, 5, 7, 10):
+        rows.append({"event_id": f"x{n}", "entity_id": "x", "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"})
+    rows.append({"event_id": "x8", "entity_id": "x", "event_time": day(8), "ingest_time": day(8, 13), "status": "CONFLICT"})
+    rows.append({"event_id": "x9", "entity_id": "x", "event_time": day(9), "ingest_time": day(10, 2), "status": "ACCEPTED"})
+    for n in (1, 3, 5, 9):
+        rows.append({"event_id": f"y{n}", "entity_id": "y", "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"})
+    for n in range(1, 11):
+        rows.append({"event_id": f"z{n}", "entity_id": "z", "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"})
+    aggregates = from_records([{"entity_id": "x", "day": day(9).date().isoformat(), "metric": "count", "version": 1,
+                                "value": 0, "computed_at": day(10, 0.5).isoformat()}], AGGREGATE_COLUMNS)
+    rejected = pd.DataFrame({"entity_id": pd.array(["x", None], dtype="str"), "event_time": [day(6), pd.NaT]})
+    return frame(rows), aggregates, rejected
+
+
+def test_gaps_are_exactly_the_missing_windows_with_their_class():
+    events, aggregates, rejected = gap_story()
+    result = pik_nb.gaps(events, freq="1D", aggregates=aggregates, rejected=rejected, end=BASE + pd.Timedelta(days=12))
+    found = [(row.entity_id, (row.window - BASE).days, row.gap_class) for row in result.itertuples()]
+    assert found == [("x", 4, "never_arrived"), ("x", 6, "only_rejected"), ("x", 8, "only_duplicates"),
+                     ("x", 9, "arrived_late"), ("x", 11, "never_arrived"), ("y", 7, "never_arrived"),
+                     ("y", 11, "never_arrived"), ("z", 11, "never_arrived")]
+    assert result.loc[result["entity_id"] == "y", "cadence"].unique().tolist() == [pd.Timedelta(days=2)]
+    assert (result["window_end"] - result["window"] == pd.Timedelta(days=1)).all()
+
+
+def test_without_aggregates_or_rejected_the_classes_fall_back():
+    events, _, _ = gap_story()
+    result = pik_nb.gaps(events)
+    found = [(row.entity_id, (row.window - BASE).days, row.gap_class) for row in result.itertuples()]
+    assert found == [("x", 4, "never_arrived"), ("x", 6, "never_arrived"), ("x", 8, "only_duplicates"),
+                     ("y", 7, "never_arrived")]
+
+
+def test_lateness_policy_drops_what_arrives_after_the_window_closes():
+    events = frame([
+        {"event_id": "on", "entity_id": "x", "event_time": day(1, 10), "ingest_time": day(2, 0.5), "status": "ACCEPTED"},
+        {"event_id": "off", "entity_id": "x", "event_time": day(1, 11), "ingest_time": day(2, 1.5), "status": "ACCEPTED"},
+        {"event_id": "dup", "entity_id": "x", "event_time": day(1, 11), "ingest_time": day(3, 0), "status": "DUPLICATE"},
+        {"event_id": "y", "entity_id": "y", "event_time": day(1, 10), "ingest_time": day(1, 11), "status": "ACCEPTED"},
+    ])
+    policy = pik_nb.lateness_policy(events, allowed_lateness="1h")
+    assert list(policy.dropped["event_id"]) == ["off"]
+    assert policy.dropped["late_by_ms"].tolist() == [30 * 60_000]
+    assert policy.windows[["entity_id", "arrived", "dropped", "kept"]].values.tolist() == [["x", 2, 1, 1]]
+
+
+def test_every_plot_returns_a_figure_and_draws_on_given_axes(generated):
+    events, _ = generated
+    gap_events, aggregates, rejected = gap_story()
+    figures = [pik_nb.plot_lateness(events), pik_nb.plot_duplicates(events),
+               pik_nb.plot_gaps(pik_nb.gaps(gap_events, aggregates=aggregates, rejected=rejected))]
+    assert all(isinstance(f, Figure) for f in figures)
+    canvas = Figure()
+    ax = canvas.add_subplot()
+    assert pik_nb.plot_duplicates(pik_nb.duplicates(events), ax=ax) is canvas
+    for figure in figures:
+        figure.savefig(__import__("io").BytesIO(), format="png")

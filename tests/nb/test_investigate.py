@@ -1,0 +1,112 @@
+"""Aggregates, replay runs, diff and explain on a real story: ingest, duplicate, replay, late event, replay."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import boto3
+import pandas as pd
+import pytest
+
+import pik_nb
+from pik.handlers import processor, replay
+from pik.core.errors import NotFoundError
+from pik.core.timefmt import UTC
+from pik_nb.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
+from tests.conftest import LambdaContext, call, make_event, sqs_event
+from tests.nb.conftest import post
+
+DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+DATE = DAY.date().isoformat()
+
+
+def run_replay(stack, **scope) -> dict:
+    """A real (not dry) replay through the handler, then every message through the processor."""
+    body = {"entity_id": "customer-42", "start_time": DAY.isoformat(),
+            "end_time": (DAY + timedelta(days=1)).isoformat(), "dry_run": False, **scope}
+    status, run = call(replay, "/replay", body)
+    assert status == 200, run
+    sqs, url, bodies = boto3.client("sqs"), stack.outputs["replay_queue_url"], []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [m["Body"] for m in messages]
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert processor.handler(sqs_event(bodies), LambdaContext()) == {"batchItemFailures": []}
+    return run
+
+
+@pytest.fixture
+def story(stack):
+    """Three events (the first sent three times), replay 1, a late fourth event, replay 2."""
+    bodies = [make_event(event_time=(DAY + timedelta(hours=h)).isoformat(), payload={"amount": h}) for h in (1, 2, 3)]
+    first = [post(b) for b in bodies]
+    repeats = [post(bodies[0]), post(bodies[0])]
+    preview = call(replay, "/replay", {"entity_id": "customer-42", "start_time": DAY.isoformat(),
+                                       "end_time": (DAY + timedelta(days=1)).isoformat()})[1]
+    run1 = run_replay(stack)
+    late = post(make_event(event_time=(DAY + timedelta(hours=4)).isoformat(), payload={"amount": 4}))
+    run2 = run_replay(stack)
+    return {"first": first, "repeats": repeats, "late": late, "runs": [preview, run1, run2]}
+
+
+def test_aggregates_list_every_version_typed(kit, story):
+    aggregates = kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1))
+    assert list(aggregates.columns) == list(AGGREGATE_COLUMNS)
+    assert aggregates[["metric", "version", "value", "input_count"]].values.tolist() == [["count", 1, 3.0, 3], ["count", 2, 4.0, 4]]
+    assert list(aggregates["replay_id"]) == [story["runs"][1]["replay_id"], story["runs"][2]["replay_id"]]
+    assert str(aggregates["computed_at"].dtype) == "datetime64[us, UTC]"
+    assert kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), metric="sum.amount").empty
+
+
+def test_replays_are_listed_newest_first_with_their_scope(kit, story):
+    runs = kit.replays()
+    assert list(runs.columns) == list(RUN_COLUMNS)
+    assert list(runs["replay_id"]) == [r["replay_id"] for r in reversed(story["runs"])]
+    assert list(runs["dry_run"]) == [False, False, True]
+    assert runs[["matched", "sent"]].values.tolist() == [[4, 4], [3, 3], [3, 0]]
+    assert set(runs["entity_id"]) == {"customer-42"} and runs["start"].iloc[0] == pd.Timestamp(DAY)
+
+
+def test_diff_names_exactly_the_late_event_and_its_causes(kit, story):
+    diff = kit.diff("customer-42", DATE)
+    assert (diff.old["version"], diff.new["version"], diff.value_delta) == (1, 2, 1.0)
+    assert list(diff.added["event_id"]) == [story["late"]["event_id"]]
+    assert list(diff.added["cause"]) == ["late arrival"]
+    assert diff.removed.empty
+    assert diff.causes == ["late arrival", "replay"]
+    assert diff.to_dict()["added"][0]["event_id"] == story["late"]["event_id"]
+    first = kit.diff("customer-42", DATE, new=1)
+    assert first.old is None and sorted(first.added["event_id"]) == sorted(a["event_id"] for a in story["first"])
+    assert set(first.added["cause"]) == {"first version"}
+    with pytest.raises(pik_nb.KitError, match="not 7"):
+        kit.diff("customer-42", DATE, new=7)
+
+
+def test_explain_covers_every_attempt_of_a_duplicated_then_replayed_event(kit, story):
+    event_id = story["first"][0]["event_id"]
+    explained = kit.explain(event_id)
+    expected_attempts = [story["first"][0]["attempt_id"]] + [r["attempt_id"] for r in story["repeats"]]
+    assert list(explained.attempts["attempt_id"]) == expected_attempts
+    assert list(explained.attempts["status"]) == ["ACCEPTED", "DUPLICATE", "DUPLICATE"]
+    assert explained.event["duplicate_count"] == 2
+    assert explained.raw[["s3_key", "found", "hash_ok"]].values.tolist() == [[story["first"][0]["s3_key"], True, True]]
+    assert list(explained.replays["replay_id"]) == [r["replay_id"] for r in story["runs"]]
+    assert list(explained.replays["dry_run"]) == [True, False, False]
+    assert explained.aggregates[["version", "includes_event"]].values.tolist() == [[1, True], [2, True]]
+    as_dict = explained.to_dict()
+    assert [a["attempt_id"] for a in as_dict["attempts"]] == expected_attempts
+    assert [row["what"] for row in as_dict["timeline"]] == [
+        "event time", "ACCEPTED", "DUPLICATE", "DUPLICATE", "dry-run replay", "replay", "aggregate", "replay", "aggregate"]
+    json.dumps(as_dict)
+    assert "3 attempts" in str(explained) and "<table>" in explained._repr_html_()
+
+
+def test_explain_of_the_late_event_shows_the_version_that_lacked_it(kit, story):
+    explained = kit.explain(story["late"]["event_id"])
+    assert explained.aggregates[["version", "includes_event"]].values.tolist() == [[1, False], [2, True]]
+
+
+def test_explain_of_an_unknown_event_is_a_clear_error(kit, stack):
+    with pytest.raises(NotFoundError, match="no event nope"):
+        kit.explain("nope")
