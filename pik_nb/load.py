@@ -14,19 +14,21 @@ from pik.core.timefmt import days_between, key_time
 
 from .errors import ScopeError
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_dynamo, from_records
-from .times import day_slices, utc
+from .times import time_slices, utc
 
 if TYPE_CHECKING:
     from .kit import Kit, Time
 
 SCAN_SEGMENTS = 8
+MAX_SLICES = 64  # parallel queries per entity window; more only adds requests
 Request = tuple[str, dict]  # (operation, request body)
 
 
 def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type: str | None,
            start: "Time | None", end: "Time | None", allow_scan: bool, page_size: int | None,
            progress: bool) -> pd.DataFrame:
-    """Attempts in scope, one query per UTC day slice, run in parallel; see ``Kit.events``."""
+    """Attempts in scope: per-entity windows cut into slices of about a day, streams per UTC day
+    (the index partition), queried in parallel; see ``Kit.events``."""
     if entity_id is None and not (source and event_type) and not allow_scan:
         raise ScopeError("give entity_id=..., or source=... and event_type=..., with start and end "
                          "(or allow_scan=True to read the whole table)")
@@ -35,7 +37,7 @@ def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type:
         raise ScopeError("start and end are required, with start < end")
     table = kit.resources.events_table_name
     if entity_id is not None:
-        requests = [_entity_query(table, entity_id, a, b, page_size) for a, b in day_slices(low, high)]
+        requests = [_entity_query(table, entity_id, a, b, page_size) for a, b in time_slices(low, high, MAX_SLICES)]
     elif source:
         requests = [_stream_query(table, source, event_type, day, page_size) for day in days_between(low, high)]
     else:

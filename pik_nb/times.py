@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
-from pik.core.timefmt import UTC, day_bounds, days_between, key_time
+from pik.core.timefmt import UTC, key_time
 
 
 def utc(value: datetime | str | pd.Timestamp) -> datetime:
@@ -16,13 +16,11 @@ def utc(value: datetime | str | pd.Timestamp) -> datetime:
     return stamp.to_pydatetime()
 
 
-def day_slices(start: datetime, end: datetime) -> list[tuple[str, str]]:
-    """``[start, end)`` cut at UTC midnights, as key-time string pairs (one query per slice)."""
-    slices = []
-    for day in days_between(start, end):
-        low, high = day_bounds(day)
-        slices.append((key_time(max(low, start)), key_time(min(high, end))))
-    return slices
+def time_slices(start: datetime, end: datetime, most: int) -> list[tuple[str, str]]:
+    """``[start, end)`` in equal slices of about a day (at most ``most``), as key-time string pairs."""
+    count = max(1, min(most, -(-(end - start) // timedelta(days=1))))
+    edges = [start + (end - start) * i / count for i in range(count)] + [end]
+    return [(key_time(low), key_time(high)) for low, high in zip(edges, edges[1:])]
 
 
 def days_back(days: int, today: datetime | None = None) -> list[str]:

@@ -1,0 +1,147 @@
+"""``pik explain``, ``pik replay``, ``pik reconcile``, ``pik status``: thin skins over ``pik_nb``.
+
+Every command talks to the local stack by default (``.pik/local.json``), or to a deployed stack
+with ``--stack NAME`` (``--profile``/``--region`` choose the AWS credentials). Library errors
+become one-line CLI errors, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from pik.core.errors import PikError
+
+from . import cli
+
+
+def connection(command: Callable) -> Callable:
+    """Add ``--stack/--profile/--region/--local-file`` and pass a connected ``kit``."""
+    @click.option("--stack", default=None, help="A deployed stack's CloudFormation name [default: the local stack].")
+    @click.option("--profile", default=None, help="AWS profile for --stack.")
+    @click.option("--region", default=None, help="AWS region for --stack.")
+    @click.option("--local-file", type=click.Path(path_type=Path), default=None,
+                  help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
+    @functools.wraps(command)
+    def wrapper(stack: str | None, profile: str | None, region: str | None, local_file: Path | None, **kwargs: Any) -> Any:
+        import pik_nb
+
+        with errors():
+            kit = pik_nb.connect(stack, profile=profile, region=region) if stack else pik_nb.connect(path=local_file)
+            kit.progress = False
+            return command(kit, **kwargs)
+    return wrapper
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Library errors (bad scope, missing stack, AWS failures) as clean ``click`` errors."""
+    try:
+        yield
+    except PikError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
+
+
+@cli.command()
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@connection
+def explain(kit, event_id: str, as_json: bool) -> None:
+    """Everything about one event: attempts, lag, raw bytes and hash, dedup, replays, aggregate versions.
+
+    \b
+    Example:
+      pik explain 3f2a9c...e1 --json | jq '.attempts[].status'
+    """
+    explained = kit.explain(event_id)
+    click.echo(_json(explained.to_dict()) if as_json else str(explained))
+
+
+@cli.command()
+@click.option("--entity", "entity_id", default=None, help="Replay one entity ...")
+@click.option("--source", default=None, help="... or a source (with --event-type).")
+@click.option("--event-type", default=None, help="Event type, with --source.")
+@click.option("--start", required=True, help="Window start, ISO-8601 (naive = UTC).")
+@click.option("--end", required=True, help="Window end (exclusive).")
+@click.option("--limit", type=int, default=None, help="At most this many events.")
+@click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
+@click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
+@click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@connection
+def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: str, end: str,
+           limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool, as_json: bool) -> None:
+    """Replay a scope through POST /replay: a dry run (counts by day) unless --execute.
+
+    \b
+    Example:
+      pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21
+      pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
+    """
+    run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
+                     include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token)
+    if as_json:
+        click.echo(_json(run))
+        return
+    mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
+    click.echo(f"{run['replay_id']}  {mode}  {run['status']}")
+    click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}")
+    for day, count in (run.get("by_day") or {}).items():
+        click.echo(f"  {day}  {count}")
+    if run.get("continuation"):
+        click.echo("stopped early: run the same command again to continue")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@connection
+def reconcile(kit, as_json: bool) -> None:
+    """Raw objects without metadata and metadata without raw; exit status 1 when any is found.
+
+    \b
+    Example:
+      pik reconcile --stack pik-prod --profile oncall
+    """
+    found = kit.reconcile()
+    if as_json:
+        click.echo(_json(found.to_dict(orient="records")))
+    elif found.empty:
+        click.echo("consistent: every raw object has metadata and every event's raw object exists")
+    else:
+        for row in found.itertuples():
+            click.echo(f"{row.problem}: {row.s3_key}")
+    if not found.empty:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@connection
+def status(kit, as_json: bool) -> None:
+    """Where pik points, replay queue depths and the latest replay run.
+
+    \b
+    Example:
+      pik status --json | jq .queues
+    """
+    info = kit.status()
+    if as_json:
+        click.echo(_json(info))
+        return
+    click.echo(f"endpoint    {info['endpoint']}")
+    for name, value in info["resources"].items():
+        if value and name != "extra":
+            click.echo(f"{name:<28}{value}")
+    for name, depth in info["queues"].items():
+        click.echo(f"{name:<28}{depth['visible']} waiting, {depth['in_flight']} in flight")
+    latest = info["latest_replay"]
+    click.echo(f"replay runs {info['replay_runs']}" + (f", latest {latest['replay_id']} ({latest['status']})" if latest else ""))
