@@ -1,0 +1,75 @@
+"""kit.replay over HTTP: SigV4-signed for a deployed stack, plain for the local one; errors as ApiError."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+import pik_nb
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers every POST with the status and body set on the server; keeps what it received."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, dict(self.headers), json.loads(body)))
+        status, answer = self.server.answer
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_) -> None:
+        pass
+
+
+@pytest.fixture
+def api():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.received, server.answer = [], (200, {"replay_id": "rp-1", "dry_run": True, "matched": 2})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def kit_on(api, *, sign: bool) -> pik_nb.Kit:
+    names = {"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a", "replays_table_name": "r",
+             "api_url": f"http://127.0.0.1:{api.server_port}/v1"}
+    kit = pik_nb.connect(session=boto3.session.Session(region_name="eu-west-1"), **names)
+    kit.sign_api = sign
+    return kit
+
+
+def test_a_deployed_stack_gets_sigv4_signed_requests_and_a_dry_run_by_default(api):
+    run = kit_on(api, sign=True).replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21T00:00:00+01:00")
+    assert run == {"replay_id": "rp-1", "dry_run": True, "matched": 2}
+    path, headers, body = api.received[0]
+    assert path == "/v1/replay"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+    assert body == {"entity_id": "customer-42", "start_time": "2026-11-20T00:00:00.000000Z",
+                    "end_time": "2026-11-20T23:00:00.000000Z", "include_duplicates": False, "dry_run": True}
+
+
+def test_the_local_stack_gets_plain_requests(api):
+    kit_on(api, sign=False).replay(source="web", event_type="click", start="2026-11-20", end="2026-11-21",
+                                   dry_run=False, client_token="t-1", limit=5)
+    _, headers, body = api.received[0]
+    assert "Authorization" not in headers
+    assert (body["dry_run"], body["client_token"], body["limit"], body["source"]) == (False, "t-1", 5, "web")
+
+
+def test_an_api_refusal_is_an_api_error_naming_field_and_message(api):
+    api.answer = (400, {"error": "invalid request", "details": [{"field": "scope", "rule": "one_of", "message": "give entity_id"}]})
+    with pytest.raises(pik_nb.ApiError, match=r"answered 400: invalid request \(scope: give entity_id\)") as caught:
+        kit_on(api, sign=True).replay(start="2026-11-20", end="2026-11-21")
+    assert caught.value.status == 400 and caught.value.body["error"] == "invalid request"
