@@ -1,0 +1,89 @@
+"""What every notebook starts with: connect, resolve the scope, load once, state findings.
+
+>>> inv = investigate(entity_id="customer-42", start="2026-11-20T00:00:00Z", end="2026-11-22T00:00:00Z")
+>>> inv.events.shape, inv.days
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from .connect import connect
+from .kit import Kit
+from .times import utc
+
+
+@dataclass
+class Investigation:
+    """A kit plus one scope (an entity, or a source and event type) and a half-open time window."""
+
+    kit: Kit
+    start: pd.Timestamp
+    end: pd.Timestamp
+    entity_id: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    max_entities: int = 50
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def scope(self) -> dict:
+        """Keyword arguments naming the scope, for ``kit.events`` or ``kit.replay``."""
+        if self.entity_id:
+            return {"entity_id": self.entity_id}
+        return {"source": self.source, "event_type": self.event_type}
+
+    @property
+    def label(self) -> str:
+        what = self.entity_id or f"{self.source}/{self.event_type}"
+        return f"{what} from {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """Every ingest attempt in scope."""
+        return self.kit.events(**self.scope, start=self.start, end=self.end)
+
+    @cached_property
+    def days(self) -> list[str]:
+        last = self.end - pd.Timedelta(microseconds=1)
+        return [d.date().isoformat() for d in pd.date_range(self.start.floor("D"), last.floor("D"), freq="D")]
+
+    @cached_property
+    def entities(self) -> list[str]:
+        """Entities in scope, the busiest first (capped at ``max_entities``)."""
+        counts = self.events["entity_id"].astype(str).value_counts()
+        return list(counts.index[: self.max_entities])
+
+    def aggregates(self, metric: str | None = "count") -> pd.DataFrame:
+        """Every aggregate version of the scope's entities in the window."""
+        frames = [self.kit.aggregates(entity_id=e, start=self.start, end=self.end, metric=metric) for e in self.entities]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else self.kit.aggregates(
+            entity_id=self.entity_id or "", start=self.start, end=self.end, metric=metric)
+
+    @cached_property
+    def rejected(self) -> pd.DataFrame:
+        """Quarantined requests that arrived during the window or up to a week after it."""
+        arrival_days = pd.date_range(self.start.floor("D"), (self.end + pd.Timedelta(days=7)).floor("D"), freq="D")
+        today = pd.Timestamp.now(tz="UTC").floor("D")
+        return self.kit.rejected(days=[d.date().isoformat() for d in arrival_days if d <= today], progress=False)
+
+
+def investigate(*, local_file: str = "", stack: str = "", entity_id: str = "", source: str = "", event_type: str = "",
+                start: str = "", end: str = "", default_days: int = 7) -> Investigation:
+    """An ``Investigation`` from notebook parameters; an empty window means the last ``default_days``."""
+    kit = connect(stack=stack) if stack else connect(path=local_file or None)
+    now = pd.Timestamp.now(tz="UTC")
+    end_ts = pd.Timestamp(utc(end)) if end else now.ceil("D")
+    start_ts = pd.Timestamp(utc(start)) if start else end_ts - pd.Timedelta(days=default_days)
+    return Investigation(kit, start_ts, end_ts, entity_id or None, source or None, event_type or None)
+
+
+def finding(text: str) -> None:
+    """Show one line of conclusion under a section, in bold, as Markdown."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**Finding:** {text}"))
