@@ -4,6 +4,9 @@ Each function behaves like a Lambda with reserved concurrency 1: powertools' res
 and batch processors keep per-invocation state on module-level objects (one execution
 environment handles one request at a time in AWS), so concurrent calls of one function queue
 on a lock instead of sharing that state. Different functions run in parallel.
+
+What a handler prints (powertools' JSON logs and EMF metrics: CloudWatch Logs in AWS) goes to
+the function's log file, not to the terminal: ``sys.stdout``/``sys.stderr`` are routed per thread.
 """
 
 from __future__ import annotations
@@ -11,14 +14,43 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import sys
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 log = logging.getLogger("pik_local")
 ACCOUNT = "123456789012"  # moto's default account, so ARNs match the queues moto creates
+_invocation = threading.local()
+
+
+class _Routed:
+    """A ``sys.stdout``/``sys.stderr`` stand-in: a thread running a handler writes to its log."""
+
+    def __init__(self, default: IO[str]) -> None:
+        self.default = default
+
+    def _target(self) -> IO[str]:
+        return getattr(_invocation, "log", None) or self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.default, name)
+
+
+def route_output() -> None:
+    """Install the per-thread routing of stdout and stderr (idempotent; before importing handlers)."""
+    if not isinstance(sys.stdout, _Routed):
+        sys.stdout = _Routed(sys.stdout)
+    if not isinstance(sys.stderr, _Routed):
+        sys.stderr = _Routed(sys.stderr)
 
 
 class LambdaContext:
@@ -62,6 +94,7 @@ class LocalFunction:
     timeout_s: float = 3
     memory_mb: int = 128
     region: str = "us-east-1"
+    log: IO[str] | None = None  # where the handler's output goes (None: the terminal)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def invoke(self, event: dict) -> Invocation:
@@ -69,10 +102,13 @@ class LocalFunction:
         with self._lock:
             context = LambdaContext(self.name, self.timeout_s, self.memory_mb, self.region)
             started = time.monotonic()
+            _invocation.log = self.log
             try:
                 result, error = self.handler(event, context), None
             except Exception:  # the runtime reports any handler error instead of crashing
                 result, error = None, traceback.format_exc()
+            finally:
+                _invocation.log = None
             duration_ms = int((time.monotonic() - started) * 1000)
         if duration_ms > self.timeout_s * 1000:
             log.error("%s timed out after %d ms (timeout %ss)", self.name, duration_ms, self.timeout_s)
@@ -88,8 +124,11 @@ def load_handler(path: str) -> Callable[[dict, Any], Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def functions(specs: dict[str, dict], region: str, memory_mb: int = 512) -> dict[str, LocalFunction]:
-    """A ``LocalFunction`` per entry of ``pik_local.template.function_specs()``."""
+def functions(specs: dict[str, dict], region: str, log: IO[str] | None = None,
+              memory_mb: int = 512) -> dict[str, LocalFunction]:
+    """A ``LocalFunction`` per entry of ``pik_local.template.function_specs()``, all logging to ``log``."""
+    if log is not None:
+        route_output()
     return {name: LocalFunction(name, load_handler(spec["handler"]), float(spec["timeout"]),
-                                int(spec.get("memory", memory_mb)), region)
+                                int(spec.get("memory", memory_mb)), region, log)
             for name, spec in specs.items()}

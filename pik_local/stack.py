@@ -14,14 +14,14 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from pik.aws import clients
 
-from . import state, template
+from . import moto_patches, state, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
@@ -61,6 +61,18 @@ def free_port(port: int) -> int:
         return sock.getsockname()[1]
 
 
+def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) -> dict[str, str]:
+    """Function environment for template parameter overrides: ``{"AggregateFields": "amount"}`` ->
+    ``{"AGGREGATE_FIELDS": "amount"}`` (the variables whose value is ``!Ref`` of that parameter)."""
+    doc = template_doc or template.load()
+    unknown = set(parameters) - set(doc.get("Parameters", {}))
+    if unknown:
+        raise StackError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
+    variables = doc["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: str(parameters[value["Ref"]]) for name, value in variables.items()
+            if isinstance(value, dict) and value.get("Ref") in parameters}
+
+
 def _owner(info_file: Path) -> int | None:
     try:
         return LocalStackInfo.read(info_file).pid
@@ -73,11 +85,12 @@ class LocalStack:
 
     def __init__(self, *, aws_port: int = 0, api_port: int = 0, region: str = REGION, prefix: str = "pik",
                  info_file: Path | str | None = None, state_dir: Path | str | None = None,
-                 log_level: str = "WARNING") -> None:
+                 log_level: str = "INFO", parameters: dict[str, str] | None = None) -> None:
         self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
         self.info_file = Path(info_file) if info_file else default_path()
         self.state_dir = Path(state_dir) if state_dir else None
-        self.log_level = log_level
+        self.parameters = {"LogLevel": log_level, **(parameters or {})}
+        self._parameter_env = parameter_env(self.parameters)  # checked before anything starts
         self.info: LocalStackInfo | None = None
         self.resources: template.LocalResources | None = None
         self.restored: dict[str, int] | None = None
@@ -85,6 +98,8 @@ class LocalStack:
         self._api: LocalApi | None = None
         self._pollers: list[Poller] = []
         self._saved_env: dict[str, str | None] = {}
+        self.lambda_log_path = self.info_file.parent / "lambda.log"
+        self._lambda_log: IO[str] | None = None
 
     def __enter__(self) -> "LocalStack":
         self.start()
@@ -104,14 +119,14 @@ class LocalStack:
             raise StackError(f"a local stack is already running (pid {other.pid}, API {other.api_url}, "
                              f"info file {self.info_file}); stop it first or pass another --info-file")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_patches.install()
         endpoint = self._start_moto()
         self._set_env({**{k.upper(): v for k, v in CREDENTIALS.items()}, "AWS_DEFAULT_REGION": self.region,
                        "AWS_REGION": self.region, "AWS_ENDPOINT_URL": endpoint, "AWS_PROFILE": None,
                        "AWS_SESSION_TOKEN": None})
         session = self.session()
         self.resources = template.create(session, prefix=self.prefix)
-        self._set_env({**self.resources.environment, "POWERTOOLS_LOG_LEVEL": self.log_level,
-                       "POWERTOOLS_METRICS_DISABLED": "true" if self.log_level != "DEBUG" else "false"})
+        self._set_env({**self.resources.environment, **self._parameter_env})
         clients.reset()
         if self.state_dir:
             self.restored = state.restore(session, self.resources.names, self.state_dir)
@@ -137,6 +152,9 @@ class LocalStack:
             self._moto = None
         if self.info and _owner(self.info_file) == os.getpid():
             self.info_file.unlink()
+        if self._lambda_log:
+            self._lambda_log.close()
+            self._lambda_log = None
         self._restore_env()
         clients.reset()
         return saved
@@ -149,7 +167,9 @@ class LocalStack:
 
     def _start_functions(self, session: boto3.session.Session) -> None:
         specs = template.function_specs()
-        local = functions(specs, self.region)
+        self.lambda_log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lambda_log = self.lambda_log_path.open("a", encoding="utf-8", buffering=1)
+        local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
         free_port(self.api_port)
         self._api = LocalApi(self.api_port, stage, routes(specs, local))

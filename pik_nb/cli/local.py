@@ -28,8 +28,9 @@ def local() -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
               help="Keep state here across restarts (saved on stop, loaded on start) [default: memory only].")
 @click.option("--prefix", default="pik", show_default=True, help="Prefix of the bucket, table and queue names.")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="WARNING",
-              show_default=True, help="The handlers' log level (the template's LogLevel parameter).")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
+              show_default=True, help="The handlers' log level (the template's LogLevel parameter); "
+                                      "their logs go to lambda.log next to the info file.")
 def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Path | None, prefix: str,
              log_level: str) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
@@ -83,7 +84,117 @@ def _summary(stack) -> str:
         f"  AWS        {info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
         *(f"  {logical:<22} {name}" for logical, name in names.items()),
         f"  info file  {stack.info_file}",
+        f"  Lambda log {stack.lambda_log_path}",
         f"  state      {persisted}",
         "Ctrl-C or SIGTERM stops it.",
     ]
     return "\n".join(lines)
+
+
+@cli.command("ingest")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--api-url", help="Base URL of the API [default: the local stack's, from its info file].")
+@click.option("--info-file", type=click.Path(path_type=Path), default=None,
+              help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
+              help="Write each answer as a JSON line here ('-' for stdout).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def ingest_command(source: IO[str], api_url: str | None, info_file: Path | None, workers: int, output: IO[str] | None,
+                   progress: bool) -> None:
+    """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
+
+    A line that is not JSON is sent as it is (the API rejects it). Prints the count per status.
+
+    \b
+    Example:
+      pik ingest events.jsonl
+      echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
+    """
+    from pik_local.client import count_statuses, ingest_events
+
+    events = list(_json_lines(source))
+    results = ingest_events(api_url or _local_api(info_file), events, workers=workers, progress=progress)
+    if output:
+        for result in results:
+            output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
+    click.echo(json.dumps(dict(sorted(count_statuses(results).items()))))
+
+
+def _json_lines(source: IO[str]) -> Iterator[object]:
+    for line in source:
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                yield line.rstrip("\n")
+
+
+def _local_api(info_file: Path | None) -> str:
+    from pik_local.info import default_path
+    from pik_local.stack import running
+
+    path = info_file or default_path()
+    info = running(path)
+    if info is None:
+        raise click.ClickException(f"no local stack is running ({path} is missing or stale): start `pik local up`, "
+                                   "or pass --api-url")
+    return info.api_url
+
+
+@cli.command("demo")
+@click.option("--events", type=click.IntRange(60, None), default=20_000, show_default=True,
+              help="Size of the generated incident (requests sent).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generator.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent ingest requests.")
+@click.option("--lab/--no-lab", default=True, show_default=True, help="Open JupyterLab on the incident notebook.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Execute the incident notebook and write it as HTML here.")
+@click.option("--info-file", type=click.Path(path_type=Path), default=None,
+              help="Where the stack writes its endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path | None, info_file: Path | None,
+                 progress: bool) -> None:
+    """Local stack + a generated incident + replay + processing, then the incident notebook.
+
+    \b
+    Example:
+      pik demo                                   # JupyterLab on the incident (URL printed)
+      pik demo --no-lab --report out.html --events 2000
+    """
+    from pik_local.demo import DEMO_PARAMETERS, NOTEBOOK, DemoError, execute_notebook, render_report, stage_incident
+    from pik_local.incident import generate
+    from pik_local.stack import LocalStack, StackError
+
+    _logging()
+    stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS)
+    try:
+        stack.start()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        click.echo(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")
+        incident = generate(events, seed=seed)
+        truth = incident.truth
+        click.echo(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
+                   f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
+        outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=click.echo)
+        parameters = truth.notebook_parameters(str(stack.info_file.resolve()))
+        failures = []
+        if report:
+            failures.append(render_report(NOTEBOOK, report, parameters))
+            click.echo(f"report: {report}")
+        if lab:
+            from pik_local.lab import run_lab
+
+            executed = Path(".pik/demo/incident.ipynb")
+            failures.append(execute_notebook(NOTEBOOK, executed, parameters))
+            run_lab(executed, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=click.echo)
+        click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        stack.stop()
+    failed = [f for f in failures if f is not None]
+    if failed:
+        raise click.ClickException(f"the incident notebook failed: {str(failed[0]).strip().splitlines()[-1]}")

@@ -1,0 +1,94 @@
+"""JupyterLab on one notebook, on 127.0.0.1, with its own Jupyter dirs under ``.pik/jupyter``.
+
+No token or password: it listens on loopback only, for the local user.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from .stack import free_port
+
+SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+            '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'}
+
+
+def lab_command(notebook: Path, port: int, root: Path) -> list[str]:
+    """The ``jupyter lab`` command line for ``notebook`` under ``root``."""
+    return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
+            f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", str(notebook.resolve().relative_to(root))]
+
+
+def lab_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment with private Jupyter config, data, runtime and IPython dirs (news popup off)."""
+    dirs = {"JUPYTER_CONFIG_DIR": home / "config", "JUPYTER_RUNTIME_DIR": home / "runtime",
+            "IPYTHONDIR": home / "ipython", "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings"}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    for name, text in SETTINGS.items():
+        target = dirs["JUPYTERLAB_SETTINGS_DIR"] / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return {**os.environ, **{k: str(v) for k, v in dirs.items()}, **(extra or {})}
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Poll ``url`` until it answers; ``RuntimeError`` if the server exits or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)  # polling interval of a bounded wait
+    raise RuntimeError(f"jupyter lab did not answer {url} within {timeout_s:.0f} s")
+
+
+def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jupyter", env: dict[str, str] | None = None,
+            say: Callable[[str], None] = print) -> int:
+    """Serve ``notebook`` in JupyterLab until Ctrl-C or SIGTERM, then stop the server; its exit code.
+
+    >>> run_lab("incidents/2026-11-24-checkout-drop.ipynb")   # doctest: +SKIP
+    JupyterLab: http://127.0.0.1:8888/lab/tree/incidents/2026-11-24-checkout-drop.ipynb
+    """
+    notebook = Path(notebook).resolve()
+    root = Path.cwd().resolve() if notebook.is_relative_to(Path.cwd().resolve()) else notebook.parent
+    port = free_port(port) if port else free_port(0)
+    home = Path(home).resolve()
+    environment = lab_env(home, env)
+    with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal
+        process = subprocess.Popen(lab_command(notebook, port, root), env=environment, stdout=log, stderr=log)
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/api/status", process)
+        say(f"JupyterLab: http://127.0.0.1:{port}/lab/tree/{notebook.relative_to(root)}")
+        say(f"Ctrl-C stops it (server log: {home / 'lab.log'})")
+        while not stopping.wait(0.5) and process.poll() is None:
+            pass  # until a signal or the server exits
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop(process)
+    return process.returncode
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
