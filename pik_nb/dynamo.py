@@ -16,10 +16,13 @@ import time
 from typing import Any, Iterator
 
 import boto3
+import pyarrow as pa
+import pyarrow.json as pa_json
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import URLLib3Session
 from botocore.hooks import first_non_none_response
+from urllib3.connection import HTTPConnection
 
 from pik.core.errors import StorageError
 
@@ -41,7 +44,10 @@ class FastReader:
     def __init__(self, session: boto3.session.Session, client: Any, max_connections: int = 16) -> None:
         self._session = session
         self._client = client  # gives the endpoint, the region and the before-send hooks
-        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=60)
+        # TCP_NODELAY: botocore sets no socket options, and a request sent as two writes (headers,
+        # then body) otherwise waits for a delayed ACK: 40 ms per page on Linux loopback.
+        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=60,
+                                    socket_options=HTTPConnection.default_socket_options)
 
     def pages(self, operation: str, request: dict) -> Iterator[list[dict]]:
         """Every page of ``operation`` (``"Query"`` or ``"Scan"``), following ``LastEvaluatedKey``."""
@@ -53,13 +59,38 @@ class FastReader:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def arrow_pages(self, operation: str, request: dict, item_type: pa.StructType) -> Iterator[pa.Array]:
+        """Every page's ``Items`` as one Arrow struct array of ``item_type``, parsed by Arrow's C++
+        JSON reader: no Python object per item (about half the cost of ``json.loads``)."""
+        options = pa_json.ParseOptions(explicit_schema=pa.schema([("Items", pa.list_(item_type))]),
+                                       unexpected_field_behavior="infer")
+        request = dict(request)
+        while True:
+            body = self.fetch(operation, request)
+            try:
+                page = pa_json.read_json(pa.py_buffer(body), parse_options=options,
+                                         read_options=pa_json.ReadOptions(block_size=len(body) + 1))
+                found = _project(page.column("Items").combine_chunks().flatten(), item_type)
+                last = page.column("LastEvaluatedKey").to_pylist()[0] if "LastEvaluatedKey" in page.column_names else None
+            except pa.ArrowInvalid:  # not a single JSON line (pretty-printed?): the slow, sure way
+                answer = json.loads(body)
+                found, last = pa.array(answer.get("Items", []), item_type), answer.get("LastEvaluatedKey")
+            yield found
+            if not last:
+                return
+            request["ExclusiveStartKey"] = {name: value for name, value in last.items() if value is not None}
+
     def call(self, operation: str, request: dict) -> dict:
-        """One request, retried with jittered back-off on throttling and 5xx answers."""
+        """One request's parsed answer; see ``fetch``."""
+        return json.loads(self.fetch(operation, request))
+
+    def fetch(self, operation: str, request: dict) -> bytes:
+        """One request's body, retried with jittered back-off on throttling and 5xx answers."""
         body = json.dumps(request).encode("utf-8")
         for attempt in range(MAX_ATTEMPTS):
             response = self._send(operation, body)
             if response.status_code == 200:
-                return json.loads(response.content)
+                return response.content
             code, message = _error(response.content)
             if response.status_code < 500 and code not in RETRYABLE:
                 break
@@ -77,6 +108,12 @@ class FastReader:
         prepared = request.prepare()
         hooked = first_non_none_response(meta.events.emit(f"before-send.dynamodb.{operation}", request=prepared))
         return hooked if hooked is not None else self._http.send(prepared)
+
+
+def _project(items: pa.StructArray, item_type: pa.StructType) -> pa.StructArray:
+    """Only the fields of ``item_type`` (the reader also parsed the item's other attributes)."""
+    children = dict(zip([field.name for field in items.type], items.flatten()))
+    return pa.StructArray.from_arrays([children[field.name] for field in item_type], fields=list(item_type))
 
 
 def _error(content: bytes) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from pik.core.timefmt import day_bounds
 
 from . import raw as raw_module
 from .frames import ATTEMPT_COLUMNS, from_dynamo
-from .load import gather
+from .load import gather, items as flat_items
 
 if TYPE_CHECKING:
     from .kit import Kit
@@ -80,8 +80,8 @@ class Explanation:
 
 def load_explanation(kit: "Kit", event_id: str) -> Explanation:
     """Gather the event's items, raw objects, covering replays and aggregate versions; see ``Kit.explain``."""
-    items = gather(kit, [("Query", {"TableName": kit.resources.events_table_name, "KeyConditionExpression": "pk = :p",
-                                    "ExpressionAttributeValues": {":p": {"S": keys.event_pk(event_id)}}})], False, "event")
+    items = flat_items(gather(kit, [("Query", {"TableName": kit.resources.events_table_name, "KeyConditionExpression": "pk = :p",
+                                    "ExpressionAttributeValues": {":p": {"S": keys.event_pk(event_id)}}})], False, "event"))
     meta = next((item for item in items if item["sk"]["S"] == keys.META_SK), None)
     if meta is None:
         raise NotFoundError(f"no event {event_id} in {kit.resources.events_table_name}")

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
 
@@ -62,9 +63,26 @@ def from_records(records: Iterable[dict], columns: dict[str, str]) -> pd.DataFra
     return frame
 
 
+def item_type(columns: dict[str, str]) -> pa.StructType:
+    """Arrow type of a DynamoDB-JSON item holding ``columns``: ``struct<name: struct<S|N|BOOL>>``."""
+    return pa.struct([(name, pa.struct([(_tag(kind), _ARROW[kind])])) for name, kind in columns.items()])
+
+
+def from_arrow_items(items: pa.Array | pa.ChunkedArray, columns: dict[str, str]) -> pd.DataFrame:
+    """Items already parsed by Arrow (``FastReader.arrow_pages``) to a typed frame, column by column."""
+    table = pa.table({name: _convert(pc.struct_field(items, [name, _tag(kind)]), kind) for name, kind in columns.items()})
+    return _finish(table.to_pandas(), columns)
+
+
+def _tag(kind: str) -> str:
+    return "BOOL" if kind == "bool" else ("N" if kind in ("int", "float") else "S")
+
+
 def _column(items: list[dict], name: str, kind: str) -> pa.Array:
-    tag = "BOOL" if kind == "bool" else ("N" if kind in ("int", "float") else "S")
-    array = pa.array([item.get(name, _NULL).get(tag) for item in items], _ARROW[kind])
+    return _convert(pa.array([item.get(name, _NULL).get(_tag(kind)) for item in items], _ARROW[kind]), kind)
+
+
+def _convert(array: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.ChunkedArray:
     if kind in _CAST:
         return array.cast(_CAST[kind])
     return array.dictionary_encode() if kind == "category" else array

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable, Sized
 
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from pik.aws.dynamodb import AggregateStore, Table
@@ -13,7 +14,7 @@ from pik.core import keys
 from pik.core.timefmt import days_between, key_time
 
 from .errors import ScopeError
-from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_dynamo, from_records
+from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_arrow_items, from_records, item_type
 from .times import time_slices, utc
 
 if TYPE_CHECKING:
@@ -42,27 +43,38 @@ def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type:
         requests = [_stream_query(table, source, event_type, day, page_size) for day in days_between(low, high)]
     else:
         requests = [_scan(table, segment, page_size) for segment in range(SCAN_SEGMENTS)]
-    frame = from_dynamo(gather(kit, requests, progress, "attempts"), ATTEMPT_COLUMNS)
+    shape = item_type(ATTEMPT_COLUMNS)
+    pages = gather(kit, requests, progress, "attempts", lambda *request: kit.reader.arrow_pages(*request, shape))
+    frame = from_arrow_items(pa.chunked_array(pages, shape), ATTEMPT_COLUMNS)
     if low is not None:
         frame = frame[(frame["event_time"] >= low) & (frame["event_time"] < high)]
     return frame.sort_values(["event_time", "ingest_time"], kind="stable").reset_index(drop=True)
 
 
-def gather(kit: "Kit", requests: list[Request], progress: bool, what: str) -> list[dict]:
-    """Run every request (all pages each) on the kit's thread pool; items in request order."""
-    bar = tqdm(desc=what, unit=" items", disable=not progress, delay=1.0)
+def gather(kit: "Kit", requests: list[Request], progress: bool, what: str,
+           pages: Callable[..., Iterable[Sized]] | None = None) -> list:
+    """Run every request (all pages each) on the kit's thread pool; the pages, in request order.
 
-    def run(request: Request) -> list[dict]:
-        items: list[dict] = []
-        for page in kit.reader.pages(*request):
-            items.extend(page)
+    ``pages`` reads one request's pages (default ``kit.reader.pages``: lists of item dicts).
+    """
+    bar = tqdm(desc=what, unit=" items", disable=not progress, delay=1.0)
+    read = pages or kit.reader.pages
+
+    def run(request: Request) -> list:
+        got = []
+        for page in read(*request):
+            got.append(page)
             bar.update(len(page))
-        return items
+        return got
 
     with ThreadPoolExecutor(max_workers=max(1, min(kit.workers, len(requests)))) as pool:
         parts = list(pool.map(run, requests))
     bar.close()
-    return [item for part in parts for item in part]
+    return [page for part in parts for page in part]
+
+
+def items(pages: list[list[dict]]) -> list[dict]:
+    return [item for page in pages for item in page]
 
 
 def _entity_query(table: str, entity_id: str, low: str, high: str, page_size: int | None) -> Request:

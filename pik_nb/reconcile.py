@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from pik.core import keys
 from pik.core.errors import StorageError
 
-from .load import SCAN_SEGMENTS, gather
+from .load import SCAN_SEGMENTS, gather, items
 from .raw import list_keys
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def reconcile(kit: "Kit", *, progress: bool) -> pd.DataFrame:
                           "TotalSegments": SCAN_SEGMENTS, "FilterExpression": "sk = :m",
                           "ProjectionExpression": "event_id, s3_key",
                           "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}) for segment in range(SCAN_SEGMENTS)]
-    gates = {item["s3_key"]["S"]: item["event_id"]["S"] for item in gather(kit, requests, progress, "dedup gates")}
+    gates = {item["s3_key"]["S"]: item["event_id"]["S"] for item in items(gather(kit, requests, progress, "dedup gates"))}
     rows = [(RAW_ONLY, PurePosixPath(key).stem, key) for key in sorted(raw - set(gates))]
     rows += [(META_ONLY, gates[key], key) for key in sorted(set(gates) - raw)]
     frame = pd.DataFrame(rows, columns=["problem", "event_id", "s3_key"])
