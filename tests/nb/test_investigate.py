@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import boto3
 import pandas as pd
 import pytest
 
 import pik_nb
-from pik.handlers import processor, replay
 from pik.core.errors import NotFoundError
-from pik.core.timefmt import UTC
 from pik_nb.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
-from tests.conftest import LambdaContext, call, make_event, sqs_event
-from tests.nb.conftest import post
-
-DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
-DATE = DAY.date().isoformat()
-
-
-def run_replay(stack, **scope) -> dict:
-    """A real (not dry) replay through the handler, then every message through the processor."""
-    body = {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-            "end_time": (DAY + timedelta(days=1)).isoformat(), "dry_run": False, **scope}
-    status, run = call(replay, "/replay", body)
-    assert status == 200, run
-    sqs, url, bodies = boto3.client("sqs"), stack.outputs["replay_queue_url"], []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        bodies += [m["Body"] for m in messages]
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    assert processor.handler(sqs_event(bodies), LambdaContext()) == {"batchItemFailures": []}
-    return run
-
-
-@pytest.fixture
-def story(stack):
-    """Three events (the first sent three times), replay 1, a late fourth event, replay 2."""
-    bodies = [make_event(event_time=(DAY + timedelta(hours=h)).isoformat(), payload={"amount": h}) for h in (1, 2, 3)]
-    first = [post(b) for b in bodies]
-    repeats = [post(bodies[0]), post(bodies[0])]
-    preview = call(replay, "/replay", {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-                                       "end_time": (DAY + timedelta(days=1)).isoformat()})[1]
-    run1 = run_replay(stack)
-    late = post(make_event(event_time=(DAY + timedelta(hours=4)).isoformat(), payload={"amount": 4}))
-    run2 = run_replay(stack)
-    return {"first": first, "repeats": repeats, "late": late, "runs": [preview, run1, run2]}
-
+from tests.nb.conftest import DATE, DAY
 
 def test_aggregates_list_every_version_typed(kit, story):
     aggregates = kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1))
