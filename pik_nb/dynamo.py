@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import zlib
 from typing import Any, Iterator
 
 import boto3
@@ -28,7 +29,7 @@ from pik.core.errors import StorageError
 
 TARGET = "DynamoDB_20120810."
 RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-             "InternalServerError", "ServiceUnavailable"}
+             "InternalServerError", "ServiceUnavailable", "CRC32Mismatch"}
 MAX_ATTEMPTS = 6
 
 
@@ -85,13 +86,13 @@ class FastReader:
         return json.loads(self.fetch(operation, request))
 
     def fetch(self, operation: str, request: dict) -> bytes:
-        """One request's body, retried with jittered back-off on throttling and 5xx answers."""
+        """One request's body, retried with jittered back-off on throttling, 5xx and CRC32 mismatches."""
         body = json.dumps(request).encode("utf-8")
         for attempt in range(MAX_ATTEMPTS):
             response = self._send(operation, body)
-            if response.status_code == 200:
+            if response.status_code == 200 and _intact(response):
                 return response.content
-            code, message = _error(response.content)
+            code, message = _error(response.content) if response.status_code != 200 else ("CRC32Mismatch", "retried")
             if response.status_code < 500 and code not in RETRYABLE:
                 break
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # back-off before a retry
@@ -108,6 +109,12 @@ class FastReader:
         prepared = request.prepare()
         hooked = first_non_none_response(meta.events.emit(f"before-send.dynamodb.{operation}", request=prepared))
         return hooked if hooked is not None else self._http.send(prepared)
+
+
+def _intact(response: Any) -> bool:
+    """DynamoDB's ``x-amz-crc32`` check, which botocore would do (absent header: nothing to check)."""
+    expected = response.headers.get("x-amz-crc32")
+    return expected is None or zlib.crc32(response.content) == int(expected)
 
 
 def _project(items: pa.StructArray, item_type: pa.StructType) -> pa.StructArray:

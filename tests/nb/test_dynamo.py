@@ -1,0 +1,49 @@
+"""The fast reader against moto: retries on throttling and on a corrupted page, clear failures."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+import urllib3
+from botocore.awsrequest import AWSResponse
+
+from pik.core.errors import StorageError
+from tests.conftest import make_event
+from tests.nb.conftest import DAY, post
+
+
+def inject(kit, answers: list[tuple[int, dict, bytes]]) -> list:
+    """Answer the next Query calls with ``answers`` (then let moto answer); returns what was intercepted."""
+    seen = []
+
+    def fault(request, **_):
+        if not answers:
+            return None
+        status, headers, body = answers.pop(0)
+        seen.append(request.url)
+        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
+        return AWSResponse(request.url, status, headers, raw)
+
+    kit.client("dynamodb").meta.events.register_first("before-send.dynamodb.Query", fault)
+    return seen
+
+
+def load(kit):
+    return kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), progress=False)
+
+
+def test_throttling_and_a_corrupted_page_are_retried(kit):
+    answer = post(make_event(event_time=(DAY + timedelta(hours=1)).isoformat()))
+    throttled = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
+    seen = inject(kit, [(400, {}, throttled), (200, {"x-amz-crc32": "1"}, b'{"Items":[],"Count":0}')])
+    assert list(load(kit)["event_id"]) == [answer["event_id"]]
+    assert len(seen) == 2
+
+
+def test_a_refused_request_fails_with_the_service_message(kit):
+    refused = b'{"__type":"com.amazon.coral.validate#ValidationException","message":"bad key"}'
+    inject(kit, [(400, {}, refused)])
+    with pytest.raises(StorageError, match="ValidationException: bad key"):
+        load(kit)
