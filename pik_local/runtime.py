@@ -53,6 +53,14 @@ def route_output() -> None:
         sys.stderr = _Routed(sys.stderr)
 
 
+def unroute_output() -> None:
+    """Put the original streams back (a logger that kept a routed stream still writes through it)."""
+    if isinstance(sys.stdout, _Routed):
+        sys.stdout = sys.stdout.default
+    if isinstance(sys.stderr, _Routed):
+        sys.stderr = sys.stderr.default
+
+
 class LambdaContext:
     """The Lambda context object: ``get_remaining_time_in_millis`` counts down from the timeout."""
 
@@ -69,6 +77,9 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self._deadline
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,8 @@ class LocalFunction:
             finally:
                 _invocation.log = None
             duration_ms = int((time.monotonic() - started) * 1000)
-        if duration_ms > self.timeout_s * 1000:
+            timed_out = context.expired()
+        if timed_out:
             log.error("%s timed out after %d ms (timeout %ss)", self.name, duration_ms, self.timeout_s)
             return Invocation(error=f"Task timed out after {self.timeout_s} seconds", timed_out=True, duration_ms=duration_ms)
         if error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +26,7 @@ from . import moto_patches, state, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
-from .runtime import functions
+from .runtime import functions, unroute_output
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -71,6 +72,11 @@ def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) 
     variables = doc["Globals"]["Function"]["Environment"]["Variables"]
     return {name: str(parameters[value["Ref"]]) for name, value in variables.items()
             if isinstance(value, dict) and value.get("Ref") in parameters}
+
+
+def _reset_moto(endpoint: str) -> None:
+    if endpoint:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 def _owner(info_file: Path) -> int | None:
@@ -148,11 +154,13 @@ class LocalStack:
         if self._moto:
             if self.state_dir and self.resources:
                 saved = state.save(self.session(), self.resources.names, self.state_dir)
+            _reset_moto(self.info.endpoint_url if self.info else "")
             self._moto.stop()
             self._moto = None
         if self.info and _owner(self.info_file) == os.getpid():
             self.info_file.unlink()
         if self._lambda_log:
+            unroute_output()
             self._lambda_log.close()
             self._lambda_log = None
         self._restore_env()
@@ -163,7 +171,9 @@ class LocalStack:
         port = free_port(self.aws_port) if self.aws_port else 0  # 0: the server binds a free port itself
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
-        return f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
+        endpoint = f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
+        _reset_moto(endpoint)  # moto's state is per process: forget an earlier stack's in this one
+        return endpoint
 
     def _start_functions(self, session: boto3.session.Session) -> None:
         specs = template.function_specs()

@@ -1,0 +1,26 @@
+"""`pik demo --no-lab --report`: the whole story headless, on a small incident."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import nbformat
+
+from tests.e2e.conftest import PIK
+
+
+def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
+    report = tmp_path / "out.html"
+    info_file = tmp_path / "pik" / "local.json"
+    done = subprocess.run([*PIK, "demo", "--no-lab", "--report", str(report), "--events", "200", "--no-progress",
+                           "--info-file", str(info_file)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    executed = nbformat.read(report.with_suffix(".ipynb"), as_version=4)
+    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert outputs and [o for o in outputs if o["output_type"] == "error"] == []
+    assert "<html" in report.read_text()[:2000].lower()
+    answers = json.loads(done.stdout.split("answers per phase: ", 1)[1].splitlines()[0])
+    assert sum(n for phase in answers.values() for n in phase.values()) == 200
+    assert done.stdout.count("processor drained the queue") == 2
+    assert not info_file.exists()  # the stack stopped and cleaned up

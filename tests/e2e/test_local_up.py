@@ -1,0 +1,62 @@
+"""`pik local up` as a subprocess: the documented example over HTTP, replay, processor, clean stop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta
+
+import urllib3
+
+from pik.core import keys
+from pik.core.timefmt import UTC
+from pik_local.client import ingest_events, replay
+from tests.e2e.conftest import PIK, example_event, port_is_free, wait_for
+
+
+def aggregate_versions(stack, entity_id):
+    table = stack.info.outputs["aggregates_table_name"]
+    items = stack.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
+                                            ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity_id)}})["Items"]
+    return [(i["metric"]["S"], int(i["version"]["N"]), int(i["value"]["N"]), i["replay_id"]["S"]) for i in items]
+
+
+def test_example_event_is_accepted_deduplicated_replayed_and_aggregated(start_stack):
+    stack = start_stack()
+    event = example_event()
+    answers = ingest_events(stack.info.api_url, [event], progress=False) + ingest_events(stack.info.api_url, [event], progress=False)
+    assert [(a.http_status, a.status) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE")]
+    assert answers[0].body["event_id"] == answers[1].body["event_id"]
+    now = datetime.now(UTC)
+    run = replay(stack.info.api_url, {"entity_id": "user_123", "start_time": (now - timedelta(days=1)).isoformat(),
+                                      "end_time": (now + timedelta(hours=1)).isoformat(), "dry_run": False})
+    assert (run["status"], run["dry_run"], run["matched"], run["sent"]) == ("COMPLETED", False, 1, 1)
+    assert run["requester"].startswith("arn:aws:iam::123456789012:user/")
+    versions = wait_for(lambda: aggregate_versions(stack, "user_123"), timeout_s=30, what="aggregate version 1")
+    assert versions == [("count", 1, 1, run["replay_id"])]
+    api_port = int(stack.info.api_url.split(":")[2].split("/")[0])
+    aws_port = int(stack.info.endpoint_url.rsplit(":", 1)[1])
+    assert stack.stop() == 0  # SIGTERM: a clean stop, exit code 0
+    assert port_is_free(api_port) and port_is_free(aws_port)
+    assert not stack.info_file.exists()
+    assert "pik local stack is up" in stack.output() and stack.output().rstrip().endswith("stopped")
+
+
+def test_a_second_stack_on_the_same_info_file_says_one_is_running(start_stack):
+    stack = start_stack()
+    second = subprocess.run([*PIK, "local", "up", "--info-file", str(stack.info_file)], capture_output=True,
+                            text=True, timeout=60)
+    assert second.returncode == 1
+    assert f"a local stack is already running (pid {stack.process.pid}" in second.stderr
+    assert json.loads(stack.info_file.read_text())["pid"] == stack.process.pid
+
+
+def test_api_answers_like_api_gateway_for_unknown_routes_and_broken_bodies(start_stack):
+    stack = start_stack()
+    http = urllib3.PoolManager()
+    missing = http.request("POST", stack.info.api_url + "/nope", body=b"{}")
+    assert missing.status == 404
+    rejected = http.request("POST", stack.info.api_url + "/ingest", body=b"\xff\xfe not utf-8")
+    assert rejected.status == 400 and json.loads(rejected.data)["status"] == "REJECTED"
+    objects = stack.client("s3").list_objects_v2(Bucket=stack.info.outputs["raw_bucket_name"])["Contents"]
+    assert [o["Key"].split("/")[0] for o in objects] == ["rejected"]
