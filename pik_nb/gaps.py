@@ -115,6 +115,9 @@ def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = 
     """
     by = by or result.columns[0]
     figure, ax = axes(ax, height=max(2.5, min(12, 0.25 * result[by].nunique() + 1.5)))
+    if result.empty:
+        ax.set(title="no missing windows", xticks=[], yticks=[])
+        return figure
     top = result[by].value_counts().index[:max_keys]
     shown = result[result[by].isin(top)]
     codes = shown.assign(code=shown["gap_class"].cat.codes + 1)

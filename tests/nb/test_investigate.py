@@ -11,7 +11,8 @@ import pytest
 import pik_nb
 from pik.core.errors import NotFoundError
 from pik_nb.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
-from tests.nb.conftest import DATE, DAY
+from tests.conftest import make_event
+from tests.nb.conftest import DATE, DAY, post
 
 def test_aggregates_list_every_version_typed(kit, story):
     aggregates = kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1))
@@ -73,3 +74,14 @@ def test_explain_of_the_late_event_shows_the_version_that_lacked_it(kit, story):
 def test_explain_of_an_unknown_event_is_a_clear_error(kit, stack):
     with pytest.raises(NotFoundError, match="no event nope"):
         kit.explain("nope")
+
+
+def test_explain_lists_a_conflict_with_both_payloads_verified(kit, stack):
+    first = post(make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 1}))
+    conflict = post(make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 2}))
+    explained = kit.explain(first["event_id"])
+    assert list(explained.attempts["status"]) == ["ACCEPTED", "CONFLICT"]
+    assert explained.event["conflict_count"] == 1
+    assert explained.raw.set_index("s3_key")["hash_ok"].to_dict() == {first["s3_key"]: True, conflict["s3_key"]: True}
+    assert explained.raw["payload.amount"].tolist() == [1, 2]
+    assert "CONFLICT 1" in explained.summary()
