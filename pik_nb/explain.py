@@ -107,7 +107,7 @@ def covering_replays(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame
 def _versions(kit: "Kit", event: dict, start, end) -> pd.DataFrame:
     versions = kit.aggregates(entity_id=event["entity_id"], start=start, end=end)
     manifest_keys = versions["manifest_key"].dropna().unique().tolist()
-    bodies = raw_module.get_many(kit, manifest_keys, False, "manifests")
-    holding = {key for key, body in zip(manifest_keys, bodies)
-               if body is not None and event["event_id"] in {row["event_id"] for row in json.loads(body)["inputs"]}}
+    inputs = raw_module.get_many(kit, manifest_keys, False, "manifests",
+                                 lambda body: {row["event_id"] for row in json.loads(body)["inputs"]})
+    holding = {key for key, ids in zip(manifest_keys, inputs) if ids is not None and event["event_id"] in ids}
     return versions.assign(includes_event=versions["manifest_key"].isin(holding)).sort_values("computed_at").reset_index(drop=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -42,14 +42,16 @@ def get_bytes(kit: "Kit", key: str) -> bytes | None:
         raise StorageError(f"s3 get {key}: {exc}") from exc
 
 
-def get_many(kit: "Kit", keys_: list[str], progress: bool, what: str) -> list[bytes | None]:
-    """Bodies of ``keys_`` in order (None where missing), fetched on the kit's bounded pool."""
+def get_many(kit: "Kit", keys_: list[str], progress: bool, what: str,
+             parse: Callable[[bytes], Any] | None = None) -> list[Any]:
+    """Bodies of ``keys_`` in order (None where missing), fetched on the kit's bounded pool;
+    ``parse`` runs in the worker so only parsed documents are kept, never all the bytes too."""
     bar = tqdm(total=len(keys_), desc=what, unit=" objects", disable=not progress, delay=1.0)
 
-    def one(key: str) -> bytes | None:
+    def one(key: str) -> Any:
         body = get_bytes(kit, key)
         bar.update()
-        return body
+        return parse(body) if parse is not None and body is not None else body
 
     with ThreadPoolExecutor(max_workers=max(1, min(kit.workers, len(keys_)))) as pool:
         bodies = list(pool.map(one, keys_))
@@ -69,8 +71,7 @@ def list_keys(kit: "Kit", prefix: str) -> list[str]:
 def fetch(kit: "Kit", events: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
     """One row per distinct ``s3_key`` of ``events``; see ``Kit.raw``."""
     wanted = events.drop_duplicates("s3_key")[["s3_key", "event_id", "payload_sha256"]].reset_index(drop=True)
-    docs = [json.loads(body) if body is not None else None
-            for body in get_many(kit, wanted["s3_key"].tolist(), progress, "raw objects")]
+    docs = get_many(kit, wanted["s3_key"].tolist(), progress, "raw objects", json.loads)
     return raw_frame(wanted, docs)
 
 
@@ -144,9 +145,9 @@ def rejected(kit: "Kit", *, days: int | Iterable[str], progress: bool) -> pd.Dat
     """Quarantined requests of ``days`` (UTC arrival dates); see ``Kit.rejected``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
     listed = [key for day in dates for key in list_keys(kit, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")]
-    fetched = get_many(kit, listed, progress, "rejected")
-    listed = [key for key, body in zip(listed, fetched) if body is not None]  # deleted since listing
-    docs = [json.loads(body) for body in fetched if body is not None]
+    fetched = get_many(kit, listed, progress, "rejected", json.loads)
+    listed = [key for key, doc in zip(listed, fetched) if doc is not None]  # deleted since listing
+    docs = [doc for doc in fetched if doc is not None]
     bodies = [_readable(doc.get("body", "")) for doc in docs]
     return pd.DataFrame({
         "s3_key": pd.array(listed, dtype="str"),
