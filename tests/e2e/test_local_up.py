@@ -60,3 +60,26 @@ def test_api_answers_like_api_gateway_for_unknown_routes_and_broken_bodies(start
     assert rejected.status == 400 and json.loads(rejected.data)["status"] == "REJECTED"
     objects = stack.client("s3").list_objects_v2(Bucket=stack.info.outputs["raw_bucket_name"])["Contents"]
     assert [o["Key"].split("/")[0] for o in objects] == ["rejected"]
+
+
+def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path):
+    stack = start_stack()
+    lines = tmp_path / "events.jsonl"
+    event = json.dumps(example_event())
+    lines.write_text(event + "\n\n" + event + "\n{broken\n")
+    where = ["--info-file", str(stack.info_file), "--no-progress", "--workers", "1"]  # one at a time: answers in order
+    done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 1}
+    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert [(a["http_status"], a["status"]) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE"), (400, "REJECTED")]
+    piped = subprocess.run([*PIK, "ingest", "-", *where], input=json.dumps(example_event(entity_id="u2")),
+                           capture_output=True, text=True, timeout=60)
+    assert json.loads(piped.stdout) == {"ACCEPTED": 1}
+
+
+def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):
+    done = subprocess.run([*PIK, "ingest", "-", "--info-file", str(tmp_path / "none.json")], input="{}",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no local stack is running" in done.stderr and "pik local up" in done.stderr
