@@ -34,7 +34,8 @@ def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type:
         raise ScopeError("give entity_id=..., or source=... and event_type=..., with start and end "
                          "(or allow_scan=True to read the whole table)")
     low, high = (utc(start) if start is not None else None), (utc(end) if end is not None else None)
-    if (entity_id is not None or source) and (low is None or high is None or not low < high):
+    scoped = entity_id is not None or bool(source)
+    if (low is None) != (high is None) or (scoped and low is None) or (low is not None and not low < high):
         raise ScopeError("start and end are required, with start < end")
     table = kit.resources.events_table_name
     if entity_id is not None:
