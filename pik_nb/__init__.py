@@ -15,6 +15,8 @@ from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
+from .replay_flow import ReplayFlow, Scope
+from .replay_widget import replay_widget
 
 __all__ = [
     "connect", "Kit", "Resources",
@@ -24,5 +26,6 @@ __all__ = [
     "gaps", "plot_gaps", "GAP_CLASSES",
     "compare", "plot_diff", "Diff",
     "Explanation",
+    "replay_widget", "ReplayFlow", "Scope",
     "KitError", "ConnectError", "ScopeError", "ApiError",
 ]
