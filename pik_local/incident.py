@@ -95,6 +95,17 @@ class Truth:
             total.update(self.counts.get(phase, {}))
         return dict(total)
 
+    def summary(self) -> dict:
+        """The truth as JSON-able numbers and names (what ``pik demo`` writes to ``demo-truth.json``)."""
+        return {"seed": self.seed, "generated_at": _iso(self.generated_at), "start": _iso(self.start),
+                "end": _iso(self.end), "entities": len(self.entities), "focus_entity": self.focus_entity,
+                "focus_source": self.focus_source, "focus_event_type": self.focus_event_type,
+                "missing_day": self.missing_day, "incident_window": list(self.incident_window),
+                "counts": self.counts, "expected": self.expected(), "late_events": len(self.late_event_ids),
+                "stormed_events": len(self.storm_event_ids), "conflicting_events": sorted(self.conflict_event_ids),
+                "fix_events": len(self.fix_event_ids), "out_of_order": self.out_of_order,
+                "late_burst": [_iso(t) for t in self.late_burst] if self.late_burst else None}
+
     def notebook_parameters(self, local_file: str) -> dict[str, str]:
         """The incident notebook's parameters for this incident."""
         return {"local_file": str(local_file), "entity_id": self.focus_entity, "source": self.focus_source,

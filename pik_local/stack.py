@@ -38,7 +38,11 @@ class StackError(Exception):
 
 
 def running(info_file: Path | str) -> LocalStackInfo | None:
-    """The stack described by ``info_file`` if its process is alive, else None."""
+    """The stack described by ``info_file`` if its process is alive, else None.
+
+    >>> running(".pik/local.json").api_url       # doctest: +SKIP
+    'http://127.0.0.1:41185/v1'
+    """
     try:
         info = LocalStackInfo.read(info_file)
     except (OSError, ValueError, TypeError):
@@ -53,7 +57,7 @@ def running(info_file: Path | str) -> LocalStackInfo | None:
 
 
 def free_port(port: int) -> int:
-    """``port`` if it can be bound on 127.0.0.1 (0 = pick one), else ``StackError``."""
+    """``port`` if it can be bound on 127.0.0.1 (0 = pick one), else ``StackError``: ``free_port(0) -> 45123``."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -101,6 +105,7 @@ class LocalStack:
         self.resources: template.LocalResources | None = None
         self.restored: dict[str, int] | None = None
         self._moto: ThreadedMotoServer | None = None
+        self._endpoint = ""
         self._api: LocalApi | None = None
         self._pollers: list[Poller] = []
         self._saved_env: dict[str, str | None] = {}
@@ -119,16 +124,31 @@ class LocalStack:
         return boto3.session.Session(region_name=self.region, **CREDENTIALS)
 
     def start(self) -> LocalStackInfo:
-        """Bring everything up and write the info file; ``StackError`` if one already runs there."""
+        """Bring everything up and write the info file; ``StackError`` if one already runs there.
+
+        >>> LocalStack(info_file="/tmp/pik/local.json").start().api_url   # doctest: +SKIP
+        'http://127.0.0.1:41185/v1'
+        """
         other = running(self.info_file)
         if other is not None:
             raise StackError(f"a local stack is already running (pid {other.pid}, API {other.api_url}, "
                              f"info file {self.info_file}); stop it first or pass another --info-file")
+        for port in (self.aws_port, self.api_port):
+            if port:
+                free_port(port)
+        try:
+            self._bring_up()
+        except BaseException:
+            self.stop()  # nothing half-started is left behind
+            raise
+        return self.info
+
+    def _bring_up(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_patches.install()
-        endpoint = self._start_moto()
+        self._endpoint = self._start_moto()
         self._set_env({**{k.upper(): v for k, v in CREDENTIALS.items()}, "AWS_DEFAULT_REGION": self.region,
-                       "AWS_REGION": self.region, "AWS_ENDPOINT_URL": endpoint, "AWS_PROFILE": None,
+                       "AWS_REGION": self.region, "AWS_ENDPOINT_URL": self._endpoint, "AWS_PROFILE": None,
                        "AWS_SESSION_TOKEN": None})
         session = self.session()
         self.resources = template.create(session, prefix=self.prefix)
@@ -137,35 +157,44 @@ class LocalStack:
         if self.state_dir:
             self.restored = state.restore(session, self.resources.names, self.state_dir)
         self._start_functions(session)
-        self.info = LocalStackInfo(region=self.region, endpoint_url=endpoint, api_url=self._api.url, pid=os.getpid(),
-                                   outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
+        self.info = LocalStackInfo(region=self.region, endpoint_url=self._endpoint, api_url=self._api.url,
+                                   pid=os.getpid(), outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
         self.info.write(self.info_file)
-        return self.info
 
     def stop(self) -> dict[str, int] | None:
-        """Stop pollers and API, save state if asked, stop moto, remove the info file."""
-        saved = None
-        for poller in self._pollers:
-            poller.stop()
-        self._pollers = []
-        if self._api:
-            self._api.stop()
-            self._api = None
+        """Stop pollers and API, save state if asked, stop moto, remove the info file.
+
+        Returns the saved counts per resource with ``state_dir``, else None.
+        """
+        try:
+            for poller in self._pollers:
+                poller.stop()
+            self._pollers = []
+            if self._api:
+                self._api.stop()
+                self._api = None
+            if self._moto and self.state_dir and self.resources:
+                return state.save(self.session(), self.resources.names, self.state_dir)
+            return None
+        finally:
+            self._stop_moto()
+            if self.info and _owner(self.info_file) == os.getpid():
+                self.info_file.unlink()
+            if self._lambda_log:
+                unroute_output()
+                self._lambda_log.close()
+                self._lambda_log = None
+            self._restore_env()
+            clients.reset()
+
+    def _stop_moto(self) -> None:
         if self._moto:
-            if self.state_dir and self.resources:
-                saved = state.save(self.session(), self.resources.names, self.state_dir)
-            _reset_moto(self.info.endpoint_url if self.info else "")
+            _reset_moto(self._endpoint)
             self._moto.stop()
+            server = getattr(self._moto, "_server", None)
+            if server:
+                server.server_close()  # moto's stop() leaves the socket bound until garbage collection
             self._moto = None
-        if self.info and _owner(self.info_file) == os.getpid():
-            self.info_file.unlink()
-        if self._lambda_log:
-            unroute_output()
-            self._lambda_log.close()
-            self._lambda_log = None
-        self._restore_env()
-        clients.reset()
-        return saved
 
     def _start_moto(self) -> str:
         port = free_port(self.aws_port) if self.aws_port else 0  # 0: the server binds a free port itself
@@ -181,7 +210,6 @@ class LocalStack:
         self._lambda_log = self.lambda_log_path.open("a", encoding="utf-8", buffering=1)
         local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
-        free_port(self.api_port)
         self._api = LocalApi(self.api_port, stage, routes(specs, local))
         self._api.start()
         sqs = session.client("sqs")

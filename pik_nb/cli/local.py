@@ -8,11 +8,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
 from . import cli
+
+if TYPE_CHECKING:
+    from pik_local.stack import LocalStack
 
 
 @cli.group()
@@ -73,7 +76,7 @@ def _stop_on_signals() -> threading.Event:
     return stopping
 
 
-def _summary(stack) -> str:
+def _summary(stack: "LocalStack") -> str:
     info, names = stack.info, stack.resources.names
     persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records)" if stack.restored is not None
                  else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir
@@ -179,6 +182,9 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
         click.echo(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
                    f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
         outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=click.echo)
+        truth_file = stack.info_file.parent / "demo-truth.json"
+        truth_file.write_text(json.dumps(truth.summary(), indent=2))
+        click.echo(f"ground truth: {truth_file}")
         parameters = truth.notebook_parameters(str(stack.info_file.resolve()))
         failures = []
         if report:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -28,6 +29,9 @@ def test_same_seed_same_incident_and_sizes_add_up():
         datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
     assert len(truth.fix_event_ids) >= 3 and truth.out_of_order > 0 and truth.late_event_ids
     assert truth.conflict_event_ids <= {e.event_id for e in first.phase("stream")}
+    summary = json.loads(json.dumps(truth.summary()))
+    assert (summary["expected"], summary["missing_day"], summary["fix_events"]) == (
+        truth.expected(), "2026-11-21", len(truth.fix_event_ids))
 
 
 def test_every_event_time_lies_within_what_the_api_accepts():

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 from datetime import datetime, timedelta
 
+import pytest
 import urllib3
 
 from pik.core import keys
 from pik.core.timefmt import UTC
 from pik_local.client import ingest_events, replay
+from pik_local.stack import LocalStack, StackError
 from tests.e2e.conftest import PIK, example_event, port_is_free, wait_for
 
 
@@ -83,3 +87,15 @@ def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):
     done = subprocess.run([*PIK, "ingest", "-", "--info-file", str(tmp_path / "none.json")], input="{}",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no local stack is running" in done.stderr and "pik local up" in done.stderr
+
+
+def test_a_stack_that_cannot_start_leaves_nothing_behind(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StackError, match=f"port {port} on 127.0.0.1 is taken"):
+            LocalStack(api_port=port, info_file=tmp_path / "local.json").start()
+    assert not (tmp_path / "local.json").exists() and "AWS_ENDPOINT_URL" not in os.environ
+    with pytest.raises(StackError, match="unknown template parameter"):
+        LocalStack(info_file=tmp_path / "local.json", parameters={"NoSuchParameter": "1"})
