@@ -61,7 +61,7 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
         return Kit(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True)
     if session or profile:
         raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
-    return _local(Path(path) if path else default_path())
+    return _local(Path(path) if path else _nearest(default_path()))
 
 
 def stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]:
@@ -83,6 +83,15 @@ def _session(profile: str | None, region: str | None) -> boto3.session.Session:
         return boto3.session.Session(profile_name=profile, region_name=region)
     except BotoCoreError as exc:
         raise ConnectError(f"cannot open AWS profile {profile!r}: {exc}") from exc
+
+
+def _nearest(path: Path) -> Path:
+    """A relative info file found in the working directory or the nearest parent holding it, so a
+    notebook opened in ``notebooks/`` finds the ``.pik/local.json`` of the project root."""
+    if path.is_absolute() or path.exists():
+        return path
+    found = (parent / path for parent in Path.cwd().parents if (parent / path).exists())
+    return next(found, path)
 
 
 def _local(path: Path) -> Kit:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import pik_nb
@@ -32,6 +34,16 @@ def test_lag_percentiles_match_a_direct_numpy_computation(generated):
         assert result.loc[source, "negative_count"] == (lags < 0).sum()
     overall = pik_nb.lateness(events, statuses=None)
     assert overall.loc["all", "count"] == len(events)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=-10**9, max_value=10**10), min_size=1, max_size=60))
+def test_lag_percentiles_match_numpy_for_any_lags(lags):
+    events = frame([{"event_id": f"e{i}", "entity_id": "x", "event_time": day(1),
+                     "ingest_time": day(1) + pd.Timedelta(milliseconds=lag), "status": "ACCEPTED"} for i, lag in enumerate(lags)])
+    result = pik_nb.lateness(events).loc["all"]
+    assert result[["p50_ms", "p90_ms", "p99_ms"]].tolist() == pytest.approx(np.percentile(lags, [50, 90, 99]))
+    assert (result["max_ms"], result["negative_count"]) == (max(lags), sum(lag < 0 for lag in lags))
 
 
 def test_out_of_order_arrivals_are_those_older_than_something_already_delivered():

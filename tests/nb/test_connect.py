@@ -50,6 +50,22 @@ def test_connect_reads_the_local_info_file(tmp_path):
     assert kit.client("s3").meta.endpoint_url == "http://127.0.0.1:9" and kit.session.region_name == "eu-west-1"
 
 
+def test_a_notebook_in_a_subdirectory_finds_the_project_info_file(tmp_path, monkeypatch):
+    LocalStackInfo(region="us-east-1", endpoint_url="http://127.0.0.1:9", api_url="", pid=1,
+                   outputs={"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a",
+                            "replays_table_name": "r"}).write(tmp_path / ".pik" / "local.json")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.delenv("PIK_LOCAL_FILE", raising=False)
+    assert pik_nb.connect().resources.events_table_name == "e"
+
+
+def test_every_investigation_command_has_help_with_an_example():
+    for name in ("explain", "replay", "reconcile", "status"):
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.output and "--stack" in result.output
+
+
 def test_errors_name_what_is_missing(tmp_path, stack):
     with pytest.raises(pik_nb.ConnectError, match="no local stack info at .*nowhere.json"):
         pik_nb.connect(path=tmp_path / "nowhere.json")
