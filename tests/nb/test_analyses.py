@@ -140,3 +140,16 @@ def test_every_plot_returns_a_figure_and_draws_on_given_axes(generated):
     assert pik_nb.plot_duplicates(pik_nb.duplicates(events), ax=ax) is canvas
     for figure in figures:
         figure.savefig(__import__("io").BytesIO(), format="png")
+
+
+def test_compare_names_a_code_version_change_and_removed_events():
+    arrivals = frame([{"event_id": e, "entity_id": "x", "event_time": day(1, h), "ingest_time": day(1, h + 1), "status": "ACCEPTED"}
+                      for e, h in (("a", 1), ("b", 2), ("c", 3))])
+    old = {"entity_id": "x", "day": "2026-11-02", "metric": "count", "version": 1, "value": 3.0,
+           "code_version": "metrics-v1", "computed_at": day(2), "replay_id": None}
+    new = {**old, "version": 2, "value": 2.0, "code_version": "metrics-v2", "computed_at": day(3)}
+    diff = pik_nb.compare(old, new, ["a", "b", "c"], ["a", "b"], arrivals)
+    assert (diff.value_delta, list(diff.removed["event_id"]), list(diff.removed["cause"])) == (-1.0, ["c"], ["code version change"])
+    assert diff.added.empty and diff.causes == ["code version change"]
+    figure = pik_nb.plot_diff(diff)
+    assert isinstance(figure, Figure)
