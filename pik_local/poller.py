@@ -69,7 +69,6 @@ class Poller(threading.Thread):
         self.sqs, self.mapping, self.function, self.region = sqs, mapping, function, region
         self.wait_s = wait_s  # long-poll length: also the most a shutdown waits for this thread
         self._stopping = threading.Event()
-        self.batches = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -83,6 +82,9 @@ class Poller(threading.Thread):
                 if not self._stopping.is_set():  # moto going away during shutdown is expected
                     log.exception("poller %s: SQS call failed", self.function.name)
                     self._stopping.wait(1)  # back off, but wake at once on stop()
+            except Exception:  # an event source mapping keeps polling whatever one batch did
+                log.exception("poller %s: batch failed", self.function.name)
+                self._stopping.wait(1)
 
     def poll_once(self) -> int:
         """Receive one batch, invoke, settle it; returns how many messages were received."""
@@ -113,7 +115,6 @@ class Poller(threading.Thread):
             self.sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=done)
         if again:
             self.sqs.change_message_visibility_batch(QueueUrl=self.mapping.queue_url, Entries=again)
-        self.batches += 1
         if failed:
             log.warning("%s: %d of %d messages failed and will be retried", self.function.name, len(failed), len(messages))
 

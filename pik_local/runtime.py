@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import sys
+import threading
 import time
 import traceback
 import uuid

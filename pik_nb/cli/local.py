@@ -96,15 +96,15 @@ def _summary(stack: "LocalStack") -> str:
 
 @cli.command("ingest")
 @click.argument("source", type=click.File("r", encoding="utf-8"))
-@click.option("--api-url", help="Base URL of the API [default: the local stack's, from its info file].")
-@click.option("--info-file", type=click.Path(path_type=Path), default=None,
+@click.option("--api-url", help="Base URL of an unauthenticated API [default: the local stack's, from its info file].")
+@click.option("--local-file", type=click.Path(path_type=Path), default=None,
               help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def ingest_command(source: IO[str], api_url: str | None, info_file: Path | None, workers: int, output: IO[str] | None,
-                   progress: bool) -> None:
+def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, workers: int,
+                   output: IO[str] | None, progress: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
 
     A line that is not JSON is sent as it is (the API rejects it). Prints the count per status.
@@ -117,7 +117,7 @@ def ingest_command(source: IO[str], api_url: str | None, info_file: Path | None,
     from pik_local.client import count_statuses, ingest_events
 
     events = list(_json_lines(source))
-    results = ingest_events(api_url or _local_api(info_file), events, workers=workers, progress=progress)
+    results = ingest_events(api_url or _local_api(local_file), events, workers=workers, progress=progress)
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")

@@ -71,7 +71,7 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     lines = tmp_path / "events.jsonl"
     event = json.dumps(example_event())
     lines.write_text(event + "\n\n" + event + "\n{broken\n")
-    where = ["--info-file", str(stack.info_file), "--no-progress", "--workers", "1"]  # one at a time: answers in order
+    where = ["--local-file", str(stack.info_file), "--no-progress", "--workers", "1"]  # one at a time: answers in order
     done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -84,7 +84,7 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
 
 
 def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):
-    done = subprocess.run([*PIK, "ingest", "-", "--info-file", str(tmp_path / "none.json")], input="{}",
+    done = subprocess.run([*PIK, "ingest", "-", "--local-file", str(tmp_path / "none.json")], input="{}",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no local stack is running" in done.stderr and "pik local up" in done.stderr
 
