@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 from typing import Any
+from urllib.parse import parse_qs
 
 from .runtime import ACCOUNT, LocalFunction
 
@@ -36,13 +37,15 @@ def local_identity(source_ip: str = "127.0.0.1") -> dict:
 
 
 def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str], body: bytes,
-                identity: dict) -> dict:
+                identity: dict, query: str = "") -> dict:
     """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``."""
     now = datetime.now(timezone.utc)
+    multi_query = parse_qs(query, keep_blank_values=True) or None
     return {
         "resource": resource, "path": resource, "httpMethod": method,
         "headers": dict(headers), "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
+        "multiValueQueryStringParameters": multi_query,
         "pathParameters": None, "stageVariables": None,
         "requestContext": {
             "resourceId": "local", "resourcePath": resource, "httpMethod": method,
@@ -88,12 +91,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(413, {"message": "Request Too Long"})
         body = self.rfile.read(length)
         prefix = f"/{self.server.stage}"
-        resource = self.path.split("?", 1)[0]
+        resource, _, query = self.path.partition("?")
         function = self.server.routes.get((self.command, resource[len(prefix):])) if resource.startswith(prefix + "/") else None
         if function is None:
             return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
         event = proxy_event(self.command, resource[len(prefix):], self.server.stage, dict(self.headers.items()), body,
-                            local_identity(self.client_address[0]))
+                            local_identity(self.client_address[0]), query)
         outcome = function.invoke(event)
         if not outcome.ok:  # what API Gateway answers when the Lambda fails or times out
             return self._send(504 if outcome.timed_out else 502, {"message": "Internal server error"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pik_local.client import ingest_events
+from pik_local.stack import LocalStack
 from tests.e2e.conftest import example_event
 
 
@@ -59,3 +60,14 @@ def test_without_state_dir_a_restart_starts_empty(start_stack):
     second = start_stack(name="second")
     assert "memory only" in second.output()
     assert snapshot(second) == ({}, {"events_table_name": [], "aggregates_table_name": [], "replays_table_name": []})
+
+
+def test_a_crash_between_the_snapshot_renames_keeps_the_previous_snapshot(tmp_path):
+    state = tmp_path / "state"
+    with LocalStack(info_file=tmp_path / "a" / "local.json", state_dir=state) as first:
+        ingest_events(first.info.api_url, [example_event()], progress=False)
+    (state / "snapshot").rename(state / "snapshot.old")  # as if killed between the two renames
+    with LocalStack(info_file=tmp_path / "b" / "local.json", state_dir=state) as second:
+        assert second.restored == {"RawBucket": 1, "EventsTable": 2, "AggregatesTable": 0, "ReplaysTable": 0,
+                                   "ReplayQueue": 0, "ReplayDeadLetterQueue": 0}
+    assert sorted(p.name for p in state.iterdir()) == ["snapshot"]

@@ -66,3 +66,8 @@ def test_proxy_events_have_the_shape_of_api_gateway_events():
     assert set(made["requestContext"]) == set(recorded["requestContext"])
     assert set(made["requestContext"]["identity"]) == set(recorded["requestContext"]["identity"])
     assert (made["requestContext"]["path"], made["body"], made["isBase64Encoded"]) == ("/v1/ingest", "{}", False)
+    assert made["queryStringParameters"] is None
+    queried = proxy_event("POST", "/replay", "v1", {}, b"\xff", local_identity(), "a=1&a=2&b=")
+    assert queried["queryStringParameters"] == {"a": "2", "b": ""}
+    assert queried["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
+    assert queried["body"] == "\ufffd"  # no binary media types: API Gateway passes text
