@@ -12,7 +12,7 @@ import pandas as pd
 from pik.aws.dynamodb import deserialize
 from pik.core import keys
 from pik.core.errors import NotFoundError
-from pik.core.records import ACCEPTED, DUPLICATE
+from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
 
 from . import raw as raw_module
@@ -38,7 +38,9 @@ class Explanation:
         """``time``, ``what``, ``detail`` rows in time order: event time, attempts, replays, versions."""
         rows = [(self.attempts["event_time"].iloc[0], "event time", f"{self.event.get('entity_id')} "
                  f"{self.event.get('source')}/{self.event.get('event_type')}")] if len(self.attempts) else []
-        rows += [(a.ingest_time, a.status, f"lag {a.ingest_lag_ms} ms, attempt {a.attempt_id}, request {a.request_id}")
+        rows += [(a.ingest_time, a.status, f"lag {pd.Timedelta(milliseconds=a.ingest_lag_ms)} ({a.ingest_lag_ms} ms), "
+                  f"attempt {a.attempt_id}, request {a.request_id}"
+                  + (f", other payload {a.payload_sha256[:12]}… kept at {a.s3_key}" if a.status == CONFLICT else ""))
                  for a in self.attempts.itertuples()]
         rows += [(r.created_at, "dry-run replay" if r.dry_run else "replay",
                   f"{r.replay_id} by {r.requester}: matched {r.matched}, sent {r.sent}, {r.status}")
@@ -66,16 +68,22 @@ class Explanation:
                 f"raw {self.event.get('s3_key')}: {hashes}; {int((~self.replays['dry_run']).sum())} replays; "
                 f"in {int(self.aggregates['includes_event'].sum())} of {len(self.aggregates)} aggregate versions")
 
+    def raw_lines(self) -> list[str]:
+        """Where each raw object is and whether its bytes still match the recorded hash."""
+        verdict = {(True, True): "hash ok", (True, False): "HASH MISMATCH", (False, False): "MISSING"}
+        return [f"{row.s3_key}: {verdict[(row.found, row.hash_ok)]}" for row in self.raw.itertuples()]
+
     def __str__(self) -> str:
-        lines = [self.summary(), ""]
+        lines = [self.summary(), "", *self.raw_lines(), ""]
         lines += [f"{row.time:%Y-%m-%d %H:%M:%S.%f}  {row.what:<15} {row.detail}" for row in self.timeline().itertuples()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        raw = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in self.raw_lines())
         rows = "".join(f"<tr><td>{row.time:%Y-%m-%d %H:%M:%S.%f}</td><td><b>{html.escape(row.what)}</b></td>"
-                       f"<td>{html.escape(row.detail)}</td></tr>" for row in self.timeline().itertuples())
-        return (f"<p>{html.escape(self.summary())}</p><table><tr><th>time (UTC)</th><th>what</th><th>detail</th></tr>"
-                f"{rows}</table>")
+                       f"<td style='text-align:left'>{html.escape(row.detail)}</td></tr>" for row in self.timeline().itertuples())
+        return (f"<p>{html.escape(self.summary())}</p><ul>{raw}</ul>"
+                f"<table><tr><th>time (UTC)</th><th>what</th><th>detail</th></tr>{rows}</table>")
 
 
 def load_explanation(kit: "Kit", event_id: str) -> Explanation:
