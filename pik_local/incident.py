@@ -152,6 +152,8 @@ def generate(events: int = 20_000, *, seed: int = 7, days: int = 6, now: datetim
     >>> len(incident.events), sum(incident.truth.expected().values())
     (200, 200)
     """
+    if days < 4:
+        raise ValueError("an incident spans at least 4 days (the missing day is 3 days ago)")
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     budget = _Budget.of(events)

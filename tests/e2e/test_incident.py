@@ -49,6 +49,8 @@ def test_every_event_time_lies_within_what_the_api_accepts():
 def test_too_small_an_incident_is_refused():
     with pytest.raises(ValueError, match="at least 60"):
         generate(59)
+    with pytest.raises(ValueError, match="at least 4 days"):
+        generate(100, days=3)
 
 
 def scan(ddb, table):
