@@ -102,14 +102,16 @@ def load_explanation(kit: "Kit", event_id: str) -> Explanation:
 
 
 def covering_replays(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose scope (entity or stream, window, duplicates flag) selected one of ``attempts``."""
+    """Runs whose scope (entity or stream, window, duplicates flag) selected one of ``attempts``, and
+    which were still running after its first arrival."""
     first = attempts.iloc[0]
     statuses = set(attempts["status"])
     in_scope = ((runs["entity_id"] == first["entity_id"])
                 | ((runs["source"] == first["source"]) & (runs["event_type"] == first["event_type"]))).fillna(False)
     in_window = (runs["start"] <= first["event_time"]) & (first["event_time"] < runs["end"])
     selected = runs["include_duplicates"] & (DUPLICATE in statuses) | (ACCEPTED in statuses)
-    return runs[in_scope & in_window & selected].sort_values("created_at").reset_index(drop=True)
+    active_after = runs["updated_at"] >= attempts["ingest_time"].min()  # a run over before the event arrived carried nothing
+    return runs[in_scope & in_window & selected & active_after].sort_values("created_at").reset_index(drop=True)
 
 
 def _versions(kit: "Kit", event: dict, start, end) -> pd.DataFrame:

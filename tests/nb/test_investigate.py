@@ -69,6 +69,7 @@ def test_explain_covers_every_attempt_of_a_duplicated_then_replayed_event(kit, s
 def test_explain_of_the_late_event_shows_the_version_that_lacked_it(kit, story):
     explained = kit.explain(story["late"]["event_id"])
     assert explained.aggregates[["version", "includes_event"]].values.tolist() == [[1, False], [2, True]]
+    assert list(explained.replays["replay_id"]) == [story["runs"][2]["replay_id"]]  # the earlier runs were over
 
 
 def test_explain_of_an_unknown_event_is_a_clear_error(kit, stack):
