@@ -121,13 +121,15 @@ def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = 
     top = result[by].value_counts().index[:max_keys]
     shown = result[result[by].isin(top)]
     codes = shown.assign(code=shown["gap_class"].cat.codes + 1)
-    matrix = codes.pivot(index=by, columns="window", values="code").fillna(0)
+    step = (shown["window_end"] - shown["window"]).min()
+    windows = pd.date_range(shown["window"].min(), shown["window"].max(), freq=step)
+    matrix = codes.pivot(index=by, columns="window", values="code").reindex(columns=windows).fillna(0)
     colours = ListedColormap(["#f2f2f2", "tab:red", "tab:orange", "tab:purple", "tab:blue"])
     ax.imshow(matrix.to_numpy(), aspect="auto", cmap=colours, vmin=0, vmax=len(GAP_CLASSES), interpolation="nearest")
     ax.set_yticks(range(len(matrix.index)), [str(k) for k in matrix.index])
     ticks = np.linspace(0, len(matrix.columns) - 1, num=min(8, len(matrix.columns))).astype(int) if len(matrix.columns) else []
     ax.set_xticks(ticks, [matrix.columns[i].strftime("%Y-%m-%d %H:%M") for i in ticks], rotation=30)
     handles = [ax.bar(0, 0, color=colours(i + 1), label=name) for i, name in enumerate(GAP_CLASSES)]
-    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     ax.set(title=f"{len(result)} missing windows", xlabel="window", ylabel=by)
     return figure
