@@ -105,7 +105,8 @@ def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None,
         left.hist(minutes[minutes <= p99], bins=60, color="tab:blue")
         for value, name in ((p50, "p50"), (p99, "p99")):
             left.axvline(value, color="black", linestyle="--", linewidth=1)
-            left.annotate(f"{name} {str(pd.Timedelta(minutes=value).round('s')).removeprefix('0 days ')}", (value, 1), xycoords=("data", "axes fraction"),
+            label = str(pd.Timedelta(minutes=value).round("s")).removeprefix("0 days ")
+            left.annotate(f"{name} {label}", (value, 1), xycoords=("data", "axes fraction"),
                           rotation=90, va="top", ha="right", fontsize="small")
     left.set(xlabel="lag (minutes, up to p99)", ylabel="events", title=f"lag distribution ({len(minutes)} events)")
     shown = rows.sample(min(sample, len(rows)), random_state=0) if len(rows) > sample else rows
