@@ -9,6 +9,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import HTTPClientError
 from botocore.httpsession import URLLib3Session
+from urllib3.connection import HTTPConnection
 
 from pik.core.timefmt import key_time
 
@@ -18,7 +19,7 @@ from .times import utc
 if TYPE_CHECKING:
     from .kit import Kit, Time
 
-_http = URLLib3Session(timeout=60)
+_http = URLLib3Session(timeout=60, socket_options=HTTPConnection.default_socket_options)  # TCP_NODELAY, see dynamo.py
 
 
 def replay(kit: "Kit", *, start: "Time", end: "Time", entity_id: str | None, source: str | None,
