@@ -1,4 +1,10 @@
-"""One patch to moto, for the local stack's process only: transactions that cost O(items touched).
+"""One patch to moto: transactions that are isolated, and cost O(items touched).
+
+moto's ``TransactWriteItems`` is not thread-safe: it deep-copies tables while other threads
+write them (``dictionary changed size during iteration``) and nothing stops two transactions
+from interleaving their condition checks, which DynamoDB never allows. The patch runs
+transactions one at a time under a lock, as the local stack's threaded server and the
+concurrency tests need.
 
 moto's ``TransactWriteItems`` deep-copies every table it touches to be able to roll back, so
 each transaction costs time proportional to the table size (8 ms on an empty events table,
@@ -20,6 +26,7 @@ from moto.dynamodb import models
 from moto.dynamodb.models.table import Table
 
 _inside = threading.local()
+_serial = threading.RLock()
 _installed = False
 
 
@@ -71,16 +78,17 @@ def install() -> None:
     models.copy = types.SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)  # moto's module-level ``copy``
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        undo = _snapshot(self, transact_items)
-        _inside.active = True
-        try:
-            return original(self, transact_items)
-        except Exception:
-            _inside.active = False
-            _undo(self, undo)
-            raise
-        finally:
-            _inside.active = False
+        with _serial:
+            undo = _snapshot(self, transact_items)
+            _inside.active = True
+            try:
+                return original(self, transact_items)
+            except Exception:
+                _inside.active = False
+                _undo(self, undo)
+                raise
+            finally:
+                _inside.active = False
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
     _installed = True

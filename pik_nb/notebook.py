@@ -66,10 +66,14 @@ class Investigation:
 
     @cached_property
     def rejected(self) -> pd.DataFrame:
-        """Quarantined requests that arrived during the window or up to a week after it."""
+        """Quarantined requests of this scope (when their body was readable enough to tell) that
+        arrived during the window or up to a week after it."""
         arrival_days = pd.date_range(self.start.floor("D"), (self.end + pd.Timedelta(days=7)).floor("D"), freq="D")
         today = pd.Timestamp.now(tz="UTC").floor("D")
-        return self.kit.rejected(days=[d.date().isoformat() for d in arrival_days if d <= today], progress=False)
+        found = self.kit.rejected(days=[d.date().isoformat() for d in arrival_days if d <= today], progress=False)
+        mine = found["entity_id"] == self.entity_id if self.entity_id else (
+            (found["source"] == self.source) & (found["event_type"] == self.event_type))
+        return found[mine.fillna(False).astype(bool)].reset_index(drop=True)
 
 
 def investigate(*, local_file: str = "", stack: str = "", entity_id: str = "", source: str = "", event_type: str = "",

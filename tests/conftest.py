@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from moto import mock_aws
 
 from pik.aws import clients
 from pik.core.timefmt import UTC
-from pik_local import template
+from pik_local import moto_patches, template
 
 EVENTS = Path(__file__).parent / "events"
 REGION = "us-east-1"
@@ -32,6 +33,7 @@ def _fake_credentials(monkeypatch):
 @pytest.fixture
 def stack(monkeypatch):
     """Bucket, tables and queues from template.yaml under mock_aws; env set as Lambda sees it."""
+    moto_patches.install()  # isolated transactions, as DynamoDB's (see the module)
     with mock_aws():
         clients.reset()
         resources = template.create(boto3.session.Session(region_name=REGION), prefix="test")
@@ -56,9 +58,11 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def api_event(path: str, body: str | dict, request_id: str | None = None) -> dict:
-    """A real-shaped API Gateway REST proxy event (tests/events/apigw_post.json) for ``path``."""
+def api_event(path: str, body: str | dict, request_id: str | None = None, arrived_ms: int | None = None) -> dict:
+    """A real-shaped API Gateway REST proxy event (tests/events/apigw_post.json) for ``path``,
+    received now (or at ``arrived_ms``, epoch milliseconds)."""
     event = copy.deepcopy(json.loads((EVENTS / "apigw_post.json").read_text()))
+    event["requestContext"]["requestTimeEpoch"] = arrived_ms or int(time.time() * 1000)
     event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
     event["body"] = body if isinstance(body, str) else json.dumps(body)
     event["requestContext"]["requestId"] = request_id or str(uuid.uuid4())

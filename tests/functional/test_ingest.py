@@ -79,7 +79,7 @@ def test_same_idempotency_key_with_other_payload_is_a_conflict_keeping_both(stac
 def test_negative_lag_is_recorded_not_clamped(stack):
     ahead = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
     _, answer = post(make_event(event_time=ahead))
-    assert answer["status"] == "ACCEPTED" and -600_000 <= answer["ingest_lag_ms"] < -590_000
+    assert answer["status"] == "ACCEPTED" and -601_000 <= answer["ingest_lag_ms"] < -590_000
 
 
 def test_same_instant_in_other_offsets_is_the_same_event(stack):
@@ -224,3 +224,15 @@ def test_bad_input_is_rejected_naming_field_and_rule_and_only_quarantined(stack,
     assert stored["errors"] == answer["details"]
     assert len(stored["body"]) <= 65_536 and stored["body_bytes"] == len(body.encode())
     assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
+
+
+def test_arrival_is_when_api_gateway_received_the_request(stack):
+    from tests.conftest import LambdaContext, api_event
+
+    received = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    body = make_event(event_time=(received - timedelta(seconds=90)).isoformat())
+    response = ingest.handler(api_event("/ingest", body, arrived_ms=int(received.timestamp() * 1000)), LambdaContext())
+    answer = json.loads(response["body"])
+    assert answer["ingest_lag_ms"] == 90_000
+    [attempt] = [r for r in items(stack, answer["event_id"]) if r["sk"].startswith("ATT#")]
+    assert attempt["ingest_time"] == received.strftime("%Y-%m-%dT%H:%M:%S.000000Z")

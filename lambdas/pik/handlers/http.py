@@ -24,6 +24,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def arrival_time(request_time_epoch: int | None) -> datetime:
+    """When API Gateway received the request (``requestTimeEpoch``, ms): the true arrival time,
+    unaffected by cold starts or retries inside Lambda. Falls back to the clock when absent."""
+    return datetime.fromtimestamp(request_time_epoch / 1000, UTC) if request_time_epoch else now()
+
+
 def resolver() -> APIGatewayRestResolver:
     """A resolver whose errors become ``{"error", "details"}`` JSON, never a traceback."""
     app = APIGatewayRestResolver()

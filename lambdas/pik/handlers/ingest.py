@@ -8,7 +8,7 @@ from ..aws.dynamodb import EventIndex
 from ..aws.s3 import DocumentStore
 from ..services.ingest import ingest
 from ..settings import Settings
-from .http import json_response, logger, metrics, now, resolver
+from .http import arrival_time, json_response, logger, metrics, resolver
 
 app = resolver()
 STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
@@ -19,8 +19,9 @@ STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONF
 def ingest_route():
     request = app.current_event
     settings = Settings.from_env()
-    outcome = ingest((request.decoded_body or "").encode("utf-8"), request_id=request.request_context.request_id,
-                     now=now(), store=DocumentStore(settings.raw_bucket), index=EventIndex(settings.events_table),
+    context = request.request_context
+    outcome = ingest((request.decoded_body or "").encode("utf-8"), request_id=context.request_id,
+                     now=arrival_time(context.request_time_epoch), store=DocumentStore(settings.raw_bucket), index=EventIndex(settings.events_table),
                      settings=settings)
     metrics.add_metric(name=STATUS_METRIC[outcome.status], unit=MetricUnit.Count, value=1)
     if "ingest_lag_ms" in outcome.body:
