@@ -38,7 +38,7 @@ def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggre
     """
     step = pd.Timedelta(freq).value
     counts = _window_counts(events, by, step, aggregates)
-    if rejected is not None and len(rejected):
+    if rejected is not None and len(rejected) and by in rejected:  # a rejected body names entity, source, type
         counts = counts.add(_rejected_counts(rejected, by, step), fill_value=0)
     counts = counts.reindex(columns=["on_time", "late_arrivals", "repeats", "rejected"]).fillna(0).astype("int64")
     grid = _grid(counts, by, step, start, end)
