@@ -18,7 +18,8 @@ from .times import utc
 
 @dataclass
 class Investigation:
-    """A kit plus one scope (an entity, or a source and event type) and a half-open time window."""
+    """A kit plus one scope (an entity, a source and event type, or an entity within one stream)
+    and a half-open time window. Replays and aggregates work per entity."""
 
     kit: Kit
     start: pd.Timestamp
@@ -38,13 +39,20 @@ class Investigation:
 
     @property
     def label(self) -> str:
-        what = self.entity_id or f"{self.source}/{self.event_type}"
+        stream = f"{self.source}/{self.event_type}" if self.source and self.event_type else ""
+        what = f"{self.entity_id} ({stream})" if self.entity_id and stream else self.entity_id or stream
         return f"{what} from {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        """Every ingest attempt in scope."""
-        return self.kit.events(**self.scope, start=self.start, end=self.end)
+        """Every ingest attempt in scope (an entity's, narrowed to one stream when that is given too)."""
+        events = self.kit.events(**self.scope, start=self.start, end=self.end)
+        return events[self._in_stream(events)].reset_index(drop=True)
+
+    def _in_stream(self, frame: pd.DataFrame) -> pd.Series:
+        if not (self.source and self.event_type):
+            return pd.Series(True, index=frame.index)
+        return ((frame["source"] == self.source) & (frame["event_type"] == self.event_type)).fillna(False).astype(bool)
 
     @cached_property
     def days(self) -> list[str]:
@@ -71,9 +79,10 @@ class Investigation:
         arrival_days = pd.date_range(self.start.floor("D"), (self.end + pd.Timedelta(days=7)).floor("D"), freq="D")
         today = pd.Timestamp.now(tz="UTC").floor("D")
         found = self.kit.rejected(days=[d.date().isoformat() for d in arrival_days if d <= today], progress=False)
-        mine = found["entity_id"] == self.entity_id if self.entity_id else (
-            (found["source"] == self.source) & (found["event_type"] == self.event_type))
-        return found[mine.fillna(False).astype(bool)].reset_index(drop=True)
+        mine = self._in_stream(found)
+        if self.entity_id:
+            mine &= (found["entity_id"] == self.entity_id).fillna(False).astype(bool)
+        return found[mine].reset_index(drop=True)
 
 
 def investigate(*, local_file: str = "", stack: str = "", entity_id: str = "", source: str = "", event_type: str = "",

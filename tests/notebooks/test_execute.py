@@ -8,11 +8,13 @@ import nbformat
 import papermill
 import pytest
 
-from pik_local.demo import stage_incident
+from pik_local.demo import stage_incident, write_html
 from pik_local.incident import generate
 from tests.e2e.conftest import StackProcess
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+OUTPUT = ROOT / "test-output" / "notebooks"
 
 
 @pytest.fixture(scope="module")
@@ -28,30 +30,40 @@ def incident(tmp_path_factory):
         assert stack.stop() == 0
 
 
-def run(path: Path, parameters: dict, tmp_path: Path) -> list[str]:
-    """Execute a notebook; return the Markdown it displayed (findings, checklists)."""
-    out = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3",
-                               progress_bar=False, cwd=str(path.parent))
-    notebook = nbformat.read(out, as_version=4)
+@pytest.fixture(scope="module")
+def executed(incident):
+    """Each notebook executed once (``test-output/notebooks/<name>.ipynb`` and ``.html``)."""
+    stack, truth = incident
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for path in NOTEBOOKS:
+        out = OUTPUT / path.name
+        papermill.execute_notebook(str(path), str(out), parameters=truth.notebook_parameters(str(stack.info_file)),
+                                   kernel_name="python3", progress_bar=False, cwd=str(path.parent))
+        write_html(out, out.with_suffix(".html"))
+        done[path.name] = nbformat.read(out, as_version=4)
+    return done
+
+
+def shown(notebook) -> list[str]:
+    """The Markdown a notebook displayed (findings, checklists)."""
     return [o["data"]["text/markdown"] for c in notebook.cells if c.cell_type == "code"
             for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_top_to_bottom(incident, path, tmp_path):
-    stack, truth = incident
-    shown = run(path, truth.notebook_parameters(str(stack.info_file)), tmp_path)
-    if path.name != "5_replay.ipynb":
-        assert any(text.startswith("**Finding:**") for text in shown)
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom_and_states_findings(executed, name):
+    errors = [o for c in executed[name].cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    if name != "5_replay.ipynb":
+        assert any(text.startswith("**Finding:**") for text in shown(executed[name]))
 
 
-def test_incident_notebook_findings_match_the_truth(incident, tmp_path):
-    stack, truth = incident
-    shown = "\n".join(run(NOTEBOOKS[-1], truth.notebook_parameters(str(stack.info_file)), tmp_path))
-    assert NOTEBOOKS[-1].name == "incident.ipynb"
-    fixed = len(truth.fix_event_ids)
-    assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in shown
-    assert f"{fixed} events added, 0 removed; causes: late arrival, replay." in shown
-    assert "- [x] raw verified" in shown and "- [x] processor observed" in shown and "- [x] version validated" in shown
-    assert "- [ ] root cause noted" in shown and "4 of 5 checks done" in shown
+def test_incident_notebook_findings_match_the_truth(incident, executed):
+    _, truth = incident
+    text = "\n".join(shown(executed["incident.ipynb"]))
+    assert "1 missing entity-day window(s): 1 arrived late" in text  # the missing day, filled by the fix
+    assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in text
+    assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
+    assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text
+    assert "- [ ] root cause noted" in text and "4 of 5 checks done" in text

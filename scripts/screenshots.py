@@ -1,0 +1,40 @@
+"""Render what the tests produced into docs/img: executed notebooks (HTML) and the widget screenshot.
+
+Run by `make screenshots` after the notebook and browser tests wrote ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT, IMAGES = ROOT / "test-output", ROOT / "docs" / "img"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PAGES = ["incident", "1_lateness", "2_duplicates", "3_gaps", "4_aggregate_diff"]
+
+
+def main() -> int:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    missing = [name for name in PAGES if not (OUTPUT / "notebooks" / f"{name}.html").exists()]
+    if missing or not (OUTPUT / "replay_widget.png").exists():
+        print(f"run the notebook and browser tests first (missing: {missing or 'replay_widget.png'})", file=sys.stderr)
+        return 1
+    shutil.copy(OUTPUT / "replay_widget.png", IMAGES / "replay_widget.png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        for name in PAGES:
+            page.goto((OUTPUT / "notebooks" / f"{name}.html").as_uri())
+            page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
+        browser.close()
+    print(f"wrote {len(PAGES) + 1} screenshots to {IMAGES.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The replay widget in a real browser: Voila renders notebooks/5_replay.ipynb against the local
+stack, headless Chromium (Debian's) clicks Preview then Replay, and the stack's state is checked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import boto3
+import papermill
+import pytest
+
+from pik.core.timefmt import UTC
+from pik_local.client import count_statuses, ingest_events
+from tests.e2e.conftest import StackProcess, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+EVENTS = 12
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("PIK_REQUIRE_BROWSER"):
+        pytest.fail("chromium is missing and PIK_REQUIRE_BROWSER is set: apt-get install chromium")
+    pytest.skip("chromium is not installed (apt-get install chromium); CI sets PIK_REQUIRE_BROWSER")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    """The server answered HTTP at all (a 404 counts: it is up; GET / would run the notebook)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def populated(tmp_path):
+    """A local stack holding EVENTS events of one entity on yesterday, sent through its HTTP API."""
+    stack = StackProcess(tmp_path)
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    bodies = [{"source": "mobile_app", "event_type": "workout_completed", "entity_id": "browser-user",
+               "event_time": (day + timedelta(hours=1, minutes=5 * i)).isoformat(), "payload": {"steps": 100 * i}}
+              for i in range(EVENTS)]
+    assert count_statuses(ingest_events(stack.info.api_url, bodies, progress=False)) == {"ACCEPTED": EVENTS}
+    yield stack, day
+    assert stack.stop() == 0
+
+
+@pytest.fixture
+def voila(tmp_path, populated):
+    """Voila serving the replay notebook with the scope injected by papermill; stopped by pid."""
+    stack, day = populated
+    notebook = tmp_path / "replay.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "5_replay.ipynb"), str(notebook), prepare_only=True,
+                               parameters={"local_file": str(stack.info_file), "entity_id": "browser-user",
+                                           "start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()})
+    home = tmp_path / "jupyter"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "IPYTHONDIR": str(home / "ipython")}
+    port = free_port()
+    log = (tmp_path / "voila.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+                                "--Voila.ip=127.0.0.1"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: process.poll() is None and answers(f"http://127.0.0.1:{port}/voila/static/"),
+                 timeout_s=90, what="voila to answer")
+        yield f"http://127.0.0.1:{port}/", stack
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila):
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    url, stack = voila
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.goto(url, timeout=120_000)
+            page.get_by_role("button", name="Preview").click(timeout=120_000)
+            page.wait_for_selector(".pik-matched", timeout=60_000)
+            assert page.inner_text(".pik-matched") == str(EVENTS)
+            assert page.inner_text(".pik-would-send") == str(EVENTS)
+            assert page.get_by_role("button", name="Replay").is_enabled()
+            page.get_by_role("button", name="Replay").dblclick()
+            page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
+                                   timeout=120_000)
+            assert page.inner_text(".pik-sent") == f"sent {EVENTS}"
+            assert page.inner_text(".pik-processed") == f"processed {EVENTS}"
+            assert page.inner_text(".pik-dlq") == "DLQ 0"
+            assert "browser-user" in page.inner_text(".pik-result")
+            page.screenshot(path=str(OUTPUT / "replay_widget.png"), full_page=True)
+        finally:
+            browser.close()
+
+    session = boto3.session.Session(region_name=stack.info.region, **stack.info.credentials)
+    ddb = session.client("dynamodb", endpoint_url=stack.info.endpoint_url)
+    runs = [r for r in ddb.scan(TableName=stack.info.outputs["replays_table_name"])["Items"]]
+    real = [r for r in runs if not r["dry_run"]["BOOL"]]
+    assert len(runs) == 2 and len(real) == 1  # one preview, one replay: the double click enqueued once
+    assert real[0]["sent"]["N"] == str(EVENTS)
+    versions = ddb.scan(TableName=stack.info.outputs["aggregates_table_name"])["Items"]
+    counts = [v for v in versions if v["metric"]["S"] == "count"]
+    assert [(v["version"]["N"], v["value"]["N"], v["replay_id"]["S"]) for v in counts] == [
+        ("1", str(EVENTS), real[0]["replay_id"]["S"])]
