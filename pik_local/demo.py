@@ -58,11 +58,16 @@ def replay_incident(api_url: str, truth: Truth, token: str) -> dict:
                             "dry_run": False, "client_token": token})
 
 
-def stage_incident(stack: LocalStack, incident: Incident, *, workers: int = 8, progress: bool = True,
+def stage_incident(stack: "LocalStack | Any", incident: Incident, *, workers: int = 8, progress: bool = True,
                    say: Callable[[str], None] = print, drain_timeout_s: float = 600) -> DemoOutcome:
-    """Send the incident, replay, wait for the processor, send the fix, replay again, wait again."""
+    """Send the incident, replay, wait for the processor, send the fix, replay again, wait again.
+
+    ``stack`` is a ``LocalStack`` or anything with its ``info`` and ``session()`` (e.g. a stack
+    started by ``pik local up`` in another process).
+    """
     outcome = DemoOutcome(incident.truth)
-    api, sqs, queue = stack.info.api_url, stack.session().client("sqs"), stack.info.outputs["replay_queue_url"]
+    api, queue = stack.info.api_url, stack.info.outputs["replay_queue_url"]
+    sqs = stack.session().client("sqs", endpoint_url=stack.info.endpoint_url)
     for phase in ("stream", "conflicts"):
         outcome.statuses[phase] = _send(api, incident, phase, workers, progress)
     for step, phase in (("before-fix", None), ("after-fix", "fix")):

@@ -1,4 +1,8 @@
-"""One patch to moto, for the local stack's process only: transactions that cost O(items touched).
+"""One patch to moto: transactions that are isolated, and cost O(items touched).
+
+moto's ``TransactWriteItems`` is not thread-safe: nothing stops two transactions from
+interleaving their condition checks, which DynamoDB never allows. The patch runs transactions
+one at a time under a lock, as the local stack's threaded server and the concurrency tests need.
 
 moto's ``TransactWriteItems`` deep-copies every table it touches to be able to roll back, so
 each transaction costs time proportional to the table size (8 ms on an empty events table,
@@ -21,6 +25,7 @@ from moto.dynamodb import models
 from moto.dynamodb.models.table import Table
 
 _inside = threading.local()  # .writes: the current transaction's undo log, or None outside one
+_serial = threading.RLock()
 _installed = False
 
 
@@ -62,7 +67,7 @@ def _undo(backend: Any, writes: list[tuple[str, dict, dict | None]]) -> None:
 
 
 def install() -> None:
-    """Patch moto's DynamoDB backend in this process (idempotent)."""
+    """Patch moto's DynamoDB backend in this process (idempotent): ``install()`` before ``mock_aws()``."""
     global _installed
     if _installed:
         return
@@ -74,15 +79,16 @@ def install() -> None:
     backend.delete_item = _recorded(backend.delete_item, is_put=False)
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        _inside.writes = writes = []
-        try:
-            return original(self, transact_items)
-        except Exception:
-            _inside.writes = None  # the undo's own writes are not logged
-            _undo(self, writes)
-            raise
-        finally:
-            _inside.writes = None
+        with _serial:
+            _inside.writes = writes = []
+            try:
+                return original(self, transact_items)
+            except Exception:
+                _inside.writes = None  # the undo's own writes are not logged
+                _undo(self, writes)
+                raise
+            finally:
+                _inside.writes = None
 
     backend.transact_write_items = transact_write_items
     _installed = True

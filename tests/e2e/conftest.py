@@ -79,6 +79,7 @@ class StackProcess:
         return Path(self.log.name).read_text()
 
     def session(self) -> boto3.session.Session:
+        """Credentials and region of the stack; clients need ``endpoint_url=self.info.endpoint_url``."""
         return boto3.session.Session(region_name=self.info.region, **self.info.credentials)
 
     def client(self, service: str):
