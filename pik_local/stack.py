@@ -207,7 +207,7 @@ class LocalStack:
     def _start_functions(self, session: boto3.session.Session) -> None:
         specs = template.function_specs()
         self.lambda_log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lambda_log = self.lambda_log_path.open("a", encoding="utf-8", buffering=1)
+        self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
         local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
         self._api = LocalApi(self.api_port, stage, routes(specs, local))

@@ -49,6 +49,8 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
                        prefix=prefix, log_level=log_level)
     stopping = _stop_on_signals()
+    if state_dir:
+        click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
     try:
         stack.start()
     except StackError as exc:
@@ -170,6 +172,7 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
     from pik_local.stack import LocalStack, StackError
 
     _logging()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM unwinds like Ctrl-C: the stack stops cleanly
     stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS)
     try:
         stack.start()

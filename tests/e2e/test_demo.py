@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 
 import nbformat
 
-from tests.e2e.conftest import PIK
+from tests.e2e.conftest import PIK, wait_for
 
 
 def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
@@ -24,3 +26,18 @@ def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
     assert sum(n for phase in answers.values() for n in phase.values()) == 200
     assert done.stdout.count("processor drained the queue") == 2
     assert not info_file.exists()  # the stack stopped and cleaned up
+
+
+def test_sigterm_stops_a_running_demo_cleanly(tmp_path):
+    info_file = tmp_path / "pik" / "local.json"
+    demo = subprocess.Popen([*PIK, "demo", "--no-lab", "--events", "5000", "--no-progress", "--info-file", str(info_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        wait_for(info_file.exists, timeout_s=60, what="the demo's stack")
+        os.kill(demo.pid, signal.SIGTERM)
+        assert demo.wait(timeout=60) == 143
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert not info_file.exists()
