@@ -15,11 +15,11 @@ import socket
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from threading import Condition, Thread
 from typing import Any
 from urllib.parse import parse_qs
 
-from .runtime import ACCOUNT, LocalFunction
+from .runtime import ACCOUNT, Invocation, LocalFunction
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 API_ID = "local"
@@ -103,7 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
         event = proxy_event(self.command, resource[len(prefix):], self.server.stage, dict(self.headers.items()), body,
                             local_identity(self.client_address[0]), query)
-        outcome = function.invoke(event)
+        outcome = self.server.invoke(function, event)
+        if outcome is None:
+            self.close_connection = True
+            return self._send(503, {"message": "the local stack is stopping"})
         if not outcome.ok:  # what API Gateway answers when the Lambda fails or times out
             return self._send(504 if outcome.timed_out else 502, {"message": "Internal server error"})
         self._respond(outcome.result)
@@ -144,6 +147,21 @@ class LocalApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.stage, self.routes = stage, table
         self._thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="pik-api", daemon=True)
+        self._calls = Condition()  # guards the two fields below
+        self._active, self._closing = 0, False
+
+    def invoke(self, function: LocalFunction, event: dict) -> Invocation | None:
+        """Run one invocation, or None once ``stop()`` began (no new work while state is saved)."""
+        with self._calls:
+            if self._closing:
+                return None
+            self._active += 1
+        try:
+            return function.invoke(event)
+        finally:
+            with self._calls:
+                self._active -= 1
+                self._calls.notify_all()
 
     @property
     def url(self) -> str:
@@ -152,8 +170,11 @@ class LocalApi(ThreadingHTTPServer):
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop accepting, then close the socket; requests in flight finish on their threads."""
+    def stop(self, timeout_s: float = 60) -> None:
+        """Refuse new calls (503), let calls in flight finish (bounded), stop accepting, close the socket."""
+        with self._calls:
+            self._closing = True
+            self._calls.wait_for(lambda: self._active == 0, timeout=timeout_s)
         self.shutdown()
         self.server_close()
         self._thread.join(timeout=5)

@@ -21,14 +21,17 @@ HEADERS = {"Content-Type": "application/json"}
 
 @dataclass(frozen=True)
 class IngestResult:
-    """One answer of ``POST /ingest``: HTTP status and JSON body (``status`` is the pik status)."""
+    """One answer of ``POST /ingest``: HTTP status and JSON body (``status`` is the pik status).
+
+    ``http_status`` 0 means the request never got an answer (``status`` ``"UNSENT"``).
+    """
 
     http_status: int
     body: dict
 
     @property
     def status(self) -> str:
-        return self.body.get("status", f"HTTP {self.http_status}")
+        return self.body.get("status") or ("UNSENT" if self.http_status == 0 else f"HTTP {self.http_status}")
 
 
 def _pool(workers: int) -> urllib3.PoolManager:
@@ -51,14 +54,18 @@ def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, worker
                   description: str = "ingest") -> list[IngestResult]:
     """POST every event to ``{api_url}/ingest`` with ``workers`` threads; results in input order.
 
-    Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body).
+    Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body). A
+    request that gets no answer (connection refused after retries) is an ``UNSENT`` result.
     """
     events = list(events)
     url = api_url.rstrip("/") + "/ingest"
     with _pool(workers) as http, ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(events), desc=description, unit="ev", disable=not progress) as bar:
         def send(event: Any) -> IngestResult:
-            status, body = post_json(http, url, event)
+            try:
+                status, body = post_json(http, url, event)
+            except urllib3.exceptions.HTTPError as exc:  # one lost request must not abort the others
+                status, body = 0, {"error": str(exc)}
             bar.update(1)
             return IngestResult(status, body)
         return list(pool.map(send, events))
