@@ -1,20 +1,23 @@
 """``pik demo``: the local stack, a generated incident sent through the API, replays and the
 processor, then the incident notebook (JupyterLab, or executed headless into an HTML report).
 
-    with LocalStack() as stack:
+    run_demo(events=2_000, lab=False, report=Path("out.html"))      # what `pik demo` does
+
+    with LocalStack() as stack:                                      # or step by step
         outcome = stage_incident(stack, generate(2_000))
         render_report(NOTEBOOK, Path("out.html"), outcome.truth.notebook_parameters(str(stack.info_file)))
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .client import count_statuses, ingest_events, replay
-from .incident import Incident, Truth
+from .incident import Incident, Truth, generate
 from .stack import LocalStack
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "incident.ipynb"
@@ -121,3 +124,48 @@ def render_report(notebook: Path, html: Path, parameters: dict[str, str]) -> Exc
     error = execute_notebook(notebook, executed, parameters)
     write_html(executed, html)
     return error
+
+
+def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool = True, report: Path | None = None,
+             info_file: Path | None = None, progress: bool = True, notebook: Path = NOTEBOOK,
+             say: Callable[[str], None] = print) -> DemoOutcome:
+    """Stack up, incident staged, notebook executed (``report`` HTML and/or JupyterLab), stack down.
+
+    Raises ``StackError`` when the stack cannot start and ``DemoError`` when a step or a notebook
+    cell failed (the report is written first).
+    """
+    stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS)
+    stack.start()
+    try:
+        say(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")
+        incident = generate(events, seed=seed)
+        truth = incident.truth
+        say(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
+            f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
+        outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=say)
+        truth_file = stack.info_file.parent / "demo-truth.json"
+        truth_file.write_text(json.dumps(truth.summary(), indent=2))
+        say(f"ground truth: {truth_file}")
+        failure = _notebook(stack, truth, notebook, report, lab, say)
+    finally:
+        stack.stop()
+    if failure is not None:
+        raise DemoError(f"the incident notebook failed: {str(failure).strip().splitlines()[-1]}")
+    return outcome
+
+
+def _notebook(stack: LocalStack, truth: Truth, notebook: Path, report: Path | None, lab: bool,
+              say: Callable[[str], None]) -> Exception | None:
+    """Execute the notebook for the report and/or for JupyterLab; the first cell error, if any."""
+    parameters = truth.notebook_parameters(str(stack.info_file.resolve()))
+    failures = []
+    if report:
+        failures.append(render_report(notebook, report, parameters))
+        say(f"report: {report}")
+    if lab:
+        from .lab import run_lab
+
+        executed = stack.info_file.parent / "demo" / notebook.name
+        failures.append(execute_notebook(notebook, executed, parameters))
+        run_lab(executed, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=say)
+    return next((f for f in failures if f is not None), None)

@@ -167,43 +167,14 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
       pik demo                                   # JupyterLab on the incident (URL printed)
       pik demo --no-lab --report out.html --events 2000
     """
-    from pik_local.demo import DEMO_PARAMETERS, NOTEBOOK, DemoError, execute_notebook, render_report, stage_incident
-    from pik_local.incident import generate
-    from pik_local.stack import LocalStack, StackError
+    from pik_local.demo import DemoError, run_demo
+    from pik_local.stack import StackError
 
     _logging()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM unwinds like Ctrl-C: the stack stops cleanly
-    stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS)
     try:
-        stack.start()
-    except StackError as exc:
+        outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
+                           progress=progress, say=click.echo)
+    except (StackError, DemoError) as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        click.echo(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")
-        incident = generate(events, seed=seed)
-        truth = incident.truth
-        click.echo(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
-                   f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
-        outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=click.echo)
-        truth_file = stack.info_file.parent / "demo-truth.json"
-        truth_file.write_text(json.dumps(truth.summary(), indent=2))
-        click.echo(f"ground truth: {truth_file}")
-        parameters = truth.notebook_parameters(str(stack.info_file.resolve()))
-        failures = []
-        if report:
-            failures.append(render_report(NOTEBOOK, report, parameters))
-            click.echo(f"report: {report}")
-        if lab:
-            from pik_local.lab import run_lab
-
-            executed = Path(".pik/demo/incident.ipynb")
-            failures.append(execute_notebook(NOTEBOOK, executed, parameters))
-            run_lab(executed, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=click.echo)
-        click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")
-    except DemoError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        stack.stop()
-    failed = [f for f in failures if f is not None]
-    if failed:
-        raise click.ClickException(f"the incident notebook failed: {str(failed[0]).strip().splitlines()[-1]}")
+    click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")
