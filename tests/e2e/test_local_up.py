@@ -14,7 +14,7 @@ import urllib3
 from pik.core import keys
 from pik.core.timefmt import UTC
 from pik_local.client import ingest_events, replay
-from pik_local.stack import LocalStack, StackError
+from pik_local.stack import LocalStack, StackError, free_port
 from tests.e2e.conftest import PIK, example_event, port_is_free, wait_for
 
 
@@ -47,7 +47,9 @@ def test_example_event_is_accepted_deduplicated_replayed_and_aggregated(start_st
 
 
 def test_a_second_stack_on_the_same_info_file_says_one_is_running(start_stack):
-    stack = start_stack()
+    aws_port, api_port = free_port(0), free_port(0)
+    stack = start_stack("--aws-port", str(aws_port), "--api-port", str(api_port))
+    assert (stack.info.endpoint_url, stack.info.api_url) == (f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{api_port}/v1")
     second = subprocess.run([*PIK, "local", "up", "--info-file", str(stack.info_file)], capture_output=True,
                             text=True, timeout=60)
     assert second.returncode == 1
