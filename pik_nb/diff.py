@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
@@ -46,12 +47,12 @@ class Diff:
             "removed": json.loads(self.removed.to_json(orient="records", date_format="iso")),
         }, default=str))
 
-    def _repr_html_(self) -> str:
-        old = f"v{self.old['version']} = {self.old['value']}" if self.old else "nothing"
-        return (f"<h4>{self.entity_id} {self.day} {self.metric}: {old} → v{self.new['version']} = {self.new['value']}"
-                f" (Δ {self.value_delta})</h4><p>causes: {', '.join(self.causes) or 'none'}</p>"
-                f"<p>added {len(self.added)}</p>{self.added.to_html(index=False)}"
-                f"<p>removed {len(self.removed)}</p>{self.removed.to_html(index=False)}")
+    def _repr_html_(self, rows: int = 20) -> str:
+        old = f"v{self.old['version']} = {self.old['value']:g}" if self.old else "nothing"
+        delta = "first version" if self.value_delta is None else f"Δ {self.value_delta:+g}"
+        return (f"<h4>{html.escape(self.entity_id)} {self.day} {self.metric}: {old} → v{self.new['version']} = "
+                f"{self.new['value']:g} ({delta})</h4><p>causes: {', '.join(self.causes) or 'none'}</p>"
+                + _table("added", self.added, rows) + _table("removed", self.removed, rows))
 
 
 def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any], old_inputs: list[str], new_inputs: list[str],
@@ -79,6 +80,13 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any], old_inputs: l
     delta = None if old is None or pd.isna(old["value"]) or pd.isna(new["value"]) else float(new["value"] - old["value"])
     return Diff(new["entity_id"], new["day"], new["metric"], dict(old) if old else None, dict(new), delta,
                 added, removed, causes)
+
+
+def _table(title: str, frame: pd.DataFrame, rows: int) -> str:
+    """A titled HTML table of at most ``rows`` rows, saying how many more there are."""
+    more = f" (first {rows} shown)" if len(frame) > rows else ""
+    body = frame.head(rows).to_html(index=False) if len(frame) else ""
+    return f"<p>{title} {len(frame)}{more}</p>{body}"
 
 
 def _rows(event_ids: list[str], first: pd.DataFrame) -> pd.DataFrame:
