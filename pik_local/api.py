@@ -4,6 +4,9 @@ Each request becomes an event shaped like API Gateway's REST proxy integration (
 ``tests/events/apigw_post.json``) under the template's stage, e.g. ``POST /v1/ingest``. The
 caller is the local OS user, given as an IAM user ARN in ``requestContext.identity``: the
 local API does not check SigV4 signatures, AWS does.
+
+For demos that replay history, a ``LocalApi(simulated_arrival=True)`` takes the arrival time
+(``requestTimeEpoch``) from an ``X-Pik-Simulated-Arrival`` header; by default it is ignored.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import getpass
 import json
 import socket
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Condition, Thread
 from typing import Any
@@ -22,7 +25,9 @@ from urllib.parse import parse_qs
 from .runtime import ACCOUNT, Invocation, LocalFunction
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by a LocalApi(simulated_arrival=True)
 API_ID = "local"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def local_identity(source_ip: str = "127.0.0.1") -> dict:
@@ -38,9 +43,9 @@ def local_identity(source_ip: str = "127.0.0.1") -> dict:
 
 
 def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str], body: bytes,
-                identity: dict, query: str = "") -> dict:
+                identity: dict, query: str = "", received: datetime | None = None) -> dict:
     """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``."""
-    now = datetime.now(timezone.utc)
+    now = received or datetime.now(timezone.utc)
     multi_query = parse_qs(query, keep_blank_values=True) or None
     return {
         "resource": resource, "path": resource, "httpMethod": method,
@@ -52,7 +57,7 @@ def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str],
             "resourceId": "local", "resourcePath": resource, "httpMethod": method,
             "extendedRequestId": uuid.uuid4().hex, "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "path": f"/{stage}{resource}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": stage,
-            "domainPrefix": API_ID, "requestTimeEpoch": int(now.timestamp() * 1000),
+            "domainPrefix": API_ID, "requestTimeEpoch": (now - EPOCH) // timedelta(milliseconds=1),
             "requestId": str(uuid.uuid4()), "identity": identity,
             "domainName": headers.get("Host", "127.0.0.1"), "apiId": API_ID,
         },
@@ -101,8 +106,12 @@ class _Handler(BaseHTTPRequestHandler):
         function = self.server.routes.get((self.command, resource[len(prefix):])) if resource.startswith(prefix + "/") else None
         if function is None:
             return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
+        try:
+            received = self.server.received(self.headers.get(ARRIVAL_HEADER))
+        except ValueError as exc:
+            return self._send(400, {"message": f"{ARRIVAL_HEADER}: {exc}"})
         event = proxy_event(self.command, resource[len(prefix):], self.server.stage, dict(self.headers.items()), body,
-                            local_identity(self.client_address[0]), query)
+                            local_identity(self.client_address[0]), query, received)
         outcome = self.server.invoke(function, event)
         if outcome is None:
             self.close_connection = True
@@ -143,12 +152,26 @@ class LocalApi(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, port: int, stage: str, table: dict[tuple[str, str], LocalFunction]) -> None:
+    def __init__(self, port: int, stage: str, table: dict[tuple[str, str], LocalFunction],
+                 simulated_arrival: bool = False) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.stage, self.routes = stage, table
+        self.stage, self.routes, self.simulated_arrival = stage, table, simulated_arrival
         self._thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="pik-api", daemon=True)
         self._calls = Condition()  # guards the two fields below
         self._active, self._closing = 0, False
+
+    def received(self, header: str | None) -> datetime | None:
+        """The request's arrival time: now, or the simulated one a demo replaying history sends.
+
+        A simulated arrival (ISO-8601 with offset, not in the future) is what API Gateway would
+        have put in ``requestTimeEpoch`` had the request come then; the real API has no such thing.
+        """
+        if not (self.simulated_arrival and header):
+            return None
+        value = datetime.fromisoformat(header.replace("Z", "+00:00"))
+        if value.tzinfo is None or value > datetime.now(timezone.utc):
+            raise ValueError("must be ISO-8601 with an offset, and not in the future")
+        return value
 
     def invoke(self, function: LocalFunction, event: dict) -> Invocation | None:
         """Run one invocation, or None once ``stop()`` began (no new work while state is saved)."""

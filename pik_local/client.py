@@ -11,10 +11,13 @@ import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import urllib3
 from tqdm.auto import tqdm
+
+from .api import ARRIVAL_HEADER
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -39,10 +42,10 @@ def _pool(workers: int) -> urllib3.PoolManager:
     return urllib3.PoolManager(maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=60))
 
 
-def post_json(http: urllib3.PoolManager, url: str, body: Any) -> tuple[int, dict]:
+def post_json(http: urllib3.PoolManager, url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """POST ``body`` (a dict is JSON-encoded; a str is sent as-is) and decode the JSON answer."""
     data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
-    response = http.request("POST", url, body=data, headers=HEADERS)
+    response = http.request("POST", url, body=data, headers={**HEADERS, **(headers or {})})
     try:
         answer = json.loads(response.data or b"{}")
     except ValueError:
@@ -51,24 +54,27 @@ def post_json(http: urllib3.PoolManager, url: str, body: Any) -> tuple[int, dict
 
 
 def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, workers: int = 8, progress: bool = True,
-                  description: str = "ingest") -> list[IngestResult]:
+                  description: str = "ingest", arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:
     """POST every event to ``{api_url}/ingest`` with ``workers`` threads; results in input order.
 
     Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body). A
     request that gets no answer (connection refused after retries) is an ``UNSENT`` result.
+    ``arrivals`` (one per event) are sent as simulated arrival times, which only a local stack
+    started with ``simulated_arrival=True`` honours.
     """
     events = list(events)
     url = api_url.rstrip("/") + "/ingest"
+    headers = [{ARRIVAL_HEADER: when.isoformat()} for when in arrivals] if arrivals else [{}] * len(events)
     with _pool(workers) as http, ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(events), desc=description, unit="ev", disable=not progress) as bar:
-        def send(event: Any) -> IngestResult:
+        def send(event: Any, header: dict[str, str]) -> IngestResult:
             try:
-                status, body = post_json(http, url, event)
+                status, body = post_json(http, url, event, header)
             except urllib3.exceptions.HTTPError as exc:  # one lost request must not abort the others
                 status, body = 0, {"error": str(exc)}
             bar.update(1)
             return IngestResult(status, body)
-        return list(pool.map(send, events))
+        return list(pool.map(send, events, headers))
 
 
 def count_statuses(results: Iterable[IngestResult]) -> dict[str, int]:

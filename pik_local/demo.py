@@ -86,7 +86,10 @@ def stage_incident(stack: "LocalStack | Any", incident: Incident, *, workers: in
 
 def _send(api: str, incident: Incident, phase: str, workers: int, progress: bool) -> dict[str, int]:
     events = incident.phase(phase)
-    results = ingest_events(api, [e.body for e in events], workers=workers, progress=progress, description=phase)
+    # The stream is history, replayed with its arrival times; conflicts and the fix happen live, now.
+    arrivals = [e.sent_at for e in events] if phase == "stream" else None
+    results = ingest_events(api, [e.body for e in events], workers=workers, progress=progress, description=phase,
+                            arrivals=arrivals)
     answered = count_statuses(results)
     expected = incident.truth.expected(phase)
     if answered != expected:
@@ -134,7 +137,7 @@ def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool
     Raises ``StackError`` when the stack cannot start and ``DemoError`` when a step or a notebook
     cell failed (the report is written first).
     """
-    stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS)
+    stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS, simulated_arrival=True)
     stack.start()
     try:
         say(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")

@@ -14,7 +14,9 @@ because the API refuses old or future events and measures lag from the real arri
 
 Events come in the order to send, phase by phase (``stream``, ``conflicts``, ``fix``); within a
 phase they may be sent concurrently, and every count in ``Truth`` holds whatever the order.
-``sent_at`` (also in each payload) is when the simulated producer sent the event.
+``sent_at`` is when the simulated producer sent the event: ``pik demo`` passes it as the
+arrival time to a local stack started with ``simulated_arrival=True``, so measured lag and
+arrival order follow the story; sent without it, every event arrives now.
 
     incident = generate(events=2_000, seed=7)
     incident.truth.expected()      # {'ACCEPTED': ..., 'DUPLICATE': ..., 'CONFLICT': ..., 'REJECTED': ...}
@@ -167,11 +169,12 @@ def generate(events: int = 20_000, *, seed: int = 7, days: int = 6, now: datetim
     fix = [e for e in regular if (e["entity_id"], e["source"], e["event_date"]) == (focus, FOCUS_SOURCE, missing_day)]
     withheld = {e["event_id"] for e in fix}
     stream = [e for e in regular if e["event_id"] not in withheld]
-    retries = _storm(rng, [e for e in stream if e["source"] == STORM_SOURCE], budget.retries, burst[0] + timedelta(hours=20))
+    retries = _storm(rng, [e for e in stream if e["source"] == STORM_SOURCE], budget.retries, burst[0] + timedelta(hours=20),
+                     now)
     conflicts = _conflicts(rng, [e for e in stream if e["source"] == KEYED_SOURCE], budget.conflicts, now)
     rejected = _rejected(rng, entities, budget.rejected, start + (end - start) * 0.6)
     planned = (_plan("stream", sorted(stream + retries + rejected, key=lambda e: e["sent_at"]))
-               + _plan("conflicts", conflicts) + _plan("fix", [{**e, "kind": "fix"} for e in fix]))
+               + _plan("conflicts", conflicts) + _plan("fix", [{**e, "kind": "fix", "sent_at": now} for e in fix]))
     truth = Truth(
         seed=seed, generated_at=now, start=start, end=end, entities=entities, focus_entity=focus,
         focus_source=FOCUS_SOURCE, focus_event_type=dict(SOURCES)[FOCUS_SOURCE], missing_day=missing_day,
@@ -205,7 +208,7 @@ def _event(rng: random.Random, source: str, kind: str, entity: str, seq: int, wh
     in_burst = source == STORM_SOURCE and burst[0] <= when < burst[1]
     lateness = _lateness(rng, in_burst)
     sent_at = min(when + lateness, now)
-    payload = {"amount": rng.randint(1, 500), "seq": seq, "sent_at": _iso(sent_at)}
+    payload = {"amount": rng.randint(1, 500), "seq": seq}
     body = {"source": source, "event_type": kind, "entity_id": entity, "event_time": _iso(when), "payload": payload}
     if source == KEYED_SOURCE:
         body["idempotency_key"] = f"{entity}-{seq:06d}"
@@ -229,7 +232,7 @@ def _with_identity(body: dict, sent_at: datetime, *, kind: str) -> dict:
             "event_time": when, "event_date": when.date().isoformat(), "sent_at": sent_at, "kind": kind}
 
 
-def _storm(rng: random.Random, candidates: list[dict], budget: int, center: datetime) -> list[dict]:
+def _storm(rng: random.Random, candidates: list[dict], budget: int, center: datetime, now: datetime) -> list[dict]:
     """``budget`` byte-identical retries of the events nearest ``center``, 1-4 each."""
     nearest = sorted(candidates, key=lambda e: abs(e["event_time"] - center))
     retries: list[dict] = []
@@ -237,7 +240,8 @@ def _storm(rng: random.Random, candidates: list[dict], budget: int, center: date
         if len(retries) == budget:
             break
         for _ in range(min(rng.randint(1, 4), budget - len(retries))):
-            retries.append({**event, "kind": "retry", "sent_at": event["sent_at"] + timedelta(seconds=rng.uniform(0.5, 30))})
+            again = min(event["sent_at"] + timedelta(seconds=rng.uniform(0.5, 30)), now)
+            retries.append({**event, "kind": "retry", "sent_at": again})
     return retries
 
 

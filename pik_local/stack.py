@@ -95,11 +95,13 @@ class LocalStack:
 
     def __init__(self, *, aws_port: int = 0, api_port: int = 0, region: str = REGION, prefix: str = "pik",
                  info_file: Path | str | None = None, state_dir: Path | str | None = None,
-                 log_level: str = "INFO", parameters: dict[str, str] | None = None) -> None:
+                 log_level: str = "INFO", parameters: dict[str, str] | None = None,
+                 simulated_arrival: bool = False) -> None:
         self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
         self.info_file = Path(info_file) if info_file else default_path()
         self.state_dir = Path(state_dir) if state_dir else None
         self.parameters = {"LogLevel": log_level, **(parameters or {})}
+        self.simulated_arrival = simulated_arrival  # honour X-Pik-Simulated-Arrival (demos replaying history)
         self._parameter_env = parameter_env(self.parameters)  # checked before anything starts
         self.info: LocalStackInfo | None = None
         self.resources: template.LocalResources | None = None
@@ -210,7 +212,7 @@ class LocalStack:
         self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
         local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
-        self._api = LocalApi(self.api_port, stage, routes(specs, local))
+        self._api = LocalApi(self.api_port, stage, routes(specs, local), self.simulated_arrival)
         self._api.start()
         sqs = session.client("sqs")
         urls = self.resources.names

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from pik.core import keys
-from pik.core.timefmt import UTC
+from pik.core.timefmt import UTC, key_time
 from pik_local.demo import DEMO_PARAMETERS, stage_incident
 from pik_local.incident import generate
 from pik_local.stack import LocalStack
@@ -40,6 +40,9 @@ def test_every_event_time_lies_within_what_the_api_accepts():
              if e.kind != "rejected"]
     assert min(times) >= NOW - timedelta(days=7) and max(times) <= NOW
     assert [e.body["payload"]["amount"] > 0 for e in incident.events if e.kind == "regular"].count(False) == 0
+    assert all(datetime.fromisoformat(e.body["event_time"].replace("Z", "+00:00")) <= e.sent_at <= NOW
+               for e in incident.events if e.kind != "rejected")
+    assert {e.sent_at for e in incident.phase("fix")} == {NOW}  # the backfill arrives now
     fix_days = {e.body["event_time"][:10] for e in incident.phase("fix")}
     assert fix_days == {incident.truth.missing_day}
     assert {(e.body["entity_id"], e.body["source"]) for e in incident.phase("fix")} == {
@@ -60,7 +63,7 @@ def scan(ddb, table):
 def test_the_stack_stores_exactly_what_the_truth_says(tmp_path):
     incident = generate(240, seed=11)
     truth = incident.truth
-    with LocalStack(info_file=tmp_path / "local.json", parameters=DEMO_PARAMETERS) as stack:
+    with LocalStack(info_file=tmp_path / "local.json", parameters=DEMO_PARAMETERS, simulated_arrival=True) as stack:
         outcome = stage_incident(stack, incident, progress=False, say=lambda _: None, drain_timeout_s=60)
         session, out = stack.session(), stack.info.outputs
         ddb, s3 = session.client("dynamodb"), session.client("s3")
@@ -73,6 +76,16 @@ def test_the_stack_stores_exactly_what_the_truth_says(tmp_path):
                                                         ":d": {"S": truth.missing_day + "#count#"}})["Items"]
     expected = truth.expected()
     assert outcome.statuses == truth.counts
+    sent = {}
+    for event in incident.phase("stream"):
+        sent.setdefault(event.event_id, set()).add(key_time(event.sent_at)[:23])  # requestTimeEpoch: milliseconds
+    live = {e.event_id for e in incident.events if e.phase != "stream"}
+    assert all(i["ingest_time"]["S"][:23] in sent[i["event_id"]["S"]] for i in attempts  # history: as simulated
+               if i["status"]["S"] != "CONFLICT" and i["event_id"]["S"] not in live)
+    assert min(i["ingest_time"]["S"] for i in attempts if i["event_id"]["S"] in truth.fix_event_ids) > \
+        max(key_time(e.sent_at) for e in incident.phase("stream"))  # the backfill arrives after the stream
+    lags = {i["event_id"]["S"]: int(i["ingest_lag_ms"]["N"]) for i in attempts if i["status"]["S"] == "ACCEPTED"}
+    assert min(lags[e] for e in truth.late_event_ids | truth.fix_event_ids) >= 3_600_000 - 30_000
     assert Counter(i["status"]["S"] for i in attempts) == {k: v for k, v in expected.items() if k != "REJECTED"}
     assert keys_by_prefix["raw"] == expected["ACCEPTED"]
     assert keys_by_prefix["rejected"] == expected["REJECTED"]

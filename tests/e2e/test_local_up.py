@@ -101,3 +101,17 @@ def test_a_stack_that_cannot_start_leaves_nothing_behind(tmp_path):
     assert not (tmp_path / "local.json").exists() and "AWS_ENDPOINT_URL" not in os.environ
     with pytest.raises(StackError, match="unknown template parameter"):
         LocalStack(info_file=tmp_path / "local.json", parameters={"NoSuchParameter": "1"})
+
+
+def test_simulated_arrival_is_honoured_only_when_the_stack_allows_it(tmp_path):
+    event = example_event(event_time="2026-11-20T10:00:00Z")
+    arrived = datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)
+    with LocalStack(info_file=tmp_path / "a.json", simulated_arrival=True) as stack:
+        [answer] = ingest_events(stack.info.api_url, [event], arrivals=[arrived], progress=False)
+        assert answer.body["ingest_lag_ms"] == 5_000
+        [future] = ingest_events(stack.info.api_url, [event], arrivals=[datetime.now(UTC) + timedelta(hours=1)],
+                                 progress=False)
+        assert future.http_status == 400 and "X-Pik-Simulated-Arrival" in future.body["message"]
+    with LocalStack(info_file=tmp_path / "b.json") as stack:
+        [answer] = ingest_events(stack.info.api_url, [event], arrivals=[arrived], progress=False)
+        assert answer.body["ingest_lag_ms"] > 86_400_000  # the header is ignored: arrival is now
