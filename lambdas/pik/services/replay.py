@@ -32,12 +32,14 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     dry_run = request.dry_run or settings.dry_run
     if continuation:
         position = decode_cursor(continuation)
-        run = _resume(runs, position["replay_id"], request)
+        run = _stored_run(runs, position["replay_id"], request,
+                          "a continuation must be sent with the same request that returned it")
     else:
         replay_id = replay_id_for(requester, request.client_token, uuid.uuid4().hex)
         run = _new_run(replay_id, request, requester, now, dry_run)
         if not settings.dry_run and not runs.put_new(run):
-            return _existing(runs, replay_id, request)
+            return answer(_stored_run(runs, replay_id, request,
+                                      "client_token was already used for a different replay request"))
         position = {"replay_id": replay_id}
     tally = Tally(run["scanned"], run["matched"], run["sent"], run["by_day"], run["sample_event_ids"])
     stop = _emit(request, run["replay_id"], position, tally, index, queue, dry_run, remaining_ms, page_size)
@@ -66,21 +68,13 @@ def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: dateti
     }
 
 
-def _existing(runs: Table, replay_id: str, request: ReplayRequest) -> dict:
-    run = runs.get(keys.run_pk(replay_id), "RUN")
-    if run is None:
-        raise NotFoundError(f"replay run {replay_id} vanished")
-    if run["fingerprint"] != request.fingerprint():
-        raise ConflictError("client_token was already used for a different replay request")
-    return answer(run)
-
-
-def _resume(runs: Table, replay_id: str, request: ReplayRequest) -> dict:
+def _stored_run(runs: Table, replay_id: str, request: ReplayRequest, mismatch: str) -> dict:
+    """The recorded run, which must have been made by this very request."""
     run = runs.get(keys.run_pk(replay_id), "RUN")
     if run is None:
         raise NotFoundError(f"no replay run {replay_id}")
     if run["fingerprint"] != request.fingerprint():
-        raise ConflictError("a continuation must be sent with the same request that returned it")
+        raise ConflictError(mismatch)
     return run
 
 
