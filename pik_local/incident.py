@@ -5,12 +5,16 @@ because the API refuses old or future events and measures lag from the real arri
 
 - ``sources`` x ``entities`` streams, each on a regular cadence, every payload with an ``amount``;
 - lateness: most events are sent about a minute after they happen, a tail up to two hours, and a
-  **late burst**: one source's events over six hours arrive 6-20 hours late;
-- a **duplicate storm**: plain retries (byte-identical) of one source's events around one time;
-- a **rejected batch**: a bad deploy sends invalid events in one go;
+  **late burst**: the focus source's events over six hours arrive 6-20 hours late;
+- a **duplicate storm**: plain retries (byte-identical) of the focus source's events around one time;
+- a **rejected batch**: a bad deploy of the focus source's producer sends invalid events in one go;
 - **conflicting duplicates**: a few idempotency keys re-used later with another payload;
-- a **missing day**: the focus entity's ``mobile_app`` events of one day never arrive, until the
+- a **missing day**: the focus entity's focus-source events of one day never arrive, until the
   **fix** phase backfills them, so replay + processor give that entity-day a new aggregate version.
+
+Everything happens to the focus source (``mobile_app``, whose producer sends idempotency keys),
+and the focus entity is hit by each part inside the incident window, so an investigation scoped
+to that entity and stream sees the whole story; the other sources are background traffic.
 
 Events come in the order to send, phase by phase (``stream``, ``conflicts``, ``fix``); within a
 phase they may be sent concurrently, and every count in ``Truth`` holds whatever the order.
@@ -24,6 +28,7 @@ arrival order follow the story; sent without it, every event arrives now.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,9 +40,7 @@ from pik.core.timefmt import key_time
 
 UTC = timezone.utc
 SOURCES = (("mobile_app", "workout_completed"), ("web", "order_placed"), ("pos", "payment_captured"))
-KEYED_SOURCE = "pos"       # its producer sends idempotency keys
-STORM_SOURCE = "web"       # the retry storm and the late burst hit this source
-FOCUS_SOURCE = "mobile_app"
+FOCUS_SOURCE = "mobile_app"  # keyed; the late burst, storm, rejected batch and missing day hit it
 LATE_AFTER = timedelta(hours=1)
 PHASES = ("stream", "conflicts", "fix")
 
@@ -169,10 +172,11 @@ def generate(events: int = 20_000, *, seed: int = 7, days: int = 6, now: datetim
     fix = [e for e in regular if (e["entity_id"], e["source"], e["event_date"]) == (focus, FOCUS_SOURCE, missing_day)]
     withheld = {e["event_id"] for e in fix}
     stream = [e for e in regular if e["event_id"] not in withheld]
-    retries = _storm(rng, [e for e in stream if e["source"] == STORM_SOURCE], budget.retries, burst[0] + timedelta(hours=20),
-                     now)
-    conflicts = _conflicts(rng, [e for e in stream if e["source"] == KEYED_SOURCE], budget.conflicts, now)
-    rejected = _rejected(rng, entities, budget.rejected, start + (end - start) * 0.6)
+    hot = [e for e in stream if e["source"] == FOCUS_SOURCE]
+    storm_at = datetime.combine(date.fromisoformat(missing_day), time(15), tzinfo=UTC) - timedelta(days=1)
+    retries = _storm(rng, _focus_first(hot, focus, storm_at), budget.retries, now)
+    conflicts = _conflicts(rng, _focus_first(hot, focus, storm_at - timedelta(hours=6)), budget.conflicts, now)
+    rejected = _rejected(focus, budget.rejected, burst[1] + timedelta(hours=2))
     planned = (_plan("stream", sorted(stream + retries + rejected, key=lambda e: e["sent_at"]))
                + _plan("conflicts", conflicts) + _plan("fix", [{**e, "kind": "fix", "sent_at": now} for e in fix]))
     truth = Truth(
@@ -205,12 +209,12 @@ def _streams(rng: random.Random, entities: tuple[str, ...], total: int, start: d
 
 def _event(rng: random.Random, source: str, kind: str, entity: str, seq: int, when: datetime, now: datetime,
            burst: tuple[datetime, datetime]) -> dict:
-    in_burst = source == STORM_SOURCE and burst[0] <= when < burst[1]
+    in_burst = source == FOCUS_SOURCE and burst[0] <= when < burst[1]
     lateness = _lateness(rng, in_burst)
     sent_at = min(when + lateness, now)
     payload = {"amount": rng.randint(1, 500), "seq": seq}
     body = {"source": source, "event_type": kind, "entity_id": entity, "event_time": _iso(when), "payload": payload}
-    if source == KEYED_SOURCE:
+    if source == FOCUS_SOURCE:
         body["idempotency_key"] = f"{entity}-{seq:06d}"
     return _with_identity(body, sent_at, kind="late" if sent_at - when >= LATE_AFTER else "regular")
 
@@ -232,9 +236,15 @@ def _with_identity(body: dict, sent_at: datetime, *, kind: str) -> dict:
             "event_time": when, "event_date": when.date().isoformat(), "sent_at": sent_at, "kind": kind}
 
 
-def _storm(rng: random.Random, candidates: list[dict], budget: int, center: datetime, now: datetime) -> list[dict]:
-    """``budget`` byte-identical retries of the events nearest ``center``, 1-4 each."""
-    nearest = sorted(candidates, key=lambda e: abs(e["event_time"] - center))
+def _focus_first(events: list[dict], focus: str, center: datetime) -> list[dict]:
+    """The focus entity's event nearest ``center``, then every other event by distance to it."""
+    nearest = sorted(events, key=lambda e: abs(e["event_time"] - center))
+    first = next((e for e in nearest if e["entity_id"] == focus), None)
+    return [first] + [e for e in nearest if e is not first] if first else nearest
+
+
+def _storm(rng: random.Random, nearest: list[dict], budget: int, now: datetime) -> list[dict]:
+    """``budget`` byte-identical retries of the events in ``nearest``'s order, 1-4 each."""
     retries: list[dict] = []
     for event in nearest * (budget // max(1, len(nearest)) + 1):
         if len(retries) == budget:
@@ -246,8 +256,11 @@ def _storm(rng: random.Random, candidates: list[dict], budget: int, center: date
 
 
 def _conflicts(rng: random.Random, candidates: list[dict], count: int, now: datetime) -> list[dict]:
-    """The same idempotency key again, with another amount: a producer bug, sent after the stream."""
-    chosen = rng.sample(candidates, count)
+    """The same idempotency key again, with another amount: a producer bug, sent after the stream.
+
+    The first candidate is always chosen (the focus entity's), the others at random.
+    """
+    chosen = candidates[:1] + rng.sample(candidates[1:], count - 1)
     variants = []
     for event in sorted(chosen, key=lambda e: e["sent_at"]):
         body = {**event["body"], "payload": {**event["body"]["payload"], "amount": event["body"]["payload"]["amount"] + 1000}}
@@ -255,18 +268,18 @@ def _conflicts(rng: random.Random, candidates: list[dict], count: int, now: date
     return variants
 
 
-def _rejected(rng: random.Random, entities: tuple[str, ...], count: int, at: datetime) -> list[dict]:
+def _rejected(entity: str, count: int, at: datetime) -> list[dict]:
     """One batch from a bad deploy: naive times, missing fields, a bad source, a broken body."""
     breaks = [
         lambda body: {**body, "event_time": body["event_time"].rstrip("Z")},
         lambda body: {k: v for k, v in body.items() if k != "entity_id"},
-        lambda body: {**body, "source": "web/v2"},
+        lambda body: {**body, "source": f"{FOCUS_SOURCE}/v2"},
         lambda body: {**body, "payload": "amount=12"},
-        lambda body: '{"source": "web", "event_type": "order_placed", "entity_id": ',
+        lambda body: json.dumps(body)[:60],
     ]
     batch = []
     for i in range(count):
-        good = {"source": STORM_SOURCE, "event_type": "order_placed", "entity_id": rng.choice(entities),
+        good = {"source": FOCUS_SOURCE, "event_type": dict(SOURCES)[FOCUS_SOURCE], "entity_id": entity,
                 "event_time": _iso(at - timedelta(seconds=i)), "payload": {"amount": i}}
         batch.append({"body": breaks[i % len(breaks)](good), "event_id": None, "sent_at": at, "kind": "rejected"})
     return batch
