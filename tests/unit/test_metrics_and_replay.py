@@ -12,7 +12,7 @@ def test_compute_counts_every_event_and_skips_non_numbers():
     assert result == {"count": 6, "sum.amount": 7.5, "min.amount": 2, "max.amount": 5.5,
                       "sum.nested.v": 1, "min.nested.v": 1, "max.nested.v": 1,
                       "sum.absent": None, "min.absent": None, "max.absent": None}
-    assert list(result) == metrics.metric_names(("amount", "nested.v", "absent"))
+    assert list(result)[:4] == ["count", "sum.amount", "min.amount", "max.amount"]
 
 
 @pytest.mark.parametrize("text", ["a#b", "a b", "a/b"])

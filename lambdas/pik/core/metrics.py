@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 CODE_VERSION = "metrics-v1"
 FIELD_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
@@ -63,6 +63,3 @@ def load_aggregator(spec: str | None) -> tuple[Aggregator, str]:
     function = getattr(importlib.import_module(module_name), attr)
     return function, str(getattr(function, "code_version", spec))
 
-
-def metric_names(fields: Iterable[str]) -> list[str]:
-    return ["count"] + [f"{op}.{name}" for name in fields for op in ("sum", "min", "max")]
