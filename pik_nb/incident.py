@@ -65,11 +65,7 @@ def find_incident(name: str, directory: Path | str = "incidents") -> Path:
 
 def report(notebook: Path | str, output: Path | str | None = None) -> Path:
     """Write an executed notebook as a single HTML file next to it (or at ``output``)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    from pik_local.demo import write_html
 
     notebook = Path(notebook)
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
-    target = Path(output) if output else notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    return target
+    return write_html(notebook, Path(output) if output else notebook.with_suffix(".html"))

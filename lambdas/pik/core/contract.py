@@ -111,8 +111,8 @@ def validate(body: bytes | str | dict, *, now: datetime, limits: Limits = Limits
     errors = [FieldError(name, "unknown_field", f"unknown field {name[:64]!r}") for name in data if name not in FIELDS]
     source = _name(data, "source", limits, errors)
     event_type = _name(data, "event_type", limits, errors)
-    entity_id = _text(data, "entity_id", limits.max_entity_chars, errors, required=True)
-    key = _text(data, "idempotency_key", limits.max_key_chars, errors, required=False)
+    entity_id = text_field(data, "entity_id", limits.max_entity_chars, errors, required=True)
+    key = text_field(data, "idempotency_key", limits.max_key_chars, errors, required=False)
     event_time = _time(data, now, limits, errors)
     payload, too_large = _payload(data, limits, errors)
     if errors:
@@ -138,7 +138,8 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text)
 
 
-def _text(data: dict, name: str, max_chars: int, errors: list[FieldError], *, required: bool) -> str | None:
+def text_field(data: dict, name: str, max_chars: int, errors: list[FieldError], *, required: bool) -> str | None:
+    """A bounded, printable string field, or None with the broken rule appended to ``errors``."""
     if name not in data or data[name] is None:
         if required:
             errors.append(FieldError(name, "required", f"{name} is required"))
@@ -159,7 +160,7 @@ def _text(data: dict, name: str, max_chars: int, errors: list[FieldError], *, re
 
 def _name(data: dict, name: str, limits: Limits, errors: list[FieldError]) -> str | None:
     """Source and type become S3 partition names: a strict character set, no ``..``."""
-    value = _text(data, name, limits.max_name_chars, errors, required=True)
+    value = text_field(data, name, limits.max_name_chars, errors, required=True)
     if value is None:
         return None
     if not NAME_RE.match(value) or ".." in value:
@@ -169,7 +170,7 @@ def _name(data: dict, name: str, limits: Limits, errors: list[FieldError]) -> st
 
 
 def _time(data: dict, now: datetime, limits: Limits, errors: list[FieldError]) -> datetime | None:
-    text = _text(data, "event_time", limits.max_time_chars, errors, required=True)
+    text = text_field(data, "event_time", limits.max_time_chars, errors, required=True)
     if text is None:
         return None
     try:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from . import identity
-from .contract import NAME_RE, Limits, _text
+from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
 from .timefmt import key_time, parse_aware
 
@@ -52,9 +52,9 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
         raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
     errors = [FieldError(n, "unknown_field", f"unknown field {n[:64]!r}") for n in data if n not in FIELDS]
     limits = Limits()
-    entity = _text(data, "entity_id", limits.max_entity_chars, errors, required=False)
-    source = _text(data, "source", limits.max_name_chars, errors, required=False)
-    event_type = _text(data, "event_type", limits.max_name_chars, errors, required=False)
+    entity = text_field(data, "entity_id", limits.max_entity_chars, errors, required=False)
+    source = text_field(data, "source", limits.max_name_chars, errors, required=False)
+    event_type = text_field(data, "event_type", limits.max_name_chars, errors, required=False)
     for name, value in (("source", source), ("event_type", event_type)):
         if value is not None and not NAME_RE.match(value):
             errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
