@@ -67,3 +67,36 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
     assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text
     assert "- [ ] root cause noted" in text and "4 of 5 checks done" in text
+
+
+def test_pik_incident_open_then_report(incident, tmp_path):
+    import subprocess
+
+    from tests.e2e.conftest import PIK
+
+    stack, truth = incident
+    start, end = truth.incident_window
+    opened = subprocess.run([*PIK, "incident", "open", "missing-day", "--entity", truth.focus_entity,
+                             "--start", start, "--end", end, "--local-file", str(stack.info_file), "--dir", "incidents",
+                             "--no-lab"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert opened.returncode == 0, opened.stderr
+    [notebook] = (tmp_path / "incidents").glob("*-missing-day.ipynb")
+    assert f"incident notebook: incidents/{notebook.name}" in opened.stdout
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert any(f'entity_id = "{truth.focus_entity}"' in c.source for c in cells)  # papermill's injected parameters
+    assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    reported = subprocess.run([*PIK, "incident", "report", "missing-day", "--dir", "incidents"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert reported.returncode == 0, reported.stderr
+    assert "Finding:" in notebook.with_suffix(".html").read_text()
+
+
+def test_pik_incident_open_refuses_an_ambiguous_scope(tmp_path):
+    import subprocess
+
+    from tests.e2e.conftest import PIK
+
+    done = subprocess.run([*PIK, "incident", "open", "x", "--entity", "a", "--source", "s", "--start", "2026-01-01",
+                           "--end", "2026-01-02", "--no-lab"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "Error: give --entity, or --source and --event-type" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "incidents").exists()
