@@ -89,15 +89,42 @@ def test_same_instant_in_other_offsets_is_the_same_event(stack):
 
 
 def test_thirty_two_concurrent_identical_ingests_accept_exactly_once(stack):
-    body = make_event(entity_id="racer")
+    """32 racing requests, as 32 Lambda containers would run them (the service, one call each)."""
+    from pik.aws.dynamodb import EventIndex
+    from pik.aws.s3 import DocumentStore
+    from pik.services.ingest import ingest as ingest_service
+    from pik.settings import Settings
+
+    settings = Settings.from_env()
+    body = json.dumps(make_event(entity_id="racer")).encode()
+
+    def one(i):
+        return ingest_service(body, request_id=f"req-{i}", now=datetime.now(UTC), store=DocumentStore(settings.raw_bucket),
+                              index=EventIndex(settings.events_table), settings=settings)
+
     with ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(lambda _: post(body), range(32)))
-    statuses = sorted(a["status"] for _, a in answers)
+        outcomes = list(pool.map(one, range(32)))
+    statuses = sorted(o.status for o in outcomes)
     assert statuses.count("ACCEPTED") == 1 and statuses.count("DUPLICATE") == 31
-    event_id = answers[0][1]["event_id"]
+    event_id = outcomes[0].body["event_id"]
     meta = next(r for r in items(stack, event_id) if r["sk"] == "META")
     assert meta["duplicate_count"] == 31
+    assert sorted(r["request_id"] for r in items(stack, event_id) if r["sk"].startswith("ATT#")) == sorted(f"req-{i}" for i in range(32))
     assert len(raw_keys(stack, "raw/")) == 1
+
+
+def test_base64_bodies_are_decoded_and_bad_utf8_is_a_400(stack):
+    import base64
+
+    from tests.conftest import LambdaContext, api_event
+
+    good = api_event("/ingest", base64.b64encode(json.dumps(make_event()).encode()).decode())
+    good["isBase64Encoded"] = True
+    assert json.loads(ingest.handler(good, LambdaContext())["body"])["status"] == "ACCEPTED"
+    bad = api_event("/ingest", base64.b64encode(b'{"source": "\xff\xfe"}').decode())
+    bad["isBase64Encoded"] = True
+    response = ingest.handler(bad, LambdaContext())
+    assert response["statusCode"] == 400 and json.loads(response["body"])["details"][0]["rule"] == "json"
 
 
 class Crash(Exception):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from ..core.errors import PikError, StorageError, ValidationError
+from ..core.errors import FieldError, PikError, StorageError, ValidationError
 from ..core.timefmt import UTC
 
 logger = Logger(service="pik")
@@ -18,6 +20,17 @@ metrics = Metrics(namespace="Pik", service="pik")
 def json_response(status: int, body: dict) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
                     body=json.dumps(body, separators=(",", ":"), default=str))
+
+
+def raw_body(event) -> bytes:
+    """The request body as bytes: never decoded as text here, so bad UTF-8 is the contract's 400."""
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as exc:
+        raise ValidationError([FieldError("body", "base64", "body is not valid base64")]) from exc
 
 
 def now() -> datetime:

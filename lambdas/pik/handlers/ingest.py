@@ -8,7 +8,7 @@ from ..aws.dynamodb import EventIndex
 from ..aws.s3 import DocumentStore
 from ..services.ingest import ingest
 from ..settings import Settings
-from .http import arrival_time, json_response, logger, metrics, resolver
+from .http import arrival_time, json_response, logger, metrics, raw_body, resolver
 
 app = resolver()
 STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
@@ -20,7 +20,7 @@ def ingest_route():
     request = app.current_event
     settings = Settings.from_env()
     context = request.request_context
-    outcome = ingest((request.decoded_body or "").encode("utf-8"), request_id=context.request_id,
+    outcome = ingest(raw_body(request), request_id=context.request_id,
                      now=arrival_time(context.request_time_epoch), store=DocumentStore(settings.raw_bucket), index=EventIndex(settings.events_table),
                      settings=settings)
     metrics.add_metric(name=STATUS_METRIC[outcome.status], unit=MetricUnit.Count, value=1)

@@ -11,7 +11,7 @@ from ..aws.sqs import ReplayQueue
 from ..core.errors import FieldError, ValidationError
 from ..services.replay import replay
 from ..settings import Settings
-from .http import json_response, logger, metrics, now, resolver
+from .http import json_response, logger, metrics, now, raw_body, resolver
 
 app = resolver()
 
@@ -20,7 +20,7 @@ app = resolver()
 def replay_route():
     request = app.current_event
     try:
-        data = json.loads(request.decoded_body or "")
+        data = json.loads(raw_body(request))
     except ValueError as exc:
         raise ValidationError([FieldError("body", "json", "body is not valid JSON")]) from exc
     identity = request.request_context.identity
