@@ -31,11 +31,13 @@ def local() -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
               help="Keep state here across restarts (saved on stop, loaded on start) [default: memory only].")
 @click.option("--prefix", default="pik", show_default=True, help="Prefix of the bucket, table and queue names.")
+@click.option("--simulated-arrival", is_flag=True,
+              help="Honour the X-Pik-Simulated-Arrival header (for replaying a generated history; never in AWS).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True, help="The handlers' log level (the template's LogLevel parameter); "
                                       "their logs go to lambda.log next to the info file.")
 def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Path | None, prefix: str,
-             log_level: str) -> None:
+             simulated_arrival: bool, log_level: str) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
 
     \b
@@ -47,7 +49,7 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
 
     _logging()
     stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                       prefix=prefix, log_level=log_level)
+                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival)
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")

@@ -20,7 +20,7 @@ OUTPUT = ROOT / "test-output" / "notebooks"
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory):
     """`pik local up` in a subprocess, holding an incident sent, replayed, fixed and replayed."""
-    stack = StackProcess(tmp_path_factory.mktemp("notebooks"))
+    stack = StackProcess(tmp_path_factory.mktemp("notebooks"), "--simulated-arrival")  # history arrives as it did
     try:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL", stack.info.endpoint_url)  # stage_incident's boto3 calls reach moto
