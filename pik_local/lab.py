@@ -80,15 +80,16 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _stop(process)
+        stop_process(process)
     return process.returncode
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    """SIGTERM a child we started, then SIGKILL it if it has not exited within ``timeout_s``."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

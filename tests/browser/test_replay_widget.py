@@ -19,6 +19,7 @@ import pytest
 
 from pik.core.timefmt import UTC
 from pik_local.client import count_statuses, ingest_events
+from pik_local.lab import stop_process
 from tests.e2e.conftest import StackProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,12 +88,7 @@ def voila(tmp_path, populated):
                  timeout_s=90, what="voila to answer")
         yield f"http://127.0.0.1:{port}/", stack
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=30)
         log.close()
 
 
