@@ -29,10 +29,13 @@ def recomputer(settings: Settings) -> Recomputer:
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
     work = recomputer(Settings.from_env())
+    logged: set[tuple[str, str]] = set()
 
     def record_handler(record: SQSRecord) -> dict:
         result = work.handle(record.body)
-        if result["written"]:
+        group = (result["entity_id"], result["day"])
+        if result["written"] and group not in logged:  # once per entity-day, not per message
+            logged.add(group)
             logger.info("aggregate versions", extra=result)
         return result
 
