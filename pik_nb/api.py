@@ -25,11 +25,20 @@ _http = URLLib3Session(timeout=60, socket_options=HTTPConnection.default_socket_
 def replay(kit: "Kit", *, start: "Time", end: "Time", entity_id: str | None, source: str | None,
            event_type: str | None, limit: int | None, include_duplicates: bool, dry_run: bool,
            client_token: str | None) -> dict:
-    """The replay request as the API expects it; see ``Kit.replay``."""
+    """The replay request as the API expects it; see ``Kit.replay``.
+
+    Without a ``limit`` the caller asked for the whole scope, so a ``PARTIAL`` run (the function's
+    time ran low) is continued until it completes; with one, the ``PARTIAL`` run is returned and its
+    ``continuation`` left to the caller.
+    """
     body = {"entity_id": entity_id, "source": source, "event_type": event_type,
             "start_time": key_time(utc(start)), "end_time": key_time(utc(end)), "limit": limit,
             "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token}
-    return post(kit, "/replay", {k: v for k, v in body.items() if v is not None})
+    request = {k: v for k, v in body.items() if v is not None}
+    run = post(kit, "/replay", request)
+    while limit is None and run.get("continuation"):
+        run = post(kit, "/replay", {**request, "continuation": run["continuation"]})
+    return run
 
 
 def post(kit: "Kit", path: str, body: dict[str, Any]) -> dict:

@@ -134,7 +134,8 @@ class Kit:
     def replay(self, *, start: Time, end: Time, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None) -> dict:
-        """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers.
+        """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
+        continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it).
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]

@@ -18,7 +18,7 @@ class Recorder(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((self.path, dict(self.headers), json.loads(body)))
-        status, answer = self.server.answer
+        status, answer = self.server.answers.pop(0) if self.server.answers else self.server.answer
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -34,6 +34,7 @@ class Recorder(BaseHTTPRequestHandler):
 def api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.received, server.answer = [], (200, {"replay_id": "rp-1", "dry_run": True, "matched": 2})
+    server.answers = []  # answers to give first, in order
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -73,3 +74,15 @@ def test_an_api_refusal_is_an_api_error_naming_field_and_message(api):
     with pytest.raises(pik_nb.ApiError, match=r"answered 400: invalid request \(scope: give entity_id\)") as caught:
         kit_on(api, sign=True).replay(start="2026-11-20", end="2026-11-21")
     assert caught.value.status == 400 and caught.value.body["error"] == "invalid request"
+
+
+def test_an_unbounded_replay_is_continued_until_complete_and_a_bounded_one_is_not(api):
+    partial = {"replay_id": "rp-1", "status": "PARTIAL", "sent": 5, "continuation": "c1"}
+    api.answers = [(200, partial), (200, {"replay_id": "rp-1", "status": "COMPLETED", "sent": 9, "continuation": None})]
+    kit = kit_on(api, sign=False)
+    run = kit.replay(entity_id="e", start="2026-11-20", end="2026-11-21", dry_run=False)
+    assert (run["status"], run["sent"]) == ("COMPLETED", 9)
+    assert [body.get("continuation") for _, _, body in api.received] == [None, "c1"]
+    api.answers = [(200, partial)]
+    assert kit.replay(entity_id="e", start="2026-11-20", end="2026-11-21", limit=5) == partial
+    assert len(api.received) == 3
