@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
 
 from .connect import connect
+from .frames import AGGREGATE_COLUMNS, from_records
 from .kit import Kit
 from .times import utc
 
@@ -28,7 +29,6 @@ class Investigation:
     source: str | None = None
     event_type: str | None = None
     max_entities: int = 50
-    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def scope(self) -> dict:
@@ -69,8 +69,7 @@ class Investigation:
         """Every aggregate version of the scope's entities in the window."""
         frames = [self.kit.aggregates(entity_id=e, start=self.start, end=self.end, metric=metric) for e in self.entities]
         frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else self.kit.aggregates(
-            entity_id=self.entity_id or "", start=self.start, end=self.end, metric=metric)
+        return pd.concat(frames, ignore_index=True) if frames else from_records([], AGGREGATE_COLUMNS)
 
     @cached_property
     def rejected(self) -> pd.DataFrame:

@@ -108,18 +108,21 @@ class ReplayFlow:
         if self.run is None or self.previewed is None:
             raise FlowError("Nothing replayed yet.")
         days = sorted(self.run["by_day"])
+        if not days:
+            return []
         if self.previewed.entity_id:
             entities = [self.previewed.entity_id]
         else:
             events = self.kit.events(source=self.previewed.source, event_type=self.previewed.event_type,
                                      start=self.previewed.start, end=self.previewed.end, progress=False)
             entities = sorted(events["entity_id"].astype(str).unique())[:max_entities]
-        return [self.kit.diff(entity, day, metric=metric) for entity in entities for day in days
-                if self._has_versions(entity, day, metric)]
-
-    def _has_versions(self, entity: str, day: str, metric: str) -> bool:
-        start, end = day_bounds(day)
-        return len(self.kit.aggregates(entity_id=entity, start=start, end=end, metric=metric)) > 0
+        start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
+        diffs = []
+        for entity in entities:  # one query per entity says which of the run's days have versions
+            versions = self.kit.aggregates(entity_id=entity, start=start, end=end, metric=metric)
+            present = set(versions["day"])
+            diffs += [self.kit.diff(entity, day, metric=metric) for day in days if day in present]
+        return diffs
 
     def _depth(self, url: str) -> tuple[int, int]:
         if not url:
