@@ -7,6 +7,8 @@ matplotlib, ipywidgets nor moto.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import incident, investigate, local
@@ -31,5 +33,18 @@ for _command in (local.local, local.ingest_command, local.demo_command, investig
 
 
 def main() -> None:
-    """The ``pik`` console script."""
-    cli()
+    """The ``pik`` console script: usage errors are one line naming the option (exit code 2)."""
+    try:
+        cli(prog_name="pik", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)

@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 from contextlib import contextmanager
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -14,8 +15,12 @@ import click
 from pik.core.errors import PikError
 
 
-def connection(command: Callable) -> Callable:
-    """Add ``--stack/--profile/--region/--local-file`` and pass a connected ``kit``."""
+def connection(command: Callable | None = None, *, check: Callable[..., None] | None = None) -> Callable:
+    """Add ``--stack/--profile/--region/--local-file`` and pass a connected ``kit``; ``check`` sees the
+    command's other arguments first (usage errors before any connection is made)."""
+    if command is None:
+        return functools.partial(connection, check=check)
+
     @click.option("--stack", default=None, help="A deployed stack's CloudFormation name [default: the local stack].")
     @click.option("--profile", default=None, help="AWS profile for --stack.")
     @click.option("--region", default=None, help="AWS region for --stack.")
@@ -25,6 +30,8 @@ def connection(command: Callable) -> Callable:
     def wrapper(stack: str | None, profile: str | None, region: str | None, local_file: Path | None, **kwargs: Any) -> Any:
         from pik_nb.connect import connect
 
+        if check is not None:
+            check(**kwargs)
         with errors():
             kit = connect(stack, profile=profile, region=region) if stack else connect(path=local_file)
             kit.progress = False
@@ -44,3 +51,39 @@ def errors() -> Iterator[None]:
 def setup_logging() -> None:
     """Warnings and errors of the libraries on stderr, one line each."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+class IsoTime(click.ParamType):
+    """An ISO-8601 date (midnight UTC) or date-time with an offset, as an aware ``datetime``.
+
+    Anything else (``2026-13-01``, ``yesterday``, ``11/28/2026``, a time without offset) is a usage
+    error naming the option: exit code 2, one line, no traceback.
+    """
+
+    name = "ISO-8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",
+                      param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no UTC offset: add Z or +01:00 (pik never guesses a time zone)", param, ctx)
+        return parsed
+
+
+ISO_TIME = IsoTime()
+
+
+def check_scope(entity_id: str | None, source: str | None, event_type: str | None) -> None:
+    """Exactly one scope: ``--entity``, or ``--source`` with ``--event-type`` (a usage error otherwise)."""
+    if entity_id and (source or event_type):
+        raise click.UsageError("give --entity, or --source with --event-type, not both")
+    if not entity_id and not (source and event_type):
+        raise click.UsageError("give --entity, or --source with --event-type")

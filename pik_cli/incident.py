@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 
 import click
 
+from ._common import ISO_TIME, check_scope
 from .lab import lab_command_line, run_lab
 
 
@@ -20,14 +22,15 @@ def incident() -> None:
 @click.option("--entity", "entity_id", help="Scope: one entity id.")
 @click.option("--source", help="Scope: a source (with --event-type).")
 @click.option("--event-type", help="Scope: an event type (with --source).")
-@click.option("--start", required=True, help="Window start, ISO-8601 (e.g. 2026-11-20T00:00:00Z).")
-@click.option("--end", required=True, help="Window end (exclusive), ISO-8601.")
+@click.option("--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
+@click.option("--end", required=True, type=ISO_TIME, help="Window end (exclusive), same forms.")
 @click.option("--stack", help="A deployed stack's name (default: the local stack).")
 @click.option("--local-file", type=click.Path(dir_okay=False), help="The local stack's info file (default .pik/local.json).")
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
-def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: str, end: str,
+def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
+                 end: datetime,
                  stack: str | None, local_file: str | None, directory: str, no_execute: bool, no_lab: bool) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
@@ -38,9 +41,10 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
     """
     from pik_nb.incident import IncidentError, incident_parameters, open_incident
 
+    check_scope(entity_id, source, event_type)
     try:
-        params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type, start=start,
-                                     end=end, local_file=local_file, stack=stack)
+        params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
+                                     start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack)
         run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,11 +8,12 @@ become one-line CLI errors, never tracebacks.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
 
-from ._common import connection
+from ._common import ISO_TIME, check_scope, connection
 
 
 def _json(value: Any) -> str:
@@ -38,15 +39,15 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--entity", "entity_id", default=None, help="Replay one entity ...")
 @click.option("--source", default=None, help="... or a source (with --event-type).")
 @click.option("--event-type", default=None, help="Event type, with --source.")
-@click.option("--start", required=True, help="Window start, ISO-8601 (naive = UTC).")
-@click.option("--end", required=True, help="Window end (exclusive).")
+@click.option("--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
+@click.option("--end", required=True, type=ISO_TIME, help="Window end (exclusive), same forms.")
 @click.option("--limit", type=int, default=None, help="At most this many events.")
 @click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
 @click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
-@connection
-def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: str, end: str,
+@connection(check=lambda entity_id, source, event_type, **_: check_scope(entity_id, source, event_type))
+def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime, end: datetime,
            limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool, as_json: bool) -> None:
     """Replay a scope through POST /replay: a dry run (counts by day) unless --execute.
 
@@ -65,6 +66,10 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}")
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
+    if not run["matched"]:
+        scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
+        click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
+                   f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
     if run.get("continuation"):
         click.echo("stopped early: run the same command again to continue")
 
@@ -105,11 +110,16 @@ def status(kit, as_json: bool) -> None:
     if as_json:
         click.echo(_json(info))
         return
-    click.echo(f"endpoint    {info['endpoint']}")
-    for name, value in info["resources"].items():
-        if value and name != "extra":
-            click.echo(f"{name:<28}{value}")
-    for name, depth in info["queues"].items():
-        click.echo(f"{name:<28}{depth['visible']} waiting, {depth['in_flight']} in flight")
     latest = info["latest_replay"]
-    click.echo(f"replay runs {info['replay_runs']}" + (f", latest {latest['replay_id']} ({latest['status']})" if latest else ""))
+    rows = [("endpoint", info["endpoint"]),
+            *((name, value) for name, value in info["resources"].items() if value and name != "extra"),
+            *((name, f"{depth['visible']} waiting, {depth['in_flight']} in flight") for name, depth in info["queues"].items()),
+            ("replay runs", str(info["replay_runs"])),
+            ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none")]
+    click.echo(columns(rows))
+
+
+def columns(rows: list[tuple[str, Any]]) -> str:
+    """Key/value lines with the values aligned: ``columns([("a", 1), ("long", 2)]) == "a     1\nlong  2"``."""
+    width = max(len(key) for key, _ in rows)
+    return "\n".join(f"{key:<{width}}  {value}" for key, value in rows)

@@ -107,7 +107,8 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
                    output: IO[str] | None, progress: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
 
-    A line that is not JSON is sent as it is (the API rejects it). Prints the count per status.
+    A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
+    exits with 1 when any line was not stored (REJECTED, or no answer).
 
     \b
     Example:
@@ -121,7 +122,13 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
-    click.echo(json.dumps(dict(sorted(count_statuses(results).items()))))
+    counts = count_statuses(results)
+    click.echo(json.dumps(dict(sorted(counts.items()))))
+    refused = sum(n for status, n in counts.items() if status not in ("ACCEPTED", "DUPLICATE", "CONFLICT"))
+    if refused:
+        click.echo(f"{refused} of {len(results)} lines were not stored" +
+                   ("" if output else " (--output FILE keeps each answer with its reasons)"), err=True)
+        raise click.exceptions.Exit(1)
 
 
 def _json_lines(source: IO[str]) -> Iterator[object]:

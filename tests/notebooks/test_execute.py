@@ -99,5 +99,5 @@ def test_pik_incident_open_refuses_an_ambiguous_scope(tmp_path):
 
     done = subprocess.run([*PIK, "incident", "open", "x", "--entity", "a", "--source", "s", "--start", "2026-01-01",
                            "--end", "2026-01-02", "--no-lab"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0 and "Error: give --entity, or --source and --event-type" in done.stderr
+    assert done.returncode != 0 and "Error: give --entity, or --source with --event-type, not both (see: pik incident open --help)" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "incidents").exists()
