@@ -15,8 +15,6 @@ from pik.handlers.observability import logger
 from tests.conftest import LambdaContext, api_event, call, make_event, sqs_event
 from tests.functional.test_replay import drain, seed, window
 
-EMPTY_METRICS = "No application metrics to publish"
-
 
 @pytest.fixture
 def logs(monkeypatch):
