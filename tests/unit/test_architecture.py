@@ -3,16 +3,111 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pytest
 
-from pik.core import keys
+from pik.core import keys, ports
 from pik_local import template
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOTS = [ROOT / "lambdas" / "pik", ROOT / "pik_nb", ROOT / "pik_local", ROOT / "pik_cli"]
+
+
+# --- the import graph of the project's packages (reusable for any list of package roots) ----
+def _modules(roots: Iterable[Path]) -> dict[str, Path]:
+    """Dotted module name -> file, for every ``.py`` under each existing package root."""
+    found = {}
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.py")):
+            parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def _import_nodes(tree: ast.Module, *, top_level: bool) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement, or (``top_level``) those that run when the module is imported,
+    including those under ``if`` blocks such as ``if TYPE_CHECKING:``, but not inside functions."""
+    if not top_level:
+        yield from (node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)))
+        return
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, (ast.If, ast.Try)):
+            pending.extend(node.body + node.orelse + getattr(node, "finalbody", [])
+                           + [stmt for handler in getattr(node, "handlers", []) for stmt in handler.body])
+
+
+def imported_names(module: str, path: Path, *, top_level: bool = False) -> set[str]:
+    """Absolute dotted names ``module`` (at ``path``) imports, relative imports resolved;
+    ``from X import n`` gives ``X.n`` (a module, or a name in module ``X``)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = set()
+    for node in _import_nodes(ast.parse(path.read_text()), top_level=top_level):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join(anchor + ([base] if base else []))
+        names |= {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _project_module(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest project module ``name`` starts with (``pik.core.keys.enc`` -> ``pik.core.keys``)."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in modules:
+            return candidate
+    return None
+
+
+def import_graph(roots: Iterable[Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (anywhere: module level, ``if TYPE_CHECKING:``,
+    inside functions). Edges point at the most specific module, not at its parent packages."""
+    modules = _modules(roots)
+    graph = {}
+    for module, path in modules.items():
+        targets = {_project_module(name, modules) for name in imported_names(module, path)}
+        graph[module] = {target for target in targets if target and target != module}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as ``[a, b, ..., a]``, or None when the graph is acyclic."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
 
 
 def imported_modules(code: str) -> set[str]:
@@ -73,3 +168,80 @@ def test_queue_visibility_is_at_least_six_processor_timeouts():
     queue = tpl["Resources"]["ReplayQueue"]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * timeout
     assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 5
+
+
+def test_the_import_graph_resolves_relative_and_type_checking_imports(tmp_path):
+    package = tmp_path / "app"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from .low import thing\n")
+    (package / "sub" / "low.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..top import Top\n")
+    (package / "top.py").write_text("import os\nfrom app.sub import low\n\ndef later():\n    from . import sub\n")
+    graph = import_graph([package, tmp_path / "absent"])
+    assert graph == {"app": set(), "app.sub": {"app.sub.low"}, "app.sub.low": {"app.top"},
+                     "app.top": {"app.sub.low", "app.sub"}}
+    assert find_cycle(graph) == ["app.sub", "app.sub.low", "app.top", "app.sub"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycle_in_the_lambda_package():
+    graph = import_graph(PACKAGE_ROOTS[:1])
+    assert {"pik.core.ports", "pik.core.queries", "pik.bootstrap", "pik.handlers.observability"} <= set(graph)
+    assert find_cycle(graph) is None
+
+
+def test_the_core_imports_only_itself_and_the_standard_library():
+    modules = _modules(PACKAGE_ROOTS[:1])
+    foreign = {name for module, path in modules.items() if module.startswith("pik.core")
+               for name in imported_names(module, path)
+               if not name.startswith("pik.core") and name.split(".")[0] not in sys.stdlib_module_names}
+    assert foreign == set()
+
+
+def test_services_import_ports_not_adapters():
+    """Concrete adapters are wired in ``pik.bootstrap``; services only see ``pik.core.ports``."""
+    modules = _modules(PACKAGE_ROOTS[:1])
+    offenders = {
+        module: sorted(name for name in imported_names(module, path, top_level=True)
+                       if name.startswith(("pik.aws", "pik.bootstrap", "pik.handlers", "boto3", "botocore")))
+        for module, path in modules.items() if module.startswith("pik.services.")
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
+
+
+def test_only_the_handlers_import_the_bootstrap_and_only_it_wires_adapters():
+    graph = import_graph(PACKAGE_ROOTS[:1])
+    users = {module for module, targets in graph.items() if "pik.bootstrap" in targets}
+    assert users and all(module.startswith("pik.handlers.") for module in users)
+    adapter_users = {module for module, targets in graph.items()
+                     if targets & {"pik.aws.dynamodb", "pik.aws.s3", "pik.aws.sqs"}}
+    assert adapter_users == {"pik.bootstrap"}
+
+
+def test_http_lives_in_the_handlers():
+    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "lambdas" / "pik").rglob("*.py")
+                 if "http_status" in path.read_text() and path.parent.name != "handlers"]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("port,adapter", [
+    ("DocumentStore", "pik.aws.s3.DocumentStore"),
+    ("EventIndex", "pik.aws.dynamodb.EventIndex"),
+    ("AggregateStore", "pik.aws.dynamodb.AggregateStore"),
+    ("RunStore", "pik.aws.dynamodb.Table"),
+    ("MessageQueue", "pik.aws.sqs.ReplayQueue"),
+])
+def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
+    import importlib
+
+    module, _, name = adapter.rpartition(".")
+    concrete = getattr(importlib.import_module(module), name)
+    protocol = getattr(ports, port)
+    for method in [m for m in vars(protocol) if not m.startswith("_") and callable(getattr(protocol, m))]:
+        wanted = inspect.signature(getattr(protocol, method)).parameters
+        offered = inspect.signature(getattr(concrete, method)).parameters
+        for parameter in wanted.values():
+            assert parameter.name in offered, f"{adapter}.{method} lacks {parameter.name}"
+            assert offered[parameter.name].kind == parameter.kind, f"{adapter}.{method}({parameter.name})"
+        extra = [p for p in offered.values() if p.name not in wanted and p.default is inspect.Parameter.empty]
+        assert extra == [], f"{adapter}.{method} requires {extra}"

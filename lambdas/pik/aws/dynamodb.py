@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..core import keys
+from ..core import keys, queries
 from ..core.errors import StorageError
 from . import clients
 
@@ -103,7 +103,7 @@ class Table:
         self, key_condition: str, values: dict, *, index: str | None = None, start_key: dict | None = None,
         forward: bool = True, page_size: int | None = None, limit: int | None = None,
     ) -> Iterator[dict]:
-        """Every matching item, following each page's ``LastEvaluatedKey``."""
+        """Every matching item of an ad-hoc query (index reads have builders in ``pik.core.queries``)."""
         request: dict[str, Any] = {
             "TableName": self.name, "KeyConditionExpression": key_condition,
             "ExpressionAttributeValues": serialize(values), "ScanIndexForward": forward,
@@ -112,8 +112,12 @@ class Table:
             request["IndexName"] = index
         if page_size or limit:
             request["Limit"] = page_size or limit
-        if start_key:
-            request["ExclusiveStartKey"] = serialize(start_key)
+        return self.read(request, start_key=start_key, limit=limit)
+
+    def read(self, request: dict, *, start_key: dict | None = None, limit: int | None = None) -> Iterator[dict]:
+        """Every item a low-level ``Query`` request matches, following each page's
+        ``LastEvaluatedKey``; from just after ``start_key`` (a cursor), at most ``limit`` items."""
+        request = {**request, "ExclusiveStartKey": serialize(start_key)} if start_key else dict(request)
         returned = 0
         while True:
             try:
@@ -172,36 +176,22 @@ class EventIndex(Table):
     def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
                   page_size: int | None = None) -> Iterator[dict]:
         """Attempts of one entity with ``start_key <= event_time < end_key`` (key-time strings)."""
-        return self.query("ent_pk = :p AND ent_sk BETWEEN :a AND :b",
-                          {":p": keys.entity_pk(entity_id), ":a": start_key, ":b": end_key},
-                          index=keys.ENTITY_INDEX, start_key=after, page_size=page_size)
+        return self.read(queries.entity_window(self.name, entity_id, start_key, end_key, limit=page_size),
+                         start_key=after)
 
     def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
                       page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
         """Attempts of one source/type whose event time falls on ``day``, by arrival or lateness."""
-        index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
-        return self.query("std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
-                          index=index, start_key=after, page_size=page_size)
+        return self.read(queries.stream_day(self.name, source, event_type, day, lateness=lateness, limit=page_size),
+                         start_key=after)
 
 
 class AggregateStore(Table):
     """Append-only aggregate versions."""
 
     def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
-        items = self.query("pk = :p AND begins_with(sk, :s)",
-                           {":p": keys.aggregate_pk(entity_id), ":s": keys.aggregate_prefix(day, metric)},
-                           forward=False, limit=1)
-        return next(items, None)
+        return next(self.read(queries.aggregate_latest(self.name, entity_id, day, metric), limit=1), None)
 
     def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
         """Every version for days ``start_day <= day <= end_day``."""
-        return self.query("pk = :p AND sk BETWEEN :a AND :b",
-                          {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"})
-
-
-def entity_cursor(item: dict) -> dict:
-    return {k: item[k] for k in ("pk", "sk", "ent_pk", "ent_sk")}
-
-
-def stream_cursor(item: dict) -> dict:
-    return {k: item[k] for k in ("pk", "sk", "std_pk", "arrival_sk")}
+        return self.read(queries.aggregate_days(self.name, entity_id, start_day, end_day))

@@ -9,12 +9,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..core.errors import StorageError
+from ..core.ports import SEND_BATCH
 from . import clients
 
-BATCH = 10
+BATCH = SEND_BATCH
 
 
 class ReplayQueue:
+    """The replay queue (``pik.core.ports.MessageQueue``)."""
+
     def __init__(self, url: str, client: Any = None, attempts: int = 4) -> None:
         self.url = url
         self._client = client

@@ -1,10 +1,13 @@
 """The one exception hierarchy of pik.
 
     PikError
-    ├── ValidationError      bad input: 400 (or 413 when too large), carries FieldErrors
-    ├── ConflictError        a request that contradicts an earlier one (409)
-    ├── NotFoundError        an id that names nothing (404)
-    └── StorageError         an AWS call failed; retry the request (5xx)
+    ├── ValidationError      bad input (``too_large`` when a size bound broke), carries FieldErrors
+    ├── ConflictError        a request that contradicts an earlier one
+    ├── NotFoundError        an id that names nothing
+    └── StorageError         an AWS call failed; retrying the request is safe
+
+The domain says what went wrong, never how a transport reports it: HTTP statuses are chosen
+in ``pik.handlers.http`` (one table).
 """
 
 from __future__ import annotations
@@ -27,35 +30,29 @@ class FieldError:
 class PikError(Exception):
     """Base of every error pik raises on purpose."""
 
-    http_status = 500
-
 
 class ValidationError(PikError):
     """The input breaks one or more rules; nothing was written."""
 
-    http_status = 400
-
     def __init__(self, errors: list[FieldError], *, too_large: bool = False) -> None:
         self.errors = list(errors)
-        self.http_status = 413 if too_large else 400
+        self.too_large = too_large
         super().__init__("; ".join(f"{e.field}: {e.rule}" for e in self.errors))
 
     def to_dict(self) -> dict:
         return {
-            "error": "request too large" if self.http_status == 413 else "invalid request",
+            "error": "request too large" if self.too_large else "invalid request",
             "details": [e.to_dict() for e in self.errors],
         }
 
 
 class ConflictError(PikError):
-    http_status = 409
+    """The request contradicts an earlier one (e.g. a reused ``client_token``)."""
 
 
 class NotFoundError(PikError):
-    http_status = 404
+    """An id that names nothing."""
 
 
 class StorageError(PikError):
     """An AWS call failed. The write order guarantees a retry is safe."""
-
-    http_status = 503

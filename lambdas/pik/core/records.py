@@ -19,6 +19,7 @@ from .timefmt import key_time, lag_ms
 
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"
 RAW_SCHEMA = "pik.raw.v1"
+EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and of an attempt
 
 #: What an investigator reads of an attempt item (``attempt_item`` without its key attributes),
 #: with each field's kind: ``text``, ``label`` (few distinct values), ``time`` (a key-time
@@ -91,7 +92,7 @@ def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: i
     item = {
         "pk": keys.event_pk(event.event_id),
         "sk": keys.META_SK,
-        "item_type": "event",
+        "item_type": EVENT_ITEM,
         "event_id": event.event_id,
         "source": event.source,
         "event_type": event.event_type,
@@ -119,7 +120,7 @@ def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: st
     item = {
         "pk": keys.event_pk(event.event_id),
         "sk": keys.attempt_sk(attempt.ingest_time_key, attempt.attempt_id),
-        "item_type": "attempt",
+        "item_type": ATTEMPT_ITEM,
         "event_id": event.event_id,
         "attempt_id": attempt.attempt_id,
         "status": status,

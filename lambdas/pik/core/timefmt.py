@@ -20,6 +20,11 @@ def parse_aware(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def now() -> datetime:
+    """The clock, in UTC (services take it as an argument, so tests can pass their own)."""
+    return datetime.now(UTC)
+
+
 def key_time(value: datetime) -> str:
     """Fixed-width UTC timestamp with microseconds: ``2024-03-01T08:00:00.000000Z``."""
     return value.astimezone(UTC).strftime(_KEY_FORMAT)

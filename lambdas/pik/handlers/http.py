@@ -1,4 +1,5 @@
-"""What the HTTP handlers share: JSON responses, error mapping, logger and metrics."""
+"""What the HTTP handlers share: JSON responses, request bodies, and the one table that maps
+pik's errors to HTTP statuses (the domain knows nothing of HTTP)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,28 @@ import binascii
 import json
 from datetime import datetime
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from ..core.errors import FieldError, PikError, StorageError, ValidationError
-from ..core.timefmt import UTC
+from ..core.errors import ConflictError, FieldError, NotFoundError, PikError, StorageError, ValidationError
+from ..core.timefmt import UTC, now
+from .observability import count, logger
 
-logger = Logger(service="pik")
-metrics = Metrics(namespace="Pik", service="pik")
+# The most specific class in an error's MRO wins; a too-large ValidationError is 413.
+HTTP_STATUS: dict[type[PikError], int] = {
+    ValidationError: 400,
+    NotFoundError: 404,
+    ConflictError: 409,
+    StorageError: 503,
+    PikError: 500,
+}
+TOO_LARGE = 413
+
+
+def http_status(error: PikError) -> int:
+    """``http_status(NotFoundError("x")) == 404``."""
+    if isinstance(error, ValidationError) and error.too_large:
+        return TOO_LARGE
+    return next(HTTP_STATUS[cls] for cls in type(error).__mro__ if cls in HTTP_STATUS)
 
 
 def json_response(status: int, body: dict) -> Response:
@@ -33,31 +48,26 @@ def raw_body(event) -> bytes:
         raise ValidationError([FieldError("body", "base64", "body is not valid base64")]) from exc
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def arrival_time(request_time_epoch: int | None) -> datetime:
     """When API Gateway received the request (``requestTimeEpoch``, ms): the true arrival time,
     unaffected by cold starts or retries inside Lambda. Falls back to the clock when absent."""
     return datetime.fromtimestamp(request_time_epoch / 1000, UTC) if request_time_epoch else now()
 
 
-def resolver() -> APIGatewayRestResolver:
-    """A resolver whose errors become ``{"error", "details"}`` JSON, never a traceback."""
+def resolver(*, rejected_metric: str, failed_metric: str) -> APIGatewayRestResolver:
+    """A resolver whose errors become ``{"error", "details"}`` JSON, never a traceback, and count
+    as ``rejected_metric`` (4xx: the request was refused) or ``failed_metric`` (5xx)."""
     app = APIGatewayRestResolver()
 
-    @app.exception_handler(ValidationError)
-    def _invalid(exc: ValidationError) -> Response:
-        return json_response(exc.http_status, exc.to_dict())
-
-    @app.exception_handler(StorageError)
-    def _storage(exc: StorageError) -> Response:
-        logger.exception("storage failure")
-        return json_response(exc.http_status, {"error": "storage unavailable, retry the request", "details": []})
-
     @app.exception_handler(PikError)
-    def _pik(exc: PikError) -> Response:
-        return json_response(exc.http_status, {"error": str(exc), "details": []})
+    def _error(error: PikError) -> Response:
+        status = http_status(error)
+        count(rejected_metric if status < 500 else failed_metric)
+        if isinstance(error, ValidationError):
+            return json_response(status, error.to_dict())
+        if isinstance(error, StorageError):
+            logger.exception("storage failure")
+            return json_response(status, {"error": "storage unavailable, retry the request", "details": []})
+        return json_response(status, {"error": str(error), "details": []})
 
     return app

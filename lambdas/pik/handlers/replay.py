@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from ..aws.dynamodb import EventIndex, Table
-from ..aws.sqs import ReplayQueue
+from ..bootstrap import adapters
 from ..core.errors import FieldError, ValidationError
+from ..core.timefmt import now
 from ..services.replay import replay
 from ..settings import Settings
-from .http import json_response, logger, metrics, now, raw_body, resolver
+from .http import json_response, raw_body, resolver
+from .observability import api_handler, count, logger
 
-app = resolver()
+app = resolver(rejected_metric="ReplayRejectedCount", failed_metric="ReplayErrorCount")
 
 
 @app.post("/replay")
@@ -26,15 +25,14 @@ def replay_route():
     identity = request.request_context.identity
     requester = identity.user_arn or identity.caller or identity.source_ip or "anonymous"
     settings = Settings.from_env()
+    wired = adapters(settings)
     run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 index=EventIndex(settings.events_table), runs=Table(settings.replays_table),
-                 queue=ReplayQueue(settings.replay_queue_url), settings=settings)
-    metrics.add_metric(name="ReplayMessageCount", unit=MetricUnit.Count, value=run["sent"])
+                 index=wired.events, runs=wired.runs, queue=wired.queue, settings=settings)
+    count("ReplayMessageCount", run["sent"])
     logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status")})
     return json_response(200, run)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
+@api_handler
 def handler(event: dict, context) -> dict:
     return app.resolve(event, context)

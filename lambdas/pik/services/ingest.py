@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..aws.dynamodb import EventIndex
-from ..aws.s3 import DocumentStore
 from ..core import contract, keys, records
 from ..core.contract import Limits, ValidEvent
 from ..core.errors import StorageError, ValidationError
+from ..core.ports import DocumentStore, EventIndex
 from ..core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Attempt
 from ..core.timefmt import parse_aware
 from ..settings import Settings
@@ -27,11 +26,11 @@ GATE_GRACE_DAYS = 30
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """What the API answers; ``body`` is the JSON response."""
+    """What the API answers: ``body`` is the JSON response; ``error`` why it was REJECTED."""
 
-    http_status: int
     status: str
     body: dict
+    error: ValidationError | None = None
 
 
 def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore, index: EventIndex,
@@ -114,7 +113,7 @@ def _answer(event: ValidEvent, attempt: Attempt, status: str, s3_key: str, *, dr
     }
     if dry_run:
         body["dry_run"] = True
-    return IngestOutcome(200, status, body)
+    return IngestOutcome(status, body)
 
 
 def _reject(body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings) -> IngestOutcome:
@@ -122,4 +121,4 @@ def _reject(body: bytes, attempt: Attempt, err: ValidationError, store: Document
     key = keys.rejected_key(attempt.ingest_time_key, attempt.attempt_id)
     if not settings.dry_run:
         store.put(key, records.rejected_document(body, attempt, details, settings.rejected_copy_bytes))
-    return IngestOutcome(err.http_status, REJECTED, {**err.to_dict(), "status": REJECTED, "rejected_key": key})
+    return IngestOutcome(REJECTED, {**err.to_dict(), "status": REJECTED, "rejected_key": key}, err)

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from ..aws.dynamodb import AggregateStore, EventIndex
-from ..aws.s3 import DocumentStore
 from ..core import identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError
 from ..core.metrics import Aggregator
+from ..core.ports import AggregateStore, DocumentStore, EventIndex
 from ..core.records import ACCEPTED
 from ..core.timefmt import day_bounds, key_time
 

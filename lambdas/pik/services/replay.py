@@ -12,10 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Callable, Iterator
 
-from ..aws.dynamodb import EventIndex, Table, entity_cursor, stream_cursor
-from ..aws.sqs import BATCH, ReplayQueue
 from ..core import keys
 from ..core.errors import ConflictError, NotFoundError
+from ..core.ports import SEND_BATCH, EventIndex, MessageQueue, RunStore
+from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, DUPLICATE
 from ..core.replay import ReplayRequest, Tally, decode_cursor, encode_cursor, parse_request, replay_id_for
 from ..core.timefmt import days_between, key_time
@@ -26,7 +26,7 @@ RUNNING, COMPLETED, PARTIAL = "RUNNING", "COMPLETED", "PARTIAL"
 
 
 def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
-           runs: Table, queue: ReplayQueue, settings: Settings, page_size: int | None = None) -> dict:
+           runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None) -> dict:
     """Run (or resume, or return) a replay; returns the run as the API answers it."""
     request, continuation = parse_request(data)
     dry_run = request.dry_run or settings.dry_run
@@ -68,7 +68,7 @@ def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: dateti
     }
 
 
-def _stored_run(runs: Table, replay_id: str, request: ReplayRequest, mismatch: str) -> dict:
+def _stored_run(runs: RunStore, replay_id: str, request: ReplayRequest, mismatch: str) -> dict:
     """The recorded run, which must have been made by this very request."""
     run = runs.get(keys.run_pk(replay_id), "RUN")
     if run is None:
@@ -79,7 +79,7 @@ def _stored_run(runs: Table, replay_id: str, request: ReplayRequest, mismatch: s
 
 
 def _emit(request: ReplayRequest, replay_id: str, position: dict, tally: Tally, index: EventIndex,
-          queue: ReplayQueue, dry_run: bool, remaining_ms: Callable[[], int], page_size: int | None) -> dict | None:
+          queue: MessageQueue, dry_run: bool, remaining_ms: Callable[[], int], page_size: int | None) -> dict | None:
     """Walk the scope from ``position``; returns where to resume, or None when done."""
     batch: list[dict] = []
     resume_at = position
@@ -96,7 +96,7 @@ def _emit(request: ReplayRequest, replay_id: str, position: dict, tally: Tally, 
             tally.match(item["event_id"], item["event_date"])
             if not dry_run:
                 batch.append(_message(item, replay_id))
-                if len(batch) == BATCH:
+                if len(batch) == SEND_BATCH:
                     tally.sent += queue.send(batch)
                     batch = []
         resume_at = after

@@ -1,0 +1,53 @@
+"""The one place that wires concrete adapters (``pik.aws``) to the ports the services use.
+
+Handlers call ``adapters(settings)`` and pass what a service needs; tests can build the same
+``Adapters`` from fakes. Adapters are cheap to build: boto3 clients are shared per process
+(``pik.aws.clients``) and created on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .aws.dynamodb import AggregateStore as DynamoAggregates
+from .aws.dynamodb import EventIndex as DynamoEventIndex
+from .aws.dynamodb import Table
+from .aws.s3 import DocumentStore as S3Documents
+from .aws.sqs import ReplayQueue
+from .core import ports
+from .core.metrics import load_aggregator
+from .core.timefmt import now
+from .services.process import Recomputer
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """One adapter per port."""
+
+    documents: ports.DocumentStore
+    events: ports.EventIndex
+    aggregates: ports.AggregateStore
+    runs: ports.RunStore
+    queue: ports.MessageQueue
+
+
+def adapters(settings: Settings) -> Adapters:
+    """The AWS adapters for the resources ``settings`` names."""
+    return Adapters(
+        documents=S3Documents(settings.raw_bucket),
+        events=DynamoEventIndex(settings.events_table),
+        aggregates=DynamoAggregates(settings.aggregates_table),
+        runs=Table(settings.replays_table),
+        queue=ReplayQueue(settings.replay_queue_url),
+    )
+
+
+def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
+    """A processor for one invocation, with the configured aggregator and its code version."""
+    wired = wired or adapters(settings)
+    aggregator, code_version = load_aggregator(settings.aggregator)
+    return Recomputer(index=wired.events, store=wired.documents, aggregates=wired.aggregates,
+                      aggregator=aggregator, code_version=code_version, fields=settings.aggregate_fields,
+                      now=now, dry_run=settings.dry_run)
+

@@ -1,0 +1,78 @@
+"""Ports: the storage interfaces the services are written against (structural ``Protocol``s).
+
+The services (``pik.services``) are typed against these, never against an adapter class; the
+adapters in ``pik.aws`` satisfy them and ``pik.bootstrap`` wires one to each port. A test double
+needs only the methods listed here.
+
+    DocumentStore   JSON documents by key: raw events, conflicts, rejected copies, manifests
+    EventIndex      the events table: dedup gate, attempts, the entity and stream indexes
+    AggregateStore  append-only aggregate versions
+    RunStore        replay run records
+    MessageQueue    the replay queue (batches of at most ``SEND_BATCH`` messages)
+
+Items are plain dicts as ``pik.core.records`` shapes them; ``after`` cursors are the key
+attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_cursor``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+
+
+class DocumentStore(Protocol):
+    def put_new(self, key: str, document: dict) -> bool:
+        """Create ``key`` only if absent; False when it already existed (never overwrites)."""
+
+    def put(self, key: str, document: dict) -> None:
+        """Create or replace ``key``."""
+
+    def get(self, key: str) -> dict:
+        """The document at ``key``."""
+
+    def get_many(self, keys: list[str]) -> list[dict]:
+        """The documents at ``keys``, in the same order."""
+
+
+class EventIndex(Protocol):
+    def get_event(self, event_id: str) -> dict | None:
+        """The dedup gate of ``event_id`` (consistent read), or None."""
+
+    def create_event(self, meta: dict, attempt: dict) -> bool:
+        """Gate and first attempt together; False if the gate already existed."""
+
+    def record_repeat(self, attempt: dict, counter: str) -> None:
+        """A later attempt plus one on the gate's ``counter``; never overwrites."""
+
+    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
+                  page_size: int | None = None) -> Iterator[dict]:
+        """Attempts of one entity with ``start_key <= event_time < end_key``, in event-time order."""
+
+    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
+                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
+        """Attempts of one source/type whose event time falls on ``day``, by arrival (or lateness)."""
+
+
+class AggregateStore(Protocol):
+    def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
+        """The highest version of one metric of one entity-day, or None."""
+
+    def put_new(self, item: dict) -> bool:
+        """Claim a version; False when another writer holds it."""
+
+
+class RunStore(Protocol):
+    def get(self, pk: str, sk: str) -> dict | None:
+        """A run record (consistent read), or None."""
+
+    def put_new(self, item: dict) -> bool:
+        """Create a run record; False when its key was taken."""
+
+    def update(self, pk: str, sk: str, fields: dict) -> None:
+        """Set ``fields`` on an existing run record."""
+
+
+class MessageQueue(Protocol):
+    def send(self, messages: list[dict]) -> int:
+        """Send up to ``SEND_BATCH`` JSON messages; how many were sent."""

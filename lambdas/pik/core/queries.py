@@ -1,0 +1,102 @@
+"""One request builder per index read: low-level DynamoDB ``Query``/``Scan`` request dicts.
+
+Pure functions, stdlib only, values as typed AttributeValues (``{"S": ...}``), so the same
+request serves the Lambdas' adapter (``pik.aws.dynamodb``, which follows the pages) and the
+notebook kit's fast reader. ``limit`` becomes the request's ``Limit`` (items per page).
+
+    >>> entity_window("events", "user-1", "2026-11-20T00", "2026-11-21T00")["KeyConditionExpression"]
+    'ent_pk = :p AND ent_sk BETWEEN :a AND :b'
+
+Reads and the keys they use:
+- ``entity_window``    events table, entity index: one entity, event time in ``[low, high)``
+- ``stream_day``       events table, arrival (or lateness) index: one source/type, one event day
+- ``attempts_scan``    events table, one segment of a parallel scan of attempt items
+- ``aggregate_days``   aggregates table: one entity's versions for a day range
+- ``aggregate_latest`` aggregates table: the highest version of one entity-day-metric
+- ``replay_runs``      replay runs table, created-at index: newest first, optional window
+
+``entity_cursor``/``stream_cursor`` give the key attributes that resume a query after an item.
+"""
+
+from __future__ import annotations
+
+from . import keys
+from .records import ATTEMPT_ITEM
+
+ENTITY_WINDOW = "ent_pk = :p AND ent_sk BETWEEN :a AND :b"
+
+
+def entity_window(table: str, entity_id: str, low: str, high: str, *, limit: int | None = None) -> dict:
+    """Attempts of ``entity_id`` by event time; ``low``/``high`` are key-time strings.
+
+    ``ent_sk`` is ``"<event_time>#<event_id>#<attempt_id>"``, so ``BETWEEN low AND high`` keeps
+    ``low <= event_time < high`` (an item at exactly ``high`` sorts after it).
+    """
+    return _request(table, keys.ENTITY_INDEX, ENTITY_WINDOW,
+                    {":p": keys.entity_pk(entity_id), ":a": low, ":b": high}, limit=limit)
+
+
+def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: bool = False,
+               limit: int | None = None) -> dict:
+    """Attempts of one source/type whose event date is ``day``, in arrival (or lateness) order."""
+    index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
+    return _request(table, index, "std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
+                    limit=limit)
+
+
+def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
+    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only."""
+    request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+               "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
+    return _limited(request, limit)
+
+
+def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None) -> dict:
+    """Every version of every metric of ``entity_id`` for days ``start_day <= day <= end_day``."""
+    return _request(table, None, "pk = :p AND sk BETWEEN :a AND :b",
+                    {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"}, limit=limit)
+
+
+def aggregate_latest(table: str, entity_id: str, day: str, metric: str) -> dict:
+    """The newest version of one metric of one entity-day (versions sort as zero-padded numbers)."""
+    return _request(table, None, "pk = :p AND begins_with(sk, :s)",
+                    {":p": keys.aggregate_pk(entity_id), ":s": keys.aggregate_prefix(day, metric)},
+                    limit=1, newest_first=True)
+
+
+def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict:
+    """Replay runs newest first, created in ``[low, high]`` when given (key-time strings)."""
+    condition, values = "runs_pk = :p", {":p": keys.RUNS_GSI_PK}
+    if low is not None and high is not None:
+        condition, values[":a"], values[":b"] = condition + " AND created_at BETWEEN :a AND :b", low, high
+    elif low is not None:
+        condition, values[":a"] = condition + " AND created_at >= :a", low
+    elif high is not None:
+        condition, values[":b"] = condition + " AND created_at <= :b", high
+    return _request(table, keys.RUNS_INDEX, condition, values, limit=limit, newest_first=True)
+
+
+def entity_cursor(item: dict) -> dict:
+    """Where an ``entity_window`` query resumes after ``item``."""
+    return {k: item[k] for k in ("pk", "sk", "ent_pk", "ent_sk")}
+
+
+def stream_cursor(item: dict, *, lateness: bool = False) -> dict:
+    """Where a ``stream_day`` query resumes after ``item``."""
+    return {k: item[k] for k in ("pk", "sk", "std_pk", "lateness_sk" if lateness else "arrival_sk")}
+
+
+def _request(table: str, index: str | None, condition: str, values: dict[str, str], *, limit: int | None,
+             newest_first: bool = False) -> dict:
+    request: dict = {"TableName": table}
+    if index:
+        request["IndexName"] = index
+    request["KeyConditionExpression"] = condition
+    request["ExpressionAttributeValues"] = {name: {"S": value} for name, value in values.items()}
+    if newest_first:
+        request["ScanIndexForward"] = False
+    return _limited(request, limit)
+
+
+def _limited(request: dict, limit: int | None) -> dict:
+    return {**request, "Limit": limit} if limit else request

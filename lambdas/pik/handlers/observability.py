@@ -1,0 +1,56 @@
+"""Logging and metrics for every handler: one powertools ``Logger`` and ``Metrics`` and the
+decorators that wrap each entry point.
+
+- ``api_handler``: Lambda context in every log line, ``correlation_id`` = API Gateway's request
+  id (``requestContext.requestId``, the id a caller sees in ``x-amzn-RequestId``).
+- ``queue_handler``: Lambda context in every log line (SQS batches have no single request id).
+- Both publish the invocation's EMF metrics once, at the end, and only when it added some: every
+  path a handler answers adds its metric (the error paths theirs, see ``pik.handlers.http``), so
+  an empty set means an unexpected exception, which Lambda reports on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(service="pik")
+metrics = Metrics(namespace="Pik", service="pik")
+
+Handler = Callable[[dict, Any], dict]
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add ``value`` to the ``name`` count metric of this invocation."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def publish_metrics(handler: Handler) -> Handler:
+    """Flush the metrics ``handler`` added, once, whatever it returns or raises; nothing (and no
+    powertools "No application metrics to publish" warning) when it added none."""
+
+    @functools.wraps(handler)
+    def publishing(event: dict, context: Any) -> dict:
+        try:
+            return handler(event, context)
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+            else:
+                metrics.clear_metrics()  # dimensions or metadata an empty invocation may have set
+
+    return publishing
+
+
+def api_handler(handler: Handler) -> Handler:
+    """Entry point of an API Gateway (REST proxy) function."""
+    return logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)(publish_metrics(handler))
+
+
+def queue_handler(handler: Handler) -> Handler:
+    """Entry point of an SQS-triggered function."""
+    return logger.inject_lambda_context(publish_metrics(handler))
