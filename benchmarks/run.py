@@ -27,7 +27,7 @@ from benchmarks.stub import Stub  # noqa: E402
 from pik.aws.dynamodb import serialize  # noqa: E402
 from pik.core import contract, identity, records  # noqa: E402
 from pik.core.timefmt import UTC  # noqa: E402
-from pik_nb.connect import Resources  # noqa: E402
+from pik_nb.stack import Resources, Stack  # noqa: E402
 from tests.nb.generate import synthetic  # noqa: E402
 
 PAGES, PAGE_ITEMS, OBJECTS = 20, 1000, 5000
@@ -74,8 +74,9 @@ def best(function, repeat: int = 3) -> float:
 def kit_for(url: str, workers: int = 32) -> pik_nb.Kit:
     names = Resources(raw_bucket_name="bench", events_table_name="bench", aggregates_table_name="bench",
                       replays_table_name="bench")
-    return pik_nb.Kit(boto3.session.Session(region_name="us-east-1", **CREDENTIALS), names, endpoint_url=url,
-                      sign_api=False, workers=workers, progress=False)
+    stack = Stack(boto3.session.Session(region_name="us-east-1", **CREDENTIALS), names, endpoint_url=url,
+                  sign_api=False, workers=workers, fan_out=workers)  # the stub stands in for AWS
+    return pik_nb.Kit(stack, progress=False)
 
 
 def metadata(url: str) -> None:

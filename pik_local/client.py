@@ -1,8 +1,12 @@
-"""Talk to the pik HTTP API the way a producer does: concurrent POST /ingest over keep-alive
-connections, with a progress bar; and POST /replay.
+"""The one client of the pik HTTP API: concurrent ``POST /ingest`` over keep-alive connections with
+a progress bar, and ``POST /replay`` followed across continuations; SigV4-signed for a deployed
+stack (give a boto3 session), plain for the local stack.
 
-    results = ingest_events("http://127.0.0.1:8080/v1", [{"source": "app", ...}], workers=8)
-    results[0].status          # "ACCEPTED"
+    api = ApiClient("http://127.0.0.1:8080/v1")
+    api.ingest([{"source": "app", ...}])[0].status        # "ACCEPTED"
+    api.replay({"entity_id": "user_123", "start_time": "...", "end_time": "..."})["matched"]
+
+``pik_nb`` (``kit.replay``) and ``pik`` (``pik ingest``, ``pik demo``) both use it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,24 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from tqdm.auto import tqdm
+
+from pik.core.errors import PikError
 
 from .api import ARRIVAL_HEADER
 
 HEADERS = {"Content-Type": "application/json"}
+
+
+class ApiError(PikError):
+    """The pik HTTP API answered an error (``status`` 0: no answer); ``body`` holds its ``{error, details}``."""
+
+    def __init__(self, message: str, *, status: int, body: dict) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 @dataclass(frozen=True)
@@ -37,70 +54,115 @@ class IngestResult:
         return self.body.get("status") or ("UNSENT" if self.http_status == 0 else f"HTTP {self.http_status}")
 
 
-def _pool(workers: int) -> urllib3.PoolManager:
-    retries = urllib3.Retry(total=3, connect=3, read=0, status=0, backoff_factor=0.1)
-    return urllib3.PoolManager(maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=60))
+class ApiClient:
+    """``POST`` JSON to one stack's API; ``session`` (boto3) signs every request with SigV4.
 
+    >>> ApiClient("http://127.0.0.1:8080/v1").replay({"entity_id": "u1", "start_time": "2026-11-20T00:00:00Z",
+    ...                                               "end_time": "2026-11-21T00:00:00Z"})["dry_run"]   # doctest: +SKIP
+    True
+    """
 
-def post_json(http: urllib3.PoolManager, url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    """POST ``body`` (a dict is JSON-encoded; a str is sent as-is) and decode the JSON answer."""
-    data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
-    response = http.request("POST", url, body=data, headers={**HEADERS, **(headers or {})})
-    try:
-        answer = json.loads(response.data or b"{}")
-    except ValueError:
-        answer = {"error": response.data[:200].decode("utf-8", "replace")}
-    return response.status, answer
+    def __init__(self, api_url: str, *, session: Any = None, workers: int = 8, timeout_s: float = 60) -> None:
+        if not api_url:
+            raise ApiError("no API URL: connect to a stack with an api_url output, or pass api_url=...", status=0, body={})
+        self.api_url = api_url.rstrip("/")
+        self.session = session
+        self.workers = workers
+        retries = urllib3.Retry(total=3, connect=3, read=0, status=0, backoff_factor=0.1)
+        self._http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries,
+                                         timeout=urllib3.Timeout(connect=5, read=timeout_s))
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.clear()
+
+    def send(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        """POST ``body`` (a dict is JSON-encoded; a str is sent as it is) and decode the JSON answer."""
+        data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
+        url = self.api_url + path
+        all_headers = {**HEADERS, **(headers or {})}
+        if self.session is not None:
+            all_headers = self._signed(url, data, all_headers)
+        response = self._http.request("POST", url, body=data, headers=all_headers)
+        try:
+            answer = json.loads(response.data or b"{}")
+        except ValueError:
+            answer = {"error": response.data[:200].decode("utf-8", "replace")}
+        return response.status, answer
+
+    def post(self, path: str, body: dict) -> dict:
+        """The 200 answer of ``POST path``; anything else is an ``ApiError`` naming status, error and details."""
+        try:
+            status, answer = self.send(path, body)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError(f"POST {path}: {exc}", status=0, body={}) from exc
+        if status != 200:
+            details = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in answer.get("details", []) or [])
+            error = answer.get("error") or answer.get("message")
+            raise ApiError(f"POST {path} answered {status}: {error}" + (f" ({details})" if details else ""),
+                           status=status, body=answer)
+        return answer
+
+    def replay(self, request: dict, *, follow: bool = True) -> dict:
+        """``POST /replay``; with ``follow`` a run that stopped early is continued until it completes."""
+        run = self.post("/replay", request)
+        while follow and run.get("continuation"):
+            run = self.post("/replay", {**request, "continuation": run["continuation"]})
+        return run
+
+    def ingest(self, events: Sequence[Any] | Iterable[Any], *, progress: bool = True, description: str = "ingest",
+               arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:
+        """POST every event to ``/ingest`` on ``workers`` threads; results in input order.
+
+        Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body). A
+        request that gets no answer (connection refused after retries) is an ``UNSENT`` result.
+        ``arrivals`` (one per event) are sent as simulated arrival times, which only a local stack
+        started with ``simulated_arrival=True`` honours.
+        """
+        events = list(events)
+        headers = [{ARRIVAL_HEADER: when.isoformat()} for when in arrivals] if arrivals else [{}] * len(events)
+        with ThreadPoolExecutor(self.workers) as pool, \
+                tqdm(total=len(events), desc=description, unit="ev", disable=not progress) as bar:
+            def one(event: Any, header: dict[str, str]) -> IngestResult:
+                try:
+                    status, body = self.send("/ingest", event, header)
+                except urllib3.exceptions.HTTPError as exc:  # one lost request must not abort the others
+                    status, body = 0, {"error": str(exc)}
+                bar.update(1)
+                return IngestResult(status, body)
+            return list(pool.map(one, events, headers))
+
+    def _signed(self, url: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise ApiError("no AWS credentials to sign the API request", status=0, body={})
+        request = AWSRequest("POST", url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.session.region_name).add_auth(request)
+        return dict(request.headers.items())
 
 
 def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, workers: int = 8, progress: bool = True,
                   description: str = "ingest", arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:
-    """POST every event to ``{api_url}/ingest`` with ``workers`` threads; results in input order.
+    """``ApiClient(api_url, workers=workers).ingest(...)``: ``ingest_events(url, [event])[0].status``."""
+    with ApiClient(api_url, workers=workers) as api:
+        return api.ingest(events, progress=progress, description=description, arrivals=arrivals)
 
-    Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body). A
-    request that gets no answer (connection refused after retries) is an ``UNSENT`` result.
-    ``arrivals`` (one per event) are sent as simulated arrival times, which only a local stack
-    started with ``simulated_arrival=True`` honours.
+
+def replay(api_url: str, request: dict) -> dict:
+    """``POST /replay`` on an unsigned API, followed until the run completes; ``ApiError`` on refusal.
+
+    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...", "dry_run": False})  # doctest: +SKIP
+    {'replay_id': 'rp-...', 'status': 'COMPLETED', 'matched': 1, 'sent': 1, ...}
     """
-    events = list(events)
-    url = api_url.rstrip("/") + "/ingest"
-    headers = [{ARRIVAL_HEADER: when.isoformat()} for when in arrivals] if arrivals else [{}] * len(events)
-    with _pool(workers) as http, ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=len(events), desc=description, unit="ev", disable=not progress) as bar:
-        def send(event: Any, header: dict[str, str]) -> IngestResult:
-            try:
-                status, body = post_json(http, url, event, header)
-            except urllib3.exceptions.HTTPError as exc:  # one lost request must not abort the others
-                status, body = 0, {"error": str(exc)}
-            bar.update(1)
-            return IngestResult(status, body)
-        return list(pool.map(send, events, headers))
+    with ApiClient(api_url, workers=1) as api:
+        return api.replay(request)
 
 
 def count_statuses(results: Iterable[IngestResult]) -> dict[str, int]:
     """``{"ACCEPTED": 3, "DUPLICATE": 1}``: how many answers had each status."""
     return dict(Counter(result.status for result in results))
-
-
-def replay(api_url: str, request: dict) -> dict:
-    """POST ``request`` to ``{api_url}/replay``, following ``continuation`` until the run completes.
-
-    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...", "dry_run": False})  # doctest: +SKIP
-    {'replay_id': 'rp-...', 'status': 'COMPLETED', 'matched': 1, 'sent': 1, ...}
-    """
-    url = api_url.rstrip("/") + "/replay"
-    with _pool(1) as http:
-        status, run = post_json(http, url, request)
-        while status == 200 and run.get("continuation"):
-            status, run = post_json(http, url, {**request, "continuation": run["continuation"]})
-    if status != 200:
-        raise ApiError(status, run)
-    return run
-
-
-class ApiError(Exception):
-    """The API answered with an HTTP error; ``body`` holds its ``{error, details}``."""
-
-    def __init__(self, http_status: int, body: dict) -> None:
-        super().__init__(f"HTTP {http_status}: {body.get('error') or body.get('message')} {body.get('details') or ''}".strip())
-        self.http_status, self.body = http_status, body

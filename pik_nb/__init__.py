@@ -4,9 +4,12 @@
 >>> kit = pik_nb.connect()
 >>> events = kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-22")
 >>> pik_nb.lateness(events, by="source")
+
+Importing it loads pandas and pyarrow only: matplotlib comes with the first plot, ipywidgets with
+the first widget.
 """
 
-from .connect import Resources, connect
+from .connect import connect
 from .diff import Diff, compare, plot_diff
 from .duplicates import Duplicates, duplicates, plot_duplicates
 from .errors import ApiError, ConnectError, KitError, ScopeError
@@ -17,9 +20,10 @@ from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
 from .replay_flow import ReplayFlow, Scope
 from .replay_widget import replay_widget
+from .stack import Resources, Stack
 
 __all__ = [
-    "connect", "Kit", "Resources",
+    "connect", "Kit", "Stack", "Resources",
     "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS",
     "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
     "duplicates", "plot_duplicates", "Duplicates",

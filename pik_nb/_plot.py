@@ -6,16 +6,19 @@ notebook, need no GUI backend, and Jupyter still renders the returned figure.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def axes(ax: Axes | None, *, width: float = 8, height: float = 3.5) -> tuple[Figure, Axes]:
     """``(figure, axes)``: the caller's axes, or one new figure with one axes."""
     if ax is not None:
         return ax.figure, ax
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), layout="constrained")
     return figure, figure.add_subplot()
 
@@ -24,5 +27,7 @@ def pair(ax: Any, *, width: float = 11, height: float = 3.5) -> tuple[Figure, li
     """Two side-by-side axes, or the two the caller passed."""
     if ax is not None:
         return ax[0].figure, list(ax)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), layout="constrained")
     return figure, list(figure.subplots(1, 2))

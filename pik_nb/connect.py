@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,7 @@ from pik_local.info import LocalStackInfo, default_path
 
 from .errors import ConnectError
 from .kit import Kit
-
-
-REQUIRED = ("raw_bucket_name", "events_table_name", "aggregates_table_name", "replays_table_name")
-
-
-@dataclass(frozen=True)
-class Resources:
-    """The stack outputs ``pik_nb`` uses, in snake_case (``RawBucketName`` -> ``raw_bucket_name``)."""
-
-    raw_bucket_name: str
-    events_table_name: str
-    aggregates_table_name: str
-    replays_table_name: str
-    replay_queue_url: str = ""
-    replay_dead_letter_queue_url: str = ""
-    api_url: str = ""
-    extra: dict = field(default_factory=dict)  # other outputs, kept for display
-
-    @classmethod
-    def of(cls, outputs: dict[str, Any], origin: str) -> "Resources":
-        """Build from snake_case outputs; ``ConnectError`` names every missing one and where it looked."""
-        known = {f.name for f in fields(cls)} - {"extra"}
-        missing = [name for name in REQUIRED if not outputs.get(name)]
-        if missing:
-            raise ConnectError(f"{origin} lacks {', '.join(missing)}")
-        return cls(**{k: v for k, v in outputs.items() if k in known},
-                   extra={k: v for k, v in outputs.items() if k not in known})
+from .stack import Resources, Stack
 
 
 def connect(stack: str | None = None, *, profile: str | None = None, region: str | None = None,
@@ -55,10 +28,10 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
     """
     if outputs:
         session = session or boto3.session.Session(profile_name=profile, region_name=region)
-        return Kit(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True)
+        return Kit(Stack(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True))
     if stack:
         session = session or _session(profile, region)
-        return Kit(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True)
+        return Kit(Stack(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True))
     if session or profile:
         raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
     return _local(Path(path) if path else _nearest(default_path()))
@@ -101,4 +74,4 @@ def _local(path: Path) -> Kit:
     info = LocalStackInfo.read(path)
     session = boto3.session.Session(region_name=info.region, **info.credentials)
     resources = Resources.of({**info.outputs, "api_url": info.api_url}, f"local stack info {path}")
-    return Kit(session, resources, endpoint_url=info.endpoint_url, sign_api=False)
+    return Kit(Stack(session, resources, endpoint_url=info.endpoint_url, sign_api=False))

@@ -8,17 +8,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from pik.core.records import ACCEPTED
 from pik.core.timefmt import day_bounds
 
+from . import load, raw
 from ._plot import axes
 from .errors import KitError
 
 if TYPE_CHECKING:
-    from .kit import Kit
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from .stack import Stack
 
 LATE, REPLAY, CODE, FIRST, RECOMPUTED, DROPPED = (
     "late arrival", "replay", "code version change", "first version", "recomputed", "input removed")
@@ -103,10 +104,10 @@ def _added_cause(added: pd.DataFrame, old: Mapping | None, new: Mapping, code_ch
     return pd.Series(late.map({True: LATE, False: fallback}), index=added.index, dtype="str")
 
 
-def load_diff(kit: "Kit", entity_id: str, day: str, *, metric: str, old: int | None, new: int | None) -> Diff:
+def load_diff(stack: "Stack", entity_id: str, day: str, *, metric: str, old: int | None, new: int | None) -> Diff:
     """Versions, manifests and arrivals from the stack, then ``compare``; see ``Kit.diff``."""
     start, end = day_bounds(day)
-    versions = kit.aggregates(entity_id=entity_id, start=start, end=end, metric=metric).set_index("version")
+    versions = load.aggregates(stack, entity_id=entity_id, start=start, end=end, metric=metric).set_index("version")
     if versions.empty:
         raise KitError(f"no aggregate versions of {metric!r} for {entity_id!r} on {day}")
     new = int(versions.index.max()) if new is None else new
@@ -115,13 +116,13 @@ def load_diff(kit: "Kit", entity_id: str, day: str, *, metric: str, old: int | N
         if wanted is not None and wanted not in versions.index:
             raise KitError(f"{entity_id!r} {day} {metric!r} has versions {sorted(versions.index)}, not {wanted}")
     rows = {v: {**versions.loc[v].to_dict(), "version": v} for v in (old, new) if v is not None}
-    inputs = {v: _inputs(kit, rows[v]["manifest_key"]) for v in rows}
-    arrivals = kit.events(entity_id=entity_id, start=start, end=end, progress=False)
+    inputs = {v: _inputs(stack, rows[v]["manifest_key"]) for v in rows}
+    arrivals = load.events(stack, entity_id=entity_id, start=start, end=end)
     return compare(rows.get(old), rows[new], inputs.get(old, []), inputs[new], arrivals)
 
 
-def _inputs(kit: "Kit", manifest_key: str) -> list[str]:
-    manifest = kit.manifest(manifest_key)
+def _inputs(stack: "Stack", manifest_key: str) -> list[str]:
+    manifest = raw.document(stack, manifest_key)
     if manifest is None:
         raise KitError(f"manifest {manifest_key} is missing from the raw bucket")
     return [row["event_id"] for row in manifest["inputs"]]

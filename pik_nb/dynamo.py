@@ -42,12 +42,14 @@ class FastReader:
     ...     print(len(items))
     """
 
-    def __init__(self, session: boto3.session.Session, client: Any, max_connections: int = 16) -> None:
+    def __init__(self, session: boto3.session.Session, client: Any, max_connections: int = 16,
+                 timeout_s: tuple[float, float] = (10, 600)) -> None:
         self._session = session
         self._client = client  # gives the endpoint, the region and the before-send hooks
         # TCP_NODELAY: botocore sets no socket options, and a request sent as two writes (headers,
         # then body) otherwise waits for a delayed ACK: 40 ms per page on Linux loopback.
-        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=60,
+        # Read timeout: a 1 MB page of a large scan can take minutes from an emulator; (connect, read).
+        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=timeout_s,
                                     socket_options=HTTPConnection.default_socket_options)
 
     def pages(self, operation: str, request: dict) -> Iterator[list[dict]]:

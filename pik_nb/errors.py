@@ -2,15 +2,18 @@
 
     PikError (pik.core.errors)
     ├── StorageError       an AWS call failed (raised by pik.aws and the fast reader)
+    ├── ApiError           the pik HTTP API refused a request (pik_local.client, the one API client)
     └── KitError           an investigation could not be done as asked
         ├── ConnectError   no stack to talk to, or a resource name is missing
-        ├── ScopeError     a loader was called without a scope (or a full scan was not allowed)
-        └── ApiError       the replay API refused the request
+        └── ScopeError     a loader was called without a scope (or a full scan was not allowed)
 """
 
 from __future__ import annotations
 
 from pik.core.errors import PikError
+from pik_local.client import ApiError
+
+__all__ = ["KitError", "ConnectError", "ScopeError", "ApiError"]
 
 
 class KitError(PikError):
@@ -23,12 +26,3 @@ class ConnectError(KitError):
 
 class ScopeError(KitError):
     """A loader needs a scope: ``entity_id``, or ``source`` and ``event_type`` (or ``allow_scan=True``)."""
-
-
-class ApiError(KitError):
-    """The pik HTTP API answered an error; ``status`` and ``body`` hold its answer."""
-
-    def __init__(self, message: str, *, status: int, body: dict) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body

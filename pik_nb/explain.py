@@ -15,12 +15,12 @@ from pik.core.errors import NotFoundError
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
 
-from . import raw as raw_module
+from . import load, raw as raw_module
 from .frames import ATTEMPT_COLUMNS, from_dynamo
 from .load import gather, items as flat_items
 
 if TYPE_CHECKING:
-    from .kit import Kit
+    from .stack import Stack
 
 
 @dataclass(frozen=True)
@@ -86,19 +86,19 @@ class Explanation:
                 f"<table><tr><th>time (UTC)</th><th>what</th><th>detail</th></tr>{rows}</table>")
 
 
-def load_explanation(kit: "Kit", event_id: str) -> Explanation:
+def load_explanation(stack: "Stack", event_id: str) -> Explanation:
     """Gather the event's items, raw objects, covering replays and aggregate versions; see ``Kit.explain``."""
-    items = flat_items(gather(kit, [("Query", {"TableName": kit.resources.events_table_name, "KeyConditionExpression": "pk = :p",
+    items = flat_items(gather(stack, [("Query", {"TableName": stack.resources.events_table_name, "KeyConditionExpression": "pk = :p",
                                     "ExpressionAttributeValues": {":p": {"S": keys.event_pk(event_id)}}})], False, "event"))
     meta = next((item for item in items if item["sk"]["S"] == keys.META_SK), None)
     if meta is None:
-        raise NotFoundError(f"no event {event_id} in {kit.resources.events_table_name}")
+        raise NotFoundError(f"no event {event_id} in {stack.resources.events_table_name}")
     attempts = from_dynamo([item for item in items if item["sk"]["S"] != keys.META_SK], ATTEMPT_COLUMNS)
     attempts = attempts.sort_values("ingest_time", kind="stable").reset_index(drop=True)
     event = deserialize(meta)
     start, end = day_bounds(event["event_date"])
-    return Explanation(event_id, event, attempts, raw_module.fetch(kit, attempts, progress=False),
-                       covering_replays(kit.replays(), attempts), _versions(kit, event, start, end))
+    return Explanation(event_id, event, attempts, raw_module.fetch(stack, attempts, progress=False),
+                       covering_replays(load.replays(stack), attempts), _versions(stack, event, start, end))
 
 
 def covering_replays(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +114,10 @@ def covering_replays(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame
     return runs[in_scope & in_window & selected & active_after].sort_values("created_at").reset_index(drop=True)
 
 
-def _versions(kit: "Kit", event: dict, start, end) -> pd.DataFrame:
-    versions = kit.aggregates(entity_id=event["entity_id"], start=start, end=end)
+def _versions(stack: "Stack", event: dict, start, end) -> pd.DataFrame:
+    versions = load.aggregates(stack, entity_id=event["entity_id"], start=start, end=end)
     manifest_keys = versions["manifest_key"].dropna().unique().tolist()
-    inputs = raw_module.get_many(kit, manifest_keys, False, "manifests",
+    inputs = raw_module.get_many(stack, manifest_keys, False, "manifests",
                                  lambda body: {row["event_id"] for row in json.loads(body)["inputs"]})
     holding = {key for key, ids in zip(manifest_keys, inputs) if ids is not None and event["event_id"] in ids}
     return versions.assign(includes_event=versions["manifest_key"].isin(holding)).sort_values("computed_at").reset_index(drop=True)

@@ -12,24 +12,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pik.core import records
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
 
 STATUSES = [ACCEPTED, DUPLICATE, CONFLICT, REJECTED]
 
-#: One row per ingest attempt (``Kit.events``).
-ATTEMPT_COLUMNS = {
-    "event_id": "str", "attempt_id": "str", "status": "category", "source": "category",
-    "event_type": "category", "entity_id": "str", "event_time": "time", "event_date": "str",
-    "ingest_time": "time", "ingest_lag_ms": "int", "request_id": "str", "s3_key": "str",
-    "payload_sha256": "str", "content_sha256": "str", "idempotency_key": "str",
-}
+#: Column kind per record field kind of ``pik.core.records``.
+_OF_FIELD = {"text": "str", "label": "category", "time": "time", "int": "int", "float": "float"}
 
-#: One row per aggregate version (``Kit.aggregates``).
-AGGREGATE_COLUMNS = {
-    "entity_id": "str", "day": "str", "metric": "category", "version": "int", "value": "float",
-    "input_count": "int", "inputs_hash": "str", "code_version": "category", "computed_at": "time",
-    "replay_id": "str", "manifest_key": "str",
-}
+#: One row per ingest attempt (``Kit.events``): the attempt item's fields, ``records.ATTEMPT_FIELDS``.
+ATTEMPT_COLUMNS = {name: _OF_FIELD[kind] for name, kind in records.ATTEMPT_FIELDS.items()}
+
+#: One row per aggregate version (``Kit.aggregates``): ``records.AGGREGATE_FIELDS``.
+AGGREGATE_COLUMNS = {name: _OF_FIELD[kind] for name, kind in records.AGGREGATE_FIELDS.items()}
 
 #: One row per replay run (``Kit.replays``).
 RUN_COLUMNS = {

@@ -10,16 +10,19 @@ Classes, first match wins:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from pik.core.records import ACCEPTED
 
 from ._plot import axes
 from .times import utc
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 GAP_CLASSES = ["never_arrived", "arrived_late", "only_rejected", "only_duplicates"]
 GAP_COLUMNS = ["window", "window_end", "gap_class", "cadence", "late_arrivals", "repeats", "rejected"]
@@ -124,6 +127,8 @@ def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = 
     step = (shown["window_end"] - shown["window"]).min()
     windows = pd.date_range(shown["window"].min(), shown["window"].max(), freq=step)
     matrix = codes.pivot(index=by, columns="window", values="code").reindex(columns=windows).fillna(0)
+    from matplotlib.colors import ListedColormap
+
     colours = ListedColormap(["#f2f2f2", "tab:red", "tab:orange", "tab:purple", "tab:blue"])
     ax.imshow(matrix.to_numpy(), aspect="auto", cmap=colours, vmin=0, vmax=len(GAP_CLASSES), interpolation="nearest")
     ax.set_yticks(range(len(matrix.index)), [str(k) for k in matrix.index])

@@ -10,12 +10,15 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import KitError
+from .runner import NotebookRun, next_free, run_notebook, write_html
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TEMPLATE = NOTEBOOKS / "incident.ipynb"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-class IncidentError(Exception):
+class IncidentError(KitError):
     """An incident name, scope or file that cannot be used; the message says why."""
 
 
@@ -36,36 +39,31 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
 
 
 def open_incident(name: str, *, parameters: dict, execute: bool = True, directory: Path | str = "incidents",
-                  template: Path | str = TEMPLATE, today: datetime | None = None) -> Path:
-    """Create ``<directory>/<date>-<name>.ipynb`` from the template; run it unless ``execute=False``.
+                  template: Path | str = TEMPLATE, today: datetime | None = None) -> NotebookRun:
+    """Create ``<directory>/<date>-<name>.ipynb`` from the template (``-2``, ``-3``... when taken);
+    run it unless ``execute=False``. A failed run keeps its partial notebook and names the error.
 
     >>> open_incident("checkout-drop", parameters=incident_parameters(entity_id="c-42", start="2026-11-20",
-    ...               end="2026-11-21"), execute=False)
+    ...               end="2026-11-21"), execute=False).path
     PosixPath('incidents/2026-11-24-checkout-drop.ipynb')
     """
-    import papermill
-
     if not NAME_RE.match(name):
         raise IncidentError(f"incident name {name!r} must match {NAME_RE.pattern}")
     day = (today or datetime.now(timezone.utc)).date().isoformat()
-    path = Path(directory) / f"{day}-{name}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(template), str(path), parameters=parameters, prepare_only=not execute,
-                               progress_bar=False, cwd=str(Path.cwd()), kernel_name="python3")
-    return path
+    path = next_free(Path(directory) / f"{day}-{name}.ipynb")
+    return run_notebook(template, path, parameters=parameters, execute=execute, cwd=Path.cwd())
 
 
 def find_incident(name: str, directory: Path | str = "incidents") -> Path:
-    """The newest notebook of incident ``name``."""
-    matches = sorted(Path(directory).glob(f"*-{name}.ipynb"))
+    """The newest notebook of incident ``name`` (the last one written)."""
+    folder = Path(directory)
+    matches = [*folder.glob(f"*-{name}.ipynb"), *folder.glob(f"*-{name}-[0-9]*.ipynb")]
     if not matches:
         raise IncidentError(f"no incident named {name!r} in {directory}/ (create it with `pik incident open {name}`)")
-    return matches[-1]
+    return max(matches, key=lambda path: path.stat().st_mtime_ns)
 
 
 def report(notebook: Path | str, output: Path | str | None = None) -> Path:
     """Write an executed notebook as a single HTML file next to it (or at ``output``)."""
-    from pik_local.demo import write_html
-
     notebook = Path(notebook)
     return write_html(notebook, Path(output) if output else notebook.with_suffix(".html"))

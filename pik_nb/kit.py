@@ -1,63 +1,74 @@
-"""``Kit``: one connected stack and the verbs an investigator uses on it.
+"""``Kit``: the investigator's facade: one ``Stack`` and the verbs used on it.
 
-Each verb is a thin method over a module (``load``, ``raw``, ``diff``, ``explain``, ``api``,
-``reconcile``) so the logic stays testable on its own.
+Each verb is a thin method over a module (``load``, ``raw``, ``diff``, ``explain``,
+``reconcile``) that takes the ``Stack``, never the ``Kit``: nothing below this module imports it.
 """
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 import boto3
 import pandas as pd
-from botocore.config import Config
 
-from . import api, diff as diff_module, explain as explain_module, load, raw as raw_module, reconcile as reconcile_module
+from pik.core.timefmt import key_time
+
+from . import diff as diff_module, explain as explain_module, load, raw as raw_module, reconcile as reconcile_module
 from .dynamo import FastReader
+from .stack import Resources, Stack
+from .times import Time, utc
 
 if TYPE_CHECKING:
-    from .connect import Resources
     from .diff import Diff
     from .explain import Explanation
 
-Time = datetime | str | pd.Timestamp
-
 
 class Kit:
-    """A connected stack: ``kit = pik_nb.connect()``, then ``kit.events(entity_id="c-42", start=..., end=...)``."""
+    """A connected stack: ``kit = pik_nb.connect()``, then ``kit.events(entity_id="c-42", start=..., end=...)``.
 
-    def __init__(self, session: boto3.session.Session, resources: "Resources", *, endpoint_url: str | None = None,
-                 sign_api: bool = True, workers: int = 32, progress: bool = True) -> None:
-        self.session = session
-        self.resources = resources
-        self.endpoint_url = endpoint_url
-        self.sign_api = sign_api  # SigV4 for a deployed API; the local stack's API is plain HTTP
-        self.workers = workers
+    ``kit.stack`` holds the session, resource names and clients; ``kit.progress`` is the default
+    for progress bars on long loads.
+    """
+
+    def __init__(self, stack: Stack, *, progress: bool = True) -> None:
+        self.stack = stack
         self.progress = progress
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._reader: FastReader | None = None
 
     def __repr__(self) -> str:
-        where = self.endpoint_url or self.session.region_name
-        return f"Kit({where}, events={self.resources.events_table_name!r}, bucket={self.resources.raw_bucket_name!r})"
+        return "Kit" + repr(self.stack).removeprefix("Stack")
+
+    @property
+    def session(self) -> boto3.session.Session:
+        return self.stack.session
+
+    @property
+    def resources(self) -> Resources:
+        return self.stack.resources
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.stack.endpoint_url
+
+    @property
+    def workers(self) -> int:
+        return self.stack.workers
+
+    @property
+    def sign_api(self) -> bool:
+        return self.stack.sign_api
+
+    @sign_api.setter
+    def sign_api(self, value: bool) -> None:
+        self.stack.sign_api = value
 
     def client(self, service: str) -> Any:
-        """The kit's boto3 client for ``service``, pooled for ``workers`` concurrent calls."""
-        with self._lock:
-            if service not in self._clients:
-                config = Config(max_pool_connections=self.workers, retries={"mode": "standard", "max_attempts": 5})
-                self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
-            return self._clients[service]
+        """The stack's boto3 client for ``service``, pooled for ``workers`` concurrent calls."""
+        return self.stack.client(service)
 
     @property
     def reader(self) -> FastReader:
         """The fast DynamoDB reader used by ``events``."""
-        if self._reader is None:
-            self._reader = FastReader(self.session, self.client("dynamodb"), max_connections=self.workers)
-        return self._reader
+        return self.stack.reader
 
     # --- loaders ------------------------------------------------------------------------------
     def events(self, *, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
@@ -68,7 +79,7 @@ class Kit:
         >>> kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> kit.events(source="checkout", event_type="order_placed", start="2026-11-20", end="2026-11-22")
         """
-        return load.events(self, entity_id=entity_id, source=source, event_type=event_type, start=start, end=end,
+        return load.events(self.stack, entity_id=entity_id, source=source, event_type=event_type, start=start, end=end,
                            allow_scan=allow_scan, page_size=page_size, progress=self._progress(progress))
 
     def raw(self, events: pd.DataFrame, *, progress: bool | None = None) -> pd.DataFrame:
@@ -77,7 +88,7 @@ class Kit:
         >>> raw = kit.raw(kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-21"))
         >>> raw[["event_id", "hash_ok", "payload.amount"]]
         """
-        return raw_module.fetch(self, events, progress=self._progress(progress))
+        return raw_module.fetch(self.stack, events, progress=self._progress(progress))
 
     def raw_dataset(self, *, source: str, event_type: str, days: int | Iterable[str] = 1,
                     progress: bool | None = None) -> pd.DataFrame:
@@ -85,7 +96,7 @@ class Kit:
 
         >>> kit.raw_dataset(source="checkout", event_type="order_placed", days=["2026-11-20"])
         """
-        return raw_module.dataset(self, source=source, event_type=event_type, days=days,
+        return raw_module.dataset(self.stack, source=source, event_type=event_type, days=days,
                                   progress=self._progress(progress))
 
     def rejected(self, *, days: int | Iterable[str] = 1, progress: bool | None = None) -> pd.DataFrame:
@@ -93,25 +104,25 @@ class Kit:
 
         >>> kit.rejected(days=["2026-11-20"])[["ingest_time", "rules", "entity_id"]]
         """
-        return raw_module.rejected(self, days=days, progress=self._progress(progress))
+        return raw_module.rejected(self.stack, days=days, progress=self._progress(progress))
 
     def aggregates(self, *, entity_id: str, start: Time, end: Time, metric: str | None = None) -> pd.DataFrame:
         """Every aggregate version of ``entity_id`` for days in ``[start, end)`` (``AGGREGATE_COLUMNS``).
 
         >>> kit.aggregates(entity_id="customer-42", start="2026-11-20", end="2026-11-21", metric="count")
         """
-        return load.aggregates(self, entity_id=entity_id, start=start, end=end, metric=metric)
+        return load.aggregates(self.stack, entity_id=entity_id, start=start, end=end, metric=metric)
 
     def replays(self, *, start: Time | None = None, end: Time | None = None) -> pd.DataFrame:
         """Replay runs, newest first (``RUN_COLUMNS``), created in ``[start, end)`` when given.
 
         >>> kit.replays()[["replay_id", "dry_run", "matched", "sent", "status"]]
         """
-        return load.replays(self, start=start, end=end)
+        return load.replays(self.stack, start=start, end=end)
 
     def manifest(self, key: str) -> dict:
         """An aggregate version's manifest document (``pik.core.records.manifest_document``)."""
-        return raw_module.document(self, key)
+        return raw_module.document(self.stack, key)
 
     # --- investigation ------------------------------------------------------------------------
     def diff(self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None,
@@ -121,7 +132,7 @@ class Kit:
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
         >>> d.value_delta, list(d.added["event_id"]), d.causes
         """
-        return diff_module.load_diff(self, entity_id, day, metric=metric, old=old, new=new)
+        return diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
 
     def explain(self, event_id: str) -> "Explanation":
         """Everything known about one event: attempts, raw bytes, dedup, replays, aggregate versions.
@@ -129,7 +140,7 @@ class Kit:
         >>> kit.explain("5f0c...").to_dict()["attempts"][0]["status"]
         'ACCEPTED'
         """
-        return explain_module.load_explanation(self, event_id)
+        return explain_module.load_explanation(self.stack, event_id)
 
     def replay(self, *, start: Time, end: Time, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
@@ -140,23 +151,25 @@ class Kit:
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
         """
-        return api.replay(self, start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
-                          limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
-                          client_token=client_token)
+        body = {"entity_id": entity_id, "source": source, "event_type": event_type,
+                "start_time": key_time(utc(start)), "end_time": key_time(utc(end)), "limit": limit,
+                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token}
+        with self.stack.api as api:
+            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None)
 
     def reconcile(self, *, progress: bool | None = None) -> pd.DataFrame:
         """Raw objects without metadata and metadata without raw (columns ``problem``, ``event_id``, ``s3_key``).
 
         >>> kit.reconcile().groupby("problem").size()
         """
-        return reconcile_module.reconcile(self, progress=self._progress(progress))
+        return reconcile_module.reconcile(self.stack, progress=self._progress(progress))
 
     def status(self) -> dict:
         """Resource names, replay queue depths and the latest replay run.
 
         >>> kit.status()["queues"]["replay_queue"]
         """
-        return reconcile_module.status(self)
+        return reconcile_module.status(self.stack)
 
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from pik.core.records import ACCEPTED
 
 from ._plot import pair
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 LATENESS_COLUMNS = ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "late_count", "late_share",
                     "negative_count", "out_of_order"]

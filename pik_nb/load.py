@@ -18,18 +18,19 @@ from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_arrow_
 from .times import time_slices, utc
 
 if TYPE_CHECKING:
-    from .kit import Kit, Time
+    from .stack import Stack
+    from .times import Time
 
 SCAN_SEGMENTS = 8
 MAX_SLICES = 64  # parallel queries per entity window; more only adds requests
 Request = tuple[str, dict]  # (operation, request body)
 
 
-def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type: str | None,
-           start: "Time | None", end: "Time | None", allow_scan: bool, page_size: int | None,
-           progress: bool) -> pd.DataFrame:
-    """Attempts in scope: per-entity windows cut into slices of about a day, streams per UTC day
-    (the index partition), queried in parallel; see ``Kit.events``."""
+def events(stack: "Stack", *, entity_id: str | None = None, source: str | None = None,
+           event_type: str | None = None, start: "Time | None" = None, end: "Time | None" = None,
+           allow_scan: bool = False, page_size: int | None = None, progress: bool = False) -> pd.DataFrame:
+    """Attempts in scope: streams per UTC day (the index partition); on AWS, entity windows cut into
+    slices of about a day and scans into segments, all queried in parallel; see ``Kit.events``."""
     if entity_id is None and not (source and event_type) and not allow_scan:
         raise ScopeError("give entity_id=..., or source=... and event_type=..., with start and end "
                          "(or allow_scan=True to read the whole table)")
@@ -37,29 +38,31 @@ def events(kit: "Kit", *, entity_id: str | None, source: str | None, event_type:
     scoped = entity_id is not None or bool(source)
     if (low is None) != (high is None) or (scoped and low is None) or (low is not None and not low < high):
         raise ScopeError("start and end are required, with start < end")
-    table = kit.resources.events_table_name
+    table = stack.resources.events_table_name
     if entity_id is not None:
-        requests = [_entity_query(table, entity_id, a, b, page_size) for a, b in time_slices(low, high, MAX_SLICES)]
+        slices = time_slices(low, high, MAX_SLICES if stack.fan_out > 1 else 1)
+        requests = [_entity_query(table, entity_id, a, b, page_size) for a, b in slices]
     elif source:
         requests = [_stream_query(table, source, event_type, day, page_size) for day in days_between(low, high)]
     else:
-        requests = [_scan(table, segment, page_size) for segment in range(SCAN_SEGMENTS)]
+        segments = scan_segments(stack)
+        requests = [_scan(table, segment, segments, page_size) for segment in range(segments)]
     shape = item_type(ATTEMPT_COLUMNS)
-    pages = gather(kit, requests, progress, "attempts", lambda *request: kit.reader.arrow_pages(*request, shape))
+    pages = gather(stack, requests, progress, "attempts", lambda *request: stack.reader.arrow_pages(*request, shape))
     frame = from_arrow_items(pa.chunked_array(pages, shape), ATTEMPT_COLUMNS)
     if low is not None:
         frame = frame[(frame["event_time"] >= low) & (frame["event_time"] < high)]
     return frame.sort_values(["event_time", "ingest_time"], kind="stable").reset_index(drop=True)
 
 
-def gather(kit: "Kit", requests: list[Request], progress: bool, what: str,
+def gather(stack: "Stack", requests: list[Request], progress: bool, what: str,
            pages: Callable[..., Iterable[Sized]] | None = None) -> list:
-    """Run every request (all pages each) on the kit's thread pool; the pages, in request order.
+    """Run every request (all pages each) on the stack's thread pool; the pages, in request order.
 
-    ``pages`` reads one request's pages (default ``kit.reader.pages``: lists of item dicts).
+    ``pages`` reads one request's pages (default ``stack.reader.pages``: lists of item dicts).
     """
     bar = tqdm(desc=what, unit=" items", disable=not progress, delay=1.0)
-    read = pages or kit.reader.pages
+    read = pages or stack.reader.pages
 
     def run(request: Request) -> list:
         got = []
@@ -68,7 +71,7 @@ def gather(kit: "Kit", requests: list[Request], progress: bool, what: str,
             bar.update(len(page))
         return got
 
-    with ThreadPoolExecutor(max_workers=max(1, min(kit.workers, len(requests)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(stack.workers, len(requests)))) as pool:
         parts = list(pool.map(run, requests))
     bar.close()
     return [page for part in parts for page in part]
@@ -94,9 +97,14 @@ def _stream_query(table: str, source: str, event_type: str, day: str, page_size:
     }, page_size)
 
 
-def _scan(table: str, segment: int, page_size: int | None) -> Request:
+def scan_segments(stack: "Stack") -> int:
+    """Parallel scan segments worth reading: ``SCAN_SEGMENTS`` on AWS, one on a local endpoint."""
+    return min(SCAN_SEGMENTS, stack.fan_out)
+
+
+def _scan(table: str, segment: int, segments: int, page_size: int | None) -> Request:
     return "Scan", _paged({
-        "TableName": table, "Segment": segment, "TotalSegments": SCAN_SEGMENTS,
+        "TableName": table, "Segment": segment, "TotalSegments": segments,
         "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": "attempt"}},
     }, page_size)
 
@@ -105,19 +113,20 @@ def _paged(request: dict, page_size: int | None) -> dict:
     return {**request, "Limit": page_size} if page_size else request
 
 
-def aggregates(kit: "Kit", *, entity_id: str, start: "Time", end: "Time", metric: str | None) -> pd.DataFrame:
+def aggregates(stack: "Stack", *, entity_id: str, start: "Time", end: "Time",
+               metric: str | None = None) -> pd.DataFrame:
     """Every version for the UTC days touched by ``[start, end)``; see ``Kit.aggregates``."""
     days = days_between(utc(start), utc(end))
-    store = AggregateStore(kit.resources.aggregates_table_name, client=kit.client("dynamodb"))
+    store = AggregateStore(stack.resources.aggregates_table_name, client=stack.client("dynamodb"))
     rows = [row for row in store.versions(entity_id, days[0], days[-1])
             if row["day"] in days and (metric is None or row["metric"] == metric)]
     frame = from_records(rows, AGGREGATE_COLUMNS)
     return frame.sort_values(["day", "metric", "version"], kind="stable").reset_index(drop=True)
 
 
-def replays(kit: "Kit", *, start: "Time | None", end: "Time | None") -> pd.DataFrame:
+def replays(stack: "Stack", *, start: "Time | None" = None, end: "Time | None" = None) -> pd.DataFrame:
     """Replay runs from the runs index, newest first; see ``Kit.replays``."""
-    table = Table(kit.resources.replays_table_name, client=kit.client("dynamodb"))
+    table = Table(stack.resources.replays_table_name, client=stack.client("dynamodb"))
     condition, values = "runs_pk = :p", {":p": keys.RUNS_GSI_PK}
     if start is not None or end is not None:
         condition += " AND created_at BETWEEN :a AND :b"

@@ -1,6 +1,6 @@
 """S3 readers: raw objects (hash-checked), the Hive-partitioned raw layout, quarantine and manifests.
 
-Objects are fetched on a bounded thread pool (``Kit.workers`` threads, the S3 client pooled to
+Objects are fetched on a bounded thread pool (``Stack.workers`` threads, the S3 client pooled to
 match), so many 20 ms GETs overlap while memory holds only the parsed documents.
 """
 
@@ -23,55 +23,43 @@ from .errors import KitError
 from .times import days_back
 
 if TYPE_CHECKING:
-    from .kit import Kit
+    from .stack import Stack
 
-MISSING = ("NoSuchKey", "404", "NotFound")
-
-
-def document(kit: "Kit", key: str) -> dict | None:
+def document(stack: "Stack", key: str) -> dict | None:
     """One JSON document from the raw bucket, or None when the key does not exist."""
-    return json.loads(body) if (body := get_bytes(kit, key)) is not None else None
+    return json.loads(body) if (body := stack.documents.read(key)) is not None else None
 
 
-def get_bytes(kit: "Kit", key: str) -> bytes | None:
-    try:
-        return kit.client("s3").get_object(Bucket=kit.resources.raw_bucket_name, Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in MISSING:
-            return None
-        raise StorageError(f"s3 get {key}: {exc}") from exc
-
-
-def get_many(kit: "Kit", keys_: list[str], progress: bool, what: str,
+def get_many(stack: "Stack", keys_: list[str], progress: bool, what: str,
              parse: Callable[[bytes], Any] | None = None) -> list[Any]:
-    """Bodies of ``keys_`` in order (None where missing), fetched on the kit's bounded pool;
+    """Bodies of ``keys_`` in order (None where missing), fetched on the stack's bounded pool;
     ``parse`` runs in the worker so only parsed documents are kept, never all the bytes too."""
     bar = tqdm(total=len(keys_), desc=what, unit=" objects", disable=not progress, delay=1.0)
 
     def one(key: str) -> Any:
-        body = get_bytes(kit, key)
+        body = stack.documents.read(key)
         bar.update()
         return parse(body) if parse is not None and body is not None else body
 
-    with ThreadPoolExecutor(max_workers=max(1, min(kit.workers, len(keys_)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(stack.workers, len(keys_)))) as pool:
         bodies = list(pool.map(one, keys_))
     bar.close()
     return bodies
 
 
-def list_keys(kit: "Kit", prefix: str) -> list[str]:
-    pages = kit.client("s3").get_paginator("list_objects_v2").paginate(
-        Bucket=kit.resources.raw_bucket_name, Prefix=prefix)
+def list_keys(stack: "Stack", prefix: str) -> list[str]:
+    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=stack.resources.raw_bucket_name, Prefix=prefix)
     try:
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
     except ClientError as exc:
         raise StorageError(f"s3 list {prefix}: {exc}") from exc
 
 
-def fetch(kit: "Kit", events: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
+def fetch(stack: "Stack", events: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
     """One row per distinct ``s3_key`` of ``events``; see ``Kit.raw``."""
     wanted = events.drop_duplicates("s3_key")[["s3_key", "event_id", "payload_sha256"]].reset_index(drop=True)
-    docs = get_many(kit, wanted["s3_key"].tolist(), progress, "raw objects", json.loads)
+    docs = get_many(stack, wanted["s3_key"].tolist(), progress, "raw objects", json.loads)
     return raw_frame(wanted, docs)
 
 
@@ -110,11 +98,11 @@ def partition_prefix(source: str, event_type: str, day: str) -> str:
     return keys.raw_key(source, event_type, day, "_").rsplit("/", 1)[0] + "/"
 
 
-def dataset(kit: "Kit", *, source: str, event_type: str, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
+def dataset(stack: "Stack", *, source: str, event_type: str, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
     """Every raw object of the partitions, parsed in bulk by pyarrow's JSON reader; see ``Kit.raw_dataset``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
-    listed = [(key, day) for day in dates for key in list_keys(kit, partition_prefix(source, event_type, day))]
-    bodies = get_many(kit, [key for key, _ in listed], progress, "raw dataset")
+    listed = [(key, day) for day in dates for key in list_keys(stack, partition_prefix(source, event_type, day))]
+    bodies = get_many(stack, [key for key, _ in listed], progress, "raw dataset")
     listed = [pair for pair, body in zip(listed, bodies) if body is not None]  # deleted since listing
     lines = b"\n".join(body.strip() for body in bodies if body is not None)
     try:
@@ -141,11 +129,11 @@ def _flatten(table: pa.Table) -> pa.Table:
     return table.drop_columns([n for n in ("source", "event_type") if n in table.column_names])
 
 
-def rejected(kit: "Kit", *, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
+def rejected(stack: "Stack", *, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
     """Quarantined requests of ``days`` (UTC arrival dates); see ``Kit.rejected``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
-    listed = [key for day in dates for key in list_keys(kit, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")]
-    fetched = get_many(kit, listed, progress, "rejected", json.loads)
+    listed = [key for day in dates for key in list_keys(stack, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")]
+    fetched = get_many(stack, listed, progress, "rejected", json.loads)
     listed = [key for key, doc in zip(listed, fetched) if doc is not None]  # deleted since listing
     docs = [doc for doc in fetched if doc is not None]
     bodies = [_readable(doc.get("body", "")) for doc in docs]

@@ -12,46 +12,48 @@ from botocore.exceptions import ClientError
 from pik.core import keys
 from pik.core.errors import StorageError
 
-from .load import SCAN_SEGMENTS, gather, items
+from . import load
+from .load import gather, items, scan_segments
 from .raw import list_keys
 
 if TYPE_CHECKING:
-    from .kit import Kit
+    from .stack import Stack
 
 RAW_ONLY, META_ONLY = "raw without metadata", "metadata without raw"
 
 
-def reconcile(kit: "Kit", *, progress: bool) -> pd.DataFrame:
+def reconcile(stack: "Stack", *, progress: bool) -> pd.DataFrame:
     """Raw objects no dedup gate points at, and gates whose raw object is gone (a full scan, by design).
 
     A raw object without metadata is what a crash between the two ingest writes leaves until the
     producer retries; metadata without raw means bytes were lost (or expired before the metadata).
     """
-    raw = set(list_keys(kit, keys.raw_key("_", "_", "_", "_").split("/", 1)[0] + "/"))
-    requests = [("Scan", {"TableName": kit.resources.events_table_name, "Segment": segment,
-                          "TotalSegments": SCAN_SEGMENTS, "FilterExpression": "sk = :m",
+    raw = set(list_keys(stack, keys.raw_key("_", "_", "_", "_").split("/", 1)[0] + "/"))
+    segments = scan_segments(stack)
+    requests = [("Scan", {"TableName": stack.resources.events_table_name, "Segment": segment,
+                          "TotalSegments": segments, "FilterExpression": "sk = :m",
                           "ProjectionExpression": "event_id, s3_key",
-                          "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}) for segment in range(SCAN_SEGMENTS)]
-    gates = {item["s3_key"]["S"]: item["event_id"]["S"] for item in items(gather(kit, requests, progress, "dedup gates"))}
+                          "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}) for segment in range(segments)]
+    gates = {item["s3_key"]["S"]: item["event_id"]["S"] for item in items(gather(stack, requests, progress, "dedup gates"))}
     rows = [(RAW_ONLY, PurePosixPath(key).stem, key) for key in sorted(raw - set(gates))]
     rows += [(META_ONLY, gates[key], key) for key in sorted(set(gates) - raw)]
     frame = pd.DataFrame(rows, columns=["problem", "event_id", "s3_key"])
     return frame.astype({"problem": pd.CategoricalDtype([RAW_ONLY, META_ONLY]), "event_id": "str", "s3_key": "str"})
 
 
-def status(kit: "Kit") -> dict:
-    """Where the kit points, queue depths and the latest replay run."""
-    queues = {name: _depth(kit, url) for name, url in (("replay_queue", kit.resources.replay_queue_url),
-                                                        ("dead_letter_queue", kit.resources.replay_dead_letter_queue_url)) if url}
-    runs = kit.replays()
+def status(stack: "Stack") -> dict:
+    """Where the stack is, queue depths and the latest replay run."""
+    queues = {name: _depth(stack, url) for name, url in (("replay_queue", stack.resources.replay_queue_url),
+                                                        ("dead_letter_queue", stack.resources.replay_dead_letter_queue_url)) if url}
+    runs = load.replays(stack)
     latest = runs.iloc[0][["replay_id", "created_at", "requester", "dry_run", "status", "matched", "sent"]].to_dict() if len(runs) else None
-    return {"endpoint": kit.endpoint_url or f"AWS {kit.session.region_name}", "resources": asdict(kit.resources),
+    return {"endpoint": stack.endpoint_url or f"AWS {stack.session.region_name}", "resources": asdict(stack.resources),
             "queues": queues, "replay_runs": len(runs), "latest_replay": latest}
 
 
-def _depth(kit: "Kit", url: str) -> dict:
+def _depth(stack: "Stack", url: str) -> dict:
     try:
-        attributes = kit.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
+        attributes = stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     except ClientError as exc:
         raise StorageError(f"sqs attributes {url}: {exc}") from exc

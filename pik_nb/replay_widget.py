@@ -10,11 +10,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-import ipywidgets as w
-
 from .replay_flow import FlowError, Progress, ReplayFlow, Scope
 
 if TYPE_CHECKING:
+    import ipywidgets as w
+
     from .kit import Kit
 
 _BAR = ('<tr><td class="pik-day">{day}</td><td style="width:60%"><div style="background:#4c72b0;height:12px;'
@@ -38,6 +38,8 @@ class ReplayWidget:
 
     def __init__(self, flow: ReplayFlow, *, entity_id: str | None, source: str | None, event_type: str | None,
                  start: str, end: str, metric: str, poll_seconds: float, timeout_seconds: float) -> None:
+        import ipywidgets as w  # on first use: importing pik_nb stays free of the widget stack
+
         self.flow, self.metric = flow, metric
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         text = lambda label, value: w.Text(value=value or "", description=label, style={"description_width": "90px"})  # noqa: E731
@@ -67,6 +69,8 @@ class ReplayWidget:
 
     @staticmethod
     def _html(css: str) -> w.HTML:
+        import ipywidgets as w
+
         widget = w.HTML()
         widget.add_class(css)
         return widget

@@ -8,6 +8,8 @@ import pandas as pd
 
 from pik.core.timefmt import UTC, key_time
 
+Time = datetime | str | pd.Timestamp  # anything ``utc`` reads
+
 
 def utc(value: datetime | str | pd.Timestamp) -> datetime:
     """``utc("2026-11-20") == datetime(2026, 11, 20, tzinfo=UTC)``; offsets are honoured."""

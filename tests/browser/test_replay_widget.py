@@ -19,7 +19,7 @@ import pytest
 
 from pik.core.timefmt import UTC
 from pik_local.client import count_statuses, ingest_events
-from pik_local.lab import stop_process
+from pik_cli.lab import stop_process
 from tests.e2e.conftest import StackProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ import pytest
 from pik.core.timefmt import UTC
 from pik_local.info import LocalStackInfo
 
-PIK = [sys.executable, "-c", "from pik_nb.cli import main; main()"]
+PIK = [sys.executable, "-c", "from pik_cli import main; main()"]
 T = TypeVar("T")
 
 

@@ -20,7 +20,9 @@ def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
     done = subprocess.run([*PIK, "demo", "--no-lab", "--report", str(report), "--events", "200", "--no-progress",
                            "--info-file", str(info_file)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    executed = nbformat.read(report.with_suffix(".ipynb"), as_version=4)
+    notebook = Path(done.stdout.split("incident notebook: ", 1)[1].splitlines()[0])
+    assert notebook.parent == Path("incidents")  # a folder JupyterLab shows, relative to where the demo ran
+    executed = nbformat.read(tmp_path / notebook, as_version=4)
     outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert outputs and [o for o in outputs if o["output_type"] == "error"] == []
     assert "<html" in report.read_text()[:2000].lower()
@@ -76,9 +78,12 @@ def test_demo_serves_the_notebook_in_jupyterlab_until_stopped(tmp_path):
         line = wait_for(lambda: next((l for l in out.read_text().splitlines() if l.startswith("JupyterLab: ")), None),
                         timeout_s=120, what="JupyterLab's URL")
         url = line.split(" ", 1)[1]
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/lab/tree/.pik/demo/incident.ipynb")
+        base, notebook = url.split("/lab/tree/", 1)
+        assert base.startswith("http://127.0.0.1:") and notebook.startswith("incidents/") and notebook.endswith("-demo.ipynb")
         assert urllib3.PoolManager().request("GET", url).status == 200
-        assert (tmp_path / ".pik" / "demo" / "incident.ipynb").exists()
+        # what the page asks for when it opens the link: JupyterLab's contents API must find the notebook
+        assert urllib3.PoolManager().request("GET", f"{base}/api/contents/{notebook}").status == 200
+        assert (tmp_path / notebook).exists()
         spawned = _descendants(demo.pid)
         assert spawned  # the JupyterLab server
         os.kill(demo.pid, signal.SIGTERM)

@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 import pik_nb
 from pik_local.info import LocalStackInfo
-from pik_nb.cli import cli
-from pik_nb.cli import investigate  # noqa: F401  (attaches the commands)
+from pik_cli import cli
 from pik_nb.connect import snake
 from tests.conftest import make_event
 from tests.nb.conftest import post

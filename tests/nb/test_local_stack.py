@@ -10,8 +10,7 @@ import pik_nb
 from pik.core.timefmt import UTC
 from pik_local.client import ingest_events
 from pik_local.stack import LocalStack
-from pik_nb.cli import cli
-from pik_nb.cli import investigate  # noqa: F401  (attaches the commands)
+from pik_cli import cli
 from tests.conftest import make_event
 
 DAY = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

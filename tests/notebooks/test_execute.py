@@ -8,7 +8,8 @@ import nbformat
 import papermill
 import pytest
 
-from pik_local.demo import stage_incident, write_html
+from pik_local.demo import stage_incident
+from pik_nb.runner import write_html
 from pik_local.incident import generate
 from tests.e2e.conftest import StackProcess
 

@@ -6,8 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import pik_nb.cli._register  # noqa: F401  (attaches every command)
-from pik_nb.cli import cli
+from pik_cli import cli
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -21,8 +20,19 @@ def client(service: str) -> Any:
     """The shared client for ``service`` (``"s3"``, ``"dynamodb"``, ``"sqs"``)."""
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
+            _clients[service] = make_client(boto3.session.Session(), service)
         return _clients[service]
+
+
+def make_client(session: boto3.session.Session, service: str, *, endpoint_url: str | None = None,
+                pool: int = 32) -> Any:
+    """A client with pik's retry policy and a connection pool for ``pool`` concurrent calls.
+
+    >>> make_client(boto3.session.Session(region_name="us-east-1"), "s3", pool=8).meta.service_model.service_name
+    's3'
+    """
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=pool)
+    return session.client(service, endpoint_url=endpoint_url, config=config)
 
 
 def reset() -> None:

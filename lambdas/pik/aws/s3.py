@@ -45,11 +45,19 @@ class DocumentStore:
             raise StorageError(f"s3 put {key}: {exc}") from exc
 
     def get(self, key: str) -> dict:
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            raise StorageError(f"s3 get {key}: {exc}") from exc
+        body = self.read(key)
+        if body is None:
+            raise StorageError(f"s3 get {key}: no such key")
         return json.loads(body)
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when ``key`` does not exist."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise StorageError(f"s3 get {key}: {exc}") from exc
 
     def get_many(self, keys: list[str], workers: int = 16) -> list[dict]:
         """Fetch concurrently, results in the order of ``keys``."""

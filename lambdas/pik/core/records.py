@@ -20,6 +20,24 @@ from .timefmt import key_time, lag_ms
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"
 RAW_SCHEMA = "pik.raw.v1"
 
+#: What an investigator reads of an attempt item (``attempt_item`` without its key attributes),
+#: with each field's kind: ``text``, ``label`` (few distinct values), ``time`` (a key-time
+#: string), ``int``, ``float``. ``pik_nb.frames`` types its DataFrame columns from this.
+ATTEMPT_FIELDS = {
+    "event_id": "text", "attempt_id": "text", "status": "label", "source": "label", "event_type": "label",
+    "entity_id": "text", "event_time": "time", "event_date": "text", "ingest_time": "time", "ingest_lag_ms": "int",
+    "request_id": "text", "s3_key": "text", "payload_sha256": "text", "content_sha256": "text",
+    "idempotency_key": "text",
+}
+#: The key attributes of an attempt item: table keys and the three indexes' keys.
+ATTEMPT_KEYS = ("pk", "sk", "item_type", "ent_pk", "ent_sk", "std_pk", "arrival_sk", "lateness_sk", "expires_at")
+
+#: What an investigator reads of an aggregate version (``aggregate_item`` without ``pk``/``sk``).
+AGGREGATE_FIELDS = {
+    "entity_id": "text", "day": "text", "metric": "label", "version": "int", "value": "float", "input_count": "int",
+    "inputs_hash": "text", "code_version": "label", "computed_at": "time", "replay_id": "text", "manifest_key": "text",
+}
+
 
 @dataclass(frozen=True)
 class Attempt:

@@ -12,13 +12,13 @@ from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from . import cli
+from ._common import setup_logging
 
 if TYPE_CHECKING:
     from pik_local.stack import LocalStack
 
 
-@cli.group()
+@click.group()
 def local() -> None:
     """The local stack: moto + the Lambda handlers on 127.0.0.1, no AWS account needed."""
 
@@ -47,7 +47,7 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     """
     from pik_local.stack import LocalStack, StackError
 
-    _logging()
+    setup_logging()
     stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
                        prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival)
     stopping = _stop_on_signals()
@@ -66,10 +66,6 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     if saved is not None:
         click.echo(f"saved {sum(saved.values())} objects, items and messages to {state_dir}")
     click.echo("stopped")
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -98,7 +94,7 @@ def _summary(stack: "LocalStack") -> str:
     return "\n".join(lines)
 
 
-@cli.command("ingest")
+@click.command("ingest")
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @click.option("--api-url", help="Base URL of an unauthenticated API [default: the local stack's, from its info file].")
 @click.option("--local-file", type=click.Path(path_type=Path), default=None,
@@ -149,7 +145,7 @@ def _local_api(info_file: Path | None) -> str:
     return info.api_url
 
 
-@cli.command("demo")
+@click.command("demo")
 @click.option("--events", type=click.IntRange(60, None), default=20_000, show_default=True,
               help="Size of the generated incident (requests sent).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generator.")
@@ -169,10 +165,12 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
       pik demo                                   # JupyterLab on the incident (URL printed)
       pik demo --no-lab --report out.html --events 2000
     """
-    from pik_local.demo import DemoError, run_demo
+    from pik_local.demo import DemoError
     from pik_local.stack import StackError
 
-    _logging()
+    from .demo import run_demo
+
+    setup_logging()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM unwinds like Ctrl-C: the stack stops cleanly
     try:
         outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,

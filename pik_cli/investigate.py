@@ -7,51 +7,19 @@ become one-line CLI errors, never tracebacks.
 
 from __future__ import annotations
 
-import functools
 import json
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
-from pik.core.errors import PikError
-
-from . import cli
-
-
-def connection(command: Callable) -> Callable:
-    """Add ``--stack/--profile/--region/--local-file`` and pass a connected ``kit``."""
-    @click.option("--stack", default=None, help="A deployed stack's CloudFormation name [default: the local stack].")
-    @click.option("--profile", default=None, help="AWS profile for --stack.")
-    @click.option("--region", default=None, help="AWS region for --stack.")
-    @click.option("--local-file", type=click.Path(path_type=Path), default=None,
-                  help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
-    @functools.wraps(command)
-    def wrapper(stack: str | None, profile: str | None, region: str | None, local_file: Path | None, **kwargs: Any) -> Any:
-        import pik_nb
-
-        with errors():
-            kit = pik_nb.connect(stack, profile=profile, region=region) if stack else pik_nb.connect(path=local_file)
-            kit.progress = False
-            return command(kit, **kwargs)
-    return wrapper
-
-
-@contextmanager
-def errors() -> Iterator[None]:
-    """Library errors (bad scope, missing stack, AWS failures) as clean ``click`` errors."""
-    try:
-        yield
-    except PikError as exc:
-        raise click.ClickException(str(exc)) from exc
+from ._common import connection
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
-@cli.command()
+@click.command()
 @click.argument("event_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @connection
@@ -66,7 +34,7 @@ def explain(kit, event_id: str, as_json: bool) -> None:
     click.echo(_json(explained.to_dict()) if as_json else str(explained))
 
 
-@cli.command()
+@click.command()
 @click.option("--entity", "entity_id", default=None, help="Replay one entity ...")
 @click.option("--source", default=None, help="... or a source (with --event-type).")
 @click.option("--event-type", default=None, help="Event type, with --source.")
@@ -101,7 +69,7 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo("stopped early: run the same command again to continue")
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @connection
 def reconcile(kit, as_json: bool) -> None:
@@ -123,7 +91,7 @@ def reconcile(kit, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @connection
 def status(kit, as_json: bool) -> None:

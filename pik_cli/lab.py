@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,6 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from .stack import free_port
 
 SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
             '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'}
@@ -26,6 +26,22 @@ def lab_command(notebook: Path, port: int, root: Path) -> list[str]:
     return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", str(notebook.resolve().relative_to(root))]
+
+
+def lab_command_line(notebook: Path | str) -> list[str]:
+    """A command that opens ``notebook`` in JupyterLab with this Python, no activated venv needed.
+
+    >>> lab_command_line("incidents/2026-12-01-demo.ipynb")   # doctest: +SKIP
+    ['/work/main/.venv/bin/python', '-m', 'jupyterlab', 'incidents/2026-12-01-demo.ipynb']
+    """
+    return [sys.executable, "-m", "jupyterlab", str(notebook)]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def lab_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,7 +80,7 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     """
     notebook = Path(notebook).resolve()
     root = Path.cwd().resolve() if notebook.is_relative_to(Path.cwd().resolve()) else notebook.parent
-    port = free_port(port) if port else free_port(0)
+    port = port or free_port()
     home = Path(home).resolve()
     environment = lab_env(home, env)
     with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
-from ..incident import IncidentError, find_incident, incident_parameters, open_incident, report
-from . import cli
+from .lab import lab_command_line, run_lab
 
 
-@cli.group()
+
+@click.group()
 def incident() -> None:
     """Incident notebooks: open one per incident, report it as HTML."""
 
@@ -34,22 +36,21 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
       pik incident open checkout-drop --entity customer-42 \\
           --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
     """
+    from pik_nb.incident import IncidentError, incident_parameters, open_incident
+
     try:
         params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type, start=start,
                                      end=end, local_file=local_file, stack=stack)
-        path = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
+        run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc
-    except Exception as exc:  # papermill's cell errors: name the notebook, not a traceback
-        raise click.ClickException(f"the incident notebook failed: {exc}".splitlines()[0]) from exc
-    click.echo(f"incident notebook: {path}")
-    command = f"jupyter lab {path}"
+    if not run.ok:
+        raise click.ClickException(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")
+    click.echo(f"incident notebook: {run.path}")
     if no_lab:
-        click.echo(f"open it with: {command}")
+        click.echo(f"open it with: {shlex.join(lab_command_line(run.path))}")
         return
-    from pik_local.lab import run_lab  # the local stack's JupyterLab launcher
-
-    run_lab(path)
+    run_lab(run.path)
 
 
 @incident.command("report")
@@ -63,6 +64,8 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     Example:
       pik incident report checkout-drop --output postmortem.html
     """
+    from pik_nb.incident import IncidentError, find_incident, report
+
     try:
         path = report(find_incident(name, directory), output)
     except IncidentError as exc:

@@ -1,0 +1,35 @@
+"""``pik``: the command line, a thin skin over ``pik_nb`` and ``pik_local``. Nothing imports it.
+
+Each command group lives in its own module and is attached here, explicitly. Command bodies
+import the libraries they drive when they run, so ``pik --help`` loads neither pandas,
+matplotlib, ipywidgets nor moto.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import incident, investigate, local
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pik")
+def cli() -> None:
+    """Pipeline Investigation Kit: explain, replay and re-aggregate pipeline events.
+
+    \b
+    Start here:  pik demo            (local stack + incident + JupyterLab)
+                 pik local up        (just the local stack)
+    """
+
+
+for _command in (local.local, local.ingest_command, local.demo_command, investigate.explain, investigate.replay,
+                 investigate.reconcile, investigate.status, incident.incident):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """The ``pik`` console script."""
+    cli()

@@ -1,0 +1,68 @@
+"""The one notebook runner: papermill executes a parameterised copy, nbconvert writes its HTML.
+
+Every run writes a new file (``next_free``): an earlier notebook of the same name is never
+overwritten. A failed run keeps the partial notebook (papermill writes it) and says which cell
+failed with which exception, instead of a bare traceback.
+
+    outcome = run_notebook(Path("notebooks/incident.ipynb"), Path("incidents/2026-12-01-drop.ipynb"),
+                           parameters={"entity_id": "user_001", ...})
+    outcome.ok, outcome.path, outcome.error      # True, PosixPath(...), None
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """Where the executed (or partial) notebook is, and the failing cell's exception, if any."""
+
+    path: Path
+    error: str | None = None  # "KeyError: 'amount' (cell 7)"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def next_free(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``, ... whichever does not exist yet.
+
+    >>> next_free(Path("incidents/2026-12-01-drop.ipynb"))   # when the first exists
+    PosixPath('incidents/2026-12-01-drop-2.ipynb')
+    """
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, execute: bool = True,
+                 cwd: Path | str | None = None) -> NotebookRun:
+    """Write ``template`` with ``parameters`` injected to ``output`` and execute it (unless not
+    ``execute``) with the ``python3`` kernel in ``cwd`` (default: the output's folder)."""
+    import papermill
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(template), str(output), parameters=parameters, prepare_only=not execute,
+                                   progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent))
+    except papermill.PapermillExecutionError as exc:
+        return NotebookRun(output, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
+    return NotebookRun(output)
+
+
+def write_html(notebook: Path | str, html: Path | str) -> Path:
+    """The executed notebook as one self-contained HTML file."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(Path(notebook), as_version=4))
+    html = Path(html)
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(body, encoding="utf-8")
+    return html
