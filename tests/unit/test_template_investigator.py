@@ -121,11 +121,23 @@ def test_the_policy_is_output_and_attached_to_nobody(tpl):
     assert tpl["Outputs"]["InvestigatorPolicyArn"]["Value"] == {"Ref": "InvestigatorPolicy"}
 
 
+# The kit also reads through the Lambdas' storage adapters (``pik.aws``) and its own fast reader:
+# constructing one means using its read calls (the kit never calls their writes).
+ADAPTER_READS = {
+    "DocumentStore": {"s3:GetObject"},
+    "FastReader": {"dynamodb:Query", "dynamodb:Scan"},
+    "EventIndex": {"dynamodb:GetItem", "dynamodb:Query"},
+    "AggregateStore": {"dynamodb:Query"},
+    "Table": {"dynamodb:GetItem", "dynamodb:Query"},
+}
+
+
 def _iam_actions_used_by_the_kit() -> set[str]:
     """AWS operations the notebook kit and the CLI call, read from their source, as IAM actions.
 
-    Two call shapes exist: boto3 clients (``client("sqs").get_queue_attributes(``, paginators) and
-    the kit's own signed DynamoDB reader (``("Query", {...})`` / ``return "Scan", ...``).
+    Three call shapes exist: boto3 clients (``client("sqs").get_queue_attributes(``, paginators),
+    DynamoDB operations named for the kit's own signed reader (``("Query", {...})``,
+    ``return "Scan", ...``), and the storage adapters of ``ADAPTER_READS``.
     """
     session = botocore.session.get_session()
     models = {name: session.get_service_model(name) for name in ("dynamodb", "s3", "sqs", "cloudformation")}
@@ -145,6 +157,8 @@ def _iam_actions_used_by_the_kit() -> set[str]:
         for op in re.findall(r'"([A-Z][A-Za-z]+)"\s*,', text):
             if op in models["dynamodb"].operation_names:
                 used.add(f"dynamodb:{op}")
+        for adapter in re.findall(r"(?<![\w.])(" + "|".join(ADAPTER_READS) + r")\(", text):
+            used |= ADAPTER_READS[adapter]
     return used
 
 
