@@ -8,7 +8,7 @@ SAM_CLI_VERSION ?= 1.170.0
 SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-.PHONY: test demo lint install benchmark screenshots chromium clean
+.PHONY: test demo lint checkov install benchmark screenshots chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ lint: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template-file template.yaml
 
+# Optional security scan (not in `make test`: a 2-minute install). Every skipped rule carries its
+# reason in the resource's Metadata in template.yaml. Offline: --skip-download.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
+$(CHECKOV_STAMP):
+	rm -rf .venv-checkov
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+	.venv-checkov/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
 # The browser test needs Debian's chromium; as root we install it, otherwise we say how.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -51,4 +64,4 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pik test-output
+	rm -rf $(VENV) $(SAM_VENV) .venv-checkov .pik test-output
