@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pik.aws.dynamodb import deserialize
-from pik.core import keys
+from pik.core import keys, queries
 from pik.core.errors import NotFoundError
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
@@ -88,8 +88,8 @@ class Explanation:
 
 def load_explanation(stack: "Stack", event_id: str) -> Explanation:
     """Gather the event's items, raw objects, covering replays and aggregate versions; see ``Kit.explain``."""
-    items = flat_items(gather(stack, [("Query", {"TableName": stack.resources.events_table_name, "KeyConditionExpression": "pk = :p",
-                                    "ExpressionAttributeValues": {":p": {"S": keys.event_pk(event_id)}}})], False, "event"))
+    request = queries.event_items(stack.resources.events_table_name, event_id)
+    items = flat_items(gather(stack, [("Query", request)], False, "event"))
     meta = next((item for item in items if item["sk"]["S"] == keys.META_SK), None)
     if meta is None:
         raise NotFoundError(f"no event {event_id} in {stack.resources.events_table_name}")

@@ -10,7 +10,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from pik.aws.dynamodb import AggregateStore, Table
-from pik.core import keys
+from pik.core import queries
 from pik.core.timefmt import days_between, key_time
 
 from .errors import ScopeError
@@ -41,12 +41,14 @@ def events(stack: "Stack", *, entity_id: str | None = None, source: str | None =
     table = stack.resources.events_table_name
     if entity_id is not None:
         slices = time_slices(low, high, MAX_SLICES if stack.fan_out > 1 else 1)
-        requests = [_entity_query(table, entity_id, a, b, page_size) for a, b in slices]
+        requests = [("Query", queries.entity_window(table, entity_id, a, b, limit=page_size)) for a, b in slices]
     elif source:
-        requests = [_stream_query(table, source, event_type, day, page_size) for day in days_between(low, high)]
+        requests = [("Query", queries.stream_day(table, source, event_type, day, limit=page_size))
+                    for day in days_between(low, high)]
     else:
         segments = scan_segments(stack)
-        requests = [_scan(table, segment, segments, page_size) for segment in range(segments)]
+        requests = [("Scan", queries.attempts_scan(table, segment, segments, limit=page_size))
+                    for segment in range(segments)]
     shape = item_type(ATTEMPT_COLUMNS)
     pages = gather(stack, requests, progress, "attempts", lambda *request: stack.reader.arrow_pages(*request, shape))
     frame = from_arrow_items(pa.chunked_array(pages, shape), ATTEMPT_COLUMNS)
@@ -81,36 +83,9 @@ def items(pages: list[list[dict]]) -> list[dict]:
     return [item for page in pages for item in page]
 
 
-def _entity_query(table: str, entity_id: str, low: str, high: str, page_size: int | None) -> Request:
-    # ent_sk is "<event_time>#...": BETWEEN low AND high keeps event_time in [low, high).
-    return "Query", _paged({
-        "TableName": table, "IndexName": keys.ENTITY_INDEX,
-        "KeyConditionExpression": "ent_pk = :p AND ent_sk BETWEEN :a AND :b",
-        "ExpressionAttributeValues": {":p": {"S": keys.entity_pk(entity_id)}, ":a": {"S": low}, ":b": {"S": high}},
-    }, page_size)
-
-
-def _stream_query(table: str, source: str, event_type: str, day: str, page_size: int | None) -> Request:
-    return "Query", _paged({
-        "TableName": table, "IndexName": keys.ARRIVAL_INDEX, "KeyConditionExpression": "std_pk = :p",
-        "ExpressionAttributeValues": {":p": {"S": keys.source_type_day_pk(source, event_type, day)}},
-    }, page_size)
-
-
 def scan_segments(stack: "Stack") -> int:
     """Parallel scan segments worth reading: ``SCAN_SEGMENTS`` on AWS, one on a local endpoint."""
     return min(SCAN_SEGMENTS, stack.fan_out)
-
-
-def _scan(table: str, segment: int, segments: int, page_size: int | None) -> Request:
-    return "Scan", _paged({
-        "TableName": table, "Segment": segment, "TotalSegments": segments,
-        "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": "attempt"}},
-    }, page_size)
-
-
-def _paged(request: dict, page_size: int | None) -> dict:
-    return {**request, "Limit": page_size} if page_size else request
 
 
 def aggregates(stack: "Stack", *, entity_id: str, start: "Time", end: "Time",
@@ -127,12 +102,9 @@ def aggregates(stack: "Stack", *, entity_id: str, start: "Time", end: "Time",
 def replays(stack: "Stack", *, start: "Time | None" = None, end: "Time | None" = None) -> pd.DataFrame:
     """Replay runs from the runs index, newest first; see ``Kit.replays``."""
     table = Table(stack.resources.replays_table_name, client=stack.client("dynamodb"))
-    condition, values = "runs_pk = :p", {":p": keys.RUNS_GSI_PK}
-    if start is not None or end is not None:
-        condition += " AND created_at BETWEEN :a AND :b"
-        values[":a"] = key_time(utc(start)) if start is not None else ""
-        values[":b"] = key_time(utc(end)) if end is not None else "~"
-    runs = [_flat_run(run) for run in table.query(condition, values, index=keys.RUNS_INDEX, forward=False)]
+    request = queries.replay_runs(table.name, key_time(utc(start)) if start is not None else None,
+                                  key_time(utc(end)) if end is not None else None)
+    runs = [_flat_run(run) for run in table.read(request)]
     return from_records(runs, RUN_COLUMNS)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from pik.core import keys
+from pik.core import keys, queries
 from pik.core.errors import StorageError
 
 from . import load
@@ -30,10 +30,8 @@ def reconcile(stack: "Stack", *, progress: bool) -> pd.DataFrame:
     """
     raw = set(list_keys(stack, keys.raw_key("_", "_", "_", "_").split("/", 1)[0] + "/"))
     segments = scan_segments(stack)
-    requests = [("Scan", {"TableName": stack.resources.events_table_name, "Segment": segment,
-                          "TotalSegments": segments, "FilterExpression": "sk = :m",
-                          "ProjectionExpression": "event_id, s3_key",
-                          "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}) for segment in range(segments)]
+    requests = [("Scan", queries.gates_scan(stack.resources.events_table_name, segment, segments))
+                for segment in range(segments)]
     gates = {item["s3_key"]["S"]: item["event_id"]["S"] for item in items(gather(stack, requests, progress, "dedup gates"))}
     rows = [(RAW_ONLY, PurePosixPath(key).stem, key) for key in sorted(raw - set(gates))]
     rows += [(META_ONLY, gates[key], key) for key in sorted(set(gates) - raw)]

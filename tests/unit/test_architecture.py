@@ -245,3 +245,43 @@ def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
             assert offered[parameter.name].kind == parameter.kind, f"{adapter}.{method}({parameter.name})"
         extra = [p for p in offered.values() if p.name not in wanted and p.default is inspect.Parameter.empty]
         assert extra == [], f"{adapter}.{method} requires {extra}"
+
+
+# --- the notebook side: pik_cli -> {pik_nb, pik_local} -> pik ------------------------------------
+def test_no_import_cycle_anywhere_in_the_project():
+    graph = import_graph(PACKAGE_ROOTS)
+    assert {"pik_nb.stack", "pik_nb.kit", "pik_cli", "pik_local.client"} <= set(graph)
+    assert find_cycle(graph) is None
+
+
+def _importers(graph: dict[str, set[str]], package: str) -> set[str]:
+    return {module for module, targets in graph.items()
+            if not module.startswith(package) and any(t == package or t.startswith(package + ".") for t in targets)}
+
+
+def test_dependencies_point_one_way():
+    graph = import_graph(PACKAGE_ROOTS)
+    assert _importers(graph, "pik_cli") == set()  # the CLI is a skin nothing imports
+    assert {m for m in _importers(graph, "pik_nb") if not m.startswith("pik_cli")} == set()
+    assert {m for m in _importers(graph, "pik_local") if m.startswith("pik.")} == set()  # Lambda code never sees it
+    from_nb = {t for m, targets in graph.items() if m.startswith("pik_nb") for t in targets if t.startswith("pik_local")}
+    assert from_nb <= {"pik_local.info", "pik_local.client"}  # where the local stack is, and the one API client
+
+
+def test_nothing_below_the_kit_imports_it():
+    """``Kit`` is a facade: loaders and investigations take a ``Stack``; only consumers of the kit
+    (``connect``, the notebook helper, the replay flow and widget) may import it."""
+    graph = import_graph(PACKAGE_ROOTS)
+    below = {"pik_nb.load", "pik_nb.raw", "pik_nb.diff", "pik_nb.explain", "pik_nb.reconcile", "pik_nb.stack",
+             "pik_nb.dynamo", "pik_nb.frames", "pik_nb.errors", "pik_nb.runner", "pik_nb.incident"}
+    assert {m for m in below if "pik_nb.kit" in graph[m]} == set()
+
+
+def test_pik_help_loads_neither_plots_widgets_dataframes_nor_moto():
+    loaded = imported_modules("import pik_cli")
+    assert not {"matplotlib", "ipywidgets", "pandas", "moto", "pik_nb"} & loaded
+
+
+def test_importing_pik_nb_loads_neither_matplotlib_nor_ipywidgets():
+    loaded = imported_modules("import pik_nb")
+    assert not {"matplotlib", "ipywidgets", "moto"} & loaded

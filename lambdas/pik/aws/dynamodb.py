@@ -99,21 +99,6 @@ class Table:
             raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
         return True
 
-    def query(
-        self, key_condition: str, values: dict, *, index: str | None = None, start_key: dict | None = None,
-        forward: bool = True, page_size: int | None = None, limit: int | None = None,
-    ) -> Iterator[dict]:
-        """Every matching item of an ad-hoc query (index reads have builders in ``pik.core.queries``)."""
-        request: dict[str, Any] = {
-            "TableName": self.name, "KeyConditionExpression": key_condition,
-            "ExpressionAttributeValues": serialize(values), "ScanIndexForward": forward,
-        }
-        if index:
-            request["IndexName"] = index
-        if page_size or limit:
-            request["Limit"] = page_size or limit
-        return self.read(request, start_key=start_key, limit=limit)
-
     def read(self, request: dict, *, start_key: dict | None = None, limit: int | None = None) -> Iterator[dict]:
         """Every item a low-level ``Query`` request matches, following each page's
         ``LastEvaluatedKey``; from just after ``start_key`` (a cursor), at most ``limit`` items."""

@@ -11,6 +11,8 @@ Reads and the keys they use:
 - ``entity_window``    events table, entity index: one entity, event time in ``[low, high)``
 - ``stream_day``       events table, arrival (or lateness) index: one source/type, one event day
 - ``attempts_scan``    events table, one segment of a parallel scan of attempt items
+- ``gates_scan``       events table, one segment of a parallel scan of dedup gates (event id, raw key)
+- ``event_items``      events table: one event's partition, its gate and every attempt
 - ``aggregate_days``   aggregates table: one entity's versions for a day range
 - ``aggregate_latest`` aggregates table: the highest version of one entity-day-metric
 - ``replay_runs``      replay runs table, created-at index: newest first, optional window
@@ -49,6 +51,19 @@ def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int |
     request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
     return _limited(request, limit)
+
+
+def gates_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
+    """Segment ``segment`` of ``total_segments`` of a parallel scan of dedup gates: event id and raw key."""
+    request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+               "FilterExpression": "sk = :m", "ProjectionExpression": "event_id, s3_key",
+               "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}
+    return _limited(request, limit)
+
+
+def event_items(table: str, event_id: str) -> dict:
+    """Every item of one event: the dedup gate (``META``) and one item per ingest attempt."""
+    return _request(table, None, "pk = :p", {":p": keys.event_pk(event_id)}, limit=None)
 
 
 def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None) -> dict:
