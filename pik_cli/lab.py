@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 
-SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'}
+SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy windowing) for search and print
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}',
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
+}
 
 
 def lab_command(notebook: Path, port: int, root: Path) -> list[str]:

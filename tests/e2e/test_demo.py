@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import nbformat
-import urllib3
 
 from tests.e2e.conftest import PIK, wait_for
 
@@ -45,52 +44,3 @@ def test_sigterm_stops_a_running_demo_cleanly(tmp_path):
             demo.kill()
             demo.wait()
     assert not info_file.exists()
-
-
-def _descendants(pid: int) -> set[int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def test_demo_serves_the_notebook_in_jupyterlab_until_stopped(tmp_path):
-    out = tmp_path / "demo.out"
-    with out.open("w") as log:
-        demo = subprocess.Popen([*PIK, "demo", "--events", "60", "--no-progress"], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = wait_for(lambda: next((l for l in out.read_text().splitlines() if l.startswith("JupyterLab: ")), None),
-                        timeout_s=120, what="JupyterLab's URL")
-        url = line.split(" ", 1)[1]
-        base, notebook = url.split("/lab/tree/", 1)
-        assert base.startswith("http://127.0.0.1:") and notebook.startswith("incidents/") and notebook.endswith("-demo.ipynb")
-        assert urllib3.PoolManager().request("GET", url).status == 200
-        # what the page asks for when it opens the link: JupyterLab's contents API must find the notebook
-        assert urllib3.PoolManager().request("GET", f"{base}/api/contents/{notebook}").status == 200
-        assert (tmp_path / notebook).exists()
-        spawned = _descendants(demo.pid)
-        assert spawned  # the JupyterLab server
-        os.kill(demo.pid, signal.SIGTERM)
-        assert demo.wait(timeout=60) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
-    assert [pid for pid in spawned if _alive(pid)] == []
-    assert not (tmp_path / ".pik" / "local.json").exists()

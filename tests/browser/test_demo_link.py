@@ -1,0 +1,78 @@
+"""`pik demo` as a person meets it: open the JupyterLab link it prints, in a real browser, and see
+the executed incident notebook (outputs, a plot, findings), no error dialog; then stop it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.browser.test_replay_widget import ARGS, CHROMIUM, OUTPUT, require_chromium
+from tests.e2e.conftest import PIK, wait_for
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_path):
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "demo.out"
+    with out.open("w") as log:
+        demo = subprocess.Popen([*PIK, "demo", "--events", "600", "--no-progress"], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = wait_for(lambda: next((l for l in out.read_text().splitlines() if l.startswith("JupyterLab: ")), None),
+                        timeout_s=240, what="JupyterLab's URL")
+        url = line.split(" ", 1)[1]
+        notebook = url.split("/lab/tree/", 1)[1]
+        assert notebook.startswith("incidents/") and (tmp_path / notebook).exists()
+        OUTPUT.mkdir(exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1600})
+                page.goto(url, timeout=120_000)
+                page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
+                page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
+                                       timeout=60_000)
+                text = page.inner_text(".jp-NotebookPanel")
+                assert page.query_selector(".jp-Dialog") is None  # e.g. "Cannot open: Could not find path"
+                assert "Finding:" in text
+                assert "Traceback" not in text and "Error" not in page.inner_text(".jp-NotebookPanel-toolbar")
+                assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 3
+                assert page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+                page.screenshot(path=str(OUTPUT / "demo_link.png"), full_page=False)
+            finally:
+                browser.close()
+        spawned = _descendants(demo.pid)
+        assert spawned  # the JupyterLab server
+        os.kill(demo.pid, signal.SIGTERM)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert [pid for pid in spawned if _alive(pid)] == []
+    assert not (tmp_path / ".pik" / "local.json").exists()
