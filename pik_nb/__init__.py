@@ -16,7 +16,7 @@ from .errors import ApiError, ConnectError, KitError, ScopeError
 from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
-from .humanize import humanize, humanize_frame
+from .durations import humanize, humanize_frame
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
 from .replay_flow import ReplayFlow, Scope

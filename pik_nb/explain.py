@@ -17,7 +17,7 @@ from pik.core.timefmt import day_bounds
 
 from . import load, raw as raw_module
 from .frames import ATTEMPT_COLUMNS, from_dynamo
-from .humanize import humanize
+from .durations import humanize
 from .load import gather, items as flat_items
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from ._plot import pair
-from .humanize import humanize
+from .durations import humanize
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
