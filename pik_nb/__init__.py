@@ -16,6 +16,7 @@ from .errors import ApiError, ConnectError, KitError, ScopeError
 from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
+from .durations import humanize, humanize_frame
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
 from .replay_flow import ReplayFlow, Scope
@@ -28,6 +29,7 @@ __all__ = [
     "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
+    "humanize", "humanize_frame",
     "compare", "plot_diff", "Diff",
     "Explanation",
     "replay_widget", "ReplayFlow", "Scope",

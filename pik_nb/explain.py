@@ -17,6 +17,7 @@ from pik.core.timefmt import day_bounds
 
 from . import load, raw as raw_module
 from .frames import ATTEMPT_COLUMNS, from_dynamo
+from .durations import humanize
 from .load import gather, items as flat_items
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class Explanation:
         """``time``, ``what``, ``detail`` rows in time order: event time, attempts, replays, versions."""
         rows = [(self.attempts["event_time"].iloc[0], "event time", f"{self.event.get('entity_id')} "
                  f"{self.event.get('source')}/{self.event.get('event_type')}")] if len(self.attempts) else []
-        rows += [(a.ingest_time, a.status, f"lag {pd.Timedelta(milliseconds=a.ingest_lag_ms)} ({a.ingest_lag_ms} ms), "
+        rows += [(a.ingest_time, a.status, f"lag {humanize(a.ingest_lag_ms)}, "
                   f"attempt {a.attempt_id}, request {a.request_id}"
                   + (f", other payload {a.payload_sha256[:12]}… kept at {a.s3_key}" if a.status == CONFLICT else ""))
                  for a in self.attempts.itertuples()]

@@ -54,7 +54,11 @@ def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggre
     missing["window_end"] = missing["window"] + pd.Timedelta(step)
     missing["cadence"] = pd.to_timedelta(missing["cadence_steps"] * step)
     result = missing[[by, *GAP_COLUMNS]].astype({c: "int64" for c in ("late_arrivals", "repeats", "rejected")})
-    return result.sort_values([by, "window"], kind="stable").reset_index(drop=True)
+    result = result.sort_values([by, "window"], kind="stable").reset_index(drop=True)
+    if len(grid):  # the calendar the gaps lie in, for ``plot_gaps``
+        result.attrs.update(freq=freq, first=pd.Timestamp(int(grid["idx"].min()) * step, tz="UTC"),
+                            last=pd.Timestamp(int(grid["idx"].max()) * step, tz="UTC"))
+    return result
 
 
 def _ns(times: pd.Series) -> np.ndarray:
@@ -111,30 +115,50 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = None, max_keys: int = 50) -> Figure:
-    """Key × window heatmap of ``gaps(...)``, one colour per class (the ``max_keys`` keys with most gaps).
+def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = None, max_keys: int = 50,
+              start=None, end=None) -> Figure:
+    """Key × window calendar of ``gaps(...)``: one cell per key and window (a day for ``freq="1D"``,
+    labelled), grey where nothing is missing, one colour per gap class; the ``max_keys`` keys with most gaps.
 
-    >>> plot_gaps(gaps(events)).savefig("gaps.png")
+    The calendar spans ``[start, end)`` when given, else the windows ``gaps`` checked, so one
+    missing day is one cell among the days around it.
+
+    >>> plot_gaps(gaps(events, start="2026-11-20", end="2026-11-27"), start="2026-11-20", end="2026-11-27")
     """
     by = by or result.columns[0]
-    figure, ax = axes(ax, height=max(2.5, min(12, 0.25 * result[by].nunique() + 1.5)))
+    figure, ax = axes(ax, height=max(2.5, min(12, 0.3 * result[by].nunique() + 2)))
     if result.empty:
         ax.set(title="no missing windows", xticks=[], yticks=[])
         return figure
+    windows = _calendar(result, start, end)
     top = result[by].value_counts().index[:max_keys]
     shown = result[result[by].isin(top)]
     codes = shown.assign(code=shown["gap_class"].cat.codes + 1)
-    step = (shown["window_end"] - shown["window"]).min()
-    windows = pd.date_range(shown["window"].min(), shown["window"].max(), freq=step)
     matrix = codes.pivot(index=by, columns="window", values="code").reindex(columns=windows).fillna(0)
     from matplotlib.colors import ListedColormap
 
-    colours = ListedColormap(["#f2f2f2", "tab:red", "tab:orange", "tab:purple", "tab:blue"])
+    colours = ListedColormap(["#e6e6e6", "tab:red", "tab:orange", "tab:purple", "tab:blue"])
     ax.imshow(matrix.to_numpy(), aspect="auto", cmap=colours, vmin=0, vmax=len(GAP_CLASSES), interpolation="nearest")
+    ax.set_xticks(np.arange(-0.5, len(windows)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(matrix.index)), minor=True)
+    ax.grid(which="minor", color="white", linewidth=2)
+    ax.tick_params(which="minor", length=0)
     ax.set_yticks(range(len(matrix.index)), [str(k) for k in matrix.index])
-    ticks = np.linspace(0, len(matrix.columns) - 1, num=min(8, len(matrix.columns))).astype(int) if len(matrix.columns) else []
-    ax.set_xticks(ticks, [matrix.columns[i].strftime("%Y-%m-%d %H:%M") for i in ticks], rotation=30)
-    handles = [ax.bar(0, 0, color=colours(i + 1), label=name) for i, name in enumerate(GAP_CLASSES)]
+    daily = pd.Timedelta(result.attrs.get("freq") or (result["window_end"] - result["window"]).min()) >= pd.Timedelta("1D")
+    ticks = np.arange(len(windows)) if len(windows) <= 31 else np.linspace(0, len(windows) - 1, 12).astype(int)
+    ax.set_xticks(ticks, [windows[i].strftime("%Y-%m-%d" if daily else "%m-%d %H:%M") for i in ticks],
+                  rotation=30 if len(ticks) > 7 or not daily else 0, ha="right" if len(ticks) > 7 or not daily else "center")
+    handles = [ax.bar(0, 0, color=colours(i), label=name) for i, name in enumerate(["no gap", *GAP_CLASSES])]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    ax.set(title=f"{len(result)} missing windows", xlabel="window", ylabel=by)
+    ax.set(title=f"{len(result)} missing window(s)", xlabel="day" if daily else "window", ylabel=by)
     return figure
+
+
+def _calendar(result: pd.DataFrame, start, end) -> pd.DatetimeIndex:
+    """Every window of the calendar: ``[start, end)``, else what ``gaps`` checked, else the gaps' own span."""
+    step = result.attrs.get("freq") or (result["window_end"] - result["window"]).min()
+    first = pd.Timestamp(utc(start)).floor(step) if start is not None else result.attrs.get("first", result["window"].min())
+    last = (pd.Timestamp(utc(end)) - pd.Timedelta(microseconds=1)).floor(step) if end is not None else \
+        result.attrs.get("last", result["window"].max())
+    first, last = min(first, result["window"].min()), max(last, result["window"].max())
+    return pd.date_range(first, last, freq=step).astype(result["window"].dtype)

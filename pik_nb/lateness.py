@@ -11,6 +11,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from ._plot import pair
+from .durations import humanize
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -67,7 +68,7 @@ class LatenessPolicy:
     windows: pd.DataFrame  # per (entity_id, window): ``arrived``, ``dropped``, ``kept``, ``dropped_share``
 
     def _repr_html_(self) -> str:
-        return (f"<p>allowed lateness {self.allowed_lateness}: drops <b>{len(self.dropped)}</b> events, "
+        return (f"<p>allowed lateness {humanize(self.allowed_lateness)}: drops <b>{len(self.dropped)}</b> events, "
                 f"changes <b>{len(self.windows)}</b> windows</p>" + self.windows.head(20).to_html())
 
 
@@ -107,7 +108,7 @@ def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None,
         left.hist(minutes[minutes <= p99], bins=60, color="tab:blue")
         for value, name in ((p50, "p50"), (p99, "p99")):
             left.axvline(value, color="black", linestyle="--", linewidth=1)
-            label = str(pd.Timedelta(minutes=value).round("s")).removeprefix("0 days ")
+            label = humanize(value, unit="min")
             left.annotate(f"{name} {label}", (value, 1), xycoords=("data", "axes fraction"),
                           rotation=90, va="top", ha="right", fontsize="small")
     left.set(xlabel="lag (minutes, up to p99)", ylabel="events", title=f"lag distribution ({len(minutes)} events)")

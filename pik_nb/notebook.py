@@ -38,10 +38,28 @@ class Investigation:
         return {"source": self.source, "event_type": self.event_type}
 
     @property
-    def label(self) -> str:
+    def what(self) -> str:
+        """The scope in words: ``user_002``, ``mobile_app/workout_completed`` or both."""
         stream = f"{self.source}/{self.event_type}" if self.source and self.event_type else ""
-        what = f"{self.entity_id} ({stream})" if self.entity_id and stream else self.entity_id or stream
-        return f"{what} from {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
+        return f"{self.entity_id} ({stream})" if self.entity_id and stream else self.entity_id or stream
+
+    @property
+    def label(self) -> str:
+        return f"{self.what} from {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def empty(self) -> bool:
+        """True when no ingest attempt falls in the scope and window."""
+        return self.events.empty
+
+    @property
+    def nothing_found(self) -> str:
+        """The finding of an empty scope, naming it, for every section that has nothing to show.
+
+        >>> inv.nothing_found
+        'no events in scope for user_002 between 2026-11-21 00:00 and 2026-11-24 00:00 UTC'
+        """
+        return f"no events in scope for {self.what} between {self.start:%Y-%m-%d %H:%M} and {self.end:%Y-%m-%d %H:%M} UTC"
 
     @cached_property
     def events(self) -> pd.DataFrame:

@@ -14,6 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# The kernel talks to us over ZeroMQ on this machine only: Unix domain sockets (``ipc``) in the
+# private Jupyter runtime folder, instead of jupyter_client's default of unencrypted TCP on
+# loopback (which ipykernel rightly warns about: "Kernel is running over TCP without encryption").
+KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
+# JupyterLab's HTML report, plus the alternative text our figures carry (the lab template drops it).
+REPORT_TEMPLATES = Path(__file__).parent / "templates"
+
 
 @dataclass(frozen=True)
 class NotebookRun:
@@ -45,12 +52,14 @@ def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, 
     """Write ``template`` with ``parameters`` injected to ``output`` and execute it (unless not
     ``execute``) with the ``python3`` kernel in ``cwd`` (default: the output's folder)."""
     import papermill
+    from traitlets.config import Config
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(str(template), str(output), parameters=parameters, prepare_only=not execute,
-                                   progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent))
+                                   progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent),
+                                   config=Config(KERNEL_CONFIG))
     except papermill.PapermillExecutionError as exc:
         return NotebookRun(output, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
     return NotebookRun(output)
@@ -61,7 +70,8 @@ def write_html(notebook: Path | str, html: Path | str) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(Path(notebook), as_version=4))
+    exporter = HTMLExporter(extra_template_basedirs=[str(REPORT_TEMPLATES)], template_name="pik_report")
+    body, _ = exporter.from_notebook_node(nbformat.read(Path(notebook), as_version=4))
     html = Path(html)
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(body, encoding="utf-8")

@@ -153,3 +153,57 @@ def test_compare_names_a_code_version_change_and_removed_events():
     assert diff.added.empty and diff.causes == ["code version change"]
     figure = pik_nb.plot_diff(diff)
     assert isinstance(figure, Figure)
+
+
+def incident_frame(incident) -> pd.DataFrame:
+    """The attempts a stack holds after staging ``incident`` with simulated arrival (sent_at = arrival)."""
+    return frame([{"event_id": e.event_id, "entity_id": e.body["entity_id"], "source": e.body["source"],
+                   "event_type": e.body["event_type"], "event_time": pd.Timestamp(e.body["event_time"]),
+                   "ingest_time": pd.Timestamp(e.sent_at), "status": e.expected}
+                  for e in incident.events if e.expected != "REJECTED"])
+
+
+def test_the_demo_storm_is_found_with_default_settings_at_a_small_size():
+    from pik_local.incident import generate
+
+    incident = generate(2000, seed=11)
+    truth, events = incident.truth, incident_frame(incident)
+    stream = events[events["source"] == truth.focus_source]
+    scoped = stream[(stream["entity_id"] == truth.focus_entity) & (stream["event_time"] >= truth.incident_start)
+                    & (stream["event_time"] < truth.incident_end)]
+    for scope in (events, stream, scoped):  # everything, the focus stream, the incident notebook's scope
+        result = pik_nb.duplicates(scope)
+        assert len(result.storms) >= 1 and result.storm_min >= 5
+        storm_repeats = scope[(scope["status"] == "DUPLICATE") & scope["event_id"].isin(truth.storm_event_ids)]
+        assert result.stormed >= 0.5 * len(storm_repeats)  # most of the storm lies in storm windows
+        assert result.storm_summary().startswith(f"a duplicate storm: {result.stormed} duplicates in ")
+    assert len(pik_nb.duplicates(stream, freq="1min", storm_threshold=50).storms) == 0  # the old fixed rule missed it
+
+
+def test_background_duplication_is_no_storm(generated):
+    events, truth = generated  # about one attempt in ten repeated, spread evenly
+    result = pik_nb.duplicates(events)
+    assert result.duplicate_count == truth.duplicates and result.storms.empty
+    assert result.normal >= 5 and result.storm_summary().startswith("no duplicate storm")
+
+
+def test_the_gaps_calendar_has_a_labelled_column_per_day_and_one_cell_per_missing_day():
+    rows = [{"event_id": f"x{n}", "entity_id": "x", "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"}
+            for n in (1, 2, 3, 5, 6, 7)]
+    missing = pik_nb.gaps(frame(rows), freq="1D")
+    assert len(missing) == 1
+    for figure, first, days in ((pik_nb.plot_gaps(missing), 1, 7),
+                                (pik_nb.plot_gaps(missing, start=day(0, 0), end=day(10, 0)), 0, 10)):
+        ax = figure.axes[0]
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        assert labels == [day(n, 0).strftime("%Y-%m-%d") for n in range(first, first + days)]
+        cells = np.asarray(ax.images[0].get_array())
+        assert cells.shape == (1, days) and (cells > 0).sum() == 1 and cells[0, 4 - first] > 0
+        assert ax.get_xlabel() == "day" and [t.get_text() for t in ax.get_yticklabels()] == ["x"]
+
+
+def test_new_figures_display_as_png_with_alternative_text():
+    events = frame([{"event_id": "a", "entity_id": "x", "event_time": day(1), "ingest_time": day(1, 13), "status": "ACCEPTED"}])
+    data, metadata = pik_nb.plot_lateness(events)._repr_mimebundle_()
+    assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 events)")
+    assert "arrival timeline" in metadata["image/png"]["alt"]

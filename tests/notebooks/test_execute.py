@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import nbformat
-import papermill
 import pytest
 
 from pik_local.demo import stage_incident
-from pik_nb.runner import write_html
+from pik_nb.runner import run_notebook, write_html
 from pik_local.incident import generate
 from tests.e2e.conftest import StackProcess
 
@@ -39,8 +40,8 @@ def executed(incident):
     done = {}
     for path in NOTEBOOKS:
         out = OUTPUT / path.name
-        papermill.execute_notebook(str(path), str(out), parameters=truth.notebook_parameters(str(stack.info_file)),
-                                   kernel_name="python3", progress_bar=False, cwd=str(path.parent))
+        run = run_notebook(path, out, parameters=truth.notebook_parameters(str(stack.info_file)), cwd=path.parent)
+        assert run.ok, run.error
         write_html(out, out.with_suffix(".html"))
         done[path.name] = nbformat.read(out, as_version=4)
     return done
@@ -68,6 +69,33 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
     assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text
     assert "- [ ] root cause noted" in text and "4 of 5 checks done" in text
+    assert "a duplicate storm: " in text and f"UTC in {truth.focus_source}/{truth.focus_event_type} (up to" in text
+    assert not re.search(r"\d\.\d+e[+-]\d+|\d+ days \d\d:\d\d:\d\d", text)  # lags read as durations
+    assert re.search(r"median lag \d+ (min|s)\b.*, p99 \d+ [dh] \d+", text)
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS if p.name != "5_replay.ipynb"])
+def test_the_report_images_carry_alternative_text(executed, name):
+    html = (OUTPUT / name).with_suffix(".html").read_text()
+    images = re.findall(r"<img\b[^>]*>", html)
+    assert images and all(re.search(r'\balt="Figure: [^"]+"', image) for image in images)
+    assert "No description has been provided" not in html  # nbconvert's stand-in when alt is missing
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS if p.name != "5_replay.ipynb"])
+def test_an_empty_scope_says_so_and_finishes(incident, tmp_path, capfd, name):
+    stack, truth = incident
+    start, end = truth.incident_window
+    parameters = {"local_file": str(stack.info_file), "entity_id": "nobody", "start": start, "end": end}
+    run = run_notebook(ROOT / "notebooks" / name, tmp_path / name, parameters=parameters, cwd=ROOT / "notebooks")
+    cells = nbformat.read(run.path, as_version=4).cells
+    assert run.ok, run.error
+    assert [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"] == []
+    text = "\n".join(shown(nbformat.read(run.path, as_version=4)))
+    assert (f"**Finding:** no events in scope for nobody between {start[:10]} 00:00 and {end[:10]} 00:00 UTC"
+            in text)
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err  # the kernel talks over ipc, not plain TCP
 
 
 def test_pik_incident_open_then_report(incident, tmp_path):
