@@ -25,13 +25,16 @@ def incident() -> None:
 @click.option("--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
 @click.option("--end", required=True, type=ISO_TIME, help="Window end (exclusive), same forms.")
 @click.option("--stack", help="A deployed stack's name (default: the local stack).")
+@click.option("--profile", default=None, help="AWS profile for --stack.")
+@click.option("--region", default=None, help="AWS region for --stack.")
 @click.option("--local-file", type=click.Path(dir_okay=False), help="The local stack's info file (default .pik/local.json).")
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
 def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
                  end: datetime,
-                 stack: str | None, local_file: str | None, directory: str, no_execute: bool, no_lab: bool) -> None:
+                 stack: str | None, profile: str | None, region: str | None, local_file: str | None, directory: str,
+                 no_execute: bool, no_lab: bool) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
     \b
@@ -44,7 +47,8 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
     check_scope(entity_id, source, event_type)
     try:
         params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
-                                     start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack)
+                                     start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
+                                     profile=profile, region=region)
         run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc

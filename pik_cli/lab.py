@@ -28,6 +28,7 @@ def lab_command(notebook: Path, port: int, root: Path) -> list[str]:
     """The ``jupyter lab`` command line for ``notebook`` under ``root``."""
     return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
+            "--KernelManager.transport=ipc",  # Unix sockets in the private runtime dir: no "TCP without encryption"
             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", str(notebook.resolve().relative_to(root))]
 
 

@@ -23,7 +23,8 @@ class IncidentError(KitError):
 
 
 def incident_parameters(*, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
-                        start: str, end: str, local_file: str | None = None, stack: str | None = None) -> dict:
+                        start: str, end: str, local_file: str | None = None, stack: str | None = None,
+                        profile: str | None = None, region: str | None = None) -> dict:
     """The notebook parameters for a scope; exactly one of entity or source+type.
 
     >>> incident_parameters(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["entity_id"]
@@ -32,7 +33,7 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
     if bool(entity_id) == bool(source and event_type) or (entity_id and (source or event_type)):
         raise IncidentError("give --entity, or --source and --event-type (not both)")
     params = {"entity_id": entity_id or "", "source": source or "", "event_type": event_type or "",
-              "start": start, "end": end, "stack": stack or ""}
+              "start": start, "end": end, "stack": stack or "", "profile": profile or "", "region": region or ""}
     if local_file:
         params["local_file"] = str(Path(local_file).resolve())
     return params

@@ -102,14 +102,24 @@ class Investigation:
         return found[mine].reset_index(drop=True)
 
 
-def investigate(*, local_file: str = "", stack: str = "", entity_id: str = "", source: str = "", event_type: str = "",
-                start: str = "", end: str = "", default_days: int = 7) -> Investigation:
-    """An ``Investigation`` from notebook parameters; an empty window means the last ``default_days``."""
-    kit = connect(stack=stack) if stack else connect(path=local_file or None)
+def investigate(*, local_file: str = "", stack: str = "", profile: str = "", region: str = "", entity_id: str = "",
+                source: str = "", event_type: str = "", start: str = "", end: str = "",
+                default_days: int = 7) -> Investigation:
+    """An ``Investigation`` from notebook parameters; an empty window means the last ``default_days``.
+
+    >>> inv = investigate(entity_id="user_001", start="2026-11-20", end="2026-11-24")   # the local stack
+    """
+    kit = (connect(stack=stack, profile=profile or None, region=region or None) if stack
+           else connect(path=local_file or None))
     now = pd.Timestamp.now(tz="UTC")
     end_ts = pd.Timestamp(utc(end)) if end else now.ceil("D")
     start_ts = pd.Timestamp(utc(start)) if start else end_ts - pd.Timedelta(days=default_days)
     return Investigation(kit, start_ts, end_ts, entity_id or None, source or None, event_type or None)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``counted(1, "conflict") == "1 conflict"``, ``counted(3, "entity", "entities") == "3 entities"``."""
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def finding(text: str) -> None:
