@@ -7,6 +7,9 @@ incident notebook executed into ``incidents/`` and opened in JupyterLab (or writ
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -16,6 +19,8 @@ from pik_local.incident import Truth, generate
 from pik_local.stack import LocalStack
 from pik_nb.incident import TEMPLATE
 from pik_nb.runner import NotebookRun, next_free, run_notebook, write_html
+
+from .lab import lab_command_line, run_lab
 
 INCIDENTS = Path("incidents")  # a visible folder: JupyterLab cannot open notebooks under dot-folders
 
@@ -28,8 +33,10 @@ def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool
     Raises ``StackError`` when the stack cannot start and ``DemoError`` when a step or a notebook
     cell failed (the report and the partial notebook are written first).
     """
+    began = time.monotonic()
     stack = LocalStack(info_file=info_file, parameters=DEMO_PARAMETERS, simulated_arrival=True)
     stack.start()
+    stack_up = time.monotonic() - began
     try:
         say(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")
         incident = generate(events, seed=seed)
@@ -37,10 +44,12 @@ def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool
         say(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
             f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
         outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=say)
+        outcome.seconds["stack up"] = stack_up
         truth_file = stack.info_file.parent / "demo-truth.json"
         truth_file.write_text(json.dumps(truth.summary(), indent=2))
         say(f"ground truth: {truth_file}")
-        run = _notebook(stack, truth, notebook, report, lab, say)
+        say(try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env")))
+        run = _notebook(stack, outcome, notebook, report, lab, say, began)
     finally:
         stack.stop()
     if not run.ok:
@@ -48,18 +57,62 @@ def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool
     return outcome
 
 
-def _notebook(stack: LocalStack, truth: Truth, notebook: Path, report: Path | None, lab: bool,
-              say: Callable[[str], None]) -> NotebookRun:
+def write_scope(truth: Truth, path: Path) -> Path:
+    """``.pik/demo.env``: the incident's scope as shell variables (``source .pik/demo.env``)."""
+    path.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in truth.shell_scope().items()))
+    return path
+
+
+def try_this(truth: Truth, scope_file: Path) -> str:
+    """What to try while the demo runs: the commands of the README with this incident's values."""
+    scope, pik = truth.shell_scope(), _here(Path(sys.executable).parent / "pik")
+    window = f"--start {scope['START']} --end {scope['END']}"
+    return "\n".join([
+        f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
+        f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']}).",
+        f"Try, in another terminal while this runs (`source {_here(scope_file)}` sets these values):",
+        f"  {pik} status",
+        f"  {pik} replay --entity {scope['FOCUS']} {window}",
+        f"  {pik} explain {scope['EVENT_ID']}",
+        f"  {pik} incident open missing-day --entity {scope['FOCUS']} {window} --no-lab",
+        f"In a notebook: kit.diff({scope['FOCUS']!r}, {scope['MISSING_DAY']!r})",
+    ])
+
+
+def _here(path: Path) -> Path:
+    """``path`` relative to the working directory when it is inside it (shorter to copy)."""
+    path = path.absolute()
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
+def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: Path | None, lab: bool,
+              say: Callable[[str], None], began: float) -> NotebookRun:
     """Execute the notebook into ``incidents/`` (never over an earlier one); HTML and/or JupyterLab."""
-    parameters = truth.notebook_parameters(str(stack.info_file.resolve()))
+    parameters = outcome.truth.notebook_parameters(str(stack.info_file.resolve()))
     day = datetime.now(timezone.utc).date().isoformat()
+    started = time.monotonic()
     run = run_notebook(notebook, next_free(INCIDENTS / f"{day}-demo.ipynb"), parameters=parameters, cwd=Path.cwd())
+    outcome.took("notebook", started)
     say(f"incident notebook: {run.path}" + ("" if run.ok else f" (failed: {run.error})"))
     if report:
         write_html(run.path, report)
         say(f"report: {report}")
-    if lab and run.ok:
-        from .lab import run_lab
+    if not lab:
+        say(f"phases: {phases(outcome, time.monotonic() - began)}")
+        say(f"open it with: {shlex.join(lab_command_line(run.path))}")
+    elif run.ok:
+        started = time.monotonic()
 
-        run_lab(run.path, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=say)
+        def ready() -> None:
+            outcome.took("lab", started)
+            say(f"phases: {phases(outcome, time.monotonic() - began)}")
+
+        run_lab(run.path, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=say, on_ready=ready)
     return run
+
+
+def phases(outcome: DemoOutcome, total: float) -> str:
+    """``"total 48.1 s = stack up 1.2 s, ingest 20.3 s, ..."``: where the demo's time went."""
+    order = ["stack up", "ingest", "replay", "drain", "notebook", "lab"]
+    spent = sorted(outcome.seconds.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return f"total {total:.1f} s = " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent)

@@ -76,7 +76,7 @@ def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60) -> No
 
 
 def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jupyter", env: dict[str, str] | None = None,
-            say: Callable[[str], None] = print) -> int:
+            say: Callable[[str], None] = print, on_ready: Callable[[], None] | None = None) -> int:
     """Serve ``notebook`` in JupyterLab until Ctrl-C or SIGTERM, then stop the server; its exit code.
 
     >>> run_lab("incidents/2026-11-24-checkout-drop.ipynb")   # doctest: +SKIP
@@ -93,6 +93,8 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         wait_ready(f"http://127.0.0.1:{port}/api/status", process)
+        if on_ready is not None:
+            on_ready()
         say(f"JupyterLab: http://127.0.0.1:{port}/lab/tree/{notebook.relative_to(root)}")
         say(f"Ctrl-C stops it (server log: {home / 'lab.log'})")
         while not stopping.wait(0.5) and process.poll() is None:

@@ -111,6 +111,15 @@ class Truth:
                 "fix_events": len(self.fix_event_ids), "out_of_order": self.out_of_order,
                 "late_burst": [_iso(t) for t in self.late_burst] if self.late_burst else None}
 
+    def shell_scope(self) -> dict[str, str]:
+        """The scope as shell variables (what ``pik demo`` writes to ``.pik/demo.env``): the focus
+        entity and stream, the window, the missing day and one event worth explaining (a late one
+        that the fix delivered and the replay added to an aggregate)."""
+        start, end = self.incident_window
+        explain = sorted(self.fix_event_ids) or sorted(self.conflict_event_ids) or sorted(self.late_event_ids)
+        return {"FOCUS": self.focus_entity, "SOURCE": self.focus_source, "EVENT_TYPE": self.focus_event_type,
+                "START": start, "END": end, "MISSING_DAY": self.missing_day, "EVENT_ID": explain[0] if explain else ""}
+
     def notebook_parameters(self, local_file: str) -> dict[str, str]:
         """The incident notebook's parameters for this incident."""
         return {"local_file": str(local_file), "entity_id": self.focus_entity, "source": self.focus_source,
