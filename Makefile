@@ -8,7 +8,7 @@ SAM_CLI_VERSION ?= 1.170.0
 SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-.PHONY: test demo lint checkov install benchmark screenshots chromium clean
+.PHONY: test test-fast demo lint checkov install benchmark screenshots chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,12 +53,17 @@ chromium:
 test: $(STAMP) lint chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
+# The edit-test loop: the pure core, the handlers against moto, pik_nb (no local stack, no browser).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit tests/functional tests/nb
+
 screenshots: $(STAMP) chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/notebooks tests/browser
 	$(BIN)/python scripts/screenshots.py
 
+# `make demo EVENTS=20000` for a bigger story (default: pik demo's own, about a minute)
 demo: $(STAMP)
-	$(BIN)/pik demo
+	$(BIN)/pik demo $(if $(EVENTS),--events $(EVENTS))
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run.py
