@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from ._common import setup_logging
+from ._common import errors, setup_logging
 
 if TYPE_CHECKING:
     from pik_local.stack import LocalStack
@@ -99,12 +99,16 @@ def _summary(stack: "LocalStack") -> str:
 @click.option("--api-url", help="Base URL of an unauthenticated API [default: the local stack's, from its info file].")
 @click.option("--local-file", type=click.Path(path_type=Path), default=None,
               help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
+@click.option("--stack", default=None, help="A deployed stack's name: its API, SigV4-signed [default: the local stack].")
+@click.option("--profile", default=None, help="AWS profile for --stack.")
+@click.option("--region", default=None, help="AWS region for --stack.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, workers: int,
-                   output: IO[str] | None, progress: bool) -> None:
+def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
+                   profile: str | None, region: str | None, workers: int, output: IO[str] | None,
+                   progress: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
 
     A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
@@ -113,12 +117,21 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
     \b
     Example:
       pik ingest events.jsonl
+      pik ingest events.jsonl --stack pik-prod --profile producer
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
-    from pik_local.client import count_statuses, ingest_events
+    from pik_local.client import ApiClient, count_statuses
 
     events = list(_json_lines(source))
-    results = ingest_events(api_url or _local_api(local_file), events, workers=workers, progress=progress)
+    with errors():
+        session = None
+        if stack:
+            from pik_nb.connect import connect
+
+            kit = connect(stack, profile=profile, region=region)
+            api_url, session = kit.resources.api_url, kit.session
+        with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
+            results = api.ingest(events, progress=progress)
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")

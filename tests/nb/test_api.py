@@ -86,3 +86,24 @@ def test_an_unbounded_replay_is_continued_until_complete_and_a_bounded_one_is_no
     api.answers = [(200, partial)]
     assert kit.replay(entity_id="e", start="2026-11-20", end="2026-11-21", limit=5) == partial
     assert len(api.received) == 3
+
+
+def test_pik_ingest_signs_its_requests_for_a_deployed_stack(stack, api):
+    from click.testing import CliRunner
+
+    from pik_cli import cli
+
+    outputs = {"".join(part.title() for part in key.split("_")): {"Value": value} for key, value in stack.outputs.items()}
+    outputs["ApiUrl"] = {"Value": f"http://127.0.0.1:{api.server_port}/v1"}
+    boto3.client("cloudformation").create_stack(StackName="pik-prod", TemplateBody=json.dumps(
+        {"Resources": {"Marker": {"Type": "AWS::SQS::Queue"}}, "Outputs": outputs}))
+    api.answers = [(200, {"status": "ACCEPTED"}), (400, {"status": "REJECTED", "error": "invalid event"})]
+    lines = '{"source": "app", "event_type": "click"}\n{"source": "app"}\n'
+    result = CliRunner().invoke(cli, ["ingest", "-", "--stack", "pik-prod", "--region", "us-east-1", "--workers", "1",
+                                      "--no-progress"], input=lines)
+    assert result.exit_code == 1  # one line was not stored
+    assert json.loads(result.output.splitlines()[0]) == {"ACCEPTED": 1, "REJECTED": 1}
+    assert "1 of 2 lines were not stored" in result.output
+    assert [(path, body) for path, _, body in api.received] == [
+        ("/v1/ingest", {"source": "app", "event_type": "click"}), ("/v1/ingest", {"source": "app"})]
+    assert all(headers["Authorization"].startswith("AWS4-HMAC-SHA256") for _, headers, _ in api.received)
