@@ -24,11 +24,14 @@ SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy wi
 }
 
 
-def lab_command(notebook: Path, port: int, root: Path) -> list[str]:
-    """The ``jupyter lab`` command line for ``notebook`` under ``root``."""
+def lab_command(notebook: Path, port: int, root: Path, runtime_dir: Path) -> list[str]:
+    """The ``jupyter lab`` command line for ``notebook`` under ``root``; kernels over Unix sockets in
+    ``runtime_dir`` when their paths fit (no "TCP without encryption"), see ``pik_nb.runner``."""
+    from pik_nb.runner import ipc_fits
+
     return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
-            "--KernelManager.transport=ipc",  # Unix sockets in the private runtime dir: no "TCP without encryption"
+            *(["--KernelManager.transport=ipc"] if ipc_fits(runtime_dir) else []),
             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", str(notebook.resolve().relative_to(root))]
 
 
@@ -88,7 +91,8 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     home = Path(home).resolve()
     environment = lab_env(home, env)
     with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal
-        process = subprocess.Popen(lab_command(notebook, port, root), env=environment, stdout=log, stderr=log)
+        process = subprocess.Popen(lab_command(notebook, port, root, Path(environment["JUPYTER_RUNTIME_DIR"])),
+                                   env=environment, stdout=log, stderr=log)
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

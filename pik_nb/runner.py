@@ -14,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# The kernel talks to us over ZeroMQ on this machine only: Unix domain sockets (``ipc``) in the
-# private Jupyter runtime folder, instead of jupyter_client's default of unencrypted TCP on
-# loopback (which ipykernel rightly warns about: "Kernel is running over TCP without encryption").
-KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
+# A Unix socket path holds at most 107 bytes; the kernel's are "<runtime dir>/kernel-<uuid>-ipc-N".
+IPC_PATH_BYTES = 107 - len("/kernel-00000000-0000-0000-0000-000000000000-ipc-4")
 # JupyterLab's HTML report, plus the alternative text our figures carry (the lab template drops it).
 REPORT_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -59,10 +57,26 @@ def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, 
     try:
         papermill.execute_notebook(str(template), str(output), parameters=parameters, prepare_only=not execute,
                                    progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent),
-                                   config=Config(KERNEL_CONFIG))
+                                   config=Config(kernel_config()))
     except papermill.PapermillExecutionError as exc:
         return NotebookRun(output, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
     return NotebookRun(output)
+
+
+def kernel_config() -> dict:
+    """The kernel talks to us over ZeroMQ on this machine only: Unix domain sockets (``ipc``) in the
+    Jupyter runtime folder instead of jupyter_client's default, unencrypted TCP on loopback (which
+    ipykernel rightly warns about: "Kernel is running over TCP without encryption"). A runtime folder
+    too deep for a socket path keeps TCP (and the warning) rather than failing to start the kernel.
+    """
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return {"KernelManager": {"transport": "ipc"}} if ipc_fits(Path(jupyter_runtime_dir())) else {}
+
+
+def ipc_fits(runtime_dir: Path) -> bool:
+    """Kernel sockets under ``runtime_dir`` stay within a Unix socket path's 107 bytes."""
+    return len(str(runtime_dir.absolute()).encode()) <= IPC_PATH_BYTES
 
 
 def write_html(notebook: Path | str, html: Path | str) -> Path:

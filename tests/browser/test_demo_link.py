@@ -8,8 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.browser.test_replay_widget import ARGS, CHROMIUM, OUTPUT, require_chromium
-from tests.e2e.conftest import PIK, wait_for
+from tests.browser.test_replay_widget import OUTPUT, chromium_page
+from tests.e2e.conftest import PIK, stopped, wait_for
 
 
 def _descendants(pid: int) -> set[int]:
@@ -35,44 +35,32 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_path):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     out = tmp_path / "demo.out"
     with out.open("w") as log:
         demo = subprocess.Popen([*PIK, "demo", "--events", "600", "--no-progress"], stdout=log, stderr=subprocess.STDOUT,
                                 cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
+    with stopped(demo):
         line = wait_for(lambda: next((l for l in out.read_text().splitlines() if l.startswith("JupyterLab: ")), None),
                         timeout_s=240, what="JupyterLab's URL")
         url = line.split(" ", 1)[1]
         notebook = url.split("/lab/tree/", 1)[1]
         assert notebook.startswith("incidents/") and (tmp_path / notebook).exists()
-        OUTPUT.mkdir(exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1600})
-                page.goto(url, timeout=120_000)
-                page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
-                page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
-                                       timeout=60_000)
-                text = page.inner_text(".jp-NotebookPanel")
-                assert page.query_selector(".jp-Dialog") is None  # e.g. "Cannot open: Could not find path"
-                assert "Finding:" in text
-                assert "Traceback" not in text and "Error" not in page.inner_text(".jp-NotebookPanel-toolbar")
-                assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 3
-                assert page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
-                page.screenshot(path=str(OUTPUT / "demo_link.png"), full_page=False)
-            finally:
-                browser.close()
+        with chromium_page(1400, 1600) as page:
+            page.goto(url, timeout=120_000)
+            page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
+                                   timeout=60_000)
+            text = page.inner_text(".jp-NotebookPanel")
+            dialog = page.query_selector(".jp-Dialog")  # e.g. "Cannot open: Could not find path"
+            assert dialog is None, dialog.inner_text()
+            assert "Finding:" in text
+            assert "Traceback" not in text and "Error" not in page.inner_text(".jp-NotebookPanel-toolbar")
+            assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 3
+            assert page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+            page.screenshot(path=str(OUTPUT / "demo_link.png"), full_page=False)
         spawned = _descendants(demo.pid)
         assert spawned  # the JupyterLab server
         os.kill(demo.pid, signal.SIGTERM)
         assert demo.wait(timeout=60) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
     assert [pid for pid in spawned if _alive(pid)] == []
     assert not (tmp_path / ".pik" / "local.json").exists()

@@ -11,7 +11,9 @@ import sys
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import boto3
 import papermill
@@ -36,6 +38,21 @@ def require_chromium() -> None:
     if os.environ.get("PIK_REQUIRE_BROWSER"):
         pytest.fail("chromium is missing and PIK_REQUIRE_BROWSER is set: apt-get install chromium")
     pytest.skip("chromium is not installed (apt-get install chromium); CI sets PIK_REQUIRE_BROWSER")
+
+
+@contextmanager
+def chromium_page(width: int = 1200, height: int = 1400) -> Iterator[Any]:
+    """A page of headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
 
 
 def free_port() -> int:
@@ -93,31 +110,22 @@ def voila(tmp_path, populated):
 
 
 def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     url, stack = voila
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.goto(url, timeout=120_000)
-            page.get_by_role("button", name="Preview").click(timeout=120_000)
-            page.wait_for_selector(".pik-matched", timeout=60_000)
-            assert page.inner_text(".pik-matched") == str(EVENTS)
-            assert page.inner_text(".pik-would-send") == str(EVENTS)
-            assert page.get_by_role("button", name="Replay").is_enabled()
-            page.get_by_role("button", name="Replay").dblclick()
-            page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
-                                   timeout=120_000)
-            assert page.inner_text(".pik-sent") == f"sent {EVENTS}"
-            assert page.inner_text(".pik-processed") == f"processed {EVENTS}"
-            assert page.inner_text(".pik-dlq") == "DLQ 0"
-            assert "browser-user" in page.inner_text(".pik-result")
-            page.screenshot(path=str(OUTPUT / "replay_widget.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(url, timeout=120_000)
+        page.get_by_role("button", name="Preview").click(timeout=120_000)
+        page.wait_for_selector(".pik-matched", timeout=60_000)
+        assert page.inner_text(".pik-matched") == str(EVENTS)
+        assert page.inner_text(".pik-would-send") == str(EVENTS)
+        assert page.get_by_role("button", name="Replay").is_enabled()
+        page.get_by_role("button", name="Replay").dblclick()
+        page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
+                               timeout=120_000)
+        assert page.inner_text(".pik-sent") == f"sent {EVENTS}"
+        assert page.inner_text(".pik-processed") == f"processed {EVENTS}"
+        assert page.inner_text(".pik-dlq") == "DLQ 0"
+        assert "browser-user" in page.inner_text(".pik-result")
+        page.screenshot(path=str(OUTPUT / "replay_widget.png"), full_page=True)
 
     session = boto3.session.Session(region_name=stack.info.region, **stack.info.credentials)
     ddb = session.client("dynamodb", endpoint_url=stack.info.endpoint_url)

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import boto3
 import pytest
@@ -31,6 +32,17 @@ def wait_for(probe: Callable[[], T], *, timeout_s: float = 30, every_s: float = 
             return value
         time.sleep(every_s)  # polling interval of a bounded wait
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@contextmanager
+def stopped(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Whatever the test asserts, the child is gone afterwards (SIGKILL if it still runs)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def port_is_free(port: int) -> bool:

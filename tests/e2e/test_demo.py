@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from tests.e2e.conftest import PIK, wait_for
+from tests.e2e.conftest import PIK, stopped, wait_for
 
 
 def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
@@ -35,12 +35,8 @@ def test_sigterm_stops_a_running_demo_cleanly(tmp_path):
     info_file = tmp_path / "pik" / "local.json"
     demo = subprocess.Popen([*PIK, "demo", "--no-lab", "--events", "5000", "--no-progress", "--info-file", str(info_file)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-    try:
+    with stopped(demo):
         wait_for(info_file.exists, timeout_s=60, what="the demo's stack")
         os.kill(demo.pid, signal.SIGTERM)
         assert demo.wait(timeout=60) == 143
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
     assert not info_file.exists()
