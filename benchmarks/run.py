@@ -191,10 +191,9 @@ def metadata(url: str) -> None:
     figures = {**{k: v for k, v in figures.items() if k != ours},
                "awswrangler read_items + casts to our types": figures["awswrangler read_items (object columns)"] + casts,
                ours: figures[ours]}
-    print("  pik_nb's speed-up = the row's µs/item / pik_nb's (baseline: pik_nb); best of 2, pik_nb best of 3")
+    print("  ratio = the row's µs/item / pik_nb's (> 1: pik_nb is faster; baseline: pik_nb); best of 2, pik_nb of 3")
     for name, micros in figures.items():
-        print(f"  {name:<48}{micros:7.1f} µs/item   pik_nb {micros / figures[ours]:5.1f}x faster"
-              f"{'   (baseline)' if name == ours else ''}")
+        print(f"  {name:<48}{micros:7.1f} µs/item {micros / figures[ours]:6.2f}x{'   (baseline)' if name == ours else ''}")
     print(f"  dtypes, pik_nb vs awswrangler: {dtype_differences(got['pik'], got['wr'])}")
     print(f"  dtypes, pik_nb vs awswrangler + casts: {dtype_differences(got['pik'], typed_by_hand(got['wr']))}")
 
@@ -357,7 +356,8 @@ def _local_stack_figures(kit: pik_nb.Kit, server: int, startup_s: float) -> None
 
 def analyses() -> None:
     events, _ = synthetic(1_000_000)
-    print(f"\n## analyses on {len(events):,} attempt rows (1,000,000 events + duplicates and conflicts)")
+    print(f"\n## analyses on {len(events):,} attempt rows (1,000,000 events + duplicates and conflicts), best of 2")
+    print("  against the 2 s target; no other baseline: what a user would write is the same vectorised pandas")
     runs = {
         "lateness(by='source')": lambda: pik_nb.lateness(events, by="source"),
         "lateness(by='entity_id')": lambda: pik_nb.lateness(events, by="entity_id"),
@@ -367,10 +367,8 @@ def analyses() -> None:
         "gaps(freq='1h')": lambda: pik_nb.gaps(events, freq="1h"),
     }
     for name, run in runs.items():
-        seconds = best(run)
-        print(f"{name:<44}{seconds:7.2f} s   {'OK' if seconds < 2 else 'OVER'} (< 2 s)")
-
-
+        seconds = best(run, 2)
+        print(f"  {name:<44}{seconds:7.2f} s   {'OK' if seconds < 2 else 'OVER'} (< 2 s)")
 
 
 def document() -> bytes:
