@@ -349,8 +349,8 @@ def _local_stack_figures(kit: pik_nb.Kit, server: int, startup_s: float) -> None
     fill(kit, [f"other-{n}" for n in range(50)], LOCAL_OTHERS, LOCAL_DAYS, now, raw=False)
     report(list(runs), f"those + {LOCAL_OTHERS} events of 50 other entities")
     events = kit.events(**scope)
-    print(f"  kit.raw of those {len(events)} rows (moto S3 through the local stack), best of 2:")
-    print_raw(raw_figures(kit, events["s3_key"].tolist(), events, kit.resources.raw_bucket_name, repeat=2,
+    print(f"  kit.raw of those {len(events)} rows (moto S3 through the local stack), one run each:")
+    print_raw(raw_figures(kit, events["s3_key"].tolist(), events, kit.resources.raw_bucket_name, repeat=1,
                           sequential_sample=50, server=server))
 
 
@@ -385,14 +385,15 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f} at start")
     began = time.perf_counter()
     sections = sys.argv[1:] or ["stub", "local", "analyses"]
-    if "stub" in sections:
-        with Stub(pages(), document()) as url:
-            metadata(url)
-            raw_objects(url)
-    if "local" in sections:
-        local_stack()
-    if "analyses" in sections:
-        analyses()
+    for section in sections:
+        section_began = time.perf_counter()
+        if section == "stub":
+            with Stub(pages(), document()) as url:
+                metadata(url)
+                raw_objects(url)
+        else:
+            {"local": local_stack, "analyses": analyses}[section]()
+        print(f"  ({section}: {time.perf_counter() - section_began:.0f} s, load average {os.getloadavg()[0]:.2f})")
     print(f"\ndone in {time.perf_counter() - began:.0f} s, load average {os.getloadavg()[0]:.2f} at the end")
 
 

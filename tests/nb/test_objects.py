@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import boto3
 import pytest
-import urllib3
-from botocore.awsrequest import AWSResponse
 
 from pik.core.errors import StorageError
+from tests.nb.conftest import intercept
 
 
 def inject(kit, answers: list[tuple[int, dict, bytes]]) -> list:
-    """Answer the next GetObject calls with ``answers`` (then let moto answer); returns the URLs intercepted."""
-    seen = []
-
-    def fault(request, **_):
-        if not answers:
-            return None
-        status, headers, body = answers.pop(0)
-        seen.append(request.url)
-        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
-        return AWSResponse(request.url, status, headers, raw)
-
-    kit.client("s3").meta.events.register_first("before-send.s3.GetObject", fault)
-    return seen
+    return intercept(kit, "s3", "GetObject", answers)
 
 
 def error(code: str, message: str) -> bytes:
