@@ -1,36 +1,29 @@
-"""A fast DynamoDB Query/Scan reader: botocore signs, ``json.loads`` parses, Arrow types the columns.
+"""A fast DynamoDB Query/Scan reader: botocore signs, Arrow (or ``json.loads``) parses and types.
 
 botocore's response parser costs ≈ 45 µs per item here, more than everything else together
 (see docs/performance.md). This reader sends the same JSON-protocol request botocore would,
-signed by botocore's ``SigV4Auth`` with the session's credentials, and keeps DynamoDB JSON as
-``json.loads`` returns it; ``pik_nb.frames`` then extracts whole columns at once. Requests go
-through the client's ``before-send`` hook first, so anything that intercepts botocore (moto,
-botocore's Stubber-style hooks) sees them exactly like the client's own calls.
+signed and sent by ``pik_nb.signed.SignedHttp`` (the client's ``before-send`` hooks see it, so
+moto intercepts it), and keeps DynamoDB JSON as parsed; ``pik_nb.frames`` then extracts whole
+columns at once.
 """
 
 from __future__ import annotations
 
 import json
-import random
-import time
 import zlib
 from typing import Any, Iterator
 
 import boto3
 import pyarrow as pa
 import pyarrow.json as pa_json
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.httpsession import URLLib3Session
-from botocore.hooks import first_non_none_response
-from urllib3.connection import HTTPConnection
 
 from pik.core.errors import StorageError
+
+from .signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
 
 TARGET = "DynamoDB_20120810."
 RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
              "InternalServerError", "ServiceUnavailable", "CRC32Mismatch"}
-MAX_ATTEMPTS = 6
 
 
 class FastReader:
@@ -44,13 +37,9 @@ class FastReader:
 
     def __init__(self, session: boto3.session.Session, client: Any, max_connections: int = 16,
                  timeout_s: tuple[float, float] = (10, 600)) -> None:
-        self._session = session
-        self._client = client  # gives the endpoint, the region and the before-send hooks
-        # TCP_NODELAY: botocore sets no socket options, and a request sent as two writes (headers,
-        # then body) otherwise waits for a delayed ACK: 40 ms per page on Linux loopback.
         # Read timeout: a 1 MB page of a large scan can take minutes from an emulator; (connect, read).
-        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=timeout_s,
-                                    socket_options=HTTPConnection.default_socket_options)
+        self._http = SignedHttp(session, client, max_connections=max_connections, timeout_s=timeout_s)
+        self._url = client.meta.endpoint_url.rstrip("/") + "/"
 
     def pages(self, operation: str, request: dict) -> Iterator[list[dict]]:
         """Every page of ``operation`` (``"Query"`` or ``"Scan"``), following ``LastEvaluatedKey``."""
@@ -88,29 +77,23 @@ class FastReader:
         return json.loads(self.fetch(operation, request))
 
     def fetch(self, operation: str, request: dict) -> bytes:
-        """One request's body, retried with jittered back-off on throttling, 5xx and CRC32 mismatches."""
+        """One request's body, retried with jittered back-off on throttling, 5xx, CRC32 mismatches
+        and dropped connections."""
         body = json.dumps(request).encode("utf-8")
+        headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": TARGET + operation}
         for attempt in range(MAX_ATTEMPTS):
-            response = self._send(operation, body)
-            if response.status_code == 200 and _intact(response):
-                return response.content
-            code, message = _error(response.content) if response.status_code != 200 else ("CRC32Mismatch", "retried")
-            if response.status_code < 500 and code not in RETRYABLE:
-                break
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # back-off before a retry
+            try:
+                response = self._http.send(operation, "POST", self._url, body=body, headers=headers)
+            except TRANSIENT as exc:
+                code, message = type(exc).__name__, str(exc)
+            else:
+                if response.status_code == 200 and _intact(response):
+                    return response.content
+                code, message = _error(response.content) if response.status_code != 200 else ("CRC32Mismatch", "retried")
+                if response.status_code < 500 and code not in RETRYABLE:
+                    break
+            back_off(attempt)
         raise StorageError(f"dynamodb {operation} {request.get('TableName')}: {code}: {message}")
-
-    def _send(self, operation: str, body: bytes) -> Any:
-        meta = self._client.meta
-        request = AWSRequest("POST", meta.endpoint_url.rstrip("/") + "/", data=body, headers={
-            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": TARGET + operation})
-        credentials = self._session.get_credentials()
-        if credentials is None:
-            raise StorageError("no AWS credentials found for DynamoDB")
-        SigV4Auth(credentials.get_frozen_credentials(), "dynamodb", meta.region_name).add_auth(request)
-        prepared = request.prepare()
-        hooked = first_non_none_response(meta.events.emit(f"before-send.dynamodb.{operation}", request=prepared))
-        return hooked if hooked is not None else self._http.send(prepared)
 
 
 def _intact(response: Any) -> bool:

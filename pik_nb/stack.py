@@ -16,11 +16,11 @@ from typing import Any
 import boto3
 
 from pik.aws.clients import make_client
-from pik.aws.s3 import DocumentStore
 from pik_local.client import ApiClient
 
 from .dynamo import FastReader
 from .errors import ConnectError
+from .objects import ObjectReader
 
 REQUIRED = ("raw_bucket_name", "events_table_name", "aggregates_table_name", "replays_table_name")
 
@@ -92,9 +92,9 @@ class Stack:
         return FastReader(self.session, self.client("dynamodb"), max_connections=self.workers)
 
     @cached_property
-    def documents(self) -> DocumentStore:
-        """The raw bucket: raw objects, quarantine, manifests."""
-        return DocumentStore(self.resources.raw_bucket_name, client=self.client("s3"))
+    def documents(self) -> ObjectReader:
+        """The raw bucket (raw objects, quarantine, manifests) by signed GET: ``read(key)`` -> bytes or None."""
+        return ObjectReader(self.session, self.client("s3"), self.resources.raw_bucket_name, max_connections=self.workers)
 
     @property
     def api(self) -> ApiClient:

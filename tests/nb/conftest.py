@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 
 import boto3
 import pytest
+import urllib3
+from botocore.awsrequest import AWSResponse
 
 import pik_nb
 from pik.core.timefmt import UTC
@@ -57,3 +60,20 @@ def story(stack):
     late = post(make_event(event_time=(DAY + timedelta(hours=4)).isoformat(), payload={"amount": 4}))
     run2 = run_replay(stack)
     return {"first": first, "repeats": repeats, "late": late, "runs": [preview, run1, run2]}
+
+
+def intercept(kit, service: str, operation: str, answers: list[tuple[int, dict, bytes]]) -> list:
+    """Answer the next ``operation`` calls (the kit's readers' too) with ``answers``, then let moto
+    answer; returns the URLs intercepted."""
+    seen = []
+
+    def fault(request, **_):
+        if not answers:
+            return None
+        status, headers, body = answers.pop(0)
+        seen.append(request.url)
+        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
+        return AWSResponse(request.url, status, headers, raw)
+
+    kit.client(service).meta.events.register_first(f"before-send.{service}.{operation}", fault)
+    return seen

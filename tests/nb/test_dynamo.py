@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
-import urllib3
-from botocore.awsrequest import AWSResponse
 
 from pik.core.errors import StorageError
 from tests.conftest import make_event
-from tests.nb.conftest import DAY, post
+from tests.nb.conftest import DAY, intercept, post
 
 
 def inject(kit, answers: list[tuple[int, dict, bytes]]) -> list:
-    """Answer the next Query calls with ``answers`` (then let moto answer); returns what was intercepted."""
-    seen = []
-
-    def fault(request, **_):
-        if not answers:
-            return None
-        status, headers, body = answers.pop(0)
-        seen.append(request.url)
-        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
-        return AWSResponse(request.url, status, headers, raw)
-
-    kit.client("dynamodb").meta.events.register_first("before-send.dynamodb.Query", fault)
-    return seen
+    return intercept(kit, "dynamodb", "Query", answers)
 
 
 def load(kit):
