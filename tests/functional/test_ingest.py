@@ -238,6 +238,15 @@ BAD_INPUT = [
     ('{"source": "a", "payload": {"x": NaN}}', "body", "json", 400),
     (json.dumps(make_event(idempotency_key=LONG)), "idempotency_key", "max_length", 400),
     (json.dumps({**make_event(), "extra": 1}), "extra", "unknown_field", 400),
+    # hostile numbers and text: never a 5xx, never stored
+    (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": 1e400'), "body", "number_range", 400),
+    (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": -1e999'), "body", "number_range", 400),
+    (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": NaN'), "body", "json", 400),
+    (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": Infinity'), "body", "json", 400),
+    (json.dumps(make_event(payload={"a": "\ud800"})), "payload", "unicode", 400),
+    (json.dumps(make_event(payload={"\udc00": 1})), "payload", "unicode", 400),
+    (json.dumps(make_event(payload=[[{"deep": ["\udbff"]}]])), "payload", "unicode", 400),
+    (json.dumps(make_event(entity_id="u\ud800")), "entity_id", "unicode", 400),
 ]
 
 

@@ -9,6 +9,7 @@ zone would silently shift lateness by hours.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -90,11 +91,19 @@ def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict:
     if len(raw) > limits.max_body_bytes:
         raise ValidationError([FieldError("body", "max_bytes", f"body exceeds {limits.max_body_bytes} bytes")], too_large=True)
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+                           parse_float=_finite_float)
+    except _OutOfRange as exc:
+        raise ValidationError([FieldError("body", "number_range", str(exc))]) from exc
     except (ValueError, RecursionError) as exc:
         raise ValidationError([FieldError("body", "json", f"body is not valid JSON: {exc}")]) from exc
     if not isinstance(value, dict):
         raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
+    broken = [name for name, field_value in value.items() if _has_lone_surrogate(name) or _has_lone_surrogate(field_value)]
+    if broken:
+        raise ValidationError([FieldError(name if not _has_lone_surrogate(name) else "body", "unicode",
+                                          "text must be valid Unicode: a lone surrogate escape such as \\ud800 is not")
+                               for name in broken])
     return value
 
 
@@ -132,6 +141,35 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    """JSON numbers too large for a float (``1e400``) would become infinity: refuse them."""
+    value = float(text)
+    if math.isinf(value):
+        raise _OutOfRange(f"number {text[:32]} is out of range: JSON numbers here must lie within ±1.8e308")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Any string (key or value, at any depth) holding a lone UTF-16 surrogate, which no UTF-8
+    encoder accepts; iterative, so a deep payload cannot exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _has_control(text: str) -> bool:
