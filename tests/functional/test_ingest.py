@@ -272,3 +272,41 @@ def test_arrival_is_when_api_gateway_received_the_request(stack):
     assert answer["ingest_lag_ms"] == 90_000
     [attempt] = [r for r in items(stack, answer["event_id"]) if r["sk"].startswith("ATT#")]
     assert attempt["ingest_time"] == received.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def transaction_conflicts(times: int) -> list[int]:
+    """Cancel the next ``times`` TransactWriteItems calls as DynamoDB does when another transaction
+    is writing the same item (moto never does); the list counts the calls made."""
+    client = clients.client("dynamodb")
+    calls: list[int] = []
+
+    def conflict(**_):
+        calls.append(1)
+        if len(calls) <= times:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+                              "TransactWriteItems")
+
+    client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", conflict, unique_id="conflict")
+    return calls
+
+
+def test_transaction_conflicts_are_retried_and_the_event_is_accepted_once(stack):
+    calls = transaction_conflicts(times=3)
+    status, answer = post(make_event(entity_id="contended"))
+    clients.client("dynamodb").meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflict")
+    assert (status, answer["status"], len(calls)) == (200, "ACCEPTED", 4)
+    rows = items(stack, answer["event_id"])
+    assert sorted(r.get("status", "META") for r in rows) == ["ACCEPTED", "META"]
+
+
+def test_contention_that_outlasts_the_retries_is_a_503_and_writes_no_metadata(stack):
+    from pik.aws.dynamodb import TRANSACT_ATTEMPTS
+
+    calls = transaction_conflicts(times=1_000)
+    status, answer = post(make_event(entity_id="contended-long"))
+    clients.client("dynamodb").meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflict")
+    assert status == 503 and len(calls) == TRANSACT_ATTEMPTS
+    assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
+    status, retry = post(make_event(entity_id="contended-long"))  # the raw object is there: the retry completes
+    assert (status, retry["status"]) == (200, "ACCEPTED")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -9,10 +11,12 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
-from ..core.errors import StorageError
+from ..core.errors import ContentionError, StorageError
 from . import clients
 
 _ser, _de = TypeSerializer(), TypeDeserializer()
+TRANSACT_ATTEMPTS = 6  # a first try and five retries: 10, 20, 40, 80, 160 ms at most
+TRANSACT_BACKOFF_S = 0.01
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -87,17 +91,29 @@ class Table:
             raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
 
     def transact(self, actions: list[dict]) -> bool:
-        """All-or-nothing write; False when a condition failed (nothing was written)."""
-        try:
-            self.client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            if _code(exc) == "TransactionCanceledException" and any(
-                r.get("Code") == "ConditionalCheckFailed" for r in reasons
-            ):
-                return False
-            raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
-        return True
+        """All-or-nothing write; False when a condition failed (nothing was written).
+
+        DynamoDB cancels a transaction that touches an item another transaction is writing
+        (``TransactionConflict``, or ``TransactionInProgressException``); botocore does not retry
+        those. They are retried here with jittered exponential back-off, then ``ContentionError``.
+        """
+        attempt = 0
+        while True:
+            try:
+                self.client.transact_write_items(TransactItems=actions)
+                return True
+            except ClientError as exc:
+                reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+                cancelled = _code(exc) == "TransactionCanceledException"
+                if cancelled and "ConditionalCheckFailed" in reasons:
+                    return False
+                if not (_code(exc) == "TransactionInProgressException" or cancelled and "TransactionConflict" in reasons):
+                    raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
+                attempt += 1
+                if attempt == TRANSACT_ATTEMPTS:
+                    raise ContentionError(f"dynamodb transaction {self.name}: still contended after "
+                                          f"{TRANSACT_ATTEMPTS} attempts: {exc}") from exc
+            time.sleep(random.uniform(0, TRANSACT_BACKOFF_S * 2**attempt))  # back-off, not synchronisation
 
     def read(self, request: dict, *, start_key: dict | None = None, limit: int | None = None) -> Iterator[dict]:
         """Every item a low-level ``Query`` request matches, following each page's

@@ -56,3 +56,8 @@ class NotFoundError(PikError):
 
 class StorageError(PikError):
     """An AWS call failed. The write order guarantees a retry is safe."""
+
+
+class ContentionError(StorageError):
+    """Concurrent transactions on the same items kept cancelling this one (DynamoDB's
+    ``TransactionConflict``), even after bounded retries; the caller re-reads and decides."""
