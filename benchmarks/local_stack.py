@@ -51,6 +51,29 @@ def _run_stack(info_file: str, ready: multiprocessing.Event, stop: multiprocessi
         stop.wait()
 
 
+def roles_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of the stack's processes by role: main (pollers, processor), moto, api workers."""
+    out = {"main": 0.0, "moto": 0.0, "api": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        cpu = sum(int(v) for v in fields[11:13]) / TICKS
+        if int(entry) == pid:
+            out["main"] += cpu
+        elif int(fields[1]) == pid and b"pik_local.processes" in cmdline:
+            out["moto" if b"moto" in cmdline else "api"] += cpu
+    return out
+
+
+def _split(before: dict[str, float], after: dict[str, float]) -> str:
+    return ", ".join(f"{role} {after[role] - before[role]:.1f}" for role in before)
+
+
 def tree_cpu_s(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its live descendants (and children it reaped)."""
     children: dict[int, list[int]] = {}
@@ -154,7 +177,7 @@ def main() -> None:
             now = datetime.now(UTC)
             print(f"stack pid {child.pid}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
                   f"{n} events, {args.workers} client threads")
-            cpu0 = tree_cpu_s(child.pid)
+            cpu0, roles0 = tree_cpu_s(child.pid), roles_cpu_s(child.pid)
             started = time.monotonic()
             seen = ingest(info.api_url, events(n, now), args.workers, {w, n - w, n}, child.pid)
             elapsed = time.monotonic() - started
@@ -162,10 +185,12 @@ def main() -> None:
             print(f"ingest first {w}: {first[0]:7.1f} events/s  {first[1]:5.1f} ms stack CPU per ingest")
             print(f"ingest last  {w}: {last[0]:7.1f} events/s  {last[1]:5.1f} ms stack CPU per ingest"
                   f"  (last/first {last[0] / first[0]:.2f})")
+            roles1 = roles_cpu_s(child.pid)
             print(f"ingest all {n}: {n / elapsed:7.1f} events/s  {tree_cpu_s(child.pid) - cpu0:.1f} s stack CPU"
-                  f"  (load {os.getloadavg()[0]:.2f})")
+                  f" ({_split(roles0, roles1)})  (load {os.getloadavg()[0]:.2f})")
             seconds, cpu, sent = drain(info, child.pid, now, args.replay_events)
-            print(f"processor drain of a replay of {sent} events of one entity: {seconds:.2f} s, {cpu:.2f} s stack CPU")
+            print(f"processor drain of a replay of {sent} events of one entity: {seconds:.2f} s, {cpu:.2f} s stack CPU"
+                  f"  (ingest of those events included in the split: {_split(roles1, roles_cpu_s(child.pid))})")
         finally:
             stop.set()
             child.join(120)

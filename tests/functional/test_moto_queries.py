@@ -67,3 +67,26 @@ def test_table_and_index_queries_match_a_full_scan_after_random_writes(stack):
                 got = _pages(ddb, TableName=table, KeyConditionExpression="pk = :p", Limit=4, ScanIndexForward=False,
                              ExpressionAttributeValues={":p": {"S": pk}})
                 assert got == sorted(((i["pk"]["S"], i["sk"]["S"]) for i in items if i["pk"]["S"] == pk), reverse=True)
+
+
+def test_items_of_every_type_come_back_exactly_through_the_fast_serialiser(stack):
+    ddb = boto3.client("dynamodb")
+    table = stack.outputs["events_table_name"]
+    item = {"pk": {"S": "E#types"}, "sk": {"S": "META"}, "ent_pk": {"S": "ENT#types"}, "ent_sk": {"S": "T1"},
+            "b": {"B": b"\x00\xffbytes"}, "bs": {"BS": [b"a", b"\x01"]}, "n": {"N": "-12.50"}, "ns": {"NS": ["1", "2.5"]},
+            "ss": {"SS": ["x", "y"]}, "null": {"NULL": True}, "yes": {"BOOL": False}, "empty": {"S": ""},
+            "nested": {"M": {"l": {"L": [{"S": "é"}, {"N": "1"}, {"M": {}}]}}}}
+    ddb.put_item(TableName=table, Item=item)
+    normal = {k: ({kind: sorted(v)} if kind in ("BS", "NS", "SS") else {kind: v})
+              for k, value in item.items() for kind, v in value.items()}
+
+    def same(got):
+        return {k: ({kind: sorted(v)} if kind in ("BS", "NS", "SS") else {kind: v})
+                for k, value in got.items() for kind, v in value.items()} == normal
+
+    assert same(ddb.get_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})["Item"])
+    [queried] = ddb.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]})["Items"]
+    [indexed] = ddb.query(TableName=table, IndexName=keys.ENTITY_INDEX, KeyConditionExpression="ent_pk = :p",
+                          ExpressionAttributeValues={":p": item["ent_pk"]})["Items"]
+    [scanned] = ddb.scan(TableName=table)["Items"]
+    assert same(queried) and same(indexed) and same(scanned)
