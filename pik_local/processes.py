@@ -139,6 +139,8 @@ def _serve_moto(port: int) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_patches.install()
+    if os.environ.get("PIK_MOTO_KEEP_ALIVE", "1") == "1":
+        moto_patches.keep_connections_alive()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     _ready({"port": server.get_host_and_port()[1]})
