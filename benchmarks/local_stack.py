@@ -112,7 +112,11 @@ def events(count: int, now: datetime) -> list[dict]:
 def ingest(api_url: str, bodies: list[dict], workers: int, marks: set[int], pid: int) -> dict[int, tuple[float, float]]:
     """POST every body with ``workers`` threads; (wall time, stack CPU) when each mark of completions is reached."""
     url = api_url.rstrip("/") + "/ingest"
-    http = urllib3.PoolManager(maxsize=workers, block=True, timeout=urllib3.Timeout(connect=5, read=120))
+    # A connection reset before an answer is retried (ingest is idempotent: a retry of an
+    # event that got in answers DUPLICATE); the in-process stack of ADR 0201 had a listen
+    # backlog of 5 and reset some of 16 clients' first connections.
+    retries = urllib3.Retry(total=5, connect=5, read=2, status=0, allowed_methods=None, backoff_factor=0.05)
+    http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=120))
     lock, done, seen = threading.Lock(), [0], {0: (time.monotonic(), tree_cpu_s(pid))}
     bad: list[int] = []
 

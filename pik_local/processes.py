@@ -36,7 +36,7 @@ class Child:
 
     def __init__(self, args: list[str], env: dict[str, str], *, timeout_s: float = 120) -> None:
         self.args = args
-        self.process = subprocess.Popen([sys.executable, "-m", "pik_local.processes", *args], env=env, cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "pik_local.processes", *args], env=_same_code(env),
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ready: dict[str, Any] = {}
         self._timeout_s = timeout_s
@@ -74,6 +74,14 @@ class Child:
         return self.process.returncode
 
 
+def _same_code(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this process's ``pik_local`` and ``pik`` first on the child's import path."""
+    import pik
+
+    paths = [str(ROOT), str(Path(pik.__file__).resolve().parent.parent)]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])}
+
+
 def reserve_port(port: int) -> socket.socket:
     """A bound (not listening) ``SO_REUSEPORT`` socket on 127.0.0.1 holding ``port`` (0: a free one)
     until the API workers listen on it too; ``OSError`` if someone else has it."""
@@ -107,7 +115,7 @@ class ApiWorkers:
     def start(self) -> None:
         args = ["api", "--port", str(self.port), "--stage", self.stage, "--region", self.region]
         args += ["--simulated-arrival"] if self.simulated_arrival else []
-        args += ["--log", str(self.log_path)] if self.log_path else []
+        args += ["--log", str(Path(self.log_path).resolve())] if self.log_path else []
         self._children = [Child(args, dict(os.environ)) for _ in range(self.workers)]
         try:
             for child in self._children:
