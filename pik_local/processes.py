@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     api.add_argument("--log")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops us in order
+    sys.stdout = sys.stderr  # stray prints must not fill the pipe nobody reads after the ready line
     if args.command == "moto":
         _serve_moto(args.port)
     else:
