@@ -151,14 +151,21 @@ class LocalApi(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # 16+ clients connecting at once must not be reset
 
     def __init__(self, port: int, stage: str, table: dict[tuple[str, str], LocalFunction],
-                 simulated_arrival: bool = False) -> None:
+                 simulated_arrival: bool = False, reuse_port: bool = False) -> None:
+        self.reuse_port = reuse_port  # several worker processes listen on one port
         super().__init__(("127.0.0.1", port), _Handler)
         self.stage, self.routes, self.simulated_arrival = stage, table, simulated_arrival
         self._thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="pik-api", daemon=True)
         self._calls = Condition()  # guards the two fields below
         self._active, self._closing = 0, False
+
+    def server_bind(self) -> None:
+        if self.reuse_port:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def received(self, header: str | None) -> datetime | None:
         """The request's arrival time: now, or the simulated one a demo replaying history sends.

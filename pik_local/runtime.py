@@ -1,4 +1,5 @@
-"""Lambda functions run in-process: the template's handler, timeout and memory, one call at a time.
+"""Lambda functions run in a Python process (the stack's, or an API worker's: ADR 0204): the
+template's handler, timeout and memory, one call at a time per function in that process.
 
 Each function behaves like a Lambda with reserved concurrency 1: powertools' resolvers, loggers
 and batch processors keep per-invocation state on module-level objects (one execution

@@ -1,5 +1,9 @@
 """The local stack: moto's server, the template's resources, the handlers behind an HTTP API and
-an SQS poller, all in one process on 127.0.0.1.
+an SQS poller, on 127.0.0.1.
+
+moto's server runs in a child process, the HTTP API in ``api_workers`` child processes (each one
+Lambda execution environment per function; ``api_workers=0`` serves the API from this process),
+the SQS pollers and the processor in this process: see ``pik_local.processes`` and ADR 0204.
 
     with LocalStack(info_file=tmp / "local.json") as stack:
         print(stack.info.api_url)          # http://127.0.0.1:PORT/v1 -> POST /ingest, /replay
@@ -13,22 +17,21 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
 import boto3
-from moto.server import ThreadedMotoServer
-
 from pik.aws import clients
 
-from . import moto_patches, state, template
+from . import state, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
+from .processes import ApiWorkers, Child, ChildError
 from .runtime import functions, unroute_output
 
 REGION = "us-east-1"
+API_WORKERS = 3  # API processes: with moto's own process, enough to keep two cores busy
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 log = logging.getLogger("pik_local")
 
@@ -78,11 +81,6 @@ def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) 
             if isinstance(value, dict) and value.get("Ref") in parameters}
 
 
-def _reset_moto(endpoint: str) -> None:
-    if endpoint:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
-
-
 def _owner(info_file: Path) -> int | None:
     try:
         return LocalStackInfo.read(info_file).pid
@@ -96,19 +94,20 @@ class LocalStack:
     def __init__(self, *, aws_port: int = 0, api_port: int = 0, region: str = REGION, prefix: str = "pik",
                  info_file: Path | str | None = None, state_dir: Path | str | None = None,
                  log_level: str = "INFO", parameters: dict[str, str] | None = None,
-                 simulated_arrival: bool = False) -> None:
+                 simulated_arrival: bool = False, api_workers: int = API_WORKERS) -> None:
         self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
         self.info_file = Path(info_file) if info_file else default_path()
         self.state_dir = Path(state_dir) if state_dir else None
         self.parameters = {"LogLevel": log_level, **(parameters or {})}
         self.simulated_arrival = simulated_arrival  # honour X-Pik-Simulated-Arrival (demos replaying history)
+        self.api_workers = api_workers
         self._parameter_env = parameter_env(self.parameters)  # checked before anything starts
         self.info: LocalStackInfo | None = None
         self.resources: template.LocalResources | None = None
         self.restored: dict[str, int] | None = None
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: Child | None = None
         self._endpoint = ""
-        self._api: LocalApi | None = None
+        self._api: LocalApi | ApiWorkers | None = None
         self._pollers: list[Poller] = []
         self._saved_env: dict[str, str | None] = {}
         self.lambda_log_path = self.info_file.parent / "lambda.log"
@@ -146,8 +145,6 @@ class LocalStack:
         return self.info
 
     def _bring_up(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_patches.install()
         self._endpoint = self._start_moto()
         self._set_env({**{k.upper(): v for k, v in CREDENTIALS.items()}, "AWS_DEFAULT_REGION": self.region,
                        "AWS_REGION": self.region, "AWS_ENDPOINT_URL": self._endpoint, "AWS_PROFILE": None,
@@ -191,20 +188,18 @@ class LocalStack:
 
     def _stop_moto(self) -> None:
         if self._moto:
-            _reset_moto(self._endpoint)
             self._moto.stop()
-            server = getattr(self._moto, "_server", None)
-            if server:
-                server.server_close()  # moto's stop() leaves the socket bound until garbage collection
             self._moto = None
 
     def _start_moto(self) -> str:
+        """moto's server (with ``pik_local.moto_patches``) in its own process: fresh state every start."""
         port = free_port(self.aws_port) if self.aws_port else 0  # 0: the server binds a free port itself
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._moto.start()
-        endpoint = f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
-        _reset_moto(endpoint)  # moto's state is per process: forget an earlier stack's in this one
-        return endpoint
+        self._moto = Child(["moto", "--port", str(port)], dict(os.environ))
+        try:
+            ready = self._moto.wait_ready()
+        except ChildError as exc:
+            raise StackError(f"moto's server did not start: {exc}") from exc
+        return f"http://127.0.0.1:{ready['port']}"
 
     def _start_functions(self, session: boto3.session.Session) -> None:
         specs = template.function_specs()
@@ -212,7 +207,12 @@ class LocalStack:
         self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
         local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
-        self._api = LocalApi(self.api_port, stage, routes(specs, local), self.simulated_arrival)
+        table = routes(specs, local)
+        if self.api_workers > 0:
+            self._api = ApiWorkers(self.api_workers, self.api_port, stage, table, region=self.region,
+                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path)
+        else:
+            self._api = LocalApi(self.api_port, stage, table, self.simulated_arrival)
         self._api.start()
         sqs = session.client("sqs")
         urls = self.resources.names

@@ -41,15 +41,14 @@ def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore,
         event = contract.validate(body, now=now, limits=limits)
     except ValidationError as err:
         return _reject(body, attempt, err, store, settings)
-    existing = index.get_event(event.event_id)
     if settings.dry_run:
+        existing = index.get_event(event.event_id)
         status = ACCEPTED if existing is None else _repeat_status(existing, event)
         return _answer(event, attempt, status, _key_for(status, event, existing), dry_run=True)
     expires = _expires_at(now, settings)
+    existing = _first_write(event, attempt, store, index, expires)
     if existing is None:
-        existing = _first_write(event, attempt, store, index, expires)
-        if existing is None:
-            return _answer(event, attempt, ACCEPTED, event.raw_key)
+        return _answer(event, attempt, ACCEPTED, event.raw_key)
     status = _repeat_status(existing, event)
     s3_key = _key_for(status, event, existing)
     if status == CONFLICT:
@@ -61,9 +60,16 @@ def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore,
 
 def _first_write(event: ValidEvent, attempt: Attempt, store: DocumentStore, index: EventIndex,
                  expires: int | None) -> dict | None:
-    """Raw object, then gate + attempt. None when this attempt is the ACCEPTED one; else the gate."""
+    """Raw object, then gate + attempt. None when this attempt is the ACCEPTED one; else the gate.
+
+    The gate exists only once the raw object does, so a first event costs two calls (no gate
+    read): the gate is read only when the raw object was already there.
+    """
     first, first_attempt = event, attempt
     if not store.put_new(event.raw_key, records.raw_document(event, attempt)):
+        gate = index.get_event(event.event_id)
+        if gate is not None:
+            return gate
         stored = store.get(event.raw_key)
         if stored["envelope"]["content_sha256"] != event.content_sha256:
             # An earlier attempt stored other content here and crashed before indexing it:

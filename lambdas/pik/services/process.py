@@ -1,9 +1,15 @@
-"""Processor: recompute each (entity, day) a batch touches, from every ACCEPTED event's raw bytes.
+"""Processor: recompute each (entity, day) a batch touches, over every ACCEPTED event of it.
 
 A new aggregate version is written only when the input set or the code version changed.
 Versions are 1, 2, 3... per (entity, day, metric), claimed with a conditional put so two
 processors can never write the same version. The manifest is content-addressed by the inputs
 hash and written before any version that points at it.
+
+Cost: the input set always comes from the index, in full. When the latest versions already
+have its inputs hash and the code version, nothing else is read. Otherwise, with the default
+aggregator, inputs the previous manifest lists with the same payload hash reuse their recorded
+contribution (``pik.core.contributions``); only the others' raw objects are read, each checked
+against its recorded payload hash. The result equals a recompute from every raw object.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from ..core import identity, keys, records
+from ..core import contributions, identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError
-from ..core.metrics import Aggregator
+from ..core.metrics import Aggregator, compute
 from ..core.ports import AggregateStore, DocumentStore, EventIndex
 from ..core.records import ACCEPTED
 from ..core.timefmt import day_bounds, key_time
@@ -72,24 +78,69 @@ class Recomputer:
         start, end = day_bounds(day)
         inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end), page_size=self.page_size)
                   if item["status"] == ACCEPTED]
-        payloads = [_verified_payload(doc, item) for doc, item in
-                    zip(self.store.get_many([item["s3_key"] for item in inputs]), inputs)]
-        values = self.aggregator(payloads, self.fields)
         inputs_hash = identity.inputs_hash([item["event_id"] for item in inputs])
         manifest_key = keys.manifest_key(entity_id, day, inputs_hash)
-        written = []
+        latest = self._latest_of_day(entity_id, day)
+        answer = {"entity_id": entity_id, "day": day, "input_count": len(inputs), "inputs_hash": inputs_hash,
+                  "written": [], "dry_run": self.dry_run}
+        expected = set(self.aggregator([], self.fields))  # the metrics this aggregator names
+        if expected and expected <= set(latest) and all(
+                _unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected):
+            return answer  # same inputs, same code: no raw object needs reading
+        payloads, kept = self._payloads(inputs, latest)
+        values = self.aggregator(payloads, self.fields)
+        written = answer["written"]
         for metric, value in values.items():
-            latest = self.aggregates.latest(entity_id, day, metric)
-            if _unchanged(latest, inputs_hash, self.code_version):
+            previous = latest.get(metric)
+            if _unchanged(previous, inputs_hash, self.code_version):
                 continue
             if not written and not self.dry_run:
                 manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
+                if kept is not None:
+                    for row, contribution in zip(manifest, kept):
+                        row["contribution"] = contribution
                 self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
-            version = self._append(entity_id, day, metric, value, latest, len(inputs), inputs_hash, manifest_key, replay_id)
+            version = self._append(entity_id, day, metric, value, previous, len(inputs), inputs_hash, manifest_key, replay_id)
             if version:
                 written.append({"metric": metric, "version": version, "value": value})
-        return {"entity_id": entity_id, "day": day, "input_count": len(inputs), "inputs_hash": inputs_hash,
-                "written": written, "dry_run": self.dry_run}
+        return answer
+
+    def _latest_of_day(self, entity_id: str, day: str) -> dict[str, dict]:
+        """The latest version of each metric of one entity-day (one query)."""
+        latest: dict[str, dict] = {}
+        for item in self.aggregates.versions(entity_id, day, day):
+            if item.get("day") == day and item["version"] > latest.get(item["metric"], {}).get("version", 0):
+                latest[item["metric"]] = item
+        return latest
+
+    def _payloads(self, inputs: list[dict], latest: dict[str, dict]) -> tuple[list[Any], list[dict] | None]:
+        """Each input's payload (or, for the default aggregator, its contribution as a payload),
+        and the contributions to keep in the new manifest (None for a custom aggregator)."""
+        if self.aggregator is not compute:
+            documents = self.store.get_many([item["s3_key"] for item in inputs])
+            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs)], None
+        rows = self._previous_rows(latest)
+        kept: list[dict | None] = []
+        for item in inputs:
+            row = rows.get(item["event_id"])
+            reuse = row is not None and contributions.reusable(row, item["payload_sha256"], self.fields)
+            kept.append(dict(row["contribution"]) if reuse else None)
+        missing = [i for i, value in enumerate(kept) if value is None]
+        documents = self.store.get_many([inputs[i]["s3_key"] for i in missing])
+        for i, document in zip(missing, documents):
+            kept[i] = contributions.contribution(_verified_payload(document, inputs[i]), self.fields)
+        return [contributions.as_payload(value) for value in kept], kept
+
+    def _previous_rows(self, latest: dict[str, dict]) -> dict[str, dict]:
+        """The previous manifest's rows by event id ({} when there is none or it cannot be read)."""
+        previous = latest.get("count") or next(iter(latest.values()), None)
+        if not previous or not previous.get("manifest_key"):
+            return {}
+        try:
+            manifest = self.store.get(previous["manifest_key"])
+        except StorageError:
+            return {}  # read every raw object instead
+        return {row["event_id"]: row for row in manifest.get("inputs", []) if isinstance(row, dict) and "event_id" in row}
 
     def _append(self, entity_id: str, day: str, metric: str, value: Any, latest: dict | None, count: int,
                 inputs_hash: str, manifest_key: str, replay_id: str | None) -> int | None:
