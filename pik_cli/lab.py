@@ -92,7 +92,7 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     environment = lab_env(home, env)
     with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal
         process = subprocess.Popen(lab_command(notebook, port, root, Path(environment["JUPYTER_RUNTIME_DIR"])),
-                                   env=environment, stdout=log, stderr=log)
+                                   env=environment, stdout=log, stderr=log, preexec_fn=_die_with_parent)
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -108,6 +108,17 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
             signal.signal(sig, handler)
         stop_process(process)
     return process.returncode
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when its parent dies, even by SIGKILL, so
+    a killed `pik demo` or `pik incident open` never leaves a JupyterLab server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl-C and SIGTERM still stop the server through run_lab
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:

@@ -84,6 +84,16 @@ def _recorded(method: Any, is_put: bool) -> Any:
     return write
 
 
+def _serialised(method: Any) -> Any:
+    """``method`` run under the lock transactions take: one write at a time, as DynamoDB isolates them."""
+
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _serial:
+            return method(self, *args, **kwargs)
+
+    return write
+
+
 def _undo(backend: Any, writes: list[tuple[str, dict, dict | None]]) -> None:
     for table_name, key, previous in reversed(writes):
         if previous is not None:
@@ -327,11 +337,14 @@ def install() -> None:
     updated = backend.update_item
 
     def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        item = updated(self, table_name, *args, **kwargs)
+        with _serial:  # DynamoDB applies one item's condition and update (e.g. ADD) atomically; moto's
+            item = updated(self, table_name, *args, **kwargs)  # read-modify-write would lose increments
         _note(self.get_table(table_name), item)
         return item
 
     backend.update_item = update_item
+    for name in ("put_item", "delete_item"):  # conditional single-item writes: atomic too
+        setattr(backend, name, _serialised(getattr(backend, name)))
     _fast_queries()
     _fast_results()
     _cheap_queue_attributes()

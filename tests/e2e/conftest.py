@@ -36,13 +36,18 @@ def wait_for(probe: Callable[[], T], *, timeout_s: float = 30, every_s: float = 
 
 @contextmanager
 def stopped(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    """Whatever the test asserts, the child is gone afterwards (SIGKILL if it still runs)."""
+    """Whatever the test asserts, the child is gone afterwards: SIGTERM (it stops its own children),
+    then SIGKILL if it has not exited within 30 s."""
     try:
         yield process
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def port_is_free(port: int) -> bool:

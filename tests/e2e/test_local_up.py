@@ -115,3 +115,16 @@ def test_simulated_arrival_is_honoured_only_when_the_stack_allows_it(tmp_path):
     with LocalStack(info_file=tmp_path / "b.json") as stack:
         [answer] = ingest_events(stack.info.api_url, [event], arrivals=[arrived], progress=False)
         assert answer.body["ingest_lag_ms"] > 86_400_000  # the header is ignored: arrival is now
+
+
+def test_an_identical_storm_of_200_requests_gets_no_5xx_and_one_accepted(start_stack):
+    """A duplicate storm, one of the playbooks: 200 copies of one event from 16 clients at once."""
+    stack = start_stack()
+    event = example_event(entity_id="storm")
+    answers = ingest_events(stack.info.api_url, [event] * 200, workers=16, progress=False)
+    assert sorted({a.http_status for a in answers}) == [200]
+    assert [a.status for a in answers].count("ACCEPTED") == 1 and [a.status for a in answers].count("DUPLICATE") == 199
+    event_id = answers[0].body["event_id"]
+    gate = stack.client("dynamodb").get_item(TableName=stack.info.outputs["events_table_name"], ConsistentRead=True,
+                                             Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}})["Item"]
+    assert gate["duplicate_count"]["N"] == "199"

@@ -55,3 +55,14 @@ def test_racing_transactions_on_one_gate_leave_exactly_the_winner(table):
             winners = [i for i in pool.map(attempt, [(event, i) for i in range(16)]) if i is not None]
         kept = [sk for pk, sk, _ in items(ddb, name) if pk == event]
         assert len(winners) == 1 and kept == [f"ATT#{winners[0]:02d}", "META"]
+
+
+def test_racing_single_item_increments_are_all_counted(table):
+    """DynamoDB applies each UpdateItem atomically; moto's read-modify-write must not lose an ADD."""
+    ddb, name = table
+    ddb.put_item(TableName=name, Item={"pk": {"S": "HOT"}, "sk": {"S": "META"}, "n": {"N": "0"}})
+    add = {"TableName": name, "Key": {"pk": {"S": "HOT"}, "sk": {"S": "META"}}, "UpdateExpression": "ADD n :one",
+           "ExpressionAttributeValues": {":one": {"N": "1"}}, "ConditionExpression": "attribute_exists(pk)"}
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda _: ddb.update_item(**add), range(1000)))
+    assert items(ddb, name) == [("HOT", "META", "1000")]

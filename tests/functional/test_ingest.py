@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -155,17 +156,22 @@ def test_crash_at_each_write_boundary_then_retry_loses_nothing(stack, service, o
     body = make_event(entity_id=f"crash-{operation}-{when}")
     crash_on(service, operation, when)
     with pytest.raises(Crash):
-        post(body)
-    status, answer = post(body)
+        post(body, request_id="req-crashed")
+    status, answer = post(body, request_id="req-retry")
     assert status == 200
-    # Before the transaction committed, the retry is the ACCEPTED attempt; after, it is a DUPLICATE.
-    committed = (service, when) == ("dynamodb", "after")
-    assert answer["status"] == ("DUPLICATE" if committed else "ACCEPTED")
+    # Once the first request's bytes are stored, that request is the ACCEPTED one (its arrival is
+    # the event's); the retry completes the metadata if needed and is a DUPLICATE of it.
+    stored = (service, when) != ("s3", "before")
+    assert answer["status"] == ("DUPLICATE" if stored else "ACCEPTED")
     assert raw_keys(stack, "raw/") == [answer["s3_key"]]
     rows = items(stack, answer["event_id"])
-    assert [r["status"] for r in rows if r["sk"].startswith("ATT#")].count("ACCEPTED") == 1
+    accepted = [r for r in rows if r["sk"].startswith("ATT#") and r["status"] == "ACCEPTED"]
+    assert len(accepted) == 1
+    envelope = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"],
+                                                        Key=answer["s3_key"])["Body"].read())["envelope"]
+    assert accepted[0]["request_id"] == envelope["request_id"] == ("req-crashed" if stored else "req-retry")
     meta = next(r for r in rows if r["sk"] == "META")
-    assert meta["s3_key"] == answer["s3_key"]
+    assert meta["s3_key"] == answer["s3_key"] and meta["first_attempt_id"] == envelope["attempt_id"]
 
 
 def test_storage_outage_answers_503_and_the_retry_succeeds(stack):
@@ -180,7 +186,9 @@ def test_storage_outage_answers_503_and_the_retry_succeeds(stack):
     assert status == 503 and "retry" in answer["error"]
     client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="outage")
     status, answer = post(body)
-    assert (status, answer["status"]) == (200, "ACCEPTED")
+    assert (status, answer["status"]) == (200, "DUPLICATE")  # of the first request, whose bytes were stored
+    accepted = [r for r in items(stack, answer["event_id"]) if r.get("status") == "ACCEPTED"]
+    assert len(accepted) == 1
 
 
 def test_a_crashed_first_attempt_with_other_content_wins_and_the_retry_is_a_conflict(stack):
@@ -304,9 +312,82 @@ def test_contention_that_outlasts_the_retries_is_a_503_and_writes_no_metadata(st
     from pik.aws.dynamodb import TRANSACT_ATTEMPTS
 
     calls = transaction_conflicts(times=1_000)
-    status, answer = post(make_event(entity_id="contended-long"))
+    body = make_event(entity_id="contended-long")
+    status, answer = post(body)
     clients.client("dynamodb").meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflict")
     assert status == 503 and len(calls) == TRANSACT_ATTEMPTS
     assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
-    status, retry = post(make_event(entity_id="contended-long"))  # the raw object is there: the retry completes
-    assert (status, retry["status"]) == (200, "ACCEPTED")
+    status, retry = post(body)  # the raw object is there: the retry completes the metadata
+    assert (status, retry["status"]) == (200, "DUPLICATE")
+    assert [r.get("status") for r in items(stack, retry["event_id"])].count("ACCEPTED") == 1
+
+
+def paused_after_raw_write(request_id: str) -> tuple[threading.Event, threading.Event]:
+    """Hold the request ``request_id`` right after its raw object is stored, until released:
+    (stored, release). Other requests pass through. Forces the interleaving deterministically."""
+    stored, release = threading.Event(), threading.Event()
+    client = clients.client("s3")
+
+    def hold(**_):
+        if threading.current_thread().name == request_id and not stored.is_set():
+            stored.set()
+            assert release.wait(timeout=30)
+
+    client.meta.events.register("after-call.s3.PutObject", hold, unique_id=f"hold-{request_id}")
+    return stored, release
+
+
+@pytest.mark.parametrize("second_payload,second_status", [({"v": 2}, "CONFLICT"), ({"v": 1}, "DUPLICATE")])
+def test_a_request_paused_after_its_raw_write_is_still_the_accepted_one(stack, second_payload, second_status):
+    """A stores its bytes and stalls; B arrives, finds A's bytes, records A as ACCEPTED and itself
+    as the repeat; A resumes and is answered ACCEPTED. Raw envelope and metadata both name A."""
+    first = make_event(idempotency_key="race", payload={"v": 1})
+    second = {**first, "payload": second_payload}
+    stored, release = paused_after_raw_write("req-A")
+    answers: dict[str, tuple[int, dict]] = {}
+    a = threading.Thread(target=lambda: answers.__setitem__("A", post(first, request_id="req-A")), name="req-A")
+    a.start()
+    assert stored.wait(timeout=30)
+    answers["B"] = post(second, request_id="req-B")
+    release.set()
+    a.join(timeout=30)
+    clients.client("s3").meta.events.unregister("after-call.s3.PutObject", unique_id="hold-req-A")
+    assert (answers["A"][0], answers["A"][1]["status"]) == (200, "ACCEPTED")
+    assert (answers["B"][0], answers["B"][1]["status"]) == (200, second_status)
+    rows = items(stack, answers["A"][1]["event_id"])
+    attempts = sorted((r["status"], r["request_id"]) for r in rows if r["sk"].startswith("ATT#"))
+    assert attempts == sorted([("ACCEPTED", "req-A"), (second_status, "req-B")])
+    meta = next(r for r in rows if r["sk"] == "META")
+    assert meta["first_attempt_id"] == answers["A"][1]["attempt_id"]
+    s3 = boto3.client("s3")
+    envelope = json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["A"][1]["s3_key"])["Body"].read())["envelope"]
+    assert envelope["request_id"] == "req-A" and envelope["attempt_id"] == answers["A"][1]["attempt_id"]
+    if second_status == "CONFLICT":  # both payloads kept
+        kept = json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["B"][1]["s3_key"])["Body"].read())
+        assert kept["event"]["payload"] == {"v": 2} and meta["conflict_count"] == 1
+
+
+def test_a_duplicate_storm_contending_on_the_gate_counter_still_answers_every_request(stack):
+    """Repeats of one event all count on its gate; contention there (TransactionConflictException
+    on the counter update) is retried, and if it outlasts the retries the attempt is still stored."""
+    body = make_event(entity_id="storm")
+    assert post(body)[1]["status"] == "ACCEPTED"
+    client = clients.client("dynamodb")
+    conflicts = {"left": 2}
+
+    def busy(**_):
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "busy"}}, "UpdateItem")
+
+    client.meta.events.register_first("before-call.dynamodb.UpdateItem", busy, unique_id="busy")
+    try:
+        assert post(body)[1]["status"] == "DUPLICATE"  # counted after two retries
+        conflicts["left"] = 10_000
+        status, answer = post(body)  # never counted, still recorded and answered
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="busy")
+    assert (status, answer["status"]) == (200, "DUPLICATE")
+    rows = items(stack, answer["event_id"])
+    assert sorted(r.get("status", "META") for r in rows) == ["ACCEPTED", "DUPLICATE", "DUPLICATE", "META"]
+    assert next(r for r in rows if r["sk"] == "META")["duplicate_count"] == 1  # one short, never over

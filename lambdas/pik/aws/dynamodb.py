@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -51,6 +51,30 @@ def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
+def _contended(exc: ClientError) -> bool:
+    """Cancelled only because another transaction was writing the same item (no condition failed)."""
+    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+    return _code(exc) in ("TransactionConflictException", "TransactionInProgressException") or (
+        _code(exc) == "TransactionCanceledException" and "TransactionConflict" in reasons
+        and "ConditionalCheckFailed" not in reasons)
+
+
+def _retrying(call: Callable[[], Any], what: str) -> Any:
+    """``call()``, retried with jittered exponential back-off while contention cancels it; then
+    ``ContentionError``. Any other error propagates at once."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except ClientError as exc:
+            if not _contended(exc):
+                raise
+            attempt += 1
+            if attempt == TRANSACT_ATTEMPTS:
+                raise ContentionError(f"dynamodb {what}: still contended after {attempt} attempts: {exc}") from exc
+        time.sleep(random.uniform(0, TRANSACT_BACKOFF_S * 2**attempt))  # back-off, not synchronisation
+
+
 class Table:
     """One table by name, through the shared low-level client."""
 
@@ -94,26 +118,16 @@ class Table:
         """All-or-nothing write; False when a condition failed (nothing was written).
 
         DynamoDB cancels a transaction that touches an item another transaction is writing
-        (``TransactionConflict``, or ``TransactionInProgressException``); botocore does not retry
-        those. They are retried here with jittered exponential back-off, then ``ContentionError``.
+        (``TransactionConflict``); botocore does not retry that: ``_retrying`` does.
         """
-        attempt = 0
-        while True:
-            try:
-                self.client.transact_write_items(TransactItems=actions)
-                return True
-            except ClientError as exc:
-                reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
-                cancelled = _code(exc) == "TransactionCanceledException"
-                if cancelled and "ConditionalCheckFailed" in reasons:
-                    return False
-                if not (_code(exc) == "TransactionInProgressException" or cancelled and "TransactionConflict" in reasons):
-                    raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
-                attempt += 1
-                if attempt == TRANSACT_ATTEMPTS:
-                    raise ContentionError(f"dynamodb transaction {self.name}: still contended after "
-                                          f"{TRANSACT_ATTEMPTS} attempts: {exc}") from exc
-            time.sleep(random.uniform(0, TRANSACT_BACKOFF_S * 2**attempt))  # back-off, not synchronisation
+        try:
+            _retrying(lambda: self.client.transact_write_items(TransactItems=actions), f"transaction {self.name}")
+        except ClientError as exc:
+            reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+            if _code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                return False
+            raise StorageError(f"dynamodb transaction {self.name}: {exc}") from exc
+        return True
 
     def read(self, request: dict, *, start_key: dict | None = None, limit: int | None = None) -> Iterator[dict]:
         """Every item a low-level ``Query`` request matches, following each page's
@@ -165,14 +179,26 @@ class EventIndex(Table):
         """Gate and first attempt together; False if the gate already existed."""
         return self.transact([put_action(self.name, meta, new=True), put_action(self.name, attempt, new=True)])
 
-    def record_repeat(self, attempt: dict, counter: str) -> None:
-        """A later attempt: its own item plus one more on the gate's counter; never overwrites."""
-        stamp = {"last_seen_time": attempt["ingest_time"]}
-        if not self.transact([
-            put_action(self.name, attempt, new=True),
-            increment_action(self.name, attempt["pk"], keys.META_SK, counter, stamp),
-        ]):
-            raise StorageError("attempt collided or the gate vanished; retry")
+    def record_repeat(self, attempt: dict, counter: str) -> bool:
+        """A later attempt: its own item (never overwriting one), then one more on the gate's
+        counter; False when contention outlasted the retries and the attempt went uncounted.
+
+        Two single-item writes, not a transaction: in a duplicate storm every repeat increments
+        the same gate, and transactions on one item cancel each other (``TransactionConflict``)
+        while plain updates queue. The attempt item is the record; the counter is a summary that
+        a crash between the two writes (or endless contention) leaves one short, never one over.
+        """
+        if not self.put_new(attempt):
+            raise StorageError("attempt item collided (attempt ids are random); retry")
+        update = increment_action(self.name, attempt["pk"], keys.META_SK, counter,
+                                  {"last_seen_time": attempt["ingest_time"]})["Update"]
+        try:
+            _retrying(lambda: self.client.update_item(**update), f"count {counter} {self.name}")
+        except ContentionError:
+            return False
+        except ClientError as exc:
+            raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
+        return True
 
     def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
                   page_size: int | None = None) -> Iterator[dict]:

@@ -42,8 +42,9 @@ class EventIndex(Protocol):
     def create_event(self, meta: dict, attempt: dict) -> bool:
         """Gate and first attempt together; False if the gate already existed."""
 
-    def record_repeat(self, attempt: dict, counter: str) -> None:
-        """A later attempt plus one on the gate's ``counter``; never overwrites."""
+    def record_repeat(self, attempt: dict, counter: str) -> bool:
+        """A later attempt plus one on the gate's ``counter``; never overwrites; False when the
+        attempt was recorded but contention kept it from being counted."""
 
     def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
                   page_size: int | None = None) -> Iterator[dict]:

@@ -3,8 +3,9 @@
 1. the raw object, at an immutable key derived from the event, created only if absent;
 2. the dedup gate (``META``) and the attempt item, in one DynamoDB transaction.
 
-A crash after 1 leaves a raw object without metadata: the client's retry finds it (412), sees
-the same content and completes step 2, ending ACCEPTED. The gate exists only once the raw object
+A crash after 1 leaves a raw object without metadata: the client's retry finds it (412) and
+completes step 2 for the request that stored it (ACCEPTED, at its own arrival time), then is
+its DUPLICATE. The gate exists only once the raw object
 does, so DUPLICATE never points at missing bytes.
 """
 
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from ..core import contract, keys, records
 from ..core.contract import Limits, ValidEvent
-from ..core.errors import StorageError, ValidationError
+from ..core.errors import ContentionError, StorageError, ValidationError
 from ..core.ports import DocumentStore, EventIndex
 from ..core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, Attempt
 from ..core.timefmt import parse_aware
@@ -63,23 +64,27 @@ def _first_write(event: ValidEvent, attempt: Attempt, store: DocumentStore, inde
     """Raw object, then gate + attempt. None when this attempt is the ACCEPTED one; else the gate.
 
     The gate exists only once the raw object does, so a first event costs two calls (no gate
-    read): the gate is read only when the raw object was already there.
+    read): the gate is read only when the raw object was already there. Then the stored bytes
+    came first, whoever sent them: their request (named in the raw envelope) becomes the
+    ACCEPTED attempt, recorded by whichever request gets here first, and this one a repeat.
+    That request, resuming, finds itself named as the gate's first attempt: ACCEPTED.
     """
     first, first_attempt = event, attempt
     if not store.put_new(event.raw_key, records.raw_document(event, attempt)):
         gate = index.get_event(event.event_id)
         if gate is not None:
             return gate
-        stored = store.get(event.raw_key)
-        if stored["envelope"]["content_sha256"] != event.content_sha256:
-            # An earlier attempt stored other content here and crashed before indexing it:
-            # its bytes came first, so they become the event and this attempt is the conflict.
-            first, first_attempt = _from_raw(stored)
+        first, first_attempt = _from_raw(store.get(event.raw_key))
     meta = records.meta_item(first, first_attempt, s3_key=event.raw_key, expires_at=expires)
     item = records.attempt_item(first, first_attempt, status=ACCEPTED, s3_key=event.raw_key, expires_at=expires)
-    if index.create_event(meta, item) and first is event:
-        return None
-    gate = index.get_event(event.event_id)
+    try:
+        created = index.create_event(meta, item)
+    except ContentionError:
+        created = False  # another request is writing this gate: read what it wrote
+    gate = None if created else index.get_event(event.event_id)
+    if created or (gate is not None and gate["first_attempt_id"] == first_attempt.attempt_id):
+        # Ours is the gate now (created here, or by a request that found our bytes first).
+        return None if first_attempt is attempt else (gate or meta)
     if gate is None:
         raise StorageError("dedup gate missing after a failed conditional write; retry")
     return gate
