@@ -67,7 +67,7 @@ def test_days_between_is_half_open():
 
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,10}", fullmatch=True).filter(lambda s: ".." not in s)
-entities = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs")), min_size=1, max_size=12)
+entities = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs")), min_size=1, max_size=12).filter(str.strip)
 
 
 @settings(max_examples=300, deadline=None)
