@@ -14,6 +14,9 @@ import click
 
 from pik.core.errors import PikError
 
+DEMO_EVENTS = 2_500  # every playbook shows, and a working link in about a minute on 2 cores
+DEMO_WORKERS = 16    # concurrent ingest requests: the local stack's API runs in worker processes
+
 
 def connection(command: Callable | None = None, *, check: Callable[..., None] | None = None) -> Callable:
     """Add ``--stack/--profile/--region/--local-file`` and pass a connected ``kit``; ``check`` sees the

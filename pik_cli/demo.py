@@ -20,12 +20,13 @@ from pik_local.stack import LocalStack
 from pik_nb.incident import TEMPLATE
 from pik_nb.runner import NotebookRun, next_free, run_notebook, write_html
 
+from ._common import DEMO_EVENTS, DEMO_WORKERS
 from .lab import lab_command_line, run_lab
 
 INCIDENTS = Path("incidents")  # a visible folder: JupyterLab cannot open notebooks under dot-folders
 
 
-def run_demo(*, events: int = 20_000, seed: int = 7, workers: int = 8, lab: bool = True, report: Path | None = None,
+def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WORKERS, lab: bool = True, report: Path | None = None,
              info_file: Path | None = None, progress: bool = True, notebook: Path = TEMPLATE,
              say: Callable[[str], None] = print) -> DemoOutcome:
     """Stack up, incident staged, notebook executed (``report`` HTML and/or JupyterLab), stack down.

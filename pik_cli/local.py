@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from ._common import errors, setup_logging
+from ._common import DEMO_EVENTS, DEMO_WORKERS, errors, setup_logging
 
 if TYPE_CHECKING:
     from pik_local.stack import LocalStack
@@ -166,10 +166,11 @@ def _local_api(info_file: Path | None) -> str:
 
 
 @click.command("demo")
-@click.option("--events", type=click.IntRange(60, None), default=20_000, show_default=True,
-              help="Size of the generated incident (requests sent).")
+@click.option("--events", type=click.IntRange(60, None), default=DEMO_EVENTS, show_default=True,
+              help="Size of the generated incident (requests sent); 20000 tells it at scale (minutes).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generator.")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent ingest requests.")
+@click.option("--workers", type=click.IntRange(1, 64), default=DEMO_WORKERS, show_default=True,
+              help="Concurrent ingest requests.")
 @click.option("--lab/--no-lab", default=True, show_default=True, help="Open JupyterLab on the incident notebook.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Execute the incident notebook and write it as HTML here.")
