@@ -132,3 +132,41 @@ def test_racing_processors_write_each_version_exactly_once(stack):
         results = list(pool.map(lambda w: w.recompute("customer-42", day, replay_id="race"), workers))
     assert [v["version"] for v in versions(stack)] == [1]
     assert sum(len(r["written"]) for r in results) == 1
+
+
+@pytest.mark.parametrize("amounts", [
+    [10**130 * 1.0],                      # beyond DynamoDB's largest number (1e126)
+    [10**45 + 1, 7],                      # 46 significant digits
+    [1e-200, 3],                          # below its smallest (1e-130)
+    [1.5e-205, 2.25],
+    [1e308, 1e308],                       # a float sum would be infinity
+    [0.1, 0.2, -0.3],                     # a float sum would be 5.55e-17
+])
+def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(stack, fields, amounts):
+    """Valid JSON numbers never make the processor fail: every metric of the version is written,
+    sums exact (as decimal text where DynamoDB's number range or 38 digits cannot hold them)."""
+    from decimal import Decimal
+
+    from tests.conftest import make_event
+    from tests.functional.test_replay import ingest
+
+    for i, amount in enumerate(amounts):
+        body = make_event(entity_id="customer-42", event_time=(DAY + timedelta(minutes=i)).isoformat(),
+                          payload={"amount": amount})
+        assert call(ingest, "/ingest", body)[0] == 200
+    replay_all()
+    _, responses = process_queue(stack)
+    assert [r["batchItemFailures"] for r in responses] == [[]]
+    from decimal import localcontext
+
+    from pik.core.metrics import EXACT
+
+    with localcontext(EXACT):  # the test's own arithmetic must not round either
+        exact = sum((Decimal(a) if isinstance(a, int) else Decimal(repr(a)) for a in amounts), Decimal(0))
+    stored = {metric: versions(stack, metric) for metric in ("count", "sum.amount", "min.amount", "max.amount")}
+    assert {metric: [v["version"] for v in found] for metric, found in stored.items()} == {
+        "count": [1], "sum.amount": [1], "min.amount": [1], "max.amount": [1]}
+    assert Decimal(str(stored["sum.amount"][0]["value"])) == exact
+    as_number = lambda a: Decimal(a) if isinstance(a, int) else Decimal(repr(a))  # noqa: E731
+    assert Decimal(str(stored["min.amount"][0]["value"])) == min(as_number(a) for a in amounts)
+    assert Decimal(str(stored["max.amount"][0]["value"])) == max(as_number(a) for a in amounts)

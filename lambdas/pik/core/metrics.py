@@ -11,10 +11,13 @@ from __future__ import annotations
 import importlib
 import math
 import re
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Any, Callable
 
 CODE_VERSION = "metrics-v1"
 FIELD_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # decimal addition never rounds here
 
 Aggregator = Callable[[list[Any], tuple[str, ...]], dict[str, Any]]
 
@@ -41,7 +44,7 @@ def field_value(payload: Any, path: str) -> float | None:
 
 
 def compute(payloads: list[Any], fields: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Metric values for one entity-day.
+    """Metric values for one entity-day. Sums are exact for any JSON number (``exact_sum``).
 
     >>> compute([{"amount": 2}, {"amount": 5}, {}], ("amount",))
     {'count': 3, 'sum.amount': 7, 'min.amount': 2, 'max.amount': 5}
@@ -49,10 +52,23 @@ def compute(payloads: list[Any], fields: tuple[str, ...] = ()) -> dict[str, Any]
     result: dict[str, Any] = {"count": len(payloads)}
     for name in fields:
         values = [v for v in (field_value(p, name) for p in payloads) if v is not None]
-        result[f"sum.{name}"] = sum(values) if values else None
+        result[f"sum.{name}"] = exact_sum(values) if values else None
         result[f"min.{name}"] = min(values) if values else None
         result[f"max.{name}"] = max(values) if values else None
     return result
+
+
+def exact_sum(values: list[int | float]) -> int | Decimal:
+    """The exact sum: an ``int`` of ints, else a ``Decimal`` of each number as JSON wrote it
+    (``repr``), with no rounding, overflow or underflow whatever the magnitudes.
+
+    >>> exact_sum([1e308, 1e308]), exact_sum([0.1, 0.2]), exact_sum([10**45, 1])
+    (Decimal('2E+308'), Decimal('0.3'), 1000000000000000000000000000000000000000000001)
+    """
+    if all(isinstance(v, int) for v in values):
+        return sum(values)
+    with localcontext(EXACT):
+        return sum((Decimal(v) if isinstance(v, int) else Decimal(repr(v)) for v in values), Decimal(0)).normalize()
 
 
 def load_aggregator(spec: str | None) -> tuple[Aggregator, str]:

@@ -9,6 +9,7 @@ Events table, one partition per event (``EVT#<event_id>``):
 from __future__ import annotations
 
 import uuid
+from decimal import MAX_PREC, Context, Decimal
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -160,7 +161,7 @@ def aggregate_item(
         "day": day,
         "metric": metric,
         "version": version,
-        "value": value,
+        "value": storable_number(value),
         "input_count": input_count,
         "inputs_hash": inputs_hash,
         "code_version": code_version,
@@ -168,6 +169,25 @@ def aggregate_item(
         "replay_id": replay_id or "",
         "manifest_key": manifest_key,
     }
+
+
+def storable_number(value: Any) -> Any:
+    """``value`` as DynamoDB can store it: a number with at most 38 significant digits between
+    1e-130 and 1e126 stays a number; any other number becomes its exact decimal text (a string
+    attribute), never rounded, never an error that would leave an aggregate half-written.
+
+    >>> storable_number(7), storable_number(1e130), storable_number(10**45 + 1), storable_number(10**45)
+    (7, '1E+130', '1000000000000000000000000000000000000000000001', Decimal('1E+45'))
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return value
+    number = Decimal(value) if isinstance(value, int) else value if isinstance(value, Decimal) else Decimal(repr(value))
+    if not number.is_finite():
+        return str(number)
+    digits = number.normalize(Context(prec=MAX_PREC))
+    if not (digits.is_zero() or (len(digits.as_tuple().digits) <= 38 and -130 <= digits.adjusted() < 126)):
+        return str(value) if isinstance(value, int) else str(digits)
+    return value if len(number.as_tuple().digits) <= 38 else digits  # trailing zeros need no precision
 
 
 def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict]) -> dict:
