@@ -58,11 +58,14 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         return answer(_unrecorded(call, requester, now, deadline, remaining_ms, index, page_size))
     run, created, claimable, continued = _open(call, requester, now, deadline, runs)
     while not created:
-        if claimable:
-            claimed = _claim(run, continued, key_time(clock()), deadline, runs)
+        if claimable and _may_claim(run, continued, key_time(clock())):
+            claimed = _Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
+                                                 "continuation": None, "updated_at": key_time(clock())})
             if claimed is not None:
                 run = claimed
                 break
+            run = runs.get(run["pk"], run["sk"])  # another call was quicker: answer what it made of the run
+            continue
         if not claimable or run["status"] != RUNNING or remaining_ms() < RESERVE_MS:
             return answer(run)
         wait(POLL_S)
@@ -124,16 +127,12 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
     return stored, False, True, None
 
 
-def _claim(run: dict, continued: int | None, now: str, deadline: str, runs: RunStore) -> dict | None:
-    """Take the run's lease when its executor is gone (RUNNING, lease past) or when this call
-    brings the continuation of the step the run stopped at; None when neither, or when another
-    call was quicker (the conditional write on ``step`` lets exactly one through)."""
+def _may_claim(run: dict, continued: int | None, now: str) -> bool:
+    """A call may take the run's lease when its executor is gone (RUNNING, lease past) or when it
+    brings the continuation of the step the run stopped at. Taking it is a conditional write on
+    ``step``: of any number of such calls, exactly one gets it."""
     orphaned = run["status"] == RUNNING and run.get("lease_until", RELEASED) <= now
-    fresh = run["status"] == PARTIAL and continued == run["step"]
-    if not (orphaned or fresh):
-        return None
-    taken = {"status": RUNNING, "lease_until": deadline, "updated_at": now, "stopped": None, "continuation": None}
-    return _Progress(run, runs).save(taken)
+    return orphaned or (run["status"] == PARTIAL and continued == run["step"])
 
 
 def _owned(runs: RunStore, replay_id: str, requester: str) -> dict:
