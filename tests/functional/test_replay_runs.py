@@ -20,7 +20,6 @@ import pytest
 from pik.aws import clients
 from pik.aws.dynamodb import EventIndex, Table
 from pik.aws.sqs import ReplayQueue
-from pik.core.replay import encode_continuation
 from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service
@@ -318,7 +317,8 @@ def test_a_reviewed_dry_run_executes_once_by_its_id(stack):
     execute = {"replay_id": preview["replay_id"], "dry_run": False}
     _, run = call(replay, "/replay", execute)
     _, again = call(replay, "/replay", execute)
-    assert run["replay_id"] != preview["replay_id"] and (run["dry_run"], run["status"], run["sent"]) == (False, "COMPLETED", 5)
+    assert run["replay_id"] != preview["replay_id"]
+    assert (run["dry_run"], run["status"], run["sent"]) == (False, "COMPLETED", 5)
     assert again == run
     assert once_each(drain(stack)) == Counter(ids)
     assert stored(stack, run["replay_id"])["preview_id"] == preview["replay_id"]
@@ -354,3 +354,12 @@ def test_a_run_stopped_by_time_says_so(stack):
     seed(count=3)
     status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False), remaining_ms=1_000)
     assert (status, run["status"], run["stopped"]) == (200, "PARTIAL", "time")
+
+
+def test_the_message_metric_counts_what_this_call_sent(stack, capsys):
+    seed(count=3)
+    request = window(entity_id="customer-42", dry_run=False, client_token="metric-1")
+    call(replay, "/replay", request)
+    call(replay, "/replay", request)  # the same run answered again: nothing sent
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ReplayMessageCount"' in line]
+    assert [line["ReplayMessageCount"] for line in lines] == [[3.0], [0.0]]

@@ -50,8 +50,10 @@ COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
 
 def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
            runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None,
-           clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep) -> dict:
-    """Run (or resume, or return) a replay; returns the run as the API answers it."""
+           clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep,
+           on_sent: Callable[[int], None] = lambda sent: None) -> dict:
+    """Run (or resume, or return) a replay; returns the run as the API answers it (counts over the
+    whole run). ``on_sent`` hears how many messages each batch of *this* call sent."""
     call = parse_call(data)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
@@ -72,7 +74,7 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         run = runs.get(run["pk"], run["sk"])
     progress = _Progress(run, runs)
     try:
-        _execute(progress, index, queue, remaining_ms, page_size)
+        _execute(progress, index, _Counted(queue, on_sent), remaining_ms, page_size)
     except Exception:
         progress.release()
         raise
@@ -111,7 +113,7 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
         if (target is not None and run["replay_id"] != target["replay_id"]) or (
                 call.request is not None and run["fingerprint"] != call.request.fingerprint()):
             raise ConflictError("a continuation must be sent with the same request that returned it")
-        if position.step > run["step"]:
+        if position.step > run.get("step", 0):
             raise ValidationError([FieldError("continuation", "step", "continuation is ahead of its run: "
                                               "not one a replay returned")])
         return run, False, True, position.step
@@ -131,6 +133,8 @@ def _may_claim(run: dict, continued: int | None, now: str) -> bool:
     """A call may take the run's lease when its executor is gone (RUNNING, lease past) or when it
     brings the continuation of the step the run stopped at. Taking it is a conditional write on
     ``step``: of any number of such calls, exactly one gets it."""
+    if "step" not in run:  # recorded before runs were versioned: answered as it stands
+        return False
     orphaned = run["status"] == RUNNING and run.get("lease_until", RELEASED) <= now
     return orphaned or (run["status"] == PARTIAL and continued == run["step"])
 
@@ -170,6 +174,18 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run
+
+
+class _Counted:
+    """The queue, telling ``on_sent`` what each send confirmed."""
+
+    def __init__(self, queue: MessageQueue, on_sent: Callable[[int], None]) -> None:
+        self.queue, self.on_sent = queue, on_sent
+
+    def send(self, messages: list[dict]) -> int:
+        sent = self.queue.send(messages)
+        self.on_sent(sent)
+        return sent
 
 
 class _Progress:
