@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from pik.core.replay import encode_cursor
+from pik.core.replay import encode_continuation
 from pik.handlers import ingest, processor, replay
 from pik.handlers.observability import logger
 from tests.conftest import LambdaContext, api_event, call, make_event, sqs_event
@@ -59,8 +59,9 @@ def test_error_paths_count_their_error_without_warnings(stack, quiet, capsys, mo
     bad["isBase64Encoded"] = True
     assert ingest.handler(bad, LambdaContext())["statusCode"] == 400
     assert call(replay, "/replay", "{not json")[0] == 400
-    unknown_run = window(entity_id="customer-42", continuation=encode_cursor({"replay_id": "rp-none"}))
-    assert call(replay, "/replay", unknown_run) == (404, {"error": "no replay run rp-none", "details": []})
+    nobody = "rp-" + "0" * 32
+    unknown_run = window(entity_id="customer-42", continuation=encode_continuation(nobody, 0))
+    assert call(replay, "/replay", unknown_run) == (404, {"error": f"no replay run {nobody}", "details": []})
     monkeypatch.setenv("RAW_BUCKET", "no-such-bucket")
     assert call(ingest, "/ingest", make_event())[0] == 503
     assert emitted_metrics(capsys) == ["RejectedCount", "ReplayRejectedCount", "ReplayRejectedCount", "IngestErrorCount"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pik.core.errors import ConflictError, FieldError, NotFoundError, PikError, StorageError, ValidationError
+from pik.core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, StorageError, ValidationError
 from pik.handlers.http import http_status
 from pik.services.process import IntegrityError
 
@@ -15,6 +15,7 @@ BROKEN = [FieldError("body", "json", "not JSON")]
     (ValidationError(BROKEN), 400),
     (ValidationError(BROKEN, too_large=True), 413),
     (NotFoundError("no run"), 404),
+    (ForbiddenError("another's run"), 403),
     (ConflictError("token reused"), 409),
     (StorageError("throttled"), 503),
     (IntegrityError("hash mismatch"), 503),

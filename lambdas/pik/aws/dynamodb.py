@@ -114,6 +114,27 @@ class Table:
         except ClientError as exc:
             raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
 
+    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+        """Conditional on ``step`` (the record's version): set ``fields`` (None removes one) and step
+        on by one; False when the record is gone or another writer advanced it first."""
+        sets = {name: value for name, value in fields.items() if value is not None}
+        names = {"#step": "step", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values = {":step": _ser.serialize(step), ":next": _ser.serialize(step + 1),
+                  **{f":v{i}": _ser.serialize(_to_dynamo(fields[name])) for i, name in enumerate(fields) if name in sets}}
+        expression = "SET #step = :next" + "".join(f", #f{i} = :v{i}" for i, name in enumerate(fields) if name in sets)
+        removed = [f"#f{i}" for i, name in enumerate(fields) if name not in sets]
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        try:
+            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), UpdateExpression=expression,
+                                    ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                                    ConditionExpression="#step = :step")
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
+        return True
+
     def transact(self, actions: list[dict]) -> bool:
         """All-or-nothing write; False when a condition failed (nothing was written).
 

@@ -3,6 +3,7 @@
     PikError
     ├── ValidationError      bad input (``too_large`` when a size bound broke), carries FieldErrors
     ├── ConflictError        a request that contradicts an earlier one
+    ├── ForbiddenError       a record that belongs to another requester
     ├── NotFoundError        an id that names nothing
     └── StorageError         an AWS call failed; retrying the request is safe
 
@@ -48,6 +49,10 @@ class ValidationError(PikError):
 
 class ConflictError(PikError):
     """The request contradicts an earlier one (e.g. a reused ``client_token``)."""
+
+
+class ForbiddenError(PikError):
+    """The request names a record of another requester (e.g. another's replay continuation)."""
 
 
 class NotFoundError(PikError):

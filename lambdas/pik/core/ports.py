@@ -70,8 +70,9 @@ class RunStore(Protocol):
     def put_new(self, item: dict) -> bool:
         """Create a run record; False when its key was taken."""
 
-    def update(self, pk: str, sk: str, fields: dict) -> None:
-        """Set ``fields`` on an existing run record."""
+    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+        """Set ``fields`` (a None value removes the attribute) and ``step = step + 1``, only if the
+        record's ``step`` is still ``step``; False when another writer moved it first."""
 
 
 class MessageQueue(Protocol):

@@ -8,12 +8,15 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from . import identity
+from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
-from .timefmt import key_time, parse_aware
+from .timefmt import days_between, key_time, parse_aware
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RUN_ID_RE = re.compile(r"^rp-[0-9a-f]{32}$")
+MAX_CONTINUATION_CHARS = 8_192
+MAX_KEY_CHARS = 2_048
 MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 10_000
 MAX_WINDOW = timedelta(days=92)
@@ -44,6 +47,11 @@ class ReplayRequest:
 
     def fingerprint(self) -> str:
         return identity.sha256_hex(identity.canonical_json(self.scope()))
+
+    @classmethod
+    def from_scope(cls, scope: dict) -> "ReplayRequest":
+        """The request a run recorded (``scope()``), back again."""
+        return cls(**{**scope, "start": parse_aware(scope["start"]), "end": parse_aware(scope["end"])})
 
 
 def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
@@ -86,6 +94,39 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
     return request, continuation
 
 
+@dataclass(frozen=True)
+class ReplayCall:
+    """One ``POST /replay`` body: a scope (``request``), or a recorded run named by ``replay_id``."""
+
+    request: ReplayRequest | None
+    continuation: str | None = None
+    replay_id: str | None = None
+    dry_run: bool = True
+
+
+BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
+
+
+def parse_call(data: dict) -> ReplayCall:
+    """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
+    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once)."""
+    if not isinstance(data, dict) or "replay_id" not in data:
+        request, continuation = parse_request(data)
+        return ReplayCall(request, continuation, dry_run=request.dry_run)
+    errors = [FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded "
+                         "request is used") for n in data if n not in BY_ID_FIELDS]
+    replay_id, dry_run, continuation = data["replay_id"], data.get("dry_run", True), data.get("continuation")
+    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+        errors.append(FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}"))
+    if not isinstance(dry_run, bool):
+        errors.append(FieldError("dry_run", "type", "dry_run must be true or false"))
+    if continuation is not None and not isinstance(continuation, str):
+        errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
+    if errors:
+        raise ValidationError(errors)
+    return ReplayCall(None, continuation, replay_id, dry_run)
+
+
 def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
     value = data.get(name)
     if not isinstance(value, str):
@@ -105,18 +146,78 @@ def replay_id_for(requester: str, client_token: str | None, fallback: str) -> st
     return "rp-" + identity.sha256_hex(identity.canonical_json(["replay", requester, client_token]))[:32]
 
 
-def encode_cursor(cursor: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode()
+def execution_id_for(preview_id: str) -> str:
+    """The one run that executes the dry run ``preview_id`` (``{"replay_id": ..., "dry_run": false}``)."""
+    return "rp-" + identity.sha256_hex(identity.canonical_json(["execute", preview_id]))[:32]
 
 
-def decode_cursor(token: str) -> dict:
+@dataclass(frozen=True)
+class Continuation:
+    """Where a stopped run goes on: the run and the ``step`` it stopped at. The cursor itself stays
+    on the run record; only a run that records nothing (``DRY_RUN=true``) carries it here."""
+
+    replay_id: str
+    step: int
+    cursor: dict | None = None
+
+
+def encode_continuation(replay_id: str, step: int, cursor: dict | None = None) -> str:
+    body: dict = {"replay_id": replay_id, "step": step}
+    if cursor is not None:
+        body["cursor"] = cursor
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def decode_continuation(token: str) -> Continuation:
+    """The continuation a replay returned; anything else is a 400 naming ``continuation``."""
+    def refuse(rule: str, message: str) -> ValidationError:
+        return ValidationError([FieldError("continuation", rule, message)])
+
+    if len(token) > MAX_CONTINUATION_CHARS:
+        raise refuse("format", "continuation is not one a replay returned")
     try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError([FieldError("continuation", "format", "continuation is not one a replay returned")]) from exc
-    if not isinstance(value, dict) or "replay_id" not in value:
-        raise ValidationError([FieldError("continuation", "format", "continuation is not one a replay returned")])
-    return value
+        value = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise refuse("format", "continuation is not one a replay returned") from exc
+    if not isinstance(value, dict) or set(value) - {"replay_id", "step", "cursor"}:
+        raise refuse("format", "continuation is not one a replay returned")
+    replay_id, step, cursor = value.get("replay_id"), value.get("step"), value.get("cursor")
+    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+        raise refuse("replay_id", f"continuation's replay_id must match {RUN_ID_RE.pattern}")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise refuse("step", "continuation's step must be a non-negative integer")
+    if cursor is not None and not isinstance(cursor, dict):
+        raise refuse("cursor", "continuation's cursor must be an object")
+    return Continuation(replay_id, step, cursor)
+
+
+def check_cursor(cursor: dict, request: ReplayRequest) -> None:
+    """A resume position must lie inside ``request``'s scope: ``{"after": key}`` for an entity,
+    ``{"day": one of the window's days, "after": key?}`` for a source/type. 400 otherwise."""
+    def refuse(rule: str, message: str) -> ValidationError:
+        return ValidationError([FieldError("continuation", rule, message)])
+
+    allowed = {"after"} if request.entity_id is not None else {"day", "after"}
+    if not isinstance(cursor, dict) or set(cursor) - allowed:
+        raise refuse("cursor", f"continuation's cursor may hold only {sorted(allowed)}")
+    day = cursor.get("day")
+    if request.entity_id is None and "day" in cursor and day not in days_between(request.start, request.end):
+        raise refuse("day", "continuation's day must be a day of the request's window")
+    after = cursor.get("after")
+    if after is None:
+        return
+    if request.entity_id is not None:
+        names, owner = ("pk", "sk", "ent_pk", "ent_sk"), ("ent_pk", keys.entity_pk(request.entity_id))
+    elif day is None:
+        raise refuse("day", "continuation's after needs its day")
+    else:
+        names, owner = ("pk", "sk", "std_pk", "arrival_sk"), (
+            "std_pk", keys.source_type_day_pk(request.source, request.event_type, day))
+    if not isinstance(after, dict) or set(after) != set(names) or not all(
+            isinstance(v, str) and 0 < len(v) <= MAX_KEY_CHARS for v in after.values()):
+        raise refuse("after", f"continuation's after must be an index key with string {', '.join(names)}")
+    if after[owner[0]] != owner[1]:
+        raise refuse("after", "continuation's after must lie in the request's scope")
 
 
 @dataclass

@@ -10,13 +10,14 @@ from datetime import datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from ..core.errors import ConflictError, FieldError, NotFoundError, PikError, StorageError, ValidationError
+from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, StorageError, ValidationError
 from ..core.timefmt import UTC, now
 from .observability import count, logger
 
 # The most specific class in an error's MRO wins; a too-large ValidationError is 413.
 HTTP_STATUS: dict[type[PikError], int] = {
     ValidationError: 400,
+    ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
     StorageError: 503,

@@ -26,9 +26,10 @@ def replay_route():
     requester = identity.user_arn or identity.caller or identity.source_ip or "anonymous"
     settings = Settings.from_env()
     wired = adapters(settings)
+    sent: list[int] = []  # by this invocation: a resumed or repeated run's earlier sends were counted then
     run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 index=wired.events, runs=wired.runs, queue=wired.queue, settings=settings)
-    count("ReplayMessageCount", run["sent"])
+                 index=wired.events, runs=wired.runs, queue=wired.queue, settings=settings, on_sent=sent.append)
+    count("ReplayMessageCount", sum(sent))
     logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status")})
     return json_response(200, run)
 
