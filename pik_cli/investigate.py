@@ -71,7 +71,9 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
                    f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
     if run.get("continuation"):
-        click.echo("stopped early: run the same command again to continue")
+        why = {"limit": "at --limit", "time": "when the function's time ran low"}.get(run.get("stopped"), "early")
+        click.echo(f"stopped {why}: " + ("repeat this command (same --client-token) to resume the run"
+                                         if client_token else "add --client-token NAME to make a run resumable"))
 
 
 @click.command()

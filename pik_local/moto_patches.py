@@ -32,6 +32,11 @@ without its items (status, headers, counts, ``LastEvaluatedKey``) and adds the i
 moto's SQS builds every queue attribute (counting the messages, O(queue)) three times per
 attribute asked for, and once per message it receives (to read the retention period). The
 patch computes them once per call, and reads the retention period directly.
+
+Single-item writes (``PutItem``, ``UpdateItem``, ``DeleteItem``) and ``GetItem`` take the same
+lock: DynamoDB applies each atomically, while moto checks a condition and then sets attributes
+one by one, so two racing ``ADD``s could lose one and a read could see half an update
+(``tests/e2e/test_moto_patch.py::test_racing_single_item_increments_are_all_counted``).
 """
 
 from __future__ import annotations
@@ -343,7 +348,7 @@ def install() -> None:
         return item
 
     backend.update_item = update_item
-    for name in ("put_item", "delete_item"):  # conditional single-item writes: atomic too
+    for name in ("put_item", "delete_item", "get_item"):  # single-item writes atomic, reads never see half a write
         setattr(backend, name, _serialised(getattr(backend, name)))
     _fast_queries()
     _fast_results()

@@ -63,25 +63,6 @@ def once_each(bodies: list[dict]) -> Counter:
     return Counter(body["event_id"] for body in bodies)
 
 
-@pytest.fixture(autouse=True)
-def atomic_updates(monkeypatch):
-    """DynamoDB applies an UpdateItem atomically, for writers and readers alike; in-process moto
-    checks the condition and then sets attributes one by one, so two racing threads can both pass
-    (measured: 1 in 30 trials of 16 threads) and a GetItem can see half an update. Serialise
-    moto's single-item calls here, as DynamoDB does, so the races below test pik, not moto."""
-    from moto.dynamodb import models
-
-    lock = threading.RLock()
-
-    def serialised(method):
-        def call(self, *args, **kwargs):
-            with lock:
-                return method(self, *args, **kwargs)
-        return call
-    for name in ("update_item", "get_item", "put_item"):
-        monkeypatch.setattr(models.DynamoDBBackend, name, serialised(getattr(models.DynamoDBBackend, name)))
-
-
 @pytest.fixture
 def on_send():
     """Register a hook on SendMessageBatch (``before-call`` or ``after-call``); removed afterwards."""

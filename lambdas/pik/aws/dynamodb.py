@@ -103,17 +103,6 @@ class Table:
             raise StorageError(f"dynamodb put {self.name}: {exc}") from exc
         return True
 
-    def update(self, pk: str, sk: str, fields: dict) -> None:
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": _ser.serialize(_to_dynamo(value)) for i, value in enumerate(fields.values())}
-        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        try:
-            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), UpdateExpression=expression,
-                                    ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                                    ConditionExpression="attribute_exists(pk)")
-        except ClientError as exc:
-            raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
-
     def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
         """Conditional on ``step`` (the record's version): set ``fields`` (None removes one) and step
         on by one; False when the record is gone or another writer advanced it first."""
