@@ -50,6 +50,8 @@ def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_
             page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
             page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
                                    timeout=60_000)
+            page.wait_for_function(  # Markdown outputs render asynchronously, after the images
+                "() => document.querySelector('.jp-NotebookPanel').innerText.includes('Finding:')", timeout=60_000)
             text = page.inner_text(".jp-NotebookPanel")
             dialog = page.query_selector(".jp-Dialog")  # e.g. "Cannot open: Could not find path"
             assert dialog is None, dialog.inner_text()
