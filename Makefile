@@ -50,12 +50,14 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "the browser test needs Debian's chromium: sudo apt-get install chromium"; exit 1; }
 
+# Two pytest workers: most tests wait on local stacks, notebooks and a browser in other processes.
+# A file's tests stay on one worker (--dist loadfile), so its module fixtures are built once.
 test: $(STAMP) lint chromium
-	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The edit-test loop: the pure core, the handlers against moto, pik_nb (no local stack, no browser).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit tests/functional tests/nb
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/functional tests/nb
 
 screenshots: $(STAMP) chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/notebooks tests/browser

@@ -35,7 +35,7 @@ for _command in (local.local, local.ingest_command, local.demo_command, investig
 def main() -> None:
     """The ``pik`` console script: usage errors are one line naming the option (exit code 2)."""
     try:
-        cli(prog_name="pik", standalone_mode=False)
+        code = cli(prog_name="pik", standalone_mode=False)  # a command's Exit(n) comes back as n
     except click.UsageError as exc:
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
         click.echo(f"Error: {exc.format_message()}{hint}", err=True)
@@ -48,3 +48,4 @@ def main() -> None:
     except click.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

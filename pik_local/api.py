@@ -61,9 +61,18 @@ def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str],
             "requestId": str(uuid.uuid4()), "identity": identity,
             "domainName": headers.get("Host", "127.0.0.1"), "apiId": API_ID,
         },
-        # The template declares no BinaryMediaTypes, so API Gateway hands every body over as text.
-        "body": body.decode("utf-8", errors="replace"), "isBase64Encoded": False,
+        # The template declares no BinaryMediaTypes, so API Gateway hands a body over as text; bytes
+        # that are not UTF-8 go as base64, unaltered, so the handler refuses them (400) instead of
+        # ingesting U+FFFD replacement characters.
+        **_body(body),
     }
+
+
+def _body(body: bytes) -> dict:
+    try:
+        return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}
 
 
 def routes(specs: dict[str, dict], functions: dict[str, LocalFunction]) -> dict[tuple[str, str], LocalFunction]:
@@ -99,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self.close_connection = True
+            self._discard(length)  # read what the client sends, so it gets the 413, not a broken pipe
             return self._send(413, {"message": "Request Too Long"})
         body = self.rfile.read(length)
         prefix = f"/{self.server.stage}"
@@ -119,6 +129,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not outcome.ok:  # what API Gateway answers when the Lambda fails or times out
             return self._send(504 if outcome.timed_out else 502, {"message": "Internal server error"})
         self._respond(outcome.result)
+
+    def _discard(self, length: int, most: int = 8 * MAX_BODY_BYTES) -> None:
+        """Read and drop up to ``most`` bytes of a body that will not be used."""
+        left = min(length, most)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                return
+            left -= len(chunk)
 
     def _respond(self, result: dict) -> None:
         body = result.get("body") or ""

@@ -64,8 +64,15 @@ def test_api_answers_like_api_gateway_for_unknown_routes_and_broken_bodies(start
     assert missing.status == 404
     rejected = http.request("POST", stack.info.api_url + "/ingest", body=b"\xff\xfe not utf-8")
     assert rejected.status == 400 and json.loads(rejected.data)["status"] == "REJECTED"
+    # Latin-1 inside an otherwise valid event: refused, never stored with U+FFFD in place of the bytes
+    latin1 = json.dumps(example_event(entity_id="caf\u00e9"), ensure_ascii=False).encode("latin-1")
+    refused = http.request("POST", stack.info.api_url + "/ingest", body=latin1)
+    assert refused.status == 400 and json.loads(refused.data)["details"][0]["rule"] == "json"
+    # 11 MB: the client reads the 413 (the body is read and dropped first), not a broken pipe
+    too_big = http.request("POST", stack.info.api_url + "/ingest", body=b"x" * (11 * 1024 * 1024), retries=False)
+    assert too_big.status == 413
     objects = stack.client("s3").list_objects_v2(Bucket=stack.info.outputs["raw_bucket_name"])["Contents"]
-    assert [o["Key"].split("/")[0] for o in objects] == ["rejected"]
+    assert [o["Key"].split("/")[0] for o in objects] == ["rejected", "rejected"]
 
 
 def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path):
@@ -76,8 +83,9 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     where = ["--local-file", str(stack.info_file), "--no-progress", "--workers", "1"]  # one at a time: answers in order
     done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # a line was not stored
     assert json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 1}
+    assert "1 of 3 lines were not stored" in done.stderr
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
     assert [(a["http_status"], a["status"]) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE"), (400, "REJECTED")]
     piped = subprocess.run([*PIK, "ingest", "-", *where], input=json.dumps(example_event(entity_id="u2")),
