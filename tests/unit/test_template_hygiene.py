@@ -49,3 +49,23 @@ def test_every_skipped_scanner_rule_says_why(tpl):
     assert skips
     for name, skip in skips:
         assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 20, (name, skip)
+
+
+def test_raw_and_conflict_bytes_can_only_be_created_never_overwritten(tpl):
+    """The bucket refuses a put under raw/ or conflicts/ without If-None-Match; pik's own writes
+    there are all create-only (``put_new``), and only the rejected/ copy uses a plain put."""
+    from pathlib import Path
+
+    from pik.core import keys
+
+    statements = {s["Sid"]: s for s in tpl["Resources"]["RawBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    once = statements["RawBytesAreWrittenOnce"]
+    assert (once["Effect"], once["Action"], once["Condition"]) == ("Deny", "s3:PutObject", {"Null": {"s3:if-none-match": "true"}})
+    prefixes = {r["Fn::Sub"].split("/", 1)[1] for r in once["Resource"]}
+    assert prefixes == {"raw/*", "conflicts/*"}
+    assert keys.raw_key("s", "t", "2026-11-20", "e").startswith("raw/")
+    assert keys.conflict_key("s", "t", "2026-11-20", "e", "c").startswith("conflicts/")
+    services = Path(__file__).resolve().parents[2] / "lambdas" / "pik" / "services"
+    plain_puts = [line.strip() for path in services.glob("*.py") for line in path.read_text().splitlines()
+                  if ".put(" in line]
+    assert plain_puts and all("rejected" in line for line in plain_puts), plain_puts
