@@ -55,9 +55,9 @@ chromium:
 test: $(STAMP) lint chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# The edit-test loop: the pure core, the handlers against moto, pik_nb (no local stack, no browser).
+# The edit-test loop (under a minute on 2 cores): the pure core and the handlers against moto.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests/unit tests/functional tests/nb
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/functional
 
 screenshots: $(STAMP) chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/notebooks tests/browser

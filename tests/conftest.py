@@ -36,7 +36,7 @@ def stack(monkeypatch):
     moto_patches.install()  # isolated transactions, as DynamoDB's (see the module)
     with mock_aws():
         clients.reset()
-        resources = template.create(boto3.session.Session(region_name=REGION), prefix="test")
+        resources = template.create(clients.session(region_name=REGION), prefix="test")
         for name, value in resources.environment.items():
             monkeypatch.setenv(name, value)
         yield resources

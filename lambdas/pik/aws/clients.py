@@ -10,9 +10,12 @@ import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 _clients: dict[str, Any] = {}
+_loader: Any = None
 _lock = threading.Lock()
 
 
@@ -20,8 +23,23 @@ def client(service: str) -> Any:
     """The shared client for ``service`` (``"s3"``, ``"dynamodb"``, ``"sqs"``)."""
     with _lock:
         if service not in _clients:
-            _clients[service] = make_client(boto3.session.Session(), service)
+            _clients[service] = make_client(session(), service)
         return _clients[service]
+
+
+def session(**kwargs: Any) -> boto3.session.Session:
+    """A new boto3 session that shares this process's botocore data loader, so service models are
+    read from disk once per process rather than once per session (~70 ms per service).
+
+    >>> session(region_name="us-east-1").region_name
+    'us-east-1'
+    """
+    global _loader
+    if _loader is None:
+        _loader = botocore.loaders.create_loader()
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core, **kwargs)
 
 
 def make_client(session: boto3.session.Session, service: str, *, endpoint_url: str | None = None,
