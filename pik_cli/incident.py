@@ -11,7 +11,6 @@ from ._common import ISO_TIME, check_scope
 from .lab import lab_command_line, run_lab
 
 
-
 @click.group()
 def incident() -> None:
     """Incident notebooks: open one per incident, report it as HTML."""
@@ -32,9 +31,8 @@ def incident() -> None:
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
 def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
-                 end: datetime,
-                 stack: str | None, profile: str | None, region: str | None, local_file: str | None, directory: str,
-                 no_execute: bool, no_lab: bool) -> None:
+                 end: datetime, stack: str | None, profile: str | None, region: str | None, local_file: str | None,
+                 directory: str, no_execute: bool, no_lab: bool) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
     \b

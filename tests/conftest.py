@@ -9,7 +9,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from moto import mock_aws
 
