@@ -45,7 +45,7 @@ def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WO
         say(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
             f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
         outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=say)
-        outcome.seconds["stack up"] = stack_up
+        outcome.seconds = {"stack up": stack_up, **outcome.seconds}  # phases in the order they ran
         truth_file = stack.info_file.parent / "demo-truth.json"
         truth_file.write_text(json.dumps(truth.summary(), indent=2))
         say(f"ground truth: {truth_file}")
@@ -91,9 +91,8 @@ def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: P
     """Execute the notebook into ``incidents/`` (never over an earlier one); HTML and/or JupyterLab."""
     parameters = outcome.truth.notebook_parameters(str(stack.info_file.resolve()))
     day = datetime.now(timezone.utc).date().isoformat()
-    started = time.monotonic()
-    run = run_notebook(notebook, next_free(INCIDENTS / f"{day}-demo.ipynb"), parameters=parameters, cwd=Path.cwd())
-    outcome.took("notebook", started)
+    with outcome.timed("notebook"):
+        run = run_notebook(notebook, next_free(INCIDENTS / f"{day}-demo.ipynb"), parameters=parameters, cwd=Path.cwd())
     say(f"incident notebook: {run.path}" + ("" if run.ok else f" (failed: {run.error})"))
     if report:
         write_html(run.path, report)
@@ -105,7 +104,7 @@ def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: P
         started = time.monotonic()
 
         def ready() -> None:
-            outcome.took("lab", started)
+            outcome.seconds["lab"] = time.monotonic() - started
             say(f"phases: {phases(outcome, time.monotonic() - began)}")
 
         run_lab(run.path, env={"PIK_LOCAL_FILE": str(stack.info_file.resolve())}, say=say, on_ready=ready)
@@ -114,6 +113,4 @@ def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: P
 
 def phases(outcome: DemoOutcome, total: float) -> str:
     """``"total 48.1 s = stack up 1.2 s, ingest 20.3 s, ..."``: where the demo's time went."""
-    order = ["stack up", "ingest", "replay", "drain", "notebook", "lab"]
-    spent = sorted(outcome.seconds.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-    return f"total {total:.1f} s = " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent)
+    return f"total {total:.1f} s = " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.seconds.items())

@@ -9,8 +9,9 @@ then opens the incident notebook on it.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .client import count_statuses, ingest_events, replay
 from .incident import Incident, Truth
@@ -32,10 +33,14 @@ class DemoOutcome:
     replays: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall time: "ingest", "drain", ...
 
-    def took(self, phase: str, since: float) -> float:
-        """Add the time since ``since`` (``time.monotonic()``) to ``phase``; the phase's total."""
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - since
-        return self.seconds[phase]
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the ``with`` block to ``phase`` (phases keep their first order)."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - began
 
 
 def queue_depth(sqs: Any, url: str) -> int:
@@ -72,21 +77,18 @@ def stage_incident(stack: "LocalStack | Any", incident: Incident, *, workers: in
     outcome = DemoOutcome(incident.truth)
     api, queue = stack.info.api_url, stack.info.outputs["replay_queue_url"]
     sqs = stack.session().client("sqs", endpoint_url=stack.info.endpoint_url)
-    began = time.monotonic()
-    for phase in ("stream", "conflicts"):
-        outcome.statuses[phase] = _send(api, incident, phase, workers, progress)
-    outcome.took("ingest", began)
+    with outcome.timed("ingest"):
+        for phase in ("stream", "conflicts"):
+            outcome.statuses[phase] = _send(api, incident, phase, workers, progress)
     for step, phase in (("before-fix", None), ("after-fix", "fix")):
         if phase:
-            began = time.monotonic()
-            outcome.statuses[phase] = _send(api, incident, phase, workers, progress)
-            outcome.took("ingest", began)
-        began = time.monotonic()
-        run = replay_incident(api, incident.truth, f"demo-{incident.truth.seed}-{step}")
-        outcome.took("replay", began)
+            with outcome.timed("ingest"):
+                outcome.statuses[phase] = _send(api, incident, phase, workers, progress)
+        with outcome.timed("replay"):
+            run = replay_incident(api, incident.truth, f"demo-{incident.truth.seed}-{step}")
         say(f"replay {run['replay_id']}: matched {run['matched']}, sent {run['sent']} messages")
-        waited = wait_for_drain(sqs, queue, timeout_s=drain_timeout_s)
-        outcome.seconds["drain"] = outcome.seconds.get("drain", 0.0) + waited
+        with outcome.timed("drain"):
+            waited = wait_for_drain(sqs, queue, timeout_s=drain_timeout_s)
         say(f"processor drained the queue in {waited:.1f} s")
         outcome.replays.append(run)
     return outcome
