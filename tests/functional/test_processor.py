@@ -159,14 +159,13 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
     assert [r["batchItemFailures"] for r in responses] == [[]]
     from decimal import localcontext
 
-    from pik.core.metrics import EXACT
+    from pik.core.metrics import EXACT, as_decimal
 
     with localcontext(EXACT):  # the test's own arithmetic must not round either
-        exact = sum((Decimal(a) if isinstance(a, int) else Decimal(repr(a)) for a in amounts), Decimal(0))
+        exact = sum((as_decimal(a) for a in amounts), Decimal(0))
     stored = {metric: versions(stack, metric) for metric in ("count", "sum.amount", "min.amount", "max.amount")}
     assert {metric: [v["version"] for v in found] for metric, found in stored.items()} == {
         "count": [1], "sum.amount": [1], "min.amount": [1], "max.amount": [1]}
     assert Decimal(str(stored["sum.amount"][0]["value"])) == exact
-    as_number = lambda a: Decimal(a) if isinstance(a, int) else Decimal(repr(a))  # noqa: E731
-    assert Decimal(str(stored["min.amount"][0]["value"])) == min(as_number(a) for a in amounts)
-    assert Decimal(str(stored["max.amount"][0]["value"])) == max(as_number(a) for a in amounts)
+    assert Decimal(str(stored["min.amount"][0]["value"])) == min(as_decimal(a) for a in amounts)
+    assert Decimal(str(stored["max.amount"][0]["value"])) == max(as_decimal(a) for a in amounts)

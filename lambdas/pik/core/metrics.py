@@ -68,7 +68,16 @@ def exact_sum(values: list[int | float]) -> int | Decimal:
     if all(isinstance(v, int) for v in values):
         return sum(values)
     with localcontext(EXACT):
-        return sum((Decimal(v) if isinstance(v, int) else Decimal(repr(v)) for v in values), Decimal(0)).normalize()
+        return sum((as_decimal(v) for v in values), Decimal(0)).normalize()
+
+
+def as_decimal(value: int | float | Decimal) -> Decimal:
+    """The number as JSON wrote it: exact for ints, the shortest ``repr`` for floats.
+
+    >>> as_decimal(0.1), as_decimal(10**40)
+    (Decimal('0.1'), Decimal('10000000000000000000000000000000000000000'))
+    """
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def load_aggregator(spec: str | None) -> tuple[Aggregator, str]:

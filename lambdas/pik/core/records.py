@@ -16,6 +16,7 @@ from typing import Any
 
 from . import keys
 from .contract import ValidEvent
+from .metrics import as_decimal
 from .timefmt import key_time, lag_ms
 
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"
@@ -181,7 +182,7 @@ def storable_number(value: Any) -> Any:
     """
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return value
-    number = Decimal(value) if isinstance(value, int) else value if isinstance(value, Decimal) else Decimal(repr(value))
+    number = as_decimal(value)
     if not number.is_finite():
         return str(number)
     digits = number.normalize(Context(prec=MAX_PREC))
