@@ -35,6 +35,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pik_nb  # noqa: E402
+from benchmarks.local_stack import tree_cpu_s  # noqa: E402
 from benchmarks.stub import Stub  # noqa: E402
 from pik.aws.dynamodb import serialize  # noqa: E402
 from pik.core import contract, identity, queries, records  # noqa: E402
@@ -94,11 +95,9 @@ def timed(function, repeat: int = 3, server: int | None = None) -> tuple[float, 
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of process ``pid`` so far (0 without one)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of process ``pid`` and its children so far (0 without one): the
+    local stack runs moto and its API workers in child processes."""
+    return tree_cpu_s(pid) if pid is not None else 0.0
 
 
 def session() -> boto3.session.Session:
@@ -236,7 +235,7 @@ def print_raw(figures: dict[str, tuple[float, float, float]]) -> None:
     baseline = "boto3 get_object + json.loads, 32-thread pool"
     server = any(server_ms for _, _, server_ms in figures.values())
     print("  ratio: objects/s over the 32-thread boto3 pool's (baseline); client CPU: this process, all threads"
-          + ("; server CPU: the local stack's process" if server else ""))
+          + ("; server CPU: the local stack's processes (moto, API workers)" if server else ""))
     for name, (rate, cpu_ms, server_ms) in figures.items():
         ratio = rate / figures[baseline][0]
         print(f"  {name:<52}{rate:7.0f} objects/s {ratio:5.2f}x   client {cpu_ms:5.2f} ms CPU/object"

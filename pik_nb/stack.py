@@ -69,7 +69,7 @@ class Stack:
         self.sign_api = sign_api
         self.workers = workers
         # Parallel reads worth making: ``workers`` against AWS; 1 against a local endpoint, where moto
-        # answers on one core and sorts a whole index per query, so slicing only multiplies work.
+        # answers on one core, so slicing a window only adds requests (docs/performance.md).
         self.fan_out = fan_out or (1 if endpoint_url else workers)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
