@@ -13,9 +13,15 @@ from .aws.dynamodb import AggregateStore as DynamoAggregates
 from .aws.dynamodb import EventIndex as DynamoEventIndex
 from .aws.dynamodb import Table
 from .aws.s3 import DocumentStore as S3Documents
-from .aws.sqs import ReplayQueue
+from .aws import ssm
+from .aws.eventbridge import BusTarget
+from .aws.kinesis import StreamTarget
+from .aws.sqs import QueueTarget, ReplayQueue
+from .aws.webhook import HttpTarget
 from .core import ports
+from .core.errors import FieldError, ValidationError
 from .core.metrics import load_aggregator
+from .core.targets import Target
 from .core.timefmt import now
 from .services.process import Recomputer
 from .settings import Settings
@@ -41,6 +47,21 @@ def adapters(settings: Settings) -> Adapters:
         runs=Table(settings.replays_table),
         queue=ReplayQueue(settings.replay_queue_url),
     )
+
+
+def replay_target(settings: Settings, target: Target) -> ports.ReplayTarget:
+    """The adapter for an (allowed) external replay target: ``replay_target(settings, parse_target({"sqs": url}))``."""
+    if target.kind == "sqs":
+        return QueueTarget(target)
+    if target.kind == "eventbridge":
+        return BusTarget(target)
+    if target.kind == "kinesis":
+        return StreamTarget(target)
+    name = settings.replay_http_secret_parameter
+    if not name:
+        raise ValidationError([FieldError("target.http", "no_secret", "this deployment signs HTTP replays with the "
+                                          "SSM parameter ReplayHttpSecretParameter, which is not set")])
+    return HttpTarget(target, lambda: ssm.secret(name))
 
 
 def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:

@@ -6,7 +6,7 @@ Local mode differs only by the standard ``AWS_ENDPOINT_URL*`` variables, read by
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .core.metrics import parse_fields
 
@@ -27,6 +27,9 @@ class Settings:
     aggregator: str = ""
     raw_retention_days: int = 0
     rejected_copy_bytes: int = 65_536
+    replay_targets: dict = field(default_factory=dict)  # kind -> comma-separated ARN/URL patterns
+    replay_http_secret_parameter: str = ""
+    region: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -42,4 +45,8 @@ class Settings:
             aggregate_fields=parse_fields(env.get("AGGREGATE_FIELDS", "")),
             aggregator=env.get("AGGREGATOR", ""),
             raw_retention_days=int(env.get("RAW_RETENTION_DAYS", "0") or 0),
+            replay_targets={kind: env.get(f"REPLAY_TARGET_{name}", "") for kind, name in
+                            (("sqs", "QUEUES"), ("eventbridge", "BUSES"), ("kinesis", "STREAMS"), ("http", "URLS"))},
+            replay_http_secret_parameter=env.get("REPLAY_HTTP_SECRET_PARAMETER", ""),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
         )

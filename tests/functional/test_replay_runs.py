@@ -101,7 +101,7 @@ def test_a_used_continuation_answers_the_current_run_and_sends_nothing(stack):
     assert status == 200 and repeat == second  # the run as it stands, its current continuation included
     _, last = call(replay, "/replay", {**request, "continuation": repeat["continuation"]})
     _, again = call(replay, "/replay", {**request, "continuation": repeat["continuation"]})
-    assert (last["status"], last["stopped"], last["continuation"], last["sent"]) == ("COMPLETED", None, None, 7)
+    assert (last["status"], last["stopped"], last["continuation"], last["sent"]) == ("COMPLETED", "completed", None, 7)
     assert again == last
     assert once_each(drain(stack)) == Counter(ids)
 

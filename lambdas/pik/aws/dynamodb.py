@@ -124,6 +124,19 @@ class Table:
             raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
         return True
 
+    def request_action(self, pk: str, sk: str, action: str) -> bool:
+        """Set ``requested`` on a RUNNING run without moving its ``step``; False when it is not running."""
+        try:
+            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}),
+                                    UpdateExpression="SET #r = :r", ConditionExpression="#s = :running",
+                                    ExpressionAttributeNames={"#r": "requested", "#s": "status"},
+                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": "RUNNING"}})
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
+        return True
+
     def transact(self, actions: list[dict]) -> bool:
         """All-or-nothing write; False when a condition failed (nothing was written).
 

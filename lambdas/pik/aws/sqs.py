@@ -1,4 +1,5 @@
-"""SQS adapter: batched sends that re-send the entries SQS reports as failed."""
+"""SQS adapters: the stack's replay queue, and any queue as a replay target (standard or FIFO);
+batched sends that re-send the entries SQS reports as failed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from botocore.exceptions import ClientError
 
 from ..core.errors import StorageError
 from ..core.ports import SEND_BATCH
+from ..core.targets import Delivered, Outgoing, Target, body, encoded
 from . import clients
+from .delivery import deliver_entries
 
 BATCH = SEND_BATCH
 
@@ -42,3 +45,34 @@ class ReplayQueue:
                 return len(messages[:BATCH])
             time.sleep(0.05 * 2**attempt)  # back-off between re-sends, not synchronisation
         raise StorageError(f"sqs send: {len(pending)} entries still failing after {self.attempts} attempts")
+
+
+class QueueTarget:
+    """Any SQS queue as a replay target (``pik.core.ports.ReplayTarget``). A FIFO queue gets
+    ``MessageDeduplicationId`` = event_id (SQS drops a re-send within 5 minutes) and
+    ``MessageGroupId`` = the target's ``fifo_group_id``, or the event's entity_id (order per entity)."""
+
+    batch_size = BATCH
+
+    def __init__(self, target: Target, client: Any = None, sleep=time.sleep) -> None:
+        self.target, self._client, self.sleep = target, client, sleep
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("sqs")
+
+    def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
+        def entry(event: Outgoing, attempt: int) -> dict:
+            message = {"MessageBody": encoded(body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt))}
+            if self.target.fifo:
+                message |= {"MessageDeduplicationId": event.event_id,
+                            "MessageGroupId": self.target.fifo_group_id or event.entity_id}
+            return message
+
+        def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
+            response = self.client.send_message_batch(
+                QueueUrl=self.target.address, Entries=[{"Id": str(key), **e} for key, e in entries.items()])
+            failed = response.get("Failed", [])
+            return {int(f["Id"]) for f in failed}, (f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None)
+
+        return deliver_entries(outgoing, entry, put, sleep=self.sleep)

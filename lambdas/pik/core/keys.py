@@ -52,6 +52,11 @@ def manifest_key(entity_id: str, day: str, inputs_hash: str) -> str:
 
 
 # --- events table -------------------------------------------------------------------------
+def replay_ids_key(ids_sha256: str) -> str:
+    """The list of event ids a replay run selects (content-addressed: one object per distinct list)."""
+    return f"replays/event-ids/{ids_sha256}.json"
+
+
 def event_pk(event_id: str) -> str:
     return f"EVT#{event_id}"
 

@@ -9,6 +9,7 @@ needs only the methods listed here.
     AggregateStore  append-only aggregate versions
     RunStore        replay run records
     MessageQueue    the replay queue (batches of at most ``SEND_BATCH`` messages)
+    ReplayTarget    an external replay target (SQS, EventBridge, Kinesis, HTTP)
 
 Items are plain dicts as ``pik.core.records`` shapes them; ``after`` cursors are the key
 attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_cursor``).
@@ -16,7 +17,10 @@ attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from .targets import Delivered
 
 SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
 
@@ -74,7 +78,21 @@ class RunStore(Protocol):
         """Set ``fields`` (a None value removes the attribute) and ``step = step + 1``, only if the
         record's ``step`` is still ``step``; False when another writer moved it first."""
 
+    def request_action(self, pk: str, sk: str, action: str) -> bool:
+        """Ask the call executing a run to ``pause`` or ``cancel`` at its next batch (``requested``),
+        without moving ``step``; False when the run is not ``RUNNING``."""
+
 
 class MessageQueue(Protocol):
     def send(self, messages: list[dict]) -> int:
         """Send up to ``SEND_BATCH`` JSON messages; how many were sent."""
+
+
+class ReplayTarget(Protocol):
+    """An external replay target (``pik.core.targets``): SQS, EventBridge, Kinesis or HTTP."""
+
+    batch_size: int
+
+    def deliver(self, outgoing: list, replay_id: str) -> "Delivered":
+        """Send ``outgoing`` (``pik.core.targets.Outgoing``), re-sending what failed; never raises for
+        the target's refusals, which come back as ``Delivered.failed_ids`` and ``error``."""

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
+from .pacing import MAX_RATE, MIN_RATE
+from .targets import parse_target
 from .timefmt import days_between, key_time, parse_aware
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -21,16 +23,23 @@ MAX_LIMIT = 100_000
 DEFAULT_LIMIT = 10_000
 MAX_WINDOW = timedelta(days=92)
 SAMPLE_SIZE = 10
+MAX_EVENT_IDS = 10_000
+EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
-          "include_duplicates", "dry_run", "client_token", "continuation")
+          "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids")
 
 
 @dataclass(frozen=True)
 class ReplayRequest:
-    """A validated replay scope. ``dry_run`` defaults to True: nothing is sent unless asked."""
+    """A validated replay scope. ``dry_run`` defaults to True: nothing is sent unless asked.
 
-    start: datetime
-    end: datetime
+    The events are an entity's, a source/type's (both within ``[start, end)``), or an explicit list
+    of event ids (named here by its hash and count: the list itself is kept apart, see
+    ``pik.core.keys.replay_ids_key``). ``target`` is a ``pik.core.targets.Target.to_dict()`` (None:
+    the stack's replay queue); ``rate_per_second`` paces the sends (None: unpaced)."""
+
+    start: datetime | None
+    end: datetime | None
     entity_id: str | None = None
     source: str | None = None
     event_type: str | None = None
@@ -38,11 +47,16 @@ class ReplayRequest:
     include_duplicates: bool = False
     dry_run: bool = True
     client_token: str | None = None
+    target: dict | None = None
+    rate_per_second: int | float | None = None
+    event_ids_sha256: str | None = None
+    event_ids_count: int | None = None
 
     def scope(self) -> dict:
         """The JSON-able request, as recorded on the run."""
         data = asdict(self)
-        data["start"], data["end"] = key_time(self.start), key_time(self.end)
+        data["start"] = key_time(self.start) if self.start else None
+        data["end"] = key_time(self.end) if self.end else None
         return {k: v for k, v in data.items() if v is not None}
 
     def fingerprint(self) -> str:
@@ -51,11 +65,18 @@ class ReplayRequest:
     @classmethod
     def from_scope(cls, scope: dict) -> "ReplayRequest":
         """The request a run recorded (``scope()``), back again."""
-        return cls(**{**scope, "start": parse_aware(scope["start"]), "end": parse_aware(scope["end"])})
+        return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
+                      "end": parse_aware(scope["end"]) if "end" in scope else None})
 
 
-def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
-    """Validate a replay body; returns the request and an optional continuation token."""
+def ids_sha256(event_ids: tuple[str, ...]) -> str:
+    """The hash naming an event id list (its order kept)."""
+    return identity.sha256_hex(identity.canonical_json(list(event_ids)))
+
+
+def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...] | None]:
+    """Validate a replay body; returns the request, an optional continuation token and the event ids
+    it lists (None without ``event_ids``)."""
     if not isinstance(data, dict):
         raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
     errors = [FieldError(n, "unknown_field", f"unknown field {n[:64]!r}") for n in data if n not in FIELDS]
@@ -66,10 +87,15 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
     for name, value in (("source", source), ("event_type", event_type)):
         if value is not None and not NAME_RE.match(value):
             errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
+    event_ids = _event_ids(data, errors)
     by_entity, by_stream = entity is not None, source is not None and event_type is not None
-    if by_entity == by_stream or (by_entity and (source or event_type)):
-        errors.append(FieldError("scope", "one_of", "give entity_id, or source and event_type (not both)"))
-    start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
+    by_ids = "event_ids" in data
+    if by_entity + by_stream + by_ids != 1 or (by_entity and (source or event_type)):
+        errors.append(FieldError("scope", "one_of", "give entity_id, or source and event_type, or event_ids (one of them)"))
+    if by_ids and not ("start_time" in data or "end_time" in data):
+        start = end = None  # the list is the selection; a window, when given, narrows it
+    else:
+        start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
     if start and end and not start < end:
         errors.append(FieldError("end_time", "after_start", "end_time must be after start_time"))
     elif start and end and end - start > MAX_WINDOW:
@@ -87,11 +113,38 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None]:
     continuation = data.get("continuation")
     if continuation is not None and not isinstance(continuation, str):
         errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
+    target = None
+    if data.get("target") is not None:
+        try:
+            target = parse_target(data["target"]).to_dict()
+        except ValidationError as exc:
+            errors += exc.errors
+    rate = data.get("rate_per_second")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE):
+        errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
     if errors:
         raise ValidationError(errors)
+    if rate is not None and float(rate).is_integer():
+        rate = int(rate)  # one form, so a recorded request fingerprints the same
     request = ReplayRequest(start, end, entity, source, event_type, limit,
-                            flags["include_duplicates"], flags["dry_run"], token)
-    return request, continuation
+                            flags["include_duplicates"], flags["dry_run"], token, target, rate,
+                            ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None)
+    return request, continuation, event_ids
+
+
+def _event_ids(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
+    """Up to ``MAX_EVENT_IDS`` event ids (64 hex characters), each kept once, in the order given."""
+    if "event_ids" not in data:
+        return None
+    ids = data["event_ids"]
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_EVENT_IDS:
+        errors.append(FieldError("event_ids", "size", f"event_ids must be a list of 1 to {MAX_EVENT_IDS} event ids"))
+        return None
+    bad = next((i for i, value in enumerate(ids) if not isinstance(value, str) or not EVENT_ID_RE.match(value)), None)
+    if bad is not None:
+        errors.append(FieldError("event_ids", "pattern", f"event_ids[{bad}] is not an event id (64 lowercase hex characters)"))
+        return None
+    return tuple(dict.fromkeys(ids))
 
 
 @dataclass(frozen=True)
@@ -102,6 +155,7 @@ class ReplayCall:
     continuation: str | None = None
     replay_id: str | None = None
     dry_run: bool = True
+    event_ids: tuple[str, ...] | None = None
 
 
 BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
@@ -111,8 +165,8 @@ def parse_call(data: dict) -> ReplayCall:
     """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
     "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once)."""
     if not isinstance(data, dict) or "replay_id" not in data:
-        request, continuation = parse_request(data)
-        return ReplayCall(request, continuation, dry_run=request.dry_run)
+        request, continuation, event_ids = parse_request(data)
+        return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
     errors = [FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded "
                          "request is used") for n in data if n not in BY_ID_FIELDS]
     replay_id, dry_run, continuation = data["replay_id"], data.get("dry_run", True), data.get("continuation")
@@ -197,6 +251,12 @@ def check_cursor(cursor: dict, request: ReplayRequest) -> None:
     def refuse(rule: str, message: str) -> ValidationError:
         return ValidationError([FieldError("continuation", rule, message)])
 
+    if request.event_ids_count is not None:
+        index = cursor.get("index", 0) if isinstance(cursor, dict) else None
+        if set(cursor or {}) - {"index"} or isinstance(index, bool) or not isinstance(index, int) or not (
+                0 <= index <= request.event_ids_count):
+            raise refuse("cursor", "continuation's cursor must be {\"index\": a position in event_ids}")
+        return
     allowed = {"after"} if request.entity_id is not None else {"day", "after"}
     if not isinstance(cursor, dict) or set(cursor) - allowed:
         raise refuse("cursor", f"continuation's cursor may hold only {sorted(allowed)}")

@@ -1,13 +1,13 @@
-"""POST /replay (IAM-authenticated)."""
+"""POST /replay and POST /replay/{replay_id} (IAM-authenticated)."""
 
 from __future__ import annotations
 
 import json
 
-from ..bootstrap import adapters
+from ..bootstrap import adapters, replay_target
 from ..core.errors import FieldError, ValidationError
 from ..core.timefmt import now
-from ..services.replay import replay
+from ..services.replay import Wiring, replay, steer
 from ..settings import Settings
 from .http import json_response, raw_body, resolver
 from .observability import api_handler, count, logger
@@ -15,8 +15,8 @@ from .observability import api_handler, count, logger
 app = resolver(rejected_metric="ReplayRejectedCount", failed_metric="ReplayErrorCount")
 
 
-@app.post("/replay")
-def replay_route():
+def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
+    """The body, the requester, the settings and what a replay is wired to (``sent`` fills per batch)."""
     request = app.current_event
     try:
         data = json.loads(raw_body(request))
@@ -27,11 +27,33 @@ def replay_route():
     settings = Settings.from_env()
     wired = adapters(settings)
     sent: list[int] = []  # by this invocation: a resumed or repeated run's earlier sends were counted then
-    run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 index=wired.events, runs=wired.runs, queue=wired.queue, settings=settings, on_sent=sent.append)
+    account = app.lambda_context.invoked_function_arn.split(":")[4]
+    wiring = Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
+                    account, on_sent=sent.append)
+    return data, requester, settings, wiring, sent
+
+
+def _answered(run: dict, sent: list[int]) -> object:
     count("ReplayMessageCount", sum(sent))
-    logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status")})
+    logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status", "target")})
     return json_response(200, run)
+
+
+@app.post("/replay")
+def replay_route():
+    data, requester, settings, w, sent = _call()
+    run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
+                 index=w.index, runs=w.runs, queue=w.queue, settings=settings, documents=w.documents,
+                 targets=w.targets, account=w.account, on_sent=w.on_sent)
+    return _answered(run, sent)
+
+
+@app.post("/replay/<replay_id>")
+def steer_route(replay_id: str):
+    data, requester, settings, wiring, sent = _call()
+    run = steer(replay_id, data, requester=requester, now=now(),
+                remaining_ms=app.lambda_context.get_remaining_time_in_millis, settings=settings, wiring=wiring)
+    return _answered(run, sent)
 
 
 @api_handler

@@ -31,38 +31,124 @@ from typing import Callable, Iterator
 
 from ..core import keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
-from ..core.ports import SEND_BATCH, EventIndex, MessageQueue, RunStore
+from ..core.pacing import Pacer
+from ..core.ports import SEND_BATCH, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, DUPLICATE
-from ..core.replay import (ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation, encode_continuation,
-                           execution_id_for, parse_call, replay_id_for)
+from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
+                           encode_continuation, execution_id_for, parse_call, replay_id_for)
+from ..core.targets import AllowList, Delivered, Outgoing, Target, parse_target
 from ..core.timefmt import days_between, key_time
 from ..core.timefmt import now as utc_now
 from ..settings import Settings
 
 RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 POLL_S = 0.25  # how often a caller re-reads a run another call is executing
-RUNNING, COMPLETED, PARTIAL = "RUNNING", "COMPLETED", "PARTIAL"
-LIMIT, TIME = "limit", "time"  # why a PARTIAL run stopped (``stopped``)
+RUNNING, COMPLETED, PARTIAL, PAUSED, CANCELLED = "RUNNING", "COMPLETED", "PARTIAL", "PAUSED", "CANCELLED"
+# why a run stopped (``stopped``): PARTIAL runs at limit, time or target_errors go on by continuation
+DONE, LIMIT, TIME, TARGET_ERRORS, PAUSE, CANCEL = "completed", "limit", "time", "target_errors", "paused", "cancelled"
+ACTIONS = {"pause": (PAUSED, PAUSE), "cancel": (CANCELLED, CANCEL), "resume": (RUNNING, None)}
 RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
 COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
+FAILED_SAMPLE = 100  # event ids a target refused, kept on the run (replay them with ``event_ids``)
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """What a replay reads and writes besides the run: the events, the stack's queue, the documents
+    (raw events, event id lists), and a factory of external target adapters (``pik.bootstrap.replay_target``)."""
+
+    index: EventIndex
+    runs: RunStore
+    queue: MessageQueue
+    documents: DocumentStore | None = None
+    targets: Callable[[Target], ReplayTarget] | None = None
+    account: str = ""
+    page_size: int | None = None
+    clock: Callable[[], datetime] = utc_now
+    wait: Callable[[float], None] = time.sleep
+    on_sent: Callable[[int], None] = lambda sent: None
 
 
 def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
            runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None,
            clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep,
-           on_sent: Callable[[int], None] = lambda sent: None) -> dict:
+           on_sent: Callable[[int], None] = lambda sent: None, documents: DocumentStore | None = None,
+           targets: Callable[[Target], ReplayTarget] | None = None, account: str = "") -> dict:
     """Run (or resume, or return) a replay; returns the run as the API answers it (counts over the
     whole run). ``on_sent`` hears how many messages each batch of *this* call sent."""
+    wiring = Wiring(index, runs, queue, documents, targets, account, page_size, clock, wait, on_sent)
     call = parse_call(data)
+    if call.request is not None and call.request.target is not None:
+        _allowed(call.request.target, settings, account)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
-        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, index, page_size))
+        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, wiring))
+    if call.event_ids and documents is not None:  # the list is kept apart from the run (size), by its hash
+        documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256), {"event_ids": list(call.event_ids)})
     run, created, claimable, continued = _open(call, requester, now, deadline, runs)
+    return _drive(run, created, claimable, continued, remaining_ms, settings, wiring)
+
+
+def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int],
+          settings: Settings, wiring: Wiring) -> dict:
+    """``POST /replay/{id}`` with ``{"action": "pause" | "resume" | "cancel"}``.
+
+    A run another call is executing is asked to stop at its next batch (``requested``); any other
+    run moves at once. ``resume`` takes the lease of a paused (or stopped) run and executes it in this
+    call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
+    """
+    action = data.get("action") if isinstance(data, dict) else None
+    if action not in ACTIONS or set(data) != {"action"}:
+        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
+    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    if settings.dry_run:
+        raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
+    runs = wiring.runs
+    deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
+    for _ in range(8):  # each pass either moves the run or sees another call move it
+        run = _owned(runs, replay_id, requester)
+        if run["dry_run"]:
+            raise ConflictError(f"replay run {replay_id} is a dry run: nothing to {action}")
+        if run["status"] in (COMPLETED, CANCELLED):
+            raise ConflictError(f"replay run {replay_id} has ended ({run['status'].lower()}): nothing to {action}")
+        live = run["status"] == RUNNING and run.get("lease_until", RELEASED) > key_time(wiring.clock())
+        if action == "resume":
+            if live:
+                return answer(run)
+            claimed = _Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
+                                                 "continuation": None, "requested": None,
+                                                 "updated_at": key_time(wiring.clock())})
+            if claimed is not None:
+                return _drive(claimed, True, True, None, remaining_ms, settings, wiring)
+            continue
+        if live:
+            if runs.request_action(run["pk"], run["sk"], action):
+                return answer(runs.get(run["pk"], run["sk"]))
+            continue
+        status, stopped = ACTIONS[action]
+        moved = _Progress(run, runs).save({"status": status, "stopped": stopped, "continuation": None, "requested": None,
+                                           "lease_until": RELEASED, "updated_at": key_time(wiring.clock())})
+        if moved is not None:
+            return answer(moved)
+    raise ConflictError(f"replay run {replay_id} kept changing: send the action again")
+
+
+def _allowed(target: dict, settings: Settings, account: str) -> None:
+    AllowList.from_text(**settings.replay_targets).check(parse_target(target), settings.region, account)
+
+
+def _drive(run: dict, created: bool, claimable: bool, continued: int | None, remaining_ms: Callable[[], int],
+           settings: Settings, wiring: Wiring) -> dict:
+    """Execute ``run`` if this call gets its lease; otherwise wait for its executor, then answer it."""
+    runs, clock, wait = wiring.runs, wiring.clock, wiring.wait
     while not created:
         if claimable and _may_claim(run, continued, key_time(clock())):
+            deadline = key_time(clock() + timedelta(milliseconds=remaining_ms()))
             claimed = _Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
-                                                 "continuation": None, "updated_at": key_time(clock())})
+                                                 "continuation": None, "requested": None,
+                                                 "updated_at": key_time(clock())})
             if claimed is not None:
                 run = claimed
                 break
@@ -74,7 +160,10 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         run = runs.get(run["pk"], run["sk"])
     progress = _Progress(run, runs)
     try:
-        _execute(progress, index, _Counted(queue, on_sent), remaining_ms, page_size)
+        target = run["request"].get("target")
+        if target is not None:
+            _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
+        _execute(progress, wiring, _sink(run, wiring), remaining_ms)
     except Exception:
         progress.release()
         raise
@@ -82,10 +171,21 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
 
 
 def answer(run: dict) -> dict:
-    """The API's view of a run record."""
-    fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "by_day", "sample_event_ids",
-              "requester", "created_at", "request", "continuation")
-    return {name: run.get(name) for name in fields}
+    """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
+    fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
+              "by_day", "sample_event_ids", "failed_event_ids", "last_error", "requested", "requester", "created_at",
+              "request", "continuation")
+    view = {name: run.get(name) for name in fields}
+    view["target"] = target_label(run.get("request") or {})
+    view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
+                                              "retried": run.get("retried", 0)}}
+    return view
+
+
+def target_label(request: dict) -> str:
+    """``"replay_queue"`` (the stack's own) or ``"sqs:https://..."``."""
+    target = request.get("target")
+    return parse_target(target).label if target else "replay_queue"
 
 
 def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
@@ -154,12 +254,12 @@ def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: dateti
         "replay_id": replay_id, "request": request.scope(), "fingerprint": request.fingerprint(),
         "requester": requester, "dry_run": request.dry_run, "status": RUNNING,
         "created_at": key_time(now), "updated_at": key_time(now), "step": 0, "lease_until": deadline, "cursor": {},
-        "scanned": 0, "matched": 0, "sent": 0, "by_day": {}, "sample_event_ids": [],
+        "scanned": 0, "matched": 0, "sent": 0, "by_day": {}, "sample_event_ids": [], "failed": 0, "retried": 0,
     }
 
 
 def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, remaining_ms: Callable[[], int],
-                index: EventIndex, page_size: int | None) -> dict:
+                wiring: Wiring) -> dict:
     """A run under ``DRY_RUN=true``: the full logic, nothing written, nothing sent."""
     if call.request is None:
         raise NotFoundError(f"no replay run {call.replay_id} (DRY_RUN records no runs)")
@@ -170,22 +270,45 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
     progress = _Progress(run, None)
-    _execute(progress, index, None, remaining_ms, page_size)
+    _execute(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids)
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run
 
 
-class _Counted:
-    """The queue, telling ``on_sent`` what each send confirmed."""
+class _QueueSink:
+    """The stack's replay queue: messages pointing at the raw object, for the processor."""
 
-    def __init__(self, queue: MessageQueue, on_sent: Callable[[int], None]) -> None:
-        self.queue, self.on_sent = queue, on_sent
+    batch_size = SEND_BATCH
 
-    def send(self, messages: list[dict]) -> int:
-        sent = self.queue.send(messages)
-        self.on_sent(sent)
-        return sent
+    def __init__(self, queue: MessageQueue, replay_id: str) -> None:
+        self.queue, self.replay_id = queue, replay_id
+
+    def deliver(self, items: list[dict]) -> Delivered:
+        return Delivered(self.queue.send([_message(item, self.replay_id) for item in items]))
+
+
+class _TargetSink:
+    """An external target: each event as its producer sent it, read from its raw object."""
+
+    def __init__(self, target: ReplayTarget, documents: DocumentStore, replay_id: str) -> None:
+        self.target, self.documents, self.replay_id = target, documents, replay_id
+        self.batch_size = target.batch_size
+
+    def deliver(self, items: list[dict]) -> Delivered:
+        raws = self.documents.get_many([item["s3_key"] for item in items])
+        outgoing = [Outgoing(item["event_id"], item["entity_id"], item["source"], item["event_type"], item["event_time"],
+                             raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws)]
+        return self.target.deliver(outgoing, self.replay_id)
+
+
+def _sink(run: dict, wiring: Wiring) -> _QueueSink | _TargetSink | None:
+    if run["dry_run"]:
+        return None
+    target = run["request"].get("target")
+    if target is None:
+        return _QueueSink(wiring.queue, run["replay_id"])
+    return _TargetSink(wiring.targets(parse_target(target)), wiring.documents, run["replay_id"])
 
 
 class _Progress:
@@ -212,21 +335,59 @@ class _Progress:
                 pass
 
 
-def _execute(progress: _Progress, index: EventIndex, queue: MessageQueue | None,
-             remaining_ms: Callable[[], int], page_size: int | None) -> None:
-    """Walk the run's scope from its cursor, sending and saving progress after every batch."""
+def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink | None,
+             remaining_ms: Callable[[], int], *, event_ids: tuple[str, ...] | None = None) -> None:
+    """Walk the run's scope from its cursor, sending (paced) and saving progress after every batch.
+
+    Counts move only with a delivered batch: a batch not sent (time ran low before its turn, or
+    the target refused all of it) leaves the cursor before its first event, so it goes next time."""
     run = progress.run
     request = ReplayRequest.from_scope(run["request"])
     check_cursor(run["cursor"], request)
     tally = Tally(*(run[name] for name in COUNTS))
+    failed, retried = run.get("failed", 0), run.get("retried", 0)
+    failed_ids, last_error = list(run.get("failed_event_ids", [])), run.get("last_error")
+    pacer = Pacer(request.rate_per_second, run.get("pace_at_ms", 0))
+    size = pacer.batch_size(sink.batch_size if sink else SEND_BATCH)
     batch: list[dict] = []
-    position, stopped, matched_here = run["cursor"], None, 0
+    position = before = run["cursor"]
+    stopped, matched_here, scanned_here, unsent = None, 0, 0, False
+
+    def now_ms() -> int:
+        return int(wiring.clock().timestamp() * 1000)
 
     def saved(**fields) -> bool:
-        now = key_time(utc_now())
-        return progress.save({**tally.to_dict(), "cursor": position, "updated_at": now, **fields}) is not None
+        return progress.save({**tally.to_dict(), "cursor": position, "updated_at": key_time(wiring.clock()),
+                              "failed": failed, "retried": retried, "failed_event_ids": failed_ids,
+                              "last_error": last_error, "pace_at_ms": pacer.next_ms if pacer.rate else None,
+                              **fields}) is not None
 
-    for item, after in _scope(request, position, index, page_size):
+    def flush() -> str | None:
+        """Deliver the batch; a stop reason when it did not go (the cursor then goes back before it)."""
+        nonlocal batch, failed, retried, failed_ids, last_error, scanned_here, position, before
+        delay = pacer.delay_ms(now_ms())
+        if remaining_ms() - delay < RESERVE_MS:
+            position = before
+            return TIME
+        if delay:
+            wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
+        result = sink.deliver(batch)
+        pacer.sent(len(batch), now_ms())
+        wiring.on_sent(result.sent)
+        failed, retried = failed + result.failed, retried + result.retried
+        last_error = result.error or last_error
+        if result.sent == 0 and result.failed:
+            position = before
+            return TARGET_ERRORS
+        failed_ids = (failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
+        tally.sent += result.sent
+        tally.scanned += scanned_here
+        for item in batch:
+            tally.match(item["event_id"], item["event_date"])
+        batch, scanned_here, before = [], 0, position
+        return None
+
+    for item, after in _scope(request, position, wiring, event_ids, run):
         selected = _selected(item, request)
         if remaining_ms() < RESERVE_MS:
             stopped = TIME
@@ -234,27 +395,58 @@ def _execute(progress: _Progress, index: EventIndex, queue: MessageQueue | None,
             stopped = LIMIT
         if stopped:
             break
-        tally.scanned += 1
+        position = after
+        if sink is None:  # a dry run counts as it reads
+            tally.scanned += 1
+            if selected:
+                matched_here += 1
+                tally.match(item["event_id"], item["event_date"])
+            continue
+        scanned_here += 1
         if selected:
             matched_here += 1
-            tally.match(item["event_id"], item["event_date"])
-            if not request.dry_run:
-                batch.append(_message(item, run["replay_id"]))
-        position = after
-        if len(batch) == SEND_BATCH:
-            tally.sent += queue.send(batch)
-            batch = []
+            batch.append(item)
+        if len(batch) == size:
+            stopped = flush()
+            if stopped:
+                unsent = True
+                break
             if not saved():
                 return
-    if batch:
-        tally.sent += queue.send(batch)
+            if _steered(progress, saved):
+                return
+    if sink is not None and not unsent:
+        if batch:  # the last, short batch (or the one in hand when time or the limit stopped the walk)
+            reason = flush()
+            stopped, unsent = reason or stopped, reason is not None
+        if not unsent:
+            tally.scanned += scanned_here
     continuation = encode_continuation(run["replay_id"], progress.run["step"] + 1) if stopped else None
-    saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped, continuation=continuation, lease_until=RELEASED)
+    saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped or DONE, continuation=continuation,
+          lease_until=RELEASED)
 
 
-def _scope(request: ReplayRequest, position: dict, index: EventIndex,
-           page_size: int | None) -> Iterator[tuple[dict, dict]]:
+def _steered(progress: _Progress, saved: Callable[..., bool]) -> bool:
+    """True when a pause or cancel was asked for: the run is then stopped and saved so."""
+    current = progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
+    action = (current or {}).get("requested")
+    if action not in ("pause", "cancel") or current.get("step") != progress.run["step"]:
+        return False
+    status, stopped = ACTIONS[action]
+    saved(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
+    return True
+
+
+def _scope(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None,
+           run: dict) -> Iterator[tuple[dict, dict]]:
     """Candidate attempts with the position just after each one."""
+    index, page_size = wiring.index, wiring.page_size
+    if request.event_ids_count is not None:
+        if event_ids is None:
+            event_ids = tuple(wiring.documents.get(keys.replay_ids_key(request.event_ids_sha256))["event_ids"])
+        for i in range(position.get("index", 0), len(event_ids)):
+            yield _gate_item(index.get_event(event_ids[i]), event_ids[i]), {"index": i + 1}
+        return
     if request.entity_id is not None:
         items = index.by_entity(request.entity_id, key_time(request.start), key_time(request.end),
                                 after=position.get("after"), page_size=page_size)
@@ -269,9 +461,18 @@ def _scope(request: ReplayRequest, position: dict, index: EventIndex,
             yield item, {"day": day, "after": stream_cursor(item)}
 
 
+def _gate_item(gate: dict | None, event_id: str) -> dict:
+    """An event named by id, as its first (ACCEPTED) attempt; ``MISSING`` when pik has no such event."""
+    if gate is None:
+        return {"event_id": event_id, "status": "MISSING"}
+    return {**gate, "status": ACCEPTED, "attempt_id": gate["first_attempt_id"]}
+
+
 def _selected(item: dict, request: ReplayRequest) -> bool:
     wanted = (ACCEPTED, DUPLICATE) if request.include_duplicates else (ACCEPTED,)
-    return item["status"] in wanted and key_time(request.start) <= item["event_time"] < key_time(request.end)
+    if item["status"] not in wanted:
+        return False
+    return request.start is None or key_time(request.start) <= item["event_time"] < key_time(request.end)
 
 
 def _message(item: dict, replay_id: str) -> dict:

@@ -1,0 +1,46 @@
+"""EventBridge adapter: a bus as a replay target, PutEvents in batches of 10 with failed entries re-sent.
+
+Each event becomes one entry: ``Source`` = the event's ``source``, ``DetailType`` = its
+``event_type``, ``Time`` = its ``event_time``, ``Detail`` = the event as sent (or event plus replay
+envelope with ``raw: false``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..core.targets import Delivered, Outgoing, Target, body, encoded
+from ..core.timefmt import parse_aware
+from . import clients
+from .delivery import deliver_entries
+
+PUT_EVENTS_BATCH = 10  # PutEvents takes at most 10 entries
+
+
+class BusTarget:
+    """``pik.core.ports.ReplayTarget`` for an event bus (name or ARN)."""
+
+    batch_size = PUT_EVENTS_BATCH
+
+    def __init__(self, target: Target, client: Any = None, sleep=time.sleep) -> None:
+        self.target, self._client, self.sleep = target, client, sleep
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("events")
+
+    def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
+        def entry(event: Outgoing, attempt: int) -> dict:
+            detail = body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt)
+            return {"Source": event.source, "DetailType": event.event_type, "Time": parse_aware(event.event_time),
+                    "Detail": encoded(detail), "EventBusName": self.target.address}
+
+        def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
+            keys = list(entries)
+            response = self.client.put_events(Entries=[entries[key] for key in keys])
+            failed = [(key, e) for key, e in zip(keys, response["Entries"]) if e.get("ErrorCode")]
+            error = f"{failed[-1][1]['ErrorCode']}: {failed[-1][1].get('ErrorMessage')}" if failed else None
+            return {key for key, _ in failed}, error
+
+        return deliver_entries(outgoing[:PUT_EVENTS_BATCH], entry, put, sleep=self.sleep)

@@ -1,0 +1,219 @@
+"""Replay targets: where a replay run sends its events, whether it may, and what it sends.
+
+A request names its target as one of::
+
+    {"sqs": QUEUE_URL, "fifo_group_id"?: str, "raw"?: bool}
+    {"eventbridge": BUS_NAME_OR_ARN, "raw"?: bool}
+    {"kinesis": STREAM_ARN, "raw"?: bool}
+    {"http": URL, "raw"?: bool}
+
+No target is the stack's own replay queue (the processor's input, messages pointing at raw S3).
+An external target gets, by default (``raw`` true), each event exactly as its producer sent it;
+with ``raw: false`` it gets ``{"event": <as sent>, "replay": {replay_id, event_id, ingested_at,
+attempt}}``. Targets must be allowed by the deployment (``AllowList``, from template parameters
+holding ARN or URL patterns with ``*``): anything else is refused naming the target.
+
+    >>> target = parse_target({"sqs": "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"})
+    >>> target.arn("us-east-1", "111122223333")
+    'arn:aws:sqs:eu-west-1:111122223333:orders'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import FieldError, ForbiddenError, ValidationError
+
+KINDS = ("sqs", "eventbridge", "kinesis", "http")
+OPTIONS = ("fifo_group_id", "raw")
+MAX_ADDRESS_CHARS = 2_048
+GROUP_ID_RE = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")  # SQS MessageGroupId
+BUS_NAME_RE = re.compile(r"^[A-Za-z0-9._\-/]{1,256}$")
+BUS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._\-/]{1,256}$")
+STREAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
+QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SIGNATURE_HEADER = "X-Pik-Signature"
+TIMESTAMP_HEADER = "X-Pik-Timestamp"
+PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
+              "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated external target: ``kind`` is one of ``KINDS``, ``address`` what the request named."""
+
+    kind: str
+    address: str
+    fifo_group_id: str | None = None
+    raw: bool = True
+
+    @property
+    def fifo(self) -> bool:
+        return self.kind == "sqs" and self.address.rstrip("/").endswith(".fifo")
+
+    @property
+    def label(self) -> str:
+        """How runs, logs and the widget name it: ``"sqs:https://.../orders"``."""
+        return f"{self.kind}:{self.address}"
+
+    def to_dict(self) -> dict:
+        """The request's form, as recorded on the run."""
+        data: dict = {self.kind: self.address, "raw": self.raw}
+        if self.fifo_group_id is not None:
+            data["fifo_group_id"] = self.fifo_group_id
+        return data
+
+    def arn(self, region: str, account: str) -> str:
+        """The ARN the allow-list and IAM speak of (the URL itself for ``http``); a bus or queue
+        given without region/account is in the function's own."""
+        if self.kind == "sqs":
+            parts = urlsplit(self.address)
+            owner, name = parts.path.strip("/").split("/")
+            host = SQS_HOST_RE.match(parts.hostname or "")
+            return f"arn:aws:sqs:{host.group(1) if host else region}:{owner}:{name}"
+        if self.kind == "eventbridge" and not self.address.startswith("arn:"):
+            return f"arn:aws:events:{region}:{account}:event-bus/{self.address}"
+        return self.address
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Patterns (``*`` wildcards, as in IAM resources) of the targets a deployment may replay to.
+
+    >>> AllowList({"http": ("https://hooks.example.com/*",)}).check(parse_target({"http": "https://evil.example/x"}),
+    ...                                                             "us-east-1", "1")   # doctest: +SKIP
+    ForbiddenError: replay target http:https://evil.example/x is not allowed ...
+    """
+
+    patterns: dict
+
+    @classmethod
+    def from_text(cls, **by_kind: str) -> "AllowList":
+        """``AllowList.from_text(sqs="arn:a,arn:b", http="")``: comma-separated lists (template parameters)."""
+        return cls({kind: tuple(p.strip() for p in text.split(",") if p.strip()) for kind, text in by_kind.items()})
+
+    def check(self, target: Target, region: str, account: str) -> None:
+        """Nothing when ``target`` is allowed; ``ForbiddenError`` naming it (and how to allow it) otherwise."""
+        arn = target.arn(region, account)
+        if any(fnmatch.fnmatchcase(arn, pattern) for pattern in self.patterns.get(target.kind, ())):
+            return
+        raise ForbiddenError(f"replay target {target.label} ({arn}) is not allowed: add it to the template "
+                             f"parameter {PARAMETERS[target.kind]}")
+
+
+def parse_target(data: object) -> Target:
+    """Validate a request's ``target`` object; a 400 naming ``target.<field>`` and the rule otherwise."""
+    def refuse(field: str, rule: str, message: str) -> ValidationError:
+        return ValidationError([FieldError(f"target.{field}" if field else "target", rule, message)])
+
+    if not isinstance(data, dict):
+        raise refuse("", "object", f"target must be an object with one of {', '.join(KINDS)}")
+    kinds = [name for name in data if name in KINDS]
+    unknown = [name for name in data if name not in KINDS and name not in OPTIONS]
+    if unknown:
+        raise refuse(unknown[0][:64], "unknown_field", f"unknown target field {unknown[0][:64]!r}")
+    if len(kinds) != 1:
+        raise refuse("", "one_of", f"target must name exactly one of {', '.join(KINDS)}")
+    kind, address = kinds[0], data[kinds[0]]
+    if not isinstance(address, str) or not 0 < len(address) <= MAX_ADDRESS_CHARS:
+        raise refuse(kind, "type", f"target.{kind} must be a string of 1 to {MAX_ADDRESS_CHARS} characters")
+    raw = data.get("raw", True)
+    if not isinstance(raw, bool):
+        raise refuse("raw", "type", "target.raw must be true or false")
+    group = data.get("fifo_group_id")
+    _check_address(kind, address, refuse)
+    target = Target(kind, address, group, raw)
+    if group is not None and not target.fifo:
+        raise refuse("fifo_group_id", "fifo_only", "fifo_group_id applies only to a FIFO queue (a URL ending .fifo)")
+    if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.match(group)):
+        raise refuse("fifo_group_id", "pattern", "fifo_group_id must be 1 to 128 printable ASCII characters")
+    return target
+
+
+def _check_address(kind: str, address: str, refuse) -> None:
+    if kind == "eventbridge":
+        if not (BUS_ARN_RE.match(address) or (not address.startswith("arn:") and BUS_NAME_RE.match(address))):
+            raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
+                         "(arn:aws:events:REGION:ACCOUNT:event-bus/NAME)")
+        return
+    if kind == "kinesis":
+        if not STREAM_ARN_RE.match(address):
+            raise refuse(kind, "pattern", "target.kinesis must be a stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")
+        return
+    parts = urlsplit(address)
+    loopback = parts.hostname in LOOPBACK
+    if parts.scheme not in ("https", "http") or not parts.hostname or (parts.scheme == "http" and not loopback):
+        raise refuse(kind, "https", f"target.{kind} must be an https:// URL (http:// only on 127.0.0.1)")
+    if kind == "sqs":
+        path = parts.path.strip("/").split("/")
+        if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.match(path[1]) or parts.query:
+            raise refuse(kind, "queue_url", "target.sqs must be a queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event on its way to an external target: the event as its producer sent it and where it came from."""
+
+    event_id: str
+    entity_id: str
+    source: str
+    event_type: str
+    event_time: str
+    ingested_at: str
+    event: dict
+
+
+def body(outgoing: Outgoing, *, replay_id: str, raw: bool, attempt: int = 1) -> dict:
+    """What a target receives for one event: the event as sent (``raw``), or event plus replay envelope.
+
+    >>> body(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1}),
+    ...      replay_id="rp-1", raw=False)
+    {'event': {'a': 1}, 'replay': {'replay_id': 'rp-1', 'event_id': 'e1', 'ingested_at': '2026-11-20T00:00:01Z', 'attempt': 1}}
+    """
+    if raw:
+        return outgoing.event
+    return {"event": outgoing.event, "replay": {"replay_id": replay_id, "event_id": outgoing.event_id,
+                                                "ingested_at": outgoing.ingested_at, "attempt": attempt}}
+
+
+def encoded(document: dict) -> str:
+    """The compact JSON text every target receives (and the HTTP signature covers)."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def signature(secret: str, timestamp: int, text: str) -> str:
+    """The ``X-Pik-Signature`` header: ``v1=`` + hex HMAC-SHA256 of ``f"{timestamp}.{body}"``.
+
+    >>> signature("s3cret", 1700000000, '{"a":1}')[:11]
+    'v1=1698a50b'
+    """
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{text}".encode("utf-8"), hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, text: str, header: str) -> bool:
+    """What a receiver checks (constant time); it should also refuse timestamps older than a few minutes."""
+    return timestamp.isdigit() and hmac.compare_digest(signature(secret, int(timestamp), text), header)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The outcome of one batch: events the target took, events it refused after retries, re-sends made,
+    and the last error (``None`` when every event went)."""
+
+    sent: int
+    failed_ids: tuple[str, ...] = ()
+    retried: int = 0
+    error: str | None = None
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
