@@ -43,20 +43,23 @@ def local_identity(source_ip: str = "127.0.0.1") -> dict:
 
 
 def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str], body: bytes,
-                identity: dict, query: str = "", received: datetime | None = None) -> dict:
-    """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``."""
+                identity: dict, query: str = "", received: datetime | None = None, path: str | None = None,
+                path_parameters: dict[str, str] | None = None) -> dict:
+    """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``;
+    ``resource`` is the route's template (``/replay/{replay_id}``), ``path`` the path asked for."""
     now = received or datetime.now(timezone.utc)
     multi_query = parse_qs(query, keep_blank_values=True) or None
+    path = path or resource
     return {
-        "resource": resource, "path": resource, "httpMethod": method,
+        "resource": resource, "path": path, "httpMethod": method,
         "headers": dict(headers), "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": None, "stageVariables": None,
+        "pathParameters": path_parameters or None, "stageVariables": None,
         "requestContext": {
             "resourceId": "local", "resourcePath": resource, "httpMethod": method,
             "extendedRequestId": uuid.uuid4().hex, "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{stage}{resource}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": stage,
+            "path": f"/{stage}{path}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": stage,
             "domainPrefix": API_ID, "requestTimeEpoch": (now - EPOCH) // timedelta(milliseconds=1),
             "requestId": str(uuid.uuid4()), "identity": identity,
             "domainName": headers.get("Host", "127.0.0.1"), "apiId": API_ID,
@@ -86,6 +89,23 @@ def routes(specs: dict[str, dict], functions: dict[str, LocalFunction]) -> dict[
     return table
 
 
+def match(table: dict[tuple[str, str], LocalFunction], method: str,
+          path: str) -> tuple[LocalFunction, str, dict[str, str]] | None:
+    """The route for ``path`` as API Gateway picks it: an exact path, else a template whose ``{name}``
+    segments take one path segment each: ``match(t, "POST", "/replay/rp-1")`` -> (fn, "/replay/{replay_id}", {...})."""
+    if (method, path) in table:
+        return table[(method, path)], path, {}
+    asked = path.strip("/").split("/")
+    for (route_method, template), function in table.items():
+        parts = template.strip("/").split("/")
+        if route_method != method or len(parts) != len(asked):
+            continue
+        params = {p[1:-1]: a for p, a in zip(parts, asked) if p.startswith("{") and p.endswith("}") and a}
+        if all(p == a or (p.startswith("{") and p[1:-1] in params) for p, a in zip(parts, asked)):
+            return function, template, params
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients reuse connections
     server: "LocalApi"
@@ -113,15 +133,17 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         prefix = f"/{self.server.stage}"
         resource, _, query = self.path.partition("?")
-        function = self.server.routes.get((self.command, resource[len(prefix):])) if resource.startswith(prefix + "/") else None
-        if function is None:
+        found = match(self.server.routes, self.command, resource[len(prefix):]) if resource.startswith(prefix + "/") else None
+        if found is None:
             return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
+        function, template, path_parameters = found
         try:
             received = self.server.received(self.headers.get(ARRIVAL_HEADER))
         except ValueError as exc:
             return self._send(400, {"message": f"{ARRIVAL_HEADER}: {exc}"})
-        event = proxy_event(self.command, resource[len(prefix):], self.server.stage, dict(self.headers.items()), body,
-                            local_identity(self.client_address[0]), query, received)
+        event = proxy_event(self.command, template, self.server.stage, dict(self.headers.items()), body,
+                            local_identity(self.client_address[0]), query, received, resource[len(prefix):],
+                            path_parameters)
         outcome = self.server.invoke(function, event)
         if outcome is None:
             self.close_connection = True

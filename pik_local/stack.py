@@ -23,7 +23,7 @@ from typing import IO, Any
 import boto3
 from pik.aws import clients
 
-from . import state, template
+from . import state, targets, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
@@ -98,7 +98,7 @@ class LocalStack:
         self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
         self.info_file = Path(info_file) if info_file else default_path()
         self.state_dir = Path(state_dir) if state_dir else None
-        self.parameters = {"LogLevel": log_level, **(parameters or {})}
+        self.parameters = {"LogLevel": log_level, **targets.PARAMETERS, **(parameters or {})}
         self.simulated_arrival = simulated_arrival  # honour X-Pik-Simulated-Arrival (demos replaying history)
         self.api_workers = api_workers
         self._parameter_env = parameter_env(self.parameters)  # checked before anything starts
@@ -152,6 +152,7 @@ class LocalStack:
         session = self.session()
         self.resources = template.create(session, prefix=self.prefix)
         self._set_env({**self.resources.environment, **self._parameter_env})
+        targets.create_http_secret(session, self.parameters["ReplayHttpSecretParameter"])
         clients.reset()
         if self.state_dir:
             self.restored = state.restore(session, self.resources.names, self.state_dir)

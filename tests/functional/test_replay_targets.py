@@ -1,0 +1,235 @@
+"""Replay to external targets through the real handler and adapters against moto: SQS (standard and
+FIFO), EventBridge (delivered through a rule to an SQS queue), Kinesis, and HTTP (a receiver on
+127.0.0.1 checking the signature); the allow-list; failed entries re-sent (faults injected with
+botocore hooks); a target that refuses everything stops the run, which resumes once it is fixed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+from pik.aws import clients, ssm
+from pik.core.targets import verify
+from pik.handlers import replay
+from tests.conftest import call, make_event
+from tests.functional.test_replay import DAY, seed, window
+
+ACCOUNT = "123456789012"
+SECRET_NAME = "/pik/test/replay-secret"
+
+
+@pytest.fixture
+def allowed(stack, monkeypatch):
+    """The deployment's allow-list as the local stack sets it: moto's account, loopback URLs."""
+    monkeypatch.setenv("REPLAY_TARGET_QUEUES", f"arn:aws:sqs:*:{ACCOUNT}:*")
+    monkeypatch.setenv("REPLAY_TARGET_BUSES", f"arn:aws:events:*:{ACCOUNT}:event-bus/*")
+    monkeypatch.setenv("REPLAY_TARGET_STREAMS", f"arn:aws:kinesis:*:{ACCOUNT}:stream/*")
+    monkeypatch.setenv("REPLAY_TARGET_URLS", "http://127.0.0.1:*")
+    monkeypatch.setenv("REPLAY_HTTP_SECRET_PARAMETER", SECRET_NAME)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="test-secret", Type="SecureString")
+    ssm.forget()
+    yield stack
+    ssm.forget()
+
+
+def read_queue(url: str) -> list[dict]:
+    sqs, messages = boto3.client("sqs"), []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        if not got.get("Messages"):
+            return messages
+        for message in got["Messages"]:
+            messages.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_an_sqs_target_gets_each_event_exactly_as_its_producer_sent_it(allowed):
+    ids = seed(count=12)
+    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert status == 200, run
+    assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 12, 12, 0)
+    assert run["target_counts"] == {f"sqs:{url}": {"sent": 12, "failed": 0, "retried": 0}}
+    bodies = [json.loads(m["Body"]) for m in read_queue(url)]
+    assert sorted(b["payload"]["amount"] for b in bodies) == list(range(12))
+    assert all(set(b) == {"source", "event_type", "entity_id", "event_time", "payload"} for b in bodies)
+    assert read_queue(allowed.outputs["replay_queue_url"]) == []  # nothing went to the processor
+    assert len(ids) == 12
+
+
+def test_raw_false_wraps_the_event_in_a_replay_envelope(allowed):
+    ids = seed(count=2)
+    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url, "raw": False}))
+    bodies = sorted((json.loads(m["Body"]) for m in read_queue(url)), key=lambda b: b["replay"]["event_id"])
+    assert [b["replay"]["event_id"] for b in bodies] == sorted(ids)
+    assert {b["replay"]["replay_id"] for b in bodies} == {run["replay_id"]}
+    assert {b["replay"]["attempt"] for b in bodies} == {1}
+    assert all(datetime.fromisoformat(b["replay"]["ingested_at"].replace("Z", "+00:00")) for b in bodies)
+    assert sorted(b["event"]["payload"]["amount"] for b in bodies) == [0, 1]
+
+
+def test_a_fifo_queue_gets_the_event_id_as_deduplication_id_and_the_chosen_group(allowed):
+    ids = seed(count=3)
+    url = boto3.client("sqs").create_queue(QueueName="consumer.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
+                                            target={"sqs": url, "fifo_group_id": "incident-7"}))
+    messages = read_queue(url)
+    assert run["sent"] == 3
+    assert sorted(m["Attributes"]["MessageDeduplicationId"] for m in messages) == sorted(ids)
+    assert {m["Attributes"]["MessageGroupId"] for m in messages} == {"incident-7"}
+
+
+def test_a_fifo_group_id_on_a_standard_queue_is_refused_naming_the_field(allowed):
+    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    status, body = call(replay, "/replay", window(entity_id="customer-42", target={"sqs": url, "fifo_group_id": "g"}))
+    assert status == 400
+    assert [(d["field"], d["rule"]) for d in body["details"]] == [("target.fifo_group_id", "fifo_only")]
+
+
+def test_a_target_outside_the_allow_list_is_a_403_naming_it_and_records_nothing(allowed):
+    seed(count=1)
+    other = "https://sqs.us-east-1.amazonaws.com/999999999999/theirs"
+    status, body = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": other}))
+    assert status == 403
+    assert body["error"] == (f"replay target sqs:{other} (arn:aws:sqs:us-east-1:999999999999:theirs) is not allowed: "
+                             "add it to the template parameter ReplayTargetQueueArns")
+    runs = boto3.client("dynamodb").scan(TableName=allowed.outputs["replays_table_name"])["Items"]
+    assert runs == []
+
+
+def test_eventbridge_gets_source_detail_type_and_the_event_as_detail(allowed):
+    seed(count=13)
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    bus = events.create_event_bus(Name="orders")["EventBusArn"]
+    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
+    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": bus}))
+    delivered = [json.loads(m["Body"]) for m in read_queue(url)]
+    assert (run["status"], run["sent"]) == ("COMPLETED", 13)
+    assert len(delivered) == 13
+    assert {(d["source"], d["detail-type"]) for d in delivered} == {("checkout", "order_placed")}
+    assert sorted(d["detail"]["payload"]["amount"] for d in delivered) == list(range(13))
+
+
+def test_eventbridge_entries_that_fail_are_re_sent(allowed):
+    seed(count=4)
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="orders")
+    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
+    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    calls = []
+
+    def throttle_first_entry_once(parsed, **_):
+        calls.append(len(parsed["Entries"]))
+        if len(calls) == 1:  # PutEvents answered 200 with one failed entry (it was not put)
+            parsed["Entries"][0] = {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            parsed["FailedEntryCount"] = 1
+
+    clients.client("events").meta.events.register("after-call.events.PutEvents", throttle_first_entry_once)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}))
+    assert calls == [4, 1]
+    assert (run["sent"], run["failed"], run["retried"]) == (4, 0, 1)
+    assert len(read_queue(url)) == 5  # moto delivered the "failed" entry too: the fault was injected after the call
+
+
+def test_kinesis_gets_records_keyed_by_entity(allowed):
+    seed(count=5, entity="customer-42")
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"kinesis": arn}))
+    shard = kinesis.list_shards(StreamName="orders")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="orders", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert (run["status"], run["sent"]) == ("COMPLETED", 5)
+    assert [r["PartitionKey"] for r in records] == ["customer-42"] * 5
+    assert sorted(json.loads(r["Data"])["payload"]["amount"] for r in records) == list(range(5))
+
+
+class Receiver(ThreadingHTTPServer):
+    """An HTTP endpoint on 127.0.0.1 that checks the signature; ``answers`` scripts its first statuses."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers, self.got, self.lock = list(answers), [], threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Receive)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+class _Receive(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:  # noqa: N802
+        text = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+        valid = verify("test-secret", self.headers["X-Pik-Timestamp"], text, self.headers["X-Pik-Signature"])
+        with self.server.lock:
+            status = self.server.answers.pop(0) if self.server.answers else 200
+            self.server.got.append((status, valid, self.headers["X-Pik-Event-Id"], json.loads(text)))
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():
+    servers = []
+
+    def start(answers: list[int]) -> Receiver:
+        server = Receiver(answers)
+        server.thread.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_posts_each_event_signed_and_retries_a_503(allowed, receiver, monkeypatch):
+    monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
+    ids = seed(count=1)
+    hook = receiver([503])
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url, "raw": False}))
+    assert (run["status"], run["sent"], run["failed"], run["retried"]) == ("COMPLETED", 1, 0, 1)
+    assert [(status, valid, event_id) for status, valid, event_id, _ in hook.got] == [(503, True, ids[0]), (200, True, ids[0])]
+    assert [body["replay"]["attempt"] for *_, body in hook.got] == [1, 2]
+
+
+def test_an_endpoint_that_refuses_everything_stops_the_run_which_resumes_once_fixed(allowed, receiver):
+    ids = seed(count=3)
+    hook = receiver([400, 400, 400])
+    request = window(entity_id="customer-42", dry_run=False, target={"http": hook.url}, client_token="hook-1")
+    _, first = call(replay, "/replay", request)
+    assert (first["status"], first["stopped"], first["sent"], first["failed"]) == ("PARTIAL", "target_errors", 0, 3)
+    assert first["last_error"] == f"HTTP 400 from {hook.url}"
+    assert first["matched"] == 0  # counts move only with a delivered batch
+    _, second = call(replay, "/replay", {**request, "continuation": first["continuation"]})
+    assert (second["status"], second["stopped"], second["sent"], second["matched"]) == ("COMPLETED", "completed", 3, 3)
+    assert sorted(event_id for status, _, event_id, _ in hook.got if status == 200) == sorted(ids)
+
+
+def test_a_missing_queue_is_a_target_error_not_a_5xx(allowed):
+    seed(count=2)
+    url = boto3.client("sqs").get_queue_url(QueueName=allowed.names["ReplayQueue"].rsplit("/", 1)[1])["QueueUrl"]
+    gone = url.rsplit("/", 1)[0] + "/deleted-queue"
+    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": gone}))
+    assert (status, run["status"], run["stopped"], run["sent"], run["failed"]) == (200, "PARTIAL", "target_errors", 0, 2)
+    assert "NonExistentQueue" in run["last_error"] or "does not exist" in run["last_error"]
