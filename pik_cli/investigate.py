@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ._common import ISO_TIME, check_scope, connection
+from .replay_options import parse_target, read_ids, target_options
 
 
 def _json(value: Any) -> str:
@@ -39,41 +40,65 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--entity", "entity_id", default=None, help="Replay one entity ...")
 @click.option("--source", default=None, help="... or a source (with --event-type).")
 @click.option("--event-type", default=None, help="Event type, with --source.")
-@click.option("--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
-@click.option("--end", required=True, type=ISO_TIME, help="Window end (exclusive), same forms.")
+@click.option("--start", default=None, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
+@click.option("--end", default=None, type=ISO_TIME, help="Window end (exclusive), same forms.")
 @click.option("--limit", type=int, default=None, help="At most this many events.")
 @click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
 @click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
-@connection(check=lambda entity_id, source, event_type, **_: check_scope(entity_id, source, event_type))
-def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime, end: datetime,
-           limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool, as_json: bool) -> None:
-    """Replay a scope through POST /replay: a dry run (counts by day) unless --execute.
+@target_options
+@connection(check=lambda entity_id, source, event_type, start, end, ids_file, **_: _check(
+    entity_id, source, event_type, start, end, ids_file))
+def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
+           end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
+           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
+           ids_file: str | None) -> None:
+    """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
     Example:
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
+      pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
     """
     run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
-                     include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token)
+                     include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
+                     target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
+                     event_ids=read_ids(ids_file))
     if as_json:
         click.echo(_json(run))
         return
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
-    click.echo(f"{run['replay_id']}  {mode}  {run['status']}")
-    click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}")
+    click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
+    click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}  failed {run.get('failed') or 0}"
+               f"  retried {run.get('retried') or 0}")
+    if run.get("last_error"):
+        click.echo(f"last target error: {run['last_error']}")
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
     if not run["matched"]:
-        scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
-        click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
-                   f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
+        if ids_file:
+            click.echo("nothing matched: none of the listed event ids is a known ACCEPTED event (in the window)")
+        else:
+            scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
+            click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
+                       f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
     if run.get("continuation"):
-        why = {"limit": "at --limit", "time": "when the function's time ran low"}.get(run.get("stopped"), "early")
+        why = {"limit": "at --limit", "time": "when the function's time ran low",
+               "target_errors": "because the target refused every event of a batch"}.get(run.get("stopped"), "early")
         click.echo(f"stopped {why}: " + ("repeat this command (same --client-token) to resume the run"
                                          if client_token else "add --client-token NAME to make a run resumable"))
+
+
+def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
+           end: datetime | None, ids_file: str | None) -> None:
+    if ids_file is None:
+        check_scope(entity_id, source, event_type)
+        if start is None or end is None:
+            raise click.UsageError("give --start and --end (or --ids FILE)")
+    elif entity_id or source or event_type:
+        raise click.UsageError("give --ids, or a scope (--entity / --source with --event-type), not both")
 
 
 @click.command()

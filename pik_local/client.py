@@ -5,6 +5,7 @@ stack (give a boto3 session), plain for the local stack.
     api = ApiClient("http://127.0.0.1:8080/v1")
     api.ingest([{"source": "app", ...}])[0].status        # "ACCEPTED"
     api.replay({"entity_id": "user_123", "start_time": "...", "end_time": "..."})["matched"]
+    api.steer("rp-...", "pause")["status"]                 # "PAUSED" (or RUNNING with requested: pause)
 
 ``pik_nb`` (``kit.replay``) and ``pik`` (``pik ingest``, ``pik demo``) both use it.
 """
@@ -111,9 +112,13 @@ class ApiClient:
     def replay(self, request: dict, *, follow: bool = True) -> dict:
         """``POST /replay``; with ``follow`` a run that stopped early is continued until it completes."""
         run = self.post("/replay", request)
-        while follow and run.get("continuation"):
+        while follow and run.get("continuation") and run.get("stopped") != "target_errors":
             run = self.post("/replay", {**request, "continuation": run["continuation"]})
         return run
+
+    def steer(self, replay_id: str, action: str) -> dict:
+        """``POST /replay/{replay_id}`` with ``{"action": "pause" | "resume" | "cancel"}``; the run as it then stands."""
+        return self.post(f"/replay/{replay_id}", {"action": action})
 
     def ingest(self, events: Sequence[Any] | Iterable[Any], *, progress: bool = True, description: str = "ingest",
                arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:

@@ -142,20 +142,37 @@ class Kit:
         """
         return explain_module.load_explanation(self.stack, event_id)
 
-    def replay(self, *, start: Time, end: Time, entity_id: str | None = None, source: str | None = None,
+    def replay(self, *, start: Time | None = None, end: Time | None = None, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
-               dry_run: bool = True, client_token: str | None = None) -> dict:
+               dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
+               rate_per_second: float | None = None, event_ids: Iterable[str] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it).
+        ``target`` is ``{"sqs": url}``, ``{"eventbridge": bus}``, ``{"kinesis": arn}`` or ``{"http": url}``
+        (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
+        without a window.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
+        >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         """
         body = {"entity_id": entity_id, "source": source, "event_type": event_type,
-                "start_time": key_time(utc(start)), "end_time": key_time(utc(end)), "limit": limit,
-                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token}
+                "start_time": key_time(utc(start)) if start is not None else None,
+                "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
+                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
+                "target": target, "rate_per_second": rate_per_second,
+                "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None}
         with self.stack.api as api:
             return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None)
+
+    def steer(self, replay_id: str, action: str) -> dict:
+        """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands.
+
+        >>> kit.steer("rp-3f2a...", "pause")["status"]
+        'PAUSED'
+        """
+        with self.stack.api as api:
+            return api.steer(replay_id, action)
 
     def reconcile(self, *, progress: bool | None = None) -> pd.DataFrame:
         """Raw objects without metadata and metadata without raw (columns ``problem``, ``event_id``, ``s3_key``).

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from pik.aws.dynamodb import AggregateStore, Table
 from pik.core import queries
+from pik.core.targets import target_label
 from pik.core.timefmt import days_between, key_time
 
 from .errors import ScopeError
@@ -111,4 +112,6 @@ def replays(stack: "Stack", *, start: "Time | None" = None, end: "Time | None" =
 def _flat_run(run: dict) -> dict:
     request = run.get("request") or {}
     scope = {name: request.get(name) for name in ("entity_id", "source", "event_type", "start", "end")}
-    return {**run, **scope, "include_duplicates": request.get("include_duplicates", False)}
+    return {**run, **scope, "include_duplicates": request.get("include_duplicates", False),
+            "target": target_label(request.get("target")), "rate_per_second": request.get("rate_per_second"),
+            "event_ids_count": request.get("event_ids_count")}

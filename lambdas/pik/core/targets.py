@@ -109,6 +109,11 @@ class AllowList:
                              f"parameter {PARAMETERS[target.kind]}")
 
 
+def target_label(target: dict | None) -> str:
+    """How a run's recorded ``target`` is named: ``"replay_queue"`` (the stack's own) or ``"sqs:https://..."``."""
+    return parse_target(target).label if target else "replay_queue"
+
+
 def parse_target(data: object) -> Target:
     """Validate a request's ``target`` object; a 400 naming ``target.<field>`` and the rule otherwise."""
     def refuse(field: str, rule: str, message: str) -> ValidationError:

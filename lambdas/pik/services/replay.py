@@ -37,7 +37,7 @@ from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, DUPLICATE
 from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
                            encode_continuation, execution_id_for, parse_call, replay_id_for)
-from ..core.targets import AllowList, Delivered, Outgoing, Target, parse_target
+from ..core.targets import AllowList, Delivered, Outgoing, Target, parse_target, target_label
 from ..core.timefmt import days_between, key_time
 from ..core.timefmt import now as utc_now
 from ..settings import Settings
@@ -176,16 +176,10 @@ def answer(run: dict) -> dict:
               "by_day", "sample_event_ids", "failed_event_ids", "last_error", "requested", "requester", "created_at",
               "request", "continuation")
     view = {name: run.get(name) for name in fields}
-    view["target"] = target_label(run.get("request") or {})
+    view["target"] = target_label((run.get("request") or {}).get("target"))
     view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
                                               "retried": run.get("retried", 0)}}
     return view
-
-
-def target_label(request: dict) -> str:
-    """``"replay_queue"`` (the stack's own) or ``"sqs:https://..."``."""
-    target = request.get("target")
-    return parse_target(target).label if target else "replay_queue"
 
 
 def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,

@@ -1,0 +1,82 @@
+"""``pik replay``'s target, rate and id-list options, and ``pik steer``: pause, resume or cancel a run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ._common import connection
+
+KINDS = ("sqs", "eventbridge", "kinesis", "http")
+
+
+def parse_target(value: str | None, fifo_group_id: str | None, envelope: bool) -> dict | None:
+    """``--target sqs=URL`` (or eventbridge=BUS, kinesis=ARN, http=URL, or the JSON object) -> the API's target."""
+    if value is None:
+        if fifo_group_id or envelope:
+            raise click.UsageError("--fifo-group-id and --envelope need --target")
+        return None
+    if value.lstrip().startswith("{"):
+        try:
+            target = json.loads(value)
+        except ValueError as exc:
+            raise click.UsageError(f"--target: not a JSON object ({exc})") from exc
+    else:
+        kind, sep, address = value.partition("=")
+        if not sep or kind not in KINDS or not address:
+            raise click.UsageError(f"--target must be KIND=ADDRESS with KIND one of {', '.join(KINDS)}, e.g. sqs=https://...")
+        target = {kind: address}
+    if fifo_group_id:
+        target["fifo_group_id"] = fifo_group_id
+    if envelope:
+        target["raw"] = False
+    return target
+
+
+def read_ids(path: str | None) -> list[str] | None:
+    """Event ids from FILE (one per line; blank lines and ``#`` comments skipped; ``-`` is stdin)."""
+    if path is None:
+        return None
+    with click.open_file(path, "r", encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+
+
+def target_options(command: Any) -> Any:
+    """The options ``pik replay`` adds for where, how fast and which events."""
+    for option in reversed((
+        click.option("--target", default=None, metavar="KIND=ADDRESS",
+                     help="Where to send: sqs=QUEUE_URL, eventbridge=BUS, kinesis=STREAM_ARN or http=URL "
+                          "(default: the stack's replay queue, for its processor)."),
+        click.option("--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."),
+        click.option("--envelope", is_flag=True, help="Send event + replay envelope instead of the event as sent."),
+        click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),
+        click.option("--ids", "ids_file", default=None, metavar="FILE",
+                     help="Replay exactly these event ids (one per line, - for stdin) instead of a scope."),
+    )):
+        command = option(command)
+    return command
+
+
+@click.command()
+@click.argument("replay_id")
+@click.argument("action", type=click.Choice(["pause", "resume", "cancel"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@connection
+def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
+    """Pause, resume or cancel a replay run (POST /replay/{id}).
+
+    A run another call is executing stops at its next batch; resume executes the rest now.
+
+    \b
+    Example:
+      pik steer rp-3f2a9c0d1e2f4a5b6c7d8e9f0a1b2c3d pause
+    """
+    run = kit.steer(replay_id, action)
+    if as_json:
+        click.echo(json.dumps(run, indent=2, default=str))
+        return
+    asked = f" ({run['requested']} requested: the executing call stops at its next batch)" if run.get("requested") else ""
+    click.echo(f"{run['replay_id']}  {run['status']}  stopped {run.get('stopped')}{asked}")
+    click.echo(f"target {run['target']}  sent {run['sent']}  failed {run.get('failed', 0)}  retried {run.get('retried', 0)}")
