@@ -76,8 +76,8 @@ def test_every_resource_is_this_stacks(tpl, statements):
             assert names <= set(resources) | PSEUDO | {"AWS::StackId"}, f"{sid}: {pattern} refers outside the template"
             assert names & (set(resources) | {"AWS::StackId"}), f"{sid}: {pattern} names no resource of this stack"
             assert not pattern.startswith("*") and "*:" not in pattern, f"{sid}: {pattern} is too wide"
-            # The only wildcards: every index of a table, every object of the bucket.
-            if "*" in pattern:
+            # The only wildcards: every index of a table, every object of the bucket, every run id of POST /replay/{id}.
+            if "*" in pattern and not pattern.endswith("/v1/POST/replay/*"):
                 assert re.fullmatch(r"\$\{\w+\.Arn\}/(index/)?\*", pattern), f"{sid}: {pattern}"
 
 
@@ -104,14 +104,14 @@ def test_each_statement_targets_the_right_resource_types(tpl, statements):
 
 
 def test_execute_api_is_post_replay_on_this_apis_stage_only(tpl, statements):
-    [resource] = _listed(statements["InvokeReplayOnly"]["Resource"])
-    arn = resource["Fn::Sub"]
+    arns = [resource["Fn::Sub"] for resource in _listed(statements["InvokeReplayOnly"]["Resource"])]
     stage = tpl["Resources"]["PikApi"]["Properties"]["StageName"]
-    assert arn == f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{PikApi}}/{stage}/POST/replay"
+    base = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{PikApi}}/{stage}/POST/replay"
+    assert arns == [base, base + "/*"]  # POST /replay and POST /replay/{replay_id} (pause, resume, cancel)
     routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
               for f in template.of_type(tpl, "AWS::Serverless::Function").values()
               for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Api"}
-    assert ("POST", "/replay") in routes and ("POST", "/ingest") in routes  # ingest exists and is not granted
+    assert {("POST", "/replay"), ("POST", "/replay/{replay_id}"), ("POST", "/ingest")} <= routes  # ingest exists and is not granted
 
 
 def test_the_policy_is_output_and_attached_to_nobody(tpl):
