@@ -24,8 +24,10 @@ whatever the client does:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
@@ -50,6 +52,7 @@ DONE, LIMIT, TIME, TARGET_ERRORS, PAUSE, CANCEL = "completed", "limit", "time", 
 ACTIONS = {"pause": (PAUSED, PAUSE), "cancel": (CANCELLED, CANCEL), "resume": (RUNNING, None)}
 RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
 COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
+STEER_CHECK_MS = 1_000  # how often an executing call reads its run for a requested pause or cancel
 FAILED_SAMPLE = 100  # event ids a target refused, kept on the run (replay them with ``event_ids``)
 
 
@@ -290,10 +293,16 @@ class _TargetSink:
         self.batch_size = target.batch_size
 
     def deliver(self, items: list[dict]) -> Delivered:
-        raws = self.documents.get_many([item["s3_key"] for item in items])
+        raws = list(_readers().map(self.documents.get, [item["s3_key"] for item in items]))
         outgoing = [Outgoing(item["event_id"], item["entity_id"], item["source"], item["event_type"], item["event_time"],
                              raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws)]
         return self.target.deliver(outgoing, self.replay_id)
+
+
+@functools.cache
+def _readers() -> ThreadPoolExecutor:
+    """Threads reading raw events for external targets, kept for the process (not one pool per batch)."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="pik-replay-read")
 
 
 def _sink(run: dict, wiring: Wiring) -> _QueueSink | _TargetSink | None:
@@ -341,11 +350,12 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
     tally = Tally(*(run[name] for name in COUNTS))
     failed, retried = run.get("failed", 0), run.get("retried", 0)
     failed_ids, last_error = list(run.get("failed_event_ids", [])), run.get("last_error")
-    pacer = Pacer(request.rate_per_second, run.get("pace_at_ms", 0))
+    pacer = Pacer(request.rate_per_second, run.get("pace_at_ms", int(wiring.clock().timestamp() * 1000)))
     size = pacer.batch_size(sink.batch_size if sink else SEND_BATCH)
     batch: list[dict] = []
     position = before = run["cursor"]
     stopped, matched_here, scanned_here, unsent = None, 0, 0, False
+    steer_check_ms = 0  # the first batch looks at once
 
     def now_ms() -> int:
         return int(wiring.clock().timestamp() * 1000)
@@ -365,8 +375,9 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
             return TIME
         if delay:
             wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
+        started = now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
         result = sink.deliver(batch)
-        pacer.sent(len(batch), now_ms())
+        pacer.sent(len(batch), started)
         wiring.on_sent(result.sent)
         failed, retried = failed + result.failed, retried + result.retried
         last_error = result.error or last_error
@@ -407,8 +418,10 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
                 break
             if not saved():
                 return
-            if _steered(progress, saved):
-                return
+            if now_ms() >= steer_check_ms:  # a pause or cancel is looked for at most once a second
+                steer_check_ms = now_ms() + STEER_CHECK_MS
+                if _steered(progress, saved):
+                    return
     if sink is not None and not unsent:
         if batch:  # the last, short batch (or the one in hand when time or the limit stopped the walk)
             reason = flush()
