@@ -22,7 +22,8 @@ class FlowError(Exception):
 
 @dataclass(frozen=True)
 class Scope:
-    """What to replay: ``Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42")``."""
+    """What to replay, where, how fast: ``Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42")``;
+    ``target`` is the API's (``{"sqs": url}``...; None: the stack's processor), ``rate_per_second`` None is unpaced."""
 
     start: str
     end: str
@@ -31,9 +32,16 @@ class Scope:
     event_type: str | None = None
     include_duplicates: bool = False
     limit: int | None = None
+    target: dict | None = None
+    rate_per_second: float | None = None
 
     def request(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+    @property
+    def external(self) -> bool:
+        """True when the events leave the stack (a target other than the processor's queue)."""
+        return self.target is not None
 
 
 @dataclass(frozen=True)
@@ -82,18 +90,36 @@ class ReplayFlow:
         return self.previewed == scope and self.preview_run is not None
 
     def needs_confirmation(self) -> bool:
-        return bool(self.preview_run) and self.preview_run["matched"] > self.confirm_above
+        """Above ``confirm_above`` events, and always when the events leave the stack (an external target)."""
+        if not self.preview_run or self.previewed is None:
+            return False
+        return self.previewed.external or self.preview_run["matched"] > self.confirm_above
+
+    def destination(self) -> str:
+        """Where the previewed replay goes, as the run names it (``"replay_queue"``, ``"sqs:https://..."``)."""
+        if self.preview_run is None:
+            raise FlowError("Preview first.")
+        return self.preview_run.get("target") or "replay_queue"
 
     def replay(self, scope: Scope, *, confirmed: bool = False) -> dict:
         """Send the previewed scope for real; the same preview always yields the same run."""
         if not self.can_replay(scope):
             raise FlowError("Preview this scope first: the replay must match what you previewed.")
         if self.needs_confirmation() and not confirmed:
+            if scope.external:
+                raise FlowError(f"{self.preview_run['matched']} events would go to {self.destination()}: "
+                                "tick 'I confirm' first.")
             raise FlowError(f"{self.preview_run['matched']} events exceed {self.confirm_above}: tick 'I confirm' first.")
         if self.run is None:
             self._dlq_baseline = self._depth(self.kit.resources.replay_dead_letter_queue_url)[0]
         self.run = self.kit.replay(**scope.request(), dry_run=False, client_token=self._token)
         return self.run
+
+    def delivered(self) -> dict:
+        """Per target: ``{"sqs:https://...": {"sent": 12, "failed": 0, "retried": 1}}`` (the run as last answered)."""
+        if self.run is None:
+            raise FlowError("Nothing replayed yet.")
+        return self.run.get("target_counts") or {}
 
     def progress(self) -> Progress:
         """Queue depths now, relative to this run (approximate when other runs share the queue)."""

@@ -1,4 +1,8 @@
-"""``replay_widget(kit, ...)``: scope → Preview (dry run) → Replay → progress → aggregate diff.
+"""``replay_widget(kit, ...)``: scope, target, rate → Preview (dry run) → Replay → progress → aggregate diff.
+
+The target is the stack's processor (progress is the replay queue draining, then the aggregate
+diff) or an external SQS queue, EventBridge bus, Kinesis stream or HTTP endpoint (progress is the
+run's per-target counts; such a replay always asks for a confirmation naming the target).
 
 A thin ipywidgets skin over ``ReplayFlow``; every error becomes a readable line, never a traceback.
 """
@@ -17,6 +21,8 @@ if TYPE_CHECKING:
 
     from .kit import Kit
 
+TARGET_KINDS = [("the stack's processor", ""), ("SQS queue", "sqs"), ("EventBridge bus", "eventbridge"),
+                ("Kinesis stream", "kinesis"), ("HTTP endpoint", "http")]
 _BAR = ('<tr><td class="pik-day">{day}</td><td style="width:60%"><div style="background:#4c72b0;height:12px;'
         'width:{pct:.1f}%"></div></td><td class="pik-day-count">{count}</td></tr>')
 
@@ -49,9 +55,19 @@ class ReplayWidget:
         self.start = text("start", start)
         self.end = text("end", end)
         self.duplicates = w.Checkbox(value=False, description="include duplicates")
+        self.target_kind = w.Dropdown(options=TARGET_KINDS, value="", description="send to",
+                                      style={"description_width": "90px"})
+        self.target_kind.add_class("pik-target-kind")
+        self.target_address = text("address", "")
+        self.target_address.placeholder = "queue URL, bus name or ARN, stream ARN, URL"
+        self.target_address.add_class("pik-target-address")
+        self.rate = w.BoundedFloatText(value=0, min=0, max=1000, description="events/s", style={"description_width": "90px"})
+        self.rate.add_class("pik-rate")
         self.preview_button = w.Button(description="Preview", button_style="info", icon="search")
         self.replay_button = w.Button(description="Replay", button_style="danger", icon="play", disabled=True)
-        self.confirm = w.Checkbox(value=False, description="I confirm this replay", layout=w.Layout(display="none"))
+        self.confirm = w.Checkbox(value=False, description="I confirm this replay", layout=w.Layout(display="none",
+                                                                                                     width="auto"))
+        self.confirm.add_class("pik-confirm")
         self.status = self._html("pik-status")
         self.preview_view = self._html("pik-preview")
         self.progress_bar = w.IntProgress(value=0, min=0, max=1, description="processed", layout=w.Layout(display="none"))
@@ -59,9 +75,11 @@ class ReplayWidget:
         self.result_view = self._html("pik-result")
         self.preview_button.on_click(self._guard(self._on_preview))
         self.replay_button.on_click(self._guard(self._on_replay))
-        for control in (self.entity, self.source, self.event_type, self.start, self.end, self.duplicates):
+        for control in (self.entity, self.source, self.event_type, self.start, self.end, self.duplicates,
+                        self.target_kind, self.target_address, self.rate):
             control.observe(lambda _change: self._sync_buttons(), names="value")
-        scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates])
+        scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates,
+                            w.HBox([self.target_kind, self.target_address]), self.rate])
         buttons = w.HBox([self.preview_button, self.replay_button, self.confirm])
         self.box = w.VBox([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
                            self.progress_bar, self.progress_view, self.result_view])
@@ -77,9 +95,12 @@ class ReplayWidget:
 
     def scope(self) -> Scope:
         value = lambda control: control.value.strip() or None  # noqa: E731
+        kind = self.target_kind.value
         return Scope(start=self.start.value.strip(), end=self.end.value.strip(), entity_id=value(self.entity),
                      source=value(self.source), event_type=value(self.event_type),
-                     include_duplicates=self.duplicates.value)
+                     include_duplicates=self.duplicates.value,
+                     target={kind: self.target_address.value.strip()} if kind else None,
+                     rate_per_second=self.rate.value or None)
 
     def _guard(self, action: Callable[[], None]) -> Callable[[Any], None]:
         """Run a click handler; any error becomes one readable line in the widget."""
@@ -99,7 +120,11 @@ class ReplayWidget:
     def _sync_buttons(self) -> None:
         ready = self.flow.can_replay(self.scope()) and self.flow.run is None
         self.replay_button.disabled = not ready
-        self.confirm.layout.display = "" if ready and self.flow.needs_confirmation() else "none"
+        asked = ready and self.flow.needs_confirmation()
+        self.confirm.layout.display = "" if asked else "none"
+        if asked:
+            self.confirm.description = (f"I confirm sending {self.flow.preview_run['matched']} events to "
+                                        f"{self.flow.destination()}")
 
     def _on_preview(self) -> None:
         self.preview_button.disabled = True
@@ -115,8 +140,13 @@ class ReplayWidget:
 
     def _on_replay(self) -> None:
         self.replay_button.disabled = True  # a second click finds the button disabled; the token covers races
-        run = self.flow.replay(self.scope(), confirmed=self.confirm.value)
-        self._say(f"Replay {run['replay_id']} sent {run['sent']} messages ({run['status']}).")
+        scope = self.scope()
+        run = self.flow.replay(scope, confirmed=self.confirm.value)
+        self._say(f"Replay {run['replay_id']} sent {run['sent']} messages to {run.get('target')} ({run['status']}"
+                  + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "") + ").")
+        self.progress_view.value = _delivered_html(self.flow.delivered())
+        if scope.external:  # delivered synchronously: the counts are the progress; no processor, no diff
+            return
         self.progress_bar.max = max(1, run["sent"])
         self.progress_bar.layout.display = ""
         threading.Thread(target=self._watch, daemon=True).start()
@@ -142,7 +172,7 @@ class ReplayWidget:
 
     def _show_progress(self, progress: Progress) -> None:
         self.progress_bar.value = min(progress.processed, self.progress_bar.max)
-        self.progress_view.value = (
+        self.progress_view.value = _delivered_html(self.flow.delivered()) + (
             f'<span class="pik-sent">sent {progress.sent}</span> · <span class="pik-processed">processed '
             f'{progress.processed}</span> · <span class="pik-dlq">DLQ {progress.dead_lettered}</span>')
 
@@ -152,10 +182,21 @@ def _preview_html(run: dict) -> str:
     peak = max(by_day.values(), default=0) or 1
     bars = "".join(_BAR.format(day=day, pct=100 * n / peak, count=n) for day, n in sorted(by_day.items()))
     samples = ", ".join(f"<code>{html.escape(e[:12])}…</code>" for e in run.get("sample_event_ids") or [])
+    rate = (run.get("request") or {}).get("rate_per_second")
+    pace = f" at most {rate:g} events/s" if rate else " unpaced"
     return (f'<div><b>matched</b> <span class="pik-matched">{run["matched"]}</span> of '
             f'<span class="pik-scanned">{run["scanned"]}</span> scanned; would send '
-            f'<span class="pik-would-send">{run["matched"]}</span></div>'
+            f'<span class="pik-would-send">{run["matched"]}</span> to '
+            f'<span class="pik-target">{html.escape(run.get("target") or "replay_queue")}</span>{pace}</div>'
             f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>')
+
+
+def _delivered_html(counts: dict) -> str:
+    rows = "".join(f'<tr><td class="pik-target-name">{html.escape(name)}</td><td class="pik-target-sent">{c["sent"]}</td>'
+                   f'<td class="pik-target-failed">{c["failed"]}</td><td class="pik-target-retried">{c["retried"]}</td></tr>'
+                   for name, c in counts.items())
+    return (f'<table class="pik-target-counts"><tr><th>target</th><th>sent</th><th>failed</th><th>retried</th></tr>'
+            f'{rows}</table>')
 
 
 def _diffs_html(diffs: list[Any]) -> str:

@@ -137,3 +137,49 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
     counts = [v for v in versions if v["metric"]["S"] == "count"]
     assert [(v["version"]["N"], v["value"]["N"], v["replay_id"]["S"]) for v in counts] == [
         ("1", str(EVENTS), real[0]["replay_id"]["S"])]
+
+
+def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per_target(voila):
+    url, stack = voila
+    session = boto3.session.Session(region_name=stack.info.region, **stack.info.credentials)
+    sqs = session.client("sqs", endpoint_url=stack.info.endpoint_url)
+    queue = sqs.create_queue(QueueName="their-consumer")["QueueUrl"]
+    with chromium_page() as page:
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".pik-target-kind select", timeout=120_000)
+        page.select_option(".pik-target-kind select", label="SQS queue")
+        page.fill(".pik-target-address input", queue)
+        page.fill(".pik-rate input", "50")
+        page.press(".pik-rate input", "Enter")
+        page.get_by_role("button", name="Preview").click(timeout=120_000)
+        page.wait_for_selector(".pik-target", timeout=60_000)
+        assert page.inner_text(".pik-target") == f"sqs:{queue}"
+        assert "at most 50 events/s" in page.inner_text(".pik-preview")
+        assert page.inner_text(".pik-confirm").strip("\u200b\n ") == f"I confirm sending {EVENTS} events to sqs:{queue}"
+        page.get_by_role("button", name="Replay").click()
+        page.wait_for_selector(".pik-error", timeout=30_000)
+        assert page.inner_text(".pik-error") == f"{EVENTS} events would go to sqs:{queue}: tick 'I confirm' first."
+        page.check(".pik-confirm input")
+        page.get_by_role("button", name="Replay").click()
+        page.wait_for_selector(".pik-target-sent", timeout=60_000)
+        assert page.inner_text(".pik-target-name") == f"sqs:{queue}"
+        assert (page.inner_text(".pik-target-sent"), page.inner_text(".pik-target-failed")) == (str(EVENTS), "0")
+        page.screenshot(path=str(OUTPUT / "replay_widget_sqs_target.png"), full_page=True)
+
+    got = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        got += batch
+        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                          for i, m in enumerate(batch)])
+    import json
+
+    steps = sorted(json.loads(m["Body"])["payload"]["steps"] for m in got)
+    assert steps == [100 * i for i in range(EVENTS)]  # each event once, as its producer sent it
+    replay_queue = stack.info.outputs["replay_queue_url"]
+    depth = sqs.get_queue_attributes(QueueUrl=replay_queue, AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"  # nothing went to the processor
+    ddb = session.client("dynamodb", endpoint_url=stack.info.endpoint_url)
+    runs = ddb.scan(TableName=stack.info.outputs["replays_table_name"])["Items"]
+    real = [r for r in runs if not r["dry_run"]["BOOL"]]
+    assert len(runs) == 2 and len(real) == 1
+    assert real[0]["request"]["M"]["rate_per_second"]["N"] == "50"
