@@ -59,6 +59,15 @@ class DocumentStore:
                 return None
             raise StorageError(f"s3 get {key}: {exc}") from exc
 
+    def list_keys(self, prefix: str, *, after: str | None = None) -> list[str]:
+        """Keys under ``prefix`` in key order, those after ``after`` only (every page followed)."""
+        extra = {"StartAfter": after} if after else {}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix, **extra)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        except ClientError as exc:
+            raise StorageError(f"s3 list {prefix}: {exc}") from exc
+
     def get_many(self, keys: list[str], workers: int = 16) -> list[dict]:
         """Fetch concurrently, results in the order of ``keys``."""
         if len(keys) <= 1:

@@ -57,6 +57,11 @@ def replay_ids_key(ids_sha256: str) -> str:
     return f"replays/event-ids/{ids_sha256}.json"
 
 
+def repair_key(replay_id: str, attempt_id: str) -> str:
+    """The audit record of one quarantined request a repair run re-submitted."""
+    return f"replays/repairs/{replay_id}/{attempt_id}.json"
+
+
 def event_pk(event_id: str) -> str:
     return f"EVT#{event_id}"
 

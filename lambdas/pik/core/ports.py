@@ -38,6 +38,9 @@ class DocumentStore(Protocol):
     def get_many(self, keys: list[str]) -> list[dict]:
         """The documents at ``keys``, in the same order."""
 
+    def list_keys(self, prefix: str, *, after: str | None = None) -> list[str]:
+        """Keys under ``prefix`` in key order (after ``after`` when given)."""
+
 
 class EventIndex(Protocol):
     def get_event(self, event_id: str) -> dict | None:

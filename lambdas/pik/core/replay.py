@@ -26,7 +26,10 @@ SAMPLE_SIZE = 10
 MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
-          "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids")
+          "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
+          "statuses")
+STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
+REJECTED = "REJECTED"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,18 @@ class ReplayRequest:
     rate_per_second: int | float | None = None
     event_ids_sha256: str | None = None
     event_ids_count: int | None = None
+    statuses: tuple[str, ...] | None = None
+
+    @property
+    def repair(self) -> bool:
+        """Quarantined (REJECTED) requests re-submitted to ingest: selected by arrival time, not by index."""
+        return self.statuses == (REJECTED,)
+
+    def wanted(self) -> tuple[str, ...]:
+        """The attempt statuses this request selects."""
+        if self.statuses:
+            return self.statuses
+        return ("ACCEPTED", "DUPLICATE") if self.include_duplicates else ("ACCEPTED",)
 
     def scope(self) -> dict:
         """The JSON-able request, as recorded on the run."""
@@ -66,7 +81,8 @@ class ReplayRequest:
     def from_scope(cls, scope: dict) -> "ReplayRequest":
         """The request a run recorded (``scope()``), back again."""
         return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
-                      "end": parse_aware(scope["end"]) if "end" in scope else None})
+                      "end": parse_aware(scope["end"]) if "end" in scope else None,
+                      "statuses": tuple(scope["statuses"]) if "statuses" in scope else None})
 
 
 def ids_sha256(event_ids: tuple[str, ...]) -> str:
@@ -88,10 +104,18 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
         if value is not None and not NAME_RE.match(value):
             errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
     event_ids = _event_ids(data, errors)
+    statuses = _statuses(data, errors)
     by_entity, by_stream = entity is not None, source is not None and event_type is not None
     by_ids = "event_ids" in data
-    if by_entity + by_stream + by_ids != 1 or (by_entity and (source or event_type)):
+    if statuses == (REJECTED,):  # the repair path: quarantined requests of the window, re-submitted to ingest
+        if by_entity or by_stream or by_ids or source or event_type or data.get("target") is not None:
+            errors.append(FieldError("statuses", "rejected_alone", "statuses [\"REJECTED\"] re-submits the window's "
+                                     "quarantined requests to ingest: no entity, source, event_ids or target"))
+    elif by_entity + by_stream + by_ids != 1 or (by_entity and (source or event_type)):
         errors.append(FieldError("scope", "one_of", "give entity_id, or source and event_type, or event_ids (one of them)"))
+    elif by_ids and statuses:
+        errors.append(FieldError("statuses", "with_event_ids", "event_ids name events (their ACCEPTED attempt): "
+                                 "statuses cannot narrow them"))
     if by_ids and not ("start_time" in data or "end_time" in data):
         start = end = None  # the list is the selection; a window, when given, narrows it
     else:
@@ -128,8 +152,25 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
         rate = int(rate)  # one form, so a recorded request fingerprints the same
     request = ReplayRequest(start, end, entity, source, event_type, limit,
                             flags["include_duplicates"], flags["dry_run"], token, target, rate,
-                            ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None)
+                            ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None,
+                            statuses)
     return request, continuation, event_ids
+
+
+def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
+    """Attempt statuses to select (default ACCEPTED, plus DUPLICATE with ``include_duplicates``);
+    ``["REJECTED"]`` alone is the repair path."""
+    if "statuses" not in data:
+        return None
+    value = data["statuses"]
+    if not isinstance(value, list) or not value or any(s not in STATUSES for s in value):
+        errors.append(FieldError("statuses", "one_of", f"statuses must be a non-empty list of {', '.join(STATUSES)}"))
+        return None
+    chosen = tuple(s for s in STATUSES if s in value)
+    if REJECTED in chosen and len(chosen) > 1:
+        errors.append(FieldError("statuses", "rejected_alone", "REJECTED cannot be combined with other statuses"))
+        return None
+    return chosen
 
 
 def _event_ids(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
@@ -251,6 +292,20 @@ def check_cursor(cursor: dict, request: ReplayRequest) -> None:
     def refuse(rule: str, message: str) -> ValidationError:
         return ValidationError([FieldError("continuation", rule, message)])
 
+    if request.repair:
+        allowed_days = days_between(request.start, request.end)
+        if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
+                "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
+                isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
+            raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
+        return
+    if request.repair:
+        allowed_days = days_between(request.start, request.end)
+        if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
+                "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
+                isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
+            raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
+        return
     if request.event_ids_count is not None:
         index = cursor.get("index", 0) if isinstance(cursor, dict) else None
         if set(cursor or {}) - {"index"} or isinstance(index, bool) or not isinstance(index, int) or not (

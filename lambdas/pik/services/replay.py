@@ -31,18 +31,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from ..core import keys
+from ..core import contract, keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
 from ..core.pacing import Pacer
 from ..core.ports import SEND_BATCH, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.queries import entity_cursor, stream_cursor
-from ..core.records import ACCEPTED, DUPLICATE
+from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
                            encode_continuation, execution_id_for, parse_call, replay_id_for)
 from ..core.targets import AllowList, Delivered, Outgoing, Target, parse_target, target_label
-from ..core.timefmt import days_between, key_time
+from ..core.timefmt import days_between, key_time, parse_aware
 from ..core.timefmt import now as utc_now
 from ..settings import Settings
+from . import ingest as ingest_service
 
 RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 POLL_S = 0.25  # how often a caller re-reads a run another call is executing
@@ -166,7 +167,7 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        _execute(progress, wiring, _sink(run, wiring), remaining_ms)
+        _execute(progress, wiring, _sink(run, wiring, settings), remaining_ms)
     except Exception:
         progress.release()
         raise
@@ -305,9 +306,51 @@ def _readers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=16, thread_name_prefix="pik-replay-read")
 
 
-def _sink(run: dict, wiring: Wiring) -> _QueueSink | _TargetSink | None:
+class _RepairSink:
+    """The repair path: each quarantined request re-submitted to the ingest service with its original
+    arrival time, and audited (``replays/repairs/<replay_id>/<attempt_id>.json``). A body the contract
+    still refuses (or a copy cut at the quarantine's size bound) is counted failed and not re-ingested,
+    so no new quarantine copy is made; failures never stop the run (they will not heal by retrying)."""
+
+    batch_size = SEND_BATCH
+    stops_on_refusal = False
+
+    def __init__(self, wiring: Wiring, settings: Settings, run: dict) -> None:
+        self.wiring, self.settings, self.run = wiring, settings, run
+
+    def deliver(self, items: list[dict]) -> Delivered:
+        sent, failed, error = 0, [], None
+        for item in items:
+            outcome, reason = self._resubmit(item["doc"], item["event_id"])
+            self.wiring.documents.put_new(keys.repair_key(self.run["replay_id"], item["event_id"]), {
+                "replay_id": self.run["replay_id"], "requester": self.run["requester"], "rejected_key": item["s3_key"],
+                "attempt_id": item["event_id"], "repaired_at": key_time(self.wiring.clock()),
+                "status": outcome.get("status", "REJECTED"), "event_id": outcome.get("event_id"), "reason": reason})
+            if reason is None:
+                sent += 1
+            else:
+                failed.append(item["event_id"])
+                error = reason
+        return Delivered(sent, tuple(failed), 0, error)
+
+    def _resubmit(self, doc: dict, attempt_id: str) -> tuple[dict, str | None]:
+        if doc.get("truncated"):
+            return {}, "the quarantined copy was cut at its size bound: re-send the original"
+        body, arrived = doc["body"].encode("utf-8"), parse_aware(doc["ingest_time"])
+        try:
+            contract.validate(body, now=arrived)
+        except ValidationError as exc:
+            return {}, "still invalid: " + "; ".join(f"{e.field}: {e.rule}" for e in exc.errors)
+        outcome = ingest_service.ingest(body, request_id=f"repair-{self.run['replay_id']}-{attempt_id}", now=arrived,
+                                        store=self.wiring.documents, index=self.wiring.index, settings=self.settings)
+        return outcome.body, None
+
+
+def _sink(run: dict, wiring: Wiring, settings: Settings) -> _QueueSink | _TargetSink | _RepairSink | None:
     if run["dry_run"]:
         return None
+    if ReplayRequest.from_scope(run["request"]).repair:
+        return _RepairSink(wiring, settings, run)
     target = run["request"].get("target")
     if target is None:
         return _QueueSink(wiring.queue, run["replay_id"])
@@ -381,7 +424,7 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
         wiring.on_sent(result.sent)
         failed, retried = failed + result.failed, retried + result.retried
         last_error = result.error or last_error
-        if result.sent == 0 and result.failed:
+        if result.sent == 0 and result.failed and getattr(sink, "stops_on_refusal", True):
             position = before
             return TARGET_ERRORS
         failed_ids = (failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
@@ -448,6 +491,17 @@ def _scope(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tu
            run: dict) -> Iterator[tuple[dict, dict]]:
     """Candidate attempts with the position just after each one."""
     index, page_size = wiring.index, wiring.page_size
+    if request.repair:
+        days = days_between(request.start, request.end)
+        first = days.index(position["day"]) if "day" in position else 0
+        for day in days[first:]:
+            prefix = f"rejected/date={day}/"
+            after = position.get("key") if position.get("day") == day else None
+            for key in wiring.documents.list_keys(prefix, after=after):
+                doc = wiring.documents.get(key)
+                yield ({"status": REJECTED, "event_id": doc["attempt_id"], "event_date": day, "s3_key": key,
+                        "event_time": doc["ingest_time"], "doc": doc}, {"day": day, "key": key})
+        return
     if request.event_ids_count is not None:
         if event_ids is None:
             event_ids = tuple(wiring.documents.get(keys.replay_ids_key(request.event_ids_sha256))["event_ids"])
@@ -476,8 +530,7 @@ def _gate_item(gate: dict | None, event_id: str) -> dict:
 
 
 def _selected(item: dict, request: ReplayRequest) -> bool:
-    wanted = (ACCEPTED, DUPLICATE) if request.include_duplicates else (ACCEPTED,)
-    if item["status"] not in wanted:
+    if item["status"] not in request.wanted():
         return False
     return request.start is None or key_time(request.start) <= item["event_time"] < key_time(request.end)
 
