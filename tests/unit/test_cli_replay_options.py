@@ -1,0 +1,41 @@
+"""`pik replay`'s target, rate, ids and status options: parsed before any connection, usage errors name the option."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pik_cli import cli
+from pik_cli.replay_options import parse_target, read_ids
+
+
+def test_target_forms():
+    assert parse_target("sqs=https://sqs.eu-west-1.amazonaws.com/1/q", None, False) == {
+        "sqs": "https://sqs.eu-west-1.amazonaws.com/1/q"}
+    assert parse_target("sqs=https://h/1/q.fifo", "g-1", True) == {"sqs": "https://h/1/q.fifo", "fifo_group_id": "g-1",
+                                                                    "raw": False}
+    assert parse_target('{"kinesis": "arn:aws:kinesis:us-east-1:1:stream/s"}', None, False) == {
+        "kinesis": "arn:aws:kinesis:us-east-1:1:stream/s"}
+    assert parse_target(None, None, False) is None
+    with pytest.raises(click.UsageError, match="KIND=ADDRESS"):
+        parse_target("queue=https://x", None, False)
+    with pytest.raises(click.UsageError, match="need --target"):
+        parse_target(None, None, True)
+
+
+def test_ids_file_skips_blank_lines_and_comments(tmp_path):
+    path = tmp_path / "ids.txt"
+    path.write_text("# from kit.search\n" + "a" * 64 + "\n\n" + "b" * 64 + "\n")
+    assert read_ids(str(path)) == ["a" * 64, "b" * 64]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ids", "ids.txt", "--entity", "e"], "give --ids, or a scope"),
+    (["--entity", "e"], "give --start and --end (or --ids FILE)"),
+    (["--status", "REJECTED", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21"], "give --start and --end only"),
+])
+def test_usage_errors_come_before_any_connection(args, message):
+    result = CliRunner().invoke(cli, ["replay", *args, "--local-file", "/nonexistent/local.json"])
+    assert result.exit_code == 2
+    assert message in result.output
