@@ -18,7 +18,6 @@ from pik.services import replay as replay_service
 from pik.settings import Settings
 from tests.conftest import LambdaContext, api_event, call
 from tests.functional.test_replay import drain, seed, window
-from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
 
 ONCALL = "arn:aws:iam::123456789012:user/oncall"
 

@@ -16,8 +16,8 @@ import pytest
 from pik.aws import clients, ssm
 from pik.core.targets import verify
 from pik.handlers import replay
-from tests.conftest import call, make_event
-from tests.functional.test_replay import DAY, seed, window
+from tests.conftest import call
+from tests.functional.test_replay import seed, window
 
 ACCOUNT = "123456789012"
 SECRET_NAME = "/pik/test/replay-secret"
