@@ -48,12 +48,12 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
-@connection(check=lambda entity_id, source, event_type, start, end, ids_file, statuses, **_: _check(
-    entity_id, source, event_type, start, end, ids_file, statuses))
+@connection(check=lambda entity_id, source, event_type, start, end, ids_file, statuses, dead_letters, **_: _check(
+    entity_id, source, event_type, start, end, ids_file, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
            as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
-           ids_file: str | None, statuses: tuple[str, ...]) -> None:
+           ids_file: str | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -62,11 +62,12 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
+      pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
     """
     run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                      include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
                      target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                     event_ids=read_ids(ids_file), statuses=list(statuses) or None)
+                     event_ids=read_ids(ids_file), statuses=list(statuses) or None, dead_letters=dead_letters)
     if as_json:
         click.echo(_json(run))
         return
@@ -79,7 +80,9 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
     if not run["matched"]:
-        if statuses:
+        if dead_letters:
+            click.echo("nothing matched: the replay queue's DLQ holds no replay messages")
+        elif statuses:
             click.echo(f"nothing matched: no {'/'.join(statuses)} attempts in the window")
         elif ids_file:
             click.echo("nothing matched: none of the listed event ids is a known ACCEPTED event (in the window)")
@@ -95,8 +98,11 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
 
 
 def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-           end: datetime | None, ids_file: str | None, statuses: tuple[str, ...] = ()) -> None:
-    if tuple(statuses) == ("REJECTED",):
+           end: datetime | None, ids_file: str | None, statuses: tuple[str, ...] = (), dead_letters: bool = False) -> None:
+    if dead_letters:
+        if entity_id or source or event_type or ids_file or statuses or start or end:
+            raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")
+    elif tuple(statuses) == ("REJECTED",):
         if entity_id or source or event_type or ids_file or start is None or end is None:
             raise click.UsageError("--status REJECTED re-submits a window's quarantined requests: give --start and "
                                    "--end only")

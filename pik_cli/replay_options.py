@@ -54,6 +54,8 @@ def target_options(command: Any) -> Any:
         click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),
         click.option("--ids", "ids_file", default=None, metavar="FILE",
                      help="Replay exactly these event ids (one per line, - for stdin) instead of a scope."),
+        click.option("--dead-letters", is_flag=True,
+                     help="Redrive the replay queue's DLQ (to the replay queue, or --target) as a recorded run."),
         click.option("--status", "statuses", multiple=True,
                      type=click.Choice(["ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"]),
                      help="Attempt statuses to replay (repeatable); --status REJECTED alone re-submits the window's "

@@ -146,13 +146,14 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None) -> dict:
+               statuses: Iterable[str] | None = None, dead_letters: bool = False) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it).
         ``target`` is ``{"sqs": url}``, ``{"eventbridge": bus}``, ``{"kinesis": arn}`` or ``{"http": url}``
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
-        re-submits the window's quarantined requests to ingest: the repair path).
+        re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
+        redrives the replay queue's DLQ instead of a scope.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
@@ -164,7 +165,7 @@ class Kit:
                 "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
                 "target": target, "rate_per_second": rate_per_second,
                 "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None}
+                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
         with self.stack.api as api:
             return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None)
 

@@ -16,7 +16,7 @@ from .aws.s3 import DocumentStore as S3Documents
 from .aws import ssm
 from .aws.eventbridge import BusTarget
 from .aws.kinesis import StreamTarget
-from .aws.sqs import QueueTarget, ReplayQueue
+from .aws.sqs import DeadLetterQueue, QueueTarget, ReplayQueue
 from .aws.webhook import HttpTarget
 from .core import ports
 from .core.errors import FieldError, ValidationError
@@ -36,6 +36,7 @@ class Adapters:
     aggregates: ports.AggregateStore
     runs: ports.RunStore
     queue: ports.MessageQueue
+    dead_letters: ports.DeadLetters | None = None
 
 
 def adapters(settings: Settings) -> Adapters:
@@ -46,6 +47,7 @@ def adapters(settings: Settings) -> Adapters:
         aggregates=DynamoAggregates(settings.aggregates_table),
         runs=Table(settings.replays_table),
         queue=ReplayQueue(settings.replay_queue_url),
+        dead_letters=DeadLetterQueue(settings.replay_dlq_url),
     )
 
 

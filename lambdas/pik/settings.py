@@ -29,6 +29,7 @@ class Settings:
     rejected_copy_bytes: int = 65_536
     replay_targets: dict = field(default_factory=dict)  # kind -> comma-separated ARN/URL patterns
     replay_http_secret_parameter: str = ""
+    replay_dlq_url: str = ""
     region: str = ""
 
     @classmethod
@@ -48,5 +49,6 @@ class Settings:
             replay_targets={kind: env.get(f"REPLAY_TARGET_{name}", "") for kind, name in
                             (("sqs", "QUEUES"), ("eventbridge", "BUSES"), ("kinesis", "STREAMS"), ("http", "URLS"))},
             replay_http_secret_parameter=env.get("REPLAY_HTTP_SECRET_PARAMETER", ""),
+            replay_dlq_url=env.get("REPLAY_DLQ_URL", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
         )

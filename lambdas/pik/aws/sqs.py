@@ -76,3 +76,51 @@ class QueueTarget:
             return {int(f["Id"]) for f in failed}, (f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None)
 
         return deliver_entries(outgoing, entry, put, sleep=self.sleep)
+
+
+class DeadLetterQueue:
+    """The replay queue's DLQ (``pik.core.ports.DeadLetters``): what a redrive run reads and deletes."""
+
+    def __init__(self, url: str, client: Any = None, visibility_s: int = 120) -> None:
+        self.url, self._client, self.visibility_s = url, client, visibility_s
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("sqs")
+
+    def receive(self) -> list[tuple[str, dict | None]]:
+        try:
+            messages = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=0,
+                                                   VisibilityTimeout=self.visibility_s).get("Messages", [])
+        except ClientError as exc:
+            raise StorageError(f"sqs receive: {exc}") from exc
+        return [(m["ReceiptHandle"], _body(m["Body"])) for m in messages]
+
+    def delete(self, receipts: list[str]) -> None:
+        self._batch("delete_message_batch", [{"ReceiptHandle": r} for r in receipts])
+
+    def release(self, receipts: list[str]) -> None:
+        self._batch("change_message_visibility_batch", [{"ReceiptHandle": r, "VisibilityTimeout": 0} for r in receipts])
+
+    def depth(self) -> int:
+        try:
+            attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        except ClientError as exc:
+            raise StorageError(f"sqs attributes: {exc}") from exc
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def _batch(self, operation: str, entries: list[dict]) -> None:
+        for start in range(0, len(entries), BATCH):
+            chunk = [{"Id": str(i), **e} for i, e in enumerate(entries[start:start + BATCH])]
+            try:
+                getattr(self.client, operation)(QueueUrl=self.url, Entries=chunk)
+            except ClientError as exc:
+                raise StorageError(f"sqs {operation}: {exc}") from exc
+
+
+def _body(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("event_id"), str) else None

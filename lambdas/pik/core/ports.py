@@ -10,6 +10,7 @@ needs only the methods listed here.
     RunStore        replay run records
     MessageQueue    the replay queue (batches of at most ``SEND_BATCH`` messages)
     ReplayTarget    an external replay target (SQS, EventBridge, Kinesis, HTTP)
+    DeadLetters     the replay queue's DLQ, for a redrive
 
 Items are plain dicts as ``pik.core.records`` shapes them; ``after`` cursors are the key
 attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_cursor``).
@@ -99,3 +100,19 @@ class ReplayTarget(Protocol):
     def deliver(self, outgoing: list, replay_id: str) -> "Delivered":
         """Send ``outgoing`` (``pik.core.targets.Outgoing``), re-sending what failed; never raises for
         the target's refusals, which come back as ``Delivered.failed_ids`` and ``error``."""
+
+
+class DeadLetters(Protocol):
+    """The replay queue's dead-letter queue, drained by a redrive run."""
+
+    def receive(self) -> list[tuple[str, dict | None]]:
+        """Up to ``SEND_BATCH`` messages as ``(receipt, body)`` (None: not a replay message); hidden a while."""
+
+    def delete(self, receipts: list[str]) -> None:
+        """Remove messages that were redriven."""
+
+    def release(self, receipts: list[str]) -> None:
+        """Make received messages that were not redriven visible again at once."""
+
+    def depth(self) -> int:
+        """About how many messages wait (``ApproximateNumberOfMessages``)."""

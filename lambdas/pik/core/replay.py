@@ -27,7 +27,7 @@ MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
           "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses")
+          "statuses", "dead_letters")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -55,6 +55,7 @@ class ReplayRequest:
     event_ids_sha256: str | None = None
     event_ids_count: int | None = None
     statuses: tuple[str, ...] | None = None
+    dead_letters: bool | None = None
 
     @property
     def repair(self) -> bool:
@@ -107,7 +108,14 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     statuses = _statuses(data, errors)
     by_entity, by_stream = entity is not None, source is not None and event_type is not None
     by_ids = "event_ids" in data
-    if statuses == (REJECTED,):  # the repair path: quarantined requests of the window, re-submitted to ingest
+    dead_letters = data.get("dead_letters")
+    if dead_letters is not None and not isinstance(dead_letters, bool):
+        errors.append(FieldError("dead_letters", "type", "dead_letters must be true or false"))
+    if dead_letters:  # redrive the replay queue's DLQ: its messages are the selection
+        if by_entity or by_stream or by_ids or source or event_type or statuses or "start_time" in data or "end_time" in data:
+            errors.append(FieldError("dead_letters", "alone", "dead_letters redrives the replay queue's DLQ as it "
+                                     "stands: no entity, source, event_ids, statuses or window"))
+    elif statuses == (REJECTED,):  # the repair path: quarantined requests of the window, re-submitted to ingest
         if by_entity or by_stream or by_ids or source or event_type or data.get("target") is not None:
             errors.append(FieldError("statuses", "rejected_alone", "statuses [\"REJECTED\"] re-submits the window's "
                                      "quarantined requests to ingest: no entity, source, event_ids or target"))
@@ -116,7 +124,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     elif by_ids and statuses:
         errors.append(FieldError("statuses", "with_event_ids", "event_ids name events (their ACCEPTED attempt): "
                                  "statuses cannot narrow them"))
-    if by_ids and not ("start_time" in data or "end_time" in data):
+    if dead_letters or (by_ids and not ("start_time" in data or "end_time" in data)):
         start = end = None  # the list is the selection; a window, when given, narrows it
     else:
         start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
@@ -153,7 +161,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     request = ReplayRequest(start, end, entity, source, event_type, limit,
                             flags["include_duplicates"], flags["dry_run"], token, target, rate,
                             ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None,
-                            statuses)
+                            statuses, True if dead_letters else None)
     return request, continuation, event_ids
 
 
@@ -292,12 +300,20 @@ def check_cursor(cursor: dict, request: ReplayRequest) -> None:
     def refuse(rule: str, message: str) -> ValidationError:
         return ValidationError([FieldError("continuation", rule, message)])
 
+    if request.dead_letters:
+        if cursor:
+            raise refuse("cursor", "a dead-letter redrive has no cursor: the queue itself is its position")
+        return
     if request.repair:
         allowed_days = days_between(request.start, request.end)
         if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
                 "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
                 isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
             raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
+        return
+    if request.dead_letters:
+        if cursor:
+            raise refuse("cursor", "a dead-letter redrive has no cursor: the queue itself is its position")
         return
     if request.repair:
         allowed_days = days_between(request.start, request.end)

@@ -29,7 +29,7 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
     sent: list[int] = []  # by this invocation: a resumed or repeated run's earlier sends were counted then
     account = app.lambda_context.invoked_function_arn.split(":")[4]
     wiring = Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                    account, on_sent=sent.append)
+                    account, on_sent=sent.append, dead_letters=wired.dead_letters)
     return data, requester, settings, wiring, sent
 
 
@@ -44,7 +44,7 @@ def replay_route():
     data, requester, settings, w, sent = _call()
     run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
                  index=w.index, runs=w.runs, queue=w.queue, settings=settings, documents=w.documents,
-                 targets=w.targets, account=w.account, on_sent=w.on_sent)
+                 targets=w.targets, account=w.account, on_sent=w.on_sent, dead_letters=w.dead_letters)
     return _answered(run, sent)
 
 

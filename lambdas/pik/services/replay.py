@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 from ..core import contract, keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
 from ..core.pacing import Pacer
-from ..core.ports import SEND_BATCH, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
+from ..core.ports import SEND_BATCH, DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
@@ -72,16 +72,18 @@ class Wiring:
     clock: Callable[[], datetime] = utc_now
     wait: Callable[[float], None] = time.sleep
     on_sent: Callable[[int], None] = lambda sent: None
+    dead_letters: DeadLetters | None = None
 
 
 def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
            runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None,
            clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep,
            on_sent: Callable[[int], None] = lambda sent: None, documents: DocumentStore | None = None,
-           targets: Callable[[Target], ReplayTarget] | None = None, account: str = "") -> dict:
+           targets: Callable[[Target], ReplayTarget] | None = None, account: str = "",
+           dead_letters: DeadLetters | None = None) -> dict:
     """Run (or resume, or return) a replay; returns the run as the API answers it (counts over the
     whole run). ``on_sent`` hears how many messages each batch of *this* call sent."""
-    wiring = Wiring(index, runs, queue, documents, targets, account, page_size, clock, wait, on_sent)
+    wiring = Wiring(index, runs, queue, documents, targets, account, page_size, clock, wait, on_sent, dead_letters)
     call = parse_call(data)
     if call.request is not None and call.request.target is not None:
         _allowed(call.request.target, settings, account)
@@ -428,6 +430,10 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
             position = before
             return TARGET_ERRORS
         failed_ids = (failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
+        if request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
+            done = [item["receipt"] for item in batch if item["event_id"] not in result.failed_ids]
+            wiring.dead_letters.delete(done)
+            held.difference_update(done)
         tally.sent += result.sent
         tally.scanned += scanned_here
         for item in batch:
@@ -435,7 +441,18 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
         batch, scanned_here, before = [], 0, position
         return None
 
-    for item, after in _scope(request, position, wiring, event_ids, run):
+    if request.dead_letters and sink is None:  # a dry run of a redrive counts the DLQ without touching it
+        tally.scanned = tally.matched = wiring.dead_letters.depth()
+        saved(status=COMPLETED, stopped=DONE, continuation=None, lease_until=RELEASED)
+        return
+    held: set[str] = set()  # DLQ messages this call received (hidden) and has not redriven yet
+
+    def release() -> None:
+        """Received but not redriven (stopped early, or refused): visible again for the next call."""
+        if held:
+            wiring.dead_letters.release(sorted(held))
+            held.clear()
+    for item, after in _scope(request, position, wiring, event_ids, run, held):
         selected = _selected(item, request)
         if remaining_ms() < RESERVE_MS:
             stopped = TIME
@@ -460,17 +477,18 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
                 unsent = True
                 break
             if not saved():
-                return
+                return release()
             if now_ms() >= steer_check_ms:  # a pause or cancel is looked for at most once a second
                 steer_check_ms = now_ms() + STEER_CHECK_MS
                 if _steered(progress, saved):
-                    return
+                    return release()
     if sink is not None and not unsent:
         if batch:  # the last, short batch (or the one in hand when time or the limit stopped the walk)
             reason = flush()
             stopped, unsent = reason or stopped, reason is not None
         if not unsent:
             tally.scanned += scanned_here
+    release()
     continuation = encode_continuation(run["replay_id"], progress.run["step"] + 1) if stopped else None
     saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped or DONE, continuation=continuation,
           lease_until=RELEASED)
@@ -488,9 +506,15 @@ def _steered(progress: _Progress, saved: Callable[..., bool]) -> bool:
 
 
 def _scope(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None,
-           run: dict) -> Iterator[tuple[dict, dict]]:
-    """Candidate attempts with the position just after each one."""
+           run: dict, held: set[str]) -> Iterator[tuple[dict, dict]]:
+    """Candidate attempts with the position just after each one (``held`` collects DLQ receipts)."""
     index, page_size = wiring.index, wiring.page_size
+    if request.dead_letters:  # until the DLQ answers empty; what was received stays hidden from later receives
+        while messages := wiring.dead_letters.receive():
+            held.update(receipt for receipt, _ in messages)  # all of them now: the walk may stop mid-way
+            for receipt, body in messages:
+                yield {**(body or {"event_id": "", "status": "UNREADABLE"}), "receipt": receipt}, {}
+        return
     if request.repair:
         days = days_between(request.start, request.end)
         first = days.index(position["day"]) if "day" in position else 0
