@@ -1,0 +1,83 @@
+"""Pure rules of replay targets (parsing, allow-list, ARNs, signatures) and of pacing; the local
+API's route templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from pik.core.errors import ForbiddenError, ValidationError
+from pik.core.pacing import Pacer
+from pik.core.targets import AllowList, Outgoing, body, parse_target, signature, target_label, verify
+from pik_local.api import match
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"
+
+
+@pytest.mark.parametrize("target, field, rule", [
+    ("sqs", "target", "object"),
+    ({}, "target", "one_of"),
+    ({"sqs": QUEUE, "http": "https://x"}, "target", "one_of"),
+    ({"sqs": QUEUE, "colour": "red"}, "target.colour", "unknown_field"),
+    ({"sqs": "http://sqs.eu-west-1.amazonaws.com/1/q"}, "target.sqs", "https"),
+    ({"sqs": "https://sqs.eu-west-1.amazonaws.com/q"}, "target.sqs", "queue_url"),
+    ({"eventbridge": "arn:aws:events:us-east-1:1:rule/x"}, "target.eventbridge", "pattern"),
+    ({"kinesis": "orders"}, "target.kinesis", "pattern"),
+    ({"http": "ftp://example.com/x"}, "target.http", "https"),
+    ({"sqs": QUEUE, "raw": "yes"}, "target.raw", "type"),
+    ({"sqs": QUEUE, "fifo_group_id": "g"}, "target.fifo_group_id", "fifo_only"),
+    ({"sqs": QUEUE + ".fifo", "fifo_group_id": ""}, "target.fifo_group_id", "pattern"),
+])
+def test_bad_targets_name_field_and_rule(target, field, rule):
+    with pytest.raises(ValidationError) as refused:
+        parse_target(target)
+    assert [(e.field, e.rule) for e in refused.value.errors] == [(field, rule)]
+
+
+def test_arns_and_labels():
+    assert parse_target({"sqs": QUEUE}).arn("us-east-1", "999") == "arn:aws:sqs:eu-west-1:111122223333:orders"
+    assert parse_target({"sqs": "http://127.0.0.1:5000/123456789012/q"}).arn("us-east-1", "1") == \
+        "arn:aws:sqs:us-east-1:123456789012:q"
+    assert parse_target({"eventbridge": "orders"}).arn("eu-west-1", "111122223333") == \
+        "arn:aws:events:eu-west-1:111122223333:event-bus/orders"
+    assert parse_target({"sqs": QUEUE + ".fifo"}).fifo and not parse_target({"sqs": QUEUE}).fifo
+    assert target_label(None) == "replay_queue" and target_label({"http": "https://h/x"}) == "http:https://h/x"
+
+
+def test_allow_list_patterns():
+    allow = AllowList.from_text(sqs="arn:aws:sqs:eu-west-1:111122223333:ord*", http="https://hooks.example.com/*",
+                                eventbridge="", kinesis="")
+    allow.check(parse_target({"sqs": QUEUE}), "us-east-1", "1")
+    allow.check(parse_target({"http": "https://hooks.example.com/pik/a"}), "us-east-1", "1")
+    for target in ({"sqs": QUEUE.replace("orders", "payments")}, {"http": "https://hooks.example.com.evil/x"},
+                   {"kinesis": "arn:aws:kinesis:us-east-1:111122223333:stream/s"}):
+        with pytest.raises(ForbiddenError, match="is not allowed: add it to the template parameter ReplayTarget"):
+            allow.check(parse_target(target), "us-east-1", "1")
+
+
+def test_body_and_signature():
+    event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1})
+    assert body(event, replay_id="rp-1", raw=True) == {"a": 1}
+    assert body(event, replay_id="rp-1", raw=False, attempt=3)["replay"]["attempt"] == 3
+    header = signature("s3cret", 1700000000, '{"a":1}')
+    assert verify("s3cret", "1700000000", '{"a":1}', header)
+    assert not verify("s3cret", "1700000001", '{"a":1}', header)
+    assert not verify("other", "1700000000", '{"a":1}', header)
+    assert not verify("s3cret", "17e8", '{"a":1}', header)
+
+
+def test_pacer_spaces_batches_and_catches_up_at_most_a_second():
+    pacer = Pacer(rate=100, next_ms=0)
+    assert [pacer.batch_size(10), Pacer(2).batch_size(10), Pacer(None).batch_size(10)] == [10, 2, 10]
+    assert pacer.delay_ms(0) == 0
+    assert pacer.sent(10, 0) == 100
+    assert pacer.delay_ms(30) == 70
+    assert pacer.sent(10, 5_000) == 4_100  # five seconds late: one second of catch-up, no more
+    assert Pacer(None).delay_ms(0) == 0
+
+
+def test_local_routes_match_templates():
+    table = {("POST", "/replay"): "replay", ("POST", "/replay/{replay_id}"): "steer"}
+    assert match(table, "POST", "/replay") == ("replay", "/replay", {})
+    assert match(table, "POST", "/replay/rp-1") == ("steer", "/replay/{replay_id}", {"replay_id": "rp-1"})
+    assert match(table, "POST", "/replay/rp-1/x") is None
+    assert match(table, "GET", "/replay/rp-1") is None
