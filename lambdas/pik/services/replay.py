@@ -1,4 +1,8 @@
-"""Replay: select events by entity or source/type and time window, and re-emit them to SQS.
+"""Replay: select events (by entity or source/type and window, by id, by status, the DLQ) and send
+them to the stack's replay queue or an external target, at a chosen rate; steer runs by id.
+
+What is walked is ``replay_selection``; where batches go is ``replay_sinks``; the rules of targets
+and pacing are ``pik.core.targets`` and ``pik.core.pacing``. ``steer`` is ``POST /replay/{id}``.
 
 Safe by default: ``dry_run`` is true unless the request says false. Every run is recorded
 (who, what, counts by day, status, where it stands). A run sends each matched event at most once,
@@ -24,26 +28,26 @@ whatever the client does:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import Callable
 
-from ..core import contract, keys
+from ..core import keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
 from ..core.pacing import Pacer
 from ..core.ports import SEND_BATCH, DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
-from ..core.queries import entity_cursor, stream_cursor
-from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
                            encode_continuation, execution_id_for, parse_call, replay_id_for)
-from ..core.targets import AllowList, Delivered, Outgoing, Target, parse_target, target_label
-from ..core.timefmt import days_between, key_time, parse_aware
+from ..core.targets import AllowList, Target, parse_target, target_label
+from ..core.timefmt import key_time
 from ..core.timefmt import now as utc_now
 from ..settings import Settings
-from . import ingest as ingest_service
+from .replay_selection import candidates, selected
+from .replay_sinks import Sink, sink_for
+from .replay_wiring import Wiring
+
+__all__ = ["Wiring", "answer", "replay", "steer"]
 
 RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 POLL_S = 0.25  # how often a caller re-reads a run another call is executing
@@ -55,24 +59,6 @@ RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
 COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
 STEER_CHECK_MS = 1_000  # how often an executing call reads its run for a requested pause or cancel
 FAILED_SAMPLE = 100  # event ids a target refused, kept on the run (replay them with ``event_ids``)
-
-
-@dataclasses.dataclass(frozen=True)
-class Wiring:
-    """What a replay reads and writes besides the run: the events, the stack's queue, the documents
-    (raw events, event id lists), and a factory of external target adapters (``pik.bootstrap.replay_target``)."""
-
-    index: EventIndex
-    runs: RunStore
-    queue: MessageQueue
-    documents: DocumentStore | None = None
-    targets: Callable[[Target], ReplayTarget] | None = None
-    account: str = ""
-    page_size: int | None = None
-    clock: Callable[[], datetime] = utc_now
-    wait: Callable[[float], None] = time.sleep
-    on_sent: Callable[[int], None] = lambda sent: None
-    dead_letters: DeadLetters | None = None
 
 
 def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
@@ -169,7 +155,7 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        _execute(progress, wiring, _sink(run, wiring, settings), remaining_ms)
+        _execute(progress, wiring, sink_for(run, wiring, settings), remaining_ms)
     except Exception:
         progress.release()
         raise
@@ -276,89 +262,6 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
     return progress.run
 
 
-class _QueueSink:
-    """The stack's replay queue: messages pointing at the raw object, for the processor."""
-
-    batch_size = SEND_BATCH
-
-    def __init__(self, queue: MessageQueue, replay_id: str) -> None:
-        self.queue, self.replay_id = queue, replay_id
-
-    def deliver(self, items: list[dict]) -> Delivered:
-        return Delivered(self.queue.send([_message(item, self.replay_id) for item in items]))
-
-
-class _TargetSink:
-    """An external target: each event as its producer sent it, read from its raw object."""
-
-    def __init__(self, target: ReplayTarget, documents: DocumentStore, replay_id: str) -> None:
-        self.target, self.documents, self.replay_id = target, documents, replay_id
-        self.batch_size = target.batch_size
-
-    def deliver(self, items: list[dict]) -> Delivered:
-        raws = list(_readers().map(self.documents.get, [item["s3_key"] for item in items]))
-        outgoing = [Outgoing(item["event_id"], item["entity_id"], item["source"], item["event_type"], item["event_time"],
-                             raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws)]
-        return self.target.deliver(outgoing, self.replay_id)
-
-
-@functools.cache
-def _readers() -> ThreadPoolExecutor:
-    """Threads reading raw events for external targets, kept for the process (not one pool per batch)."""
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="pik-replay-read")
-
-
-class _RepairSink:
-    """The repair path: each quarantined request re-submitted to the ingest service with its original
-    arrival time, and audited (``replays/repairs/<replay_id>/<attempt_id>.json``). A body the contract
-    still refuses (or a copy cut at the quarantine's size bound) is counted failed and not re-ingested,
-    so no new quarantine copy is made; failures never stop the run (they will not heal by retrying)."""
-
-    batch_size = SEND_BATCH
-    stops_on_refusal = False
-
-    def __init__(self, wiring: Wiring, settings: Settings, run: dict) -> None:
-        self.wiring, self.settings, self.run = wiring, settings, run
-
-    def deliver(self, items: list[dict]) -> Delivered:
-        sent, failed, error = 0, [], None
-        for item in items:
-            outcome, reason = self._resubmit(item["doc"], item["event_id"])
-            self.wiring.documents.put_new(keys.repair_key(self.run["replay_id"], item["event_id"]), {
-                "replay_id": self.run["replay_id"], "requester": self.run["requester"], "rejected_key": item["s3_key"],
-                "attempt_id": item["event_id"], "repaired_at": key_time(self.wiring.clock()),
-                "status": outcome.get("status", "REJECTED"), "event_id": outcome.get("event_id"), "reason": reason})
-            if reason is None:
-                sent += 1
-            else:
-                failed.append(item["event_id"])
-                error = reason
-        return Delivered(sent, tuple(failed), 0, error)
-
-    def _resubmit(self, doc: dict, attempt_id: str) -> tuple[dict, str | None]:
-        if doc.get("truncated"):
-            return {}, "the quarantined copy was cut at its size bound: re-send the original"
-        body, arrived = doc["body"].encode("utf-8"), parse_aware(doc["ingest_time"])
-        try:
-            contract.validate(body, now=arrived)
-        except ValidationError as exc:
-            return {}, "still invalid: " + "; ".join(f"{e.field}: {e.rule}" for e in exc.errors)
-        outcome = ingest_service.ingest(body, request_id=f"repair-{self.run['replay_id']}-{attempt_id}", now=arrived,
-                                        store=self.wiring.documents, index=self.wiring.index, settings=self.settings)
-        return outcome.body, None
-
-
-def _sink(run: dict, wiring: Wiring, settings: Settings) -> _QueueSink | _TargetSink | _RepairSink | None:
-    if run["dry_run"]:
-        return None
-    if ReplayRequest.from_scope(run["request"]).repair:
-        return _RepairSink(wiring, settings, run)
-    target = run["request"].get("target")
-    if target is None:
-        return _QueueSink(wiring.queue, run["replay_id"])
-    return _TargetSink(wiring.targets(parse_target(target)), wiring.documents, run["replay_id"])
-
-
 class _Progress:
     """The run record as this call holds it: each ``save`` is one conditional write on ``step``."""
 
@@ -383,7 +286,7 @@ class _Progress:
                 pass
 
 
-def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink | None,
+def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
              remaining_ms: Callable[[], int], *, event_ids: tuple[str, ...] | None = None) -> None:
     """Walk the run's scope from its cursor, sending (paced) and saving progress after every batch.
 
@@ -452,23 +355,23 @@ def _execute(progress: _Progress, wiring: Wiring, sink: _QueueSink | _TargetSink
         if held:
             wiring.dead_letters.release(sorted(held))
             held.clear()
-    for item, after in _scope(request, position, wiring, event_ids, run, held):
-        selected = _selected(item, request)
+    for item, after in candidates(request, position, wiring, event_ids, run, held):
+        chosen = selected(item, request)
         if remaining_ms() < RESERVE_MS:
             stopped = TIME
-        elif selected and matched_here >= request.limit:
+        elif chosen and matched_here >= request.limit:
             stopped = LIMIT
         if stopped:
             break
         position = after
         if sink is None:  # a dry run counts as it reads
             tally.scanned += 1
-            if selected:
+            if chosen:
                 matched_here += 1
                 tally.match(item["event_id"], item["event_date"])
             continue
         scanned_here += 1
-        if selected:
+        if chosen:
             matched_here += 1
             batch.append(item)
         if len(batch) == size:
@@ -503,62 +406,3 @@ def _steered(progress: _Progress, saved: Callable[..., bool]) -> bool:
     status, stopped = ACTIONS[action]
     saved(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
     return True
-
-
-def _scope(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None,
-           run: dict, held: set[str]) -> Iterator[tuple[dict, dict]]:
-    """Candidate attempts with the position just after each one (``held`` collects DLQ receipts)."""
-    index, page_size = wiring.index, wiring.page_size
-    if request.dead_letters:  # until the DLQ answers empty; what was received stays hidden from later receives
-        while messages := wiring.dead_letters.receive():
-            held.update(receipt for receipt, _ in messages)  # all of them now: the walk may stop mid-way
-            for receipt, body in messages:
-                yield {**(body or {"event_id": "", "status": "UNREADABLE"}), "receipt": receipt}, {}
-        return
-    if request.repair:
-        days = days_between(request.start, request.end)
-        first = days.index(position["day"]) if "day" in position else 0
-        for day in days[first:]:
-            prefix = f"rejected/date={day}/"
-            after = position.get("key") if position.get("day") == day else None
-            for key in wiring.documents.list_keys(prefix, after=after):
-                doc = wiring.documents.get(key)
-                yield ({"status": REJECTED, "event_id": doc["attempt_id"], "event_date": day, "s3_key": key,
-                        "event_time": doc["ingest_time"], "doc": doc}, {"day": day, "key": key})
-        return
-    if request.event_ids_count is not None:
-        if event_ids is None:
-            event_ids = tuple(wiring.documents.get(keys.replay_ids_key(request.event_ids_sha256))["event_ids"])
-        for i in range(position.get("index", 0), len(event_ids)):
-            yield _gate_item(index.get_event(event_ids[i]), event_ids[i]), {"index": i + 1}
-        return
-    if request.entity_id is not None:
-        items = index.by_entity(request.entity_id, key_time(request.start), key_time(request.end),
-                                after=position.get("after"), page_size=page_size)
-        for item in items:
-            yield item, {"after": entity_cursor(item)}
-        return
-    days = days_between(request.start, request.end)
-    first = days.index(position["day"]) if "day" in position else 0
-    for day in days[first:]:
-        after = position.get("after") if position.get("day") == day else None
-        for item in index.by_stream_day(request.source, request.event_type, day, after=after, page_size=page_size):
-            yield item, {"day": day, "after": stream_cursor(item)}
-
-
-def _gate_item(gate: dict | None, event_id: str) -> dict:
-    """An event named by id, as its first (ACCEPTED) attempt; ``MISSING`` when pik has no such event."""
-    if gate is None:
-        return {"event_id": event_id, "status": "MISSING"}
-    return {**gate, "status": ACCEPTED, "attempt_id": gate["first_attempt_id"]}
-
-
-def _selected(item: dict, request: ReplayRequest) -> bool:
-    if item["status"] not in request.wanted():
-        return False
-    return request.start is None or key_time(request.start) <= item["event_time"] < key_time(request.end)
-
-
-def _message(item: dict, replay_id: str) -> dict:
-    fields = ("event_id", "attempt_id", "status", "source", "event_type", "entity_id", "event_time", "event_date", "s3_key")
-    return {"replay_id": replay_id, **{name: item[name] for name in fields}}

@@ -1,0 +1,73 @@
+"""What a replay run walks: the candidates of its selection, each with the position just after it.
+
+    an entity or a source/type   the events table's indexes, in a window (``pik.core.queries`` cursors)
+    event_ids                    the listed events' dedup gates, in the order given (``{"index": n}``)
+    statuses ["REJECTED"]        the quarantine (``rejected/date=D/``) of the window's arrival days
+    dead_letters                 the replay queue's DLQ, until it answers empty (no cursor)
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..core import keys
+from ..core.queries import entity_cursor, stream_cursor
+from ..core.records import ACCEPTED, REJECTED
+from ..core.replay import ReplayRequest
+from ..core.timefmt import days_between, key_time
+
+from .replay_wiring import Wiring
+
+
+def candidates(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None,
+           run: dict, held: set[str]) -> Iterator[tuple[dict, dict]]:
+    """Candidate attempts with the position just after each one (``held`` collects DLQ receipts)."""
+    index, page_size = wiring.index, wiring.page_size
+    if request.dead_letters:  # until the DLQ answers empty; what was received stays hidden from later receives
+        while messages := wiring.dead_letters.receive():
+            held.update(receipt for receipt, _ in messages)  # all of them now: the walk may stop mid-way
+            for receipt, body in messages:
+                yield {**(body or {"event_id": "", "status": "UNREADABLE"}), "receipt": receipt}, {}
+        return
+    if request.repair:
+        days = days_between(request.start, request.end)
+        first = days.index(position["day"]) if "day" in position else 0
+        for day in days[first:]:
+            prefix = f"rejected/date={day}/"
+            after = position.get("key") if position.get("day") == day else None
+            for key in wiring.documents.list_keys(prefix, after=after):
+                doc = wiring.documents.get(key)
+                yield ({"status": REJECTED, "event_id": doc["attempt_id"], "event_date": day, "s3_key": key,
+                        "event_time": doc["ingest_time"], "doc": doc}, {"day": day, "key": key})
+        return
+    if request.event_ids_count is not None:
+        if event_ids is None:
+            event_ids = tuple(wiring.documents.get(keys.replay_ids_key(request.event_ids_sha256))["event_ids"])
+        for i in range(position.get("index", 0), len(event_ids)):
+            yield _gate_item(index.get_event(event_ids[i]), event_ids[i]), {"index": i + 1}
+        return
+    if request.entity_id is not None:
+        items = index.by_entity(request.entity_id, key_time(request.start), key_time(request.end),
+                                after=position.get("after"), page_size=page_size)
+        for item in items:
+            yield item, {"after": entity_cursor(item)}
+        return
+    days = days_between(request.start, request.end)
+    first = days.index(position["day"]) if "day" in position else 0
+    for day in days[first:]:
+        after = position.get("after") if position.get("day") == day else None
+        for item in index.by_stream_day(request.source, request.event_type, day, after=after, page_size=page_size):
+            yield item, {"day": day, "after": stream_cursor(item)}
+
+
+def _gate_item(gate: dict | None, event_id: str) -> dict:
+    """An event named by id, as its first (ACCEPTED) attempt; ``MISSING`` when pik has no such event."""
+    if gate is None:
+        return {"event_id": event_id, "status": "MISSING"}
+    return {**gate, "status": ACCEPTED, "attempt_id": gate["first_attempt_id"]}
+
+
+def selected(item: dict, request: ReplayRequest) -> bool:
+    if item["status"] not in request.wanted():
+        return False
+    return request.start is None or key_time(request.start) <= item["event_time"] < key_time(request.end)

@@ -1,0 +1,30 @@
+"""What a replay reads and writes besides its run record, in one value passed down the walk."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+from typing import Callable
+
+from ..core.ports import DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
+from ..core.targets import Target
+from ..core.timefmt import now as utc_now
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """What a replay reads and writes besides the run: the events, the stack's queue, the documents
+    (raw events, event id lists), and a factory of external target adapters (``pik.bootstrap.replay_target``)."""
+
+    index: EventIndex
+    runs: RunStore
+    queue: MessageQueue
+    documents: DocumentStore | None = None
+    targets: Callable[[Target], ReplayTarget] | None = None
+    account: str = ""
+    page_size: int | None = None
+    clock: Callable[[], datetime] = utc_now
+    wait: Callable[[float], None] = time.sleep
+    on_sent: Callable[[int], None] = lambda sent: None
+    dead_letters: DeadLetters | None = None
