@@ -79,7 +79,8 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     if call.event_ids and documents is not None:  # the list is kept apart from the run (size), by its hash
         documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256), {"event_ids": list(call.event_ids)})
     run, created, claimable, continued = _open(call, requester, now, deadline, runs)
-    return _drive(run, created, claimable, continued, remaining_ms, settings, wiring)
+    ids = call.event_ids if call.request is not None and run["fingerprint"] == call.request.fingerprint() else None
+    return _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
 
 
 def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int],
@@ -132,8 +133,9 @@ def _allowed(target: dict, settings: Settings, account: str) -> None:
 
 
 def _drive(run: dict, created: bool, claimable: bool, continued: int | None, remaining_ms: Callable[[], int],
-           settings: Settings, wiring: Wiring) -> dict:
-    """Execute ``run`` if this call gets its lease; otherwise wait for its executor, then answer it."""
+           settings: Settings, wiring: Wiring, event_ids: tuple[str, ...] | None = None) -> dict:
+    """Execute ``run`` if this call gets its lease; otherwise wait for its executor, then answer it.
+    ``event_ids``: the run's id list when this call brought it (else it is read from the bucket)."""
     runs, clock, wait = wiring.runs, wiring.clock, wiring.wait
     while not created:
         if claimable and _may_claim(run, continued, key_time(clock())):
@@ -155,7 +157,7 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        _execute(progress, wiring, sink_for(run, wiring, settings), remaining_ms)
+        _execute(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids)
     except Exception:
         progress.release()
         raise
