@@ -56,11 +56,12 @@ class EventIndex(Protocol):
 
 
 class AggregateStore(Protocol):
-    def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
-        """The highest version of one metric of one entity-day, or None."""
+    def append(self, items: list[dict]) -> bool:
+        """Claim one version of several metrics at once (at most 100 items): all written, or
+        none and False when another writer holds any of those versions."""
 
-    def put_new(self, item: dict) -> bool:
-        """Claim a version; False when another writer holds it."""
+    def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
+        """Every version of one entity for days ``start_day <= day <= end_day``."""
 
 
 class RunStore(Protocol):

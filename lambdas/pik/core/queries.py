@@ -14,7 +14,6 @@ Reads and the keys they use:
 - ``gates_scan``       events table, one segment of a parallel scan of dedup gates (event id, raw key)
 - ``event_items``      events table: one event's partition, its gate and every attempt
 - ``aggregate_days``   aggregates table: one entity's versions for a day range
-- ``aggregate_latest`` aggregates table: the highest version of one entity-day-metric
 - ``replay_runs``      replay runs table, created-at index: newest first, optional window
 
 ``entity_cursor``/``stream_cursor`` give the key attributes that resume a query after an item.
@@ -70,13 +69,6 @@ def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, 
     """Every version of every metric of ``entity_id`` for days ``start_day <= day <= end_day``."""
     return _request(table, None, "pk = :p AND sk BETWEEN :a AND :b",
                     {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"}, limit=limit)
-
-
-def aggregate_latest(table: str, entity_id: str, day: str, metric: str) -> dict:
-    """The newest version of one metric of one entity-day (versions sort as zero-padded numbers)."""
-    return _request(table, None, "pk = :p AND begins_with(sk, :s)",
-                    {":p": keys.aggregate_pk(entity_id), ":s": keys.aggregate_prefix(day, metric)},
-                    limit=1, newest_first=True)
 
 
 def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict:
