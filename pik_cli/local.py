@@ -77,7 +77,9 @@ def _stop_on_signals() -> threading.Event:
 
 def _summary(stack: "LocalStack") -> str:
     info, names = stack.info, stack.resources.names
-    persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records)" if stack.restored is not None
+    replayed = f", replayed {stack.replayed['writes']} journaled writes" if stack.replayed and stack.replayed["writes"] else ""
+    persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records{replayed})" if stack.restored is not None
+                 else f"{stack.state_dir} (no snapshot{replayed})" if replayed
                  else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir
                  else "memory only: everything is lost on stop (use --state-dir DIR to keep it)")
     lines = [

@@ -23,7 +23,7 @@ from typing import IO, Any
 import boto3
 from pik.aws import clients
 
-from . import state, template
+from . import journal, state, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
@@ -105,6 +105,8 @@ class LocalStack:
         self.info: LocalStackInfo | None = None
         self.resources: template.LocalResources | None = None
         self.restored: dict[str, int] | None = None
+        self.replayed: dict[str, int] | None = None  # journaled writes called again on start
+        self._generation = 0  # the journal generation this run's API workers append to
         self._moto: Child | None = None
         self._endpoint = ""
         self._api: LocalApi | ApiWorkers | None = None
@@ -155,6 +157,10 @@ class LocalStack:
         clients.reset()
         if self.state_dir:
             self.restored = state.restore(session, self.resources.names, self.state_dir)
+            covered = state.journal_through(self.state_dir)
+            queues = [url for url in self.resources.names.values() if url.startswith("http")]
+            self.replayed = journal.replay(session, self.state_dir, covered, queue_urls=queues)
+            self._generation = max([covered, *journal.generations(self.state_dir)]) + 1
         self._start_functions(session)
         self.info = LocalStackInfo(region=self.region, endpoint_url=self._endpoint, api_url=self._api.url,
                                    pid=os.getpid(), outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
@@ -173,7 +179,9 @@ class LocalStack:
                 self._api.stop()
                 self._api = None
             if self._moto and self.state_dir and self.resources:
-                return state.save(self.session(), self.resources.names, self.state_dir)
+                saved = state.save(self.session(), self.resources.names, self.state_dir, journal_through=self._generation)
+                journal.discard(self.state_dir, self._generation)  # the snapshot holds what they held
+                return saved
             return None
         finally:
             self._stop_moto()
@@ -210,7 +218,8 @@ class LocalStack:
         table = routes(specs, local)
         if self.api_workers > 0:
             self._api = ApiWorkers(self.api_workers, self.api_port, stage, table, region=self.region,
-                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path)
+                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path,
+                                   journal_path=journal.path_of(self.state_dir, self._generation) if self.state_dir else None)
         else:
             self._api = LocalApi(self.api_port, stage, table, self.simulated_arrival)
         self._api.start()
