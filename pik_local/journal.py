@@ -13,10 +13,13 @@ Journaled writes: S3 ``PutObject``/``DeleteObject``, DynamoDB ``PutItem``/``Upda
 A call that failed (a condition that did not hold, a cancelled transaction) changed nothing and
 is not journaled. Reads are not journaled.
 
-One order for every writer: the workers share one file; a write call and its record happen
-under one lock (a thread lock plus ``flock`` across processes), so the journal's order is the
-order in which moto applied the writes, and replaying it meets every condition the original
-calls met. A record is written with one ``write`` on an ``O_APPEND`` descriptor, framed as
+One order per item: the workers share one file. A write call and the append of its record
+happen under the locks of every item it writes (S3 key, DynamoDB table + ``pk``/``sk``, queue):
+one of ``STRIPES`` lock files by a hash of the item, ``flock`` across processes plus a thread
+lock within one, taken in a fixed order. So two writes of one item are journaled in the order
+moto applied them, writes of different items (which commute: every condition names only its own
+item) run in parallel, and replaying the journal meets every condition the original calls met.
+A record is written with one ``write`` on an ``O_APPEND`` descriptor, under an append lock, framed as
 
     4-byte length (big-endian) | 4-byte CRC-32 of the payload | payload (JSON, bytes as base64)
 
@@ -54,6 +57,7 @@ WRITES = {
 }
 _HEADER = struct.Struct(">II")
 _BYTES = "$b64"
+STRIPES = 64
 
 
 def directory(state_dir: Path | str) -> Path:
@@ -83,8 +87,12 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         _sync_directory(self.path.parent)  # the new file's name is durable too
-        self._lock_fd = os.open(self.path.parent / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        self._thread_lock = threading.Lock()  # flock does not exclude threads sharing a descriptor
+        locks = self.path.parent / "locks"
+        locks.mkdir(exist_ok=True)
+        self._stripe_fds = [os.open(locks / f"{i:02d}", os.O_RDWR | os.O_CREAT, 0o644) for i in range(STRIPES)]
+        # flock does not exclude threads sharing a descriptor: a thread lock per stripe, and for appends
+        self._stripe_locks = [threading.Lock() for _ in range(STRIPES)]
+        self._append_lock = threading.Lock()
         self._appended = self._synced = 0
 
     def install(self) -> None:
@@ -103,21 +111,33 @@ class Journal:
     def call(self, service: str, operation: str, params: dict, send: Callable[[], Any]) -> Any:
         """``send()`` the write and, if it succeeded, append its record, both under the lock."""
         record = encode({"service": service, "operation": operation, "params": params})  # before anything is sent
-        with self._thread_lock:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            try:
-                result = send()
-                self._append(record)
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        stripes = sorted({zlib.crc32(item.encode("utf-8")) % STRIPES for item in items_written(service, operation, params)})
+        held: list[int] = []
+        try:
+            for stripe in stripes:  # thread locks first, then the files: one fixed order, no deadlock
+                self._stripe_locks[stripe].acquire()
+                held.append(stripe)
+            for stripe in stripes:
+                fcntl.flock(self._stripe_fds[stripe], fcntl.LOCK_EX)
+            result = send()
+            self._append(record)
+        finally:
+            for stripe in held:
+                fcntl.flock(self._stripe_fds[stripe], fcntl.LOCK_UN)
+                self._stripe_locks[stripe].release()
         return result
 
     def _append(self, record: bytes) -> None:
-        start = os.fstat(self._fd).st_size
-        if os.write(self._fd, record) != len(record):  # a full disk: leave no torn record mid-file
-            os.ftruncate(self._fd, start)
-            raise OSError(f"journal {self.path}: short write (disk full?)")
-        self._appended += 1
+        with self._append_lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                start = os.fstat(self._fd).st_size
+                if os.write(self._fd, record) != len(record):  # a full disk: leave no torn record mid-file
+                    os.ftruncate(self._fd, start)
+                    raise OSError(f"journal {self.path}: short write (disk full?)")
+                self._appended += 1
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def sync(self) -> None:
         """Force every record appended so far to disk (before an answer leaves)."""
@@ -127,8 +147,34 @@ class Journal:
             self._synced = max(self._synced, appended)
 
     def close(self) -> None:
-        os.close(self._fd)
-        os.close(self._lock_fd)
+        for fd in (self._fd, *self._stripe_fds):
+            os.close(fd)
+
+
+def items_written(service: str, operation: str, params: dict) -> list[str]:
+    """The items one write call touches, as strings: an S3 key, a DynamoDB table + key, a queue.
+
+    >>> items_written("s3", "PutObject", {"Bucket": "b", "Key": "raw/x.json", "Body": b""})
+    ['s3 b raw/x.json']
+    """
+    if service == "s3":
+        return [f"s3 {params.get('Bucket')} {params.get('Key')}"]
+    if service == "sqs":
+        return [f"sqs {params.get('QueueUrl')}"]
+    if operation == "TransactWriteItems":
+        return [_item(action) for entry in params.get("TransactItems", []) for action in entry.values()]
+    if operation == "BatchWriteItem":
+        return [_item({"TableName": table, **request}) for table, requests in params.get("RequestItems", {}).items()
+                for entry in requests for request in entry.values()]
+    return [_item(params)]
+
+
+def _item(request: dict) -> str:
+    """A DynamoDB item by table and key (``pk``/``sk``: every pik table); a table of other keys as a whole."""
+    key = request.get("Key") or {name: value for name, value in request.get("Item", {}).items() if name in ("pk", "sk")}
+    if "pk" not in key:
+        return f"dynamodb {request.get('TableName')}"
+    return f"dynamodb {request.get('TableName')} {json.dumps(key, sort_keys=True)}"
 
 
 def encode(record: dict) -> bytes:
