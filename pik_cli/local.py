@@ -28,7 +28,8 @@ def local() -> None:
 @click.option("--info-file", type=click.Path(path_type=Path), default=None,
               help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-              help="Keep state here across restarts (saved on stop, loaded on start) [default: memory only].")
+              help="Keep state here across restarts, kill -9 included (a journal of every write before each "
+                   "answer, a snapshot on stop) [default: memory only].")
 @click.option("--prefix", default="pik", show_default=True, help="Prefix of the bucket, table and queue names.")
 @click.option("--simulated-arrival", is_flag=True,
               help="Honour the X-Pik-Simulated-Arrival header (for replaying a generated history; never in AWS).")
