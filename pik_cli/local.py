@@ -78,7 +78,9 @@ def _stop_on_signals() -> threading.Event:
 
 def _summary(stack: "LocalStack") -> str:
     info, names = stack.info, stack.resources.names
-    replayed = f", replayed {stack.replayed['writes']} journaled writes" if stack.replayed and stack.replayed["writes"] else ""
+    replayed = (f", replayed {stack.replayed['writes']} journaled writes"
+                + (f" ({stack.replayed['refused']} refused: see docs/local.md)" if stack.replayed["refused"] else "")
+                if stack.replayed and (stack.replayed["writes"] or stack.replayed["refused"]) else "")
     persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records{replayed})" if stack.restored is not None
                  else f"{stack.state_dir} (no snapshot{replayed})" if replayed
                  else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir

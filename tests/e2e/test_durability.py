@@ -101,7 +101,7 @@ def test_every_acknowledged_ingest_survives_sigkill_mid_stream_and_mid_snapshot(
     assert not (state / "snapshot").exists()  # nothing was saved: only the journal holds them
 
     second = start_stack("--state-dir", str(state), name="second")
-    assert "replayed" in second.output()
+    assert "replayed" in second.output() and "refused" not in second.output()  # every journaled write applied again
     half = assert_whole(second, acknowledged)
     assert len(half) <= SENDERS  # at most the requests in flight at the kill
     # their producer retries them (they got no answer): each completes, nothing is left half-written;
@@ -124,3 +124,42 @@ def test_every_acknowledged_ingest_survives_sigkill_mid_stream_and_mid_snapshot(
     manifest = json.loads((state / "snapshot" / "manifest.json").read_text())
     assert manifest["counts"]["RawBucket"] == len(before[2]) and manifest["journal_through"] == 3
     assert list((state / "journal").glob("*.log")) == []
+
+
+def test_an_executed_replay_run_and_its_aggregates_survive_sigkill(start_stack, tmp_path):
+    """The run record and its SQS sends are journaled; the aggregate versions (written by the
+    processor in the stack's own process) are not, so after the kill the re-sent messages make
+    the processor write the same version again: one version, same value, same run."""
+    from datetime import datetime, timedelta
+
+    from pik.core.timefmt import UTC
+
+    state = tmp_path / "state"
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    bodies = [example_event(entity_id="durable-user", event_time=(day + timedelta(hours=i)).isoformat()) for i in range(3)]
+    first = start_stack("--state-dir", str(state), name="first")
+    with ApiClient(first.info.api_url) as api:
+        assert [r.status for r in api.ingest(bodies, progress=False)] == ["ACCEPTED"] * 3
+        run = api.replay({"entity_id": "durable-user", "start_time": day.isoformat(),
+                          "end_time": (day + timedelta(days=1)).isoformat(), "dry_run": False})
+    assert (run["status"], run["sent"]) == ("COMPLETED", 3)
+
+    def versions(stack):
+        table = stack.info.outputs["aggregates_table_name"]
+        items = stack.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
+                                               ExpressionAttributeValues={":p": {"S": keys.aggregate_pk("durable-user")}})["Items"]
+        return sorted((i["metric"]["S"], i["version"]["N"], i["value"]["N"], i["replay_id"]["S"]) for i in items)
+
+    def runs(stack):
+        ddb, table = stack.client("dynamodb"), stack.info.outputs["replays_table_name"]
+        return sorted(json.dumps(i, sort_keys=True) for p in ddb.get_paginator("scan").paginate(TableName=table)
+                      for i in p["Items"])
+
+    expected = [("count", "1", "3", run["replay_id"])]
+    wait_for(lambda: versions(first) == expected, timeout_s=60, what="the processor")
+    before = runs(first)
+    kill_stack(first.process.pid)
+
+    second = start_stack("--state-dir", str(state), name="second")
+    assert runs(second) == before  # the run record, exactly (status, counts, cursor, step)
+    wait_for(lambda: versions(second) == expected, timeout_s=60, what="the processor, again")
