@@ -112,7 +112,8 @@ class Journal:
         BaseClient._make_api_call = journaled
 
     def call(self, service: str, operation: str, params: dict, send: Callable[[], Any]) -> Any:
-        """``send()`` the write and, if it succeeded, append its record, both under the lock."""
+        """``send()`` the write and, if it succeeded, append its record: both under the locks of the
+        items it writes, so the journal holds one item's writes in the order moto applied them."""
         record = encode({"service": service, "operation": operation, "params": params})  # before anything is sent
         stripes = sorted({zlib.crc32(item.encode("utf-8")) % STRIPES for item in items_written(service, operation, params)})
         held: list[int] = []
