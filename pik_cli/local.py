@@ -102,13 +102,15 @@ def _summary(stack: "LocalStack") -> str:
 @click.option("--profile", default=None, help="AWS profile for --stack.")
 @click.option("--region", default=None, help="AWS region for --stack.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
+@click.option("--batch-size", type=click.IntRange(1, 500), default=100, show_default=True,
+              help="Events per POST /ingest request ({\"events\": [...]}); 1 sends one event per request.")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
-                   profile: str | None, region: str | None, workers: int, output: IO[str] | None,
+                   profile: str | None, region: str | None, workers: int, batch_size: int, output: IO[str] | None,
                    progress: bool) -> None:
-    """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
+    """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
     A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
     exits with 1 when any line was not stored (REJECTED, or no answer).
@@ -130,7 +132,10 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
             kit = connect(stack, profile=profile, region=region)
             api_url, session = kit.resources.api_url, kit.session
         with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-            results = api.ingest(events, progress=progress)
+            if batch_size > 1:
+                results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
+            else:
+                results = api.ingest(events, progress=progress)
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
