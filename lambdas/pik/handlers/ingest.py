@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ..bootstrap import adapters
 from ..services import batch
 from ..core.errors import ValidationError
@@ -13,11 +9,9 @@ from ..core.records import Attempt
 from ..services.ingest import IngestOutcome, ingest, reject
 from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
-from .observability import api_handler, count, logger, metrics
+from .observability import api_handler, count, ingest_metrics, logger
 
 app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount")
-STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
-                 "REJECTED": "RejectedCount", batch.FAILED: "IngestErrorCount"}
 
 
 @app.post("/ingest")
@@ -39,22 +33,13 @@ def ingest_route():
             outcome = reject(body, Attempt(now, context.request_id), err, wired.documents, settings)
             count("RejectedCount")
             return json_response(http_status(err), outcome.body)
-        record_metrics(answer["results"])
+        ingest_metrics(answer["results"])
         logger.info("ingest batch", extra={"counts": answer["counts"]})
         return json_response(200, answer)
     outcome = ingest_one(body, context.request_id)
-    record_metrics([outcome.body])
+    ingest_metrics([outcome.body])
     logger.info("ingest", extra={"status": outcome.status, "event_id": outcome.body.get("event_id")})
     return json_response(http_status(outcome.error) if outcome.error else 200, outcome.body)
-
-
-def record_metrics(results: list[dict]) -> None:
-    """One count per status (FAILED events count as IngestErrorCount), then every event's lag."""
-    for status, n in Counter(result["status"] for result in results).items():
-        count(STATUS_METRIC[status], n)
-    for result in results:
-        if "ingest_lag_ms" in result:
-            metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=result["ingest_lag_ms"])
 
 
 @api_handler
