@@ -35,20 +35,28 @@ def local() -> None:
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True, help="The handlers' log level (the template's LogLevel parameter); "
                                       "their logs go to lambda.log next to the info file.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
+                   "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).")
 def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Path | None, prefix: str,
-             simulated_arrival: bool, log_level: str) -> None:
+             simulated_arrival: bool, log_level: str, params: tuple[str, ...]) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
 
     \b
     Example:
       pik local up --state-dir .pik/state
+      pik local up --param KinesisTapStreamArn=arn:aws:kinesis:us-east-1:123456789012:stream/orders
       curl -s -XPOST "$(jq -r .api_url .pik/local.json)/ingest" -d @event.json
     """
     from pik_local.stack import LocalStack, StackError
 
     setup_logging()
-    stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival)
+    try:
+        stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
+                           prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
+                           parameters=_parameters(params))
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
@@ -65,6 +73,17 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     if saved is not None:
         click.echo(f"saved {sum(saved.values())} objects, items and messages to {state_dir}")
     click.echo("stopped")
+
+
+def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("A=1", "B=x=y")`` -> ``{"A": "1", "B": "x=y"}``; a pair without ``=`` is a usage error."""
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        parameters[name] = value
+    return parameters
 
 
 def _stop_on_signals() -> threading.Event:
@@ -85,6 +104,7 @@ def _summary(stack: "LocalStack") -> str:
         f"  API        {info.api_url}   POST /ingest, POST /replay",
         f"  AWS        {info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
         *(f"  {logical:<22} {name}" for logical, name in names.items()),
+        *(f"  {key:<22} {value}" for key, value in info.outputs.items() if "_tap_" in key),
         f"  info file  {stack.info_file}",
         f"  Lambda log {stack.lambda_log_path}",
         f"  state      {persisted}",
