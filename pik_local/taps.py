@@ -83,7 +83,7 @@ def _create_rule(session: Any, logical: str, props: dict, values: dict[str, str]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         targets.append({"Id": target["Id"], "Arn": arn})
     events.put_targets(Rule=rule, EventBusName=bus, Targets=targets)
-    return {"eventbridge_tap_bus_name": bus, "eventbridge_tap_rule_name": rule}
+    return {"event_bridge_tap_bus_name": bus, "event_bridge_tap_rule_name": rule}
 
 
 def _value(node: Any, values: dict[str, str]) -> Any:
