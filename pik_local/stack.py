@@ -160,6 +160,7 @@ class LocalStack:
         self.resources = template.create(session, prefix=self.prefix, template=self._template)
         tap_outputs, self._tap_sources = taps.create(session, self._template, prefix=self.prefix, names=self.resources.names)
         self.resources.outputs.update(tap_outputs)
+        self.resources.outputs["lambda_log_file"] = str(self.lambda_log_path.resolve())  # EMF metrics: kit.metrics()
         self._set_env({**self.resources.environment, **self._parameter_env})
         clients.reset()
         if self.state_dir:

@@ -9,7 +9,7 @@ from ..core.records import Attempt
 from ..services.ingest import IngestOutcome, ingest, reject
 from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
-from .observability import api_handler, count, ingest_metrics, logger
+from .observability import api_handler, count, ingest_metrics, logger, metrics_at
 
 app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount")
 
@@ -21,6 +21,7 @@ def ingest_route():
     context = request.request_context
     wired = adapters(settings)
     now = arrival_time(context.request_time_epoch)
+    metrics_at(now)
 
     def ingest_one(body: bytes, request_id: str) -> IngestOutcome:
         return ingest(body, request_id=request_id, now=now, store=wired.documents, index=wired.events, settings=settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
@@ -22,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 logger = Logger(service="pik")
 metrics = Metrics(namespace="Pik", service="pik")
 
+EMF_MAX_AGE = timedelta(days=14)
 Handler = Callable[[dict, Any], dict]
 
 
@@ -38,6 +40,13 @@ def count(name: str, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if name in ORIGINAL_NAMES:
         metrics.add_metric(name=ORIGINAL_NAMES[name], unit=MetricUnit.Count, value=value)
+
+
+def metrics_at(arrival: datetime) -> None:
+    """Date this invocation's metrics at the request's arrival (API Gateway's request time, so
+    "now" in AWS; a demo's simulated arrival locally), when CloudWatch would accept it (14 days)."""
+    if abs(datetime.now(timezone.utc) - arrival) < EMF_MAX_AGE:
+        metrics.set_timestamp(arrival)
 
 
 def ingest_metrics(results: list[dict]) -> None:
@@ -64,6 +73,7 @@ def publish_metrics(handler: Handler) -> Handler:
                 metrics.flush_metrics()
             else:
                 metrics.clear_metrics()  # dimensions or metadata an empty invocation may have set
+            metrics.provider.timestamp = None  # powertools keeps a set timestamp across invocations
 
     return publishing
 
