@@ -146,6 +146,43 @@ def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1m
     return frame
 
 
+def span(start: Time, end: Time, *, points: int = 72) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """A view around ``[start, end)``: half its length again on each side (capped at now), and a
+    period of whole minutes giving about ``points`` rows: ``(view_start, view_end, "120min")``.
+
+    >>> span("2026-11-20", "2026-11-23")[2]
+    '120min'
+    """
+    low, high = pd.Timestamp(utc(start)), pd.Timestamp(utc(end))
+    pad = (high - low) / 2
+    view_low, view_high = low - pad, min(high + pad, pd.Timestamp.now(tz="UTC").ceil("min"))
+    minutes = max(1, int((view_high - view_low) / pd.Timedelta(minutes=1) / points))
+    nice = next((m for m in (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440) if m >= minutes), 1440)
+    return view_low, max(view_high, high), f"{nice}min"
+
+
+def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
+    """One sentence on ``[start, end)`` of a health frame: events by status and the worst lag p99.
+
+    >>> summary(frame, "2026-11-20", "2026-11-23")     # doctest: +SKIP
+    'pipeline health ...: 1,204 events ingested (1,100 accepted, ...); lag p99 peaked at 26 h at 2026-11-21 10:00 UTC.'
+    """
+    from .durations import humanize
+
+    window = health[(health.index >= pd.Timestamp(utc(start))) & (health.index < pd.Timestamp(utc(end)))]
+    if window[list(COUNTS)].to_numpy().sum() == 0:
+        return "no ingest metrics in the window (a deployed stack's metrics appear in CloudWatch within minutes)."
+    total = int(window["IngestRequestCount"].sum())
+    parts = [f"{int(window[c].sum()):,} {label}" for c, label in
+             [("IngestCount", "accepted"), ("DuplicateCount", "duplicate"), ("ConflictCount", "conflict"),
+              ("RejectedCount", "rejected"), ("IngestErrorCount", "failed")] if window[c].sum()]
+    text = f"{total:,} events ingested ({', '.join(parts)})"
+    p99 = window[f"{LAG}_p99"]
+    if p99.notna().any():
+        text += f"; lag p99 peaked at {humanize(p99.max())} in the period starting {p99.idxmax():%Y-%m-%d %H:%M} UTC"
+    return text + "."
+
+
 def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None) -> Figure:
     """Ingest rate by status and lag p50/p99 over time, ``window`` (e.g. the incident's) shaded.
 
@@ -180,4 +217,5 @@ def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None
     return figure
 
 
-__all__ = ["COLUMNS", "from_cloudwatch", "from_emf", "from_emf_file", "metric_queries", "plot_health", "samples"]
+__all__ = ["COLUMNS", "from_cloudwatch", "from_emf", "from_emf_file", "metric_queries", "plot_health", "samples", "span",
+           "summary"]

@@ -93,3 +93,15 @@ def test_plot_health_shades_the_window():
     rate, lag = figure.get_axes()
     assert rate.get_title() == "Ingest rate by status" and [l.get_label() for l in rate.get_lines()] == ["accepted"]
     assert len(rate.patches) == 1 and len(lag.patches) == 1
+
+
+def test_the_notebook_view_pads_the_window_and_the_summary_reads_it():
+    low, high, period = health.span("2026-11-20", "2026-11-23")
+    assert (low, high, period) == (pd.Timestamp("2026-11-18T12:00Z"), pd.Timestamp("2026-11-24T12:00Z"), "120min")
+    frame = health.from_emf([], "2026-11-20", "2026-11-21", "60min")
+    assert health.summary(frame, "2026-11-20", "2026-11-21").startswith("no ingest metrics in the window")
+    frame.loc[frame.index[3], ["IngestRequestCount", "IngestCount", "RejectedCount"]] = [1300, 1200, 100]
+    frame.loc[frame.index[3], "IngestLagMs_p99"] = 7_200_000
+    assert health.summary(frame, "2026-11-20", "2026-11-21") == (
+        "1,300 events ingested (1,200 accepted, 100 rejected); lag p99 peaked at 2 h in the period starting "
+        "2026-11-20 03:00 UTC.")
