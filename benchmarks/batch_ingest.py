@@ -12,6 +12,7 @@ must be ACCEPTED, or the run fails. Not a test: figures depend on the machine (2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -57,7 +58,7 @@ def main() -> None:
         for tag, size in [("single", 1), ("batch100", 100), ("batch500", 500)]:
             rate = measure(stack.info.api_url, tag, args.events, batch_size=size)
             label = "one event per request" if size == 1 else f"batches of {size}"
-            print(f"{label:<28}{args.events:>8}{rate:>10.0f}")
+            print(f"{label:<28}{args.events:>8}{rate:>10.0f}   load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
