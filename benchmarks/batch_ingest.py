@@ -20,10 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pik.core.timefmt import UTC  # noqa: E402
 from pik_local.client import ApiClient, count_statuses  # noqa: E402
 from pik_local.stack import LocalStack  # noqa: E402
+from local_stack import roles_cpu_s  # noqa: E402
 
 
 def events(tag: str, count: int) -> list[dict]:
@@ -33,18 +35,21 @@ def events(tag: str, count: int) -> list[dict]:
             for i in range(count)]
 
 
-def measure(api_url: str, tag: str, count: int, *, batch_size: int) -> float:
+def measure(api_url: str, tag: str, count: int, *, batch_size: int) -> tuple[float, dict[str, float]]:
+    """(events/s, CPU ms per event of moto's process and of the API workers)."""
     workers = 16 if batch_size == 1 else 4
     sent = events(tag, count)
     with ApiClient(api_url, workers=workers) as api:
+        cpu_before = roles_cpu_s(os.getpid())
         started = time.perf_counter()
         results = (api.ingest(sent, progress=False) if batch_size == 1
                    else api.ingest_batches(sent, batch_size=batch_size, progress=False))
         elapsed = time.perf_counter() - started
+        cpu_after = roles_cpu_s(os.getpid())
     counts = count_statuses(results)
     if counts != {"ACCEPTED": count}:
         raise SystemExit(f"{tag}: expected {count} ACCEPTED, got {counts}")
-    return count / elapsed
+    return count / elapsed, {role: (cpu_after[role] - cpu_before[role]) * 1000 / count for role in ("moto", "api")}
 
 
 def main() -> None:
@@ -54,11 +59,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, \
             LocalStack(info_file=Path(tmp) / "local.json", log_level="WARNING") as stack:
         measure(stack.info.api_url, "warmup", 200, batch_size=100)
-        print(f"{'mode':<28}{'events':>8}{'events/s':>10}")
+        print(f"{'mode':<24}{'events':>8}{'events/s':>10}{'moto ms/ev':>12}{'api ms/ev':>11}{'load':>7}")
         for tag, size in [("single", 1), ("batch100", 100), ("batch500", 500)]:
-            rate = measure(stack.info.api_url, tag, args.events, batch_size=size)
+            rate, cpu = measure(stack.info.api_url, tag, args.events, batch_size=size)
             label = "one event per request" if size == 1 else f"batches of {size}"
-            print(f"{label:<28}{args.events:>8}{rate:>10.0f}   load {os.getloadavg()[0]:.1f}")
+            print(f"{label:<24}{args.events:>8}{rate:>10.0f}{cpu['moto']:>12.1f}{cpu['api']:>11.1f}"
+                  f"{os.getloadavg()[0]:>7.1f}")
 
 
 if __name__ == "__main__":
