@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..bootstrap import adapters
-from ..services import batch
 from ..core.errors import ValidationError
 from ..core.records import Attempt
+from ..services import batch
 from ..services.ingest import IngestOutcome, ingest, reject
 from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
