@@ -39,3 +39,18 @@ def test_a_bad_tap_mapping_stops_the_local_stack_before_anything_starts(tmp_path
     assert str(err.value) == ("SqsTapMapping: entity_id: path '$.customer..id' is not valid: "
                               "cannot read the path after '$.customer'")
     assert not (tmp_path / "local.json").exists()
+
+
+@pytest.mark.parametrize("param,message", [
+    ("NoSuchThing=1", "Error: unknown template parameter(s): NoSuchThing"),
+    ("EnableProcessor=maybe", "Error: EnableProcessor='maybe' is not one of true, false"),
+    ("SqsTapQueueArn", "Invalid value for --param: 'SqsTapQueueArn' is not NAME=VALUE"),
+])
+def test_pik_local_up_refuses_a_bad_param_cleanly(tmp_path, param, message):
+    from click.testing import CliRunner
+
+    from pik_cli import cli
+
+    result = CliRunner().invoke(cli, ["local", "up", "--info-file", str(tmp_path / "local.json"), "--param", param])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "local.json").exists()
