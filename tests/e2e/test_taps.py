@@ -4,8 +4,12 @@ retry rules against moto's Kinesis."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
+
+import pik_nb
+from pik.core.timefmt import UTC
 
 from pik_local.client import ApiClient, count_statuses
 from pik_local.runtime import LocalFunction
@@ -71,6 +75,18 @@ def test_each_tap_feeds_the_same_ingest_service(start_stack):
                            ExpressionAttributeValues={":p": {"S": f"EVT#{first}"}})["Items"]
     statuses = sorted(a["status"]["S"] for a in attempts if a["sk"]["S"].startswith("ATT#"))
     assert statuses == ["ACCEPTED", "DUPLICATE", "DUPLICATE"]  # SQS, Kinesis and the API: one event
+
+    kit = pik_nb.connect(path=stack.info_file)  # every function's EMF lines, in the stack's lambda.log
+    now = datetime.now(UTC)
+
+    def totals():
+        frame = kit.metrics(now - timedelta(hours=1), now + timedelta(hours=1), "60min")
+        counts = {name: int(frame[name].sum()) for name in ("IngestRequestCount", "IngestCount", "DuplicateCount",
+                                                            "RejectedCount", "IngestErrorCount")}
+        return counts if counts["IngestRequestCount"] >= 9 else None
+
+    assert wait_for(totals, timeout_s=30, what="the metrics of 9 records") == {
+        "IngestRequestCount": 9, "IngestCount": 5, "DuplicateCount": 2, "RejectedCount": 2, "IngestErrorCount": 0}
 
 
 @pytest.fixture
