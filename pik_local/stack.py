@@ -183,7 +183,7 @@ class LocalStack:
                 self._api.stop()
                 self._api = None
             if self._moto and self.state_dir and self.resources:
-                return state.save(self.session(), self.resources.names, self.state_dir)
+                return state.save(self.session(), self.resources.names, self.state_dir, self._template)
             return None
         finally:
             self._stop_moto()

@@ -145,3 +145,20 @@ def test_a_function_error_bisects_the_batch_until_the_poison_record_is_alone(kin
                           LocalFunction("T", handler), "us-east-1")
     poller.poll_once()
     assert calls == [["a", "b", "c", "d"], ["a", "b"], ["a"], ["b"], ["c", "d"]]
+
+
+def test_a_stack_with_taps_saves_and_restores_the_tap_queues(tmp_path):
+    parameters = {"EventBridgeTapBusName": "shop"}
+    with LocalStack(info_file=tmp_path / "a" / "local.json", state_dir=tmp_path / "state", api_workers=0,
+                    parameters={**parameters, "EnableProcessor": "false"}) as stack:
+        sqs = stack.session().client("sqs")
+        sqs.send_message(QueueUrl=stack.info.outputs["event_bridge_tap_dead_letter_queue_url"], MessageBody="failed")
+        assert "ProcessorFunction" not in [p.function.name for p in stack._pollers]
+    saved = json.loads((tmp_path / "state" / "snapshot" / "manifest.json").read_text())["counts"]
+    assert saved["EventBridgeTapDeadLetterQueue"] == 1 and saved["EventBridgeTapQueue"] == 0
+    with LocalStack(info_file=tmp_path / "b" / "local.json", state_dir=tmp_path / "state", api_workers=0,
+                    parameters=parameters) as stack:
+        assert stack.restored["EventBridgeTapDeadLetterQueue"] == 1
+        body = stack.session().client("sqs").receive_message(
+            QueueUrl=stack.info.outputs["event_bridge_tap_dead_letter_queue_url"])["Messages"][0]["Body"]
+        assert body == "failed"
