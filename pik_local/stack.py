@@ -27,9 +27,9 @@ from . import conditions, state, taps, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
-from .stream_poller import StreamPoller, stream_mappings
 from .processes import ApiWorkers, Child, ChildError
 from .runtime import functions, unroute_output
+from .stream_poller import StreamPoller, stream_mappings
 
 REGION = "us-east-1"
 API_WORKERS = 3  # API processes: with moto's own process, enough to keep two cores busy
