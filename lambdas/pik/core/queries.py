@@ -115,3 +115,12 @@ def _request(table: str, index: str | None, condition: str, values: dict[str, st
 
 def _limited(request: dict, limit: int | None) -> dict:
     return {**request, "Limit": limit} if limit else request
+
+
+def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict:
+    """Segment of a parallel scan: the partition (source, type, event date) of every attempt that
+    arrived at or after ``ingest_time_key`` (the compaction feed; a filter, so it reads the table)."""
+    return {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+            "FilterExpression": "item_type = :t AND ingest_time >= :w",
+            "ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"},
+            "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}, ":w": {"S": ingest_time_key}}}
