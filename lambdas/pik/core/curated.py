@@ -143,12 +143,14 @@ def sort_key(row: dict) -> tuple:
 
 # --- manifests and watermark --------------------------------------------------------------
 def manifest_document(partition: Partition, files: dict[str, list[str]], ids: dict[str, list[str]],
-                      compacted_at: str) -> dict:
-    """The partition's current parts per layout and the ids they hold (attempt ids for
-    ``attempts``, event ids for ``events``), sorted."""
+                      columns: dict[str, dict[str, str]], compacted_at: str) -> dict:
+    """The partition's current parts per layout, the ids each part holds (attempt ids in an
+    attempts part, event ids in an events part), sorted, and each layout's columns (name -> kind),
+    so a reader knows every part's schema without opening it."""
     return {"schema": MANIFEST_SCHEMA, **partition._asdict(), "compacted_at": compacted_at,
             "files": {layout: sorted(files.get(layout, [])) for layout in LAYOUTS},
-            "ids": {layout: sorted(ids.get(layout, [])) for layout in LAYOUTS}}
+            "ids": {key: sorted(ids[key]) for key in sorted(ids)},
+            "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS}}
 
 
 def watermark_document(ingest_time: str, partitions: int, compacted_at: str) -> dict:

@@ -46,10 +46,15 @@ def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: 
                     limit=limit)
 
 
-def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
-    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only."""
+def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,
+                  since: str | None = None) -> dict:
+    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only (that
+    arrived at or after the key-time ``since``, when given)."""
     request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
+    if since is not None:
+        request["FilterExpression"] += " AND ingest_time >= :w"
+        request["ExpressionAttributeValues"][":w"] = {"S": since}
     return _limited(request, limit)
 
 

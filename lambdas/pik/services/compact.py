@@ -81,8 +81,8 @@ class Compactor:
         events = sorted((curated.event_row(item, raw) for item, raw in zip(firsts, raws)), key=curated.sort_key)
         columns = {ATTEMPTS: curated.ATTEMPT_COLUMNS,
                    EVENTS: {**curated.EVENT_COLUMNS, **curated.payload_kinds(events), curated.PAYLOAD: "text"}}
-        parts = {ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS]),
-                 EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS])}
+        parts = {ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS], "attempt_id"),
+                 EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS], "event_id")}
         files = {layout: sorted(parts[layout]) for layout in curated.LAYOUTS}
         key = curated.manifest_key(partition)
         old = self.archive.read(key)
@@ -91,22 +91,25 @@ class Compactor:
         if old_files == files:
             return {"written": False, **counts}
         for layout in curated.LAYOUTS:
-            for part_key, body in parts[layout].items():
+            for part_key, (body, _) in parts[layout].items():
                 self.archive.write(part_key, body)
-        ids = {ATTEMPTS: [row["attempt_id"] for row in attempts], EVENTS: [row["event_id"] for row in events]}
-        self.archive.write(key, _json(curated.manifest_document(partition, files, ids, compacted_at)))
+        ids = {part_key: part_ids for layout in curated.LAYOUTS for part_key, (_, part_ids) in parts[layout].items()}
+        self.archive.write(key, _json(curated.manifest_document(partition, files, ids, columns, compacted_at)))
         stale = sorted({k for layout in curated.LAYOUTS for k in old_files.get(layout, [])} - {
             k for layout in curated.LAYOUTS for k in files[layout]})
         if stale:
             self.archive.delete(stale)
         return {"written": True, **counts}
 
-    def _parts(self, layout: str, partition: Partition, rows: list[dict], columns: dict[str, str]) -> dict[str, bytes]:
+    def _parts(self, layout: str, partition: Partition, rows: list[dict], columns: dict[str, str],
+               id_column: str) -> dict[str, tuple[bytes, list[str]]]:
+        """Part key -> (Parquet bytes, the ids of its rows), ``rows_per_part`` rows per part."""
         parts = {}
         for start in range(0, len(rows), self.rows_per_part):
-            body = self.encode(rows[start:start + self.rows_per_part], columns)
+            chunk = rows[start:start + self.rows_per_part]
+            body = self.encode(chunk, columns)
             digest = hashlib.sha256(body).hexdigest()[:32]
-            parts[curated.part_key(layout, *partition, digest)] = body
+            parts[curated.part_key(layout, *partition, digest)] = (body, [row[id_column] for row in chunk])
         return parts
 
 
