@@ -27,7 +27,7 @@ from pik import parquet
 from pik.core import curated
 
 from . import archive, queries_sql
-from .errors import KitError, ScopeError
+from .errors import ScopeError, SqlError
 from .frames import AGGREGATE_COLUMNS, from_dynamo
 from .times import Time, utc
 
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 VIEWS = ("attempts", "events", "aggregates", "replays")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
-
-
-class SqlError(KitError):
-    """A query the engine refused (syntax, unknown column, Athena failure), with its message."""
 
 
 def engine_of(stack: "Stack", engine: str | None) -> str:
