@@ -170,9 +170,9 @@ def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
     """``query`` on Athena in the stack's workgroup and curated database, as a DataFrame typed by
     Athena's column types."""
     extra = stack.resources.extra
-    database, workgroup = extra.get("curated_database_name"), extra.get("athena_work_group_name")
+    database, workgroup = extra.get("athena_database"), extra.get("athena_work_group_name")
     if not database or not workgroup:
-        raise ScopeError("Athena needs the stack outputs CuratedDatabaseName and AthenaWorkGroupName "
+        raise ScopeError("Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
                          "(deploy with EnableAthena=true), or use engine='duckdb'")
     client = stack.client("athena")
     started = client.start_query_execution(**athena_request(query, database, workgroup))

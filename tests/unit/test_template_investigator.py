@@ -36,8 +36,9 @@ def tpl() -> dict:
 
 @pytest.fixture(scope="module")
 def statements(tpl) -> dict[str, dict]:
-    [(name, policy)] = template.of_type(tpl, "AWS::IAM::ManagedPolicy").items()
-    assert name == "InvestigatorPolicy"
+    policies = template.of_type(tpl, "AWS::IAM::ManagedPolicy")
+    assert set(policies) == {"InvestigatorPolicy", "AthenaInvestigatorPolicy"}  # the second: tests/unit/test_template_archive.py
+    policy = policies["InvestigatorPolicy"]
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
