@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from pik import parquet
 from pik.aws.archive import ArchiveBucket, ArrivalFeed
@@ -26,7 +28,9 @@ from pik.core.records import ACCEPTED
 from pik.core.timefmt import days_between, now
 from pik.services.compact import Compactor
 
+from .errors import ScopeError
 from .frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
+from .load import gather, scan_segments
 from .raw import get_many, list_keys
 from .times import Time, utc
 
@@ -53,8 +57,6 @@ def compact(stack: "Stack", *, source: str | None = None, event_type: str | None
     step = compactor(stack, settle=settle)
     if source or event_type or start is not None or end is not None:
         if not (source and event_type and start is not None and end is not None):
-            from .errors import ScopeError
-
             raise ScopeError("compact a range with source=, event_type=, start= and end= together")
         return step.run([(source, event_type, day) for day in days_between(utc(start), utc(end))])
     return step.run(step.feed.partitions_since("") if everything else None)
@@ -112,9 +114,6 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
 def local_parts(root: str, layout: str) -> Parts:
     """Every part under ``root/curated/<layout>`` on a local disk (the benchmark's layout, no
     manifests); schemas read from the files' footers."""
-    import pyarrow.parquet as pq
-    from pathlib import Path
-
     base = Path(root) / curated.PREFIX / layout
     parts = Parts(layout, str(base))
     for path in sorted(base.rglob("*.parquet")):
@@ -142,8 +141,6 @@ def filesystem(stack: "Stack") -> pafs.S3FileSystem:
 def fresh_attempts(stack: "Stack", since: str | None) -> pa.Table:
     """Attempts that arrived at or after ``since`` (every attempt when None), from the events
     table, as a table with the attempts view's columns."""
-    from .load import gather, scan_segments
-
     table = stack.resources.events_table_name
     segments = scan_segments(stack)
     requests = [("Scan", queries.attempts_scan(table, segment, segments, since=since)) for segment in range(segments)]
