@@ -88,7 +88,7 @@ class Compactor:
         old = self.archive.read(key)
         old_files = json.loads(old)["files"] if old else {}
         counts = {"attempts": len(attempts), "events": len(events)}
-        if old_files == files:
+        if old_files == files or (old is None and not attempts):  # unchanged, or nothing to start
             return {"written": False, **counts}
         for layout in curated.LAYOUTS:
             for part_key, (body, _) in parts[layout].items():
