@@ -17,6 +17,7 @@ each query reads (Athena bills the compressed bytes it reads; partition columns 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -130,36 +131,41 @@ QUERIES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="attempts to generate [10,000,000]")
-    parser.add_argument("--root", type=Path, default=None, help="write here (kept) instead of a temporary dir")
+    parser.add_argument("--root", type=Path, default=None, help="write here (kept) instead of a temporary dir; "
+                                                                "if it already holds a layout, query that")
     parser.add_argument("--compaction", type=int, default=0, help="also time the compaction step on the local "
                                                                    "stack over this many ingested events")
     args = parser.parse_args()
     root = args.root or Path(tempfile.mkdtemp(prefix="pik-archive-"))
     try:
-        started = time.perf_counter()
-        attempts, events = generate(args.events)
-        generated = time.perf_counter()
-        write(attempts, root, curated.ATTEMPTS)
-        write(events, root, curated.EVENTS)
-        print(f"generated {attempts.num_rows:,} attempts / {events.num_rows:,} events in "
-              f"{generated - started:.1f} s, wrote them in {time.perf_counter() - generated:.1f} s under {root}")
-        del attempts, events
+        if not (root / curated.PREFIX).exists():
+            started = time.perf_counter()
+            attempts, events = generate(args.events)
+            generated = time.perf_counter()
+            write(attempts, root, curated.ATTEMPTS)
+            write(events, root, curated.EVENTS)
+            print(f"generated {attempts.num_rows:,} attempts / {events.num_rows:,} events in "
+                  f"{generated - started:.1f} s, wrote them in {time.perf_counter() - generated:.1f} s under {root}")
+            del attempts, events
         sizes = {layout: column_bytes(root, layout) for layout in curated.LAYOUTS}
         files = {layout: len(list((root / curated.PREFIX / layout).rglob("*.parquet"))) for layout in curated.LAYOUTS}
         for layout in curated.LAYOUTS:
             print(f"{layout}: {files[layout]} parts, {sum(sizes[layout].values()) / 2**20:,.1f} MiB compressed")
         con = local_connection(str(root))
         sql = lambda query: run(con, query)  # noqa: E731
-        print(f"{'query':<22} {'first s':>8} {'again s':>8} {'rows':>9} {'Athena scans':>13}")
+        print(f"load average before the queries: {os.getloadavg()[0]:.1f} (2 cores)")
+        print(f"{'query':<22} {'first s':>8} {'again s':>8} {'cpu s':>7} {'rows':>9} {'Athena scans':>13}")
         for name, (query, attempt_columns, event_columns) in QUERIES.items():
-            timings = []
+            timings, cpu = [], 0.0
             for _ in range(2):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = query(sql)
                 timings.append(time.perf_counter() - t0)
+                cpu = time.process_time() - c0  # all of DuckDB's threads: the work, whatever the load
             read = (sum(sizes[curated.EVENTS].values()) if event_columns == "all"
                     else sum(sizes[curated.ATTEMPTS].get(c, 0) for c in attempt_columns))
-            print(f"{name:<22} {timings[0]:>8.2f} {timings[1]:>8.2f} {len(result):>9,} {read / 2**20:>9,.1f} MiB")
+            print(f"{name:<22} {timings[0]:>8.2f} {timings[1]:>8.2f} {cpu:>7.2f} {len(result):>9,} "
+                  f"{read / 2**20:>9,.1f} MiB")
         con.close()
         if args.compaction:
             compaction(args.compaction)
