@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from pik import parquet
 from pik.aws.archive import ArchiveBucket, ArrivalFeed
@@ -109,21 +107,6 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
                                  partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
                                  partition_base_dir=parts.base))
     return result
-
-
-def local_parts(root: str, layout: str) -> Parts:
-    """Every part under ``root/curated/<layout>`` on a local disk (the benchmark's layout, no
-    manifests); schemas read from the files' footers."""
-    base = Path(root) / curated.PREFIX / layout
-    parts = Parts(layout, str(base))
-    for path in sorted(base.rglob("*.parquet")):
-        names = pq.read_schema(path)
-        parts.add({f.name: _kind(f.type) for f in names}, [str(path)])
-    return parts
-
-
-def _kind(arrow_type: pa.DataType) -> str:
-    return next(kind for kind, known in parquet.ARROW_TYPES.items() if known == arrow_type and kind != "label")
 
 
 def filesystem(stack: "Stack") -> pafs.S3FileSystem:

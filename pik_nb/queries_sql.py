@@ -67,18 +67,29 @@ def search(source: str | None, event_type: str | None, start: Time | None, end: 
             + (f" LIMIT {int(limit)}" if limit else ""))
 
 
-def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE") -> str:
+def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
+             dialect: str = "duckdb") -> str:
     """``pik_nb.lateness(events, by=...)`` over the ``attempts`` view: count, p50/p90/p99 (linear
-    interpolation between order statistics), max, late (lag > threshold), negative and
-    out-of-order first arrivals per group."""
+    interpolation between order statistics, as pandas), max, late (lag > threshold), negative and
+    out-of-order first arrivals per group.
+
+    Percentiles: DuckDB's ``quantile_cont``; on Athena (whose ``approx_percentile`` is approximate)
+    the same interpolation from ``row_number()`` ranks — exact, and it runs on DuckDB too, which is
+    how the tests check that both give pandas' numbers.
+    """
     keys = [by] if isinstance(by, str) else list(by)
     group = ", ".join(keys)
+    exact = dialect == "duckdb"
 
     def percentile(q: float) -> str:
+        if exact:
+            return f"quantile_cont(lag, {q})"
         low, high = f"floor((n - 1) * {q})", f"ceil((n - 1) * {q})"
         return (f"max(CASE WHEN r = {low} THEN lag END) + (max((n - 1) * {q}) - max({low})) * "
                 f"(max(CASE WHEN r = {high} THEN lag END) - max(CASE WHEN r = {low} THEN lag END))")
 
+    ranks = "" if exact else (f", row_number() OVER (PARTITION BY {group} ORDER BY lag) - 1 AS r,"
+                              f" count(*) OVER (PARTITION BY {group}) AS n")
     return f"""
 WITH firsts AS (
   SELECT {group}, entity_id, event_time, ingest_time, ingest_lag_ms AS lag,
@@ -86,9 +97,7 @@ WITH firsts AS (
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen
   FROM attempts WHERE status = '{ACCEPTED}' AND ({where})
 ), ranked AS (
-  SELECT {group}, lag, CASE WHEN event_time < seen THEN 1 ELSE 0 END AS ooo,
-         row_number() OVER (PARTITION BY {group} ORDER BY lag) - 1 AS r,
-         count(*) OVER (PARTITION BY {group}) AS n
+  SELECT {group}, lag, CASE WHEN event_time < seen THEN 1 ELSE 0 END AS ooo{ranks}
   FROM firsts
 )
 SELECT {group}, count(*) AS count,

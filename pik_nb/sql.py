@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -110,21 +111,23 @@ def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh
 
 
 def local_connection(root: str) -> duckdb.DuckDBPyConnection:
-    """DuckDB over a curated layout on a local disk (``root/curated/...``): the benchmark's engine.
+    """DuckDB over a curated layout on a local disk (``root/curated/...``, e.g. a copy of the
+    bucket's ``curated/`` prefix, or the benchmark's), read by DuckDB's own Parquet reader.
 
     >>> local_connection("/tmp/archive").sql("SELECT count(*) FROM attempts").fetchall()
     """
-    from pyarrow import fs
-
     con = _duckdb()
     for layout in (curated.ATTEMPTS, curated.EVENTS):
-        register(con, layout, archive.datasets(archive.local_parts(root, layout), fs.LocalFileSystem()))
+        pattern = str(Path(root) / curated.PREFIX / layout / "*" / "*" / "*" / "*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW {layout} AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+                    "hive_types_autocast = false, union_by_name = true)")
     return con
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # no bar drawn into notebook cells or CLI output
     return con
 
 

@@ -25,14 +25,14 @@ _DAY = pd.Timedelta(days=1)
 
 
 def lateness(sql: Sql, by: str | Sequence[str] = "source", *, threshold: str | pd.Timedelta = "1h",
-             where: str = "TRUE") -> pd.DataFrame:
+             where: str = "TRUE", dialect: str = "duckdb") -> pd.DataFrame:
     """``pik_nb.lateness(events, by=by, threshold=threshold)`` over every first arrival in ``where``.
 
     >>> lateness(kit.sql, by="source").loc["checkout", "p99_ms"]
     """
     keys = [by] if isinstance(by, str) else list(by)
     limit = pd.Timedelta(threshold) // pd.Timedelta(milliseconds=1)
-    frame = sql(queries_sql.lateness(keys, threshold_ms=limit, where=where))
+    frame = sql(queries_sql.lateness(keys, threshold_ms=limit, where=where, dialect=dialect))
     for name in keys:
         frame[name] = frame[name].astype("str")
     result = frame.set_index(keys)[LATENESS_COLUMNS]
