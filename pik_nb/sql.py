@@ -18,11 +18,12 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pik import parquet
 from pik.core import curated
@@ -48,11 +49,13 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
     return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
-def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
-    """Run ``query`` over the views; see ``Kit.sql``."""
+def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
+        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> pd.DataFrame:
+    """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
+    fresh attempts) limits the raw objects read for fresh events to those a query can match."""
     if engine_of(stack, engine) == "athena":
         return athena(stack, query)
-    with connection(stack, query, fresh=fresh) as con:
+    with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where) as con:
         return run(con, query)
 
 
@@ -64,7 +67,8 @@ def run(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def connection(stack: "Stack", query: str, *, fresh: bool = True) -> duckdb.DuckDBPyConnection:
+def connection(stack: "Stack", query: str, *, fresh: bool = True,
+               fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded)."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
     con = _duckdb()
@@ -75,7 +79,10 @@ def connection(stack: "Stack", query: str, *, fresh: bool = True) -> duckdb.Duck
         if fresh:
             fresh_rows["attempts"] = archive.fresh_attempts(stack, mark)
             if "events" in wanted:
-                fresh_rows["events"] = archive.fresh_events(stack, fresh_rows["attempts"])
+                candidates = fresh_rows["attempts"]
+                if fresh_events_where is not None:
+                    candidates = candidates.filter(fresh_events_where(candidates))
+                fresh_rows["events"] = archive.fresh_events(stack, candidates)
         fs = archive.filesystem(stack)
         for layout in (curated.ATTEMPTS, curated.EVENTS):
             if layout in wanted:
@@ -156,8 +163,19 @@ def search(stack: "Stack", *, source: str | None = None, event_type: str | None 
     if (start is None) != (end is None) or (start is not None and not utc(start) < utc(end)):
         raise ScopeError("start and end go together, with start < end")
     query = queries_sql.search(source, event_type, start, end, where, limit)
+
+    def in_scope(attempts: pa.Table) -> pa.Array:  # fetch raw objects of fresh events in scope only
+        mask = pa.array([True] * attempts.num_rows, pa.bool_())
+        for name, value in (("source", source), ("event_type", event_type)):
+            if value is not None:
+                mask = pc.and_(mask, pc.equal(attempts[name], value))
+        if start is not None:
+            mask = pc.and_(mask, pc.greater_equal(attempts["event_time"], pa.scalar(utc(start), pa.timestamp("us", "UTC"))))
+            mask = pc.and_(mask, pc.less(attempts["event_time"], pa.scalar(utc(end), pa.timestamp("us", "UTC"))))
+        return mask
+
     try:
-        found = sql(stack, query, fresh=fresh, engine=engine)
+        found = sql(stack, query, fresh=fresh, engine=engine, fresh_events_where=in_scope)
     except SqlError as exc:
         if "Referenced column" in str(exc) or "not found" in str(exc):
             raise ScopeError(f"where={where!r} names a column the events have not got: {exc}") from exc
