@@ -44,7 +44,7 @@ def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
     bucket, table = stack.resources.raw_bucket_name, stack.resources.events_table_name
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
                      archive=ArchiveBucket(bucket, client=s3), feed=ArrivalFeed(table, client=dynamodb, segments=1),
-                     encode=parquet.encode, now=now, settle=pd.Timedelta(settle).to_pytimedelta())
+                     encode=parquet.encode, decode=parquet.decode, now=now, settle=pd.Timedelta(settle).to_pytimedelta())
 
 
 def compact(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,

@@ -66,4 +66,4 @@ def compactor(settings: Settings) -> "Compactor":
 
     return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
                      archive=ArchiveBucket(settings.raw_bucket), feed=ArrivalFeed(settings.events_table),
-                     encode=parquet.encode, now=now)
+                     encode=parquet.encode, decode=parquet.decode, now=now)

@@ -94,11 +94,27 @@ def test_a_second_run_changes_no_byte(stack, seeded):
     assert after == before
 
 
+def raw_gets(client) -> list[str]:
+    """Record the raw/ keys ``client`` GETs from now on."""
+    seen: list[str] = []
+
+    def record(params, **_):
+        if params.get("Key", "").startswith("raw/"):
+            seen.append(params["Key"])
+
+    client.meta.events.register("provide-client-params.s3.GetObject", record)
+    return seen
+
+
 def test_a_late_event_for_a_compacted_day_is_added_by_the_next_run_without_duplicating_a_row(stack, seeded):
+    from pik.aws import clients
+
     run()
     old_events_key, _ = part(objects(stack), "events")
     late = send(make_event(entity_id="c-9", event_time=at(23), payload={"amount": 7.5, "country": "FR"}))
+    gets = raw_gets(clients.client("s3"))
     result = run()
+    assert gets == [late["s3_key"]]  # the compacted events' payloads come from their part, not from raw/
     assert (result["written"], result["events"], result["attempts"]) == (1, 4, 5)
     store = objects(stack)
     key, events = part(store, "events")  # exactly one part: the old one was deleted after the switch
@@ -107,6 +123,12 @@ def test_a_late_event_for_a_compacted_day_is_added_by_the_next_run_without_dupli
     assert len(ids) == len(set(ids)) == 4 and ids[-1] == late["event_id"]
     assert events.column("amount").to_pylist() == [0.0, 10.0, 20.0, 7.5]  # int + float widened to double
     assert str(events.schema.field("amount").type) == "double"
+    incremental = {k: v for k, v in store.items() if k.endswith(".parquet")}
+    s3, bucket = boto3.client("s3"), stack.outputs["raw_bucket_name"]
+    for key in store:
+        s3.delete_object(Bucket=bucket, Key=key)
+    run()  # from scratch, every payload from raw/: the very same parts
+    assert {k: v for k, v in objects(stack).items() if k.endswith(".parquet")} == incremental
 
 
 def test_the_same_rows_give_the_same_bytes_and_key(stack, seeded):

@@ -2,8 +2,10 @@
 
 For each (source, event_type, event_date) partition touched by an attempt that arrived since the
 watermark (or each partition it is given), read every attempt of that partition from the stream
-index and every ACCEPTED event's raw object, build the attempts and events rows, encode them (a
-pure ``encode(rows, columns) -> bytes`` it is handed), and switch the partition's manifest:
+index and the raw object of each ACCEPTED event its current parts do not hold yet (their payloads
+are read back from the parts: a late event costs one raw GET, not the day's), build the attempts
+and events rows, encode them (pure ``encode``/``decode`` functions it is handed), and switch the
+partition's manifest:
 
 1. parts are written under content-addressed keys (same rows -> same bytes -> same key);
 2. the manifest (files + ids per layout) is replaced: the switch, atomic for manifest readers;
@@ -32,6 +34,7 @@ from ..core.ports import Archive, ArrivalFeed, DocumentStore, EventIndex
 from ..core.timefmt import key_time
 
 Encode = Callable[[list[dict], dict[str, str]], bytes]
+Decode = Callable[[bytes, list[str]], list[dict]]
 DEFAULT_SETTLE = timedelta(seconds=60)
 ROWS_PER_PART = 1_000_000
 
@@ -43,6 +46,7 @@ class Compactor:
     archive: Archive
     feed: ArrivalFeed
     encode: Encode
+    decode: Decode
     now: Callable[[], datetime]
     settle: timedelta = DEFAULT_SETTLE
     rows_per_part: int = ROWS_PER_PART
@@ -76,17 +80,15 @@ class Compactor:
         """Rebuild one partition's parts; ``written`` is False when they were already current."""
         items = list(self.index.by_stream_day(*partition))
         attempts = sorted((curated.attempt_row(item) for item in items), key=curated.sort_key)
-        firsts = curated.accepted(items)
-        raws = self.documents.get_many([item["s3_key"] for item in firsts])
-        events = sorted((curated.event_row(item, raw) for item, raw in zip(firsts, raws)), key=curated.sort_key)
+        key = curated.manifest_key(partition)
+        old = self.archive.read(key)
+        old_files = json.loads(old)["files"] if old else {}
+        events = sorted(self._event_rows(curated.accepted(items), old_files.get(EVENTS, [])), key=curated.sort_key)
         columns = {ATTEMPTS: curated.ATTEMPT_COLUMNS,
                    EVENTS: {**curated.EVENT_COLUMNS, **curated.payload_kinds(events), curated.PAYLOAD: "text"}}
         parts = {ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS], "attempt_id"),
                  EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS], "event_id")}
         files = {layout: sorted(parts[layout]) for layout in curated.LAYOUTS}
-        key = curated.manifest_key(partition)
-        old = self.archive.read(key)
-        old_files = json.loads(old)["files"] if old else {}
         counts = {"attempts": len(attempts), "events": len(events)}
         if old_files == files or (old is None and not attempts):  # unchanged, or nothing to start
             return {"written": False, **counts}
@@ -100,6 +102,24 @@ class Compactor:
         if stale:
             self.archive.delete(stale)
         return {"written": True, **counts}
+
+    def _event_rows(self, firsts: list[dict], old_parts: list[str]) -> list[dict]:
+        """Events rows for the ACCEPTED attempts ``firsts``: payloads already in the partition's
+        current parts are taken from there (one GET per part), only new events' raw objects are
+        read. The payload text is canonical JSON, so a reused row is the row raw would give."""
+        known: dict[str, tuple[str, str]] = {}
+        for part in old_parts:
+            body = self.archive.read(part)
+            for row in self.decode(body, ["event_id", "payload_sha256", curated.PAYLOAD]) if body else []:
+                known[row["event_id"]] = (row["payload_sha256"], row[curated.PAYLOAD])
+        reused = {item["event_id"]: known[item["event_id"]][1] for item in firsts
+                  if known.get(item["event_id"], ("", ""))[0] == item["payload_sha256"]}
+        missing = [item for item in firsts if item["event_id"] not in reused]
+        raws = dict(zip((item["event_id"] for item in missing),
+                        self.documents.get_many([item["s3_key"] for item in missing])))
+        return [curated.event_row(item, raws[item["event_id"]]) if item["event_id"] in raws
+                else curated.event_row(item, {"event": {"payload": json.loads(reused[item["event_id"]])}})
+                for item in firsts]
 
     def _parts(self, layout: str, partition: Partition, rows: list[dict], columns: dict[str, str],
                id_column: str) -> dict[str, tuple[bytes, list[str]]]:
