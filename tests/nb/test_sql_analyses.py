@@ -84,3 +84,11 @@ def test_the_search_query_finds_exactly_the_matching_events(archive):
     assert len(want) > 0
     assert sorted(got["event_id"]) == sorted(want["event_id"])
     assert list(got["event_time"]) == sorted(got["event_time"])
+
+
+def test_scope_values_are_literals_never_sql(archive):
+    _, _, sql = archive
+    hostile = "web' OR '1'='1"
+    assert queries_sql.literal(hostile) == "'web'' OR ''1''=''1'"
+    assert len(sql(queries_sql.search(hostile, None, None, None))) == 0  # matched as a (missing) source name
+    assert sql_analyses.duplicates_per_source(sql, where=queries_sql.scope(source=hostile)).empty
