@@ -16,6 +16,7 @@ from .errors import ApiError, ConnectError, KitError, ScopeError, SqlError
 from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
+from .health import plot_health
 from .durations import humanize, humanize_frame
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
@@ -29,6 +30,7 @@ __all__ = [
     "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
+    "plot_health",
     "humanize", "humanize_frame",
     "compare", "plot_diff", "Diff",
     "Explanation",

@@ -211,5 +211,18 @@ class Kit:
         return sql.search(self.stack, source=source, event_type=event_type, start=start, end=end, where=where,
                           limit=limit, fresh=fresh, engine=engine)
 
+    def metrics(self, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
+        """Pipeline health over ``[start, end)``, one row per ``period`` (``pik_nb.health`` lists the
+        columns): CloudWatch ``GetMetricData`` for a deployed stack, the local stack's EMF lines locally.
+
+        >>> kit.metrics("2026-11-20", "2026-11-21", "1h")["IngestCount"].sum()     # doctest: +SKIP
+        """
+        from . import health
+
+        log_file = self.resources.extra.get("lambda_log_file")
+        if log_file:
+            return health.from_emf_file(log_file, start, end, period)
+        return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
+
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress
