@@ -12,7 +12,7 @@ the first widget.
 from .connect import connect
 from .diff import Diff, compare, plot_diff
 from .duplicates import Duplicates, duplicates, plot_duplicates
-from .errors import ApiError, ConnectError, KitError, ScopeError
+from .errors import ApiError, ConnectError, KitError, ScopeError, SqlError
 from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
@@ -35,5 +35,5 @@ __all__ = [
     "compare", "plot_diff", "Diff",
     "Explanation",
     "replay_widget", "ReplayFlow", "Scope",
-    "KitError", "ConnectError", "ScopeError", "ApiError",
+    "KitError", "ConnectError", "ScopeError", "SqlError", "ApiError",
 ]

@@ -79,3 +79,26 @@ class RunStore(Protocol):
 class MessageQueue(Protocol):
     def send(self, messages: list[dict]) -> int:
         """Send up to ``SEND_BATCH`` JSON messages; how many were sent."""
+
+
+class Archive(Protocol):
+    """Objects of the curated archive (``pik.core.curated``): bytes by key."""
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when absent."""
+
+    def write(self, key: str, body: bytes) -> None:
+        """Create or replace ``key``."""
+
+    def delete(self, keys: list[str]) -> None:
+        """Delete ``keys`` (absent ones are fine)."""
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+
+
+class ArrivalFeed(Protocol):
+    """Where new ingest attempts landed."""
+
+    def partitions_since(self, ingest_time_key: str) -> set[tuple[str, str, str]]:
+        """(source, event_type, event_date) of every attempt with ``ingest_time >= ingest_time_key``."""

@@ -45,10 +45,15 @@ def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: 
                     limit=limit)
 
 
-def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
-    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only."""
+def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,
+                  since: str | None = None) -> dict:
+    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only (that
+    arrived at or after the key-time ``since``, when given)."""
     request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
+    if since is not None:
+        request["FilterExpression"] += " AND ingest_time >= :w"
+        request["ExpressionAttributeValues"][":w"] = {"S": since}
     return _limited(request, limit)
 
 
@@ -107,3 +112,12 @@ def _request(table: str, index: str | None, condition: str, values: dict[str, st
 
 def _limited(request: dict, limit: int | None) -> dict:
     return {**request, "Limit": limit} if limit else request
+
+
+def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict:
+    """Segment of a parallel scan: the partition (source, type, event date) of every attempt that
+    arrived at or after ``ingest_time_key`` (the compaction feed; a filter, so it reads the table)."""
+    return {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+            "FilterExpression": "item_type = :t AND ingest_time >= :w",
+            "ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"},
+            "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}, ":w": {"S": ingest_time_key}}}
