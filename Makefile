@@ -31,8 +31,9 @@ lint: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template-file template.yaml
 
-# Optional security scan (not in `make test`: a 2-minute install). Every skipped rule carries its
-# reason in the resource's Metadata in template.yaml. Offline: --skip-download.
+# Security scan, part of `make test`: exits non-zero on any failed check. Its own venv (checkov pins
+# an old boto3; a 2-minute install, once). Every skipped rule carries its reason in the resource's
+# Metadata in template.yaml. Offline at run time: --skip-download.
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV_STAMP := .venv-checkov/.installed-$(CHECKOV_VERSION)
 $(CHECKOV_STAMP):
@@ -52,7 +53,7 @@ chromium:
 
 # Two pytest workers: most tests wait on local stacks, notebooks and a browser in other processes.
 # A file's tests stay on one worker (--dist loadfile), so its module fixtures are built once.
-test: $(STAMP) lint chromium
+test: $(STAMP) lint checkov chromium
 	PIK_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The edit-test loop (under a minute on 2 cores): the pure core and the handlers against moto.

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from . import incident, investigate, local, replay_options
+from . import archive, incident, investigate, local, replay_options
 
 __all__ = ["cli", "main"]
 
@@ -28,7 +28,8 @@ def cli() -> None:
 
 
 for _command in (local.local, local.ingest_command, local.demo_command, investigate.explain, investigate.replay,
-                 investigate.reconcile, investigate.status, incident.incident, replay_options.steer):
+                 investigate.reconcile, investigate.status, incident.incident,
+                 archive.compact, archive.search, archive.sql, replay_options.steer):
     cli.add_command(_command)
 
 

@@ -28,27 +28,36 @@ def local() -> None:
 @click.option("--info-file", type=click.Path(path_type=Path), default=None,
               help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-              help="Keep state here across restarts (saved on stop, loaded on start) [default: memory only].")
+              help="Keep state here across restarts, kill -9 included (a journal of every write before each "
+                   "answer, a snapshot on stop) [default: memory only].")
 @click.option("--prefix", default="pik", show_default=True, help="Prefix of the bucket, table and queue names.")
 @click.option("--simulated-arrival", is_flag=True,
               help="Honour the X-Pik-Simulated-Arrival header (for replaying a generated history; never in AWS).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True, help="The handlers' log level (the template's LogLevel parameter); "
                                       "their logs go to lambda.log next to the info file.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
+                   "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).")
 def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Path | None, prefix: str,
-             simulated_arrival: bool, log_level: str) -> None:
+             simulated_arrival: bool, log_level: str, params: tuple[str, ...]) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
 
     \b
     Example:
       pik local up --state-dir .pik/state
+      pik local up --param KinesisTapStreamArn=arn:aws:kinesis:us-east-1:123456789012:stream/orders
       curl -s -XPOST "$(jq -r .api_url .pik/local.json)/ingest" -d @event.json
     """
     from pik_local.stack import LocalStack, StackError
 
     setup_logging()
-    stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival)
+    try:
+        stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
+                           prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
+                           parameters=_parameters(params))
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
@@ -67,6 +76,17 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     click.echo("stopped")
 
 
+def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("A=1", "B=x=y")`` -> ``{"A": "1", "B": "x=y"}``; a pair without ``=`` is a usage error."""
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        parameters[name] = value
+    return parameters
+
+
 def _stop_on_signals() -> threading.Event:
     """SIGINT (Ctrl-C) and SIGTERM both ask for a clean stop."""
     stopping = threading.Event()
@@ -77,7 +97,11 @@ def _stop_on_signals() -> threading.Event:
 
 def _summary(stack: "LocalStack") -> str:
     info, names = stack.info, stack.resources.names
-    persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records)" if stack.restored is not None
+    replayed = (f", replayed {stack.replayed['writes']} journaled writes"
+                + (f" ({stack.replayed['refused']} refused: see docs/local.md)" if stack.replayed["refused"] else "")
+                if stack.replayed and (stack.replayed["writes"] or stack.replayed["refused"]) else "")
+    persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records{replayed})" if stack.restored is not None
+                 else f"{stack.state_dir} (no snapshot{replayed})" if replayed
                  else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir
                  else "memory only: everything is lost on stop (use --state-dir DIR to keep it)")
     lines = [
@@ -85,6 +109,7 @@ def _summary(stack: "LocalStack") -> str:
         f"  API        {info.api_url}   POST /ingest, POST /replay",
         f"  AWS        {info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
         *(f"  {logical:<22} {name}" for logical, name in names.items()),
+        *(f"  {key:<22} {value}" for key, value in info.outputs.items() if "_tap_" in key),
         f"  info file  {stack.info_file}",
         f"  Lambda log {stack.lambda_log_path}",
         f"  state      {persisted}",
@@ -102,13 +127,15 @@ def _summary(stack: "LocalStack") -> str:
 @click.option("--profile", default=None, help="AWS profile for --stack.")
 @click.option("--region", default=None, help="AWS region for --stack.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
+@click.option("--batch-size", type=click.IntRange(1, 500), default=100, show_default=True,
+              help="Events per POST /ingest request ({\"events\": [...]}); 1 sends one event per request.")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
-                   profile: str | None, region: str | None, workers: int, output: IO[str] | None,
+                   profile: str | None, region: str | None, workers: int, batch_size: int, output: IO[str] | None,
                    progress: bool) -> None:
-    """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, concurrently.
+    """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
     A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
     exits with 1 when any line was not stored (REJECTED, or no answer).
@@ -130,7 +157,10 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
             kit = connect(stack, profile=profile, region=region)
             api_url, session = kit.resources.api_url, kit.session
         with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-            results = api.ingest(events, progress=progress)
+            if batch_size > 1:
+                results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
+            else:
+                results = api.ingest(events, progress=progress)
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")

@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Condition, Thread
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from .runtime import ACCOUNT, Invocation, LocalFunction
@@ -201,6 +201,7 @@ class LocalApi(ThreadingHTTPServer):
         self.stage, self.routes, self.simulated_arrival = stage, table, simulated_arrival
         self._thread = Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="pik-api", daemon=True)
         self._calls = Condition()  # guards the two fields below
+        self.durable: Callable[[], None] | None = None  # called after each call, before its answer is sent
         self._active, self._closing = 0, False
 
     def server_bind(self) -> None:
@@ -228,7 +229,10 @@ class LocalApi(ThreadingHTTPServer):
                 return None
             self._active += 1
         try:
-            return function.invoke(event)
+            outcome = function.invoke(event)
+            if self.durable:
+                self.durable()
+            return outcome
         finally:
             with self._calls:
                 self._active -= 1

@@ -99,7 +99,7 @@ class Poller(threading.Thread):
         return len(messages)
 
     def _receive(self, count: int, wait_s: int) -> list[dict]:
-        response = self.sqs.receive_message(QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=count,
+        response = self.sqs.receive_message(QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=min(count, 10),
                                             WaitTimeSeconds=wait_s, AttributeNames=["All"],
                                             MessageAttributeNames=["All"])
         return response.get("Messages", [])
@@ -120,14 +120,15 @@ class Poller(threading.Thread):
 
 
 def mappings(specs: dict[str, dict], queue_urls: dict[str, str], queue_arns: dict[str, str]) -> list[tuple[str, Mapping]]:
-    """``[(function logical id, Mapping)]`` from the template's ``SQS`` events."""
+    """``[(function logical id, Mapping)]`` from the template's ``SQS`` events; a queue given as
+    ``!Ref Parameter`` (a tap's existing queue) is looked up under the parameter's name."""
     found = []
     for name, spec in specs.items():
         for event in spec["events"].values():
             if event["Type"] != "SQS":
                 continue
             props = event["Properties"]
-            queue = props["Queue"]["Fn::GetAtt"][0]
+            queue = props["Queue"]["Fn::GetAtt"][0] if "Fn::GetAtt" in props["Queue"] else props["Queue"]["Ref"]
             found.append((name, Mapping(queue_urls[queue], queue_arns[queue], int(props.get("BatchSize", 10)),
                                         "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []))))
     return found

@@ -101,9 +101,10 @@ class ApiWorkers:
     execution environments. ``routes`` (this process's functions) are what they serve."""
 
     def __init__(self, workers: int, port: int, stage: str, routes: dict, *, region: str,
-                 simulated_arrival: bool = False, log_path: Path | None = None) -> None:
+                 simulated_arrival: bool = False, log_path: Path | None = None, journal_path: Path | None = None) -> None:
         self.workers, self.stage, self.routes, self.region = workers, stage, routes, region
         self.simulated_arrival, self.log_path = simulated_arrival, log_path
+        self.journal_path = journal_path  # every worker journals its writes there (pik_local.journal)
         self._reserved = reserve_port(port)  # OSError if taken: checked before anything starts
         self.port = self._reserved.getsockname()[1]
         self._children: list[Child] = []
@@ -116,6 +117,7 @@ class ApiWorkers:
         args = ["api", "--port", str(self.port), "--stage", self.stage, "--region", self.region]
         args += ["--simulated-arrival"] if self.simulated_arrival else []
         args += ["--log", str(Path(self.log_path).resolve())] if self.log_path else []
+        args += ["--journal", str(Path(self.journal_path).resolve())] if self.journal_path else []
         self._children = [Child(args, dict(os.environ)) for _ in range(self.workers)]
         try:
             for child in self._children:
@@ -161,15 +163,22 @@ def _serve_moto(port: int) -> None:
             inner.server_close()
 
 
-def _serve_api(port: int, stage: str, simulated_arrival: bool, log_path: str | None, region: str) -> None:
+def _serve_api(port: int, stage: str, simulated_arrival: bool, log_path: str | None, region: str,
+               journal_path: str | None = None) -> None:
     from . import template
     from .api import LocalApi, routes
+    from .journal import Journal
     from .runtime import functions
+
+    journal = Journal(journal_path) if journal_path else None
+    if journal:
+        journal.install()  # before any client exists
 
     specs = {name: spec for name, spec in template.function_specs().items()
              if any(event["Type"] == "Api" for event in spec["events"].values())}
     log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 (lives as long as the process)
     api = LocalApi(port, stage, routes(specs, functions(specs, region, log=log)), simulated_arrival, reuse_port=True)
+    api.durable = journal.sync if journal else None  # journaled writes reach the disk before an answer
     api.start()
     _ready({"port": api.server_address[1]})
     try:
@@ -195,13 +204,14 @@ def main(argv: list[str] | None = None) -> None:
     api.add_argument("--region", required=True)
     api.add_argument("--simulated-arrival", action="store_true")
     api.add_argument("--log")
+    api.add_argument("--journal")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops us in order
     sys.stdout = sys.stderr  # stray prints must not fill the pipe nobody reads after the ready line
     if args.command == "moto":
         _serve_moto(args.port)
     else:
-        _serve_api(args.port, args.stage, args.simulated_arrival, args.log, args.region)
+        _serve_api(args.port, args.stage, args.simulated_arrival, args.log, args.region, args.journal)
     os._exit(0)  # daemon threads (servers, pools) need no further teardown
 
 

@@ -23,12 +23,13 @@ from typing import IO, Any
 import boto3
 from pik.aws import clients
 
-from . import state, targets, template
+from . import conditions, journal, state, taps, targets, template
 from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
 from .processes import ApiWorkers, Child, ChildError
 from .runtime import functions, unroute_output
+from .stream_poller import StreamPoller, stream_mappings
 
 REGION = "us-east-1"
 API_WORKERS = 3  # API processes: with moto's own process, enough to keep two cores busy
@@ -101,14 +102,22 @@ class LocalStack:
         self.parameters = {"LogLevel": log_level, **targets.PARAMETERS, **(parameters or {})}
         self.simulated_arrival = simulated_arrival  # honour X-Pik-Simulated-Arrival (demos replaying history)
         self.api_workers = api_workers
-        self._parameter_env = parameter_env(self.parameters)  # checked before anything starts
+        try:  # parameters, conditions and tap mappings are checked before anything starts
+            self._template = conditions.resolve(template.load(), self.parameters)
+            taps.check_mappings(self._template)
+        except (conditions.ParameterError, taps.TapError) as exc:
+            raise StackError(str(exc)) from exc
+        self._parameter_env = parameter_env(self.parameters, self._template)
+        self._tap_sources: dict[str, str] = {}
         self.info: LocalStackInfo | None = None
         self.resources: template.LocalResources | None = None
         self.restored: dict[str, int] | None = None
+        self.replayed: dict[str, int] | None = None  # journaled writes called again on start
+        self._generation = 0  # the journal generation this run's API workers append to
         self._moto: Child | None = None
         self._endpoint = ""
         self._api: LocalApi | ApiWorkers | None = None
-        self._pollers: list[Poller] = []
+        self._pollers: list[Poller | StreamPoller] = []
         self._saved_env: dict[str, str | None] = {}
         self.lambda_log_path = self.info_file.parent / "lambda.log"
         self._lambda_log: IO[str] | None = None
@@ -150,12 +159,19 @@ class LocalStack:
                        "AWS_REGION": self.region, "AWS_ENDPOINT_URL": self._endpoint, "AWS_PROFILE": None,
                        "AWS_SESSION_TOKEN": None})
         session = self.session()
-        self.resources = template.create(session, prefix=self.prefix)
+        self.resources = template.create(session, prefix=self.prefix, template=self._template)
+        tap_outputs, self._tap_sources = taps.create(session, self._template, prefix=self.prefix, names=self.resources.names)
+        self.resources.outputs.update(tap_outputs)
+        self.resources.outputs["lambda_log_file"] = str(self.lambda_log_path.resolve())  # EMF metrics: kit.metrics()
         self._set_env({**self.resources.environment, **self._parameter_env})
         targets.create_http_secret(session, self.parameters["ReplayHttpSecretParameter"])
         clients.reset()
         if self.state_dir:
             self.restored = state.restore(session, self.resources.names, self.state_dir)
+            covered = state.journal_through(self.state_dir)
+            queues = [url for url in self.resources.names.values() if url.startswith("http")]
+            self.replayed = journal.replay(session, self.state_dir, covered, queue_urls=queues)
+            self._generation = max([covered, *journal.generations(self.state_dir)]) + 1
         self._start_functions(session)
         self.info = LocalStackInfo(region=self.region, endpoint_url=self._endpoint, api_url=self._api.url,
                                    pid=os.getpid(), outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
@@ -174,7 +190,10 @@ class LocalStack:
                 self._api.stop()
                 self._api = None
             if self._moto and self.state_dir and self.resources:
-                return state.save(self.session(), self.resources.names, self.state_dir)
+                saved = state.save(self.session(), self.resources.names, self.state_dir, self._template,
+                                   journal_through=self._generation)
+                journal.discard(self.state_dir, self._generation)  # the snapshot holds what they held
+                return saved
             return None
         finally:
             self._stop_moto()
@@ -203,7 +222,7 @@ class LocalStack:
         return f"http://127.0.0.1:{ready['port']}"
 
     def _start_functions(self, session: boto3.session.Session) -> None:
-        specs = template.function_specs()
+        specs = template.function_specs(self._template)
         self.lambda_log_path.parent.mkdir(parents=True, exist_ok=True)
         self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
         local = functions(specs, self.region, log=self._lambda_log)
@@ -211,16 +230,21 @@ class LocalStack:
         table = routes(specs, local)
         if self.api_workers > 0:
             self._api = ApiWorkers(self.api_workers, self.api_port, stage, table, region=self.region,
-                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path)
+                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path,
+                                   journal_path=journal.path_of(self.state_dir, self._generation) if self.state_dir else None)
         else:
             self._api = LocalApi(self.api_port, stage, table, self.simulated_arrival)
         self._api.start()
         sqs = session.client("sqs")
-        urls = self.resources.names
+        urls = {**self.resources.names, **self._tap_sources}
         arns = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 for name, url in urls.items() if url.startswith("http")}
         for function_name, mapping in mappings(specs, urls, arns):
             poller = Poller(session.client("sqs"), mapping, local[function_name], self.region)
+            poller.start()
+            self._pollers.append(poller)
+        for function_name, stream in stream_mappings(specs, self._template["ParameterValues"], urls, self._tap_sources):
+            poller = StreamPoller(session.client("kinesis"), session.client("sqs"), stream, local[function_name], self.region)
             poller.start()
             self._pollers.append(poller)
 

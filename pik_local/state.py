@@ -7,16 +7,19 @@ Layout of ``DIR/snapshot/`` (JSON lines, one file per resource, named by logical
     dynamodb/EventsTable.jsonl            items in DynamoDB JSON, exactly as stored
     sqs/ReplayQueue.jsonl                 {"body", "attributes"} for every queued message
 
-A snapshot is written on a clean shutdown into ``snapshot.tmp`` and swapped in by renames, so a
-crash while saving keeps the previous snapshot. A hard kill (SIGKILL, power loss) loses what
-changed since the last clean shutdown. Restored messages are new messages: ids, receive counts
-and sent timestamps start afresh; only current object versions are kept.
+A snapshot is written on a clean shutdown into ``snapshot.tmp`` (every file forced to disk) and
+swapped in by renames, so a crash while saving keeps the previous snapshot. What changed since
+the snapshot is in the write-ahead journal (``pik_local.journal``): the manifest's
+``journal_through`` names the last journal generation the snapshot covers. Restored messages are
+new messages: ids, receive counts and sent timestamps start afresh; only current object versions
+are kept.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -29,7 +32,8 @@ SCHEMA = "pik.local-state.v1"
 WORKERS = 8
 
 
-def save(session: Any, names: dict[str, str], directory: Path | str, template: dict | None = None) -> dict[str, int]:
+def save(session: Any, names: dict[str, str], directory: Path | str, template: dict | None = None,
+         journal_through: int = 0) -> dict[str, int]:
     """Write every object, item and queued message to ``directory``; returns counts per logical id.
 
     >>> save(session, resources.names, ".pik/state")   # doctest: +SKIP
@@ -42,10 +46,22 @@ def save(session: Any, names: dict[str, str], directory: Path | str, template: d
     counts: dict[str, int] = {}
     for logical, kind, rows in _exports(session, names, template):
         counts[logical] = _write_lines(tmp / kind / f"{logical}.jsonl", rows)
-    manifest = {"schema": SCHEMA, "saved_at": datetime.now(timezone.utc).isoformat(), "counts": counts}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    manifest = {"schema": SCHEMA, "saved_at": datetime.now(timezone.utc).isoformat(), "counts": counts,
+                "journal_through": journal_through}
+    _durable_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
+    for folder in {path.parent for path in tmp.rglob("*")} | {tmp}:
+        _sync_directory(folder)
     _swap_in(root, tmp)
+    _sync_directory(root)
     return counts
+
+
+def journal_through(directory: Path | str) -> int:
+    """The last journal generation the current snapshot covers (0 without a snapshot)."""
+    snapshot = _latest(Path(directory))
+    if snapshot is None:
+        return 0
+    return int(json.loads((snapshot / "manifest.json").read_text()).get("journal_through", 0))
 
 
 def restore(session: Any, names: dict[str, str], directory: Path | str) -> dict[str, int] | None:
@@ -152,7 +168,24 @@ def _write_lines(path: Path, rows: Iterable[dict]) -> int:
         for row in rows:
             out.write(json.dumps(row, separators=(",", ":")) + "\n")
             count += 1
+        out.flush()
+        os.fsync(out.fileno())
     return count
+
+
+def _durable_write(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_lines(path: Path) -> Iterator[dict]:

@@ -12,10 +12,11 @@ the first widget.
 from .connect import connect
 from .diff import Diff, compare, plot_diff
 from .duplicates import Duplicates, duplicates, plot_duplicates
-from .errors import ApiError, ConnectError, KitError, ScopeError
+from .errors import ApiError, ConnectError, KitError, ScopeError, SqlError
 from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
+from .health import plot_health
 from .durations import humanize, humanize_frame
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
@@ -29,9 +30,10 @@ __all__ = [
     "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
+    "plot_health",
     "humanize", "humanize_frame",
     "compare", "plot_diff", "Diff",
     "Explanation",
     "replay_widget", "ReplayFlow", "Scope",
-    "KitError", "ConnectError", "ScopeError", "ApiError",
+    "KitError", "ConnectError", "ScopeError", "SqlError", "ApiError",
 ]

@@ -5,7 +5,8 @@
     ├── ApiError           the pik HTTP API refused a request (pik_local.client, the one API client)
     └── KitError           an investigation could not be done as asked
         ├── ConnectError   no stack to talk to, or a resource name is missing
-        └── ScopeError     a loader was called without a scope (or a full scan was not allowed)
+        ├── ScopeError     a loader was called without a scope (or a full scan was not allowed)
+        └── SqlError       kit.sql's engine refused a query (syntax, unknown column, Athena failure)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pik.core.errors import PikError
 from pik_local.client import ApiError
 
-__all__ = ["KitError", "ConnectError", "ScopeError", "ApiError"]
+__all__ = ["KitError", "ConnectError", "ScopeError", "SqlError", "ApiError"]
 
 
 class KitError(PikError):
@@ -26,3 +27,7 @@ class ConnectError(KitError):
 
 class ScopeError(KitError):
     """A loader needs a scope: ``entity_id``, or ``source`` and ``event_type`` (or ``allow_scan=True``)."""
+
+
+class SqlError(KitError):
+    """A query the SQL engine refused, with the engine's message."""

@@ -192,5 +192,58 @@ class Kit:
         """
         return reconcile_module.status(self.stack)
 
+    # --- the archive: compaction and SQL (pik_nb.archive, pik_nb.sql) -----------------------
+    def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+                end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
+        """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
+        touched since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all.
+
+        >>> kit.compact()
+        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
+        """
+        from . import archive
+
+        return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
+                               everything=everything, settle=settle)
+
+    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
+        """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
+        ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
+        (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
+
+        >>> kit.sql("SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY 1")
+        """
+        from . import sql
+
+        return sql.sql(self.stack, query, fresh=fresh, engine=engine)
+
+    def search(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+               end: Time | None = None, where: str | None = None, limit: int | None = None,
+               fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
+        """Events whose payload matches ``where`` (SQL over the payload columns), with ``event_id``
+        and the raw key ``s3_key``; hand ``result.event_id`` to a replay.
+
+        >>> hits = kit.search(source="checkout", event_type="order_placed", start="2026-11-20",
+        ...                   end="2026-11-27", where="amount > 10000 AND country = 'DE'")
+        >>> hits[["event_id", "entity_id", "amount", "s3_key"]]
+        """
+        from . import sql
+
+        return sql.search(self.stack, source=source, event_type=event_type, start=start, end=end, where=where,
+                          limit=limit, fresh=fresh, engine=engine)
+
+    def metrics(self, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
+        """Pipeline health over ``[start, end)``, one row per ``period`` (``pik_nb.health`` lists the
+        columns): CloudWatch ``GetMetricData`` for a deployed stack, the local stack's EMF lines locally.
+
+        >>> kit.metrics("2026-11-20", "2026-11-21", "1h")["IngestCount"].sum()     # doctest: +SKIP
+        """
+        from . import health
+
+        log_file = self.resources.extra.get("lambda_log_file")
+        if log_file:
+            return health.from_emf_file(log_file, start, end, period)
+        return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
+
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress

@@ -8,6 +8,7 @@ Handlers call ``adapters(settings)`` and pass what a service needs; tests can bu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .aws.dynamodb import AggregateStore as DynamoAggregates
 from .aws.dynamodb import EventIndex as DynamoEventIndex
@@ -25,6 +26,9 @@ from .core.targets import Target
 from .core.timefmt import now
 from .services.process import Recomputer
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .services.compact import Compactor
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,15 @@ def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
                       aggregator=aggregator, code_version=code_version, fields=settings.aggregate_fields,
                       now=now, dry_run=settings.dry_run)
 
+
+
+def compactor(settings: Settings) -> "Compactor":
+    """The compaction step for one invocation. Imports pyarrow (via ``pik.parquet``) only here, so
+    no other function loads it."""
+    from . import parquet
+    from .aws.archive import ArchiveBucket, ArrivalFeed
+    from .services.compact import Compactor
+
+    return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
+                     archive=ArchiveBucket(settings.raw_bucket), feed=ArrivalFeed(settings.events_table),
+                     encode=parquet.encode, decode=parquet.decode, now=now)

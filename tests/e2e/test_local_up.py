@@ -80,7 +80,7 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     lines = tmp_path / "events.jsonl"
     event = json.dumps(example_event())
     lines.write_text(event + "\n\n" + event + "\n{broken\n")
-    where = ["--local-file", str(stack.info_file), "--no-progress", "--workers", "1"]  # one at a time: answers in order
+    where = ["--local-file", str(stack.info_file), "--no-progress", "--workers", "1", "--batch-size", "1"]  # in order
     done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr  # a line was not stored
@@ -91,6 +91,23 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     piped = subprocess.run([*PIK, "ingest", "-", *where], input=json.dumps(example_event(entity_id="u2")),
                            capture_output=True, text=True, timeout=60)
     assert json.loads(piped.stdout) == {"ACCEPTED": 1}
+
+
+def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):
+    stack = start_stack()
+    event = json.dumps(example_event(entity_id="batched"))
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("\n".join([event, event, "{broken", json.dumps(example_event(entity_id="other"))]) + "\n")
+    done = subprocess.run([*PIK, "ingest", str(lines), "--local-file", str(stack.info_file), "--no-progress",
+                           "--batch-size", "3", "--output", str(tmp_path / "answers.jsonl")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout) == {"ACCEPTED": 2, "DUPLICATE": 1, "REJECTED": 1}
+    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert [a["http_status"] for a in answers] == [200] * 4  # one status per batch request; each line its own answer
+    assert sorted(a["status"] for a in answers[:2]) == ["ACCEPTED", "DUPLICATE"]  # two events of one batch race
+    assert [(a["index"], a["status"]) for a in answers[2:]] == [(2, "REJECTED"), (0, "ACCEPTED")]
+    assert answers[2]["details"][0]["field"] == "body" and answers[2]["details"][0]["rule"] == "object"
 
 
 def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):

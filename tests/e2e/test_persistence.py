@@ -71,7 +71,8 @@ def test_a_crash_between_the_snapshot_renames_keeps_the_previous_snapshot(tmp_pa
     with LocalStack(info_file=tmp_path / "b" / "local.json", state_dir=state) as second:
         assert second.restored == {"RawBucket": 1, "EventsTable": 2, "AggregatesTable": 0, "ReplaysTable": 0,
                                    "ReplayQueue": 0, "ReplayDeadLetterQueue": 0}
-    assert sorted(p.name for p in state.iterdir()) == ["snapshot"]
+    assert sorted(p.name for p in state.iterdir()) == ["journal", "snapshot"]
+    assert [p.name for p in (state / "journal").iterdir()] == ["locks"]  # the snapshot covers every journal
 
 
 def test_every_ingest_acknowledged_before_a_stop_is_in_the_snapshot(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pik_local import template
+from pik_local import conditions, template
 from pik_local.api import local_identity, proxy_event
 from pik_local.stack import LocalStack
 
@@ -35,7 +35,7 @@ def test_tables_have_the_template_keys_and_indexes(stack):
 def test_queues_have_the_template_redrive_and_timeouts(stack):
     sqs = stack.session().client("sqs")
     names = stack.resources.names
-    queues = template.of_type(template.load(), "AWS::SQS::Queue")
+    queues = template.of_type(conditions.resolve(template.load()), "AWS::SQS::Queue")  # those of the default parameters
     for logical, resource in queues.items():
         declared = resource["Properties"]
         attributes = sqs.get_queue_attributes(QueueUrl=names[logical], AttributeNames=["All"])["Attributes"]

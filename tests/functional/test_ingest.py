@@ -249,6 +249,7 @@ BAD_INPUT = [
     # hostile numbers and text: never a 5xx, never stored
     (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": 1e400'), "body", "number_range", 400),
     (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": -1e999'), "body", "number_range", 400),
+    (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": 1e-400'), "body", "number_range", 400),
     (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": NaN'), "body", "json", 400),
     (json.dumps(make_event(payload={"a": 1})).replace('"a": 1', '"a": Infinity'), "body", "json", 400),
     (json.dumps(make_event(payload={"a": "\ud800"})), "payload", "unicode", 400),

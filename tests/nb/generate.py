@@ -76,3 +76,47 @@ def synthetic(n_events: int, *, entities: int = 1000, days: int = 30, duplicate_
     })
     frame = frame.sort_values("ingest_time", kind="stable").reset_index(drop=True)
     return frame, Truth(n_events, len(dup_rows), len(conflict_idx), len(np.union1d(dup_idx, conflict_idx)))
+
+
+def write_curated(attempts: pd.DataFrame, root, *, seed: int = 0) -> pd.DataFrame:
+    """Write ``attempts`` (a ``synthetic`` frame) in the compacted layout under ``root/curated``:
+    attempts parts, and events parts (the ACCEPTED rows) with a generated payload: ``amount``
+    (float), ``country`` (text) and the payload as JSON text. Returns the events written."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from pik import parquet
+    from pik.core import curated
+
+    rng = np.random.default_rng(seed)
+    partitioning = ds.partitioning(pa.schema([(c, pa.string()) for c in curated.PARTITION_COLUMNS]), flavor="hive")
+    columns = {**curated.ATTEMPT_COLUMNS, **{c: "text" for c in curated.PARTITION_COLUMNS}}
+    table = pa.Table.from_pandas(attempts.astype({c: "str" for c in ("status", "source", "event_type")}),
+                                 preserve_index=False).select(list(columns)).cast(parquet.schema(columns))
+    _write(table, f"{root}/{curated.PREFIX}/{curated.ATTEMPTS}", partitioning)
+    firsts = attempts[attempts["status"] == ACCEPTED_STATUS].reset_index(drop=True)
+    amount = np.round(rng.lognormal(4, 1.5, len(firsts)), 2)
+    country = np.array(["DE", "FR", "IT", "ES", "PL", "NL"])[rng.integers(0, 6, len(firsts))]
+    events = pa.Table.from_pandas(firsts[[*curated.EVENT_COLUMNS, *curated.PARTITION_COLUMNS]].astype(
+        {"source": "str", "event_type": "str"}), preserve_index=False)
+    amount_text = pc.cast(pa.array(amount), pa.string())
+    payload = pc.binary_join_element_wise('{"amount":', amount_text, ',"country":"', pa.array(country), '"}', "")
+    events = events.append_column("amount", pa.array(amount)).append_column("country", pa.array(country))
+    events = events.append_column(curated.PAYLOAD, payload)
+    kinds = {**curated.EVENT_COLUMNS, "amount": "float", "country": "text", curated.PAYLOAD: "text",
+             **{c: "text" for c in curated.PARTITION_COLUMNS}}
+    _write(events.select(list(kinds)).cast(parquet.schema(kinds)), f"{root}/{curated.PREFIX}/{curated.EVENTS}",
+           partitioning)
+    return firsts.assign(amount=amount, country=country)
+
+
+def _write(table, base: str, partitioning) -> None:
+    import pyarrow.dataset as ds
+
+    ds.write_dataset(table, base, format="parquet", partitioning=partitioning, basename_template="part-{i}.parquet",
+                     existing_data_behavior="overwrite_or_ignore", max_rows_per_group=131_072,
+                     file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
+
+
+ACCEPTED_STATUS = STATUSES[0]

@@ -100,10 +100,31 @@ def test_pik_ingest_signs_its_requests_for_a_deployed_stack(stack, api):
     api.answers = [(200, {"status": "ACCEPTED"}), (400, {"status": "REJECTED", "error": "invalid event"})]
     lines = '{"source": "app", "event_type": "click"}\n{"source": "app"}\n'
     result = CliRunner().invoke(cli, ["ingest", "-", "--stack", "pik-prod", "--region", "us-east-1", "--workers", "1",
-                                      "--no-progress"], input=lines)
+                                      "--batch-size", "1", "--no-progress"], input=lines)
     assert result.exit_code == 1  # one line was not stored
     assert json.loads(result.output.splitlines()[0]) == {"ACCEPTED": 1, "REJECTED": 1}
     assert "1 of 2 lines were not stored" in result.output
     assert [(path, body) for path, _, body in api.received] == [
         ("/v1/ingest", {"source": "app", "event_type": "click"}), ("/v1/ingest", {"source": "app"})]
+    assert all(headers["Authorization"].startswith("AWS4-HMAC-SHA256") for _, headers, _ in api.received)
+
+
+def test_pik_ingest_sends_signed_batches_and_counts_each_event(stack, api):
+    from click.testing import CliRunner
+
+    from pik_cli import cli
+
+    outputs = {"".join(part.title() for part in key.split("_")): {"Value": value} for key, value in stack.outputs.items()}
+    outputs["ApiUrl"] = {"Value": f"http://127.0.0.1:{api.server_port}/v1"}
+    boto3.client("cloudformation").create_stack(StackName="pik-prod", TemplateBody=json.dumps(
+        {"Resources": {"Marker": {"Type": "AWS::SQS::Queue"}}, "Outputs": outputs}))
+    api.answers = [(200, {"results": [{"index": 0, "status": "ACCEPTED"}, {"index": 1, "status": "FAILED"}]}),
+                   (200, {"results": [{"index": 0, "status": "DUPLICATE"}]})]
+    lines = '{"n": 1}\n{"n": 2}\n{"n": 3}\n'
+    result = CliRunner().invoke(cli, ["ingest", "-", "--stack", "pik-prod", "--region", "us-east-1", "--workers", "1",
+                                      "--batch-size", "2", "--no-progress"], input=lines)
+    assert result.exit_code == 1
+    assert json.loads(result.output.splitlines()[0]) == {"ACCEPTED": 1, "DUPLICATE": 1, "FAILED": 1}
+    assert [(path, body) for path, _, body in api.received] == [
+        ("/v1/ingest", {"events": [{"n": 1}, {"n": 2}]}), ("/v1/ingest", {"events": [{"n": 3}]})]
     assert all(headers["Authorization"].startswith("AWS4-HMAC-SHA256") for _, headers, _ in api.received)

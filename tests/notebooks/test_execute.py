@@ -65,6 +65,8 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     _, truth = incident
     text = "\n".join(shown(executed["incident.ipynb"]))
     assert "1 missing entity-day window(s): 1 arrived late" in text  # the missing day, filled by the fix
+    assert re.search(r"pipeline health, \d+min periods: [\d,]+ events ingested \([\d,]+ accepted, [\d,]+ duplicate, "
+                     r"(\d+ conflict, )?[\d,]+ rejected\); lag p99 peaked at \d+ [dh]", text)  # the EMF lines, dated at arrival
     assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in text
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
     assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text

@@ -119,7 +119,18 @@ def imported_modules(code: str) -> set[str]:
 @pytest.mark.parametrize("handler", ["ingest", "replay", "processor"])
 def test_handlers_never_import_pandas(handler):
     loaded = imported_modules(f"import pik.handlers.{handler}")
-    assert "pandas" not in loaded and "numpy" not in loaded
+    assert "pandas" not in loaded and "numpy" not in loaded and "pyarrow" not in loaded
+
+
+def test_only_the_compaction_handler_loads_pyarrow_and_never_pandas():
+    """pyarrow (from the AWSSDKPandas layer in AWS) is the compaction function's alone."""
+    loaded = imported_modules("import pik.handlers.compact, pik.bootstrap; pik.bootstrap.compactor")
+    assert "pyarrow" not in loaded  # loaded when a compactor is built, not at import
+    loaded = imported_modules("import pik.handlers.compact, pik.bootstrap, pik.settings; "
+                              "pik.bootstrap.compactor(pik.settings.Settings.from_env({}))")
+    assert "pyarrow" in loaded and "pandas" not in loaded
+    users = {module for module, targets in import_graph(PACKAGE_ROOTS[:1]).items() if "pik.parquet" in targets}
+    assert users == {"pik.bootstrap"}
 
 
 def test_the_core_imports_only_the_standard_library():
@@ -230,6 +241,8 @@ def test_http_lives_in_the_handlers():
     ("AggregateStore", "pik.aws.dynamodb.AggregateStore"),
     ("RunStore", "pik.aws.dynamodb.Table"),
     ("MessageQueue", "pik.aws.sqs.ReplayQueue"),
+    ("Archive", "pik.aws.archive.ArchiveBucket"),
+    ("ArrivalFeed", "pik.aws.archive.ArrivalFeed"),
 ])
 def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
     import importlib

@@ -33,15 +33,10 @@ def test_attempts_scan_is_one_segment_filtered_to_attempt_items():
     assert queries.attempts_scan("events", 0, 1, limit=100)["Limit"] == 100
 
 
-def test_aggregate_days_and_latest():
+def test_aggregate_days():
     assert queries.aggregate_days("aggs", "user 1", "2026-11-20", "2026-11-22") == {
         "TableName": "aggs", "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
         "ExpressionAttributeValues": {":p": {"S": "AGG#user%201"}, ":a": {"S": "2026-11-20"}, ":b": {"S": "2026-11-22~"}},
-    }
-    assert queries.aggregate_latest("aggs", "u", "2026-11-20", "count") == {
-        "TableName": "aggs", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":p": {"S": "AGG#u"}, ":s": {"S": "2026-11-20#count#"}},
-        "ScanIndexForward": False, "Limit": 1,
     }
 
 

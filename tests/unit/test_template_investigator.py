@@ -36,8 +36,7 @@ def tpl() -> dict:
 
 @pytest.fixture(scope="module")
 def statements(tpl) -> dict[str, dict]:
-    [(name, policy)] = template.of_type(tpl, "AWS::IAM::ManagedPolicy").items()
-    assert name == "InvestigatorPolicy"
+    policy = template.of_type(tpl, "AWS::IAM::ManagedPolicy")["InvestigatorPolicy"]
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 

@@ -17,6 +17,7 @@ from . import clients
 _ser, _de = TypeSerializer(), TypeDeserializer()
 TRANSACT_ATTEMPTS = 6  # a first try and five retries: 10, 20, 40, 80, 160 ms at most
 TRANSACT_BACKOFF_S = 0.01
+MAX_TRANSACT_ITEMS = 100  # TransactWriteItems' limit
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -239,8 +240,12 @@ class EventIndex(Table):
 class AggregateStore(Table):
     """Append-only aggregate versions."""
 
-    def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
-        return next(self.read(queries.aggregate_latest(self.name, entity_id, day, metric), limit=1), None)
+    def append(self, items: list[dict]) -> bool:
+        """Claim one version of several metrics in one transaction (at most 100 items): all are
+        written, or none when any version number was already taken (False)."""
+        if len(items) > MAX_TRANSACT_ITEMS:
+            raise ValueError(f"{len(items)} items: a DynamoDB transaction holds at most {MAX_TRANSACT_ITEMS}")
+        return self.transact([put_action(self.name, item, new=True) for item in items])
 
     def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
         """Every version for days ``start_day <= day <= end_day``."""

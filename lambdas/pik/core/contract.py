@@ -148,10 +148,12 @@ class _OutOfRange(ValueError):
 
 
 def _finite_float(text: str) -> float:
-    """JSON numbers too large for a float (``1e400``) would become infinity: refuse them."""
+    """JSON numbers too large for a float (``1e400``) would become infinity, and nonzero ones too
+    small (``1e-400``) would silently become 0: refuse both."""
     value = float(text)
-    if math.isinf(value):
-        raise _OutOfRange(f"number {text[:32]} is out of range: JSON numbers here must lie within ±1.8e308")
+    if math.isinf(value) or (value == 0 and any(ch in "123456789" for ch in text.lower().partition("e")[0])):
+        raise _OutOfRange(f"number {text[:32]} is out of range: nonzero JSON numbers here must lie within "
+                          "±4.9e-324..±1.8e308")
     return value
 
 

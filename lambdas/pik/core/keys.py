@@ -100,10 +100,6 @@ def aggregate_sk(day: str, metric: str, version: int) -> str:
     return f"{day}#{metric}#{version:08d}"
 
 
-def aggregate_prefix(day: str, metric: str) -> str:
-    return f"{day}#{metric}#"
-
-
 # --- replay runs table --------------------------------------------------------------------
 def run_pk(replay_id: str) -> str:
     return f"RUN#{replay_id}"

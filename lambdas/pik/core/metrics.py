@@ -17,14 +17,22 @@ from typing import Any, Callable
 CODE_VERSION = "metrics-v1"
 FIELD_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
+#: One aggregate version is one DynamoDB transaction (at most 100 items): one item per metric.
+MAX_METRICS = 100
+#: ``count`` plus sum/min/max of each field: 1 + 3 * 33 = 100 metrics.
+MAX_FIELDS = (MAX_METRICS - 1) // 3
+
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # decimal addition never rounds here
 
 Aggregator = Callable[[list[Any], tuple[str, ...]], dict[str, Any]]
 
 
 def parse_fields(text: str) -> tuple[str, ...]:
-    """``parse_fields("amount, steps") == ("amount", "steps")``; names are checked."""
+    """``parse_fields("amount, steps") == ("amount", "steps")``; names and count are checked."""
     fields = tuple(part.strip() for part in text.split(",") if part.strip())
+    if len(fields) > MAX_FIELDS:
+        raise ValueError(f"{len(fields)} aggregate fields: at most {MAX_FIELDS} (a version's 1 + 3 x fields metrics "
+                         f"are written in one DynamoDB transaction of at most {MAX_METRICS} items)")
     for name in fields:
         if not FIELD_RE.match(name):
             raise ValueError(f"aggregate field {name!r} must match {FIELD_RE.pattern}")

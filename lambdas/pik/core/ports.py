@@ -64,11 +64,12 @@ class EventIndex(Protocol):
 
 
 class AggregateStore(Protocol):
-    def latest(self, entity_id: str, day: str, metric: str) -> dict | None:
-        """The highest version of one metric of one entity-day, or None."""
+    def append(self, items: list[dict]) -> bool:
+        """Claim one version of several metrics at once (at most 100 items): all written, or
+        none and False when another writer holds any of those versions."""
 
-    def put_new(self, item: dict) -> bool:
-        """Claim a version; False when another writer holds it."""
+    def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
+        """Every version of one entity for days ``start_day <= day <= end_day``."""
 
 
 class RunStore(Protocol):
@@ -116,3 +117,24 @@ class DeadLetters(Protocol):
 
     def depth(self) -> int:
         """About how many messages wait (``ApproximateNumberOfMessages``)."""
+class Archive(Protocol):
+    """Objects of the curated archive (``pik.core.curated``): bytes by key."""
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when absent."""
+
+    def write(self, key: str, body: bytes) -> None:
+        """Create or replace ``key``."""
+
+    def delete(self, keys: list[str]) -> None:
+        """Delete ``keys`` (absent ones are fine)."""
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+
+
+class ArrivalFeed(Protocol):
+    """Where new ingest attempts landed."""
+
+    def partitions_since(self, ingest_time_key: str) -> set[tuple[str, str, str]]:
+        """(source, event_type, event_date) of every attempt with ``ingest_time >= ingest_time_key``."""

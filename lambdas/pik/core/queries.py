@@ -14,7 +14,6 @@ Reads and the keys they use:
 - ``gates_scan``       events table, one segment of a parallel scan of dedup gates (event id, raw key)
 - ``event_items``      events table: one event's partition, its gate and every attempt
 - ``aggregate_days``   aggregates table: one entity's versions for a day range
-- ``aggregate_latest`` aggregates table: the highest version of one entity-day-metric
 - ``replay_runs``      replay runs table, created-at index: newest first, optional window
 
 ``entity_cursor``/``stream_cursor`` give the key attributes that resume a query after an item.
@@ -46,10 +45,15 @@ def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: 
                     limit=limit)
 
 
-def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
-    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only."""
+def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,
+                  since: str | None = None) -> dict:
+    """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only (that
+    arrived at or after the key-time ``since``, when given)."""
     request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
+    if since is not None:
+        request["FilterExpression"] += " AND ingest_time >= :w"
+        request["ExpressionAttributeValues"][":w"] = {"S": since}
     return _limited(request, limit)
 
 
@@ -70,13 +74,6 @@ def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, 
     """Every version of every metric of ``entity_id`` for days ``start_day <= day <= end_day``."""
     return _request(table, None, "pk = :p AND sk BETWEEN :a AND :b",
                     {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"}, limit=limit)
-
-
-def aggregate_latest(table: str, entity_id: str, day: str, metric: str) -> dict:
-    """The newest version of one metric of one entity-day (versions sort as zero-padded numbers)."""
-    return _request(table, None, "pk = :p AND begins_with(sk, :s)",
-                    {":p": keys.aggregate_pk(entity_id), ":s": keys.aggregate_prefix(day, metric)},
-                    limit=1, newest_first=True)
 
 
 def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict:
@@ -115,3 +112,12 @@ def _request(table: str, index: str | None, condition: str, values: dict[str, st
 
 def _limited(request: dict, limit: int | None) -> dict:
     return {**request, "Limit": limit} if limit else request
+
+
+def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict:
+    """Segment of a parallel scan: the partition (source, type, event date) of every attempt that
+    arrived at or after ``ingest_time_key`` (the compaction feed; a filter, so it reads the table)."""
+    return {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+            "FilterExpression": "item_type = :t AND ingest_time >= :w",
+            "ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"},
+            "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}, ":w": {"S": ingest_time_key}}}

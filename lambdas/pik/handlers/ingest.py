@@ -1,18 +1,17 @@
-"""POST /ingest."""
+"""POST /ingest: one event, or ``{"events": [...]}`` answered per event (``pik.services.batch``)."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ..bootstrap import adapters
-from ..services.ingest import ingest
+from ..core.errors import ValidationError
+from ..core.records import Attempt
+from ..services import batch
+from ..services.ingest import IngestOutcome, ingest, reject
 from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
-from .observability import api_handler, count, logger, metrics
+from .observability import api_handler, count, ingest_metrics, logger, metrics_at
 
 app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount")
-STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
-                 "REJECTED": "RejectedCount"}
 
 
 @app.post("/ingest")
@@ -21,11 +20,25 @@ def ingest_route():
     settings = Settings.from_env()
     context = request.request_context
     wired = adapters(settings)
-    outcome = ingest(raw_body(request), request_id=context.request_id, now=arrival_time(context.request_time_epoch),
-                     store=wired.documents, index=wired.events, settings=settings)
-    count(STATUS_METRIC[outcome.status])
-    if "ingest_lag_ms" in outcome.body:
-        metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=outcome.body["ingest_lag_ms"])
+    now = arrival_time(context.request_time_epoch)
+    metrics_at(now)
+
+    def ingest_one(body: bytes, request_id: str) -> IngestOutcome:
+        return ingest(body, request_id=request_id, now=now, store=wired.documents, index=wired.events, settings=settings)
+
+    body = raw_body(request)
+    if batch.is_batch(body):  # 200 with one result per event, like Kinesis PutRecords (docs/api.md)
+        try:
+            answer = batch.ingest_batch(body, ingest_one, request_id=context.request_id)
+        except ValidationError as err:  # the batch itself is malformed: refused and quarantined whole
+            outcome = reject(body, Attempt(now, context.request_id), err, wired.documents, settings)
+            count("RejectedCount")
+            return json_response(http_status(err), outcome.body)
+        ingest_metrics(answer["results"])
+        logger.info("ingest batch", extra={"counts": answer["counts"]})
+        return json_response(200, answer)
+    outcome = ingest_one(body, context.request_id)
+    ingest_metrics([outcome.body])
     logger.info("ingest", extra={"status": outcome.status, "event_id": outcome.body.get("event_id")})
     return json_response(http_status(outcome.error) if outcome.error else 200, outcome.body)
 

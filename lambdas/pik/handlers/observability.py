@@ -12,6 +12,8 @@ decorators that wrap each entry point.
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,12 +23,41 @@ from aws_lambda_powertools.metrics import MetricUnit
 logger = Logger(service="pik")
 metrics = Metrics(namespace="Pik", service="pik")
 
+EMF_MAX_AGE = timedelta(days=14)
 Handler = Callable[[dict, Any], dict]
 
 
+# The original project's metric names, emitted next to ours so its dashboards and alarms keep
+# working (docs/health.md has the whole mapping).
+ORIGINAL_NAMES = {"IngestCount": "IngestAcceptedCount", "RejectedCount": "InvalidCount",
+                  "ReplayMessageCount": "ReplayRequestedCount"}
+STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
+                 "REJECTED": "RejectedCount", "FAILED": "IngestErrorCount"}
+
+
 def count(name: str, value: int = 1) -> None:
-    """Add ``value`` to the ``name`` count metric of this invocation."""
+    """Add ``value`` to the ``name`` count metric of this invocation (and to its original name)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if name in ORIGINAL_NAMES:
+        metrics.add_metric(name=ORIGINAL_NAMES[name], unit=MetricUnit.Count, value=value)
+
+
+def metrics_at(arrival: datetime) -> None:
+    """Date this invocation's metrics at the request's arrival (API Gateway's request time, so
+    "now" in AWS; a demo's simulated arrival locally), when CloudWatch would accept it (14 days)."""
+    if abs(datetime.now(timezone.utc) - arrival) < EMF_MAX_AGE:
+        metrics.set_timestamp(arrival)
+
+
+def ingest_metrics(results: list[dict]) -> None:
+    """For answered events (``{"status", "ingest_lag_ms"?}``): IngestRequestCount, one count per
+    status (FAILED as IngestErrorCount), then every event's IngestLagMs."""
+    count("IngestRequestCount", len(results))
+    for status, n in Counter(result["status"] for result in results).items():
+        count(STATUS_METRIC[status], n)
+    for result in results:
+        if "ingest_lag_ms" in result:
+            metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=result["ingest_lag_ms"])
 
 
 def publish_metrics(handler: Handler) -> Handler:
@@ -42,6 +73,7 @@ def publish_metrics(handler: Handler) -> Handler:
                 metrics.flush_metrics()
             else:
                 metrics.clear_metrics()  # dimensions or metadata an empty invocation may have set
+            metrics.provider.timestamp = None  # powertools keeps a set timestamp across invocations
 
     return publishing
 

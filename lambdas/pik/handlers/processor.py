@@ -17,6 +17,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @queue_handler
 def handler(event: dict, context) -> dict:
+    count("ProcessorMessageCount", len(event.get("Records") or []))
     work = recomputer(Settings.from_env())
     logged: set[tuple[str, str]] = set()
 

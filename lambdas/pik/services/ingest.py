@@ -41,7 +41,7 @@ def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore,
     try:
         event = contract.validate(body, now=now, limits=limits)
     except ValidationError as err:
-        return _reject(body, attempt, err, store, settings)
+        return reject(body, attempt, err, store, settings)
     if settings.dry_run:
         existing = index.get_event(event.event_id)
         status = ACCEPTED if existing is None else _repeat_status(existing, event)
@@ -127,7 +127,8 @@ def _answer(event: ValidEvent, attempt: Attempt, status: str, s3_key: str, *, dr
     return IngestOutcome(status, body)
 
 
-def _reject(body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings) -> IngestOutcome:
+def reject(body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings) -> IngestOutcome:
+    """Quarantine a refused body under ``rejected/`` (bounded copy, with the reasons); the REJECTED answer."""
     details = [e.to_dict() for e in err.errors]
     key = keys.rejected_key(attempt.ingest_time_key, attempt.attempt_id)
     if not settings.dry_run:

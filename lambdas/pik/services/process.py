@@ -1,9 +1,14 @@
 """Processor: recompute each (entity, day) a batch touches, over every ACCEPTED event of it.
 
 A new aggregate version is written only when the input set or the code version changed.
-Versions are 1, 2, 3... per (entity, day, metric), claimed with a conditional put so two
-processors can never write the same version. The manifest is content-addressed by the inputs
-hash and written before any version that points at it.
+Versions are 1, 2, 3... per (entity, day, metric). All metrics of one recompute are written in
+ONE DynamoDB transaction, each put conditional on its version being free: a version is whole or
+absent (a crash, an error or a lost race writes none of its metrics), and two processors can
+never write the same version. The loser re-reads the latest versions and writes nothing when the
+winner recorded the same inputs and code. A transaction holds at most ``MAX_METRICS`` items
+(DynamoDB's limit), so an aggregator that names more metrics is refused with a clear error
+(``pik.core.metrics.parse_fields`` refuses more than ``MAX_FIELDS`` fields up front). The
+manifest is content-addressed by the inputs hash and written before any version that points at it.
 
 Cost: the input set always comes from the index, in full. When the latest versions already
 have its inputs hash and the code version, nothing else is read. Otherwise, with the default
@@ -21,7 +26,7 @@ from typing import Any, Callable
 
 from ..core import contributions, identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError
-from ..core.metrics import Aggregator, compute
+from ..core.metrics import MAX_METRICS, Aggregator, compute
 from ..core.ports import AggregateStore, DocumentStore, EventIndex
 from ..core.records import ACCEPTED
 from ..core.timefmt import day_bounds, key_time
@@ -89,20 +94,20 @@ class Recomputer:
             return answer  # same inputs, same code: no raw object needs reading
         payloads, kept = self._payloads(inputs, latest)
         values = self.aggregator(payloads, self.fields)
-        written = answer["written"]
-        for metric, value in values.items():
-            previous = latest.get(metric)
-            if _unchanged(previous, inputs_hash, self.code_version):
-                continue
-            if not written and not self.dry_run:
-                manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
-                if kept is not None:
-                    for row, contribution in zip(manifest, kept):
-                        row["contribution"] = contribution
-                self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
-            version = self._append(entity_id, day, metric, value, previous, len(inputs), inputs_hash, manifest_key, replay_id)
-            if version:
-                written.append({"metric": metric, "version": version, "value": value})
+        if len(values) > MAX_METRICS:
+            raise ValueError(f"the aggregator names {len(values)} metrics; one version is one DynamoDB transaction "
+                             f"of at most {MAX_METRICS} items: name at most {MAX_METRICS} metrics")
+        changed = {metric: value for metric, value in values.items()
+                   if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
+        if not changed:
+            return answer
+        if not self.dry_run:
+            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
+            if kept is not None:
+                for row, contribution in zip(manifest, kept):
+                    row["contribution"] = contribution
+            self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
+        answer["written"] = self._append(entity_id, day, changed, latest, len(inputs), inputs_hash, manifest_key, replay_id)
         return answer
 
     def _latest_of_day(self, entity_id: str, day: str) -> dict[str, dict]:
@@ -142,20 +147,24 @@ class Recomputer:
             return {}  # read every raw object instead
         return {row["event_id"]: row for row in manifest.get("inputs", []) if isinstance(row, dict) and "event_id" in row}
 
-    def _append(self, entity_id: str, day: str, metric: str, value: Any, latest: dict | None, count: int,
-                inputs_hash: str, manifest_key: str, replay_id: str | None) -> int | None:
+    def _append(self, entity_id: str, day: str, values: dict[str, Any], latest: dict[str, dict], count: int,
+                inputs_hash: str, manifest_key: str, replay_id: str | None) -> list[dict]:
+        """Write the next version of every metric in ``values`` in one transaction; after a lost
+        race, again over the metrics the winner did not already record with these inputs."""
+        computed_at = self.now()
         for _ in range(MAX_VERSION_RACES):
-            version = (latest["version"] if latest else 0) + 1
-            item = records.aggregate_item(
-                entity_id=entity_id, day=day, metric=metric, version=version, value=value, input_count=count,
-                inputs_hash=inputs_hash, code_version=self.code_version, computed_at=self.now(),
-                replay_id=replay_id, manifest_key=manifest_key)
-            if self.dry_run or self.aggregates.put_new(item):
-                return version
-            latest = self.aggregates.latest(entity_id, day, metric)  # another processor won this version
-            if _unchanged(latest, inputs_hash, self.code_version):
-                return None
-        raise StorageError(f"lost {MAX_VERSION_RACES} version races for {entity_id} {day} {metric}")
+            items = [records.aggregate_item(
+                entity_id=entity_id, day=day, metric=metric, version=latest.get(metric, {}).get("version", 0) + 1,
+                value=value, input_count=count, inputs_hash=inputs_hash, code_version=self.code_version,
+                computed_at=computed_at, replay_id=replay_id, manifest_key=manifest_key) for metric, value in values.items()]
+            if self.dry_run or self.aggregates.append(items):
+                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]]} for item in items]
+            latest = self._latest_of_day(entity_id, day)  # another processor won these version numbers
+            values = {metric: value for metric, value in values.items()
+                      if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
+            if not values:
+                return []
+        raise StorageError(f"lost {MAX_VERSION_RACES} version races for {entity_id} {day}")
 
 
 def _unchanged(latest: dict | None, inputs_hash: str, code_version: str) -> bool:

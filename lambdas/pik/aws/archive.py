@@ -1,0 +1,91 @@
+"""Adapters of the compaction step: the curated archive in S3 and the arrival feed (a filtered
+parallel scan of the events table)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..core import queries
+from ..core.errors import StorageError
+from . import clients
+
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+FEED_SEGMENTS = 4
+
+
+class ArchiveBucket:
+    """Curated objects (Parquet parts, manifests, the watermark) in the raw bucket."""
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("s3")
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise StorageError(f"s3 get {key}: {exc}") from exc
+
+    def write(self, key: str, body: bytes) -> None:
+        kind = "application/json" if key.endswith(".json") else "application/vnd.apache.parquet"
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=kind)
+        except ClientError as exc:
+            raise StorageError(f"s3 put {key}: {exc}") from exc
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[start:start + DELETE_BATCH]]
+            try:
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except ClientError as exc:
+                raise StorageError(f"s3 delete {len(batch)} objects: {exc}") from exc
+            if answer.get("Errors"):
+                raise StorageError(f"s3 delete: {answer['Errors'][:3]}")
+
+    def keys(self, prefix: str) -> list[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+        except ClientError as exc:
+            raise StorageError(f"s3 list {prefix}: {exc}") from exc
+
+
+class ArrivalFeed:
+    """Partitions touched by attempts that arrived since a time, by a parallel filtered scan."""
+
+    def __init__(self, table: str, client: Any = None, segments: int = FEED_SEGMENTS) -> None:
+        self.table = table
+        self._client = client
+        self.segments = segments
+
+    @property
+    def client(self) -> Any:
+        return self._client or clients.client("dynamodb")
+
+    def partitions_since(self, ingest_time_key: str) -> set[tuple[str, str, str]]:
+        with ThreadPoolExecutor(max_workers=self.segments) as pool:
+            parts = pool.map(lambda segment: self._segment(ingest_time_key, segment), range(self.segments))
+            return set().union(*parts)
+
+    def _segment(self, ingest_time_key: str, segment: int) -> set[tuple[str, str, str]]:
+        request = queries.arrivals_since(self.table, ingest_time_key, segment, self.segments)
+        found: set[tuple[str, str, str]] = set()
+        while True:
+            try:
+                page = self.client.scan(**request)
+            except ClientError as exc:
+                raise StorageError(f"dynamodb scan {self.table}: {exc}") from exc
+            found |= {(i["source"]["S"], i["event_type"]["S"], i["event_date"]["S"]) for i in page.get("Items", [])}
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

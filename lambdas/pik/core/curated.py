@@ -1,0 +1,158 @@
+"""The curated (columnar) archive: its key layout, row shapes, manifests and watermark.
+
+One source of truth for the compaction step (``pik.services.compact``), the notebook kit's SQL
+surface (``pik_nb.sql``), the Glue tables in ``template.yaml`` and the benchmark. Stdlib only.
+
+S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
+- ``curated/attempts/source=S/event_type=T/event_date=D/part-<sha>.parquet``  every ingest attempt
+- ``curated/events/source=S/event_type=T/event_date=D/part-<sha>.parquet``    one row per ACCEPTED event
+- ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
+- ``curated/watermark.json``  attempts that arrived before ``ingest_time`` are compacted
+
+A part's name is the hash of its bytes, so the same rows give the same key; a partition's files
+change by writing the new parts, then its manifest (the switch), then deleting the old parts.
+Readers that follow manifests never see a half-written partition.
+
+    >>> part_key(ATTEMPTS, "checkout", "order_placed", "2026-11-20", "ab12")
+    'curated/attempts/source=checkout/event_type=order_placed/event_date=2026-11-20/part-ab12.parquet'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable, NamedTuple
+
+from .records import ACCEPTED, ATTEMPT_FIELDS
+
+PREFIX = "curated"
+ATTEMPTS, EVENTS = "attempts", "events"
+LAYOUTS = (ATTEMPTS, EVENTS)
+WATERMARK_KEY = f"{PREFIX}/watermark.json"
+MANIFEST_PREFIX = f"{PREFIX}/manifests/"
+MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v1"
+PARTITION_COLUMNS = ("source", "event_type", "event_date")
+
+#: Columns stored in an attempts part (the partition columns live in the path), with their kind
+#: (``text``/``label``/``time``/``int``, as ``pik.core.records.ATTEMPT_FIELDS``).
+ATTEMPT_COLUMNS = {name: kind for name, kind in ATTEMPT_FIELDS.items() if name not in PARTITION_COLUMNS}
+#: Columns every events part holds; typed payload columns follow, then ``payload`` (JSON text).
+EVENT_COLUMNS = {"event_id": "text", "entity_id": "text", "event_time": "time", "ingest_time": "time",
+                 "ingest_lag_ms": "int", "s3_key": "text", "payload_sha256": "text", "idempotency_key": "text"}
+PAYLOAD = "payload"
+#: Payload fields are columns only under a name SQL can use without quoting.
+_COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+_RESERVED = set(EVENT_COLUMNS) | set(PARTITION_COLUMNS) | {PAYLOAD}
+
+
+class Partition(NamedTuple):
+    """One (source, event_type, event_date) partition of both layouts."""
+
+    source: str
+    event_type: str
+    event_date: str
+
+    def path(self) -> str:
+        return f"source={self.source}/event_type={self.event_type}/event_date={self.event_date}"
+
+
+def partition_prefix(layout: str, partition: Partition) -> str:
+    return f"{PREFIX}/{layout}/{partition.path()}/"
+
+
+def part_key(layout: str, source: str, event_type: str, event_date: str, digest: str) -> str:
+    return partition_prefix(layout, Partition(source, event_type, event_date)) + f"part-{digest}.parquet"
+
+
+def manifest_key(partition: Partition) -> str:
+    return f"{MANIFEST_PREFIX}{partition.path()}.json"
+
+
+def partition_of_manifest(key: str) -> Partition:
+    """``partition_of_manifest(manifest_key(p)) == p``."""
+    fields = dict(piece.split("=", 1) for piece in key[len(MANIFEST_PREFIX):-len(".json")].split("/"))
+    return Partition(fields["source"], fields["event_type"], fields["event_date"])
+
+
+# --- rows ---------------------------------------------------------------------------------
+def attempt_row(item: dict) -> dict:
+    """An attempts row from an attempt item (``pik.core.records.attempt_item``)."""
+    return {name: item.get(name) for name in ATTEMPT_COLUMNS}
+
+
+def event_row(item: dict, raw: dict) -> dict:
+    """An events row from the ACCEPTED attempt item and its raw object; the payload as canonical
+    JSON text plus its top-level scalar fields (``payload_fields``)."""
+    payload = raw["event"].get("payload")
+    row = {name: item.get(name) for name in EVENT_COLUMNS}
+    row[PAYLOAD] = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    row.update(payload_fields(payload))
+    return row
+
+
+def payload_fields(payload: Any) -> dict:
+    """Top-level scalar fields of an object payload, under SQL-safe lower-case names.
+
+    >>> payload_fields({"amount": 12.5, "Country": "DE", "items": [1], "source": "x", "ok": True})
+    {'amount': 12.5, 'ok': True}
+    """
+    if not isinstance(payload, dict):
+        return {}
+    return {name: value for name, value in payload.items()
+            if _COLUMN_NAME.match(name) and name not in _RESERVED and _scalar(value)}
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def payload_kinds(rows: Iterable[dict]) -> dict[str, str]:
+    """Each payload column's kind over ``rows``: ``bool``, ``int``, ``float`` or ``text`` (mixed
+    kinds widen: int+float -> float, anything else -> text). Sorted by name, so parts are stable.
+
+    >>> payload_kinds([{"amount": 1, "country": "DE"}, {"amount": 2.5, "ok": None}])
+    {'amount': 'float', 'country': 'text'}
+    """
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        for name, value in row.items():
+            if name in EVENT_COLUMNS or name == PAYLOAD:
+                continue
+            kinds = seen.setdefault(name, set())
+            if value is not None:
+                kinds.add("bool" if isinstance(value, bool) else "int" if isinstance(value, int)
+                          else "float" if isinstance(value, float) else "text")
+    result = {}
+    for name in sorted(seen):
+        kinds = seen[name]
+        if not kinds:
+            continue
+        result[name] = kinds.pop() if len(kinds) == 1 else ("float" if kinds == {"int", "float"} else "text")
+    return result
+
+
+def accepted(items: Iterable[dict]) -> list[dict]:
+    return [item for item in items if item.get("status") == ACCEPTED]
+
+
+def sort_key(row: dict) -> tuple:
+    """Parts hold rows in (event_time, event_id, ingest_time, attempt_id) order: same rows, same bytes."""
+    return (row.get("event_time") or "", row.get("event_id") or "", row.get("ingest_time") or "",
+            row.get("attempt_id") or "")
+
+
+# --- manifests and watermark --------------------------------------------------------------
+def manifest_document(partition: Partition, files: dict[str, list[str]], ids: dict[str, list[str]],
+                      columns: dict[str, dict[str, str]], compacted_at: str) -> dict:
+    """The partition's current parts per layout, the ids each part holds (attempt ids in an
+    attempts part, event ids in an events part), sorted, and each layout's columns (name -> kind),
+    so a reader knows every part's schema without opening it."""
+    return {"schema": MANIFEST_SCHEMA, **partition._asdict(), "compacted_at": compacted_at,
+            "files": {layout: sorted(files.get(layout, [])) for layout in LAYOUTS},
+            "ids": {key: sorted(ids[key]) for key in sorted(ids)},
+            "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS}}
+
+
+def watermark_document(ingest_time: str, partitions: int, compacted_at: str) -> dict:
+    return {"schema": WATERMARK_SCHEMA, "ingest_time": ingest_time, "partitions": partitions,
+            "compacted_at": compacted_at}

@@ -1,0 +1,78 @@
+"""Taps: records from a pipe a team already has (EventBridge, SQS, Kinesis) -> the ingest service.
+
+Each record is decoded (JSON; an SNS notification's ``Message`` unwrapped), mapped to an event
+(``pik.core.mapping``) and ingested exactly like an HTTP request (``pik.services.ingest``): same
+identity, dedup, raw layout and statuses, arrival = when the pipe received the record. A record
+that cannot be decoded or breaks the contract is REJECTED and quarantined, and the batch goes
+on; only records whose storage failed (retrying is safe) are reported back as failures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from ..core.contract import parse_body
+from ..core.errors import FieldError, ValidationError
+from ..core.mapping import Mapping
+from .batch import EventOutcome, ingest_all
+from .ingest import IngestOutcome
+
+
+@dataclass(frozen=True)
+class TapRecord:
+    """One record of a pipe: ``item_id`` is what a partial batch failure names (SQS message id,
+    Kinesis sequence number), ``request_id`` what the attempt records, ``data`` its bytes."""
+
+    item_id: str
+    request_id: str
+    arrived: datetime
+    data: bytes
+
+
+IngestOne = Callable[[bytes, str, datetime], IngestOutcome]
+RejectOne = Callable[[bytes, str, datetime, ValidationError], IngestOutcome]
+
+
+def decode(data: bytes, *, unwrap_sns: bool = True) -> Any:
+    """A record's JSON (an SNS notification's ``Message`` when it is one), or ``ValidationError``
+    on field ``record``.
+
+    >>> decode(b'{"Type": "Notification", "TopicArn": "arn:aws:sns:...", "Message": "{\\\\"a\\\\": 1}"}')
+    {'a': 1}
+    """
+    try:
+        value = parse_body(data)
+    except ValidationError as err:
+        raise ValidationError([FieldError("record", e.rule, f"record: {e.message}") for e in err.errors],
+                              too_large=err.too_large) from err
+    if unwrap_sns and value.get("Type") == "Notification" and "TopicArn" in value and isinstance(value.get("Message"), str):
+        return decode(value["Message"].encode("utf-8"), unwrap_sns=False)
+    return value
+
+
+def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne,
+                   *, workers: int = 16) -> list[EventOutcome]:
+    """Map and ingest every record concurrently, outcomes in input order (FAILED ones to retry).
+
+    >>> [o.status for o in ingest_records(records, Mapping.parse(preset="sqs"), ingest_one, reject_one)]  # doctest: +SKIP
+    ['ACCEPTED', 'REJECTED']
+    """
+
+    def one(index: int) -> IngestOutcome:
+        record = records[index]
+        try:
+            event = mapping.apply(decode(record.data))
+        except ValidationError as err:
+            return reject_one(record.data, record.request_id, record.arrived, err)
+        body = json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        return ingest_one(body, record.request_id, record.arrived)
+
+    return ingest_all(len(records), one, workers=workers)
+
+
+def failed_items(records: list[TapRecord], outcomes: list[EventOutcome]) -> list[dict[str, str]]:
+    """``batchItemFailures`` for the records whose ingest failed (retryable), in record order."""
+    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes) if outcome.outcome is None]

@@ -1,0 +1,86 @@
+"""Template parameters and conditions, as CloudFormation evaluates them, for the local stack.
+
+``pik local up --param SqsTapQueueArn=arn:...`` works like ``sam deploy --parameter-overrides``:
+the parameters' values decide the template's ``Conditions``, and a resource or output whose
+condition is false does not exist locally either.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+class ParameterError(ValueError):
+    """An unknown parameter, or a value its ``AllowedValues`` refuse."""
+
+
+def parameter_values(template: dict, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Every parameter's value: the override, else the default (as text).
+
+    >>> parameter_values({"Parameters": {"A": {"Default": 1}, "B": {}}}, {"B": "x"})
+    {'A': '1', 'B': 'x'}
+    """
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(overrides or {}) - set(declared))
+    if unknown:
+        raise ParameterError(f"unknown template parameter(s): {', '.join(unknown)}")
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+    for name, value in (overrides or {}).items():
+        allowed = declared[name].get("AllowedValues")
+        if allowed and str(value) not in [str(a) for a in allowed]:
+            raise ParameterError(f"{name}={value!r} is not one of {', '.join(str(a) for a in allowed)}")
+        values[name] = str(value)
+    return values
+
+
+def evaluate(template: dict, values: dict[str, str]) -> dict[str, bool]:
+    """Each condition of the template, true or false (``Fn::Equals/Not/And/Or``, ``Ref``, ``Condition``)."""
+    specs = template.get("Conditions", {})
+    results: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and "Ref" in node:
+            return values.get(node["Ref"], node["Ref"])
+        condition_name = node.get("Condition", node.get("Fn::Condition")) if isinstance(node, dict) else None
+        if condition_name is not None:  # the loader turns !Condition into Fn::Condition
+            return condition(condition_name)
+        if isinstance(node, dict) and len(node) == 1:
+            (function, args), = node.items()
+            if function == "Fn::Equals":
+                return str(value(args[0])) == str(value(args[1]))
+            if function == "Fn::Not":
+                return not value(args[0])
+            if function == "Fn::And":
+                return all(value(a) for a in args)
+            if function == "Fn::Or":
+                return any(value(a) for a in args)
+        if isinstance(node, (str, int, float, bool)):
+            return node
+        raise ParameterError(f"cannot evaluate the condition expression {node!r} locally")
+
+    def condition(name: str) -> bool:
+        if name not in results:
+            results[name] = bool(value(specs[name]))
+        return results[name]
+
+    for name in specs:
+        condition(name)
+    return results
+
+
+def resolve(template: dict, overrides: dict[str, str] | None = None) -> dict:
+    """A copy of ``template`` without the resources and outputs whose condition is false.
+
+    >>> doc = resolve(load(), {"EnableProcessor": "false"})          # doctest: +SKIP
+    >>> "ProcessorFunction" in doc["Resources"]
+    False
+    """
+    values = parameter_values(template, overrides)
+    conditions = evaluate(template, values)
+    doc = copy.deepcopy(template)
+    for section in ("Resources", "Outputs"):
+        doc[section] = {name: spec for name, spec in doc.get(section, {}).items()
+                        if conditions.get(spec.get("Condition"), True)}
+    doc["ParameterValues"] = values  # pik_local's own key: what this copy was resolved with
+    return doc

@@ -1,0 +1,108 @@
+"""The Athena path of kit.sql against moto's Athena and Glue: the template's Glue tables and workgroup
+are creatable, the request kit.sql sends names them, and the answer is typed. (moto runs no SQL:
+the SQL itself is tested on DuckDB, tests/nb/test_sql_analyses.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+from moto.athena.models import QueryResults, athena_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+import pik_nb
+from pik.core import curated
+from pik_local import template
+from pik_nb import queries_sql, sql, sql_analyses
+from tests.conftest import REGION
+
+DATABASE, WORKGROUP = "pik_test", "pik-test"
+
+
+def resolved(value, names: dict[str, str]):
+    """A template fragment with ``!Sub``/``!Ref`` of ``names`` resolved (``${!x}`` stays ``${x}``)."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text = re.sub(r"\$\{(\w+)\}", lambda m: names[m.group(1)], value["Fn::Sub"])
+        return text.replace("${!", "${")
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return names[value["Ref"]]
+    if isinstance(value, dict):
+        return {k: resolved(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(v, names) for v in value]
+    return value
+
+
+@pytest.fixture
+def athena_stack(stack):
+    tpl = template.load()["Resources"]
+    names = {"RawBucket": stack.outputs["raw_bucket_name"], "RawDatabase": DATABASE,
+             "AthenaResultsBucket": "pik-test-athena-results", "AWS::AccountId": DEFAULT_ACCOUNT_ID,
+             "AWS::StackName": "test", "AthenaBytesScannedCutoff": 10 * 2**30}
+    boto3.client("s3").create_bucket(Bucket=names["AthenaResultsBucket"])
+    glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    for logical in ("RawEventsTable", "CuratedAttemptsTable", "CuratedEventsTable"):
+        glue.create_table(DatabaseName=DATABASE, TableInput=resolved(tpl[logical]["Properties"]["TableInput"], names))
+    group = resolved(tpl["AthenaWorkGroup"]["Properties"], names)
+    boto3.client("athena").create_work_group(Name=WORKGROUP, Configuration=group["WorkGroupConfiguration"],
+                                             Description=group["Description"])
+    kit = pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs,
+                         athena_database=DATABASE, athena_work_group_name=WORKGROUP)
+    return kit
+
+
+def queue_answer(rows: list[list[str]], columns: list[tuple[str, str]]) -> None:
+    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
+    data = [{"Data": [{"VarCharValue": v} for v in row]} for row in rows]
+    info = [{"Name": name, "Type": kind} for name, kind in columns]
+    athena_backends[DEFAULT_ACCOUNT_ID][REGION].query_results_queue.append(QueryResults([header, *data], info))
+
+
+def test_the_glue_tables_are_the_curated_layout(athena_stack):
+    glue = boto3.client("glue")
+    attempts = glue.get_table(DatabaseName=DATABASE, Name="attempts")["Table"]
+    bucket = athena_stack.resources.raw_bucket_name
+    assert attempts["Parameters"]["storage.location.template"] == (
+        f"s3://{bucket}/" + curated.partition_prefix("attempts", curated.Partition("${source}", "${event_type}",
+                                                                                      "${event_date}")))
+    assert [c["Name"] for c in attempts["PartitionKeys"]] == list(curated.PARTITION_COLUMNS)
+    group = boto3.client("athena").get_work_group(WorkGroup=WORKGROUP)["WorkGroup"]["Configuration"]
+    assert group["BytesScannedCutoffPerQuery"] == 10 * 2**30 and group["EnforceWorkGroupConfiguration"] is True
+    assert group["ResultConfiguration"]["OutputLocation"] == "s3://pik-test-athena-results/results/"
+
+
+def test_kit_sql_sends_the_query_to_the_workgroup_and_types_the_answer(athena_stack):
+    assert sql.engine_of(athena_stack.stack, None) == "athena"
+    query = queries_sql.search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")
+    queue_answer([["e1", "2026-11-20 10:00:00.000", "150", "true"]],
+                 [("event_id", "varchar"), ("event_time", "timestamp(3)"), ("ingest_lag_ms", "bigint"), ("ok", "boolean")])
+    waits: list[float] = []
+    frame = sql.athena(athena_stack.stack, query, sleep=waits.append)
+    assert frame.to_dict("records")[0]["event_id"] == "e1" and frame["ingest_lag_ms"].tolist() == [150]
+    assert str(frame["event_time"].dtype) == "datetime64[us, UTC]" and frame["ok"].tolist() == [True]
+    [execution_id] = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+    sent = boto3.client("athena").get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    assert sent["Query"] == query and sent["WorkGroup"] == WORKGROUP
+    assert sent["QueryExecutionContext"]["Database"] == DATABASE and sent["Status"]["State"] == "SUCCEEDED"
+    assert "source = 'checkout'" in query and "event_date >= '2026-11-20'" in query  # partition pruning on Athena too
+
+
+def test_the_analyses_run_on_athena_with_its_dialect(athena_stack):
+    queue_answer([["c-1", "20412", "1", "2"]], [("entity_id", "varchar"), ("day", "bigint"), ("cadence", "bigint"),
+                                                ("repeats", "bigint")])
+    gaps = sql_analyses.gaps_daily(lambda q: athena_stack.sql(q, engine="athena"), dialect="athena")
+    assert gaps[["entity_id", "gap_class", "repeats"]].values.tolist() == [["c-1", "only_duplicates", 2]]
+    assert f"{gaps['window'][0]:%Y-%m-%d}" == "2025-11-20"  # day 20412 since 1970-01-01
+    ids = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+    sent = boto3.client("athena").get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]["Query"]
+    assert "UNNEST(sequence(0," in sent and "generate_series" not in sent
+
+
+def test_a_failed_athena_query_is_a_clear_error(athena_stack, monkeypatch):
+    from moto.athena import models
+
+    monkeypatch.setattr(models.Execution, "advance", lambda self: setattr(self, "status", "FAILED"))
+    with pytest.raises(pik_nb.errors.SqlError, match="athena FAILED"):
+        athena_stack.sql("SELECT 1", engine="athena")

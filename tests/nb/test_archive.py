@@ -1,0 +1,123 @@
+"""The archive against the real local stack: compaction, kit.sql on DuckDB (fresh rows included),
+kit.search, and the CLI skins. pyarrow's S3 filesystem reads the moto server over HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+import pik_nb
+from pik.core import curated
+from pik.core.timefmt import UTC
+from pik_cli import cli
+from pik_local.client import ingest_events
+from pik_local.stack import LocalStack
+from tests.conftest import make_event
+
+DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+COUNTRIES = ["DE", "FR", "DE", "IT", "DE", "FR"]
+
+
+def event(i: int, **payload) -> dict:
+    return make_event(entity_id=f"c-{i % 3}", event_time=(DAY + timedelta(hours=i * 7)).isoformat(),
+                      payload={"amount": 100 * i, "country": COUNTRIES[i % 6], "lines": [i], **payload})
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    info_file = tmp_path_factory.mktemp("archive") / "local.json"
+    with LocalStack(info_file=info_file):
+        kit = pik_nb.connect(path=info_file)
+        kit.progress = False
+        bodies = [event(i) for i in range(12)]  # 12 events over 4 days (two partitions per day boundary)
+        answers = [a.body for a in ingest_events(kit.resources.api_url, bodies, workers=1, progress=False)]
+        ingest_events(kit.resources.api_url, bodies[:2], workers=1, progress=False)  # two duplicates
+        yield kit, info_file, answers
+
+
+def curated_objects(kit) -> dict[str, str]:
+    s3 = kit.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=kit.resources.raw_bucket_name, Prefix="curated/")
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def counts(kit, **options) -> list[tuple]:
+    frame = kit.sql("SELECT status, count(*) AS n FROM attempts GROUP BY status ORDER BY status", **options)
+    return list(frame.itertuples(index=False, name=None))
+
+
+def test_sql_sees_everything_before_during_and_after_compaction_and_a_rerun_changes_nothing(local):
+    kit, _, answers = local
+    assert counts(kit) == [("ACCEPTED", 12), ("DUPLICATE", 2)]  # nothing compacted yet: all fresh
+    result = kit.compact(settle="0s")
+    days = {a["s3_key"].split("event_date=")[1][:10] for a in answers}
+    assert (result["partitions"], result["written"], result["attempts"], result["events"]) == (len(days), len(days), 14, 12)
+    assert counts(kit) == [("ACCEPTED", 12), ("DUPLICATE", 2)]
+    assert counts(kit, fresh=False) == [("ACCEPTED", 12), ("DUPLICATE", 2)]  # all of it is in the parts now
+    before = curated_objects(kit)
+    assert len([k for k in before if k.endswith(".parquet")]) == 2 * len(days)
+    again = kit.compact(everything=True)
+    assert (again["written"], again["unchanged"]) == (0, len(days))
+    assert curated_objects(kit) == before  # same keys, same ETags
+
+
+def test_a_late_event_is_fresh_at_once_and_compacted_once(local):
+    kit, _, answers = local
+    kit.compact(settle="0s")
+    late = ingest_events(kit.resources.api_url, [event(11, amount=99_999, country="DE")], workers=1,
+                         progress=False)[0].body  # a compacted day (event 11's), new payload: a new event
+    assert counts(kit) == [("ACCEPTED", 13), ("DUPLICATE", 2)]  # from metadata, past the watermark
+    assert counts(kit, fresh=False) == [("ACCEPTED", 12), ("DUPLICATE", 2)]
+    hits = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=4),
+                      where="amount > 50000")
+    assert list(hits["event_id"]) == [late["event_id"]] and list(hits["s3_key"]) == [late["s3_key"]]
+    result = kit.compact(settle="0s")
+    assert result["written"] == 1
+    assert counts(kit) == [("ACCEPTED", 13), ("DUPLICATE", 2)]
+    assert counts(kit, fresh=False) == [("ACCEPTED", 13), ("DUPLICATE", 2)]
+    ids = kit.sql("SELECT event_id FROM events")["event_id"]
+    assert len(ids) == ids.nunique() == 13
+
+
+def test_search_finds_payload_matches_with_their_raw_keys_and_types(local):
+    kit, _, answers = local
+    hits = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=4),
+                      where="amount >= 300 AND amount < 1000 AND country = 'DE'")
+    expected = [i for i in range(3, 10) if COUNTRIES[i % 6] == "DE"]
+    assert list(hits["amount"]) == [100 * i for i in expected]
+    assert list(hits["event_id"]) == [answers[i]["event_id"] for i in expected]
+    assert list(hits["s3_key"]) == [answers[i]["s3_key"] for i in expected]
+    assert str(hits["event_time"].dtype) == "datetime64[us, UTC]" and str(hits["amount"].dtype) == "int64"
+    assert list(hits.columns[:4]) == ["event_id", "source", "event_type", "event_date"]
+    one_day = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1))
+    assert len(one_day) == 4  # events 0..3 fall on the first day (every 7 hours)
+    with pytest.raises(pik_nb.ScopeError, match="where='colour = 1' names a column"):
+        kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1),
+                   where="colour = 1")
+
+
+def test_json_payload_and_the_other_views(local):
+    kit, _, _ = local
+    nested = kit.sql("SELECT count(*) AS n FROM events WHERE json_extract_string(payload, '$.country') = 'IT'")
+    assert nested["n"].tolist() == [2]
+    run = kit.replay(entity_id="c-1", start=DAY, end=DAY + timedelta(days=4))
+    replays = kit.sql("SELECT replay_id, matched, dry_run FROM replays")
+    assert list(replays.itertuples(index=False, name=None)) == [(run["replay_id"], run["matched"], True)]
+    assert kit.sql("SELECT count(*) AS n FROM aggregates")["n"].tolist() == [0]
+
+
+def test_the_cli_compacts_and_searches(local):
+    kit, info_file, answers = local
+    runner, where = CliRunner(), ["--local-file", str(info_file)]
+    compacted = runner.invoke(cli, ["compact", *where])
+    assert compacted.exit_code == 0 and "partition(s)" in compacted.output, compacted.output
+    found = runner.invoke(cli, ["search", "--source", "checkout", "--event-type", "order_placed",
+                                "--start", DAY.date().isoformat(), "--end", (DAY + timedelta(days=4)).date().isoformat(),
+                                "--where", "country = 'IT'", "--format", "ids", *where])
+    assert found.exit_code == 0, found.output
+    assert found.output.split() == [answers[3]["event_id"], answers[9]["event_id"]]
+    half = runner.invoke(cli, ["compact", "--source", "checkout", *where])
+    assert half.exit_code == 2 and "--source, --event-type, --start and --end together" in half.output

@@ -1,0 +1,107 @@
+"""kit.metrics: the same health frame from the handlers' EMF lines and from CloudWatch (moto)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import boto3
+import pandas as pd
+import pytest
+
+import pik_nb
+from pik.core.timefmt import UTC
+from pik.handlers import ingest
+from pik_nb import health
+from tests.conftest import api_event, LambdaContext, make_event
+
+T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
+
+
+def ingest_at(body, arrived: datetime) -> None:
+    ingest.handler(api_event("/ingest", body, arrived_ms=int(arrived.timestamp() * 1000)), LambdaContext())
+
+
+def test_the_handlers_emf_lines_become_counts_and_lag_percentiles_per_period(stack, capsys):
+    event = make_event(entity_id="h-1", event_time=(T0 - timedelta(hours=1)).isoformat())
+    ingest_at(event, T0 + timedelta(seconds=10))                     # ACCEPTED, lag 1 h 10 s
+    ingest_at(event, T0 + timedelta(seconds=20))                     # DUPLICATE
+    ingest_at({"events": [make_event(entity_id="h-2", event_time=(T0 - timedelta(minutes=30)).isoformat()), "bad"]},
+              T0 + timedelta(minutes=2))                              # ACCEPTED (lag 32 min) + REJECTED
+    lines = capsys.readouterr().out.splitlines()
+    frame = health.from_emf(lines, T0 - timedelta(minutes=1), T0 + timedelta(minutes=4), "1min")
+    assert list(frame.columns) == health.COLUMNS and len(frame) == 5
+    assert frame.index[0] == pd.Timestamp(T0 - timedelta(minutes=1)) and str(frame.index.tz) == "UTC"
+    assert frame["IngestCount"].tolist() == [0, 1, 0, 1, 0]
+    assert frame["DuplicateCount"].tolist() == [0, 1, 0, 0, 0]
+    assert frame["RejectedCount"].tolist() == [0, 0, 0, 1, 0]
+    assert frame["IngestRequestCount"].tolist() == [0, 2, 0, 2, 0]
+    lag = frame["IngestLagMs_p50"]
+    assert lag.iloc[1] == 3_615_000.0 and lag.iloc[3] == 1_920_000.0 and lag.isna().tolist() == [True, False, True, False, True]
+
+
+def test_a_local_kit_reads_the_stacks_lambda_log(tmp_path, stack, capsys):
+    ingest_at(make_event(entity_id="log-1"), T0 + timedelta(seconds=30))
+    log = tmp_path / "lambda.log"
+    log.write_text("not json\n" + capsys.readouterr().out + '{"_aws": "broken"}\n')
+    kit = pik_nb.connect(session=boto3.session.Session(region_name="us-east-1"), **stack.outputs,
+                         lambda_log_file=str(log))
+    frame = kit.metrics(T0, T0 + timedelta(hours=1), "1h")
+    assert frame["IngestCount"].tolist() == [1, 0]  # periods start on the hour: [floor(T0), T0 + 1 h)
+    assert frame["IngestLagMs_p99"].notna().tolist() == [True, False]
+
+
+def test_cloudwatch_is_asked_for_sums_and_lag_percentiles_and_read_back(stack):
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    dims = [{"Name": "service", "Value": "pik"}]
+    cloudwatch.put_metric_data(Namespace="Pik", MetricData=[
+        {"MetricName": "IngestCount", "Dimensions": dims, "Timestamp": T0 + timedelta(seconds=5), "Value": 3, "Unit": "Count"},
+        {"MetricName": "IngestCount", "Dimensions": dims, "Timestamp": T0 + timedelta(minutes=2), "Value": 4, "Unit": "Count"},
+        {"MetricName": "ConflictCount", "Dimensions": dims, "Timestamp": T0 + timedelta(minutes=2), "Value": 1, "Unit": "Count"},
+        {"MetricName": "IngestLagMs", "Dimensions": dims, "Timestamp": T0 + timedelta(seconds=5), "Values": [10, 30],
+         "Unit": "Milliseconds"},
+        {"MetricName": "IngestCount", "Dimensions": [{"Name": "service", "Value": "other"}],
+         "Timestamp": T0 + timedelta(seconds=5), "Value": 100, "Unit": "Count"},
+    ])
+    kit = pik_nb.connect(session=boto3.session.Session(region_name="us-east-1"), **stack.outputs)
+    asked: list[dict] = []
+
+    def moto_has_no_percentiles(params, **_):  # record what pik asks, then ask moto for what it can answer
+        asked.append({q["Label"]: q["MetricStat"]["Stat"] for q in params["MetricDataQueries"]})
+        for query in params["MetricDataQueries"]:
+            if query["MetricStat"]["Stat"] in ("p50", "p99"):
+                query["MetricStat"]["Stat"] = "Minimum" if query["MetricStat"]["Stat"] == "p50" else "Maximum"
+
+    kit.client("cloudwatch").meta.events.register("before-parameter-build.monitoring.GetMetricData", moto_has_no_percentiles)
+    frame = kit.metrics(T0, T0 + timedelta(minutes=3), 60)
+    assert asked[0] == {**{name: "Sum" for name in health.COUNTS}, "IngestLagMs_p50": "p50", "IngestLagMs_p99": "p99"}
+    assert frame["IngestCount"].tolist() == [3, 0, 4] and frame["ConflictCount"].tolist() == [0, 0, 1]
+    assert frame["IngestLagMs_p50"].iloc[0] == 10.0 and frame["IngestLagMs_p99"].iloc[0] == 30.0
+    assert frame["IngestLagMs_p50"].iloc[1:].isna().all()
+
+
+@pytest.mark.parametrize("period", ["30s", "90s", 0])
+def test_a_period_is_whole_minutes(period):
+    with pytest.raises(ValueError, match="whole number of minutes"):
+        health.period_of(period)
+
+
+def test_plot_health_shades_the_window():
+    frame = health.from_emf([], T0, T0 + timedelta(hours=3), "10min")
+    frame.loc[frame.index[2], "IngestCount"] = 5
+    frame.loc[frame.index[2], "IngestLagMs_p50"] = 3_600_000
+    figure = pik_nb.plot_health(frame, window=(T0 + timedelta(hours=1), T0 + timedelta(hours=2)))
+    rate, lag = figure.get_axes()
+    assert rate.get_title() == "Ingest rate by status" and [l.get_label() for l in rate.get_lines()] == ["accepted"]
+    assert len(rate.patches) == 1 and len(lag.patches) == 1
+
+
+def test_the_notebook_view_pads_the_window_and_the_summary_reads_it():
+    low, high, period = health.span("2026-11-20", "2026-11-23")
+    assert (low, high, period) == (pd.Timestamp("2026-11-18T12:00Z"), pd.Timestamp("2026-11-24T12:00Z"), "120min")
+    frame = health.from_emf([], "2026-11-20", "2026-11-21", "60min")
+    assert health.summary(frame, "2026-11-20", "2026-11-21").startswith("no ingest metrics in the window")
+    frame.loc[frame.index[3], ["IngestRequestCount", "IngestCount", "RejectedCount"]] = [1300, 1200, 100]
+    frame.loc[frame.index[3], "IngestLagMs_p99"] = 7_200_000
+    assert health.summary(frame, "2026-11-20", "2026-11-21") == (
+        "1,300 events ingested (1,200 accepted, 100 rejected); lag p99 peaked at 2 h in the period starting "
+        "2026-11-20 03:00 UTC.")

@@ -1,0 +1,56 @@
+"""Template parameters decide conditions locally as CloudFormation does."""
+
+from __future__ import annotations
+
+import pytest
+
+from pik_local import conditions, template
+
+
+def test_taps_exist_only_when_their_parameter_is_set():
+    doc = conditions.resolve(template.load())
+    assert not {"SqsTapFunction", "KinesisTapFunction", "EventBridgeTapRule", "TapIngestPolicy"} & set(doc["Resources"])
+    assert "ProcessorFunction" in doc["Resources"]
+    doc = conditions.resolve(template.load(), {"SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:q",
+                                               "EnableProcessor": "false"})
+    assert {"SqsTapFunction", "TapIngestPolicy"} <= set(doc["Resources"])
+    assert not {"KinesisTapFunction", "ProcessorFunction"} & set(doc["Resources"])
+    assert "ProcessorFunctionName" not in doc["Outputs"]
+    assert doc["ParameterValues"]["SqsTapQueueArn"] == "arn:aws:sqs:us-east-1:123456789012:q"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"NoSuchThing": "1"}, "unknown template parameter(s): NoSuchThing"),
+    ({"EnableProcessor": "maybe"}, "EnableProcessor='maybe' is not one of true, false"),
+])
+def test_bad_parameters_are_named(overrides, message):
+    with pytest.raises(conditions.ParameterError) as err:
+        conditions.resolve(template.load(), overrides)
+    assert str(err.value) == message
+
+
+def test_a_bad_tap_mapping_stops_the_local_stack_before_anything_starts(tmp_path):
+    from pik_local.stack import LocalStack, StackError
+
+    with pytest.raises(StackError) as err:
+        LocalStack(info_file=tmp_path / "local.json",
+                   parameters={"SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders",
+                               "SqsTapMapping": '{"entity_id": "$.customer..id"}'})
+    assert str(err.value) == ("SqsTapMapping: entity_id: path '$.customer..id' is not valid: "
+                              "cannot read the path after '$.customer'")
+    assert not (tmp_path / "local.json").exists()
+
+
+@pytest.mark.parametrize("param,message", [
+    ("NoSuchThing=1", "Error: unknown template parameter(s): NoSuchThing"),
+    ("EnableProcessor=maybe", "Error: EnableProcessor='maybe' is not one of true, false"),
+    ("SqsTapQueueArn", "Invalid value for --param: 'SqsTapQueueArn' is not NAME=VALUE"),
+])
+def test_pik_local_up_refuses_a_bad_param_cleanly(tmp_path, param, message):
+    from click.testing import CliRunner
+
+    from pik_cli import cli
+
+    result = CliRunner().invoke(cli, ["local", "up", "--info-file", str(tmp_path / "local.json"), "--param", param])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "local.json").exists()

@@ -1,0 +1,84 @@
+"""template.yaml's archive resources agree with pik.core.curated: Glue columns and partitions, the
+compaction function's schedule, layer, concurrency and least privilege, the Athena workgroup's cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from pik.core import curated
+from pik_local import template
+
+GLUE_TYPE = {"text": "string", "label": "string", "time": "timestamp", "int": "bigint", "float": "double"}
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict:
+    return template.load()["Resources"]
+
+
+def _columns(table: dict) -> dict[str, str]:
+    return {c["Name"]: c["Type"] for c in table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]}
+
+
+@pytest.mark.parametrize("logical,layout,columns", [
+    ("CuratedAttemptsTable", curated.ATTEMPTS, curated.ATTEMPT_COLUMNS),
+    ("CuratedEventsTable", curated.EVENTS, {**curated.EVENT_COLUMNS, curated.PAYLOAD: "text"}),
+])
+def test_the_glue_tables_are_the_curated_layout(resources, logical, layout, columns):
+    table = resources[logical]
+    assert table["Condition"] == "AthenaEnabled"
+    assert _columns(table) == {name: GLUE_TYPE[kind] for name, kind in columns.items()}
+    spec = table["Properties"]["TableInput"]
+    assert [k["Name"] for k in spec["PartitionKeys"]] == list(curated.PARTITION_COLUMNS)
+    params = spec["Parameters"]
+    assert params["projection.enabled"] == "true" and params["classification"] == "parquet"
+    location = params["storage.location.template"]["Fn::Sub"]
+    assert location == "s3://${RawBucket}/" + curated.partition_prefix(
+        layout, curated.Partition("${!source}", "${!event_type}", "${!event_date}"))
+    assert "ParquetHiveSerDe" in spec["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+
+
+def test_compaction_runs_alone_on_a_parameterised_schedule_with_pyarrow_from_the_managed_layer(resources):
+    function = resources["CompactionFunction"]
+    props = function["Properties"]
+    assert function["Condition"] == "CompactionEnabled" and props["Handler"] == "pik.handlers.compact.handler"
+    assert props["ReservedConcurrentExecutions"] == 1 and props["Timeout"] <= 900
+    schedule = props["Events"]["Schedule"]
+    assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == {"Ref": "CompactionSchedule"}
+    assert "/aws/service/aws-sdk-pandas/${PandasLayerSdkVersion}/${AWS::Region}/py3.12/arm64/layer-arn" in str(props["Layers"])
+    others = [name for name, r in template.of_type(template.load(), "AWS::Serverless::Function").items()
+              if "Layers" in r["Properties"] and name != "CompactionFunction"]
+    assert others == []  # pyarrow is the compaction function's alone
+
+
+def test_compaction_may_write_and_delete_only_under_curated(resources):
+    statements = resources["CompactionFunction"]["Properties"]["Policies"][0]["Statement"]
+    writes = [s for s in statements if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${RawBucket.Arn}/curated/*"}]
+    raw = [s for s in statements if s["Resource"] == {"Fn::Sub": "${RawBucket.Arn}/raw/*"}]
+    assert [s["Action"] for s in raw] == [["s3:GetObject"]]  # raw/ is read, never rewritten
+    listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["curated/*"]}}
+    assert not [a for s in statements for a in s["Action"] if a.endswith("*")]
+
+
+def test_the_athena_workgroup_caps_bytes_and_owns_its_results(resources):
+    config = resources["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${AthenaResultsBucket}/results/"}
+    bucket = resources["AthenaResultsBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    policy = resources["AthenaResultsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Sid"] == "TlsOnly" and policy["Effect"] == "Deny"
+
+
+def test_the_athena_investigator_policy_names_only_this_stacks_resources(resources):
+    statements = resources["AthenaInvestigatorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Sid"] for s in statements} == {"QueryInThisWorkGroup", "ReadTheArchiveCatalog", "QueryResults"}
+    for statement in statements:
+        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+            text = str(resource)
+            assert "AthenaWorkGroup" in text or "RawDatabase" in text or "AthenaResultsBucket" in text \
+                or text.endswith(":catalog'}"), text
