@@ -155,3 +155,14 @@ def test_a_target_outside_the_allow_list_is_refused(seeded):
         kit.replay(**window(day), target={"http": "https://example.com/hook"}, dry_run=False)
     assert refused.value.status == 403
     assert "replay target http:https://example.com/hook" in str(refused.value)
+
+
+def test_what_kit_search_found_is_replayed_by_id(seeded):
+    stack, kit, bodies, ids, day = seeded
+    found = kit.search(source="shop", event_type="paid", start=day, end=day + timedelta(days=1), where="n >= 9")
+    assert sorted(found["event_id"]) == sorted(ids[9:])
+    sqs = stack.client("sqs")
+    url = sqs.create_queue(QueueName="e2e-searched")["QueueUrl"]
+    run = kit.replay(event_ids=found["event_id"], target={"sqs": url}, dry_run=False)
+    assert (run["matched"], run["sent"]) == (3, 3)
+    assert sorted(json.loads(m["Body"])["payload"]["n"] for m in drain(sqs, url)) == [9, 10, 11]

@@ -233,3 +233,13 @@ def test_a_missing_queue_is_a_target_error_not_a_5xx(allowed):
     status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": gone}))
     assert (status, run["status"], run["stopped"], run["sent"], run["failed"]) == (200, "PARTIAL", "target_errors", 0, 2)
     assert "NonExistentQueue" in run["last_error"] or "does not exist" in run["last_error"]
+
+
+def test_a_missing_signing_secret_stops_the_run_naming_it(allowed, receiver, monkeypatch):
+    seed(count=2)
+    monkeypatch.setenv("REPLAY_HTTP_SECRET_PARAMETER", "/pik/test/nobody-created-this")
+    hook = receiver([])
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}))
+    assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("PARTIAL", "target_errors", 0, 2)
+    assert run["last_error"].startswith("signing secret: ssm get_parameter /pik/test/nobody-created-this")
+    assert hook.got == []

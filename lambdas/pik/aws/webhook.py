@@ -17,6 +17,7 @@ from typing import Callable
 
 import urllib3
 
+from ..core.errors import StorageError
 from ..core.targets import SIGNATURE_HEADER, TIMESTAMP_HEADER, Delivered, Outgoing, Target, body, encoded, signature
 
 ATTEMPTS = 4
@@ -47,7 +48,10 @@ class HttpTarget:
         self.target, self.secret, self.sleep, self.clock = target, secret, sleep, clock
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
-        secret = self.secret()
+        try:
+            secret = self.secret()
+        except StorageError as exc:  # a missing or unreadable parameter: nothing can be signed, so nothing is sent
+            return Delivered(0, tuple(event.event_id for event in outgoing), 0, f"signing secret: {exc}")
         http, threads = _pool()
         results = list(threads.map(lambda event: self._post(http, event, replay_id, secret), outgoing))
         failed = tuple(event.event_id for event, (ok, _, _) in zip(outgoing, results) if not ok)
