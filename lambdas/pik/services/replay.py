@@ -306,6 +306,13 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
     position = before = run["cursor"]
     stopped, matched_here, scanned_here, unsent = None, 0, 0, False
     steer_check_ms = 0  # the first batch looks at once
+    held: set[str] = set()  # DLQ messages this call received (hidden) and has not redriven yet
+
+    def release() -> None:
+        """Received but not redriven (stopped early, or refused): visible again for the next call."""
+        if held:
+            wiring.dead_letters.release(sorted(held))
+            held.clear()
 
     def now_ms() -> int:
         return int(wiring.clock().timestamp() * 1000)
@@ -350,13 +357,6 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
         tally.scanned = tally.matched = wiring.dead_letters.depth()
         saved(status=COMPLETED, stopped=DONE, continuation=None, lease_until=RELEASED)
         return
-    held: set[str] = set()  # DLQ messages this call received (hidden) and has not redriven yet
-
-    def release() -> None:
-        """Received but not redriven (stopped early, or refused): visible again for the next call."""
-        if held:
-            wiring.dead_letters.release(sorted(held))
-            held.clear()
     for item, after in candidates(request, position, wiring, event_ids, run, held):
         chosen = selected(item, request)
         if remaining_ms() < RESERVE_MS:
