@@ -111,8 +111,11 @@ def main() -> None:
                        "target": target, "rate_per_second": args.rate, "limit": args.events}
             load = os.getloadavg()[0]
             with ApiClient(info.api_url, workers=1, timeout_s=120) as api:
-                started = time.monotonic()
-                run = api.replay(request)
+                started, calls = time.monotonic(), [time.monotonic()]
+                run = api.post("/replay", request)
+                while run.get("continuation"):  # what ApiClient.replay does, counting the Lambda invocations
+                    calls.append(time.monotonic())
+                    run = api.post("/replay", {**request, "continuation": run["continuation"]})
                 took = time.monotonic() - started
             if args.target == "sqs":
                 deadline = time.monotonic() + 30
@@ -128,7 +131,8 @@ def main() -> None:
             print(f"replay of {run['sent']} events at rate_per_second={args.rate:g}: {took:.2f} s "
                   f"(ideal {expected:.1f} s, {100 * (took - expected) / expected:+.1f} %), "
                   f"{run['sent'] / took:.1f} events/s; the {args.target} target received {received}; status {run['status']} "
-                  f"stopped {run['stopped']} failed {run['failed']}; load average {load:.1f}")
+                  f"stopped {run['stopped']} failed {run['failed']}; {len(calls)} invocation(s), started at "
+                  f"{', '.join(f'{t - started:.1f}' for t in calls)} s; load average {load:.1f}")
         finally:
             stop.set()
             child.join(60)
