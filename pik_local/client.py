@@ -112,9 +112,12 @@ class ApiClient:
         return answer
 
     def replay(self, request: dict, *, follow: bool = True) -> dict:
-        """``POST /replay``; with ``follow`` a run that stopped early is continued until it completes."""
+        """``POST /replay``; with ``follow`` a run that stopped early is continued until it completes (one
+        stopped by ``target_errors`` is tried once more, then returned: fix the target, call again)."""
         run = self.post("/replay", request)
-        while follow and run.get("continuation") and run.get("stopped") != "target_errors":
+        retried_target = False  # a run the target stopped is resumed once per call (a repeated command), not in a loop
+        while follow and run.get("continuation") and not (run.get("stopped") == "target_errors" and retried_target):
+            retried_target = retried_target or run.get("stopped") == "target_errors"
             run = self.post("/replay", {**request, "continuation": run["continuation"]})
         return run
 

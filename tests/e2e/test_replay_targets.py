@@ -107,7 +107,7 @@ class _Hook(BaseHTTPRequestHandler):
         ok = verify(self.server.secret, self.headers["X-Pik-Timestamp"], text, self.headers["X-Pik-Signature"])
         with self.server.lock:
             self.server.got.append((ok, json.loads(text)))
-        self.send_response(200 if ok else 401)
+        self.send_response(getattr(self.server, "refuse", None) or (200 if ok else 401))
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -166,3 +166,26 @@ def test_what_kit_search_found_is_replayed_by_id(seeded):
     run = kit.replay(event_ids=found["event_id"], target={"sqs": url}, dry_run=False)
     assert (run["matched"], run["sent"]) == (3, 3)
     assert sorted(json.loads(m["Body"])["payload"]["n"] for m in drain(sqs, url)) == [9, 10, 11]
+
+
+def test_a_refusing_endpoint_stops_the_run_and_the_same_command_resumes_it_once_fixed(seeded):
+    stack, kit, bodies, _, day = seeded
+    secret = stack.client("ssm").get_parameter(Name=HTTP_SECRET_PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.secret, server.got, server.lock, server.refuse = secret, [], threading.Lock(), 422
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        request = {**window(day), "target": {"http": f"http://127.0.0.1:{server.server_address[1]}/pik"},
+                   "dry_run": False, "client_token": "e2e-refused"}
+        first = kit.replay(**request)
+        assert (first["status"], first["stopped"], first["sent"]) == ("PARTIAL", "target_errors", 0)
+        assert first["failed"] == 20  # the first batch, refused by two calls: the client tried once more, then stopped
+        server.refuse = None  # the endpoint is fixed
+        second = kit.replay(**request)  # the same command again
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (second["status"], second["sent"], second["failed"]) == ("COMPLETED", COUNT, 20)
+    delivered = [body for ok, body in server.got[20:]]
+    assert sorted(b["payload"]["n"] for b in delivered) == list(range(COUNT))
