@@ -243,3 +243,30 @@ def test_a_missing_signing_secret_stops_the_run_naming_it(allowed, receiver, mon
     assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("PARTIAL", "target_errors", 0, 2)
     assert run["last_error"].startswith("signing secret: ssm get_parameter /pik/test/nobody-created-this")
     assert hook.got == []
+
+
+def test_kinesis_records_and_sqs_entries_that_fail_are_re_sent(allowed):
+    seed(count=3)
+    kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
+    url = sqs.create_queue(QueueName="consumer")["QueueUrl"]
+    seen: dict[str, list[int]] = {"PutRecords": [], "SendMessageBatch": []}
+
+    def fail_last_once(parsed, model, **_):
+        seen[model.name].append(len(parsed.get("Records") or parsed.get("Successful") or []))
+        if len(seen[model.name]) > 1:
+            return
+        if model.name == "PutRecords":  # answered 200, the last record throttled
+            parsed["Records"][-1] = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"}
+            parsed["FailedRecordCount"] = 1
+        else:
+            last = parsed["Successful"].pop()
+            parsed["Failed"] = [{"Id": last["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}]
+
+    clients.client("kinesis").meta.events.register("after-call.kinesis.PutRecords", fail_last_once)
+    clients.client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last_once)
+    _, to_stream = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"kinesis": arn}))
+    _, to_queue = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert seen == {"PutRecords": [3, 1], "SendMessageBatch": [3, 1]}  # the failed one alone, re-sent
+    assert [(r["sent"], r["failed"], r["retried"]) for r in (to_stream, to_queue)] == [(3, 0, 1), (3, 0, 1)]
