@@ -89,7 +89,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        _sync_directory(self.path.parent)  # the new file's name is durable too
+        sync_directory(self.path.parent)  # the new file's name is durable too
         locks = self.path.parent / "locks"
         locks.mkdir(exist_ok=True)
         self._stripe_fds = [os.open(locks / f"{i:02d}", os.O_RDWR | os.O_CREAT, 0o644) for i in range(STRIPES)]
@@ -251,7 +251,8 @@ def discard(state_dir: Path | str, through: int) -> None:
             path_of(state_dir, generation).unlink(missing_ok=True)
 
 
-def _sync_directory(path: Path) -> None:
+def sync_directory(path: Path) -> None:
+    """fsync a directory, so the names created in it (a new file, a rename) survive a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import template as tpl
+from .journal import sync_directory
 
 SCHEMA = "pik.local-state.v1"
 WORKERS = 8
@@ -50,9 +51,9 @@ def save(session: Any, names: dict[str, str], directory: Path | str, template: d
                 "journal_through": journal_through}
     _durable_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
     for folder in {path.parent for path in tmp.rglob("*")} | {tmp}:
-        _sync_directory(folder)
+        sync_directory(folder)
     _swap_in(root, tmp)
-    _sync_directory(root)
+    sync_directory(root)
     return counts
 
 
@@ -178,14 +179,6 @@ def _durable_write(path: Path, text: str) -> None:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _sync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_lines(path: Path) -> Iterator[dict]:

@@ -11,29 +11,15 @@ from botocore.exceptions import ClientError
 from ..core import queries
 from ..core.errors import StorageError
 from . import clients
+from .s3 import DocumentStore
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 FEED_SEGMENTS = 4
 
 
-class ArchiveBucket:
-    """Curated objects (Parquet parts, manifests, the watermark) in the raw bucket."""
-
-    def __init__(self, bucket: str, client: Any = None) -> None:
-        self.bucket = bucket
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.client("s3")
-
-    def read(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise StorageError(f"s3 get {key}: {exc}") from exc
+class ArchiveBucket(DocumentStore):
+    """Curated objects (Parquet parts, manifests, the watermark) in the raw bucket; reads and
+    lists as a ``DocumentStore``, writes bytes that may replace a manifest or the watermark."""
 
     def write(self, key: str, body: bytes) -> None:
         kind = "application/json" if key.endswith(".json") else "application/vnd.apache.parquet"
@@ -51,13 +37,6 @@ class ArchiveBucket:
                 raise StorageError(f"s3 delete {len(batch)} objects: {exc}") from exc
             if answer.get("Errors"):
                 raise StorageError(f"s3 delete: {answer['Errors'][:3]}")
-
-    def keys(self, prefix: str) -> list[str]:
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-        except ClientError as exc:
-            raise StorageError(f"s3 list {prefix}: {exc}") from exc
 
 
 class ArrivalFeed:

@@ -129,9 +129,6 @@ class Archive(Protocol):
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are fine)."""
 
-    def keys(self, prefix: str) -> list[str]:
-        """Every key under ``prefix``, sorted."""
-
 
 class ArrivalFeed(Protocol):
     """Where new ingest attempts landed."""

@@ -311,17 +311,6 @@ def check_cursor(cursor: dict, request: ReplayRequest) -> None:
                 isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
             raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
         return
-    if request.dead_letters:
-        if cursor:
-            raise refuse("cursor", "a dead-letter redrive has no cursor: the queue itself is its position")
-        return
-    if request.repair:
-        allowed_days = days_between(request.start, request.end)
-        if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
-                "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
-                isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
-            raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
-        return
     if request.event_ids_count is not None:
         index = cursor.get("index", 0) if isinstance(cursor, dict) else None
         if set(cursor or {}) - {"index"} or isinstance(index, bool) or not isinstance(index, int) or not (
