@@ -78,6 +78,19 @@ def synthetic(n_events: int, *, entities: int = 1000, days: int = 30, duplicate_
     return frame, Truth(n_events, len(dup_rows), len(conflict_idx), len(np.union1d(dup_idx, conflict_idx)))
 
 
+def _arrow(frame: pd.DataFrame):
+    """``frame`` as an Arrow table, UTC columns kept UTC. They cross naive and get their zone back:
+    pyarrow's from_pandas reads zoned columns through ``Series.values``, deprecated in pandas 3.1."""
+    import pyarrow as pa
+
+    zoned = list(frame.select_dtypes("datetimetz"))
+    table = pa.Table.from_pandas(frame.assign(**{c: frame[c].dt.tz_convert(None) for c in zoned}), preserve_index=False)
+    for name in zoned:
+        column = table[name]
+        table = table.set_column(table.schema.get_field_index(name), name, column.cast(pa.timestamp(column.type.unit, "UTC")))
+    return table
+
+
 def write_curated(attempts: pd.DataFrame, root, *, seed: int = 0) -> pd.DataFrame:
     """Write ``attempts`` (a ``synthetic`` frame) in the compacted layout under ``root/curated``:
     attempts parts, and events parts (the ACCEPTED rows) with a generated payload: ``amount``
@@ -92,14 +105,14 @@ def write_curated(attempts: pd.DataFrame, root, *, seed: int = 0) -> pd.DataFram
     rng = np.random.default_rng(seed)
     partitioning = ds.partitioning(pa.schema([(c, pa.string()) for c in curated.PARTITION_COLUMNS]), flavor="hive")
     columns = {**curated.ATTEMPT_COLUMNS, **{c: "text" for c in curated.PARTITION_COLUMNS}}
-    table = pa.Table.from_pandas(attempts.astype({c: "str" for c in ("status", "source", "event_type")}),
-                                 preserve_index=False).select(list(columns)).cast(parquet.schema(columns))
+    table = _arrow(attempts.astype({c: "str" for c in ("status", "source", "event_type")}))
+    table = table.select(list(columns)).cast(parquet.schema(columns))
     _write(table, f"{root}/{curated.PREFIX}/{curated.ATTEMPTS}", partitioning)
     firsts = attempts[attempts["status"] == ACCEPTED_STATUS].reset_index(drop=True)
     amount = np.round(rng.lognormal(4, 1.5, len(firsts)), 2)
     country = np.array(["DE", "FR", "IT", "ES", "PL", "NL"])[rng.integers(0, 6, len(firsts))]
-    events = pa.Table.from_pandas(firsts[[*curated.EVENT_COLUMNS, *curated.PARTITION_COLUMNS]].astype(
-        {"source": "str", "event_type": "str"}), preserve_index=False)
+    events = _arrow(firsts[[*curated.EVENT_COLUMNS, *curated.PARTITION_COLUMNS]].astype(
+        {"source": "str", "event_type": "str"}))
     amount_text = pc.cast(pa.array(amount), pa.string())
     payload = pc.binary_join_element_wise('{"amount":', amount_text, ',"country":"', pa.array(country), '"}', "")
     events = events.append_column("amount", pa.array(amount)).append_column("country", pa.array(country))
