@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ._common import ISO_TIME, check_scope, connection
-from .replay_options import parse_target, read_ids, target_options
+from .replay_options import parse_target, target_options
 
 
 def _json(value: Any) -> str:
@@ -48,12 +48,12 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
-@connection(check=lambda entity_id, source, event_type, start, end, ids_file, statuses, dead_letters, **_: _check(
-    entity_id, source, event_type, start, end, ids_file, statuses, dead_letters))
+@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, **_: _check(
+    entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
            as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
-           ids_file: str | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
+           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -67,7 +67,7 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                      include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
                      target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                     event_ids=read_ids(ids_file), statuses=list(statuses) or None, dead_letters=dead_letters)
+                     event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
     if as_json:
         click.echo(_json(run))
         return
@@ -84,7 +84,7 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
             click.echo("nothing matched: the replay queue's DLQ holds no replay messages")
         elif statuses:
             click.echo(f"nothing matched: no {'/'.join(statuses)} attempts in the window")
-        elif ids_file:
+        elif event_ids:
             click.echo("nothing matched: none of the listed event ids is a known ACCEPTED event (in the window)")
         else:
             scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
@@ -98,15 +98,15 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
 
 
 def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-           end: datetime | None, ids_file: str | None, statuses: tuple[str, ...] = (), dead_letters: bool = False) -> None:
+           end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...] = (), dead_letters: bool = False) -> None:
     if dead_letters:
-        if entity_id or source or event_type or ids_file or statuses or start or end:
+        if entity_id or source or event_type or event_ids or statuses or start or end:
             raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")
     elif tuple(statuses) == ("REJECTED",):
-        if entity_id or source or event_type or ids_file or start is None or end is None:
+        if entity_id or source or event_type or event_ids or start is None or end is None:
             raise click.UsageError("--status REJECTED re-submits a window's quarantined requests: give --start and "
                                    "--end only")
-    elif ids_file is None:
+    elif event_ids is None:
         check_scope(entity_id, source, event_type)
         if start is None or end is None:
             raise click.UsageError("give --start and --end (or --ids FILE)")

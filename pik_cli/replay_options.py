@@ -36,11 +36,16 @@ def parse_target(value: str | None, fifo_group_id: str | None, envelope: bool) -
 
 
 def read_ids(path: str | None) -> list[str] | None:
-    """Event ids from FILE (one per line; blank lines and ``#`` comments skipped; ``-`` is stdin)."""
+    """Event ids from FILE (one per line; blank lines and ``#`` comments skipped; ``-`` is stdin);
+    a file without ids is a ``click.BadParameter``: ``read_ids("ids.txt") == ["3f2a...", ...]``."""
     if path is None:
         return None
     with click.open_file(path, "r", encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+        ids = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    if not ids:
+        raise click.BadParameter(f"{path} has no event ids (one per line; blank lines and # comments are skipped)",
+                                 param_hint="--ids")
+    return ids
 
 
 def target_options(command: Any) -> Any:
@@ -52,7 +57,9 @@ def target_options(command: Any) -> Any:
         click.option("--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."),
         click.option("--envelope", is_flag=True, help="Send event + replay envelope instead of the event as sent."),
         click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),
-        click.option("--ids", "ids_file", default=None, metavar="FILE",
+        click.option("--ids", "event_ids", default=None, metavar="FILE",
+                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                     callback=lambda _ctx, _param, path: read_ids(path),
                      help="Replay exactly these event ids (one per line, - for stdin) instead of a scope."),
         click.option("--dead-letters", is_flag=True,
                      help="Redrive the replay queue's DLQ (to the replay queue, or --target) as a recorded run."),

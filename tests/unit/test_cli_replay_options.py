@@ -30,12 +30,23 @@ def test_ids_file_skips_blank_lines_and_comments(tmp_path):
     assert read_ids(str(path)) == ["a" * 64, "b" * 64]
 
 
+def test_missing_or_empty_ids_file_is_one_usage_line(tmp_path):
+    missing = CliRunner().invoke(cli, ["replay", "--ids", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2
+    assert "Traceback" not in missing.output and "does not exist" in missing.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n")
+    answered = CliRunner().invoke(cli, ["replay", "--ids", str(empty), "--local-file", "/nonexistent/local.json"])
+    assert answered.exit_code == 2
+    assert f"Invalid value for --ids: {empty} has no event ids" in answered.output
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--ids", "ids.txt", "--entity", "e"], "give --ids, or a scope"),
+    (["--ids", "-", "--entity", "e"], "give --ids, or a scope"),
     (["--entity", "e"], "give --start and --end (or --ids FILE)"),
     (["--status", "REJECTED", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21"], "give --start and --end only"),
 ])
 def test_usage_errors_come_before_any_connection(args, message):
-    result = CliRunner().invoke(cli, ["replay", *args, "--local-file", "/nonexistent/local.json"])
+    result = CliRunner().invoke(cli, ["replay", *args, "--local-file", "/nonexistent/local.json"], input="a" * 64 + "\n")
     assert result.exit_code == 2
     assert message in result.output
