@@ -104,18 +104,13 @@ def _summary(stack: "LocalStack") -> str:
                  else f"{stack.state_dir} (no snapshot{replayed})" if replayed
                  else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir
                  else "memory only: everything is lost on stop (use --state-dir DIR to keep it)")
-    lines = [
-        f"pik local stack is up (pid {info.pid})",
-        f"  API        {info.api_url}   POST /ingest, POST /replay",
-        f"  AWS        {info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
-        *(f"  {logical:<22} {name}" for logical, name in names.items()),
-        *(f"  {key:<22} {value}" for key, value in info.outputs.items() if "_tap_" in key),
-        f"  info file  {stack.info_file}",
-        f"  Lambda log {stack.lambda_log_path}",
-        f"  state      {persisted}",
-        "Ctrl-C or SIGTERM stops it.",
-    ]
-    return "\n".join(lines)
+    taps = {key: value for key, value in info.outputs.items() if "_tap_" in key and value not in names.values()}
+    rows = {"API": f"{info.api_url}   POST /ingest, POST /replay",
+            "AWS": f"{info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
+            **names, **taps, "info file": stack.info_file, "Lambda log": stack.lambda_log_path, "state": persisted}
+    width = max(map(len, rows))
+    return "\n".join([f"pik local stack is up (pid {info.pid})", *(f"  {label:<{width}}  {value}" for label, value in rows.items()),
+                      "Ctrl-C or SIGTERM stops it."])
 
 
 @click.command("ingest")
