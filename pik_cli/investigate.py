@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ._common import ISO_TIME, check_scope, connection
-from .replay_options import parse_target, target_options
+from .replay_options import next_step, parse_target, show_step, target_options
 
 
 def _json(value: Any) -> str:
@@ -67,7 +67,8 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                      include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
                      target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                     event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
+                     event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters,
+                     on_step=show_step)
     if as_json:
         click.echo(_json(run))
         return
@@ -90,11 +91,10 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
             scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
             click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
                        f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
-    if run.get("continuation"):
-        why = {"limit": "at --limit", "time": "when the function's time ran low",
-               "target_errors": "because the target refused every event of a batch"}.get(run.get("stopped"), "early")
-        click.echo(f"stopped {why}: " + ("repeat this command (same --client-token) to resume the run"
-                                         if client_token else "add --client-token NAME to make a run resumable"))
+    if next_step(run, client_token):
+        click.echo(next_step(run, client_token))
+    elif run.get("continuation"):  # a dry run bounded by --limit
+        click.echo("stopped at --limit: the counts cover the first events of the scope")
 
 
 def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,

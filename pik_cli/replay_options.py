@@ -86,10 +86,51 @@ def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
     Example:
       pik steer rp-3f2a9c0d1e2f4a5b6c7d8e9f0a1b2c3d pause
     """
-    run = kit.steer(replay_id, action)
+    run = kit.steer(replay_id, action, on_step=show_step)
     if as_json:
         click.echo(json.dumps(run, indent=2, default=str))
         return
-    asked = f" ({run['requested']} requested: the executing call stops at its next batch)" if run.get("requested") else ""
-    click.echo(f"{run['replay_id']}  {run['status']}  stopped {run.get('stopped')}{asked}")
+    click.echo(f"{run['replay_id']}  {state(run)}")
     click.echo(f"target {run['target']}  sent {run['sent']}  failed {run.get('failed', 0)}  retried {run.get('retried', 0)}")
+    if next_step(run):
+        click.echo(next_step(run))
+
+
+STOPPED = {"limit": "at its limit", "time": "when the function's time ran low",
+           "target_errors": "because the target refused every event of a batch", "paused": "paused",
+           "cancelled": "cancelled", "completed": "completed"}
+
+
+def state(run: dict) -> str:
+    """A run's status in words: ``state({"status": "PAUSED", "stopped": "paused"}) == "PAUSED"``."""
+    if run.get("requested"):
+        return (f"{run['status']}: {run['requested']} requested; the run stops after its current batch"
+                if run["requested"] != "resume" else f"{run['status']}: resume requested")
+    if run["status"] == "RUNNING":
+        return "RUNNING: another call is executing it (steer it, or repeat later to follow it)"
+    if run["status"] == "PARTIAL":
+        return f"PARTIAL: stopped {STOPPED.get(run.get('stopped'), 'early')}"
+    return run["status"]
+
+
+def next_step(run: dict, client_token: str | None = None) -> str | None:
+    """The command that moves a stopped (``PARTIAL``) or ``PAUSED`` executed run on; ``None`` for any other.
+
+    >>> next_step({"replay_id": "rp-1", "status": "PAUSED", "dry_run": False})
+    'paused: resume it with `pik steer rp-1 resume`'
+    """
+    if run.get("dry_run") or run["status"] not in ("PARTIAL", "PAUSED"):
+        return None
+    resume = f"`pik steer {run['replay_id']} resume`" + (" (or repeat this command, same --client-token)"
+                                                         if client_token else "")
+    if run["status"] == "PAUSED":
+        return f"paused: resume it with {resume}"
+    if run.get("stopped") == "target_errors":
+        return f"stopped {STOPPED['target_errors']}: fix the target, then {resume}"
+    return f"stopped {STOPPED.get(run.get('stopped'), 'early')}: go on with {resume}"
+
+
+def show_step(run: dict) -> None:
+    """Progress while a run is followed across continuations, on stderr (``--json`` output stays clean)."""
+    click.echo(f"... {run['replay_id']}: sent {run['sent']} so far, stopped {STOPPED.get(run.get('stopped'), 'early')}; "
+               "continuing", err=True)

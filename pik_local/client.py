@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import urllib3
 from botocore.auth import SigV4Auth
@@ -111,19 +111,37 @@ class ApiClient:
                            status=status, body=answer)
         return answer
 
-    def replay(self, request: dict, *, follow: bool = True) -> dict:
+    def replay(self, request: dict, *, follow: bool = True, on_step: Callable[[dict], None] | None = None) -> dict:
         """``POST /replay``; with ``follow`` a run that stopped early is continued until it completes (one
-        stopped by ``target_errors`` is tried once more, then returned: fix the target, call again)."""
+        stopped by ``target_errors`` is tried once more, then returned: fix the target, call again).
+        ``on_step`` sees each answer that is continued (the run's counts so far)."""
         run = self.post("/replay", request)
+        return self._follow(run, request, on_step) if follow else run
+
+    def steer(self, replay_id: str, action: str, *, follow: bool = True,
+              on_step: Callable[[dict], None] | None = None) -> dict:
+        """``POST /replay/{replay_id}`` with ``{"action": "pause" | "resume" | "cancel"}``; the run as it then
+        stands. A ``resume`` is followed across continuations like ``replay`` (unless ``follow=False``).
+
+        >>> api.steer("rp-3f2a...", "resume")["status"]      # doctest: +SKIP
+        'COMPLETED'
+        """
+        run = self.post(f"/replay/{replay_id}", {"action": action})
+        if not (follow and action == "resume"):
+            return run
+        return self._follow(run, {"replay_id": replay_id}, on_step, past_limit=False)
+
+    def _follow(self, run: dict, request: dict, on_step: Callable[[dict], None] | None, *, past_limit: bool = True) -> dict:
+        """Send ``request`` with the run's continuation until it has none (or, unless ``past_limit``, it
+        stopped at its ``limit``: each resume moves a limited run one limit on)."""
         retried_target = False  # a run the target stopped is resumed once per call (a repeated command), not in a loop
-        while follow and run.get("continuation") and not (run.get("stopped") == "target_errors" and retried_target):
+        while run.get("continuation") and (past_limit or run.get("stopped") != "limit") \
+                and not (run.get("stopped") == "target_errors" and retried_target):
             retried_target = retried_target or run.get("stopped") == "target_errors"
+            if on_step is not None:
+                on_step(run)
             run = self.post("/replay", {**request, "continuation": run["continuation"]})
         return run
-
-    def steer(self, replay_id: str, action: str) -> dict:
-        """``POST /replay/{replay_id}`` with ``{"action": "pause" | "resume" | "cancel"}``; the run as it then stands."""
-        return self.post(f"/replay/{replay_id}", {"action": action})
 
     def ingest(self, events: Sequence[Any] | Iterable[Any], *, progress: bool = True, description: str = "ingest",
                arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:

@@ -6,7 +6,7 @@ Each verb is a thin method over a module (``load``, ``raw``, ``diff``, ``explain
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import boto3
 import pandas as pd
@@ -146,9 +146,11 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False) -> dict:
+               statuses: Iterable[str] | None = None, dead_letters: bool = False,
+               on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
-        continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it).
+        continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
+        sees each answer that is continued.
         ``target`` is ``{"sqs": url}``, ``{"eventbridge": bus}``, ``{"kinesis": arn}`` or ``{"http": url}``
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
@@ -167,16 +169,17 @@ class Kit:
                 "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
                 "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
         with self.stack.api as api:
-            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None)
+            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
 
-    def steer(self, replay_id: str, action: str) -> dict:
-        """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands.
+    def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
+        """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed
+        run followed to its end, like ``replay``; ``on_step`` sees each answer that is continued).
 
         >>> kit.steer("rp-3f2a...", "pause")["status"]
         'PAUSED'
         """
         with self.stack.api as api:
-            return api.steer(replay_id, action)
+            return api.steer(replay_id, action, on_step=on_step)
 
     def reconcile(self, *, progress: bool | None = None) -> pd.DataFrame:
         """Raw objects without metadata and metadata without raw (columns ``problem``, ``event_id``, ``s3_key``).

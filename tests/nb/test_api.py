@@ -8,8 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
 import pik_nb
+from pik_cli import cli
+from pik_local.info import LocalStackInfo
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -86,6 +89,58 @@ def test_an_unbounded_replay_is_continued_until_complete_and_a_bounded_one_is_no
     api.answers = [(200, partial)]
     assert kit.replay(entity_id="e", start="2026-11-20", end="2026-11-21", limit=5) == partial
     assert len(api.received) == 3
+
+
+def test_a_resume_is_followed_across_continuations_and_stops_at_the_runs_limit(api):
+    timed_out = {"replay_id": "rp-1", "status": "PARTIAL", "stopped": "time", "sent": 5, "continuation": "c1"}
+    api.answers = [(200, timed_out), (200, {**timed_out, "sent": 8, "continuation": "c2"}),
+                   (200, {"replay_id": "rp-1", "status": "COMPLETED", "stopped": "completed", "sent": 9, "continuation": None})]
+    steps = []
+    run = kit_on(api, sign=False).steer("rp-1", "resume", on_step=steps.append)
+    assert (run["status"], run["sent"]) == ("COMPLETED", 9)
+    assert [(path, body) for path, _, body in api.received] == [
+        ("/v1/replay/rp-1", {"action": "resume"}), ("/v1/replay", {"replay_id": "rp-1", "continuation": "c1"}),
+        ("/v1/replay", {"replay_id": "rp-1", "continuation": "c2"})]
+    assert [step["sent"] for step in steps] == [5, 8]
+    at_limit = {**timed_out, "stopped": "limit"}
+    api.answers = [(200, at_limit)]
+    assert kit_on(api, sign=False).steer("rp-1", "resume") == at_limit  # each resume moves a limited run one limit on
+    api.answers = [(200, timed_out)]
+    assert kit_on(api, sign=False).steer("rp-1", "pause") == timed_out  # only a resume is followed
+    assert len(api.received) == 5
+
+
+def local_file(api, tmp_path) -> str:
+    outputs = {"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a", "replays_table_name": "r"}
+    return str(LocalStackInfo(region="eu-west-1", endpoint_url="http://127.0.0.1:1", pid=1, outputs=outputs,
+                              api_url=f"http://127.0.0.1:{api.server_port}/v1").write(tmp_path / "local.json"))
+
+
+def test_pik_steer_resume_follows_the_run_showing_progress_and_a_pause_says_what_happens(api, tmp_path):
+    run = {"replay_id": "rp-1", "dry_run": False, "target": "replay queue", "failed": 0, "retried": 0, "continuation": None}
+    api.answers = [(200, {**run, "status": "PARTIAL", "stopped": "time", "sent": 5, "continuation": "c1"}),
+                   (200, {**run, "status": "COMPLETED", "stopped": "completed", "sent": 9})]
+    resumed = CliRunner().invoke(cli, ["steer", "rp-1", "resume", "--local-file", local_file(api, tmp_path)])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.splitlines() == [
+        "... rp-1: sent 5 so far, stopped when the function's time ran low; continuing",
+        "rp-1  COMPLETED", "target replay queue  sent 9  failed 0  retried 0"]
+    api.answers = [(200, {**run, "status": "RUNNING", "stopped": None, "requested": "pause", "sent": 9})]
+    paused = CliRunner().invoke(cli, ["steer", "rp-1", "pause", "--local-file", local_file(api, tmp_path)])
+    assert paused.output.splitlines()[0] == "rp-1  RUNNING: pause requested; the run stops after its current batch"
+    assert "None" not in paused.output
+
+
+def test_pik_replay_that_ends_paused_or_stopped_prints_the_next_command(api, tmp_path):
+    run = {"replay_id": "rp-2", "dry_run": False, "target": "replay queue", "scanned": 9, "matched": 9, "sent": 4,
+           "continuation": None}
+    scope = ["replay", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21", "--execute",
+             "--local-file", local_file(api, tmp_path)]
+    api.answers = [(200, {**run, "status": "PAUSED", "stopped": "paused"})]
+    assert CliRunner().invoke(cli, scope).output.splitlines()[-1] == "paused: resume it with `pik steer rp-2 resume`"
+    api.answers = [(200, {**run, "status": "PARTIAL", "stopped": "limit", "continuation": "c1"})]
+    assert CliRunner().invoke(cli, [*scope, "--limit", "4", "--client-token", "t"]).output.splitlines()[-1] == (
+        "stopped at its limit: go on with `pik steer rp-2 resume` (or repeat this command, same --client-token)")
 
 
 def test_pik_ingest_signs_its_requests_for_a_deployed_stack(stack, api):
