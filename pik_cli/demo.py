@@ -49,7 +49,7 @@ def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WO
         truth_file = stack.info_file.parent / "demo-truth.json"
         truth_file.write_text(json.dumps(truth.summary(), indent=2))
         say(f"ground truth: {truth_file}")
-        say(try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env")))
+        say(try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env"), lab=lab))
         run = _notebook(stack, outcome, notebook, report, lab, say, began)
     finally:
         stack.stop()
@@ -64,13 +64,25 @@ def write_scope(truth: Truth, path: Path) -> Path:
     return path
 
 
-def try_this(truth: Truth, scope_file: Path) -> str:
-    """What to try while the demo runs: the commands of the README with this incident's values."""
+def try_this(truth: Truth, scope_file: Path, *, lab: bool = True) -> str:
+    """What to try while the demo runs (with the lab, which keeps the stack up): the commands of the README
+    with this incident's values; without the lab the stack stops when the notebook is done, so how to keep one.
+
+    >>> try_this(truth, Path(".pik/demo.env"), lab=False).splitlines()[1]     # doctest: +SKIP
+    'This run stops its stack when the report is written (--no-lab). ...'
+    """
     scope, pik = truth.shell_scope(), _here(Path(sys.executable).parent / "pik")
     window = f"--start {scope['START']} --end {scope['END']}"
+    incident = (f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
+                f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']}).")
+    if not lab:
+        return "\n".join([
+            incident,
+            "This run stops its stack when the report is written (--no-lab). To try the CLI on this incident, run "
+            f"`{pik} demo` without --no-lab: the stack runs until you close the lab, and it prints the commands; "
+            f"`{pik} local up` keeps an empty stack of your own."])
     return "\n".join([
-        f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
-        f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']}).",
+        incident,
         f"Try, in another terminal while this runs (`source {_here(scope_file)}` sets these values):",
         f"  {pik} status",
         f"  {pik} replay --entity {scope['FOCUS']} {window}",
