@@ -69,7 +69,7 @@ def _nearest(path: Path) -> Path:
 def _local(path: Path) -> Kit:
     if not path.exists():
         raise ConnectError(f"no local stack info at {path} (start one with `pik local up`), "
-                           "and no stack='NAME' or resource names were given")
+                           "and no deployed stack was named (--stack NAME; stack=\"NAME\" or its resource names in Python)")
     info = LocalStackInfo.read(path)
     session = boto3.session.Session(region_name=info.region, **info.credentials)
     resources = Resources.of({**info.outputs, "api_url": info.api_url}, f"local stack info {path}")

@@ -194,7 +194,8 @@ def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
     database, workgroup = extra.get("athena_database"), extra.get("athena_work_group_name")
     if not database or not workgroup:
         raise ScopeError("Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
-                         "(deploy with EnableAthena=true), or use engine='duckdb'")
+                         "(deploy with EnableAthena=true), or use the duckdb engine "
+                         "(--engine duckdb; engine=\"duckdb\" in Python)")
     client = stack.client("athena")
     started = client.start_query_execution(**athena_request(query, database, workgroup))
     execution_id, wait = started["QueryExecutionId"], ATHENA_POLL_S[0]

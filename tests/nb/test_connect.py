@@ -97,6 +97,10 @@ def test_cli_commands_run_against_a_stack_and_fail_cleanly(stack):
     assert missing.exit_code == 1 and missing.output == f"Error: no event nope in {stack.outputs['events_table_name']}\n"
     nowhere = runner.invoke(cli, ["status", "--local-file", "/nonexistent/local.json"])
     assert nowhere.exit_code == 1 and "no local stack info" in nowhere.output and "Traceback" not in nowhere.output
+    assert "(--stack NAME; stack=\"NAME\" or its resource names in Python)" in nowhere.output
+    assert "stack='NAME'" not in nowhere.output
+    athena = runner.invoke(cli, ["sql", "select 1", "--engine", "athena", "--stack", name])
+    assert athena.exit_code == 1 and athena.output.endswith("use the duckdb engine (--engine duckdb; engine=\"duckdb\" in Python)\n")
 
 
 def test_reconcile_finds_raw_objects_without_metadata(kit, stack):
