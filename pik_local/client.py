@@ -155,7 +155,7 @@ class ApiClient:
         events = list(events)
         headers = [{ARRIVAL_HEADER: when.isoformat()} for when in arrivals] if arrivals else [{}] * len(events)
         with ThreadPoolExecutor(self.workers) as pool, \
-                tqdm(total=len(events), desc=description, unit="ev", disable=not progress) as bar:
+                tqdm(total=len(events), desc=description, unit="ev", disable=None if progress else True) as bar:
             def one(event: Any, header: dict[str, str]) -> IngestResult:
                 try:
                     status, body = self.send("/ingest", event, header)
@@ -178,7 +178,7 @@ class ApiClient:
         """
         chunks = list(_chunks(list(events), batch_size))
         with ThreadPoolExecutor(self.workers) as pool, \
-                tqdm(total=sum(len(c) for c in chunks), desc=description, unit="ev", disable=not progress) as bar:
+                tqdm(total=sum(len(c) for c in chunks), desc=description, unit="ev", disable=None if progress else True) as bar:
             def one(chunk: list[Any]) -> list[IngestResult]:
                 try:
                     status, body = self.send("/ingest", {"events": chunk})

@@ -64,7 +64,7 @@ def gather(stack: "Stack", requests: list[Request], progress: bool, what: str,
 
     ``pages`` reads one request's pages (default ``stack.reader.pages``: lists of item dicts).
     """
-    bar = tqdm(desc=what, unit=" items", disable=not progress, delay=1.0)
+    bar = tqdm(desc=what, unit=" items", disable=None if progress else True, delay=1.0)
     read = pages or stack.reader.pages
 
     def run(request: Request) -> list:

@@ -34,7 +34,7 @@ def get_many(stack: "Stack", keys_: list[str], progress: bool, what: str,
              parse: Callable[[bytes], Any] | None = None) -> list[Any]:
     """Bodies of ``keys_`` in order (None where missing), fetched on the stack's bounded pool;
     ``parse`` runs in the worker so only parsed documents are kept, never all the bytes too."""
-    bar = tqdm(total=len(keys_), desc=what, unit=" objects", disable=not progress, delay=1.0)
+    bar = tqdm(total=len(keys_), desc=what, unit=" objects", disable=None if progress else True, delay=1.0)
 
     def one(key: str) -> Any:
         body = stack.documents.read(key)

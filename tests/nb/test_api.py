@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import pik_nb
 from pik_cli import cli
+from pik_local.client import ApiClient
 from pik_local.info import LocalStackInfo
 
 
@@ -108,6 +109,14 @@ def test_a_resume_is_followed_across_continuations_and_stops_at_the_runs_limit(a
     api.answers = [(200, timed_out)]
     assert kit_on(api, sign=False).steer("rp-1", "pause") == timed_out  # only a resume is followed
     assert len(api.received) == 5
+
+
+def test_progress_bars_stay_silent_when_the_output_is_not_a_terminal(api, capsys):
+    with ApiClient(f"http://127.0.0.1:{api.server_port}/v1") as client:
+        results = client.ingest([{"n": 1}, {"n": 2}], progress=True)
+        batched = client.ingest_batches([{"n": 3}], progress=True)
+    assert (len(results), len(batched), len(api.received)) == (2, 1, 3)
+    assert capsys.readouterr().err == ""  # tqdm(disable=None): no carriage-return frames in a pipe or a log
 
 
 def local_file(api, tmp_path) -> str:

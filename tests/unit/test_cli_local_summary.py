@@ -14,7 +14,8 @@ def test_each_resource_is_listed_once_in_aligned_columns():
     info = SimpleNamespace(pid=42, api_url="http://127.0.0.1:8080/v1", endpoint_url="http://127.0.0.1:5000",
                            region="us-east-1", outputs={"event_bridge_tap_queue_url": QUEUE, "event_bridge_tap_bus_name": "shop",
                                                         "api_url": "http://127.0.0.1:8080/v1"})
-    stack = SimpleNamespace(info=info, resources=SimpleNamespace(names={"ReplayQueue": "http://q/replay", "EventBridgeTapQueue": QUEUE}),
+    names = {"ReplayQueue": "http://q/replay", "EventBridgeTapQueue": QUEUE}
+    stack = SimpleNamespace(info=info, resources=SimpleNamespace(names=names),
                             replayed=None, restored=None, state_dir=None, info_file=Path(".pik/local.json"),
                             lambda_log_path=Path(".pik/lambda.log"))
     lines = _summary(stack).splitlines()
