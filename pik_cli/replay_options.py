@@ -80,7 +80,8 @@ def target_options(command: Any) -> Any:
 def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
     """Pause, resume or cancel a replay run (POST /replay/{id}).
 
-    A run another call is executing stops at its next batch; resume executes the rest now.
+    A run another call is executing stops at its next batch; resume executes the rest now, following the
+    run across API calls (a progress line per call on stderr) until it completes, pauses or stops at its limit.
 
     \b
     Example:
