@@ -105,3 +105,20 @@ def test_the_notebook_view_pads_the_window_and_the_summary_reads_it():
     assert health.summary(frame, "2026-11-20", "2026-11-21") == (
         "1,300 events ingested (1,200 accepted, 100 rejected); lag p99 peaked at 2 h in the period starting "
         "2026-11-20 03:00 UTC.")
+
+
+def emf_times(lines: list[str]) -> dict[str, set[pd.Timestamp]]:
+    rows = health.samples(lines)
+    return {name: set(rows[rows["metric"] == name]["time"]) for name in set(rows["metric"])}
+
+
+def test_every_ingest_metric_of_a_conflict_is_dated_at_the_request_time(stack, capsys):
+    first, then = T0 - timedelta(hours=3), T0 - timedelta(hours=1)  # both hours before the real clock
+    event = make_event(entity_id="c-1", idempotency_key="conflict-1", event_time=(first - timedelta(hours=1)).isoformat())
+    ingest_at(event, first)
+    capsys.readouterr()
+    ingest_at({**event, "payload": {"value": 99}}, then)                              # CONFLICT, one event
+    ingest_at({"events": [{**event, "payload": {"value": 98}}, "bad"]}, then)          # CONFLICT + REJECTED, a batch
+    times = emf_times(capsys.readouterr().out.splitlines())
+    assert times["ConflictCount"] == {pd.Timestamp(then)} and times["RejectedCount"] == {pd.Timestamp(then)}
+    assert set().union(*times.values()) == {pd.Timestamp(then)}
