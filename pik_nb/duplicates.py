@@ -47,7 +47,11 @@ class Duplicates:
         """The storms in one sentence, for a finding.
 
         >>> duplicates(events).storm_summary()
-        'a duplicate storm: 31 duplicates in 1 window of 1D from 2026-11-27 00:00 UTC in mobile_app/workout_completed (up to 31 in a window where 10.8 new events are normal)'
+        'a duplicate storm: 31 duplicates in 1 window of 1D from 2026-11-27 00:00 UTC in mobile_app/workout_completed (up to 31 duplicates in a window, against 11 new events per window on average)'
+
+    A storm whose streams had every event sent again (a re-ingested file, a producer replaying its
+    outbox) says so: ``... against 50 new events per window on average: each of the 50 events of
+    checkout/order_placed was sent again)``.
         """
         if self.storms.empty:
             return f"no duplicate storm ({self.storm_min:.0f} or more duplicates in a window of {self.freq} would be one)"
@@ -57,7 +61,21 @@ class Duplicates:
         streams = ", ".join(sorted({f"{r.source}/{r.event_type}" for r in self.storms.itertuples()}))
         normal = self.storms["normal"].max()
         return (f"a duplicate storm: {self.stormed} duplicates in {windows} of {self.freq} {span} UTC in {streams} "
-                f"(up to {self.storms['duplicates'].max()} in a window where {normal:.1f} new events are normal)")
+                f"(up to {self.storms['duplicates'].max()} duplicates in a window, against {normal:,.0f} new events per "
+                f"window on average{self._resent()})")
+
+    def _resent(self) -> str:
+        """``": each of the 50 events of s/t was sent again"`` when every event of the storm's
+        streams has a duplicate (the whole stream sent twice), else ``""``."""
+        stormed = self.storms[["source", "event_type"]].drop_duplicates()
+        streams = self.per_source.merge(stormed, on=["source", "event_type"])
+        repeated = self.per_event[self.per_event["duplicates"] > 0].groupby(["source", "event_type"], observed=True).size()
+        whole = [r for r in streams.itertuples() if r.events and repeated.get((r.source, r.event_type), 0) >= r.events]
+        if not whole or len(whole) != len(streams):
+            return ""
+        total = sum(r.events for r in whole)
+        names = ", ".join(f"{r.source}/{r.event_type}" for r in whole)
+        return f": each of the {total:,} events of {names} was sent again"
 
     def _repr_html_(self) -> str:
         return (f"<p><b>{self.duplicate_count}</b> duplicates, <b>{self.conflict_count}</b> conflicts; "

@@ -5,7 +5,7 @@
     ├── ApiError           the pik HTTP API refused a request (pik_local.client, the one API client)
     └── KitError           an investigation could not be done as asked
         ├── ConnectError   no stack to talk to, or a resource name is missing
-        ├── ScopeError     a loader was called without a scope (or a full scan was not allowed)
+        ├── ScopeError     a loader was called without a scope (or a full scan was not allowed), a bad window or period
         └── SqlError       kit.sql's engine refused a query (syntax, unknown column, Athena failure)
 """
 
@@ -26,7 +26,8 @@ class ConnectError(KitError):
 
 
 class ScopeError(KitError):
-    """A loader needs a scope: ``entity_id``, or ``source`` and ``event_type`` (or ``allow_scan=True``)."""
+    """A loader needs a scope: ``entity_id``, or ``source`` and ``event_type`` (or ``allow_scan=True``);
+    a window needs start before end, a period whole minutes."""
 
 
 class SqlError(KitError):

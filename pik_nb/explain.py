@@ -65,7 +65,8 @@ class Explanation:
     def summary(self) -> str:
         counts = self.attempts["status"].value_counts()
         hashes = "all raw hashes match" if self.raw["hash_ok"].all() else "RAW HASH MISMATCH OR MISSING"
-        return (f"event {self.event_id}: {len(self.attempts)} attempts ({', '.join(f'{k} {v}' for k, v in counts.items() if v)}); "
+        attempts = f"{len(self.attempts)} attempt{'' if len(self.attempts) == 1 else 's'}"
+        return (f"event {self.event_id}: {attempts} ({', '.join(f'{k} {v}' for k, v in counts.items() if v)}); "
                 f"raw {self.event.get('s3_key')}: {hashes}; {int((~self.replays['dry_run']).sum())} replays; "
                 f"in {int(self.aggregates['includes_event'].sum())} of {len(self.aggregates)} aggregate versions")
 

@@ -6,10 +6,12 @@ local stack's functions print the same EMF lines into its Lambda log: ``from_emf
 them the way CloudWatch would. Both give the same frame:
 
     time (index, UTC, start of each period) | IngestRequestCount | IngestCount | DuplicateCount |
-    ConflictCount | RejectedCount | IngestErrorCount | ReplayMessageCount | ProcessorMessageCount |
-    ProcessorErrorCount | IngestLagMs_p50 | IngestLagMs_p99
+    ConflictCount | RejectedCount | IngestErrorCount | ReplayMessageCount | ReplayRejectedCount |
+    ProcessorMessageCount | ProcessorErrorCount | IngestLagMs_p50 | IngestLagMs_p99
 
 Counts are sums per period (0 when nothing happened); lag percentiles are NaN without events.
+Metrics are dated at arrival (when the request reached the API), not at event time: the notebook's
+view (``span``) covers both the incident window and when the window's events arrived.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pandas as pd
 
 from ._plot import _new_figure
+from .errors import ScopeError
 from .times import Time, utc
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 NAMESPACE, SERVICE = "Pik", "pik"
 COUNTS = ("IngestRequestCount", "IngestCount", "DuplicateCount", "ConflictCount", "RejectedCount", "IngestErrorCount",
-          "ReplayMessageCount", "ProcessorMessageCount", "ProcessorErrorCount")
+          "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
 LAG = "IngestLagMs"
 PERCENTILES = (50, 99)
 COLUMNS = [*COUNTS, *(f"{LAG}_p{p}" for p in PERCENTILES)]
@@ -41,10 +44,26 @@ def period_of(period: str | int | pd.Timedelta) -> pd.Timedelta:
     >>> period_of("1h").total_seconds()
     3600.0
     """
-    value = pd.Timedelta(seconds=period) if isinstance(period, (int, float)) else pd.Timedelta(period)
+    rule = "period must be a whole number of minutes, at least one, like '5min', '1h' or 300 (seconds)"
+    try:
+        value = pd.Timedelta(seconds=period) if isinstance(period, (int, float)) else pd.Timedelta(period)
+    except (ValueError, TypeError):
+        raise ScopeError(f"{rule}: got {period!r}") from None
     if value < pd.Timedelta(minutes=1) or value % pd.Timedelta(minutes=1):
-        raise ValueError(f"period must be a whole number of minutes, at least one: got {period!r}")
+        raise ScopeError(f"{rule}: got {period!r}")
     return value
+
+
+def _window(start: Time, end: Time, period: str | int | pd.Timedelta) -> tuple[datetime, datetime, pd.Timedelta]:
+    low, high = utc(start), utc(end)
+    if low >= high:
+        raise ScopeError(f"start must be before end: got start={low.isoformat()}, end={high.isoformat()}")
+    return low, high, period_of(period)
+
+
+def _dated(frame: pd.DataFrame, source: str, start: datetime, end: datetime) -> pd.DataFrame:
+    frame.attrs.update(source=source, start=pd.Timestamp(start), end=pd.Timestamp(end))
+    return frame
 
 
 def _grid(start: datetime, end: datetime, period: pd.Timedelta) -> pd.DatetimeIndex:
@@ -83,7 +102,7 @@ def samples(lines: Iterable[str]) -> pd.DataFrame:
 
 def from_emf(lines: Iterable[str], start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
     """The health frame of EMF lines over ``[start, end)``: sums per period, lag percentiles."""
-    start, end, step = utc(start), utc(end), period_of(period)
+    start, end, step = _window(start, end, period)
     grid = _grid(start, end, step)
     rows = samples(lines)
     rows = rows[(rows["time"] >= start) & (rows["time"] < end)]
@@ -96,7 +115,7 @@ def from_emf(lines: Iterable[str], start: Time, end: Time, period: str | int = "
     lag = rows[rows["metric"] == LAG].groupby(bucket[rows["metric"] == LAG])["value"]
     for p in PERCENTILES:
         frame[f"{LAG}_p{p}"] = lag.quantile(p / 100).reindex(grid).astype("float64")
-    return frame[COLUMNS]
+    return _dated(frame[COLUMNS], "emf", start, end)
 
 
 def from_emf_file(path: str | Path, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
@@ -124,7 +143,7 @@ def metric_queries(period: pd.Timedelta, *, namespace: str = NAMESPACE, service:
 def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1min", *,
                     namespace: str = NAMESPACE, service: str = SERVICE) -> pd.DataFrame:
     """The health frame from CloudWatch ``GetMetricData`` (every page) over ``[start, end)``."""
-    start, end, step = utc(start), utc(end), period_of(period)
+    start, end, step = _window(start, end, period)
     grid = _grid(start, end, step)
     queries = metric_queries(step, namespace=namespace, service=service)
     labels = {q["Id"]: q["Label"] for q in queries}
@@ -143,12 +162,15 @@ def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1m
     for label in COLUMNS:
         column = pd.Series(series[label], dtype="float64").reindex(grid)
         frame[label] = column.fillna(0).astype("int64") if label in COUNTS else column
-    return frame
+    return _dated(frame, "cloudwatch", start, end)
 
 
-def span(start: Time, end: Time, *, points: int = 72) -> tuple[pd.Timestamp, pd.Timestamp, str]:
-    """A view around ``[start, end)``: half its length again on each side (capped at now), and a
-    period of whole minutes giving about ``points`` rows: ``(view_start, view_end, "120min")``.
+def span(start: Time, end: Time, *, arrivals: Iterable[Time] = (), points: int = 72
+         ) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """A view around ``[start, end)``: half its length again on each side (capped at now), widened
+    to every time in ``arrivals`` (metrics are dated at arrival: pass the window's events'
+    ``ingest_time`` so late arrivals, and events ingested long after they happened, are in view),
+    and a period of whole minutes giving about ``points`` rows: ``(view_start, view_end, "120min")``.
 
     >>> span("2026-11-20", "2026-11-23")[2]
     '120min'
@@ -156,30 +178,49 @@ def span(start: Time, end: Time, *, points: int = 72) -> tuple[pd.Timestamp, pd.
     low, high = pd.Timestamp(utc(start)), pd.Timestamp(utc(end))
     pad = (high - low) / 2
     view_low, view_high = low - pad, min(high + pad, pd.Timestamp.now(tz="UTC").ceil("min"))
+    arrived = pd.to_datetime(pd.Series(list(arrivals), dtype="object"), utc=True).dropna()
+    if len(arrived):
+        view_low = min(view_low, arrived.min().floor("min"))
+        view_high = max(view_high, arrived.max().floor("min") + pd.Timedelta(minutes=1))
+    view_high = max(view_high, high)
     minutes = max(1, int((view_high - view_low) / pd.Timedelta(minutes=1) / points))
     nice = next((m for m in (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440) if m >= minutes), 1440)
-    return view_low, max(view_high, high), f"{nice}min"
+    return view_low, view_high, f"{nice}min"
+
+
+def _where(when: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp) -> str:
+    return "inside the incident window" if start <= when < end else ("before" if when < start else "after") + " it"
 
 
 def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
-    """One sentence on ``[start, end)`` of a health frame: events by status and the worst lag p99.
+    """One sentence on the whole health frame (the plotted range, metrics dated at arrival): events
+    by status and the worst lag p99, placed against the incident window ``[start, end)``.
 
     >>> summary(frame, "2026-11-20", "2026-11-23")     # doctest: +SKIP
-    'pipeline health ...: 1,204 events ingested (1,100 accepted, ...); lag p99 peaked at 26 h at 2026-11-21 10:00 UTC.'
+    'from 2026-11-18 12:00 to 2026-11-24 12:00 UTC (the plotted range), 1,204 events arrived (1,100 accepted, ...);
+    lag p99 peaked at 26 h in the period starting 2026-11-21 10:00 UTC, inside the incident window.'
     """
     from .durations import humanize
 
-    window = health[(health.index >= pd.Timestamp(utc(start))) & (health.index < pd.Timestamp(utc(end)))]
-    if window[list(COUNTS)].to_numpy().sum() == 0:
-        return "no ingest metrics in the window (a deployed stack's metrics appear in CloudWatch within minutes)."
-    total = int(window["IngestRequestCount"].sum())
-    parts = [f"{int(window[c].sum()):,} {label}" for c, label in
+    low, high = pd.Timestamp(utc(start)), pd.Timestamp(utc(end))
+    first = health.attrs.get("start", health.index[0] if len(health) else low)
+    last = health.attrs.get("end", health.index[-1] if len(health) else high)
+    measured = f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    if health[list(COUNTS)].to_numpy().sum() == 0:
+        if health.attrs.get("source") == "cloudwatch":
+            return f"no ingest metrics {measured} (a deployed stack's metrics appear in CloudWatch within minutes)."
+        return (f"nothing arrived {measured} in this local run's Lambda log (metrics are dated at arrival; the log "
+                f"starts empty at every `pik local up`).")
+    total = int(health["IngestRequestCount"].sum())
+    parts = [f"{int(health[c].sum()):,} {label}" for c, label in
              [("IngestCount", "accepted"), ("DuplicateCount", "duplicate"), ("ConflictCount", "conflict"),
-              ("RejectedCount", "rejected"), ("IngestErrorCount", "failed")] if window[c].sum()]
-    text = f"{total:,} events ingested ({', '.join(parts)})"
-    p99 = window[f"{LAG}_p99"]
+              ("RejectedCount", "rejected"), ("IngestErrorCount", "failed")] if health[c].sum()]
+    text = f"{measured} (the plotted range), {total:,} events arrived ({', '.join(parts)})"
+    p99 = health[f"{LAG}_p99"]
     if p99.notna().any():
-        text += f"; lag p99 peaked at {humanize(p99.max())} in the period starting {p99.idxmax():%Y-%m-%d %H:%M} UTC"
+        peak = p99.idxmax()
+        text += (f"; lag p99 peaked at {humanize(p99.max())} in the period starting {peak:%Y-%m-%d %H:%M} UTC, "
+                 f"{_where(peak, low, high)}")
     return text + "."
 
 

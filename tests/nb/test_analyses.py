@@ -80,6 +80,17 @@ def test_a_storm_is_a_window_at_or_above_the_threshold():
     assert result.per_event[["event_id", "duplicates", "attempts"]].values.tolist() == [["s", 6, 7]]
 
 
+def test_a_file_ingested_twice_is_a_storm_that_says_every_event_was_sent_again():
+    first = [{"event_id": f"f{i}", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 1) + pd.Timedelta(seconds=i),
+              "status": "ACCEPTED"} for i in range(50)]
+    again = [{**row, "ingest_time": row["ingest_time"] + pd.Timedelta(minutes=10), "status": "DUPLICATE"} for row in first]
+    text = pik_nb.duplicates(frame(first + again), freq="1min").storm_summary()
+    assert text.endswith("(up to 50 duplicates in a window, against 50 new events per window on average: "
+                         "each of the 50 events of checkout/order_placed was sent again)"), text
+    retried = pik_nb.duplicates(frame(first + again[:30] + again[:30]), freq="1min").storm_summary()
+    assert retried.endswith("(up to 60 duplicates in a window, against 50 new events per window on average)"), retried
+
+
 def gap_story():
     """x: daily, days 1-10, with day 4 empty, 6 rejected, 8 only a conflict, 9 late; y: every 2 days."""
     rows = []

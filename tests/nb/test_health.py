@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -12,6 +14,7 @@ import pik_nb
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
 from pik_nb import health
+from pik_nb.errors import ScopeError
 from tests.conftest import api_event, LambdaContext, make_event
 
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
@@ -79,10 +82,28 @@ def test_cloudwatch_is_asked_for_sums_and_lag_percentiles_and_read_back(stack):
     assert frame["IngestLagMs_p50"].iloc[1:].isna().all()
 
 
-@pytest.mark.parametrize("period", ["30s", "90s", 0])
-def test_a_period_is_whole_minutes(period):
-    with pytest.raises(ValueError, match="whole number of minutes"):
+@pytest.mark.parametrize("period", ["30s", "90s", 0, "bogus", None])
+def test_a_period_is_whole_minutes_and_a_bad_one_is_named_with_an_example(period):
+    with pytest.raises(ScopeError, match=r"period must be a whole number of minutes, at least one, like '5min', '1h' "
+                                         r"or 300 \(seconds\): got " + re.escape(repr(period))):
         health.period_of(period)
+
+
+@pytest.mark.parametrize("end", [T0, T0 - timedelta(hours=1)])
+def test_metrics_with_start_not_before_end_is_a_clear_error(stack, end):
+    kit = pik_nb.connect(session=boto3.session.Session(region_name="us-east-1"), **stack.outputs)
+    with pytest.raises(ScopeError, match=f"start must be before end: got start={re.escape(T0.isoformat())}, "
+                                         f"end={re.escape(end.isoformat())}"):
+        kit.metrics(T0, end, "1h")
+    with pytest.raises(ScopeError, match="start must be before end"):
+        health.from_emf([], T0, end)
+
+
+def test_the_columns_are_the_counts_docs_health_md_lists():
+    table = (Path(__file__).parents[2] / "docs" / "health.md").read_text().split("## The dashboard")[0]
+    documented = re.findall(r"^\| `(\w+)` \| Count \|", table, flags=re.M)
+    assert documented == list(health.COUNTS)
+    assert health.COLUMNS == [*documented, "IngestLagMs_p50", "IngestLagMs_p99"]
 
 
 def test_plot_health_shades_the_window():
@@ -95,13 +116,49 @@ def test_plot_health_shades_the_window():
     assert len(rate.patches) == 1 and len(lag.patches) == 1
 
 
-def test_the_notebook_view_pads_the_window_and_the_summary_reads_it():
+def test_the_notebook_view_pads_the_window_and_the_summary_reads_the_whole_view():
     low, high, period = health.span("2026-11-20", "2026-11-23")
     assert (low, high, period) == (pd.Timestamp("2026-11-18T12:00Z"), pd.Timestamp("2026-11-24T12:00Z"), "120min")
-    frame = health.from_emf([], "2026-11-20", "2026-11-21", "60min")
-    assert health.summary(frame, "2026-11-20", "2026-11-21").startswith("no ingest metrics in the window")
-    frame.loc[frame.index[3], ["IngestRequestCount", "IngestCount", "RejectedCount"]] = [1300, 1200, 100]
-    frame.loc[frame.index[3], "IngestLagMs_p99"] = 7_200_000
+    frame = health.from_emf([], "2026-11-19", "2026-11-22", "60min")
+    frame.loc[frame.index[27], ["IngestRequestCount", "IngestCount", "RejectedCount"]] = [1300, 1200, 100]
+    frame.loc[frame.index[27], "IngestLagMs_p99"] = 7_200_000    # 2026-11-20 03:00, inside the window
+    frame.loc[frame.index[50], ["IngestRequestCount", "ConflictCount"]] = [2, 2]
+    frame.loc[frame.index[50], "IngestLagMs_p99"] = 68_400_000   # 2026-11-21 02:00, after it: the plotted peak
     assert health.summary(frame, "2026-11-20", "2026-11-21") == (
-        "1,300 events ingested (1,200 accepted, 100 rejected); lag p99 peaked at 2 h in the period starting "
-        "2026-11-20 03:00 UTC.")
+        "from 2026-11-19 00:00 to 2026-11-22 00:00 UTC (the plotted range), 1,302 events arrived (1,200 accepted, "
+        "2 conflict, 100 rejected); lag p99 peaked at 19 h in the period starting 2026-11-21 02:00 UTC, after it.")
+
+
+def test_the_view_covers_when_the_windows_events_arrived():
+    """A user's events of last month, ingested today: the metrics (dated at arrival) are in view."""
+    now = pd.Timestamp.now(tz="UTC")
+    arrived = pd.Series([now - pd.Timedelta(minutes=30), now - pd.Timedelta(minutes=5)])
+    low, high, period = health.span("2026-10-01", "2026-10-04", arrivals=arrived)
+    assert low == pd.Timestamp("2026-09-29T12:00Z") and high == (now - pd.Timedelta(minutes=5)).floor("min") + pd.Timedelta(minutes=1)
+    assert health.span("2026-10-01", "2026-10-04", arrivals=arrived.iloc[:0]) == health.span("2026-10-01", "2026-10-04")
+
+
+def test_an_empty_view_says_nothing_arrived_and_names_cloudwatch_only_for_a_deployed_stack(stack):
+    local = health.from_emf([], "2026-11-19", "2026-11-22", "60min")
+    assert health.summary(local, "2026-11-20", "2026-11-21") == (
+        "nothing arrived from 2026-11-19 00:00 to 2026-11-22 00:00 UTC in this local run's Lambda log (metrics are "
+        "dated at arrival; the log starts empty at every `pik local up`).")
+    deployed = health.from_cloudwatch(boto3.client("cloudwatch", region_name="us-east-1"), "2026-11-19", "2026-11-22", "1h")
+    assert "CloudWatch" in health.summary(deployed, "2026-11-20", "2026-11-21")
+
+
+def emf_times(lines: list[str]) -> dict[str, set[pd.Timestamp]]:
+    rows = health.samples(lines)
+    return {name: set(rows[rows["metric"] == name]["time"]) for name in set(rows["metric"])}
+
+
+def test_every_ingest_metric_of_a_conflict_is_dated_at_the_request_time(stack, capsys):
+    first, then = T0 - timedelta(hours=3), T0 - timedelta(hours=1)  # both hours before the real clock
+    event = make_event(entity_id="c-1", idempotency_key="conflict-1", event_time=(first - timedelta(hours=1)).isoformat())
+    ingest_at(event, first)
+    capsys.readouterr()
+    ingest_at({**event, "payload": {"value": 99}}, then)                              # CONFLICT, one event
+    ingest_at({"events": [{**event, "payload": {"value": 98}}, "bad"]}, then)          # CONFLICT + REJECTED, a batch
+    times = emf_times(capsys.readouterr().out.splitlines())
+    assert times["ConflictCount"] == {pd.Timestamp(then)} and times["RejectedCount"] == {pd.Timestamp(then)}
+    assert set().union(*times.values()) == {pd.Timestamp(then)}

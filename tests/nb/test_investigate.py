@@ -86,3 +86,8 @@ def test_explain_lists_a_conflict_with_both_payloads_verified(kit, stack):
     assert explained.raw.set_index("s3_key")["hash_ok"].to_dict() == {first["s3_key"]: True, conflict["s3_key"]: True}
     assert explained.raw["payload.amount"].tolist() == [1, 2]
     assert "CONFLICT 1" in explained.summary()
+
+
+def test_explain_of_an_event_sent_once_says_1_attempt(kit, stack):
+    once = post(make_event(entity_id="once-1", event_time=(DAY + timedelta(hours=6)).isoformat()))
+    assert f"event {once['event_id']}: 1 attempt (ACCEPTED 1);" in kit.explain(once["event_id"]).summary()

@@ -65,13 +65,17 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     _, truth = incident
     text = "\n".join(shown(executed["incident.ipynb"]))
     assert "1 missing entity-day window(s): 1 arrived late" in text  # the missing day, filled by the fix
-    assert re.search(r"pipeline health, \d+min periods: [\d,]+ events ingested \([\d,]+ accepted, [\d,]+ duplicate, "
-                     r"(\d+ conflict, )?[\d,]+ rejected\); lag p99 peaked at \d+ [dh]", text)  # the EMF lines, dated at arrival
+    # the EMF lines, dated at arrival; the view covers the conflicts and the fix, which arrive now
+    assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), [\d,]+ events "
+                     r"arrived \([\d,]+ accepted, [\d,]+ duplicate, [\d,]+ conflict, [\d,]+ rejected\); lag p99 peaked at \d+ [dh]"
+                     r".* UTC, (inside the incident window|before it|after it)\.", text)
+    assert re.search(r"the latest-arriving stream is \w+/\w+ \(p99 ", text)
     assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in text
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
     assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text
     assert "- [ ] root cause noted" in text and "4 of 5 checks done" in text
     assert "a duplicate storm: " in text and f"UTC in {truth.focus_source}/{truth.focus_event_type} (up to" in text
+    assert re.search(r"duplicates in a window, against \d+ new events per window on average", text)
     assert not re.search(r"\d\.\d+e[+-]\d+|\d+ days \d\d:\d\d:\d\d", text)  # lags read as durations
     assert re.search(r"median lag \d+ (min|s)\b.*, p99 \d+ [dh] \d+", text)
 
