@@ -168,3 +168,12 @@ def test_the_policy_covers_what_the_kit_calls(statements):
     granted = set().union(*EXPECTED.values())
     assert used <= granted, (f"pik_nb/pik call {sorted(used - granted)}: grant them in InvestigatorPolicy "
                              "(template.yaml) and docs/deploy.md, or use a call the policy already allows")
+
+
+def test_health_readers_get_metric_data_only_in_a_policy_of_their_own(tpl):
+    """GetMetricData takes no resource-level permission, so it needs "*": never in InvestigatorPolicy."""
+    policy = tpl["Resources"]["HealthInvestigatorPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy" and "Roles" not in policy["Properties"]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Allow", ["cloudwatch:GetMetricData"], "*")
+    assert tpl["Outputs"]["HealthInvestigatorPolicyArn"]["Value"] == {"Ref": "HealthInvestigatorPolicy"}
