@@ -93,9 +93,12 @@ def split(body: bytes) -> list[bytes]:
     return [json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii") for event in events]
 
 
-def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, workers: int = WORKERS) -> list[EventOutcome]:
-    """``ingest_one(i)`` for ``i`` in ``range(count)`` on at most ``workers`` threads, in order;
-    an exception of one becomes its FAILED outcome, never another's.
+def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, workers: int = WORKERS,
+               lane: Callable[[int], str] | None = None) -> list[EventOutcome]:
+    """``ingest_one(i)`` for ``i`` in ``range(count)`` on at most ``workers`` threads, outcomes in
+    order; an exception of one becomes its FAILED outcome, never another's. With ``lane``, indices
+    of one lane run one after another in input order (lanes run concurrently), so the first of two
+    records of one entity is the one ACCEPTED, as a pipe's per-key order promises.
 
     >>> [o.status for o in ingest_all(2, lambda i: IngestOutcome("ACCEPTED", {"status": "ACCEPTED"}))]
     ['ACCEPTED', 'ACCEPTED']
@@ -111,10 +114,20 @@ def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, worker
             log.exception("event %d of a batch failed", index)
             return EventOutcome(index, None, "internal error, retry this event")
 
-    if count <= 1:
+    lanes: dict[str, list[int]] = {}
+    for index in range(count):
+        lanes.setdefault(lane(index) if lane else str(index), []).append(index)
+    if len(lanes) <= 1:
         return [guarded(i) for i in range(count)]
-    with ThreadPoolExecutor(max_workers=min(workers, count), thread_name_prefix="pik-ingest") as pool:
-        return list(pool.map(guarded, range(count)))
+    outcomes: list[EventOutcome | None] = [None] * count
+
+    def run(indices: list[int]) -> None:
+        for index in indices:
+            outcomes[index] = guarded(index)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(lanes)), thread_name_prefix="pik-ingest") as pool:
+        list(pool.map(run, lanes.values()))
+    return outcomes  # type: ignore[return-value]  # every index ran in exactly one lane
 
 
 def answer(outcomes: list[EventOutcome]) -> dict:

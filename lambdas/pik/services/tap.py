@@ -55,22 +55,34 @@ def decode(data: bytes, *, unwrap_sns: bool = True) -> Any:
 
 def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne,
                    *, workers: int = 16) -> list[EventOutcome]:
-    """Map and ingest every record concurrently, outcomes in input order (FAILED ones to retry).
+    """Map and ingest every record, outcomes in input order (FAILED ones to retry). Records of one
+    entity are ingested in record order (the first of two equal ones is ACCEPTED), entities
+    concurrently.
 
     >>> [o.status for o in ingest_records(records, Mapping.parse(preset="sqs"), ingest_one, reject_one)]  # doctest: +SKIP
     ['ACCEPTED', 'REJECTED']
     """
+    mapped: list[dict | Exception] = []
+    for record in records:
+        try:
+            mapped.append(mapping.apply(decode(record.data)))
+        except Exception as exc:  # noqa: BLE001 - rejected or FAILED in its own lane below, never the batch's
+            mapped.append(exc)
+
+    def lane(index: int) -> str:
+        event = mapped[index]
+        return f"entity:{event.get('entity_id')!r}" if isinstance(event, dict) else f"record:{index}"
 
     def one(index: int) -> IngestOutcome:
-        record = records[index]
-        try:
-            event = mapping.apply(decode(record.data))
-        except ValidationError as err:
-            return reject_one(record.data, record.request_id, record.arrived, err)
+        record, event = records[index], mapped[index]
+        if isinstance(event, ValidationError):
+            return reject_one(record.data, record.request_id, record.arrived, event)
+        if isinstance(event, Exception):
+            raise event  # ingest_all turns it into this record's FAILED outcome
         body = json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         return ingest_one(body, record.request_id, record.arrived)
 
-    return ingest_all(len(records), one, workers=workers)
+    return ingest_all(len(records), one, workers=workers, lane=lane)
 
 
 def failed_items(records: list[TapRecord], outcomes: list[EventOutcome]) -> list[dict[str, str]]:
