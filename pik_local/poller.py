@@ -61,30 +61,49 @@ def failed_ids(invocation_ok: bool, result: Any, message_ids: list[str], report_
     return set(message_ids) if failures - set(message_ids) else failures
 
 
-class Poller(threading.Thread):
-    """Feeds one queue to one function until ``stop()``; e.g. ``Poller(sqs, mapping, fn).start()``."""
+class PollingThread(threading.Thread):
+    """An event source mapping's loop: ``poll_once()`` until ``stop()``, waiting ``idle_s`` after
+    a poll that read nothing; a failed AWS call or batch is logged and backed off, never fatal."""
 
-    def __init__(self, sqs: Any, mapping: Mapping, function: LocalFunction, region: str, wait_s: int = 1) -> None:
-        super().__init__(name=f"pik-poller-{function.name}", daemon=True)
-        self.sqs, self.mapping, self.function, self.region = sqs, mapping, function, region
-        self.wait_s = wait_s  # long-poll length: also the most a shutdown waits for this thread
+    service = "AWS"  # named in the log line of a failed call
+    idle_s = 0.0
+
+    def __init__(self, name: str, function: LocalFunction) -> None:
+        super().__init__(name=name, daemon=True)
+        self.function = function
         self._stopping = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
         self.join()
 
+    def poll_once(self) -> int:
+        """Read one batch, deliver it, settle it; returns how many records were read."""
+        raise NotImplementedError
+
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once() and self.idle_s:
+                    self._stopping.wait(self.idle_s)
             except (BotoCoreError, ClientError):
                 if not self._stopping.is_set():  # moto going away during shutdown is expected
-                    log.exception("poller %s: SQS call failed", self.function.name)
+                    log.exception("%s %s: %s call failed", self.name, self.function.name, self.service)
                     self._stopping.wait(1)  # back off, but wake at once on stop()
             except Exception:  # an event source mapping keeps polling whatever one batch did
-                log.exception("poller %s: batch failed", self.function.name)
+                log.exception("%s %s: batch failed", self.name, self.function.name)
                 self._stopping.wait(1)
+
+
+class Poller(PollingThread):
+    """Feeds one queue to one function until ``stop()``; e.g. ``Poller(sqs, mapping, fn).start()``."""
+
+    service = "SQS"  # no idle wait: the receive long-polls for ``wait_s`` already
+
+    def __init__(self, sqs: Any, mapping: Mapping, function: LocalFunction, region: str, wait_s: int = 1) -> None:
+        super().__init__(f"pik-poller-{function.name}", function)
+        self.sqs, self.mapping, self.region = sqs, mapping, region
+        self.wait_s = wait_s  # long-poll length: also the most a shutdown waits for this thread
 
     def poll_once(self) -> int:
         """Receive one batch, invoke, settle it; returns how many messages were received."""

@@ -14,14 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .poller import failed_ids
+from .poller import PollingThread, failed_ids
 from .runtime import LocalFunction
 
 log = logging.getLogger("pik_local")
@@ -53,37 +50,21 @@ def lambda_record(record: dict, shard_id: str, stream_arn: str, region: str) -> 
     }
 
 
-class StreamPoller(threading.Thread):
+class StreamPoller(PollingThread):
     """Feeds every shard of one stream to one function until ``stop()``."""
+
+    service = "Kinesis"
 
     def __init__(self, kinesis: Any, sqs: Any, mapping: StreamMapping, function: LocalFunction, region: str,
                  idle_s: float = 0.25) -> None:
-        super().__init__(name=f"pik-stream-{function.name}", daemon=True)
-        self.kinesis, self.sqs, self.mapping, self.function, self.region = kinesis, sqs, mapping, function, region
+        super().__init__(f"pik-stream-{function.name}", function)
+        self.kinesis, self.sqs, self.mapping, self.region = kinesis, sqs, mapping, region
         self.idle_s = idle_s
-        self._stopping = threading.Event()
         name = mapping.stream_arn.split("/", 1)[1]
         shards = kinesis.list_shards(StreamName=name)["Shards"]
         self._iterators = {shard["ShardId"]: kinesis.get_shard_iterator(
             StreamName=name, ShardId=shard["ShardId"], ShardIteratorType=mapping.starting_position)["ShardIterator"]
             for shard in shards}  # taken now: LATEST means "after the stack started"
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join()
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if not self.poll_once():
-                    self._stopping.wait(self.idle_s)
-            except (BotoCoreError, ClientError):
-                if not self._stopping.is_set():
-                    log.exception("stream poller %s: Kinesis call failed", self.function.name)
-                    self._stopping.wait(1)
-            except Exception:  # an event source mapping keeps polling whatever one batch did
-                log.exception("stream poller %s: batch failed", self.function.name)
-                self._stopping.wait(1)
 
     def poll_once(self) -> int:
         """One batch from each shard, delivered; returns how many records were read."""
