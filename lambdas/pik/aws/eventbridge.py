@@ -7,28 +7,18 @@ envelope with ``raw: false``).
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from ..core.targets import Delivered, Outgoing, Target, body, encoded
+from ..core.targets import Delivered, Outgoing, body, encoded
 from ..core.timefmt import parse_aware
-from . import clients
-from .delivery import deliver_entries
+from .delivery import ServiceTarget, deliver_entries, failed_in_order
 
 PUT_EVENTS_BATCH = 10  # PutEvents takes at most 10 entries
 
 
-class BusTarget:
+class BusTarget(ServiceTarget):
     """``pik.core.ports.ReplayTarget`` for an event bus (name or ARN)."""
 
+    service = "events"
     batch_size = PUT_EVENTS_BATCH
-
-    def __init__(self, target: Target, client: Any = None, sleep=time.sleep) -> None:
-        self.target, self._client, self.sleep = target, client, sleep
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.client("events")
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
@@ -39,8 +29,6 @@ class BusTarget:
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
             keys = list(entries)
             response = self.client.put_events(Entries=[entries[key] for key in keys])
-            failed = [(key, e) for key, e in zip(keys, response["Entries"]) if e.get("ErrorCode")]
-            error = f"{failed[-1][1]['ErrorCode']}: {failed[-1][1].get('ErrorMessage')}" if failed else None
-            return {key for key, _ in failed}, error
+            return failed_in_order(keys, response["Entries"])
 
         return deliver_entries(outgoing[:PUT_EVENTS_BATCH], entry, put, sleep=self.sleep)

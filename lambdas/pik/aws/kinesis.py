@@ -3,28 +3,18 @@ re-sent; the partition key is the event's entity_id, so one entity's events stay
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from ..core.targets import Delivered, Outgoing, Target, body, encoded
-from . import clients
-from .delivery import deliver_entries
+from ..core.targets import Delivered, Outgoing, body, encoded
+from .delivery import ServiceTarget, deliver_entries, failed_in_order
 
 PUT_RECORDS_MAX = 500
 BATCH = 100  # progress is saved after every batch: a crash re-sends at most this many
 
 
-class StreamTarget:
+class StreamTarget(ServiceTarget):
     """``pik.core.ports.ReplayTarget`` for a Kinesis data stream (by ARN)."""
 
+    service = "kinesis"
     batch_size = BATCH
-
-    def __init__(self, target: Target, client: Any = None, sleep=time.sleep) -> None:
-        self.target, self._client, self.sleep = target, client, sleep
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.client("kinesis")
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
@@ -34,8 +24,6 @@ class StreamTarget:
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
             keys = list(entries)
             response = self.client.put_records(StreamARN=self.target.address, Records=[entries[key] for key in keys])
-            failed = [(key, r) for key, r in zip(keys, response["Records"]) if r.get("ErrorCode")]
-            error = f"{failed[-1][1]['ErrorCode']}: {failed[-1][1].get('ErrorMessage')}" if failed else None
-            return {key for key, _ in failed}, error
+            return failed_in_order(keys, response["Records"])
 
         return deliver_entries(outgoing[:PUT_RECORDS_MAX], entry, put, sleep=self.sleep)

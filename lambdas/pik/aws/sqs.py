@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError
 
 from ..core.errors import StorageError
 from ..core.ports import SEND_BATCH
-from ..core.targets import Delivered, Outgoing, Target, body, encoded
+from ..core.targets import Delivered, Outgoing, body, encoded
 from . import clients
-from .delivery import deliver_entries
+from .delivery import ServiceTarget, deliver_entries
 
 BATCH = SEND_BATCH
 
@@ -47,19 +47,13 @@ class ReplayQueue:
         raise StorageError(f"sqs send: {len(pending)} entries still failing after {self.attempts} attempts")
 
 
-class QueueTarget:
+class QueueTarget(ServiceTarget):
     """Any SQS queue as a replay target (``pik.core.ports.ReplayTarget``). A FIFO queue gets
     ``MessageDeduplicationId`` = event_id (SQS drops a re-send within 5 minutes) and
     ``MessageGroupId`` = the target's ``fifo_group_id``, or the event's entity_id (order per entity)."""
 
+    service = "sqs"
     batch_size = BATCH
-
-    def __init__(self, target: Target, client: Any = None, sleep=time.sleep) -> None:
-        self.target, self._client, self.sleep = target, client, sleep
-
-    @property
-    def client(self) -> Any:
-        return self._client or clients.client("sqs")
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
