@@ -19,6 +19,7 @@ from pik.core.targets import verify
 from pik.core.timefmt import UTC
 from pik_local.client import ApiError, count_statuses, ingest_events
 from pik_local.targets import HTTP_SECRET_PARAMETER
+from tests.conftest import drain_queue
 
 COUNT = 12
 
@@ -40,17 +41,6 @@ def seeded(tmp_path_factory):
         stack.stop()
 
 
-def drain(sqs, url: str) -> list[dict]:
-    messages = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
-        if not got.get("Messages"):
-            return messages
-        for message in got["Messages"]:
-            messages.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def window(day: datetime) -> dict:
     return {"source": "shop", "event_type": "paid", "start": day, "end": day + timedelta(days=1)}
 
@@ -61,11 +51,11 @@ def test_sqs_and_fifo_targets_get_the_events_as_sent(seeded):
     url = sqs.create_queue(QueueName="e2e-consumer")["QueueUrl"]
     run = kit.replay(**window(day), target={"sqs": url}, dry_run=False)
     assert (run["status"], run["stopped"], run["sent"], run["target"]) == ("COMPLETED", "completed", COUNT, f"sqs:{url}")
-    got = [json.loads(m["Body"]) for m in drain(sqs, url)]
+    got = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     assert sorted(got, key=lambda b: b["payload"]["n"]) == bodies
     fifo = sqs.create_queue(QueueName="e2e-consumer.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     run = kit.replay(event_ids=pd.Series(ids[:5]), target={"sqs": fifo}, dry_run=False)
-    messages = drain(sqs, fifo)
+    messages = drain_queue(sqs, fifo)
     assert (run["matched"], run["sent"]) == (5, 5)
     assert sorted(m["Attributes"]["MessageDeduplicationId"] for m in messages) == sorted(ids[:5])
     assert sorted(m["Attributes"]["MessageGroupId"] for m in messages) == sorted(bodies[i]["entity_id"] for i in range(5))
@@ -80,7 +70,7 @@ def test_eventbridge_delivers_through_a_rule(seeded):
     events.put_rule(Name="shop", EventBusName="e2e-bus", EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="shop", EventBusName="e2e-bus", Targets=[{"Id": "tap", "Arn": arn}])
     run = kit.replay(**window(day), target={"eventbridge": bus, "raw": False}, dry_run=False)
-    delivered = [json.loads(m["Body"]) for m in drain(sqs, url)]
+    delivered = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     assert run["sent"] == COUNT and len(delivered) == COUNT
     assert {(d["source"], d["detail-type"]) for d in delivered} == {("shop", "paid")}
     assert sorted(d["detail"]["event"]["payload"]["n"] for d in delivered) == list(range(COUNT))
@@ -146,7 +136,7 @@ def test_a_run_paused_and_resumed_over_http(seeded):
     runs = kit.replays()
     row = runs.set_index("replay_id").loc[first["replay_id"]]
     assert (row["stopped"], row["target"], int(row["sent"]), int(row["failed"])) == ("limit", f"sqs:{url}", 10, 0)
-    assert len(drain(sqs, url)) == 10
+    assert len(drain_queue(sqs, url)) == 10
 
 
 def test_a_target_outside_the_allow_list_is_refused(seeded):
@@ -165,7 +155,7 @@ def test_what_kit_search_found_is_replayed_by_id(seeded):
     url = sqs.create_queue(QueueName="e2e-searched")["QueueUrl"]
     run = kit.replay(event_ids=found["event_id"], target={"sqs": url}, dry_run=False)
     assert (run["matched"], run["sent"]) == (3, 3)
-    assert sorted(json.loads(m["Body"])["payload"]["n"] for m in drain(sqs, url)) == [9, 10, 11]
+    assert sorted(json.loads(m["Body"])["payload"]["n"] for m in drain_queue(sqs, url)) == [9, 10, 11]
 
 
 def test_a_refusing_endpoint_stops_the_run_and_the_same_command_resumes_it_once_fixed(seeded):

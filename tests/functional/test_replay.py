@@ -14,7 +14,7 @@ from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import replay as replay_service
 from pik.settings import Settings
-from tests.conftest import call, make_event
+from tests.conftest import call, drain_queue, make_event
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 
@@ -34,15 +34,7 @@ def window(**extra):
 
 
 def drain(stack):
-    sqs = boto3.client("sqs")
-    bodies = []
-    while True:
-        got = sqs.receive_message(QueueUrl=stack.outputs["replay_queue_url"], MaxNumberOfMessages=10)
-        if not got.get("Messages"):
-            return bodies
-        for message in got["Messages"]:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=stack.outputs["replay_queue_url"], ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in drain_queue(boto3.client("sqs"), stack.outputs["replay_queue_url"])]
 
 
 def test_dry_run_is_the_default_counts_by_day_and_sends_nothing(stack):

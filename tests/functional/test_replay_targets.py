@@ -16,7 +16,7 @@ import pytest
 from pik.aws import clients, ssm
 from pik.core.targets import verify
 from pik.handlers import replay
-from tests.conftest import call
+from tests.conftest import call, drain_queue
 from tests.functional.test_replay import seed, window
 
 ACCOUNT = "123456789012"
@@ -39,14 +39,7 @@ def allowed(stack, monkeypatch):
 
 
 def read_queue(url: str) -> list[dict]:
-    sqs, messages = boto3.client("sqs"), []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
-        if not got.get("Messages"):
-            return messages
-        for message in got["Messages"]:
-            messages.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return drain_queue(boto3.client("sqs"), url)
 
 
 def test_an_sqs_target_gets_each_event_exactly_as_its_producer_sent_it(allowed):
