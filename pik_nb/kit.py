@@ -20,6 +20,7 @@ from .times import Time, utc
 
 if TYPE_CHECKING:
     from .diff import Diff
+    from .doctor import Report
     from .explain import Explanation
 
 
@@ -247,6 +248,17 @@ class Kit:
         if log_file:
             return health.from_emf_file(log_file, start, end, period)
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
+
+    def doctor(self, *, write: bool = False) -> "Report":
+        """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.doctor``); ``write``
+        also ingests one probe event under the reserved source ``pik.doctor``.
+
+        >>> report = kit.doctor(write=True)
+        >>> print(report); report.ok
+        """
+        from . import doctor
+
+        return doctor.doctor(self.stack, write=write)
 
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress
