@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pik_nb import doctor
-from pik_nb.stack import Resources, Stack
+from pik_nb.investigate import doctor
+from pik_nb.read.stack import Resources, Stack
 
 REGION = "us-east-1"
 

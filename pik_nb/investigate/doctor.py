@@ -31,8 +31,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pik.core.errors import PikError
 from pik.core.timefmt import UTC, key_time
 
-from .errors import KitError
-from .stack import Stack
+from .._errors import KitError
+from ..read.stack import Stack
 
 PROBE_SOURCE = "pik.doctor"
 PROBE_TYPE = "probe"
@@ -181,7 +181,7 @@ def missing_key(stack: Stack) -> tuple[str, str]:
 
 def select_one(stack: Stack) -> tuple[str, str]:
     """``SELECT 1`` on the engine ``kit.sql`` would use (Athena's workgroup on a deployed stack)."""
-    from . import sql
+    from ..sql import engine as sql
 
     engine = sql.engine_of(stack, None)
     frame = sql.sql(stack, "SELECT 1 AS one", fresh=False)
@@ -193,7 +193,7 @@ def select_one(stack: Stack) -> tuple[str, str]:
 
 def metrics(stack: Stack, now: datetime) -> tuple[str, str]:
     """The last hour of the health metrics (CloudWatch, or the local stack's EMF lines)."""
-    from . import health
+    from ..analyses import health
 
     start, end = now - timedelta(hours=1), now + timedelta(minutes=5)  # the period holding the probe too
     log_file = stack.resources.extra.get("lambda_log_file")
