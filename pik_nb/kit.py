@@ -259,7 +259,7 @@ class Kit:
         """
         from .investigate import doctor
 
-        return doctor.doctor(self.stack, write=write)
+        return doctor.doctor(self.stack, write=write, sql=lambda query: self.sql(query, fresh=False))
 
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress
