@@ -10,8 +10,11 @@ from ._common import connection
 
 
 @click.command()
-@click.option("--write", is_flag=True,
-              help="Also ingest one probe event (reserved source pik.doctor) and read its raw object back.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Also ingest one probe event (reserved source pik.doctor) and read its raw object back.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @connection
 def doctor(kit, write: bool, as_json: bool) -> None:

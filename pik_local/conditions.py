@@ -101,8 +101,8 @@ _NO_VALUE = object()
 def choose(node: Any, conditions: dict[str, bool]) -> Any:
     """``node`` with every ``Fn::If`` replaced by its chosen branch and ``AWS::NoValue`` removed.
 
-    >>> choose({"BatchSize": {"Fn::If": ["Fifo", 10, 100]}, "Window": {"Fn::If": ["Fifo", {"Ref": "AWS::NoValue"}, 1]}},
-    ...        {"Fifo": True})
+    >>> choose({"BatchSize": {"Fn::If": ["Fifo", 10, 100]},
+    ...         "Window": {"Fn::If": ["Fifo", {"Ref": "AWS::NoValue"}, 1]}}, {"Fifo": True})
     {'BatchSize': 10}
     """
     picked = _choose(node, conditions)
@@ -116,7 +116,8 @@ def _choose(node: Any, conditions: dict[str, bool]) -> Any:
     if isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}:
         return _NO_VALUE
     if isinstance(node, dict):
-        return {key: picked for key, value in node.items() if (picked := _choose(value, conditions)) is not _NO_VALUE}
+        return {key: picked for key, value in node.items()
+                if (picked := _choose(value, conditions)) is not _NO_VALUE}
     if isinstance(node, list):
         return [picked for value in node if (picked := _choose(value, conditions)) is not _NO_VALUE]
     return node

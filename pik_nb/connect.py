@@ -30,7 +30,7 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
         return Kit(Stack(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True))
     if stack:
         session = session or _session(profile, region)
-        outputs = {**stack_outputs(session, stack), "stack_name": stack}  # kept in extra: pik doctor reads the stack
+        outputs = {**stack_outputs(session, stack), "stack_name": stack}  # in extra: pik doctor reads the stack
         return Kit(Stack(session, Resources.of(outputs, f"stack {stack!r}"), sign_api=True))
     if session or profile:
         raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")

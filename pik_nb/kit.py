@@ -251,8 +251,8 @@ class Kit:
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
 
     def doctor(self, *, write: bool = False) -> "Report":
-        """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``); ``write``
-        also ingests one probe event under the reserved source ``pik.doctor``.
+        """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``);
+        ``write`` also ingests one probe event under the reserved source ``pik.doctor``.
 
         >>> report = kit.doctor(write=True)
         >>> print(report); report.ok

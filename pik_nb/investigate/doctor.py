@@ -73,15 +73,18 @@ class Report:
         return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
 
 
-def doctor(stack: Stack, *, write: bool = False, sql: Callable[[str], Any] | None = None,
-           now: datetime | None = None) -> Report:
+def doctor(
+    stack: Stack, *, write: bool = False, sql: Callable[[str], Any] | None = None, now: datetime | None = None
+) -> Report:
     """Run every check against ``stack``; ``write`` also ingests one probe event (``PROBE_SOURCE``);
     ``sql`` runs a query on the stack's SQL engine (``kit.sql``; this room does not reach ``pik_nb.sql``)."""
     now = now or datetime.now(UTC)
-    checks = [_guard("outputs", lambda: outputs(stack)),
-              _guard("ingest", lambda: probe_ingest(stack, now) if write else _skip_ingest()),
-              _guard("replay", lambda: replay_dry_run(stack, now)),
-              _guard("missing key", lambda: missing_key(stack))]
+    checks = [
+        _guard("outputs", lambda: outputs(stack)),
+        _guard("ingest", lambda: probe_ingest(stack, now) if write else _skip_ingest()),
+        _guard("replay", lambda: replay_dry_run(stack, now)),
+        _guard("missing key", lambda: missing_key(stack)),
+    ]
     checks += deployment(stack)
     checks += [_guard("sql", lambda: select_one(sql, stack)), _guard("metrics", lambda: metrics(stack, now))]
     return Report(checks)
@@ -105,29 +108,43 @@ def fix_for(name: str, exc: BaseException) -> str:
     status = getattr(exc, "status", None)
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
     if status == 0:
-        return ("the API did not answer: check the ApiUrl output (`pik local up` running, for the local "
-                "stack) and the network path to it")
+        return (
+            "the API did not answer: check the ApiUrl output (`pik local up` running, for the local "
+            "stack) and the network path to it"
+        )
     if status == 403 or code in ACCESS_DENIED or "AccessDenied" in str(exc):
-        return FORBIDDEN.get(name, "grant the caller the stack's InvestigatorPolicy (output InvestigatorPolicyArn)")
+        return FORBIDDEN.get(
+            name, "grant the caller the stack's InvestigatorPolicy (output InvestigatorPolicyArn)"
+        )
     if isinstance(status, int) and status >= 500:
-        return (f"the {name} function failed: read its log (`sam logs --stack-name STACK`, or the local stack's "
-                "log) for the error, fix, redeploy")
+        return (
+            f"the {name} function failed: read its log (`sam logs --stack-name STACK`, or the local stack's "
+            "log) for the error, fix, redeploy"
+        )
     return FALLBACK.get(name, "see the error above")
 
 
 FORBIDDEN = {
-    "ingest": "POST /ingest is IAM-authorised: grant execute-api:Invoke on POST /ingest (the producer's policy)",
-    "replay": "grant the caller the InvestigatorPolicy (output InvestigatorPolicyArn): execute-api:Invoke on /replay",
-    "missing key": ("grant s3:ListBucket on the raw bucket (InvestigatorPolicy does): without it S3 answers 403, "
-                    "not 404, for a missing key"),
-    "metrics": "grant the HealthInvestigatorPolicy (output HealthInvestigatorPolicyArn): cloudwatch:GetMetricData",
+    "ingest": "POST /ingest is IAM-authorised: grant execute-api:Invoke on POST /ingest "
+    "(the producer's policy)",
+    "replay": "grant the caller the InvestigatorPolicy (output InvestigatorPolicyArn): "
+    "execute-api:Invoke on /replay",
+    "missing key": (
+        "grant s3:ListBucket on the raw bucket (InvestigatorPolicy does): without it S3 answers 403, "
+        "not 404, for a missing key"
+    ),
+    "metrics": "grant the HealthInvestigatorPolicy (output HealthInvestigatorPolicyArn): "
+    "cloudwatch:GetMetricData",
     "sql": "grant the AthenaInvestigatorPolicy (output AthenaInvestigatorPolicyArn), or use engine='duckdb'",
 }
 FALLBACK = {
-    "outputs": "deploy the stack (`sam deploy`), or start the local stack (`pik local up`), then run doctor again",
+    "outputs": "deploy the stack (`sam deploy`), or start the local stack (`pik local up`), "
+    "then run doctor again",
     "sql": "deploy with EnableAthena=true for Athena, or check the archive settings (docs/archive.md)",
-    "layer": ("the compaction function's layer version is gone or not in this region: redeploy (the template "
-              "resolves the AWSSDKPandas layer of the region, docs/deploy.md), or EnableCompaction=false"),
+    "layer": (
+        "the compaction function's layer version is gone or not in this region: redeploy (the template "
+        "resolves the AWSSDKPandas layer of the region, docs/deploy.md), or EnableCompaction=false"
+    ),
 }
 
 
@@ -147,14 +164,21 @@ def outputs(stack: Stack) -> tuple[str, str]:
 
 
 def _skip_ingest() -> Check:
-    return Check("ingest", SKIP, f"not written; `pik doctor --write` ingests one probe event (source {PROBE_SOURCE})")
+    return Check(
+        "ingest", SKIP, f"not written; `pik doctor --write` ingests one probe event (source {PROBE_SOURCE})"
+    )
 
 
 def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
     """``POST /ingest`` of one probe event, then its raw object read back."""
-    event = {"source": PROBE_SOURCE, "event_type": PROBE_TYPE, "entity_id": PROBE_SOURCE,
-             "event_time": key_time(now), "payload": {"probe": True},
-             "idempotency_key": f"pik-doctor-{uuid.uuid4().hex}"}
+    event = {
+        "source": PROBE_SOURCE,
+        "event_type": PROBE_TYPE,
+        "entity_id": PROBE_SOURCE,
+        "event_time": key_time(now),
+        "payload": {"probe": True},
+        "idempotency_key": f"pik-doctor-{uuid.uuid4().hex}",
+    }
     with stack.api as api:
         answer = api.post("/ingest", event)
     if answer.get("status") != "ACCEPTED":
@@ -166,8 +190,14 @@ def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
 
 def replay_dry_run(stack: Stack, now: datetime) -> tuple[str, str]:
     """A dry run over the probe source's last day, with the caller's credentials."""
-    request = {"source": PROBE_SOURCE, "event_type": PROBE_TYPE, "start_time": key_time(now - timedelta(days=1)),
-               "end_time": key_time(now + timedelta(minutes=1)), "dry_run": True, "limit": 10}
+    request = {
+        "source": PROBE_SOURCE,
+        "event_type": PROBE_TYPE,
+        "start_time": key_time(now - timedelta(days=1)),
+        "end_time": key_time(now + timedelta(minutes=1)),
+        "dry_run": True,
+        "limit": 10,
+    }
     with stack.api as api:
         run = api.replay(request, follow=False)
     return f"dry run {run.get('replay_id')} matched {run.get('matched')}", ""
@@ -214,21 +244,33 @@ def deployment(stack: Stack) -> list[Check]:
     """The layer, the event source mappings and the alarms, from the stack's resource list."""
     name = stack.resources.extra.get("stack_name")
     if not name:
-        return [Check("deployment", SKIP, "local stack: no layer, event source mappings or alarms "
-                                          "(the local stack's pollers stand in for the mappings)")]
+        return [
+            Check(
+                "deployment",
+                SKIP,
+                "local stack: no layer, event source mappings or alarms "
+                "(the local stack's pollers stand in for the mappings)",
+            )
+        ]
     try:
         pages = stack.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=name)
         resources = [r for page in pages for r in page["StackResourceSummaries"]]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code", "") in ACCESS_DENIED:
-            return [Check("deployment", SKIP, "needs cloudformation:ListStackResources: run doctor as the deployer")]
+            return [
+                Check(
+                    "deployment", SKIP, "needs cloudformation:ListStackResources: run doctor as the deployer"
+                )
+            ]
         return [Check("deployment", FAIL, _one_line(exc), "check the stack name and region")]
     by_type: dict[str, list[dict]] = {}
     for resource in resources:
         by_type.setdefault(resource["ResourceType"], []).append(resource)
-    return [_guard("layer", lambda: layer(stack)),
-            *event_source_mappings(stack, by_type.get("AWS::Lambda::EventSourceMapping", [])),
-            _guard("alarms", lambda: alarms(stack, by_type.get("AWS::CloudWatch::Alarm", [])))]
+    return [
+        _guard("layer", lambda: layer(stack)),
+        *event_source_mappings(stack, by_type.get("AWS::Lambda::EventSourceMapping", [])),
+        _guard("alarms", lambda: alarms(stack, by_type.get("AWS::CloudWatch::Alarm", []))),
+    ]
 
 
 def layer(stack: Stack) -> Check | tuple[str, str]:
@@ -237,10 +279,14 @@ def layer(stack: Stack) -> Check | tuple[str, str]:
     if not function:
         return Check("layer", SKIP, "compaction is off (EnableCompaction=false): no layer")
     client = stack.client("lambda")
-    arns = [item["Arn"] for item in client.get_function_configuration(FunctionName=function).get("Layers", [])]
+    arns = [
+        item["Arn"] for item in client.get_function_configuration(FunctionName=function).get("Layers", [])
+    ]
     for arn in arns:
         name, _, version = arn.rpartition(":")
-        client.get_layer_version(LayerName=name, VersionNumber=int(version))  # AWS's public layers are readable
+        client.get_layer_version(
+            LayerName=name, VersionNumber=int(version)
+        )  # AWS's public layers are readable
     return f"{function}: {', '.join(arns) or 'no layer'}", ""
 
 
@@ -254,9 +300,13 @@ def event_source_mappings(stack: Stack, resources: list[dict]) -> list[Check]:
             mapping = stack.client("lambda").get_event_source_mapping(UUID=uuid_)
             source = mapping.get("EventSourceArn", "").rsplit(":", 1)[-1]
             if mapping.get("State") != "Enabled":
-                return Check(f"mapping {logical}", FAIL, f"{source} is {mapping.get('State')}",
-                             f"aws lambda update-event-source-mapping --uuid {uuid_} --enabled "
-                             f"({mapping.get('StateTransitionReason', '')})")
+                return Check(
+                    f"mapping {logical}",
+                    FAIL,
+                    f"{source} is {mapping.get('State')}",
+                    f"aws lambda update-event-source-mapping --uuid {uuid_} --enabled "
+                    f"({mapping.get('StateTransitionReason', '')})",
+                )
             return f"{source} -> {mapping.get('FunctionArn', '').rsplit(':', 1)[-1]}: Enabled", ""
 
         checks.append(_guard(f"mapping {resource['LogicalResourceId']}", one))
@@ -268,7 +318,9 @@ def alarms(stack: Stack, resources: list[dict]) -> Check | tuple[str, str]:
     names = [resource["PhysicalResourceId"] for resource in resources]
     found: list[dict[str, Any]] = []
     for start in range(0, len(names), 100):
-        found += stack.client("cloudwatch").describe_alarms(AlarmNames=names[start:start + 100])["MetricAlarms"]
+        found += stack.client("cloudwatch").describe_alarms(AlarmNames=names[start : start + 100])[
+            "MetricAlarms"
+        ]
     missing = sorted(set(names) - {alarm["AlarmName"] for alarm in found})
     if missing:
         return Check("alarms", FAIL, f"missing: {', '.join(missing)}", "redeploy the stack (`sam deploy`)")

@@ -11,8 +11,9 @@ from tests.e2e.conftest import PIK
 
 
 def doctor(info_file, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PIK, "doctor", "--local-file", str(info_file), *extra], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [*PIK, "doctor", "--local-file", str(info_file), *extra], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_doctor_is_green_on_the_local_stack_and_its_probe_stays_in_its_own_source(start_stack):
@@ -21,8 +22,14 @@ def test_doctor_is_green_on_the_local_stack_and_its_probe_stays_in_its_own_sourc
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[0:2] for line in lines[:-1]] == [
-        ["ok", "outputs"], ["ok", "ingest"], ["ok", "replay"], ["ok", "missing"], ["skip", "deployment"],
-        ["ok", "sql"], ["ok", "metrics"]]
+        ["ok", "outputs"],
+        ["ok", "ingest"],
+        ["ok", "replay"],
+        ["ok", "missing"],
+        ["skip", "deployment"],
+        ["ok", "sql"],
+        ["ok", "metrics"],
+    ]
     assert lines[-1] == "all checks passed"
     assert "probe ACCEPTED, raw object raw/source=pik.doctor/event_type=probe/" in done.stdout
     assert "dry run rp-" in done.stdout and "matched 1" in done.stdout
@@ -46,8 +53,15 @@ def test_a_broken_path_fails_with_its_fix_and_exit_code_1(start_stack, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     replay = lines.index(next(line for line in lines if line.startswith("FAIL  replay")))
-    assert lines[replay + 1] == ("      fix: the API did not answer: check the ApiUrl output (`pik local up` "
-                                 "running, for the local stack) and the network path to it")
+    assert lines[replay + 1] == (
+        "      fix: the API did not answer: check the ApiUrl output (`pik local up` "
+        "running, for the local stack) and the network path to it"
+    )
     assert [line.split()[1] for line in lines if line.startswith("FAIL")] == ["ingest", "replay"]
-    assert [line.split()[1] for line in lines if line.startswith("ok")] == ["outputs", "missing", "sql", "metrics"]
+    assert [line.split()[1] for line in lines if line.startswith("ok")] == [
+        "outputs",
+        "missing",
+        "sql",
+        "metrics",
+    ]
     assert lines[-1] == "2 check(s) failed"

@@ -31,8 +31,13 @@ def conflicts(stack, monkeypatch):
         calls.append(params["Key"])
         if pending["left"] > 0:
             pending["left"] -= 1
-            raise ClientError({"Error": {"Code": "ConditionalRequestConflict", "Message": "retry the upload"},
-                               "ResponseMetadata": {"HTTPStatusCode": 409}}, "PutObject")
+            raise ClientError(
+                {
+                    "Error": {"Code": "ConditionalRequestConflict", "Message": "retry the upload"},
+                    "ResponseMetadata": {"HTTPStatusCode": 409},
+                },
+                "PutObject",
+            )
 
     def arm(count: int) -> list[str]:
         pending["left"] = count
@@ -48,7 +53,11 @@ def test_a_409_is_retried_and_the_object_written_once(stack, conflicts):
     store = DocumentStore(stack.outputs["raw_bucket_name"])
     assert store.put_new("raw/a.json", {"a": 1}) is True
     assert calls == ["raw/a.json"] * 3
-    body = boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key="raw/a.json")["Body"].read()
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key="raw/a.json")["Body"]
+        .read()
+    )
     assert body == b'{"a":1}'
 
 

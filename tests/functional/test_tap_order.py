@@ -41,7 +41,9 @@ def fail_once():
 
 
 def statuses(stack, body: dict) -> list[str]:
-    attempts = sorted((r for r in items_of(stack, body) if r["sk"].startswith("ATT#")), key=lambda a: a["request_id"])
+    attempts = sorted(
+        (r for r in items_of(stack, body) if r["sk"].startswith("ATT#")), key=lambda a: a["request_id"]
+    )
     return [a["status"] for a in attempts]
 
 
@@ -63,10 +65,14 @@ def test_a_kinesis_retry_keeps_an_entitys_versions_in_order(stack, fail_once):
 
 
 def test_a_standard_queue_holds_back_an_entitys_later_messages_after_a_failure(stack, fail_once):
-    first, second = make_event(entity_id="q-1", payload={"n": 1}), make_event(entity_id="q-1", payload={"n": 2})
+    first, second = (
+        make_event(entity_id="q-1", payload={"n": 1}),
+        make_event(entity_id="q-1", payload={"n": 2}),
+    )
     fail_once('"n":1')
-    result = tap.sqs_handler(sqs([json.dumps(first), json.dumps(make_event(entity_id="q-2")), json.dumps(second)]),
-                             LambdaContext())
+    result = tap.sqs_handler(
+        sqs([json.dumps(first), json.dumps(make_event(entity_id="q-2")), json.dumps(second)]), LambdaContext()
+    )
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-2"}]}
     assert [k for k in raw_keys(stack, "raw/") if "q-1" in _body(stack, k)] == []
 
@@ -89,4 +95,9 @@ def test_a_fifo_batch_that_succeeds_reports_nothing(stack):
 
 
 def _body(stack, key: str) -> str:
-    return boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read().decode()
+    return (
+        boto3.client("s3")
+        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"]
+        .read()
+        .decode()
+    )

@@ -167,8 +167,10 @@ class Mapping:
             if value is not _MISSING and not (value is None and name == "idempotency_key"):
                 event[name] = value
         if self.keep_unread and isinstance(record, dict):
-            read = {steps[0] for rule in self.rules.values() for root, steps in rule.paths if root == "$" and steps}
-            event.update({name: value for name, value in record.items() if name not in read and name not in event})
+            read = {steps[0] for rule in self.rules.values() for root, steps in rule.paths
+                    if root == "$" and steps}
+            event.update({name: value for name, value in record.items()
+                          if name not in read and name not in event})
         return event
 
 
@@ -181,7 +183,8 @@ def _rule(name: str, value: Any) -> Rule:
         texts = value["path"] if isinstance(value["path"], list) and value["path"] else [value["path"]]
         return Rule(tuple(_path(name, text) for text in texts), value.get("default", _MISSING),
                     text=" | ".join(str(text) for text in texts))
-    raise MappingError(f'{name}: expected a path "$.a.b", {{"path": "$.a" or ["$.a", "$envelope.b"], "default": ...}} '
+    raise MappingError(f'{name}: expected a path "$.a.b", '
+                       f'{{"path": "$.a" or ["$.a", "$envelope.b"], "default": ...}} '
                        f"or {{\"value\": ...}}, got {json.dumps(value)[:80]}")
 
 
@@ -205,7 +208,9 @@ def _check_constants(rules: dict[str, Rule]) -> None:
     try:
         validate({**_PLACEHOLDER, "event_time": now.isoformat(), **constants}, now=now)
     except ValidationError as err:
-        broken = [e for e in err.errors if e.field in constants and e.rule != "range"]  # a time's range depends on now
+        # a constant time's range depends on when the record arrives: only its form is checked here
+        broken = [e for e in err.errors if e.field in constants and e.rule != "range"]
         if broken:
-            raise MappingError("; ".join(f"{e.field}: the constant or default {json.dumps(constants[e.field])[:80]} "
-                                         f"breaks the event contract: {e.message} ({e.rule})" for e in broken)) from err
+            raise MappingError("; ".join(
+                f"{e.field}: the constant or default {json.dumps(constants[e.field])[:80]} "
+                f"breaks the event contract: {e.message} ({e.rule})" for e in broken)) from err

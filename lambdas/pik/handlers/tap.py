@@ -76,8 +76,14 @@ class _Tap:
         self.mapping = mapping_for(preset, os.environ.get(TAPS[preset][0], ""))
 
     def ingest_one(self, body: bytes, request_id: str, arrived: datetime) -> IngestOutcome:
-        return ingest(body, request_id=request_id, now=arrived, store=self.wired.documents, index=self.wired.events,
-                      settings=self.settings)
+        return ingest(
+            body,
+            request_id=request_id,
+            now=arrived,
+            store=self.wired.documents,
+            index=self.wired.events,
+            settings=self.settings,
+        )
 
     def reject_one(self, data: bytes, request_id: str, arrived: datetime, err: Any) -> IngestOutcome:
         return reject(data, Attempt(arrived, request_id), err, self.wired.documents, self.settings)
@@ -102,23 +108,36 @@ class _Tap:
 
     def report(self, results: list[dict]) -> None:
         ingest_metrics(results)
-        logger.info("tap batch", extra={"tap": self.preset, "counts": dict(Counter(r["status"] for r in results))})
+        logger.info(
+            "tap batch", extra={"tap": self.preset, "counts": dict(Counter(r["status"] for r in results))}
+        )
 
 
 def sqs_record(record: SQSRecord) -> TapRecord:
     """A Lambda SQS record as a tap record: its body (an SNS notification's ``Message``) and envelope."""
     arrived = _from_ms(record.attributes.sent_timestamp)
     envelope: dict[str, Any] = {
-        "arrival_time": _iso(arrived), "sent_time": _iso(arrived), "message_id": record.message_id,
-        "attributes": dict(record.get("attributes") or {}), "queue_arn": record.event_source_arn,
-        "message_attributes": {name: value.get("stringValue") for name, value in (record.get("messageAttributes") or {}).items()},
+        "arrival_time": _iso(arrived),
+        "sent_time": _iso(arrived),
+        "message_id": record.message_id,
+        "attributes": dict(record.get("attributes") or {}),
+        "queue_arn": record.event_source_arn,
+        "message_attributes": {
+            name: value.get("stringValue") for name, value in (record.get("messageAttributes") or {}).items()
+        },
     }
     body = record.body
     if _is_sns_notification(body):
         sns = record.decoded_nested_sns_event
-        envelope["sns"] = {"timestamp": sns.get("Timestamp"), "message_id": sns.get("MessageId"),
-                           "subject": sns.get("Subject"), "topic_arn": sns.get("TopicArn"),
-                           "message_attributes": {n: v.get("Value") for n, v in (sns.get("MessageAttributes") or {}).items()}}
+        envelope["sns"] = {
+            "timestamp": sns.get("Timestamp"),
+            "message_id": sns.get("MessageId"),
+            "subject": sns.get("Subject"),
+            "topic_arn": sns.get("TopicArn"),
+            "message_attributes": {
+                n: v.get("Value") for n, v in (sns.get("MessageAttributes") or {}).items()
+            },
+        }
         body = sns.message
     return TapRecord(record.message_id, record.message_id, arrived, body.encode("utf-8"), envelope)
 
@@ -127,9 +146,13 @@ def kinesis_record(record: KinesisStreamRecord) -> TapRecord:
     """A Lambda Kinesis record as a tap record: its data (inflated when compressed) and envelope."""
     payload = record.kinesis
     arrived = datetime.fromtimestamp(float(payload.approximate_arrival_timestamp), UTC)
-    envelope = {"arrival_time": _iso(arrived), "partition_key": payload.partition_key,
-                "sequence_number": payload.sequence_number, "event_id": record.get("eventID"),
-                "stream_arn": record.get("eventSourceARN")}
+    envelope = {
+        "arrival_time": _iso(arrived),
+        "partition_key": payload.partition_key,
+        "sequence_number": payload.sequence_number,
+        "event_id": record.get("eventID"),
+        "stream_arn": record.get("eventSourceARN"),
+    }
     request_id = record.get("eventID") or payload.sequence_number
     return TapRecord(payload.sequence_number, request_id, arrived, _kinesis_data(record), envelope)
 
@@ -141,7 +164,9 @@ def _kinesis_data(record: KinesisStreamRecord) -> bytes:
         return record.kinesis.data.encode("utf-8")  # not base64: decoding it as JSON fails, so it is REJECTED
     if data[:2] == b"\x1f\x8b" or (len(data) > 1 and data[0] == 0x78 and (data[0] << 8 | data[1]) % 31 == 0):
         try:  # gzip (a CloudWatch Logs subscription) or zlib
-            return json.dumps(record.kinesis.data_zlib_compressed_as_json(), ensure_ascii=False).encode("utf-8")
+            return json.dumps(record.kinesis.data_zlib_compressed_as_json(), ensure_ascii=False).encode(
+                "utf-8"
+            )
         except (ValueError, zlib.error):  # not compressed JSON after all: the bytes are the record
             return data
     return data
@@ -154,8 +179,12 @@ def _is_sns_notification(body: str) -> bool:
         value = json.loads(body)
     except ValueError:
         return False
-    return (isinstance(value, dict) and value.get("Type") == "Notification" and "TopicArn" in value
-            and isinstance(value.get("Message"), str))
+    return (
+        isinstance(value, dict)
+        and value.get("Type") == "Notification"
+        and "TopicArn" in value
+        and isinstance(value.get("Message"), str)
+    )
 
 
 def _from_ms(value: str | None) -> datetime:
@@ -173,7 +202,7 @@ def _is_fifo(event: dict) -> bool:
 
 @queue_handler
 def sqs_handler(event: dict, context: Any) -> dict:
-    """SQS messages whose body is a pik event (or an SNS notification of one), mapped by ``SQS_TAP_MAPPING``."""
+    """SQS messages whose body is a pik event (or an SNS notification of one), by ``SQS_TAP_MAPPING``."""
     tap = _Tap("sqs")
     if _is_fifo(event):
         return tap.fifo(event, context)

@@ -134,7 +134,8 @@ def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, worker
         for indices in lanes.values():
             run(indices)
     else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(lanes)), thread_name_prefix="pik-ingest") as pool:
+        pool_size = min(workers, len(lanes))
+        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pik-ingest") as pool:
             list(pool.map(run, lanes.values()))
     return outcomes  # type: ignore[return-value]  # every index ran in exactly one lane
 

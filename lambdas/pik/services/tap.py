@@ -7,8 +7,9 @@ raw layout and statuses, arrival = when the pipe received the record. A record t
 decoded or breaks the contract is REJECTED and quarantined, and the batch goes on; only records
 whose storage failed (retrying is safe) are reported back as failures.
 
-Order under faults: the records of one entity are ingested one after another, and once one fails its later ones are not ingested but reported failed with it, so
-the retry delivers them after it, in their order. Otherwise a retried ``v1`` would arrive after
+Order under faults: the records of one entity are ingested one after another, and once one fails
+its later ones are not ingested but reported failed with it, so the retry delivers them after it,
+in their order (docs/adr/0007). Otherwise a retried ``v1`` would arrive after
 ``v2`` was ACCEPTED and turn into a CONFLICT of it: the later version would win.
 """
 
@@ -82,7 +83,8 @@ def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: Inges
     return ingest_all(len(records), one, workers=workers, lane=lane, halt_lane=True)
 
 
-def ingest_record(record: TapRecord, mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne) -> IngestOutcome:
+def ingest_record(record: TapRecord, mapping: Mapping, ingest_one: IngestOne,
+                  reject_one: RejectOne) -> IngestOutcome:
     """Map and ingest one record (REJECTED when it cannot be decoded or mapped); raises when its
     storage failed. What a FIFO queue's processor calls record by record (``pik.handlers.tap``)."""
     try:
