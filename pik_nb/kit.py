@@ -211,16 +211,18 @@ class Kit:
         return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
                                everything=everything, settle=settle)
 
-    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
+    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True
+            ) -> pd.DataFrame:
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
+        One read-only statement, no file or network access (``confined=False`` opts out).
 
         >>> kit.sql("SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY 1")
         """
         from .sql import engine as sql
 
-        return sql.sql(self.stack, query, fresh=fresh, engine=engine)
+        return sql.sql(self.stack, query, fresh=fresh, engine=engine, confined=confined)
 
     def search(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                end: Time | None = None, where: str | None = None, limit: int | None = None,

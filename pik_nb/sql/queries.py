@@ -3,7 +3,7 @@
 Only syntax both accept, except one function named per dialect (a number series). Values are
 rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'`` in UTC.
 
-    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:60])
+    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:61])
     SELECT * FROM events WHERE source = 'checkout' AND event_type
 
 The analyses return the same columns as their pandas versions (``pik_nb.lateness``,
@@ -15,8 +15,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Sequence
 
+import duckdb
+
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
+from .._errors import ScopeError
 from .._times import Time, utc
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -57,14 +60,37 @@ def scope(*, source: str | None = None, event_type: str | None = None, start: Ti
     return " AND ".join(terms) or "TRUE"
 
 
+def condition(where: str) -> str:
+    """``where`` as one parenthesised boolean condition, which cannot leave the query it is put in:
+    it must parse (DuckDB's parser) as exactly one expression and hold no comment, so no ``)``,
+    ``--`` or ``;`` in it can close the scope, drop a LIMIT or start a statement. ``ScopeError`` else.
+
+    >>> condition("amount > 100 AND country = 'DE'")
+    "(amount > 100 AND country = 'DE')"
+    >>> condition("TRUE) OR (TRUE")
+    Traceback (most recent call last):
+    pik_nb._errors.ScopeError: where='TRUE) OR (TRUE' is not one SQL condition: Parser Error: syntax error at or near ")"
+    """
+    if any(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(where)):
+        raise ScopeError(f"where={where!r} holds a comment (-- or /* */): give one SQL condition without one")
+    try:
+        duckdb.SQLExpression(where)
+    except duckdb.Error as exc:
+        raise ScopeError(f"where={where!r} is not one SQL condition: {exc}") from None
+    return f"({where})"
+
+
 def search(source: str | None, event_type: str | None, start: Time | None, end: Time | None,
            where: str | None = None, limit: int | None = None) -> str:
-    """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns)."""
-    condition = scope(source=source, event_type=event_type, start=start, end=end)
-    if where:
-        condition += f" AND ({where})"
-    return (f"SELECT * FROM events WHERE {condition} ORDER BY event_time, event_id"
-            + (f" LIMIT {int(limit)}" if limit else ""))
+    """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns),
+    at most ``limit`` (a positive whole number; None: all)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ScopeError(f"limit must be a positive whole number (or None for every match), not {limit!r}")
+    terms = scope(source=source, event_type=event_type, start=start, end=end)
+    if where is not None and where.strip():
+        terms += f" AND {condition(where)}"
+    return (f"SELECT * FROM events WHERE {terms} ORDER BY event_time, event_id"
+            + (f" LIMIT {limit}" if limit is not None else ""))
 
 
 def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
