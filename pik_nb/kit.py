@@ -211,6 +211,18 @@ class Kit:
         return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
                                everything=everything, settle=settle)
 
+    @property
+    def sql_engine(self) -> str:
+        """The engine ``kit.sql`` runs on by default: ``athena`` for a stack deployed with it, else
+        ``duckdb`` (``pik_nb.sql.dialect.of(kit.sql)`` writes SQL for it).
+
+        >>> kit.sql_engine
+        'duckdb'
+        """
+        from .sql import engine
+
+        return engine.engine_of(self.stack, None)
+
     def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True
             ) -> pd.DataFrame:
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),

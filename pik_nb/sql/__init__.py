@@ -6,7 +6,7 @@ run through it (``analyses``).
 >>> run(local_connection("/tmp/archive"), queries.duplicates_per_source())      # doctest: +SKIP
 """
 
-from . import analyses, archive, engine, queries
+from . import analyses, archive, dialect, engine, queries
 from .engine import VIEWS, local_connection, run, sql
 
-__all__ = ["sql", "run", "local_connection", "VIEWS", "engine", "archive", "queries", "analyses"]
+__all__ = ["sql", "run", "local_connection", "VIEWS", "engine", "archive", "queries", "analyses", "dialect"]

@@ -1,6 +1,7 @@
 """The common SQL, written once for both engines: DuckDB (``kit.sql`` locally) and Athena (Trino).
 
-Only syntax both accept, except one function named per dialect (a number series). Values are
+Only syntax both accept; what differs comes from ``pik_nb.sql.dialect`` (``dialect=`` takes an
+engine name or a ``Dialect``). Values are
 rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'`` in UTC.
 
     >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:61])
@@ -20,10 +21,10 @@ import duckdb
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
 from .._errors import ScopeError
+from .dialect import Dialect, of
 from .._times import Time, utc
 
 _MICROSECOND = timedelta(microseconds=1)
-SERIES = {"duckdb": "generate_series", "athena": "sequence"}  # inclusive integer series -> array
 
 
 def literal(value: object) -> str:
@@ -94,7 +95,7 @@ def search(source: str | None, event_type: str | None, start: Time | None, end: 
 
 
 def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
-             dialect: str = "duckdb") -> str:
+             dialect: str | Dialect = "duckdb") -> str:
     """``pik_nb.lateness(events, by=...)`` over the ``attempts`` view: count, p50/p90/p99 (linear
     interpolation between order statistics, as pandas), max, late (lag > threshold), negative and
     out-of-order first arrivals per group.
@@ -105,7 +106,7 @@ def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_00
     """
     keys = [by] if isinstance(by, str) else list(by)
     group = ", ".join(keys)
-    exact = dialect == "duckdb"
+    exact = of(dialect).exact_percentile
 
     def percentile(q: float) -> str:
         if exact:
@@ -150,11 +151,12 @@ FROM attempts WHERE status IN ('{ACCEPTED}', '{DUPLICATE}', '{CONFLICT}') AND ({
 GROUP BY source, event_type ORDER BY source, event_type"""
 
 
-def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str = "duckdb") -> str:
+def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str | Dialect = "duckdb") -> str:
     """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
     requests, so the classes are ``never_arrived`` and ``only_duplicates``): each key's cadence is
     its most common step between days with first arrivals (ties: the shorter), and the expected
     days run from its first to its last active day. ``day`` numbers count from 1970-01-01."""
+    series = of(dialect).series("0", "CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT)")
     return f"""
 WITH active AS (
   SELECT {by}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE)) AS day,
@@ -172,7 +174,7 @@ WITH active AS (
   FROM active a LEFT JOIN modal m ON m.{by} = a.{by} GROUP BY a.{by}
 ), expected AS (
   SELECT s.{by}, s.low + k * s.cadence AS day, s.cadence
-  FROM span s CROSS JOIN UNNEST({SERIES[dialect]}(0, CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT))) AS t(k)
+  FROM span s CROSS JOIN UNNEST({series}) AS t(k)
 )
 SELECT e.{by}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
 FROM expected e LEFT JOIN active a ON a.{by} = e.{by} AND a.day = e.day
