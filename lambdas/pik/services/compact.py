@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..core import curated
 from ..core.curated import ATTEMPTS, EVENTS, Partition
-from ..core.ports import Archive, ArrivalFeed, DocumentStore, EventIndex
+from ..core.ports import Archive, ArrivalFeed, Catalog, DocumentStore, EventIndex
 from ..core.timefmt import key_time
 
 Encode = Callable[[list[dict], dict[str, str]], bytes]
@@ -54,6 +54,7 @@ class Compactor:
     now: Callable[[], datetime]
     settle: timedelta = DEFAULT_SETTLE
     rows_per_part: int = ROWS_PER_PART
+    catalog: Catalog | None = None  # Glue, when the stack has Athena: compacted partitions are registered
 
     def watermark(self) -> str | None:
         """Attempts that arrived before this key-time are compacted (None before the first run)."""
@@ -69,13 +70,17 @@ class Compactor:
                                                  else self.feed.partitions_since(previous or ""))})
         totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "rewritten": 0, "attempts": 0,
                   "events": 0}
+        compacted = []
         for result in self._compact_streams(chosen, compacted_at=key_time(started)):
+            compacted += [result["partition"]] if result["attempts"] else []
             if result["rewrite"]:  # an earlier day of a widened stream: counted once, as rewritten
                 totals["rewritten"] += 1
                 continue
             totals["written" if result["written"] else "unchanged"] += 1
             totals["attempts"] += result["attempts"]
             totals["events"] += result["events"]
+        if self.catalog is not None and compacted:  # before the watermark moves: a failure is retried
+            self.catalog.register(sorted(set(compacted)))
         watermark = previous
         if partitions is None and (previous is None or cutoff > previous):
             watermark = cutoff
@@ -91,7 +96,8 @@ class Compactor:
             recorded, todo, rewrite = json.dumps(schema, sort_keys=True), list(group), False
             while todo:
                 for partition in todo:
-                    yield {**self.compact(partition, compacted_at=compacted_at, schema=schema), "rewrite": rewrite}
+                    yield {**self.compact(partition, compacted_at=compacted_at, schema=schema), "rewrite": rewrite,
+                           "partition": partition}
                 todo = [Partition(source, event_type, day) for day, version in sorted(schema["days"].items())
                         if version < schema["version"]]
                 rewrite = True
