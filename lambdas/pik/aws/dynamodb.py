@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
+from ..core.replay import RunStatus
 from ..core.errors import ContentionError, StorageError
 from . import clients
 
@@ -131,7 +132,7 @@ class Table:
             self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}),
                                     UpdateExpression="SET #r = :r", ConditionExpression="#s = :running",
                                     ExpressionAttributeNames={"#r": "requested", "#s": "status"},
-                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": "RUNNING"}})
+                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": RunStatus.RUNNING}})
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False

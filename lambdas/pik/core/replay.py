@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
@@ -30,6 +31,35 @@ FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit"
           "statuses", "dead_letters")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
+
+
+class RunStatus(StrEnum):
+    """A replay run's ``status``. Values are the strings stored and answered (a ``StrEnum`` equals them).
+
+    >>> RunStatus.PARTIAL == "PARTIAL"
+    True
+    """
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+
+
+class StopReason(StrEnum):
+    """Why a run stopped (``stopped``): a PARTIAL run stopped at ``LIMIT``, ``TIME`` or ``TARGET_ERRORS``
+    goes on by continuation; the others are where the run ended (or was paused)."""
+
+    COMPLETED = "completed"
+    LIMIT = "limit"
+    TIME = "time"
+    TARGET_ERRORS = "target_errors"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+ENDED = (RunStatus.COMPLETED, RunStatus.CANCELLED)  # nothing more to steer
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ from ..core import keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
 from ..core.pacing import Pacer
 from ..core.ports import SEND_BATCH, DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
-from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
-                           encode_continuation, execution_id_for, parse_call, replay_id_for)
+from ..core.replay import (ENDED, RUN_ID_RE, ReplayCall, ReplayRequest, RunStatus, StopReason, Tally, check_cursor,
+                           decode_continuation, encode_continuation, execution_id_for, parse_call, replay_id_for)
 from ..core.targets import AllowList, Target, parse_target, target_label
 from ..core.timefmt import key_time
 from ..core.timefmt import now as utc_now
@@ -51,10 +51,9 @@ __all__ = ["Wiring", "answer", "replay", "steer"]
 
 RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 POLL_S = 0.25  # how often a caller re-reads a run another call is executing
-RUNNING, COMPLETED, PARTIAL, PAUSED, CANCELLED = "RUNNING", "COMPLETED", "PARTIAL", "PAUSED", "CANCELLED"
-# why a run stopped (``stopped``): PARTIAL runs at limit, time or target_errors go on by continuation
-DONE, LIMIT, TIME, TARGET_ERRORS, PAUSE, CANCEL = "completed", "limit", "time", "target_errors", "paused", "cancelled"
-ACTIONS = {"pause": (PAUSED, PAUSE), "cancel": (CANCELLED, CANCEL), "resume": (RUNNING, None)}
+RUNNING, COMPLETED, PARTIAL = RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.PARTIAL
+ACTIONS = {"pause": (RunStatus.PAUSED, StopReason.PAUSED), "cancel": (RunStatus.CANCELLED, StopReason.CANCELLED),
+           "resume": (RunStatus.RUNNING, None)}
 RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
 COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
 STEER_CHECK_MS = 1_000  # how often an executing call reads its run for a requested pause or cancel
@@ -104,7 +103,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
         run = _owned(runs, replay_id, requester)
         if run["dry_run"]:
             raise ConflictError(f"replay run {replay_id} is a dry run: nothing to {action}")
-        if run["status"] in (COMPLETED, CANCELLED):
+        if run["status"] in ENDED:
             raise ConflictError(f"replay run {replay_id} has ended ({run['status'].lower()}): nothing to {action}")
         live = run["status"] == RUNNING and run.get("lease_until", RELEASED) > key_time(wiring.clock())
         if action == "resume":
@@ -329,7 +328,7 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
         delay = pacer.delay_ms(now_ms())
         if remaining_ms() - delay < RESERVE_MS:
             position = before
-            return TIME
+            return StopReason.TIME
         if delay:
             wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
         started = now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
@@ -340,7 +339,7 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
         last_error = result.error or last_error
         if result.sent == 0 and result.failed and getattr(sink, "stops_on_refusal", True):
             position = before
-            return TARGET_ERRORS
+            return StopReason.TARGET_ERRORS
         failed_ids = (failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
         if request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
             done = [item["receipt"] for item in batch if item["event_id"] not in result.failed_ids]
@@ -355,14 +354,14 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
 
     if request.dead_letters and sink is None:  # a dry run of a redrive counts the DLQ without touching it
         tally.scanned = tally.matched = wiring.dead_letters.depth()
-        saved(status=COMPLETED, stopped=DONE, continuation=None, lease_until=RELEASED)
+        saved(status=COMPLETED, stopped=StopReason.COMPLETED, continuation=None, lease_until=RELEASED)
         return
     for item, after in candidates(request, position, wiring, event_ids, run, held):
         chosen = selected(item, request)
         if remaining_ms() < RESERVE_MS:
-            stopped = TIME
+            stopped = StopReason.TIME
         elif chosen and matched_here >= request.limit:
-            stopped = LIMIT
+            stopped = StopReason.LIMIT
         if stopped:
             break
         position = after
@@ -395,7 +394,7 @@ def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
             tally.scanned += scanned_here
     release()
     continuation = encode_continuation(run["replay_id"], progress.run["step"] + 1) if stopped else None
-    saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped or DONE, continuation=continuation,
+    saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped or StopReason.COMPLETED, continuation=continuation,
           lease_until=RELEASED)
 
 
