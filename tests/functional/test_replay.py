@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 
 import boto3
 import pytest
 
-from pik.aws.dynamodb import EventIndex, Table
 from pik.aws.sqs import ReplayQueue
+from pik.bootstrap import replay_wiring
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import replay as replay_service
@@ -54,8 +55,8 @@ def test_replay_follows_every_page_and_sends_every_event_once(stack):
     settings = Settings.from_env()
     run = replay_service.replay(
         window(entity_id="customer-42", dry_run=False), requester="tester", now=datetime.now(UTC),
-        remaining_ms=lambda: 30_000, index=EventIndex(settings.events_table), runs=Table(settings.replays_table),
-        queue=ReplayQueue(settings.replay_queue_url), settings=settings, page_size=4)
+        remaining_ms=lambda: 30_000, settings=settings,
+        wiring=dataclasses.replace(replay_wiring(settings), page_size=4))
     assert (run["matched"], run["sent"]) == (23, 23)
     bodies = drain(stack)
     assert sorted(b["event_id"] for b in bodies) == sorted(ids)

@@ -46,9 +46,8 @@ def wiring(clock: FakeClock | None = None, on_sent=lambda sent: None) -> replay_
 
 
 def run_service(body: dict, w: replay_service.Wiring, remaining_ms=lambda: 30_000) -> dict:
-    return replay_service.replay(body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms, index=w.index,
-                                 runs=w.runs, queue=w.queue, settings=Settings.from_env(), clock=w.clock, wait=w.wait,
-                                 documents=w.documents, targets=w.targets, account=w.account, on_sent=w.on_sent)
+    return replay_service.replay(body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms,
+                                 settings=Settings.from_env(), wiring=w)
 
 
 def steer_service(replay_id: str, action: str, w: replay_service.Wiring) -> dict:

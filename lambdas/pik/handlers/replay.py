@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..bootstrap import adapters, replay_target
+from ..bootstrap import replay_wiring
 from ..core.errors import FieldError, ValidationError
 from ..core.timefmt import now
 from ..services.replay import Wiring, replay, steer
@@ -25,12 +25,9 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
     identity = request.request_context.identity
     requester = identity.user_arn or identity.caller or identity.source_ip or "anonymous"
     settings = Settings.from_env()
-    wired = adapters(settings)
     sent: list[int] = []  # by this invocation: a resumed or repeated run's earlier sends were counted then
     account = app.lambda_context.invoked_function_arn.split(":")[4]
-    wiring = Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                    account, on_sent=sent.append, dead_letters=wired.dead_letters)
-    return data, requester, settings, wiring, sent
+    return data, requester, settings, replay_wiring(settings, account, on_sent=sent.append), sent
 
 
 def _answered(run: dict, sent: list[int]) -> object:
@@ -41,10 +38,9 @@ def _answered(run: dict, sent: list[int]) -> object:
 
 @app.post("/replay")
 def replay_route():
-    data, requester, settings, w, sent = _call()
+    data, requester, settings, wiring, sent = _call()
     run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 index=w.index, runs=w.runs, queue=w.queue, settings=settings, documents=w.documents,
-                 targets=w.targets, account=w.account, on_sent=w.on_sent, dead_letters=w.dead_letters)
+                 settings=settings, wiring=wiring)
     return _answered(run, sent)
 
 

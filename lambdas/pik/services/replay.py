@@ -28,7 +28,6 @@ whatever the client does:
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Callable
@@ -36,12 +35,11 @@ from typing import Callable
 from ..core import keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
 from ..core.pacing import Pacer
-from ..core.ports import SEND_BATCH, DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
+from ..core.ports import SEND_BATCH, RunStore
 from ..core.replay import (ENDED, RUN_ID_RE, ReplayCall, ReplayRequest, RunStatus, StopReason, Tally, check_cursor,
                            decode_continuation, encode_continuation, execution_id_for, parse_call, replay_id_for)
-from ..core.targets import AllowList, Target, parse_target, target_label
+from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
-from ..core.timefmt import now as utc_now
 from ..settings import Settings
 from .replay_selection import candidates, selected
 from .replay_sinks import Sink, sink_for
@@ -60,24 +58,24 @@ STEER_CHECK_MS = 1_000  # how often an executing call reads its run for a reques
 FAILED_SAMPLE = 100  # event ids a target refused, kept on the run (replay them with ``event_ids``)
 
 
-def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
-           runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None,
-           clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep,
-           on_sent: Callable[[int], None] = lambda sent: None, documents: DocumentStore | None = None,
-           targets: Callable[[Target], ReplayTarget] | None = None, account: str = "",
-           dead_letters: DeadLetters | None = None) -> dict:
-    """Run (or resume, or return) a replay; returns the run as the API answers it (counts over the
-    whole run). ``on_sent`` hears how many messages each batch of *this* call sent."""
-    wiring = Wiring(index, runs, queue, documents, targets, account, page_size, clock, wait, on_sent, dead_letters)
+def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], settings: Settings,
+           wiring: Wiring) -> dict:
+    """``POST /replay``: run (or resume, or return) a replay; returns the run as the API answers it
+    (counts over the whole run). ``wiring.on_sent`` hears how many messages each batch of *this* call sent.
+
+    ``replay({"entity_id": "u1", "start_time": ..., "end_time": ...}, requester=arn, now=now,
+    remaining_ms=context.get_remaining_time_in_millis, settings=settings, wiring=pik.bootstrap.replay_wiring(settings))``
+    """
     call = parse_call(data)
     if call.request is not None and call.request.target is not None:
-        _allowed(call.request.target, settings, account)
+        _allowed(call.request.target, settings, wiring.account)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
         return answer(_unrecorded(call, requester, now, deadline, remaining_ms, wiring))
-    if call.event_ids and documents is not None:  # the list is kept apart from the run (size), by its hash
-        documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256), {"event_ids": list(call.event_ids)})
-    run, created, claimable, continued = _open(call, requester, now, deadline, runs)
+    if call.event_ids and wiring.documents is not None:  # the list is kept apart from the run (size), by its hash
+        wiring.documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256),
+                                 {"event_ids": list(call.event_ids)})
+    run, created, claimable, continued = _open(call, requester, now, deadline, wiring.runs)
     ids = call.event_ids if call.request is not None and run["fingerprint"] == call.request.fingerprint() else None
     return _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
 
