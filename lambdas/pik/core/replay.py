@@ -60,6 +60,8 @@ class StopReason(StrEnum):
 
 
 ENDED = (RunStatus.COMPLETED, RunStatus.CANCELLED)  # nothing more to steer
+ACTIONS = {"pause": (RunStatus.PAUSED, StopReason.PAUSED), "cancel": (RunStatus.CANCELLED, StopReason.CANCELLED),
+           "resume": (RunStatus.RUNNING, None)}  # POST /replay/{id}: the status and stop reason each one leads to
 
 
 @dataclass(frozen=True)
