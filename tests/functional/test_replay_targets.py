@@ -154,7 +154,7 @@ class Receiver(ThreadingHTTPServer):
     """An HTTP endpoint on 127.0.0.1 that checks the signature; ``answers`` scripts its first statuses."""
 
     def __init__(self, answers: list[int]) -> None:
-        self.answers, self.got, self.lock = list(answers), [], threading.Lock()
+        self.answers, self.got, self.paths, self.lock = list(answers), [], [], threading.Lock()
         super().__init__(("127.0.0.1", 0), _Receive)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -172,6 +172,7 @@ class _Receive(BaseHTTPRequestHandler):
         with self.server.lock:
             status = self.server.answers.pop(0) if self.server.answers else 200
             self.server.got.append((status, valid, self.headers["X-Pik-Event-Id"], json.loads(text)))
+            self.server.paths.append(self.path)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -263,3 +264,19 @@ def test_kinesis_records_and_sqs_entries_that_fail_are_re_sent(allowed):
     _, to_queue = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert seen == {"PutRecords": [3, 1], "SendMessageBatch": [3, 1]}  # the failed one alone, re-sent
     assert [(r["sent"], r["failed"], r["retried"]) for r in (to_stream, to_queue)] == [(3, 0, 1), (3, 0, 1)]
+
+
+def test_an_http_target_is_matched_and_sent_as_its_normal_form(allowed, receiver, monkeypatch):
+    """``/ok/../admin`` passed ``/ok/*`` as a string and urllib3 delivered it to ``/admin``."""
+    monkeypatch.setenv("REPLAY_TARGET_URLS", "http://127.0.0.1:*/ok/*")
+    seed(count=1)
+    hook = receiver([])
+    base = hook.url.rsplit("/", 1)[0]
+    status, refused = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
+                                                     target={"http": f"{base}/ok/../admin"}))
+    assert (status, refused["error"]) == (403, f"replay target http:{base}/admin ({base}/admin) is not allowed: "
+                                                "add it to the template parameter ReplayTargetUrls")
+    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
+                                                 target={"http": f"{base}/ok/./x/../hook"}))
+    assert (status, run["sent"], run["target"]) == (200, 1, f"http:{base}/ok/hook")
+    assert hook.paths == ["/ok/hook"]

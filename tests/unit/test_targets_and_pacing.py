@@ -81,3 +81,56 @@ def test_local_routes_match_templates():
     assert match(table, "POST", "/replay/rp-1") == ("steer", "/replay/{replay_id}", {"replay_id": "rp-1"})
     assert match(table, "POST", "/replay/rp-1/x") is None
     assert match(table, "GET", "/replay/rp-1") is None
+
+
+# --- allow-list URL patterns match parsed, normalised components (issue 19, findings 1-2) ------
+@pytest.mark.parametrize("pattern, url", [
+    ("https://*.example.com/*", "https://evil.net/.example.com/"),
+    ("https://*.example.com/*", "https://evil.net/?.example.com/"),
+    ("https://*.example.com/*", "https://evil.net?.example.com/"),
+    ("https://*.example.com/*", "https://evilexample.com/"),
+    ("https://*.example.com/*", "https://example.com/"),  # the wildcard stands for at least one label
+    ("https://*.example.com/*", "https://a.example.com.evil.net/"),
+    ("http://*:8001/*", "http://127.0.0.1:8002/x:8001/"),
+    ("http://127.0.0.1:8001", "http://127.0.0.1:8002/"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/../admin"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/x/../../admin"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/*?next=/admin"),
+    ("https://127.0.0.1/*", "http://127.0.0.1/"),
+    ("https://hooks.example.com/*", "https://hooks.example.com:8443/"),
+])
+def test_url_patterns_match_scheme_host_port_and_path_apart_not_the_whole_string(pattern, url):
+    allow = AllowList({"http": (pattern,)})
+    with pytest.raises(ForbiddenError):
+        allow.check(parse_target({"http": url}), "us-east-1", "1")
+
+
+@pytest.mark.parametrize("pattern, url", [
+    ("https://*.example.com/*", "https://a.example.com/x"),
+    ("https://*.example.com/*", "https://a.b.example.com/x/y"),
+    ("https://*.example.com/*", "HTTPS://A.Example.COM:443/x"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/x/../y"),
+    ("http://127.0.0.1:*", "http://127.0.0.1:8002/any/path"),
+    ("http://*:8001/*", "http://localhost:8001/x"),
+    ("https://hooks.example.com/in?key=1", "https://hooks.example.com/in?key=1"),
+])
+def test_url_patterns_admit_what_they_name(pattern, url):
+    AllowList({"http": (pattern,)}).check(parse_target({"http": url}), "us-east-1", "1")
+
+
+def test_the_url_matched_is_the_url_recorded_and_sent():
+    target = parse_target({"http": "HTTPS://Hooks.Example.com:443/ok/./a/../b"})
+    assert target.address == "https://hooks.example.com/ok/b"
+    assert target.to_dict()["http"] == target.address
+
+
+@pytest.mark.parametrize("url", [
+    "https://user@hooks.example.com/x", "https://hooks.example.com@evil.net/x", "https://hooks.example.com/x#frag",
+    "https://hooks.example.com\\@evil.net/", "https://hooks.example.com/ok/%2e%2e/admin",
+    "https://hooks.example.com/ok%2fadmin", "https://hooks.example.com/a b", "https://hooks.example.com/x\n",
+    "https://hooks.exämple.com/x", "https://hooks.example.com:99999/x",
+])
+def test_urls_that_could_be_read_two_ways_are_refused_naming_the_field(url):
+    with pytest.raises(ValidationError) as caught:
+        parse_target({"http": url})
+    assert caught.value.errors[0].field == "target.http"

@@ -11,7 +11,10 @@ No target is the stack's own replay queue (the processor's input, messages point
 An external target gets, by default (``raw`` true), each event exactly as its producer sent it;
 with ``raw: false`` it gets ``{"event": <as sent>, "replay": {replay_id, event_id, ingested_at,
 attempt}}``. Targets must be allowed by the deployment (``AllowList``, from template parameters
-holding ARN or URL patterns with ``*``): anything else is refused naming the target.
+holding ARN or URL patterns with ``*``): anything else is refused naming the target. An HTTP
+target's URL is normalised when parsed (``normal_url``: lowercase scheme and host, default port
+dropped, dot segments resolved) and that normal form is what is matched, recorded and sent; a URL
+pattern matches by component (``UrlPattern``), never as one string.
 
     >>> target = parse_target({"sqs": "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"})
     >>> target.arn("us-east-1", "111122223333")
@@ -26,7 +29,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import FieldError, ForbiddenError, ValidationError
 
@@ -103,10 +106,115 @@ class AllowList:
     def check(self, target: Target, region: str, account: str) -> None:
         """Nothing when ``target`` is allowed; ``ForbiddenError`` naming it (and how to allow it) otherwise."""
         arn = target.arn(region, account)
-        if any(fnmatch.fnmatchcase(arn, pattern) for pattern in self.patterns.get(target.kind, ())):
+        patterns = self.patterns.get(target.kind, ())
+        if target.kind == "http" and any(UrlPattern.parse(pattern).matches(arn) for pattern in patterns):
+            return
+        if target.kind != "http" and any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns):
             return
         raise ForbiddenError(f"replay target {target.label} ({arn}) is not allowed: add it to the template "
                              f"parameter {PARAMETERS[target.kind]}")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+UNSAFE_URL_RE = re.compile(r"[\x00-\x20\x7f\\]|%2e|%2f|%5c", re.IGNORECASE)
+
+
+def normal_url(address: str) -> str:
+    """The one form of an HTTP target URL that is matched against the allow-list and sent: scheme and
+    host lowercased, the scheme's default port dropped, ``.``/``..`` segments resolved (RFC 3986
+    5.2.4), an empty path as ``/``. ``ValueError`` for what could be read two ways (user info, a
+    fragment, backslashes, spaces or control characters, encoded dots or slashes, a non-ASCII host).
+
+    >>> normal_url("HTTPS://Hooks.Example.com:443/ok/../admin/./x")
+    'https://hooks.example.com/admin/x'
+    """
+    if UNSAFE_URL_RE.search(address):
+        raise ValueError("a URL may not hold spaces, control characters, backslashes or encoded dots or slashes")
+    parts = urlsplit(address)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("a URL may not hold user info (user@host)")
+    if parts.fragment or address.endswith("#"):
+        raise ValueError("a URL may not hold a fragment (#...)")
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if host != "::1" and not HOST_RE.fullmatch(host):
+        raise ValueError("a URL's host must be a DNS name or an IP address (ASCII letters, digits, '-', '.')")
+    port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return SplitResult(scheme, netloc, _without_dot_segments(parts.path or "/"), parts.query, "").geturl()
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: ``/a/b/../c/./d`` -> ``/a/c/d`` (a trailing ``..`` or ``.`` keeps its slash)."""
+    out: list[str] = []
+    segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+@dataclass(frozen=True)
+class UrlPattern:
+    """An allow-list URL pattern, matched component by component on a ``normal_url``:
+
+    - scheme: exact;
+    - host: exact, ``*`` (any host), or ``*.`` + a name (one or more DNS labels in front of it);
+    - port: exact (the scheme's default when absent) or ``*``;
+    - path: ``*`` wildcards within the normalised path (absent: any path); a query must equal
+      the pattern's (absent: none allowed).
+
+    >>> UrlPattern.parse("https://*.example.com/hooks/*").matches("https://evil.net/.example.com/hooks/x")
+    False
+    >>> UrlPattern.parse("https://*.example.com/hooks/*").matches("https://a.b.example.com/hooks/x")
+    True
+    """
+
+    scheme: str
+    host: str
+    port: int | None  # None: any port
+    path: str
+    query: str
+
+    @classmethod
+    def parse(cls, text: str) -> "UrlPattern":
+        scheme, rest = text.split("://", 1) if "://" in text else ("", text)
+        authority, slash, path = rest.partition("/")
+        path, _, query = (slash + path).partition("?") if slash else ("/*", "", "")
+        host, colon, port = authority.rpartition(":") if authority.count(":") == 1 else (authority, "", "")
+        any_port = colon and port == "*"
+        number = int(port) if colon and port.isdigit() else DEFAULT_PORTS.get(scheme.lower(), -1)
+        return cls(scheme.lower(), host.lower(), None if any_port else number, path or "/", query)
+
+    def matches(self, url: str) -> bool:
+        """Whether ``url`` (a ``normal_url``) is one this pattern allows."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme != self.scheme or not self._host_matches(host):
+            return False
+        port = parts.port if parts.port is not None else DEFAULT_PORTS.get(parts.scheme)
+        if self.port is not None and port != self.port:
+            return False
+        return fnmatch.fnmatchcase(parts.path or "/", self.path) and parts.query == self.query
+
+    def _host_matches(self, host: str) -> bool:
+        if self.host == "*":
+            return True
+        if self.host.startswith("*."):
+            prefix = host[: -len(self.host) + 1] if host.endswith(self.host[1:]) else ""
+            return bool(prefix) and HOST_RE.fullmatch(prefix) is not None
+        return host == self.host
 
 
 def target_label(target: dict | None) -> str:
@@ -135,6 +243,11 @@ def parse_target(data: object) -> Target:
         raise refuse("raw", "type", "target.raw must be true or false")
     group = data.get("fifo_group_id")
     _check_address(kind, address, refuse)
+    if kind == "http":
+        try:
+            address = normal_url(address)
+        except ValueError as exc:
+            raise refuse(kind, "url", f"target.http: {exc}") from exc
     target = Target(kind, address, group, raw)
     if group is not None and not target.fifo:
         raise refuse("fifo_group_id", "fifo_only", "fifo_group_id applies only to a FIFO queue (a URL ending .fifo)")
