@@ -146,6 +146,9 @@ def test_dry_run_environment_records_nothing(stack, monkeypatch):
     (window(entity_id="x", client_token="a b"), "client_token", "pattern"),
     (window(entity_id="x", continuation="garbage!"), "continuation", "format"),
     (window(entity_id="x", bogus=1), "bogus", "unknown_field"),
+    (window(entity_id="x", client_token="tok\n"), "client_token", "pattern"),  # ``$`` matched before a final newline
+    ({"event_ids": ["a" * 64 + "\n"]}, "event_ids", "pattern"),
+    ({"replay_id": "rp-" + "0" * 32 + "\n"}, "replay_id", "pattern"),
 ])
 def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
     status, answer = call(replay, "/replay", body)
@@ -157,6 +160,11 @@ def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
 def test_invalid_json_body_is_a_400(stack):
     status, answer = call(replay, "/replay", "{nope")
     assert status == 400 and answer["details"][0]["rule"] == "json"
+
+
+def test_a_body_nested_too_deep_is_a_400_not_a_502(stack):
+    status, answer = call(replay, "/replay", "[" * 2000 + "]" * 2000)
+    assert (status, answer["details"][0]["field"], answer["details"][0]["rule"]) == (400, "body", "depth")
 
 
 def test_entries_sqs_reports_as_failed_are_sent_again_and_only_those(stack):

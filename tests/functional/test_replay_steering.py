@@ -8,7 +8,10 @@ import json
 from datetime import datetime, timedelta
 
 
+import pytest
+
 from pik.aws.dynamodb import EventIndex, Table
+from pik.core.errors import ValidationError
 from pik.aws.s3 import DocumentStore
 from pik.aws.sqs import ReplayQueue
 from pik.bootstrap import replay_target
@@ -195,3 +198,19 @@ def test_pause_and_cancel_reach_a_run_another_call_is_executing(stack):
         assert (run["status"], run["stopped"], run["sent"], run["requested"]) == (status, stopped, 10, None)
         drain(stack)
 
+
+
+@pytest.mark.parametrize("body", [{"action": ["pause"]}, {"action": {"pause": 1}}, {}, [], {"action": "pause", "x": 1}])
+def test_a_bad_steer_body_is_a_400_naming_action(stack, body):
+    status, answer = steer_call("rp-" + "0" * 32, body)
+    assert (status, answer["details"][0]["field"], answer["details"][0]["rule"]) == (400, "action", "one_of")
+
+
+def test_a_replay_id_with_a_trailing_newline_is_refused(stack):
+    assert replay_service.RUN_ID_RE.fullmatch("rp-" + "0" * 32 + "\n") is None
+    try:
+        steer_service("rp-" + "0" * 32 + "\n", "pause", wiring())
+    except ValidationError as exc:
+        assert exc.errors[0].field == "replay_id"
+    else:
+        raise AssertionError("accepted a replay id with a trailing newline")

@@ -251,19 +251,19 @@ def parse_target(data: object) -> Target:
     target = Target(kind, address, group, raw)
     if group is not None and not target.fifo:
         raise refuse("fifo_group_id", "fifo_only", "fifo_group_id applies only to a FIFO queue (a URL ending .fifo)")
-    if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.match(group)):
+    if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.fullmatch(group)):
         raise refuse("fifo_group_id", "pattern", "fifo_group_id must be 1 to 128 printable ASCII characters")
     return target
 
 
 def _check_address(kind: str, address: str, refuse) -> None:
     if kind == "eventbridge":
-        if not (BUS_ARN_RE.match(address) or (not address.startswith("arn:") and BUS_NAME_RE.match(address))):
+        if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
             raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
                          "(arn:aws:events:REGION:ACCOUNT:event-bus/NAME)")
         return
     if kind == "kinesis":
-        if not STREAM_ARN_RE.match(address):
+        if not STREAM_ARN_RE.fullmatch(address):
             raise refuse(kind, "pattern", "target.kinesis must be a stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")
         return
     parts = urlsplit(address)
@@ -272,7 +272,7 @@ def _check_address(kind: str, address: str, refuse) -> None:
         raise refuse(kind, "https", f"target.{kind} must be an https:// URL (http:// only on 127.0.0.1)")
     if kind == "sqs":
         path = parts.path.strip("/").split("/")
-        if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.match(path[1]) or parts.query:
+        if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.fullmatch(path[1]) or parts.query:
             raise refuse(kind, "queue_url", "target.sqs must be a queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
 
 

@@ -22,6 +22,8 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
         data = json.loads(raw_body(request))
     except ValueError as exc:
         raise ValidationError([FieldError("body", "json", "body is not valid JSON")]) from exc
+    except RecursionError as exc:  # json's decoder recurses per level: a body nested ~1,000 deep
+        raise ValidationError([FieldError("body", "depth", "body nests too deep to be a replay request")]) from exc
     identity = request.request_context.identity
     requester = identity.user_arn or identity.caller or identity.source_ip or "anonymous"
     settings = Settings.from_env()

@@ -80,9 +80,9 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
     """
     action = data.get("action") if isinstance(data, dict) else None
-    if action not in ACTIONS or set(data) != {"action"}:
+    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
         raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
-    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
     if settings.dry_run:
         raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
