@@ -37,9 +37,11 @@ class Progress:
     def __init__(self, run: dict, runs: RunStore | None) -> None:
         self.run, self.runs, self.held = run, runs, True
 
-    def save(self, fields: dict) -> dict | None:
-        """Write ``fields`` and step on; None (and no longer held) when another call moved the run."""
-        if self.runs is not None and not self.runs.advance(self.run["pk"], self.run["sk"], self.run["step"], fields):
+    def save(self, fields: dict, *, unrequested: bool = False) -> dict | None:
+        """Write ``fields`` and step on; None (and no longer held) when another call moved the run
+        (or, with ``unrequested``, when a pause or cancel was requested)."""
+        if self.runs is not None and not self.runs.advance(self.run["pk"], self.run["sk"], self.run["step"], fields,
+                                                           unrequested=unrequested):
             self.held = False
             return None
         self.run = {**{k: v for k, v in self.run.items() if k not in fields}, "step": self.run["step"] + 1,
@@ -140,13 +142,13 @@ class Execution:
         self.batch, self.scanned_here, self.before = [], 0, self.position
         return None
 
-    def save(self, **fields: object) -> bool:
+    def save(self, *, unrequested: bool = False, **fields: object) -> bool:
         """Write the counts and the cursor (and ``fields``); False when another call moved the run."""
         return self.progress.save({
             **self.tally.to_dict(), "cursor": self.position, "updated_at": key_time(self.wiring.clock()),
             "failed": self.failed, "retried": self.retried, "failed_event_ids": self.failed_ids,
             "last_error": self.last_error, "pace_at_ms": self.pacer.next_ms if self.pacer.rate else None,
-            **fields}) is not None
+            **fields}, unrequested=unrequested) is not None
 
     def steered(self) -> bool:
         """True when a pause or cancel was asked for (looked for at most once a second): the run is then
@@ -154,13 +156,10 @@ class Execution:
         if self.now_ms() < self.steer_check_ms:
             return False
         self.steer_check_ms = self.now_ms() + STEER_CHECK_MS
-        progress = self.progress
-        current = progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
-        action = (current or {}).get("requested")
-        if action not in ("pause", "cancel") or current.get("step") != progress.run["step"]:
+        action = self._requested()
+        if action is None:
             return False
-        status, stopped = ACTIONS[action]
-        self.save(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
+        self._stop_for(action)
         return True
 
     def now_ms(self) -> int:
@@ -193,11 +192,35 @@ class Execution:
             self.wiring.dead_letters.release(sorted(self.held))
             self.held.clear()
 
+    def _requested(self) -> str | None:
+        """The pause or cancel asked for since this call's last save, if any."""
+        progress = self.progress
+        current = progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
+        action = (current or {}).get("requested")
+        return action if action in ("pause", "cancel") and current.get("step") == progress.run["step"] else None
+
+    def _stop_for(self, action: str) -> None:
+        status, stopped = ACTIONS[action]
+        self.save(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
+
     def _finish(self) -> None:
-        """The last save of this call: PARTIAL with a continuation when it stopped early, else COMPLETED."""
+        """The last save of this call: PARTIAL with a continuation when it stopped early, else COMPLETED.
+        A pause or cancel requested meanwhile (even during this very write) wins over a stop: the
+        write is conditional on no ``requested``, and a refused one is saved as the steer asked."""
         self._release_held()
         continuation = None
         if self.stopped:
             continuation = encode_continuation(self.progress.run["replay_id"], self.progress.run["step"] + 1)
-        self.save(status=RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
-                  stopped=self.stopped or StopReason.COMPLETED, continuation=continuation, lease_until=RELEASED)
+        final = {"status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
+                 "stopped": self.stopped or StopReason.COMPLETED, "continuation": continuation,
+                 "lease_until": RELEASED}
+        if self.save(unrequested=self.sink is not None, **final):
+            return
+        self.progress.held = True  # refused: find out whether for a steer (else another call moved the run)
+        action = self._requested()
+        if action is None:
+            self.progress.held = False
+        elif self.stopped:
+            self._stop_for(action)
+        else:  # everything was sent: nothing is left to pause or cancel
+            self.save(**final, requested=None)
