@@ -325,13 +325,25 @@ def verify(secret: str, timestamp: str, text: str, header: str) -> bool:
 @dataclass(frozen=True)
 class Delivered:
     """The outcome of one batch: events the target took, events it refused after retries, re-sends made,
-    and the last error (``None`` when every event went)."""
+    the last error (``None`` when every event went), and the events that can never be delivered to
+    this target with why (``undeliverable``: event id -> reason, e.g. larger than the service takes;
+    they are among ``failed_ids``, and sending them again cannot help).
+
+    >>> Delivered(9, ("e1",), undeliverable=(("e1", "too large"),)).refused_whole
+    False
+    """
 
     sent: int
     failed_ids: tuple[str, ...] = ()
     retried: int = 0
     error: str | None = None
+    undeliverable: tuple[tuple[str, str], ...] = ()
 
     @property
     def failed(self) -> int:
         return len(self.failed_ids)
+
+    @property
+    def refused_whole(self) -> bool:
+        """Nothing went and something may go later (the target refused, not the events' size): stop the run."""
+        return self.sent == 0 and self.failed > len(self.undeliverable)

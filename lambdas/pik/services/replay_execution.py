@@ -68,8 +68,13 @@ class Execution:
         self.request = ReplayRequest.from_scope(run["request"])
         check_cursor(run["cursor"], self.request)
         self.tally = Tally(*(run[name] for name in COUNTS))
-        self.failed, self.retried = run.get("failed", 0), run.get("retried", 0)
-        self.failed_ids, self.last_error = list(run.get("failed_event_ids", [])), run.get("last_error")
+        # failed: not delivered when the run stopped. A batch refused whole is re-sent by the next call, so
+        # its events (``pending``) count as failed only until then.
+        self.pending: list[str] = list(run.get("pending_event_ids", []))
+        self.failed, self.retried = run.get("failed", 0) - len(self.pending), run.get("retried", 0)
+        self.failed_ids = [i for i in run.get("failed_event_ids", []) if i not in set(self.pending)]
+        self.failed_reasons: dict[str, str] = dict(run.get("failed_reasons", {}))
+        self.pending, self.last_error = [], run.get("last_error")
         self.pacer = Pacer(self.request.rate_per_second, run.get("pace_at_ms", self.now_ms()))
         self.size = self.pacer.batch_size(sink.batch_size if sink else SEND_BATCH)
         self.batch: list[dict] = []
@@ -126,11 +131,16 @@ class Execution:
         result = self.sink.deliver(self.batch)
         self.pacer.sent(len(self.batch), started)
         self.wiring.on_sent(result.sent)
-        self.failed, self.retried = self.failed + result.failed, self.retried + result.retried
+        self.retried += result.retried
         self.last_error = result.error or self.last_error
-        if result.sent == 0 and result.failed and getattr(self.sink, "stops_on_refusal", True):
+        if result.refused_whole and getattr(self.sink, "stops_on_refusal", True):
+            self.pending = list(result.failed_ids)
             return self._unsent(StopReason.TARGET_ERRORS)
+        self.failed += result.failed
         self.failed_ids = (self.failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
+        for event_id, reason in result.undeliverable:  # never deliverable here: the run goes on without them
+            if len(self.failed_reasons) < FAILED_SAMPLE:
+                self.failed_reasons[event_id] = reason
         if self.request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
             done = [item["receipt"] for item in self.batch if item["event_id"] not in result.failed_ids]
             self.wiring.dead_letters.delete(done)
@@ -146,7 +156,9 @@ class Execution:
         """Write the counts and the cursor (and ``fields``); False when another call moved the run."""
         return self.progress.save({
             **self.tally.to_dict(), "cursor": self.position, "updated_at": key_time(self.wiring.clock()),
-            "failed": self.failed, "retried": self.retried, "failed_event_ids": self.failed_ids,
+            "failed": self.failed + len(self.pending), "retried": self.retried,
+            "failed_event_ids": (self.failed_ids + self.pending)[:FAILED_SAMPLE], "pending_event_ids": self.pending or None,
+            "failed_reasons": self.failed_reasons or None,
             "last_error": self.last_error, "pace_at_ms": self.pacer.next_ms if self.pacer.rate else None,
             **fields}, unrequested=unrequested) is not None
 
