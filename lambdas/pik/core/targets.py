@@ -23,6 +23,7 @@ pattern matches by component (``UrlPattern``), never as one string.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import hmac
@@ -43,8 +44,7 @@ STREAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-SIGNATURE_HEADER = "X-Pik-Signature"
-TIMESTAMP_HEADER = "X-Pik-Timestamp"
+WEBHOOK_SECRET_PREFIX = "whsec_"
 PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
               "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
 
@@ -307,19 +307,48 @@ def encoded(document: dict) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def signature(secret: str, timestamp: int, text: str) -> str:
-    """The ``X-Pik-Signature`` header: ``v1=`` + hex HMAC-SHA256 of ``f"{timestamp}.{body}"``.
+def webhook_id(event_id: str, target: "Target") -> str:
+    """The Standard Webhooks ``webhook-id`` of one event to one target: the same on every retry and every
+    replay of that event to that target, so a receiver can drop a repeat.
 
-    >>> signature("s3cret", 1700000000, '{"a":1}')[:11]
-    'v1=1698a50b'
+    >>> webhook_id("e1", Target("http", "https://hooks.example.com/in"))
+    'msg_ca60f5750eb801e849d0ad0472c7f8fa'
     """
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{text}".encode("utf-8"), hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+    return "msg_" + hashlib.sha256(f"{event_id}\n{target.label}".encode("utf-8")).hexdigest()[:32]
 
 
-def verify(secret: str, timestamp: str, text: str, header: str) -> bool:
-    """What a receiver checks (constant time); it should also refuse timestamps older than a few minutes."""
-    return timestamp.isdigit() and hmac.compare_digest(signature(secret, int(timestamp), text), header)
+def signing_keys(secrets: str) -> tuple[bytes, ...]:
+    """The keys in the signing secret parameter: one or more secrets separated by spaces or commas
+    (several while a secret is rotated: sign with each). ``whsec_<base64>`` is a Standard Webhooks
+    secret (its key is the decoded bytes); any other value is used as its UTF-8 bytes.
+
+    >>> signing_keys("whsec_c2VjcmV0 old-plain")
+    (b'secret', b'old-plain')
+    """
+    keys = []
+    for secret in secrets.replace(",", " ").split():
+        if secret.startswith(WEBHOOK_SECRET_PREFIX):
+            try:
+                keys.append(base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX):] + "==", validate=False))
+            except ValueError as exc:
+                raise ValueError("a whsec_ secret must be base64 after its prefix") from exc
+        else:
+            keys.append(secret.encode("utf-8"))
+    if not keys or not all(keys):
+        raise ValueError("the signing secret parameter holds no secret")
+    return tuple(keys)
+
+
+def webhook_signature(keys: tuple[bytes, ...], msg_id: str, timestamp: int, text: str) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` per key,
+    space-separated (Standard Webhooks: a receiver accepts any one that matches its secret).
+
+    >>> webhook_signature((b"secret",), "msg_1", 1700000000, '{"a":1}')
+    'v1,Q5nZ7DiOGwijBBqvBVAK6c0zDr2JLkXI7TaV4f+Q2vY='
+    """
+    signed = f"{msg_id}.{timestamp}.{text}".encode("utf-8")
+    return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+                    for key in keys)
 
 
 @dataclass(frozen=True)

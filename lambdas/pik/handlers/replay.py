@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 from ..bootstrap import replay_wiring
 from ..core.errors import FieldError, ValidationError
+from ..core.limits import API_GATEWAY_INTEGRATION_TIMEOUT
 from ..core.timefmt import now
 from ..services.replay import Wiring, replay, steer
 from ..settings import Settings
@@ -38,19 +40,27 @@ def _answered(run: dict, sent: list[int]) -> object:
     return json_response(200, run)
 
 
+def _remaining_ms() -> int:
+    """The call's time left: the function's, and no more than API Gateway's 29 s counted from the
+    request's arrival (``requestTimeEpoch``; a cold start spends some of it)."""
+    own = app.lambda_context.get_remaining_time_in_millis()
+    budget_ms = API_GATEWAY_INTEGRATION_TIMEOUT.value * 1000
+    elapsed = int(time.time() * 1000) - (app.current_event.request_context.request_time_epoch or 0)
+    return min(own, budget_ms - elapsed) if 0 <= elapsed <= budget_ms else own  # else: a simulated arrival
+
+
 @app.post("/replay")
 def replay_route():
     data, requester, settings, wiring, sent = _call()
-    run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 settings=settings, wiring=wiring)
+    run = replay(data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings, wiring=wiring)
     return _answered(run, sent)
 
 
 @app.post("/replay/<replay_id>")
 def steer_route(replay_id: str):
     data, requester, settings, wiring, sent = _call()
-    run = steer(replay_id, data, requester=requester, now=now(),
-                remaining_ms=app.lambda_context.get_remaining_time_in_millis, settings=settings, wiring=wiring)
+    run = steer(replay_id, data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings,
+                wiring=wiring)
     return _answered(run, sent)
 
 

@@ -77,6 +77,7 @@ class Execution:
         self.pending, self.last_error = [], run.get("last_error")
         self.pacer = Pacer(self.request.rate_per_second, run.get("pace_at_ms", self.now_ms()))
         self.size = self.pacer.batch_size(sink.batch_size if sink else SEND_BATCH)
+        self.worst_batch_ms = int(getattr(sink, "worst_batch_s", 0.0) * 1000)  # a target that may hang: its bound
         self.batch: list[dict] = []
         self.position = self.before = run["cursor"]
         self.stopped: StopReason | None = None
@@ -123,7 +124,7 @@ class Execution:
     def flush(self) -> StopReason | None:
         """Deliver the batch; a stop reason when it did not go (the cursor then goes back before it)."""
         delay = self.pacer.delay_ms(self.now_ms())
-        if self.remaining_ms() - delay < RESERVE_MS:
+        if self.remaining_ms() - delay < RESERVE_MS + self.worst_batch_ms:  # this batch, then the last save
             return self._unsent(StopReason.TIME)
         if delay:
             self.wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
