@@ -144,12 +144,12 @@ def stages(sem: Semantics, cells_: pd.DataFrame, keys: list[str]) -> pd.DataFram
     weight = _weight(sem, cells_["kind"])
     parts = {"truth": total(accepted, cells_["window"]),
              "late": -total(accepted & ~in_time, cells_["window"]),
-             "early": (total(accepted, window) - total(accepted & in_time, cells_["window"])
+             "early": (total(accepted, window).sub(total(accepted & in_time, cells_["window"]), fill_value=0.0)
                        if sem.time_basis == "ingest_time" else None)}
     for cause, kinds in (("duplicates", [DUPLICATE]), ("conflicts", [CONFLICT, CONFLICT_LATEST]),
                          ("rejected", [REJECTED]), ("replayed", [REPLAYED])):
         parts[cause] = total(cells_["kind"].isin(kinds) & weight & counted, window)
-    frame = pd.concat({k: v for k, v in parts.items() if v is not None}, axis=1).fillna(0.0)
+    frame = pd.concat({k: v for k, v in parts.items() if v is not None}, axis=1, sort=True).fillna(0.0)
     for cause in CAUSES:
         frame[cause] = frame.get(cause, 0.0)
     frame.index.names = keys
