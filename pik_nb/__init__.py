@@ -10,6 +10,7 @@ the first widget.
 """
 
 from .connect import connect
+from .dashboard import DashboardExplanation, Semantics
 from .diff import Diff, compare, plot_diff
 from .duplicates import Duplicates, duplicates, plot_duplicates
 from .errors import ApiError, ConnectError, KitError, ScopeError, SqlError
@@ -33,7 +34,7 @@ __all__ = [
     "plot_health",
     "humanize", "humanize_frame",
     "compare", "plot_diff", "Diff",
-    "Explanation",
+    "Explanation", "DashboardExplanation", "Semantics",
     "replay_widget", "ReplayFlow", "Scope",
     "KitError", "ConnectError", "ScopeError", "SqlError", "ApiError",
 ]

@@ -482,11 +482,7 @@ def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None, re
         change = chain["value"] - chain.groupby("event_id")["value"].shift().fillna(chain["value"])
         parts.append(chain.assign(kind=CONFLICT_LATEST, value=change)[chain["status"] == "CONFLICT"])
     if rejected is not None and len(rejected):
-        times = pd.to_datetime(rejected["ingest_time"], utc=True)
-        parts.append(pd.DataFrame({"kind": REJECTED, "event_id": rejected.get("attempt_id", ""),
-                                   "entity_id": rejected["entity_id"], "arrival": times,
-                                   "event_time": rejected["event_time"].fillna(times), "value": 1.0 if values is None
-                                   else 0.0, "status": "REJECTED", "s3_key": rejected["s3_key"]}))
+        parts.append(rejected_arrivals(rejected, value=1.0 if values is None else 0.0))
     if replayed is not None and len(replayed):
         sent = replayed.merge(first.drop(columns=["arrival", "kind"]), on="event_id", how="inner")
         parts.append(sent.assign(kind=REPLAYED, status="REPLAYED"))
@@ -494,3 +490,15 @@ def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None, re
     result["event_time"] = pd.to_datetime(result["event_time"], utc=True)
     result["arrival"] = pd.to_datetime(result["arrival"], utc=True)
     return result.astype({"event_id": "str", "entity_id": "str", "s3_key": "str", "kind": "str", "status": "str"})
+
+
+def rejected_arrivals(rejected: pd.DataFrame, *, value: float = 1.0) -> pd.DataFrame:
+    """Quarantined requests (``Kit.rejected``) as arrivals; one without a readable event time is
+    dated at its arrival. A sum counts them as ``value`` (their payload was not accepted)."""
+    times = pd.to_datetime(rejected["ingest_time"], utc=True)
+    frame = pd.DataFrame({"kind": REJECTED, "event_id": rejected["attempt_id"].astype("str"),
+                          "entity_id": rejected["entity_id"].astype("str"),
+                          "event_time": pd.to_datetime(rejected["event_time"], utc=True).fillna(times),
+                          "arrival": times, "value": value, "status": "REJECTED",
+                          "s3_key": rejected["s3_key"].astype("str")})
+    return frame[list(ARRIVAL_COLUMNS)]

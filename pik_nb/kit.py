@@ -19,6 +19,9 @@ from .stack import Resources, Stack
 from .times import Time, utc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .dashboard import DashboardExplanation
     from .diff import Diff
     from .explain import Explanation
 
@@ -141,6 +144,25 @@ class Kit:
         'ACCEPTED'
         """
         return explain_module.load_explanation(self.stack, event_id)
+
+    def explain_dashboard(self, values: "pd.DataFrame | str | Path", *, source: str | None = None,
+                          event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
+                          field: str | None = None, freq: str = "1D",
+                          engine: str | None = None) -> "DashboardExplanation":
+        """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
+        and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
+        ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
+        ``summary()`` and ``plot()``. ``metric="sum"`` sums payload ``field``; SQL runs on ``engine``.
+
+        >>> ex = kit.explain_dashboard("dash.csv", source="checkout", event_type="order_placed")
+        >>> ex.semantics.cutoff, ex.table[["window", "gap", "late", "duplicates", "unexplained"]]
+        >>> kit.replay(event_ids=ex.events("2026-11-30", "late")["event_id"])
+        """
+        from . import dashboard_load
+
+        return dashboard_load.explain_dashboard(self.stack, values, source=source, event_type=event_type,
+                                                entity_id=entity_id, metric=metric, field=field, freq=freq,
+                                                engine=engine)
 
     def replay(self, *, start: Time | None = None, end: Time | None = None, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
