@@ -215,7 +215,8 @@ def fit(cells_: pd.DataFrame, shown: pd.Series, keys: list[str]) -> Semantics:
             if best is None or rank < best[0]:
                 best = (rank, replace(sem, fit=float(share[j])))
     assert best is not None
-    return _round_cutoff(best[1], cells_)
+    counted = cells_[(rows >= 0) & _weight(best[1], cells_["kind"]).to_numpy()]  # what the dashboard shows
+    return _round_cutoff(best[1], counted)
 
 
 def _values(sem: Semantics, cells_: pd.DataFrame, keys: list[str]) -> pd.Series:

@@ -17,6 +17,10 @@ START, END = pd.Timestamp("2026-11-05T00:00Z"), pd.Timestamp("2026-11-15T00:00Z"
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     attempts, _ = synthetic(3000, entities=5, days=20, seed=3)
+    burst = attempts.index[(attempts["status"] == "ACCEPTED").to_numpy()][::20]  # a late burst: 2 to 30 h late
+    late = pd.to_timedelta((burst.to_numpy() % 29 + 2) * 60, unit="min")
+    attempts.loc[burst, "ingest_time"] += late
+    attempts.loc[burst, "ingest_lag_ms"] += late // pd.Timedelta(milliseconds=1)
     root = tmp_path_factory.mktemp("curated")
     events = write_curated(attempts, root)
     con = local_connection(str(root))
@@ -48,11 +52,11 @@ def test_a_dashboard_planted_on_the_archive_is_explained_from_sql(archive):
     attempts, _, sql = archive
     scoped = _near(attempts[attempts["source"] == "web"])
     arrivals = dashboard.arrivals(scoped)
-    sem = dashboard.Semantics(cutoff=pd.Timedelta(minutes=5), dedup=False)  # lags here are seconds to an hour
+    sem = dashboard.Semantics(cutoff=pd.Timedelta(hours=6), dedup=False)
     shown = dashboard.compute(arrivals, sem, "1D")
     shown = shown[(shown["window"] >= START) & (shown["window"] < END)]
     cells = _typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END)))
     ex = dashboard.explain(shown, cells_=cells, arrivals_of=lambda s, e: arrivals)
     assert ex.semantics.time_basis == "event_time" and not ex.semantics.dedup
-    assert ex.semantics.cutoff == pd.Timedelta(minutes=5) and ex.semantics.fit == 1.0
+    assert ex.semantics.cutoff == pd.Timedelta(hours=6) and ex.semantics.fit == 1.0
     assert (ex.table["unexplained"] == 0).all() and (ex.table["late"] < 0).any()
