@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .durations import humanize
+from .errors import ScopeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -311,7 +312,7 @@ def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, c
                           ("rejected", [REJECTED]), ("replayed", [REPLAYED])):
         masks[cause_] = counted & rows["kind"].isin(kinds)
     if cause not in masks:
-        raise ValueError(f"cause must be one of {', '.join(masks)}, not {cause!r}")
+        raise ScopeError(f"cause must be one of {', '.join(masks)}, not {cause!r}")
     picked = rows[masks[cause]].assign(sign=np.where((late | early_out)[masks[cause]], -1, 1))
     columns = ["event_id", "entity_id", "event_time", "arrival", "kind", "status", "s3_key", "value", "sign"]
     return picked.sort_values(["event_time", "arrival"], kind="stable")[columns]
@@ -371,12 +372,12 @@ def dashboard_values(values: pd.DataFrame | str | Path) -> pd.DataFrame:
         frame = values.copy()
     missing = [c for c in ("window", "value") if c not in frame.columns]
     if missing:
-        raise ValueError(f"dashboard values need columns window and value; missing {', '.join(missing)}")
+        raise ScopeError(f"dashboard values need columns window and value; missing {', '.join(missing)}")
     frame["window"] = pd.to_datetime(frame["window"], utc=True, format="mixed")
     frame["value"] = pd.to_numeric(frame["value"], errors="raise").astype("float64")
     keys = ["window", "entity_id"] if "entity_id" in frame.columns else ["window"]
     if frame.duplicated(keys).any():
-        raise ValueError(f"dashboard values have more than one row per {' and '.join(keys)}")
+        raise ScopeError(f"dashboard values have more than one row per {' and '.join(keys)}")
     return frame[[*keys, "value"]].sort_values(keys).reset_index(drop=True)
 
 

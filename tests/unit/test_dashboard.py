@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pik_nb import dashboard as d
+from pik_nb.errors import ScopeError
 
 START = pd.Timestamp("2026-11-20T00:00Z")
 MINUTE = pd.Timedelta(minutes=1)
@@ -148,7 +149,7 @@ def test_summary_reads_like_the_incident_channel():
 
 
 def test_dashboard_values_name_what_is_missing(tmp_path):
-    with pytest.raises(ValueError, match="missing value"):
+    with pytest.raises(ScopeError, match="missing value"):
         d.dashboard_values(pd.DataFrame({"window": ["2026-11-30"]}))
     path = tmp_path / "dash.csv"
     path.write_text("window,value\n2026-11-30,980\n2026-12-01,1021\n")
