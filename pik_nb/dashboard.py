@@ -53,6 +53,9 @@ CAUSES = ("late", "early", "duplicates", "conflicts", "rejected", "replayed")
 TABLE_COLUMNS = ("window", "dashboard", "truth", "gap", *CAUSES, "unexplained")
 CELL_KEYS = ("kind", "entity_id", "window", "arrival_window", "delay")
 NEVER = np.iinfo(np.int64).max  # the cutoff index of "no cutoff"
+#: Cutoffs pipelines are configured with, shortest first: the one reported when the arrivals allow it.
+COMMON_CUTOFFS = [pd.Timedelta(minutes=m) for m in (15, 30)] + [pd.Timedelta(hours=h) for h in (
+    1, 2, 3, 4, 6, 8, 12, 24, 36, 48, 72, 168)]
 _UNITS = [pd.Timedelta(days=7), pd.Timedelta(days=1), pd.Timedelta(hours=12), pd.Timedelta(hours=6),
           pd.Timedelta(hours=1), pd.Timedelta(minutes=30), pd.Timedelta(minutes=15), pd.Timedelta(minutes=5),
           pd.Timedelta(minutes=1)]
@@ -232,12 +235,16 @@ def _minutes(cutoff: pd.Timedelta | None) -> int:
 
 
 def _round_cutoff(sem: Semantics, cells_: pd.DataFrame) -> Semantics:
-    """A cutoff of ``d + 1`` minutes counts the same arrivals as any up to the next longer delay."""
+    """A cutoff of ``d + 1`` minutes counts the same arrivals as any up to the next longer delay: the
+    shortest common cutoff (``COMMON_CUTOFFS``) in that range, else the roundest duration in it."""
     if sem.cutoff is None or sem.time_basis != "event_time":
         return sem
     low = _minutes(sem.cutoff)
     longer = [d for d in set(cells_["delay"].tolist()) if d >= low]
     high = min(longer) if longer else low + 10 * 24 * 60
+    for common in COMMON_CUTOFFS:
+        if low <= common // pd.Timedelta(minutes=1) <= high:
+            return replace(sem, cutoff=common)
     for unit in _UNITS:
         minutes = int(unit // pd.Timedelta(minutes=1))
         rounded = -(-low // minutes) * minutes
