@@ -22,7 +22,8 @@ def _check(source: str | None, event_type: str | None, entity_id: str | None, me
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", default=None, help="The stream the dashboard counts (with --event-type).")
 @click.option("--event-type", default=None, help="Event type, with --source.")
-@click.option("--entity", "entity_id", default=None, help="One entity (a per-entity dashboard's row, or its scope).")
+@click.option("--entity", "entity_id", default=None,
+              help="One entity (a per-entity dashboard's row, or its scope).")
 @click.option("--metric", type=click.Choice(["count", "sum"]), default="count", show_default=True,
               help="What the dashboard shows: events counted, or a payload field summed.")
 @click.option("--field", default=None, help="The payload field --metric sum adds up.")
@@ -41,7 +42,8 @@ def explain_dashboard(kit, file: Path, source: str | None, event_type: str | Non
     \b
     Example:
       pik explain-dashboard .pik/demo-dashboard.csv --source checkout --event-type order_placed
-      pik explain-dashboard revenue.csv --source checkout --event-type order_placed --metric sum --field amount
+      pik explain-dashboard revenue.csv --source checkout --event-type order_placed \\
+          --metric sum --field amount
     """
     ex = kit.explain_dashboard(file, source=source, event_type=event_type, entity_id=entity_id, metric=metric,
                                field=field, freq=freq, engine=engine)

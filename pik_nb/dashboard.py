@@ -78,7 +78,7 @@ class Semantics:
         basis = "by event time" if self.time_basis == "event_time" else "by arrival (ingest time)"
         parts = [f"counts {basis}"]
         if self.time_basis == "event_time":
-            parts.append(f"with a {_span(self.cutoff)} cutoff" if self.cutoff is not None else "with no cutoff")
+            parts.append("with no cutoff" if self.cutoff is None else f"with a {_span(self.cutoff)} cutoff")
         parts.append("with dedup" if self.dedup else "without dedup")
         if self.conflicts != "first":
             parts.append({"latest": "the latest payload of a conflict", "all": "every conflicting payload"}[
@@ -105,16 +105,18 @@ def cells(arrivals: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Arrivals grouped by ``CELL_KEYS`` with ``n`` and ``total`` (sum of ``value``). ``delay`` is
     whole minutes from the event-time window's end to the arrival (``-1`` for any arrival before it).
 
-    >>> a = pd.DataFrame({"kind": ["accepted"], "entity_id": ["c"], "event_time": [pd.Timestamp("2026-11-20T10:00Z")],
-    ...                   "arrival": [pd.Timestamp("2026-11-21T06:30Z")], "value": [1.0]})
+    >>> a = pd.DataFrame({"kind": ["accepted"], "entity_id": ["c"], "value": [1.0],
+    ...                   "event_time": [pd.Timestamp("2026-11-20T10:00Z")],
+    ...                   "arrival": [pd.Timestamp("2026-11-21T06:30Z")]})
     >>> int(cells(a, "1D")["delay"].iloc[0])
     390
     """
     window = windows_of(arrivals["event_time"], freq)
     arrival = pd.to_datetime(arrivals["arrival"], utc=True)
     delay = ((arrival - (window + pd.Timedelta(freq))) // pd.Timedelta(minutes=1)).clip(lower=-1)
-    frame = pd.DataFrame({"kind": arrivals["kind"].astype(str), "entity_id": arrivals["entity_id"].astype(str),
-                          "window": window, "arrival_window": windows_of(arrival, freq),
+    frame = pd.DataFrame({"kind": arrivals["kind"].astype(str),
+                          "entity_id": arrivals["entity_id"].astype(str), "window": window,
+                          "arrival_window": windows_of(arrival, freq),
                           "delay": delay.astype("int64"), "value": arrivals["value"].astype("float64")})
     grouped = frame.groupby(list(CELL_KEYS), observed=True, sort=True)["value"]
     return grouped.agg(n="size", total="sum").reset_index()
@@ -148,8 +150,10 @@ def stages(sem: Semantics, cells_: pd.DataFrame, keys: list[str]) -> pd.DataFram
     weight = _weight(sem, cells_["kind"])
     parts = {"truth": total(accepted, cells_["window"]),
              "late": -total(accepted & ~in_time, cells_["window"]),
-             "early": (total(accepted, window).sub(total(accepted & in_time, cells_["window"]), fill_value=0.0)
-                       if sem.time_basis == "ingest_time" else None)}
+             "early": None}
+    if sem.time_basis == "ingest_time":
+        stayed = total(accepted & in_time, cells_["window"])
+        parts["early"] = total(accepted, window).sub(stayed, fill_value=0.0)
     for cause, kinds in (("duplicates", [DUPLICATE]), ("conflicts", [CONFLICT, CONFLICT_LATEST]),
                          ("rejected", [REJECTED]), ("replayed", [REPLAYED])):
         parts[cause] = total(cells_["kind"].isin(kinds) & weight & counted, window)
@@ -209,12 +213,13 @@ def fit(cells_: pd.DataFrame, shown: pd.Series, keys: list[str]) -> Semantics:
     for flags in _flag_sets(cells_):
         mask = _weight(flags, cells_["kind"]).to_numpy()
         by_cutoff = _by_cutoff(cells_, mask, rows, len(shown), cuts)
-        ingest = _values(replace(flags, time_basis="ingest_time"), cells_, keys).reindex(index, fill_value=0.0)
+        by_arrival = replace(flags, time_basis="ingest_time")
+        ingest = _values(by_arrival, cells_, keys).reindex(index, fill_value=0.0)
         values = np.column_stack([by_cutoff, ingest.to_numpy()])
         share, error = _scores(values, target)
         for j in range(values.shape[1]):
-            sem = (replace(flags, time_basis="ingest_time") if j == len(cuts)
-                   else replace(flags, cutoff=None if cuts[j] == NEVER else pd.Timedelta(minutes=int(cuts[j]))))
+            cutoff = None if j == len(cuts) or cuts[j] == NEVER else pd.Timedelta(minutes=int(cuts[j]))
+            sem = by_arrival if j == len(cuts) else replace(flags, cutoff=cutoff)
             rank = (-share[j], error[j], sem.flaws(), sem.time_basis != "event_time", _minutes(sem.cutoff))
             if best is None or rank < best[0]:
                 best = (rank, replace(sem, fit=float(share[j])))
@@ -256,13 +261,15 @@ def _round_cutoff(sem: Semantics, cells_: pd.DataFrame) -> Semantics:
 # --- the explanation ----------------------------------------------------------------------------
 @dataclass
 class DashboardExplanation:
-    """What ``kit.explain_dashboard`` returns: ``semantics``, ``table``, ``events()``, ``summary()``, ``plot()``."""
+    """What ``kit.explain_dashboard`` returns: ``semantics``, ``table``, ``events()``, ``summary()``,
+    ``plot()``."""
 
     semantics: Semantics
     table: pd.DataFrame
     metric: str = "count"
     freq: str = "1D"
-    arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] = field(repr=False, default=None)  # type: ignore[assignment]
+    #: the arrivals dated or arriving in ``[start, end)``: what ``events`` picks from
+    arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = field(repr=False, default=None)
 
     def events(self, window: Any, cause: str, entity_id: str | None = None) -> pd.DataFrame:
         """The events behind one number: ``cause`` (one of ``CAUSES``, or ``"truth"``/``"dashboard"``)
@@ -271,8 +278,11 @@ class DashboardExplanation:
 
         >>> late = ex.events("2026-11-30", "late"); kit.replay(event_ids=late["event_id"])   # doctest: +SKIP
         """
-        start = pd.Timestamp(window, tz="UTC") if pd.Timestamp(window).tzinfo is None else pd.Timestamp(window)
+        stamp = pd.Timestamp(window)
+        start = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         end = start + pd.Timedelta(self.freq)
+        if self.arrivals_of is None:
+            raise ScopeError("this explanation holds no arrivals to list")
         rows = self.arrivals_of(start, end)
         if entity_id is not None:
             rows = rows[rows["entity_id"] == entity_id]
@@ -290,13 +300,15 @@ class DashboardExplanation:
         return dashboard_plot.waterfalls(self.table, window, ax=ax)
 
     def __str__(self) -> str:
-        return "\n".join([f"semantics: {self.semantics.describe()} (fits {self.semantics.fit:.0%} of windows)",
+        fits = f"(fits {self.semantics.fit:.0%} of windows)"
+        return "\n".join([f"semantics: {self.semantics.describe()} {fits}",
                           "", self.table.to_string(index=False), "", self.summary()])
 
     def _repr_html_(self) -> str:
         import html
 
-        return (f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {html.escape(self.semantics.describe())}</p>"
+        semantics = html.escape(self.semantics.describe())
+        return (f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>"
                 + self.table.to_html(index=False))
 
 
@@ -325,9 +337,10 @@ def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, c
     return picked.sort_values(["event_time", "arrival"], kind="stable")[columns]
 
 
-def explain(values: pd.DataFrame, arrivals: pd.DataFrame | None = None, *, freq: str = "1D", metric: str = "count",
-            cells_: pd.DataFrame | None = None,
-            arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = None) -> DashboardExplanation:
+def explain(values: pd.DataFrame, arrivals: pd.DataFrame | None = None, *, freq: str = "1D",
+            metric: str = "count", cells_: pd.DataFrame | None = None,
+            arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = None
+            ) -> DashboardExplanation:
     """The pure core of ``kit.explain_dashboard``: ``values`` (``dashboard_values``) against
     ``arrivals`` (``ARRIVAL_COLUMNS``), or against precomputed ``cells_`` plus ``arrivals_of(start, end)``
     (the arrivals dated or arriving in ``[start, end)``) for the SQL path."""
@@ -374,7 +387,8 @@ def dashboard_values(values: pd.DataFrame | str | Path) -> pd.DataFrame:
     """
     if isinstance(values, (str, Path)):
         path = Path(values)
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"entity_id": str})
+        parquet = path.suffix == ".parquet"
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path, dtype={"entity_id": str})
     else:
         frame = values.copy()
     missing = [c for c in ("window", "value") if c not in frame.columns]
@@ -413,13 +427,15 @@ def summary(table: pd.DataFrame, sem: Semantics, metric: str = "count") -> str:
     unit = "events" if metric == "count" else ""
     sentences = [_window_sentence(worst, sem, unit)]
     exact = int((table["unexplained"] == 0).sum())
-    sentences.append(f"The dashboard {sem.describe()} — this reproduces {exact} of {len(table)} windows exactly.")
+    sentences.append(f"The dashboard {sem.describe()} — this reproduces {exact} of {len(table)} "
+                     "windows exactly.")
     off = table[table["unexplained"] != 0]
     if len(off):
         listed = ", ".join(f"{_day(r.window)} ({_signed(r.unexplained)})" for r in off.head(5).itertuples())
         more = f" and {len(off) - 5} more" if len(off) > 5 else ""
-        sentences.append(f"No candidate explains every window: the best is {number(off['unexplained'].abs().sum())} "
-                         f"off in total; unexplained: {listed}{more}.")
+        far = number(off["unexplained"].abs().sum())
+        sentences.append(f"No candidate explains every window: the best is {far} off in total; "
+                         f"unexplained: {listed}{more}.")
     return " ".join(sentences)
 
 
@@ -432,9 +448,11 @@ def _window_sentence(row: Any, sem: Semantics, unit: str) -> str:
     noun = "events" if unit else "of value"
     phrases = {
         "late": lambda v: f"{number(-v)} {noun} arrived after the dashboard's "
-                          + (f"{_span(sem.cutoff)} cutoff" if sem.time_basis == "event_time" else "window ended"),
-        "early": lambda v: f"{number(abs(v))} {noun} " + ("counted here belong to another window by event time"
-                                                          if v > 0 else "of this window were counted in another"),
+                          + (f"{_span(sem.cutoff)} cutoff" if sem.time_basis == "event_time"
+                             else "window ended"),
+        "early": lambda v: f"{number(abs(v))} {noun} " + (
+            "counted here belong to another window by event time" if v > 0
+            else "of this window were counted in another"),
         "duplicates": lambda v: f"{number(v)} repeats were counted twice",
         "conflicts": lambda v: f"{number(abs(v))} from conflicting payloads of one event",
         "rejected": lambda v: f"{number(v)} rejected requests were counted",
@@ -467,8 +485,8 @@ def _span(cutoff: pd.Timedelta | None) -> str:
 
 
 # --- arrivals from what pik recorded ------------------------------------------------------------
-def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None, replayed: pd.DataFrame | None = None,
-             values: pd.Series | None = None) -> pd.DataFrame:
+def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None,
+             replayed: pd.DataFrame | None = None, values: pd.Series | None = None) -> pd.DataFrame:
     """``ARRIVAL_COLUMNS`` from attempts (``ATTEMPT_COLUMNS``), quarantined requests (``Kit.rejected``)
     and re-sends (``event_id``, ``arrival``: when a replay delivered the event to an external target).
     ``values`` maps an attempt's ``s3_key`` to its payload field (a sum); without it each counts 1.
@@ -498,7 +516,7 @@ def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None, re
     result = pd.concat([part[list(ARRIVAL_COLUMNS)] for part in parts], ignore_index=True)
     result["event_time"] = pd.to_datetime(result["event_time"], utc=True)
     result["arrival"] = pd.to_datetime(result["arrival"], utc=True)
-    return result.astype({"event_id": "str", "entity_id": "str", "s3_key": "str", "kind": "str", "status": "str"})
+    return result.astype({name: "str" for name in ("event_id", "entity_id", "s3_key", "kind", "status")})
 
 
 def rejected_arrivals(rejected: pd.DataFrame, *, value: float = 1.0) -> pd.DataFrame:

@@ -30,7 +30,8 @@ Sql = Callable[[str], pd.DataFrame]
 
 def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, *, source: str | None = None,
                       event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
-                      field: str | None = None, freq: str = "1D", engine: str | None = None) -> DashboardExplanation:
+                      field: str | None = None, freq: str = "1D", engine: str | None = None
+                      ) -> DashboardExplanation:
     """See ``Kit.explain_dashboard``."""
     _check(source, event_type, entity_id, metric, field, freq)
     shown = dashboard.dashboard_values(values)
@@ -77,7 +78,8 @@ def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.rename(columns={"win": "window", "arrival_win": "arrival_window"})
     for name in ("window", "arrival_window"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
-    return frame.astype({"kind": "str", "entity_id": "str", "delay": "int64", "n": "int64", "total": "float64"})
+    return frame.astype({"kind": "str", "entity_id": "str", "delay": "int64", "n": "int64",
+                         "total": "float64"})
 
 
 def _typed_arrivals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +102,8 @@ def _merge(*parts: pd.DataFrame) -> pd.DataFrame:
 def _extra_arrivals(stack: "Stack", run: Sql, where: dict, start: pd.Timestamp, end: pd.Timestamp,
                     field: str | None) -> pd.DataFrame:
     """Rejected requests, replays' re-sends and (for a sum) conflicting payloads, as arrivals."""
-    parts = [_rejected(stack, where, start, end, field is not None), _replayed(stack, run, where, start, end, field)]
+    parts = [_rejected(stack, where, start, end, field is not None),
+             _replayed(stack, run, where, start, end, field)]
     if field is not None:
         parts.append(_conflicts(stack, run, where, start, end, field))
     parts = [part for part in parts if len(part)]
@@ -111,7 +114,8 @@ def _extra_arrivals(stack: "Stack", run: Sql, where: dict, start: pd.Timestamp, 
     return pd.concat(parts, ignore_index=True)
 
 
-def _rejected(stack: "Stack", where: dict, start: pd.Timestamp, end: pd.Timestamp, field_sum: bool) -> pd.DataFrame:
+def _rejected(stack: "Stack", where: dict, start: pd.Timestamp, end: pd.Timestamp,
+              field_sum: bool) -> pd.DataFrame:
     days = pd.date_range(start - dashboard_sql.SLACK_BEFORE, end + dashboard_sql.SLACK_BEFORE, freq="1D")
     found = raw_module.rejected(stack, days=[f"{day:%Y-%m-%d}" for day in days], progress=False)
     for name, value in where.items():
@@ -127,7 +131,7 @@ def _replayed(stack: "Stack", run: Sql, where: dict, start: pd.Timestamp, end: p
     whose target refused some ids delivered fewer (``sent`` < ``matched``): those are counted as sent."""
     runs = load.replays(stack)
     runs = runs[~runs["dry_run"] & (runs["target"] != "replay_queue") & (runs["sent"] > 0)]
-    near = scope(**where, start=utc(start) - dashboard_sql.SLACK_BEFORE, end=utc(end) + dashboard_sql.SLACK_AFTER)
+    near = _near(where, start, end)
     parts = []
     for run_ in runs.itertuples():
         selection = _run_scope(stack, run_)
@@ -146,20 +150,27 @@ def _run_scope(stack: "Stack", run_: object) -> str | None:
     """A run's selection as SQL over the ``attempts`` view (its id list, or its entity/stream window)."""
     request = getattr(run_, "request", None) or {}
     if request.get("event_ids_sha256"):
-        ids = raw_module.document(stack, keys.replay_ids_key(request["event_ids_sha256"])).get("event_ids", [])
+        listed = raw_module.document(stack, keys.replay_ids_key(request["event_ids_sha256"]))
+        ids = listed.get("event_ids", [])
         return f"event_id IN ({', '.join(literal(i) for i in ids)})" if ids else None
     terms = [scope(entity_id=request.get("entity_id"), source=request.get("source"),
                    event_type=request.get("event_type"), start=request.get("start"), end=request.get("end"))]
     return " AND ".join(terms)
 
 
+def _near(where: dict, start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """The scope's condition over event times near the dashboard's windows (``dashboard_sql.SLACK_*``)."""
+    low, high = utc(start) - dashboard_sql.SLACK_BEFORE, utc(end) + dashboard_sql.SLACK_AFTER
+    return scope(**where, start=low, end=high)
+
+
 def _conflicts(stack: "Stack", run: Sql, where: dict, start: pd.Timestamp, end: pd.Timestamp,
                field: str) -> pd.DataFrame:
     """For a sum: each conflicting payload's value (read from its raw object) and its change over the
     event's previous payload."""
-    near = scope(**where, start=utc(start) - dashboard_sql.SLACK_BEFORE, end=utc(end) + dashboard_sql.SLACK_AFTER)
-    attempts = run(f"SELECT * FROM attempts WHERE {near} AND status IN ('ACCEPTED', 'CONFLICT') AND event_id IN "
-                   f"(SELECT event_id FROM attempts WHERE {near} AND status = 'CONFLICT')")
+    near = _near(where, start, end)
+    attempts = run(f"SELECT * FROM attempts WHERE {near} AND status IN ('ACCEPTED', 'CONFLICT') "
+                   f"AND event_id IN (SELECT event_id FROM attempts WHERE {near} AND status = 'CONFLICT')")
     if attempts.empty:
         return pd.DataFrame(columns=list(dashboard.ARRIVAL_COLUMNS))
     raw = raw_module.fetch(stack, attempts, progress=False)

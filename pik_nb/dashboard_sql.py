@@ -23,7 +23,8 @@ from .queries_sql import literal, scope
 from .times import Time, utc
 
 #: Windows the SQL path groups by, as ``date_trunc`` units and SQL intervals.
-UNITS = {pd.Timedelta(days=1): ("day", "INTERVAL '1' DAY"), pd.Timedelta(hours=1): ("hour", "INTERVAL '1' HOUR")}
+UNITS = {pd.Timedelta(days=1): ("day", "INTERVAL '1' DAY"),
+         pd.Timedelta(hours=1): ("hour", "INTERVAL '1' HOUR")}
 #: How far outside the dashboard's windows an arrival's event time may lie and still arrive inside them
 #: (late arrivals dated before, events dated ahead by clock skew after).
 SLACK_BEFORE, SLACK_AFTER = pd.Timedelta(days=3), pd.Timedelta(days=1)
@@ -50,7 +51,8 @@ def _attempts(source: str | None, event_type: str | None, entity_id: str | None,
     if field is None:
         return head + ", a AS (SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0)"
     return (head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}),\n"
-            "a AS (SELECT a0.*, CAST(e0.v AS DOUBLE) AS value FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id)")
+            "a AS (SELECT a0.*, CAST(e0.v AS DOUBLE) AS value\n"
+            "      FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id)")
 
 
 def _kinds(freq: str) -> str:
@@ -86,7 +88,8 @@ def arrivals(source: str | None, event_type: str | None, entity_id: str | None, 
     return f"""
 WITH {_attempts(source, event_type, entity_id, start, end, field, statuses)}, k AS ({_kinds(freq)}
 )
-SELECT kind, event_id, entity_id, event_time, ingest_time AS arrival, coalesce(value, 0) AS value, status, s3_key
+SELECT kind, event_id, entity_id, event_time, ingest_time AS arrival, coalesce(value, 0) AS value,
+       status, s3_key
 FROM k WHERE (event_time >= {low} AND event_time < {high}) OR (ingest_time >= {low} AND ingest_time < {high})
 ORDER BY event_time, ingest_time"""
 
@@ -98,4 +101,5 @@ def selected(where: str, field: str | None) -> str:
     if field is None:
         return head + " SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0"
     return (head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}) "
-            "SELECT a0.*, coalesce(CAST(e0.v AS DOUBLE), 0) AS value FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id")
+            "SELECT a0.*, coalesce(CAST(e0.v AS DOUBLE), 0) AS value "
+            "FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id")
