@@ -10,7 +10,7 @@ attempt. A nightly job's dashboard (by event time, a 6 h cutoff, no dedup) is pl
 explained two ways:
 
 - **SQL** (what ``kit.explain_dashboard`` does): DuckDB groups the attempts into cells
-  (``pik_nb.dashboard_sql.cells``), the grid of semantics is scored on the cells, and the events behind
+  (``pik_nb.sql.dashboard.cells``), the grid of semantics is scored on the cells, and the events behind
   the worst window are fetched with ``dashboard_sql.arrivals``;
 - **naive pandas**: read every attempt into a DataFrame, build the arrivals and their cells in pandas,
   then the same fit (the fit is shared: what differs is where the 10M rows are grouped).
@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import archive  # noqa: E402
 from pik.core import curated  # noqa: E402
-from pik_nb import dashboard, dashboard_sql  # noqa: E402
-from pik_nb.dashboard_load import _typed_arrivals, _typed_cells  # noqa: E402
+from pik_nb.investigate import dashboard  # noqa: E402
+from pik_nb.sql import dashboard as dashboard_sql  # noqa: E402
 from pik_nb.sql import local_connection, run  # noqa: E402
 
 SOURCE, TYPE = "web", "order_placed"
@@ -53,12 +53,11 @@ def late_burst(attempts: pa.Table, share: float = 0.02) -> pa.Table:
     return attempts.set_column(column, "ingest_time", pa.array(ingest).cast(pa.timestamp("us", "UTC")))
 
 
-def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dashboard.DashboardExplanation:
+def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp,
+            end: pd.Timestamp) -> dashboard.DashboardExplanation:
     con = local_connection(str(root))
-    sql = lambda query: run(con, query)  # noqa: E731
-    cells = _typed_cells(sql(dashboard_sql.cells(SOURCE, TYPE, None, start, end)))
-    ex = dashboard.explain(values, cells_=cells, arrivals_of=lambda low, high: _typed_arrivals(
-        sql(dashboard_sql.arrivals(SOURCE, TYPE, None, low, high))))
+    archive_ = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None)
+    ex = dashboard.explain(values, cells_=archive_.cells(start, end), arrivals_of=archive_.arrivals)
     worst = ex.table.loc[ex.table["gap"].abs().idxmax(), "window"]
     ex.late = ex.events(worst, "late")  # the events behind the worst window, timed too
     return ex
@@ -93,7 +92,7 @@ def main() -> None:
         start = pd.Timestamp(archive.BASE_MS, unit="ms", tz="UTC")
         end = start + pd.Timedelta(days=archive.DAYS)
         con = local_connection(str(root))
-        cells = _typed_cells(run(con, dashboard_sql.cells(SOURCE, TYPE, None, start, end)))
+        cells = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None).cells(start, end)
         con.close()
         planted = dashboard.stages(NIGHTLY, cells, ["window"])["value"].rename("value").reset_index()
         values = planted[(planted["window"] >= start) & (planted["window"] < end)].reset_index(drop=True)

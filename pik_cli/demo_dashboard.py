@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from pik_local.incident import Truth
+from pik_local.story import Truth
 
 DASHBOARD_FILE = "demo-dashboard.csv"
 
 
-def demo_semantics():  # the nightly job's behaviour, as pik_nb.dashboard.Semantics
-    from pik_nb.dashboard import Semantics
+def demo_semantics():  # the nightly job's behaviour, as pik_nb.Semantics
+    from pik_nb import Semantics
 
     return Semantics(time_basis="event_time", cutoff=pd.Timedelta(hours=6), dedup=False)
 
 
 def write_demo_dashboard(kit, truth: Truth, path: Path) -> Path:
     """Write ``window,value`` per day of the story for ``truth``'s focus stream; returns ``path``."""
-    from pik_nb import dashboard
+    from pik_nb.investigate import dashboard
 
     start = pd.Timestamp(truth.start).floor("1D")
     end = pd.Timestamp(truth.end).floor("1D") + pd.Timedelta(days=1)

@@ -44,7 +44,7 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
       pik incident open wrong-dashboard --source checkout --event-type order_placed \\
           --start 2026-11-20 --end 2026-11-27 --dashboard dash.csv --no-lab
     """
-    from pik_nb.incident import IncidentError, incident_parameters, open_incident
+    from pik_nb.notebook.incident import IncidentError, incident_parameters, open_incident
 
     check_scope(entity_id, source, event_type)
     try:
@@ -74,7 +74,7 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     Example:
       pik incident report checkout-drop --output postmortem.html
     """
-    from pik_nb.incident import IncidentError, find_incident, report
+    from pik_nb.notebook.incident import IncidentError, find_incident, report
 
     try:
         path = report(find_incident(name, directory), output)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pik_nb import dashboard, dashboard_sql
-from pik_nb.dashboard_load import _typed_cells
+from pik_nb.investigate import dashboard
+from pik_nb.sql import dashboard as dashboard_sql
+from pik_nb.sql.dashboard import typed_cells
 from pik_nb.sql import local_connection, run
 from tests.nb.generate import synthetic, write_curated
 
@@ -40,7 +41,7 @@ def test_sql_cells_equal_the_pandas_cells(archive, field):
     values = events.set_index("s3_key")["amount"] if field else None
     expected = dashboard.cells(dashboard.arrivals(scoped, values=values).query("kind != 'conflict_latest'")
                                .query("kind != 'conflict'" if field else "kind == kind"), "1D")
-    got = _typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END, field=field,
+    got = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END, field=field,
                                                conflicts=field is None)))
     keys = list(dashboard.CELL_KEYS)
     got, expected = got.sort_values(keys).reset_index(drop=True), expected.sort_values(keys).reset_index(drop=True)
@@ -55,7 +56,7 @@ def test_a_dashboard_planted_on_the_archive_is_explained_from_sql(archive):
     sem = dashboard.Semantics(cutoff=pd.Timedelta(hours=6), dedup=False)
     shown = dashboard.compute(arrivals, sem, "1D")
     shown = shown[(shown["window"] >= START) & (shown["window"] < END)]
-    cells = _typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END)))
+    cells = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END)))
     ex = dashboard.explain(shown, cells_=cells, arrivals_of=lambda s, e: arrivals)
     assert ex.semantics.time_basis == "event_time" and not ex.semantics.dedup
     assert ex.semantics.cutoff == pd.Timedelta(hours=6) and ex.semantics.fit == 1.0

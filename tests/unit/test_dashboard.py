@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pik_nb import dashboard as d
-from pik_nb.errors import ScopeError
+from pik_nb.investigate import dashboard as d
+from pik_nb import ScopeError
 
 START = pd.Timestamp("2026-11-20T00:00Z")
 MINUTE = pd.Timedelta(minutes=1)
@@ -17,7 +17,7 @@ MINUTE = pd.Timedelta(minutes=1)
 
 def history(seed: int, days: int = 8, entities: int = 2, per_day: int = 12) -> pd.DataFrame:
     """Late bursts, retry storms, conflicts, rejected requests, replays to an external target and
-    events dated ahead by clock skew, as arrivals (``pik_nb.dashboard.ARRIVAL_COLUMNS``)."""
+    events dated ahead by clock skew, as arrivals (``pik_nb.investigate.dashboard.ARRIVAL_COLUMNS``)."""
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     replay_at = START + pd.Timedelta(days=days + 1, hours=3)

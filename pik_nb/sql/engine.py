@@ -1,0 +1,238 @@
+"""One SQL surface over the archive: views ``attempts``, ``events``, ``aggregates``, ``replays``.
+
+- **DuckDB** (embedded; the default for a local stack, and for any stack without Athena outputs):
+  the curated Parquet parts the manifests list are read through pyarrow's S3 filesystem (the local
+  stack's moto endpoint, or S3) as Arrow datasets, so DuckDB pushes column and partition filters
+  into them and nothing is downloaded up front; no DuckDB extension is needed. **Fresh**: rows that
+  arrived at or after the compaction watermark come from the events table and raw objects, and are
+  unioned in, so a query during an incident sees the last minute too.
+- **Athena** (a deployed stack with ``EnableAthena``): the same SQL against the Glue tables
+  ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
+
+    >>> kit.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pik import parquet
+from pik.core import curated
+
+from . import archive, queries as queries_sql
+from .._errors import ScopeError, SqlError
+from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
+from .._times import Time, utc
+
+if TYPE_CHECKING:
+    from ..read.stack import Stack
+
+VIEWS = ("attempts", "events", "aggregates", "replays")
+ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
+
+
+def engine_of(stack: "Stack", engine: str | None) -> str:
+    """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup."""
+    if engine in ("duckdb", "athena"):
+        return engine
+    if engine is not None:
+        raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
+    return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+
+
+def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
+        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> pd.DataFrame:
+    """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
+    fresh attempts) limits the raw objects read for fresh events to those a query can match."""
+    if engine_of(stack, engine) == "athena":
+        return athena(stack, query)
+    with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where) as con:
+        return run(con, query)
+
+
+def run(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+    """``query`` on ``con`` as a DataFrame; DuckDB's errors become ``SqlError`` naming the cause."""
+    try:
+        return con.sql(query).df()
+    except duckdb.Error as exc:
+        raise SqlError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def connection(stack: "Stack", query: str, *, fresh: bool = True,
+               fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the views ``query`` names (only those are loaded)."""
+    wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
+    con = _duckdb()
+    if wanted & {"attempts", "events"}:
+        parts = archive.current_parts(stack)
+        mark = archive.watermark(stack) if fresh else None
+        fresh_rows: dict[str, pa.Table] = {}
+        if fresh:
+            fresh_rows["attempts"] = archive.fresh_attempts(stack, mark)
+            if "events" in wanted:
+                candidates = fresh_rows["attempts"]
+                if fresh_events_where is not None:
+                    candidates = candidates.filter(fresh_events_where(candidates))
+                fresh_rows["events"] = archive.fresh_events(stack, candidates)
+        fs = archive.filesystem(stack)
+        for layout in (curated.ATTEMPTS, curated.EVENTS):
+            if layout in wanted:
+                register(con, layout, archive.datasets(parts[layout], fs), fresh=fresh_rows.get(layout),
+                         watermark=mark, fresh_mode=fresh)
+    if "aggregates" in wanted:
+        con.register("aggregates", aggregates_frame(stack))
+    if "replays" in wanted:
+        con.register("replays", replays_frame(stack))
+    return con
+
+
+def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh: pa.Table | None = None,
+             watermark: str | None = None, fresh_mode: bool = False) -> None:
+    """Create ``view`` over curated ``datasets`` (rows that arrived before ``watermark`` when
+    ``fresh_mode``) unioned with ``fresh`` rows; an empty view of the layout's columns if none."""
+    selects = []
+    for i, dataset in enumerate(datasets):
+        con.register(f"_{view}_{i}", dataset)
+        if not fresh_mode:
+            selects.append(f"SELECT * FROM _{view}_{i}")
+        elif watermark is not None:
+            selects.append(f"SELECT * FROM _{view}_{i} WHERE ingest_time < {queries_sql.literal(utc(watermark))}")
+    if fresh is not None and fresh.num_rows:
+        con.register(f"_{view}_fresh", fresh)
+        selects.append(f"SELECT * FROM _{view}_fresh")
+    if not selects:
+        columns = curated.ATTEMPT_COLUMNS if view == curated.ATTEMPTS else {**curated.EVENT_COLUMNS,
+                                                                             curated.PAYLOAD: "text"}
+        con.register(f"_{view}_empty", parquet.table([], {**columns, **{c: "text" for c in curated.PARTITION_COLUMNS}}))
+        selects.append(f"SELECT * FROM _{view}_empty")
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
+
+
+def local_connection(root: str) -> duckdb.DuckDBPyConnection:
+    """DuckDB over a curated layout on a local disk (``root/curated/...``, e.g. a copy of the
+    bucket's ``curated/`` prefix, or the benchmark's), read by DuckDB's own Parquet reader.
+
+    >>> local_connection("/tmp/archive").sql("SELECT count(*) FROM attempts").fetchall()
+    """
+    con = _duckdb()
+    for layout in (curated.ATTEMPTS, curated.EVENTS):
+        pattern = str(Path(root) / curated.PREFIX / layout / "*" / "*" / "*" / "*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW {layout} AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+                    "hive_types_autocast = false, union_by_name = true)")
+    return con
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # no bar drawn into notebook cells or CLI output
+    return con
+
+
+def aggregates_frame(stack: "Stack") -> pd.DataFrame:
+    """Every aggregate version (a scan of the aggregates table), typed as ``Kit.aggregates``."""
+    items = [item for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
+             for item in page]
+    frame = from_dynamo(items, AGGREGATE_COLUMNS)
+    return frame.astype({"metric": "str", "code_version": "str"})
+
+
+def replays_frame(stack: "Stack") -> pd.DataFrame:
+    """Every replay run, lists and maps as JSON text (``request``, ``by_day``, ``sample_event_ids``)."""
+    from ..read.tables import replays
+
+    frame = replays(stack)
+    for name in ("by_day", "sample_event_ids", "request"):
+        frame[name] = frame[name].map(lambda v: None if v is None or v is pd.NA else json.dumps(v, default=str))
+    return frame.astype({"status": "str"})
+
+
+def search(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+           end: Time | None = None, where: str | None = None, limit: int | None = None, fresh: bool = True,
+           engine: str | None = None) -> pd.DataFrame:
+    """Events matching ``where`` in scope; see ``Kit.search``."""
+    if (start is None) != (end is None) or (start is not None and not utc(start) < utc(end)):
+        raise ScopeError("start and end go together, with start < end")
+    query = queries_sql.search(source, event_type, start, end, where, limit)
+
+    def in_scope(attempts: pa.Table) -> pa.Array:  # fetch raw objects of fresh events in scope only
+        mask = pa.array([True] * attempts.num_rows, pa.bool_())
+        for name, value in (("source", source), ("event_type", event_type)):
+            if value is not None:
+                mask = pc.and_(mask, pc.equal(attempts[name], value))
+        if start is not None:
+            mask = pc.and_(mask, pc.greater_equal(attempts["event_time"], pa.scalar(utc(start), pa.timestamp("us", "UTC"))))
+            mask = pc.and_(mask, pc.less(attempts["event_time"], pa.scalar(utc(end), pa.timestamp("us", "UTC"))))
+        return mask
+
+    try:
+        found = sql(stack, query, fresh=fresh, engine=engine, fresh_events_where=in_scope)
+    except SqlError as exc:
+        if "Referenced column" in str(exc) or "not found" in str(exc):
+            raise ScopeError(f"where={where!r} names a column the events have not got: {exc}") from exc
+        raise
+    first = ["event_id", *curated.PARTITION_COLUMNS, *curated.EVENT_COLUMNS]
+    ordered = list(dict.fromkeys([c for c in first if c in found] + [c for c in found if c not in (*first, "payload")]
+                                 + ["payload"]))
+    return found[[c for c in ordered if c in found]]
+
+
+# --- Athena -------------------------------------------------------------------------------
+def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
+    """``query`` on Athena in the stack's workgroup and curated database, as a DataFrame typed by
+    Athena's column types."""
+    extra = stack.resources.extra
+    database, workgroup = extra.get("athena_database"), extra.get("athena_work_group_name")
+    if not database or not workgroup:
+        raise ScopeError("Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
+                         "(deploy with EnableAthena=true), or use the duckdb engine "
+                         "(--engine duckdb; engine=\"duckdb\" in Python)")
+    client = stack.client("athena")
+    started = client.start_query_execution(**athena_request(query, database, workgroup))
+    execution_id, wait = started["QueryExecutionId"], ATHENA_POLL_S[0]
+    while True:
+        status = client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        sleep(wait)  # polling a remote query, not synchronising threads
+        wait = min(wait * 2, ATHENA_POLL_S[1])
+    if status["State"] != "SUCCEEDED":
+        raise SqlError(f"athena {status['State']}: {status.get('StateChangeReason', '')}")
+    pages = client.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id)
+    return athena_frame(list(pages))
+
+
+def athena_request(query: str, database: str, workgroup: str) -> dict:
+    """The ``StartQueryExecution`` request (results go where the workgroup says)."""
+    return {"QueryString": query, "QueryExecutionContext": {"Database": database}, "WorkGroup": workgroup}
+
+
+_ATHENA_TYPES = {"bigint": "int64", "integer": "int64", "smallint": "int64", "tinyint": "int64", "double": "float64",
+                 "float": "float64", "real": "float64", "decimal": "float64", "boolean": "bool"}
+
+
+def athena_frame(pages: list[dict]) -> pd.DataFrame:
+    """``GetQueryResults`` pages to a typed frame (the first row of the first page is the header)."""
+    if not pages:
+        return pd.DataFrame()
+    info = pages[0]["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+    rows = [[cell.get("VarCharValue") for cell in row["Data"]] for page in pages for row in page["ResultSet"]["Rows"]]
+    frame = pd.DataFrame(rows[1:], columns=[column["Name"] for column in info])
+    for column in info:
+        name, kind = column["Name"], column["Type"].lower()
+        if kind.startswith("timestamp"):
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+        elif kind == "boolean":
+            frame[name] = frame[name].map({"true": True, "false": False})
+        elif kind.split("(")[0] in _ATHENA_TYPES:
+            frame[name] = pd.to_numeric(frame[name]).astype(_ATHENA_TYPES[kind.split("(")[0]])
+    return frame

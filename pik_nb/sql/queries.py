@@ -1,0 +1,155 @@
+"""The common SQL, written once for both engines: DuckDB (``kit.sql`` locally) and Athena (Trino).
+
+Only syntax both accept, except one function named per dialect (a number series). Values are
+rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'`` in UTC.
+
+    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:60])
+    SELECT * FROM events WHERE source = 'checkout' AND event_type
+
+The analyses return the same columns as their pandas versions (``pik_nb.lateness``,
+``duplicates(...).per_source``, ``gaps`` with ``freq="1D"``): ``pik_nb.sql.analyses`` runs them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
+
+from .._times import Time, utc
+
+_MICROSECOND = timedelta(microseconds=1)
+SERIES = {"duckdb": "generate_series", "athena": "sequence"}  # inclusive integer series -> array
+
+
+def literal(value: object) -> str:
+    """A SQL literal both engines read the same way.
+
+    >>> literal("it's"), literal(3), literal(utc("2026-11-20"))
+    ("'it''s'", '3', "TIMESTAMP '2026-11-20 00:00:00.000000'")
+    """
+    if isinstance(value, datetime):
+        return "TIMESTAMP '" + utc(value).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def scope(*, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+          end: Time | None = None, entity_id: str | None = None) -> str:
+    """A WHERE condition on the partition columns (so both engines prune files) and event time.
+
+    >>> scope(source="checkout", start="2026-11-20", end="2026-11-21")
+    "source = 'checkout' AND event_date >= '2026-11-20' AND event_date <= '2026-11-20' AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000' AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'"
+    """
+    terms = [f"{name} = {literal(value)}" for name, value in
+             (("source", source), ("event_type", event_type), ("entity_id", entity_id)) if value is not None]
+    if start is not None:
+        terms.append(f"event_date >= {literal(utc(start).date().isoformat())}")
+    if end is not None:
+        last = (utc(end) - _MICROSECOND)
+        terms.append(f"event_date <= {literal(last.date().isoformat())}")
+    if start is not None:
+        terms.append(f"event_time >= {literal(utc(start))}")
+    if end is not None:
+        terms.append(f"event_time < {literal(utc(end))}")
+    return " AND ".join(terms) or "TRUE"
+
+
+def search(source: str | None, event_type: str | None, start: Time | None, end: Time | None,
+           where: str | None = None, limit: int | None = None) -> str:
+    """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns)."""
+    condition = scope(source=source, event_type=event_type, start=start, end=end)
+    if where:
+        condition += f" AND ({where})"
+    return (f"SELECT * FROM events WHERE {condition} ORDER BY event_time, event_id"
+            + (f" LIMIT {int(limit)}" if limit else ""))
+
+
+def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
+             dialect: str = "duckdb") -> str:
+    """``pik_nb.lateness(events, by=...)`` over the ``attempts`` view: count, p50/p90/p99 (linear
+    interpolation between order statistics, as pandas), max, late (lag > threshold), negative and
+    out-of-order first arrivals per group.
+
+    Percentiles: DuckDB's ``quantile_cont``; on Athena (whose ``approx_percentile`` is approximate)
+    the same interpolation from ``row_number()`` ranks — exact, and it runs on DuckDB too, which is
+    how the tests check that both give pandas' numbers.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    group = ", ".join(keys)
+    exact = dialect == "duckdb"
+
+    def percentile(q: float) -> str:
+        if exact:
+            return f"quantile_cont(lag, {q})"
+        low, high = f"floor((n - 1) * {q})", f"ceil((n - 1) * {q})"
+        return (f"max(CASE WHEN r = {low} THEN lag END) + (max((n - 1) * {q}) - max({low})) * "
+                f"(max(CASE WHEN r = {high} THEN lag END) - max(CASE WHEN r = {low} THEN lag END))")
+
+    ranks = "" if exact else (f", row_number() OVER (PARTITION BY {group} ORDER BY lag) - 1 AS r,"
+                              f" count(*) OVER (PARTITION BY {group}) AS n")
+    return f"""
+WITH firsts AS (
+  SELECT {group}, entity_id, event_time, ingest_time, ingest_lag_ms AS lag,
+         max(event_time) OVER (PARTITION BY entity_id ORDER BY ingest_time, event_time
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen
+  FROM attempts WHERE status = '{ACCEPTED}' AND ({where})
+), ranked AS (
+  SELECT {group}, lag, CASE WHEN event_time < seen THEN 1 ELSE 0 END AS ooo{ranks}
+  FROM firsts
+)
+SELECT {group}, count(*) AS count,
+       {percentile(0.5)} AS p50_ms, {percentile(0.9)} AS p90_ms, {percentile(0.99)} AS p99_ms,
+       max(lag) AS max_ms,
+       sum(CASE WHEN lag > {int(threshold_ms)} THEN 1 ELSE 0 END) AS late_count,
+       CAST(sum(CASE WHEN lag > {int(threshold_ms)} THEN 1 ELSE 0 END) AS DOUBLE) / count(*) AS late_share,
+       sum(CASE WHEN lag < 0 THEN 1 ELSE 0 END) AS negative_count,
+       sum(ooo) AS out_of_order
+FROM ranked GROUP BY {group} ORDER BY {group}"""
+
+
+def duplicates_per_source(where: str = "TRUE") -> str:
+    """``duplicates(events).per_source`` over the ``attempts`` view."""
+    return f"""
+SELECT source, event_type,
+       sum(CASE WHEN status = '{ACCEPTED}' THEN 1 ELSE 0 END) AS events,
+       count(*) AS attempts,
+       sum(CASE WHEN status = '{DUPLICATE}' THEN 1 ELSE 0 END) AS duplicates,
+       sum(CASE WHEN status = '{CONFLICT}' THEN 1 ELSE 0 END) AS conflicts,
+       CAST(sum(CASE WHEN status IN ('{DUPLICATE}', '{CONFLICT}') THEN 1 ELSE 0 END) AS DOUBLE) / count(*)
+         AS duplicate_rate
+FROM attempts WHERE status IN ('{ACCEPTED}', '{DUPLICATE}', '{CONFLICT}') AND ({where})
+GROUP BY source, event_type ORDER BY source, event_type"""
+
+
+def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str = "duckdb") -> str:
+    """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
+    requests, so the classes are ``never_arrived`` and ``only_duplicates``): each key's cadence is
+    its most common step between days with first arrivals (ties: the shorter), and the expected
+    days run from its first to its last active day. ``day`` numbers count from 1970-01-01."""
+    return f"""
+WITH active AS (
+  SELECT {by}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE)) AS day,
+         sum(CASE WHEN status = '{ACCEPTED}' THEN 1 ELSE 0 END) AS firsts,
+         sum(CASE WHEN status <> '{ACCEPTED}' THEN 1 ELSE 0 END) AS repeats
+  FROM attempts WHERE ({where}) GROUP BY 1, 2
+), steps AS (
+  SELECT {by}, day - lag(day) OVER (PARTITION BY {by} ORDER BY day) AS step FROM active WHERE firsts > 0
+), modal AS (
+  SELECT {by}, step FROM (
+    SELECT {by}, step, row_number() OVER (PARTITION BY {by} ORDER BY count(*) DESC, step) AS k
+    FROM steps WHERE step IS NOT NULL GROUP BY {by}, step) ranked WHERE k = 1
+), span AS (
+  SELECT a.{by}, min(a.day) AS low, max(a.day) AS high, coalesce(max(m.step), 1) AS cadence
+  FROM active a LEFT JOIN modal m ON m.{by} = a.{by} GROUP BY a.{by}
+), expected AS (
+  SELECT s.{by}, s.low + k * s.cadence AS day, s.cadence
+  FROM span s CROSS JOIN UNNEST({SERIES[dialect]}(0, CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT))) AS t(k)
+)
+SELECT e.{by}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
+FROM expected e LEFT JOIN active a ON a.{by} = e.{by} AND a.day = e.day
+WHERE coalesce(a.firsts, 0) = 0
+ORDER BY e.{by}, e.day"""
+
