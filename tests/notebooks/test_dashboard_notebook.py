@@ -12,7 +12,7 @@ import pytest
 
 import pik_nb
 from pik_cli.demo_dashboard import DASHBOARD_FILE, write_demo_dashboard
-from pik_nb.runner import run_notebook
+from pik_nb.notebook.runner import run_notebook
 from tests.notebooks.test_execute import ROOT, incident, shown  # noqa: F401  (fixture)
 
 
