@@ -46,7 +46,7 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
-    return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
 def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
