@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import boto3
 
 from pik.aws.clients import make_client
-from pik_local.client import ApiClient
+from pik_api import ApiClient
 
-from .dynamo import FastReader
-from .errors import ConnectError
-from .objects import ObjectReader
+from ._dynamodb import FastReader
+from .._errors import ConnectError
+from ._s3 import ObjectReader
 
 # AWS's own endpoint hosts, per partition (botocore's endpoints.json: dnsSuffix / dualStackDnsSuffix).
 AWS_DNS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov",
