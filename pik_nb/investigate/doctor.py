@@ -180,6 +180,8 @@ def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
     }
     with stack.api as api:
         answer = api.post("/ingest", event)
+    if answer.get("dry_run"):
+        return f"probe {answer.get('status')} (DryRun=true: the stack writes nothing yet)", ""
     if answer.get("status") != "ACCEPTED":
         raise KitError(f"the probe was {answer.get('status')}, not ACCEPTED: {answer}")
     if stack.documents.read(answer["s3_key"]) is None:
