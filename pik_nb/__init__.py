@@ -15,7 +15,7 @@ from ._errors import ApiError, ConnectError, KitError, ScopeError, SqlError
 from .analyses import (GAP_CLASSES, Duplicates, LatenessPolicy, duplicates, gaps, humanize, humanize_frame, lateness,
                        lateness_policy, out_of_order, plot_duplicates, plot_gaps, plot_health, plot_lateness)
 from .connect import connect
-from .investigate import Diff, Explanation, compare, plot_diff
+from .investigate import DashboardExplanation, Diff, Explanation, Semantics, compare, plot_diff
 from .kit import Kit
 from .read import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, Resources, Stack, schemas
 from .replay import ReplayFlow, Scope, replay_widget
@@ -43,7 +43,7 @@ __all__ = [
     "plot_health",
     "humanize", "humanize_frame",
     "compare", "plot_diff", "Diff",
-    "Explanation",
+    "Explanation", "DashboardExplanation", "Semantics",
     "replay_widget", "ReplayFlow", "Scope",
     "KitError", "ConnectError", "ScopeError", "SqlError", "ApiError",
 ]

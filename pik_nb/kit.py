@@ -23,8 +23,11 @@ from .read.stack import Resources, Stack
 from ._times import Time, utc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
+    from .investigate.dashboard import DashboardExplanation
     from .investigate.diff import Diff
     from .investigate.doctor import Report
     from .investigate.explain import Explanation
@@ -173,6 +176,28 @@ class Kit:
         'ACCEPTED'
         """
         return explain_module.load_explanation(self.stack, event_id)
+
+    def explain_dashboard(self, values: "pd.DataFrame | str | Path", *, source: str | None = None,
+                          event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
+                          field: str | None = None, freq: str = "1D",
+                          engine: str | None = None) -> "DashboardExplanation":
+        """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
+        and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
+        ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
+        ``summary()`` and ``plot()``. ``metric="sum"`` sums payload ``field``; SQL runs on ``engine``.
+
+        >>> ex = kit.explain_dashboard("dash.csv", source="checkout", event_type="order_placed")
+        >>> ex.semantics.cutoff, ex.table[["window", "gap", "late", "duplicates", "unexplained"]]
+        >>> kit.replay(event_ids=ex.events("2026-11-30", "late")["event_id"])
+        """
+        from .investigate import dashboard_load
+        from .sql import dashboard as dashboard_sql, engine as sql_engine
+
+        dashboard_load.check(source, event_type, entity_id, metric, field)
+        archive = dashboard_sql.DashboardArchive(lambda query: sql_engine.sql(self.stack, query, engine=engine),
+                                                 source, event_type, entity_id,
+                                                 field if metric == "sum" else None, freq)
+        return dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
 
     def replay(self, *, start: Time | None = None, end: Time | None = None, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
