@@ -54,18 +54,21 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
-    return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
 def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
-        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> pd.DataFrame:
+        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
+        arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
-    fresh attempts) limits the raw objects read for fresh events to those a query can match."""
+    fresh attempts) limits the raw objects read for fresh events to those a query can match.
+    ``arrow``: a ``pyarrow.Table`` (DuckDB's own Arrow result; Athena's typed frame converted)."""
     if engine_of(stack, engine) == "athena":
-        return athena(stack, query)
+        frame = athena(stack, query)
+        return pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
     check(query, confined=confined)
     with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where, confined=confined) as con:
-        return run(con, query, confined=confined)
+        return run(con, query, arrow=arrow, confined=confined)
 
 
 #: The statements a confined connection answers: reading, never writing or configuring.
@@ -93,11 +96,13 @@ def check(query: str, *, confined: bool = True) -> None:
                        "attempts, events, aggregates, replays); confined=False / pik sql --unconfined allows it")
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str, *, confined: bool = True) -> pd.DataFrame:
-    """``query`` on ``con`` as a DataFrame; DuckDB's errors become ``SqlError`` naming the cause."""
+def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False,
+        confined: bool = True) -> pd.DataFrame | pa.Table:
+    """``query`` on ``con`` as a DataFrame (or an Arrow table); DuckDB's errors become ``SqlError``."""
     check(query, confined=confined)
     try:
-        return con.sql(query).df()
+        result = con.sql(query)
+        return result.to_arrow_table() if arrow else result.df()
     except duckdb.Error as exc:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
 

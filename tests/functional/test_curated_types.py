@@ -100,7 +100,8 @@ def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(
     # every reader, on the layout as a Hive dataset, reads every row of the stream with its columns
     arrow = ds.dataset(root, format="parquet", partitioning="hive").to_table()
     frame = pl.scan_parquet(f"{root}/**/*.parquet", hive_partitioning=True).collect()
-    duck = duckdb.connect().sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").to_arrow_table()
+    pattern = f"{root}/**/*.parquet"
+    duck = duckdb.connect().sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)").to_arrow_table()
     wanted = [*curated.event_columns(schema), *curated.PARTITION_COLUMNS]
     for table_columns, rows in ((arrow.column_names, arrow.num_rows), (frame.columns, frame.height),
                                 (duck.column_names, duck.num_rows)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import boto3
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -123,6 +124,17 @@ def test_the_cli_compacts_and_searches(local):
     assert half.exit_code == 2 and "--source, --event-type, --start and --end together" in half.output
 
 
+def test_sql_answers_arrow_without_pandas_and_frames_carry_the_query(local):
+    kit, _, answers = local
+    query = "SELECT event_id, amount, country FROM events ORDER BY amount"
+    table = kit.sql(query, arrow=True)
+    frame = kit.sql(query)
+    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == len({a["event_id"] for a in answers})
+    assert table.column("event_id").to_pylist() == frame["event_id"].tolist()
+    assert table.schema.field("amount").type == pa.int64()
+    assert frame.attrs["pik"]["kind"] == "sql" and frame.attrs["pik"]["scope"] == {"query": query}
+
+
 REFUSED = ["COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'", "ATTACH '/tmp/pik-leak.db'",
            "CREATE TABLE leak AS SELECT * FROM events", "SELECT * FROM read_text('/etc/hostname')",
            "SELECT * FROM glob('/*')", "SET enable_external_access = true", "PRAGMA version",
@@ -143,7 +155,8 @@ def test_sql_opt_in_reaches_files_and_the_cli_refuses_in_one_line(local, tmp_pat
     kit, info_file, _ = local
     target = tmp_path / "out.csv"
     kit.sql(f"COPY (SELECT event_id FROM events) TO '{target}'", confined=False)
-    assert len(target.read_text().splitlines()) == 1 + 13  # header and every event (12 + the late one)
+    events = kit.sql("SELECT count(*) AS n FROM events")["n"].tolist()[0]
+    assert len(target.read_text().splitlines()) == 1 + events  # a header and every event
     runner, where = CliRunner(), ["--local-file", str(info_file)]
     for query, message in (("", "no SQL statement"), ("-- a comment", "no SQL statement"),
                            ("SELECT 1; SELECT 2", "one SQL statement at a time"),

@@ -31,7 +31,7 @@ def test_the_glue_tables_are_the_curated_layout(resources, logical, layout, colu
     spec = table["Properties"]["TableInput"]
     assert [k["Name"] for k in spec["PartitionKeys"]] == list(curated.PARTITION_COLUMNS)
     params = spec["Parameters"]
-    assert params == {"classification": "parquet"}  # no projection: partitions are registered (ADR 0304)
+    assert params == {"classification": "parquet"}  # no projection: partitions are registered (ADR 0306)
     assert spec["StorageDescriptor"]["Location"] == {"Fn::Sub": f"s3://${{RawBucket}}/{curated.PREFIX}/{layout}/"}
     assert "ParquetHiveSerDe" in spec["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
 

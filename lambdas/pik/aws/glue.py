@@ -1,6 +1,7 @@
 """The Glue catalog of the curated archive: the compaction step registers each partition it has
 compacted as a partition of the Glue tables ``attempts`` and ``events``, so Athena lists them and
-answers queries across streams (no ``injected`` projection; docs/adr/0304-athena-partitions-registered-by-compaction.md).
+answers queries across streams (no ``injected`` projection;
+docs/adr/0306-athena-partitions-registered-by-compaction.md).
 
 ``BatchCreatePartition`` takes at most 100 partitions a call and answers per partition: one that
 exists already is ``AlreadyExistsException`` (fine, registration is idempotent); any other error is

@@ -13,7 +13,7 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 One stream (source, event_type) has one kind per payload column over time: a partition's kinds are
 joined with the stream's recorded ones (``widen``: ``int`` -> ``float`` -> ``text``, ``bool`` ->
 ``text``; an integer outside int64 is ``text``, exactly), the stream schema is written first, and
-every part of the stream is written with all of its columns (docs/adr/0303-one-schema-per-stream.md).
+every part of the stream is written with all of its columns (docs/adr/0305-one-schema-per-stream.md).
 
 A part's name is the hash of its bytes, so the same rows give the same key; a partition's files
 change by writing the new parts, then its manifest (the switch), then deleting the old parts.

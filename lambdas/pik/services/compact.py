@@ -15,9 +15,9 @@ A partition whose parts would be exactly the ones its manifest lists is left unt
 writes nothing. Each stream's typed payload columns come from its schema document
 (``curated.schema_key``): widened by what a partition holds and written before the partition's parts;
 the stream's partitions last written under narrower columns are then rewritten (``rewritten``), so
-every part of a stream has the same columns (docs/adr/0303-one-schema-per-stream.md). The watermark then moves to ``now - settle`` (``settle`` exceeds the ingest
-function's timeout, so every attempt that arrived before the watermark was already written when
-the feed read it). Rows arriving later reach the same partitions on the next run. raw/ is read only.
+every part of a stream has the same columns (docs/adr/0305-one-schema-per-stream.md). The
+watermark then moves to ``now - settle`` (``settle`` exceeds the ingest function's timeout, so every
+attempt that arrived before the watermark was already written when the feed read it). Rows arriving later reach the same partitions on the next run. raw/ is read only.
 
     >>> Compactor(index, documents, archive, feed, encode, now=now).run()
     {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
