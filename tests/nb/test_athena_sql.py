@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot.tokens import TokenType
 
-from pik_nb.sql import analyses, dialect, queries
+from pik_nb.sql import analyses, dashboard, dialect, queries
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 #: Trino functions pik's SQL and docs may call (trino.io/docs/current/functions/list.html).
@@ -45,6 +45,12 @@ def pik_queries() -> dict[str, str]:
     sent["search without a stream"] = queries.search(None, None, "2026-11-20", "2026-11-27", None, 10)
     sent["search in a stream"] = queries.search("checkout", "order_placed", "2026-11-20", "2026-11-27",
                                                 "amount > 100 AND country = 'DE'", 5)
+    for freq, field in (("1D", None), ("1h", "amount")):
+        sent[f"dashboard cells {freq}"] = dashboard.cells("checkout", "order_placed", None, "2026-11-20",
+                                                          "2026-11-27", field=field, freq=freq)
+        sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(None, None, "c-1", "2026-11-20", "2026-11-27",
+                                                                field=field, freq=freq)
+    sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
     return sent
 
 
