@@ -1,8 +1,9 @@
-"""What the command modules share: the stack connection options, error mapping, logging."""
+"""What the command modules share: the stack connection options, error mapping, logging, ``--json``."""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from contextlib import contextmanager
@@ -49,6 +50,19 @@ def errors() -> Iterator[None]:
         yield
     except PikError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def json_option(what: str = "the result") -> Callable:
+    """``--json``: print one JSON document on stdout (progress and logs stay on stderr; exit codes unchanged)."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as one JSON document on stdout.")
+
+
+def echo_json(value: Any) -> None:
+    """``value`` as one JSON document on stdout: a DataFrame as an array of row objects (times in ISO-8601,
+    missing values as null), anything else as ``json.dumps`` writes it (other types by ``str``)."""
+    if hasattr(value, "to_json") and hasattr(value, "columns"):  # a DataFrame, without importing pandas here
+        value = json.loads(value.to_json(orient="records", date_format="iso", date_unit="us"))
+    click.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
 
 
 def setup_logging() -> None:
