@@ -35,7 +35,7 @@ class Archive(Protocol):
     field: str | None
     freq: str
 
-    def cells(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
+    def cells(self, start: pd.Timestamp, end: pd.Timestamp, *, by_entity: bool = True) -> pd.DataFrame: ...
 
     def arrivals(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
 
@@ -66,7 +66,9 @@ def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, archive
         raise ScopeError("the dashboard values have no window to explain")
     start, end = shown["window"].min(), shown["window"].max() + pd.Timedelta(archive.freq)
     extra = _extra_arrivals(stack, archive, start, end)
-    cells = _merge(archive.cells(start, end), dashboard.cells(extra, archive.freq))
+    by_entity = "entity_id" in shown.columns  # a stream's dashboard: cells without the entity, far fewer
+    cells = _merge(archive.cells(start, end, by_entity=by_entity),
+                   dashboard.cells(extra if by_entity else extra.assign(entity_id=""), archive.freq))
 
     def arrivals_of(low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:
         mine = extra[((extra["event_time"] >= low) & (extra["event_time"] < high))
