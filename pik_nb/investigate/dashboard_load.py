@@ -58,7 +58,8 @@ def check(source: str | None, event_type: str | None, entity_id: str | None, met
 
 def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, archive: Archive, *,
                       metric: str = "count") -> DashboardExplanation:
-    """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows' length."""
+    """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows'
+    length."""
     shown = dashboard.dashboard_values(values)
     if archive.entity_id is not None and "entity_id" in shown.columns:
         shown = shown[shown["entity_id"] == archive.entity_id].reset_index(drop=True)
@@ -106,7 +107,8 @@ def _rejected(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Tim
     """Quarantined requests of the scope that arrived from a few days before the windows to a few after."""
     days = pd.date_range(start - pd.Timedelta(days=3), end + pd.Timedelta(days=3), freq="1D")
     today = pd.Timestamp.now(tz="UTC").floor("1D")
-    found = raw_module.rejected(stack, days=[f"{day:%Y-%m-%d}" for day in days if day <= today], progress=False)
+    dates = [f"{day:%Y-%m-%d}" for day in days if day <= today]
+    found = raw_module.rejected(stack, days=dates, progress=False)
     for name in ("source", "event_type", "entity_id"):
         value = getattr(archive, name)
         if value is not None:

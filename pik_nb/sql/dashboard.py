@@ -146,7 +146,8 @@ class DashboardArchive:
 
     def __post_init__(self) -> None:
         if self.field is not None and not valid_field(self.field):
-            raise ScopeError(f"field {self.field!r} is not a payload column name (lower case letters, digits, _)")
+            raise ScopeError(f"field {self.field!r} is not a payload column name "
+                             "(lower case letters, digits, _)")
         try:
             unit(self.freq)
         except (KeyError, ValueError) as exc:
@@ -163,8 +164,9 @@ class DashboardArchive:
     def cells(self, start: Time, end: Time, *, by_entity: bool = True) -> pd.DataFrame:
         """The cells of the accepted, duplicate (and for a count, conflict) attempts near the windows
         (``entity_id`` empty unless ``by_entity``)."""
-        return typed_cells(self.run(cells(**self._scope, start=start, end=end, field=self.field, freq=self.freq,
-                                          conflicts=self.field is None, by_entity=by_entity)))
+        query = cells(**self._scope, start=start, end=end, field=self.field, freq=self.freq,
+                      conflicts=self.field is None, by_entity=by_entity)
+        return typed_cells(self.run(query))
 
     def arrivals(self, start: Time, end: Time) -> pd.DataFrame:
         """The attempts dated in ``[start, end)`` or arriving in it, as arrivals."""
@@ -179,8 +181,8 @@ class DashboardArchive:
                 return pd.DataFrame(columns=["event_id", "entity_id", "event_time", "s3_key", "value"])
             condition = f"event_id IN ({', '.join(literal(i) for i in ids)})"
         else:
-            condition = scope(entity_id=request.get("entity_id"), source=request.get("source"),
-                              event_type=request.get("event_type"), start=request.get("start"), end=request.get("end"))
+            condition = scope(**{name: request.get(name) for name in ("entity_id", "source", "event_type",
+                                                                      "start", "end")})
         found = self.run(selected(f"{self.near(start, end)} AND {condition}", self.field))
         found["event_time"] = pd.to_datetime(found["event_time"], utc=True)
         return found
@@ -188,5 +190,6 @@ class DashboardArchive:
     def conflicted(self, start: Time, end: Time) -> pd.DataFrame:
         """Every ACCEPTED and CONFLICT attempt of the events with a conflict near the windows."""
         near = self.near(start, end)
+        conflicting = f"SELECT event_id FROM attempts WHERE {near} AND status = '{CONFLICT}'"
         return self.run(f"SELECT * FROM attempts WHERE {near} AND status IN ('{ACCEPTED}', '{CONFLICT}') "
-                        f"AND event_id IN (SELECT event_id FROM attempts WHERE {near} AND status = '{CONFLICT}')")
+                        f"AND event_id IN ({conflicting})")
