@@ -111,7 +111,11 @@ class Stack:
 
     def _generated_name(self, logical: str) -> str:
         """CloudFormation's generated physical name (stack-logical-SUFFIX, bucket names lowercase)."""
-        kind = self.translated["Resources"][logical]["Type"]
+        resource = self.translated["Resources"][logical]
+        kind, properties = resource["Type"], resource.get("Properties", {})
+        explicit = properties.get("Name") or properties.get("DatabaseInput", {}).get("Name")
+        if explicit and kind in ("AWS::Athena::WorkGroup", "AWS::Glue::Database"):
+            return str(self.resolve(explicit))
         base = f"{self.stack_name}-{logical}-1A2B3C4D5E6F7"
         if kind == "AWS::S3::Bucket":
             return base.lower()[:63]
