@@ -23,11 +23,11 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from pik.core import limits
+from pik_api import ARRIVAL_HEADER
 
 from .runtime import ACCOUNT, Invocation, LocalFunction
 
 MAX_BODY_BYTES = limits.API_GATEWAY_PAYLOAD.value
-ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by a LocalApi(simulated_arrival=True)
 API_ID = "local"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
