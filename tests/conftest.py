@@ -49,7 +49,7 @@ def stack(monkeypatch, request):
         recorder = iam_gate.Recorder(iam_gate.handlers_of(iam_stack(resources)))
         recorder.install(monkeypatch)
         yield resources
-        if "no_iam_gate" not in request.keywords:
+        if "no_iam_gate" not in request.keywords:  # @pytest.mark.no_iam_gate: a test of a refused call
             problems = recorder.denied(iam_stack(resources))
             assert not problems, "AWS would refuse these calls:\n" + "\n".join(problems)
     clients.reset()
@@ -74,7 +74,8 @@ def iam_stack(resources: template.LocalResources) -> sam.Stack:
     for variable, value in variables.items():
         if isinstance(value, dict) and value.get("Ref") in _translated()["Parameters"] and variable in os.environ:
             parameters[value["Ref"]] = os.environ[variable]
-    return sam.Stack(_translated(), parameters=parameters, names=dict(resources.names))
+    return sam.Stack(_translated(), parameters=parameters, names=dict(resources.names),
+                     stack_name=resources.names.get("AWS::StackName", "test"))
 
 
 class LambdaContext:

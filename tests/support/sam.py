@@ -22,6 +22,7 @@ from samtranslator.translator.translator import Translator
 from pik_local import template
 
 ACCOUNT = "123456789012"
+STACK_UUID = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"  # the id part of every modelled stack's AWS::StackId
 REGION = "us-east-1"
 NO_VALUE = object()
 
@@ -63,7 +64,7 @@ class Stack:
         self.pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                        "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self.stack_name,
                        "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack_name}/"
-                                       "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"}
+                                       f"{STACK_UUID}"}
         self._conditions: dict[str, bool] = {}
 
     @property
