@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator, Protocol
 
 if TYPE_CHECKING:
+    from .curated import Partition
     from .targets import Delivered
 
 SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
@@ -79,9 +80,10 @@ class RunStore(Protocol):
     def put_new(self, item: dict) -> bool:
         """Create a run record; False when its key was taken."""
 
-    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+    def advance(self, pk: str, sk: str, step: int, fields: dict, *, unrequested: bool = False) -> bool:
         """Set ``fields`` (a None value removes the attribute) and ``step = step + 1``, only if the
-        record's ``step`` is still ``step``; False when another writer moved it first."""
+        record's ``step`` is still ``step`` (and, with ``unrequested``, no ``requested`` is set);
+        False when another writer moved it first."""
 
     def request_action(self, pk: str, sk: str, action: str) -> bool:
         """Ask the call executing a run to ``pause`` or ``cancel`` at its next batch (``requested``),
@@ -128,6 +130,13 @@ class Archive(Protocol):
 
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are fine)."""
+
+
+class Catalog(Protocol):
+    """The table catalog Athena reads the curated archive through (``pik.aws.glue``)."""
+
+    def register(self, partitions: list["Partition"]) -> None:
+        """Make each partition of the curated tables (idempotent)."""
 
 
 class ArrivalFeed(Protocol):
