@@ -149,7 +149,7 @@ def _glue(operation: str, params: dict, region: str) -> list[tuple[str, str, dic
     base = f"arn:aws:glue:{region}:{ACCOUNT}"
     database = params.get("DatabaseName") or params.get("Name", "")
     arns = [f"{base}:catalog", f"{base}:database/{database}"]
-    if operation in ("GetTable", "GetPartitions", "GetPartition"):
+    if "TableName" in params or operation == "GetTable":
         arns.append(f"{base}:table/{database}/{params.get('TableName') or params.get('Name', '')}")
     elif operation == "GetTables":
         arns.append(f"{base}:table/{database}/*")
