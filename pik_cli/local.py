@@ -141,6 +141,7 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       pik ingest events.jsonl --stack pik-prod --profile producer
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
+    from pik.core.records import AttemptStatus
     from pik_api import ApiClient, count_statuses
 
     events = list(_json_lines(source))
@@ -161,7 +162,8 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
     counts = count_statuses(results)
     click.echo(json.dumps(dict(sorted(counts.items()))))
-    refused = sum(n for status, n in counts.items() if status not in ("ACCEPTED", "DUPLICATE", "CONFLICT"))
+    stored = {AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT}
+    refused = sum(n for status, n in counts.items() if status not in stored)
     if refused:
         click.echo(f"{refused} of {len(results)} lines were not stored" +
                    ("" if output else " (--output FILE keeps each answer with its reasons)"), err=True)
