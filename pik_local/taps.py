@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pik.core.errors import PikError
 from pik.core.mapping import Mapping, MappingError
 
 TAPS = {  # function -> (preset, mapping parameter)
@@ -26,7 +27,7 @@ TAPS = {  # function -> (preset, mapping parameter)
 }
 
 
-class TapError(ValueError):
+class TapError(PikError, ValueError):
     """A tap that cannot start: a mapping that does not parse, naming the parameter."""
 
 

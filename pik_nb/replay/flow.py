@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from pik.core.timefmt import day_bounds
 
+from .._errors import KitError
+
 if TYPE_CHECKING:
     from ..kit import Kit
 
 
-class FlowError(Exception):
+class FlowError(KitError):
     """A step was asked for out of order; the message says what to do instead."""
 
 

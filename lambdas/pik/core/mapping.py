@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .contract import FIELDS
+from .errors import PikError
 
 REQUIRED = ("source", "event_type", "entity_id", "event_time", "payload")
 _STEP = re.compile(r'\.([A-Za-z0-9_-]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
@@ -46,7 +47,7 @@ PRESETS: dict[str, dict] = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(PikError, ValueError):
     """A mapping that cannot work, e.g. ``MappingError("entity_id: path '$.a..b' ...")``."""
 
 
