@@ -19,7 +19,7 @@ import pytest
 from pik_cli.demo import write_scope
 from pik_local.demo import stage_incident
 from pik_local.story import generate
-from tests.e2e.conftest import StackProcess
+from tests.support.processes import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
