@@ -6,18 +6,22 @@ Each verb is a thin method over a module (``load``, ``raw``, ``diff``, ``explain
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pandas as pd
 
 from pik.core.timefmt import key_time
 
-from .investigate import diff as diff_module, explain as explain_module, reconcile as reconcile_module
-from .read import objects as raw_module, tables as load
+from ._times import Time, utc
+from .investigate import diff as diff_module
+from .investigate import explain as explain_module
+from .investigate import reconcile as reconcile_module
+from .read import objects as raw_module
+from .read import tables as load
 from .read._dynamodb import FastReader
 from .read.stack import Resources, Stack
-from ._times import Time, utc
 
 if TYPE_CHECKING:
     from .investigate.diff import Diff
@@ -127,7 +131,7 @@ class Kit:
 
     # --- investigation ------------------------------------------------------------------------
     def diff(self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None,
-             new: int | None = None) -> "Diff":
+             new: int | None = None) -> Diff:
         """What changed between two aggregate versions, and why (default: the last two).
 
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
@@ -135,7 +139,7 @@ class Kit:
         """
         return diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
 
-    def explain(self, event_id: str) -> "Explanation":
+    def explain(self, event_id: str) -> Explanation:
         """Everything known about one event: attempts, raw bytes, dedup, replays, aggregate versions.
 
         >>> kit.explain("5f0c...").to_dict()["attempts"][0]["status"]

@@ -6,7 +6,8 @@ Kinds: ``str`` (pandas string), ``category``, ``time`` (``datetime64[us, UTC]``)
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa

@@ -72,7 +72,7 @@ class ReplayFlow:
     >>> run = flow.replay(flow.previewed, confirmed=True)
     """
 
-    def __init__(self, kit: "Kit", *, confirm_above: int = 1000) -> None:
+    def __init__(self, kit: Kit, *, confirm_above: int = 1000) -> None:
         self.kit = kit
         self.confirm_above = confirm_above
         self.previewed: Scope | None = None

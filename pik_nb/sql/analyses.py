@@ -11,14 +11,14 @@ Each takes ``sql``, a function from a query to a DataFrame (``kit.sql``, or a Du
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import queries as queries_sql
 from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from ..analyses.lateness import LATENESS_COLUMNS
+from . import queries as queries_sql
 
 Sql = Callable[[str], pd.DataFrame]
 _DAY = pd.Timedelta(days=1)

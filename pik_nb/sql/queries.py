@@ -3,7 +3,7 @@
 Only syntax both accept, except one function named per dialect (a number series). Values are
 rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'`` in UTC.
 
-    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:60])
+    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:61])
     SELECT * FROM events WHERE source = 'checkout' AND event_type
 
 The analyses return the same columns as their pandas versions (``pik_nb.lateness``,
@@ -12,8 +12,8 @@ The analyses return the same columns as their pandas versions (``pik_nb.lateness
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
@@ -40,8 +40,12 @@ def scope(*, source: str | None = None, event_type: str | None = None, start: Ti
           end: Time | None = None, entity_id: str | None = None) -> str:
     """A WHERE condition on the partition columns (so both engines prune files) and event time.
 
-    >>> scope(source="checkout", start="2026-11-20", end="2026-11-21")
-    "source = 'checkout' AND event_date >= '2026-11-20' AND event_date <= '2026-11-20' AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000' AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'"
+    >>> print(scope(source="checkout", start="2026-11-20", end="2026-11-21").replace(" AND ", "\\nAND "))
+    source = 'checkout'
+    AND event_date >= '2026-11-20'
+    AND event_date <= '2026-11-20'
+    AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000'
+    AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'
     """
     terms = [f"{name} = {literal(value)}" for name, value in
              (("source", source), ("event_type", event_type), ("entity_id", entity_id)) if value is not None]
@@ -146,7 +150,8 @@ WITH active AS (
   FROM active a LEFT JOIN modal m ON m.{by} = a.{by} GROUP BY a.{by}
 ), expected AS (
   SELECT s.{by}, s.low + k * s.cadence AS day, s.cadence
-  FROM span s CROSS JOIN UNNEST({SERIES[dialect]}(0, CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT))) AS t(k)
+  FROM span s
+  CROSS JOIN UNNEST({SERIES[dialect]}(0, CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT))) AS t(k)
 )
 SELECT e.{by}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
 FROM expected e LEFT JOIN active a ON a.{by} = e.{by} AND a.day = e.day

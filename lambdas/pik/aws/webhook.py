@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable
 
 import urllib3
 
@@ -25,7 +25,7 @@ BACKOFF_S = 0.2
 TIMEOUT_S = 5
 BATCH = 10
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
-_shared: dict[str, object] = {}
+_shared: dict[str, Any] = {}  # "http": the PoolManager, "threads": the ThreadPoolExecutor
 _lock = threading.Lock()
 
 

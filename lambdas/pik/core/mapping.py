@@ -36,7 +36,7 @@ _MISSING = object()
 PIK_EVENT = {"source": "$.source", "event_type": "$.event_type", "entity_id": "$.entity_id",
              "event_time": "$.event_time", "payload": "$.payload",
              "idempotency_key": {"path": "$.idempotency_key", "default": None}}
-PRESETS: dict[str, dict] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # an EventBridge event: source, detail-type, time, detail; its id makes redeliveries DUPLICATEs
     "eventbridge": {"source": "$.source", "event_type": "$.detail-type", "entity_id": "$.detail.entity_id",
                     "event_time": "$.time", "payload": "$.detail", "idempotency_key": "$.id"},
@@ -97,7 +97,7 @@ class Mapping:
     rules: dict[str, Rule]
 
     @classmethod
-    def parse(cls, spec: dict | str | None = None, *, preset: str | None = None) -> "Mapping":
+    def parse(cls, spec: dict[str, Any] | str | None = None, *, preset: str | None = None) -> "Mapping":
         """Check ``spec`` (a dict, or its JSON text; empty means the preset alone) over ``preset``.
 
         >>> Mapping.parse('{"entity_id": "$.detail.order_id"}', preset="eventbridge").rules["entity_id"].text
@@ -121,7 +121,7 @@ class Mapping:
             raise MappingError(f"no rule for {', '.join(missing)}: every one of {', '.join(REQUIRED)} needs a path or value")
         return cls({name: _rule(name, value) for name, value in merged.items()})
 
-    def apply(self, record: Any) -> dict:
+    def apply(self, record: Any) -> dict[str, Any]:
         """The event the record maps to (fields whose path is missing are left out).
 
         >>> Mapping.parse(preset="sqs").apply({"source": "a", "event_type": "b", "entity_id": "c",
