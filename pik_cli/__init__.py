@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from . import archive, incident, investigate, local, replay_options
+from . import archive, dashboard, doctor, incident, investigate, local, replay_options
 from ._errors import PikGroup
 
 __all__ = ["cli", "main"]
@@ -28,7 +28,8 @@ def cli() -> None:
 
 for _command in (local.local, local.ingest_command, local.demo_command, investigate.explain, investigate.replay,
                  investigate.reconcile, investigate.status, incident.incident,
-                 archive.compact, archive.search, archive.sql, replay_options.steer):
+                 archive.compact, archive.search, archive.sql, replay_options.steer, doctor.doctor,
+                 dashboard.explain_dashboard):
     cli.add_command(_command)
 
 

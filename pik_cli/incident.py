@@ -30,22 +30,26 @@ def incident() -> None:
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
+@click.option("--dashboard", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A dashboard's numbers (CSV/Parquet: window,value): adds 'what the dashboard shows'.")
 def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
                  end: datetime, stack: str | None, profile: str | None, region: str | None, local_file: str | None,
-                 directory: str, no_execute: bool, no_lab: bool) -> None:
+                 directory: str, no_execute: bool, no_lab: bool, dashboard: str | None) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
     \b
     Example:
       pik incident open checkout-drop --entity customer-42 \\
           --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
+      pik incident open wrong-dashboard --source checkout --event-type order_placed \\
+          --start 2026-11-20 --end 2026-11-27 --dashboard dash.csv --no-lab
     """
     from pik_nb.notebook.incident import incident_parameters, open_incident
 
     check_scope(entity_id, source, event_type)
     params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
                                  start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
-                                 profile=profile, region=region)
+                                 profile=profile, region=region, dashboard=dashboard)
     run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     if not run.ok:
         raise click.ClickException(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")

@@ -8,6 +8,7 @@
         ├── ScopeError     a loader was called without a scope (or a full scan was not allowed), a bad window or period
         ├── SqlError       kit.sql's engine refused a query (syntax, unknown column, Athena failure)
         ├── FlowError      a replay-flow step was asked for out of order (pik_nb.replay.flow)
+        ├── SchemaError    a frame does not have its kind's schema (pik_nb.read.schemas)
         └── IncidentError  an incident notebook that cannot be opened or found (pik_nb.notebook.incident)
 """
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
 import pandas as pd
@@ -29,11 +28,10 @@ import pyarrow.compute as pc
 from pik import parquet
 from pik.core import curated
 
+from . import archive, queries as queries_sql
 from .._errors import ScopeError, SqlError
-from .._times import Time, utc
 from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
-from . import archive
-from . import queries as queries_sql
+from .._times import Time, utc
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -42,34 +40,38 @@ VIEWS = ("attempts", "events", "aggregates", "replays")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
 
 
-def engine_of(stack: Stack, engine: str | None) -> str:
+def engine_of(stack: "Stack", engine: str | None) -> str:
     """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup."""
     if engine in ("duckdb", "athena"):
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
-    return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
-def sql(stack: Stack, query: str, *, fresh: bool = True, engine: str | None = None,
-        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> pd.DataFrame:
+def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
+        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
+        arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
-    fresh attempts) limits the raw objects read for fresh events to those a query can match."""
+    fresh attempts) limits the raw objects read for fresh events to those a query can match.
+    ``arrow``: a ``pyarrow.Table`` (DuckDB's own Arrow result; Athena's typed frame converted)."""
     if engine_of(stack, engine) == "athena":
-        return athena(stack, query)
+        frame = athena(stack, query)
+        return pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
     with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where) as con:
-        return run(con, query)
+        return run(con, query, arrow=arrow)
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    """``query`` on ``con`` as a DataFrame; DuckDB's errors become ``SqlError`` naming the cause."""
+def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False) -> pd.DataFrame | pa.Table:
+    """``query`` on ``con`` as a DataFrame (or an Arrow table); DuckDB's errors become ``SqlError``."""
     try:
-        return con.sql(query).df()
+        result = con.sql(query)
+        return result.to_arrow_table() if arrow else result.df()
     except duckdb.Error as exc:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def connection(stack: Stack, query: str, *, fresh: bool = True,
+def connection(stack: "Stack", query: str, *, fresh: bool = True,
                fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded)."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
@@ -140,7 +142,7 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def aggregates_frame(stack: Stack) -> pd.DataFrame:
+def aggregates_frame(stack: "Stack") -> pd.DataFrame:
     """Every aggregate version (a scan of the aggregates table), typed as ``Kit.aggregates``."""
     items = [item for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
              for item in page]
@@ -148,7 +150,7 @@ def aggregates_frame(stack: Stack) -> pd.DataFrame:
     return frame.astype({"metric": "str", "code_version": "str"})
 
 
-def replays_frame(stack: Stack) -> pd.DataFrame:
+def replays_frame(stack: "Stack") -> pd.DataFrame:
     """Every replay run, lists and maps as JSON text (``request``, ``by_day``, ``sample_event_ids``)."""
     from ..read.tables import replays
 
@@ -158,7 +160,7 @@ def replays_frame(stack: Stack) -> pd.DataFrame:
     return frame.astype({"status": "str"})
 
 
-def search(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+def search(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
            end: Time | None = None, where: str | None = None, limit: int | None = None, fresh: bool = True,
            engine: str | None = None) -> pd.DataFrame:
     """Events matching ``where`` in scope; see ``Kit.search``."""
@@ -189,7 +191,7 @@ def search(stack: Stack, *, source: str | None = None, event_type: str | None = 
 
 
 # --- Athena -------------------------------------------------------------------------------
-def athena(stack: Stack, query: str, *, sleep=time.sleep) -> pd.DataFrame:
+def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
     """``query`` on Athena in the stack's workgroup and curated database, as a DataFrame typed by
     Athena's column types."""
     extra = stack.resources.extra

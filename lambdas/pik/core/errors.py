@@ -17,6 +17,7 @@ pik_cli derives from ``PikError`` (``tests/unit/test_errors.py`` keeps this tree
     │   ├── ScopeError       a loader without a scope, a bad window or period
     │   ├── SqlError         kit.sql's engine refused a query
     │   ├── FlowError        a replay-flow step asked for out of order (pik_nb.replay.flow)
+    │   ├── SchemaError      a frame without its kind's schema (pik_nb.read.schemas)
     │   └── IncidentError    an incident notebook that cannot be opened or found (pik_nb.notebook.incident)
     ├── StackError           the local stack cannot start (pik_local.stack)
     ├── ChildError           a child process of the local stack did not start (pik_local.processes)
