@@ -19,7 +19,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from pik.core import keys as key_layout
 from pik.core.errors import StorageError

@@ -67,8 +67,8 @@ def test_the_tree_in_pik_core_errors_lists_every_class_and_its_parent():
             name = line.split("── ")[1].split()[0]
             depth = line.index("── ")
             parent = next(cls for cls in EXCEPTIONS.values() if cls.__name__ == name).__mro__[1]
-            above = [l for l in errors.__doc__.splitlines()[: errors.__doc__.splitlines().index(line)]
-                     if ("── " in l and l.index("── ") < depth) or l.strip() == "PikError"]
+            above = [row for row in errors.__doc__.splitlines()[: errors.__doc__.splitlines().index(line)]
+                     if ("── " in row and row.index("── ") < depth) or row.strip() == "PikError"]
             assert above[-1].split("── ")[-1].split()[0] == parent.__name__, name
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,10 +13,9 @@ from pik.core import ports
 from pik.core.errors import StorageError
 from pik.services.ingest import ingest
 from pik.settings import Settings
-from tests.support.fakes import (FakeDeadLetters, FakeDocumentStore, FakeEventIndex, FakeMessageQueue,
-                                 FakeRunStore)
+from tests.support.fakes import FakeDeadLetters, FakeDocumentStore, FakeEventIndex, FakeMessageQueue, FakeRunStore
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(raw_bucket="raw", events_table="events", aggregates_table="aggregates", replays_table="runs",
                     replay_queue_url="queue")
 
