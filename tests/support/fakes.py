@@ -151,10 +151,10 @@ class FakeRunStore(_Items):
         self._run("put_new", item)
         return self._put_new(item)
 
-    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+    def advance(self, pk: str, sk: str, step: int, fields: dict, *, unrequested: bool = False) -> bool:
         self._run("advance", pk, sk, step, fields)
         item = self.items.get((pk, sk))
-        if item is None or item.get("step") != step:
+        if item is None or item.get("step") != step or (unrequested and "requested" in item):
             return False
         for name, value in fields.items():
             if value is None:

@@ -76,6 +76,7 @@ def test_run_store_advance_is_a_compare_and_set_and_a_hook_forces_the_race():
     assert runs.request_action("RUN#1", "RUN", "cancel") is False  # not RUNNING any more
     assert runs.advance("RUN#1", "RUN", 1, {"status": "RUNNING", "cursor": None})
     assert runs.request_action("RUN#1", "RUN", "cancel")
+    assert runs.advance("RUN#1", "RUN", 2, {"status": "DONE"}, unrequested=True) is False  # a cancel is pending
     assert runs.get("RUN#1", "RUN") == {"pk": "RUN#1", "sk": "RUN", "step": 2, "status": "RUNNING", "requested": "cancel"}
 
 
