@@ -87,20 +87,22 @@ def search(kit, source: str | None, event_type: str | None, start: datetime, end
                      engine=engine), output)
 
 
-@click.command("sql")
+@click.command("sql", context_settings={"ignore_unknown_options": True})  # "-- a comment" is a query
 @click.argument("query")
 @click.option("--format", "output", type=click.Choice(FORMATS[:3]), default="table", show_default=True)
 @click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None, help="[default: athena if deployed with it]")
 @click.option("--no-fresh", is_flag=True, help="Only compacted rows (skip the rows past the watermark).")
+@click.option("--unconfined", is_flag=True,
+              help="Allow any statement and file/network access (DuckDB); by default one read-only SELECT.")
 @connection
-def sql(kit, query: str, output: str, engine: str | None, no_fresh: bool) -> None:
+def sql(kit, query: str, output: str, engine: str | None, no_fresh: bool, unconfined: bool) -> None:
     """SQL over the views attempts, events, aggregates and replays.
 
     \b
     Example:
       pik sql "SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY source"
     """
-    _echo(kit.sql(query, fresh=not no_fresh, engine=engine), output)
+    _echo(kit.sql(query, fresh=not no_fresh, engine=engine, confined=not unconfined), output)
 
 
 __all__ = ["compact", "search", "sql"]

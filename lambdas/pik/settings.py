@@ -32,6 +32,7 @@ class Settings:
     replay_http_secret_parameter: str = ""
     replay_dlq_url: str = ""
     region: str = ""
+    curated_database: str = ""  # the Glue database of the curated tables (EnableAthena), else empty
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -52,4 +53,5 @@ class Settings:
             replay_http_secret_parameter=env.get("REPLAY_HTTP_SECRET_PARAMETER", ""),
             replay_dlq_url=env.get("REPLAY_DLQ_URL", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
+            curated_database=env.get("CURATED_DATABASE", ""),
         )
