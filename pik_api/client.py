@@ -25,13 +25,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from tqdm.auto import tqdm
 
+from pik.core import limits
 from pik.core.errors import PikError
 
 ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by the local stack's API (pik_local.api)
 
 HEADERS = {"Content-Type": "application/json"}
 BATCH_SIZE = 500  # events per POST /ingest batch (the API's limit)
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # under the API's 5 MiB, leaving room for the envelope
+MAX_BATCH_BYTES = limits.API_BODY_BYTES - 1024  # what ingest accepts in one body, less the {"events": []} around it
 
 
 class ApiError(PikError):
@@ -223,7 +224,7 @@ def _chunks(events: list[Any], size: int) -> Iterable[list[Any]]:
     chunk: list[Any] = []
     total = 0
     for event in events:
-        length = len(json.dumps(event).encode("utf-8")) + 1
+        length = len(json.dumps(event).encode("utf-8")) + 2  # and ", "
         if chunk and (len(chunk) >= size or total + length > MAX_BATCH_BYTES):
             yield chunk
             chunk, total = [], 0

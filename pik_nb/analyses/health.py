@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 NAMESPACE, SERVICE = "Pik", "pik"
 COUNTS = ("IngestRequestCount", "IngestCount", "DuplicateCount", "ConflictCount", "RejectedCount", "IngestErrorCount",
-          "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
+          "ClockSkewCount", "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
 LAG = "IngestLagMs"
 PERCENTILES = (50, 99)
 COLUMNS = [*COUNTS, *(f"{LAG}_p{p}" for p in PERCENTILES)]
