@@ -11,6 +11,7 @@ pik_cli derives from ``PikError`` (``tests/unit/test_errors.py`` keeps this tree
     │   └── IntegrityError   a raw object no longer matches its hash (pik.services.process)
     ├── MappingError         a tap's mapping that cannot work (pik.core.mapping; also a ValueError)
     ├── DeadlineExceeded     no whole answer within a webhook's deadline (pik.aws.webhook; also an OSError)
+    ├── SdkTooOldError       the runtime's botocore cannot send a conditional put (pik.aws.s3; a RuntimeError)
     ├── _OutOfRange          a time no key can hold; becomes a FieldError (pik.core.contract, private)
     ├── ApiError             the pik HTTP API refused a request (pik_api)
     ├── KitError             an investigation could not be done as asked (pik_nb; its tree: pik_nb._errors)
