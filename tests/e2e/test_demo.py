@@ -11,7 +11,9 @@ from pathlib import Path
 
 import nbformat
 
-from tests.e2e.conftest import PIK, stopped, wait_for
+from tests.support.processes import PIK, stopped
+
+from tests.support.waits import wait_for
 
 
 def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
