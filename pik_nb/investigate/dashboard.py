@@ -318,7 +318,8 @@ class DashboardExplanation:
     def __str__(self) -> str:
         fits = f"(fits {self.semantics.fit:.0%} of windows)"
         daily = bool(len(self.table)) and (self.table["window"] == self.table["window"].dt.normalize()).all()
-        shown = self.table.assign(window=self.table["window"].dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"))
+        form = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
+        shown = self.table.assign(window=self.table["window"].dt.strftime(form))
         return "\n".join([f"semantics: {self.semantics.describe()} {fits}",
                           "", shown.to_string(index=False), "", self.summary()])
 
