@@ -103,6 +103,20 @@ class Semantics:
         return "" if high - low < pd.Timedelta(minutes=2) else \
             f" (any from {_span(low)} to {_span(high)} counts the same)"
 
+    def to_dict(self) -> dict:
+        """JSON-able: durations as ISO-8601 text (pandas' ``Timedelta.isoformat``), ``None`` kept.
+
+        >>> Semantics(cutoff=pd.Timedelta(hours=6)).to_dict()["cutoff"]
+        'P0DT6H0M0S'
+        """
+        def iso(value: pd.Timedelta | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        found = {name: getattr(self, name) for name in ("time_basis", "dedup", "conflicts", "rejected", "replayed",
+                                                        "fit")}
+        span = None if self.cutoff_range is None else [iso(self.cutoff_range[0]), iso(self.cutoff_range[1])]
+        return {**found, "cutoff": iso(self.cutoff), "cutoff_range": span}
+
     def flaws(self) -> int:
         """How many behaviours depart from counting the truth (ties go to the fewer)."""
         return sum([self.time_basis != "event_time", self.cutoff is not None, not self.dedup,

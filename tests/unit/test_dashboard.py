@@ -3,6 +3,8 @@ semantics, and the semantics given back with every window explained; noise lands
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,6 +136,7 @@ def test_the_events_behind_a_cause_are_its_number():
         assert len(ex.events(row.window, "truth")) == row.truth
     late = ex.events(ex.table.loc[ex.table["late"].idxmin(), "window"], "late")
     assert set(late.columns) >= {"event_id", "event_time", "arrival", "status", "s3_key"}
+    assert json.loads(json.dumps(ex.semantics.to_dict()))["dedup"] is False  # what --json prints
     printed = str(ex).splitlines()  # what pik explain-dashboard prints
     assert printed[0].startswith("semantics: counts by event time, with a ") and printed[0].endswith("(fits 100% of windows)")
     assert printed[2].split()[:3] == ["window", "dashboard", "truth"] and printed[3].startswith("2026-11-20 ")
