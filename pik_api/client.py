@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import urllib3
 from botocore.auth import SigV4Auth
@@ -76,7 +77,7 @@ class ApiClient:
         self._http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries,
                                          timeout=urllib3.Timeout(connect=5, read=timeout_s))
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -210,7 +211,8 @@ def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, worker
 def replay(api_url: str, request: dict) -> dict:
     """``POST /replay`` on an unsigned API, followed until the run completes; ``ApiError`` on refusal.
 
-    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...", "dry_run": False})  # doctest: +SKIP
+    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...",
+    ...              "dry_run": False})  # doctest: +SKIP
     {'replay_id': 'rp-...', 'status': 'COMPLETED', 'matched': 1, 'sent': 1, ...}
     """
     with ApiClient(api_url, workers=1) as api:

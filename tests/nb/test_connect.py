@@ -13,7 +13,7 @@ import pik_nb
 from pik_local.info import LocalStackInfo
 from pik_cli import cli
 from pik_nb.connect import snake
-from tests.conftest import make_event
+from tests.support.events import make_event
 from tests.nb.conftest import post
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import botocore
 from botocore.exceptions import ClientError
 
-from ..core.errors import StorageError
+from ..core.errors import PikError, StorageError
 from . import clients
 
 CONFLICT_RETRIES = 3
@@ -28,7 +28,7 @@ CONFLICT_BACKOFF_S = 0.05  # doubled per retry: 50, 100, 200 ms
 log = logging.getLogger(__name__)
 
 
-class SdkTooOldError(RuntimeError):
+class SdkTooOldError(PikError, RuntimeError):
     """The runtime's botocore cannot send what pik's write order needs (raised at import: init fails)."""
 
 

@@ -20,6 +20,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pik.core.records import AttemptStatus
+
 logger = Logger(service="pik")
 metrics = Metrics(namespace="Pik", service="pik")
 
@@ -31,8 +33,9 @@ Handler = Callable[[dict, Any], dict]
 # working (docs/health.md has the whole mapping).
 ORIGINAL_NAMES = {"IngestCount": "IngestAcceptedCount", "RejectedCount": "InvalidCount",
                   "ReplayMessageCount": "ReplayRequestedCount"}
-STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
-                 "REJECTED": "RejectedCount", "FAILED": "IngestErrorCount"}
+STATUS_METRIC = {AttemptStatus.ACCEPTED: "IngestCount", AttemptStatus.DUPLICATE: "DuplicateCount",
+                 AttemptStatus.CONFLICT: "ConflictCount", AttemptStatus.REJECTED: "RejectedCount",
+                 "FAILED": "IngestErrorCount"}  # FAILED: a request that broke on an outage, no attempt
 
 
 def count(name: str, value: int = 1) -> None:
