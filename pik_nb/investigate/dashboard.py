@@ -317,8 +317,11 @@ class DashboardExplanation:
 
     def __str__(self) -> str:
         fits = f"(fits {self.semantics.fit:.0%} of windows)"
+        daily = bool(len(self.table)) and (self.table["window"] == self.table["window"].dt.normalize()).all()
+        form = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
+        shown = self.table.assign(window=self.table["window"].dt.strftime(form))
         return "\n".join([f"semantics: {self.semantics.describe()} {fits}",
-                          "", self.table.to_string(index=False), "", self.summary()])
+                          "", shown.to_string(index=False), "", self.summary()])
 
     def _repr_html_(self) -> str:
         import html

@@ -134,6 +134,9 @@ def test_the_events_behind_a_cause_are_its_number():
         assert len(ex.events(row.window, "truth")) == row.truth
     late = ex.events(ex.table.loc[ex.table["late"].idxmin(), "window"], "late")
     assert set(late.columns) >= {"event_id", "event_time", "arrival", "status", "s3_key"}
+    printed = str(ex).splitlines()  # what pik explain-dashboard prints
+    assert printed[0].startswith("semantics: counts by event time, with a ") and printed[0].endswith("(fits 100% of windows)")
+    assert printed[2].split()[:3] == ["window", "dashboard", "truth"] and printed[3].startswith("2026-11-20 ")
 
 
 def test_summary_reads_like_the_incident_channel():
