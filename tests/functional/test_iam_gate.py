@@ -52,7 +52,8 @@ def test_the_gate_records_each_authorization_a_handler_needs(recorder, stack):
     calls = {(c.principal, c.action, c.resource.split("/")[0] if c.action.startswith("s3") else c.resource)
              for c in recorder.calls}
     assert ("IngestFunction", "s3:PutObject", f"arn:aws:s3:::{bucket}") in calls
-    assert ("IngestFunction", "dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}") in calls
+    table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"
+    assert ("IngestFunction", "dynamodb:PutItem", table_arn) in calls
     [put] = [c for c in recorder.calls if c.action == "s3:PutObject"]
     assert dict(put.context) == {"s3:if-none-match": "*"}  # the bucket policy denies a put without it
     assert recorder.denied(iam_stack(stack)) == []
@@ -71,8 +72,9 @@ def test_finding_3_caller_credentials_make_the_investigators_replay_a_denied_inv
     assert status == 200
     assert recorder.denied(iam_stack(stack)) == []  # InvokeRole: NONE
     problems = recorder.denied(_stack_of(_before_issue_17(caller_credentials=True), stack))
-    assert len(problems) == 1 and problems[0].startswith("denied: Investigator: lambda:InvokeFunction on "
-                                                         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"), problems
+    function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
+    denied_invoke = f"denied: Investigator: lambda:InvokeFunction on {function_arn}"
+    assert len(problems) == 1 and problems[0].startswith(denied_invoke), problems
 
 
 def test_finding_7_a_conflict_replayed_to_a_target_reads_conflicts(recorder, stack, monkeypatch):
@@ -84,7 +86,8 @@ def test_finding_7_a_conflict_replayed_to_a_target_reads_conflicts(recorder, sta
     now = datetime.now(UTC)
     scope = {"entity_id": first["entity_id"], "start_time": (now - timedelta(days=1)).isoformat(),
              "end_time": now.isoformat()}
-    status, run = call(replay, "/replay", {**scope, "statuses": ["CONFLICT"], "dry_run": False, "target": {"sqs": url}})
+    request = {**scope, "statuses": ["CONFLICT"], "dry_run": False, "target": {"sqs": url}}
+    status, run = call(replay, "/replay", request)
     assert status == 200 and run["sent"] == 1, run
     reads = [c for c in recorder.calls if c.principal == "ReplayFunction" and c.action == "s3:GetObject"]
     assert [c.resource.split("/", 2)[1] for c in reads] == ["conflicts"]
@@ -95,12 +98,14 @@ def test_finding_7_a_conflict_replayed_to_a_target_reads_conflicts(recorder, sta
 
 def test_a_missing_key_reads_as_403_without_list_bucket(recorder, stack):
     bucket = stack.names["RawBucket"]
-    missing = iam.Call("ProcessorFunction", "s3:GetObject", f"arn:aws:s3:::{bucket}/raw/missing.json", status=404)
+    key = f"arn:aws:s3:::{bucket}/raw/missing.json"
+    missing = iam.Call("ProcessorFunction", "s3:GetObject", key, status=404)
     recorder.calls.append(missing)
     processor_policies = iam_stack(stack).role_policies("ProcessorFunction")
     lists = any("s3:ListBucket" in str(document) for document in processor_policies)
-    expected = [] if lists else [f"403 not 404 (no s3:ListBucket on arn:aws:s3:::{bucket}): {missing.describe()}"]
+    refusal = f"403 not 404 (no s3:ListBucket on arn:aws:s3:::{bucket}): {missing.describe()}"
+    expected = [] if lists else [refusal]
     assert recorder.denied(iam_stack(stack)) == expected
-    investigator = iam.Call(iam.INVESTIGATOR, "s3:GetObject", f"arn:aws:s3:::{bucket}/raw/missing.json", status=404)
+    investigator = iam.Call(iam.INVESTIGATOR, "s3:GetObject", key, status=404)
     recorder.calls[:] = [investigator]
     assert recorder.denied(iam_stack(stack)) == []  # InvestigatorPolicy lists the bucket: 404 stays 404

@@ -52,7 +52,7 @@ _principal: contextvars.ContextVar[str | None] = contextvars.ContextVar("pik_iam
 
 @dataclass(frozen=True)
 class Call:
-    """One authorization AWS makes: ``Call("IngestFunction", "s3:PutObject", "arn:aws:s3:::b/raw/k", {...})``."""
+    """One authorization AWS makes: ``Call("IngestFunction", "s3:PutObject", "arn:aws:s3:::b/raw/k")``."""
 
     principal: str
     action: str
@@ -94,7 +94,8 @@ def _dynamodb(operation: str, params: dict, region: str) -> list[tuple[str, str,
         return f"{arn}/index/{index}" if index else arn
 
     if operation == "TransactWriteItems":
-        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                 "ConditionCheck": "ConditionCheckItem"}
         return [(f"dynamodb:{kinds[kind]}", table(spec["TableName"]), {})
                 for item in params["TransactItems"] for kind, spec in item.items()]
     if operation == "TransactGetItems":
@@ -120,13 +121,15 @@ def _events(operation: str, params: dict, region: str) -> list[tuple[str, str, d
 
 
 def _kinesis(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
-    arn = params.get("StreamARN") or f"arn:aws:kinesis:{region}:{ACCOUNT}:stream/{params.get('StreamName', '')}"
+    name = params.get("StreamName", "")
+    arn = params.get("StreamARN") or f"arn:aws:kinesis:{region}:{ACCOUNT}:stream/{name}"
     return [(f"kinesis:{operation}", arn, {})]
 
 
 def _ssm(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
     name = params["Name"]
-    return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{name if name.startswith('/') else '/' + name}", {})]
+    path = name if name.startswith("/") else "/" + name
+    return [(f"ssm:{operation}", f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{path}", {})]
 
 
 def _cloudformation(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
@@ -292,7 +295,8 @@ class Recorder:
             integration = spec.get(method.lower(), {}).get("x-amazon-apigateway-integration", {})
             if integration.get("credentials") == "arn:aws:iam::*:user/*":
                 target = stack.attribute(function, "Arn")
-                yield Call(caller, "lambda:InvokeFunction", target, operation="API Gateway, caller's credentials")
+                yield Call(caller, "lambda:InvokeFunction", target,
+                           operation="API Gateway, caller's credentials")
 
 
 def _template_path(paths: dict, path: str) -> str:

@@ -60,11 +60,12 @@ class Stack:
 
     def __post_init__(self) -> None:
         declared = self.translated.get("Parameters", {})
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | self.parameters
+        defaults = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+        self.parameters = defaults | self.parameters
+        stack_id = f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack_name}/{STACK_UUID}"
         self.pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                        "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self.stack_name,
-                       "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack_name}/"
-                                       f"{STACK_UUID}"}
+                       "AWS::StackId": stack_id}
         self._conditions: dict[str, bool] = {}
 
     @property
@@ -129,15 +130,17 @@ class Stack:
     def function_environment(self, logical: str) -> dict[str, str]:
         """A translated Lambda function's environment variables, resolved."""
         properties = self.resolve(self.resources[logical]["Properties"])
-        return {key: str(value) for key, value in properties.get("Environment", {}).get("Variables", {}).items()}
+        variables = properties.get("Environment", {}).get("Variables", {})
+        return {key: str(value) for key, value in variables.items()}
 
     def role_policies(self, function: str) -> list[dict]:
-        """Every policy document attached to a function's role: inline, and managed policies of the template."""
+        """Every policy document of a function's role: inline ones and the template's managed policies."""
         role_name = self.translated["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
         role = self.resolve(self.resources[role_name]["Properties"])
         documents = [policy["PolicyDocument"] for policy in role.get("Policies", [])]
         for arn in role.get("ManagedPolicyArns", []):
-            documents += [self.resolve(r["Properties"]["PolicyDocument"]) for logical, r in self.resources.items()
+            documents += [self.resolve(r["Properties"]["PolicyDocument"])
+                          for logical, r in self.resources.items()
                           if r["Type"] == "AWS::IAM::ManagedPolicy" and self.ref(logical) == arn]
         return documents
 
@@ -158,7 +161,10 @@ def _arn(kind: str, name: str, region: str) -> str:
 
 
 def _sub(stack: Stack, argument: Any) -> str:
-    text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], stack.resolve(argument[1]))
+    if isinstance(argument, str):
+        text, variables = argument, {}
+    else:
+        text, variables = argument[0], stack.resolve(argument[1])
 
     def value(match: re.Match) -> str:
         name = match.group(1)

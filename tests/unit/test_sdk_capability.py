@@ -33,4 +33,5 @@ def test_an_old_botocore_fails_at_init_naming_version_and_fix():
 @pytest.mark.parametrize("handler", ["ingest", "replay", "processor", "tap"])
 def test_every_function_that_writes_raw_bytes_checks_at_import(handler):
     code = f"import sys, pik.handlers.{handler}; print('pik.aws.s3' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert answer.stdout == "True\n"

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every option on, each free-text parameter at its MaxLength: the worst case for sizes.
 EVERY_OPTION = {
     "EnableAthena": "true", "EnableApiAccessLogs": "true", "EventBridgeTapBusName": "default",
-    "SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders", "KinesisTapStreamArn":
-    "arn:aws:kinesis:us-east-1:123456789012:stream/orders", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+    "SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders",
+    "KinesisTapStreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/orders",
+    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:t",
     "RawRetentionDays": "36500", "ReservedConcurrency": "5", "LogLevel": "WARNING", "AthenaDatabaseName": "",
 }
 INIT_ALLOWANCE_S = 8  # a cold start's init (Lambda allows 10 s); API Gateway's 29 s include it
@@ -56,16 +57,17 @@ def test_api_methods_are_iam_authorized_and_invoke_with_the_apis_own_permission(
     assert set(methods) == {("/ingest", "post"), ("/replay", "post"), ("/replay/{replay_id}", "post")}
     for method, spec in methods.items():
         assert spec["security"] == [{"AWS_IAM": []}], method
-        # CALLER_CREDENTIALS would be "arn:aws:iam::*:user/*": API Gateway then needs the caller's lambda:Invoke
+        # CALLER_CREDENTIALS would be "arn:aws:iam::*:user/*": the caller would need lambda:InvokeFunction
         assert "credentials" not in spec["x-amazon-apigateway-integration"], method
     permissions = _of_type(stack, "AWS::Lambda::Permission")
-    assert {stack.resolve(p["Properties"]["Principal"]) for p in permissions.values()} >= {"apigateway.amazonaws.com"}
+    principals = {stack.resolve(p["Properties"]["Principal"]) for p in permissions.values()}
+    assert "apigateway.amazonaws.com" in principals
 
 
 def test_the_api_has_one_stage_v1(translated):
     stack = _stack(translated)
-    assert [stack.resolve(s["Properties"]["StageName"]) for s in _of_type(stack, "AWS::ApiGateway::Stage").values()] \
-        == ["v1"]
+    stages = _of_type(stack, "AWS::ApiGateway::Stage").values()
+    assert [stack.resolve(s["Properties"]["StageName"]) for s in stages] == ["v1"]
     for deployment in _of_type(stack, "AWS::ApiGateway::Deployment").values():
         assert "StageName" not in deployment["Properties"]  # SAM's extra "Stage" stage
 
@@ -92,7 +94,8 @@ def test_regions_without_the_layer_are_refused_with_a_message_the_docs_list(tran
     assert "EnableCompaction=false" in assertion["AssertDescription"]
     documented = re.search(r"<!-- pandas-layer-regions -->(.*?)<!-- /pandas-layer-regions -->",
                            (ROOT / "docs" / "deploy.md").read_text(), re.S)
-    assert documented and sorted(re.findall(r"`([a-z]{2}-[a-z]+-\d)`", documented.group(1))) == sorted(regions)
+    assert documented
+    assert sorted(re.findall(r"`([a-z]{2}-[a-z]+-\d)`", documented.group(1))) == sorted(regions)
 
 
 @pytest.mark.parametrize("stack_name", ["pik", "My-Pik-Stack", "a" * 128])
@@ -105,12 +108,14 @@ def test_the_glue_database_name_is_valid_and_is_the_one_the_policies_name(transl
     [catalog] = [s for s in policy["Statement"] if s["Sid"] == "ReadTheArchiveCatalog"]
     assert f"arn:aws:glue:us-east-1:{sam.ACCOUNT}:database/{name}" in catalog["Resource"]
     named = sam.Stack(translated, parameters={"EnableAthena": "true", "AthenaDatabaseName": "pik_orders"})
-    assert named.resolve(named.resources["RawDatabase"]["Properties"]["DatabaseInput"]["Name"]) == "pik_orders"
+    database = named.resources["RawDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    assert named.resolve(database) == "pik_orders"
 
 
 def test_the_dashboard_name_holds_the_region(translated):
     stack = sam.Stack(translated, stack_name="pik", region="eu-west-1")
-    assert stack.resolve(stack.resources["HealthDashboard"]["Properties"]["DashboardName"]) == "pik-eu-west-1-health"
+    name = stack.resources["HealthDashboard"]["Properties"]["DashboardName"]
+    assert stack.resolve(name) == "pik-eu-west-1-health"
 
 
 def test_sam_delete_leaves_buckets_that_hold_objects(translated):
@@ -136,11 +141,13 @@ def test_api_facing_functions_answer_before_api_gateway_gives_up(translated):
     integrated = {uri.split("function:")[1].split("/")[0]
                   for uri in re.findall(r'"uri": "([^"]+)"', json.dumps(stack.resolve(
                       stack.resources["PikApi"]["Properties"]["Body"])))}
-    functions = {name: r for name, r in _of_type(stack, "AWS::Lambda::Function").items() if stack.ref(name) in integrated}
+    functions = {name: r for name, r in _of_type(stack, "AWS::Lambda::Function").items()
+                 if stack.ref(name) in integrated}
     assert set(functions) == {"IngestFunction", "ReplayFunction"}
     for name, function in functions.items():
         timeout = function["Properties"]["Timeout"]
-        limits.API_GATEWAY_INTEGRATION_TIMEOUT.check(timeout + INIT_ALLOWANCE_S, what=f"{name}'s timeout + init")
+        limits.API_GATEWAY_INTEGRATION_TIMEOUT.check(timeout + INIT_ALLOWANCE_S,
+                                                     what=f"{name}'s timeout + init")
 
 
 def test_no_function_needs_reserved_concurrency_by_default(translated):
@@ -158,7 +165,8 @@ def test_queue_fed_functions_are_capped_by_their_mapping_and_redrive_late(transl
     functions = _of_type(stack, "AWS::Lambda::Function")
     queues = {stack.attribute(name, "Arn"): stack.resolve(q["Properties"]) for name, q in
               _of_type(stack, "AWS::SQS::Queue").items()}
-    mappings = [stack.resolve(m["Properties"]) for m in _of_type(stack, "AWS::Lambda::EventSourceMapping").values()]
+    mappings = [stack.resolve(m["Properties"])
+                for m in _of_type(stack, "AWS::Lambda::EventSourceMapping").values()]
     sqs = [m for m in mappings if ":sqs:" in m["EventSourceArn"]]
     assert len(sqs) == 3
     for mapping in sqs:
@@ -169,7 +177,8 @@ def test_queue_fed_functions_are_capped_by_their_mapping_and_redrive_late(transl
             continue  # the SQS tap's queue is the user's own (docs/capture.md says what it needs)
         [function] = [f for name, f in functions.items() if stack.ref(name) == mapping["FunctionName"]]
         ratio = queue["VisibilityTimeout"] / function["Properties"]["Timeout"]
-        limits.SQS_VISIBILITY_PER_TIMEOUT.check(ratio, what=f"{mapping['EventSourceArn']}'s visibility / timeout")
+        limits.SQS_VISIBILITY_PER_TIMEOUT.check(ratio,
+                                                what=f"{mapping['EventSourceArn']}'s visibility / timeout")
         limits.SQS_MAX_RECEIVE_COUNT.check(queue["RedrivePolicy"]["maxReceiveCount"], what="maxReceiveCount")
     for function in functions.values():
         limits.LAMBDA_TIMEOUT.check(function["Properties"]["Timeout"], what="a function's timeout")
@@ -180,6 +189,6 @@ def test_the_default_eventbridge_tap_pattern_leaves_aws_service_events_out(trans
     stack = _stack(translated, EventBridgeTapBusName="default")
     [rule] = [r for name, r in _of_type(stack, "AWS::Events::Rule").items() if name == "EventBridgeTapRule"]
     pattern = EventPattern.load(stack.resolve(rule["Properties"]["EventPattern"]))
-    event = {"source": source, "detail-type": "Object Created" if source.startswith("aws.") else "order.placed",
-             "detail": {}}
+    detail_type = "Object Created" if source.startswith("aws.") else "order.placed"
+    event = {"source": source, "detail-type": detail_type, "detail": {}}
     assert pattern.matches_event(event) is captured
