@@ -6,6 +6,7 @@ Local mode differs only by the standard ``AWS_ENDPOINT_URL*`` variables, read by
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .core.metrics import parse_fields
@@ -34,7 +35,7 @@ class Settings:
     curated_database: str = ""  # the Glue database of the curated tables (EnableAthena), else empty
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Read ``RAW_BUCKET``, ``EVENTS_TABLE``, ... (missing names stay empty until used)."""
         env = os.environ if env is None else env
         return cls(

@@ -144,7 +144,7 @@ def fresh_events(stack: "Stack", attempts: pa.Table) -> pa.Table:
     firsts = [row for row in attempts.to_pylist() if row["status"] == ACCEPTED]
     raws = get_many(stack, [row["s3_key"] for row in firsts], False, "raw", parse=json.loads)
     rows = []
-    for item, raw in zip(firsts, raws):
+    for item, raw in zip(firsts, raws, strict=True):
         if raw is None:
             continue  # metadata without raw: pik reconcile reports it
         row = curated.event_row(_key_times(item), raw)

@@ -48,6 +48,8 @@ def athena_stack(stack):
     group = resolved(tpl["AthenaWorkGroup"]["Properties"], names)
     boto3.client("athena").create_work_group(Name=WORKGROUP, Configuration=group["WorkGroupConfiguration"],
                                              Description=group["Description"])
+    stack.names.update(RawDatabase=DATABASE, AthenaWorkGroup=WORKGROUP,  # for the IAM gate
+                       AthenaResultsBucket=names["AthenaResultsBucket"])
     kit = pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs,
                          athena_database=DATABASE, athena_work_group_name=WORKGROUP)
     return kit
