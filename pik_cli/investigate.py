@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ._common import ISO_TIME, check_scope, connection
-from .replay_options import next_step, parse_target, show_step, target_options
+from .replay_options import next_step, parse_target, refused, show_step, target_options
 
 
 def _json(value: Any) -> str:
@@ -80,6 +80,10 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo(f"last target error: {run['last_error']}")
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
+    if refused(run):  # counts move only with delivered batches: "nothing matched" would be untrue here
+        click.echo(f"target refused: nothing delivered ({run['failed']} events refused by {run['target']})")
+        click.echo(next_step(run, client_token) or "fix the target, then repeat this command")
+        raise click.exceptions.Exit(1)
     if not run["matched"]:
         if dead_letters:
             click.echo("nothing matched: the replay queue's DLQ holds no replay messages")
