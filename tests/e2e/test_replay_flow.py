@@ -49,3 +49,21 @@ def test_replay_needs_a_preview_of_the_same_scope_and_confirmation_above_the_thr
     assert progress.dead_lettered == 0
     [diff] = flow.diffs()
     assert (diff.new["version"], diff.new["value"], diff.new["replay_id"]) == (1, 3, run["replay_id"])
+    # the same scope replayed again: the processor finds the same inputs and writes no version, so there
+    # is no diff of this run (before, the widget showed version 1's diff as if this replay had made it)
+    flow.preview(scope)
+    second = flow.replay(scope, confirmed=True)
+    assert second["replay_id"] != run["replay_id"] and second["sent"] == 3
+    wait_for(lambda: (p := flow.progress()).drained and p.processed == 3 and p, timeout_s=60,
+             what="the processor to drain the second replay")
+    assert flow.diffs() == []
+
+
+def test_a_preview_that_matched_nothing_keeps_replay_disabled(flow_kit):
+    kit, scope = flow_kit
+    flow = pik_nb.ReplayFlow(kit)
+    nobody = pik_nb.Scope(start=scope.start, end=scope.end, entity_id="nobody")
+    assert flow.preview(nobody)["matched"] == 0
+    assert not flow.can_replay(nobody)
+    with pytest.raises(FlowError, match="The preview matched nothing"):
+        flow.replay(nobody, confirmed=True)
