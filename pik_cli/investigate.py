@@ -8,6 +8,7 @@ become one-line CLI errors, never tracebacks.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -46,14 +47,18 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
 @click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
+@click.option("--run", "run_id", default=None, help="With --execute: execute this reviewed dry run (RP_ID), exactly "
+              "its scope, once.")
+@click.option("--yes", is_flag=True, help="Execute a scope already executed before (without --client-token).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
-@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, **_: _check(
-    entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
+@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, run_id, execute,
+            **_: _check(entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, run_id, execute))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
-           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
+           run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool,
+           rate_per_second: float | None, event_ids: list[str] | None, dead_letters: bool,
+           statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -63,12 +68,18 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
+      pik replay --run rp-4c1d... --execute                  # execute the dry run you reviewed, exactly its scope
     """
-    run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
-                     include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
-                     target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                     event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters,
-                     on_step=show_step)
+    scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
+                 include_duplicates=include_duplicates, client_token=client_token,
+                 target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
+                 event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
+    if run_id:
+        run = kit.replay(run=run_id, on_step=show_step)
+    else:
+        if execute and not client_token and not yes:
+            _refuse_a_second_execution(kit, kit.replay(**scope, dry_run=True)["request"])
+        run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
         click.echo(_json(run))
         return
@@ -101,8 +112,34 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo("stopped at --limit: the counts cover the first events of the scope")
 
 
+_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second")
+
+
+def _refuse_a_second_execution(kit: Any, scope: dict) -> None:
+    """Warn when an executed run already had this exact scope; go on only if the person says so
+    (interactive), else refuse: ``--yes`` (or a ``--client-token``) says it is meant."""
+    wanted = {k: v for k, v in scope.items() if k not in _NOT_SCOPE}
+    runs = kit.replays()
+    for _, earlier in runs[~runs["dry_run"].astype(bool)].iterrows():
+        if {k: v for k, v in (earlier["request"] or {}).items() if k not in _NOT_SCOPE} == wanted:
+            click.echo(f"warning: this scope was already executed by {earlier['replay_id']} at {earlier['created_at']} "
+                       f"(sent {earlier['sent']}); executing it again sends its events again", err=True)
+            if not sys.stdin.isatty():
+                raise click.UsageError("not sending the same scope twice: add --yes to mean it (or --client-token)")
+            if not click.confirm("send it again?", default=False, err=True):
+                raise click.exceptions.Exit(1)
+            return
+
+
 def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-           end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...] = (), dead_letters: bool = False) -> None:
+           end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...] = (), dead_letters: bool = False,
+           run_id: str | None = None, execute: bool = False) -> None:
+    if run_id:
+        if entity_id or source or event_type or event_ids or statuses or start or end or dead_letters:
+            raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids or window")
+        if not execute:
+            raise click.UsageError("--run executes a reviewed dry run: add --execute")
+        return
     if dead_letters:
         if entity_id or source or event_type or event_ids or statuses or start or end:
             raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")

@@ -203,7 +203,7 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False,
+               statuses: Iterable[str] | None = None, dead_letters: bool = False, run: str | None = None,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -212,12 +212,16 @@ class Kit:
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
-        redrives the replay queue's DLQ instead of a scope.
+        redrives the replay queue's DLQ instead of a scope. ``run="rp-..."`` executes a reviewed dry run
+        by its id, exactly its recorded scope, once (a repeat answers the same execution run).
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         """
+        if run is not None:
+            with self.stack.api as api:
+                return api.replay({"run": run}, follow=True, on_step=on_step)
         body = {"entity_id": entity_id, "source": source, "event_type": event_type,
                 "start_time": key_time(utc(start)) if start is not None else None,
                 "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,

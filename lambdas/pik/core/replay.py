@@ -244,7 +244,19 @@ BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
 
 def parse_call(data: dict) -> ReplayCall:
     """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
-    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once)."""
+    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once).
+    ``{"run": "<dry run's id>"}`` executes a reviewed dry run: ``{"replay_id": ..., "dry_run": false}``.
+
+    >>> parse_call({"run": "rp-" + "0" * 32}).dry_run
+    False
+    """
+    if isinstance(data, dict) and "run" in data:
+        if "replay_id" in data or "dry_run" in data:
+            raise ValidationError([FieldError("run", "alone", "run executes the dry run it names: no replay_id or "
+                                              "dry_run beside it")])
+        data = {"replay_id": data["run"], "dry_run": False,
+                **({"continuation": data["continuation"]} if "continuation" in data else {}),
+                **{name: value for name, value in data.items() if name not in ("run", "continuation")}}
     if not isinstance(data, dict) or "replay_id" not in data:
         request, continuation, event_ids = parse_request(data)
         return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
