@@ -37,6 +37,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SCOPE = {"self", "progress", "on_step"}
 
 
+def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id: str | None = None,
+                source: str | None = None, event_type: str | None = None, limit: int | None = None,
+                include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
+                target: dict | None = None, rate_per_second: float | None = None,
+                event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                dead_letters: bool = False) -> dict:
+    """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
+
+    >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
+    '2026-11-20T00:00:00.000000Z'
+    """
+    body = {"entity_id": entity_id, "source": source, "event_type": event_type,
+            "start_time": key_time(utc(start)) if start is not None else None,
+            "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
+            "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
+            "target": target, "rate_per_second": rate_per_second,
+            "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
+            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _loaded(kind: str) -> Callable[[F], F]:
     """The verb's frame carries where it came from in ``attrs["pik"]`` (``pik_nb.schemas.provenance``):
     its ``kind``, the stack, the arguments that scoped it (or the query), and when it was loaded."""
@@ -222,15 +243,12 @@ class Kit:
         if run is not None:
             with self.stack.api as api:
                 return api.replay({"run": run}, follow=True, on_step=on_step)
-        body = {"entity_id": entity_id, "source": source, "event_type": event_type,
-                "start_time": key_time(utc(start)) if start is not None else None,
-                "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
-                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
-                "target": target, "rate_per_second": rate_per_second,
-                "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+        body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
+                           limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
+                           client_token=client_token, target=target, rate_per_second=rate_per_second,
+                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters)
         with self.stack.api as api:
-            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
+            return api.replay(body, follow=limit is None, on_step=on_step)
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -65,6 +66,9 @@ class _RefusingKit:
                 "target": "http:https://hooks.example.com/in", "scanned": 173, "matched": 0, "sent": 0,
                 "failed": 10, "retried": 20, "by_day": {}, "last_error": "HTTP 401 from https://hooks.example.com/in",
                 "continuation": "abc"}
+
+    def replays(self):  # no run before this one
+        return pd.DataFrame({"replay_id": [], "dry_run": [], "request": [], "created_at": [], "sent": []})
 
 
 def test_a_target_that_refused_everything_is_said_so_and_exits_non_zero(monkeypatch):

@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
@@ -251,12 +252,7 @@ def parse_call(data: dict) -> ReplayCall:
     False
     """
     if isinstance(data, dict) and "run" in data:
-        if "replay_id" in data or "dry_run" in data:
-            raise ValidationError([FieldError("run", "alone", "run executes the dry run it names: no replay_id or "
-                                              "dry_run beside it")])
-        data = {"replay_id": data["run"], "dry_run": False,
-                **({"continuation": data["continuation"]} if "continuation" in data else {}),
-                **{name: value for name, value in data.items() if name not in ("run", "continuation")}}
+        data = _run_call(data)
     if not isinstance(data, dict) or "replay_id" not in data:
         request, continuation, event_ids = parse_request(data)
         return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
@@ -272,6 +268,20 @@ def parse_call(data: dict) -> ReplayCall:
     if errors:
         raise ValidationError(errors)
     return ReplayCall(None, continuation, replay_id, dry_run)
+
+
+def _run_call(data: dict[str, Any]) -> dict[str, Any]:
+    """``{"run": id, "continuation"?}`` as the by-id call it is; any other field is a 400 naming it
+    (the dry run's recorded scope is what executes, so nothing may change it)."""
+    run = data["run"]
+    errors = [FieldError(n, "with_run", f"{n[:64]!r} cannot be sent with run: the dry run's recorded scope "
+                         "is executed, exactly") for n in data if n not in ("run", "continuation")]
+    if not isinstance(run, str) or not RUN_ID_RE.fullmatch(run):
+        errors.append(FieldError("run", "pattern", f"run must be a dry run's replay_id ({RUN_ID_RE.pattern})"))
+    if errors:
+        raise ValidationError(errors)
+    return {"replay_id": run, "dry_run": False, **({"continuation": data["continuation"]} if "continuation" in data
+                                                    else {})}
 
 
 def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
