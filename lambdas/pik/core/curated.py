@@ -7,7 +7,7 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 - ``curated/attempts/source=S/event_type=T/event_date=D/part-<sha>.parquet``  every ingest attempt
 - ``curated/events/source=S/event_type=T/event_date=D/part-<sha>.parquet``    one row per ACCEPTED event
 - ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
-- ``curated/watermark.json``  attempts that arrived before ``ingest_time`` are compacted
+- ``curated/watermark.json``  attempts *recorded* (written) before ``recorded_at`` are compacted
 
 A part's name is the hash of its bytes, so the same rows give the same key; a partition's files
 change by writing the new parts, then its manifest (the switch), then deleting the old parts.
@@ -30,7 +30,7 @@ ATTEMPTS, EVENTS = "attempts", "events"
 LAYOUTS = (ATTEMPTS, EVENTS)
 WATERMARK_KEY = f"{PREFIX}/watermark.json"
 MANIFEST_PREFIX = f"{PREFIX}/manifests/"
-MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v1"
+MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v2"
 PARTITION_COLUMNS = ("source", "event_type", "event_date")
 
 #: Columns stored in an attempts part (the partition columns live in the path), with their kind
@@ -153,6 +153,19 @@ def manifest_document(partition: Partition, files: dict[str, list[str]], ids: di
             "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS}}
 
 
-def watermark_document(ingest_time: str, partitions: int, compacted_at: str) -> dict:
-    return {"schema": WATERMARK_SCHEMA, "ingest_time": ingest_time, "partitions": partitions,
+def watermark_document(recorded_at: str, partitions: int, compacted_at: str) -> dict:
+    return {"schema": WATERMARK_SCHEMA, "recorded_at": recorded_at, "partitions": partitions,
             "compacted_at": compacted_at}
+
+
+def watermark_of(document: dict | None) -> str | None:
+    """The recorded-time watermark a watermark document holds; None when there is none yet, or
+    when it is a v1 document (it followed arrival time, which late-recorded attempts precede: the
+    next run starts again from every partition).
+
+    >>> watermark_of(watermark_document("2026-11-20T08:00:00.000000Z", 3, "2026-11-20T08:01:00.000000Z"))
+    '2026-11-20T08:00:00.000000Z'
+    """
+    if not document or document.get("schema") != WATERMARK_SCHEMA:
+        return None
+    return document["recorded_at"]
