@@ -191,13 +191,25 @@ class Compactor:
             for part_key, (body, _) in parts[layout].items():
                 self.archive.write(part_key, body)
         ids = {part_key: part_ids for layout in curated.LAYOUTS for part_key, (_, part_ids) in parts[layout].items()}
-        self._fence(partition)  # the switch happens only under a live lease
+        try:
+            self._fence(partition)  # the switch happens only under a live lease
+        except LeaseError:
+            self._withdraw(partition, [k for layout in curated.LAYOUTS for k in parts[layout]])
+            raise
         self.archive.write(key, _json(curated.manifest_document(partition, files, ids, columns, compacted_at)))
         stale = sorted({k for layout in curated.LAYOUTS for k in old_files.get(layout, [])} - {
             k for layout in curated.LAYOUTS for k in files[layout]})
         if stale:
             self.archive.delete(stale)
         return {"written": True, "files": files, **counts}
+
+    def _withdraw(self, partition: Partition, written: list[str]) -> None:
+        """After losing the lease: delete the parts this run wrote that the partition's manifest (the
+        new holder's) does not list, so none is left for prefix readers (best effort)."""
+        body = self.archive.read(curated.manifest_key(partition))
+        files = json.loads(body)["files"] if body else {}
+        listed = {key for layout in curated.LAYOUTS for key in files.get(layout, [])}
+        self.archive.delete(sorted(set(written) - listed))
 
     def _event_rows(self, firsts: list[dict], old_parts: list[str]) -> list[dict]:
         """Events rows for the ACCEPTED attempts ``firsts``: payloads already in the partition's
