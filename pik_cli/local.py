@@ -141,7 +141,7 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       pik ingest events.jsonl --stack pik-prod --profile producer
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
-    from pik_local.client import ApiClient, count_statuses
+    from pik_api import ApiClient, count_statuses
 
     events = list(_json_lines(source))
     with errors():

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import pik_nb
-from pik_nb import durations
-from pik_nb.durations import humanize, humanize_frame
+from pik_nb.analyses import durations
+from pik_nb.analyses.durations import humanize, humanize_frame
 
 
 @pytest.mark.parametrize(("value", "text"), [

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
-from ._plot import axes
+from .plotting import axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

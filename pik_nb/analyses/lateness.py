@@ -10,7 +10,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from ._plot import pair
+from .plotting import pair
 from .durations import humanize
 
 if TYPE_CHECKING:
