@@ -28,7 +28,7 @@ from pik.core.contract import Limits
 from pik.core.timefmt import UTC
 from pik.handlers import compact, ingest, replay, tap
 from pik.services import ingest as ingest_service
-from pik_nb import archive
+from pik_nb.sql import archive
 from tests.conftest import EVENTS, REGION, LambdaContext, api_event, call, make_event, sqs_event
 
 NOW = datetime.now(UTC)
@@ -120,7 +120,7 @@ def test_an_attempt_recorded_after_the_watermark_reaches_sql_and_the_next_compac
 
 def test_a_negative_settle_is_refused_naming_the_argument_and_the_rule(stack):
     kit = pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs)
-    with pytest.raises(pik_nb.errors.ScopeError, match=r"settle='-120s': must be zero or more .*future"):
+    with pytest.raises(pik_nb.ScopeError, match=r"settle='-120s': must be zero or more .*future"):
         kit.compact(settle="-120s")
     s3 = boto3.client("s3")
     assert s3.list_objects_v2(Bucket=stack.outputs["raw_bucket_name"], Prefix="curated/")["KeyCount"] == 0
