@@ -35,7 +35,8 @@ def compact(kit, source: str | None, event_type: str | None, start: datetime | N
             everything: bool, settle: str) -> None:
     """Compact raw events and attempts into Parquet under curated/ (what the scheduled Lambda does).
 
-    Without options: the partitions touched since the watermark; a re-run writes nothing.
+    Without options: the partitions attempts were recorded in since the watermark; a re-run writes
+    nothing. One run at a time: while another holds the compaction lease, it says so and stops.
 
     \b
     Example:
@@ -45,7 +46,8 @@ def compact(kit, source: str | None, event_type: str | None, start: datetime | N
     result = kit.compact(source=source, event_type=event_type, start=start, end=end, everything=everything,
                          settle=settle)
     click.echo(f"{result['partitions']} partition(s): {result['written']} written, {result['unchanged']} unchanged; "
-               f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}")
+               f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}"
+               + (f"; {result['orphans']} orphan part(s) collected" if result.get("orphans") else ""))
 
 
 def _echo(frame, output: str) -> None:
