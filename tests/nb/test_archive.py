@@ -3,6 +3,7 @@ kit.search, and the CLI skins. pyarrow's S3 filesystem reads the moto server ove
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import boto3
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik.core import curated
+from pik.core import contract, curated, records
 from pik.core.timefmt import UTC
 from pik_cli import cli
 from pik_api import ingest_events
@@ -121,3 +122,26 @@ def test_the_cli_compacts_and_searches(local):
     assert found.output.split() == [answers[3]["event_id"], answers[9]["event_id"]]
     half = runner.invoke(cli, ["compact", "--source", "checkout", *where])
     assert half.exit_code == 2 and "--source, --event-type, --start and --end together" in half.output
+
+
+def test_a_retry_completing_a_crashed_request_is_in_sql_before_and_after_the_next_compaction(local):
+    """Issue 18 #1 end to end, through kit.sql's union: a request stored its raw bytes two hours ago
+    (before the watermark) and crashed before its transaction; the client's retry now records it as
+    the ACCEPTED attempt at its old arrival. Every count has it, fresh or compacted, exactly once."""
+    kit, _, _ = local
+    kit.compact(settle="0s")
+    before = dict(counts(kit))
+    arrived = datetime.now(UTC) - timedelta(hours=2)
+    body = event(5, note="crashed")  # a new event (new payload), on a compacted day
+    valid = contract.validate(json.dumps(body).encode(), now=arrived)
+    document = records.raw_document(valid, records.Attempt(arrived, "crashed-request"))
+    kit.client("s3").put_object(Bucket=kit.resources.raw_bucket_name, Key=valid.raw_key,
+                                Body=json.dumps(document).encode())
+    [retry] = ingest_events(kit.resources.api_url, [body], workers=1, progress=False)
+    assert retry.body["status"] == "DUPLICATE"  # the crashed request is the ACCEPTED one
+    expected = [("ACCEPTED", before["ACCEPTED"] + 1), ("DUPLICATE", before["DUPLICATE"] + 1)]
+    assert counts(kit) == expected  # the crashed attempt arrived before the watermark, recorded after
+    assert kit.compact(settle="0s")["written"] == 1
+    assert counts(kit, fresh=False) == expected and counts(kit) == expected
+    ids = kit.sql("SELECT event_id FROM events")["event_id"]
+    assert len(ids) == ids.nunique() == expected[0][1]
