@@ -55,8 +55,10 @@ def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
         raise ScopeError(f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
                          "negative settle puts it in the future and skips attempts recorded after the run)")
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
-                     archive=ArchiveBucket(bucket, client=s3), feed=RecordedFeed(table, client=dynamodb, segments=1),
-                     lease=CompactionLease(table, client=dynamodb), encode=parquet.encode, decode=parquet.decode,
+                     archive=ArchiveBucket(bucket, client=s3),
+                     feed=RecordedFeed(table, client=dynamodb, segments=1),
+                     lease=CompactionLease(table, client=dynamodb), encode=parquet.encode,
+                     decode=parquet.decode,
                      now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}")
 
 

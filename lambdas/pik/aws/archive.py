@@ -76,7 +76,8 @@ class RecordedFeed:
 
     def partitions_all(self) -> set[tuple[str, str, str]]:
         """(source, event_type, event_date) of every attempt in the table (a full parallel scan)."""
-        requests = [{**queries.arrivals_since(self.table, "", segment, self.segments)} for segment in range(self.segments)]
+        requests = [queries.arrivals_since(self.table, "", segment, self.segments)
+                    for segment in range(self.segments)]
         return self._union(requests, "scan")
 
     def _union(self, requests: list[dict], operation: str) -> set[tuple[str, str, str]]:
@@ -97,7 +98,8 @@ class RecordedFeed:
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-_PARTITION_FIELDS = {"ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"}}
+_PARTITION_FIELDS = {"ProjectionExpression": "#s, event_type, event_date",
+                     "ExpressionAttributeNames": {"#s": "source"}}
 
 
 class CompactionLease(Table):
@@ -110,7 +112,8 @@ class CompactionLease(Table):
     def acquire(self, holder: str, until: datetime, now: datetime, skew_ms: int) -> dict:
         """Take the lease if it is free or ended more than ``skew_ms`` ago; the previous lease item
         ({} when none). ``LeaseError`` naming the holder and its end when it is taken."""
-        item = {"pk": keys.LEASE_PK, "sk": keys.LEASE_SK, "holder": holder, "until_ms": _ms(until), "partition": ""}
+        item = {"pk": keys.LEASE_PK, "sk": keys.LEASE_SK, "holder": holder, "until_ms": _ms(until),
+                "partition": ""}
         try:
             answer = self.client.put_item(
                 TableName=self.name, Item=serialize(item), ReturnValues="ALL_OLD",
@@ -127,9 +130,9 @@ class CompactionLease(Table):
     def renew(self, holder: str, until: datetime, now: datetime, partition: str) -> None:
         """Extend the lease to ``until`` and record ``partition``, only while ``holder`` still holds an
         unexpired lease; else ``LeaseError`` (it was lost: stop before switching anything)."""
-        self._update(holder, "SET until_ms = :u, #p = :p", {":u": {"N": str(_ms(until))}, ":p": {"S": partition},
-                                                            ":now": {"N": str(_ms(now))}},
-                     "holder = :h AND until_ms >= :now", "renew")
+        values = {":u": {"N": str(_ms(until))}, ":p": {"S": partition}, ":now": {"N": str(_ms(now))}}
+        self._update(holder, "SET until_ms = :u, #p = :p", values, "holder = :h AND until_ms >= :now",
+                     "renew")
 
     def release(self, holder: str, partition: str) -> None:
         """End the lease now, keeping ``partition`` ("" after a clean run) for the next holder."""
@@ -138,13 +141,14 @@ class CompactionLease(Table):
 
     def _update(self, holder: str, expression: str, values: dict, condition: str, what: str) -> None:
         try:
-            self.client.update_item(TableName=self.name, Key=serialize({"pk": keys.LEASE_PK, "sk": keys.LEASE_SK}),
-                                    UpdateExpression=expression, ConditionExpression=condition,
+            key = serialize({"pk": keys.LEASE_PK, "sk": keys.LEASE_SK})
+            self.client.update_item(TableName=self.name, Key=key, UpdateExpression=expression,
+                                    ConditionExpression=condition,
                                     ExpressionAttributeNames={"#p": "partition"},
                                     ExpressionAttributeValues={**values, ":h": {"S": holder}})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise LeaseError(f"this compaction lost its lease ({what}): another run holds it now") from exc
+                raise LeaseError(f"this compaction lost its lease ({what}): another run holds it") from exc
             raise StorageError(f"dynamodb update {self.name} (lease {what}): {exc}") from exc
 
 

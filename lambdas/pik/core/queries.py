@@ -64,7 +64,8 @@ def recorded_buckets(since: str, until: str) -> list[str]:
     hour, last = datetime.strptime(since[:13], "%Y-%m-%dT%H"), datetime.strptime(until[:13], "%Y-%m-%dT%H")
     buckets = []
     while hour <= last:
-        buckets += [keys.recorded_bucket(hour.strftime("%Y-%m-%dT%H"), shard) for shard in range(keys.RECORDED_SHARDS)]
+        text = hour.strftime("%Y-%m-%dT%H")
+        buckets += [keys.recorded_bucket(text, shard) for shard in range(keys.RECORDED_SHARDS)]
         hour += timedelta(hours=1)
     return buckets
 

@@ -26,7 +26,8 @@ backfill, a repair or a retry completing a crashed request is recorded now, howe
 arrival. Rows recorded later reach the same partitions on the next run. raw/ is read only.
 
     >>> Compactor(index, documents, archive, feed, lease, encode, decode, now=now).run()
-    {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0, 'watermark': '...'}
+    {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0,
+     'watermark': '...'}
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ class Compactor:
 
     def __post_init__(self) -> None:
         if self.settle < timedelta(0):
-            raise ValueError(f"settle={self.settle}: must be zero or more (rule: the watermark is now - settle, "
-                             "never in the future, or attempts recorded after the run would be skipped)")
+            raise ValueError(f"settle={self.settle}: must be zero or more (rule: the watermark is now - "
+                             "settle, never in the future, or attempts recorded after the run are skipped)")
 
     def watermark(self) -> str | None:
         """Attempts recorded before this key-time are compacted (None before the first run)."""
@@ -118,7 +119,8 @@ class Compactor:
             partitions = (self.feed.partitions_all() if previous is None
                           else self.feed.partitions_recorded(previous, key_time(started)))
         chosen = sorted({Partition(*p) for p in partitions})
-        totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "attempts": 0, "events": 0, "orphans": 0}
+        totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "attempts": 0, "events": 0,
+                  "orphans": 0}
         for partition in chosen:
             self._fence(partition)
             result = self.compact(partition, compacted_at=key_time(started))
@@ -166,7 +168,8 @@ class Compactor:
         now = self.now()
         until = self._until(now)
         if until - now < SWITCH_MARGIN:
-            raise LeaseError(f"only {until - now} of lease left (less than {SWITCH_MARGIN}): stopping before a switch")
+            raise LeaseError(f"only {until - now} of lease left (less than {SWITCH_MARGIN}): "
+                             "stopping before a switch")
         name = partition.path() if partition else ""
         self.lease.renew(self.holder, until, now, name)
         self._holding.partition = name
