@@ -30,7 +30,8 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
         return Kit(Stack(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True))
     if stack:
         session = session or _session(profile, region)
-        return Kit(Stack(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True))
+        outputs = {**stack_outputs(session, stack), "stack_name": stack}  # in extra: pik doctor reads the stack
+        return Kit(Stack(session, Resources.of(outputs, f"stack {stack!r}"), sign_api=True))
     if session or profile:
         raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
     return _local(Path(path) if path else _nearest(default_path()))

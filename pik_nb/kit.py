@@ -21,6 +21,7 @@ from ._times import Time, utc
 
 if TYPE_CHECKING:
     from .investigate.diff import Diff
+    from .investigate.doctor import Report
     from .investigate.explain import Explanation
 
 
@@ -249,6 +250,17 @@ class Kit:
         if log_file:
             return health.from_emf_file(log_file, start, end, period)
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
+
+    def doctor(self, *, write: bool = False) -> "Report":
+        """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``);
+        ``write`` also ingests one probe event under the reserved source ``pik.doctor``.
+
+        >>> report = kit.doctor(write=True)
+        >>> print(report); report.ok
+        """
+        from .investigate import doctor
+
+        return doctor.doctor(self.stack, write=write, sql=lambda query: self.sql(query, fresh=False))
 
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress
