@@ -145,3 +145,11 @@ def test_a_retry_completing_a_crashed_request_is_in_sql_before_and_after_the_nex
     assert counts(kit, fresh=False) == expected and counts(kit) == expected
     ids = kit.sql("SELECT event_id FROM events")["event_id"]
     assert len(ids) == ids.nunique() == expected[0][1]
+
+
+def test_the_cli_refuses_a_negative_settle(local):
+    kit, info_file, _ = local
+    before = curated_objects(kit)
+    refused = CliRunner().invoke(cli, ["compact", "--settle=-120s", "--local-file", str(info_file)])
+    assert refused.exit_code == 1 and "settle='-120s': must be zero or more" in refused.output, refused.output
+    assert curated_objects(kit) == before
