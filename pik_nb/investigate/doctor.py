@@ -26,9 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from pik.core.errors import PikError
 from pik.core.timefmt import UTC, key_time
 
 from .._errors import KitError
@@ -94,8 +93,8 @@ def _guard(name: str, check: Callable[[], Check | tuple[str, str]]) -> Check:
     """The check's line; an exception becomes a FAIL whose fix says what to do about that error."""
     try:
         result = check()
-    except (PikError, ClientError, BotoCoreError, OSError) as exc:
-        return Check(name, FAIL, _one_line(exc), fix_for(name, exc))
+    except Exception as exc:  # noqa: BLE001 - a diagnosis reports every failure as a line, never a traceback
+        return Check(name, FAIL, _one_line(exc) or type(exc).__name__, fix_for(name, exc))
     return result if isinstance(result, Check) else Check(name, OK, *result)
 
 
@@ -181,6 +180,8 @@ def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
     }
     with stack.api as api:
         answer = api.post("/ingest", event)
+    if answer.get("dry_run"):
+        return f"probe {answer.get('status')} (DryRun=true: the stack writes nothing yet)", ""
     if answer.get("status") != "ACCEPTED":
         raise KitError(f"the probe was {answer.get('status')}, not ACCEPTED: {answer}")
     if stack.documents.read(answer["s3_key"]) is None:

@@ -65,3 +65,12 @@ def test_a_broken_path_fails_with_its_fix_and_exit_code_1(start_stack, tmp_path)
         "metrics",
     ]
     assert lines[-1] == "2 check(s) failed"
+
+
+def test_a_dry_run_stack_is_green_and_says_nothing_was_written(start_stack):
+    stack = start_stack("--param", "DryRun=true")
+    done = doctor(stack.info_file, "--write")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok    ingest           probe ACCEPTED (DryRun=true: the stack writes nothing yet)" in done.stdout
+    bucket = stack.info.outputs["raw_bucket_name"]
+    assert stack.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0

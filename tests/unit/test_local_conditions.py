@@ -77,3 +77,12 @@ def test_fn_if_and_no_value_are_chosen_everywhere_locally():
     doc = conditions.resolve(template.load(), {"AlarmTopicArn": ""})
     alarm = doc["Resources"]["ReplayDeadLetterAlarm"]["Properties"]
     assert "AlarmActions" not in alarm and "OKActions" not in alarm
+
+
+def test_the_local_poller_reads_a_fifo_tap_queue_10_at_a_time():
+    from pik_local import poller
+
+    doc = conditions.resolve(template.load(), {"SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders.fifo"})
+    found = dict(poller.mappings({"SqsTapFunction": template.function_specs(doc)["SqsTapFunction"]},
+                                 {"SqsTapQueueArn": "url"}, {"SqsTapQueueArn": "arn"}))
+    assert (found["SqsTapFunction"].batch_size, found["SqsTapFunction"].report_failures) == (10, True)
