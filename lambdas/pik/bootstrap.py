@@ -98,9 +98,11 @@ def compactor(settings: Settings, *, deadline: "datetime | None" = None, holder:
     pyarrow (via ``pik.parquet``) only here, so no other function loads it."""
     from . import parquet
     from .aws.archive import ArchiveBucket, CompactionLease, RecordedFeed
+    from .aws.glue import GlueCatalog
     from .services.compact import Compactor
 
     return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
                      archive=ArchiveBucket(settings.raw_bucket), feed=RecordedFeed(settings.events_table),
                      lease=CompactionLease(settings.events_table), encode=parquet.encode, decode=parquet.decode,
-                     now=now, deadline=deadline, holder=f"{holder}-{uuid.uuid4().hex[:12]}")
+                     now=now, deadline=deadline, holder=f"{holder}-{uuid.uuid4().hex[:12]}",
+                     catalog=GlueCatalog(settings.curated_database) if settings.curated_database else None)

@@ -21,6 +21,7 @@ import pyarrow.fs as pafs
 from pik import parquet
 from pik.aws.archive import ArchiveBucket, CompactionLease, RecordedFeed
 from pik.aws.dynamodb import EventIndex
+from pik.aws.glue import GlueCatalog
 from pik.aws.s3 import DocumentStore
 from pik.core import curated, queries
 from pik.core.records import ACCEPTED
@@ -54,12 +55,13 @@ def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
     if delay < timedelta(0):
         raise ScopeError(f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
                          "negative settle puts it in the future and skips attempts recorded after the run)")
+    database = stack.resources.extra.get("athena_database")  # Athena's tables: register what is compacted
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
                      archive=ArchiveBucket(bucket, client=s3),
                      feed=RecordedFeed(table, client=dynamodb, segments=1),
                      lease=CompactionLease(table, client=dynamodb), encode=parquet.encode,
-                     decode=parquet.decode,
-                     now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}")
+                     decode=parquet.decode, now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}",
+                     catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
 
 
 def compact(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
@@ -160,7 +162,7 @@ def fresh_events(stack: "Stack", attempts: pa.Table) -> pa.Table:
     firsts = [row for row in attempts.to_pylist() if row["status"] == ACCEPTED]
     raws = get_many(stack, [row["s3_key"] for row in firsts], False, "raw", parse=json.loads)
     rows = []
-    for item, raw in zip(firsts, raws):
+    for item, raw in zip(firsts, raws, strict=True):
         if raw is None:
             continue  # metadata without raw: pik reconcile reports it
         row = curated.event_row(_key_times(item), raw)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterator, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from .curated import Partition
     from .targets import Delivered
 
 SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
@@ -137,6 +138,13 @@ class Archive(Protocol):
 
     def listed(self, prefix: str) -> "dict[str, datetime]":
         """Key -> last modified time of every object under ``prefix``."""
+
+
+class Catalog(Protocol):
+    """The table catalog Athena reads the curated archive through (``pik.aws.glue``)."""
+
+    def register(self, partitions: list["Partition"]) -> None:
+        """Make each partition of the curated tables (idempotent)."""
 
 
 class RecordedFeed(Protocol):
