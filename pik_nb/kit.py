@@ -261,7 +261,8 @@ class Kit:
         under the compaction lease (``LeaseError`` while another run holds it); ``settle`` >= 0.
 
         >>> kit.compact()
-        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0, 'watermark': '...'}
+        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0,
+         'watermark': '...'}
         """
         from .sql import archive
 

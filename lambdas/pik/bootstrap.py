@@ -93,7 +93,8 @@ def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
 
 
 
-def compactor(settings: Settings, *, deadline: "datetime | None" = None, holder: str = "compaction") -> "Compactor":
+def compactor(settings: Settings, *, deadline: datetime | None = None,
+              holder: str = "compaction") -> "Compactor":
     """The compaction step for one invocation (its lease never outlives ``deadline``). Imports
     pyarrow (via ``pik.parquet``) only here, so no other function loads it."""
     from . import parquet

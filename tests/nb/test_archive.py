@@ -131,7 +131,8 @@ def test_sql_answers_arrow_without_pandas_and_frames_carry_the_query(local):
     table = kit.sql(query, arrow=True)
     frame = kit.sql(query)
     accepted = kit.sql("SELECT count(DISTINCT event_id) AS n FROM attempts WHERE status = 'ACCEPTED'")["n"][0]
-    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == accepted == len(answers) + 1  # + the late one
+    # every answer and the late one
+    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == accepted == len(answers) + 1
     assert table.num_rows == frame["event_id"].nunique() and {a["event_id"] for a in answers} <= set(frame["event_id"])
     assert table.column("event_id").to_pylist() == frame["event_id"].tolist()
     assert table.schema.field("amount").type == pa.int64()

@@ -15,7 +15,6 @@ import base64
 import copy
 import io
 import json
-import time
 from datetime import datetime, timedelta
 
 import boto3

@@ -216,12 +216,12 @@ def event_columns(payload_columns: dict[str, str]) -> dict[str, str]:
     return {**EVENT_COLUMNS, **payload_columns, PAYLOAD: "text"}
 
 
-def watermark_document(recorded_at: str, partitions: int, compacted_at: str) -> dict:
+def watermark_document(recorded_at: str, partitions: int, compacted_at: str) -> dict[str, Any]:
     return {"schema": WATERMARK_SCHEMA, "recorded_at": recorded_at, "partitions": partitions,
             "compacted_at": compacted_at}
 
 
-def watermark_of(document: dict | None) -> str | None:
+def watermark_of(document: dict[str, Any] | None) -> str | None:
     """The recorded-time watermark a watermark document holds; None when there is none yet, or
     when it is a v1 document (it followed arrival time, which late-recorded attempts precede: the
     next run starts again from every partition).
@@ -231,4 +231,4 @@ def watermark_of(document: dict | None) -> str | None:
     """
     if not document or document.get("schema") != WATERMARK_SCHEMA:
         return None
-    return document["recorded_at"]
+    return str(document["recorded_at"])

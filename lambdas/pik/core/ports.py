@@ -21,7 +21,7 @@ attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -136,7 +136,7 @@ class Archive(Protocol):
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are fine)."""
 
-    def listed(self, prefix: str) -> "dict[str, datetime]":
+    def listed(self, prefix: str) -> dict[str, datetime]:
         """Key -> last modified time of every object under ``prefix``."""
 
 
@@ -160,10 +160,10 @@ class RecordedFeed(Protocol):
 class Lease(Protocol):
     """The compaction lease: at most one unexpired holder; every write conditional."""
 
-    def acquire(self, holder: str, until: "datetime", now: "datetime", skew_ms: int) -> dict:
+    def acquire(self, holder: str, until: datetime, now: datetime, skew_ms: int) -> dict[str, Any]:
         """Take a free (or expired) lease; the previous lease item. ``LeaseError`` when held."""
 
-    def renew(self, holder: str, until: "datetime", now: "datetime", partition: str) -> None:
+    def renew(self, holder: str, until: datetime, now: datetime, partition: str) -> None:
         """Extend a lease ``holder`` still holds, recording ``partition``; ``LeaseError`` if lost."""
 
     def release(self, holder: str, partition: str) -> None:

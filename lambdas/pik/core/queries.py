@@ -23,6 +23,7 @@ Reads and the keys they use:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import keys
 from .records import ATTEMPT_ITEM
@@ -48,7 +49,7 @@ def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: 
                     limit=limit)
 
 
-def recorded_since(table: str, bucket: str, since: str, *, limit: int | None = None) -> dict:
+def recorded_since(table: str, bucket: str, since: str, *, limit: int | None = None) -> dict[str, Any]:
     """Attempts of one recorded-index key (``keys.recorded_bucket``: an hour and a shard) written at
     or after the key-time ``since``, in recorded order."""
     return _request(table, keys.RECORDED_INDEX, "rec_pk = :p AND rec_sk >= :w", {":p": bucket, ":w": since},

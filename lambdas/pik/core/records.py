@@ -181,9 +181,9 @@ def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: st
     return item
 
 
-def recorded_at(item: dict) -> str:
+def recorded_at(item: dict[str, Any]) -> str:
     """When an attempt item was recorded (key-time string), read back from its index key."""
-    return item["rec_sk"].split("#", 1)[0]
+    return str(item["rec_sk"]).split("#", 1)[0]
 
 
 def aggregate_item(
