@@ -40,10 +40,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Callable, Iterable, Iterator
 
 from ..core import curated
 from ..core.curated import ATTEMPTS, EVENTS, Partition
