@@ -5,14 +5,13 @@ conditional item in the events table)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
 from ..core.errors import LeaseError, StorageError
-from ..core.timefmt import UTC
 from . import clients
 from .dynamodb import Table, deserialize, serialize
 from .s3 import DocumentStore
