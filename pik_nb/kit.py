@@ -284,10 +284,12 @@ class Kit:
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                 end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
         """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
-        touched since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all.
+        recorded in since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all;
+        under the compaction lease (``LeaseError`` while another run holds it); ``settle`` >= 0.
 
         >>> kit.compact()
-        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
+        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0,
+         'watermark': '...'}
         """
         from .sql import archive
 
