@@ -283,7 +283,14 @@ BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
 
 def parse_call(data: dict) -> ReplayCall:
     """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
-    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once)."""
+    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once).
+    ``{"run": "<dry run's id>"}`` executes a reviewed dry run: ``{"replay_id": ..., "dry_run": false}``.
+
+    >>> parse_call({"run": "rp-" + "0" * 32}).dry_run
+    False
+    """
+    if isinstance(data, dict) and "run" in data:
+        data = _run_call(data)
     if not isinstance(data, dict) or "replay_id" not in data:
         request, continuation, event_ids = parse_request(data)
         return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
@@ -297,6 +304,20 @@ def parse_call(data: dict) -> ReplayCall:
     if errors:
         raise ValidationError(errors)
     return ReplayCall(None, continuation, replay_id, dry_run)
+
+
+def _run_call(data: dict[str, Any]) -> dict[str, Any]:
+    """``{"run": id, "continuation"?}`` as the by-id call it is; any other field is a 400 naming it
+    (the dry run's recorded scope is what executes, so nothing may change it)."""
+    run = data["run"]
+    errors = [FieldError(n, "with_run", f"{n[:64]!r} cannot be sent with run: the dry run's recorded scope "
+                         "is executed, exactly") for n in data if n not in ("run", "continuation")]
+    if not isinstance(run, str) or not RUN_ID_RE.fullmatch(run):
+        errors.append(FieldError("run", "pattern", f"run must be a dry run's replay_id ({RUN_ID_RE.pattern})"))
+    if errors:
+        raise ValidationError(errors)
+    return {"replay_id": run, "dry_run": False, **({"continuation": data["continuation"]} if "continuation" in data
+                                                    else {})}
 
 
 def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
