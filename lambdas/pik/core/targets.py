@@ -29,7 +29,9 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from .errors import FieldError, ForbiddenError, ValidationError
@@ -67,9 +69,9 @@ class Target:
         """How runs, logs and the widget name it: ``"sqs:https://.../orders"``."""
         return f"{self.kind}:{self.address}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The request's form, as recorded on the run."""
-        data: dict = {self.kind: self.address, "raw": self.raw}
+        data: dict[str, Any] = {self.kind: self.address, "raw": self.raw}
         if self.fifo_group_id is not None:
             data["fifo_group_id"] = self.fifo_group_id
         return data
@@ -96,7 +98,7 @@ class AllowList:
     ForbiddenError: replay target http:https://evil.example/x is not allowed ...
     """
 
-    patterns: dict
+    patterns: dict[str, Any]
 
     @classmethod
     def from_text(cls, **by_kind: str) -> AllowList:
@@ -217,7 +219,7 @@ class UrlPattern:
         return host == self.host
 
 
-def target_label(target: dict | None) -> str:
+def target_label(target: dict[str, Any] | None) -> str:
     """How a run's recorded ``target`` is named: ``"replay_queue"`` (the stack's own) or ``"sqs:https://..."``."""
     return parse_target(target).label if target else "replay_queue"
 
@@ -256,7 +258,7 @@ def parse_target(data: object) -> Target:
     return target
 
 
-def _check_address(kind: str, address: str, refuse) -> None:
+def _check_address(kind: str, address: str, refuse: Callable[[str, str, str], ValidationError]) -> None:
     if kind == "eventbridge":
         if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
             raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
@@ -286,10 +288,10 @@ class Outgoing:
     event_type: str
     event_time: str
     ingested_at: str
-    event: dict
+    event: dict[str, Any]
 
 
-def body(outgoing: Outgoing, *, replay_id: str, raw: bool, attempt: int = 1) -> dict:
+def body(outgoing: Outgoing, *, replay_id: str, raw: bool, attempt: int = 1) -> dict[str, Any]:
     """What a target receives for one event: the event as sent (``raw``), or event plus replay envelope.
 
     >>> body(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1}),
@@ -302,7 +304,7 @@ def body(outgoing: Outgoing, *, replay_id: str, raw: bool, attempt: int = 1) -> 
                                                 "ingested_at": outgoing.ingested_at, "attempt": attempt}}
 
 
-def encoded(document: dict) -> str:
+def encoded(document: dict[str, Any]) -> str:
     """The compact JSON text every target receives (and the HTTP signature covers)."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC as UTC  # the package's one UTC (``pik.core.timefmt.UTC``), re-exported
+from datetime import date, datetime, timedelta
 
-UTC = UTC
 _KEY_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 

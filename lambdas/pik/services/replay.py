@@ -91,11 +91,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     run moves at once. ``resume`` takes the lease of a paused (or stopped) run and executes it in this
     call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
     """
-    action = data.get("action") if isinstance(data, dict) else None
-    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
-        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
-    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
-        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    action = _action(replay_id, data)
     if settings.dry_run:
         raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
     runs = wiring.runs
@@ -126,6 +122,16 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
         if moved is not None:
             return answer(moved)
     raise ConflictError(f"replay run {replay_id} kept changing: send the action again")
+
+
+def _action(replay_id: str, data: dict) -> str:
+    """The steering action of a ``POST /replay/{id}`` body; a 400 naming the field otherwise."""
+    action = data.get("action") if isinstance(data, dict) else None
+    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
+        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
+        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    return action
 
 
 def _allowed(target: dict, settings: Settings, account: str) -> None:
