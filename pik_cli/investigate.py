@@ -47,7 +47,7 @@ def explain(kit, event_id: str, as_json: bool) -> None:
     entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
+           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: str | None, rate_per_second: float | None,
            event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
@@ -56,12 +56,14 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
+      pik replay --ids ids.txt --target eventbridge=orders --envelope cloudevents --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
     """
     run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                      include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
-                     target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
+                     target=parse_target(target, fifo_group_id, envelope), envelope=envelope,
+                     rate_per_second=rate_per_second,
                      event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters,
                      on_step=show_step)
     if as_json:

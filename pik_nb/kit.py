@@ -203,7 +203,7 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False,
+               statuses: Iterable[str] | None = None, dead_letters: bool = False, envelope: str | None = None,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -212,11 +212,13 @@ class Kit:
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
-        redrives the replay queue's DLQ instead of a scope.
+        redrives the replay queue's DLQ instead of a scope. ``envelope`` is what a ``target`` gets: ``"raw"``
+        (each event as sent, the default), ``"pik"`` (event + replay envelope) or ``"cloudevents"``.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
+        >>> kit.replay(event_ids=ids, target={"eventbridge": "orders"}, envelope="cloudevents", dry_run=False)
         """
         body = {"entity_id": entity_id, "source": source, "event_type": event_type,
                 "start_time": key_time(utc(start)) if start is not None else None,
@@ -224,7 +226,8 @@ class Kit:
                 "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
                 "target": target, "rate_per_second": rate_per_second,
                 "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None,
+                "envelope": envelope}
         with self.stack.api as api:
             return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
 
