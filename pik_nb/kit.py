@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import pandas as pd
 
 from pik.core.timefmt import key_time
 
-from .investigate import diff as diff_module, explain as explain_module, reconcile as reconcile_module
-from .read import objects as raw_module, tables as load
+from ._times import Time, utc
+from .investigate import diff as diff_module
+from .investigate import explain as explain_module
+from .investigate import reconcile as reconcile_module
+from .read import objects as raw_module
+from .read import tables as load
 from .read._dynamodb import FastReader
 from .read.schemas import provenance
 from .read.stack import Resources, Stack
-from ._times import Time, utc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +48,7 @@ def _loaded(kind: str) -> Callable[[F], F]:
         signature = inspect.signature(verb)
 
         @functools.wraps(verb)
-        def tagged(self: "Kit", *args: Any, **kwargs: Any) -> Any:
+        def tagged(self: Kit, *args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(self, *args, **kwargs)
             scope = {k: v for k, v in bound.arguments.items() if k not in _NOT_SCOPE and v is not None}
             return provenance(verb(self, *args, **kwargs), kind, repr(self.stack), **scope)
@@ -161,7 +165,7 @@ class Kit:
 
     # --- investigation ------------------------------------------------------------------------
     def diff(self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None,
-             new: int | None = None) -> "Diff":
+             new: int | None = None) -> Diff:
         """What changed between two aggregate versions, and why (default: the last two).
 
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
@@ -169,7 +173,7 @@ class Kit:
         """
         return diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
 
-    def explain(self, event_id: str) -> "Explanation":
+    def explain(self, event_id: str) -> Explanation:
         """Everything known about one event: attempts, raw bytes, dedup, replays, aggregate versions.
 
         >>> kit.explain("5f0c...").to_dict()["attempts"][0]["status"]
@@ -177,10 +181,10 @@ class Kit:
         """
         return explain_module.load_explanation(self.stack, event_id)
 
-    def explain_dashboard(self, values: "pd.DataFrame | str | Path", *, source: str | None = None,
+    def explain_dashboard(self, values: pd.DataFrame | str | Path, *, source: str | None = None,
                           event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
                           field: str | None = None, freq: str = "1D",
-                          engine: str | None = None) -> "DashboardExplanation":
+                          engine: str | None = None) -> DashboardExplanation:
         """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
         and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
         ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
@@ -191,7 +195,8 @@ class Kit:
         >>> kit.replay(event_ids=ex.events("2026-11-30", "late")["event_id"])
         """
         from .investigate import dashboard_load
-        from .sql import dashboard as dashboard_sql, engine as sql_engine
+        from .sql import dashboard as dashboard_sql
+        from .sql import engine as sql_engine
 
         dashboard_load.check(source, event_type, entity_id, metric, field)
         archive = dashboard_sql.DashboardArchive(lambda query: sql_engine.sql(self.stack, query, engine=engine),
@@ -284,7 +289,7 @@ class Kit:
 
     @_loaded("sql")
     def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, arrow: bool = False,
-            confined: bool = True) -> "pd.DataFrame | pa.Table":
+            confined: bool = True) -> pd.DataFrame | pa.Table:
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
@@ -328,7 +333,7 @@ class Kit:
             return health.from_emf_file(log_file, start, end, period)
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
 
-    def doctor(self, *, write: bool = False) -> "Report":
+    def doctor(self, *, write: bool = False) -> Report:
         """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``);
         ``write`` also ingests one probe event under the reserved source ``pik.doctor``.
 

@@ -7,16 +7,17 @@ Handlers call ``adapters(settings)`` and pass what a service needs; tests can bu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+from .aws import ssm
 from .aws.dynamodb import AggregateStore as DynamoAggregates
 from .aws.dynamodb import EventIndex as DynamoEventIndex
 from .aws.dynamodb import Table
-from .aws.s3 import DocumentStore as S3Documents
-from .aws import ssm
 from .aws.eventbridge import BusTarget
 from .aws.kinesis import StreamTarget
+from .aws.s3 import DocumentStore as S3Documents
 from .aws.sqs import DeadLetterQueue, QueueTarget, ReplayQueue
 from .aws.webhook import HttpTarget
 from .core import ports
@@ -90,7 +91,7 @@ def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
 
 
 
-def compactor(settings: Settings) -> "Compactor":
+def compactor(settings: Settings) -> Compactor:
     """The compaction step for one invocation. Imports pyarrow (via ``pik.parquet``) only here, so
     no other function loads it."""
     from . import parquet

@@ -15,8 +15,9 @@ loaders type their frames with (``pik_nb.read.frames``), so they cannot drift ap
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -117,7 +118,7 @@ def provenance(frame: Any, kind: str, stack: str, /, **scope: Any) -> Any:
     """
     if isinstance(frame, pd.DataFrame):
         frame.attrs["pik"] = {"kind": kind, "stack": stack, "scope": {k: _plain(v) for k, v in scope.items()},
-                              "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                              "loaded_at": datetime.now(UTC).isoformat(timespec="seconds")}
     return frame
 
 

@@ -8,9 +8,10 @@ clients; the layout is ``pik.core.curated``'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -28,10 +29,10 @@ from pik.core.timefmt import days_between, now
 from pik.services.compact import Compactor
 
 from .._errors import ScopeError
-from ..read.frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
-from ..read.tables import gather, scan_segments
-from ..read.objects import get_many, list_keys
 from .._times import Time, utc
+from ..read.frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
+from ..read.objects import get_many, list_keys
+from ..read.tables import gather, scan_segments
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 PARTITIONING = pa.schema([(name, pa.string()) for name in curated.PARTITION_COLUMNS])
 
 
-def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
+def compactor(stack: Stack, *, settle: str | timedelta = "60s") -> Compactor:
     """The compaction step on ``stack``'s clients."""
     s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
     bucket, table = stack.resources.raw_bucket_name, stack.resources.events_table_name
@@ -50,7 +51,7 @@ def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
                      catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
 
 
-def compact(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+def compact(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
             end: Time | None = None, everything: bool = False, settle: str | timedelta = "60s") -> dict:
     """Compact partitions touched since the watermark (and advance it); or the partitions of
     ``source``/``event_type`` on the days of ``[start, end)``; or, ``everything=True``, every
@@ -63,7 +64,7 @@ def compact(stack: "Stack", *, source: str | None = None, event_type: str | None
     return step.run(step.feed.partitions_since("") if everything else None)
 
 
-def watermark(stack: "Stack") -> str | None:
+def watermark(stack: Stack) -> str | None:
     """The archive's watermark (key-time string): attempts that arrived before it are compacted."""
     body = stack.documents.read(curated.WATERMARK_KEY)
     return json.loads(body)["ingest_time"] if body else None
@@ -81,13 +82,13 @@ class Parts:
         self.groups.setdefault(tuple(columns.items()), []).extend(paths)
 
 
-def manifests(stack: "Stack", *, progress: bool = False) -> list[dict]:
+def manifests(stack: Stack, *, progress: bool = False) -> list[dict]:
     """Every partition's manifest (one GET each, on the stack's pool)."""
     keys = list_keys(stack, curated.MANIFEST_PREFIX)
     return [doc for doc in get_many(stack, keys, progress, "manifests", parse=json.loads) if doc is not None]
 
 
-def current_parts(stack: "Stack", *, progress: bool = False) -> dict[str, Parts]:
+def current_parts(stack: Stack, *, progress: bool = False) -> dict[str, Parts]:
     """The parts the manifests list (never a part a rewrite is about to delete), per layout."""
     bucket = stack.resources.raw_bucket_name
     found = {layout: Parts(layout, f"{bucket}/{curated.PREFIX}/{layout}") for layout in curated.LAYOUTS}
@@ -112,7 +113,7 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
     return result
 
 
-def filesystem(stack: "Stack") -> pafs.S3FileSystem:
+def filesystem(stack: Stack) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem with the stack's credentials, at the endpoint boto3 resolved for S3."""
     credentials = stack.session.get_credentials().get_frozen_credentials()
     options: dict[str, Any] = {"access_key": credentials.access_key, "secret_key": credentials.secret_key,
@@ -125,7 +126,7 @@ def filesystem(stack: "Stack") -> pafs.S3FileSystem:
 
 
 # --- rows past the watermark --------------------------------------------------------------
-def fresh_attempts(stack: "Stack", since: str | None) -> pa.Table:
+def fresh_attempts(stack: Stack, since: str | None) -> pa.Table:
     """Attempts that arrived at or after ``since`` (every attempt when None), from the events
     table, as a table with the attempts view's columns."""
     table = stack.resources.events_table_name
@@ -139,7 +140,7 @@ def fresh_attempts(stack: "Stack", since: str | None) -> pa.Table:
     return parquet.table([_key_times(row) for row in rows], columns)
 
 
-def fresh_events(stack: "Stack", attempts: pa.Table) -> pa.Table:
+def fresh_events(stack: Stack, attempts: pa.Table) -> pa.Table:
     """The ACCEPTED rows of ``attempts`` joined with their raw objects, as events-view rows."""
     firsts = [row for row in attempts.to_pylist() if row["status"] == ACCEPTED]
     raws = get_many(stack, [row["s3_key"] for row in firsts], False, "raw", parse=json.loads)

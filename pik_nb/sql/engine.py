@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -36,10 +37,11 @@ import pyarrow.compute as pc
 from pik import parquet
 from pik.core import curated
 
-from . import archive, queries as queries_sql
 from .._errors import ScopeError, SqlError
-from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
 from .._times import Time, utc
+from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
+from . import archive
+from . import queries as queries_sql
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -48,7 +50,7 @@ VIEWS = ("attempts", "events", "aggregates", "replays")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
 
 
-def engine_of(stack: "Stack", engine: str | None) -> str:
+def engine_of(stack: Stack, engine: str | None) -> str:
     """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup."""
     if engine in ("duckdb", "athena"):
         return engine
@@ -57,7 +59,7 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
     return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
-def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
+def sql(stack: Stack, query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
         fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
         arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
@@ -118,7 +120,7 @@ def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, .
     con.execute("SET lock_configuration = true")
 
 
-def connection(stack: "Stack", query: str, *, fresh: bool = True, confined: bool = True,
+def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool = True,
                fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded), ``confine``d."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
@@ -194,7 +196,7 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def aggregates_frame(stack: "Stack") -> pd.DataFrame:
+def aggregates_frame(stack: Stack) -> pd.DataFrame:
     """Every aggregate version (a scan of the aggregates table), typed as ``Kit.aggregates``."""
     items = [item for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
              for item in page]
@@ -202,7 +204,7 @@ def aggregates_frame(stack: "Stack") -> pd.DataFrame:
     return frame.astype({"metric": "str", "code_version": "str"})
 
 
-def replays_frame(stack: "Stack") -> pd.DataFrame:
+def replays_frame(stack: Stack) -> pd.DataFrame:
     """Every replay run, lists and maps as JSON text (``request``, ``by_day``, ``sample_event_ids``)."""
     from ..read.tables import replays
 
@@ -212,7 +214,7 @@ def replays_frame(stack: "Stack") -> pd.DataFrame:
     return frame.astype({"status": "str"})
 
 
-def search(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+def search(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
            end: Time | None = None, where: str | None = None, limit: int | None = None, fresh: bool = True,
            engine: str | None = None) -> pd.DataFrame:
     """Events matching ``where`` in scope; see ``Kit.search``."""
@@ -243,7 +245,7 @@ def search(stack: "Stack", *, source: str | None = None, event_type: str | None 
 
 
 # --- Athena -------------------------------------------------------------------------------
-def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
+def athena(stack: Stack, query: str, *, sleep=time.sleep) -> pd.DataFrame:
     """``query`` on Athena in the stack's workgroup and curated database, as a DataFrame typed by
     Athena's column types."""
     extra = stack.resources.extra

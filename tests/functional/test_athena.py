@@ -14,7 +14,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 import pik_nb
 from pik.core import curated
 from pik_local import template
-from pik_nb.sql import analyses as sql_analyses, engine as sql, queries as queries_sql
+from pik_nb.sql import analyses as sql_analyses
+from pik_nb.sql import engine as sql
+from pik_nb.sql import queries as queries_sql
 from tests.conftest import REGION
 
 DATABASE, WORKGROUP = "pik_test", "pik-test"

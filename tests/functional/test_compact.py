@@ -13,7 +13,7 @@ import pytest
 from pik.core import curated
 from pik.core.timefmt import UTC
 from pik.handlers import compact, ingest
-from tests.conftest import LambdaContext, api_event, call, make_event
+from tests.conftest import LambdaContext, call, make_event
 
 DAY = "2026-11-20"
 

@@ -14,10 +14,10 @@ from pik.core.contract import Limits
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import ingest as ingest_service
-from tests.support.events import make_event
-from tests.support.lambdas import call
 from tests.functional.test_replay import DAY, window
 from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
+from tests.support.events import make_event
+from tests.support.lambdas import call
 
 LONG_SOURCE = "s" * 70  # over today's 64-character bound on names
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-
 import pytest
 
 from pik.aws.dynamodb import EventIndex, Table
-from pik.core.errors import ValidationError
 from pik.aws.s3 import DocumentStore
 from pik.aws.sqs import ReplayQueue
 from pik.bootstrap import replay_target
+from pik.core.errors import ValidationError
 from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik_cli import cli
 from pik_api import ApiClient
+from pik_cli import cli
 from pik_local.info import LocalStackInfo
 
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import boto3
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik.core import curated
 from pik.core.timefmt import UTC
-from pik_cli import cli
 from pik_api import ingest_events
+from pik_cli import cli
 from pik_local.stack import LocalStack
 from tests.conftest import make_event
 

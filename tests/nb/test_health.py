@@ -13,8 +13,8 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
-from pik_nb.analyses import health
 from pik_nb import ScopeError
+from pik_nb.analyses import health
 from tests.support.events import api_event, make_event
 from tests.support.lambdas import LambdaContext
 

@@ -26,8 +26,9 @@ import importlib
 import json
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import botocore.client
 

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pik_nb.investigate import dashboard as d
 from pik_nb import ScopeError
+from pik_nb.investigate import dashboard as d
 
 START = pd.Timestamp("2026-11-20T00:00Z")
 MINUTE = pd.Timedelta(minutes=1)

@@ -4,8 +4,9 @@ as failed with back-off, and count it all as a ``pik.core.targets.Delivered``.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

@@ -24,9 +24,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Callable
 from urllib.parse import urlsplit
 
 from ..core.errors import PikError, StorageError

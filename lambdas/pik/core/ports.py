@@ -18,7 +18,8 @@ attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Protocol
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .curated import Partition
@@ -100,7 +101,7 @@ class ReplayTarget(Protocol):
 
     batch_size: int
 
-    def deliver(self, outgoing: list, replay_id: str) -> "Delivered":
+    def deliver(self, outgoing: list, replay_id: str) -> Delivered:
         """Send ``outgoing`` (``pik.core.targets.Outgoing``), re-sending what failed; never raises for
         the target's refusals, which come back as ``Delivered.failed_ids`` and ``error``."""
 
@@ -135,7 +136,7 @@ class Archive(Protocol):
 class Catalog(Protocol):
     """The table catalog Athena reads the curated archive through (``pik.aws.glue``)."""
 
-    def register(self, partitions: list["Partition"]) -> None:
+    def register(self, partitions: list[Partition]) -> None:
         """Make each partition of the curated tables (idempotent)."""
 
 

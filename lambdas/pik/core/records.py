@@ -21,7 +21,6 @@ from .metrics import as_decimal
 from .timefmt import key_time, lag_ms
 
 
-
 class AttemptStatus(StrEnum):
     """What became of one ingest request, as the API answers it and an attempt item stores it.
 

@@ -111,7 +111,7 @@ class ReplayRequest:
         return identity.sha256_hex(identity.canonical_json(self.scope()))
 
     @classmethod
-    def from_scope(cls, scope: dict) -> "ReplayRequest":
+    def from_scope(cls, scope: dict) -> ReplayRequest:
         """The request a run recorded (``scope()``), back again."""
         return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
                       "end": parse_aware(scope["end"]) if "end" in scope else None,

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Callable, Iterable, Iterator
 
 from ..core import curated
 from ..core.curated import ATTEMPTS, EVENTS, Partition

@@ -20,9 +20,10 @@ against its recorded payload hash. The result equals a recompute from every raw 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from ..core import contributions, identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError

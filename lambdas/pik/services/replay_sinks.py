@@ -22,7 +22,6 @@ from ..core.targets import Delivered, Outgoing, parse_target
 from ..core.timefmt import key_time, parse_aware
 from ..settings import Settings
 from . import ingest as ingest_service
-
 from .replay_wiring import Wiring
 
 
@@ -99,7 +98,7 @@ class RepairSink:
         return outcome.body, None
 
 
-def sink_for(run: dict, wiring: Wiring, settings: Settings) -> "Sink | None":
+def sink_for(run: dict, wiring: Wiring, settings: Settings) -> Sink | None:
     if run["dry_run"]:
         return None
     if ReplayRequest.from_scope(run["request"]).repair:

@@ -16,9 +16,10 @@ in their order (docs/adr/0007). Otherwise a retried ``v1`` would arrive after
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from ..core.contract import parse_body
 from ..core.errors import FieldError, ValidationError
