@@ -47,7 +47,8 @@ def explain(kit, event_id: str, as_json: bool) -> None:
     entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: str | None, rate_per_second: float | None,
+           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: str | None,
+           rate_per_second: float | None,
            event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 

@@ -16,8 +16,8 @@ KINDS = ("sqs", "eventbridge", "kinesis", "http")
 
 
 def parse_target(value: str | None, fifo_group_id: str | None, envelope: str | None) -> dict | None:
-    """``--target sqs=URL`` (or eventbridge=BUS, kinesis=ARN, http=URL, or the JSON object) -> the API's target
-    (``--envelope`` goes beside it, as the request's ``envelope``)."""
+    """``--target sqs=URL`` (or eventbridge=BUS, kinesis=ARN, http=URL, or the JSON object) -> the API's
+    target (``--envelope`` goes beside it, as the request's ``envelope``)."""
     if value is None:
         if fifo_group_id or envelope:
             raise click.UsageError("--fifo-group-id and --envelope need --target")
@@ -57,7 +57,7 @@ def target_options(command: Any) -> Any:
                      help="Where to send: sqs=QUEUE_URL, eventbridge=BUS, kinesis=STREAM_ARN or http=URL "
                           "(default: the stack's replay queue, for its processor)."),
         click.option("--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."),
-        click.option("--envelope", type=click.Choice(ENVELOPES), is_flag=False, flag_value="pik", default=None,
+        click.option("--envelope", type=click.Choice(ENVELOPES), is_flag=False, flag_value="pik",
                      help="What the target gets: raw (each event as sent, the default), pik (event + replay "
                           "envelope; a bare --envelope means pik) or cloudevents (CloudEvents 1.0)."),
         click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),

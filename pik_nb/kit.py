@@ -231,8 +231,8 @@ class Kit:
                 "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
                 "target": target, "rate_per_second": rate_per_second,
                 "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None,
-                "envelope": envelope}
+                "statuses": list(statuses) if statuses is not None else None,
+                "dead_letters": dead_letters or None, "envelope": envelope}
         with self.stack.api as api:
             return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
 

@@ -40,8 +40,16 @@ def seeded(tmp_path_factory):
     stack = StackProcess(tmp_path_factory.mktemp("cloudevents"))
     try:
         day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        bodies = [{"source": "shop", "event_type": "paid", "entity_id": f"cust-{i}",
-                   "event_time": (day + timedelta(minutes=i)).isoformat(), "payload": {"n": i}} for i in range(COUNT)]
+        bodies = [
+            {
+                "source": "shop",
+                "event_type": "paid",
+                "entity_id": f"cust-{i}",
+                "event_time": (day + timedelta(minutes=i)).isoformat(),
+                "payload": {"n": i},
+            }
+            for i in range(COUNT)
+        ]
         results = ingest_events(stack.info.api_url, bodies, progress=False)
         assert count_statuses(results) == {"ACCEPTED": COUNT}
         yield stack, pik_nb.connect(path=stack.info_file), bodies, [r.body["event_id"] for r in results], day
@@ -50,8 +58,15 @@ def seeded(tmp_path_factory):
 
 
 def replay(kit, day: datetime, target: dict) -> dict:
-    run = kit.replay(source="shop", event_type="paid", start=day, end=day + timedelta(days=1), target=target,
-                     envelope="cloudevents", dry_run=False)
+    run = kit.replay(
+        source="shop",
+        event_type="paid",
+        start=day,
+        end=day + timedelta(days=1),
+        target=target,
+        envelope="cloudevents",
+        dry_run=False,
+    )
     assert (run["status"], run["sent"], run["failed"]) == ("COMPLETED", COUNT, 0), run
     return run
 
@@ -95,8 +110,9 @@ def test_eventbridge_detail_is_a_cloudevent_and_a_rule_tells_replays_from_live_t
         events.put_rule(Name=name, EventBusName="ce-bus", EventPattern=json.dumps(pattern))
         events.put_targets(Rule=name, EventBusName="ce-bus", Targets=[{"Id": name, "Arn": arn}])
         queues[name] = url
-    live = events.put_events(Entries=[{"Source": "shop", "DetailType": "paid", "EventBusName": bus,
-                                       "Detail": json.dumps(bodies[0])}])  # the producer's own traffic
+    live = events.put_events(
+        Entries=[{"Source": "shop", "DetailType": "paid", "EventBusName": bus, "Detail": json.dumps(bodies[0])}]
+    )  # the producer's own traffic
     assert live["FailedEntryCount"] == 0
     run = replay(kit, day, {"eventbridge": bus})
     replayed = [json.loads(m["Body"]) for m in drain_queue(sqs, queues["replays"])]
@@ -119,13 +135,15 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("content_mode, content_type", [("binary", "application/json"),
-                                                        ("structured", "application/cloudevents+json")])
+@pytest.mark.parametrize(
+    "content_mode, content_type", [("binary", "application/json"), ("structured", "application/cloudevents+json")]
+)
 def test_an_http_receiver_parses_each_post_and_verifies_its_signature(seeded, content_mode, content_type):
     stack, kit, bodies, ids, day = seeded
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     server.got, server.lock = [], threading.Lock()
-    server.secret = stack.client("ssm").get_parameter(Name=HTTP_SECRET_PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+    secret = stack.client("ssm").get_parameter(Name=HTTP_SECRET_PARAMETER, WithDecryption=True)["Parameter"]
+    server.secret = secret["Value"]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -137,5 +155,6 @@ def test_an_http_receiver_parses_each_post_and_verifies_its_signature(seeded, co
     assert len(server.got) == COUNT  # every POST verified (a bad signature would have failed the event)
     assert {headers["Content-Type"] for headers, _ in server.got} == {content_type}
     assert all(any(n.lower().startswith("ce-") for n in h) == (content_mode == "binary") for h, _ in server.got)
-    check([from_http(HTTPMessage(h, data), FORMAT, CloudEvent) for h, data in server.got], bodies, ids,
-          run["replay_id"])
+    check(
+        [from_http(HTTPMessage(h, data), FORMAT, CloudEvent) for h, data in server.got], bodies, ids, run["replay_id"]
+    )

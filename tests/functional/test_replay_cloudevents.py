@@ -38,7 +38,11 @@ def structured(text: str | bytes) -> CloudEvent:
 def expected_attributes(event: CloudEvent, event_id: str, amount: int, replay_id: str, attempt: int = 1) -> None:
     """``event`` is the seeded event ``event_id`` (payload ``{"amount": amount}``) replayed by ``replay_id``."""
     assert (event.get_specversion(), event.get_id(), event.get_source(), event.get_type()) == (
-        "1.0", event_id, "checkout", "order_placed")
+        "1.0",
+        event_id,
+        "checkout",
+        "order_placed",
+    )
     assert event.get_subject() == "customer-42" and event.get_datacontenttype() == "application/json"
     assert event.get_time() == DAY + amount * timedelta(minutes=7)  # seed's event times, as datetimes
     assert event.get_data() == {"amount": amount}
@@ -50,8 +54,9 @@ def expected_attributes(event: CloudEvent, event_id: str, amount: int, replay_id
 def test_an_sqs_queue_gets_structured_cloudevents_with_the_original_event_ids(allowed):  # noqa: F811
     ids = seed(count=3)
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
-    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url},
-                                                 envelope="cloudevents"))
+    status, run = call(
+        replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}, envelope="cloudevents")
+    )
     assert (status, run["status"], run["sent"]) == (200, "COMPLETED", 3), run
     events = sorted((structured(m["Body"]) for m in read_queue(url)), key=lambda e: e.get_data()["amount"])
     for amount, event in enumerate(events):
@@ -65,8 +70,11 @@ def test_kinesis_records_are_structured_cloudevents(allowed):  # noqa: F811
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName="orders", ShardCount=1)
     arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"kinesis": arn},
-                                            envelope="cloudevents"))
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"kinesis": arn}, envelope="cloudevents"),
+    )
     shard = kinesis.list_shards(StreamName="orders")["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName="orders", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
@@ -83,11 +91,15 @@ def test_eventbridge_detail_is_a_structured_cloudevent(allowed):  # noqa: F811
     events.create_event_bus(Name="orders")
     url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="replays", EventBusName="orders",
-                    EventPattern=json.dumps({"detail": {"pikreplayid": [{"exists": True}]}}))
+    events.put_rule(
+        Name="replays", EventBusName="orders", EventPattern=json.dumps({"detail": {"pikreplayid": [{"exists": True}]}})
+    )
     events.put_targets(Rule="replays", EventBusName="orders", Targets=[{"Id": "tap", "Arn": arn}])
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"},
-                                            envelope="cloudevents"))
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}, envelope="cloudevents"),
+    )
     delivered = [json.loads(m["Body"]) for m in read_queue(url)]
     assert run["sent"] == 2 and len(delivered) == 2
     assert {(d["source"], d["detail-type"]) for d in delivered} == {("checkout", "order_placed")}
@@ -98,16 +110,22 @@ def test_eventbridge_detail_is_a_structured_cloudevent(allowed):  # noqa: F811
         assert envelope["time"] == event.get_time().strftime("%Y-%m-%dT%H:%M:%SZ")  # Time = the event time
 
 
-def test_http_binary_mode_puts_the_attributes_in_ce_headers_and_signs_the_body_sent(allowed, receiver,  # noqa: F811
-                                                                                     monkeypatch):
+def test_http_binary_mode_puts_the_attributes_in_ce_headers_and_signs_the_body_sent(
+    allowed,  # noqa: F811
+    receiver,  # noqa: F811
+    monkeypatch,
+):
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
     ids = seed(count=1)
     hook = receiver([503])  # the first try fails: the re-send is attempt 2
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url},
-                                            envelope="cloudevents"))
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"http": hook.url}, envelope="cloudevents"),
+    )
     assert (run["status"], run["sent"], run["retried"]) == ("COMPLETED", 1, 1)
     assert [(status, valid) for status, valid, _, _ in hook.got] == [(503, True), (200, True)]  # signatures verify
-    for attempt, (headers, (*_, body)) in enumerate(zip(hook.headers, hook.got), start=1):
+    for attempt, (headers, (*_, body)) in enumerate(zip(hook.headers, hook.got, strict=True), start=1):
         assert headers["Content-Type"] == "application/json" and body == {"amount": 0}  # the body is the data
         event = from_http(HTTPMessage(headers, json.dumps(body).encode()), FORMAT, CloudEvent)
         expected_attributes(event, ids[0], 0, run["replay_id"], attempt=attempt)
@@ -120,7 +138,7 @@ def test_http_structured_mode_sends_the_whole_event_as_the_signed_body(allowed, 
     target = {"http": hook.url, "envelope": "cloudevents", "content_mode": "structured"}
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target=target))
     assert (run["sent"], [valid for _, valid, _, _ in hook.got]) == (2, [True, True])
-    for headers, (*_, body) in zip(hook.headers, hook.got):
+    for headers, (*_, body) in zip(hook.headers, hook.got, strict=True):
         assert headers["Content-Type"] == "application/cloudevents+json"
         assert not [name for name in headers if name.lower().startswith("ce-")]
         event = from_http(HTTPMessage(headers, json.dumps(body).encode()), FORMAT, CloudEvent)
@@ -128,7 +146,8 @@ def test_http_structured_mode_sends_the_whole_event_as_the_signed_body(allowed, 
 
 
 def test_an_idempotency_key_travels_as_an_extension(allowed):  # noqa: F811
-    status, _ = call(ingest, "/ingest", make_event(event_time=DAY.isoformat(), payload={"amount": 0}, idempotency_key="order-7"))
+    event = make_event(event_time=DAY.isoformat(), payload={"amount": 0}, idempotency_key="order-7")
+    status, _ = call(ingest, "/ingest", event)
     assert status == 200
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}, envelope="cloudevents"))
@@ -141,16 +160,21 @@ def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):  # n
     CloudEvents: the cloudevents run is cut two to a request, and a hook refusing what AWS refuses
     (BatchRequestTooLong) sees no request over the limit."""
     seen: list[int] = []
-    clients.client("sqs").meta.events.register("before-parameter-build.sqs.SendMessageBatch", _refuse_over(
-        limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen))
+    clients.client("sqs").meta.events.register(
+        "before-parameter-build.sqs.SendMessageBatch",
+        _refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen),
+    )
     _large(6, 87_050)
     sqs = boto3.client("sqs")
     raw_url, ce_url = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("as-sent", "as-cloudevents"))
     _, as_sent = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": raw_url}))
     raw_requests = list(seen)
     seen.clear()
-    _, as_ce = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": ce_url},
-                                              envelope="cloudevents"))
+    _, as_ce = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"sqs": ce_url}, envelope="cloudevents"),
+    )
     assert (as_sent["sent"], as_ce["sent"], as_ce["failed"]) == (6, 6, 0)
     assert len(raw_requests) == 2 and max(raw_requests) <= limits.SQS_BATCH.value  # three as sent fit
     ce_message = max(_sqs_size({"MessageBody": m["Body"]}) for m in read_queue(ce_url))
@@ -158,14 +182,23 @@ def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):  # n
     assert len(seen) == 3 and max(seen) <= limits.SQS_BATCH.value and max(seen) > 2 * 87_050
 
 
-@pytest.mark.parametrize("extra, field, rule", [
-    ({"envelope": "cloudevents"}, "envelope", "needs_target"),
-    ({"envelope": "xml", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}}, "envelope", "one_of"),
-    ({"envelope": "cloudevents", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-                                            "raw": False}}, "target.raw", "conflict"),
-    ({"envelope": "cloudevents", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-                                            "envelope": "pik"}}, "envelope", "conflict"),
-])
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+
+
+@pytest.mark.parametrize(
+    "extra, field, rule",
+    [
+        ({"envelope": "cloudevents"}, "envelope", "needs_target"),
+        ({"envelope": "xml", "target": {"sqs": QUEUE}}, "envelope", "one_of"),
+        ({"envelope": "cloudevents", "target": {"sqs": QUEUE, "raw": False}}, "target.raw", "conflict"),
+        ({"envelope": "cloudevents", "target": {"sqs": QUEUE, "envelope": "pik"}}, "envelope", "conflict"),
+        (
+            {"envelope": "pik", "target": {"sqs": QUEUE, "content_mode": "binary"}},
+            "target.content_mode",
+            "http_cloudevents_only",
+        ),
+    ],
+)
 def test_a_bad_envelope_is_a_400_naming_field_and_rule_and_records_nothing(allowed, extra, field, rule):  # noqa: F811
     status, answer = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, **extra))
     assert status == 400
@@ -177,7 +210,7 @@ def test_runs_recorded_with_raw_fingerprint_as_before():
     """``raw: false`` and ``envelope: "pik"`` are one request, recorded as before envelopes had names
     (a continuation or client token of a run recorded then still matches); cloudevents is another."""
     base = {"entity_id": "u", "start_time": "2026-11-20T00:00:00Z", "end_time": "2026-11-21T00:00:00Z"}
-    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+    queue = QUEUE
     old, _, _ = parse_request({**base, "target": {"sqs": queue, "raw": False}})
     new, _, _ = parse_request({**base, "target": {"sqs": queue}, "envelope": "pik"})
     ce, _, _ = parse_request({**base, "target": {"sqs": queue}, "envelope": "cloudevents"})

@@ -2,11 +2,12 @@
 (https://www.standardwebhooks.com), over kept-alive connections (``http.client``, the stdlib).
 
 Each request carries its envelope's ``Content-Type`` (``pik.core.targets.http_message``: with
-``cloudevents`` in binary mode, the event's attributes as ``ce-*`` headers too), ``webhook-id`` (``pik.core.targets.webhook_id``:
-the same for every retry and replay of one event to one target), ``webhook-timestamp`` (Unix
-seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` over the body as sent (one per secret
-while a secret is rotated), plus ``X-Pik-Event-Id`` and ``X-Pik-Replay-Id``; the secret (``whsec_...``)
-is an SSM parameter (``pik.aws.ssm``). The ``standardwebhooks`` package verifies these requests as they are.
+``cloudevents`` in binary mode, the event's attributes as ``ce-*`` headers too), ``webhook-id``
+(``pik.core.targets.webhook_id``: the same for every retry and replay of one event to one target),
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">`` over the body as sent (one per secret while a secret is rotated), plus
+``X-Pik-Event-Id`` and ``X-Pik-Replay-Id``; the secret (``whsec_...``) is an SSM parameter
+(``pik.aws.ssm``). The ``standardwebhooks`` package verifies these requests as they are.
 
 A 2xx is delivered; a 429, a 5xx or no answer is retried with exponential back-off (a
 ``Retry-After`` of a 429 or 503 is waited instead, up to ``MAX_RETRY_AFTER_S``); any other status
@@ -30,7 +31,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from ..core.errors import PikError, StorageError
-from ..core.targets import Delivered, Outgoing, Target, http_message, signing_keys, webhook_id, webhook_signature
+from ..core.targets import (Delivered, Outgoing, Target, http_message, signing_keys, webhook_id,
+                            webhook_signature)
 
 ATTEMPTS = 3
 BACKOFF_S = 0.2

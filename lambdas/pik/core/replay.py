@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
@@ -192,7 +193,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     return request, continuation, event_ids
 
 
-def _target(data: dict, errors: list[FieldError]) -> dict | None:
+def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | None:
     """The request's ``target`` (``Target.to_dict()``), with the request's ``envelope`` folded in: the
     target records it, so a continuation or a client token is matched with it."""
     target, envelope = data.get("target"), data.get("envelope")
@@ -201,13 +202,13 @@ def _target(data: dict, errors: list[FieldError]) -> dict | None:
             errors.append(FieldError("envelope", "one_of", f"envelope must be one of {', '.join(ENVELOPES)}"))
             return None
         if target is None:
-            errors.append(FieldError("envelope", "needs_target", "envelope applies to an external target: the "
-                                     "stack's replay queue takes messages pointing at raw S3"))
+            errors.append(FieldError("envelope", "needs_target", "envelope applies to an external target: "
+                                     "the stack's replay queue takes messages pointing at raw S3"))
             return None
         if isinstance(target, dict):
             if target.get("envelope", envelope) != envelope:
-                errors.append(FieldError("envelope", "conflict", f"envelope {envelope!r} contradicts target.envelope "
-                                         f"{target['envelope']!r}: give one"))
+                errors.append(FieldError("envelope", "conflict", f"envelope {envelope!r} contradicts "
+                                         f"target.envelope {target['envelope']!r}: give one"))
                 return None
             target = {**target, "envelope": envelope}
     if target is None:

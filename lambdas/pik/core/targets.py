@@ -32,7 +32,9 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from .errors import FieldError, ForbiddenError, ValidationError
@@ -50,6 +52,7 @@ QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WEBHOOK_SECRET_PREFIX = "whsec_"
+Refuse = Callable[[str, str, str], ValidationError]  # (field, rule, message) -> the 400 to raise
 PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
               "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
 
@@ -78,10 +81,10 @@ class Target:
         """How runs, logs and the widget name it: ``"sqs:https://.../orders"``."""
         return f"{self.kind}:{self.address}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The request's form, as recorded on the run. ``raw`` and ``pik`` are written ``"raw": true |
         false``, as before envelopes had names, so runs recorded then fingerprint the same."""
-        data: dict = {self.kind: self.address}
+        data: dict[str, Any] = {self.kind: self.address}
         if self.envelope == "cloudevents":
             data["envelope"] = self.envelope
         else:
@@ -273,7 +276,7 @@ def parse_target(data: object) -> Target:
     return target
 
 
-def _envelope(data: dict, refuse) -> str:
+def _envelope(data: dict[str, Any], refuse: Refuse) -> str:
     """``envelope`` (one of ``ENVELOPES``), or what the older ``raw`` says; both only when they agree."""
     raw, envelope = data.get("raw"), data.get("envelope")
     if raw is not None and not isinstance(raw, bool):
@@ -286,8 +289,8 @@ def _envelope(data: dict, refuse) -> str:
     return envelope or ("pik" if raw is False else "raw")
 
 
-def _content_mode(data: dict, kind: str, envelope: str, refuse) -> str | None:
-    """An HTTP target's CloudEvents content mode: ``binary`` unless ``structured`` is asked; None otherwise."""
+def _content_mode(data: dict[str, Any], kind: str, envelope: str, refuse: Refuse) -> str | None:
+    """An HTTP target's CloudEvents content mode: ``binary`` unless ``structured`` is asked; else None."""
     mode = data.get("content_mode")
     if mode is not None and mode not in CONTENT_MODES:
         raise refuse("content_mode", "one_of", f"content_mode must be one of {', '.join(CONTENT_MODES)}")
@@ -297,7 +300,7 @@ def _content_mode(data: dict, kind: str, envelope: str, refuse) -> str | None:
     return (mode or "binary") if kind == "http" and envelope == "cloudevents" else None
 
 
-def _check_address(kind: str, address: str, refuse) -> None:
+def _check_address(kind: str, address: str, refuse: Refuse) -> None:
     if kind == "eventbridge":
         if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
             raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
@@ -330,7 +333,7 @@ class Outgoing:
     event: dict
 
 
-def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: int = 1) -> dict:
+def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: int = 1) -> dict[str, Any]:
     """What a target receives for one event in ``envelope``: the event as sent (``raw``), event plus
     replay envelope (``pik``), or a structured CloudEvent (``cloudevents``, see ``cloudevent``).
 
@@ -347,10 +350,10 @@ def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: 
 
 
 CLOUDEVENTS_SPECVERSION = "1.0"
-CLOUDEVENTS_JSON = "application/cloudevents+json"  # a structured event's media type (JSON event format, section 4)
+CLOUDEVENTS_JSON = "application/cloudevents+json"  # a structured event's media type (JSON format, section 4)
 
 
-def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict:
+def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict[str, Any]:
     """One event as a CloudEvents 1.0 event in the JSON event format (structured mode): ``id`` the
     original ``event_id`` (the same on every replay: a receiver drops a repeat by ``source`` + ``id``),
     ``source``, ``type`` (the event's ``event_type``), ``subject`` (its ``entity_id``), ``time`` (its
@@ -359,11 +362,12 @@ def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict:
     received the event) and ``pikidempotencykey`` (when the producer gave one). Nothing of the event
     is lost: the contract's fields are these attributes and data.
 
-    >>> cloudevent(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00.000000Z", "2026-11-20T00:00:01.000000Z",
-    ...                     {"payload": {"a": 1}}), replay_id="rp-1")["data"]
-    {'a': 1}
+    >>> event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00.000000Z", "2026-11-20T00:00:01.000000Z",
+    ...                  {"payload": {"a": 1}})
+    >>> cloudevent(event, replay_id="rp-1")["id"], cloudevent(event, replay_id="rp-1")["data"]
+    ('e1', {'a': 1})
     """
-    document: dict = {
+    document: dict[str, Any] = {
         "specversion": CLOUDEVENTS_SPECVERSION, "id": outgoing.event_id, "source": outgoing.source,
         "type": outgoing.event_type, "subject": outgoing.entity_id, "time": outgoing.event_time,
         "datacontenttype": "application/json", "pikreplayid": replay_id, "pikattempt": attempt,
@@ -380,16 +384,18 @@ def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict:
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 
 
-def http_message(outgoing: Outgoing, target: Target, *, replay_id: str, attempt: int = 1) -> tuple[dict, str]:
+def http_message(outgoing: Outgoing, target: Target, *, replay_id: str,
+                 attempt: int = 1) -> tuple[dict[str, str], str]:
     """The headers (beyond signing) and the body text of one POST to an HTTP ``target``. With
     ``cloudevents`` in binary mode (CloudEvents HTTP binding, section 3.1) the attributes are
     ``ce-<name>`` headers, ``Content-Type`` is ``datacontenttype`` and the body is ``data``; in
     structured mode the body is the whole event, ``Content-Type: application/cloudevents+json``.
     The body returned is the one sent, so it is the one the Standard Webhooks signature covers.
 
-    >>> event = Outgoing("e1", "u 1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"payload": {}})
-    >>> headers, text = http_message(event, Target("http", "https://h.example/", envelope="cloudevents",
-    ...                                            content_mode="binary"), replay_id="rp-1")
+    >>> event = Outgoing("e1", "u 1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z",
+    ...                  {"payload": {}})
+    >>> target = Target("http", "https://h.example/", envelope="cloudevents", content_mode="binary")
+    >>> headers, text = http_message(event, target, replay_id="rp-1")
     >>> headers["ce-subject"], headers["Content-Type"], text
     ('u%201', 'application/json', '{}')
     """
