@@ -41,6 +41,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SCOPE = {"self", "progress", "on_step"}
 
 
+def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id: str | None = None,
+                source: str | None = None, event_type: str | None = None, limit: int | None = None,
+                include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
+                target: dict | None = None, rate_per_second: float | None = None,
+                event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                dead_letters: bool = False, envelope: str | None = None) -> dict:
+    """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
+
+    >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
+    '2026-11-20T00:00:00.000000Z'
+    """
+    body = {"entity_id": entity_id, "source": source, "event_type": event_type,
+            "start_time": key_time(utc(start)) if start is not None else None,
+            "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
+            "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
+            "target": target, "rate_per_second": rate_per_second,
+            "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
+            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None,
+            "envelope": envelope}
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _loaded(kind: str) -> Callable[[F], F]:
     """The verb's frame carries where it came from in ``attrs["pik"]`` (``pik_nb.schemas.provenance``):
     its ``kind``, the stack, the arguments that scoped it (or the query), and when it was loaded."""
@@ -209,6 +231,7 @@ class Kit:
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
                statuses: Iterable[str] | None = None, dead_letters: bool = False, envelope: str | None = None,
+               run: str | None = None,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -219,22 +242,24 @@ class Kit:
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
         redrives the replay queue's DLQ instead of a scope. ``envelope`` is what a ``target`` gets: ``"raw"``
         (each event as sent, the default), ``"pik"`` (event + replay envelope) or ``"cloudevents"``.
+        ``run="rp-..."`` executes a reviewed dry run by its id, exactly its recorded scope, once (a repeat
+        answers the same execution run).
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         >>> kit.replay(event_ids=ids, target={"eventbridge": "orders"}, envelope="cloudevents", dry_run=False)
         """
-        body = {"entity_id": entity_id, "source": source, "event_type": event_type,
-                "start_time": key_time(utc(start)) if start is not None else None,
-                "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
-                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
-                "target": target, "rate_per_second": rate_per_second,
-                "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None,
-                "dead_letters": dead_letters or None, "envelope": envelope}
+        if run is not None:
+            with self.stack.api as api:
+                return api.replay({"run": run}, follow=True, on_step=on_step)
+        body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
+                           limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
+                           client_token=client_token, target=target, rate_per_second=rate_per_second,
+                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters,
+                           envelope=envelope)
         with self.stack.api as api:
-            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
+            return api.replay(body, follow=limit is None, on_step=on_step)
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed
@@ -265,10 +290,12 @@ class Kit:
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                 end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
         """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
-        touched since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all.
+        recorded in since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all;
+        under the compaction lease (``LeaseError`` while another run holds it); ``settle`` >= 0.
 
         >>> kit.compact()
-        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
+        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0,
+         'watermark': '...'}
         """
         from .sql import archive
 

@@ -8,6 +8,7 @@ clients; the layout is ``pik.core.curated``'s.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,13 +20,13 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from pik import parquet
-from pik.aws.archive import ArchiveBucket, ArrivalFeed
+from pik.aws.archive import ArchiveBucket, CompactionLease, RecordedFeed
 from pik.aws.dynamodb import EventIndex
 from pik.aws.glue import GlueCatalog
 from pik.aws.s3 import DocumentStore
 from pik.core import curated, queries
 from pik.core.records import ACCEPTED
-from pik.core.timefmt import days_between, now
+from pik.core.timefmt import days_between, key_time, now
 from pik.services.compact import Compactor
 
 from .._errors import ScopeError
@@ -40,14 +41,27 @@ if TYPE_CHECKING:
 PARTITIONING = pa.schema([(name, pa.string()) for name in curated.PARTITION_COLUMNS])
 
 
+#: kit.sql's fresh rows also ask the next hour's keys: a writer's clock may run a little ahead.
+FRESH_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def compactor(stack: Stack, *, settle: str | timedelta = "60s") -> Compactor:
-    """The compaction step on ``stack``'s clients."""
+    """The compaction step on ``stack``'s clients; ``ScopeError`` for a negative ``settle``."""
     s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
     bucket, table = stack.resources.raw_bucket_name, stack.resources.events_table_name
+    try:
+        delay = pd.Timedelta(settle).to_pytimedelta()
+    except ValueError as exc:
+        raise ScopeError(f"settle={settle!r}: not a duration (e.g. '60s')") from exc
+    if delay < timedelta(0):
+        raise ScopeError(f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
+                         "negative settle puts it in the future and skips attempts recorded after the run)")
     database = stack.resources.extra.get("athena_database")  # Athena's tables: register what is compacted
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
-                     archive=ArchiveBucket(bucket, client=s3), feed=ArrivalFeed(table, client=dynamodb, segments=1),
-                     encode=parquet.encode, decode=parquet.decode, now=now, settle=pd.Timedelta(settle).to_pytimedelta(),
+                     archive=ArchiveBucket(bucket, client=s3),
+                     feed=RecordedFeed(table, client=dynamodb, segments=1),
+                     lease=CompactionLease(table, client=dynamodb), encode=parquet.encode,
+                     decode=parquet.decode, now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}",
                      catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
 
 
@@ -61,13 +75,13 @@ def compact(stack: Stack, *, source: str | None = None, event_type: str | None =
         if not (source and event_type and start is not None and end is not None):
             raise ScopeError("compact a range with source=, event_type=, start= and end= together")
         return step.run([(source, event_type, day) for day in days_between(utc(start), utc(end))])
-    return step.run(step.feed.partitions_since("") if everything else None)
+    return step.run(step.feed.partitions_all() if everything else None)
 
 
 def watermark(stack: Stack) -> str | None:
-    """The archive's watermark (key-time string): attempts that arrived before it are compacted."""
+    """The archive's watermark (key-time string): attempts recorded before it are compacted."""
     body = stack.documents.read(curated.WATERMARK_KEY)
-    return json.loads(body)["ingest_time"] if body else None
+    return curated.watermark_of(json.loads(body) if body else None)
 
 
 @dataclass
@@ -127,11 +141,15 @@ def filesystem(stack: Stack) -> pafs.S3FileSystem:
 
 # --- rows past the watermark --------------------------------------------------------------
 def fresh_attempts(stack: Stack, since: str | None) -> pa.Table:
-    """Attempts that arrived at or after ``since`` (every attempt when None), from the events
-    table, as a table with the attempts view's columns."""
+    """Attempts *recorded* at or after ``since`` (every attempt when None), whatever their arrival
+    time, from the events table's recorded index (a scan when None), with the attempts view's columns."""
     table = stack.resources.events_table_name
-    segments = scan_segments(stack)
-    requests = [("Scan", queries.attempts_scan(table, segment, segments, since=since)) for segment in range(segments)]
+    if since is None:
+        segments = scan_segments(stack)
+        requests = [("Scan", queries.attempts_scan(table, segment, segments)) for segment in range(segments)]
+    else:
+        buckets = queries.recorded_buckets(since, key_time(now() + FRESH_CLOCK_SKEW))
+        requests = [("Query", queries.recorded_since(table, bucket, since)) for bucket in buckets]
     shape = item_type(ATTEMPT_COLUMNS)
     pages = gather(stack, requests, False, "attempts", lambda *request: stack.reader.arrow_pages(*request, shape))
     frame = from_arrow_items(pa.chunked_array(pages, shape), ATTEMPT_COLUMNS)

@@ -3,9 +3,10 @@
 - **DuckDB** (embedded; the default for a local stack, and for any stack without Athena outputs):
   the curated Parquet parts the manifests list are read through pyarrow's S3 filesystem (the local
   stack's moto endpoint, or S3) as Arrow datasets, so DuckDB pushes column and partition filters
-  into them and nothing is downloaded up front; no DuckDB extension is needed. **Fresh**: rows that
-  arrived at or after the compaction watermark come from the events table and raw objects, and are
-  unioned in, so a query during an incident sees the last minute too.
+  into them and nothing is downloaded up front; no DuckDB extension is needed. **Fresh**: attempts
+  *recorded* at or after the compaction watermark (whatever their arrival time) come from the events
+  table's recorded index and raw objects, and replace any copy of the same attempt (event) in the
+  parts, so a query during an incident sees the last minute too, each row once.
 - **Athena** (a deployed stack with ``EnableAthena``): the same SQL against the Glue tables
   ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
 
@@ -126,8 +127,10 @@ def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool =
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
     con = _duckdb()
     if wanted & {"attempts", "events"}:
-        parts = archive.current_parts(stack)
+        # The watermark first: it is written after every manifest it covers, so the manifests read
+        # next hold every attempt recorded before it, and the fresh rows every one recorded since.
         mark = archive.watermark(stack) if fresh else None
+        parts = archive.current_parts(stack)
         fresh_rows: dict[str, pa.Table] = {}
         if fresh:
             fresh_rows["attempts"] = archive.fresh_attempts(stack, mark)
@@ -152,17 +155,22 @@ def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool =
 
 def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh: pa.Table | None = None,
              watermark: str | None = None, fresh_mode: bool = False) -> None:
-    """Create ``view`` over curated ``datasets`` (rows that arrived before ``watermark`` when
-    ``fresh_mode``) unioned with ``fresh`` rows; an empty view of the layout's columns if none."""
+    """Create ``view`` over curated ``datasets`` unioned with ``fresh`` rows (``fresh_mode``: the
+    rows recorded since ``watermark``, which replace the parts' copies of the same ids; with no
+    watermark every row is fresh); an empty view of the layout's columns if none."""
     selects = []
+    unique = "attempt_id" if view == curated.ATTEMPTS else "event_id"
+    has_fresh = fresh is not None and fresh.num_rows > 0
+    if has_fresh:
+        con.register(f"_{view}_fresh", fresh)
     for i, dataset in enumerate(datasets):
         con.register(f"_{view}_{i}", dataset)
         if not fresh_mode:
             selects.append(f"SELECT * FROM _{view}_{i}")
         elif watermark is not None:
-            selects.append(f"SELECT * FROM _{view}_{i} WHERE ingest_time < {queries_sql.literal(utc(watermark))}")
-    if fresh is not None and fresh.num_rows:
-        con.register(f"_{view}_fresh", fresh)
+            selects.append(f"SELECT * FROM _{view}_{i}" + (
+                f" WHERE {unique} NOT IN (SELECT {unique} FROM _{view}_fresh)" if has_fresh else ""))
+    if has_fresh:
         selects.append(f"SELECT * FROM _{view}_fresh")
     if not selects:
         columns = curated.ATTEMPT_COLUMNS if view == curated.ATTEMPTS else {**curated.EVENT_COLUMNS,
