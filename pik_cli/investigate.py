@@ -56,8 +56,8 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
            run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None,
-           envelope: str | None, rate_per_second: float | None, event_ids: list[str] | None, dead_letters: bool,
-           statuses: tuple[str, ...]) -> None:
+           envelope: str | None, rate_per_second: float | None, event_ids: list[str] | None,
+           dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -150,7 +150,8 @@ def _interactive() -> bool:
 
 
 def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = None,
-               fifo_group_id: str | None = None, envelope: str | None = None, rate_per_second: float | None = None,
+               fifo_group_id: str | None = None, envelope: str | None = None,
+               rate_per_second: float | None = None,
                limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
                **_: object) -> None:
     """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""

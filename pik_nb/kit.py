@@ -58,8 +58,8 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
             "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
             "target": target, "rate_per_second": rate_per_second,
             "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None,
-            "envelope": envelope}
+            "statuses": list(statuses) if statuses is not None else None,
+            "dead_letters": dead_letters or None, "envelope": envelope}
     return {k: v for k, v in body.items() if v is not None}
 
 

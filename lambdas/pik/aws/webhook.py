@@ -31,8 +31,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from ..core.errors import PikError, StorageError
-from ..core.targets import (Delivered, Outgoing, Target, http_message, signing_keys, webhook_id,
-                            webhook_signature)
+from ..core.targets import Delivered, Outgoing, Target, http_message, signing_keys, webhook_id, webhook_signature
 
 ATTEMPTS = 3
 BACKOFF_S = 0.2

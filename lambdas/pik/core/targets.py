@@ -362,8 +362,8 @@ def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict[
     received the event) and ``pikidempotencykey`` (when the producer gave one). Nothing of the event
     is lost: the contract's fields are these attributes and data.
 
-    >>> event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00.000000Z", "2026-11-20T00:00:01.000000Z",
-    ...                  {"payload": {"a": 1}})
+    >>> event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00.000000Z",
+    ...                  "2026-11-20T00:00:01.000000Z", {"payload": {"a": 1}})
     >>> cloudevent(event, replay_id="rp-1")["id"], cloudevent(event, replay_id="rp-1")["data"]
     ('e1', {'a': 1})
     """
