@@ -3,9 +3,14 @@
 Each event becomes one entry: ``Source`` = the event's ``source``, ``DetailType`` = its
 ``event_type``, ``Time`` = its ``event_time``, ``Detail`` = what the target's envelope makes of it
 (``pik.core.targets.body``: the event as sent, event plus replay envelope, or a structured CloudEvent).
-PutEvents cannot set the ``replay-name`` field EventBridge's own replays carry; a rule tells pik's
-replays from live traffic by the envelope instead: ``{"detail": {"pikreplayid": [{"exists": true}]}}``
-with ``cloudevents``, ``{"detail": {"replay": {"replay_id": [{"exists": true}]}}}`` with ``pik``.
+PutEvents cannot set the ``replay-name`` field EventBridge's own replays carry (an entry holds only
+Source, DetailType, Detail, Time, Resources, EventBusName and TraceHeader:
+https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html; replay-name:
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html). A rule tells pik's replays
+from live traffic by the envelope instead, with exists matching
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html):
+``{"detail": {"pikreplayid": [{"exists": true}]}}`` with ``cloudevents``,
+``{"detail": {"replay": {"replay_id": [{"exists": true}]}}}`` with ``pik``.
 """
 
 from __future__ import annotations

@@ -349,6 +349,9 @@ def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: 
                                                 "ingested_at": outgoing.ingested_at, "attempt": attempt}}
 
 
+# CloudEvents 1.0.2: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md (attributes,
+# extension names: lowercase a-z and 0-9, at most 20 characters), formats/json-format.md (structured),
+# bindings/http-protocol-binding.md (binary mode: section 3.1)
 CLOUDEVENTS_SPECVERSION = "1.0"
 CLOUDEVENTS_JSON = "application/cloudevents+json"  # a structured event's media type (JSON format, section 4)
 
