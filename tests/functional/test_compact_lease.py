@@ -152,6 +152,38 @@ def test_a_killed_runs_parts_wait_for_its_lease_to_end_then_are_collected(stack,
     assert parts_under(stack) == orphans
 
 
+def test_a_run_killed_in_its_delete_leaves_its_partition_to_the_next_holder(stack, one_event):
+    """A run killed after its switch, while deleting the old parts (no error raised, no release):
+    the lease names its partition. The next holder, once the lease has ended, collects that
+    partition's orphans even when it compacts something else (a manual run over another day)."""
+    run()
+    send(make_event(entity_id="c-2", event_time=at(2), payload={"amount": 2}))
+    killed = step()
+    killed.deadline = datetime.now(UTC) + timedelta(minutes=15)
+    killed.lease.release = lambda *args: None  # a dead process releases nothing
+
+    class Killed(BaseException):
+        pass
+
+    def kill(**_):
+        raise Killed
+
+    client = clients.client("s3")
+    client.meta.events.register("before-call.s3.DeleteObjects", kill)
+    try:
+        with pytest.raises(Killed):
+            killed.run()
+    finally:
+        client.meta.events.unregister("before-call.s3.DeleteObjects", kill)
+    assert len(parts_under(stack)) == 4 and len(listed(stack)) == 2  # switched; the old two left
+    assert lease_item(stack)["partition"] == PARTITION.path()
+    other_day = ("checkout", "order_placed", "2026-11-21")
+    assert "skipped" in run()  # the dead run's lease has not ended
+    result = step(datetime.now(UTC) + timedelta(minutes=16)).run([other_day])
+    assert result["orphans"] == 2 and parts_under(stack) == listed(stack)
+    assert lease_item(stack)["partition"] == ""
+
+
 # --- finding 10: the real policy's 403 for a missing key ------------------------------------
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
