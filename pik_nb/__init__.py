@@ -17,7 +17,8 @@ from .explain import Explanation
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 from .gaps import GAP_CLASSES, gaps, plot_gaps
 from .health import plot_health
-from .durations import humanize, humanize_frame
+from ._format import humanize_frame, table
+from .durations import humanize
 from .kit import Kit
 from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
 from .replay_flow import ReplayFlow, Scope
@@ -31,7 +32,7 @@ __all__ = [
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
     "plot_health",
-    "humanize", "humanize_frame",
+    "humanize", "humanize_frame", "table",
     "compare", "plot_diff", "Diff",
     "Explanation",
     "replay_widget", "ReplayFlow", "Scope",

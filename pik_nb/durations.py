@@ -1,7 +1,7 @@
 """Durations as a person reads them: ``2 d 22 h``, ``1 min 37 s``, ``850 ms``.
 
 Lags stay int64 milliseconds in every frame (they are for computing); findings and displayed
-tables pass them through ``humanize`` / ``humanize_frame``.
+tables pass them through ``humanize`` (tables: ``pik_nb._format.readable``).
 
 >>> humanize(252_610_800)
 '2 d 22 h'
@@ -50,25 +50,6 @@ def humanize(value: Duration, *, unit: str = "ms") -> str:
             top, rest = divmod(total, size)
             return f"{top} {name}" + (f" {rest // small} {small_name}" if rest and small != size else "")
     return f"{round(ms / 1_000)} s"  # not reached: 10 s and more always has a unit
-
-
-def humanize_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy for display: ``*_ms`` columns become readable durations without the suffix, and so
-    do timedelta columns; everything else is unchanged.
-
-    >>> humanize_frame(pd.DataFrame({"p99_ms": [252_610_800.0], "count": [3]}))
-            p99  count
-    0  2 d 22 h      3
-    """
-    shown = frame.copy()
-    for column in frame.columns:
-        name = str(column)
-        if name.endswith("_ms") and pd.api.types.is_numeric_dtype(frame[column]):
-            shown[column] = frame[column].map(humanize)
-            shown = shown.rename(columns={column: name.removesuffix("_ms")})
-        elif pd.api.types.is_timedelta64_dtype(frame[column]):
-            shown[column] = frame[column].map(humanize)
-    return shown
 
 
 def _milliseconds(value: Duration, unit: str) -> float | None:

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from ._format import counted, number, percent, table  # noqa: F401  (what notebooks import from here)
 from .connect import connect
 from .frames import AGGREGATE_COLUMNS, from_records
 from .kit import Kit
@@ -115,11 +116,6 @@ def investigate(*, local_file: str = "", stack: str = "", profile: str = "", reg
     end_ts = pd.Timestamp(utc(end)) if end else now.ceil("D")
     start_ts = pd.Timestamp(utc(start)) if start else end_ts - pd.Timedelta(days=default_days)
     return Investigation(kit, start_ts, end_ts, entity_id or None, source or None, event_type or None)
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``counted(1, "conflict") == "1 conflict"``, ``counted(3, "entity", "entities") == "3 entities"``."""
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def finding(text: str) -> None:

@@ -218,3 +218,21 @@ def test_new_figures_display_as_png_with_alternative_text():
     data, metadata = pik_nb.plot_lateness(events)._repr_mimebundle_()
     assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 events)")
     assert "arrival timeline" in metadata["image/png"]["alt"]
+
+
+def test_an_entitys_missing_day_in_one_stream_is_a_gap_though_its_other_streams_arrived():
+    """Issue 21: on-time web events must not hide the day the entity's mobile_app events were missing."""
+    rows = [{"event_id": f"{source}{n}", "entity_id": "x", "source": source, "event_type": kind,
+             "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"}
+            for source, kind in (("web", "order_placed"), ("mobile_app", "workout_completed"))
+            for n in range(1, 8) if (source, n) != ("mobile_app", 4)]
+    rows.append({"event_id": "late4", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+                 "event_time": day(4), "ingest_time": day(6), "status": "ACCEPTED"})
+    aggregates = from_records([{"entity_id": "x", "day": day(4).date().isoformat(), "metric": "count", "version": 1,
+                                "value": 1, "computed_at": day(5).isoformat()}], AGGREGATE_COLUMNS)
+    result = pik_nb.gaps(frame(rows), aggregates=aggregates)
+    found = [(r.entity_id, r.source, r.event_type, (r.window - BASE).days, r.gap_class) for r in result.itertuples()]
+    assert found == [("x", "mobile_app", "workout_completed", 4, "arrived_late")]
+    assert pik_nb.gaps(frame(rows), aggregates=aggregates, per_stream=False).empty  # the entity as a whole had day 4
+    figure = pik_nb.plot_gaps(result)
+    assert figure.axes[0].get_title() == "1 missing day"

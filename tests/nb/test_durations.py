@@ -11,7 +11,8 @@ import pytest
 
 import pik_nb
 from pik_nb import durations
-from pik_nb.durations import humanize, humanize_frame
+from pik_nb._format import humanize_frame
+from pik_nb.durations import humanize
 
 
 @pytest.mark.parametrize(("value", "text"), [

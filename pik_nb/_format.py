@@ -1,0 +1,115 @@
+"""How numbers read wherever a person looks: findings, notebook tables, the CLI, the HTML report.
+
+One place decides: counts are integers with thousands separators and the right plural, shares are
+percentages, durations are ``humanize``'d (``2 d 22 h``, never a wrapping ``2 days 22:00:00``), and a
+table's meaningless 0/1/2 index is hidden while a wide one scrolls.
+
+>>> counted(1, "replay"), counted(1200, "event"), counted(3, "entity", "entities")
+('1 replay', '1,200 events', '3 entities')
+>>> percent(0.1234), number(57.0), number(1234.5)
+('12.3%', '57', '1,234.5')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from .durations import humanize
+
+SHARE_SUFFIXES = ("_rate", "_share", "share", "_pct")
+
+
+def counted(count: Any, noun: str, plural: str | None = None) -> str:
+    """``count`` as an integer with the noun in the right number.
+
+    >>> counted(1, "conflict"), counted(0, "window"), counted(57.0, "attempt")
+    ('1 conflict', '0 windows', '57 attempts')
+    """
+    n = int(count)
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def percent(share: Any, digits: int = 1) -> str:
+    """A share (0..1) as a percentage; ``n/a`` when missing.
+
+    >>> percent(0.5), percent(1 / 3, 0), percent(float("nan"))
+    ('50.0%', '33%', 'n/a')
+    """
+    if share is None or pd.isna(share):
+        return "n/a"
+    return f"{float(share):.{digits}%}"
+
+
+def number(value: Any) -> str:
+    """An integer without ``.0``, a fraction with at most two decimals, both with thousands separators.
+
+    >>> number(57.0), number(3), number(0.125), number(None)
+    ('57', '3', '0.12', 'n/a')
+    """
+    if value is None or pd.isna(value):
+        return "n/a"
+    value = float(value)
+    if math.isfinite(value) and value == round(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for display: ``*_ms`` columns and timedeltas as durations (``_ms`` dropped from the name),
+    ``*_rate``/``*share`` columns as percentages, whole floats as integers; datetimes stay datetimes.
+
+    >>> readable(pd.DataFrame({"p99_ms": [252_610_800.0], "count": [3.0], "duplicate_rate": [0.25]}))
+            p99  count duplicate_rate
+    0  2 d 22 h      3          25.0%
+    """
+    shown = frame.copy()
+    renames = {}
+    for column in frame.columns:
+        name, values = str(column), frame[column]
+        if pd.api.types.is_bool_dtype(values) or not (
+                pd.api.types.is_numeric_dtype(values) or pd.api.types.is_timedelta64_dtype(values)):
+            continue
+        if name.endswith("_ms") and pd.api.types.is_numeric_dtype(values):
+            shown[column] = values.map(humanize)
+            renames[column] = name.removesuffix("_ms")
+        elif pd.api.types.is_timedelta64_dtype(values):
+            shown[column] = values.map(humanize)
+        elif name.endswith(SHARE_SUFFIXES):
+            shown[column] = values.map(percent)
+        elif pd.api.types.is_float_dtype(values):
+            shown[column] = values.map(number)
+    return shown.rename(columns=renames)
+
+
+humanize_frame = readable  # the public name (``pik_nb.humanize_frame``)
+
+
+class Table:
+    """A frame shown as a person reads it (``readable``), without a meaningless 0/1/2 index, in a
+    box that scrolls sideways when wide. ``.frame`` is the readable DataFrame.
+
+    >>> table(kit.events(entity_id="c-42", start="2026-11-20", end="2026-11-21"))
+    """
+
+    def __init__(self, frame: pd.DataFrame, *, index: bool | None = None) -> None:
+        self.frame = readable(frame)
+        self.index = index if index is not None else not isinstance(frame.index, pd.RangeIndex)
+
+    def _repr_html_(self) -> str:
+        styler = self.frame.style if self.index else self.frame.style.hide(axis="index")
+        body = styler.format(na_rep="").to_html()
+        return f'<div class="pik-table" style="overflow-x: auto; max-width: 100%">{body}</div>'
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=self.index)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def table(frame: pd.DataFrame, *, index: bool | None = None) -> Table:
+    """``Table(frame)``: what notebooks ``display`` instead of a raw frame."""
+    return Table(frame, index=index)
