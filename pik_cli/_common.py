@@ -6,13 +6,14 @@ import functools
 import logging
 import sys
 from contextlib import contextmanager
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
 
 from pik.core.errors import PikError
+from pik.core.timefmt import parse_bound
 
 DEMO_EVENTS = 2_500  # every playbook shows, and a working link in about a minute on 2 cores
 DEMO_WORKERS = 16    # concurrent ingest requests: the local stack's API runs in worker processes
@@ -68,17 +69,10 @@ class IsoTime(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
-        text = str(value).strip()
         try:
-            if len(text) == 10:
-                return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",
-                      param, ctx)
-        if parsed.tzinfo is None:
-            self.fail(f"{value!r} has no UTC offset: add Z or +01:00 (pik never guesses a time zone)", param, ctx)
-        return parsed
+            return parse_bound(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 ISO_TIME = IsoTime()

@@ -73,7 +73,8 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     from pik_nb.incident import IncidentError, find_incident, report
 
     try:
-        path = report(find_incident(name, directory), output)
+        notebook = find_incident(name, directory)
+        path = report(notebook, output)
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"report: {path}")
+    click.echo(f"report: {path} (from {notebook})")

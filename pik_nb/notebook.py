@@ -103,6 +103,27 @@ class Investigation:
         return found[mine].reset_index(drop=True)
 
 
+    def covering(self, runs: pd.DataFrame) -> pd.DataFrame:
+        """The executed replays (``kit.replays()``, not dry runs) whose scope covered this one: same
+        entity (any stream or this one), or this stream for every entity, over a time range overlapping
+        the window. A replay of another entity or stream in the same hours does not count.
+
+        >>> inv.covering(kit.replays())[["replay_id", "entity_id", "start", "end"]]
+        """
+        overlaps = ~runs["dry_run"].fillna(True).astype(bool) & (runs["start"] < self.end) & (runs["end"] > self.start)
+        run_entity, run_source, run_type = (runs[c].fillna("") for c in ("entity_id", "source", "event_type"))
+        run_stream = run_source + "/" + run_type
+        mine = f"{self.source}/{self.event_type}" if self.source and self.event_type else None
+        stream_ok = (run_source == "") | (run_stream == mine) if mine else run_source == ""
+        if self.entity_id:
+            covers = (run_entity == self.entity_id) & stream_ok
+            if mine:
+                covers |= (run_entity == "") & (run_stream == mine)
+        else:
+            covers = (run_entity == "") & (run_stream == mine)
+        return runs[overlaps & covers.astype(bool)].reset_index(drop=True)
+
+
 def investigate(*, local_file: str = "", stack: str = "", profile: str = "", region: str = "", entity_id: str = "",
                 source: str = "", event_type: str = "", start: str = "", end: str = "",
                 default_days: int = 7) -> Investigation:
