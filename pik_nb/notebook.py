@@ -104,24 +104,23 @@ class Investigation:
 
 
     def covering(self, runs: pd.DataFrame) -> pd.DataFrame:
-        """The executed replays (``kit.replays()``, not dry runs) whose scope covered this one: same
-        entity (any stream or this one), or this stream for every entity, over a time range overlapping
-        the window. A replay of another entity or stream in the same hours does not count.
+        """The executed replays (``kit.replays()``, not dry runs) whose scope covered this one's events
+        over a time range overlapping the window: this entity (any stream, or one it has), or a whole
+        stream this scope has. A replay of another entity or stream in the same hours does not count.
 
         >>> inv.covering(kit.replays())[["replay_id", "entity_id", "start", "end"]]
         """
         overlaps = ~runs["dry_run"].fillna(True).astype(bool) & (runs["start"] < self.end) & (runs["end"] > self.start)
-        run_entity, run_source, run_type = (runs[c].fillna("") for c in ("entity_id", "source", "event_type"))
-        run_stream = run_source + "/" + run_type
-        mine = f"{self.source}/{self.event_type}" if self.source and self.event_type else None
-        stream_ok = (run_source == "") | (run_stream == mine) if mine else run_source == ""
-        if self.entity_id:
-            covers = (run_entity == self.entity_id) & stream_ok
-            if mine:
-                covers |= (run_entity == "") & (run_stream == mine)
-        else:
-            covers = (run_entity == "") & (run_stream == mine)
+        entity, source, kind = (runs[c].fillna("").astype(str) for c in ("entity_id", "source", "event_type"))
+        stream = source + "/" + kind
+        entity_ok = (entity == "") | (entity == self.entity_id) if self.entity_id else entity == ""
+        mine = [f"{self.source}/{self.event_type}"] if self.source and self.event_type else self._streams()
+        stream_ok = (source == "") | stream.isin(mine)
+        covers = entity_ok & stream_ok & ((entity != "") | (source != ""))
         return runs[overlaps & covers.astype(bool)].reset_index(drop=True)
+
+    def _streams(self) -> list[str]:
+        return sorted(set(self.events["source"].astype(str) + "/" + self.events["event_type"].astype(str)))
 
 
 def investigate(*, local_file: str = "", stack: str = "", profile: str = "", region: str = "", entity_id: str = "",

@@ -216,7 +216,7 @@ def test_the_gaps_calendar_has_a_labelled_column_per_day_and_one_cell_per_missin
 def test_new_figures_display_as_png_with_alternative_text():
     events = frame([{"event_id": "a", "entity_id": "x", "event_time": day(1), "ingest_time": day(1, 13), "status": "ACCEPTED"}])
     data, metadata = pik_nb.plot_lateness(events)._repr_mimebundle_()
-    assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 events)")
+    assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 event)")
     assert "arrival timeline" in metadata["image/png"]["alt"]
 
 
@@ -236,3 +236,48 @@ def test_an_entitys_missing_day_in_one_stream_is_a_gap_though_its_other_streams_
     assert pik_nb.gaps(frame(rows), aggregates=aggregates, per_stream=False).empty  # the entity as a whole had day 4
     figure = pik_nb.plot_gaps(result)
     assert figure.axes[0].get_title() == "1 missing day"
+
+
+def test_the_duplicates_plot_draws_each_window_and_each_conflict_where_it_happened():
+    """Issue 21: no line holding a storm's value across the empty windows after it; conflicts at arrival."""
+    rows = [{"event_id": f"e{n}", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, n / 60),
+             "status": "ACCEPTED"} for n in range(60 * 12)]  # one a minute for 12 hours
+    rows += [{"event_id": f"e{n}", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 1 + n / 600),
+              "status": "DUPLICATE"} for n in range(40)]  # a storm in the second hour
+    rows += [{"event_id": "e5", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 9.5),
+              "status": "CONFLICT"}]
+    result = pik_nb.duplicates(frame(rows), freq="1h")
+    ax = pik_nb.plot_duplicates(result).axes[0]
+    assert all(line.get_drawstyle() == "default" for line in ax.get_lines())
+    bars = [(pd.Timestamp(patch.get_x() * 86_400, unit="s", tz="UTC"), patch.get_height()) for patch in ax.patches]
+    assert bars == [(day(1, 1), 40)]  # one bar: the storm's hour; nothing drawn over the empty hours after it
+    conflict, = [line for line in ax.get_lines() if line.get_label() == "conflict (at arrival)"]
+    assert [pd.Timestamp(x * 86_400, unit="s", tz="UTC").round("s") for x in conflict.get_xdata(orig=False)] == [day(1, 9.5)]
+    assert ax.get_title() == "40 duplicates, 1 conflict"
+
+
+def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation():
+    """Issue 21: a replay of another entity or stream in the same hours does not tick "replay scoped"."""
+    from pik_nb.frames import RUN_COLUMNS
+    from pik_nb.notebook import Investigation
+
+    def run(replay_id, *, entity=None, source=None, event_type=None, dry_run=False, start=day(1, 0), end=day(2, 0)):
+        return {"replay_id": replay_id, "dry_run": dry_run, "entity_id": entity, "source": source,
+                "event_type": event_type, "start": start.isoformat(), "end": end.isoformat()}
+    runs = from_records([run("other-entity", entity="y"), run("mine", entity="x"), run("dry", entity="x", dry_run=True),
+                         run("stream", source="mobile_app", event_type="workout_completed"),
+                         run("web", source="web", event_type="order_placed"),
+                         run("mine-mobile", entity="x", source="mobile_app", event_type="workout_completed"),
+                         run("before", entity="x", start=day(-5, 0), end=day(0, 0))], RUN_COLUMNS)
+    window = {"start": day(1, 0), "end": day(3, 0)}
+    events = frame([{"event_id": "a", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+                     "event_time": day(1), "ingest_time": day(1, 13), "status": "ACCEPTED"}])
+
+    def covering(**scope):
+        inv = Investigation(None, **window, **scope)
+        inv.events = events[events["entity_id"] == scope["entity_id"]] if "entity_id" in scope else events
+        return sorted(inv.covering(runs)["replay_id"])
+    assert covering(entity_id="x") == ["mine", "mine-mobile", "stream"]  # not web: x has no web events
+    assert covering(entity_id="x", source="mobile_app", event_type="workout_completed") == ["mine", "mine-mobile", "stream"]
+    assert covering(source="mobile_app", event_type="workout_completed") == ["stream"]
+    assert covering(entity_id="z") == []
