@@ -23,8 +23,8 @@ def local() -> None:
 
 
 @local.command("up")
-@click.option("--aws-port", type=int, default=0, show_default="a free port", help="Port of moto's AWS endpoint.")
-@click.option("--api-port", type=int, default=0, show_default="a free port", help="Port of the pik HTTP API.")
+@click.option("--aws-port", type=click.IntRange(0, 65535), default=0, show_default="a free port", help="Port of moto's AWS endpoint.")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port", help="Port of the pik HTTP API.")
 @click.option("--info-file", type=click.Path(path_type=Path), default=None,
               help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
