@@ -14,6 +14,7 @@ import click
 from ._common import DEMO_EVENTS, DEMO_WORKERS, errors, setup_logging
 
 if TYPE_CHECKING:
+    from pik_local.client import ApiClient, IngestResult
     from pik_local.stack import LocalStack
 
 
@@ -132,8 +133,10 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
                    progress: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
-    A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
-    exits with 1 when any line was not stored (REJECTED, or no answer).
+    A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
+    quarantines it). Prints the count per status and, for each line not stored, its line number and
+    the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
+    holds no events.
 
     \b
     Example:
@@ -142,8 +145,11 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
     from pik_local.client import ApiClient, count_statuses
+    from pik_nb._format import counted
 
-    events = list(_json_lines(source))
+    lines = list(_json_lines(source))
+    if not lines:
+        raise click.ClickException(f"{source.name} holds no events (it is empty or only blank lines)")
     with errors():
         session = None
         if stack:
@@ -152,29 +158,58 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
             kit = connect(stack, profile=profile, region=region)
             api_url, session = kit.resources.api_url, kit.session
         with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-            if batch_size > 1:
-                results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
-            else:
-                results = api.ingest(events, progress=progress)
+            results = _send(api, [event for _, event in lines], batch_size, progress)
+    numbered = [(number, result) for (number, _), result in zip(lines, results)]
     if output:
-        for result in results:
-            output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
+        for number, result in numbered:
+            output.write(json.dumps({"line": number, "http_status": result.http_status, **result.body}) + "\n")
     counts = count_statuses(results)
     click.echo(json.dumps(dict(sorted(counts.items()))))
-    refused = sum(n for status, n in counts.items() if status not in ("ACCEPTED", "DUPLICATE", "CONFLICT"))
+    refused = [(number, result) for number, result in numbered if result.status not in STORED]
     if refused:
-        click.echo(f"{refused} of {len(results)} lines were not stored" +
-                   ("" if output else " (--output FILE keeps each answer with its reasons)"), err=True)
+        for number, result in refused[:MAX_REASONS]:
+            click.echo(f"line {number}: {result.status} {_reasons(result.body)}", err=True)
+        more = f" ({len(refused) - MAX_REASONS} more not shown)" if len(refused) > MAX_REASONS else ""
+        click.echo(f"{len(refused)} of {counted(len(results), 'line')} were not stored{more}" +
+                   ("" if output else "; --output FILE keeps each answer with its line number"), err=True)
         raise click.exceptions.Exit(1)
 
 
-def _json_lines(source: IO[str]) -> Iterator[object]:
-    for line in source:
+STORED = ("ACCEPTED", "DUPLICATE", "CONFLICT")
+MAX_REASONS = 20  # lines whose reasons are printed; --output keeps them all
+
+
+def _send(api: "ApiClient", events: list[object], batch_size: int, progress: bool) -> list["IngestResult"]:
+    """Answers in line order: JSON lines in batches (unless ``batch_size`` is 1), each broken line
+    alone as it is, so the API names its rule (``json``) instead of a batch element's."""
+    broken = [i for i, event in enumerate(events) if isinstance(event, str)]
+    good = [i for i, event in enumerate(events) if not isinstance(event, str)]
+    results: list = [None] * len(events)
+    sent = (api.ingest_batches([events[i] for i in good], batch_size=batch_size, progress=progress)
+            if batch_size > 1 else api.ingest([events[i] for i in good], progress=progress)) if good else []
+    for index, result in zip(good, sent):
+        results[index] = result
+    for index, result in zip(broken, api.ingest([events[i] for i in broken], progress=False) if broken else []):
+        results[index] = result
+    return results
+
+
+def _reasons(body: dict) -> str:
+    """``body/json: body is not valid JSON: ...; entity_id/required: ...`` from an API answer."""
+    details = body.get("details") or []
+    if details:
+        return "; ".join(f"{d.get('field')}/{d.get('rule')}: {d.get('message')}" for d in details)
+    return str(body.get("error") or body)
+
+
+def _json_lines(source: IO[str]) -> Iterator[tuple[int, object]]:
+    """``(line number, event)`` of every non-blank line; a line that is not JSON stays its text."""
+    for number, line in enumerate(source, start=1):
         if line.strip():
             try:
-                yield json.loads(line)
+                yield number, json.loads(line)
             except ValueError:
-                yield line.rstrip("\n")
+                yield number, line.rstrip("\n")
 
 
 def _local_api(info_file: Path | None) -> str:

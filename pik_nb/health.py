@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pandas as pd
 
 from ._plot import _new_figure
+from ._format import counted
 from .durations import humanize
 from .errors import ScopeError
 from .times import Time, utc
@@ -231,10 +232,11 @@ def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
         return (f"nothing arrived {measured} in this local run's Lambda log (metrics are dated at arrival; the log "
                 f"starts empty at every `pik local up`).")
     total = int(health["IngestRequestCount"].sum())
-    parts = [f"{int(health[c].sum()):,} {label}" for c, label in
-             [("IngestCount", "accepted"), ("DuplicateCount", "duplicate"), ("ConflictCount", "conflict"),
-              ("RejectedCount", "rejected"), ("IngestErrorCount", "failed")] if health[c].sum()]
-    text = f"{measured} (the plotted range), {total:,} events arrived ({', '.join(parts)})"
+    parts = [counted(health[c].sum(), one, many) for c, one, many in
+             [("IngestCount", "accepted", "accepted"), ("DuplicateCount", "duplicate", None),
+              ("ConflictCount", "conflict", None), ("RejectedCount", "rejected", "rejected"),
+              ("IngestErrorCount", "failed", "failed")] if health[c].sum()]
+    text = f"{measured} (the plotted range), {counted(total, 'event')} arrived ({', '.join(parts)})"
     p99 = health[f"{LAG}_p99"]
     if p99.notna().any():
         peak = p99.idxmax()

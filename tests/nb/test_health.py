@@ -126,7 +126,7 @@ def test_the_notebook_view_pads_the_window_and_the_summary_reads_the_whole_view(
     frame.loc[frame.index[50], "IngestLagMs_p99"] = 68_400_000   # 2026-11-21 02:00, after it: the plotted peak
     assert health.summary(frame, "2026-11-20", "2026-11-21") == (
         "from 2026-11-19 00:00 to 2026-11-22 00:00 UTC (the plotted range), 1,302 events arrived (1,200 accepted, "
-        "2 conflict, 100 rejected); lag p99 peaked at 19 h in the period starting 2026-11-21 02:00 UTC, after it.")
+        "2 conflicts, 100 rejected); lag p99 peaked at 19 h in the period starting 2026-11-21 02:00 UTC, after it.")
 
 
 def test_the_view_covers_when_the_windows_events_arrived():
