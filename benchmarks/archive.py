@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pik import parquet  # noqa: E402
 from pik.core import curated  # noqa: E402
-from pik_nb import queries_sql, sql_analyses  # noqa: E402
+from pik_nb.sql import analyses as sql_analyses, queries as queries_sql  # noqa: E402
 from pik_nb.sql import local_connection, run  # noqa: E402
 
 SOURCES = ["web", "ios", "android", "pos", "partner_a", "partner_b", "batch", "kiosk"]
@@ -179,7 +179,7 @@ def compaction(n: int) -> None:
     from datetime import datetime, timedelta, timezone
 
     import pik_nb
-    from pik_local.client import ingest_events
+    from pik_api import ingest_events
     from pik_local.stack import LocalStack
 
     info = Path(tempfile.mkdtemp(prefix="pik-compact-")) / "local.json"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pik.core.timefmt import UTC  # noqa: E402
-from pik_local.client import ApiClient, count_statuses  # noqa: E402
+from pik_api import ApiClient, count_statuses  # noqa: E402
 from pik_local.stack import LocalStack  # noqa: E402
 from local_stack import roles_cpu_s  # noqa: E402
 

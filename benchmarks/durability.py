@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pik.core import keys  # noqa: E402
 from pik.core.timefmt import UTC  # noqa: E402
-from pik_local.client import ApiClient  # noqa: E402
+from pik_api import ApiClient  # noqa: E402
 from pik_local.info import LocalStackInfo  # noqa: E402
 
 PIK = [sys.executable, "-c", "from pik_cli import main; main()"]

@@ -34,7 +34,7 @@ import urllib3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pik.core.timefmt import UTC  # noqa: E402
-from pik_local.client import replay  # noqa: E402
+from pik_api import replay  # noqa: E402
 from pik_local.demo import queue_depth  # noqa: E402
 from pik_local.info import LocalStackInfo  # noqa: E402
 

@@ -33,7 +33,7 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pik.core.timefmt import UTC  # noqa: E402
-from pik_local.client import ApiClient, count_statuses, ingest_events  # noqa: E402
+from pik_api import ApiClient, count_statuses, ingest_events  # noqa: E402
 from pik_local.info import LocalStackInfo  # noqa: E402
 
 

@@ -40,9 +40,9 @@ from benchmarks.stub import Stub  # noqa: E402
 from pik.aws.dynamodb import serialize  # noqa: E402
 from pik.core import contract, identity, queries, records  # noqa: E402
 from pik.core.timefmt import UTC, key_time  # noqa: E402
-from pik_nb import raw as raw_module  # noqa: E402
-from pik_nb.frames import ATTEMPT_COLUMNS  # noqa: E402
-from pik_nb.stack import Resources, Stack  # noqa: E402
+from pik_nb.read import objects as raw_module  # noqa: E402
+from pik_nb.read.frames import ATTEMPT_COLUMNS  # noqa: E402
+from pik_nb.read.stack import Resources, Stack  # noqa: E402
 from tests.nb.generate import synthetic  # noqa: E402
 
 PAGES, PAGE_ITEMS, OBJECTS = 10, 1000, 2000

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from pik_local.demo import DEMO_PARAMETERS, DemoError, DemoOutcome, stage_incident
-from pik_local.incident import Truth, generate
+from pik_local.story import Truth, generate
 from pik_local.stack import LocalStack
-from pik_nb.incident import TEMPLATE
-from pik_nb.runner import NotebookRun, next_free, run_notebook, write_html
+from pik_nb.notebook.incident import TEMPLATE
+from pik_nb.notebook.runner import NotebookRun, next_free, run_notebook, write_html
 
 from ._common import DEMO_EVENTS, DEMO_WORKERS
 from .lab import lab_command_line, run_lab

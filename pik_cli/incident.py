@@ -40,7 +40,7 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
       pik incident open checkout-drop --entity customer-42 \\
           --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
     """
-    from pik_nb.incident import IncidentError, incident_parameters, open_incident
+    from pik_nb.notebook.incident import IncidentError, incident_parameters, open_incident
 
     check_scope(entity_id, source, event_type)
     try:
@@ -70,7 +70,7 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     Example:
       pik incident report checkout-drop --output postmortem.html
     """
-    from pik_nb.incident import IncidentError, find_incident, report
+    from pik_nb.notebook.incident import IncidentError, find_incident, report
 
     try:
         notebook = find_incident(name, directory)

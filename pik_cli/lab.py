@@ -26,8 +26,8 @@ SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy wi
 
 def lab_command(notebook: Path, port: int, root: Path, runtime_dir: Path) -> list[str]:
     """The ``jupyter lab`` command line for ``notebook`` under ``root``; kernels over Unix sockets in
-    ``runtime_dir`` when their paths fit (no "TCP without encryption"), see ``pik_nb.runner``."""
-    from pik_nb.runner import ipc_fits
+    ``runtime_dir`` when their paths fit (no "TCP without encryption"), see ``pik_nb.notebook.runner``."""
+    from pik_nb.notebook.runner import ipc_fits
 
     return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",

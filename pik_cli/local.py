@@ -14,7 +14,7 @@ import click
 from ._common import DEMO_EVENTS, DEMO_WORKERS, errors, setup_logging
 
 if TYPE_CHECKING:
-    from pik_local.client import ApiClient, IngestResult
+    from pik_api import ApiClient, IngestResult
     from pik_local.stack import LocalStack
 
 
@@ -144,7 +144,7 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       pik ingest events.jsonl --stack pik-prod --profile producer
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
-    from pik_local.client import ApiClient, count_statuses
+    from pik_api import ApiClient, count_statuses
     from pik_nb._format import counted
 
     lines = list(_json_lines(source))

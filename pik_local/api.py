@@ -22,10 +22,11 @@ from threading import Condition, Thread
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from pik_api import ARRIVAL_HEADER
+
 from .runtime import ACCOUNT, Invocation, LocalFunction
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by a LocalApi(simulated_arrival=True)
 API_ID = "local"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .client import count_statuses, ingest_events, replay
-from .incident import Incident, Truth
+from pik_api import count_statuses, ingest_events, replay
+
+from .story import Incident, Truth
 from .stack import LocalStack
 
 DEMO_PARAMETERS = {"AggregateFields": "amount"}  # so aggregates carry sum/min/max of the payload amount

@@ -9,21 +9,31 @@ Importing it loads pandas and pyarrow only: matplotlib comes with the first plot
 the first widget.
 """
 
+from pik_api._moved import register
+
+from ._errors import ApiError, ConnectError, KitError, ScopeError, SqlError
+from ._format import table
+from .analyses import (GAP_CLASSES, Duplicates, LatenessPolicy, duplicates, gaps, humanize, humanize_frame, lateness,
+                       lateness_policy, out_of_order, plot_duplicates, plot_gaps, plot_health, plot_lateness)
 from .connect import connect
-from .diff import Diff, compare, plot_diff
-from .duplicates import Duplicates, duplicates, plot_duplicates
-from .errors import ApiError, ConnectError, KitError, ScopeError, SqlError
-from .explain import Explanation
-from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
-from .gaps import GAP_CLASSES, gaps, plot_gaps
-from .health import plot_health
-from ._format import humanize_frame, table
-from .durations import humanize
+from .investigate import Diff, Explanation, compare, plot_diff
 from .kit import Kit
-from .lateness import LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
-from .replay_flow import ReplayFlow, Scope
-from .replay_widget import replay_widget
-from .stack import Resources, Stack
+from .read import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, Resources, Stack
+from .replay import ReplayFlow, Scope, replay_widget
+
+# Old module paths (before pik_nb was grouped into rooms): each still imports, with a DeprecationWarning
+# naming its new place, until the next release. ``pik_nb.lateness``, ``.duplicates``, ``.gaps`` and
+# ``.replay_widget`` are functions of this package, so their old modules are not listed.
+MOVED = {f"pik_nb.{old}": f"pik_nb.{new}" for old, new in {
+    "stack": "read.stack", "frames": "read.frames", "load": "read.tables", "raw": "read.objects",
+    "objects": "read._s3", "dynamo": "read._dynamodb", "signed": "read._signed",
+    "health": "analyses.health", "durations": "analyses.durations", "_plot": "analyses.plotting",
+    "explain": "investigate.explain", "diff": "investigate.diff", "reconcile": "investigate.reconcile",
+    "queries_sql": "sql.queries", "sql_analyses": "sql.analyses", "archive": "sql.archive",
+    "replay_flow": "replay.flow",
+    "incident": "notebook.incident", "runner": "notebook.runner", "errors": "_errors", "times": "_times",
+}.items()}
+__getattr__ = register(MOVED)  # ``pik_nb.health`` after ``import pik_nb``, as before
 
 __all__ = [
     "connect", "Kit", "Stack", "Resources",

@@ -10,9 +10,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pik_local.info import LocalStackInfo, default_path
 
-from .errors import ConnectError
+from ._errors import ConnectError
 from .kit import Kit
-from .stack import Resources, Stack
+from .read.stack import Resources, Stack
 
 
 def connect(stack: str | None = None, *, profile: str | None = None, region: str | None = None,

@@ -13,14 +13,15 @@ import pandas as pd
 
 from pik.core.timefmt import key_time
 
-from . import diff as diff_module, explain as explain_module, load, raw as raw_module, reconcile as reconcile_module
-from .dynamo import FastReader
-from .stack import Resources, Stack
-from .times import Time, utc
+from .investigate import diff as diff_module, explain as explain_module, reconcile as reconcile_module
+from .read import objects as raw_module, tables as load
+from .read._dynamodb import FastReader
+from .read.stack import Resources, Stack
+from ._times import Time, utc
 
 if TYPE_CHECKING:
-    from .diff import Diff
-    from .explain import Explanation
+    from .investigate.diff import Diff
+    from .investigate.explain import Explanation
 
 
 class Kit:
@@ -74,7 +75,7 @@ class Kit:
     def events(self, *, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
                start: Time | None = None, end: Time | None = None, allow_scan: bool = False,
                page_size: int | None = None, progress: bool | None = None) -> pd.DataFrame:
-        """One row per ingest attempt (columns: ``pik_nb.frames.ATTEMPT_COLUMNS``), through the indexes.
+        """One row per ingest attempt (columns: ``pik_nb.read.frames.ATTEMPT_COLUMNS``), through the indexes.
 
         >>> kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> kit.events(source="checkout", event_type="order_placed", start="2026-11-20", end="2026-11-22")
@@ -195,7 +196,7 @@ class Kit:
         """
         return reconcile_module.status(self.stack)
 
-    # --- the archive: compaction and SQL (pik_nb.archive, pik_nb.sql) -----------------------
+    # --- the archive: compaction and SQL (pik_nb.sql.archive, pik_nb.sql) -----------------------
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                 end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
         """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
@@ -204,7 +205,7 @@ class Kit:
         >>> kit.compact()
         {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
         """
-        from . import archive
+        from .sql import archive
 
         return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
                                everything=everything, settle=settle)
@@ -216,7 +217,7 @@ class Kit:
 
         >>> kit.sql("SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY 1")
         """
-        from . import sql
+        from .sql import engine as sql
 
         return sql.sql(self.stack, query, fresh=fresh, engine=engine)
 
@@ -230,18 +231,18 @@ class Kit:
         ...                   end="2026-11-27", where="amount > 10000 AND country = 'DE'")
         >>> hits[["event_id", "entity_id", "amount", "s3_key"]]
         """
-        from . import sql
+        from .sql import engine as sql
 
         return sql.search(self.stack, source=source, event_type=event_type, start=start, end=end, where=where,
                           limit=limit, fresh=fresh, engine=engine)
 
     def metrics(self, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
-        """Pipeline health over ``[start, end)``, one row per ``period`` (``pik_nb.health`` lists the
+        """Pipeline health over ``[start, end)``, one row per ``period`` (``pik_nb.analyses.health`` lists the
         columns): CloudWatch ``GetMetricData`` for a deployed stack, the local stack's EMF lines locally.
 
         >>> kit.metrics("2026-11-20", "2026-11-21", "1h")["IngestCount"].sum()     # doctest: +SKIP
         """
-        from . import health
+        from .analyses import health
 
         log_file = self.resources.extra.get("lambda_log_file")
         if log_file:

@@ -20,7 +20,7 @@ import papermill
 import pytest
 
 from pik.core.timefmt import UTC
-from pik_local.client import count_statuses, ingest_events
+from pik_api import count_statuses, ingest_events
 from pik_cli.lab import stop_process
 from tests.e2e.conftest import StackProcess, wait_for
 

@@ -18,7 +18,7 @@ import pytest
 
 from pik_cli.demo import write_scope
 from pik_local.demo import stage_incident
-from pik_local.incident import generate
+from pik_local.story import generate
 from tests.e2e.conftest import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]

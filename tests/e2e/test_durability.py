@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from pik.core import keys
-from pik_local.client import ApiClient
+from pik_api import ApiClient
 from tests.e2e.conftest import example_event, wait_for
 
 EVENTS = 1000

@@ -13,7 +13,7 @@ import urllib3
 
 from pik.core import keys
 from pik.core.timefmt import UTC
-from pik_local.client import ingest_events, replay
+from pik_api import ingest_events, replay
 from pik_local.stack import LocalStack, StackError, free_port
 from tests.e2e.conftest import PIK, example_event, port_is_free, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from pik_local.client import ingest_events
+from pik_api import ingest_events
 from pik_local.stack import LocalStack
 from tests.e2e.conftest import example_event, wait_for
 

@@ -10,7 +10,7 @@ import pytest
 
 from pik.core import keys
 from pik.core.timefmt import UTC
-from pik_local.client import ingest_events
+from pik_api import ingest_events
 from pik_local.poller import failed_ids
 from pik_local.runtime import LocalFunction
 from pik_local.stack import LocalStack

@@ -8,8 +8,8 @@ import pytest
 
 import pik_nb
 from pik.core.timefmt import UTC
-from pik_local.client import count_statuses, ingest_events
-from pik_nb.replay_flow import FlowError
+from pik_api import count_statuses, ingest_events
+from pik_nb.replay.flow import FlowError
 from tests.e2e.conftest import wait_for
 
 

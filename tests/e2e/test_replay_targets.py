@@ -17,7 +17,7 @@ import pytest
 import pik_nb
 from pik.core.targets import verify
 from pik.core.timefmt import UTC
-from pik_local.client import ApiError, count_statuses, ingest_events
+from pik_api import ApiError, count_statuses, ingest_events
 from pik_local.targets import HTTP_SECRET_PARAMETER
 from tests.conftest import drain_queue
 

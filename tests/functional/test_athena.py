@@ -14,7 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 import pik_nb
 from pik.core import curated
 from pik_local import template
-from pik_nb import queries_sql, sql, sql_analyses
+from pik_nb.sql import analyses as sql_analyses, engine as sql, queries as queries_sql
 from tests.conftest import REGION
 
 DATABASE, WORKGROUP = "pik_test", "pik-test"
@@ -104,5 +104,5 @@ def test_a_failed_athena_query_is_a_clear_error(athena_stack, monkeypatch):
     from moto.athena import models
 
     monkeypatch.setattr(models.Execution, "advance", lambda self: setattr(self, "status", "FAILED"))
-    with pytest.raises(pik_nb.errors.SqlError, match="athena FAILED"):
+    with pytest.raises(pik_nb.SqlError, match="athena FAILED"):
         athena_stack.sql("SELECT 1", engine="athena")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pik_nb.frames import ATTEMPT_COLUMNS, STATUSES, from_records
+from pik_nb.read.frames import ATTEMPT_COLUMNS, STATUSES, from_records
 
 BASE = pd.Timestamp("2026-11-01", tz="UTC")
 

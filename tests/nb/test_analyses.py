@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import pik_nb
-from pik_nb.frames import AGGREGATE_COLUMNS, from_records
+from pik_nb.read.frames import AGGREGATE_COLUMNS, from_records
 from tests.nb.generate import BASE, frame, synthetic
 
 
@@ -175,7 +175,7 @@ def incident_frame(incident) -> pd.DataFrame:
 
 
 def test_the_demo_storm_is_found_with_default_settings_at_a_small_size():
-    from pik_local.incident import generate
+    from pik_local.story import generate
 
     incident = generate(2000, seed=11)
     truth, events = incident.truth, incident_frame(incident)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import pik_nb
 from pik_cli import cli
-from pik_local.client import ApiClient
+from pik_api import ApiClient
 from pik_local.info import LocalStackInfo
 
 

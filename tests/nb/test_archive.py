@@ -13,7 +13,7 @@ import pik_nb
 from pik.core import curated
 from pik.core.timefmt import UTC
 from pik_cli import cli
-from pik_local.client import ingest_events
+from pik_api import ingest_events
 from pik_local.stack import LocalStack
 from tests.conftest import make_event
 

@@ -13,8 +13,8 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
-from pik_nb import health
-from pik_nb.errors import ScopeError
+from pik_nb.analyses import health
+from pik_nb import ScopeError
 from tests.conftest import api_event, LambdaContext, make_event
 
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)

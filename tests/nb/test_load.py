@@ -12,7 +12,7 @@ import pytest
 
 import pik_nb
 from pik.core.timefmt import UTC
-from pik_nb.frames import ATTEMPT_COLUMNS
+from pik_nb.read.frames import ATTEMPT_COLUMNS
 from tests.conftest import make_event
 from tests.nb.conftest import post
 

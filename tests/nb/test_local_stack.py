@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import pik_nb
 from pik.core.timefmt import UTC
-from pik_local.client import ingest_events
+from pik_api import ingest_events
 from pik_local.stack import LocalStack
 from pik_cli import cli
 from tests.conftest import make_event

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import pik_nb
-from pik_nb import queries_sql, sql_analyses
+from pik_nb.sql import analyses as sql_analyses, queries as queries_sql
 from pik_nb.sql import local_connection, run
 from tests.nb.generate import synthetic, write_curated
 

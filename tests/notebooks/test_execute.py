@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from pik_local.demo import stage_incident
-from pik_nb.runner import run_notebook, write_html
-from pik_local.incident import generate
+from pik_nb.notebook.runner import run_notebook, write_html
+from pik_local.story import generate
 from tests.e2e.conftest import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]

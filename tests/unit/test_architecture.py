@@ -15,7 +15,7 @@ from pik.core import keys, ports
 from pik_local import template
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_ROOTS = [ROOT / "lambdas" / "pik", ROOT / "pik_nb", ROOT / "pik_local", ROOT / "pik_cli"]
+PACKAGE_ROOTS = [ROOT / "lambdas" / "pik", ROOT / "pik_nb", ROOT / "pik_local", ROOT / "pik_cli", ROOT / "pik_api"]
 
 
 # --- the import graph of the project's packages (reusable for any list of package roots) ----
@@ -264,7 +264,7 @@ def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
 # --- the notebook side: pik_cli -> {pik_nb, pik_local} -> pik ------------------------------------
 def test_no_import_cycle_anywhere_in_the_project():
     graph = import_graph(PACKAGE_ROOTS)
-    assert {"pik_nb.stack", "pik_nb.kit", "pik_cli", "pik_local.client"} <= set(graph)
+    assert {"pik_nb.read.stack", "pik_nb.kit", "pik_cli", "pik_api.client"} <= set(graph)
     assert find_cycle(graph) is None
 
 
@@ -279,15 +279,16 @@ def test_dependencies_point_one_way():
     assert {m for m in _importers(graph, "pik_nb") if not m.startswith("pik_cli")} == set()
     assert {m for m in _importers(graph, "pik_local") if m.startswith("pik.")} == set()  # Lambda code never sees it
     from_nb = {t for m, targets in graph.items() if m.startswith("pik_nb") for t in targets if t.startswith("pik_local")}
-    assert from_nb <= {"pik_local.info", "pik_local.client"}  # where the local stack is, and the one API client
+    assert from_nb <= {"pik_local.info", "pik_api.client"}  # where the local stack is, and the one API client
 
 
 def test_nothing_below_the_kit_imports_it():
     """``Kit`` is a facade: loaders and investigations take a ``Stack``; only consumers of the kit
     (``connect``, the notebook helper, the replay flow and widget) may import it."""
     graph = import_graph(PACKAGE_ROOTS)
-    below = {"pik_nb.load", "pik_nb.raw", "pik_nb.diff", "pik_nb.explain", "pik_nb.reconcile", "pik_nb.stack",
-             "pik_nb.dynamo", "pik_nb.frames", "pik_nb.errors", "pik_nb.runner", "pik_nb.incident"}
+    below = {"pik_nb.read.tables", "pik_nb.read.objects", "pik_nb.read.stack", "pik_nb.read._dynamodb",
+             "pik_nb.read.frames", "pik_nb.investigate.diff", "pik_nb.investigate.explain",
+             "pik_nb.investigate.reconcile", "pik_nb._errors", "pik_nb.notebook.runner", "pik_nb.notebook.incident"}
     assert {m for m in below if "pik_nb.kit" in graph[m]} == set()
 
 
@@ -299,3 +300,48 @@ def test_pik_help_loads_neither_plots_widgets_dataframes_nor_moto():
 def test_importing_pik_nb_loads_neither_matplotlib_nor_ipywidgets():
     loaded = imported_modules("import pik_nb")
     assert not {"matplotlib", "ipywidgets", "moto"} & loaded
+
+
+# --- pik_nb's rooms: what each may import (docs/architecture.md draws the same) -------------------
+LEAVES = {"pik_nb._errors", "pik_nb._times", "pik_nb._format"}  # pik_nb-wide private leaves: any room may use them
+ROOMS = {  # room -> the other parts of pik_nb it may import
+    "pik_nb.analyses": set(),                                  # DataFrames in, DataFrames and figures out
+    "pik_nb.read": set(),                                      # a stack in, DataFrames out
+    "pik_nb.investigate": {"pik_nb.read", "pik_nb.analyses"},
+    "pik_nb.sql": {"pik_nb.read", "pik_nb.analyses"},
+    "pik_nb.kit": {"pik_nb.read", "pik_nb.analyses", "pik_nb.investigate", "pik_nb.sql"},
+    "pik_nb.connect": {"pik_nb.read", "pik_nb.kit"},
+    "pik_nb.replay": {"pik_nb.kit"},
+    "pik_nb.notebook": {"pik_nb.read", "pik_nb.kit", "pik_nb.connect"},
+}
+
+
+def _room(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_each_room_of_pik_nb_imports_only_the_rooms_it_may():
+    graph = import_graph(PACKAGE_ROOTS)
+    rooms = {_room(m) for m in graph if m.startswith("pik_nb.")} - LEAVES
+    assert rooms == set(ROOMS)
+    wrong = {(module, target) for module, targets in graph.items() if _room(module) in ROOMS
+             for target in targets if target.startswith("pik_nb")
+             and _room(target) not in {_room(module), *LEAVES, *ROOMS[_room(module)]}}
+    assert wrong == set()
+    assert all(not targets & {"pik_nb"} for module, targets in graph.items() if module.startswith("pik_nb."))
+
+
+def test_private_leaves_are_used_only_inside_their_room():
+    """``pik_nb.read._s3`` is ``read``'s: other rooms go through ``read``'s public modules."""
+    graph = import_graph(PACKAGE_ROOTS)
+    wrong = {(module, target) for module, targets in graph.items() for target in targets
+             if target.startswith("pik_nb.") and target not in LEAVES
+             and any(part.startswith("_") for part in target.split(".")[2:])
+             and _room(module) != _room(target) and module != "pik_nb"}
+    assert wrong == {("pik_nb.kit", "pik_nb.read._dynamodb")}  # Kit.reader exposes the fast reader's type
+
+
+def test_the_api_client_package_imports_only_the_core():
+    graph = import_graph(PACKAGE_ROOTS)
+    imported = {target for module, targets in graph.items() if module.startswith("pik_api") for target in targets}
+    assert {target for target in imported if not target.startswith(("pik.core", "pik_api"))} == set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pik_cli.demo import try_this
-from pik_local.incident import generate
+from pik_local.story import generate
 
 
 def test_the_hint_to_try_commands_is_given_only_when_the_stack_keeps_running():

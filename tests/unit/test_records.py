@@ -32,7 +32,7 @@ def test_aggregate_fields_are_exactly_what_aggregate_item_writes_besides_its_key
 
 
 def test_notebook_columns_come_from_the_declared_fields():
-    from pik_nb.frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS
+    from pik_nb.read.frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS
 
     assert list(ATTEMPT_COLUMNS) == list(records.ATTEMPT_FIELDS)
     assert list(AGGREGATE_COLUMNS) == list(records.AGGREGATE_FIELDS)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from pik_local import template
-from pik_nb import health
+from pik_nb.analyses import health
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas" / "pik" / "handlers"
 

@@ -124,7 +124,7 @@ def test_the_policy_is_output_and_attached_to_nobody(tpl):
 # constructing one means using its read calls (the kit never calls their writes).
 ADAPTER_READS = {
     "DocumentStore": {"s3:GetObject"},
-    "ObjectReader": {"s3:GetObject"},  # pik_nb.objects: signed GETs of raw objects and manifests
+    "ObjectReader": {"s3:GetObject"},  # pik_nb.read._s3: signed GETs of raw objects and manifests
     "FastReader": {"dynamodb:Query", "dynamodb:Scan"},
     "EventIndex": {"dynamodb:GetItem", "dynamodb:Query"},
     "AggregateStore": {"dynamodb:Query"},

@@ -25,7 +25,7 @@ EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and o
 
 #: What an investigator reads of an attempt item (``attempt_item`` without its key attributes),
 #: with each field's kind: ``text``, ``label`` (few distinct values), ``time`` (a key-time
-#: string), ``int``, ``float``. ``pik_nb.frames`` types its DataFrame columns from this.
+#: string), ``int``, ``float``. ``pik_nb.read.frames`` types its DataFrame columns from this.
 ATTEMPT_FIELDS = {
     "event_id": "text", "attempt_id": "text", "status": "label", "source": "label", "event_type": "label",
     "entity_id": "text", "event_time": "time", "event_date": "text", "ingest_time": "time", "ingest_lag_ms": "int",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from pik.core.timefmt import parse_bound
 
-from .errors import KitError
+from .._errors import KitError
 from .runner import NotebookRun, next_free, run_notebook, write_html
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 TEMPLATE = NOTEBOOKS / "incident.ipynb"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 

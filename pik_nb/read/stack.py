@@ -16,11 +16,11 @@ from typing import Any
 import boto3
 
 from pik.aws.clients import make_client
-from pik_local.client import ApiClient
+from pik_api import ApiClient
 
-from .dynamo import FastReader
-from .errors import ConnectError
-from .objects import ObjectReader
+from ._dynamodb import FastReader
+from .._errors import ConnectError
+from ._s3 import ObjectReader
 
 REQUIRED = ("raw_bucket_name", "events_table_name", "aggregates_table_name", "replays_table_name")
 

@@ -28,13 +28,13 @@ import pyarrow.compute as pc
 from pik import parquet
 from pik.core import curated
 
-from . import archive, queries_sql
-from .errors import ScopeError, SqlError
-from .frames import AGGREGATE_COLUMNS, from_dynamo
-from .times import Time, utc
+from . import archive, queries as queries_sql
+from .._errors import ScopeError, SqlError
+from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
+from .._times import Time, utc
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from ..read.stack import Stack
 
 VIEWS = ("attempts", "events", "aggregates", "replays")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
@@ -148,7 +148,7 @@ def aggregates_frame(stack: "Stack") -> pd.DataFrame:
 
 def replays_frame(stack: "Stack") -> pd.DataFrame:
     """Every replay run, lists and maps as JSON text (``request``, ``by_day``, ``sample_event_ids``)."""
-    from .load import replays
+    from ..read.tables import replays
 
     frame = replays(stack)
     for name in ("by_day", "sample_event_ids", "request"):

@@ -7,7 +7,7 @@ rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'``
     SELECT * FROM events WHERE source = 'checkout' AND event_type
 
 The analyses return the same columns as their pandas versions (``pik_nb.lateness``,
-``duplicates(...).per_source``, ``gaps`` with ``freq="1D"``): ``pik_nb.sql_analyses`` runs them.
+``duplicates(...).per_source``, ``gaps`` with ``freq="1D"``): ``pik_nb.sql.analyses`` runs them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
-from .times import Time, utc
+from .._times import Time, utc
 
 _MICROSECOND = timedelta(microseconds=1)
 SERIES = {"duckdb": "generate_series", "athena": "sequence"}  # inclusive integer series -> array

@@ -17,9 +17,9 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from ._format import counted
-from ._plot import axes
-from .times import utc
+from .._format import counted
+from .plotting import axes
+from .._times import utc
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

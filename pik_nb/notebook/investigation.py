@@ -11,11 +11,11 @@ from functools import cached_property
 
 import pandas as pd
 
-from ._format import counted, number, percent, table  # noqa: F401  (what notebooks import from here)
-from .connect import connect
-from .frames import AGGREGATE_COLUMNS, from_records
-from .kit import Kit
-from .times import utc
+from .._format import counted, number, percent, table  # noqa: F401  (what notebooks import from here)
+from ..connect import connect
+from ..read.frames import AGGREGATE_COLUMNS, from_records
+from ..kit import Kit
+from .._times import utc
 
 
 @dataclass
@@ -101,7 +101,6 @@ class Investigation:
         if self.entity_id:
             mine &= (found["entity_id"] == self.entity_id).fillna(False).astype(bool)
         return found[mine].reset_index(drop=True)
-
 
     def covering(self, runs: pd.DataFrame) -> pd.DataFrame:
         """The executed replays (``kit.replays()``, not dry runs) whose scope covered this one's events

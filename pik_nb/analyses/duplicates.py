@@ -10,8 +10,8 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
-from ._format import counted, table
-from ._plot import axes
+from .._format import counted, table
+from .plotting import axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -12,14 +12,14 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 from pik.core.timefmt import day_bounds
 
-from . import load, raw
-from ._plot import axes
-from .errors import KitError
+from ..read import objects as raw, tables as load
+from ..analyses.plotting import axes
+from .._errors import KitError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from .stack import Stack
+    from ..read.stack import Stack
 
 LATE, REPLAY, CODE, FIRST, RECOMPUTED, DROPPED = (
     "late arrival", "replay", "code version change", "first version", "recomputed", "input removed")

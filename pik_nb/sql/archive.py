@@ -26,14 +26,14 @@ from pik.core.records import ACCEPTED
 from pik.core.timefmt import days_between, now
 from pik.services.compact import Compactor
 
-from .errors import ScopeError
-from .frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
-from .load import gather, scan_segments
-from .raw import get_many, list_keys
-from .times import Time, utc
+from .._errors import ScopeError
+from ..read.frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
+from ..read.tables import gather, scan_segments
+from ..read.objects import get_many, list_keys
+from .._times import Time, utc
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from ..read.stack import Stack
 
 PARTITIONING = pa.schema([(name, pa.string()) for name in curated.PARTITION_COLUMNS])
 

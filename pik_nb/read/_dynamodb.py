@@ -2,8 +2,8 @@
 
 botocore's response parser costs ≈ 45 µs per item here, more than everything else together
 (see docs/performance.md). This reader sends the same JSON-protocol request botocore would,
-signed and sent by ``pik_nb.signed.SignedHttp`` (the client's ``before-send`` hooks see it, so
-moto intercepts it), and keeps DynamoDB JSON as parsed; ``pik_nb.frames`` then extracts whole
+signed and sent by ``pik_nb.read._signed.SignedHttp`` (the client's ``before-send`` hooks see it, so
+moto intercepts it), and keeps DynamoDB JSON as parsed; ``pik_nb.read.frames`` then extracts whole
 columns at once.
 """
 
@@ -19,7 +19,7 @@ import pyarrow.json as pa_json
 
 from pik.core.errors import StorageError
 
-from .signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
+from ._signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
 
 TARGET = "DynamoDB_20120810."
 RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",

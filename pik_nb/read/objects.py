@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from pik.core import identity, keys
 from pik.core.errors import StorageError
 
-from .errors import KitError
-from .times import days_back
+from .._errors import KitError
+from .._times import days_back
 
 if TYPE_CHECKING:
     from .stack import Stack

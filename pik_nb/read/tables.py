@@ -14,13 +14,13 @@ from pik.core import queries
 from pik.core.targets import target_label
 from pik.core.timefmt import days_between, key_time
 
-from .errors import ScopeError
+from .._errors import ScopeError
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_arrow_items, from_records, item_type
-from .times import time_slices, utc
+from .._times import time_slices, utc
 
 if TYPE_CHECKING:
     from .stack import Stack
-    from .times import Time
+    from .._times import Time
 
 SCAN_SEGMENTS = 8
 MAX_SLICES = 64  # parallel queries per entity window; more only adds requests

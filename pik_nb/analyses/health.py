@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from ._plot import _new_figure
-from ._format import counted
+from .plotting import _new_figure
+from .._format import counted
 from .durations import humanize
-from .errors import ScopeError
-from .times import Time, utc
+from .._errors import ScopeError
+from .._times import Time, utc
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

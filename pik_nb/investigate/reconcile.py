@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 from pik.core import keys, queries
 from pik.core.errors import StorageError
 
-from . import load
-from .load import gather, items, scan_segments
-from .raw import list_keys
+from ..read import tables as load
+from ..read.tables import gather, items, scan_segments
+from ..read.objects import list_keys
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from ..read.stack import Stack
 
 RAW_ONLY, META_ONLY = "raw without metadata", "metadata without raw"
 

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from pik.core.errors import PikError
 
-from .api import ARRIVAL_HEADER
+ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by the local stack's API (pik_local.api)
 
 HEADERS = {"Content-Type": "application/json"}
 BATCH_SIZE = 500  # events per POST /ingest batch (the API's limit)

@@ -15,14 +15,14 @@ from pik.core.errors import NotFoundError
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
 
-from . import load, raw as raw_module
-from .frames import ATTEMPT_COLUMNS, from_dynamo
-from ._format import counted
-from .durations import humanize
-from .load import gather, items as flat_items
+from ..read import objects as raw_module, tables as load
+from ..read.frames import ATTEMPT_COLUMNS, from_dynamo
+from .._format import counted
+from ..analyses.durations import humanize
+from ..read.tables import gather, items as flat_items
 
 if TYPE_CHECKING:
-    from .stack import Stack
+    from ..read.stack import Stack
 
 
 @dataclass(frozen=True)

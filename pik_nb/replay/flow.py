@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pik.core.timefmt import day_bounds
 
 if TYPE_CHECKING:
-    from .kit import Kit
+    from ..kit import Kit
 
 
 class FlowError(Exception):

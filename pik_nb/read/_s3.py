@@ -1,6 +1,6 @@
 """The raw bucket as pik_nb reads it: ``ObjectReader.read(key)`` -> bytes, or None when absent.
 
-One signed GET per object (``pik_nb.signed``) instead of boto3's ``get_object``: boto3 spends
+One signed GET per object (``pik_nb.read._signed``) instead of boto3's ``get_object``: boto3 spends
 ≈ 1.5 ms of CPU per GET in parameter validation, endpoint rules, handlers and its parser, and
 32 threads doing that are bound by the GIL (docs/performance.md has the figures). The object
 URL comes from the client itself (a presigned URL's path, computed once), so endpoint, addressing
@@ -22,7 +22,7 @@ from botocore.auth import S3SigV4Auth
 
 from pik.core.errors import StorageError
 
-from .signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
+from ._signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
 
 MISSING = {"NoSuchKey", "NotFound", ""}  # "" : a 404 without an error document (as HEAD answers)
 RETRYABLE = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException",

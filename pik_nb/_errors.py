@@ -2,7 +2,7 @@
 
     PikError (pik.core.errors)
     ├── StorageError       an AWS call failed (raised by pik.aws and the fast reader)
-    ├── ApiError           the pik HTTP API refused a request (pik_local.client, the one API client)
+    ├── ApiError           the pik HTTP API refused a request (pik_api, the one API client)
     └── KitError           an investigation could not be done as asked
         ├── ConnectError   no stack to talk to, or a resource name is missing
         ├── ScopeError     a loader was called without a scope (or a full scan was not allowed), a bad window or period
@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from pik.core.errors import PikError
-from pik_local.client import ApiError
+from pik_api import ApiError
 
 __all__ = ["KitError", "ConnectError", "ScopeError", "SqlError", "ApiError"]
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from ._plot import pair
-from ._format import counted
+from .plotting import pair
+from .._format import counted
 from .durations import humanize
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 
 Each takes ``sql``, a function from a query to a DataFrame (``kit.sql``, or a DuckDB connection's
 ``lambda q: con.sql(q).df()``), and a ``where`` condition on the ``attempts`` view
-(``pik_nb.queries_sql.scope(...)`` builds one that prunes partitions).
+(``pik_nb.sql.queries.scope(...)`` builds one that prunes partitions).
 
     >>> from pik_nb import sql_analyses
     >>> sql_analyses.lateness(kit.sql, by="source", where=scope(start="2026-11-01", end="2026-12-01"))
@@ -16,9 +16,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import queries_sql
-from .gaps import GAP_CLASSES, GAP_COLUMNS
-from .lateness import LATENESS_COLUMNS
+from . import queries as queries_sql
+from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
+from ..analyses.lateness import LATENESS_COLUMNS
 
 Sql = Callable[[str], pd.DataFrame]
 _DAY = pd.Timedelta(days=1)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pik.core.timefmt import parse_bound
 
-from .replay_flow import FlowError, Progress, ReplayFlow, Scope
+from .flow import FlowError, Progress, ReplayFlow, Scope
 
 if TYPE_CHECKING:
     import ipywidgets as w
 
-    from .kit import Kit
+    from ..kit import Kit
 
 TARGET_KINDS = [("the stack's processor", ""), ("SQS queue", "sqs"), ("EventBridge bus", "eventbridge"),
                 ("Kinesis stream", "kinesis"), ("HTTP endpoint", "http")]

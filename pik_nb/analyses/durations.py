@@ -1,0 +1,17 @@
+"""Durations as a person reads them: ``2 d 22 h``, ``1 min 37 s``, ``850 ms`` (``pik_nb._format``,
+the one formatting helper, does it; this module is its name among the analyses).
+
+Lags stay int64 milliseconds in every frame (they are for computing); findings and displayed
+tables pass them through ``humanize`` (tables: ``pik_nb.table``).
+
+>>> humanize(252_610_800)
+'2 d 22 h'
+>>> humanize(pd.Timedelta(minutes=4))
+'4 min'
+"""
+
+from __future__ import annotations
+
+from .._format import Duration, humanize
+
+__all__ = ["humanize", "Duration"]

@@ -1,0 +1,137 @@
+"""One public surface: every ``pik_nb``/``pik_api``/``pik_local`` name the notebooks and docs import is declared
+(in ``__all__`` of the module it comes from), and every old module path still imports, for one release,
+as the moved module itself with a ``DeprecationWarning`` naming its new place."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import pik_local
+import pik_nb
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("pik_nb", "pik_api")
+
+
+def _code() -> dict[str, str]:
+    """Where -> Python source: each notebook's code cells, each ```python block of the docs."""
+    found = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        found[path.name] = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for number, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)):
+            found[f"{path.relative_to(ROOT)}#{number}"] = block
+    return found
+
+
+def _imports(source: str) -> set[tuple[str, str]]:
+    """``(module, name)`` for each ``from module import name`` of our packages (``name`` "" for ``import m``)."""
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    pairs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+            pairs |= {(node.module, alias.name) for alias in node.names}
+        elif isinstance(node, ast.Import):
+            pairs |= {(alias.name, "") for alias in node.names if alias.name.split(".")[0] in PACKAGES}
+    return pairs
+
+
+def _attributes(source: str) -> set[str]:
+    """``replay_widget`` for each ``pik_nb.replay_widget`` the code uses."""
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name) and node.value.id == "pik_nb"}
+
+
+CODE = _code()
+
+
+def test_the_docs_and_notebooks_are_read():
+    used = set().union(*map(_imports, CODE.values()))
+    assert {("pik_nb.notebook", "investigate"), ("pik_nb.sql", "analyses"), ("pik_nb", "")} <= used
+    assert len(CODE) > 30
+
+
+@pytest.mark.parametrize("where", sorted(CODE))
+def test_everything_the_docs_and_notebooks_import_is_declared_public(where):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # and none of it from an old path
+        for module, name in sorted(_imports(CODE[where])):
+            imported = importlib.import_module(module)
+            assert not any(part.startswith("_") for part in module.split(".")), f"{where}: {module} is private"
+            assert not name or name in imported.__all__, f"{where}: {module}.{name} is not in {module}.__all__"
+        undeclared = {name for name in _attributes(CODE[where]) if name not in pik_nb.__all__}
+        assert undeclared == set(), f"{where}: pik_nb.{undeclared} is not in pik_nb.__all__"
+
+
+@pytest.mark.parametrize("package", [pik_nb, pik_local, *(importlib.import_module(f"pik_nb.{room}") for room in
+                                     ("read", "analyses", "investigate", "sql", "replay", "notebook"))],
+                         ids=lambda package: package.__name__)
+def test_every_declared_name_exists(package):
+    assert [name for name in getattr(package, "__all__", []) if not hasattr(package, name)] == []
+
+
+# --- old paths ---------------------------------------------------------------------------------------------
+MOVED = {**pik_nb.MOVED, **pik_local.MOVED}
+
+
+def test_the_paths_docs_and_notebooks_taught_are_among_the_moved_ones():
+    assert {"pik_nb.queries_sql", "pik_nb.sql_analyses", "pik_nb.health", "pik_nb.archive", "pik_nb.errors",
+            "pik_nb.runner", "pik_nb.incident", "pik_nb.frames", "pik_nb.stack", "pik_nb.durations",
+            "pik_nb.replay_flow", "pik_local.client", "pik_local.incident"} <= set(MOVED)
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_path_imports_the_moved_module_with_a_warning_naming_the_new_place(old):
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"^{re.escape(old)} moved to {re.escape(MOVED[old])}") as caught:
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(MOVED[old])
+    assert module.__name__ == module.__spec__.name == MOVED[old]  # the module keeps its own identity
+    assert caught[0].filename == __file__  # the warning points at the importing line, not at importlib
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_path_as_a_package_attribute_warns_too(old):
+    package, _, name = old.rpartition(".")
+    sys.modules.pop(old, None)
+    vars(importlib.import_module(package)).pop(name, None)  # as before anything imported the old path
+    with pytest.warns(DeprecationWarning, match=re.escape(MOVED[old])):
+        assert getattr(importlib.import_module(package), name) is importlib.import_module(MOVED[old])
+
+
+def test_from_imports_of_the_old_paths_give_the_same_objects():
+    for old in ("pik_nb.queries_sql", "pik_nb.sql_analyses", "pik_nb.health", "pik_nb.errors"):
+        sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning):
+        from pik_nb import health, queries_sql, sql_analyses
+        from pik_nb.errors import ScopeError
+    from pik_nb.analyses import health as new_health
+    from pik_nb.sql import analyses, queries
+    assert (health, queries_sql, sql_analyses, ScopeError) == (new_health, queries, analyses, pik_nb.ScopeError)
+
+
+def test_the_old_paths_that_are_rooms_now_keep_working_without_a_warning():
+    """``pik_nb.sql`` and ``pik_nb.notebook`` are rooms now: what they offered, they still offer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        from pik_nb.notebook import counted, finding, investigate  # noqa: F401
+        from pik_nb.sql import local_connection, run, sql  # noqa: F401
+
+
+def test_no_old_path_hides_a_name_of_its_package():
+    """``pik_nb.lateness`` is the function: an old module alias of that name would replace it on import."""
+    code = ("import pik_local, pik_nb\n"
+            "print(sorted(old for p in (pik_nb, pik_local) for old in p.MOVED if old.rpartition('.')[2] in vars(p)))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
