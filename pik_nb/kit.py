@@ -17,6 +17,7 @@ from .investigate import diff as diff_module, explain as explain_module, reconci
 from .read import objects as raw_module, tables as load
 from .read._dynamodb import FastReader
 from .read.stack import Resources, Stack
+from ._errors import KitError
 from ._times import Time, utc
 
 if TYPE_CHECKING:
@@ -190,11 +191,20 @@ class Kit:
         return reconcile_module.reconcile(self.stack, progress=self._progress(progress))
 
     def status(self) -> dict:
-        """Resource names, replay queue depths and the latest replay run.
+        """Resource names, replay queue depths, the latest replay run and what the stack holds per
+        stream (``streams``: attempts, events, duplicates, conflicts, entities, event times, newest
+        arrival; ``streams_error`` says why when the archive cannot be read).
 
-        >>> kit.status()["queues"]["replay_queue"]
+        >>> kit.status()["streams"][0]["newest_arrival"]
         """
-        return reconcile_module.status(self.stack)
+        from .sql import queries
+
+        info = reconcile_module.status(self.stack)
+        try:
+            held = self.sql(queries.streams())
+        except KitError as exc:
+            return {**info, "streams": [], "streams_error": str(exc)}
+        return {**info, "streams": held.to_dict("records")}
 
     # --- the archive: compaction and SQL (pik_nb.sql.archive, pik_nb.sql) -----------------------
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,

@@ -124,6 +124,19 @@ FROM attempts WHERE status IN ('{ACCEPTED}', '{DUPLICATE}', '{CONFLICT}') AND ({
 GROUP BY source, event_type ORDER BY source, event_type"""
 
 
+def streams() -> str:
+    """What the stack holds, per stream: attempts, first arrivals (events), duplicates, conflicts,
+    entities and the oldest and newest arrival (what ``pik status`` shows)."""
+    return f"""
+SELECT source, event_type, count(*) AS attempts,
+       sum(CASE WHEN status = '{ACCEPTED}' THEN 1 ELSE 0 END) AS events,
+       sum(CASE WHEN status = '{DUPLICATE}' THEN 1 ELSE 0 END) AS duplicates,
+       sum(CASE WHEN status = '{CONFLICT}' THEN 1 ELSE 0 END) AS conflicts,
+       count(DISTINCT entity_id) AS entities, min(event_time) AS first_event_time,
+       max(event_time) AS last_event_time, max(ingest_time) AS newest_arrival
+FROM attempts GROUP BY source, event_type ORDER BY source, event_type"""
+
+
 def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str = "duckdb") -> str:
     """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
     requests, so the classes are ``never_arrived`` and ``only_duplicates``): each key's cadence is
