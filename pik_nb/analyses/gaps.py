@@ -92,14 +92,14 @@ def _after_aggregate(events: pd.DataFrame, aggregates: pd.DataFrame | None) -> n
 
 
 def _rejected_counts(rejected: pd.DataFrame, keys: list[str], step: int, events: pd.DataFrame) -> pd.DataFrame:
-    """Per (key..., window index): quarantined requests; without stream columns, they count for
-    every stream of their key."""
+    """Per (key..., window index): quarantined requests of the keys ``events`` has (a rejected body
+    naming a stream that never delivered, e.g. an invalid source, is no stream to expect); without
+    stream columns, a request counts for every stream of its key."""
     present = [k for k in keys if k in rejected]
-    if len(present) < len(keys):
-        streams = events[keys].drop_duplicates().astype("str")
-        rejected = rejected[[*present, "event_time"]].astype({k: "str" for k in present}).merge(streams, on=present)
-    known = rejected[rejected["event_time"].notna() & rejected[keys].notna().all(axis=1)]
-    frame = pd.DataFrame({**{k: known[k].astype("str").to_numpy() for k in keys},
+    known = rejected[rejected["event_time"].notna() & rejected[present].notna().all(axis=1)]
+    streams = events[keys].drop_duplicates().astype("str")
+    known = known[[*present, "event_time"]].astype({k: "str" for k in present}).merge(streams, on=present)
+    frame = pd.DataFrame({**{k: known[k].to_numpy() for k in keys},
                           "idx": _ns(known["event_time"]) // step, "rejected": 1})
     return frame.groupby([*keys, "idx"]).sum()
 

@@ -281,3 +281,14 @@ def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation
     assert covering(entity_id="x", source="mobile_app", event_type="workout_completed") == ["mine", "mine-mobile", "stream"]
     assert covering(source="mobile_app", event_type="workout_completed") == ["stream"]
     assert covering(entity_id="z") == []
+
+
+def test_rejected_requests_naming_a_stream_that_never_delivered_make_no_gaps():
+    """The bad deploy's requests (source "mobile_app/v2", refused) are no stream the entity should have."""
+    rows = [{"event_id": f"m{n}", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+             "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"} for n in (1, 2, 3, 5)]
+    rejected = pd.DataFrame({"entity_id": ["x", "x"], "source": ["mobile_app/v2", "mobile_app"],
+                             "event_type": ["workout_completed"] * 2, "event_time": [day(2), day(4)]})
+    result = pik_nb.gaps(frame(rows), rejected=rejected, start=day(1, 0), end=day(6, 0))
+    assert [(r.source, (r.window - BASE).days, r.gap_class) for r in result.itertuples()] == [
+        ("mobile_app", 4, "only_rejected")]

@@ -151,7 +151,9 @@ def assert_the_story(text: str, truth, plan, finding: str) -> None:
     focus, stream = truth.focus_entity, f"{truth.focus_source}/{truth.focus_event_type}"
     compact = re.sub(r"\s+", " ", text)
     # the missing day: named, with its stream and class, though the entity's other streams arrived on time
-    assert f"1 missing stream-day: {focus} {stream} on {truth.missing_day} (arrived late)." in compact
+    gaps = re.search(r"Finding:\W+\d+ missing stream-days?[^.]*\.", compact)
+    assert gaps and gaps.group(0).split("Finding:")[1].strip(" *") == (
+        f"1 missing stream-day: {focus} {stream} on {truth.missing_day} (arrived late)."), gaps and gaps.group(0)
     assert "window(s)" not in compact and "0 missing" not in compact
     # the late stream: the late burst hit the focus source
     assert f"the latest-arriving stream is {stream} (p99 " in compact
