@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from . import archive, incident, investigate, local, replay_options
+from . import archive, dashboard, doctor, incident, investigate, local, replay_options
 
 __all__ = ["cli", "main"]
 
@@ -29,7 +29,8 @@ def cli() -> None:
 
 for _command in (local.local, local.ingest_command, local.demo_command, investigate.explain, investigate.replay,
                  investigate.reconcile, investigate.status, incident.incident,
-                 archive.compact, archive.search, archive.sql, replay_options.steer):
+                 archive.compact, archive.search, archive.sql, replay_options.steer, doctor.doctor,
+                 dashboard.explain_dashboard):
     cli.add_command(_command)
 
 

@@ -49,6 +49,7 @@ def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WO
         truth_file = stack.info_file.parent / "demo-truth.json"
         truth_file.write_text(json.dumps(truth.summary(), indent=2))
         say(f"ground truth: {truth_file}")
+        say(_dashboard(stack, truth))
         say(try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env"), lab=lab))
         run = _notebook(stack, outcome, notebook, report, lab, say, began)
     finally:
@@ -56,6 +57,16 @@ def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WO
     if not run.ok:
         raise DemoError(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")
     return outcome
+
+
+def _dashboard(stack: LocalStack, truth: Truth) -> str:
+    """``.pik/demo-dashboard.csv`` (``pik_cli.demo_dashboard``) and the command that explains it."""
+    from pik_nb.connect import connect
+
+    from .demo_dashboard import DASHBOARD_FILE, dashboard_hint, write_demo_dashboard
+
+    path = write_demo_dashboard(connect(path=stack.info_file), truth, stack.info_file.parent / DASHBOARD_FILE)
+    return dashboard_hint(truth, path)
 
 
 def write_scope(truth: Truth, path: Path) -> Path:
@@ -102,6 +113,9 @@ def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: P
               say: Callable[[str], None], began: float) -> NotebookRun:
     """Execute the notebook into ``incidents/`` (never over an earlier one); HTML and/or JupyterLab."""
     parameters = outcome.truth.notebook_parameters(str(stack.info_file.resolve()))
+    dashboard = stack.info_file.parent / "demo-dashboard.csv"  # written by run_demo: "what the dashboard shows"
+    if dashboard.exists():
+        parameters["dashboard_file"] = str(dashboard.resolve())
     day = datetime.now(timezone.utc).date().isoformat()
     with outcome.timed("notebook"):
         run = run_notebook(notebook, next_free(INCIDENTS / f"{day}-demo.ipynb"), parameters=parameters, cwd=Path.cwd())

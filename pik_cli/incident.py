@@ -30,15 +30,19 @@ def incident() -> None:
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
+@click.option("--dashboard", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A dashboard's numbers (CSV/Parquet: window,value): adds 'what the dashboard shows'.")
 def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
                  end: datetime, stack: str | None, profile: str | None, region: str | None, local_file: str | None,
-                 directory: str, no_execute: bool, no_lab: bool) -> None:
+                 directory: str, no_execute: bool, no_lab: bool, dashboard: str | None) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
     \b
     Example:
       pik incident open checkout-drop --entity customer-42 \\
           --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
+      pik incident open wrong-dashboard --source checkout --event-type order_placed \\
+          --start 2026-11-20 --end 2026-11-27 --dashboard dash.csv --no-lab
     """
     from pik_nb.notebook.incident import IncidentError, incident_parameters, open_incident
 
@@ -46,7 +50,7 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
     try:
         params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
                                      start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
-                                     profile=profile, region=region)
+                                     profile=profile, region=region, dashboard=dashboard)
         run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc

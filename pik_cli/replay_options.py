@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from pik.core.replay import RunStatus, StopReason
+
 from ._common import connection
 
 KINDS = ("sqs", "eventbridge", "kinesis", "http")
@@ -97,9 +99,9 @@ def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
         click.echo(next_step(run))
 
 
-STOPPED = {"limit": "at its limit", "time": "when the function's time ran low",
-           "target_errors": "because the target refused every event of a batch", "paused": "paused",
-           "cancelled": "cancelled", "completed": "completed"}
+STOPPED = {StopReason.LIMIT: "at its limit", StopReason.TIME: "when the function's time ran low",
+           StopReason.TARGET_ERRORS: "because the target refused every event of a batch",
+           StopReason.PAUSED: "paused", StopReason.CANCELLED: "cancelled", StopReason.COMPLETED: "completed"}
 
 
 def state(run: dict) -> str:
@@ -107,9 +109,9 @@ def state(run: dict) -> str:
     if run.get("requested"):
         return (f"{run['status']}: {run['requested']} requested; the run stops after its current batch"
                 if run["requested"] != "resume" else f"{run['status']}: resume requested")
-    if run["status"] == "RUNNING":
+    if run["status"] == RunStatus.RUNNING:
         return "RUNNING: another call is executing it (steer it, or repeat later to follow it)"
-    if run["status"] == "PARTIAL":
+    if run["status"] == RunStatus.PARTIAL:
         return f"PARTIAL: stopped {STOPPED.get(run.get('stopped'), 'early')}"
     return run["status"]
 
@@ -120,14 +122,14 @@ def next_step(run: dict, client_token: str | None = None) -> str | None:
     >>> next_step({"replay_id": "rp-1", "status": "PAUSED", "dry_run": False})
     'paused: resume it with `pik steer rp-1 resume`'
     """
-    if run.get("dry_run") or run["status"] not in ("PARTIAL", "PAUSED"):
+    if run.get("dry_run") or run["status"] not in (RunStatus.PARTIAL, RunStatus.PAUSED):
         return None
     resume = f"`pik steer {run['replay_id']} resume`" + (" (or repeat this command, same --client-token)"
                                                          if client_token else "")
-    if run["status"] == "PAUSED":
+    if run["status"] == RunStatus.PAUSED:
         return f"paused: resume it with {resume}"
-    if run.get("stopped") == "target_errors":
-        return f"stopped {STOPPED['target_errors']}: fix the target, then {resume}"
+    if run.get("stopped") == StopReason.TARGET_ERRORS:
+        return f"stopped {STOPPED[StopReason.TARGET_ERRORS]}: fix the target, then {resume}"
     return f"stopped {STOPPED.get(run.get('stopped'), 'early')}: go on with {resume}"
 
 

@@ -35,7 +35,8 @@ def parameter_values(template: dict, overrides: dict[str, str] | None = None) ->
 
 
 def evaluate(template: dict, values: dict[str, str]) -> dict[str, bool]:
-    """Each condition of the template, true or false (``Fn::Equals/Not/And/Or``, ``Ref``, ``Condition``)."""
+    """Each condition of the template, true or false (``Fn::Equals/Not/And/Or``, ``Ref``, ``Condition``,
+    and the string functions ``Fn::Join/Split/Select`` inside them)."""
     specs = template.get("Conditions", {})
     results: dict[str, bool] = {}
 
@@ -55,6 +56,14 @@ def evaluate(template: dict, values: dict[str, str]) -> dict[str, bool]:
                 return all(value(a) for a in args)
             if function == "Fn::Or":
                 return any(value(a) for a in args)
+            if function == "Fn::Join":
+                return str(args[0]).join(str(value(a)) for a in value(args[1]))
+            if function == "Fn::Split":
+                return str(value(args[1])).split(str(args[0]))
+            if function == "Fn::Select":
+                return value(args[1])[int(args[0])]
+        if isinstance(node, list):
+            return [value(item) for item in node]
         if isinstance(node, (str, int, float, bool)):
             return node
         raise ParameterError(f"cannot evaluate the condition expression {node!r} locally")
@@ -73,14 +82,42 @@ def resolve(template: dict, overrides: dict[str, str] | None = None) -> dict:
     """A copy of ``template`` without the resources and outputs whose condition is false.
 
     >>> doc = resolve(load(), {"EnableProcessor": "false"})          # doctest: +SKIP
-    >>> "ProcessorFunction" in doc["Resources"]
+    >>> "ProcessorFunction" in doc["Resources"]                    # doctest: +SKIP
     False
     """
     values = parameter_values(template, overrides)
     conditions = evaluate(template, values)
     doc = copy.deepcopy(template)
     for section in ("Resources", "Outputs"):
-        doc[section] = {name: spec for name, spec in doc.get(section, {}).items()
+        doc[section] = {name: choose(spec, conditions) for name, spec in doc.get(section, {}).items()
                         if conditions.get(spec.get("Condition"), True)}
     doc["ParameterValues"] = values  # pik_local's own key: what this copy was resolved with
     return doc
+
+
+_NO_VALUE = object()
+
+
+def choose(node: Any, conditions: dict[str, bool]) -> Any:
+    """``node`` with every ``Fn::If`` replaced by its chosen branch and ``AWS::NoValue`` removed.
+
+    >>> choose({"BatchSize": {"Fn::If": ["Fifo", 10, 100]},
+    ...         "Window": {"Fn::If": ["Fifo", {"Ref": "AWS::NoValue"}, 1]}}, {"Fifo": True})
+    {'BatchSize': 10}
+    """
+    picked = _choose(node, conditions)
+    return None if picked is _NO_VALUE else picked
+
+
+def _choose(node: Any, conditions: dict[str, bool]) -> Any:
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        name, when_true, when_false = node["Fn::If"]
+        return _choose(when_true if conditions[name] else when_false, conditions)
+    if isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}:
+        return _NO_VALUE
+    if isinstance(node, dict):
+        return {key: picked for key, value in node.items()
+                if (picked := _choose(value, conditions)) is not _NO_VALUE}
+    if isinstance(node, list):
+        return [picked for value in node if (picked := _choose(value, conditions)) is not _NO_VALUE]
+    return node

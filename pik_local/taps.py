@@ -17,13 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pik.core.mapping import Mapping, MappingError
+from pik.core.mapping import MappingError
+from pik.handlers.tap import TAPS as PRESETS, mapping_for
 
-TAPS = {  # function -> (preset, mapping parameter)
-    "EventBridgeTapFunction": ("eventbridge", "EventBridgeTapMapping"),
-    "SqsTapFunction": ("sqs", "SqsTapMapping"),
-    "KinesisTapFunction": ("kinesis", "KinesisTapMapping"),
-}
+TAPS = {"EventBridgeTapFunction": "eventbridge", "SqsTapFunction": "sqs", "KinesisTapFunction": "kinesis"}
 
 
 class TapError(ValueError):
@@ -33,12 +30,12 @@ class TapError(ValueError):
 def check_mappings(doc: dict) -> None:
     """Parse the mapping of every enabled tap, or ``TapError`` naming its parameter and mistake."""
     values = doc["ParameterValues"]
-    for function, (preset, parameter) in TAPS.items():
+    for function, preset in TAPS.items():
         if function in doc["Resources"]:
             try:
-                Mapping.parse(values.get(parameter, ""), preset=preset)
+                mapping_for(preset, values.get(PRESETS[preset][1], ""))
             except MappingError as exc:
-                raise TapError(f"{parameter}: {exc}") from exc
+                raise TapError(str(exc)) from exc  # names the parameter, as the tap function does in AWS
 
 
 def create(session: Any, doc: dict, *, prefix: str, names: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -9,6 +9,7 @@ secret is created in moto's SSM with a random value, so a local receiver can ver
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
@@ -25,6 +26,8 @@ PARAMETERS = {
 
 
 def create_http_secret(session: Any, name: str) -> None:
-    """A fresh random signing secret under ``name`` (SSM SecureString), unless the name is empty."""
+    """A fresh random Standard Webhooks signing secret (``whsec_<base64 of 32 bytes>``) under ``name``
+    (SSM SecureString), unless the name is empty."""
     if name:
-        session.client("ssm").put_parameter(Name=name, Value=secrets.token_hex(32), Type="SecureString", Overwrite=True)
+        value = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        session.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)

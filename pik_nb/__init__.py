@@ -16,9 +16,9 @@ from ._format import table
 from .analyses import (GAP_CLASSES, Duplicates, LatenessPolicy, duplicates, gaps, humanize, humanize_frame, lateness,
                        lateness_policy, out_of_order, plot_duplicates, plot_gaps, plot_health, plot_lateness)
 from .connect import connect
-from .investigate import Diff, Explanation, compare, plot_diff
+from .investigate import DashboardExplanation, Diff, Explanation, Semantics, compare, plot_diff
 from .kit import Kit
-from .read import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, Resources, Stack
+from .read import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, Resources, Stack, schemas
 from .replay import ReplayFlow, Scope, replay_widget
 
 # Old module paths (before pik_nb was grouped into rooms): each still imports, with a DeprecationWarning
@@ -37,14 +37,14 @@ __getattr__ = register(MOVED)  # ``pik_nb.health`` after ``import pik_nb``, as b
 
 __all__ = [
     "connect", "Kit", "Stack", "Resources",
-    "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS",
+    "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS", "schemas",
     "lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy",
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
     "plot_health",
     "humanize", "humanize_frame", "table",
     "compare", "plot_diff", "Diff",
-    "Explanation",
+    "Explanation", "DashboardExplanation", "Semantics",
     "replay_widget", "ReplayFlow", "Scope",
     "KitError", "ConnectError", "ScopeError", "SqlError", "ApiError",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,11 +27,12 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
     ...               aggregates_table_name="a", replays_table_name="r")
     """
     if outputs:
-        session = session or boto3.session.Session(profile_name=profile, region_name=region)
+        session = session or _session(profile, region)
         return Kit(Stack(session, Resources.of(outputs, "connect(**outputs)"), sign_api=True))
     if stack:
         session = session or _session(profile, region)
-        return Kit(Stack(session, Resources.of(stack_outputs(session, stack), f"stack {stack!r}"), sign_api=True))
+        outputs = {**stack_outputs(session, stack), "stack_name": stack}  # in extra: pik doctor reads the stack
+        return Kit(Stack(session, Resources.of(outputs, f"stack {stack!r}"), sign_api=True))
     if session or profile:
         raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
     return _local(Path(path) if path else _nearest(default_path()))
@@ -51,6 +53,11 @@ def snake(name: str) -> str:
 
 
 def _session(profile: str | None, region: str | None) -> boto3.session.Session:
+    """A session as the AWS SDKs make one: ``profile`` or ``AWS_PROFILE``; ``region``, else ``AWS_REGION``
+    (the variable every other AWS SDK and the CLI v2 read first; boto3 alone reads only
+    ``AWS_DEFAULT_REGION``), else boto3's own resolution (``AWS_DEFAULT_REGION``, the profile's region).
+    Endpoints follow boto3: ``AWS_ENDPOINT_URL[_<SERVICE>]`` and the profile's ``endpoint_url``/``services``."""
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         return boto3.session.Session(profile_name=profile, region_name=region)
     except BotoCoreError as exc:

@@ -6,7 +6,9 @@ Each verb is a thin method over a module (``load``, ``raw``, ``diff``, ``explain
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import boto3
 import pandas as pd
@@ -16,13 +18,39 @@ from pik.core.timefmt import key_time
 from .investigate import diff as diff_module, explain as explain_module, reconcile as reconcile_module
 from .read import objects as raw_module, tables as load
 from .read._dynamodb import FastReader
+from .read.schemas import provenance
 from .read.stack import Resources, Stack
 from ._errors import KitError
 from ._times import Time, utc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from .investigate.dashboard import DashboardExplanation
     from .investigate.diff import Diff
+    from .investigate.doctor import Report
     from .investigate.explain import Explanation
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_NOT_SCOPE = {"self", "progress", "on_step"}
+
+
+def _loaded(kind: str) -> Callable[[F], F]:
+    """The verb's frame carries where it came from in ``attrs["pik"]`` (``pik_nb.schemas.provenance``):
+    its ``kind``, the stack, the arguments that scoped it (or the query), and when it was loaded."""
+    def decorate(verb: F) -> F:
+        signature = inspect.signature(verb)
+
+        @functools.wraps(verb)
+        def tagged(self: "Kit", *args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(self, *args, **kwargs)
+            scope = {k: v for k, v in bound.arguments.items() if k not in _NOT_SCOPE and v is not None}
+            return provenance(verb(self, *args, **kwargs), kind, repr(self.stack), **scope)
+        return tagged  # type: ignore[return-value]
+    return decorate
 
 
 class Kit:
@@ -73,6 +101,7 @@ class Kit:
         return self.stack.reader
 
     # --- loaders ------------------------------------------------------------------------------
+    @_loaded("events")
     def events(self, *, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
                start: Time | None = None, end: Time | None = None, allow_scan: bool = False,
                page_size: int | None = None, progress: bool | None = None) -> pd.DataFrame:
@@ -84,6 +113,7 @@ class Kit:
         return load.events(self.stack, entity_id=entity_id, source=source, event_type=event_type, start=start, end=end,
                            allow_scan=allow_scan, page_size=page_size, progress=self._progress(progress))
 
+    @_loaded("raw")
     def raw(self, events: pd.DataFrame, *, progress: bool | None = None) -> pd.DataFrame:
         """The raw objects behind ``events`` rows, one row per object, payload flattened, hash checked.
 
@@ -92,6 +122,7 @@ class Kit:
         """
         return raw_module.fetch(self.stack, events, progress=self._progress(progress))
 
+    @_loaded("raw")
     def raw_dataset(self, *, source: str, event_type: str, days: int | Iterable[str] = 1,
                     progress: bool | None = None) -> pd.DataFrame:
         """Every raw object of ``source``/``event_type`` on ``days`` (a count back from today, or dates).
@@ -101,6 +132,7 @@ class Kit:
         return raw_module.dataset(self.stack, source=source, event_type=event_type, days=days,
                                   progress=self._progress(progress))
 
+    @_loaded("rejected")
     def rejected(self, *, days: int | Iterable[str] = 1, progress: bool | None = None) -> pd.DataFrame:
         """Quarantined (REJECTED) requests of ``days``: arrival, reasons, entity when it could be read.
 
@@ -108,6 +140,7 @@ class Kit:
         """
         return raw_module.rejected(self.stack, days=days, progress=self._progress(progress))
 
+    @_loaded("aggregates")
     def aggregates(self, *, entity_id: str, start: Time, end: Time, metric: str | None = None) -> pd.DataFrame:
         """Every aggregate version of ``entity_id`` for days in ``[start, end)`` (``AGGREGATE_COLUMNS``).
 
@@ -115,6 +148,7 @@ class Kit:
         """
         return load.aggregates(self.stack, entity_id=entity_id, start=start, end=end, metric=metric)
 
+    @_loaded("replays")
     def replays(self, *, start: Time | None = None, end: Time | None = None) -> pd.DataFrame:
         """Replay runs, newest first (``RUN_COLUMNS``), created in ``[start, end)`` when given.
 
@@ -143,6 +177,28 @@ class Kit:
         'ACCEPTED'
         """
         return explain_module.load_explanation(self.stack, event_id)
+
+    def explain_dashboard(self, values: "pd.DataFrame | str | Path", *, source: str | None = None,
+                          event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
+                          field: str | None = None, freq: str = "1D",
+                          engine: str | None = None) -> "DashboardExplanation":
+        """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
+        and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
+        ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
+        ``summary()`` and ``plot()``. ``metric="sum"`` sums payload ``field``; SQL runs on ``engine``.
+
+        >>> ex = kit.explain_dashboard("dash.csv", source="checkout", event_type="order_placed")
+        >>> ex.semantics.cutoff, ex.table[["window", "gap", "late", "duplicates", "unexplained"]]
+        >>> kit.replay(event_ids=ex.events("2026-11-30", "late")["event_id"])
+        """
+        from .investigate import dashboard_load
+        from .sql import dashboard as dashboard_sql, engine as sql_engine
+
+        dashboard_load.check(source, event_type, entity_id, metric, field)
+        archive = dashboard_sql.DashboardArchive(lambda query: sql_engine.sql(self.stack, query, engine=engine),
+                                                 source, event_type, entity_id,
+                                                 field if metric == "sum" else None, freq)
+        return dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
 
     def replay(self, *, start: Time | None = None, end: Time | None = None, entity_id: str | None = None, source: str | None = None,
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
@@ -183,6 +239,7 @@ class Kit:
         with self.stack.api as api:
             return api.steer(replay_id, action, on_step=on_step)
 
+    @_loaded("reconcile")
     def reconcile(self, *, progress: bool | None = None) -> pd.DataFrame:
         """Raw objects without metadata and metadata without raw (columns ``problem``, ``event_id``, ``s3_key``).
 
@@ -220,17 +277,22 @@ class Kit:
         return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
                                everything=everything, settle=settle)
 
-    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
+    @_loaded("sql")
+    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None,
+            arrow: bool = False) -> "pd.DataFrame | pa.Table":
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
+        ``arrow=True`` returns a ``pyarrow.Table`` straight from DuckDB, without a pandas copy.
 
         >>> kit.sql("SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY 1")
+        >>> kit.sql("SELECT * FROM events", arrow=True).num_rows
         """
         from .sql import engine as sql
 
-        return sql.sql(self.stack, query, fresh=fresh, engine=engine)
+        return sql.sql(self.stack, query, fresh=fresh, engine=engine, arrow=arrow)
 
+    @_loaded("search")
     def search(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                end: Time | None = None, where: str | None = None, limit: int | None = None,
                fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
@@ -246,6 +308,7 @@ class Kit:
         return sql.search(self.stack, source=source, event_type=event_type, start=start, end=end, where=where,
                           limit=limit, fresh=fresh, engine=engine)
 
+    @_loaded("metrics")
     def metrics(self, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
         """Pipeline health over ``[start, end)``, one row per ``period`` (``pik_nb.analyses.health`` lists the
         columns): CloudWatch ``GetMetricData`` for a deployed stack, the local stack's EMF lines locally.
@@ -258,6 +321,17 @@ class Kit:
         if log_file:
             return health.from_emf_file(log_file, start, end, period)
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
+
+    def doctor(self, *, write: bool = False) -> "Report":
+        """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``);
+        ``write`` also ingests one probe event under the reserved source ``pik.doctor``.
+
+        >>> report = kit.doctor(write=True)
+        >>> print(report); report.ok
+        """
+        from .investigate import doctor
+
+        return doctor.doctor(self.stack, write=write, sql=lambda query: self.sql(query, fresh=False))
 
     def _progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else progress

@@ -8,7 +8,7 @@ Handlers call ``adapters(settings)`` and pass what a service needs; tests can bu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .aws.dynamodb import AggregateStore as DynamoAggregates
 from .aws.dynamodb import EventIndex as DynamoEventIndex
@@ -25,6 +25,7 @@ from .core.metrics import load_aggregator
 from .core.targets import Target
 from .core.timefmt import now
 from .services.process import Recomputer
+from .services.replay_wiring import Wiring
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -68,6 +69,15 @@ def replay_target(settings: Settings, target: Target) -> ports.ReplayTarget:
         raise ValidationError([FieldError("target.http", "no_secret", "this deployment signs HTTP replays with the "
                                           "SSM parameter ReplayHttpSecretParameter, which is not set")])
     return HttpTarget(target, lambda: ssm.secret(name))
+
+
+def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[int], None] = lambda sent: None,
+                  wired: Adapters | None = None) -> Wiring:
+    """What the replay service reads and writes, for the resources ``settings`` names, in ``account``
+    (the function's own: where a bus named without an ARN lives): ``replay_wiring(settings, "123456789012")``."""
+    wired = wired or adapters(settings)
+    return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
+                  account, on_sent=on_sent, dead_letters=wired.dead_letters)
 
 
 def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:

@@ -26,8 +26,9 @@ class IncidentError(KitError):
 
 def incident_parameters(*, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
                         start: str, end: str, local_file: str | None = None, stack: str | None = None,
-                        profile: str | None = None, region: str | None = None) -> dict:
-    """The notebook parameters for a scope; exactly one of entity or source+type.
+                        profile: str | None = None, region: str | None = None, dashboard: str | None = None) -> dict:
+    """The notebook parameters for a scope; exactly one of entity or source+type. ``dashboard``: a
+    file of a dashboard's numbers, explained in the section "what the dashboard shows".
 
     >>> incident_parameters(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["entity_id"]
     'customer-42'
@@ -44,6 +45,8 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
               "start": start, "end": end, "stack": stack or "", "profile": profile or "", "region": region or ""}
     if local_file:
         params["local_file"] = str(Path(local_file).resolve())
+    if dashboard:
+        params["dashboard_file"] = str(Path(dashboard).resolve())
     return params
 
 

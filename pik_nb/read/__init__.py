@@ -9,9 +9,9 @@ The fast transports under them are private leaves: ``_dynamodb.FastReader`` (Dyn
 Arrow), ``_s3.ObjectReader`` (one signed GET per object), both on ``_signed.SignedHttp``.
 """
 
-from . import frames, objects, tables
+from . import frames, objects, schemas, tables
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, STATUSES, from_dynamo, from_records
 from .stack import Resources, Stack
 
 __all__ = ["Stack", "Resources", "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS", "STATUSES",
-           "from_records", "from_dynamo", "frames", "objects", "tables"]
+           "from_records", "from_dynamo", "frames", "objects", "schemas", "tables"]

@@ -110,12 +110,13 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
 
 
 def filesystem(stack: "Stack") -> pafs.S3FileSystem:
-    """pyarrow's S3 filesystem with the stack's credentials (and the local endpoint, if any)."""
+    """pyarrow's S3 filesystem with the stack's credentials, at the endpoint boto3 resolved for S3."""
     credentials = stack.session.get_credentials().get_frozen_credentials()
     options: dict[str, Any] = {"access_key": credentials.access_key, "secret_key": credentials.secret_key,
                                "session_token": credentials.token, "region": stack.session.region_name or "us-east-1"}
-    if stack.endpoint_url:
-        scheme, _, host = stack.endpoint_url.partition("://")
+    endpoint = stack.endpoint("s3")  # the local stack's, or AWS_ENDPOINT_URL_S3 / a profile's (SDK rules)
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
         options.update(endpoint_override=host.rstrip("/"), scheme=scheme, allow_bucket_creation=False)
     return pafs.S3FileSystem(**options)
 

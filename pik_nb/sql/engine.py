@@ -46,23 +46,27 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
-    return "athena" if not stack.endpoint_url and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
 def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
-        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> pd.DataFrame:
+        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
+        arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
-    fresh attempts) limits the raw objects read for fresh events to those a query can match."""
+    fresh attempts) limits the raw objects read for fresh events to those a query can match.
+    ``arrow``: a ``pyarrow.Table`` (DuckDB's own Arrow result; Athena's typed frame converted)."""
     if engine_of(stack, engine) == "athena":
-        return athena(stack, query)
+        frame = athena(stack, query)
+        return pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
     with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where) as con:
-        return run(con, query)
+        return run(con, query, arrow=arrow)
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    """``query`` on ``con`` as a DataFrame; DuckDB's errors become ``SqlError`` naming the cause."""
+def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False) -> pd.DataFrame | pa.Table:
+    """``query`` on ``con`` as a DataFrame (or an Arrow table); DuckDB's errors become ``SqlError``."""
     try:
-        return con.sql(query).df()
+        result = con.sql(query)
+        return result.to_arrow_table() if arrow else result.df()
     except duckdb.Error as exc:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
 

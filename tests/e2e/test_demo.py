@@ -29,6 +29,9 @@ def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
     assert sum(n for phase in answers.values() for n in phase.values()) == 200
     assert done.stdout.count("processor drained the queue") == 2
     assert not info_file.exists()  # the stack stopped and cleaned up
+    dashboard = info_file.parent / "demo-dashboard.csv"  # the nightly job's numbers, explained in the notebook
+    assert f"dashboard: {dashboard}" in done.stdout and dashboard.read_text().startswith("window,value\n")
+    assert "The dashboard counts by event time, with a 6 h cutoff, without dedup" in json.dumps(outputs)
 
 
 def test_sigterm_stops_a_running_demo_cleanly(tmp_path):

@@ -1,6 +1,6 @@
 """Docs that run: every shell command in README.md and docs/*.md is executed here as written (and
 README's Python), in a folder set up like a clone after `make demo` (a local stack holding the
-demo's incident, `.pik/demo.env`, `.pik/demo-truth.json`).
+demo's incident, `.pik/demo.env`, `.pik/demo-truth.json`, `.pik/demo-dashboard.csv`).
 
 Exceptions are explicit: blocks whose first line is ``# needs AWS`` are syntax-checked only (they
 need an account), and the commands in ``ELSEWHERE`` are run by the test named there.
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+import pik_nb
 from pik_cli.demo import write_scope
+from pik_cli.demo_dashboard import DASHBOARD_FILE, write_demo_dashboard
 from pik_local.demo import stage_incident
 from pik_local.story import generate
 from tests.e2e.conftest import StackProcess
@@ -66,6 +68,7 @@ def workspace(tmp_path_factory):
             outcome = stage_incident(stack, generate(400, seed=5), workers=4, progress=False, say=lambda _: None)
         write_scope(outcome.truth, folder / ".pik" / "demo.env")
         (folder / ".pik" / "demo-truth.json").write_text(json.dumps(outcome.truth.summary()))
+        write_demo_dashboard(pik_nb.connect(path=stack.info_file), outcome.truth, folder / ".pik" / DASHBOARD_FILE)
         yield folder
     finally:
         assert stack.stop() == 0

@@ -162,3 +162,21 @@ def test_a_stack_with_taps_saves_and_restores_the_tap_queues(tmp_path):
         body = stack.session().client("sqs").receive_message(
             QueueUrl=stack.info.outputs["event_bridge_tap_dead_letter_queue_url"])["Messages"][0]["Body"]
         assert body == "failed"
+
+
+def test_a_fifo_queue_tap_ingests_every_group(start_stack):
+    stack = start_stack("--param", f"SqsTapQueueArn=arn:aws:sqs:us-east-1:{ACCOUNT}:orders.fifo")
+    out = stack.info.outputs
+    assert out["sqs_tap_queue_url"].endswith("/orders.fifo")
+    sqs, s3 = stack.client("sqs"), stack.client("s3")
+    for index in range(12):  # more than one batch of 10; two groups
+        event = example_event(entity_id=f"fifo-{index % 3}", payload={"n": index})
+        sqs.send_message(QueueUrl=out["sqs_tap_queue_url"], MessageBody=json.dumps(event),
+                         MessageGroupId=f"g{index % 2}", MessageDeduplicationId=f"d-{index}")
+    bucket = out["raw_bucket_name"]
+    wait_for(lambda: len(keys(s3, bucket, "raw/")) == 12, timeout_s=60, what="12 raw objects from the FIFO tap")
+    assert keys(s3, bucket, "rejected/") == []
+    with open(out["lambda_log_file"], encoding="utf-8") as log:  # the tap's EMF lines
+        lines = [json.loads(line) for line in log if line.startswith('{"_aws"')]
+    batches = [int(sum(line["IngestRequestCount"])) for line in lines if "IngestRequestCount" in line]  # one a batch
+    assert sum(batches) == 12 and max(batches) <= 10  # (a FIFO receive also stops at a group in flight)

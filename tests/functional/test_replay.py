@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 
 import boto3
 import pytest
 
-from pik.aws.dynamodb import EventIndex, Table
 from pik.aws.sqs import ReplayQueue
+from pik.bootstrap import replay_wiring
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import replay as replay_service
@@ -54,8 +55,8 @@ def test_replay_follows_every_page_and_sends_every_event_once(stack):
     settings = Settings.from_env()
     run = replay_service.replay(
         window(entity_id="customer-42", dry_run=False), requester="tester", now=datetime.now(UTC),
-        remaining_ms=lambda: 30_000, index=EventIndex(settings.events_table), runs=Table(settings.replays_table),
-        queue=ReplayQueue(settings.replay_queue_url), settings=settings, page_size=4)
+        remaining_ms=lambda: 30_000, settings=settings,
+        wiring=dataclasses.replace(replay_wiring(settings), page_size=4))
     assert (run["matched"], run["sent"]) == (23, 23)
     bodies = drain(stack)
     assert sorted(b["event_id"] for b in bodies) == sorted(ids)
@@ -145,6 +146,9 @@ def test_dry_run_environment_records_nothing(stack, monkeypatch):
     (window(entity_id="x", client_token="a b"), "client_token", "pattern"),
     (window(entity_id="x", continuation="garbage!"), "continuation", "format"),
     (window(entity_id="x", bogus=1), "bogus", "unknown_field"),
+    (window(entity_id="x", client_token="tok\n"), "client_token", "pattern"),  # ``$`` matched before a final newline
+    ({"event_ids": ["a" * 64 + "\n"]}, "event_ids", "pattern"),
+    ({"replay_id": "rp-" + "0" * 32 + "\n"}, "replay_id", "pattern"),
 ])
 def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
     status, answer = call(replay, "/replay", body)
@@ -156,6 +160,11 @@ def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
 def test_invalid_json_body_is_a_400(stack):
     status, answer = call(replay, "/replay", "{nope")
     assert status == 400 and answer["details"][0]["rule"] == "json"
+
+
+def test_a_body_nested_too_deep_is_a_400_not_a_502(stack):
+    status, answer = call(replay, "/replay", "[" * 2000 + "]" * 2000)
+    assert (status, answer["details"][0]["field"], answer["details"][0]["rule"]) == (400, "body", "depth")
 
 
 def test_entries_sqs_reports_as_failed_are_sent_again_and_only_those(stack):

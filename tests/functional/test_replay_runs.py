@@ -8,6 +8,7 @@ queue is counted in moto's SQS queue itself."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -18,8 +19,8 @@ import boto3
 import pytest
 
 from pik.aws import clients
-from pik.aws.dynamodb import EventIndex, Table
-from pik.aws.sqs import ReplayQueue
+from pik.aws.dynamodb import Table
+from pik.bootstrap import replay_wiring
 from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service
@@ -41,10 +42,9 @@ def run_service(body: dict, *, requester: str = ONCALL, clock=None, page_size: i
     extra = {"clock": clock} if clock else {}
     if wait:
         extra["wait"] = wait
-    return replay_service.replay(
-        body, requester=requester, now=datetime.now(UTC), remaining_ms=remaining_ms,
-        index=EventIndex(settings.events_table), runs=Table(settings.replays_table),
-        queue=ReplayQueue(settings.replay_queue_url), settings=settings, page_size=page_size, **extra)
+    wiring = dataclasses.replace(replay_wiring(settings, "123456789012"), page_size=page_size, **extra)
+    return replay_service.replay(body, requester=requester, now=datetime.now(UTC), remaining_ms=remaining_ms,
+                                 settings=settings, wiring=wiring)
 
 
 def call_as(requester: str, body: dict) -> tuple[int, dict]:

@@ -8,7 +8,10 @@ import json
 from datetime import datetime, timedelta
 
 
+import pytest
+
 from pik.aws.dynamodb import EventIndex, Table
+from pik.core.errors import ValidationError
 from pik.aws.s3 import DocumentStore
 from pik.aws.sqs import ReplayQueue
 from pik.bootstrap import replay_target
@@ -46,9 +49,8 @@ def wiring(clock: FakeClock | None = None, on_sent=lambda sent: None) -> replay_
 
 
 def run_service(body: dict, w: replay_service.Wiring, remaining_ms=lambda: 30_000) -> dict:
-    return replay_service.replay(body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms, index=w.index,
-                                 runs=w.runs, queue=w.queue, settings=Settings.from_env(), clock=w.clock, wait=w.wait,
-                                 documents=w.documents, targets=w.targets, account=w.account, on_sent=w.on_sent)
+    return replay_service.replay(body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms,
+                                 settings=Settings.from_env(), wiring=w)
 
 
 def steer_service(replay_id: str, action: str, w: replay_service.Wiring) -> dict:
@@ -196,3 +198,80 @@ def test_pause_and_cancel_reach_a_run_another_call_is_executing(stack):
         assert (run["status"], run["stopped"], run["sent"], run["requested"]) == (status, stopped, 10, None)
         drain(stack)
 
+
+
+@pytest.mark.parametrize("body", [{"action": ["pause"]}, {"action": {"pause": 1}}, {}, [], {"action": "pause", "x": 1}])
+def test_a_bad_steer_body_is_a_400_naming_action(stack, body):
+    status, answer = steer_call("rp-" + "0" * 32, body)
+    assert (status, answer["details"][0]["field"], answer["details"][0]["rule"]) == (400, "action", "one_of")
+
+
+def test_a_replay_id_with_a_trailing_newline_is_refused(stack):
+    assert replay_service.RUN_ID_RE.fullmatch("rp-" + "0" * 32 + "\n") is None
+    try:
+        steer_service("rp-" + "0" * 32 + "\n", "pause", wiring())
+    except ValidationError as exc:
+        assert exc.errors[0].field == "replay_id"
+    else:
+        raise AssertionError("accepted a replay id with a trailing newline")
+
+
+def _recording_ids(w: replay_service.Wiring) -> list[str]:
+    run_id: list[str] = []
+    original = w.runs.put_new
+
+    def remember(item: dict) -> bool:
+        run_id.append(item["replay_id"])
+        return original(item)
+
+    w.runs.put_new = remember
+    return run_id
+
+
+def test_a_cancel_sent_while_the_last_limit_cut_batch_is_in_flight_is_not_lost(stack):
+    """It answered RUNNING ``requested: cancel``, then the run ended PARTIAL/limit with a continuation."""
+    seed(count=20)
+    answers: list[dict] = []
+    sent: list[int] = []
+    w = wiring()
+    run_id = _recording_ids(w)
+
+    def on_sent(count: int) -> None:
+        sent.append(count)
+        if len(sent) == 2:  # the second, short batch (the limit cut it) is delivered; its save is next
+            answers.append(steer_service(run_id[0], "cancel", w))
+
+    run = run_service(window(entity_id="customer-42", dry_run=False, limit=15),
+                      replay_service.Wiring(**{**w.__dict__, "on_sent": on_sent}))
+    assert (answers[0]["status"], answers[0]["requested"]) == ("RUNNING", "cancel")
+    assert (run["status"], run["stopped"], run["sent"], run["continuation"], run["requested"]) == (
+        "CANCELLED", "cancelled", 15, None, None)
+    assert len(drain(stack)) == 15
+
+
+class _StepOnFinalWrite:
+    """The run table, with a pause requested at the last moment: just before the executor's final write."""
+
+    def __init__(self, runs, action: str) -> None:
+        self.runs, self.action, self.injected = runs, action, False
+
+    def __getattr__(self, name: str):
+        return getattr(self.runs, name)
+
+    def advance(self, pk: str, sk: str, step: int, fields: dict, **options) -> bool:
+        if fields.get("status") == "PARTIAL" and not self.injected:
+            self.injected = self.runs.request_action(pk, sk, self.action)
+        return self.runs.advance(pk, sk, step, fields, **options)
+
+
+def test_a_pause_that_races_the_final_write_wins(stack):
+    seed(count=14)
+    w = wiring()
+    racing = _StepOnFinalWrite(w.runs, "pause")
+    run = run_service(window(entity_id="customer-42", dry_run=False, limit=10),
+                      replay_service.Wiring(**{**w.__dict__, "runs": racing}))
+    assert racing.injected
+    assert (run["status"], run["stopped"], run["sent"], run["continuation"], run["requested"]) == (
+        "PAUSED", "paused", 10, None, None)
+    resumed = steer_service(run["replay_id"], "resume", w)
+    assert (resumed["status"], resumed["sent"]) == ("COMPLETED", 14)

@@ -5,8 +5,11 @@ botocore hooks); a target that refuses everything stops the run, which resumes o
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,13 +17,14 @@ import boto3
 import pytest
 
 from pik.aws import clients, ssm
-from pik.core.targets import verify
+from standardwebhooks import Webhook, WebhookVerificationError
 from pik.handlers import replay
 from tests.conftest import call, drain_queue
 from tests.functional.test_replay import seed, window
 
 ACCOUNT = "123456789012"
 SECRET_NAME = "/pik/test/replay-secret"
+SECRET = "whsec_" + base64.b64encode(b"test-secret-of-32-bytes-length!!").decode()
 
 
 @pytest.fixture
@@ -32,7 +36,7 @@ def allowed(stack, monkeypatch):
     monkeypatch.setenv("REPLAY_TARGET_URLS", "http://127.0.0.1:*")
     monkeypatch.setenv("REPLAY_HTTP_SECRET_PARAMETER", SECRET_NAME)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="test-secret", Type="SecureString")
+    boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value=SECRET, Type="SecureString")
     ssm.forget()
     yield stack
     ssm.forget()
@@ -154,7 +158,8 @@ class Receiver(ThreadingHTTPServer):
     """An HTTP endpoint on 127.0.0.1 that checks the signature; ``answers`` scripts its first statuses."""
 
     def __init__(self, answers: list[int]) -> None:
-        self.answers, self.got, self.lock = list(answers), [], threading.Lock()
+        self.answers, self.got, self.paths, self.headers, self.lock = list(answers), [], [], [], threading.Lock()
+        self.secret, self.retry_after, self.times = SECRET, None, []
         super().__init__(("127.0.0.1", 0), _Receive)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -168,11 +173,20 @@ class _Receive(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         text = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
-        valid = verify("test-secret", self.headers["X-Pik-Timestamp"], text, self.headers["X-Pik-Signature"])
+        try:  # the Standard Webhooks reference verifier, as a receiver would use it
+            Webhook(self.server.secret).verify(text, dict(self.headers), json_parse=False)
+            valid = True
+        except WebhookVerificationError:
+            valid = False
         with self.server.lock:
             status = self.server.answers.pop(0) if self.server.answers else 200
             self.server.got.append((status, valid, self.headers["X-Pik-Event-Id"], json.loads(text)))
+            self.server.paths.append(self.path)
+            self.server.headers.append(dict(self.headers))
+            self.server.times.append(time.monotonic())
         self.send_response(status)
+        if self.server.retry_after and status in (429, 503):
+            self.send_header("Retry-After", self.server.retry_after)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -263,3 +277,112 @@ def test_kinesis_records_and_sqs_entries_that_fail_are_re_sent(allowed):
     _, to_queue = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert seen == {"PutRecords": [3, 1], "SendMessageBatch": [3, 1]}  # the failed one alone, re-sent
     assert [(r["sent"], r["failed"], r["retried"]) for r in (to_stream, to_queue)] == [(3, 0, 1), (3, 0, 1)]
+
+
+def test_an_http_target_is_matched_and_sent_as_its_normal_form(allowed, receiver, monkeypatch):
+    """``/ok/../admin`` passed ``/ok/*`` as a string and urllib3 delivered it to ``/admin``."""
+    monkeypatch.setenv("REPLAY_TARGET_URLS", "http://127.0.0.1:*/ok/*")
+    seed(count=1)
+    hook = receiver([])
+    base = hook.url.rsplit("/", 1)[0]
+    status, refused = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
+                                                     target={"http": f"{base}/ok/../admin"}))
+    assert (status, refused["error"]) == (403, f"replay target http:{base}/admin ({base}/admin) is not allowed: "
+                                                "add it to the template parameter ReplayTargetUrls")
+    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
+                                                 target={"http": f"{base}/ok/./x/../hook"}))
+    assert (status, run["sent"], run["target"]) == (200, 1, f"http:{base}/ok/hook")
+    assert hook.paths == ["/ok/hook"]
+
+
+# --- Standard Webhooks, Retry-After, and a deadline for endpoints that hang or drip (issue 19, 6-8) --
+def test_webhook_id_is_the_same_for_every_retry_and_replay_of_an_event_to_a_target(allowed, receiver, monkeypatch):
+    monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
+    ids = seed(count=1)
+    hook = receiver([503])
+    for _ in range(2):  # two runs of the same scope: a retry in the first, a replay in the second
+        _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}))
+        assert (run["sent"], run["failed"]) == (1, 0)
+    assert [valid for _, valid, _, _ in hook.got] == [True, True, True]
+    assert len({h["webhook-id"] for h in hook.headers}) == 1
+    assert {h["X-Pik-Event-Id"] for h in hook.headers} == {ids[0]}
+
+
+def test_retry_after_is_honoured_and_a_long_one_ends_the_tries(allowed, receiver):
+    seed(count=1)
+    hook = receiver([503])
+    hook.retry_after = "1"
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}))
+    assert (run["sent"], run["retried"]) == (1, 1)
+    assert hook.times[1] - hook.times[0] >= 1.0  # waited as asked (the back-off alone is 0.2 s)
+    later = receiver([429])
+    later.retry_after = "120"
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": later.url}))
+    assert (run["status"], run["stopped"], run["sent"]) == ("PARTIAL", "target_errors", 0)
+    assert run["last_error"] == f"HTTP 429 from {later.url} (Retry-After 120 s: continue the run later)"
+    assert len(later.got) == 1
+
+
+class _Slow(threading.Thread):
+    """An endpoint on 127.0.0.1 that reads the request, then never answers (``drip=False``) or sends
+    one byte of its status line every 0.1 s, forever."""
+
+    def __init__(self, drip: bool) -> None:
+        super().__init__(daemon=True)
+        self.drip, self.listener = drip, socket.create_server(("127.0.0.1", 0))
+        self.stop, self.connections = threading.Event(), 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+
+    def run(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65_536)
+            while not self.stop.wait(0.1):
+                if self.drip:
+                    try:
+                        conn.sendall(b"H")
+                    except OSError:
+                        return
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["hangs", "drips"])
+def test_an_endpoint_that_hangs_or_drips_cannot_hold_the_call(allowed, monkeypatch, drip):
+    monkeypatch.setattr("pik.aws.webhook.REQUEST_DEADLINE_S", 0.5)
+    monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
+    seed(count=2)
+    server = _Slow(drip)
+    server.start()
+    try:
+        started = time.monotonic()
+        _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": server.url}))
+        took = time.monotonic() - started
+    finally:
+        server.stop.set()
+    assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("PARTIAL", "target_errors", 0, 2)
+    assert run["last_error"] == f"{server.url}: no whole answer within 0.5 s"
+    assert server.connections == 6  # 3 tries of each event, each on a connection the deadline closed
+    assert took < 3 * 0.5 + 2 * 1.0 + 2  # every try to its deadline, every wait at its longest, and slack
+
+
+def test_a_call_keeps_the_worst_batch_of_an_http_target_in_reserve(allowed, receiver):
+    """5 s for the last save plus 11 s for a batch of tries that all run to their deadline."""
+    seed(count=1)
+    hook = receiver([])
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
+                  remaining_ms=15_000)
+    assert (run["status"], run["stopped"], run["sent"], hook.got) == ("PARTIAL", "time", 0, [])
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
+                  remaining_ms=16_500)
+    assert (run["status"], run["sent"]) == ("COMPLETED", 1)

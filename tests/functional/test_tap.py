@@ -124,6 +124,6 @@ def test_eventbridge_events_are_mapped_and_a_redelivery_is_a_duplicate(stack, mo
 
 def test_a_broken_mapping_fails_the_whole_invocation_naming_it(stack, monkeypatch):
     monkeypatch.setenv("SQS_TAP_MAPPING", '{"entity_id": "customer"}')
-    with pytest.raises(MappingError, match="entity_id: path 'customer' is not valid"):
+    with pytest.raises(MappingError, match="SqsTapMapping: entity_id: path 'customer' is not valid"):
         tap.sqs_handler(sqs([json.dumps(make_event())]), LambdaContext())
     assert raw_keys(stack) == []

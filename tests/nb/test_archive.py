@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import boto3
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -121,3 +122,14 @@ def test_the_cli_compacts_and_searches(local):
     assert found.output.split() == [answers[3]["event_id"], answers[9]["event_id"]]
     half = runner.invoke(cli, ["compact", "--source", "checkout", *where])
     assert half.exit_code == 2 and "--source, --event-type, --start and --end together" in half.output
+
+
+def test_sql_answers_arrow_without_pandas_and_frames_carry_the_query(local):
+    kit, _, answers = local
+    query = "SELECT event_id, amount, country FROM events ORDER BY amount"
+    table = kit.sql(query, arrow=True)
+    frame = kit.sql(query)
+    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == len({a["event_id"] for a in answers})
+    assert table.column("event_id").to_pylist() == frame["event_id"].tolist()
+    assert table.schema.field("amount").type == pa.int64()
+    assert frame.attrs["pik"]["kind"] == "sql" and frame.attrs["pik"]["scope"] == {"query": query}

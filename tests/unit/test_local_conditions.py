@@ -54,3 +54,35 @@ def test_pik_local_up_refuses_a_bad_param_cleanly(tmp_path, param, message):
     result = CliRunner().invoke(cli, ["local", "up", "--info-file", str(tmp_path / "local.json"), "--param", param])
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output and not (tmp_path / "local.json").exists()
+
+
+@pytest.mark.parametrize("queue,batch,window", [
+    ("arn:aws:sqs:us-east-1:123456789012:orders.fifo", 10, None),
+    ("arn:aws:sqs:us-east-1:123456789012:orders", 100, 1),
+    ("arn:aws:sqs:us-east-1:123456789012:fifo-orders", 100, 1),  # "fifo" in the name, not the suffix
+])
+def test_a_fifo_tap_queue_is_read_in_batches_of_at_most_10_without_a_window(queue, batch, window):
+    from pik.core.limits import SQS_FIFO_LAMBDA_BATCH
+
+    doc = conditions.resolve(template.load(), {"SqsTapQueueArn": queue})
+    props = doc["Resources"]["SqsTapFunction"]["Properties"]["Events"]["Captured"]["Properties"]
+    assert (props["BatchSize"], props.get("MaximumBatchingWindowInSeconds")) == (batch, window)
+    if queue.endswith(".fifo"):
+        assert SQS_FIFO_LAMBDA_BATCH.respected_by(props["BatchSize"])
+    else:  # a standard queue's batch above 10 needs a batching window (Lambda's SQS parameters page)
+        assert props["MaximumBatchingWindowInSeconds"] >= 1
+
+
+def test_fn_if_and_no_value_are_chosen_everywhere_locally():
+    doc = conditions.resolve(template.load(), {"AlarmTopicArn": ""})
+    alarm = doc["Resources"]["ReplayDeadLetterAlarm"]["Properties"]
+    assert "AlarmActions" not in alarm and "OKActions" not in alarm
+
+
+def test_the_local_poller_reads_a_fifo_tap_queue_10_at_a_time():
+    from pik_local import poller
+
+    doc = conditions.resolve(template.load(), {"SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders.fifo"})
+    found = dict(poller.mappings({"SqsTapFunction": template.function_specs(doc)["SqsTapFunction"]},
+                                 {"SqsTapQueueArn": "url"}, {"SqsTapQueueArn": "arn"}))
+    assert (found["SqsTapFunction"].batch_size, found["SqsTapFunction"].report_failures) == (10, True)

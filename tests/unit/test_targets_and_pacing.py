@@ -3,11 +3,16 @@ API's route templates."""
 
 from __future__ import annotations
 
+import base64
+import time
+
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from pik.core.errors import ForbiddenError, ValidationError
 from pik.core.pacing import Pacer
-from pik.core.targets import AllowList, Outgoing, body, parse_target, signature, target_label, verify
+from pik.core.targets import (AllowList, Outgoing, Target, body, parse_target, signing_keys, target_label, webhook_id,
+                              webhook_signature)
 from pik_local.api import match
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"
@@ -58,11 +63,34 @@ def test_body_and_signature():
     event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1})
     assert body(event, replay_id="rp-1", raw=True) == {"a": 1}
     assert body(event, replay_id="rp-1", raw=False, attempt=3)["replay"]["attempt"] == 3
-    header = signature("s3cret", 1700000000, '{"a":1}')
-    assert verify("s3cret", "1700000000", '{"a":1}', header)
-    assert not verify("s3cret", "1700000001", '{"a":1}', header)
-    assert not verify("other", "1700000000", '{"a":1}', header)
-    assert not verify("s3cret", "17e8", '{"a":1}', header)
+
+
+def test_signatures_are_standard_webhooks_ones_and_cover_the_id():
+    """The reference verifier accepts pik's header; another id, timestamp, body or secret does not;
+    during a rotation both secrets sign and a receiver with either one accepts."""
+    new, old = "whsec_" + base64.b64encode(b"n" * 32).decode(), "whsec_" + base64.b64encode(b"o" * 32).decode()
+    stamp = int(time.time())
+    header = webhook_signature(signing_keys(f"{new} {old}"), "msg_1", stamp, '{"a":1}')
+    assert len(header.split(" ")) == 2 and all(part.startswith("v1,") for part in header.split(" "))
+
+    def accepted(secret: str, msg_id: str = "msg_1", timestamp: int = stamp, text: str = '{"a":1}') -> bool:
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": header}
+        try:
+            Webhook(secret).verify(text, headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
+
+    assert accepted(new) and accepted(old)
+    assert not accepted(new, msg_id="msg_2")  # the id is signed: a captured request re-sent as another fails
+    assert not accepted(new, timestamp=stamp + 1)
+    assert not accepted(new, text='{"a":2}')
+    assert not accepted("whsec_" + base64.b64encode(b"x" * 32).decode())
+
+
+def test_a_webhook_id_is_one_per_event_and_target():
+    a, b = Target("http", "https://a.example.com/in"), Target("http", "https://b.example.com/in")
+    assert webhook_id("e1", a) == webhook_id("e1", a) != webhook_id("e1", b) != webhook_id("e2", a)
 
 
 def test_pacer_spaces_batches_and_catches_up_at_most_a_second():
@@ -81,3 +109,56 @@ def test_local_routes_match_templates():
     assert match(table, "POST", "/replay/rp-1") == ("steer", "/replay/{replay_id}", {"replay_id": "rp-1"})
     assert match(table, "POST", "/replay/rp-1/x") is None
     assert match(table, "GET", "/replay/rp-1") is None
+
+
+# --- allow-list URL patterns match parsed, normalised components (issue 19, findings 1-2) ------
+@pytest.mark.parametrize("pattern, url", [
+    ("https://*.example.com/*", "https://evil.net/.example.com/"),
+    ("https://*.example.com/*", "https://evil.net/?.example.com/"),
+    ("https://*.example.com/*", "https://evil.net?.example.com/"),
+    ("https://*.example.com/*", "https://evilexample.com/"),
+    ("https://*.example.com/*", "https://example.com/"),  # the wildcard stands for at least one label
+    ("https://*.example.com/*", "https://a.example.com.evil.net/"),
+    ("http://*:8001/*", "http://127.0.0.1:8002/x:8001/"),
+    ("http://127.0.0.1:8001", "http://127.0.0.1:8002/"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/../admin"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/x/../../admin"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/*?next=/admin"),
+    ("https://127.0.0.1/*", "http://127.0.0.1/"),
+    ("https://hooks.example.com/*", "https://hooks.example.com:8443/"),
+])
+def test_url_patterns_match_scheme_host_port_and_path_apart_not_the_whole_string(pattern, url):
+    allow = AllowList({"http": (pattern,)})
+    with pytest.raises(ForbiddenError):
+        allow.check(parse_target({"http": url}), "us-east-1", "1")
+
+
+@pytest.mark.parametrize("pattern, url", [
+    ("https://*.example.com/*", "https://a.example.com/x"),
+    ("https://*.example.com/*", "https://a.b.example.com/x/y"),
+    ("https://*.example.com/*", "HTTPS://A.Example.COM:443/x"),
+    ("https://hooks.example.com/ok/*", "https://hooks.example.com/ok/x/../y"),
+    ("http://127.0.0.1:*", "http://127.0.0.1:8002/any/path"),
+    ("http://*:8001/*", "http://localhost:8001/x"),
+    ("https://hooks.example.com/in?key=1", "https://hooks.example.com/in?key=1"),
+])
+def test_url_patterns_admit_what_they_name(pattern, url):
+    AllowList({"http": (pattern,)}).check(parse_target({"http": url}), "us-east-1", "1")
+
+
+def test_the_url_matched_is_the_url_recorded_and_sent():
+    target = parse_target({"http": "HTTPS://Hooks.Example.com:443/ok/./a/../b"})
+    assert target.address == "https://hooks.example.com/ok/b"
+    assert target.to_dict()["http"] == target.address
+
+
+@pytest.mark.parametrize("url", [
+    "https://user@hooks.example.com/x", "https://hooks.example.com@evil.net/x", "https://hooks.example.com/x#frag",
+    "https://hooks.example.com\\@evil.net/", "https://hooks.example.com/ok/%2e%2e/admin",
+    "https://hooks.example.com/ok%2fadmin", "https://hooks.example.com/a b", "https://hooks.example.com/x\n",
+    "https://hooks.exämple.com/x", "https://hooks.example.com:99999/x",
+])
+def test_urls_that_could_be_read_two_ways_are_refused_naming_the_field(url):
+    with pytest.raises(ValidationError) as caught:
+        parse_target({"http": url})
+    assert caught.value.errors[0].field == "target.http"

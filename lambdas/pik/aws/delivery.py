@@ -4,10 +4,12 @@ as failed with back-off, and count it all as a ``pik.core.targets.Delivered``.""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from ..core.limits import Limit
 from ..core.targets import Delivered, Outgoing, Target
 from . import clients
 
@@ -18,26 +20,81 @@ BACKOFF_S = 0.05
 Put = Callable[[dict[int, dict]], tuple[set[int], str | None]]
 
 
+@dataclass(frozen=True)
+class ByteLimits:
+    """How a service bounds a request in bytes: each entry (``entry``), all entries of one request
+    (``request``), and how an entry is measured (``size``, as the service counts it)."""
+
+    entry: Limit
+    request: Limit
+    size: Callable[[dict], int]
+
+    def cut(self, entries: dict[int, dict]) -> tuple[list[dict[int, dict]], dict[int, str]]:
+        """``entries`` in requests within ``request`` bytes (order kept), and the entries no request can
+        carry, with why.
+
+        >>> from pik.core.limits import SQS_BATCH, SQS_MESSAGE
+        >>> limits = ByteLimits(SQS_MESSAGE, SQS_BATCH, lambda e: len(e["MessageBody"]))
+        >>> chunks, refused = limits.cut({0: {"MessageBody": "x" * 150_000}, 1: {"MessageBody": "y" * 150_000},
+        ...                               2: {"MessageBody": "z" * 300_000}})
+        >>> [list(chunk) for chunk in chunks], list(refused)
+        ([[0], [1]], [2])
+        """
+        chunks: list[dict[int, dict]] = []
+        refused: dict[int, str] = {}
+        current: dict[int, dict] = {}
+        used = 0
+        for key, entry in entries.items():
+            size = self.size(entry)
+            if not self.entry.respected_by(size) or not self.request.respected_by(size):
+                refused[key] = f"{size} bytes: {self.entry.rule} ({self.entry.doc})"
+                continue
+            if current and used + size > self.request.value:
+                chunks.append(current)
+                current, used = {}, 0
+            current[key], used = entry, used + size
+        if current:
+            chunks.append(current)
+        return chunks, refused
+
+
 def deliver_entries(outgoing: list[Outgoing], entry: Callable[[Outgoing, int], dict], put: Put, *,
-                    attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep) -> Delivered:
-    """Send every ``entry(event, attempt)``; entries ``put`` reports as failed are re-sent, up to ``attempts``
-    times in all. A call the service refuses whole (``ClientError``: no such queue, access denied)
-    fails the batch at once: retrying cannot help, and botocore already retried throttling."""
+                    limits: ByteLimits | None = None, attempts: int = ATTEMPTS,
+                    sleep: Callable[[float], None] = time.sleep) -> Delivered:
+    """Send every ``entry(event, attempt)``, in requests cut to the service's byte ``limits``; entries
+    ``put`` reports as failed are re-sent, up to ``attempts`` times in all. An entry larger than the
+    service takes is never sent: it is reported ``undeliverable`` with the rule. A call the service
+    refuses whole (``ClientError``: no such queue, access denied) fails the batch at once: retrying
+    cannot help, and botocore already retried throttling."""
     pending = dict(enumerate(outgoing))
-    retried, error = 0, None
+    retried, error, undeliverable = 0, None, {}
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             sleep(BACKOFF_S * 2 ** (attempt - 2))  # back-off between re-sends
             retried += len(pending)
+        entries = {key: entry(event, attempt) for key, event in pending.items()}
+        chunks, refused = limits.cut(entries) if limits else ([entries], {})
+        for key, reason in refused.items():
+            undeliverable[pending.pop(key).event_id] = reason
+        done: set[int] = set()
         try:
-            failed, error = put({key: entry(event, attempt) for key, event in pending.items()})
+            for chunk in chunks:
+                chunk_failed, chunk_error = put(chunk)
+                done |= set(chunk) - chunk_failed
+                error = chunk_error or error
         except ClientError as exc:
             error = str(exc)
+            pending = {key: event for key, event in pending.items() if key not in done}
             break
-        pending = {key: event for key, event in pending.items() if key in failed}
+        pending = {key: event for key, event in pending.items() if key not in done}
         if not pending:
-            return Delivered(len(outgoing), (), retried, None)
-    return Delivered(len(outgoing) - len(pending), tuple(event.event_id for event in pending.values()), retried, error)
+            break
+    failed_ids = tuple(undeliverable) + tuple(event.event_id for event in pending.values())
+    if not failed_ids:
+        error = None
+    elif undeliverable and not pending:
+        error = f"{len(undeliverable)} event(s) too large for this target: {next(iter(undeliverable.values()))}"
+    return Delivered(len(outgoing) - len(failed_ids), failed_ids, retried, error, tuple(undeliverable.items()))
 
 
 class ServiceTarget:

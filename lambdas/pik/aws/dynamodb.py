@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
+from ..core.replay import RunStatus
 from ..core.errors import ContentionError, StorageError
 from . import clients
 
@@ -104,11 +105,16 @@ class Table:
             raise StorageError(f"dynamodb put {self.name}: {exc}") from exc
         return True
 
-    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+    def advance(self, pk: str, sk: str, step: int, fields: dict, *, unrequested: bool = False) -> bool:
         """Conditional on ``step`` (the record's version): set ``fields`` (None removes one) and step
-        on by one; False when the record is gone or another writer advanced it first."""
+        on by one; False when the record is gone or another writer advanced it first (or, with
+        ``unrequested``, when a pause or cancel was requested on it)."""
         sets = {name: value for name, value in fields.items() if value is not None}
         names = {"#step": "step", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        condition = "#step = :step"
+        if unrequested:
+            names["#requested"] = "requested"
+            condition += " AND attribute_not_exists(#requested)"
         values = {":step": _ser.serialize(step), ":next": _ser.serialize(step + 1),
                   **{f":v{i}": _ser.serialize(_to_dynamo(fields[name])) for i, name in enumerate(fields) if name in sets}}
         expression = "SET #step = :next" + "".join(f", #f{i} = :v{i}" for i, name in enumerate(fields) if name in sets)
@@ -118,7 +124,7 @@ class Table:
         try:
             self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), UpdateExpression=expression,
                                     ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                                    ConditionExpression="#step = :step")
+                                    ConditionExpression=condition)
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -131,7 +137,7 @@ class Table:
             self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}),
                                     UpdateExpression="SET #r = :r", ConditionExpression="#s = :running",
                                     ExpressionAttributeNames={"#r": "requested", "#s": "status"},
-                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": "RUNNING"}})
+                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": RunStatus.RUNNING}})
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False

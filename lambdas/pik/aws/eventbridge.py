@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from ..core.targets import Delivered, Outgoing, body, encoded
 from ..core.timefmt import parse_aware
-from .delivery import ServiceTarget, deliver_entries, failed_in_order
+from ..core.limits import EVENTBRIDGE_PUT_EVENTS
+from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_order
 
 PUT_EVENTS_BATCH = 10  # PutEvents takes at most 10 entries
+
+
+def entry_bytes(entry: dict) -> int:
+    """An entry's size as EventBridge counts it (eb-putevent-size): 14 bytes for ``Time``, plus the UTF-8
+    bytes of ``Source``, ``DetailType`` and ``Detail`` (pik sends no ``Resources``)."""
+    return 14 + sum(len(entry[name].encode("utf-8")) for name in ("Source", "DetailType", "Detail"))
+
+
+ENTRY_BYTES = ByteLimits(EVENTBRIDGE_PUT_EVENTS, EVENTBRIDGE_PUT_EVENTS, entry_bytes)
 
 
 class BusTarget(ServiceTarget):
@@ -31,4 +41,4 @@ class BusTarget(ServiceTarget):
             response = self.client.put_events(Entries=[entries[key] for key in keys])
             return failed_in_order(keys, response["Entries"])
 
-        return deliver_entries(outgoing[:PUT_EVENTS_BATCH], entry, put, sleep=self.sleep)
+        return deliver_entries(outgoing[:PUT_EVENTS_BATCH], entry, put, limits=ENTRY_BYTES, sleep=self.sleep)

@@ -4,10 +4,14 @@ re-sent; the partition key is the event's entity_id, so one entity's events stay
 from __future__ import annotations
 
 from ..core.targets import Delivered, Outgoing, body, encoded
-from .delivery import ServiceTarget, deliver_entries, failed_in_order
+from ..core.limits import KINESIS_PUT_RECORDS, KINESIS_RECORD
+from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_order
 
 PUT_RECORDS_MAX = 500
 BATCH = 100  # progress is saved after every batch: a crash re-sends at most this many
+# a record's size is its data plus its partition key; a request's, the sum of its records
+RECORD_BYTES = ByteLimits(KINESIS_RECORD, KINESIS_PUT_RECORDS,
+                          lambda entry: len(entry["Data"]) + len(entry["PartitionKey"].encode("utf-8")))
 
 
 class StreamTarget(ServiceTarget):
@@ -26,4 +30,4 @@ class StreamTarget(ServiceTarget):
             response = self.client.put_records(StreamARN=self.target.address, Records=[entries[key] for key in keys])
             return failed_in_order(keys, response["Records"])
 
-        return deliver_entries(outgoing[:PUT_RECORDS_MAX], entry, put, sleep=self.sleep)
+        return deliver_entries(outgoing[:PUT_RECORDS_MAX], entry, put, limits=RECORD_BYTES, sleep=self.sleep)

@@ -1,8 +1,19 @@
-"""S3 adapter: immutable JSON documents (raw events, conflicts, rejected copies, manifests)."""
+"""S3 adapter: immutable JSON documents (raw events, conflicts, rejected copies, manifests).
+
+A conditional put (``If-None-Match: *``) answers 412 ``PreconditionFailed`` when the key exists and,
+while another conditional write of the same key is in flight, 409 ``ConditionalRequestConflict``:
+"If a conflicting operation occurs during the upload, S3 returns a 409 ConditionalRequestConflict
+response. On a 409 failure, retry the upload" (S3 User Guide, *Conditional writes*). botocore does
+not retry a 409, so ``put_new`` retries it ``CONFLICT_RETRIES`` times, then answers as for a 412:
+the caller reads what the other writer stored (ingest's first-write path does exactly that, and
+fails retryably if the other writer gave up) -- never an error for a benign race.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,6 +21,10 @@ from botocore.exceptions import ClientError
 
 from ..core.errors import StorageError
 from . import clients
+
+CONFLICT_RETRIES = 3
+CONFLICT_BACKOFF_S = 0.05  # doubled per retry: 50, 100, 200 ms
+log = logging.getLogger(__name__)
 
 
 def _encode(document: dict) -> bytes:
@@ -28,15 +43,25 @@ class DocumentStore:
         return self._client or clients.client("s3")
 
     def put_new(self, key: str, document: dict) -> bool:
-        """Create ``key`` only if absent (``If-None-Match: *``); False when it already existed."""
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=_encode(document),
-                                   ContentType="application/json", IfNoneMatch="*")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-                return False
-            raise StorageError(f"s3 put {key}: {exc}") from exc
-        return True
+        """Create ``key`` only if absent (``If-None-Match: *``); False when it already existed, or
+        when a concurrent conditional write of it kept answering 409 (see the module docstring)."""
+        body = _encode(document)
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
+                                       ContentType="application/json", IfNoneMatch="*")
+                return True
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code in ("PreconditionFailed", "412"):
+                    return False
+                if code not in ("ConditionalRequestConflict", "409"):
+                    raise StorageError(f"s3 put {key}: {exc}") from exc
+                if attempt < CONFLICT_RETRIES:
+                    time.sleep(CONFLICT_BACKOFF_S * 2 ** attempt)
+        log.warning("s3 put %s: 409 ConditionalRequestConflict %d times; read as already written", key,
+                    CONFLICT_RETRIES + 1)
+        return False
 
     def put(self, key: str, document: dict) -> None:
         try:

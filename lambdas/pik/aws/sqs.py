@@ -13,9 +13,12 @@ from ..core.errors import StorageError
 from ..core.ports import SEND_BATCH
 from ..core.targets import Delivered, Outgoing, body, encoded
 from . import clients
-from .delivery import ServiceTarget, deliver_entries
+from ..core.limits import SQS_BATCH, SQS_MESSAGE
+from .delivery import ByteLimits, ServiceTarget, deliver_entries
 
 BATCH = SEND_BATCH
+# a message's size is its body (pik sets no message attributes); a batch's is the sum of its messages
+MESSAGE_BYTES = ByteLimits(SQS_MESSAGE, SQS_BATCH, lambda entry: len(entry["MessageBody"].encode("utf-8")))
 
 
 class ReplayQueue:
@@ -69,7 +72,7 @@ class QueueTarget(ServiceTarget):
             failed = response.get("Failed", [])
             return {int(f["Id"]) for f in failed}, (f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None)
 
-        return deliver_entries(outgoing, entry, put, sleep=self.sleep)
+        return deliver_entries(outgoing, entry, put, limits=MESSAGE_BYTES, sleep=self.sleep)
 
 
 class DeadLetterQueue:

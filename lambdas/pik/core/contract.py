@@ -222,7 +222,7 @@ def _name(data: dict, name: str, limits: Limits, errors: list[FieldError]) -> st
     value = text_field(data, name, limits.max_name_chars, errors, required=True)
     if value is None:
         return None
-    if not NAME_RE.match(value) or ".." in value:
+    if not NAME_RE.fullmatch(value) or ".." in value:
         errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern} without '..'"))
         return None
     return value

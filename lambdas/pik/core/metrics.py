@@ -34,7 +34,7 @@ def parse_fields(text: str) -> tuple[str, ...]:
         raise ValueError(f"{len(fields)} aggregate fields: at most {MAX_FIELDS} (a version's 1 + 3 x fields metrics "
                          f"are written in one DynamoDB transaction of at most {MAX_METRICS} items)")
     for name in fields:
-        if not FIELD_RE.match(name):
+        if not FIELD_RE.fullmatch(name):
             raise ValueError(f"aggregate field {name!r} must match {FIELD_RE.pattern}")
     return fields
 

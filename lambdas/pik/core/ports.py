@@ -79,9 +79,10 @@ class RunStore(Protocol):
     def put_new(self, item: dict) -> bool:
         """Create a run record; False when its key was taken."""
 
-    def advance(self, pk: str, sk: str, step: int, fields: dict) -> bool:
+    def advance(self, pk: str, sk: str, step: int, fields: dict, *, unrequested: bool = False) -> bool:
         """Set ``fields`` (a None value removes the attribute) and ``step = step + 1``, only if the
-        record's ``step`` is still ``step``; False when another writer moved it first."""
+        record's ``step`` is still ``step`` (and, with ``unrequested``, no ``requested`` is set);
+        False when another writer moved it first."""
 
     def request_action(self, pk: str, sk: str, action: str) -> bool:
         """Ask the call executing a run to ``pause`` or ``cancel`` at its next batch (``requested``),

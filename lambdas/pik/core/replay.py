@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
@@ -30,6 +31,37 @@ FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit"
           "statuses", "dead_letters")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
+
+
+class RunStatus(StrEnum):
+    """A replay run's ``status``. Values are the strings stored and answered (a ``StrEnum`` equals them).
+
+    >>> RunStatus.PARTIAL == "PARTIAL"
+    True
+    """
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+
+
+class StopReason(StrEnum):
+    """Why a run stopped (``stopped``): a PARTIAL run stopped at ``LIMIT``, ``TIME`` or ``TARGET_ERRORS``
+    goes on by continuation; the others are where the run ended (or was paused)."""
+
+    COMPLETED = "completed"
+    LIMIT = "limit"
+    TIME = "time"
+    TARGET_ERRORS = "target_errors"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+ENDED = (RunStatus.COMPLETED, RunStatus.CANCELLED)  # nothing more to steer
+ACTIONS = {"pause": (RunStatus.PAUSED, StopReason.PAUSED), "cancel": (RunStatus.CANCELLED, StopReason.CANCELLED),
+           "resume": (RunStatus.RUNNING, None)}  # POST /replay/{id}: the status and stop reason each one leads to
 
 
 @dataclass(frozen=True)
@@ -102,7 +134,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     source = text_field(data, "source", limits.max_name_chars, errors, required=False)
     event_type = text_field(data, "event_type", limits.max_name_chars, errors, required=False)
     for name, value in (("source", source), ("event_type", event_type)):
-        if value is not None and not NAME_RE.match(value):
+        if value is not None and not NAME_RE.fullmatch(value):
             errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
     event_ids = _event_ids(data, errors)
     statuses = _statuses(data, errors)
@@ -140,7 +172,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
         if not isinstance(value, bool):
             errors.append(FieldError(name, "type", f"{name} must be true or false"))
     token = data.get("client_token")
-    if token is not None and (not isinstance(token, str) or not TOKEN_RE.match(token)):
+    if token is not None and (not isinstance(token, str) or not TOKEN_RE.fullmatch(token)):
         errors.append(FieldError("client_token", "pattern", f"client_token must match {TOKEN_RE.pattern}"))
     continuation = data.get("continuation")
     if continuation is not None and not isinstance(continuation, str):
@@ -189,7 +221,7 @@ def _event_ids(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_EVENT_IDS:
         errors.append(FieldError("event_ids", "size", f"event_ids must be a list of 1 to {MAX_EVENT_IDS} event ids"))
         return None
-    bad = next((i for i, value in enumerate(ids) if not isinstance(value, str) or not EVENT_ID_RE.match(value)), None)
+    bad = next((i for i, value in enumerate(ids) if not isinstance(value, str) or not EVENT_ID_RE.fullmatch(value)), None)
     if bad is not None:
         errors.append(FieldError("event_ids", "pattern", f"event_ids[{bad}] is not an event id (64 lowercase hex characters)"))
         return None
@@ -219,7 +251,7 @@ def parse_call(data: dict) -> ReplayCall:
     errors = [FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded "
                          "request is used") for n in data if n not in BY_ID_FIELDS]
     replay_id, dry_run, continuation = data["replay_id"], data.get("dry_run", True), data.get("continuation")
-    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         errors.append(FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}"))
     if not isinstance(dry_run, bool):
         errors.append(FieldError("dry_run", "type", "dry_run must be true or false"))
@@ -285,7 +317,7 @@ def decode_continuation(token: str) -> Continuation:
     if not isinstance(value, dict) or set(value) - {"replay_id", "step", "cursor"}:
         raise refuse("format", "continuation is not one a replay returned")
     replay_id, step, cursor = value.get("replay_id"), value.get("step"), value.get("cursor")
-    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         raise refuse("replay_id", f"continuation's replay_id must match {RUN_ID_RE.pattern}")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise refuse("step", "continuation's step must be a non-negative integer")

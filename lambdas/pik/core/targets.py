@@ -11,7 +11,10 @@ No target is the stack's own replay queue (the processor's input, messages point
 An external target gets, by default (``raw`` true), each event exactly as its producer sent it;
 with ``raw: false`` it gets ``{"event": <as sent>, "replay": {replay_id, event_id, ingested_at,
 attempt}}``. Targets must be allowed by the deployment (``AllowList``, from template parameters
-holding ARN or URL patterns with ``*``): anything else is refused naming the target.
+holding ARN or URL patterns with ``*``): anything else is refused naming the target. An HTTP
+target's URL is normalised when parsed (``normal_url``: lowercase scheme and host, default port
+dropped, dot segments resolved) and that normal form is what is matched, recorded and sent; a URL
+pattern matches by component (``UrlPattern``), never as one string.
 
     >>> target = parse_target({"sqs": "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"})
     >>> target.arn("us-east-1", "111122223333")
@@ -20,13 +23,14 @@ holding ARN or URL patterns with ``*``): anything else is refused naming the tar
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import hmac
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import FieldError, ForbiddenError, ValidationError
 
@@ -40,8 +44,7 @@ STREAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-SIGNATURE_HEADER = "X-Pik-Signature"
-TIMESTAMP_HEADER = "X-Pik-Timestamp"
+WEBHOOK_SECRET_PREFIX = "whsec_"
 PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
               "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
 
@@ -103,10 +106,115 @@ class AllowList:
     def check(self, target: Target, region: str, account: str) -> None:
         """Nothing when ``target`` is allowed; ``ForbiddenError`` naming it (and how to allow it) otherwise."""
         arn = target.arn(region, account)
-        if any(fnmatch.fnmatchcase(arn, pattern) for pattern in self.patterns.get(target.kind, ())):
+        patterns = self.patterns.get(target.kind, ())
+        if target.kind == "http" and any(UrlPattern.parse(pattern).matches(arn) for pattern in patterns):
+            return
+        if target.kind != "http" and any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns):
             return
         raise ForbiddenError(f"replay target {target.label} ({arn}) is not allowed: add it to the template "
                              f"parameter {PARAMETERS[target.kind]}")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+UNSAFE_URL_RE = re.compile(r"[\x00-\x20\x7f\\]|%2e|%2f|%5c", re.IGNORECASE)
+
+
+def normal_url(address: str) -> str:
+    """The one form of an HTTP target URL that is matched against the allow-list and sent: scheme and
+    host lowercased, the scheme's default port dropped, ``.``/``..`` segments resolved (RFC 3986
+    5.2.4), an empty path as ``/``. ``ValueError`` for what could be read two ways (user info, a
+    fragment, backslashes, spaces or control characters, encoded dots or slashes, a non-ASCII host).
+
+    >>> normal_url("HTTPS://Hooks.Example.com:443/ok/../admin/./x")
+    'https://hooks.example.com/admin/x'
+    """
+    if UNSAFE_URL_RE.search(address):
+        raise ValueError("a URL may not hold spaces, control characters, backslashes or encoded dots or slashes")
+    parts = urlsplit(address)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("a URL may not hold user info (user@host)")
+    if parts.fragment or address.endswith("#"):
+        raise ValueError("a URL may not hold a fragment (#...)")
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if host != "::1" and not HOST_RE.fullmatch(host):
+        raise ValueError("a URL's host must be a DNS name or an IP address (ASCII letters, digits, '-', '.')")
+    port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return SplitResult(scheme, netloc, _without_dot_segments(parts.path or "/"), parts.query, "").geturl()
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: ``/a/b/../c/./d`` -> ``/a/c/d`` (a trailing ``..`` or ``.`` keeps its slash)."""
+    out: list[str] = []
+    segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+@dataclass(frozen=True)
+class UrlPattern:
+    """An allow-list URL pattern, matched component by component on a ``normal_url``:
+
+    - scheme: exact;
+    - host: exact, ``*`` (any host), or ``*.`` + a name (one or more DNS labels in front of it);
+    - port: exact (the scheme's default when absent) or ``*``;
+    - path: ``*`` wildcards within the normalised path (absent: any path); a query must equal
+      the pattern's (absent: none allowed).
+
+    >>> UrlPattern.parse("https://*.example.com/hooks/*").matches("https://evil.net/.example.com/hooks/x")
+    False
+    >>> UrlPattern.parse("https://*.example.com/hooks/*").matches("https://a.b.example.com/hooks/x")
+    True
+    """
+
+    scheme: str
+    host: str
+    port: int | None  # None: any port
+    path: str
+    query: str
+
+    @classmethod
+    def parse(cls, text: str) -> "UrlPattern":
+        scheme, rest = text.split("://", 1) if "://" in text else ("", text)
+        authority, slash, path = rest.partition("/")
+        path, _, query = (slash + path).partition("?") if slash else ("/*", "", "")
+        host, colon, port = authority.rpartition(":") if authority.count(":") == 1 else (authority, "", "")
+        any_port = colon and port == "*"
+        number = int(port) if colon and port.isdigit() else DEFAULT_PORTS.get(scheme.lower(), -1)
+        return cls(scheme.lower(), host.lower(), None if any_port else number, path or "/", query)
+
+    def matches(self, url: str) -> bool:
+        """Whether ``url`` (a ``normal_url``) is one this pattern allows."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme != self.scheme or not self._host_matches(host):
+            return False
+        port = parts.port if parts.port is not None else DEFAULT_PORTS.get(parts.scheme)
+        if self.port is not None and port != self.port:
+            return False
+        return fnmatch.fnmatchcase(parts.path or "/", self.path) and parts.query == self.query
+
+    def _host_matches(self, host: str) -> bool:
+        if self.host == "*":
+            return True
+        if self.host.startswith("*."):
+            prefix = host[: -len(self.host) + 1] if host.endswith(self.host[1:]) else ""
+            return bool(prefix) and HOST_RE.fullmatch(prefix) is not None
+        return host == self.host
 
 
 def target_label(target: dict | None) -> str:
@@ -135,22 +243,27 @@ def parse_target(data: object) -> Target:
         raise refuse("raw", "type", "target.raw must be true or false")
     group = data.get("fifo_group_id")
     _check_address(kind, address, refuse)
+    if kind == "http":
+        try:
+            address = normal_url(address)
+        except ValueError as exc:
+            raise refuse(kind, "url", f"target.http: {exc}") from exc
     target = Target(kind, address, group, raw)
     if group is not None and not target.fifo:
         raise refuse("fifo_group_id", "fifo_only", "fifo_group_id applies only to a FIFO queue (a URL ending .fifo)")
-    if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.match(group)):
+    if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.fullmatch(group)):
         raise refuse("fifo_group_id", "pattern", "fifo_group_id must be 1 to 128 printable ASCII characters")
     return target
 
 
 def _check_address(kind: str, address: str, refuse) -> None:
     if kind == "eventbridge":
-        if not (BUS_ARN_RE.match(address) or (not address.startswith("arn:") and BUS_NAME_RE.match(address))):
+        if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
             raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
                          "(arn:aws:events:REGION:ACCOUNT:event-bus/NAME)")
         return
     if kind == "kinesis":
-        if not STREAM_ARN_RE.match(address):
+        if not STREAM_ARN_RE.fullmatch(address):
             raise refuse(kind, "pattern", "target.kinesis must be a stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")
         return
     parts = urlsplit(address)
@@ -159,7 +272,7 @@ def _check_address(kind: str, address: str, refuse) -> None:
         raise refuse(kind, "https", f"target.{kind} must be an https:// URL (http:// only on 127.0.0.1)")
     if kind == "sqs":
         path = parts.path.strip("/").split("/")
-        if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.match(path[1]) or parts.query:
+        if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.fullmatch(path[1]) or parts.query:
             raise refuse(kind, "queue_url", "target.sqs must be a queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
 
 
@@ -194,31 +307,72 @@ def encoded(document: dict) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def signature(secret: str, timestamp: int, text: str) -> str:
-    """The ``X-Pik-Signature`` header: ``v1=`` + hex HMAC-SHA256 of ``f"{timestamp}.{body}"``.
+def webhook_id(event_id: str, target: "Target") -> str:
+    """The Standard Webhooks ``webhook-id`` of one event to one target: the same on every retry and every
+    replay of that event to that target, so a receiver can drop a repeat.
 
-    >>> signature("s3cret", 1700000000, '{"a":1}')[:11]
-    'v1=1698a50b'
+    >>> webhook_id("e1", Target("http", "https://hooks.example.com/in"))
+    'msg_ca60f5750eb801e849d0ad0472c7f8fa'
     """
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{text}".encode("utf-8"), hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+    return "msg_" + hashlib.sha256(f"{event_id}\n{target.label}".encode("utf-8")).hexdigest()[:32]
 
 
-def verify(secret: str, timestamp: str, text: str, header: str) -> bool:
-    """What a receiver checks (constant time); it should also refuse timestamps older than a few minutes."""
-    return timestamp.isdigit() and hmac.compare_digest(signature(secret, int(timestamp), text), header)
+def signing_keys(secrets: str) -> tuple[bytes, ...]:
+    """The keys in the signing secret parameter: one or more secrets separated by spaces or commas
+    (several while a secret is rotated: sign with each). ``whsec_<base64>`` is a Standard Webhooks
+    secret (its key is the decoded bytes); any other value is used as its UTF-8 bytes.
+
+    >>> signing_keys("whsec_c2VjcmV0 old-plain")
+    (b'secret', b'old-plain')
+    """
+    keys = []
+    for secret in secrets.replace(",", " ").split():
+        if secret.startswith(WEBHOOK_SECRET_PREFIX):
+            try:
+                keys.append(base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX):] + "==", validate=False))
+            except ValueError as exc:
+                raise ValueError("a whsec_ secret must be base64 after its prefix") from exc
+        else:
+            keys.append(secret.encode("utf-8"))
+    if not keys or not all(keys):
+        raise ValueError("the signing secret parameter holds no secret")
+    return tuple(keys)
+
+
+def webhook_signature(keys: tuple[bytes, ...], msg_id: str, timestamp: int, text: str) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` per key,
+    space-separated (Standard Webhooks: a receiver accepts any one that matches its secret).
+
+    >>> webhook_signature((b"secret",), "msg_1", 1700000000, '{"a":1}')
+    'v1,Q5nZ7DiOGwijBBqvBVAK6c0zDr2JLkXI7TaV4f+Q2vY='
+    """
+    signed = f"{msg_id}.{timestamp}.{text}".encode("utf-8")
+    return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+                    for key in keys)
 
 
 @dataclass(frozen=True)
 class Delivered:
     """The outcome of one batch: events the target took, events it refused after retries, re-sends made,
-    and the last error (``None`` when every event went)."""
+    the last error (``None`` when every event went), and the events that can never be delivered to
+    this target with why (``undeliverable``: event id -> reason, e.g. larger than the service takes;
+    they are among ``failed_ids``, and sending them again cannot help).
+
+    >>> Delivered(9, ("e1",), undeliverable=(("e1", "too large"),)).refused_whole
+    False
+    """
 
     sent: int
     failed_ids: tuple[str, ...] = ()
     retried: int = 0
     error: str | None = None
+    undeliverable: tuple[tuple[str, str], ...] = ()
 
     @property
     def failed(self) -> int:
         return len(self.failed_ids)
+
+    @property
+    def refused_whole(self) -> bool:
+        """Nothing went and something may go later (the target refused, not the events' size): stop the run."""
+        return self.sent == 0 and self.failed > len(self.undeliverable)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
-from ..bootstrap import adapters, replay_target
+from ..bootstrap import replay_wiring
 from ..core.errors import FieldError, ValidationError
+from ..core.limits import API_GATEWAY_INTEGRATION_TIMEOUT
 from ..core.timefmt import now
 from ..services.replay import Wiring, replay, steer
 from ..settings import Settings
@@ -22,15 +24,14 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
         data = json.loads(raw_body(request))
     except ValueError as exc:
         raise ValidationError([FieldError("body", "json", "body is not valid JSON")]) from exc
+    except RecursionError as exc:  # json's decoder recurses per level: a body nested ~1,000 deep
+        raise ValidationError([FieldError("body", "depth", "body nests too deep to be a replay request")]) from exc
     identity = request.request_context.identity
     requester = identity.user_arn or identity.caller or identity.source_ip or "anonymous"
     settings = Settings.from_env()
-    wired = adapters(settings)
     sent: list[int] = []  # by this invocation: a resumed or repeated run's earlier sends were counted then
     account = app.lambda_context.invoked_function_arn.split(":")[4]
-    wiring = Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                    account, on_sent=sent.append, dead_letters=wired.dead_letters)
-    return data, requester, settings, wiring, sent
+    return data, requester, settings, replay_wiring(settings, account, on_sent=sent.append), sent
 
 
 def _answered(run: dict, sent: list[int]) -> object:
@@ -39,20 +40,27 @@ def _answered(run: dict, sent: list[int]) -> object:
     return json_response(200, run)
 
 
+def _remaining_ms() -> int:
+    """The call's time left: the function's, and no more than API Gateway's 29 s counted from the
+    request's arrival (``requestTimeEpoch``; a cold start spends some of it)."""
+    own = app.lambda_context.get_remaining_time_in_millis()
+    budget_ms = API_GATEWAY_INTEGRATION_TIMEOUT.value * 1000
+    elapsed = int(time.time() * 1000) - (app.current_event.request_context.request_time_epoch or 0)
+    return min(own, budget_ms - elapsed) if 0 <= elapsed <= budget_ms else own  # else: a simulated arrival
+
+
 @app.post("/replay")
 def replay_route():
-    data, requester, settings, w, sent = _call()
-    run = replay(data, requester=requester, now=now(), remaining_ms=app.lambda_context.get_remaining_time_in_millis,
-                 index=w.index, runs=w.runs, queue=w.queue, settings=settings, documents=w.documents,
-                 targets=w.targets, account=w.account, on_sent=w.on_sent, dead_letters=w.dead_letters)
+    data, requester, settings, wiring, sent = _call()
+    run = replay(data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings, wiring=wiring)
     return _answered(run, sent)
 
 
 @app.post("/replay/<replay_id>")
 def steer_route(replay_id: str):
     data, requester, settings, wiring, sent = _call()
-    run = steer(replay_id, data, requester=requester, now=now(),
-                remaining_ms=app.lambda_context.get_remaining_time_in_millis, settings=settings, wiring=wiring)
+    run = steer(replay_id, data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings,
+                wiring=wiring)
     return _answered(run, sent)
 
 

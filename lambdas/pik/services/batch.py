@@ -26,6 +26,7 @@ MAX_EVENTS = 500
 MAX_BATCH_BYTES = 5 * 1024 * 1024
 WORKERS = 16
 FAILED = "FAILED"
+HALTED = "not ingested: an earlier record of its entity failed in this batch; retry after it"
 log = logging.getLogger(__name__)
 
 
@@ -95,11 +96,13 @@ def split(body: bytes) -> list[bytes]:
 
 
 def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, workers: int = WORKERS,
-               lane: Callable[[int], str] | None = None) -> list[EventOutcome]:
+               lane: Callable[[int], str] | None = None, halt_lane: bool = False) -> list[EventOutcome]:
     """``ingest_one(i)`` for ``i`` in ``range(count)`` on at most ``workers`` threads, outcomes in
     order; an exception of one becomes its FAILED outcome, never another's. With ``lane``, indices
     of one lane run one after another in input order (lanes run concurrently), so the first of two
-    records of one entity is the one ACCEPTED, as a pipe's per-key order promises.
+    records of one entity is the one ACCEPTED, as a pipe's per-key order promises. With
+    ``halt_lane``, once one of a lane's records fails its later ones are FAILED without being
+    ingested (``HALTED``): retried after it, they keep their order.
 
     >>> [o.status for o in ingest_all(2, lambda i: IngestOutcome("ACCEPTED", {"status": "ACCEPTED"}))]
     ['ACCEPTED', 'ACCEPTED']
@@ -118,16 +121,23 @@ def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, worker
     lanes: dict[str, list[int]] = {}
     for index in range(count):
         lanes.setdefault(lane(index) if lane else str(index), []).append(index)
-    if len(lanes) <= 1:
-        return [guarded(i) for i in range(count)]
     outcomes: list[EventOutcome | None] = [None] * count
 
     def run(indices: list[int]) -> None:
-        for index in indices:
+        for position, index in enumerate(indices):
             outcomes[index] = guarded(index)
+            if halt_lane and outcomes[index].outcome is None:  # type: ignore[union-attr]
+                for later in indices[position + 1:]:
+                    outcomes[later] = EventOutcome(later, None, HALTED)
+                return
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(lanes)), thread_name_prefix="pik-ingest") as pool:
-        list(pool.map(run, lanes.values()))
+    if len(lanes) <= 1:
+        for indices in lanes.values():
+            run(indices)
+    else:
+        pool_size = min(workers, len(lanes))
+        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="pik-ingest") as pool:
+            list(pool.map(run, lanes.values()))
     return outcomes  # type: ignore[return-value]  # every index ran in exactly one lane
 
 

@@ -28,57 +28,45 @@ whatever the client does:
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Callable
 
 from ..core import keys
-from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, ValidationError
-from ..core.pacing import Pacer
-from ..core.ports import SEND_BATCH, DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
-from ..core.replay import (RUN_ID_RE, ReplayCall, ReplayRequest, Tally, check_cursor, decode_continuation,
-                           encode_continuation, execution_id_for, parse_call, replay_id_for)
-from ..core.targets import AllowList, Target, parse_target, target_label
+from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
+from ..core.ports import RunStore
+from ..core.replay import (ACTIONS, ENDED, RUN_ID_RE, ReplayCall, ReplayRequest, RunStatus, decode_continuation, encode_continuation, execution_id_for, parse_call, replay_id_for)
+from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
-from ..core.timefmt import now as utc_now
 from ..settings import Settings
-from .replay_selection import candidates, selected
-from .replay_sinks import Sink, sink_for
+from .replay_execution import RELEASED, RESERVE_MS, Execution, Progress
+from .replay_sinks import sink_for
 from .replay_wiring import Wiring
 
 __all__ = ["Wiring", "answer", "replay", "steer"]
 
-RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 POLL_S = 0.25  # how often a caller re-reads a run another call is executing
-RUNNING, COMPLETED, PARTIAL, PAUSED, CANCELLED = "RUNNING", "COMPLETED", "PARTIAL", "PAUSED", "CANCELLED"
-# why a run stopped (``stopped``): PARTIAL runs at limit, time or target_errors go on by continuation
-DONE, LIMIT, TIME, TARGET_ERRORS, PAUSE, CANCEL = "completed", "limit", "time", "target_errors", "paused", "cancelled"
-ACTIONS = {"pause": (PAUSED, PAUSE), "cancel": (CANCELLED, CANCEL), "resume": (RUNNING, None)}
-RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
-COUNTS = ("scanned", "matched", "sent", "by_day", "sample_event_ids")
-STEER_CHECK_MS = 1_000  # how often an executing call reads its run for a requested pause or cancel
-FAILED_SAMPLE = 100  # event ids a target refused, kept on the run (replay them with ``event_ids``)
+RUNNING, COMPLETED, PARTIAL = RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.PARTIAL
 
 
-def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], index: EventIndex,
-           runs: RunStore, queue: MessageQueue, settings: Settings, page_size: int | None = None,
-           clock: Callable[[], datetime] = utc_now, wait: Callable[[float], None] = time.sleep,
-           on_sent: Callable[[int], None] = lambda sent: None, documents: DocumentStore | None = None,
-           targets: Callable[[Target], ReplayTarget] | None = None, account: str = "",
-           dead_letters: DeadLetters | None = None) -> dict:
-    """Run (or resume, or return) a replay; returns the run as the API answers it (counts over the
-    whole run). ``on_sent`` hears how many messages each batch of *this* call sent."""
-    wiring = Wiring(index, runs, queue, documents, targets, account, page_size, clock, wait, on_sent, dead_letters)
+def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], settings: Settings,
+           wiring: Wiring) -> dict:
+    """``POST /replay``: run (or resume, or return) a replay; returns the run as the API answers it
+    (counts over the whole run). ``wiring.on_sent`` hears how many messages each batch of *this* call sent.
+
+    ``replay({"entity_id": "u1", "start_time": ..., "end_time": ...}, requester=arn, now=now,
+    remaining_ms=context.get_remaining_time_in_millis, settings=settings, wiring=pik.bootstrap.replay_wiring(settings))``
+    """
     call = parse_call(data)
     if call.request is not None and call.request.target is not None:
-        _allowed(call.request.target, settings, account)
+        _allowed(call.request.target, settings, wiring.account)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
         return answer(_unrecorded(call, requester, now, deadline, remaining_ms, wiring))
-    if call.event_ids and documents is not None:  # the list is kept apart from the run (size), by its hash
-        documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256), {"event_ids": list(call.event_ids)})
-    run, created, claimable, continued = _open(call, requester, now, deadline, runs)
+    if call.event_ids and wiring.documents is not None:  # the list is kept apart from the run (size), by its hash
+        wiring.documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256),
+                                 {"event_ids": list(call.event_ids)})
+    run, created, claimable, continued = _open(call, requester, now, deadline, wiring.runs)
     ids = call.event_ids if call.request is not None and run["fingerprint"] == call.request.fingerprint() else None
     return _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
 
@@ -92,9 +80,9 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
     """
     action = data.get("action") if isinstance(data, dict) else None
-    if action not in ACTIONS or set(data) != {"action"}:
+    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
         raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
-    if not isinstance(replay_id, str) or not RUN_ID_RE.match(replay_id):
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
     if settings.dry_run:
         raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
@@ -104,13 +92,13 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
         run = _owned(runs, replay_id, requester)
         if run["dry_run"]:
             raise ConflictError(f"replay run {replay_id} is a dry run: nothing to {action}")
-        if run["status"] in (COMPLETED, CANCELLED):
+        if run["status"] in ENDED:
             raise ConflictError(f"replay run {replay_id} has ended ({run['status'].lower()}): nothing to {action}")
         live = run["status"] == RUNNING and run.get("lease_until", RELEASED) > key_time(wiring.clock())
         if action == "resume":
             if live:
                 return answer(run)
-            claimed = _Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
+            claimed = Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
                                                  "continuation": None, "requested": None,
                                                  "updated_at": key_time(wiring.clock())})
             if claimed is not None:
@@ -121,7 +109,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
                 return answer(runs.get(run["pk"], run["sk"]))
             continue
         status, stopped = ACTIONS[action]
-        moved = _Progress(run, runs).save({"status": status, "stopped": stopped, "continuation": None, "requested": None,
+        moved = Progress(run, runs).save({"status": status, "stopped": stopped, "continuation": None, "requested": None,
                                            "lease_until": RELEASED, "updated_at": key_time(wiring.clock())})
         if moved is not None:
             return answer(moved)
@@ -140,7 +128,7 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
     while not created:
         if claimable and _may_claim(run, continued, key_time(clock())):
             deadline = key_time(clock() + timedelta(milliseconds=remaining_ms()))
-            claimed = _Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
+            claimed = Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
                                                  "continuation": None, "requested": None,
                                                  "updated_at": key_time(clock())})
             if claimed is not None:
@@ -152,12 +140,12 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
             return answer(run)
         wait(POLL_S)
         run = runs.get(run["pk"], run["sk"])
-    progress = _Progress(run, runs)
+    progress = Progress(run, runs)
     try:
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        _execute(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids)
+        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids).run()
     except Exception:
         progress.release()
         raise
@@ -167,8 +155,8 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
 def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
-              "by_day", "sample_event_ids", "failed_event_ids", "last_error", "requested", "requester", "created_at",
-              "request", "continuation")
+              "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons", "last_error", "requested",
+              "requester", "created_at", "request", "continuation")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
     view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
@@ -257,154 +245,8 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         position = decode_continuation(call.continuation)
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
-    progress = _Progress(run, None)
-    _execute(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids)
+    progress = Progress(run, None)
+    Execution(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids).run()
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run
-
-
-class _Progress:
-    """The run record as this call holds it: each ``save`` is one conditional write on ``step``."""
-
-    def __init__(self, run: dict, runs: RunStore | None) -> None:
-        self.run, self.runs, self.held = run, runs, True
-
-    def save(self, fields: dict) -> dict | None:
-        """Write ``fields`` and step on; None (and no longer held) when another call moved the run."""
-        if self.runs is not None and not self.runs.advance(self.run["pk"], self.run["sk"], self.run["step"], fields):
-            self.held = False
-            return None
-        self.run = {**{k: v for k, v in self.run.items() if k not in fields}, "step": self.run["step"] + 1,
-                    **{k: v for k, v in fields.items() if v is not None}}
-        return self.run
-
-    def release(self) -> None:
-        """Best effort after a failure: let the next caller resume at once instead of at lease expiry."""
-        if self.held and self.runs is not None:
-            try:
-                self.save({"lease_until": RELEASED})
-            except PikError:
-                pass
-
-
-def _execute(progress: _Progress, wiring: Wiring, sink: Sink | None,
-             remaining_ms: Callable[[], int], *, event_ids: tuple[str, ...] | None = None) -> None:
-    """Walk the run's scope from its cursor, sending (paced) and saving progress after every batch.
-
-    Counts move only with a delivered batch: a batch not sent (time ran low before its turn, or
-    the target refused all of it) leaves the cursor before its first event, so it goes next time."""
-    run = progress.run
-    request = ReplayRequest.from_scope(run["request"])
-    check_cursor(run["cursor"], request)
-    tally = Tally(*(run[name] for name in COUNTS))
-    failed, retried = run.get("failed", 0), run.get("retried", 0)
-    failed_ids, last_error = list(run.get("failed_event_ids", [])), run.get("last_error")
-    pacer = Pacer(request.rate_per_second, run.get("pace_at_ms", int(wiring.clock().timestamp() * 1000)))
-    size = pacer.batch_size(sink.batch_size if sink else SEND_BATCH)
-    batch: list[dict] = []
-    position = before = run["cursor"]
-    stopped, matched_here, scanned_here, unsent = None, 0, 0, False
-    steer_check_ms = 0  # the first batch looks at once
-    held: set[str] = set()  # DLQ messages this call received (hidden) and has not redriven yet
-
-    def release() -> None:
-        """Received but not redriven (stopped early, or refused): visible again for the next call."""
-        if held:
-            wiring.dead_letters.release(sorted(held))
-            held.clear()
-
-    def now_ms() -> int:
-        return int(wiring.clock().timestamp() * 1000)
-
-    def saved(**fields) -> bool:
-        return progress.save({**tally.to_dict(), "cursor": position, "updated_at": key_time(wiring.clock()),
-                              "failed": failed, "retried": retried, "failed_event_ids": failed_ids,
-                              "last_error": last_error, "pace_at_ms": pacer.next_ms if pacer.rate else None,
-                              **fields}) is not None
-
-    def flush() -> str | None:
-        """Deliver the batch; a stop reason when it did not go (the cursor then goes back before it)."""
-        nonlocal batch, failed, retried, failed_ids, last_error, scanned_here, position, before
-        delay = pacer.delay_ms(now_ms())
-        if remaining_ms() - delay < RESERVE_MS:
-            position = before
-            return TIME
-        if delay:
-            wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
-        started = now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
-        result = sink.deliver(batch)
-        pacer.sent(len(batch), started)
-        wiring.on_sent(result.sent)
-        failed, retried = failed + result.failed, retried + result.retried
-        last_error = result.error or last_error
-        if result.sent == 0 and result.failed and getattr(sink, "stops_on_refusal", True):
-            position = before
-            return TARGET_ERRORS
-        failed_ids = (failed_ids + list(result.failed_ids))[:FAILED_SAMPLE]
-        if request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
-            done = [item["receipt"] for item in batch if item["event_id"] not in result.failed_ids]
-            wiring.dead_letters.delete(done)
-            held.difference_update(done)
-        tally.sent += result.sent
-        tally.scanned += scanned_here
-        for item in batch:
-            tally.match(item["event_id"], item["event_date"])
-        batch, scanned_here, before = [], 0, position
-        return None
-
-    if request.dead_letters and sink is None:  # a dry run of a redrive counts the DLQ without touching it
-        tally.scanned = tally.matched = wiring.dead_letters.depth()
-        saved(status=COMPLETED, stopped=DONE, continuation=None, lease_until=RELEASED)
-        return
-    for item, after in candidates(request, position, wiring, event_ids, run, held):
-        chosen = selected(item, request)
-        if remaining_ms() < RESERVE_MS:
-            stopped = TIME
-        elif chosen and matched_here >= request.limit:
-            stopped = LIMIT
-        if stopped:
-            break
-        position = after
-        if sink is None:  # a dry run counts as it reads
-            tally.scanned += 1
-            if chosen:
-                matched_here += 1
-                tally.match(item["event_id"], item["event_date"])
-            continue
-        scanned_here += 1
-        if chosen:
-            matched_here += 1
-            batch.append(item)
-        if len(batch) == size:
-            stopped = flush()
-            if stopped:
-                unsent = True
-                break
-            if not saved():
-                return release()
-            if now_ms() >= steer_check_ms:  # a pause or cancel is looked for at most once a second
-                steer_check_ms = now_ms() + STEER_CHECK_MS
-                if _steered(progress, saved):
-                    return release()
-    if sink is not None and not unsent:
-        if batch:  # the last, short batch (or the one in hand when time or the limit stopped the walk)
-            reason = flush()
-            stopped, unsent = reason or stopped, reason is not None
-        if not unsent:
-            tally.scanned += scanned_here
-    release()
-    continuation = encode_continuation(run["replay_id"], progress.run["step"] + 1) if stopped else None
-    saved(status=PARTIAL if stopped else COMPLETED, stopped=stopped or DONE, continuation=continuation,
-          lease_until=RELEASED)
-
-
-def _steered(progress: _Progress, saved: Callable[..., bool]) -> bool:
-    """True when a pause or cancel was asked for: the run is then stopped and saved so."""
-    current = progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
-    action = (current or {}).get("requested")
-    if action not in ("pause", "cancel") or current.get("step") != progress.run["step"]:
-        return False
-    status, stopped = ACTIONS[action]
-    saved(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
-    return True

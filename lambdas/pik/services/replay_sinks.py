@@ -44,6 +44,7 @@ class TargetSink:
     def __init__(self, target: ReplayTarget, documents: DocumentStore, replay_id: str) -> None:
         self.target, self.documents, self.replay_id = target, documents, replay_id
         self.batch_size = target.batch_size
+        self.worst_batch_s: float = getattr(target, "worst_batch_s", 0.0)
 
     def deliver(self, items: list[dict]) -> Delivered:
         raws = list(_readers().map(self.documents.get, [item["s3_key"] for item in items]))

@@ -1,0 +1,33 @@
+"""``pik doctor``: a thin skin over ``pik_nb.doctor`` (``kit.doctor()``)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ._common import connection
+
+
+@click.command()
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Also ingest one probe event (reserved source pik.doctor) and read its raw object back.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@connection
+def doctor(kit, write: bool, as_json: bool) -> None:
+    """Check every path pik relies on, one line each: ok, or the exact fix. Exit 1 if any check fails.
+
+    Run it right after `sam deploy` (as the deployer, then with the investigator's --profile), or
+    on the local stack (the default target).
+
+    \b
+    Example:
+      pik doctor --stack pik-prod --write
+    """
+    report = kit.doctor(write=write)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+    if not report.ok:
+        raise click.exceptions.Exit(1)
