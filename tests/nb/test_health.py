@@ -166,14 +166,14 @@ def test_every_ingest_metric_of_a_conflict_is_dated_at_the_request_time(stack, c
 
 @pytest.mark.parametrize("start", ["garbage", None, "NaT", float("nan")])
 def test_a_bound_that_is_no_time_is_a_scope_error_not_a_traceback(start):
-    from pik_nb import health
+    from pik_nb.analyses import health
 
     with pytest.raises(pik_nb.ScopeError, match=r"^start must be a date or time like 2026-11-20"):
         health.from_emf([], start, "2026-11-21", "1min")
 
 
 def test_a_window_that_would_build_too_many_rows_is_refused_with_the_bound():
-    from pik_nb import health
+    from pik_nb.analyses import health
 
     with pytest.raises(pik_nb.ScopeError, match=r"^52,596,000 periods of 1 min from 2026-11-20 to 2126-11-21 exceed the "
                                                 r"bound of 100,000 rows"):
