@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from ._common import DEMO_EVENTS, DEMO_WORKERS, errors, setup_logging
+from pik.core.records import AttemptStatus
+
+from ._common import DEMO_EVENTS, DEMO_WORKERS, echo_json, json_option, setup_logging
+from ._errors import exit_on_sigterm
 
 if TYPE_CHECKING:
     from pik_api import ApiClient, IngestResult
@@ -24,8 +26,10 @@ def local() -> None:
 
 
 @local.command("up")
-@click.option("--aws-port", type=click.IntRange(0, 65535), default=0, show_default="a free port", help="Port of moto's AWS endpoint.")
-@click.option("--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port", help="Port of the pik HTTP API.")
+@click.option("--aws-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port of moto's AWS endpoint.")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port of the pik HTTP API.")
 @click.option("--info-file", type=click.Path(path_type=Path), default=None,
               help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
@@ -50,22 +54,16 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
       pik local up --param KinesisTapStreamArn=arn:aws:kinesis:us-east-1:123456789012:stream/orders
       curl -s -XPOST "$(jq -r .api_url .pik/local.json)/ingest" -d @event.json
     """
-    from pik_local.stack import LocalStack, StackError
+    from pik_local.stack import LocalStack
 
     setup_logging()
-    try:
-        stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                           prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
-                           parameters=_parameters(params))
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
+                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
+                       parameters=_parameters(params))
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
-    try:
-        stack.start()
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    stack.start()
     try:
         click.echo(_summary(stack))
         stopping.wait()
@@ -128,58 +126,71 @@ def _summary(stack: "LocalStack") -> str:
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@json_option("the counts per status and each line's answer")
 def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
                    profile: str | None, region: str | None, workers: int, batch_size: int, output: IO[str] | None,
-                   progress: bool) -> None:
+                   progress: bool, as_json: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
     A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
     quarantines it). Prints the count per status and, for each line not stored, its line number and
     the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
-    holds no events.
+    holds no events. With --json, stdout is one document ``{"counts": {...}, "lines": [{"line": 1,
+    "http_status": 202, ...}, ...]}`` and the sentences go to stderr.
 
     \b
     Example:
       pik ingest events.jsonl
       pik ingest events.jsonl --stack pik-prod --profile producer
+      pik ingest events.jsonl --json > answers.json
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
     from pik_api import ApiClient, count_statuses
-    from pik_nb._format import counted
 
+    if as_json and output is not None and output.name == "<stdout>":
+        raise click.UsageError("--json prints the answers on stdout: give --output a file, not -")
     lines = list(_json_lines(source))
     if not lines:
         raise click.ClickException(f"{source.name} holds no events (it is empty or only blank lines)")
-    with errors():
-        session = None
-        if stack:
-            from pik_nb.connect import connect
+    session = None
+    if stack:
+        from pik_nb.connect import connect
 
-            kit = connect(stack, profile=profile, region=region)
-            api_url, session = kit.resources.api_url, kit.session
-        with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-            results = _send(api, [event for _, event in lines], batch_size, progress)
-    numbered = [(number, result) for (number, _), result in zip(lines, results)]
+        kit = connect(stack, profile=profile, region=region)
+        api_url, session = kit.resources.api_url, kit.session
+    with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
+        results = _send(api, [event for _, event in lines], batch_size, progress)
+    numbered = [(number, result) for (number, _), result in zip(lines, results, strict=True)]
+    answers = [{"line": number, "http_status": result.http_status, **result.body} for number, result in numbered]
     if output:
-        for number, result in numbered:
-            output.write(json.dumps({"line": number, "http_status": result.http_status, **result.body}) + "\n")
-    counts = count_statuses(results)
-    click.echo(json.dumps(dict(sorted(counts.items()))))
+        output.writelines(json.dumps(answer) + "\n" for answer in answers)
+    counts = dict(sorted(count_statuses(results).items()))
+    if as_json:
+        echo_json({"counts": counts, "lines": answers})
+    else:
+        click.echo(json.dumps(counts))
     refused = [(number, result) for number, result in numbered if result.status not in STORED]
     if refused:
-        for number, result in refused[:MAX_REASONS]:
-            click.echo(f"line {number}: {result.status} {_reasons(result.body)}", err=True)
-        more = f" ({len(refused) - MAX_REASONS} more not shown)" if len(refused) > MAX_REASONS else ""
-        click.echo(f"{len(refused)} of {counted(len(results), 'line')} were not stored{more}" +
-                   ("" if output else "; --output FILE keeps each answer with its line number"), err=True)
+        _say_refused(refused, len(results), keep_hint=not (output or as_json))
         raise click.exceptions.Exit(1)
 
 
-STORED = ("ACCEPTED", "DUPLICATE", "CONFLICT")
+def _say_refused(refused: list[tuple[int, IngestResult]], total: int, keep_hint: bool) -> None:
+    """On stderr: each refused line's number, status and reasons (the first ``MAX_REASONS``), then the tally."""
+    from pik_nb._format import counted
+
+    for number, result in refused[:MAX_REASONS]:
+        click.echo(f"line {number}: {result.status} {_reasons(result.body)}", err=True)
+    more = f" ({len(refused) - MAX_REASONS} more not shown)" if len(refused) > MAX_REASONS else ""
+    click.echo(f"{len(refused)} of {counted(total, 'line')} were not stored{more}" +
+               ("; --output FILE keeps each answer with its line number" if keep_hint else ""), err=True)
+
+
+STORED = (AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT)
 MAX_REASONS = 20  # lines whose reasons are printed; --output keeps them all
 
 
-def _send(api: "ApiClient", events: list[object], batch_size: int, progress: bool) -> list["IngestResult"]:
+def _send(api: ApiClient, events: list[object], batch_size: int, progress: bool) -> list[IngestResult]:
     """Answers in line order: JSON lines in batches (unless ``batch_size`` is 1), each broken line
     alone as it is, so the API names its rule (``json``) instead of a batch element's."""
     broken = [i for i, event in enumerate(events) if isinstance(event, str)]
@@ -187,9 +198,10 @@ def _send(api: "ApiClient", events: list[object], batch_size: int, progress: boo
     results: list = [None] * len(events)
     sent = (api.ingest_batches([events[i] for i in good], batch_size=batch_size, progress=progress)
             if batch_size > 1 else api.ingest([events[i] for i in good], progress=progress)) if good else []
-    for index, result in zip(good, sent):
+    for index, result in zip(good, sent, strict=True):
         results[index] = result
-    for index, result in zip(broken, api.ingest([events[i] for i in broken], progress=False) if broken else []):
+    alone = api.ingest([events[i] for i in broken], progress=False) if broken else []
+    for index, result in zip(broken, alone, strict=True):
         results[index] = result
     return results
 
@@ -245,16 +257,10 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
       pik demo                                   # JupyterLab on the incident (URL printed)
       pik demo --no-lab --report out.html --events 2000
     """
-    from pik_local.demo import DemoError
-    from pik_local.stack import StackError
-
     from .demo import run_demo
 
     setup_logging()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM unwinds like Ctrl-C: the stack stops cleanly
-    try:
-        outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
-                           progress=progress, say=click.echo)
-    except (StackError, DemoError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    exit_on_sigterm()
+    outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
+                       progress=progress, say=click.echo)
     click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-
 SHARE_SUFFIXES = ("_rate", "_share", "share", "_pct")
 
-Duration = Union[int, float, np.integer, np.floating, timedelta, np.timedelta64, None]
+Duration = int | float | np.integer | np.floating | timedelta | np.timedelta64 | None
 
 # From the largest unit down; a duration shows its largest unit and, if not zero, the next one.
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000))

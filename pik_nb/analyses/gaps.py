@@ -18,8 +18,8 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from .._format import counted
-from .plotting import axes
 from .._times import utc
+from .plotting import axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
