@@ -108,8 +108,10 @@ def test_pik_ingest_in_batches_names_each_refused_line_its_number_and_rule(start
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 2}
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
-    assert [(a["line"], a["status"]) for a in answers] == [(1, "ACCEPTED"), (2, "REJECTED"), (3, "REJECTED"),
-                                                          (4, "DUPLICATE")]
+    assert [a["line"] for a in answers] == [1, 2, 3, 4]
+    assert [answers[1]["status"], answers[2]["status"]] == ["REJECTED", "REJECTED"]
+    # two copies of one event in one batch run concurrently: either copy may be the one ACCEPTED
+    assert sorted([answers[0]["status"], answers[3]["status"]]) == ["ACCEPTED", "DUPLICATE"]
     assert [(d["field"], d["rule"]) for d in answers[1]["details"]] == [("body", "json")]
     reported = done.stderr.splitlines()
     assert reported[0].startswith("line 2: REJECTED body/json: body is not valid JSON")
