@@ -69,7 +69,7 @@ def test_api_answers_like_api_gateway_for_unknown_routes_and_broken_bodies(start
     # Latin-1 inside an otherwise valid event: refused, never stored with U+FFFD in place of the bytes
     latin1 = json.dumps(example_event(entity_id="caf\u00e9"), ensure_ascii=False).encode("latin-1")
     refused = http.request("POST", stack.info.api_url + "/ingest", body=latin1)
-    assert refused.status == 400 and json.loads(refused.data)["details"][0]["rule"] == "json"
+    assert refused.status == 400 and json.loads(refused.data)["details"][0]["rule"] == "utf8"
     # 11 MB: the client reads the 413 (the body is read and dropped first), not a broken pipe
     too_big = http.request("POST", stack.info.api_url + "/ingest", body=b"x" * (11 * 1024 * 1024), retries=False)
     assert too_big.status == 413

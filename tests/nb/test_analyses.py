@@ -258,7 +258,7 @@ def test_the_duplicates_plot_draws_each_window_and_each_conflict_where_it_happen
 
 def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation():
     """Issue 21: a replay of another entity or stream in the same hours does not tick "replay scoped"."""
-    from pik_nb.frames import RUN_COLUMNS
+    from pik_nb.read.frames import RUN_COLUMNS
     from pik_nb.notebook import Investigation
 
     def run(replay_id, *, entity=None, source=None, event_type=None, dry_run=False, start=day(1, 0), end=day(2, 0)):

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from pik_cli import cli
-from pik_nb.incident import IncidentError, find_incident, incident_parameters
-from pik_nb.runner import run_notebook
+from pik_nb.notebook.incident import IncidentError, find_incident, incident_parameters
+from pik_nb.notebook.runner import run_notebook
 
 
 def _notebook(path: Path, source: str) -> Path:
