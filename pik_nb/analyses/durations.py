@@ -4,6 +4,7 @@ the one formatting helper, does it; this module is its name among the analyses).
 Lags stay int64 milliseconds in every frame (they are for computing); findings and displayed
 tables pass them through ``humanize`` (tables: ``pik_nb.table``).
 
+>>> import pandas as pd
 >>> humanize(252_610_800)
 '2 d 22 h'
 >>> humanize(pd.Timedelta(minutes=4))
