@@ -52,7 +52,7 @@ def echo_json(value: Any) -> None:
     missing values as null), anything else as ``json.dumps`` writes it (other types by ``str``)."""
     if hasattr(value, "to_json") and hasattr(value, "columns"):  # a DataFrame, without importing pandas here
         value = json.loads(value.to_json(orient="records", date_format="iso", date_unit="us"))
-    click.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    click.echo(json.dumps(value, indent=2, default=str))
 
 
 def setup_logging() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._common import connection
+from ._common import connection, echo_json
 
 
 def _check(source: str | None, event_type: str | None, entity_id: str | None, metric: str, field: str | None,
@@ -49,7 +49,6 @@ def explain_dashboard(kit, file: Path, source: str | None, event_type: str | Non
                                field=field, freq=freq, engine=engine)
     if as_json:
         table = json.loads(ex.table.to_json(orient="records", date_format="iso"))
-        click.echo(json.dumps({"semantics": ex.semantics.to_dict(), "table": table, "summary": ex.summary()},
-                              indent=2))
+        echo_json({"semantics": ex.semantics.to_dict(), "table": table, "summary": ex.summary()})
         return
     click.echo(str(ex))
