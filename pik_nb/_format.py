@@ -77,6 +77,38 @@ def counted(count: Any, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
 
 
+_PERIODS = (("day", pd.Timedelta(days=1)), ("hour", pd.Timedelta(hours=1)), ("minute", pd.Timedelta(minutes=1)),
+            ("second", pd.Timedelta(seconds=1)))
+
+
+def period(freq: str | pd.Timedelta, *, adjective: bool = False) -> str:
+    """A window length (a pandas frequency such as ``1D`` or ``5min``) as a person says it; with
+    ``adjective``, the form before a noun (``a 1-day window``).
+
+    >>> period("1D"), period("5min"), period("6h", adjective=True), period("90s", adjective=True)
+    ('1 day', '5 minutes', '6-hour', '90-second')
+    """
+    length = pd.Timedelta(freq)
+    name, size = next(((n, u) for n, u in _PERIODS if length >= u and length % u == pd.Timedelta(0)),
+                      ("second", _PERIODS[-1][1]))
+    n = length / size
+    amount = f"{n:g}"
+    if adjective:
+        return f"{amount}-{name}"
+    return f"{amount} {name if n == 1 else name + 's'}"
+
+
+def a_window(freq: str | pd.Timedelta) -> str:
+    """One window of ``freq``, with its article: ``a 1-day window``, ``an 8-hour window``.
+
+    >>> a_window("1D"), a_window("8h"), a_window("15min")
+    ('a 1-day window', 'an 8-hour window', 'a 15-minute window')
+    """
+    length = period(freq, adjective=True)
+    amount = length.split("-")[0]
+    return f"{'an' if amount.startswith('8') or amount in ('11', '18') else 'a'} {length} window"
+
+
 def percent(share: Any, digits: int = 1) -> str:
     """A share (0..1) as a percentage; ``n/a`` when missing.
 
@@ -107,8 +139,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     ``*_rate``/``*share`` columns as percentages, whole floats as integers; datetimes stay datetimes.
 
     >>> readable(pd.DataFrame({"p99_ms": [252_610_800.0], "count": [3.0], "duplicate_rate": [0.25]}))
-            p99  count duplicate_rate
-    0  2 d 22 h      3          25.0%
+            p99 count duplicate_rate
+    0  2 d 22 h     3          25.0%
     """
     shown = frame.copy()
     renames = {}
@@ -136,7 +168,7 @@ class Table:
     """A frame shown as a person reads it (``readable``), without a meaningless 0/1/2 index, in a
     box that scrolls sideways when wide. ``.frame`` is the readable DataFrame.
 
-    >>> table(kit.events(entity_id="c-42", start="2026-11-20", end="2026-11-21"))
+    >>> table(kit.events(entity_id="c-42", start="2026-11-20", end="2026-11-21"))  # doctest: +SKIP
     """
 
     def __init__(self, frame: pd.DataFrame, *, index: bool | None = None) -> None:

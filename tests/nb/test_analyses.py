@@ -91,6 +91,21 @@ def test_a_file_ingested_twice_is_a_storm_that_says_every_event_was_sent_again()
     assert retried.endswith("(up to 60 duplicates in a window, against 50 new events per window on average)"), retried
 
 
+def test_storm_sentences_name_their_window_as_a_person_would():
+    first = [{"event_id": f"f{i}", "entity_id": "x", "event_time": day(1, 0), "status": "ACCEPTED",
+              "ingest_time": day(1, 1) + pd.Timedelta(seconds=i)} for i in range(50)]
+    again = [{**row, "ingest_time": row["ingest_time"] + pd.Timedelta(minutes=10), "status": "DUPLICATE"}
+             for row in first]
+    one = pik_nb.duplicates(frame(first + again), freq="1D").storm_summary()
+    assert one.startswith(f"a duplicate storm: 50 duplicates in a 1-day window from {day(1):%Y-%m-%d} 00:00 UTC"), one
+    spread = [{**row, "ingest_time": day(1, 2) + pd.Timedelta(minutes=i % 3)} for i, row in enumerate(again)]
+    three = pik_nb.duplicates(frame(first + spread), freq="1min", storm_threshold=5).storm_summary()
+    assert three.startswith("a duplicate storm: 50 duplicates in 3 windows of 1 minute between "), three
+    none = pik_nb.duplicates(frame(first), freq="1h").storm_summary()
+    assert none == "no duplicate storm (50 or more duplicates in a 1-hour window would be one)", none
+    assert "window of 1D" not in one + three + none and "1min" not in three
+
+
 def gap_story():
     """x: daily, days 1-10, with day 4 empty, 6 rejected, 8 only a conflict, 9 late; y: every 2 days."""
     rows = []
@@ -252,16 +267,18 @@ def test_the_duplicates_plot_draws_each_window_and_each_conflict_where_it_happen
     bars = [(pd.Timestamp(patch.get_x() * 86_400, unit="s", tz="UTC"), patch.get_height()) for patch in ax.patches]
     assert bars == [(day(1, 1), 40)]  # one bar: the storm's hour; nothing drawn over the empty hours after it
     conflict, = [line for line in ax.get_lines() if line.get_label() == "conflict (at arrival)"]
-    assert [pd.Timestamp(x * 86_400, unit="s", tz="UTC").round("s") for x in conflict.get_xdata(orig=False)] == [day(1, 9.5)]
+    at = [pd.Timestamp(x * 86_400, unit="s", tz="UTC").round("s") for x in conflict.get_xdata(orig=False)]
+    assert at == [day(1, 9.5)]
     assert ax.get_title() == "40 duplicates, 1 conflict"
 
 
 def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation():
     """Issue 21: a replay of another entity or stream in the same hours does not tick "replay scoped"."""
-    from pik_nb.read.frames import RUN_COLUMNS
     from pik_nb.notebook import Investigation
+    from pik_nb.read.frames import RUN_COLUMNS
 
-    def run(replay_id, *, entity=None, source=None, event_type=None, dry_run=False, start=day(1, 0), end=day(2, 0)):
+    def run(replay_id, *, entity=None, source=None, event_type=None, dry_run=False, start=None, end=None):
+        start, end = start or day(1, 0), end or day(2, 0)
         return {"replay_id": replay_id, "dry_run": dry_run, "entity_id": entity, "source": source,
                 "event_type": event_type, "start": start.isoformat(), "end": end.isoformat()}
     runs = from_records([run("other-entity", entity="y"), run("mine", entity="x"), run("dry", entity="x", dry_run=True),
@@ -278,7 +295,8 @@ def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation
         inv.events = events[events["entity_id"] == scope["entity_id"]] if "entity_id" in scope else events
         return sorted(inv.covering(runs)["replay_id"])
     assert covering(entity_id="x") == ["mine", "mine-mobile", "stream"]  # not web: x has no web events
-    assert covering(entity_id="x", source="mobile_app", event_type="workout_completed") == ["mine", "mine-mobile", "stream"]
+    mobile = {"source": "mobile_app", "event_type": "workout_completed"}
+    assert covering(entity_id="x", **mobile) == ["mine", "mine-mobile", "stream"]
     assert covering(source="mobile_app", event_type="workout_completed") == ["stream"]
     assert covering(entity_id="z") == []
 
