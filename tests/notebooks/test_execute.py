@@ -67,7 +67,8 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     # the EMF lines, dated at arrival; the view covers the conflicts and the fix, which arrive now
     assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
                      r"[\d,]+ events arrived \([\d,]+ accepted, [\d,]+ duplicates?, [\d,]+ conflicts?, "
-                     r"[\d,]+ rejected\); lag p99 peaked at \d+ [dh].* UTC, (inside the incident window|before it|after it)\.", text)
+                     r"[\d,]+ rejected\); lag p99 peaked at \d+ [dh].* UTC, "
+                     r"(inside the incident window|before it|after it)\.", text)
     assert re.search(r"the latest-arriving stream is \w+/\w+ \(p99 ", text)
     assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in text
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
