@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-UTC = timezone.utc
+UTC = UTC
 _KEY_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
