@@ -237,7 +237,8 @@ def held(streams: list[dict], error: str | None = None) -> str:
     rows = [(f"{s['source']}/{s['event_type']}",
              f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
              f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
-             f"{counted(s['entities'], 'entity', 'entities')}; newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
+             f"{counted(s['entities'], 'entity', 'entities')}; "
+             f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
             for s in streams]
     total = sum(s["attempts"] for s in streams)
     return f"streams ({counted(len(streams), 'stream')}, {counted(total, 'attempt')}):\n" + columns(rows)

@@ -115,7 +115,8 @@ def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None,
             left.axvline(value, color="black", linestyle="--", linewidth=1)
             left.annotate(f"{name} {humanize(value * size)}", (value, 1), xycoords=("data", "axes fraction"),
                           rotation=90, va="top", ha="right", fontsize="small")
-    left.set(xlabel=f"lag ({unit}, up to p99)", ylabel="events", title=f"lag distribution ({counted(len(values), 'event')})")
+    left.set(xlabel=f"lag ({unit}, up to p99)", ylabel="events",
+             title=f"lag distribution ({counted(len(values), 'event')})")
     shown = rows.sample(min(sample, len(rows)), random_state=0) if len(rows) > sample else rows
     right.scatter(shown["event_time"], shown["ingest_lag_ms"] / 3_600_000, s=3, alpha=0.4,
                   c=np.where(shown["ingest_lag_ms"] < 0, "tab:red", "tab:blue"))

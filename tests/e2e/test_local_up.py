@@ -120,7 +120,8 @@ def test_pik_ingest_in_batches_names_each_refused_line_its_number_and_rule(start
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n  \n")
     nothing = subprocess.run([*PIK, "ingest", str(empty), *where], capture_output=True, text=True, timeout=60)
-    assert nothing.returncode == 1 and nothing.stderr.strip() == f"Error: {empty} holds no events (it is empty or only blank lines)"
+    said = f"Error: {empty} holds no events (it is empty or only blank lines)"
+    assert nothing.returncode == 1 and nothing.stderr.strip() == said
 
 
 def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):

@@ -181,7 +181,8 @@ def test_a_utf8_byte_order_mark_is_read_past(stack):
 
 
 def test_an_events_key_spelled_with_escapes_is_read_as_a_batch(stack):
-    body = json.dumps({"events": [make_event(entity_id="esc-1"), make_event(entity_id="esc-2")]}).replace('"events"', '"\\u0065vents"')
+    batch = {"events": [make_event(entity_id="esc-1"), make_event(entity_id="esc-2")]}
+    body = json.dumps(batch).replace('"events"', '"\\u0065vents"')
     assert '"\\u0065vents"' in body
     status, answer = post(body)
     assert status == 200 and [r["status"] for r in answer["results"]] == ["ACCEPTED", "ACCEPTED"]

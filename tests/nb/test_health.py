@@ -176,7 +176,7 @@ def test_a_bound_that_is_no_time_is_a_scope_error_not_a_traceback(start):
 def test_a_window_that_would_build_too_many_rows_is_refused_with_the_bound():
     from pik_nb.analyses import health
 
-    with pytest.raises(pik_nb.ScopeError, match=r"^52,596,000 periods of 1 min from 2026-11-20 to 2126-11-21 exceed the "
-                                                r"bound of 100,000 rows"):
+    with pytest.raises(pik_nb.ScopeError, match=r"^52,596,000 periods of 1 min from 2026-11-20 to 2126-11-21 "
+                                                r"exceed the bound of 100,000 rows"):
         health.from_emf([], "2026-11-20", "2126-11-21", "1min")
     assert len(health.from_emf([], "2026-11-20", "2026-11-21", "1min")) == 1440

@@ -97,10 +97,12 @@ def utf8_text(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError([FieldError("body", "utf8", f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8"
-                                          + (" (UTF-16 or UTF-32?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""))]) from exc
+        wide = " (UTF-16 or UTF-32?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        message = f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8{wide}"
+        raise ValidationError([FieldError("body", "utf8", message)]) from exc
     if "\x00" in text:
-        raise ValidationError([FieldError("body", "utf8", "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)")])
+        message = "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)"
+        raise ValidationError([FieldError("body", "utf8", message)])
     return text.removeprefix("\ufeff")
 
 
