@@ -168,6 +168,25 @@ def test_every_plot_returns_a_figure_and_draws_on_given_axes(generated):
         figure.savefig(__import__("io").BytesIO(), format="png")
 
 
+@pytest.mark.parametrize("lag_hours, unit", [(0.5, "minutes"), (2.9, "minutes"), (83, "hours")])
+def test_the_lag_axis_reads_in_hours_once_p99_passes_three_hours(lag_hours, unit):
+    rows = [{"event_id": f"e{i}", "entity_id": "x", "event_time": day(1, 0),
+             "ingest_time": day(1, 0) + pd.Timedelta(hours=lag_hours), "status": "ACCEPTED"} for i in range(5)]
+    left, right = pik_nb.plot_lateness(frame(rows)).axes
+    assert left.get_xlabel() == f"lag ({unit}, up to p99)" and right.get_ylabel() == "lag (hours)"
+    assert left.get_title() == "lag distribution (5 events)"
+
+
+def test_a_table_hides_a_meaningless_index_scrolls_and_reads_numbers_as_numbers():
+    shown = pik_nb.table(pd.DataFrame({"source": ["web", "pos"], "count": [57.0, 3.0], "late_share": [0.25, 0.0],
+                                       "p99_ms": [252_610_800.0, 850.0]}))
+    html = shown._repr_html_()
+    assert html.startswith('<div class="pik-table" style="overflow-x: auto; max-width: 100%">')
+    assert ">57<" in html and "57.0" not in html and ">25.0%<" in html and ">2 d 22 h<" in html
+    assert repr(shown).splitlines()[1].split() == ["web", "57", "25.0%", "2", "d", "22", "h"]  # no 0/1 index
+    assert "row_heading" not in html
+
+
 def test_compare_names_a_code_version_change_and_removed_events():
     arrivals = frame([{"event_id": e, "entity_id": "x", "event_time": day(1, h), "ingest_time": day(1, h + 1), "status": "ACCEPTED"}
                       for e, h in (("a", 1), ("b", 2), ("c", 3))])
