@@ -8,7 +8,7 @@ SAM_CLI_VERSION ?= 1.170.0
 SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-.PHONY: test test-fast demo lint checkov install benchmark screenshots chromium clean
+.PHONY: test test-fast demo lint lint-py checkov install benchmark screenshots chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
 	touch $(SAM_STAMP)
+
+# The Python gates (config in pyproject.toml): ruff's lint and format check, mypy on the Lambda package
+# (strict on the pure core), and the doctests of the pure modules. Not yet part of `make test`.
+DOCTEST_MODULES := lambdas/pik/core lambdas/pik/services/batch.py lambdas/pik/services/tap.py \
+	pik_nb/analyses/durations.py pik_nb/sql/queries.py pik_nb/read/__init__.py pik_nb/read/frames.py \
+	pik_nb/analyses/__init__.py pik_nb/notebook/__init__.py pik_api/_moved.py
+lint-py: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider -o addopts= --doctest-modules $(DOCTEST_MODULES)
 
 # cfn-lint with our pins, then the SAM CLI's own check (SAM translator + cfn-lint with the SAM
 # transform), as a deployer runs it. Neither needs network or AWS credentials.

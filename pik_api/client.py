@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from tqdm.auto import tqdm
 
+from pik.core import limits
 from pik.core.errors import PikError
 
 ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by the local stack's API (pik_local.api)
 
 HEADERS = {"Content-Type": "application/json"}
 BATCH_SIZE = 500  # events per POST /ingest batch (the API's limit)
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # under the API's 5 MiB, leaving room for the envelope
+MAX_BATCH_BYTES = limits.API_BODY_BYTES - 1024  # what ingest accepts in one body, less the {"events": []} around it
 
 
 class ApiError(PikError):
@@ -75,7 +77,7 @@ class ApiClient:
         self._http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries,
                                          timeout=urllib3.Timeout(connect=5, read=timeout_s))
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -209,7 +211,8 @@ def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, worker
 def replay(api_url: str, request: dict) -> dict:
     """``POST /replay`` on an unsigned API, followed until the run completes; ``ApiError`` on refusal.
 
-    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...", "dry_run": False})  # doctest: +SKIP
+    >>> replay(url, {"entity_id": "user_123", "start_time": "...", "end_time": "...",
+    ...              "dry_run": False})  # doctest: +SKIP
     {'replay_id': 'rp-...', 'status': 'COMPLETED', 'matched': 1, 'sent': 1, ...}
     """
     with ApiClient(api_url, workers=1) as api:
@@ -221,7 +224,7 @@ def _chunks(events: list[Any], size: int) -> Iterable[list[Any]]:
     chunk: list[Any] = []
     total = 0
     for event in events:
-        length = len(json.dumps(event).encode("utf-8")) + 1
+        length = len(json.dumps(event).encode("utf-8")) + 2  # and ", "
         if chunk and (len(chunk) >= size or total + length > MAX_BATCH_BYTES):
             yield chunk
             chunk, total = [], 0

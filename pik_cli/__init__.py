@@ -7,16 +7,15 @@ matplotlib, ipywidgets nor moto.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from . import archive, dashboard, doctor, incident, investigate, local, replay_options
+from ._errors import PikGroup
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PikGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pik")
 def cli() -> None:
     """Pipeline Investigation Kit: explain, replay and re-aggregate pipeline events.
@@ -35,19 +34,5 @@ for _command in (local.local, local.ingest_command, local.demo_command, investig
 
 
 def main() -> None:
-    """The ``pik`` console script: usage errors are one line naming the option (exit code 2)."""
-    try:
-        code = cli(prog_name="pik", standalone_mode=False)  # a command's Exit(n) comes back as n
-    except click.UsageError as exc:
-        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("Aborted!", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    """The ``pik`` console script (errors become messages and exit codes in ``pik_cli._errors``)."""
+    cli.main(prog_name="pik")

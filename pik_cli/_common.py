@@ -1,18 +1,17 @@
-"""What the command modules share: the stack connection options, error mapping, logging."""
+"""What the command modules share: the stack connection options, logging, option types, ``--json``
+(errors: ``pik_cli._errors``)."""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
-from contextlib import contextmanager
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import click
-
-from pik.core.errors import PikError
 
 DEMO_EVENTS = 2_500  # every playbook shows, and a working link in about a minute on 2 cores
 DEMO_WORKERS = 16    # concurrent ingest requests: the local stack's API runs in worker processes
@@ -35,20 +34,23 @@ def connection(command: Callable | None = None, *, check: Callable[..., None] | 
 
         if check is not None:
             check(**kwargs)
-        with errors():
-            kit = connect(stack, profile=profile, region=region) if stack else connect(path=local_file)
-            kit.progress = False
-            return command(kit, **kwargs)
+        kit = connect(stack, profile=profile, region=region) if stack else connect(path=local_file)
+        kit.progress = False
+        return command(kit, **kwargs)
     return wrapper
 
 
-@contextmanager
-def errors() -> Iterator[None]:
-    """Library errors (bad scope, missing stack, AWS failures) as clean ``click`` errors."""
-    try:
-        yield
-    except PikError as exc:
-        raise click.ClickException(str(exc)) from exc
+def json_option(what: str = "the result") -> Callable:
+    """``--json``: print one JSON document on stdout (progress and logs stay on stderr; exit codes unchanged)."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as one JSON document on stdout.")
+
+
+def echo_json(value: Any) -> None:
+    """``value`` as one JSON document on stdout: a DataFrame as an array of row objects (times in ISO-8601,
+    missing values as null), anything else as ``json.dumps`` writes it (other types by ``str``)."""
+    if hasattr(value, "to_json") and hasattr(value, "columns"):  # a DataFrame, without importing pandas here
+        value = json.loads(value.to_json(orient="records", date_format="iso", date_unit="us"))
+    click.echo(json.dumps(value, indent=2, default=str))
 
 
 def setup_logging() -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from ._common import ISO_TIME, connection
+from ._common import ISO_TIME, connection, echo_json, json_option
 
 FORMATS = ("table", "csv", "jsonl", "ids")
 
@@ -30,9 +30,10 @@ def _check_range(source: str | None, event_type: str | None, start: datetime | N
 @click.option("--all", "everything", is_flag=True, help="Every partition that has attempts (idempotent).")
 @click.option("--settle", default="60s", show_default=True,
               help="The watermark stays this far behind now (writes in flight land before it).")
+@json_option("the counts and the watermark")
 @connection(check=_check_range)
 def compact(kit, source: str | None, event_type: str | None, start: datetime | None, end: datetime | None,
-            everything: bool, settle: str) -> None:
+            everything: bool, settle: str, as_json: bool) -> None:
     """Compact raw events and attempts into Parquet under curated/ (what the scheduled Lambda does).
 
     Without options: the partitions touched since the watermark; a re-run writes nothing.
@@ -44,12 +45,16 @@ def compact(kit, source: str | None, event_type: str | None, start: datetime | N
     """
     result = kit.compact(source=source, event_type=event_type, start=start, end=end, everything=everything,
                          settle=settle)
+    if as_json:
+        return echo_json(result)
     click.echo(f"{result['partitions']} partition(s): {result['written']} written, {result['unchanged']} unchanged; "
                f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}")
 
 
-def _echo(frame, output: str) -> None:
-    if output == "ids":
+def _echo(frame, output: str, as_json: bool = False) -> None:
+    if as_json:
+        echo_json(frame)
+    elif output == "ids":
         click.echo("\n".join(frame["event_id"].astype(str)))
     elif output == "csv":
         frame.to_csv(sys.stdout, index=False)
@@ -73,9 +78,10 @@ def _echo(frame, output: str) -> None:
 @click.option("--format", "output", type=click.Choice(FORMATS), default="table", show_default=True,
               help="ids: one event id a line (for a replay).")
 @click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None, help="[default: athena if deployed with it]")
+@json_option("the events (an array of row objects)")
 @connection
 def search(kit, source: str | None, event_type: str | None, start: datetime, end: datetime, where: str | None,
-           limit: int | None, output: str, engine: str | None) -> None:
+           limit: int | None, output: str, engine: str | None, as_json: bool) -> None:
     """Find events by payload: one row per matching ACCEPTED event with its event id and raw key.
 
     \b
@@ -84,23 +90,26 @@ def search(kit, source: str | None, event_type: str | None, start: datetime, end
                  --where "amount > 10000 AND country = 'DE'" --format ids
     """
     _echo(kit.search(source=source, event_type=event_type, start=start, end=end, where=where, limit=limit,
-                     engine=engine), output)
+                     engine=engine), output, as_json)
 
 
-@click.command("sql")
+@click.command("sql", context_settings={"ignore_unknown_options": True})  # "-- a comment" is a query
 @click.argument("query")
 @click.option("--format", "output", type=click.Choice(FORMATS[:3]), default="table", show_default=True)
 @click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None, help="[default: athena if deployed with it]")
 @click.option("--no-fresh", is_flag=True, help="Only compacted rows (skip the rows past the watermark).")
+@click.option("--unconfined", is_flag=True,
+              help="Allow any statement and file/network access (DuckDB); by default one read-only SELECT.")
+@json_option("the rows (an array of row objects)")
 @connection
-def sql(kit, query: str, output: str, engine: str | None, no_fresh: bool) -> None:
+def sql(kit, query: str, output: str, engine: str | None, no_fresh: bool, unconfined: bool, as_json: bool) -> None:
     """SQL over the views attempts, events, aggregates and replays.
 
     \b
     Example:
       pik sql "SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY source"
     """
-    _echo(kit.sql(query, fresh=not no_fresh, engine=engine), output)
+    _echo(kit.sql(query, fresh=not no_fresh, engine=engine, confined=not unconfined), output, as_json)
 
 
 __all__ = ["compact", "search", "sql"]

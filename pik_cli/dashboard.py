@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._common import connection
+from ._common import connection, echo_json
 
 
 def _check(source: str | None, event_type: str | None, entity_id: str | None, metric: str, field: str | None,
@@ -48,9 +48,7 @@ def explain_dashboard(kit, file: Path, source: str | None, event_type: str | Non
     ex = kit.explain_dashboard(file, source=source, event_type=event_type, entity_id=entity_id, metric=metric,
                                field=field, freq=freq, engine=engine)
     if as_json:
-        semantics = {**ex.semantics.__dict__, "cutoff": None if ex.semantics.cutoff is None
-                     else ex.semantics.cutoff.isoformat()}
         table = json.loads(ex.table.to_json(orient="records", date_format="iso"))
-        click.echo(json.dumps({"semantics": semantics, "table": table, "summary": ex.summary()}, indent=2))
+        echo_json({"semantics": ex.semantics.to_dict(), "table": table, "summary": ex.summary()})
         return
     click.echo(str(ex))

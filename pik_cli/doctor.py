@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from ._common import connection
+from ._common import connection, echo_json
 
 
 @click.command()
@@ -28,6 +26,6 @@ def doctor(kit, write: bool, as_json: bool) -> None:
       pik doctor --stack pik-prod --write
     """
     report = kit.doctor(write=write)
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+    echo_json(report.to_dict()) if as_json else click.echo(str(report))
     if not report.ok:
         raise click.exceptions.Exit(1)

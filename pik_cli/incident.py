@@ -44,16 +44,13 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
       pik incident open wrong-dashboard --source checkout --event-type order_placed \\
           --start 2026-11-20 --end 2026-11-27 --dashboard dash.csv --no-lab
     """
-    from pik_nb.notebook.incident import IncidentError, incident_parameters, open_incident
+    from pik_nb.notebook.incident import incident_parameters, open_incident
 
     check_scope(entity_id, source, event_type)
-    try:
-        params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
-                                     start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
-                                     profile=profile, region=region, dashboard=dashboard)
-        run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
-    except IncidentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
+                                 start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
+                                 profile=profile, region=region, dashboard=dashboard)
+    run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     if not run.ok:
         raise click.ClickException(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")
     click.echo(f"incident notebook: {run.path}")
@@ -74,10 +71,7 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     Example:
       pik incident report checkout-drop --output postmortem.html
     """
-    from pik_nb.notebook.incident import IncidentError, find_incident, report
+    from pik_nb.notebook.incident import find_incident, report
 
-    try:
-        path = report(find_incident(name, directory), output)
-    except IncidentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    path = report(find_incident(name, directory), output)
     click.echo(f"report: {path}")

@@ -7,18 +7,13 @@ become one-line CLI errors, never tracebacks.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import click
 
-from ._common import ISO_TIME, check_scope, connection
+from ._common import ISO_TIME, check_scope, connection, echo_json
 from .replay_options import next_step, parse_target, show_step, target_options
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)
 
 
 @click.command()
@@ -33,7 +28,7 @@ def explain(kit, event_id: str, as_json: bool) -> None:
       pik explain 3f2a9c...e1 --json | jq '.attempts[].status'
     """
     explained = kit.explain(event_id)
-    click.echo(_json(explained.to_dict()) if as_json else str(explained))
+    echo_json(explained.to_dict()) if as_json else click.echo(str(explained))
 
 
 @click.command()
@@ -70,7 +65,7 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
                      event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters,
                      on_step=show_step)
     if as_json:
-        click.echo(_json(run))
+        echo_json(run)
         return
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
     click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
@@ -126,7 +121,7 @@ def reconcile(kit, as_json: bool) -> None:
     """
     found = kit.reconcile()
     if as_json:
-        click.echo(_json(found.to_dict(orient="records")))
+        echo_json(found.to_dict(orient="records"))
     elif found.empty:
         click.echo("consistent: every raw object has metadata and every event's raw object exists")
     else:
@@ -148,7 +143,7 @@ def status(kit, as_json: bool) -> None:
     """
     info = kit.status()
     if as_json:
-        click.echo(_json(info))
+        echo_json(info)
         return
     latest = info["latest_replay"]
     rows = [("endpoint", info["endpoint"]),

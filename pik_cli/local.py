@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from ._common import DEMO_EVENTS, DEMO_WORKERS, errors, setup_logging
+from ._common import DEMO_EVENTS, DEMO_WORKERS, setup_logging
+from ._errors import exit_on_sigterm
 
 if TYPE_CHECKING:
     from pik_local.stack import LocalStack
@@ -49,22 +49,16 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
       pik local up --param KinesisTapStreamArn=arn:aws:kinesis:us-east-1:123456789012:stream/orders
       curl -s -XPOST "$(jq -r .api_url .pik/local.json)/ingest" -d @event.json
     """
-    from pik_local.stack import LocalStack, StackError
+    from pik_local.stack import LocalStack
 
     setup_logging()
-    try:
-        stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                           prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
-                           parameters=_parameters(params))
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
+                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
+                       parameters=_parameters(params))
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
-    try:
-        stack.start()
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    stack.start()
     try:
         click.echo(_summary(stack))
         stopping.wait()
@@ -141,27 +135,28 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       pik ingest events.jsonl --stack pik-prod --profile producer
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
+    from pik.core.records import AttemptStatus
     from pik_api import ApiClient, count_statuses
 
     events = list(_json_lines(source))
-    with errors():
-        session = None
-        if stack:
-            from pik_nb.connect import connect
+    session = None
+    if stack:
+        from pik_nb.connect import connect
 
-            kit = connect(stack, profile=profile, region=region)
-            api_url, session = kit.resources.api_url, kit.session
-        with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-            if batch_size > 1:
-                results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
-            else:
-                results = api.ingest(events, progress=progress)
+        kit = connect(stack, profile=profile, region=region)
+        api_url, session = kit.resources.api_url, kit.session
+    with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
+        if batch_size > 1:
+            results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
+        else:
+            results = api.ingest(events, progress=progress)
     if output:
         for result in results:
             output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
     counts = count_statuses(results)
     click.echo(json.dumps(dict(sorted(counts.items()))))
-    refused = sum(n for status, n in counts.items() if status not in ("ACCEPTED", "DUPLICATE", "CONFLICT"))
+    stored = {AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT}
+    refused = sum(n for status, n in counts.items() if status not in stored)
     if refused:
         click.echo(f"{refused} of {len(results)} lines were not stored" +
                    ("" if output else " (--output FILE keeps each answer with its reasons)"), err=True)
@@ -210,16 +205,10 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
       pik demo                                   # JupyterLab on the incident (URL printed)
       pik demo --no-lab --report out.html --events 2000
     """
-    from pik_local.demo import DemoError
-    from pik_local.stack import StackError
-
     from .demo import run_demo
 
     setup_logging()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM unwinds like Ctrl-C: the stack stops cleanly
-    try:
-        outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
-                           progress=progress, say=click.echo)
-    except (StackError, DemoError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    exit_on_sigterm()
+    outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
+                       progress=progress, say=click.echo)
     click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")

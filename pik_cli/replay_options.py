@@ -9,7 +9,7 @@ import click
 
 from pik.core.replay import RunStatus, StopReason
 
-from ._common import connection
+from ._common import connection, echo_json
 
 KINDS = ("sqs", "eventbridge", "kinesis", "http")
 
@@ -91,7 +91,7 @@ def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
     """
     run = kit.steer(replay_id, action, on_step=show_step)
     if as_json:
-        click.echo(json.dumps(run, indent=2, default=str))
+        echo_json(run)
         return
     click.echo(f"{run['replay_id']}  {state(run)}")
     click.echo(f"target {run['target']}  sent {run['sent']}  failed {run.get('failed', 0)}  retried {run.get('retried', 0)}")

@@ -22,11 +22,12 @@ from threading import Condition, Thread
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from pik.core import limits
 from pik_api import ARRIVAL_HEADER
 
 from .runtime import ACCOUNT, Invocation, LocalFunction
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_BODY_BYTES = limits.API_GATEWAY_PAYLOAD.value
 API_ID = "local"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -145,6 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         event = proxy_event(self.command, template, self.server.stage, dict(self.headers.items()), body,
                             local_identity(self.client_address[0]), query, received, resource[len(prefix):],
                             path_parameters)
+        if not limits.LAMBDA_SYNC_EVENT.respected_by(len(json.dumps(event, ensure_ascii=False).encode())):
+            # Lambda refuses the invoke (the body, escaped into the event, made it too large): API Gateway
+            # answers 500 and the function never runs, as on AWS (pik.core.limits.API_BODY_BYTES).
+            return self._send(500, {"message": "Internal server error"})
         outcome = self.server.invoke(function, event)
         if outcome is None:
             self.close_connection = True

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pik.core.errors import PikError
 
-class ParameterError(ValueError):
+
+class ParameterError(PikError, ValueError):
     """An unknown parameter, or a value its ``AllowedValues`` refuse."""
 
 

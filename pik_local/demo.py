@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from pik.core.errors import PikError
 from pik_api import count_statuses, ingest_events, replay
 
 from .story import Incident, Truth
@@ -21,7 +22,7 @@ from .stack import LocalStack
 DEMO_PARAMETERS = {"AggregateFields": "amount"}  # so aggregates carry sum/min/max of the payload amount
 
 
-class DemoError(Exception):
+class DemoError(PikError):
     """The demo could not complete a step (the message says which)."""
 
 

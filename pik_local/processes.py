@@ -24,10 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pik.core.errors import PikError
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class ChildError(Exception):
+class ChildError(PikError):
     """A child process did not start (its output says why)."""
 
 

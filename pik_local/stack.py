@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import boto3
 from pik.aws import clients
+from pik.core.errors import PikError
 
 from . import conditions, journal, state, taps, targets, template
 from .api import LocalApi, routes
@@ -37,7 +38,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 log = logging.getLogger("pik_local")
 
 
-class StackError(Exception):
+class StackError(PikError):
     """The local stack cannot start (already running, port taken)."""
 
 

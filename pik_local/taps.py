@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pik.core.errors import PikError
 from pik.core.mapping import MappingError
 from pik.handlers.tap import TAPS as PRESETS, mapping_for
 
 TAPS = {"EventBridgeTapFunction": "eventbridge", "SqsTapFunction": "sqs", "KinesisTapFunction": "kinesis"}
 
 
-class TapError(ValueError):
+class TapError(PikError, ValueError):
     """A tap that cannot start: a mapping that does not parse, naming the parameter."""
 
 

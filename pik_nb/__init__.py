@@ -12,8 +12,22 @@ the first widget.
 from pik_api._moved import register
 
 from ._errors import ApiError, ConnectError, KitError, ScopeError, SqlError
-from .analyses import (GAP_CLASSES, Duplicates, LatenessPolicy, duplicates, gaps, humanize, humanize_frame, lateness,
-                       lateness_policy, out_of_order, plot_duplicates, plot_gaps, plot_health, plot_lateness)
+from .analyses import (
+                       GAP_CLASSES,
+                       Duplicates,
+                       LatenessPolicy,
+                       duplicates,
+                       gaps,
+                       humanize,
+                       humanize_frame,
+                       lateness,
+                       lateness_policy,
+                       out_of_order,
+                       plot_duplicates,
+                       plot_gaps,
+                       plot_health,
+                       plot_lateness,
+)
 from .connect import connect
 from .investigate import DashboardExplanation, Diff, Explanation, Semantics, compare, plot_diff
 from .kit import Kit

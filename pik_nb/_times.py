@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ def time_slices(start: datetime, end: datetime, most: int) -> list[tuple[str, st
     """``[start, end)`` in equal slices of about a day (at most ``most``), as key-time string pairs."""
     count = max(1, min(most, -(-(end - start) // timedelta(days=1))))
     edges = [start + (end - start) * i / count for i in range(count)] + [end]
-    return [(key_time(low), key_time(high)) for low, high in zip(edges, edges[1:])]
+    return [(key_time(low), key_time(high)) for low, high in pairwise(edges)]
 
 
 def days_back(days: int, today: datetime | None = None) -> list[str]:

@@ -267,20 +267,33 @@ class Kit:
         return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
                                everything=everything, settle=settle)
 
+    @property
+    def sql_engine(self) -> str:
+        """The engine ``kit.sql`` runs on by default: ``athena`` for a stack deployed with it, else
+        ``duckdb`` (``pik_nb.sql.dialect.of(kit.sql)`` writes SQL for it).
+
+        >>> kit.sql_engine
+        'duckdb'
+        """
+        from .sql import engine
+
+        return engine.engine_of(self.stack, None)
+
     @_loaded("sql")
-    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None,
-            arrow: bool = False) -> "pd.DataFrame | pa.Table":
+    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, arrow: bool = False,
+            confined: bool = True) -> "pd.DataFrame | pa.Table":
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
         ``arrow=True`` returns a ``pyarrow.Table`` straight from DuckDB, without a pandas copy.
+        One read-only statement, no file or network access (``confined=False`` opts out).
 
         >>> kit.sql("SELECT source, count(*) AS late FROM attempts WHERE ingest_lag_ms > 3600000 GROUP BY 1")
         >>> kit.sql("SELECT * FROM events", arrow=True).num_rows
         """
         from .sql import engine as sql
 
-        return sql.sql(self.stack, query, fresh=fresh, engine=engine, arrow=arrow)
+        return sql.sql(self.stack, query, fresh=fresh, engine=engine, arrow=arrow, confined=confined)
 
     @_loaded("search")
     def search(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,

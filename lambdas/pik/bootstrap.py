@@ -95,8 +95,10 @@ def compactor(settings: Settings) -> "Compactor":
     no other function loads it."""
     from . import parquet
     from .aws.archive import ArchiveBucket, ArrivalFeed
+    from .aws.glue import GlueCatalog
     from .services.compact import Compactor
 
     return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
                      archive=ArchiveBucket(settings.raw_bucket), feed=ArrivalFeed(settings.events_table),
-                     encode=parquet.encode, decode=parquet.decode, now=now)
+                     encode=parquet.encode, decode=parquet.decode, now=now,
+                     catalog=GlueCatalog(settings.curated_database) if settings.curated_database else None)

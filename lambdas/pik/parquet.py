@@ -8,6 +8,11 @@ managed layer, see ``template.yaml``).
 
 Same rows and columns give the same bytes (fixed writer options, no timestamps in the file), so a
 part's content hash names it.
+
+Compression is snappy: the ``AWSSDKPandas`` layer builds Arrow with ``ARROW_WITH_SNAPPY=ON`` and
+``ARROW_WITH_ZLIB=ON`` only (``ZSTD``, ``LZ4``, ``BROTLI`` and ``BZ2`` are ``OFF``; aws/aws-sdk-pandas,
+``building/lambda/build-lambda-layer.sh``), so a zstd part fails there. Snappy is also what Athena,
+DuckDB, polars and Spark read fastest.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import pyarrow.parquet as pq
 ARROW_TYPES = {"text": pa.string(), "label": pa.string(), "time": pa.timestamp("us", "UTC"), "int": pa.int64(),
                "float": pa.float64(), "bool": pa.bool_()}
 ROW_GROUP_ROWS = 131_072
+#: Codecs the AWSSDKPandas layer's pyarrow is built with (``-DARROW_WITH_<CODEC>=ON``), and ours.
+LAYER_CODECS = frozenset({"snappy", "gzip"})
+COMPRESSION = "snappy"
 
 
 def schema(columns: dict[str, str]) -> pa.Schema:
@@ -34,7 +42,7 @@ def table(rows: list[dict], columns: dict[str, str]) -> pa.Table:
         if kind == "time":
             arrays.append(pa.array(values, pa.string()).cast(ARROW_TYPES[kind]))
         elif kind == "text":
-            arrays.append(pa.array([None if v is None else v if isinstance(v, str) else _text(v) for v in values],
+            arrays.append(pa.array([None if v is None else v if isinstance(v, str) else text(v) for v in values],
                                    pa.string()))
         elif kind == "float":
             arrays.append(pa.array([None if v is None else float(v) for v in values], pa.float64()))
@@ -44,14 +52,20 @@ def table(rows: list[dict], columns: dict[str, str]) -> pa.Table:
 
 
 def encode(rows: list[dict], columns: dict[str, str]) -> bytes:
-    """Parquet bytes of ``rows`` (zstd, dictionary-encoded strings, statistics for pruning)."""
+    """Parquet bytes of ``rows`` (snappy, dictionary-encoded strings, statistics for pruning)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table(rows, columns), sink, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+    pq.write_table(table(rows, columns), sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS,
                    write_statistics=True, use_dictionary=True)
     return sink.getvalue().to_pybytes()
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
+    """A scalar in a ``text`` column: as JSON writes it (``true``, ``12``, ``1.5``, ``1e+308``), exact
+    for integers of any size.
+
+    >>> text(True), text(2**64), text(-1.797e308)
+    ('true', '18446744073709551616', '-1.797e+308')
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if isinstance(value, float) else str(value)

@@ -6,6 +6,7 @@ Local mode differs only by the standard ``AWS_ENDPOINT_URL*`` variables, read by
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .core.metrics import parse_fields
@@ -31,9 +32,10 @@ class Settings:
     replay_http_secret_parameter: str = ""
     replay_dlq_url: str = ""
     region: str = ""
+    curated_database: str = ""  # the Glue database of the curated tables (EnableAthena), else empty
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Read ``RAW_BUCKET``, ``EVENTS_TABLE``, ... (missing names stay empty until used)."""
         env = os.environ if env is None else env
         return cls(
@@ -51,4 +53,5 @@ class Settings:
             replay_http_secret_parameter=env.get("REPLAY_HTTP_SECRET_PARAMETER", ""),
             replay_dlq_url=env.get("REPLAY_DLQ_URL", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
+            curated_database=env.get("CURATED_DATABASE", ""),
         )

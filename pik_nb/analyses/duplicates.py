@@ -46,8 +46,8 @@ class Duplicates:
     def storm_summary(self) -> str:
         """The storms in one sentence, for a finding.
 
-        >>> duplicates(events).storm_summary()
-        'a duplicate storm: 31 duplicates in 1 window of 1D from 2026-11-27 00:00 UTC in mobile_app/workout_completed (up to 31 duplicates in a window, against 11 new events per window on average)'
+        >>> duplicates(events).storm_summary()  # doctest: +ELLIPSIS
+        'a duplicate storm: 31 duplicates in 1 window of 1D from 2026-11-27 00:00 UTC in mobile_app/workout_completed ...'
 
     A storm whose streams had every event sent again (a re-ingested file, a producer replaying its
     outbox) says so: ``... against 50 new events per window on average: each of the 50 events of

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
-Duration = Union[int, float, np.integer, np.floating, timedelta, np.timedelta64, None]
+Duration = int | float | np.integer | np.floating | timedelta | np.timedelta64 | None
 
 # From the largest unit down; a duration shows its largest unit and, if not zero, the next one.
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000))

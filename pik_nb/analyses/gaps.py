@@ -17,8 +17,8 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from .plotting import axes
 from .._times import utc
+from .plotting import axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

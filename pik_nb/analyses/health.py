@@ -17,22 +17,23 @@ view (``span``) covers both the incident window and when the window's events arr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .plotting import _new_figure
 from .._errors import ScopeError
 from .._times import Time, utc
+from .plotting import _new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 NAMESPACE, SERVICE = "Pik", "pik"
 COUNTS = ("IngestRequestCount", "IngestCount", "DuplicateCount", "ConflictCount", "RejectedCount", "IngestErrorCount",
-          "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
+          "ClockSkewCount", "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
 LAG = "IngestLagMs"
 PERCENTILES = (50, 99)
 COLUMNS = [*COUNTS, *(f"{LAG}_p{p}" for p in PERCENTILES)]
@@ -153,7 +154,7 @@ def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1m
     while True:
         page = client.get_metric_data(**kwargs)
         for result in page["MetricDataResults"]:
-            for when, value in zip(result["Timestamps"], result["Values"]):
+            for when, value in zip(result["Timestamps"], result["Values"], strict=True):
                 series[labels[result["Id"]]][pd.Timestamp(when).tz_convert("UTC")] = value
         if not page.get("NextToken"):
             break

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from .plotting import pair
 from .durations import humanize
+from .plotting import pair
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -72,13 +72,17 @@ class Semantics:
     rejected: bool = False
     replayed: bool = False
     fit: float = 1.0
+    #: every cutoff that counts the same arrivals as ``cutoff``: ``(shortest, longest)``, the longest
+    #: ``None`` when any longer one would do; set by the fit, not part of equality
+    cutoff_range: tuple[pd.Timedelta, pd.Timedelta | None] | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         """``'counts by event time, with a 6 h cutoff, without dedup'``."""
         basis = "by event time" if self.time_basis == "event_time" else "by arrival (ingest time)"
         parts = [f"counts {basis}"]
         if self.time_basis == "event_time":
-            parts.append("with no cutoff" if self.cutoff is None else f"with a {_span(self.cutoff)} cutoff")
+            parts.append("with no cutoff" if self.cutoff is None else f"with a {_span(self.cutoff)} cutoff"
+                         + self._range())
         parts.append("with dedup" if self.dedup else "without dedup")
         if self.conflicts != "first":
             parts.append({"latest": "the latest payload of a conflict", "all": "every conflicting payload"}[
@@ -88,6 +92,30 @@ class Semantics:
         if self.replayed:
             parts.append("counting replays' re-sends")
         return ", ".join(parts)
+
+    def _range(self) -> str:
+        """`` (any from 3 h 52 min to 6 h 40 min counts the same)`` when the arrivals cannot tell."""
+        if self.cutoff_range is None:
+            return ""
+        low, high = self.cutoff_range
+        if high is None:
+            return f" (any of {_span(low)} or more counts the same)"
+        return "" if high - low < pd.Timedelta(minutes=2) else \
+            f" (any from {_span(low)} to {_span(high)} counts the same)"
+
+    def to_dict(self) -> dict:
+        """JSON-able: durations as ISO-8601 text (pandas' ``Timedelta.isoformat``), ``None`` kept.
+
+        >>> Semantics(cutoff=pd.Timedelta(hours=6)).to_dict()["cutoff"]
+        'P0DT6H0M0S'
+        """
+        def iso(value: pd.Timedelta | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        found = {name: getattr(self, name) for name in ("time_basis", "dedup", "conflicts", "rejected", "replayed",
+                                                        "fit")}
+        span = None if self.cutoff_range is None else [iso(self.cutoff_range[0]), iso(self.cutoff_range[1])]
+        return {**found, "cutoff": iso(self.cutoff), "cutoff_range": span}
 
     def flaws(self) -> int:
         """How many behaviours depart from counting the truth (ties go to the fewer)."""
@@ -247,6 +275,8 @@ def _round_cutoff(sem: Semantics, cells_: pd.DataFrame) -> Semantics:
     low = _minutes(sem.cutoff)
     longer = [d for d in set(cells_["delay"].tolist()) if d >= low]
     high = min(longer) if longer else low + 10 * 24 * 60
+    span = (pd.Timedelta(minutes=low), pd.Timedelta(minutes=high) if longer else None)
+    sem = replace(sem, cutoff_range=span)
     for common in COMMON_CUTOFFS:
         if low <= common // pd.Timedelta(minutes=1) <= high:
             return replace(sem, cutoff=common)
@@ -301,8 +331,11 @@ class DashboardExplanation:
 
     def __str__(self) -> str:
         fits = f"(fits {self.semantics.fit:.0%} of windows)"
+        daily = bool(len(self.table)) and (self.table["window"] == self.table["window"].dt.normalize()).all()
+        form = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
+        shown = self.table.assign(window=self.table["window"].dt.strftime(form))
         return "\n".join([f"semantics: {self.semantics.describe()} {fits}",
-                          "", self.table.to_string(index=False), "", self.summary()])
+                          "", shown.to_string(index=False), "", self.summary()])
 
     def _repr_html_(self) -> str:
         import html

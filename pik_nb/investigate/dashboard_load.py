@@ -35,7 +35,7 @@ class Archive(Protocol):
     field: str | None
     freq: str
 
-    def cells(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
+    def cells(self, start: pd.Timestamp, end: pd.Timestamp, *, by_entity: bool = True) -> pd.DataFrame: ...
 
     def arrivals(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
 
@@ -58,7 +58,8 @@ def check(source: str | None, event_type: str | None, entity_id: str | None, met
 
 def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, archive: Archive, *,
                       metric: str = "count") -> DashboardExplanation:
-    """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows' length."""
+    """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows'
+    length."""
     shown = dashboard.dashboard_values(values)
     if archive.entity_id is not None and "entity_id" in shown.columns:
         shown = shown[shown["entity_id"] == archive.entity_id].reset_index(drop=True)
@@ -66,7 +67,9 @@ def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, archive
         raise ScopeError("the dashboard values have no window to explain")
     start, end = shown["window"].min(), shown["window"].max() + pd.Timedelta(archive.freq)
     extra = _extra_arrivals(stack, archive, start, end)
-    cells = _merge(archive.cells(start, end), dashboard.cells(extra, archive.freq))
+    by_entity = "entity_id" in shown.columns  # a stream's dashboard: cells without the entity, far fewer
+    cells = _merge(archive.cells(start, end, by_entity=by_entity),
+                   dashboard.cells(extra if by_entity else extra.assign(entity_id=""), archive.freq))
 
     def arrivals_of(low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:
         mine = extra[((extra["event_time"] >= low) & (extra["event_time"] < high))
@@ -104,7 +107,8 @@ def _rejected(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Tim
     """Quarantined requests of the scope that arrived from a few days before the windows to a few after."""
     days = pd.date_range(start - pd.Timedelta(days=3), end + pd.Timedelta(days=3), freq="1D")
     today = pd.Timestamp.now(tz="UTC").floor("1D")
-    found = raw_module.rejected(stack, days=[f"{day:%Y-%m-%d}" for day in days if day <= today], progress=False)
+    dates = [f"{day:%Y-%m-%d}" for day in days if day <= today]
+    found = raw_module.rejected(stack, days=dates, progress=False)
     for name in ("source", "event_type", "entity_id"):
         value = getattr(archive, name)
         if value is not None:

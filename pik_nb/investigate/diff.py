@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pik.core.records import ACCEPTED
 from pik.core.timefmt import day_bounds
 
-from ..read import objects as raw, tables as load
-from ..analyses.plotting import axes
 from .._errors import KitError
+from ..analyses.plotting import axes
+from ..read import objects as raw
+from ..read import tables as load
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
     from ..read.stack import Stack
 
 LATE, REPLAY, CODE, FIRST, RECOMPUTED, DROPPED = (
@@ -104,7 +107,7 @@ def _added_cause(added: pd.DataFrame, old: Mapping | None, new: Mapping, code_ch
     return pd.Series(late.map({True: LATE, False: fallback}), index=added.index, dtype="str")
 
 
-def load_diff(stack: "Stack", entity_id: str, day: str, *, metric: str, old: int | None, new: int | None) -> Diff:
+def load_diff(stack: Stack, entity_id: str, day: str, *, metric: str, old: int | None, new: int | None) -> Diff:
     """Versions, manifests and arrivals from the stack, then ``compare``; see ``Kit.diff``."""
     start, end = day_bounds(day)
     versions = load.aggregates(stack, entity_id=entity_id, start=start, end=end, metric=metric).set_index("version")
@@ -121,7 +124,7 @@ def load_diff(stack: "Stack", entity_id: str, day: str, *, metric: str, old: int
     return compare(rows.get(old), rows[new], inputs.get(old, []), inputs[new], arrivals)
 
 
-def _inputs(stack: "Stack", manifest_key: str) -> list[str]:
+def _inputs(stack: Stack, manifest_key: str) -> list[str]:
     manifest = raw.document(stack, manifest_key)
     if manifest is None:
         raise KitError(f"manifest {manifest_key} is missing from the raw bucket")

@@ -15,10 +15,12 @@ from pik.core.errors import NotFoundError
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
 
-from ..read import objects as raw_module, tables as load
-from ..read.frames import ATTEMPT_COLUMNS, from_dynamo
 from ..analyses.durations import humanize
-from ..read.tables import gather, items as flat_items
+from ..read import objects as raw_module
+from ..read import tables as load
+from ..read.frames import ATTEMPT_COLUMNS, from_dynamo
+from ..read.tables import gather
+from ..read.tables import items as flat_items
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -88,7 +90,7 @@ class Explanation:
                 f"<table><tr><th>time (UTC)</th><th>what</th><th>detail</th></tr>{rows}</table>")
 
 
-def load_explanation(stack: "Stack", event_id: str) -> Explanation:
+def load_explanation(stack: Stack, event_id: str) -> Explanation:
     """Gather the event's items, raw objects, covering replays and aggregate versions; see ``Kit.explain``."""
     request = queries.event_items(stack.resources.events_table_name, event_id)
     items = flat_items(gather(stack, [("Query", request)], False, "event"))
@@ -116,10 +118,10 @@ def covering_replays(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame
     return runs[in_scope & in_window & selected & active_after].sort_values("created_at").reset_index(drop=True)
 
 
-def _versions(stack: "Stack", event: dict, start, end) -> pd.DataFrame:
+def _versions(stack: Stack, event: dict, start, end) -> pd.DataFrame:
     versions = load.aggregates(stack, entity_id=event["entity_id"], start=start, end=end)
     manifest_keys = versions["manifest_key"].dropna().unique().tolist()
     inputs = raw_module.get_many(stack, manifest_keys, False, "manifests",
                                  lambda body: {row["event_id"] for row in json.loads(body)["inputs"]})
-    holding = {key for key, ids in zip(manifest_keys, inputs) if ids is not None and event["event_id"] in ids}
+    holding = {key for key, ids in zip(manifest_keys, inputs, strict=True) if ids is not None and event["event_id"] in ids}
     return versions.assign(includes_event=versions["manifest_key"].isin(holding)).sort_values("computed_at").reset_index(drop=True)

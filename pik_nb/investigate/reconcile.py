@@ -13,8 +13,8 @@ from pik.core import keys, queries
 from pik.core.errors import StorageError
 
 from ..read import tables as load
-from ..read.tables import gather, items, scan_segments
 from ..read.objects import list_keys
+from ..read.tables import gather, items, scan_segments
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 RAW_ONLY, META_ONLY = "raw without metadata", "metadata without raw"
 
 
-def reconcile(stack: "Stack", *, progress: bool) -> pd.DataFrame:
+def reconcile(stack: Stack, *, progress: bool) -> pd.DataFrame:
     """Raw objects no dedup gate points at, and gates whose raw object is gone (a full scan, by design).
 
     A raw object without metadata is what a crash between the two ingest writes leaves until the
@@ -39,7 +39,7 @@ def reconcile(stack: "Stack", *, progress: bool) -> pd.DataFrame:
     return frame.astype({"problem": pd.CategoricalDtype([RAW_ONLY, META_ONLY]), "event_id": "str", "s3_key": "str"})
 
 
-def status(stack: "Stack") -> dict:
+def status(stack: Stack) -> dict:
     """Where the stack is, queue depths and the latest replay run."""
     queues = {name: _depth(stack, url) for name, url in (("replay_queue", stack.resources.replay_queue_url),
                                                         ("dead_letter_queue", stack.resources.replay_dead_letter_queue_url)) if url}
@@ -49,7 +49,7 @@ def status(stack: "Stack") -> dict:
             "queues": queues, "replay_runs": len(runs), "latest_replay": latest}
 
 
-def _depth(stack: "Stack", url: str) -> dict:
+def _depth(stack: Stack, url: str) -> dict:
     try:
         attributes = stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]

@@ -7,7 +7,7 @@ not to); ``report`` turns the executed notebook into one HTML file for the postm
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .._errors import KitError
@@ -53,7 +53,7 @@ def open_incident(name: str, *, parameters: dict, execute: bool = True, director
     """
     if not NAME_RE.match(name):
         raise IncidentError(f"incident name {name!r} must match {NAME_RE.pattern}")
-    day = (today or datetime.now(timezone.utc)).date().isoformat()
+    day = (today or datetime.now(UTC)).date().isoformat()
     path = next_free(Path(directory) / f"{day}-{name}.ipynb")
     return run_notebook(template, path, parameters=parameters, execute=execute, cwd=Path.cwd())
 

@@ -11,10 +11,10 @@ from functools import cached_property
 
 import pandas as pd
 
-from ..connect import connect
-from ..read.frames import AGGREGATE_COLUMNS, from_records
-from ..kit import Kit
 from .._times import utc
+from ..connect import connect
+from ..kit import Kit
+from ..read.frames import AGGREGATE_COLUMNS, from_records
 
 
 @dataclass

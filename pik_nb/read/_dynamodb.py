@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pyarrow as pa
@@ -104,7 +105,7 @@ def _intact(response: Any) -> bool:
 
 def _project(items: pa.StructArray, item_type: pa.StructType) -> pa.StructArray:
     """Only the fields of ``item_type`` (the reader also parsed the item's other attributes)."""
-    children = dict(zip([field.name for field in items.type], items.flatten()))
+    children = dict(zip([field.name for field in items.type], items.flatten(), strict=True))
     return pa.StructArray.from_arrays([children[field.name] for field in item_type], fields=list(item_type))
 
 

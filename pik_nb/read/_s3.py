@@ -13,8 +13,9 @@ import base64
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import boto3

@@ -6,16 +6,16 @@ Kinds: ``str`` (pandas string), ``category``, ``time`` (``datetime64[us, UTC]``)
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pik.core import records
-from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
 
-STATUSES = [ACCEPTED, DUPLICATE, CONFLICT, REJECTED]
+STATUSES = [status.value for status in records.AttemptStatus]  # the status column's categories
 
 #: Column kind per record field kind of ``pik.core.records``.
 _OF_FIELD = {"text": "str", "label": "category", "time": "time", "int": "int", "float": "float"}

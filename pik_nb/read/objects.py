@@ -7,8 +7,9 @@ match), so many 20 ms GETs overlap while memory holds only the parsed documents.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -25,12 +26,12 @@ from .._times import days_back
 if TYPE_CHECKING:
     from .stack import Stack
 
-def document(stack: "Stack", key: str) -> dict | None:
+def document(stack: Stack, key: str) -> dict | None:
     """One JSON document from the raw bucket, or None when the key does not exist."""
     return json.loads(body) if (body := stack.documents.read(key)) is not None else None
 
 
-def get_many(stack: "Stack", keys_: list[str], progress: bool, what: str,
+def get_many(stack: Stack, keys_: list[str], progress: bool, what: str,
              parse: Callable[[bytes], Any] | None = None) -> list[Any]:
     """Bodies of ``keys_`` in order (None where missing), fetched on the stack's bounded pool;
     ``parse`` runs in the worker so only parsed documents are kept, never all the bytes too."""
@@ -47,7 +48,7 @@ def get_many(stack: "Stack", keys_: list[str], progress: bool, what: str,
     return bodies
 
 
-def list_keys(stack: "Stack", prefix: str) -> list[str]:
+def list_keys(stack: Stack, prefix: str) -> list[str]:
     pages = stack.client("s3").get_paginator("list_objects_v2").paginate(
         Bucket=stack.resources.raw_bucket_name, Prefix=prefix)
     try:
@@ -56,7 +57,7 @@ def list_keys(stack: "Stack", prefix: str) -> list[str]:
         raise StorageError(f"s3 list {prefix}: {exc}") from exc
 
 
-def fetch(stack: "Stack", events: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
+def fetch(stack: Stack, events: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
     """One row per distinct ``s3_key`` of ``events``; see ``Kit.raw``."""
     wanted = events.drop_duplicates("s3_key")[["s3_key", "event_id", "payload_sha256"]].reset_index(drop=True)
     docs = get_many(stack, wanted["s3_key"].tolist(), progress, "raw objects", json.loads)
@@ -67,7 +68,7 @@ def raw_frame(wanted: pd.DataFrame, docs: list[dict | None]) -> pd.DataFrame:
     """Envelope, event fields and flattened payload per document, with the hash check."""
     present = [doc or {"envelope": {}, "event": {}} for doc in docs]
     payloads = [doc["event"].get("payload") for doc in present]
-    stored = [identity.payload_sha256(p) if doc is not None else None for p, doc in zip(payloads, docs)]
+    stored = [identity.payload_sha256(p) if doc is not None else None for p, doc in zip(payloads, docs, strict=True)]
     frame = pd.DataFrame({
         "s3_key": wanted["s3_key"].astype("str"),
         "event_id": wanted["event_id"].astype("str"),
@@ -98,12 +99,12 @@ def partition_prefix(source: str, event_type: str, day: str) -> str:
     return keys.raw_key(source, event_type, day, "_").rsplit("/", 1)[0] + "/"
 
 
-def dataset(stack: "Stack", *, source: str, event_type: str, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
+def dataset(stack: Stack, *, source: str, event_type: str, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
     """Every raw object of the partitions, parsed in bulk by pyarrow's JSON reader; see ``Kit.raw_dataset``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
     listed = [(key, day) for day in dates for key in list_keys(stack, partition_prefix(source, event_type, day))]
     bodies = get_many(stack, [key for key, _ in listed], progress, "raw dataset")
-    listed = [pair for pair, body in zip(listed, bodies) if body is not None]  # deleted since listing
+    listed = [pair for pair, body in zip(listed, bodies, strict=True) if body is not None]  # deleted since listing
     lines = b"\n".join(body.strip() for body in bodies if body is not None)
     try:
         table = pa_json.read_json(pa.py_buffer(lines), read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(lines) + 1)))
@@ -129,12 +130,12 @@ def _flatten(table: pa.Table) -> pa.Table:
     return table.drop_columns([n for n in ("source", "event_type") if n in table.column_names])
 
 
-def rejected(stack: "Stack", *, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
+def rejected(stack: Stack, *, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
     """Quarantined requests of ``days`` (UTC arrival dates); see ``Kit.rejected``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
     listed = [key for day in dates for key in list_keys(stack, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")]
     fetched = get_many(stack, listed, progress, "rejected", json.loads)
-    listed = [key for key, doc in zip(listed, fetched) if doc is not None]  # deleted since listing
+    listed = [key for key, doc in zip(listed, fetched, strict=True) if doc is not None]  # deleted since listing
     docs = [doc for doc in fetched if doc is not None]
     bodies = [_readable(doc.get("body", "")) for doc in docs]
     return pd.DataFrame({

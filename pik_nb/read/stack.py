@@ -19,8 +19,8 @@ import boto3
 from pik.aws.clients import make_client
 from pik_api import ApiClient
 
-from ._dynamodb import FastReader
 from .._errors import ConnectError
+from ._dynamodb import FastReader
 from ._s3 import ObjectReader
 
 # AWS's own endpoint hosts, per partition (botocore's endpoints.json: dnsSuffix / dualStackDnsSuffix).
@@ -44,7 +44,7 @@ class Resources:
     extra: dict = field(default_factory=dict)  # other outputs, kept for display
 
     @classmethod
-    def of(cls, outputs: dict[str, Any], origin: str) -> "Resources":
+    def of(cls, outputs: dict[str, Any], origin: str) -> Resources:
         """Build from snake_case outputs; ``ConnectError`` names every missing one and where it looked.
 
         >>> Resources.of({"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a",

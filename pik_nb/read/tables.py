@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sized
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Iterable, Sized
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -15,20 +16,20 @@ from pik.core.targets import target_label
 from pik.core.timefmt import days_between, key_time
 
 from .._errors import ScopeError
-from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_arrow_items, from_records, item_type
 from .._times import time_slices, utc
+from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, from_arrow_items, from_records, item_type
 
 if TYPE_CHECKING:
-    from .stack import Stack
     from .._times import Time
+    from .stack import Stack
 
 SCAN_SEGMENTS = 8
 MAX_SLICES = 64  # parallel queries per entity window; more only adds requests
 Request = tuple[str, dict]  # (operation, request body)
 
 
-def events(stack: "Stack", *, entity_id: str | None = None, source: str | None = None,
-           event_type: str | None = None, start: "Time | None" = None, end: "Time | None" = None,
+def events(stack: Stack, *, entity_id: str | None = None, source: str | None = None,
+           event_type: str | None = None, start: Time | None = None, end: Time | None = None,
            allow_scan: bool = False, page_size: int | None = None, progress: bool = False) -> pd.DataFrame:
     """Attempts in scope: streams per UTC day (the index partition); on AWS, entity windows cut into
     slices of about a day and scans into segments, all queried in parallel; see ``Kit.events``."""
@@ -58,7 +59,7 @@ def events(stack: "Stack", *, entity_id: str | None = None, source: str | None =
     return frame.sort_values(["event_time", "ingest_time"], kind="stable").reset_index(drop=True)
 
 
-def gather(stack: "Stack", requests: list[Request], progress: bool, what: str,
+def gather(stack: Stack, requests: list[Request], progress: bool, what: str,
            pages: Callable[..., Iterable[Sized]] | None = None) -> list:
     """Run every request (all pages each) on the stack's thread pool; the pages, in request order.
 
@@ -84,12 +85,12 @@ def items(pages: list[list[dict]]) -> list[dict]:
     return [item for page in pages for item in page]
 
 
-def scan_segments(stack: "Stack") -> int:
+def scan_segments(stack: Stack) -> int:
     """Parallel scan segments worth reading: ``SCAN_SEGMENTS`` on AWS, one on a local endpoint."""
     return min(SCAN_SEGMENTS, stack.fan_out)
 
 
-def aggregates(stack: "Stack", *, entity_id: str, start: "Time", end: "Time",
+def aggregates(stack: Stack, *, entity_id: str, start: Time, end: Time,
                metric: str | None = None) -> pd.DataFrame:
     """Every version for the UTC days touched by ``[start, end)``; see ``Kit.aggregates``."""
     days = days_between(utc(start), utc(end))
@@ -100,7 +101,7 @@ def aggregates(stack: "Stack", *, entity_id: str, start: "Time", end: "Time",
     return frame.sort_values(["day", "metric", "version"], kind="stable").reset_index(drop=True)
 
 
-def replays(stack: "Stack", *, start: "Time | None" = None, end: "Time | None" = None) -> pd.DataFrame:
+def replays(stack: Stack, *, start: Time | None = None, end: Time | None = None) -> pd.DataFrame:
     """Replay runs from the runs index, newest first; see ``Kit.replays``."""
     table = Table(stack.resources.replays_table_name, client=stack.client("dynamodb"))
     request = queries.replay_runs(table.name, key_time(utc(start)) if start is not None else None,

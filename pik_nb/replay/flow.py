@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from pik.core.timefmt import day_bounds
 
+from .._errors import KitError
+
 if TYPE_CHECKING:
     from ..kit import Kit
 
 
-class FlowError(Exception):
+class FlowError(KitError):
     """A step was asked for out of order; the message says what to do instead."""
 
 
@@ -70,7 +72,7 @@ class ReplayFlow:
     >>> run = flow.replay(flow.previewed, confirmed=True)
     """
 
-    def __init__(self, kit: "Kit", *, confirm_above: int = 1000) -> None:
+    def __init__(self, kit: Kit, *, confirm_above: int = 1000) -> None:
         self.kit = kit
         self.confirm_above = confirm_above
         self.previewed: Scope | None = None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .flow import FlowError, Progress, ReplayFlow, Scope
 
@@ -27,7 +28,7 @@ _BAR = ('<tr><td class="pik-day">{day}</td><td style="width:60%"><div style="bac
         'width:{pct:.1f}%"></div></td><td class="pik-day-count">{count}</td></tr>')
 
 
-def replay_widget(kit: "Kit", *, entity_id: str | None = None, source: str | None = None,
+def replay_widget(kit: Kit, *, entity_id: str | None = None, source: str | None = None,
                   event_type: str | None = None, start: Any = "", end: Any = "", confirm_above: int = 1000,
                   metric: str = "count", poll_seconds: float = 1.0, timeout_seconds: float = 300.0) -> w.VBox:
     """The click-to-replay widget, prefilled with a scope.

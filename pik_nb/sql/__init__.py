@@ -6,7 +6,8 @@ archive it reads (``archive``), the query text for both dialects (``queries``, a
 >>> run(local_connection("/tmp/archive"), queries.duplicates_per_source())      # doctest: +SKIP
 """
 
-from . import analyses, archive, dashboard, engine, queries
+from . import analyses, archive, dashboard, dialect, engine, queries
 from .engine import VIEWS, local_connection, run, sql
 
-__all__ = ["sql", "run", "local_connection", "VIEWS", "engine", "archive", "queries", "analyses", "dashboard"]
+__all__ = ["sql", "run", "local_connection", "VIEWS", "engine", "archive", "queries", "analyses", "dashboard",
+           "dialect"]

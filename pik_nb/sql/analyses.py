@@ -3,7 +3,9 @@
 
 Each takes ``sql``, a function from a query to a DataFrame (``kit.sql``, or a DuckDB connection's
 ``lambda q: con.sql(q).df()``), and a ``where`` condition on the ``attempts`` view
-(``pik_nb.sql.queries.scope(...)`` builds one that prunes partitions).
+(``pik_nb.sql.queries.scope(...)`` builds one that prunes partitions). The SQL is written in the
+dialect of the engine ``sql`` runs on (``pik_nb.sql.dialect.of(sql)``: Athena's for a ``kit.sql``
+on a stack deployed with it); ``dialect=`` overrides, e.g. for ``lambda q: kit.sql(q, engine="athena")``.
 
     >>> from pik_nb import sql_analyses
     >>> sql_analyses.lateness(kit.sql, by="source", where=scope(start="2026-11-01", end="2026-12-01"))
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import queries as queries_sql
+from .dialect import of
 from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from ..analyses.lateness import LATENESS_COLUMNS
 
@@ -25,14 +28,15 @@ _DAY = pd.Timedelta(days=1)
 
 
 def lateness(sql: Sql, by: str | Sequence[str] = "source", *, threshold: str | pd.Timedelta = "1h",
-             where: str = "TRUE", dialect: str = "duckdb") -> pd.DataFrame:
+             where: str = "TRUE", dialect: str | None = None) -> pd.DataFrame:
     """``pik_nb.lateness(events, by=by, threshold=threshold)`` over every first arrival in ``where``.
 
     >>> lateness(kit.sql, by="source").loc["checkout", "p99_ms"]
     """
     keys = [by] if isinstance(by, str) else list(by)
     limit = pd.Timedelta(threshold) // pd.Timedelta(milliseconds=1)
-    frame = sql(queries_sql.lateness(keys, threshold_ms=limit, where=where, dialect=dialect))
+    spoken = of(dialect) if dialect else of(sql)
+    frame = sql(queries_sql.lateness(keys, threshold_ms=limit, where=where, dialect=spoken))
     for name in keys:
         frame[name] = frame[name].astype("str")
     result = frame.set_index(keys)[LATENESS_COLUMNS]
@@ -50,13 +54,14 @@ def duplicates_per_source(sql: Sql, *, where: str = "TRUE") -> pd.DataFrame:
     return frame.astype({"source": "str", "event_type": "str", **ints, "duplicate_rate": "float64"})
 
 
-def gaps_daily(sql: Sql, *, by: str = "entity_id", where: str = "TRUE", dialect: str = "duckdb") -> pd.DataFrame:
+def gaps_daily(sql: Sql, *, by: str = "entity_id", where: str = "TRUE", dialect: str | None = None
+               ) -> pd.DataFrame:
     """``pik_nb.gaps(events, freq="1D", by=by)`` (without aggregates or rejected requests) over
     every attempt in ``where``: one row per missing day, ``never_arrived`` or ``only_duplicates``.
 
     >>> gaps_daily(kit.sql, where=scope(source="checkout", start="2026-11-01", end="2026-12-01"))
     """
-    frame = sql(queries_sql.gaps_daily(where=where, by=by, dialect=dialect))
+    frame = sql(queries_sql.gaps_daily(where=where, by=by, dialect=of(dialect) if dialect else of(sql)))
     window = (pd.to_datetime(frame["day"].astype("int64") * _DAY.value, utc=True)).astype("datetime64[us, UTC]")
     repeats = frame["repeats"].astype("int64").to_numpy()
     result = pd.DataFrame({

@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 from pik import parquet
 from pik.aws.archive import ArchiveBucket, ArrivalFeed
 from pik.aws.dynamodb import EventIndex
+from pik.aws.glue import GlueCatalog
 from pik.aws.s3 import DocumentStore
 from pik.core import curated, queries
 from pik.core.records import ACCEPTED
@@ -42,9 +43,11 @@ def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
     """The compaction step on ``stack``'s clients."""
     s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
     bucket, table = stack.resources.raw_bucket_name, stack.resources.events_table_name
+    database = stack.resources.extra.get("athena_database")  # Athena's tables: register what is compacted
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
                      archive=ArchiveBucket(bucket, client=s3), feed=ArrivalFeed(table, client=dynamodb, segments=1),
-                     encode=parquet.encode, decode=parquet.decode, now=now, settle=pd.Timedelta(settle).to_pytimedelta())
+                     encode=parquet.encode, decode=parquet.decode, now=now, settle=pd.Timedelta(settle).to_pytimedelta(),
+                     catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
 
 
 def compact(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
@@ -141,7 +144,7 @@ def fresh_events(stack: "Stack", attempts: pa.Table) -> pa.Table:
     firsts = [row for row in attempts.to_pylist() if row["status"] == ACCEPTED]
     raws = get_many(stack, [row["s3_key"] for row in firsts], False, "raw", parse=json.loads)
     rows = []
-    for item, raw in zip(firsts, raws):
+    for item, raw in zip(firsts, raws, strict=True):
         if raw is None:
             continue  # metadata without raw: pik reconcile reports it
         row = curated.event_row(_key_times(item), raw)

@@ -69,18 +69,20 @@ def _kinds(freq: str) -> str:
 
 
 def cells(source: str | None, event_type: str | None, entity_id: str | None, start: Time, end: Time, *,
-          field: str | None = None, freq: str = "1D", conflicts: bool = True) -> str:
-    """``pik_nb.investigate.dashboard.cells`` of the accepted, duplicate (and, for a count, conflict) attempts
-    whose event time lies near ``[start, end)``; ``field``: sum that payload field of the event."""
+          field: str | None = None, freq: str = "1D", conflicts: bool = True, by_entity: bool = True) -> str:
+    """``pik_nb.investigate.dashboard.cells`` of the accepted, duplicate (and, for a count, conflict)
+    attempts whose event time lies near ``[start, end)``; ``field``: sum that payload field of the event.
+    ``by_entity=False`` (a dashboard of the whole stream) leaves the entity out of the cells: a few
+    thousand cells instead of one per entity and window."""
     statuses = (ACCEPTED, DUPLICATE, CONFLICT) if conflicts else (ACCEPTED, DUPLICATE)
     return f"""
 WITH {_attempts(source, event_type, entity_id, start, end, field, statuses)}, k AS ({_kinds(freq)}
 )
-SELECT kind, entity_id, win, arrival_win,
+SELECT kind,{" entity_id," if by_entity else ""} win, arrival_win,
        CASE WHEN ingest_time < win_end THEN -1
             ELSE CAST(floor(date_diff('second', win_end, ingest_time) / 60.0) AS BIGINT) END AS delay,
        count(*) AS n, sum(coalesce(value, 0)) AS total
-FROM k GROUP BY 1, 2, 3, 4, 5"""
+FROM k GROUP BY {"1, 2, 3, 4, 5" if by_entity else "1, 2, 3, 4"}"""
 
 
 def arrivals(source: str | None, event_type: str | None, entity_id: str | None, start: Time, end: Time, *,
@@ -111,6 +113,8 @@ def selected(where: str, field: str | None) -> str:
 def typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """The result of ``cells`` as the pandas cells: ``window``/``arrival_window`` UTC, counts int64."""
     frame = frame.rename(columns={"win": "window", "arrival_win": "arrival_window"})
+    if "entity_id" not in frame:
+        frame.insert(1, "entity_id", "")
     for name in ("window", "arrival_window"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
     return frame.astype({"kind": "str", "entity_id": "str", "delay": "int64", "n": "int64",
@@ -142,7 +146,8 @@ class DashboardArchive:
 
     def __post_init__(self) -> None:
         if self.field is not None and not valid_field(self.field):
-            raise ScopeError(f"field {self.field!r} is not a payload column name (lower case letters, digits, _)")
+            raise ScopeError(f"field {self.field!r} is not a payload column name "
+                             "(lower case letters, digits, _)")
         try:
             unit(self.freq)
         except (KeyError, ValueError) as exc:
@@ -156,10 +161,12 @@ class DashboardArchive:
         """The scope's condition over event times near ``[start, end)`` (``SLACK_BEFORE``/``SLACK_AFTER``)."""
         return scope(**self._scope, start=utc(start) - SLACK_BEFORE, end=utc(end) + SLACK_AFTER)
 
-    def cells(self, start: Time, end: Time) -> pd.DataFrame:
-        """The cells of the accepted, duplicate (and for a count, conflict) attempts near the windows."""
-        return typed_cells(self.run(cells(**self._scope, start=start, end=end, field=self.field, freq=self.freq,
-                                          conflicts=self.field is None)))
+    def cells(self, start: Time, end: Time, *, by_entity: bool = True) -> pd.DataFrame:
+        """The cells of the accepted, duplicate (and for a count, conflict) attempts near the windows
+        (``entity_id`` empty unless ``by_entity``)."""
+        query = cells(**self._scope, start=start, end=end, field=self.field, freq=self.freq,
+                      conflicts=self.field is None, by_entity=by_entity)
+        return typed_cells(self.run(query))
 
     def arrivals(self, start: Time, end: Time) -> pd.DataFrame:
         """The attempts dated in ``[start, end)`` or arriving in it, as arrivals."""
@@ -174,8 +181,8 @@ class DashboardArchive:
                 return pd.DataFrame(columns=["event_id", "entity_id", "event_time", "s3_key", "value"])
             condition = f"event_id IN ({', '.join(literal(i) for i in ids)})"
         else:
-            condition = scope(entity_id=request.get("entity_id"), source=request.get("source"),
-                              event_type=request.get("event_type"), start=request.get("start"), end=request.get("end"))
+            condition = scope(**{name: request.get(name) for name in ("entity_id", "source", "event_type",
+                                                                      "start", "end")})
         found = self.run(selected(f"{self.near(start, end)} AND {condition}", self.field))
         found["event_time"] = pd.to_datetime(found["event_time"], utc=True)
         return found
@@ -183,5 +190,6 @@ class DashboardArchive:
     def conflicted(self, start: Time, end: Time) -> pd.DataFrame:
         """Every ACCEPTED and CONFLICT attempt of the events with a conflict near the windows."""
         near = self.near(start, end)
+        conflicting = f"SELECT event_id FROM attempts WHERE {near} AND status = '{CONFLICT}'"
         return self.run(f"SELECT * FROM attempts WHERE {near} AND status IN ('{ACCEPTED}', '{CONFLICT}') "
-                        f"AND event_id IN (SELECT event_id FROM attempts WHERE {near} AND status = '{CONFLICT}')")
+                        f"AND event_id IN ({conflicting})")

@@ -10,6 +10,14 @@
   ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
 
     >>> kit.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
+
+**Read-only and confined by default** (DuckDB): one ``SELECT`` (or ``EXPLAIN``) statement a call;
+``COPY``, ``ATTACH``, ``CREATE``, ``SET``, ``PRAGMA``, ``INSTALL``/``LOAD`` are refused; once the views
+are registered the connection gets ``enable_external_access = false`` (no file, network or extension
+access: ``read_text``, ``glob``, ``read_parquet('/…')`` fail) and ``lock_configuration = true``, as
+DuckDB's "Securing DuckDB" page recommends (duckdb.org/docs/2.0/operations_manual/securing_duckdb).
+``confined=False`` (``pik sql --unconfined``) opts out, for a power user on their own machine.
+On Athena the workgroup and the investigator's IAM policy confine queries (no Glue writes).
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
     return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
-def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None,
+def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
         fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
         arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
@@ -58,12 +66,40 @@ def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = 
     if engine_of(stack, engine) == "athena":
         frame = athena(stack, query)
         return pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
-    with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where) as con:
-        return run(con, query, arrow=arrow)
+    check(query, confined=confined)
+    with connection(stack, query, fresh=fresh, fresh_events_where=fresh_events_where, confined=confined) as con:
+        return run(con, query, arrow=arrow, confined=confined)
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False) -> pd.DataFrame | pa.Table:
+#: The statements a confined connection answers: reading, never writing or configuring.
+READ_ONLY = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def check(query: str, *, confined: bool = True) -> None:
+    """``SqlError`` unless ``query`` is one statement (``SELECT``/``EXPLAIN`` when ``confined``).
+
+    >>> check("-- nothing")
+    Traceback (most recent call last):
+    pik_nb._errors.SqlError: the query holds no SQL statement (only blanks or comments)
+    """
+    try:
+        statements = duckdb.connect().extract_statements(query)
+    except duckdb.Error as exc:
+        raise SqlError(f"{type(exc).__name__}: {exc}") from None
+    if not statements:
+        raise SqlError("the query holds no SQL statement (only blanks or comments)")
+    if len(statements) > 1:
+        raise SqlError(f"one SQL statement at a time: the query holds {len(statements)}")
+    kind = statements[0].type
+    if confined and kind not in READ_ONLY:
+        raise SqlError(f"kit.sql is read-only: a {kind.name} statement is refused (only SELECT over the views "
+                       "attempts, events, aggregates, replays); confined=False / pik sql --unconfined allows it")
+
+
+def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False,
+        confined: bool = True) -> pd.DataFrame | pa.Table:
     """``query`` on ``con`` as a DataFrame (or an Arrow table); DuckDB's errors become ``SqlError``."""
+    check(query, confined=confined)
     try:
         result = con.sql(query)
         return result.to_arrow_table() if arrow else result.df()
@@ -71,9 +107,20 @@ def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False) -> p
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def connection(stack: "Stack", query: str, *, fresh: bool = True,
+def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, ...] = ()) -> None:
+    """No file, network or extension access from ``con`` from now on (except reads under
+    ``allowed_directories``), no Python variables as tables, and its configuration locked."""
+    if allowed_directories:
+        listed = ", ".join(queries_sql.literal(path) for path in allowed_directories)
+        con.execute(f"SET allowed_directories = [{listed}]")
+    con.execute("SET python_enable_replacements = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def connection(stack: "Stack", query: str, *, fresh: bool = True, confined: bool = True,
                fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the views ``query`` names (only those are loaded)."""
+    """A DuckDB connection with the views ``query`` names (only those are loaded), ``confine``d."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
     con = _duckdb()
     if wanted & {"attempts", "events"}:
@@ -96,6 +143,8 @@ def connection(stack: "Stack", query: str, *, fresh: bool = True,
         con.register("aggregates", aggregates_frame(stack))
     if "replays" in wanted:
         con.register("replays", replays_frame(stack))
+    if confined:
+        confine(con)
     return con
 
 
@@ -121,9 +170,10 @@ def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh
     con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
 
 
-def local_connection(root: str) -> duckdb.DuckDBPyConnection:
+def local_connection(root: str, *, confined: bool = True) -> duckdb.DuckDBPyConnection:
     """DuckDB over a curated layout on a local disk (``root/curated/...``, e.g. a copy of the
-    bucket's ``curated/`` prefix, or the benchmark's), read by DuckDB's own Parquet reader.
+    bucket's ``curated/`` prefix, or the benchmark's), read by DuckDB's own Parquet reader; when
+    ``confined``, no file outside ``root/curated/`` can be read.
 
     >>> local_connection("/tmp/archive").sql("SELECT count(*) FROM attempts").fetchall()
     """
@@ -132,6 +182,8 @@ def local_connection(root: str) -> duckdb.DuckDBPyConnection:
         pattern = str(Path(root) / curated.PREFIX / layout / "*" / "*" / "*" / "*.parquet").replace("'", "''")
         con.execute(f"CREATE VIEW {layout} AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
                     "hive_types_autocast = false, union_by_name = true)")
+    if confined:
+        confine(con, allowed_directories=(str(Path(root).resolve() / curated.PREFIX) + "/",))
     return con
 
 
@@ -200,6 +252,8 @@ def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
         raise ScopeError("Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
                          "(deploy with EnableAthena=true), or use the duckdb engine "
                          "(--engine duckdb; engine=\"duckdb\" in Python)")
+    if all(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(query)):
+        raise SqlError("the query holds no SQL statement (only blanks or comments)")
     client = stack.client("athena")
     started = client.start_query_execution(**athena_request(query, database, workgroup))
     execution_id, wait = started["QueryExecutionId"], ATHENA_POLL_S[0]

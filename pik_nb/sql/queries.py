@@ -1,9 +1,10 @@
 """The common SQL, written once for both engines: DuckDB (``kit.sql`` locally) and Athena (Trino).
 
-Only syntax both accept, except one function named per dialect (a number series). Values are
+Only syntax both accept; what differs comes from ``pik_nb.sql.dialect`` (``dialect=`` takes an
+engine name or a ``Dialect``). Values are
 rendered as literals (``literal``): strings quoted, times as ``TIMESTAMP '...'`` in UTC.
 
-    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:60])
+    >>> print(search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")[:61])
     SELECT * FROM events WHERE source = 'checkout' AND event_type
 
 The analyses return the same columns as their pandas versions (``pik_nb.lateness``,
@@ -15,12 +16,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Sequence
 
+import duckdb
+
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
+from .._errors import ScopeError
+from .dialect import Dialect, of
 from .._times import Time, utc
 
 _MICROSECOND = timedelta(microseconds=1)
-SERIES = {"duckdb": "generate_series", "athena": "sequence"}  # inclusive integer series -> array
 
 
 def literal(value: object) -> str:
@@ -57,18 +61,41 @@ def scope(*, source: str | None = None, event_type: str | None = None, start: Ti
     return " AND ".join(terms) or "TRUE"
 
 
+def condition(where: str) -> str:
+    """``where`` as one parenthesised boolean condition, which cannot leave the query it is put in:
+    it must parse (DuckDB's parser) as exactly one expression and hold no comment, so no ``)``,
+    ``--`` or ``;`` in it can close the scope, drop a LIMIT or start a statement. ``ScopeError`` else.
+
+    >>> condition("amount > 100 AND country = 'DE'")
+    "(amount > 100 AND country = 'DE')"
+    >>> condition("TRUE) OR (TRUE")
+    Traceback (most recent call last):
+    pik_nb._errors.ScopeError: where='TRUE) OR (TRUE' is not one SQL condition: Parser Error: syntax error at or near ")"
+    """
+    if any(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(where)):
+        raise ScopeError(f"where={where!r} holds a comment (-- or /* */): give one SQL condition without one")
+    try:
+        duckdb.SQLExpression(where)
+    except duckdb.Error as exc:
+        raise ScopeError(f"where={where!r} is not one SQL condition: {exc}") from None
+    return f"({where})"
+
+
 def search(source: str | None, event_type: str | None, start: Time | None, end: Time | None,
            where: str | None = None, limit: int | None = None) -> str:
-    """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns)."""
-    condition = scope(source=source, event_type=event_type, start=start, end=end)
-    if where:
-        condition += f" AND ({where})"
-    return (f"SELECT * FROM events WHERE {condition} ORDER BY event_time, event_id"
-            + (f" LIMIT {int(limit)}" if limit else ""))
+    """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns),
+    at most ``limit`` (a positive whole number; None: all)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ScopeError(f"limit must be a positive whole number (or None for every match), not {limit!r}")
+    terms = scope(source=source, event_type=event_type, start=start, end=end)
+    if where is not None and where.strip():
+        terms += f" AND {condition(where)}"
+    return (f"SELECT * FROM events WHERE {terms} ORDER BY event_time, event_id"
+            + (f" LIMIT {limit}" if limit is not None else ""))
 
 
 def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
-             dialect: str = "duckdb") -> str:
+             dialect: str | Dialect = "duckdb") -> str:
     """``pik_nb.lateness(events, by=...)`` over the ``attempts`` view: count, p50/p90/p99 (linear
     interpolation between order statistics, as pandas), max, late (lag > threshold), negative and
     out-of-order first arrivals per group.
@@ -79,7 +106,7 @@ def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_00
     """
     keys = [by] if isinstance(by, str) else list(by)
     group = ", ".join(keys)
-    exact = dialect == "duckdb"
+    exact = of(dialect).exact_percentile
 
     def percentile(q: float) -> str:
         if exact:
@@ -124,11 +151,12 @@ FROM attempts WHERE status IN ('{ACCEPTED}', '{DUPLICATE}', '{CONFLICT}') AND ({
 GROUP BY source, event_type ORDER BY source, event_type"""
 
 
-def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str = "duckdb") -> str:
+def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str | Dialect = "duckdb") -> str:
     """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
     requests, so the classes are ``never_arrived`` and ``only_duplicates``): each key's cadence is
     its most common step between days with first arrivals (ties: the shorter), and the expected
     days run from its first to its last active day. ``day`` numbers count from 1970-01-01."""
+    series = of(dialect).series("0", "CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT)")
     return f"""
 WITH active AS (
   SELECT {by}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE)) AS day,
@@ -146,7 +174,7 @@ WITH active AS (
   FROM active a LEFT JOIN modal m ON m.{by} = a.{by} GROUP BY a.{by}
 ), expected AS (
   SELECT s.{by}, s.low + k * s.cadence AS day, s.cadence
-  FROM span s CROSS JOIN UNNEST({SERIES[dialect]}(0, CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT))) AS t(k)
+  FROM span s CROSS JOIN UNNEST({series}) AS t(k)
 )
 SELECT e.{by}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
 FROM expected e LEFT JOIN active a ON a.{by} = e.{by} AND a.day = e.day

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 from tests.browser.test_replay_widget import OUTPUT, chromium_page
-from tests.e2e.conftest import PIK, stopped, wait_for
+from tests.support.processes import PIK, stopped
+from tests.support.waits import wait_for
 
 
 def _descendants(pid: int) -> set[int]:

@@ -22,7 +22,8 @@ import pytest
 from pik.core.timefmt import UTC
 from pik_api import count_statuses, ingest_events
 from pik_cli.lab import stop_process
-from tests.e2e.conftest import StackProcess, wait_for
+from tests.support.processes import StackProcess
+from tests.support.waits import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"

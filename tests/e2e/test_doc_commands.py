@@ -21,7 +21,7 @@ from pik_cli.demo import write_scope
 from pik_cli.demo_dashboard import DASHBOARD_FILE, write_demo_dashboard
 from pik_local.demo import stage_incident
 from pik_local.story import generate
-from tests.e2e.conftest import StackProcess
+from tests.support.processes import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pik.core import keys
 from pik_api import ApiClient
-from tests.e2e.conftest import example_event, wait_for
+from tests.support.events import example_event
+from tests.support.waits import wait_for
 
 EVENTS = 1000
 SENDERS = 4

@@ -15,7 +15,9 @@ from pik.core import keys
 from pik.core.timefmt import UTC
 from pik_api import ingest_events, replay
 from pik_local.stack import LocalStack, StackError, free_port
-from tests.e2e.conftest import PIK, example_event, port_is_free, wait_for
+from tests.support.events import example_event
+from tests.support.processes import PIK, port_is_free
+from tests.support.waits import wait_for
 
 
 def aggregate_versions(stack, entity_id):

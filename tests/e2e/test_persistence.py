@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pik_api import ingest_events
 from pik_local.stack import LocalStack
-from tests.e2e.conftest import example_event, wait_for
+from tests.support.events import example_event
+from tests.support.waits import wait_for
 
 
 def snapshot(stack):

@@ -14,7 +14,8 @@ from pik_api import ingest_events
 from pik_local.poller import failed_ids
 from pik_local.runtime import LocalFunction
 from pik_local.stack import LocalStack
-from tests.e2e.conftest import example_event, wait_for
+from tests.support.events import example_event
+from tests.support.waits import wait_for
 
 DAY = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 

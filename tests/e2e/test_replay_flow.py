@@ -10,7 +10,7 @@ import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import count_statuses, ingest_events
 from pik_nb.replay.flow import FlowError
-from tests.e2e.conftest import wait_for
+from tests.support.waits import wait_for
 
 
 @pytest.fixture

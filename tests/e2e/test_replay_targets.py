@@ -19,14 +19,14 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from pik.core.timefmt import UTC
 from pik_api import ApiError, count_statuses, ingest_events
 from pik_local.targets import HTTP_SECRET_PARAMETER
-from tests.conftest import drain_queue
+from tests.support.queues import drain_queue
 
 COUNT = 12
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    from tests.e2e.conftest import StackProcess
+    from tests.support.processes import StackProcess
 
     stack = StackProcess(tmp_path_factory.mktemp("targets"))
     try:

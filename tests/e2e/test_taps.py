@@ -15,7 +15,8 @@ from pik_api import ApiClient, count_statuses
 from pik_local.runtime import LocalFunction
 from pik_local.stack import LocalStack
 from pik_local.stream_poller import StreamMapping, StreamPoller
-from tests.e2e.conftest import example_event, wait_for
+from tests.support.events import example_event
+from tests.support.waits import wait_for
 
 ACCOUNT = "123456789012"
 PARAMS = ["--param", f"SqsTapQueueArn=arn:aws:sqs:us-east-1:{ACCOUNT}:orders",

@@ -48,6 +48,8 @@ def athena_stack(stack):
     group = resolved(tpl["AthenaWorkGroup"]["Properties"], names)
     boto3.client("athena").create_work_group(Name=WORKGROUP, Configuration=group["WorkGroupConfiguration"],
                                              Description=group["Description"])
+    stack.names.update(RawDatabase=DATABASE, AthenaWorkGroup=WORKGROUP,  # for the IAM gate
+                       AthenaResultsBucket=names["AthenaResultsBucket"])
     kit = pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs,
                          athena_database=DATABASE, athena_work_group_name=WORKGROUP)
     return kit
@@ -64,9 +66,7 @@ def test_the_glue_tables_are_the_curated_layout(athena_stack):
     glue = boto3.client("glue")
     attempts = glue.get_table(DatabaseName=DATABASE, Name="attempts")["Table"]
     bucket = athena_stack.resources.raw_bucket_name
-    assert attempts["Parameters"]["storage.location.template"] == (
-        f"s3://{bucket}/" + curated.partition_prefix("attempts", curated.Partition("${source}", "${event_type}",
-                                                                                      "${event_date}")))
+    assert attempts["StorageDescriptor"]["Location"] == f"s3://{bucket}/curated/attempts/"
     assert [c["Name"] for c in attempts["PartitionKeys"]] == list(curated.PARTITION_COLUMNS)
     group = boto3.client("athena").get_work_group(WorkGroup=WORKGROUP)["WorkGroup"]["Configuration"]
     assert group["BytesScannedCutoffPerQuery"] == 10 * 2**30 and group["EnforceWorkGroupConfiguration"] is True
@@ -106,3 +106,28 @@ def test_a_failed_athena_query_is_a_clear_error(athena_stack, monkeypatch):
     monkeypatch.setattr(models.Execution, "advance", lambda self: setattr(self, "status", "FAILED"))
     with pytest.raises(pik_nb.SqlError, match="athena FAILED"):
         athena_stack.sql("SELECT 1", engine="athena")
+
+
+def test_compaction_registers_every_partition_it_writes_so_athena_answers_across_streams(athena_stack,
+                                                                                         monkeypatch):
+    from pik.handlers import compact, ingest
+    from tests.conftest import LambdaContext, call, make_event
+
+    monkeypatch.setenv("CURATED_DATABASE", DATABASE)
+    for source in ("checkout", "billing"):
+        status, _ = call(ingest, "/ingest", make_event(source=source, event_type="order_placed", payload={"n": 1}))
+        assert status == 200
+    first = compact.handler({"source": "aws.events"}, LambdaContext())
+    again = compact.handler({"source": "aws.events"}, LambdaContext())  # registered already: fine
+    assert (first["written"], again["written"]) == (2, 0)
+    glue, bucket = boto3.client("glue"), athena_stack.resources.raw_bucket_name
+    for layout in curated.LAYOUTS:
+        found = glue.get_partitions(DatabaseName=DATABASE, TableName=layout)["Partitions"]
+        assert sorted(p["Values"][:2] for p in found) == [["billing", "order_placed"], ["checkout", "order_placed"]]
+        for partition in found:
+            descriptor = partition["StorageDescriptor"]
+            assert descriptor["Location"] == f"s3://{bucket}/" + curated.partition_prefix(
+                layout, curated.Partition(*partition["Values"]))
+            assert "ParquetHiveSerDe" in descriptor["SerdeInfo"]["SerializationLibrary"]
+    table = glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]
+    assert not [k for k in table["Parameters"] if k.startswith("projection.")]  # no injected column to satisfy

@@ -16,7 +16,8 @@ from pik.core.metrics import compute
 from pik.handlers import ingest
 from pik.handlers.processor import recomputer
 from pik.settings import Settings
-from tests.conftest import call, make_event
+from tests.support.events import make_event
+from tests.support.lambdas import call
 from tests.functional.test_replay import DAY
 
 FIELDS = "amount,cart.total"

@@ -15,7 +15,8 @@ from pik.aws import clients
 from pik.core import keys
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
-from tests.conftest import call, make_event
+from tests.support.events import make_event
+from tests.support.lambdas import call
 
 
 def post(body, request_id=None):
@@ -117,7 +118,9 @@ def test_thirty_two_concurrent_identical_ingests_accept_exactly_once(stack):
 def test_base64_bodies_are_decoded_and_bad_utf8_is_a_400(stack):
     import base64
 
-    from tests.conftest import LambdaContext, api_event
+    from tests.support.events import api_event
+
+    from tests.support.lambdas import LambdaContext
 
     good = api_event("/ingest", base64.b64encode(json.dumps(make_event()).encode()).decode())
     good["isBase64Encoded"] = True
@@ -272,7 +275,8 @@ def test_bad_input_is_rejected_naming_field_and_rule_and_only_quarantined(stack,
 
 
 def test_arrival_is_when_api_gateway_received_the_request(stack):
-    from tests.conftest import LambdaContext, api_event
+    from tests.support.events import api_event
+    from tests.support.lambdas import LambdaContext
 
     received = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
     body = make_event(event_time=(received - timedelta(seconds=90)).isoformat())

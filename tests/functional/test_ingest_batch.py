@@ -130,11 +130,12 @@ def test_a_malformed_batch_is_refused_whole_naming_field_and_rule(stack, body, h
     assert raw_keys(stack, "raw/") == [] and len(raw_keys(stack, "rejected/")) == 1
 
 
-def test_a_batch_over_five_megabytes_is_a_413(stack):
+def test_a_batch_over_what_lambda_can_receive_is_a_413_naming_the_limit(stack):
     padding = "x" * (batch.MAX_BATCH_BYTES + 1)
     status, answer = post(json.dumps({"events": [make_event(payload={"p": padding})]}))
     assert status == 413 and answer["details"][0] == {"field": "body", "rule": "max_bytes",
-                                                      "message": f"a batch body must be at most {batch.MAX_BATCH_BYTES} bytes"}
+                                                      "message": f"a batch body must be at most {batch.MAX_BATCH_BYTES} bytes "
+                                                      "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)"}
 
 
 def test_a_single_event_body_is_answered_as_before(stack):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from datetime import datetime, timedelta
 
 import pytest
 
 from pik.core.replay import encode_continuation
+from pik.core.timefmt import UTC
 from pik.handlers import ingest, processor, replay
 from pik.handlers.observability import logger
 from tests.conftest import LambdaContext, api_event, call, make_event, sqs_event
@@ -56,6 +58,7 @@ def test_success_paths_publish_their_metrics_without_warnings(stack, quiet, caps
                                        "ProcessorMessageCount", "ProcessorErrorCount"]
 
 
+@pytest.mark.no_iam_gate  # a put to a bucket that is not the stack's
 def test_error_paths_count_their_error_without_warnings(stack, quiet, capsys, monkeypatch):
     bad = api_event("/ingest", "not base64!")
     bad["isBase64Encoded"] = True
@@ -75,3 +78,15 @@ def test_an_unexpected_exception_propagates_and_publishes_nothing(stack, quiet, 
     with pytest.raises(ZeroDivisionError):
         call(ingest, "/ingest", make_event())
     assert emitted_metrics(capsys) == []
+
+
+def test_a_clock_ahead_of_ours_counts_as_skew_and_lag_stays_non_negative(stack, capsys):
+    """CloudWatch has no percentiles for a metric with a negative value: the p99 lag alarm would go blind."""
+    ahead = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    events = [make_event(entity_id="skewed", event_time=ahead), make_event(entity_id="late")]
+    status, answer = call(ingest, "/ingest", {"events": events})
+    assert status == 200 and [r["status"] for r in answer["results"]] == ["ACCEPTED", "ACCEPTED"]
+    assert answer["results"][0]["ingest_lag_ms"] < 0  # the API still answers the true difference
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert line["ClockSkewCount"] == [1.0]
+    assert len(line["IngestLagMs"]) == 2 and min(line["IngestLagMs"]) == 0 and max(line["IngestLagMs"]) > 3_000_000

@@ -10,7 +10,8 @@ import pytest
 
 from pik.core import identity
 from pik.handlers import processor, replay
-from tests.conftest import LambdaContext, call, sqs_event
+from tests.support.events import sqs_event
+from tests.support.lambdas import call, LambdaContext
 from tests.functional.test_replay import DAY, drain, seed, window
 
 
@@ -147,7 +148,7 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
     sums exact (as decimal text where DynamoDB's number range or 38 digits cannot hold them)."""
     from decimal import Decimal
 
-    from tests.conftest import make_event
+    from tests.support.events import make_event
     from tests.functional.test_replay import ingest
 
     for i, amount in enumerate(amounts):

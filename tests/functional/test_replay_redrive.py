@@ -9,7 +9,7 @@ import json
 import boto3
 
 from pik.handlers import replay
-from tests.conftest import call
+from tests.support.lambdas import call
 from tests.functional.test_replay import drain, seed, window
 from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
 

@@ -14,7 +14,8 @@ from pik.core.contract import Limits
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import ingest as ingest_service
-from tests.conftest import call, make_event
+from tests.support.events import make_event
+from tests.support.lambdas import call
 from tests.functional.test_replay import DAY, window
 from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
 

@@ -41,9 +41,13 @@ def fail_once():
 
 
 def statuses(stack, body: dict) -> list[str]:
-    attempts = sorted(
-        (r for r in items_of(stack, body) if r["sk"].startswith("ATT#")), key=lambda a: a["request_id"]
-    )
+    """The event's attempt statuses in the order they were made: the gate's first attempt, then by request
+    id (a record read twice from one shard position carries one request id, and equal arrival times leave
+    the items' own order to their random attempt ids)."""
+    items = items_of(stack, body)
+    [first] = {r["first_attempt_id"] for r in items if "first_attempt_id" in r}
+    attempts = sorted((r for r in items if r["sk"].startswith("ATT#")),
+                      key=lambda a: (a["attempt_id"] != first, a["request_id"]))
     return [a["status"] for a in attempts]
 
 

@@ -22,7 +22,8 @@ from pik.core.metrics import as_decimal
 from pik.handlers import ingest, processor
 from pik.handlers.processor import recomputer
 from pik.settings import Settings
-from tests.conftest import LambdaContext, call, make_event, sqs_event
+from tests.support.events import make_event, sqs_event
+from tests.support.lambdas import call, LambdaContext
 from tests.functional.test_replay import DAY
 
 METRICS = ("count", "sum.amount", "min.amount", "max.amount")

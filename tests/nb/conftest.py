@@ -13,7 +13,9 @@ from botocore.awsrequest import AWSResponse
 import pik_nb
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, processor, replay
-from tests.conftest import REGION, LambdaContext, call, make_event, sqs_event
+from tests.support.aws import REGION
+from tests.support.events import make_event, sqs_event
+from tests.support.lambdas import call, LambdaContext
 
 
 @pytest.fixture

@@ -129,7 +129,67 @@ def test_sql_answers_arrow_without_pandas_and_frames_carry_the_query(local):
     query = "SELECT event_id, amount, country FROM events ORDER BY amount"
     table = kit.sql(query, arrow=True)
     frame = kit.sql(query)
-    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == len({a["event_id"] for a in answers})
+    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == frame["event_id"].nunique()
+    assert {a["event_id"] for a in answers} <= set(frame["event_id"])  # and the late event of the test above
     assert table.column("event_id").to_pylist() == frame["event_id"].tolist()
     assert table.schema.field("amount").type == pa.int64()
     assert frame.attrs["pik"]["kind"] == "sql" and frame.attrs["pik"]["scope"] == {"query": query}
+
+
+REFUSED = ["COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'", "ATTACH '/tmp/pik-leak.db'",
+           "CREATE TABLE leak AS SELECT * FROM events", "SELECT * FROM read_text('/etc/hostname')",
+           "SELECT * FROM glob('/*')", "SET enable_external_access = true", "PRAGMA version",
+           "SELECT count(*) FROM events; SELECT 1", "INSTALL httpfs"]
+
+
+@pytest.mark.parametrize("query", REFUSED)
+def test_sql_is_read_only_and_confined_by_default(local, query, tmp_path):
+    kit, _, _ = local
+    with pytest.raises(pik_nb.SqlError) as refused:
+        kit.sql(query)
+    assert any(words in str(refused.value) for words in
+               ("read-only", "one SQL statement at a time", "disabled by config", "Permission Error")), refused.value
+    assert not (tmp_path / "pik-leak.csv").exists()
+
+
+def test_sql_opt_in_reaches_files_and_the_cli_refuses_in_one_line(local, tmp_path):
+    kit, info_file, _ = local
+    target = tmp_path / "out.csv"
+    kit.sql(f"COPY (SELECT event_id FROM events) TO '{target}'", confined=False)
+    events = kit.sql("SELECT count(*) AS n FROM events")["n"].tolist()[0]
+    assert len(target.read_text().splitlines()) == 1 + events  # a header and every event
+    runner, where = CliRunner(), ["--local-file", str(info_file)]
+    for query, message in (("", "no SQL statement"), ("-- a comment", "no SQL statement"),
+                           ("SELECT 1; SELECT 2", "one SQL statement at a time"),
+                           ("SELECT * FROM read_text('/etc/hostname')", "disabled by config")):
+        answer = runner.invoke(cli, ["sql", query, *where])
+        assert answer.exit_code == 1 and message in answer.output, (query, answer.output)
+        assert len(answer.output.strip().splitlines()) == 1 and "Traceback" not in answer.output
+    unconfined = runner.invoke(cli, ["sql", "SELECT count(*) AS n FROM glob('/etc/hostname')", "--unconfined",
+                                     *where])
+    assert unconfined.exit_code == 0 and "1" in unconfined.output, unconfined.output
+
+
+@pytest.mark.parametrize("where, limit, message", [
+    ("TRUE) OR (TRUE", None, "is not one SQL condition"),
+    ("TRUE) --", 1, "holds a comment"),
+    ("TRUE /* ", 1, "holds a comment"),
+    ("amount > 0; SELECT 1", None, "is not one SQL condition"),
+    (None, 0, "limit must be a positive whole number"),
+    (None, -1, "limit must be a positive whole number"),
+])
+def test_search_stays_inside_its_scope_and_limit(local, where, limit, message):
+    kit, _, _ = local
+    kit.sql("SELECT 1")  # a stream of another source must stay out of the scope
+    with pytest.raises(pik_nb.ScopeError, match=message):
+        kit.search(source="checkout", event_type="order_placed", where=where, limit=limit)
+
+
+def test_search_limits_and_scopes_with_a_subquery_inside_the_condition(local):
+    kit, _, _ = local
+    ingest_events(kit.resources.api_url, [make_event(source="billing", event_type="invoice", entity_id="b-1",
+                                                     event_time=DAY.isoformat(), payload={"amount": 1})],
+                  workers=1, progress=False)
+    inside = kit.search(source="checkout", event_type="order_placed", where="amount IN (SELECT amount FROM events)")
+    assert set(inside["source"]) == {"checkout"} and len(inside) >= 12
+    assert len(kit.search(source="checkout", event_type="order_placed", limit=2)) == 2

@@ -34,15 +34,16 @@ def _near(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["event_time"] >= low) & (frame["event_time"] < high)]
 
 
-@pytest.mark.parametrize("field", [None, "amount"])
-def test_sql_cells_equal_the_pandas_cells(archive, field):
+@pytest.mark.parametrize("field,by_entity", [(None, True), ("amount", True), (None, False)])
+def test_sql_cells_equal_the_pandas_cells(archive, field, by_entity):
     attempts, events, sql = archive
     scoped = _near(attempts[attempts["source"] == "web"])
+    scoped = scoped if by_entity else scoped.assign(entity_id="")
     values = events.set_index("s3_key")["amount"] if field else None
     expected = dashboard.cells(dashboard.arrivals(scoped, values=values).query("kind != 'conflict_latest'")
                                .query("kind != 'conflict'" if field else "kind == kind"), "1D")
     got = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END, field=field,
-                                               conflicts=field is None)))
+                                               conflicts=field is None, by_entity=by_entity)))
     keys = list(dashboard.CELL_KEYS)
     got, expected = got.sort_values(keys).reset_index(drop=True), expected.sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(got[keys + ["n"]], expected[keys + ["n"]], check_dtype=False)
@@ -56,7 +57,7 @@ def test_a_dashboard_planted_on_the_archive_is_explained_from_sql(archive):
     sem = dashboard.Semantics(cutoff=pd.Timedelta(hours=6), dedup=False)
     shown = dashboard.compute(arrivals, sem, "1D")
     shown = shown[(shown["window"] >= START) & (shown["window"] < END)]
-    cells = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END)))
+    cells = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END, by_entity=False)))
     ex = dashboard.explain(shown, cells_=cells, arrivals_of=lambda s, e: arrivals)
     assert ex.semantics.time_basis == "event_time" and not ex.semantics.dedup
     assert ex.semantics.cutoff == pd.Timedelta(hours=6) and ex.semantics.fit == 1.0

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from pik.core.errors import StorageError
-from tests.conftest import make_event
+from tests.support.events import make_event
 from tests.nb.conftest import DAY, intercept, post
 
 

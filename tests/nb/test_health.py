@@ -15,7 +15,8 @@ from pik.core.timefmt import UTC
 from pik.handlers import ingest
 from pik_nb.analyses import health
 from pik_nb import ScopeError
-from tests.conftest import api_event, LambdaContext, make_event
+from tests.support.events import api_event, make_event
+from tests.support.lambdas import LambdaContext
 
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
 

@@ -11,7 +11,7 @@ import pytest
 import pik_nb
 from pik.core.errors import NotFoundError
 from pik_nb.read.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
-from tests.conftest import make_event
+from tests.support.events import make_event
 from tests.nb.conftest import DATE, DAY, post
 
 def test_aggregates_list_every_version_typed(kit, story):

@@ -13,7 +13,7 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik_nb.read.frames import ATTEMPT_COLUMNS
-from tests.conftest import make_event
+from tests.support.events import make_event
 from tests.nb.conftest import post
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -42,7 +42,13 @@ def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashb
     parameters = {"local_file": str(stack.info_file), "source": truth.focus_source,
                   "event_type": truth.focus_event_type, "dashboard_file": str(dashboard_file)}
     text = "\n".join(run("6_dashboard.ipynb", parameters, tmp_path / "6_dashboard.ipynb"))
-    assert "the dashboard counts by event time, with a 6 h cutoff, without dedup (reproduces 100% of windows)" in text
+    said = re.search(r"the dashboard counts by event time, with a \d+ h cutoff( \(any from ([\w ]+) to ([\w ]+) counts "
+                     r"the same\))?, without dedup \(reproduces 100% of windows\)", text)
+    assert said, text
+    ex = pik_nb.connect(path=stack.info_file).explain_dashboard(dashboard_file, source=truth.focus_source,
+                                                                event_type=truth.focus_event_type)
+    low, high = ex.semantics.cutoff_range  # the story's arrivals tell apart only the cutoffs outside it
+    assert low <= pd.Timedelta(hours=6) and (high is None or pd.Timedelta(hours=6) <= high)
     windows = len(pd.read_csv(dashboard_file))
     assert f"this reproduces {windows} of {windows} windows exactly" in text
     assert re.search(r"\*\*Finding:\*\* a replay of the [\d,]+ late events? would send \d+ \(dry run rp-", text)
@@ -54,5 +60,5 @@ def test_the_incident_notebook_shows_what_the_dashboard_shows(incident, dashboar
     text = "\n".join(run("incident.ipynb", parameters, tmp_path / "incident.ipynb"))
     windows = len(pd.read_csv(dashboard_file))
     assert re.search(r"\*\*Finding:\*\* \w+ \d+ shows [\d,]+, the truth is [\d,]+: [^.]*(arrived after the dashboard's "
-                     r"6 h cutoff|repeats were counted twice)[^.]*\. The dashboard counts by event time, with a 6 h cutoff, "
-                     rf"without dedup — this reproduces {windows} of {windows} windows exactly\.", text)
+                     r"\d+ h cutoff|repeats were counted twice)[^.]*\. The dashboard counts by event time, with a "
+                     rf"\d+ h cutoff[^,]*, without dedup — this reproduces {windows} of {windows} windows exactly\.", text)

@@ -12,7 +12,7 @@ import pytest
 from pik_local.demo import stage_incident
 from pik_nb.notebook.runner import run_notebook, write_html
 from pik_local.story import generate
-from tests.e2e.conftest import StackProcess
+from tests.support.processes import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -107,7 +107,7 @@ def test_an_empty_scope_says_so_and_finishes(incident, tmp_path, capfd, name):
 def test_pik_incident_open_then_report(incident, tmp_path):
     import subprocess
 
-    from tests.e2e.conftest import PIK
+    from tests.support.processes import PIK
 
     stack, truth = incident
     start, end = truth.incident_window
@@ -129,7 +129,7 @@ def test_pik_incident_open_then_report(incident, tmp_path):
 def test_pik_incident_open_refuses_an_ambiguous_scope(tmp_path):
     import subprocess
 
-    from tests.e2e.conftest import PIK
+    from tests.support.processes import PIK
 
     done = subprocess.run([*PIK, "incident", "open", "x", "--entity", "a", "--source", "s", "--start", "2026-01-01",
                            "--end", "2026-01-02", "--no-lab"], cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -3,6 +3,8 @@ semantics, and the semantics given back with every window explained; noise lands
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,10 +80,9 @@ def test_a_planted_semantics_explains_every_window(seed, sem, by_entity, metric)
     keys = ["window", "entity_id"] if by_entity else ["window"]
     merged = shown.merge(again, on=keys, how="left", suffixes=("", "_again")).fillna(0.0)
     assert (merged["value"] == merged["value_again"]).all()
-    truth = arrivals[arrivals["kind"] == d.ACCEPTED]
-    assert ex.table["truth"].sum() == truth[d.windows_of(truth["event_time"], "1D").isin(shown["window"])
-                                            & truth["entity_id"].isin(shown.get("entity_id", truth["entity_id"]))
-                                            ]["value"].sum()
+    truth = arrivals[arrivals["kind"] == d.ACCEPTED].assign(window=lambda f: d.windows_of(f["event_time"], "1D"))
+    shown_truth = truth.merge(shown[keys], on=keys, how="inner")  # the accepted events of the windows shown
+    assert ex.table["truth"].sum() == shown_truth["value"].sum()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -135,6 +136,10 @@ def test_the_events_behind_a_cause_are_its_number():
         assert len(ex.events(row.window, "truth")) == row.truth
     late = ex.events(ex.table.loc[ex.table["late"].idxmin(), "window"], "late")
     assert set(late.columns) >= {"event_id", "event_time", "arrival", "status", "s3_key"}
+    assert json.loads(json.dumps(ex.semantics.to_dict()))["dedup"] is False  # what --json prints
+    printed = str(ex).splitlines()  # what pik explain-dashboard prints
+    assert printed[0].startswith("semantics: counts by event time, with a ") and printed[0].endswith("(fits 100% of windows)")
+    assert printed[2].split()[:3] == ["window", "dashboard", "truth"] and printed[3].startswith("2026-11-20 ")
 
 
 def test_summary_reads_like_the_incident_channel():

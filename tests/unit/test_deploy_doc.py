@@ -55,7 +55,7 @@ def test_every_retained_resource_is_named_in_tear_down(doc, tpl):
     tear_down = doc[doc.index("## 7. Tear down"):]
     retained = {n for n, r in tpl["Resources"].items() if r.get("DeletionPolicy") == "Retain"
                 and r["Type"] in ("AWS::S3::Bucket", "AWS::DynamoDB::Table")}
-    assert retained == {"RawBucket", "EventsTable", "AggregatesTable", "ReplaysTable"}
+    assert retained == {"RawBucket", "EventsTable", "AggregatesTable", "ReplaysTable", "AthenaResultsBucket"}
     for name in retained:
         assert f"`{name}`" in tear_down or f"`{name}`," in tear_down, name
         assert tpl["Resources"][name].get("UpdateReplacePolicy") == "Retain", name

@@ -37,3 +37,14 @@ def test_notebook_columns_come_from_the_declared_fields():
     assert list(ATTEMPT_COLUMNS) == list(records.ATTEMPT_FIELDS)
     assert list(AGGREGATE_COLUMNS) == list(records.AGGREGATE_FIELDS)
     assert ATTEMPT_COLUMNS["status"] == "category" and ATTEMPT_COLUMNS["ingest_lag_ms"] == "int"
+
+
+def test_attempt_statuses_are_one_enum_whose_values_are_the_strings_stored_and_answered():
+    import json
+
+    from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, AttemptStatus
+
+    assert [ACCEPTED, DUPLICATE, CONFLICT, REJECTED] == list(AttemptStatus)
+    assert [status.value for status in AttemptStatus] == ["ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"]
+    assert json.dumps({"status": AttemptStatus.CONFLICT}) == '{"status": "CONFLICT"}'
+    assert {"ACCEPTED": 1}[AttemptStatus.ACCEPTED] == 1  # the answers' plain strings find the members' keys

@@ -31,11 +31,33 @@ def test_the_glue_tables_are_the_curated_layout(resources, logical, layout, colu
     spec = table["Properties"]["TableInput"]
     assert [k["Name"] for k in spec["PartitionKeys"]] == list(curated.PARTITION_COLUMNS)
     params = spec["Parameters"]
-    assert params["projection.enabled"] == "true" and params["classification"] == "parquet"
-    location = params["storage.location.template"]["Fn::Sub"]
-    assert location == "s3://${RawBucket}/" + curated.partition_prefix(
-        layout, curated.Partition("${!source}", "${!event_type}", "${!event_date}"))
+    assert params == {"classification": "parquet"}  # no projection: partitions are registered (ADR 0306)
+    assert spec["StorageDescriptor"]["Location"] == {"Fn::Sub": f"s3://${{RawBucket}}/{curated.PREFIX}/{layout}/"}
     assert "ParquetHiveSerDe" in spec["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+
+
+def test_the_raw_table_projects_the_days_the_contract_accepts_ahead():
+    from pik.core.contract import Limits
+
+    params = template.load()["Resources"]["RawEventsTable"]["Properties"]["TableInput"]["Parameters"]
+    assert Limits().max_clock_skew.days == 1
+    assert params["projection.event_date.range"] == "2000-01-01,NOW+1DAYS"
+    assert params["projection.event_date.interval.unit"] == "DAYS"
+
+
+def _statements(resources: dict) -> list[dict]:
+    """The compaction policy's statements with ``!If [AthenaEnabled, ...]`` taken as true."""
+    statements = resources["CompactionFunction"]["Properties"]["Policies"][0]["Statement"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
+
+
+def test_compaction_registers_partitions_in_this_stacks_curated_tables_only(resources):
+    props = resources["CompactionFunction"]["Properties"]
+    assert props["Environment"]["Variables"]["CURATED_DATABASE"] == {"Fn::If": ["AthenaEnabled", {"Ref": "RawDatabase"}, ""]}
+    [glue] = [s for s in _statements(resources) if any(a.startswith("glue:") for a in s["Action"])]
+    assert glue["Action"] == ["glue:GetTable", "glue:BatchCreatePartition"]
+    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in glue["Resource"]] == [
+        "catalog", "database/${RawDatabase}", "table/${RawDatabase}/attempts", "table/${RawDatabase}/events"]
 
 
 def test_compaction_runs_alone_on_a_parameterised_schedule_with_pyarrow_from_the_managed_layer(resources):
@@ -45,14 +67,14 @@ def test_compaction_runs_alone_on_a_parameterised_schedule_with_pyarrow_from_the
     assert props["ReservedConcurrentExecutions"] == 1 and props["Timeout"] <= 900
     schedule = props["Events"]["Schedule"]
     assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == {"Ref": "CompactionSchedule"}
-    assert "/aws/service/aws-sdk-pandas/${PandasLayerSdkVersion}/${AWS::Region}/py3.12/arm64/layer-arn" in str(props["Layers"])
+    assert "/aws/service/aws-sdk-pandas/${PandasLayerSdkVersion}/py3.12/arm64/layer-arn" in str(props["Layers"])
     others = [name for name, r in template.of_type(template.load(), "AWS::Serverless::Function").items()
               if "Layers" in r["Properties"] and name != "CompactionFunction"]
     assert others == []  # pyarrow is the compaction function's alone
 
 
 def test_compaction_may_write_and_delete_only_under_curated(resources):
-    statements = resources["CompactionFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements = _statements(resources)
     writes = [s for s in statements if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
     assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${RawBucket.Arn}/curated/*"}]
     raw = [s for s in statements if s["Resource"] == {"Fn::Sub": "${RawBucket.Arn}/raw/*"}]

@@ -25,7 +25,7 @@ EXPECTED = {
     "ReadRawObjects": {"s3:GetObject"},
     "InvokeReplayOnly": {"execute-api:Invoke"},
     "ReplayQueueDepths": {"sqs:GetQueueAttributes"},
-    "FindThisStack": {"cloudformation:DescribeStacks"},
+    "FindThisStack": {"cloudformation:DescribeStacks", "cloudformation:ListStackResources"},
 }
 
 

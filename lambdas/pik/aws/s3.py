@@ -17,14 +17,38 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import botocore
 from botocore.exceptions import ClientError
 
-from ..core.errors import StorageError
+from ..core.errors import PikError, StorageError
 from . import clients
 
 CONFLICT_RETRIES = 3
 CONFLICT_BACKOFF_S = 0.05  # doubled per retry: 50, 100, 200 ms
 log = logging.getLogger(__name__)
+
+
+class SdkTooOldError(PikError, RuntimeError):
+    """The runtime's botocore cannot send what pik's write order needs (raised at import: init fails)."""
+
+
+def require_conditional_writes(service_model: Any = None) -> None:
+    """Fail at init, with the fix, when botocore cannot send ``If-None-Match`` on PutObject.
+
+    Raw bytes are written create-only (``put_new``); a botocore older than S3's conditional writes
+    (August 2024) refuses the parameter, and the bucket policy refuses a put without it. Lambda's
+    python3.12 runtime bundles a botocore that varies by region and date, so this checks the
+    capability itself, not a version number.
+    """
+    model = service_model or clients.session(region_name="us-east-1")._session.get_service_model("s3")
+    if "IfNoneMatch" not in model.operation_model("PutObject").input_shape.members:
+        raise SdkTooOldError(
+            f"botocore {botocore.__version__} cannot send If-None-Match on S3 PutObject, which pik's raw "
+            "writes need (conditional writes, August 2024): add boto3>=1.35.16 to lambdas/requirements.txt "
+            "(about 37 MB unzipped) and sam build again, or deploy in a region whose runtime bundles it")
+
+
+require_conditional_writes()
 
 
 def _encode(document: dict) -> bytes:

@@ -28,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ..core.errors import StorageError
+from ..core.errors import PikError, StorageError
 from ..core.targets import Delivered, Outgoing, Target, body, encoded, signing_keys, webhook_id, webhook_signature
 
 ATTEMPTS = 3
@@ -61,7 +61,7 @@ def _pool() -> ThreadPoolExecutor:
         return _threads[0]
 
 
-class DeadlineExceeded(OSError):
+class DeadlineExceeded(PikError, OSError):
     """No whole answer within the request's deadline."""
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import identity, keys
-from .errors import FieldError, ValidationError
+from .errors import FieldError, PikError, ValidationError
 from .timefmt import UTC, day_of, key_time, parse_aware
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -143,8 +143,8 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-class _OutOfRange(ValueError):
-    pass
+class _OutOfRange(PikError, ValueError):
+    """A time outside the years a key can hold; becomes a ``FieldError`` of the event."""
 
 
 def _finite_float(text: str) -> float:

@@ -24,19 +24,19 @@ def contribution(payload: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: field_value(payload, name) for name in fields}
 
 
-def reusable(row: dict, payload_sha256: str, fields: tuple[str, ...]) -> bool:
+def reusable(row: dict[str, Any], payload_sha256: str, fields: tuple[str, ...]) -> bool:
     """A manifest row's contribution stands for an input with this payload hash and these fields."""
     kept = row.get("contribution")
     return row.get("payload_sha256") == payload_sha256 and isinstance(kept, dict) and set(kept) == set(fields)
 
 
-def as_payload(kept: dict[str, Any]) -> dict:
+def as_payload(kept: dict[str, Any]) -> dict[str, Any]:
     """The smallest payload whose ``field_value`` is ``kept[field]`` for each field.
 
     >>> as_payload({"amount": 5, "cart.total": 7.5, "steps": None})
     {'amount': 5, 'cart': {'total': 7.5}}
     """
-    payload: dict = {}
+    payload: dict[str, Any] = {}
     for name, value in kept.items():
         if value is None:
             continue  # absent, or not a finite number: field_value is None either way

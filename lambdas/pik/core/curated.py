@@ -7,7 +7,13 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 - ``curated/attempts/source=S/event_type=T/event_date=D/part-<sha>.parquet``  every ingest attempt
 - ``curated/events/source=S/event_type=T/event_date=D/part-<sha>.parquet``    one row per ACCEPTED event
 - ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
+- ``curated/schemas/source=S/event_type=T.json``  the stream's typed payload columns (name -> kind)
 - ``curated/watermark.json``  attempts that arrived before ``ingest_time`` are compacted
+
+One stream (source, event_type) has one kind per payload column over time: a partition's kinds are
+joined with the stream's recorded ones (``widen``: ``int`` -> ``float`` -> ``text``, ``bool`` ->
+``text``; an integer outside int64 is ``text``, exactly), the stream schema is written first, and
+every part of the stream is written with all of its columns (docs/adr/0305-one-schema-per-stream.md).
 
 A part's name is the hash of its bytes, so the same rows give the same key; a partition's files
 change by writing the new parts, then its manifest (the switch), then deleting the old parts.
@@ -30,7 +36,10 @@ ATTEMPTS, EVENTS = "attempts", "events"
 LAYOUTS = (ATTEMPTS, EVENTS)
 WATERMARK_KEY = f"{PREFIX}/watermark.json"
 MANIFEST_PREFIX = f"{PREFIX}/manifests/"
+SCHEMA_PREFIX = f"{PREFIX}/schemas/"
 MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v1"
+STREAM_SCHEMA = "pik.curated.stream-schema.v1"
+INT64 = (-2**63, 2**63 - 1)
 PARTITION_COLUMNS = ("source", "event_type", "event_date")
 
 #: Columns stored in an attempts part (the partition columns live in the path), with their kind
@@ -66,6 +75,20 @@ def part_key(layout: str, source: str, event_type: str, event_date: str, digest:
 
 def manifest_key(partition: Partition) -> str:
     return f"{MANIFEST_PREFIX}{partition.path()}.json"
+
+
+def stream_manifest_prefix(source: str, event_type: str) -> str:
+    """Where the manifests of one stream's partitions live (one per day)."""
+    return f"{MANIFEST_PREFIX}source={source}/event_type={event_type}/"
+
+
+def schema_key(source: str, event_type: str) -> str:
+    """The stream's schema document.
+
+    >>> schema_key("checkout", "order_placed")
+    'curated/schemas/source=checkout/event_type=order_placed.json'
+    """
+    return f"{SCHEMA_PREFIX}source={source}/event_type={event_type}.json"
 
 
 def partition_of_manifest(key: str) -> Partition:
@@ -106,29 +129,51 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def payload_kinds(rows: Iterable[dict]) -> dict[str, str]:
-    """Each payload column's kind over ``rows``: ``bool``, ``int``, ``float`` or ``text`` (mixed
-    kinds widen: int+float -> float, anything else -> text). Sorted by name, so parts are stable.
+def value_kind(value: Any) -> str | None:
+    """The column kind a payload scalar needs (None for null): an integer outside int64 is ``text``.
+
+    >>> value_kind(True), value_kind(2**63 - 1), value_kind(2**63), value_kind(1e308), value_kind("x")
+    ('bool', 'int', 'text', 'float', 'text')
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if INT64[0] <= value <= INT64[1] else "text"
+    return "float" if isinstance(value, float) else "text"
+
+
+def widen(a: str | None, b: str | None) -> str | None:
+    """The narrowest kind holding both: ``int`` -> ``float`` -> ``text``, ``bool`` -> ``text``.
+    Commutative and associative, so the order rows arrive in never changes a stream's kinds.
+
+    >>> widen("int", "float"), widen("float", "int"), widen("bool", "int"), widen(None, "int")
+    ('float', 'float', 'text', 'int')
+    """
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    return "float" if {a, b} == {"int", "float"} else "text"
+
+
+def payload_kinds(rows: Iterable[dict], known: dict[str, str] | None = None) -> dict[str, str]:
+    """Each payload column's kind over ``rows`` widened with the ``known`` kinds (the stream's
+    recorded schema): ``bool``, ``int``, ``float`` or ``text``. Sorted by name, so parts are stable;
+    a column only ever null is left out until a value names its kind.
 
     >>> payload_kinds([{"amount": 1, "country": "DE"}, {"amount": 2.5, "ok": None}])
     {'amount': 'float', 'country': 'text'}
+    >>> payload_kinds([{"amount": 2**64}], {"amount": "int", "vip": "bool"})
+    {'amount': 'text', 'vip': 'bool'}
     """
-    seen: dict[str, set[str]] = {}
+    kinds: dict[str, str | None] = dict(known or {})
     for row in rows:
         for name, value in row.items():
-            if name in EVENT_COLUMNS or name == PAYLOAD:
-                continue
-            kinds = seen.setdefault(name, set())
-            if value is not None:
-                kinds.add("bool" if isinstance(value, bool) else "int" if isinstance(value, int)
-                          else "float" if isinstance(value, float) else "text")
-    result = {}
-    for name in sorted(seen):
-        kinds = seen[name]
-        if not kinds:
-            continue
-        result[name] = kinds.pop() if len(kinds) == 1 else ("float" if kinds == {"int", "float"} else "text")
-    return result
+            if name not in EVENT_COLUMNS and name != PAYLOAD and name not in PARTITION_COLUMNS:
+                kinds[name] = widen(kinds.get(name), value_kind(value))
+    return {name: kind for name, kind in sorted(kinds.items()) if kind is not None}
 
 
 def accepted(items: Iterable[dict]) -> list[dict]:
@@ -151,6 +196,24 @@ def manifest_document(partition: Partition, files: dict[str, list[str]], ids: di
             "files": {layout: sorted(files.get(layout, [])) for layout in LAYOUTS},
             "ids": {key: sorted(ids[key]) for key in sorted(ids)},
             "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS}}
+
+
+def stream_schema_document(source: str, event_type: str, columns: dict[str, str], updated_at: str, *,
+                           version: int = 0, days: dict[str, int] | None = None) -> dict:
+    """The stream's payload columns (name -> kind), every events part of the stream has exactly
+    these (after ``EVENT_COLUMNS``, before ``payload``); ``version`` counts widenings and ``days``
+    maps each compacted day to the version its parts were written under (older ones are rewritten).
+
+    >>> stream_schema_document("checkout", "order_placed", {"amount": "int"}, "t", days={"2026-11-20": 0})["days"]
+    {'2026-11-20': 0}
+    """
+    return {"schema": STREAM_SCHEMA, "source": source, "event_type": event_type, "updated_at": updated_at,
+            "columns": dict(sorted(columns.items())), "version": version, "days": dict(sorted((days or {}).items()))}
+
+
+def event_columns(payload_columns: dict[str, str]) -> dict[str, str]:
+    """An events part's columns: the fixed ones, the stream's payload columns, then ``payload``."""
+    return {**EVENT_COLUMNS, **payload_columns, PAYLOAD: "text"}
 
 
 def watermark_document(ingest_time: str, partitions: int, compacted_at: str) -> dict:

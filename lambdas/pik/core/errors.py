@@ -1,14 +1,35 @@
-"""The one exception hierarchy of pik.
+"""The one exception hierarchy of pik: every exception class of pik, pik_api, pik_nb, pik_local and
+pik_cli derives from ``PikError`` (``tests/unit/test_errors.py`` keeps this tree complete).
 
     PikError
     ├── ValidationError      bad input (``too_large`` when a size bound broke), carries FieldErrors
     ├── ConflictError        a request that contradicts an earlier one
     ├── ForbiddenError       a record that belongs to another requester
     ├── NotFoundError        an id that names nothing
-    └── StorageError         an AWS call failed; retrying the request is safe
+    ├── StorageError         an AWS call failed; retrying the request is safe
+    │   ├── ContentionError  concurrent transactions kept cancelling this one
+    │   └── IntegrityError   a raw object no longer matches its hash (pik.services.process)
+    ├── MappingError         a tap's mapping that cannot work (pik.core.mapping; also a ValueError)
+    ├── DeadlineExceeded     no whole answer within a webhook's deadline (pik.aws.webhook; also an OSError)
+    ├── SdkTooOldError       the runtime's botocore cannot send a conditional put (pik.aws.s3; a RuntimeError)
+    ├── _OutOfRange          a time no key can hold; becomes a FieldError (pik.core.contract, private)
+    ├── ApiError             the pik HTTP API refused a request (pik_api)
+    ├── KitError             an investigation could not be done as asked (pik_nb; its tree: pik_nb._errors)
+    │   ├── ConnectError     no stack to talk to, or a resource name is missing
+    │   ├── ScopeError       a loader without a scope, a bad window or period
+    │   ├── SqlError         kit.sql's engine refused a query
+    │   ├── FlowError        a replay-flow step asked for out of order (pik_nb.replay.flow)
+    │   ├── SchemaError      a frame without its kind's schema (pik_nb.read.schemas)
+    │   └── IncidentError    an incident notebook that cannot be opened or found (pik_nb.notebook.incident)
+    ├── StackError           the local stack cannot start (pik_local.stack)
+    ├── ChildError           a child process of the local stack did not start (pik_local.processes)
+    ├── DemoError            the demo could not complete a step (pik_local.demo)
+    ├── ParameterError       an unknown template parameter or refused value (pik_local.conditions; a ValueError)
+    └── TapError             a tap that cannot start (pik_local.taps; a ValueError)
 
 The domain says what went wrong, never how a transport reports it: HTTP statuses are chosen
-in ``pik.handlers.http`` (one table).
+in ``pik.handlers.http`` (one table), the command line's messages and exit codes in
+``pik_cli._errors`` (one place).
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ SQS_FIFO_LAMBDA_BATCH = Limit(
     _SQS_LAMBDA)
 SQS_MAXIMUM_CONCURRENCY = Limit(
     "SQS_MAXIMUM_CONCURRENCY", 2, "executions",
-    "an SQS event source mapping's ScalingConfig.MaximumConcurrency is at least 2", _SQS_SCALING, minimum=True)
+    "an SQS event source mapping's ScalingConfig.MaximumConcurrency is at least 2", _SQS_SCALING,
+    minimum=True)
 EVENTBRIDGE_PUT_EVENTS = Limit(
     "EVENTBRIDGE_PUT_EVENTS", 256 * KiB, "bytes", "a PutEvents request's entries total at most 256 KB",
     _EVENTS)
@@ -103,3 +104,13 @@ KINESIS_PUT_RECORDS = Limit(
 )
 
 ALL: tuple[Limit, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Limit))
+
+# What follows from the table for a Lambda behind a REST API: API Gateway puts the request body into the
+# event as a JSON string, so a quote, a backslash or a newline of the body takes two bytes there, and the
+# event also carries the headers twice (headers, multiValueHeaders; at most 10 KB each, escaped alike) and
+# the request context. A body of at most API_BODY_BYTES therefore always reaches the function whole
+# (the function answers 413 past it, naming this number); a larger one may be refused by Lambda before the
+# function runs, which API Gateway answers 500, with nothing stored.
+PROXY_EVENT_HEADROOM = 64 * KiB
+JSON_STRING_ESCAPE_RATIO = 2
+API_BODY_BYTES = (LAMBDA_SYNC_EVENT.value - PROXY_EVENT_HEADROOM) // JSON_STRING_ESCAPE_RATIO

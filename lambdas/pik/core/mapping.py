@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any
 
 from .contract import FIELDS, validate
-from .errors import ValidationError
+from .errors import PikError, ValidationError
 from .timefmt import UTC
 
 REQUIRED = ("source", "event_type", "entity_id", "event_time", "payload")
@@ -53,7 +53,7 @@ EVENT_PRESETS = ("sqs", "kinesis")  # presets whose record is a pik event (while
 PIK_EVENT = {"source": "$.source", "event_type": "$.event_type", "entity_id": "$.entity_id",
              "event_time": "$.event_time", "payload": "$.payload",
              "idempotency_key": {"path": "$.idempotency_key", "default": None}}
-PRESETS: dict[str, dict] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # an EventBridge event: source, detail-type, time, detail; its id makes redeliveries DUPLICATEs
     "eventbridge": {"source": "$.source", "event_type": "$.detail-type", "entity_id": "$.detail.entity_id",
                     "event_time": "$.time", "payload": "$.detail", "idempotency_key": "$.id"},
@@ -64,7 +64,7 @@ PRESETS: dict[str, dict] = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(PikError, ValueError):
     """A mapping that cannot work, e.g. ``MappingError("entity_id: path '$.a..b' ...")``."""
 
 
@@ -124,7 +124,7 @@ class Mapping:
     keep_unread: bool = False  # the record is a pik event: its unread top-level fields go to the contract
 
     @classmethod
-    def parse(cls, spec: dict | str | None = None, *, preset: str | None = None) -> "Mapping":
+    def parse(cls, spec: dict[str, Any] | str | None = None, *, preset: str | None = None) -> "Mapping":
         """Check ``spec`` (a dict, or its JSON text; empty means the preset alone) over ``preset``.
 
         >>> Mapping.parse('{"entity_id": "$.detail.order_id"}', preset="eventbridge").rules["entity_id"].text
@@ -150,7 +150,7 @@ class Mapping:
         _check_constants(rules)
         return cls(rules, keep_unread=preset in EVENT_PRESETS and merged["payload"] == PIK_EVENT["payload"])
 
-    def apply(self, record: Any, envelope: dict | None = None) -> dict:
+    def apply(self, record: Any, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
         """The event the record maps to (fields whose path is missing are left out; with an event
         preset, unread top-level fields of the record kept for the contract to refuse).
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator, Protocol
 
 if TYPE_CHECKING:
+    from .curated import Partition
     from .targets import Delivered
 
 SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
@@ -129,6 +130,13 @@ class Archive(Protocol):
 
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are fine)."""
+
+
+class Catalog(Protocol):
+    """The table catalog Athena reads the curated archive through (``pik.aws.glue``)."""
+
+    def register(self, partitions: list["Partition"]) -> None:
+        """Make each partition of the curated tables (idempotent)."""
 
 
 class ArrivalFeed(Protocol):

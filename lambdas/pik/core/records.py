@@ -9,9 +9,10 @@ Events table, one partition per event (``EVT#<event_id>``):
 from __future__ import annotations
 
 import uuid
-from decimal import MAX_PREC, Context, Decimal
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import MAX_PREC, Context, Decimal
+from enum import StrEnum
 from typing import Any
 
 from . import keys
@@ -19,7 +20,28 @@ from .contract import ValidEvent
 from .metrics import as_decimal
 from .timefmt import key_time, lag_ms
 
-ACCEPTED, DUPLICATE, CONFLICT, REJECTED = "ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"
+
+
+class AttemptStatus(StrEnum):
+    """What became of one ingest request, as the API answers it and an attempt item stores it.
+
+    A ``str``: a member equals (and hashes, prints, serialises as) its value, so stored items and
+    answers hold the same strings as before the enum.
+
+    >>> AttemptStatus("DUPLICATE") is AttemptStatus.DUPLICATE, AttemptStatus.ACCEPTED == "ACCEPTED"
+    (True, True)
+    >>> [str(status) for status in AttemptStatus]
+    ['ACCEPTED', 'DUPLICATE', 'CONFLICT', 'REJECTED']
+    """
+
+    ACCEPTED = "ACCEPTED"    # first arrival of an event id: stored, counted
+    DUPLICATE = "DUPLICATE"  # the same event id and the same content again: recorded, not counted
+    CONFLICT = "CONFLICT"    # the same event id with another content: recorded and kept, not counted
+    REJECTED = "REJECTED"    # broke the contract: quarantined in raw/rejected/, no attempt item
+
+
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = (AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT,
+                                           AttemptStatus.REJECTED)
 RAW_SCHEMA = "pik.raw.v1"
 EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and of an attempt
 

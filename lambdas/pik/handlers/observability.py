@@ -20,6 +20,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pik.core.records import AttemptStatus
+
 logger = Logger(service="pik")
 metrics = Metrics(namespace="Pik", service="pik")
 
@@ -31,8 +33,9 @@ Handler = Callable[[dict, Any], dict]
 # working (docs/health.md has the whole mapping).
 ORIGINAL_NAMES = {"IngestCount": "IngestAcceptedCount", "RejectedCount": "InvalidCount",
                   "ReplayMessageCount": "ReplayRequestedCount"}
-STATUS_METRIC = {"ACCEPTED": "IngestCount", "DUPLICATE": "DuplicateCount", "CONFLICT": "ConflictCount",
-                 "REJECTED": "RejectedCount", "FAILED": "IngestErrorCount"}
+STATUS_METRIC = {AttemptStatus.ACCEPTED: "IngestCount", AttemptStatus.DUPLICATE: "DuplicateCount",
+                 AttemptStatus.CONFLICT: "ConflictCount", AttemptStatus.REJECTED: "RejectedCount",
+                 "FAILED": "IngestErrorCount"}  # FAILED: a request that broke on an outage, no attempt
 
 
 def count(name: str, value: int = 1) -> None:
@@ -51,13 +54,20 @@ def metrics_at(arrival: datetime) -> None:
 
 def ingest_metrics(results: list[dict]) -> None:
     """For answered events (``{"status", "ingest_lag_ms"?}``): IngestRequestCount, one count per
-    status (FAILED as IngestErrorCount), then every event's IngestLagMs."""
+    status (FAILED as IngestErrorCount), then every event's IngestLagMs, at least 0.
+
+    CloudWatch computes no percentile for a metric with any negative value ("percentiles are not
+    available", and the p99 lag alarm goes blind): an event from a clock ahead of ours (allowed skew)
+    adds 0 there and 1 to ClockSkewCount."""
     count("IngestRequestCount", len(results))
     for status, n in Counter(result["status"] for result in results).items():
         count(STATUS_METRIC[status], n)
-    for result in results:
-        if "ingest_lag_ms" in result:
-            metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=result["ingest_lag_ms"])
+    lags = [result["ingest_lag_ms"] for result in results if "ingest_lag_ms" in result]
+    for lag in lags:
+        metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=max(0, lag))
+    skewed = sum(1 for lag in lags if lag < 0)
+    if skewed:
+        count("ClockSkewCount", skewed)
 
 
 def publish_metrics(handler: Handler) -> Handler:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -16,7 +18,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 @queue_handler
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     count("ProcessorMessageCount", len(event.get("Records") or []))
     work = recomputer(Settings.from_env())
     logged: set[tuple[str, str]] = set()
@@ -31,4 +33,4 @@ def handler(event: dict, context) -> dict:
 
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     count("ProcessorErrorCount", len(response["batchItemFailures"]))
-    return response
+    return cast(dict[str, Any], response)  # powertools' PartialItemFailureResponse, a TypedDict

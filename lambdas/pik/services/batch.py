@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core import limits
 from ..core.contract import Limits, parse_body
 from ..core.errors import FieldError, StorageError, ValidationError
 from ..core.records import REJECTED
 from .ingest import IngestOutcome
 
 MAX_EVENTS = 500
-MAX_BATCH_BYTES = 5 * 1024 * 1024
+MAX_BATCH_BYTES = limits.API_BODY_BYTES  # every body up to it reaches the function whole (pik.core.limits)
 WORKERS = 16
 FAILED = "FAILED"
 HALTED = "not ingested: an earlier record of its entity failed in this batch; retry after it"
@@ -76,7 +77,8 @@ def split(body: bytes) -> list[bytes]:
     ['a', 'b']
     """
     if len(body) > MAX_BATCH_BYTES:
-        raise ValidationError([FieldError("body", "max_bytes", f"a batch body must be at most {MAX_BATCH_BYTES} bytes")],
+        raise ValidationError([FieldError("body", "max_bytes", f"a batch body must be at most {MAX_BATCH_BYTES} bytes "
+                                          "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)")],
                               too_large=True)
     data = parse_body(body, Limits(max_body_bytes=MAX_BATCH_BYTES))
     unknown = [name for name in data if name != "events"]

@@ -12,9 +12,12 @@ partition's manifest:
 3. parts of the old manifest that the new one no longer lists are deleted.
 
 A partition whose parts would be exactly the ones its manifest lists is left untouched: a re-run
-writes nothing. The watermark then moves to ``now - settle`` (``settle`` exceeds the ingest
-function's timeout, so every attempt that arrived before the watermark was already written when
-the feed read it). Rows arriving later reach the same partitions on the next run. raw/ is read only.
+writes nothing. Each stream's typed payload columns come from its schema document
+(``curated.schema_key``): widened by what a partition holds and written before the partition's parts;
+the stream's partitions last written under narrower columns are then rewritten (``rewritten``), so
+every part of a stream has the same columns (docs/adr/0305-one-schema-per-stream.md). The
+watermark then moves to ``now - settle`` (``settle`` exceeds the ingest function's timeout, so every
+attempt that arrived before the watermark was already written when the feed read it). Rows arriving later reach the same partitions on the next run. raw/ is read only.
 
     >>> Compactor(index, documents, archive, feed, encode, now=now).run()
     {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
@@ -26,11 +29,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from itertools import groupby
+from typing import Callable, Iterable, Iterator
 
 from ..core import curated
 from ..core.curated import ATTEMPTS, EVENTS, Partition
-from ..core.ports import Archive, ArrivalFeed, DocumentStore, EventIndex
+from ..core.ports import Archive, ArrivalFeed, Catalog, DocumentStore, EventIndex
 from ..core.timefmt import key_time
 
 Encode = Callable[[list[dict], dict[str, str]], bytes]
@@ -50,6 +54,7 @@ class Compactor:
     now: Callable[[], datetime]
     settle: timedelta = DEFAULT_SETTLE
     rows_per_part: int = ROWS_PER_PART
+    catalog: Catalog | None = None  # Glue, when the stack has Athena: compacted partitions are registered
 
     def watermark(self) -> str | None:
         """Attempts that arrived before this key-time are compacted (None before the first run)."""
@@ -63,12 +68,19 @@ class Compactor:
         previous = self.watermark()
         chosen = sorted({Partition(*p) for p in (partitions if partitions is not None
                                                  else self.feed.partitions_since(previous or ""))})
-        totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "attempts": 0, "events": 0}
-        for partition in chosen:
-            result = self.compact(partition, compacted_at=key_time(started))
+        totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "rewritten": 0, "attempts": 0,
+                  "events": 0}
+        compacted = []
+        for result in self._compact_streams(chosen, compacted_at=key_time(started)):
+            compacted += [result["partition"]] if result["attempts"] else []
+            if result["rewrite"]:  # an earlier day of a widened stream: counted once, as rewritten
+                totals["rewritten"] += 1
+                continue
             totals["written" if result["written"] else "unchanged"] += 1
             totals["attempts"] += result["attempts"]
             totals["events"] += result["events"]
+        if self.catalog is not None and compacted:  # before the watermark moves: a failure is retried
+            self.catalog.register(sorted(set(compacted)))
         watermark = previous
         if partitions is None and (previous is None or cutoff > previous):
             watermark = cutoff
@@ -76,8 +88,44 @@ class Compactor:
                                                                                        key_time(started))))
         return {**totals, "watermark": watermark}
 
-    def compact(self, partition: Partition, *, compacted_at: str) -> dict:
-        """Rebuild one partition's parts; ``written`` is False when they were already current."""
+    def _compact_streams(self, chosen: list[Partition], *, compacted_at: str) -> Iterator[dict]:
+        """Compact ``chosen`` stream by stream; then rewrite the stream's partitions whose parts
+        have narrower columns than its (widened) schema, and record which columns each day has."""
+        for (source, event_type), group in groupby(chosen, key=lambda p: (p.source, p.event_type)):
+            schema = self.stream_schema(source, event_type)
+            recorded, todo, rewrite = json.dumps(schema, sort_keys=True), list(group), False
+            while todo:
+                for partition in todo:
+                    yield {**self.compact(partition, compacted_at=compacted_at, schema=schema), "rewrite": rewrite,
+                           "partition": partition}
+                todo = [Partition(source, event_type, day) for day, version in sorted(schema["days"].items())
+                        if version < schema["version"]]
+                rewrite = True
+            if json.dumps(schema, sort_keys=True) != recorded:  # a re-run writes nothing
+                self._write_schema(schema, compacted_at)
+
+    def stream_schema(self, source: str, event_type: str) -> dict:
+        """The stream's schema document (an empty one before its first compaction)."""
+        body = self.archive.read(curated.schema_key(source, event_type))
+        return json.loads(body) if body else curated.stream_schema_document(source, event_type, {}, "")
+
+    def _write_schema(self, schema: dict, updated_at: str) -> None:
+        schema["updated_at"] = updated_at
+        self.archive.write(curated.schema_key(schema["source"], schema["event_type"]), _json(schema))
+
+    def _payload_columns(self, events: list[dict], schema: dict | None, compacted_at: str) -> dict[str, str]:
+        """The partition's payload columns: the stream's, widened by ``events`` (recorded first)."""
+        if schema is None:
+            return curated.payload_kinds(events)
+        columns = curated.payload_kinds(events, schema["columns"])
+        if columns != schema["columns"]:
+            schema.update(columns=columns, version=schema["version"] + 1)
+            self._write_schema(schema, compacted_at)
+        return columns
+
+    def compact(self, partition: Partition, *, compacted_at: str, schema: dict | None = None) -> dict:
+        """Rebuild one partition's parts; ``written`` is False when they were already current.
+        ``schema`` (the stream's, ``stream_schema``) is widened and records the day's columns."""
         items = list(self.index.by_stream_day(*partition))
         attempts = sorted((curated.attempt_row(item) for item in items), key=curated.sort_key)
         key = curated.manifest_key(partition)
@@ -85,11 +133,15 @@ class Compactor:
         old_files = json.loads(old)["files"] if old else {}
         events = sorted(self._event_rows(curated.accepted(items), old_files.get(EVENTS, [])), key=curated.sort_key)
         columns = {ATTEMPTS: curated.ATTEMPT_COLUMNS,
-                   EVENTS: {**curated.EVENT_COLUMNS, **curated.payload_kinds(events), curated.PAYLOAD: "text"}}
+                   EVENTS: curated.event_columns(self._payload_columns(events, schema, compacted_at))}
         parts = {ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS], "attempt_id"),
                  EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS], "event_id")}
         files = {layout: sorted(parts[layout]) for layout in curated.LAYOUTS}
         counts = {"attempts": len(attempts), "events": len(events)}
+        if schema is not None:
+            schema["days"].pop(partition.event_date, None)
+            if old is not None or attempts:
+                schema["days"][partition.event_date] = schema["version"]
         if old_files == files or (old is None and not attempts):  # unchanged, or nothing to start
             return {"written": False, **counts}
         for layout in curated.LAYOUTS:

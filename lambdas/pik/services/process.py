@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from ..core import contributions, identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError
@@ -129,12 +129,13 @@ class Recomputer:
         for item in inputs:
             row = rows.get(item["event_id"])
             reuse = row is not None and contributions.reusable(row, item["payload_sha256"], self.fields)
-            kept.append(dict(row["contribution"]) if reuse else None)
+            kept.append(dict(row["contribution"]) if row is not None and reuse else None)
         missing = [i for i, value in enumerate(kept) if value is None]
         documents = self.store.get_many([inputs[i]["s3_key"] for i in missing])
         for i, document in zip(missing, documents):
             kept[i] = contributions.contribution(_verified_payload(document, inputs[i]), self.fields)
-        return [contributions.as_payload(value) for value in kept], kept
+        filled = cast(list[dict], kept)  # every None was filled just above
+        return [contributions.as_payload(value) for value in filled], filled
 
     def _previous_rows(self, latest: dict[str, dict]) -> dict[str, dict]:
         """The previous manifest's rows by event id ({} when there is none or it cannot be read)."""

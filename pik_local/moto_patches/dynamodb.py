@@ -1,4 +1,4 @@
-"""Patches to moto: transactions that are isolated and cost O(items touched); queries that cost
+"""moto's DynamoDB, patched: transactions that are isolated and cost O(items touched); queries that cost
 O(matching items); item results serialised by ``json`` instead of moto's shape walker.
 
 moto's ``TransactWriteItems`` is not thread-safe: nothing stops two transactions from
@@ -29,10 +29,6 @@ in moto, so for ``Query``, ``Scan`` and ``GetItem`` the patch lets moto serialis
 without its items (status, headers, counts, ``LastEvaluatedKey``) and adds the items with
 ``json.dumps``; anything ``json`` cannot encode as-is goes moto's own way.
 
-moto's SQS builds every queue attribute (counting the messages, O(queue)) three times per
-attribute asked for, and once per message it receives (to read the retention period). The
-patch computes them once per call, and reads the retention period directly.
-
 Single-item writes (``PutItem``, ``UpdateItem``, ``DeleteItem``) and ``GetItem`` take the same
 lock: DynamoDB applies each atomically, while moto checks a condition and then sets attributes
 one by one, so two racing ``ADD``s could lose one and a read could see half an update
@@ -43,9 +39,7 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
-import time
 import types
 from typing import Any
 
@@ -219,103 +213,8 @@ def _fast_results() -> None:
     DynamoResult.execute_result = execute_result
 
 
-def _cheap_queue_attributes() -> None:
-    from moto.sqs.models import SQSBackend
-
-    original = SQSBackend.get_queue_attributes
-
-    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
-        queue = self.get_queue(queue_name)
-        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
-        if not attribute_names or "All" in attribute_names or any(name not in valid for name in attribute_names):
-            return original(self, queue_name, attribute_names)  # moto's answer or moto's error
-        attributes = queue.attributes  # computed once, not three times per name
-        return {name: attributes[name] for name in attribute_names if attributes.get(name) is not None}
-
-    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
-        retention = int(self.get_queue(queue_name).message_retention_period)
-        return retention + message.sent_timestamp / 1000 > time.time()
-
-    SQSBackend.get_queue_attributes = get_queue_attributes
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
-
-
-def _cached_backend_lookup() -> None:
-    """moto's server finds the backend for each request by listing its modules and trying every
-    backend's URL patterns (~10% of a call); the answer depends on the host name only."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    original = DomainDispatcherApplication.get_backend_for_host
-    cache: dict[str | None, Any] = {}
-
-    def get_backend_for_host(self: Any, host: str | None) -> Any:
-        if host not in cache:
-            cache[host] = original(self, host)
-        return cache[host]
-
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
-
-
-def keep_connections_alive() -> None:
-    """Let moto's server keep HTTP/1.1 connections open (werkzeug closes each one; every call
-    then pays a TCP connection and a server thread). Each request body is read whole before moto
-    sees it, so the next request on the connection always starts at a request line; a chunked
-    request body still closes the connection. For a server process, not for ``mock_aws``."""
-    import io
-    import selectors
-
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug import serving
-
-    make_environ, send_header = MotoRequestHandler.make_environ, MotoRequestHandler.send_header
-    whole_body_read = threading.local()
-
-    class _NothingLeft:
-        """What werkzeug's after-response drain sees once the body was read whole: nothing to
-        read (its drain would otherwise swallow the next request, after waiting 10 ms)."""
-
-        def register(self, *_: Any) -> None:
-            pass
-
-        def select(self, *_: Any, **__: Any) -> list:
-            return []
-
-        def close(self) -> None:
-            pass
-
-    class _Selectors:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(selectors, name)
-
-        def DefaultSelector(self) -> Any:  # noqa: N802 (the selectors module's name)
-            return _NothingLeft() if getattr(whole_body_read, "value", False) else selectors.DefaultSelector()
-
-    serving.selectors = _Selectors()
-
-    def read_whole_body(self: Any) -> dict:
-        environ = make_environ(self)
-        self.pik_keep_alive = "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower()
-        whole_body_read.value = self.pik_keep_alive
-        if self.pik_keep_alive:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
-        return environ
-
-    def no_forced_close(self: Any, keyword: str, value: str) -> None:
-        if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "pik_keep_alive", False):
-            return  # http.server keeps the connection unless the client asked to close it
-        send_header(self, keyword, value)
-
-    def setup(self: Any) -> None:
-        super(MotoRequestHandler, self).setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    MotoRequestHandler.make_environ, MotoRequestHandler.send_header = read_whole_body, no_forced_close
-    MotoRequestHandler.setup = setup
-
-
 def install() -> None:
-    """Patch moto's DynamoDB backend in this process (idempotent): ``install()`` before ``mock_aws()``."""
+    """Patch moto's DynamoDB backend in this process (idempotent)."""
     global _installed
     if _installed:
         return
@@ -352,6 +251,4 @@ def install() -> None:
         setattr(backend, name, _serialised(getattr(backend, name)))
     _fast_queries()
     _fast_results()
-    _cheap_queue_attributes()
-    _cached_backend_lookup()
     _installed = True
