@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pyarrow as pa
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import RunEvent
 
     from .investigate.dashboard import DashboardExplanation
     from .investigate.diff import Diff
@@ -154,6 +156,19 @@ class Kit:
         >>> kit.replays()[["replay_id", "dry_run", "matched", "sent", "status"]]
         """
         return load.replays(self.stack, start=start, end=end)
+
+    def lineage(self, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
+                end: Time | None = None, client: "OpenLineageClient | None" = None) -> list["RunEvent"]:
+        """Executed replays and aggregate versions as OpenLineage RunEvents (``openlineage-python``'s
+        classes), each sent through ``client`` when given (docs/lineage.md).
+
+        >>> kit.lineage(replay_id="rp-4c1d...")                    # the run, and the versions it caused
+        >>> kit.lineage(entity_id="customer-42", start="2026-11-20", end="2026-11-21", client=OpenLineageClient())
+        """
+        from .investigate import lineage as lineage_module  # openlineage-python loads only when asked
+
+        return lineage_module.events(self.stack, replay_id=replay_id, entity_id=entity_id, start=start, end=end,
+                                     client=client)
 
     def manifest(self, key: str) -> dict:
         """An aggregate version's manifest document (``pik.core.records.manifest_document``)."""

@@ -144,3 +144,10 @@ class ArrivalFeed(Protocol):
 
     def partitions_since(self, ingest_time_key: str) -> set[tuple[str, str, str]]:
         """(source, event_type, event_date) of every attempt with ``ingest_time >= ingest_time_key``."""
+
+
+class Lineage(Protocol):
+    """Where OpenLineage RunEvents go (``pik.core.lineage``); never raises."""
+
+    def emit(self, events: list[dict]) -> int:
+        """Send ``events`` in order; returns how many were not delivered."""
