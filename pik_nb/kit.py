@@ -158,7 +158,7 @@ class Kit:
         return load.replays(self.stack, start=start, end=end)
 
     def lineage(self, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
-                end: Time | None = None, client: "OpenLineageClient | None" = None) -> list["RunEvent"]:
+                end: Time | None = None, client: OpenLineageClient | None = None) -> list[RunEvent]:
         """Executed replays and aggregate versions as OpenLineage RunEvents (``openlineage-python``'s
         classes), each sent through ``client`` when given (docs/lineage.md).
 

@@ -82,9 +82,10 @@ def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[i
                   account, on_sent=on_sent, dead_letters=wired.dead_letters)
 
 
-def lineage(settings: Settings) -> ports.Lineage:
-    """Where this invocation sends OpenLineage RunEvents: the ``OpenLineageUrl`` endpoint, or nowhere."""
-    return HttpLineage(settings.lineage_url) if settings.lineage_url else NoLineage()
+def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -> ports.Lineage:
+    """Where this invocation sends OpenLineage RunEvents: the ``OpenLineageUrl`` endpoint (within the
+    invocation's ``remaining_ms``), or nowhere."""
+    return HttpLineage(settings.lineage_url, remaining_ms=remaining_ms) if settings.lineage_url else NoLineage()
 
 
 def lineage_names(settings: Settings) -> Names:

@@ -50,12 +50,24 @@ class PikCountsRunFacet(RunFacet):
 def names(stack: Stack) -> lineage.Names:
     """The stack's datasets as lineage names them (the same names its functions use)."""
     res = stack.resources
-    return lineage.Names(res.raw_bucket_name, res.aggregates_table_name, res.replay_queue_url,
-                         stack.session.region_name or "", res.replay_dead_letter_queue_url)
+    return lineage.Names(
+        res.raw_bucket_name,
+        res.aggregates_table_name,
+        res.replay_queue_url,
+        stack.session.region_name or "",
+        res.replay_dead_letter_queue_url,
+    )
 
 
-def events(stack: Stack, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
-           end: Time | None = None, client: OpenLineageClient | None = None) -> list[RunEvent]:
+def events(
+    stack: Stack,
+    *,
+    replay_id: str | None = None,
+    entity_id: str | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
+    client: OpenLineageClient | None = None,
+) -> list[RunEvent]:
     """The RunEvents of executed replays (``replay_id``'s, or those created in ``[start, end)``) and of
     ``entity_id``'s aggregate versions in ``[start, end)`` (with ``replay_id``: those it caused; without
     ``entity_id``, those of the replay's own entity and days). Each is sent through ``client`` when given."""
@@ -75,29 +87,45 @@ def to_client(event: dict) -> RunEvent:
     job = event["job"]
     kind = job["facets"]["jobType"]
     return RunEvent(
-        eventType=RunState(event["eventType"]), eventTime=event["eventTime"], producer=event["producer"],
+        eventType=RunState(event["eventType"]),
+        eventTime=event["eventTime"],
+        producer=event["producer"],
         run=Run(runId=event["run"]["runId"], facets=_run_facets(event["run"]["facets"])),
-        job=Job(namespace=job["namespace"], name=job["name"], facets={"jobType": job_type_job.JobTypeJobFacet(
-            processingType=kind["processingType"], integration=kind["integration"], jobType=kind["jobType"],
-            producer=kind["_producer"])}),
-        inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=_dataset_facets(d))
-                for d in event["inputs"]],
-        outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=_dataset_facets(d))
-                 for d in event["outputs"]])
+        job=Job(
+            namespace=job["namespace"],
+            name=job["name"],
+            facets={
+                "jobType": job_type_job.JobTypeJobFacet(
+                    processingType=kind["processingType"],
+                    integration=kind["integration"],
+                    jobType=kind["jobType"],
+                    producer=kind["_producer"],
+                )
+            },
+        ),
+        inputs=[
+            InputDataset(namespace=d["namespace"], name=d["name"], facets=_dataset_facets(d)) for d in event["inputs"]
+        ],
+        outputs=[
+            OutputDataset(namespace=d["namespace"], name=d["name"], facets=_dataset_facets(d)) for d in event["outputs"]
+        ],
+    )
 
 
 def _run_facets(facets: dict) -> dict[str, RunFacet]:
     built: dict[str, RunFacet] = {}
     if lineage.COUNTS_FACET in facets:
         counts = facets[lineage.COUNTS_FACET]
-        built[lineage.COUNTS_FACET] = PikCountsRunFacet(status=counts["status"], counts=counts["counts"],
-                                                        by_day=counts.get("by_day"), producer=counts["_producer"])
+        built[lineage.COUNTS_FACET] = PikCountsRunFacet(
+            status=counts["status"], counts=counts["counts"], by_day=counts.get("by_day"), producer=counts["_producer"]
+        )
     if "parent" in facets:
         parent = facets["parent"]
         built["parent"] = parent_run.ParentRunFacet(
             run=parent_run.Run(runId=parent["run"]["runId"]),
             job=parent_run.Job(namespace=parent["job"]["namespace"], name=parent["job"]["name"]),
-            producer=parent["_producer"])
+            producer=parent["_producer"],
+        )
     return built
 
 
@@ -105,8 +133,11 @@ def _dataset_facets(dataset: dict) -> dict[str, Any]:
     version = dataset.get("facets", {}).get("version")
     if version is None:
         return {}
-    return {"version": dataset_version_dataset.DatasetVersionDatasetFacet(
-        datasetVersion=version["datasetVersion"], producer=version["_producer"])}
+    return {
+        "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=version["datasetVersion"], producer=version["_producer"]
+        )
+    }
 
 
 def _runs(stack: Stack, replay_id: str | None, start: Time | None, end: Time | None) -> list[dict]:
@@ -116,13 +147,15 @@ def _runs(stack: Stack, replay_id: str | None, start: Time | None, end: Time | N
         if run is None:
             raise NotFoundError(f"no replay run {replay_id}")
         return [run]
-    request = queries.replay_runs(table.name, key_time(utc(start)) if start is not None else None,
-                                  key_time(utc(end)) if end is not None else None)
+    request = queries.replay_runs(
+        table.name, key_time(utc(start)) if start is not None else None, key_time(utc(end)) if end is not None else None
+    )
     return [run for run in table.read(request) if not run.get("dry_run", True)]
 
 
-def _versions(stack: Stack, runs: list[dict], replay_id: str | None, entity_id: str | None, start: Time | None,
-              end: Time | None) -> list[dict]:
+def _versions(
+    stack: Stack, runs: list[dict], replay_id: str | None, entity_id: str | None, start: Time | None, end: Time | None
+) -> list[dict]:
     """Aggregate version items of the scope (none without an entity, given or the replay's own)."""
     store = AggregateStore(stack.resources.aggregates_table_name, client=stack.client("dynamodb"))
     if entity_id is not None:

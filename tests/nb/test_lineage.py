@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from openlineage.client import OpenLineageClient
@@ -21,6 +23,8 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from pik.core import lineage
 from pik.core.errors import NotFoundError
 from tests.nb.conftest import DATE, DAY
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Endpoint(BaseHTTPRequestHandler):
@@ -76,10 +80,18 @@ def test_the_functions_post_each_executed_replay_and_version_and_the_kit_returns
     kinds = [(e["job"]["name"], e["eventType"]) for e in posted]
     assert kinds == [("replay", "START"), ("replay", "COMPLETE"), ("aggregate", "START"), ("aggregate", "COMPLETE")] * 2
     assert [e["run"]["runId"] for e in posted[::2]] == [
-        lineage.run_id("replay", run1["replay_id"]), posted[2]["run"]["runId"],
-        lineage.run_id("replay", run2["replay_id"]), posted[6]["run"]["runId"]]
-    assert posted[1]["run"]["facets"]["pik_counts"]["counts"] == {"scanned": 5, "matched": 3, "sent": 3, "failed": 0,
-                                                                  "retried": 0}
+        lineage.run_id("replay", run1["replay_id"]),
+        posted[2]["run"]["runId"],
+        lineage.run_id("replay", run2["replay_id"]),
+        posted[6]["run"]["runId"],
+    ]
+    assert posted[1]["run"]["facets"]["pik_counts"]["counts"] == {
+        "scanned": 5,
+        "matched": 3,
+        "sent": 3,
+        "failed": 0,
+        "retried": 0,
+    }
     assert posted[7]["outputs"][0]["facets"]["version"]["datasetVersion"] == f"customer-42/{DATE}/count@2"
     assert posted[7]["run"]["facets"]["parent"]["run"]["runId"] == lineage.run_id("replay", run2["replay_id"])
 
@@ -113,11 +125,32 @@ def test_the_clients_file_http_and_console_transports_send_them(kit, emitted, en
 
     with caplog.at_level(logging.INFO, logger="openlineage.client.transport.console"):
         kit.lineage(**_scope(), client=OpenLineageClient(transport=ConsoleTransport(ConsoleConfig())))
-    logged = [_untagged(json.loads(r.getMessage())) for r in caplog.records
-              if r.name == "openlineage.client.transport.console"]
+    logged = [
+        _untagged(json.loads(r.getMessage()))
+        for r in caplog.records
+        if r.name == "openlineage.client.transport.console"
+    ]
     assert sorted(map(_key, logged)) == sorted(map(_key, posted))
 
 
 def test_nothing_is_posted_when_open_lineage_url_is_empty(kit, endpoint, story):
     assert endpoint.received == []
     assert len(kit.lineage(**_scope())) == 8  # still there to send by hand
+
+
+def test_the_python_block_of_docs_lineage_md_sends_to_a_marquez_like_endpoint(kit, endpoint, story):
+    [block] = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "lineage.md").read_text(), flags=re.DOTALL)
+    namespace = {
+        "kit": kit,
+        "day": DATE,
+        "next_day": (DAY + timedelta(days=1)).date().isoformat(),
+        "marquez_url": f"http://127.0.0.1:{endpoint.server_port}",
+    }
+    exec(compile(block, "docs/lineage.md", "exec"), namespace)
+    received = [_untagged(body) for path, body in endpoint.received if path == "/api/v1/lineage"]
+    assert len(received) == 8 == len(namespace["events"])
+    assert [e["job"]["name"] for e in received].count("aggregate") == 4
+    assert {e.run.runId for e in namespace["one_replay"]} == {
+        lineage.run_id("replay", story["runs"][2]["replay_id"]),
+        received[-1]["run"]["runId"],
+    }

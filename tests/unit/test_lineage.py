@@ -26,7 +26,9 @@ from pik_nb.investigate.lineage import to_client
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 QUEUE = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/pik-replay"
-NAMES = lineage.Names("pik-raw", "pik-aggregates", QUEUE, REGION, f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/pik-dlq")
+NAMES = lineage.Names(
+    "pik-raw", "pik-aggregates", QUEUE, REGION, f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/pik-dlq"
+)
 WINDOW = {"start_time": "2026-11-23T00:00:00Z", "end_time": "2026-11-24T00:00:00Z"}
 
 
@@ -34,19 +36,42 @@ def run(status: str = "COMPLETED", scope: dict | None = None, **body: object) ->
     """A run record of ``scope`` (default: customer-42's day) with ``body``'s fields, executed unless told."""
     scope = {"entity_id": "customer-42", **WINDOW} if scope is None else scope
     request = parse_request({**scope, "dry_run": False, **body})[0]
-    return {"replay_id": "rp-" + "1" * 32, "dry_run": request.dry_run, "status": status, "request": request.scope(),
-            "created_at": "2026-11-24T08:00:00.000000Z", "updated_at": "2026-11-24T08:00:03.250000Z",
-            "scanned": 6, "matched": 5, "sent": 4, "failed": 1, "retried": 2, "by_day": {"2026-11-23": 5}}
+    return {
+        "replay_id": "rp-" + "1" * 32,
+        "dry_run": request.dry_run,
+        "status": status,
+        "request": request.scope(),
+        "created_at": "2026-11-24T08:00:00.000000Z",
+        "updated_at": "2026-11-24T08:00:03.250000Z",
+        "scanned": 6,
+        "matched": 5,
+        "sent": 4,
+        "failed": 1,
+        "retried": 2,
+        "by_day": {"2026-11-23": 5},
+    }
 
 
-VERSION = {"entity_id": "customer-42", "day": "2026-11-23", "inputs_hash": "ab" * 32, "code_version": "pik.count.v1",
-           "computed_at": "2026-11-24T08:00:04.000000Z", "input_count": 5, "replay_id": "rp-" + "1" * 32,
-           "versions": {"count": 3, "sum.amount": 2}}
+VERSION = {
+    "entity_id": "customer-42",
+    "day": "2026-11-23",
+    "inputs_hash": "ab" * 32,
+    "code_version": "pik.count.v1",
+    "computed_at": "2026-11-24T08:00:04.000000Z",
+    "input_count": 5,
+    "replay_id": "rp-" + "1" * 32,
+    "versions": {"count": 3, "sum.amount": 2},
+}
 TARGETS = {
-    "sqs": ({"sqs": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/orders"}, (f"arn:aws:sqs:{REGION}:{ACCOUNT}", "orders")),
+    "sqs": (
+        {"sqs": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/orders"},
+        (f"arn:aws:sqs:{REGION}:{ACCOUNT}", "orders"),
+    ),
     "eventbridge": ({"eventbridge": "orders-bus"}, (f"arn:aws:events:{REGION}:{ACCOUNT}", "event-bus/orders-bus")),
-    "kinesis": ({"kinesis": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders"},
-                (f"arn:aws:kinesis:{REGION}:{ACCOUNT}", "stream/orders")),
+    "kinesis": (
+        {"kinesis": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders"},
+        (f"arn:aws:kinesis:{REGION}:{ACCOUNT}", "stream/orders"),
+    ),
     "http": ({"http": "https://hooks.example.com/pik/in"}, ("https://hooks.example.com", "pik/in")),
 }
 
@@ -90,13 +115,25 @@ def test_a_completed_replay_starts_and_completes_with_the_archive_in_and_the_que
     [queue] = complete["outputs"]
     assert (queue["namespace"], queue["name"]) == (f"arn:aws:sqs:{REGION}:{ACCOUNT}", "pik-replay")
     assert complete["run"]["facets"]["pik_counts"] == {
-        "_producer": lineage.PRODUCER, "_schemaURL": lineage.COUNTS_SCHEMA_URL, "status": "COMPLETED",
-        "counts": {"scanned": 6, "matched": 5, "sent": 4, "failed": 1, "retried": 2}, "by_day": {"2026-11-23": 5}}
+        "_producer": lineage.PRODUCER,
+        "_schemaURL": lineage.COUNTS_SCHEMA_URL,
+        "status": "COMPLETED",
+        "counts": {"scanned": 6, "matched": 5, "sent": 4, "failed": 1, "retried": 2},
+        "by_day": {"2026-11-23": 5},
+    }
     assert start["run"]["facets"] == {}  # START is the same whenever it is sent
 
 
-@pytest.mark.parametrize("status, kinds", [("COMPLETED", ["START", "COMPLETE"]), ("CANCELLED", ["START", "ABORT"]),
-                                           ("PARTIAL", ["START"]), ("PAUSED", ["START"]), ("RUNNING", ["START"])])
+@pytest.mark.parametrize(
+    "status, kinds",
+    [
+        ("COMPLETED", ["START", "COMPLETE"]),
+        ("CANCELLED", ["START", "ABORT"]),
+        ("PARTIAL", ["START"]),
+        ("PAUSED", ["START"]),
+        ("RUNNING", ["START"]),
+    ],
+)
 def test_the_events_follow_the_runs_status(status, kinds):
     assert [e["eventType"] for e in lineage.replay_events(run(status), NAMES)] == kinds
 
@@ -124,16 +161,21 @@ def test_the_selection_hash_names_the_slice_not_how_or_where_it_is_sent():
     executed = run()["request"]
     preview = run(dry_run=True, client_token="t-1")["request"]
     elsewhere = run(target=TARGETS["sqs"][0], rate_per_second=5)["request"]
-    other_day = parse_request({"entity_id": "customer-42", "start_time": "2026-11-22T00:00:00Z",
-                               "end_time": "2026-11-23T00:00:00Z"})[0].scope()
-    assert lineage.selection_sha256(executed) == lineage.selection_sha256(preview) == lineage.selection_sha256(elsewhere)
+    other_day = parse_request(
+        {"entity_id": "customer-42", "start_time": "2026-11-22T00:00:00Z", "end_time": "2026-11-23T00:00:00Z"}
+    )[0].scope()
+    assert (
+        lineage.selection_sha256(executed) == lineage.selection_sha256(preview) == lineage.selection_sha256(elsewhere)
+    )
     assert lineage.selection_sha256(executed) != lineage.selection_sha256(other_day)
 
 
 def test_an_aggregate_version_names_its_inputs_its_versions_and_the_replay_that_caused_it():
     start, complete = lineage.version_events(VERSION, NAMES)
     assert start["eventTime"] == complete["eventTime"] == VERSION["computed_at"]
-    assert complete["run"]["runId"] == lineage.run_id("aggregate", "customer-42/2026-11-23/" + "ab" * 32 + "/pik.count.v1")
+    assert complete["run"]["runId"] == lineage.run_id(
+        "aggregate", "customer-42/2026-11-23/" + "ab" * 32 + "/pik.count.v1"
+    )
     archive, queue = complete["inputs"]
     assert archive["facets"]["version"]["datasetVersion"] == "ab" * 32
     assert (queue["namespace"], queue["name"]) == (f"arn:aws:sqs:{REGION}:{ACCOUNT}", "pik-replay")
@@ -151,15 +193,38 @@ def test_an_aggregate_version_names_its_inputs_its_versions_and_the_replay_that_
 
 def test_aggregate_items_group_into_the_versions_one_recompute_wrote():
     common = {"entity_id": "customer-42", "day": "2026-11-23", "code_version": "pik.count.v1", "replay_id": ""}
-    items = [{**common, "metric": "count", "version": 1, "inputs_hash": "a" * 64, "input_count": 3,
-              "computed_at": "2026-11-24T08:00:00.000000Z"},
-             {**common, "metric": "sum.amount", "version": 1, "inputs_hash": "a" * 64, "input_count": 3,
-              "computed_at": "2026-11-24T08:00:00.000000Z"},
-             {**common, "metric": "count", "version": 2, "inputs_hash": "b" * 64, "input_count": 4,
-              "computed_at": "2026-11-24T09:00:00.000000Z", "replay_id": "rp-" + "2" * 32}]
+    items = [
+        {
+            **common,
+            "metric": "count",
+            "version": 1,
+            "inputs_hash": "a" * 64,
+            "input_count": 3,
+            "computed_at": "2026-11-24T08:00:00.000000Z",
+        },
+        {
+            **common,
+            "metric": "sum.amount",
+            "version": 1,
+            "inputs_hash": "a" * 64,
+            "input_count": 3,
+            "computed_at": "2026-11-24T08:00:00.000000Z",
+        },
+        {
+            **common,
+            "metric": "count",
+            "version": 2,
+            "inputs_hash": "b" * 64,
+            "input_count": 4,
+            "computed_at": "2026-11-24T09:00:00.000000Z",
+            "replay_id": "rp-" + "2" * 32,
+        },
+    ]
     groups = lineage.version_groups(list(reversed(items)))
     assert [(g["inputs_hash"][0], g["versions"], g["replay_id"]) for g in groups] == [
-        ("a", {"count": 1, "sum.amount": 1}, ""), ("b", {"count": 2}, "rp-" + "2" * 32)]
+        ("a", {"count": 1, "sum.amount": 1}, ""),
+        ("b", {"count": 2}, "rp-" + "2" * 32),
+    ]
 
 
 def test_pik_counts_validates_against_its_json_schema_and_the_schema_refuses_a_bad_one():
@@ -172,7 +237,9 @@ def test_pik_counts_validates_against_its_json_schema_and_the_schema_refuses_a_b
     bad = {**facets[0], "counts": {"sent": -1}}
     assert [error.validator for error in validator.iter_errors(bad)] == ["minimum"]
     assert sorted(error.message for error in validator.iter_errors({"status": "x", "counts": {}})) == [
-        "'_producer' is a required property", "'_schemaURL' is a required property"]
+        "'_producer' is a required property",
+        "'_schemaURL' is a required property",
+    ]
 
 
 def test_the_same_record_gives_the_same_bytes_every_time():
@@ -228,10 +295,22 @@ def test_an_endpoint_that_is_down_costs_one_failure_not_an_exception(server):
     port = server.server_port
     server.shutdown()
     server.server_close()
-    assert HttpLineage(f"http://127.0.0.1:{port}/api/v1/lineage", timeout_s=1).emit(lineage.version_events(VERSION, NAMES)) == 2
+    assert (
+        HttpLineage(f"http://127.0.0.1:{port}/api/v1/lineage", timeout_s=1).emit(lineage.version_events(VERSION, NAMES))
+        == 2
+    )
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "127.0.0.1:5000"])
 def test_the_emitter_takes_only_http_urls(url):
     with pytest.raises(ValueError, match="http"):
         HttpLineage(url)
+
+
+def test_the_emitter_never_posts_into_the_functions_last_second(server):
+    left = [2_400]  # ms: the first POST may wait 1.4 s, the second finds less than the reserve left
+    emitter = HttpLineage(f"http://127.0.0.1:{server.server_port}/api/v1/lineage", remaining_ms=lambda: left.pop(0))
+    assert emitter._timeout_s() == pytest.approx(1.4)
+    left[:] = [2_400, 900]
+    assert emitter.emit(lineage.replay_events(run(), NAMES)) == 1
+    assert len(server.received) == 1

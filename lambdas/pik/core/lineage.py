@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import identity
@@ -35,28 +36,36 @@ from .targets import parse_target
 PRODUCER = "urn:pik:pipeline-investigation-kit"
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_SCHEMA = f"{SPEC}#/$defs/RunEvent"
-VERSION_FACET_SCHEMA = ("https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json"
-                        "#/$defs/DatasetVersionDatasetFacet")
+VERSION_FACET_SCHEMA = (
+    "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+)
 PARENT_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 JOB_TYPE_FACET_SCHEMA = "https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet"
 COUNTS_FACET = "pik_counts"
 COUNTS_SCHEMA_URL = "urn:pik:lineage:PikCountsRunFacet:1-0-0#/$defs/PikCountsRunFacet"
 #: The JSON schema of the ``pik_counts`` run facet (docs/lineage.md shows it; tests validate against it).
-COUNTS_SCHEMA: dict = {
+Json = dict[str, Any]
+COUNTS_SCHEMA: Json = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": COUNTS_SCHEMA_URL.split("#")[0],
-    "$defs": {"PikCountsRunFacet": {
-        "type": "object", "required": ["_producer", "_schemaURL", "status", "counts"],
-        "additionalProperties": False,
-        "properties": {
-            "_producer": {"type": "string", "format": "uri"},
-            "_schemaURL": {"type": "string", "format": "uri"},
-            "status": {"type": "string", "description": "the replay run's status, or WRITTEN for a version"},
-            "counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
-                       "description": "replay: scanned, matched, sent, failed, retried; version: inputs, metrics"},
-            "by_day": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-        },
-    }},
+    "$defs": {
+        "PikCountsRunFacet": {
+            "type": "object",
+            "required": ["_producer", "_schemaURL", "status", "counts"],
+            "additionalProperties": False,
+            "properties": {
+                "_producer": {"type": "string", "format": "uri"},
+                "_schemaURL": {"type": "string", "format": "uri"},
+                "status": {"type": "string", "description": "the replay run's status, or WRITTEN for a version"},
+                "counts": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "description": "replay: scanned, matched, sent, failed, retried; version: inputs, metrics",
+                },
+                "by_day": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            },
+        }
+    },
     "$ref": "#/$defs/PikCountsRunFacet",
 }
 RUN_NAMESPACE = uuid.UUID("6f1d8a4e-3c52-5b7e-9a0d-2c4b8e1f7a93")  # run ids: uuid5(RUN_NAMESPACE, name)
@@ -85,15 +94,15 @@ class Names:
     def job_namespace(self) -> str:
         return f"pik://{self.bucket}"
 
-    def queue(self, url: str) -> dict:
+    def queue(self, url: str) -> Json:
         """An SQS queue (by URL) as a dataset."""
         return dataset(parse_target({"sqs": url}).arn(self.region, self.account))
 
-    def archive(self, prefix: str, version: str) -> dict:
+    def archive(self, prefix: str, version: str) -> Json:
         return {**dataset(f"s3://{self.bucket}/{prefix}"), "facets": {"version": _version(version)}}
 
 
-def dataset(address: str) -> dict:
+def dataset(address: str) -> Json:
     """An ARN or URL as an OpenLineage dataset: ARNs split after the account, URLs after the host.
 
     >>> dataset("arn:aws:kinesis:eu-west-1:123456789012:stream/orders")
@@ -104,8 +113,8 @@ def dataset(address: str) -> dict:
     if address.startswith("arn:"):
         parts = address.split(":", 5)
         return {"namespace": ":".join(parts[:5]), "name": parts[5]}
-    parts = urlsplit(address)
-    return {"namespace": f"{parts.scheme}://{parts.netloc}", "name": parts.path.lstrip("/") or "/"}
+    url = urlsplit(address)
+    return {"namespace": f"{url.scheme}://{url.netloc}", "name": url.path.lstrip("/") or "/"}
 
 
 def run_id(job: str, name: str) -> str:
@@ -117,13 +126,13 @@ def run_id(job: str, name: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, f"{job}/{name}"))
 
 
-def selection_sha256(scope: dict) -> str:
+def selection_sha256(scope: Json) -> str:
     """The hash of what a replay selects from the archive: its recorded scope (``ReplayRequest.scope()``)
     without how or where it is sent."""
     return identity.sha256_hex(identity.canonical_json({k: v for k, v in scope.items() if k not in _NOT_SELECTION}))
 
 
-def replay_events(run: dict, names: Names) -> list[dict]:
+def replay_events(run: Json, names: Names) -> list[Json]:
     """The RunEvents an executed replay run implies as it stands: START (at ``created_at``), and
     COMPLETE or ABORT (at ``updated_at``) once it ended. A dry run has none (it moved no data).
 
@@ -142,8 +151,11 @@ def replay_events(run: dict, names: Names) -> list[dict]:
         output = dataset(parse_target(target).arn(names.region, names.account))
     else:
         output = dataset(f"s3://{names.bucket}/raw") if repair else names.queue(names.replay_queue_url)
-    counts = {"status": run.get("status", ""), "counts": {k: int(run.get(k) or 0) for k in REPLAY_COUNTS},
-              "by_day": {day: int(n) for day, n in (run.get("by_day") or {}).items()}}
+    counts = {
+        "status": run.get("status", ""),
+        "counts": {k: int(run.get(k) or 0) for k in REPLAY_COUNTS},
+        "by_day": {day: int(n) for day, n in (run.get("by_day") or {}).items()},
+    }
     body = {"job": _job(names, REPLAY_JOB), "inputs": [_input(source)], "outputs": [_output(output)]}
     replay = run_id(REPLAY_JOB, run["replay_id"])
     events = [_event("START", run["created_at"], {"run": {"runId": replay, "facets": {}}, **body})]
@@ -153,12 +165,12 @@ def replay_events(run: dict, names: Names) -> list[dict]:
     return events
 
 
-def version_name(group: dict) -> str:
+def version_name(group: Json) -> str:
     """An aggregate version's name: ``<entity>/<day>/<inputs hash>/<code version>``."""
     return "/".join((group["entity_id"], group["day"], group["inputs_hash"], group["code_version"]))
 
 
-def version_events(group: dict, names: Names) -> list[dict]:
+def version_events(group: Json, names: Names) -> list[Json]:
     """START and COMPLETE (both at ``computed_at``) of one aggregate version.
 
     ``group``: ``{entity_id, day, inputs_hash, code_version, computed_at, input_count, replay_id,
@@ -166,58 +178,82 @@ def version_events(group: dict, names: Names) -> list[dict]:
     """
     versions = ",".join(f"{metric}@{n}" for metric, n in sorted(group["versions"].items()))
     inputs = [names.archive("raw", group["inputs_hash"])]
-    facets = {COUNTS_FACET: _counts({"status": "WRITTEN", "counts": {"inputs": int(group["input_count"]),
-                                                                     "metrics": len(group["versions"])}})}
+    facets = {
+        COUNTS_FACET: _counts(
+            {"status": "WRITTEN", "counts": {"inputs": int(group["input_count"]), "metrics": len(group["versions"])}}
+        )
+    }
     if group.get("replay_id"):
         inputs.append(names.queue(names.replay_queue_url))
-        facets["parent"] = {"_producer": PRODUCER, "_schemaURL": PARENT_FACET_SCHEMA,
-                            "run": {"runId": run_id(REPLAY_JOB, group["replay_id"]), "facets": {}},
-                            "job": {"namespace": names.job_namespace, "name": REPLAY_JOB, "facets": {}}}
-    output = {**dataset(f"arn:aws:dynamodb:{names.region}:{names.account}:table/{names.aggregates_table}"),
-              "facets": {"version": _version(f"{group['entity_id']}/{group['day']}/{versions}")}}
+        facets["parent"] = {
+            "_producer": PRODUCER,
+            "_schemaURL": PARENT_FACET_SCHEMA,
+            "run": {"runId": run_id(REPLAY_JOB, group["replay_id"]), "facets": {}},
+            "job": {"namespace": names.job_namespace, "name": REPLAY_JOB, "facets": {}},
+        }
+    output = {
+        **dataset(f"arn:aws:dynamodb:{names.region}:{names.account}:table/{names.aggregates_table}"),
+        "facets": {"version": _version(f"{group['entity_id']}/{group['day']}/{versions}")},
+    }
     body = {"job": _job(names, AGGREGATE_JOB), "inputs": [_input(d) for d in inputs], "outputs": [_output(output)]}
     version = run_id(AGGREGATE_JOB, version_name(group))
     started = {"runId": version, "facets": {k: v for k, v in facets.items() if k != COUNTS_FACET}}
-    return [_event("START", group["computed_at"], {"run": started, **body}),
-            _event("COMPLETE", group["computed_at"], {"run": {"runId": version, "facets": facets}, **body})]
+    return [
+        _event("START", group["computed_at"], {"run": started, **body}),
+        _event("COMPLETE", group["computed_at"], {"run": {"runId": version, "facets": facets}, **body}),
+    ]
 
 
-def version_groups(items: list[dict]) -> list[dict]:
+def version_groups(items: list[Json]) -> list[Json]:
     """Aggregate version items (``pik.core.records.aggregate_item``) as aggregate versions, oldest first."""
-    groups: dict[tuple, dict] = {}
+    groups: dict[tuple[str, str, str, str], Json] = {}
     for item in items:
         key = (item["entity_id"], item["day"], item["inputs_hash"], item["code_version"])
-        group = groups.setdefault(key, {
-            "entity_id": item["entity_id"], "day": item["day"], "inputs_hash": item["inputs_hash"],
-            "code_version": item["code_version"], "computed_at": item["computed_at"],
-            "input_count": int(item["input_count"]), "replay_id": item.get("replay_id") or "", "versions": {}})
+        group = groups.setdefault(
+            key,
+            {
+                "entity_id": item["entity_id"],
+                "day": item["day"],
+                "inputs_hash": item["inputs_hash"],
+                "code_version": item["code_version"],
+                "computed_at": item["computed_at"],
+                "input_count": int(item["input_count"]),
+                "replay_id": item.get("replay_id") or "",
+                "versions": {},
+            },
+        )
         group["versions"][item["metric"]] = int(item["version"])
         group["computed_at"] = min(group["computed_at"], item["computed_at"])
     return sorted(groups.values(), key=lambda g: (g["computed_at"], version_name(g)))
 
 
-def _input(dataset: dict) -> dict:
+def _input(dataset: Json) -> Json:
     """A dataset as an input, in the client's serialised form (empty facet maps included)."""
     return {"facets": {}, **dataset, "inputFacets": {}}
 
 
-def _output(dataset: dict) -> dict:
+def _output(dataset: Json) -> Json:
     return {"facets": {}, **dataset, "outputFacets": {}}
 
 
-def _job(names: Names, name: str) -> dict:
-    kind = {"_producer": PRODUCER, "_schemaURL": JOB_TYPE_FACET_SCHEMA, "processingType": "BATCH",
-            "integration": "PIK", "jobType": name.upper()}
+def _job(names: Names, name: str) -> Json:
+    kind = {
+        "_producer": PRODUCER,
+        "_schemaURL": JOB_TYPE_FACET_SCHEMA,
+        "processingType": "BATCH",
+        "integration": "PIK",
+        "jobType": name.upper(),
+    }
     return {"namespace": names.job_namespace, "name": name, "facets": {"jobType": kind}}
 
 
-def _version(value: str) -> dict:
+def _version(value: str) -> Json:
     return {"_producer": PRODUCER, "_schemaURL": VERSION_FACET_SCHEMA, "datasetVersion": value}
 
 
-def _counts(fields: dict) -> dict:
+def _counts(fields: Json) -> Json:
     return {"_producer": PRODUCER, "_schemaURL": COUNTS_SCHEMA_URL, **fields}
 
 
-def _event(kind: str, at: str, body: dict) -> dict:
+def _event(kind: str, at: str, body: Json) -> Json:
     return {"eventType": kind, "eventTime": at, "producer": PRODUCER, "schemaURL": RUN_EVENT_SCHEMA, **body}

@@ -22,7 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     count("ProcessorMessageCount", len(event.get("Records") or []))
     settings = Settings.from_env()
-    work, emitter = recomputer(settings), lineage(settings)
+    work, emitter = recomputer(settings), lineage(settings, context.get_remaining_time_in_millis)
     logged: set[tuple[str, str]] = set()
 
     def record_handler(record: SQSRecord) -> dict:
@@ -43,6 +43,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _version(result: dict) -> dict:
     """A recompute's answer as the aggregate version ``pik.core.lineage.version_events`` names."""
     written = result["written"]
-    return {**{k: result[k] for k in ("entity_id", "day", "inputs_hash", "code_version", "input_count", "replay_id")},
-            "computed_at": min(row["computed_at"] for row in written),
+    named = ("entity_id", "day", "inputs_hash", "code_version", "input_count", "replay_id")
+    return {**{k: result[k] for k in named}, "computed_at": min(row["computed_at"] for row in written),
             "versions": {row["metric"]: row["version"] for row in written}}

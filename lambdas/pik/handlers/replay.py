@@ -38,7 +38,7 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
 def _answered(run: dict, sent: list[int], settings: Settings) -> object:
     count("ReplayMessageCount", sum(sent))
     if settings.lineage_url and not run["dry_run"]:  # the run's OpenLineage events as it stands (idempotent)
-        count("LineageErrorCount", lineage(settings).emit(replay_events(run, lineage_names(settings))))
+        count("LineageErrorCount", lineage(settings, _remaining_ms).emit(replay_events(run, lineage_names(settings))))
     logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status", "target")})
     return json_response(200, run)
 
