@@ -36,7 +36,7 @@ class Settings:
     lineage_url: str = ""  # where OpenLineage RunEvents are POSTed (OpenLineageUrl), else none are
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``RAW_BUCKET``, ``EVENTS_TABLE``, ... (missing names stay empty until used)."""
         env = os.environ if env is None else env
         return cls(

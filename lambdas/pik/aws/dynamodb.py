@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
-from ..core.replay import RunStatus
 from ..core.errors import ContentionError, StorageError
+from ..core.replay import RunStatus
 from . import clients
 
 _ser, _de = TypeSerializer(), TypeDeserializer()

@@ -3,8 +3,8 @@ re-sent; the partition key is the event's entity_id, so one entity's events stay
 
 from __future__ import annotations
 
-from ..core.targets import Delivered, Outgoing, body, encoded
 from ..core.limits import KINESIS_PUT_RECORDS, KINESIS_RECORD
+from ..core.targets import Delivered, Outgoing, body, encoded
 from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_order
 
 PUT_RECORDS_MAX = 500
@@ -22,7 +22,7 @@ class StreamTarget(ServiceTarget):
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
-            data = encoded(body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt))
+            data = encoded(body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt))
             return {"Data": data.encode("utf-8"), "PartitionKey": event.entity_id}
 
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:

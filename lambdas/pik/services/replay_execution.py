@@ -13,7 +13,7 @@ target refused all of it) leaves the cursor before its first event, so it goes n
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..core.errors import PikError
 from ..core.pacing import Pacer
