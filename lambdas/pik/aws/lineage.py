@@ -6,8 +6,9 @@ Lineage is a side channel: it never fails a replay or a recompute. Each POST wai
 ``TIMEOUT_S``, and never into the function's last ``RESERVE_MS`` (``remaining_ms``: the replay
 function must still answer within API Gateway's 29 s); after the first failure an emitter sends
 nothing more in that invocation (an endpoint that is down costs one timeout, not one per event),
-and the handler counts what it did not send (``LineageErrorCount``). Events are deterministic (``pik.core.lineage``), so ``kit.lineage(...)``
-can send the missed ones later, and a server that got one twice sees the same run.
+and the handler counts what it did not send (``LineageErrorCount``). Events are deterministic
+(``pik.core.lineage``), so ``kit.lineage(...)`` can send the missed ones later, and a server that
+got one twice sees the same run.
 """
 
 from __future__ import annotations
