@@ -51,6 +51,7 @@ def pik_queries() -> dict[str, str]:
         sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(None, None, "c-1", "2026-11-20", "2026-11-27",
                                                                 field=field, freq=freq)
     sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
+    sent["streams (pik status)"] = queries.streams()
     return sent
 
 
@@ -73,7 +74,7 @@ def functions(query: str) -> set[str]:
     """Names called in ``query`` (a name followed by '(' that is no alias nor SQL keyword)."""
     tokens = sqlglot.tokenize(query, read="athena")
     called = set()
-    for before, token, after in zip([None, *tokens], tokens, tokens[1:]):
+    for before, token, after in zip([None, *tokens], tokens, tokens[1:], strict=False):  # the last token has no successor
         if after.token_type != TokenType.L_PAREN or (before and before.token_type == TokenType.ALIAS):
             continue
         if token.token_type == TokenType.VAR or token.text.lower() in TRINO_FUNCTIONS | NOT_TRINO:

@@ -88,7 +88,7 @@ class Recomputer:
         manifest_key = keys.manifest_key(entity_id, day, inputs_hash)
         latest = self._latest_of_day(entity_id, day)
         answer = {"entity_id": entity_id, "day": day, "input_count": len(inputs), "inputs_hash": inputs_hash,
-                  "written": [], "dry_run": self.dry_run}
+                  "code_version": self.code_version, "replay_id": replay_id or "", "written": [], "dry_run": self.dry_run}
         expected = set(self.aggregator([], self.fields))  # the metrics this aggregator names
         if expected and expected <= set(latest) and all(
                 _unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected):
@@ -105,7 +105,7 @@ class Recomputer:
         if not self.dry_run:
             manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
             if kept is not None:
-                for row, contribution in zip(manifest, kept):
+                for row, contribution in zip(manifest, kept, strict=True):
                     row["contribution"] = contribution
             self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
         answer["written"] = self._append(entity_id, day, changed, latest, len(inputs), inputs_hash, manifest_key, replay_id)
@@ -124,7 +124,7 @@ class Recomputer:
         and the contributions to keep in the new manifest (None for a custom aggregator)."""
         if self.aggregator is not compute:
             documents = self.store.get_many([item["s3_key"] for item in inputs])
-            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs)], None
+            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs, strict=True)], None
         rows = self._previous_rows(latest)
         kept: list[dict | None] = []
         for item in inputs:
@@ -133,7 +133,7 @@ class Recomputer:
             kept.append(dict(row["contribution"]) if row is not None and reuse else None)
         missing = [i for i, value in enumerate(kept) if value is None]
         documents = self.store.get_many([inputs[i]["s3_key"] for i in missing])
-        for i, document in zip(missing, documents):
+        for i, document in zip(missing, documents, strict=True):
             kept[i] = contributions.contribution(_verified_payload(document, inputs[i]), self.fields)
         filled = cast(list[dict], kept)  # every None was filled just above
         return [contributions.as_payload(value) for value in filled], filled
@@ -160,7 +160,8 @@ class Recomputer:
                 value=value, input_count=count, inputs_hash=inputs_hash, code_version=self.code_version,
                 computed_at=computed_at, replay_id=replay_id, manifest_key=manifest_key) for metric, value in values.items()]
             if self.dry_run or self.aggregates.append(items):
-                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]]} for item in items]
+                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]],
+                         "computed_at": item["computed_at"]} for item in items]
             latest = self._latest_of_day(entity_id, day)  # another processor won these version numbers
             values = {metric: value for metric, value in values.items()
                       if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
