@@ -206,11 +206,13 @@ def reconcile(kit, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @connection
 def status(kit, as_json: bool) -> None:
-    """Where pik points, replay queue depths and the latest replay run.
+    """What the stack holds per stream (attempts, events, duplicates, conflicts, newest arrival), where
+    pik points, replay queue depths and the latest replay run.
 
     \b
     Example:
-      pik status --json | jq .queues
+      pik status
+      pik status --json | jq '.streams[] | {source, event_type, events, newest_arrival}'
     """
     info = kit.status()
     if as_json:
@@ -223,6 +225,26 @@ def status(kit, as_json: bool) -> None:
             ("replay runs", str(info["replay_runs"])),
             ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none")]
     click.echo(columns(rows))
+    click.echo("")
+    click.echo(held(info["streams"], info.get("streams_error")))
+
+
+def held(streams: list[dict], error: str | None = None) -> str:
+    """One line per stream: ``mobile_app/workout_completed  1,234 events in 1,301 attempts (...)``."""
+    from pik_nb._format import counted
+
+    if error:
+        return f"streams: cannot read the archive ({error})"
+    if not streams:
+        return "streams: none yet (nothing was ingested; `pik ingest FILE` or POST /ingest sends events)"
+    rows = [(f"{s['source']}/{s['event_type']}",
+             f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
+             f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
+             f"{counted(s['entities'], 'entity', 'entities')}; "
+             f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
+            for s in streams]
+    total = sum(s["attempts"] for s in streams)
+    return f"streams ({counted(len(streams), 'stream')}, {counted(total, 'attempt')}):\n" + columns(rows)
 
 
 def columns(rows: list[tuple[str, Any]]) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pik.core.timefmt import key_time
 
+from ._errors import KitError
 from ._times import Time, utc
 from .investigate import diff as diff_module
 from .investigate import explain as explain_module
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pyarrow as pa
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import RunEvent
 
     from .investigate.dashboard import DashboardExplanation
     from .investigate.diff import Diff
@@ -181,6 +184,19 @@ class Kit:
         """
         return load.replays(self.stack, start=start, end=end)
 
+    def lineage(self, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
+                end: Time | None = None, client: OpenLineageClient | None = None) -> list[RunEvent]:
+        """Executed replays and aggregate versions as OpenLineage RunEvents (``openlineage-python``'s
+        classes), each sent through ``client`` when given (docs/lineage.md).
+
+        >>> kit.lineage(replay_id="rp-4c1d...")                    # the run, and the versions it caused
+        >>> kit.lineage(entity_id="customer-42", start="2026-11-20", end="2026-11-21", client=OpenLineageClient())
+        """
+        from .investigate import lineage as lineage_module  # openlineage-python loads only when asked
+
+        return lineage_module.events(self.stack, replay_id=replay_id, entity_id=entity_id, start=start, end=end,
+                                     client=client)
+
     def manifest(self, key: str) -> dict:
         """An aggregate version's manifest document (``pik.core.records.manifest_document``)."""
         return raw_module.document(self.stack, key)
@@ -280,11 +296,20 @@ class Kit:
         return reconcile_module.reconcile(self.stack, progress=self._progress(progress))
 
     def status(self) -> dict:
-        """Resource names, replay queue depths and the latest replay run.
+        """Resource names, replay queue depths, the latest replay run and what the stack holds per
+        stream (``streams``: attempts, events, duplicates, conflicts, entities, event times, newest
+        arrival; ``streams_error`` says why when the archive cannot be read).
 
-        >>> kit.status()["queues"]["replay_queue"]
+        >>> kit.status()["streams"][0]["newest_arrival"]
         """
-        return reconcile_module.status(self.stack)
+        from .sql import queries
+
+        info = reconcile_module.status(self.stack)
+        try:
+            held = self.sql(queries.streams())
+        except KitError as exc:
+            return {**info, "streams": [], "streams_error": str(exc)}
+        return {**info, "streams": held.to_dict("records")}
 
     # --- the archive: compaction and SQL (pik_nb.sql.archive, pik_nb.sql) -----------------------
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,

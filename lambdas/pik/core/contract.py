@@ -85,13 +85,34 @@ class ValidEvent:
         return keys.conflict_key(self.source, self.event_type, self.event_date, self.event_id, self.content_sha256)
 
 
+def utf8_text(raw: bytes) -> str:
+    """The body as text, or ``ValidationError`` (``body``/``utf8``). JSON exchanged between systems is
+    UTF-8 (RFC 8259 §8.1), and raw objects must stay readable by Athena's JSON SerDe: a UTF-16 or
+    UTF-32 body (which Python's ``json.loads`` of bytes would quietly accept) is refused. A JSON text
+    holds no raw NUL, so NUL bytes mean UTF-16/32 even without a byte-order mark; a UTF-8 one is dropped.
+
+    >>> utf8_text(b'\\xef\\xbb\\xbf{}')
+    '{}'
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        wide = " (UTF-16 or UTF-32?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        message = f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8{wide}"
+        raise ValidationError([FieldError("body", "utf8", message)]) from exc
+    if "\x00" in text:
+        message = "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)"
+        raise ValidationError([FieldError("body", "utf8", message)])
+    return text.removeprefix("\ufeff")
+
+
 def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict[str, Any]:
     """Decode a request body into a JSON object, or raise ``ValidationError`` on field ``body``."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if len(raw) > limits.max_body_bytes:
         raise ValidationError([FieldError("body", "max_bytes", f"body exceeds {limits.max_body_bytes} bytes")], too_large=True)
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+        value = json.loads(utf8_text(raw), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
                            parse_float=_finite_float)
     except _OutOfRange as exc:
         raise ValidationError([FieldError("body", "number_range", str(exc))]) from exc

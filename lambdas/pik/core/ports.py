@@ -169,3 +169,10 @@ class Lease(Protocol):
 
     def release(self, holder: str, partition: str) -> None:
         """End the lease, leaving ``partition`` for the next holder to collect."""
+
+
+class Lineage(Protocol):
+    """Where OpenLineage RunEvents go (``pik.core.lineage``); never raises."""
+
+    def emit(self, events: list[dict[str, Any]]) -> int:
+        """Send ``events`` in order; returns how many were not delivered."""

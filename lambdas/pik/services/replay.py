@@ -174,7 +174,7 @@ def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
               "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons", "last_error", "requested",
-              "requester", "created_at", "request", "continuation")
+              "requester", "created_at", "updated_at", "request", "continuation")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
     view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
