@@ -9,6 +9,8 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 - ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
 - ``curated/schemas/source=S/event_type=T.json``  the stream's typed payload columns (name -> kind)
 - ``curated/watermark.json``  attempts *recorded* (written) before ``recorded_at`` are compacted
+- ``curated/orphans/source=S/event_type=T/event_date=D.json``  a run that lost its lease wrote parts
+  there: the next run collects them (``pik.services.compact``)
 
 One stream (source, event_type) has one kind per payload column over time: a partition's kinds are
 joined with the stream's recorded ones (``widen``: ``int`` -> ``float`` -> ``text``, ``bool`` ->
@@ -38,6 +40,7 @@ LAYOUTS = (ATTEMPTS, EVENTS)
 WATERMARK_KEY = f"{PREFIX}/watermark.json"
 MANIFEST_PREFIX = f"{PREFIX}/manifests/"
 SCHEMA_PREFIX = f"{PREFIX}/schemas/"
+ORPHANS_PREFIX = f"{PREFIX}/orphans/"
 MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v2"
 STREAM_SCHEMA = "pik.curated.stream-schema.v1"
 INT64 = (-2**63, 2**63 - 1)
@@ -76,6 +79,11 @@ def part_key(layout: str, source: str, event_type: str, event_date: str, digest:
 
 def manifest_key(partition: Partition) -> str:
     return f"{MANIFEST_PREFIX}{partition.path()}.json"
+
+
+def orphans_key(partition: Partition) -> str:
+    """Where a run that lost its lease says it left parts under ``partition``."""
+    return f"{ORPHANS_PREFIX}{partition.path()}.json"
 
 
 def stream_manifest_prefix(source: str, event_type: str) -> str:
