@@ -29,7 +29,7 @@ MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
           "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses", "dead_letters")
+          "statuses", "dead_letters", "resend")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -89,6 +89,7 @@ class ReplayRequest:
     event_ids_count: int | None = None
     statuses: tuple[str, ...] | None = None
     dead_letters: bool | None = None
+    resend: bool | None = None  # an external target gets again what it already got (default: skipped)
 
     @property
     def repair(self) -> bool:
@@ -184,6 +185,12 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
             target = parse_target(data["target"]).to_dict()
         except ValidationError as exc:
             errors += exc.errors
+    resend = data.get("resend")
+    if resend is not None and not isinstance(resend, bool):
+        errors.append(FieldError("resend", "type", "resend must be true or false"))
+    elif resend and data.get("target") is None:
+        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
+                                 "processor recomputes from its inputs: sending again is harmless)"))
     rate = data.get("rate_per_second")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE):
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
@@ -194,7 +201,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     request = ReplayRequest(start, end, entity, source, event_type, limit,
                             flags["include_duplicates"], flags["dry_run"], token, target, rate,
                             ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None,
-                            statuses, True if dead_letters else None)
+                            statuses, True if dead_letters else None, True if resend is True else None)
     return request, continuation, event_ids
 
 
