@@ -46,7 +46,7 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
                 include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
                 target: dict | None = None, rate_per_second: float | None = None,
                 event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-                dead_letters: bool = False) -> dict:
+                dead_letters: bool = False, resend: bool = False) -> dict:
     """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
 
     >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
@@ -58,7 +58,8 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
             "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
             "target": target, "rate_per_second": rate_per_second,
             "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None,
+            "resend": resend or None}
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -230,7 +231,7 @@ class Kit:
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
                statuses: Iterable[str] | None = None, dead_letters: bool = False, run: str | None = None,
-               on_step: Callable[[dict], None] | None = None) -> dict:
+               resend: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
         sees each answer that is continued.
@@ -239,7 +240,9 @@ class Kit:
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
         redrives the replay queue's DLQ instead of a scope. ``run="rp-..."`` executes a reviewed dry run
-        by its id, exactly its recorded scope, once (a repeat answers the same execution run).
+        by its id, exactly its recorded scope, once (a repeat answers the same execution run). To an
+        external target, the answer's ``already_delivered`` says how many of the events it already got,
+        by which runs when; executing skips them (``skipped``) unless ``resend=True``.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
@@ -251,7 +254,7 @@ class Kit:
         body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
                            limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
                            client_token=client_token, target=target, rate_per_second=rate_per_second,
-                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters)
+                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters, resend=resend)
         with self.stack.api as api:
             return api.replay(body, follow=limit is None, on_step=on_step)
 

@@ -13,6 +13,9 @@ import boto3
 import pytest
 
 from pik.aws import clients
+from pik.aws.dynamodb import DeliveryRecords
+from pik.core.deliveries import delivery_item
+from pik.core.errors import StorageError
 from pik.handlers import replay
 from tests.conftest import call
 from tests.functional.test_replay import seed, window
@@ -125,3 +128,46 @@ def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_
 def test_resend_is_a_boolean_for_an_external_target(allowed, body, rule):  # noqa: F811
     status, answer = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, **body))
     assert status == 400 and (answer["details"][0]["field"], answer["details"][0]["rule"]) == ("resend", rule)
+
+
+# --- the adapter: BatchGetItem / BatchWriteItem answer part of a request as unprocessed -----------
+def test_unprocessed_keys_and_items_are_sent_again_until_done_then_a_storage_error(allowed, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("pik.aws.dynamodb.TRANSACT_BACKOFF_S", 0.0)
+    log = DeliveryRecords(allowed.outputs["replays_table_name"])
+    items = [delivery_item("t" * 32, "sqs:q", f"{i:064x}", "rp-a", "2026-11-24T08:00:00.000000Z") for i in range(30)]
+    calls: list[tuple[str, int]] = []
+    asked: dict = {}
+
+    def remember(params, model, **_):
+        asked[model.name] = params["body"] if "body" in params else params
+
+    def leave_two_unprocessed(parsed, model, **_):
+        sent = json.loads(asked[model.name])["RequestItems"][log.table.name]
+        calls.append((model.name, len(sent if model.name == "BatchWriteItem" else sent["Keys"])))
+        if len(calls) in (1, 3) or always:  # the first write and the first read leave their last two over
+            if model.name == "BatchWriteItem":
+                parsed["UnprocessedItems"] = {log.table.name: sent[-2:]}
+            else:
+                parsed["UnprocessedKeys"] = {log.table.name: {**sent, "Keys": sent["Keys"][-2:]}}
+                kept = {json.dumps(k, sort_keys=True) for k in sent["Keys"][:-2]}
+                answered = parsed["Responses"][log.table.name]
+                parsed["Responses"][log.table.name] = [i for i in answered if json.dumps(
+                    {"pk": i["pk"], "sk": i["sk"]}, sort_keys=True) in kept]
+
+    always = False
+    client = clients.client("dynamodb")
+    for name in ("BatchWriteItem", "BatchGetItem"):
+        client.meta.events.register(f"before-call.dynamodb.{name}", remember)
+        client.meta.events.register(f"after-call.dynamodb.{name}", leave_two_unprocessed)
+    try:
+        log.record(items[:25])
+        found = log.delivered("t" * 32, [item["event_id"] for item in items])
+        assert calls == [("BatchWriteItem", 25), ("BatchWriteItem", 2), ("BatchGetItem", 30), ("BatchGetItem", 2)]
+        assert sorted(found) == sorted(item["event_id"] for item in items[:25])  # the 5 never written: absent
+        always = True
+        with pytest.raises(StorageError, match="still unprocessed after 8 attempts"):
+            log.delivered("t" * 32, [items[0]["event_id"]])
+    finally:
+        for name in ("BatchWriteItem", "BatchGetItem"):
+            client.meta.events.unregister(f"before-call.dynamodb.{name}", remember)
+            client.meta.events.unregister(f"after-call.dynamodb.{name}", leave_two_unprocessed)

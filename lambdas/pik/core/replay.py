@@ -185,12 +185,7 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
             target = parse_target(data["target"]).to_dict()
         except ValidationError as exc:
             errors += exc.errors
-    resend = data.get("resend")
-    if resend is not None and not isinstance(resend, bool):
-        errors.append(FieldError("resend", "type", "resend must be true or false"))
-    elif resend and data.get("target") is None:
-        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
-                                 "processor recomputes from its inputs: sending again is harmless)"))
+    resend = _resend(data, errors)
     rate = data.get("rate_per_second")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE):
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
@@ -201,8 +196,19 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     request = ReplayRequest(start, end, entity, source, event_type, limit,
                             flags["include_duplicates"], flags["dry_run"], token, target, rate,
                             ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None,
-                            statuses, True if dead_letters else None, True if resend is True else None)
+                            statuses, True if dead_letters else None, resend)
     return request, continuation, event_ids
+
+
+def _resend(data: dict, errors: list[FieldError]) -> bool | None:
+    """``resend``: True sends an external target again what it already got (recorded only when true)."""
+    resend = data.get("resend")
+    if resend is not None and not isinstance(resend, bool):
+        errors.append(FieldError("resend", "type", "resend must be true or false"))
+    elif resend and data.get("target") is None:
+        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
+                                 "processor recomputes from its inputs: sending again is harmless)"))
+    return True if resend is True else None
 
 
 def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
