@@ -192,7 +192,7 @@ def compaction(n: int) -> None:
                "event_time": (day + timedelta(seconds=int(s))).isoformat(),
                "payload": {"amount": float(a), "country": str(c), "lines": [1, 2]}}
               for i, (s, a, c) in enumerate(zip(rng.integers(0, 3 * 86_400, n), np.round(rng.lognormal(5, 1.8, n), 2),
-                                                 COUNTRIES[rng.integers(0, 6, n)]))]
+                                                 COUNTRIES[rng.integers(0, 6, n)], strict=True))]
     with LocalStack(info_file=info):
         kit = pik_nb.connect(path=info)
         ingest_events(kit.resources.api_url, bodies, workers=8, progress=False)

@@ -103,8 +103,8 @@ def match(table: dict[tuple[str, str], LocalFunction], method: str,
         parts = template.strip("/").split("/")
         if route_method != method or len(parts) != len(asked):
             continue
-        params = {p[1:-1]: a for p, a in zip(parts, asked) if p.startswith("{") and p.endswith("}") and a}
-        if all(p == a or (p.startswith("{") and p[1:-1] in params) for p, a in zip(parts, asked)):
+        params = {p[1:-1]: a for p, a in zip(parts, asked, strict=True) if p.startswith("{") and p.endswith("}") and a}
+        if all(p == a or (p.startswith("{") and p[1:-1] in params) for p, a in zip(parts, asked, strict=True)):
             return function, template, params
     return None
 

@@ -53,7 +53,7 @@ def waterfall(row: pd.Series, title: str, ax: Axes) -> None:
     heights.append(float(row.get("truth", 0)))
     colours.append("#8172b3")
     ax.bar(labels, heights, bottom=bottoms, color=colours)
-    for x, (bottom, height) in enumerate(zip(bottoms, heights)):
+    for x, (bottom, height) in enumerate(zip(bottoms, heights, strict=True)):
         ax.annotate(f"{height:,.0f}", (x, bottom + height), ha="center", va="bottom", fontsize=8)
     ax.set_title(f"dashboard -> truth, {title}")
     ax.set_ylabel("value")

@@ -98,13 +98,13 @@ def _check(frame: pd.DataFrame, field: pa.Field) -> str | None:
 
 #: What each column kind is in pandas (the loaders' own typing): a name and a check of the dtype.
 _PANDAS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "str": ("a string", lambda d: isinstance(d, pd.StringDtype) or d == object),
+    "str": ("a string", lambda d: isinstance(d, pd.StringDtype) or d == "object"),
     "category": ("a categorical", lambda d: isinstance(d, pd.CategoricalDtype)),
     "time": ("datetime64[us, UTC]", lambda d: isinstance(d, pd.DatetimeTZDtype) and str(d.tz) == "UTC"
              and d.unit == "us"),
     "int": ("int64", lambda d: d == "int64"),
     "float": ("float64", lambda d: d == "float64"),
-    "bool": ("bool", lambda d: d == bool),
+    "bool": ("bool", lambda d: d == "bool"),
     "object": ("any", lambda d: True),
 }
 

@@ -22,7 +22,7 @@ from tests.support.lambdas import call
 LONG_SOURCE = "s" * 70  # over today's 64-character bound on names
 
 
-def test_conflict_attempts_send_the_second_payload(allowed):
+def test_conflict_attempts_send_the_second_payload(allowed):  # noqa: F811 (the fixture imported above)
     first = make_event(event_time=(DAY + timedelta(hours=1)).isoformat(), idempotency_key="k-1", payload={"amount": 1})
     _, accepted = call(ingest, "/ingest", first)
     _, conflict = call(ingest, "/ingest", {**first, "payload": {"amount": 2}})

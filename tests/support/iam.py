@@ -37,10 +37,10 @@ for _name in ("Mapping", "MutableMapping"):
     if not hasattr(collections, _name):
         setattr(collections, _name, getattr(collections.abc, _name))
 
-from principalmapper.querying.local_policy_simulation import policy_has_matching_statement
-from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict
+from principalmapper.querying.local_policy_simulation import policy_has_matching_statement  # noqa: E402 (after the alias)
+from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402 (after the alias)
 
-from tests.support.sam import ACCOUNT, STACK_UUID, Stack
+from tests.support.sam import ACCOUNT, STACK_UUID, Stack  # noqa: E402 (after the alias)
 
 # Refusals another change fixes, reported by ``pending``, not failed; remove an entry once it lands
 # (the compaction role's missing-key reads were one: its s3:ListBucket, ADR 310, made them 404s).
@@ -304,7 +304,7 @@ def _template_path(paths: dict, path: str) -> str:
     parts = path.strip("/").split("/")
     for candidate in paths:
         pattern = candidate.strip("/").split("/")
-        if len(pattern) == len(parts) and all(p == q or p.startswith("{") for p, q in zip(pattern, parts)):
+        if len(pattern) == len(parts) and all(p == q or p.startswith("{") for p, q in zip(pattern, parts, strict=True)):
             return candidate
     return path
 

@@ -92,7 +92,7 @@ def test_a_planted_semantics_explains_every_window(seed, sem, by_entity, metric)
 def test_noise_stays_in_the_windows_it_was_added_to(seed, sem, noisy, signs):
     arrivals, shown = planted(history(seed), sem, False, "count")
     bound = len(arrivals) + 1  # no semantics can reach a value this far off
-    for k, sign in zip(sorted(noisy), signs):
+    for k, sign in zip(sorted(noisy), signs, strict=False):
         shown.loc[k, "value"] += sign * (bound + k)
     ex = d.explain(shown, arrivals)
     off = set(ex.table.index[ex.table["unexplained"] != 0])

@@ -282,7 +282,7 @@ class Compactor:
                   if known.get(item["event_id"], ("", ""))[0] == item["payload_sha256"]}
         missing = [item for item in firsts if item["event_id"] not in reused]
         raws = dict(zip((item["event_id"] for item in missing),
-                        self.documents.get_many([item["s3_key"] for item in missing])))
+                        self.documents.get_many([item["s3_key"] for item in missing]), strict=True))
         return [curated.event_row(item, raws[item["event_id"]]) if item["event_id"] in raws
                 else curated.event_row(item, {"event": {"payload": json.loads(reused[item["event_id"]])}})
                 for item in firsts]

@@ -105,7 +105,7 @@ class Recomputer:
         if not self.dry_run:
             manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
             if kept is not None:
-                for row, contribution in zip(manifest, kept):
+                for row, contribution in zip(manifest, kept, strict=True):
                     row["contribution"] = contribution
             self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
         answer["written"] = self._append(entity_id, day, changed, latest, len(inputs), inputs_hash, manifest_key, replay_id)
@@ -124,7 +124,7 @@ class Recomputer:
         and the contributions to keep in the new manifest (None for a custom aggregator)."""
         if self.aggregator is not compute:
             documents = self.store.get_many([item["s3_key"] for item in inputs])
-            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs)], None
+            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs, strict=True)], None
         rows = self._previous_rows(latest)
         kept: list[dict | None] = []
         for item in inputs:
@@ -133,7 +133,7 @@ class Recomputer:
             kept.append(dict(row["contribution"]) if row is not None and reuse else None)
         missing = [i for i, value in enumerate(kept) if value is None]
         documents = self.store.get_many([inputs[i]["s3_key"] for i in missing])
-        for i, document in zip(missing, documents):
+        for i, document in zip(missing, documents, strict=True):
             kept[i] = contributions.contribution(_verified_payload(document, inputs[i]), self.fields)
         filled = cast(list[dict], kept)  # every None was filled just above
         return [contributions.as_payload(value) for value in filled], filled

@@ -107,4 +107,4 @@ def _ingest_mapped(record: TapRecord, event: dict | Exception, ingest_one: Inges
 
 def failed_items(records: list[TapRecord], outcomes: list[EventOutcome]) -> list[dict[str, str]]:
     """``batchItemFailures`` for the records whose ingest failed (retryable), in record order."""
-    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes) if outcome.outcome is None]
+    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes, strict=True) if outcome.outcome is None]
