@@ -99,10 +99,10 @@ class RunStore(Protocol):
 class DeliveryLog(Protocol):
     """The latest delivery of each event to each external target (``pik.core.deliveries``)."""
 
-    def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict]:
+    def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The delivery records of those of ``event_ids`` the target already got, by event id."""
 
-    def record(self, items: list[dict]) -> None:
+    def record(self, items: list[dict[str, Any]]) -> None:
         """Write delivery records (``pik.core.deliveries.delivery_item``), replacing older ones."""
 
 

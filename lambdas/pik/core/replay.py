@@ -238,7 +238,7 @@ def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
     return int(rate) if rate is not None and float(rate).is_integer() else rate
 
 
-def _resend(data: dict, errors: list[FieldError]) -> bool | None:
+def _resend(data: dict[str, Any], errors: list[FieldError]) -> bool | None:
     """``resend``: True sends an external target again what it already got (recorded only when true)."""
     resend = data.get("resend")
     if resend is not None and not isinstance(resend, bool):
