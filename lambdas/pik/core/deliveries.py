@@ -19,15 +19,17 @@ from typing import Any
 from . import identity, keys
 from .targets import Target
 
-MAX_RUNS = 20  # runs named in a summary (the ones that delivered the most of the selection); the rest are counted
+MAX_RUNS = 20  # runs named in a summary (the first met); events of any other run are counted in other_runs
 
 
 def target_key(target: Target, region: str, account: str) -> str:
     """The key naming one target in delivery records (32 hex digits of the hash of kind and ARN)."""
-    return identity.sha256_hex(identity.canonical_json(["delivery", target.kind, target.arn(region, account)]))[:32]
+    named = identity.canonical_json(["delivery", target.kind, target.arn(region, account)])
+    return identity.sha256_hex(named)[:32]
 
 
-def delivery_item(target_key_: str, target_label: str, event_id: str, replay_id: str, at: str) -> dict[str, Any]:
+def delivery_item(target_key_: str, target_label: str, event_id: str, replay_id: str,
+                  at: str) -> dict[str, Any]:
     """The record that ``replay_id`` delivered ``event_id`` to the target at ``at`` (a few hundred bytes,
     far below DynamoDB's 400 KB item limit)."""
     return {"pk": keys.delivery_pk(target_key_, event_id), "sk": keys.DELIVERY_SK, "event_id": event_id,
@@ -61,8 +63,8 @@ class AlreadyDelivered:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, runs by time of their last delivery; ``other_runs`` only when some were left out."""
-        data: dict[str, Any] = {"count": self.count,
-                                "runs": sorted(self.runs.values(), key=lambda r: (r["last_at"], r["replay_id"]))}
+        runs = sorted(self.runs.values(), key=lambda r: (r["last_at"], r["replay_id"]))
+        data: dict[str, Any] = {"count": self.count, "runs": runs}
         if self.other_runs:
             data["other_runs"] = self.other_runs
         return data
