@@ -79,8 +79,8 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     if run_id:
         run = kit.replay(run=run_id, on_step=show_step)
     else:
-        if execute and not client_token and not yes and not dead_letters:
-            _confirm_a_second_execution(kit, scope)
+        if execute and not (client_token or yes or dead_letters) and (scope["target"] is None or resend):
+            _confirm_a_second_execution(kit, scope)  # an external target is sent only what it lacks, unless resend
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
         echo_json(run)

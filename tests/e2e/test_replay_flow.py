@@ -123,7 +123,7 @@ def test_pik_replay_to_a_target_says_what_it_already_got_and_skips_it_unless_res
     last_at = json.loads(runner.invoke(cli, [*to_queue, "--json"]).output)["already_delivered"]["runs"][0]["last_at"]
     assert (f"already delivered to sqs:{queue}: 3 of the 3 selected events, by {first['replay_id']} "
             f"(3, last at {last_at})\nexecuting skips them; --resend sends them again") in preview.output
-    skipped = runner.invoke(cli, [*to_queue, "--execute", "--yes"])
+    skipped = runner.invoke(cli, [*to_queue, "--execute"])  # nothing would go twice: no question asked
     assert skipped.exit_code == 0 and "matched 3  sent 0  failed 0  retried 0  skipped 3" in skipped.output
     resent = runner.invoke(cli, [*to_queue, "--execute", "--yes", "--resend"])
     assert resent.exit_code == 0 and "matched 3  sent 3  failed 0" in resent.output, resent.output
