@@ -58,9 +58,8 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
            run_id: str | None, yes: bool, resend: bool, as_json: bool, target: str | None,
-           fifo_group_id: str | None, envelope: bool,
-           rate_per_second: float | None, event_ids: list[str] | None, dead_letters: bool,
-           statuses: tuple[str, ...]) -> None:
+           fifo_group_id: str | None, envelope: str | None, rate_per_second: float | None,
+           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -68,14 +67,16 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
+      pik replay --ids ids.txt --target eventbridge=orders --envelope cloudevents --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
       pik replay --run rp-4c1d... --execute                  # execute the dry run you reviewed, exactly its scope
     """
     scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                  include_duplicates=include_duplicates, client_token=client_token,
-                 target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                 event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters, resend=resend)
+                 target=parse_target(target, fifo_group_id, envelope), envelope=envelope,
+                 rate_per_second=rate_per_second, event_ids=event_ids, statuses=list(statuses) or None,
+                 dead_letters=dead_letters, resend=resend)
     if run_id:
         run = kit.replay(run=run_id, on_step=show_step)
     else:
@@ -153,14 +154,15 @@ def _interactive() -> bool:
 
 
 def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = None,
-               fifo_group_id: str | None = None, envelope: bool = False, rate_per_second: float | None = None,
+               fifo_group_id: str | None = None, envelope: str | None = None,
+               rate_per_second: float | None = None,
                limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
                resend: bool = False, **_: object) -> None:
     """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""
     if any(scope) or target or fifo_group_id or envelope or rate_per_second or limit or include_duplicates \
             or client_token or resend:
         raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
-                               "--target, --rate, --limit, --resend or --client-token beside it")
+                               "--target, --envelope, --rate, --limit, --resend or --client-token beside it")
     if not execute:
         raise click.UsageError("--run executes a reviewed dry run: add --execute")
 
@@ -208,11 +210,13 @@ def reconcile(kit, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @connection
 def status(kit, as_json: bool) -> None:
-    """Where pik points, replay queue depths and the latest replay run.
+    """What the stack holds per stream (attempts, events, duplicates, conflicts, newest arrival), where
+    pik points, replay queue depths and the latest replay run.
 
     \b
     Example:
-      pik status --json | jq .queues
+      pik status
+      pik status --json | jq '.streams[] | {source, event_type, events, newest_arrival}'
     """
     info = kit.status()
     if as_json:
@@ -225,6 +229,26 @@ def status(kit, as_json: bool) -> None:
             ("replay runs", str(info["replay_runs"])),
             ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none")]
     click.echo(columns(rows))
+    click.echo("")
+    click.echo(held(info["streams"], info.get("streams_error")))
+
+
+def held(streams: list[dict], error: str | None = None) -> str:
+    """One line per stream: ``mobile_app/workout_completed  1,234 events in 1,301 attempts (...)``."""
+    from pik_nb._format import counted
+
+    if error:
+        return f"streams: cannot read the archive ({error})"
+    if not streams:
+        return "streams: none yet (nothing was ingested; `pik ingest FILE` or POST /ingest sends events)"
+    rows = [(f"{s['source']}/{s['event_type']}",
+             f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
+             f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
+             f"{counted(s['entities'], 'entity', 'entities')}; "
+             f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
+            for s in streams]
+    total = sum(s["attempts"] for s in streams)
+    return f"streams ({counted(len(streams), 'stream')}, {counted(total, 'attempt')}):\n" + columns(rows)
 
 
 def columns(rows: list[tuple[str, Any]]) -> str:

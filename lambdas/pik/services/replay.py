@@ -93,11 +93,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     run moves at once. ``resume`` takes the lease of a paused (or stopped) run and executes it in this
     call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
     """
-    action = data.get("action") if isinstance(data, dict) else None
-    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
-        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
-    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
-        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    action = _action(replay_id, data)
     if settings.dry_run:
         raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
     runs = wiring.runs
@@ -128,6 +124,16 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
         if moved is not None:
             return answer(moved)
     raise ConflictError(f"replay run {replay_id} kept changing: send the action again")
+
+
+def _action(replay_id: str, data: dict) -> str:
+    """The steering action of a ``POST /replay/{id}`` body; a 400 naming the field otherwise."""
+    action = data.get("action") if isinstance(data, dict) else None
+    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
+        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
+        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    return action
 
 
 def _allowed(target: dict, settings: Settings, account: str) -> None:
@@ -171,7 +177,7 @@ def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
               "skipped", "already_delivered", "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons",
-              "last_error", "requested", "requester", "created_at", "request", "continuation")
+              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
     view["skipped"] = run.get("skipped", 0)
