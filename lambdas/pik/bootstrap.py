@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from .aws import ssm
 from .aws.dynamodb import AggregateStore as DynamoAggregates
+from .aws.dynamodb import DeliveryRecords, Table
 from .aws.dynamodb import EventIndex as DynamoEventIndex
-from .aws.dynamodb import Table
 from .aws.eventbridge import BusTarget
 from .aws.kinesis import StreamTarget
 from .aws.lineage import HttpLineage, NoLineage
@@ -83,7 +83,8 @@ def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[i
     (the function's own: where a bus named without an ARN lives): ``replay_wiring(settings, "123456789012")``."""
     wired = wired or adapters(settings)
     return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                  account, on_sent=on_sent, dead_letters=wired.dead_letters)
+                  account, on_sent=on_sent, dead_letters=wired.dead_letters,
+                  deliveries=DeliveryRecords(settings.replays_table))
 
 
 def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -> ports.Lineage:

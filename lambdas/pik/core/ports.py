@@ -96,6 +96,16 @@ class RunStore(Protocol):
         without moving ``step``; False when the run is not ``RUNNING``."""
 
 
+class DeliveryLog(Protocol):
+    """The latest delivery of each event to each external target (``pik.core.deliveries``)."""
+
+    def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The delivery records of those of ``event_ids`` the target already got, by event id."""
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        """Write delivery records (``pik.core.deliveries.delivery_item``), replacing older ones."""
+
+
 class MessageQueue(Protocol):
     def send(self, messages: list[dict[str, Any]]) -> int:
         """Send up to ``SEND_BATCH`` JSON messages; how many were sent."""

@@ -29,7 +29,7 @@ MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
           "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses", "dead_letters", "envelope")
+          "statuses", "dead_letters", "envelope", "resend")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -89,6 +89,7 @@ class ReplayRequest:
     event_ids_count: int | None = None
     statuses: tuple[str, ...] | None = None
     dead_letters: bool | None = None
+    resend: bool | None = None  # an external target gets again what it already got (default: skipped)
 
     @property
     def repair(self) -> bool:
@@ -169,11 +170,12 @@ def parse_request(data: dict[str, Any]) -> tuple[ReplayRequest, str | None, tupl
     continuation = _continuation(data, errors)
     target = _target(data, errors)
     rate = _rate(data, errors)
+    resend = _resend(data, errors)
     if errors:
         raise ValidationError(errors)
     request = ReplayRequest(start, end, entity, source, event_type, limit, include_duplicates, dry_run, token,
                             target, rate, ids_sha256(event_ids) if event_ids else None,
-                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None)
+                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None, resend)
     return request, continuation, event_ids
 
 
@@ -245,6 +247,17 @@ def _rate(data: dict[str, Any], errors: list[FieldError]) -> int | float | None:
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
         return None
     return int(rate) if rate is not None and float(rate).is_integer() else rate
+
+
+def _resend(data: dict[str, Any], errors: list[FieldError]) -> bool | None:
+    """``resend``: True sends an external target again what it already got (recorded only when true)."""
+    resend = data.get("resend")
+    if resend is not None and not isinstance(resend, bool):
+        errors.append(FieldError("resend", "type", "resend must be true or false"))
+    elif resend and data.get("target") is None:
+        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
+                                 "processor recomputes from its inputs: sending again is harmless)"))
+    return True if resend is True else None
 
 
 def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..core import keys
+from ..core.deliveries import target_key
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from ..core.ports import RunStore
 from ..core.replay import (
@@ -52,6 +53,7 @@ from ..core.replay import (
 from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
 from ..settings import Settings
+from .replay_deliveries import Ledger
 from .replay_execution import RELEASED, RESERVE_MS, Execution, Progress
 from .replay_sinks import sink_for
 from .replay_wiring import Wiring
@@ -75,7 +77,7 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         _allowed(call.request.target, settings, wiring.account)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
-        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, wiring))
+        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, settings, wiring))
     if call.event_ids and call.request is not None:  # the list is kept apart from the run (size), by its hash
         wiring.documents.put_new(call.request.ids_key(), {"event_ids": list(call.event_ids)})
     run, created, claimable, continued = _open(call, requester, now, deadline, wiring.runs)
@@ -163,7 +165,8 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids).run()
+        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids,
+                  ledger=_ledger(run, settings, wiring)).run()
     except Exception:
         progress.release()
         raise
@@ -173,12 +176,13 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
 def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
-              "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons", "last_error", "requested",
-              "requester", "created_at", "updated_at", "request", "continuation")
+              "skipped", "already_delivered", "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons",
+              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
+    view["skipped"] = run.get("skipped", 0)
     view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
-                                              "retried": run.get("retried", 0)}}
+                                              "retried": run.get("retried", 0), "skipped": view["skipped"]}}
     return view
 
 
@@ -225,6 +229,17 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
     return stored, False, True, None
 
 
+def _ledger(run: dict, settings: Settings, wiring: Wiring) -> Ledger | None:
+    """The deliveries of the run's external target (None: the stack's queue, the repair path, a DLQ redrive)."""
+    request = run["request"]
+    if request.get("target") is None or request.get("dead_letters") or wiring.deliveries is None:
+        return None
+    target = parse_target(request["target"])
+    return Ledger(wiring.deliveries, target_key(target, settings.region, wiring.account), target.label,
+                  run["replay_id"], resend=bool(request.get("resend")), clock=wiring.clock,
+                  already=run.get("already_delivered"))
+
+
 def _may_claim(run: dict, continued: int | None, now: str) -> bool:
     """A call may take the run's lease when its executor is gone (RUNNING, lease past) or when it
     brings the continuation of the step the run stopped at. Taking it is a conditional write on
@@ -263,7 +278,7 @@ def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: dateti
 
 
 def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, remaining_ms: Callable[[], int],
-                wiring: Wiring) -> dict:
+                settings: Settings, wiring: Wiring) -> dict:
     """A run under ``DRY_RUN=true``: the full logic, nothing written, nothing sent."""
     if call.request is None:
         raise NotFoundError(f"no replay run {call.replay_id} (DRY_RUN records no runs)")
@@ -274,7 +289,8 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
     progress = Progress(run, None)
-    Execution(progress, wiring, None, remaining_ms, event_ids=call.event_ids).run()  # progress has no store: nothing written
+    Execution(progress, wiring, None, remaining_ms, event_ids=call.event_ids,  # progress has no store: nothing written
+              ledger=_ledger(run, settings, wiring)).run()
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run

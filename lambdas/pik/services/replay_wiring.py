@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from ..core.ports import DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
+from ..core.ports import DeadLetters, DeliveryLog, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.targets import Target
 from ..core.timefmt import now as utc_now
 
@@ -15,7 +15,8 @@ from ..core.timefmt import now as utc_now
 @dataclasses.dataclass(frozen=True)
 class Wiring:
     """What a replay reads and writes besides the run: the events, the stack's queue, the documents
-    (raw events, event id lists), and a factory of external target adapters (``pik.bootstrap.replay_target``)."""
+    (raw events, event id lists), the deliveries to external targets, and a factory of external target
+    adapters (``pik.bootstrap.replay_target``)."""
 
     index: EventIndex
     runs: RunStore
@@ -28,6 +29,7 @@ class Wiring:
     wait: Callable[[float], None] = time.sleep
     on_sent: Callable[[int], None] = lambda sent: None
     dead_letters: DeadLetters | None = None
+    deliveries: DeliveryLog | None = None  # what external targets already got (None: not looked up)
 
     def dead_letter_queue(self) -> DeadLetters:
         """The replay queue's DLQ, which a redrive reads (the bootstrap wires it; a test may leave it out)."""
