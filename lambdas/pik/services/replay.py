@@ -70,7 +70,8 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     (counts over the whole run). ``wiring.on_sent`` hears how many messages each batch of *this* call sent.
 
     ``replay({"entity_id": "u1", "start_time": ..., "end_time": ...}, requester=arn, now=now,
-    remaining_ms=context.get_remaining_time_in_millis, settings=settings, wiring=pik.bootstrap.replay_wiring(settings))``
+    remaining_ms=context.get_remaining_time_in_millis, settings=settings,
+    wiring=pik.bootstrap.replay_wiring(settings))``
     """
     call = parse_call(data)
     if call.request is not None and call.request.target is not None:
