@@ -88,3 +88,18 @@ def test_a_backwards_window_is_refused_before_any_kernel_starts(tmp_path, start,
     assert not (tmp_path / "incidents").exists()
     with pytest.raises(IncidentError, match="before it starts"):
         incident_parameters(entity_id="e-1", start="2026-11-21", end="2026-11-20")
+
+
+def test_every_parameter_pik_injects_is_one_the_incident_notebook_declares():
+    # papermill warns "Passed unknown parameter" (the demo printed it for dashboard_file) for a name the
+    # parameters cell lacks; each name pik passes is declared there, so `papermill --help-notebook` lists it
+    import papermill
+
+    from pik_nb.notebook.incident import TEMPLATE
+
+    passed = incident_parameters(entity_id="user_003", start="2026-11-30", end="2026-12-03",
+                                 local_file=".pik/local.json", dashboard="demo-dashboard.csv")
+    declared = papermill.inspect_notebook(str(TEMPLATE))
+    assert set(passed) - set(declared) == set()
+    assert set(passed) == {"entity_id", "source", "event_type", "start", "end", "stack", "profile", "region",
+                           "local_file", "dashboard_file"}
