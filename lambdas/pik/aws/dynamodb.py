@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
+from ..core.records import read_number
 from ..core.replay import RunStatus
 from ..core.errors import ContentionError, StorageError
 from . import clients
@@ -33,7 +34,7 @@ def _to_dynamo(value: Any) -> Any:
 
 def _from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return read_number(value)
     if isinstance(value, dict):
         return {k: _from_dynamo(v) for k, v in value.items()}
     if isinstance(value, list):
