@@ -77,7 +77,7 @@ def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[i
     (the function's own: where a bus named without an ARN lives): ``replay_wiring(settings, "123456789012")``."""
     wired = wired or adapters(settings)
     return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                  account, on_sent=on_sent, dead_letters=wired.dead_letters)
+                  account, on_sent=on_sent, dead_letters=wired.dead_letters, recomputer=recomputer(settings, wired))
 
 
 def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..core.ports import DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.targets import Target
 from ..core.timefmt import now as utc_now
 
+if TYPE_CHECKING:
+    from .process import Recomputer
+
 
 @dataclasses.dataclass(frozen=True)
 class Wiring:
     """What a replay reads and writes besides the run: the events, the stack's queue, the documents
-    (raw events, event id lists), and a factory of external target adapters (``pik.bootstrap.replay_target``)."""
+    (raw events, event id lists), a factory of external target adapters (``pik.bootstrap.replay_target``)
+    and the processor's recompute (``recomputer``: a dry run previews its impact; None: no preview)."""
 
     index: EventIndex
     runs: RunStore
@@ -28,3 +32,4 @@ class Wiring:
     wait: Callable[[float], None] = time.sleep
     on_sent: Callable[[int], None] = lambda sent: None
     dead_letters: DeadLetters | None = None
+    recomputer: "Recomputer | None" = None
