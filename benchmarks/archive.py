@@ -32,10 +32,13 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from datetime import UTC
+
 from pik import parquet  # noqa: E402
 from pik.core import curated  # noqa: E402
-from pik_nb.sql import analyses as sql_analyses, queries as queries_sql  # noqa: E402
+from pik_nb.sql import analyses as sql_analyses  # noqa: E402
 from pik_nb.sql import local_connection, run  # noqa: E402
+from pik_nb.sql import queries as queries_sql
 
 SOURCES = ["web", "ios", "android", "pos", "partner_a", "partner_b", "batch", "kiosk"]
 TYPES = ["order_placed", "order_paid"]
@@ -176,20 +179,20 @@ def main() -> None:
 
 def compaction(n: int) -> None:
     """Ingest ``n`` events into a fresh local stack, then time ``kit.compact`` (every partition) and a re-run."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import pik_nb
     from pik_api import ingest_events
     from pik_local.stack import LocalStack
 
     info = Path(tempfile.mkdtemp(prefix="pik-compact-")) / "local.json"
-    day = (datetime.now(timezone.utc) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
     rng = np.random.default_rng(1)
     bodies = [{"source": SOURCES[i % 4], "event_type": "order_placed", "entity_id": f"c-{i % 500}",
                "event_time": (day + timedelta(seconds=int(s))).isoformat(),
                "payload": {"amount": float(a), "country": str(c), "lines": [1, 2]}}
               for i, (s, a, c) in enumerate(zip(rng.integers(0, 3 * 86_400, n), np.round(rng.lognormal(5, 1.8, n), 2),
-                                                 COUNTRIES[rng.integers(0, 6, n)]))]
+                                                 COUNTRIES[rng.integers(0, 6, n)], strict=True))]
     with LocalStack(info_file=info):
         kit = pik_nb.connect(path=info)
         ingest_events(kit.resources.api_url, bodies, workers=8, progress=False)

@@ -22,10 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from local_stack import roles_cpu_s  # noqa: E402
+
 from pik.core.timefmt import UTC  # noqa: E402
 from pik_api import ApiClient, count_statuses  # noqa: E402
 from pik_local.stack import LocalStack  # noqa: E402
-from local_stack import roles_cpu_s  # noqa: E402
 
 
 def events(tag: str, count: int) -> list[dict]:

@@ -7,9 +7,10 @@ import functools
 import json
 import logging
 import sys
-from datetime import date, datetime, time, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -73,7 +74,7 @@ class IsoTime(click.ParamType):
         text = str(value).strip()
         try:
             if len(text) == 10:
-                return datetime.combine(date.fromisoformat(text), time(), tzinfo=timezone.utc)
+                return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
             parsed = datetime.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",

@@ -36,7 +36,8 @@ def compact(kit, source: str | None, event_type: str | None, start: datetime | N
             everything: bool, settle: str, as_json: bool) -> None:
     """Compact raw events and attempts into Parquet under curated/ (what the scheduled Lambda does).
 
-    Without options: the partitions touched since the watermark; a re-run writes nothing.
+    Without options: the partitions attempts were recorded in since the watermark; a re-run writes
+    nothing. One run at a time: while another holds the compaction lease, it says so and stops.
 
     \b
     Example:
@@ -48,7 +49,8 @@ def compact(kit, source: str | None, event_type: str | None, start: datetime | N
     if as_json:
         return echo_json(result)
     click.echo(f"{result['partitions']} partition(s): {result['written']} written, {result['unchanged']} unchanged; "
-               f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}")
+               f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}"
+               + (f"; {result['orphans']} orphan part(s) collected" if result.get("orphans") else ""))
 
 
 def _echo(frame, output: str, as_json: bool = False) -> None:

@@ -10,13 +10,13 @@ import json
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from pik_local.demo import DEMO_PARAMETERS, DemoError, DemoOutcome, stage_incident
-from pik_local.story import Truth, generate
 from pik_local.stack import LocalStack
+from pik_local.story import Truth, generate
 from pik_nb.notebook.incident import TEMPLATE
 from pik_nb.notebook.runner import NotebookRun, next_free, run_notebook, write_html
 
@@ -116,7 +116,7 @@ def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: P
     dashboard = stack.info_file.parent / "demo-dashboard.csv"  # written by run_demo: "what the dashboard shows"
     if dashboard.exists():
         parameters["dashboard_file"] = str(dashboard.resolve())
-    day = datetime.now(timezone.utc).date().isoformat()
+    day = datetime.now(UTC).date().isoformat()
     with outcome.timed("notebook"):
         run = run_notebook(notebook, next_free(INCIDENTS / f"{day}-demo.ipynb"), parameters=parameters, cwd=Path.cwd())
     say(f"incident notebook: {run.path}" + ("" if run.ok else f" (failed: {run.error})"))

@@ -7,13 +7,16 @@ become one-line CLI errors, never tracebacks.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
 import click
 
+from pik.core.replay import parse_request
+
 from ._common import ISO_TIME, check_scope, connection, echo_json
-from .replay_options import next_step, parse_target, show_step, target_options
+from .replay_options import next_step, parse_target, refused, show_step, target_options
 
 
 @click.command()
@@ -41,14 +44,20 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
 @click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
+@click.option("--run", "run_id", default=None, help="With --execute: execute this reviewed dry run (RP_ID), exactly "
+              "its scope, once.")
+@click.option("--yes", is_flag=True, help="Execute a scope already executed before (without --client-token).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
-@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, **_: _check(
-    entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
+@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, run_id, execute,
+            **rest: _check_run(run_id, execute, entity_id, source, event_type, start, end, event_ids, statuses,
+                               dead_letters, **rest) if run_id else _check(
+                entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool, rate_per_second: float | None,
-           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
+           run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool,
+           rate_per_second: float | None, event_ids: list[str] | None, dead_letters: bool,
+           statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -58,12 +67,18 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
+      pik replay --run rp-4c1d... --execute                  # execute the dry run you reviewed, exactly its scope
     """
-    run = kit.replay(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
-                     include_duplicates=include_duplicates, dry_run=not execute, client_token=client_token,
-                     target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
-                     event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters,
-                     on_step=show_step)
+    scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
+                 include_duplicates=include_duplicates, client_token=client_token,
+                 target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
+                 event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
+    if run_id:
+        run = kit.replay(run=run_id, on_step=show_step)
+    else:
+        if execute and not client_token and not yes and not dead_letters:
+            _confirm_a_second_execution(kit, scope)
+        run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
         echo_json(run)
         return
@@ -75,21 +90,74 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo(f"last target error: {run['last_error']}")
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
+    if refused(run):  # counts move only with delivered batches: "nothing matched" would be untrue here
+        click.echo(f"target refused: nothing delivered ({run['failed']} events refused by {run['target']})")
+        click.echo(next_step(run, client_token) or "fix the target, then repeat this command")
+        raise click.exceptions.Exit(1)
     if not run["matched"]:
-        if dead_letters:
-            click.echo("nothing matched: the replay queue's DLQ holds no replay messages")
-        elif statuses:
-            click.echo(f"nothing matched: no {'/'.join(statuses)} attempts in the window")
-        elif event_ids:
-            click.echo("nothing matched: none of the listed event ids is a known ACCEPTED event (in the window)")
-        else:
-            scope = f"entity {entity_id}" if entity_id else f"{source}/{event_type}"
-            click.echo(f"nothing matched: no ACCEPTED events of {scope} with event times in [{start.isoformat()}, "
-                       f"{end.isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
+        click.echo(_nothing_matched(run, scope))
     if next_step(run, client_token):
         click.echo(next_step(run, client_token))
     elif run.get("continuation"):  # a dry run bounded by --limit
         click.echo("stopped at --limit: the counts cover the first events of the scope")
+
+
+def _nothing_matched(run: dict, scope: dict) -> str:
+    """Why a run matched nothing, in the terms of its scope (for ``--run``, the dry run's recorded one)."""
+    if scope.get("dead_letters"):
+        return "nothing matched: the replay queue's DLQ holds no replay messages"
+    if scope.get("statuses"):
+        return f"nothing matched: no {'/'.join(scope['statuses'])} attempts in the window"
+    if scope.get("event_ids") or "event_ids_count" in (run.get("request") or {}):
+        return "nothing matched: none of the listed event ids is a known ACCEPTED event (in the window)"
+    if not (scope.get("entity_id") or scope.get("source")):
+        return "nothing matched: the dry run's scope selects no events now"
+    what = f"entity {scope['entity_id']}" if scope.get("entity_id") else f"{scope['source']}/{scope['event_type']}"
+    return (f"nothing matched: no ACCEPTED events of {what} with event times in [{scope['start'].isoformat()}, "
+            f"{scope['end'].isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
+
+
+_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second")  # what a repeat may change and still resend
+
+
+def _confirm_a_second_execution(kit: Any, scope: dict) -> None:
+    """Warn when an executed run already had this scope (events, window, target): going on sends its
+    events again. On a terminal, ask; elsewhere refuse: ``--yes`` (or a ``--client-token``) says it is meant.
+    The scope is compared as the API records it (``pik.core.replay.parse_request``), read from ``kit.replays()``."""
+    from pik_nb.kit import replay_body
+
+    request, _, _ = parse_request(replay_body(**scope, dry_run=False))
+    wanted = {k: v for k, v in request.scope().items() if k not in _NOT_SCOPE}
+    runs = kit.replays()
+    for earlier in runs[~runs["dry_run"].astype(bool)].itertuples():
+        if {k: v for k, v in (earlier.request or {}).items() if k not in _NOT_SCOPE} != wanted:
+            continue
+        click.echo(f"warning: this scope was already executed by {earlier.replay_id} at {earlier.created_at} "
+                   f"(sent {earlier.sent}); executing it again sends its events again", err=True)
+        if not _interactive():
+            raise click.UsageError("not executing the same scope twice: add --yes if you mean it (or give "
+                                   "--client-token; to execute a reviewed dry run: --run RP_ID --execute)")
+        if not click.confirm("execute it again?", default=False, err=True):
+            raise click.exceptions.Exit(1)
+        return
+
+
+def _interactive() -> bool:
+    """True when a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = None,
+               fifo_group_id: str | None = None, envelope: bool = False, rate_per_second: float | None = None,
+               limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
+               **_: object) -> None:
+    """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""
+    if any(scope) or target or fifo_group_id or envelope or rate_per_second or limit or include_duplicates \
+            or client_token:
+        raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
+                               "--target, --rate, --limit or --client-token beside it")
+    if not execute:
+        raise click.UsageError("--run executes a reviewed dry run: add --execute")
 
 
 def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,

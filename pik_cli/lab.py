@@ -13,9 +13,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
 
 SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy windowing) for search and print
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":

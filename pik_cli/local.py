@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -89,7 +90,7 @@ def _stop_on_signals() -> threading.Event:
     return stopping
 
 
-def _summary(stack: "LocalStack") -> str:
+def _summary(stack: LocalStack) -> str:
     info, names = stack.info, stack.resources.names
     replayed = (f", replayed {stack.replayed['writes']} journaled writes"
                 + (f" ({stack.replayed['refused']} refused: see docs/local.md)" if stack.replayed["refused"] else "")

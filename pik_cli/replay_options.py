@@ -133,7 +133,14 @@ def next_step(run: dict, client_token: str | None = None) -> str | None:
     return f"stopped {STOPPED.get(run.get('stopped'), 'early')}: go on with {resume}"
 
 
+def refused(run: dict) -> bool:
+    """An executed run whose target took nothing and refused something: ``refused({"dry_run": False,
+    "sent": 0, "failed": 3}) is True``."""
+    return not run.get("dry_run") and not run.get("sent") and bool(run.get("failed"))
+
+
 def show_step(run: dict) -> None:
     """Progress while a run is followed across continuations, on stderr (``--json`` output stays clean)."""
+    going_on = ("trying the target once more" if run.get("stopped") == StopReason.TARGET_ERRORS else "continuing")
     click.echo(f"... {run['replay_id']}: sent {run['sent']} so far, stopped {STOPPED.get(run.get('stopped'), 'early')}; "
-               "continuing", err=True)
+               f"{going_on}", err=True)

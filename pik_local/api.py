@@ -16,10 +16,11 @@ import getpass
 import json
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Condition, Thread
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from pik.core import limits
@@ -29,7 +30,7 @@ from .runtime import ACCOUNT, Invocation, LocalFunction
 
 MAX_BODY_BYTES = limits.API_GATEWAY_PAYLOAD.value
 API_ID = "local"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def local_identity(source_ip: str = "127.0.0.1") -> dict:
@@ -49,7 +50,7 @@ def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str],
                 path_parameters: dict[str, str] | None = None) -> dict:
     """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``;
     ``resource`` is the route's template (``/replay/{replay_id}``), ``path`` the path asked for."""
-    now = received or datetime.now(timezone.utc)
+    now = received or datetime.now(UTC)
     multi_query = parse_qs(query, keep_blank_values=True) or None
     path = path or resource
     return {
@@ -102,15 +103,15 @@ def match(table: dict[tuple[str, str], LocalFunction], method: str,
         parts = template.strip("/").split("/")
         if route_method != method or len(parts) != len(asked):
             continue
-        params = {p[1:-1]: a for p, a in zip(parts, asked) if p.startswith("{") and p.endswith("}") and a}
-        if all(p == a or (p.startswith("{") and p[1:-1] in params) for p, a in zip(parts, asked)):
+        params = {p[1:-1]: a for p, a in zip(parts, asked, strict=True) if p.startswith("{") and p.endswith("}") and a}
+        if all(p == a or (p.startswith("{") and p[1:-1] in params) for p, a in zip(parts, asked, strict=True)):
             return function, template, params
     return None
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients reuse connections
-    server: "LocalApi"
+    server: LocalApi
 
     def setup(self) -> None:
         super().setup()
@@ -224,7 +225,7 @@ class LocalApi(ThreadingHTTPServer):
         if not (self.simulated_arrival and header):
             return None
         value = datetime.fromisoformat(header.replace("Z", "+00:00"))
-        if value.tzinfo is None or value > datetime.now(timezone.utc):
+        if value.tzinfo is None or value > datetime.now(UTC):
             raise ValueError("must be ISO-8601 with an offset, and not in the future")
         return value
 

@@ -9,15 +9,16 @@ then opens the incident notebook on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pik.core.errors import PikError
 from pik_api import count_statuses, ingest_events, replay
 
-from .story import Incident, Truth
 from .stack import LocalStack
+from .story import Incident, Truth
 
 DEMO_PARAMETERS = {"AggregateFields": "amount"}  # so aggregates carry sum/min/max of the payload amount
 
@@ -69,7 +70,7 @@ def replay_incident(api_url: str, truth: Truth, token: str) -> dict:
                             "dry_run": False, "client_token": token})
 
 
-def stage_incident(stack: "LocalStack | Any", incident: Incident, *, workers: int = 8, progress: bool = True,
+def stage_incident(stack: LocalStack | Any, incident: Incident, *, workers: int = 8, progress: bool = True,
                    say: Callable[[str], None] = print, drain_timeout_s: float = 600) -> DemoOutcome:
     """Send the incident, replay, wait for the processor, send the fix, replay again, wait again.
 

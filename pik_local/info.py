@@ -34,7 +34,7 @@ class LocalStackInfo:
         return path
 
     @classmethod
-    def read(cls, path: Path | str = DEFAULT_PATH) -> "LocalStackInfo":
+    def read(cls, path: Path | str = DEFAULT_PATH) -> LocalStackInfo:
         return cls(**json.loads(Path(path).read_text()))
 
 

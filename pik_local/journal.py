@@ -43,9 +43,10 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from botocore import xform_name
 from botocore.client import BaseClient

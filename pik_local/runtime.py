@@ -19,8 +19,9 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 log = logging.getLogger("pik_local")
 ACCOUNT = "123456789012"  # moto's default account, so ARNs match the queues moto creates

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
+
 from pik.aws import clients
 from pik.core.errors import PikError
 
@@ -123,7 +124,7 @@ class LocalStack:
         self.lambda_log_path = self.info_file.parent / "lambda.log"
         self._lambda_log: IO[str] | None = None
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         self.start()
         return self
 

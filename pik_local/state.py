@@ -21,10 +21,11 @@ import base64
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from . import template as tpl
 from .journal import sync_directory
@@ -47,7 +48,7 @@ def save(session: Any, names: dict[str, str], directory: Path | str, template: d
     counts: dict[str, int] = {}
     for logical, kind, rows in _exports(session, names, template):
         counts[logical] = _write_lines(tmp / kind / f"{logical}.jsonl", rows)
-    manifest = {"schema": SCHEMA, "saved_at": datetime.now(timezone.utc).isoformat(), "counts": counts,
+    manifest = {"schema": SCHEMA, "saved_at": datetime.now(UTC).isoformat(), "counts": counts,
                 "journal_through": journal_through}
     _durable_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
     for folder in {path.parent for path in tmp.rglob("*")} | {tmp}:

@@ -32,13 +32,13 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pik.core import identity
 from pik.core.timefmt import key_time
 
-UTC = timezone.utc
+UTC = UTC
 SOURCES = (("mobile_app", "workout_completed"), ("web", "order_placed"), ("pos", "payment_captured"))
 FOCUS_SOURCE = "mobile_app"  # keyed; the late burst, storm, rejected batch and missing day hit it
 LATE_AFTER = timedelta(hours=1)
@@ -151,7 +151,7 @@ class _Budget:
     entities: int
 
     @classmethod
-    def of(cls, events: int) -> "_Budget":
+    def of(cls, events: int) -> _Budget:
         if events < 60:
             raise ValueError("an incident needs at least 60 events")
         conflicts, rejected, retries = max(2, events // 2000), max(3, events // 200), max(4, events // 10)

@@ -15,7 +15,7 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .poller import PollingThread, failed_ids
@@ -107,7 +107,7 @@ class StreamPoller(PollingThread):
         message = {
             "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.function.name,
                                "approximateInvokeCount": self.mapping.max_retries + 1},
-            "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(),
+            "version": "1.0", "timestamp": datetime.now(UTC).isoformat(),
             "KinesisBatchInfo": {"shardId": shard_id, "streamArn": self.mapping.stream_arn, "batchSize": len(batch),
                                  "startSequenceNumber": batch[0]["kinesis"]["sequenceNumber"],
                                  "endSequenceNumber": batch[-1]["kinesis"]["sequenceNumber"],
@@ -118,7 +118,7 @@ class StreamPoller(PollingThread):
 
 
 def _iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
 def stream_mappings(specs: dict[str, dict], parameters: dict[str, str], queue_urls: dict[str, str],

@@ -19,7 +19,8 @@ from typing import Any
 
 from pik.core.errors import PikError
 from pik.core.mapping import MappingError
-from pik.handlers.tap import TAPS as PRESETS, mapping_for
+from pik.handlers.tap import TAPS as PRESETS
+from pik.handlers.tap import mapping_for
 
 TAPS = {"EventBridgeTapFunction": "eventbridge", "SqsTapFunction": "sqs", "KinesisTapFunction": "kinesis"}
 

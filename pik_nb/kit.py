@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import pandas as pd
 
 from pik.core.timefmt import key_time
 
-from .investigate import diff as diff_module, explain as explain_module, reconcile as reconcile_module
-from .read import objects as raw_module, tables as load
+from ._times import Time, utc
+from .investigate import diff as diff_module
+from .investigate import explain as explain_module
+from .investigate import reconcile as reconcile_module
+from .read import objects as raw_module
+from .read import tables as load
 from .read._dynamodb import FastReader
 from .read.schemas import provenance
 from .read.stack import Resources, Stack
-from ._times import Time, utc
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,6 +41,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SCOPE = {"self", "progress", "on_step"}
 
 
+def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id: str | None = None,
+                source: str | None = None, event_type: str | None = None, limit: int | None = None,
+                include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
+                target: dict | None = None, rate_per_second: float | None = None,
+                event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                dead_letters: bool = False) -> dict:
+    """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
+
+    >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
+    '2026-11-20T00:00:00.000000Z'
+    """
+    body = {"entity_id": entity_id, "source": source, "event_type": event_type,
+            "start_time": key_time(utc(start)) if start is not None else None,
+            "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
+            "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
+            "target": target, "rate_per_second": rate_per_second,
+            "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
+            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _loaded(kind: str) -> Callable[[F], F]:
     """The verb's frame carries where it came from in ``attrs["pik"]`` (``pik_nb.schemas.provenance``):
     its ``kind``, the stack, the arguments that scoped it (or the query), and when it was loaded."""
@@ -44,7 +69,7 @@ def _loaded(kind: str) -> Callable[[F], F]:
         signature = inspect.signature(verb)
 
         @functools.wraps(verb)
-        def tagged(self: "Kit", *args: Any, **kwargs: Any) -> Any:
+        def tagged(self: Kit, *args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(self, *args, **kwargs)
             scope = {k: v for k, v in bound.arguments.items() if k not in _NOT_SCOPE and v is not None}
             return provenance(verb(self, *args, **kwargs), kind, repr(self.stack), **scope)
@@ -161,7 +186,7 @@ class Kit:
 
     # --- investigation ------------------------------------------------------------------------
     def diff(self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None,
-             new: int | None = None) -> "Diff":
+             new: int | None = None) -> Diff:
         """What changed between two aggregate versions, and why (default: the last two).
 
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
@@ -169,7 +194,7 @@ class Kit:
         """
         return diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
 
-    def explain(self, event_id: str) -> "Explanation":
+    def explain(self, event_id: str) -> Explanation:
         """Everything known about one event: attempts, raw bytes, dedup, replays, aggregate versions.
 
         >>> kit.explain("5f0c...").to_dict()["attempts"][0]["status"]
@@ -177,10 +202,10 @@ class Kit:
         """
         return explain_module.load_explanation(self.stack, event_id)
 
-    def explain_dashboard(self, values: "pd.DataFrame | str | Path", *, source: str | None = None,
+    def explain_dashboard(self, values: pd.DataFrame | str | Path, *, source: str | None = None,
                           event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
                           field: str | None = None, freq: str = "1D",
-                          engine: str | None = None) -> "DashboardExplanation":
+                          engine: str | None = None) -> DashboardExplanation:
         """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
         and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
         ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
@@ -191,7 +216,8 @@ class Kit:
         >>> kit.replay(event_ids=ex.events("2026-11-30", "late")["event_id"])
         """
         from .investigate import dashboard_load
-        from .sql import dashboard as dashboard_sql, engine as sql_engine
+        from .sql import dashboard as dashboard_sql
+        from .sql import engine as sql_engine
 
         dashboard_load.check(source, event_type, entity_id, metric, field)
         archive = dashboard_sql.DashboardArchive(lambda query: sql_engine.sql(self.stack, query, engine=engine),
@@ -203,7 +229,7 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False,
+               statuses: Iterable[str] | None = None, dead_letters: bool = False, run: str | None = None,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -212,21 +238,22 @@ class Kit:
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
-        redrives the replay queue's DLQ instead of a scope.
+        redrives the replay queue's DLQ instead of a scope. ``run="rp-..."`` executes a reviewed dry run
+        by its id, exactly its recorded scope, once (a repeat answers the same execution run).
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         """
-        body = {"entity_id": entity_id, "source": source, "event_type": event_type,
-                "start_time": key_time(utc(start)) if start is not None else None,
-                "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
-                "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
-                "target": target, "rate_per_second": rate_per_second,
-                "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-                "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+        if run is not None:
+            with self.stack.api as api:
+                return api.replay({"run": run}, follow=True, on_step=on_step)
+        body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
+                           limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
+                           client_token=client_token, target=target, rate_per_second=rate_per_second,
+                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters)
         with self.stack.api as api:
-            return api.replay({k: v for k, v in body.items() if v is not None}, follow=limit is None, on_step=on_step)
+            return api.replay(body, follow=limit is None, on_step=on_step)
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed
@@ -257,10 +284,12 @@ class Kit:
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
                 end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
         """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
-        touched since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all.
+        recorded in since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all;
+        under the compaction lease (``LeaseError`` while another run holds it); ``settle`` >= 0.
 
         >>> kit.compact()
-        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'watermark': '...'}
+        {'partitions': 3, 'written': 3, 'unchanged': 0, 'attempts': 120, 'events': 100, 'orphans': 0,
+         'watermark': '...'}
         """
         from .sql import archive
 
@@ -281,7 +310,7 @@ class Kit:
 
     @_loaded("sql")
     def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, arrow: bool = False,
-            confined: bool = True) -> "pd.DataFrame | pa.Table":
+            confined: bool = True) -> pd.DataFrame | pa.Table:
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
@@ -325,7 +354,7 @@ class Kit:
             return health.from_emf_file(log_file, start, end, period)
         return health.from_cloudwatch(self.client("cloudwatch"), start, end, period)
 
-    def doctor(self, *, write: bool = False) -> "Report":
+    def doctor(self, *, write: bool = False) -> Report:
         """Every path pik relies on, one line each: ok, or the exact fix (``pik_nb.investigate.doctor``);
         ``write`` also ingests one probe event under the reserved source ``pik.doctor``.
 

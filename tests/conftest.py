@@ -10,12 +10,12 @@ from moto import mock_aws
 
 from pik.aws import clients
 from pik_local import moto_patches, template
-from tests.support.events import EVENTS, api_event, make_event, sqs_event  # noqa: F401 (older imports of them)
-from tests.support.lambdas import LambdaContext, call  # noqa: F401
-from tests.support.queues import drain_queue  # noqa: F401
 from tests.support import iam as iam_gate
 from tests.support import sam
 from tests.support.aws import REGION  # noqa: F401 (older imports of it)
+from tests.support.events import EVENTS, api_event, make_event, sqs_event  # noqa: F401 (older imports of them)
+from tests.support.lambdas import LambdaContext, call  # noqa: F401
+from tests.support.queues import drain_queue  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -22,7 +22,7 @@ def client(service: str):
     return session.client(service, endpoint_url=info["endpoint_url"])
 
 
-when = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+when = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
 event = {"source": "shop", "event_type": "order_placed", "event_time": when, "payload": {"amount": 12}}
 # SQS: a body holding a pik event (an SNS notification wrapping one works the same)
 client("sqs").send_message(QueueUrl=out["sqs_tap_queue_url"], MessageBody=json.dumps({**event, "entity_id": "via-sqs"}))

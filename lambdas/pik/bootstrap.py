@@ -7,16 +7,18 @@ Handlers call ``adapters(settings)`` and pass what a service needs; tests can bu
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+from .aws import ssm
 from .aws.dynamodb import AggregateStore as DynamoAggregates
 from .aws.dynamodb import EventIndex as DynamoEventIndex
 from .aws.dynamodb import Table
-from .aws.s3 import DocumentStore as S3Documents
-from .aws import ssm
 from .aws.eventbridge import BusTarget
 from .aws.kinesis import StreamTarget
+from .aws.s3 import DocumentStore as S3Documents
 from .aws.sqs import DeadLetterQueue, QueueTarget, ReplayQueue
 from .aws.webhook import HttpTarget
 from .core import ports
@@ -29,6 +31,8 @@ from .services.replay_wiring import Wiring
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .services.compact import Compactor
 
 
@@ -90,15 +94,17 @@ def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
 
 
 
-def compactor(settings: Settings) -> "Compactor":
-    """The compaction step for one invocation. Imports pyarrow (via ``pik.parquet``) only here, so
-    no other function loads it."""
+def compactor(settings: Settings, *, deadline: datetime | None = None,
+              holder: str = "compaction") -> Compactor:
+    """The compaction step for one invocation (its lease never outlives ``deadline``). Imports
+    pyarrow (via ``pik.parquet``) only here, so no other function loads it."""
     from . import parquet
-    from .aws.archive import ArchiveBucket, ArrivalFeed
+    from .aws.archive import ArchiveBucket, CompactionLease, RecordedFeed
     from .aws.glue import GlueCatalog
     from .services.compact import Compactor
 
     return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
-                     archive=ArchiveBucket(settings.raw_bucket), feed=ArrivalFeed(settings.events_table),
-                     encode=parquet.encode, decode=parquet.decode, now=now,
+                     archive=ArchiveBucket(settings.raw_bucket), feed=RecordedFeed(settings.events_table),
+                     lease=CompactionLease(settings.events_table), encode=parquet.encode, decode=parquet.decode,
+                     now=now, deadline=deadline, holder=f"{holder}-{uuid.uuid4().hex[:12]}",
                      catalog=GlueCatalog(settings.curated_database) if settings.curated_database else None)

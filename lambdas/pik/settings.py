@@ -35,7 +35,7 @@ class Settings:
     curated_database: str = ""  # the Glue database of the curated tables (EnableAthena), else empty
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``RAW_BUCKET``, ``EVENTS_TABLE``, ... (missing names stay empty until used)."""
         env = os.environ if env is None else env
         return cls(

@@ -29,9 +29,10 @@ whole minutes of delay past the window's end), built here from arrivals or in SQ
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,7 @@ class DashboardExplanation:
         """Sentences to paste into the incident channel (see ``summary``)."""
         return summary(self.table, self.semantics, self.metric)
 
-    def plot(self, window: Any = None, *, ax: Any = None) -> "Figure":
+    def plot(self, window: Any = None, *, ax: Any = None) -> Figure:
         """A waterfall dashboard -> causes -> truth for ``window`` (default: the worst), and one for
         the whole range beside it (when ``ax`` is not given)."""
         from . import dashboard_plot

@@ -18,7 +18,8 @@ import pandas as pd
 from pik.core import keys
 
 from .._errors import ScopeError
-from ..read import objects as raw_module, tables as load
+from ..read import objects as raw_module
+from ..read import tables as load
 from . import dashboard
 from .dashboard import CONFLICT, CONFLICT_LATEST, DashboardExplanation
 
@@ -56,7 +57,7 @@ def check(source: str | None, event_type: str | None, entity_id: str | None, met
         raise ScopeError("metric='sum' needs field= (a payload field; --field in the CLI)")
 
 
-def explain_dashboard(stack: "Stack", values: pd.DataFrame | str | Path, archive: Archive, *,
+def explain_dashboard(stack: Stack, values: pd.DataFrame | str | Path, archive: Archive, *,
                       metric: str = "count") -> DashboardExplanation:
     """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows'
     length."""
@@ -90,7 +91,7 @@ def _merge(*parts: pd.DataFrame) -> pd.DataFrame:
     return merged.groupby(list(dashboard.CELL_KEYS), sort=True)[["n", "total"]].sum().reset_index()
 
 
-def _extra_arrivals(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _extra_arrivals(stack: Stack, archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Rejected requests, replays' re-sends and (for a sum) conflicting payloads, as arrivals."""
     parts = [_rejected(stack, archive, start, end), _replayed(stack, archive, start, end)]
     if archive.field is not None:
@@ -103,7 +104,7 @@ def _extra_arrivals(stack: "Stack", archive: Archive, start: pd.Timestamp, end: 
     return pd.concat(parts, ignore_index=True)
 
 
-def _rejected(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _rejected(stack: Stack, archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Quarantined requests of the scope that arrived from a few days before the windows to a few after."""
     days = pd.date_range(start - pd.Timedelta(days=3), end + pd.Timedelta(days=3), freq="1D")
     today = pd.Timestamp.now(tz="UTC").floor("1D")
@@ -116,7 +117,7 @@ def _rejected(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Tim
     return dashboard.rejected_arrivals(found, value=0.0 if archive.field else 1.0)
 
 
-def _replayed(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _replayed(stack: Stack, archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """What replay runs delivered to a target outside the stack (the dashboard's pipeline may have
     counted it again): each executed run's selection, at the run's start. A run that stopped early or
     whose target refused some ids delivered fewer (``sent`` < ``matched``): those are counted as sent."""
@@ -136,7 +137,7 @@ def _replayed(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Tim
     return pd.concat(parts, ignore_index=True)[list(dashboard.ARRIVAL_COLUMNS)]
 
 
-def _conflicts(stack: "Stack", archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _conflicts(stack: Stack, archive: Archive, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """For a sum: each conflicting payload's value (read from its raw object) and its change over the
     event's previous payload."""
     attempts = archive.conflicted(start, end)

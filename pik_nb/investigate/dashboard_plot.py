@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _STEPS = ("late", "early", "duplicates", "conflicts", "rejected", "replayed", "unexplained")
 
 
-def waterfalls(table: pd.DataFrame, window: Any = None, *, ax: Any = None) -> "Figure":
+def waterfalls(table: pd.DataFrame, window: Any = None, *, ax: Any = None) -> Figure:
     """One waterfall for ``window`` (default: the window with the largest gap) and one for the whole
     range; with ``ax`` (one axes) only the window's."""
     if window is None:
@@ -36,7 +36,7 @@ def waterfalls(table: pd.DataFrame, window: Any = None, *, ax: Any = None) -> "F
     return figure
 
 
-def waterfall(row: pd.Series, title: str, ax: "Axes") -> None:
+def waterfall(row: pd.Series, title: str, ax: Axes) -> None:
     """Bars: ``dashboard``, minus each non-zero cause, ``truth``."""
     labels, bottoms, heights, colours = ["dashboard"], [0.0], [float(row.get("dashboard", 0))], ["#4c72b0"]
     level = heights[0]
@@ -53,7 +53,7 @@ def waterfall(row: pd.Series, title: str, ax: "Axes") -> None:
     heights.append(float(row.get("truth", 0)))
     colours.append("#8172b3")
     ax.bar(labels, heights, bottom=bottoms, color=colours)
-    for x, (bottom, height) in enumerate(zip(bottoms, heights)):
+    for x, (bottom, height) in enumerate(zip(bottoms, heights, strict=True)):
         ax.annotate(f"{height:,.0f}", (x, bottom + height), ha="center", va="bottom", fontsize=8)
     ax.set_title(f"dashboard -> truth, {title}")
     ax.set_ylabel("value")

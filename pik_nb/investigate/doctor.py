@@ -22,9 +22,10 @@ the metrics; the replay check is a dry run scoped to the probe source, recorded 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

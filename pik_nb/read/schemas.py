@@ -15,8 +15,9 @@ loaders type their frames with (``pik_nb.read.frames``), so they cannot drift ap
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -97,13 +98,13 @@ def _check(frame: pd.DataFrame, field: pa.Field) -> str | None:
 
 #: What each column kind is in pandas (the loaders' own typing): a name and a check of the dtype.
 _PANDAS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "str": ("a string", lambda d: isinstance(d, pd.StringDtype) or d == object),
+    "str": ("a string", lambda d: isinstance(d, pd.StringDtype) or d == "object"),
     "category": ("a categorical", lambda d: isinstance(d, pd.CategoricalDtype)),
     "time": ("datetime64[us, UTC]", lambda d: isinstance(d, pd.DatetimeTZDtype) and str(d.tz) == "UTC"
              and d.unit == "us"),
     "int": ("int64", lambda d: d == "int64"),
     "float": ("float64", lambda d: d == "float64"),
-    "bool": ("bool", lambda d: d == bool),
+    "bool": ("bool", lambda d: d == "bool"),
     "object": ("any", lambda d: True),
 }
 
@@ -117,7 +118,7 @@ def provenance(frame: Any, kind: str, stack: str, /, **scope: Any) -> Any:
     """
     if isinstance(frame, pd.DataFrame):
         frame.attrs["pik"] = {"kind": kind, "stack": stack, "scope": {k: _plain(v) for k, v in scope.items()},
-                              "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                              "loaded_at": datetime.now(UTC).isoformat(timespec="seconds")}
     return frame
 
 

@@ -89,7 +89,8 @@ class ReplayFlow:
         return run
 
     def can_replay(self, scope: Scope) -> bool:
-        return self.previewed == scope and self.preview_run is not None
+        """Only the scope just previewed, and only when its preview matched something."""
+        return self.previewed == scope and self.preview_run is not None and self.preview_run["matched"] > 0
 
     def needs_confirmation(self) -> bool:
         """Above ``confirm_above`` events, and always when the events leave the stack (an external target)."""
@@ -105,6 +106,8 @@ class ReplayFlow:
 
     def replay(self, scope: Scope, *, confirmed: bool = False) -> dict:
         """Send the previewed scope for real; the same preview always yields the same run."""
+        if self.previewed == scope and self.preview_run is not None and not self.preview_run["matched"]:
+            raise FlowError("The preview matched nothing: there is nothing to replay in this scope.")
         if not self.can_replay(scope):
             raise FlowError("Preview this scope first: the replay must match what you previewed.")
         if self.needs_confirmation() and not confirmed:
@@ -132,7 +135,8 @@ class ReplayFlow:
         return Progress(self.run["sent"], waiting, in_flight, max(0, dead))
 
     def diffs(self, metric: str = "count", max_entities: int = 20) -> list[Any]:
-        """Aggregate diffs for every (entity, day) the run touched (entities capped)."""
+        """Aggregate diffs of the versions this run caused (``replay_id``), for every (entity, day) it
+        touched (entities capped); empty when it wrote none (its inputs were unchanged)."""
         if self.run is None or self.previewed is None:
             raise FlowError("Nothing replayed yet.")
         days = sorted(self.run["by_day"])
@@ -148,8 +152,9 @@ class ReplayFlow:
         diffs = []
         for entity in entities:  # one query per entity says which of the run's days have versions
             versions = self.kit.aggregates(entity_id=entity, start=start, end=end, metric=metric)
-            present = set(versions["day"])
-            diffs += [self.kit.diff(entity, day, metric=metric) for day in days if day in present]
+            caused = versions[versions["replay_id"] == self.run["replay_id"]]  # not an older version's change
+            newest = caused.groupby("day", observed=True)["version"].max()
+            diffs += [self.kit.diff(entity, day, metric=metric, new=int(newest[day])) for day in days if day in newest]
         return diffs
 
     def _depth(self, url: str) -> tuple[int, int]:

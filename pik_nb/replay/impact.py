@@ -46,7 +46,7 @@ def impact_frame(impact: dict | None) -> pd.DataFrame | None:
         frame[name] = rows[name].fillna(0).astype("int64")
     entering = pd.Series([(e["entity_id"], e["day"]) for e in impact.get("events") or [] if e["change"] == "enters"],
                          dtype="object").value_counts()
-    frame["entering"] = [int(entering.get((e, d), 0)) for e, d in zip(frame["entity_id"], frame["day"])]
+    frame["entering"] = [int(entering.get((e, d), 0)) for e, d in zip(frame["entity_id"], frame["day"], strict=True)]
     frame["entering"] = frame["entering"].astype("int64")
     frame.attrs.update(summary(impact))
     return frame

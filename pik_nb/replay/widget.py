@@ -136,7 +136,11 @@ class ReplayWidget:
             self.preview_button.disabled = False
         self.preview_view.value = _preview_html(run)
         self.result_view.value = self.progress_view.value = ""
-        self._say(f"Dry run {run['replay_id']}: {run['matched']} events would be replayed. Nothing was sent.")
+        if run["matched"]:
+            self._say(f"Dry run {run['replay_id']}: {run['matched']} events would be replayed. Nothing was sent.")
+        else:
+            self._say(f"Nothing matched: no events of this scope in the window ({run['scanned']} scanned), so "
+                      "Replay stays disabled. Check the entity or source/type and the window.", error=True)
         self._sync_buttons()
 
     def _on_replay(self) -> None:
@@ -202,6 +206,7 @@ def _delivered_html(counts: dict) -> str:
 
 def _diffs_html(diffs: list[Any]) -> str:
     if not diffs:
-        return '<div class="pik-no-diff">No aggregate versions for this scope yet.</div>'
+        return ('<div class="pik-no-diff">No new version; inputs unchanged: the aggregates already counted '
+                'exactly these events.</div>')
     parts = [d._repr_html_() if hasattr(d, "_repr_html_") else f"<pre>{html.escape(str(d))}</pre>" for d in diffs]
     return "<h4>Aggregate changes</h4>" + "".join(parts)

@@ -13,15 +13,15 @@ on a stack deployed with it); ``dialect=`` overrides, e.g. for ``lambda q: kit.s
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import queries as queries_sql
-from .dialect import of
 from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from ..analyses.lateness import LATENESS_COLUMNS
+from . import queries as queries_sql
+from .dialect import of
 
 Sql = Callable[[str], pd.DataFrame]
 _DAY = pd.Timedelta(days=1)

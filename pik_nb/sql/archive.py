@@ -8,9 +8,11 @@ clients; the layout is ``pik.core.curated``'s.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -18,20 +20,20 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from pik import parquet
-from pik.aws.archive import ArchiveBucket, ArrivalFeed
+from pik.aws.archive import ArchiveBucket, CompactionLease, RecordedFeed
 from pik.aws.dynamodb import EventIndex
 from pik.aws.glue import GlueCatalog
 from pik.aws.s3 import DocumentStore
 from pik.core import curated, queries
 from pik.core.records import ACCEPTED
-from pik.core.timefmt import days_between, now
+from pik.core.timefmt import days_between, key_time, now
 from pik.services.compact import Compactor
 
 from .._errors import ScopeError
-from ..read.frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
-from ..read.tables import gather, scan_segments
-from ..read.objects import get_many, list_keys
 from .._times import Time, utc
+from ..read.frames import ATTEMPT_COLUMNS, from_arrow_items, item_type
+from ..read.objects import get_many, list_keys
+from ..read.tables import gather, scan_segments
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -39,18 +41,31 @@ if TYPE_CHECKING:
 PARTITIONING = pa.schema([(name, pa.string()) for name in curated.PARTITION_COLUMNS])
 
 
-def compactor(stack: "Stack", *, settle: str | timedelta = "60s") -> Compactor:
-    """The compaction step on ``stack``'s clients."""
+#: kit.sql's fresh rows also ask the next hour's keys: a writer's clock may run a little ahead.
+FRESH_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def compactor(stack: Stack, *, settle: str | timedelta = "60s") -> Compactor:
+    """The compaction step on ``stack``'s clients; ``ScopeError`` for a negative ``settle``."""
     s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
     bucket, table = stack.resources.raw_bucket_name, stack.resources.events_table_name
+    try:
+        delay = pd.Timedelta(settle).to_pytimedelta()
+    except ValueError as exc:
+        raise ScopeError(f"settle={settle!r}: not a duration (e.g. '60s')") from exc
+    if delay < timedelta(0):
+        raise ScopeError(f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
+                         "negative settle puts it in the future and skips attempts recorded after the run)")
     database = stack.resources.extra.get("athena_database")  # Athena's tables: register what is compacted
     return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
-                     archive=ArchiveBucket(bucket, client=s3), feed=ArrivalFeed(table, client=dynamodb, segments=1),
-                     encode=parquet.encode, decode=parquet.decode, now=now, settle=pd.Timedelta(settle).to_pytimedelta(),
+                     archive=ArchiveBucket(bucket, client=s3),
+                     feed=RecordedFeed(table, client=dynamodb, segments=1),
+                     lease=CompactionLease(table, client=dynamodb), encode=parquet.encode,
+                     decode=parquet.decode, now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}",
                      catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
 
 
-def compact(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+def compact(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
             end: Time | None = None, everything: bool = False, settle: str | timedelta = "60s") -> dict:
     """Compact partitions touched since the watermark (and advance it); or the partitions of
     ``source``/``event_type`` on the days of ``[start, end)``; or, ``everything=True``, every
@@ -60,13 +75,13 @@ def compact(stack: "Stack", *, source: str | None = None, event_type: str | None
         if not (source and event_type and start is not None and end is not None):
             raise ScopeError("compact a range with source=, event_type=, start= and end= together")
         return step.run([(source, event_type, day) for day in days_between(utc(start), utc(end))])
-    return step.run(step.feed.partitions_since("") if everything else None)
+    return step.run(step.feed.partitions_all() if everything else None)
 
 
-def watermark(stack: "Stack") -> str | None:
-    """The archive's watermark (key-time string): attempts that arrived before it are compacted."""
+def watermark(stack: Stack) -> str | None:
+    """The archive's watermark (key-time string): attempts recorded before it are compacted."""
     body = stack.documents.read(curated.WATERMARK_KEY)
-    return json.loads(body)["ingest_time"] if body else None
+    return curated.watermark_of(json.loads(body) if body else None)
 
 
 @dataclass
@@ -81,13 +96,13 @@ class Parts:
         self.groups.setdefault(tuple(columns.items()), []).extend(paths)
 
 
-def manifests(stack: "Stack", *, progress: bool = False) -> list[dict]:
+def manifests(stack: Stack, *, progress: bool = False) -> list[dict]:
     """Every partition's manifest (one GET each, on the stack's pool)."""
     keys = list_keys(stack, curated.MANIFEST_PREFIX)
     return [doc for doc in get_many(stack, keys, progress, "manifests", parse=json.loads) if doc is not None]
 
 
-def current_parts(stack: "Stack", *, progress: bool = False) -> dict[str, Parts]:
+def current_parts(stack: Stack, *, progress: bool = False) -> dict[str, Parts]:
     """The parts the manifests list (never a part a rewrite is about to delete), per layout."""
     bucket = stack.resources.raw_bucket_name
     found = {layout: Parts(layout, f"{bucket}/{curated.PREFIX}/{layout}") for layout in curated.LAYOUTS}
@@ -112,7 +127,7 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
     return result
 
 
-def filesystem(stack: "Stack") -> pafs.S3FileSystem:
+def filesystem(stack: Stack) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem with the stack's credentials, at the endpoint boto3 resolved for S3."""
     credentials = stack.session.get_credentials().get_frozen_credentials()
     options: dict[str, Any] = {"access_key": credentials.access_key, "secret_key": credentials.secret_key,
@@ -125,12 +140,16 @@ def filesystem(stack: "Stack") -> pafs.S3FileSystem:
 
 
 # --- rows past the watermark --------------------------------------------------------------
-def fresh_attempts(stack: "Stack", since: str | None) -> pa.Table:
-    """Attempts that arrived at or after ``since`` (every attempt when None), from the events
-    table, as a table with the attempts view's columns."""
+def fresh_attempts(stack: Stack, since: str | None) -> pa.Table:
+    """Attempts *recorded* at or after ``since`` (every attempt when None), whatever their arrival
+    time, from the events table's recorded index (a scan when None), with the attempts view's columns."""
     table = stack.resources.events_table_name
-    segments = scan_segments(stack)
-    requests = [("Scan", queries.attempts_scan(table, segment, segments, since=since)) for segment in range(segments)]
+    if since is None:
+        segments = scan_segments(stack)
+        requests = [("Scan", queries.attempts_scan(table, segment, segments)) for segment in range(segments)]
+    else:
+        buckets = queries.recorded_buckets(since, key_time(now() + FRESH_CLOCK_SKEW))
+        requests = [("Query", queries.recorded_since(table, bucket, since)) for bucket in buckets]
     shape = item_type(ATTEMPT_COLUMNS)
     pages = gather(stack, requests, False, "attempts", lambda *request: stack.reader.arrow_pages(*request, shape))
     frame = from_arrow_items(pa.chunked_array(pages, shape), ATTEMPT_COLUMNS)
@@ -139,7 +158,7 @@ def fresh_attempts(stack: "Stack", since: str | None) -> pa.Table:
     return parquet.table([_key_times(row) for row in rows], columns)
 
 
-def fresh_events(stack: "Stack", attempts: pa.Table) -> pa.Table:
+def fresh_events(stack: Stack, attempts: pa.Table) -> pa.Table:
     """The ACCEPTED rows of ``attempts`` joined with their raw objects, as events-view rows."""
     firsts = [row for row in attempts.to_pylist() if row["status"] == ACCEPTED]
     raws = get_many(stack, [row["s3_key"] for row in firsts], False, "raw", parse=json.loads)

@@ -14,8 +14,8 @@ Windows of one day or one hour (``date_trunc``); other lengths go through the in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 

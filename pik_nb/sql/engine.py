@@ -3,9 +3,10 @@
 - **DuckDB** (embedded; the default for a local stack, and for any stack without Athena outputs):
   the curated Parquet parts the manifests list are read through pyarrow's S3 filesystem (the local
   stack's moto endpoint, or S3) as Arrow datasets, so DuckDB pushes column and partition filters
-  into them and nothing is downloaded up front; no DuckDB extension is needed. **Fresh**: rows that
-  arrived at or after the compaction watermark come from the events table and raw objects, and are
-  unioned in, so a query during an incident sees the last minute too.
+  into them and nothing is downloaded up front; no DuckDB extension is needed. **Fresh**: attempts
+  *recorded* at or after the compaction watermark (whatever their arrival time) come from the events
+  table's recorded index and raw objects, and replace any copy of the same attempt (event) in the
+  parts, so a query during an incident sees the last minute too, each row once.
 - **Athena** (a deployed stack with ``EnableAthena``): the same SQL against the Glue tables
   ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
 
@@ -25,8 +26,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -36,10 +38,11 @@ import pyarrow.compute as pc
 from pik import parquet
 from pik.core import curated
 
-from . import archive, queries as queries_sql
 from .._errors import ScopeError, SqlError
-from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
 from .._times import Time, utc
+from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
+from . import archive
+from . import queries as queries_sql
 
 if TYPE_CHECKING:
     from ..read.stack import Stack
@@ -48,7 +51,7 @@ VIEWS = ("attempts", "events", "aggregates", "replays")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
 
 
-def engine_of(stack: "Stack", engine: str | None) -> str:
+def engine_of(stack: Stack, engine: str | None) -> str:
     """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup."""
     if engine in ("duckdb", "athena"):
         return engine
@@ -57,7 +60,7 @@ def engine_of(stack: "Stack", engine: str | None) -> str:
     return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
 
 
-def sql(stack: "Stack", query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
+def sql(stack: Stack, query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
         fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
         arrow: bool = False) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
@@ -118,14 +121,16 @@ def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, .
     con.execute("SET lock_configuration = true")
 
 
-def connection(stack: "Stack", query: str, *, fresh: bool = True, confined: bool = True,
+def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool = True,
                fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded), ``confine``d."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
     con = _duckdb()
     if wanted & {"attempts", "events"}:
-        parts = archive.current_parts(stack)
+        # The watermark first: it is written after every manifest it covers, so the manifests read
+        # next hold every attempt recorded before it, and the fresh rows every one recorded since.
         mark = archive.watermark(stack) if fresh else None
+        parts = archive.current_parts(stack)
         fresh_rows: dict[str, pa.Table] = {}
         if fresh:
             fresh_rows["attempts"] = archive.fresh_attempts(stack, mark)
@@ -150,17 +155,22 @@ def connection(stack: "Stack", query: str, *, fresh: bool = True, confined: bool
 
 def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh: pa.Table | None = None,
              watermark: str | None = None, fresh_mode: bool = False) -> None:
-    """Create ``view`` over curated ``datasets`` (rows that arrived before ``watermark`` when
-    ``fresh_mode``) unioned with ``fresh`` rows; an empty view of the layout's columns if none."""
+    """Create ``view`` over curated ``datasets`` unioned with ``fresh`` rows (``fresh_mode``: the
+    rows recorded since ``watermark``, which replace the parts' copies of the same ids; with no
+    watermark every row is fresh); an empty view of the layout's columns if none."""
     selects = []
+    unique = "attempt_id" if view == curated.ATTEMPTS else "event_id"
+    has_fresh = fresh is not None and fresh.num_rows > 0
+    if has_fresh:
+        con.register(f"_{view}_fresh", fresh)
     for i, dataset in enumerate(datasets):
         con.register(f"_{view}_{i}", dataset)
         if not fresh_mode:
             selects.append(f"SELECT * FROM _{view}_{i}")
         elif watermark is not None:
-            selects.append(f"SELECT * FROM _{view}_{i} WHERE ingest_time < {queries_sql.literal(utc(watermark))}")
-    if fresh is not None and fresh.num_rows:
-        con.register(f"_{view}_fresh", fresh)
+            selects.append(f"SELECT * FROM _{view}_{i}" + (
+                f" WHERE {unique} NOT IN (SELECT {unique} FROM _{view}_fresh)" if has_fresh else ""))
+    if has_fresh:
         selects.append(f"SELECT * FROM _{view}_fresh")
     if not selects:
         columns = curated.ATTEMPT_COLUMNS if view == curated.ATTEMPTS else {**curated.EVENT_COLUMNS,
@@ -194,7 +204,7 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def aggregates_frame(stack: "Stack") -> pd.DataFrame:
+def aggregates_frame(stack: Stack) -> pd.DataFrame:
     """Every aggregate version (a scan of the aggregates table), typed as ``Kit.aggregates``."""
     items = [item for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
              for item in page]
@@ -202,7 +212,7 @@ def aggregates_frame(stack: "Stack") -> pd.DataFrame:
     return frame.astype({"metric": "str", "code_version": "str"})
 
 
-def replays_frame(stack: "Stack") -> pd.DataFrame:
+def replays_frame(stack: Stack) -> pd.DataFrame:
     """Every replay run, lists and maps as JSON text (``request``, ``by_day``, ``sample_event_ids``)."""
     from ..read.tables import replays
 
@@ -212,7 +222,7 @@ def replays_frame(stack: "Stack") -> pd.DataFrame:
     return frame.astype({"status": "str"})
 
 
-def search(stack: "Stack", *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
+def search(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
            end: Time | None = None, where: str | None = None, limit: int | None = None, fresh: bool = True,
            engine: str | None = None) -> pd.DataFrame:
     """Events matching ``where`` in scope; see ``Kit.search``."""
@@ -243,7 +253,7 @@ def search(stack: "Stack", *, source: str | None = None, event_type: str | None 
 
 
 # --- Athena -------------------------------------------------------------------------------
-def athena(stack: "Stack", query: str, *, sleep=time.sleep) -> pd.DataFrame:
+def athena(stack: Stack, query: str, *, sleep=time.sleep) -> pd.DataFrame:
     """``query`` on Athena in the stack's workgroup and curated database, as a DataFrame typed by
     Athena's column types."""
     extra = stack.resources.extra

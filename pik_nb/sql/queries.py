@@ -13,16 +13,16 @@ The analyses return the same columns as their pandas versions (``pik_nb.lateness
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 import duckdb
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
 from .._errors import ScopeError
-from .dialect import Dialect, of
 from .._times import Time, utc
+from .dialect import Dialect, of
 
 _MICROSECOND = timedelta(microseconds=1)
 

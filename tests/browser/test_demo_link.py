@@ -41,7 +41,7 @@ def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_
         demo = subprocess.Popen([*PIK, "demo", "--events", "600", "--no-progress"], stdout=log, stderr=subprocess.STDOUT,
                                 cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     with stopped(demo):
-        line = wait_for(lambda: next((l for l in out.read_text().splitlines() if l.startswith("JupyterLab: ")), None),
+        line = wait_for(lambda: next((s for s in out.read_text().splitlines() if s.startswith("JupyterLab: ")), None),
                         timeout_s=240, what="JupyterLab's URL")
         url = line.split(" ", 1)[1]
         notebook = url.split("/lab/tree/", 1)[1]

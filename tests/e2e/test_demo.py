@@ -12,7 +12,6 @@ from pathlib import Path
 import nbformat
 
 from tests.support.processes import PIK, stopped
-
 from tests.support.waits import wait_for
 
 

@@ -11,8 +11,8 @@ import pytest
 from pik.core import keys
 from pik.core.timefmt import UTC, key_time
 from pik_local.demo import DEMO_PARAMETERS, stage_incident
-from pik_local.story import generate
 from pik_local.stack import LocalStack
+from pik_local.story import generate
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from tests.support.waits import wait_for
 
 def snapshot(stack):
     """Everything the stack holds, read through boto3."""
-    s3, ddb, sqs, out = stack.client("s3"), stack.client("dynamodb"), stack.client("sqs"), stack.info.outputs
+    s3, ddb, out = stack.client("s3"), stack.client("dynamodb"), stack.info.outputs
     objects = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=out["raw_bucket_name"]):
         for obj in page.get("Contents", []):

@@ -38,7 +38,7 @@ def test_a_poison_message_reaches_the_dlq_and_the_rest_of_its_batch_is_processed
     assert {a.status for a in answers} == {"ACCEPTED"}
     sqs, out = stack.session().client("sqs"), stack.info.outputs
     bodies = [json.dumps({"replay_id": "rp-poison-test", "entity_id": e, "event_date": DAY.date().isoformat(),
-                          "event_id": a.body["event_id"]}) for e, a in zip(entities, answers)]
+                          "event_id": a.body["event_id"]}) for e, a in zip(entities, answers, strict=True)]
     entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies + ["{not a replay message"])]
     assert sqs.send_message_batch(QueueUrl=out["replay_queue_url"], Entries=entries).get("Failed", []) == []
 

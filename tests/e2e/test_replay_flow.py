@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
 import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import count_statuses, ingest_events
+from pik_cli import cli
+from pik_cli import investigate as cli_investigate
 from pik_nb.replay.flow import FlowError
 from tests.support.waits import wait_for
 
 
 @pytest.fixture
-def flow_kit(start_stack):
+def seeded(start_stack):
+    """A local stack with three ACCEPTED events of ``flow-user`` yesterday; ``(stack, scope)``."""
     stack = start_stack()
     day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     bodies = [{"source": "web", "event_type": "click", "entity_id": "flow-user",
                "event_time": (day + timedelta(hours=i)).isoformat(), "payload": {"n": i}} for i in range(3)]
     assert count_statuses(ingest_events(stack.info.api_url, bodies, progress=False)) == {"ACCEPTED": 3}
-    kit = pik_nb.connect(path=stack.info_file)
     scope = pik_nb.Scope(start=day.isoformat(), end=(day + timedelta(days=1)).isoformat(), entity_id="flow-user")
-    return kit, scope
+    return stack, scope
+
+
+@pytest.fixture
+def flow_kit(seeded):
+    stack, scope = seeded
+    return pik_nb.connect(path=stack.info_file), scope
 
 
 def test_replay_needs_a_preview_of_the_same_scope_and_confirmation_above_the_threshold(flow_kit):
@@ -49,3 +59,50 @@ def test_replay_needs_a_preview_of_the_same_scope_and_confirmation_above_the_thr
     assert progress.dead_lettered == 0
     [diff] = flow.diffs()
     assert (diff.new["version"], diff.new["value"], diff.new["replay_id"]) == (1, 3, run["replay_id"])
+    # the same scope replayed again: the processor finds the same inputs and writes no version, so there
+    # is no diff of this run (before, the widget showed version 1's diff as if this replay had made it)
+    flow.preview(scope)
+    second = flow.replay(scope, confirmed=True)
+    assert second["replay_id"] != run["replay_id"] and second["sent"] == 3
+    wait_for(lambda: (p := flow.progress()).drained and p.processed == 3 and p, timeout_s=60,
+             what="the processor to drain the second replay")
+    assert flow.diffs() == []
+
+
+def test_a_preview_that_matched_nothing_keeps_replay_disabled(flow_kit):
+    kit, scope = flow_kit
+    flow = pik_nb.ReplayFlow(kit)
+    nobody = pik_nb.Scope(start=scope.start, end=scope.end, entity_id="nobody")
+    assert flow.preview(nobody)["matched"] == 0
+    assert not flow.can_replay(nobody)
+    with pytest.raises(FlowError, match="The preview matched nothing"):
+        flow.replay(nobody, confirmed=True)
+
+
+def test_pik_replay_run_executes_the_reviewed_dry_run_and_a_second_execute_of_a_scope_asks(seeded, monkeypatch):
+    stack, scope = seeded
+    runner, where = CliRunner(), ["--local-file", str(stack.info_file)]
+    window = ["--entity", "flow-user", "--start", scope.start, "--end", scope.end]
+    preview = json.loads(runner.invoke(cli, ["replay", *window, "--json", *where]).output)
+    assert (preview["dry_run"], preview["matched"]) == (True, 3)
+    executed = runner.invoke(cli, ["replay", "--run", preview["replay_id"], "--execute", *where])
+    assert executed.exit_code == 0, executed.output
+    assert "EXECUTED  COMPLETED" in executed.output and "matched 3  sent 3" in executed.output
+    repeated = runner.invoke(cli, ["replay", "--run", preview["replay_id"], "--execute", "--json", *where])
+    kit = pik_nb.connect(path=stack.info_file)
+    runs = kit.replays()
+    assert json.loads(repeated.output)["sent"] == 3 and (~runs["dry_run"]).sum() == 1  # the same execution run
+    [execution] = runs.loc[~runs["dry_run"], "replay_id"]
+    refused = runner.invoke(cli, ["replay", *window, "--execute", *where])  # not a terminal: refuses
+    assert refused.exit_code == 2, refused.output
+    assert f"already executed by {execution}" in refused.output and "add --yes" in refused.output
+    monkeypatch.setattr(cli_investigate, "_interactive", lambda: True)
+    declined = runner.invoke(cli, ["replay", *window, "--execute", *where], input="n\n")
+    assert declined.exit_code == 1 and "execute it again? [y/N]" in declined.output
+    assert (~kit.replays()["dry_run"]).sum() == 1  # nothing executed by the refusals
+    meant = runner.invoke(cli, ["replay", *window, "--execute", "--yes", *where])
+    assert meant.exit_code == 0 and "matched 3  sent 3" in meant.output, meant.output
+    assert (~kit.replays()["dry_run"]).sum() == 2
+    outside = runner.invoke(cli, ["replay", "--run", preview["replay_id"], "--execute", "--target",
+                                  "sqs=https://sqs.eu-west-1.amazonaws.com/1/q", *where])
+    assert outside.exit_code == 2 and "exactly its scope" in outside.output

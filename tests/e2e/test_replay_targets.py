@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 import pik_nb
-from standardwebhooks import Webhook, WebhookVerificationError
 from pik.core.timefmt import UTC
 from pik_api import ApiError, count_statuses, ingest_events
 from pik_local.targets import HTTP_SECRET_PARAMETER

@@ -10,8 +10,7 @@ import pytest
 
 import pik_nb
 from pik.core.timefmt import UTC
-
-from pik_api import ApiClient, count_statuses
+from pik_api import ApiClient
 from pik_local.runtime import LocalFunction
 from pik_local.stack import LocalStack
 from pik_local.stream_poller import StreamMapping, StreamPoller

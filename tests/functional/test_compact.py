@@ -13,7 +13,7 @@ import pytest
 from pik.core import curated
 from pik.core.timefmt import UTC
 from pik.handlers import compact, ingest
-from tests.conftest import LambdaContext, api_event, call, make_event
+from tests.conftest import LambdaContext, call, make_event
 
 DAY = "2026-11-20"
 
@@ -49,7 +49,7 @@ def part(store, layout: str, event_date: str = DAY):
 
 
 def run() -> dict:
-    return compact.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext())
+    return compact.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext(900_000))
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_compaction_writes_every_attempt_and_each_accepted_event_once(stack, see
     assert manifest["ids"][events_key] == sorted(a["event_id"] for a in seeded) and len(manifest["ids"][key]) == 4
     assert manifest["columns"]["events"]["amount"] == "int" and manifest["columns"]["events"]["country"] == "text"
     watermark = json.loads(store[curated.WATERMARK_KEY][1])
-    assert watermark["ingest_time"] == result["watermark"]
+    assert watermark["recorded_at"] == result["watermark"]
     assert raw_objects(stack) == raw_before  # raw/ is read, never rewritten
 
 

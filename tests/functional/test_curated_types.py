@@ -90,7 +90,7 @@ def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(
     compact(source, event_type)  # the first days' parts, under the kinds the early payloads need
     ids += ingest_all(source, event_type, late, len(early))
     compact(source, event_type)  # later payloads may widen the stream: the earlier days are rewritten
-    payloads = dict(zip(ids, early + late))
+    payloads = dict(zip(ids, early + late, strict=True))
     stream = f"source={source}/event_type={event_type}"
     base = tmp_path_factory.mktemp("curated")
     download(stack.outputs["raw_bucket_name"], f"curated/events/{stream}/", base)

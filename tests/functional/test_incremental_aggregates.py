@@ -4,8 +4,8 @@ from every raw object, on random histories: exact counts, sums, minima and maxim
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from datetime import timedelta
+from decimal import Decimal
 
 import boto3
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +16,9 @@ from pik.core.metrics import compute
 from pik.handlers import ingest
 from pik.handlers.processor import recomputer
 from pik.settings import Settings
+from tests.functional.test_replay import DAY
 from tests.support.events import make_event
 from tests.support.lambdas import call
-from tests.functional.test_replay import DAY
 
 FIELDS = "amount,cart.total"
 # Any JSON number, extremes included: beyond DynamoDB's range (1e-130..1e126) or its 38 digits,

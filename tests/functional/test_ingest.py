@@ -119,7 +119,6 @@ def test_base64_bodies_are_decoded_and_bad_utf8_is_a_400(stack):
     import base64
 
     from tests.support.events import api_event
-
     from tests.support.lambdas import LambdaContext
 
     good = api_event("/ingest", base64.b64encode(json.dumps(make_event()).encode()).decode())

@@ -10,9 +10,9 @@ import pytest
 
 from pik.core import identity
 from pik.handlers import processor, replay
-from tests.support.events import sqs_event
-from tests.support.lambdas import call, LambdaContext
 from tests.functional.test_replay import DAY, drain, seed, window
+from tests.support.events import sqs_event
+from tests.support.lambdas import LambdaContext, call
 
 
 def process_queue(stack, batch_size=10):
@@ -148,8 +148,8 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
     sums exact (as decimal text where DynamoDB's number range or 38 digits cannot hold them)."""
     from decimal import Decimal
 
-    from tests.support.events import make_event
     from tests.functional.test_replay import ingest
+    from tests.support.events import make_event
 
     for i, amount in enumerate(amounts):
         body = make_event(entity_id="customer-42", event_time=(DAY + timedelta(minutes=i)).isoformat(),

@@ -316,6 +316,36 @@ def test_a_reviewed_dry_run_executes_once_by_its_id(stack):
     assert status == 400 and answer["details"][0]["rule"] == "with_replay_id"
 
 
+def test_run_executes_the_reviewed_dry_run_exactly_its_scope_once(stack):
+    ids = seed(count=3)
+    others = seed(entity="customer-7", count=2)  # same window, outside the reviewed scope
+    _, preview = call(replay, "/replay", window(entity_id="customer-42", limit=2))
+    status, run = call(replay, "/replay", {"run": preview["replay_id"]})
+    while status == 200 and run["continuation"]:
+        status, run = call(replay, "/replay", {"run": preview["replay_id"], "continuation": run["continuation"]})
+    assert status == 200, run
+    assert (run["dry_run"], run["status"], run["matched"], run["sent"]) == (False, "COMPLETED", 3, 3)
+    assert run["request"]["entity_id"] == "customer-42" and run["request"]["limit"] == 2
+    assert once_each(drain(stack)) == Counter(ids) and not set(others) & set(ids)
+    assert stored(stack, run["replay_id"])["preview_id"] == preview["replay_id"]
+    _, again = call(replay, "/replay", {"run": preview["replay_id"]})
+    assert again["replay_id"] == run["replay_id"] and again["sent"] == 3 and drain(stack) == []
+    assert call_as(OTHER, {"run": preview["replay_id"]})[0] == 403
+    assert call(replay, "/replay", {"run": "rp-" + "0" * 32})[0] == 404
+
+
+@pytest.mark.parametrize("body, field, rule", [
+    ({"run": "rp-x"}, "run", "pattern"),
+    ({"run": ["rp-" + "0" * 32]}, "run", "pattern"),
+    ({"run": "rp-" + "0" * 32, "entity_id": "customer-7"}, "entity_id", "with_run"),
+    ({"run": "rp-" + "0" * 32, "dry_run": True}, "dry_run", "with_run"),
+    ({"run": "rp-" + "0" * 32, "target": {"sqs": "https://sqs.eu-west-1.amazonaws.com/1/q"}}, "target", "with_run"),
+])
+def test_run_beside_anything_that_would_change_its_scope_is_a_400_naming_the_field(stack, body, field, rule):
+    status, answer = call(replay, "/replay", body)
+    assert status == 400 and (answer["details"][0]["field"], answer["details"][0]["rule"]) == (field, rule), answer
+
+
 def test_a_bounded_dry_run_executes_page_by_page_by_its_id(stack):
     ids = seed(count=5)
     _, preview = call(replay, "/replay", window(entity_id="customer-42", limit=2))

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-
 import pytest
 
 from pik.aws.dynamodb import EventIndex, Table
-from pik.core.errors import ValidationError
 from pik.aws.s3 import DocumentStore
 from pik.aws.sqs import ReplayQueue
 from pik.bootstrap import replay_target
+from pik.core.errors import ValidationError
 from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service
@@ -178,16 +177,16 @@ def test_pause_and_cancel_reach_a_run_another_call_is_executing(stack):
     seed(count=35)
     for action, status, stopped in (("pause", "PAUSED", "paused"), ("cancel", "CANCELLED", "cancelled")):
         answers: list[dict] = []
+        run_id: list[str] = []
         w = wiring()
 
-        def on_sent(sent: int, w=w, action=action) -> None:
+        def on_sent(sent: int, w=w, action=action, answers=answers, run_id=run_id) -> None:
             if not answers:  # the executor has sent its first batch and holds the lease
                 answers.append(steer_service(run_id[0], action, w))
 
-        run_id: list[str] = []
         original = w.runs.put_new
 
-        def remember(item: dict, original=original) -> bool:
+        def remember(item: dict, original=original, run_id=run_id) -> bool:
             run_id.append(item["replay_id"])
             return original(item)
 

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from pik.aws import clients, ssm
-from standardwebhooks import Webhook, WebhookVerificationError
 from pik.handlers import replay
 from tests.conftest import call, drain_queue
 from tests.functional.test_replay import seed, window

@@ -4,7 +4,6 @@ botocore hook, as AWS answers it while another ``If-None-Match`` write of the sa
 
 from __future__ import annotations
 
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError

@@ -15,7 +15,7 @@ from pik.core.timefmt import UTC
 from pik.handlers import ingest, processor, replay
 from tests.support.aws import REGION
 from tests.support.events import make_event, sqs_event
-from tests.support.lambdas import call, LambdaContext
+from tests.support.lambdas import LambdaContext, call
 
 
 @pytest.fixture

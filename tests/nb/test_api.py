@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik_cli import cli
 from pik_api import ApiClient
+from pik_cli import cli
 from pik_local.info import LocalStackInfo
 
 
@@ -143,7 +143,7 @@ def test_pik_steer_resume_follows_the_run_showing_progress_and_a_pause_says_what
 def test_pik_replay_that_ends_paused_or_stopped_prints_the_next_command(api, tmp_path):
     run = {"replay_id": "rp-2", "dry_run": False, "target": "replay queue", "scanned": 9, "matched": 9, "sent": 4,
            "continuation": None}
-    scope = ["replay", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21", "--execute",
+    scope = ["replay", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21", "--execute", "--yes",
              "--local-file", local_file(api, tmp_path)]
     api.answers = [(200, {**run, "status": "PAUSED", "stopped": "paused"})]
     assert CliRunner().invoke(cli, scope).output.splitlines()[-1] == "paused: resume it with `pik steer rp-2 resume`"
@@ -194,3 +194,15 @@ def test_pik_ingest_sends_signed_batches_and_counts_each_event(stack, api):
     assert [(path, body) for path, _, body in api.received] == [
         ("/v1/ingest", {"events": [{"n": 1}, {"n": 2}]}), ("/v1/ingest", {"events": [{"n": 3}]})]
     assert all(headers["Authorization"].startswith("AWS4-HMAC-SHA256") for _, headers, _ in api.received)
+
+
+def test_pik_replay_run_executes_the_reviewed_dry_run_by_id(api, tmp_path):
+    api.answers = [(200, {"replay_id": "rp-9", "dry_run": False, "status": "COMPLETED", "stopped": "completed",
+                          "target": "replay queue", "scanned": 3, "matched": 3, "sent": 3, "continuation": None})]
+    result = CliRunner().invoke(cli, ["replay", "--run", "rp-" + "1" * 32, "--execute", "--local-file",
+                                      local_file(api, tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert [body for _, _, body in api.received] == [{"run": "rp-" + "1" * 32}]
+    refused = CliRunner().invoke(cli, ["replay", "--run", "rp-" + "1" * 32, "--entity", "e", "--execute",
+                                       "--local-file", local_file(api, tmp_path)])
+    assert refused.exit_code == 2 and "--run executes the dry run it names" in refused.output

@@ -3,18 +3,18 @@ kit.search, and the CLI skins. pyarrow's S3 filesystem reads the moto server ove
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-import boto3
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik.core import curated
+from pik.core import contract, records
 from pik.core.timefmt import UTC
-from pik_cli import cli
 from pik_api import ingest_events
+from pik_cli import cli
 from pik_local.stack import LocalStack
 from tests.conftest import make_event
 
@@ -129,11 +129,44 @@ def test_sql_answers_arrow_without_pandas_and_frames_carry_the_query(local):
     query = "SELECT event_id, amount, country FROM events ORDER BY amount"
     table = kit.sql(query, arrow=True)
     frame = kit.sql(query)
-    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == frame["event_id"].nunique()
-    assert {a["event_id"] for a in answers} <= set(frame["event_id"])  # and the late event of the test above
+    accepted = kit.sql("SELECT count(DISTINCT event_id) AS n FROM attempts WHERE status = 'ACCEPTED'")["n"][0]
+    # every answer and the late one
+    assert isinstance(table, pa.Table) and table.num_rows == len(frame) == accepted == len(answers) + 1
+    assert table.num_rows == frame["event_id"].nunique() and {a["event_id"] for a in answers} <= set(frame["event_id"])
     assert table.column("event_id").to_pylist() == frame["event_id"].tolist()
     assert table.schema.field("amount").type == pa.int64()
     assert frame.attrs["pik"]["kind"] == "sql" and frame.attrs["pik"]["scope"] == {"query": query}
+
+
+def test_a_retry_completing_a_crashed_request_is_in_sql_before_and_after_the_next_compaction(local):
+    """Issue 18 #1 end to end, through kit.sql's union: a request stored its raw bytes two hours ago
+    (before the watermark) and crashed before its transaction; the client's retry now records it as
+    the ACCEPTED attempt at its old arrival. Every count has it, fresh or compacted, exactly once."""
+    kit, _, _ = local
+    kit.compact(settle="0s")
+    before = dict(counts(kit))
+    arrived = datetime.now(UTC) - timedelta(hours=2)
+    body = event(5, note="crashed")  # a new event (new payload), on a compacted day
+    valid = contract.validate(json.dumps(body).encode(), now=arrived)
+    document = records.raw_document(valid, records.Attempt(arrived, "crashed-request"))
+    kit.client("s3").put_object(Bucket=kit.resources.raw_bucket_name, Key=valid.raw_key,
+                                Body=json.dumps(document).encode())
+    [retry] = ingest_events(kit.resources.api_url, [body], workers=1, progress=False)
+    assert retry.body["status"] == "DUPLICATE"  # the crashed request is the ACCEPTED one
+    expected = [("ACCEPTED", before["ACCEPTED"] + 1), ("DUPLICATE", before["DUPLICATE"] + 1)]
+    assert counts(kit) == expected  # the crashed attempt arrived before the watermark, recorded after
+    assert kit.compact(settle="0s")["written"] == 1
+    assert counts(kit, fresh=False) == expected and counts(kit) == expected
+    ids = kit.sql("SELECT event_id FROM events")["event_id"]
+    assert len(ids) == ids.nunique() == expected[0][1]
+
+
+def test_the_cli_refuses_a_negative_settle(local):
+    kit, info_file, _ = local
+    before = curated_objects(kit)
+    refused = CliRunner().invoke(cli, ["compact", "--settle=-120s", "--local-file", str(info_file)])
+    assert refused.exit_code == 1 and "settle='-120s': must be zero or more" in refused.output, refused.output
+    assert curated_objects(kit) == before
 
 
 REFUSED = ["COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'", "ATTACH '/tmp/pik-leak.db'",

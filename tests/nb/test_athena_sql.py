@@ -73,7 +73,7 @@ def functions(query: str) -> set[str]:
     """Names called in ``query`` (a name followed by '(' that is no alias nor SQL keyword)."""
     tokens = sqlglot.tokenize(query, read="athena")
     called = set()
-    for before, token, after in zip([None, *tokens], tokens, tokens[1:]):
+    for before, token, after in zip([None, *tokens], tokens, tokens[1:], strict=False):  # the last token has no successor
         if after.token_type != TokenType.L_PAREN or (before and before.token_type == TokenType.ALIAS):
             continue
         if token.token_type == TokenType.VAR or token.text.lower() in TRINO_FUNCTIONS | NOT_TRINO:

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 import pik_nb
-from pik_local.info import LocalStackInfo
 from pik_cli import cli
+from pik_local.info import LocalStackInfo
 from pik_nb.connect import snake
-from tests.support.events import make_event
 from tests.nb.conftest import post
+from tests.support.events import make_event
 
 
 def cfn_stack(stack, name="pik-prod") -> str:

@@ -8,8 +8,8 @@ import pytest
 
 from pik_nb.investigate import dashboard
 from pik_nb.sql import dashboard as dashboard_sql
-from pik_nb.sql.dashboard import typed_cells
 from pik_nb.sql import local_connection, run
+from pik_nb.sql.dashboard import typed_cells
 from tests.nb.generate import synthetic, write_curated
 
 START, END = pd.Timestamp("2026-11-05T00:00Z"), pd.Timestamp("2026-11-15T00:00Z")

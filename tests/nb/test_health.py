@@ -13,8 +13,8 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
-from pik_nb.analyses import health
 from pik_nb import ScopeError
+from pik_nb.analyses import health
 from tests.support.events import api_event, make_event
 from tests.support.lambdas import LambdaContext
 
@@ -113,7 +113,7 @@ def test_plot_health_shades_the_window():
     frame.loc[frame.index[2], "IngestLagMs_p50"] = 3_600_000
     figure = pik_nb.plot_health(frame, window=(T0 + timedelta(hours=1), T0 + timedelta(hours=2)))
     rate, lag = figure.get_axes()
-    assert rate.get_title() == "Ingest rate by status" and [l.get_label() for l in rate.get_lines()] == ["accepted"]
+    assert rate.get_title() == "Ingest rate by status" and [line.get_label() for line in rate.get_lines()] == ["accepted"]
     assert len(rate.patches) == 1 and len(lag.patches) == 1
 
 

@@ -11,8 +11,9 @@ import pytest
 import pik_nb
 from pik.core.errors import NotFoundError
 from pik_nb.read.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
-from tests.support.events import make_event
 from tests.nb.conftest import DATE, DAY, post
+from tests.support.events import make_event
+
 
 def test_aggregates_list_every_version_typed(kit, story):
     aggregates = kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1))

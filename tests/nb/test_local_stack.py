@@ -9,8 +9,8 @@ from click.testing import CliRunner
 import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import ingest_events
-from pik_local.stack import LocalStack
 from pik_cli import cli
+from pik_local.stack import LocalStack
 from tests.support.events import make_event
 
 DAY = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

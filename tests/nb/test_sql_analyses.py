@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 import pik_nb
-from pik_nb.sql import analyses as sql_analyses, queries as queries_sql
+from pik_nb.sql import analyses as sql_analyses
 from pik_nb.sql import local_connection, run
+from pik_nb.sql import queries as queries_sql
 from tests.nb.generate import synthetic, write_curated
 
 NEVER, ONLY_DUPLICATES = ("entity-1", "2026-11-05"), ("entity-2", "2026-11-07")

@@ -26,8 +26,9 @@ import importlib
 import json
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import botocore.client
 
@@ -36,14 +37,14 @@ for _name in ("Mapping", "MutableMapping"):
     if not hasattr(collections, _name):
         setattr(collections, _name, getattr(collections.abc, _name))
 
-from principalmapper.querying.local_policy_simulation import policy_has_matching_statement
-from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict
+from principalmapper.querying.local_policy_simulation import policy_has_matching_statement  # noqa: E402 (after the alias)
+from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402 (after the alias)
 
-from tests.support.sam import ACCOUNT, STACK_UUID, Stack
+from tests.support.sam import ACCOUNT, STACK_UUID, Stack  # noqa: E402 (after the alias)
 
-# Refusals another change of issue 17 fixes (the compaction role's own missing keys read as 403: the
-# archive work replaces its reads); reported by ``pending``, not failed. Remove an entry once it lands.
-PENDING = ("403 not 404 (no s3:ListBucket on arn:aws:s3:::test-rawbucket): CompactionFunction: ",)
+# Refusals another change fixes, reported by ``pending``, not failed; remove an entry once it lands
+# (the compaction role's missing-key reads were one: its s3:ListBucket, ADR 310, made them 404s).
+PENDING: tuple[str, ...] = ()
 INVESTIGATOR = "Investigator"
 INVESTIGATOR_POLICIES = ("InvestigatorPolicy", "HealthInvestigatorPolicy", "AthenaInvestigatorPolicy")
 _KIT_MODULES = ("pik_nb", "pik_cli", "pik_api")
@@ -303,7 +304,7 @@ def _template_path(paths: dict, path: str) -> str:
     parts = path.strip("/").split("/")
     for candidate in paths:
         pattern = candidate.strip("/").split("/")
-        if len(pattern) == len(parts) and all(p == q or p.startswith("{") for p, q in zip(pattern, parts)):
+        if len(pattern) == len(parts) and all(p == q or p.startswith("{") for p, q in zip(pattern, parts, strict=True)):
             return candidate
     return path
 

@@ -6,8 +6,8 @@ import ast
 import inspect
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pytest
 
@@ -153,7 +153,7 @@ def test_index_names_in_code_match_the_template():
     resources = template.load()["Resources"]
     events = {i["IndexName"] for i in resources["EventsTable"]["Properties"]["GlobalSecondaryIndexes"]}
     runs = {i["IndexName"] for i in resources["ReplaysTable"]["Properties"]["GlobalSecondaryIndexes"]}
-    assert events == {keys.ENTITY_INDEX, keys.ARRIVAL_INDEX, keys.LATENESS_INDEX}
+    assert events == {keys.ENTITY_INDEX, keys.ARRIVAL_INDEX, keys.LATENESS_INDEX, keys.RECORDED_INDEX}
     assert runs == {keys.RUNS_INDEX}
 
 
@@ -243,7 +243,8 @@ def test_http_lives_in_the_handlers():
     ("RunStore", "pik.aws.dynamodb.Table"),
     ("MessageQueue", "pik.aws.sqs.ReplayQueue"),
     ("Archive", "pik.aws.archive.ArchiveBucket"),
-    ("ArrivalFeed", "pik.aws.archive.ArrivalFeed"),
+    ("RecordedFeed", "pik.aws.archive.RecordedFeed"),
+    ("Lease", "pik.aws.archive.CompactionLease"),
 ])
 def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
     import importlib

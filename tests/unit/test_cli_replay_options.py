@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import pik_nb.connect  # noqa: F401 (the module whose connect the CLI calls)
 from pik_cli import cli
 from pik_cli.replay_options import parse_target, read_ids
 
@@ -50,3 +54,28 @@ def test_usage_errors_come_before_any_connection(args, message):
     result = CliRunner().invoke(cli, ["replay", *args, "--local-file", "/nonexistent/local.json"], input="a" * 64 + "\n")
     assert result.exit_code == 2
     assert message in result.output
+
+
+class _RefusingKit:
+    """What ``kit.replay`` answers when the target refused every event (173 matched by the walk)."""
+
+    progress = True
+
+    def replay(self, **_):
+        return {"replay_id": "rp-" + "1" * 32, "dry_run": False, "status": "PARTIAL", "stopped": "target_errors",
+                "target": "http:https://hooks.example.com/in", "scanned": 173, "matched": 0, "sent": 0,
+                "failed": 10, "retried": 20, "by_day": {}, "last_error": "HTTP 401 from https://hooks.example.com/in",
+                "continuation": "abc"}
+
+    def replays(self):  # no run before this one
+        return pd.DataFrame({"replay_id": [], "dry_run": [], "request": [], "created_at": [], "sent": []})
+
+
+def test_a_target_that_refused_everything_is_said_so_and_exits_non_zero(monkeypatch):
+    monkeypatch.setattr(sys.modules["pik_nb.connect"], "connect", lambda *a, **k: _RefusingKit())
+    result = CliRunner().invoke(cli, ["replay", "--entity", "e", "--start", "2026-11-20", "--end", "2026-11-21",
+                                      "--execute", "--target", "http=https://hooks.example.com/in"])
+    assert result.exit_code == 1
+    assert "target refused: nothing delivered (10 events refused by http:https://hooks.example.com/in)" in result.output
+    assert "last target error: HTTP 401 from https://hooks.example.com/in" in result.output
+    assert "nothing matched" not in result.output

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pik_nb.investigate import dashboard as d
 from pik_nb import ScopeError
+from pik_nb.investigate import dashboard as d
 
 START = pd.Timestamp("2026-11-20T00:00Z")
 MINUTE = pd.Timedelta(minutes=1)
@@ -91,7 +92,7 @@ def test_a_planted_semantics_explains_every_window(seed, sem, by_entity, metric)
 def test_noise_stays_in_the_windows_it_was_added_to(seed, sem, noisy, signs):
     arrivals, shown = planted(history(seed), sem, False, "count")
     bound = len(arrivals) + 1  # no semantics can reach a value this far off
-    for k, sign in zip(sorted(noisy), signs):
+    for k, sign in zip(sorted(noisy), signs, strict=False):
         shown.loc[k, "value"] += sign * (bound + k)
     ex = d.explain(shown, arrivals)
     off = set(ex.table.index[ex.table["unexplained"] != 0])

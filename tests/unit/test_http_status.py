@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pik.core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, StorageError, ValidationError
+from pik.core.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    PikError,
+    StorageError,
+    ValidationError,
+)
 from pik.handlers.http import http_status
 from pik.services.process import IntegrityError
 

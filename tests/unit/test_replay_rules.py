@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pik.core import keys
 from pik.core.errors import ValidationError
-from pik.core.replay import (ReplayRequest, check_cursor, decode_continuation, encode_continuation,
-                             execution_id_for, parse_call, replay_id_for)
+from pik.core.replay import (
+    ReplayRequest,
+    check_cursor,
+    decode_continuation,
+    encode_continuation,
+    execution_id_for,
+    parse_call,
+    replay_id_for,
+)
 
 RUN = "rp-" + "a" * 32
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 BY_ENTITY = ReplayRequest(START, START + timedelta(days=2), entity_id="customer-42")
 BY_STREAM = ReplayRequest(START, START + timedelta(days=2), source="web", event_type="order")
 

@@ -11,8 +11,17 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from pik.core.errors import ForbiddenError, ValidationError
 from pik.core.pacing import Pacer
-from pik.core.targets import (AllowList, Outgoing, Target, body, parse_target, signing_keys, target_label, webhook_id,
-                              webhook_signature)
+from pik.core.targets import (
+    AllowList,
+    Outgoing,
+    Target,
+    body,
+    parse_target,
+    signing_keys,
+    target_label,
+    webhook_id,
+    webhook_signature,
+)
 from pik_local.api import match
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"

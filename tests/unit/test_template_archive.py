@@ -60,11 +60,13 @@ def test_compaction_registers_partitions_in_this_stacks_curated_tables_only(reso
         "catalog", "database/${RawDatabase}", "table/${RawDatabase}/attempts", "table/${RawDatabase}/events"]
 
 
-def test_compaction_runs_alone_on_a_parameterised_schedule_with_pyarrow_from_the_managed_layer(resources):
+def test_compaction_runs_on_a_parameterised_schedule_with_pyarrow_from_the_managed_layer(resources):
     function = resources["CompactionFunction"]
     props = function["Properties"]
     assert function["Condition"] == "CompactionEnabled" and props["Handler"] == "pik.handlers.compact.handler"
-    assert props["ReservedConcurrentExecutions"] == 1 and props["Timeout"] <= 900
+    # One run at a time is the lease's job (pik.services.compact), not a reservation: Lambda lets an
+    # account reserve only down to 100 unreserved executions, so a new account (limit 10) cannot.
+    assert props.get("ReservedConcurrentExecutions") != 1 and props["Timeout"] <= 900
     schedule = props["Events"]["Schedule"]
     assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == {"Ref": "CompactionSchedule"}
     assert "/aws/service/aws-sdk-pandas/${PandasLayerSdkVersion}/py3.12/arm64/layer-arn" in str(props["Layers"])
@@ -79,9 +81,28 @@ def test_compaction_may_write_and_delete_only_under_curated(resources):
     assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${RawBucket.Arn}/curated/*"}]
     raw = [s for s in statements if s["Resource"] == {"Fn::Sub": "${RawBucket.Arn}/raw/*"}]
     assert [s["Action"] for s in raw] == [["s3:GetObject"]]  # raw/ is read, never rewritten
-    listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["curated/*"]}}
     assert not [a for s in statements for a in s["Action"] if a.endswith("*")]
+
+
+def test_missing_keys_answer_404_to_the_compaction_role(resources):
+    """S3: "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403"
+    for a missing key (GetObject API reference, Permissions). A ``s3:prefix`` condition never matches
+    a GetObject, so only an unconditioned ListBucket on the bucket turns the first run's 403s into 404s."""
+    statements = _statements(resources)
+    [listing] = [s for s in statements if "s3:ListBucket" in s["Action"]]
+    assert listing["Action"] == ["s3:ListBucket"] and listing["Resource"] == {"Fn::GetAtt": ["RawBucket", "Arn"]}
+    assert "Condition" not in listing
+
+
+def test_the_compaction_role_reads_the_recorded_index_and_writes_only_its_lease(resources):
+    statements = _statements(resources)
+    queries = [r["Fn::Sub"] for s in statements if s["Action"] == ["dynamodb:Query"] for r in s["Resource"]]
+    assert "${EventsTable.Arn}/index/by_recorded" in queries
+    writes = [s for s in statements if {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(s["Action"])]
+    assert [s["Sid"] for s in writes] == ["CompactionLease"]
+    from pik.core import keys
+
+    assert writes[0]["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [keys.LEASE_PK]}}
 
 
 def test_the_athena_workgroup_caps_bytes_and_owns_its_results(resources):

@@ -4,8 +4,9 @@ as failed with back-off, and count it all as a ``pik.core.targets.Delivered``.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -117,6 +118,6 @@ def failed_in_order(keys: list[int], results: list[dict]) -> tuple[set[int], str
     >>> failed_in_order([3, 5], [{"EventId": "e"}, {"ErrorCode": "Throttled", "ErrorMessage": "slow down"}])
     ({5}, 'Throttled: slow down')
     """
-    failed = [(key, result) for key, result in zip(keys, results) if result.get("ErrorCode")]
+    failed = [(key, result) for key, result in zip(keys, results, strict=True) if result.get("ErrorCode")]
     error = f"{failed[-1][1]['ErrorCode']}: {failed[-1][1].get('ErrorMessage')}" if failed else None
     return {key for key, _ in failed}, error

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..core import keys, queries
+from ..core.errors import ContentionError, StorageError
 from ..core.records import read_number
 from ..core.replay import RunStatus
-from ..core.errors import ContentionError, StorageError
 from . import clients
 
 _ser, _de = TypeSerializer(), TypeDeserializer()

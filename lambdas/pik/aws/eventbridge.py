@@ -7,9 +7,9 @@ envelope with ``raw: false``).
 
 from __future__ import annotations
 
+from ..core.limits import EVENTBRIDGE_PUT_EVENTS
 from ..core.targets import Delivered, Outgoing, body, encoded
 from ..core.timefmt import parse_aware
-from ..core.limits import EVENTBRIDGE_PUT_EVENTS
 from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_order
 
 PUT_EVENTS_BATCH = 10  # PutEvents takes at most 10 entries

@@ -13,7 +13,8 @@ a ``StorageError``. Each partition gets its table's storage descriptor with its 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

@@ -3,8 +3,8 @@ re-sent; the partition key is the event's entity_id, so one entity's events stay
 
 from __future__ import annotations
 
-from ..core.targets import Delivered, Outgoing, body, encoded
 from ..core.limits import KINESIS_PUT_RECORDS, KINESIS_RECORD
+from ..core.targets import Delivered, Outgoing, body, encoded
 from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_order
 
 PUT_RECORDS_MAX = 500

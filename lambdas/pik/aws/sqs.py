@@ -10,10 +10,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..core.errors import StorageError
+from ..core.limits import SQS_BATCH, SQS_MESSAGE
 from ..core.ports import SEND_BATCH
 from ..core.targets import Delivered, Outgoing, body, encoded
 from . import clients
-from ..core.limits import SQS_BATCH, SQS_MESSAGE
 from .delivery import ByteLimits, ServiceTarget, deliver_entries
 
 BATCH = SEND_BATCH

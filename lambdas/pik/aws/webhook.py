@@ -23,9 +23,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Callable
 from urllib.parse import urlsplit
 
 from ..core.errors import PikError, StorageError
@@ -150,7 +150,7 @@ class HttpTarget:
         except (StorageError, ValueError) as exc:  # nothing can be signed, so nothing is sent
             return Delivered(0, tuple(event.event_id for event in outgoing), 0, f"signing secret: {exc}")
         results = list(_pool().map(lambda event: self._post(event, replay_id, keys), outgoing))
-        failed = tuple(event.event_id for event, (ok, _, _) in zip(outgoing, results) if not ok)
+        failed = tuple(event.event_id for event, (ok, _, _) in zip(outgoing, results, strict=True) if not ok)
         errors = [error for ok, _, error in results if not ok]
         return Delivered(len(outgoing) - len(failed), failed, sum(r for _, r, _ in results), errors[-1] if errors else None)
 

@@ -13,8 +13,8 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from . import identity, keys

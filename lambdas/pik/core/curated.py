@@ -8,7 +8,7 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 - ``curated/events/source=S/event_type=T/event_date=D/part-<sha>.parquet``    one row per ACCEPTED event
 - ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
 - ``curated/schemas/source=S/event_type=T.json``  the stream's typed payload columns (name -> kind)
-- ``curated/watermark.json``  attempts that arrived before ``ingest_time`` are compacted
+- ``curated/watermark.json``  attempts *recorded* (written) before ``recorded_at`` are compacted
 
 One stream (source, event_type) has one kind per payload column over time: a partition's kinds are
 joined with the stream's recorded ones (``widen``: ``int`` -> ``float`` -> ``text``, ``bool`` ->
@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from .records import ACCEPTED, ATTEMPT_FIELDS
 
@@ -37,7 +38,7 @@ LAYOUTS = (ATTEMPTS, EVENTS)
 WATERMARK_KEY = f"{PREFIX}/watermark.json"
 MANIFEST_PREFIX = f"{PREFIX}/manifests/"
 SCHEMA_PREFIX = f"{PREFIX}/schemas/"
-MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v1"
+MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v2"
 STREAM_SCHEMA = "pik.curated.stream-schema.v1"
 INT64 = (-2**63, 2**63 - 1)
 PARTITION_COLUMNS = ("source", "event_type", "event_date")
@@ -216,6 +217,19 @@ def event_columns(payload_columns: dict[str, str]) -> dict[str, str]:
     return {**EVENT_COLUMNS, **payload_columns, PAYLOAD: "text"}
 
 
-def watermark_document(ingest_time: str, partitions: int, compacted_at: str) -> dict:
-    return {"schema": WATERMARK_SCHEMA, "ingest_time": ingest_time, "partitions": partitions,
+def watermark_document(recorded_at: str, partitions: int, compacted_at: str) -> dict[str, Any]:
+    return {"schema": WATERMARK_SCHEMA, "recorded_at": recorded_at, "partitions": partitions,
             "compacted_at": compacted_at}
+
+
+def watermark_of(document: dict[str, Any] | None) -> str | None:
+    """The recorded-time watermark a watermark document holds; None when there is none yet, or
+    when it is a v1 document (it followed arrival time, which late-recorded attempts precede: the
+    next run starts again from every partition).
+
+    >>> watermark_of(watermark_document("2026-11-20T08:00:00.000000Z", 3, "2026-11-20T08:01:00.000000Z"))
+    '2026-11-20T08:00:00.000000Z'
+    """
+    if not document or document.get("schema") != WATERMARK_SCHEMA:
+        return None
+    return str(document["recorded_at"])

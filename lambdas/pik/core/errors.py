@@ -4,6 +4,7 @@ pik_cli derives from ``PikError`` (``tests/unit/test_errors.py`` keeps this tree
     PikError
     ├── ValidationError      bad input (``too_large`` when a size bound broke), carries FieldErrors
     ├── ConflictError        a request that contradicts an earlier one
+    │   └── LeaseError       another compaction holds the archive's lease (or took it from this one)
     ├── ForbiddenError       a record that belongs to another requester
     ├── NotFoundError        an id that names nothing
     ├── StorageError         an AWS call failed; retrying the request is safe
@@ -70,6 +71,10 @@ class ValidationError(PikError):
 
 class ConflictError(PikError):
     """The request contradicts an earlier one (e.g. a reused ``client_token``)."""
+
+
+class LeaseError(ConflictError):
+    """The compaction lease is held by another run, or this run lost it: nothing more is switched."""
 
 
 class ForbiddenError(PikError):

@@ -13,17 +13,23 @@ becomes part of a key, which is injective, so ``#``, ``/``, ``=`` cannot inject 
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote, unquote
 
 # DynamoDB index names, as declared in template.yaml (a test keeps them in step).
 ENTITY_INDEX = "by_entity_time"
 ARRIVAL_INDEX = "by_source_type_arrival"
 LATENESS_INDEX = "by_source_type_lateness"
+RECORDED_INDEX = "by_recorded"
 RUNS_INDEX = "by_created"
 
 META_SK = "META"
+#: The compaction lease: one item in the events table (no attempt, gate or index key).
+LEASE_PK, LEASE_SK = "LEASE#compaction", "LEASE"
 LAG_OFFSET_MS = 10**13  # lag + offset is positive for any lag the contract admits
 LAG_WIDTH = 14
+#: The recorded index spreads each hour over this many keys (a GSI key value takes ~1,000 writes/s).
+RECORDED_SHARDS = 16
 
 
 def enc(text: str) -> str:
@@ -89,6 +95,27 @@ def source_type_day_pk(source: str, event_type: str, event_date: str) -> str:
 
 def arrival_sk(ingest_time_key: str, event_id: str, attempt_id: str) -> str:
     return f"{ingest_time_key}#{event_id}#{attempt_id}"
+
+
+def recorded_pk(recorded_at_key: str, attempt_id: str) -> str:
+    """The recorded index's key: the hour an attempt was written and a shard of its attempt id.
+
+    >>> recorded_pk("2026-11-20T08:15:00.000000Z", "0a1b")
+    'REC#2026-11-20T08#09'
+    """
+    return recorded_bucket(recorded_at_key[:13], recorded_shard(attempt_id))
+
+
+def recorded_bucket(hour: str, shard: int) -> str:
+    return f"REC#{hour}#{shard:02d}"
+
+
+def recorded_shard(attempt_id: str) -> int:
+    return int(hashlib.sha256(attempt_id.encode("utf-8")).hexdigest()[:8], 16) % RECORDED_SHARDS
+
+
+def recorded_sk(recorded_at_key: str, event_id: str, attempt_id: str) -> str:
+    return f"{recorded_at_key}#{event_id}#{attempt_id}"
 
 
 def lateness_sk(lag_ms: int, event_id: str, attempt_id: str) -> str:

@@ -124,7 +124,7 @@ class Mapping:
     keep_unread: bool = False  # the record is a pik event: its unread top-level fields go to the contract
 
     @classmethod
-    def parse(cls, spec: dict[str, Any] | str | None = None, *, preset: str | None = None) -> "Mapping":
+    def parse(cls, spec: dict[str, Any] | str | None = None, *, preset: str | None = None) -> Mapping:
         """Check ``spec`` (a dict, or its JSON text; empty means the preset alone) over ``preset``.
 
         >>> Mapping.parse('{"entity_id": "$.detail.order_id"}', preset="eventbridge").rules["entity_id"].text

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import math
 import re
+from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
-from typing import Any, Callable
+from typing import Any
 
 CODE_VERSION = "metrics-v1"
 FIELD_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")

@@ -11,6 +11,9 @@ needs only the methods listed here.
     MessageQueue    the replay queue (batches of at most ``SEND_BATCH`` messages)
     ReplayTarget    an external replay target (SQS, EventBridge, Kinesis, HTTP)
     DeadLetters     the replay queue's DLQ, for a redrive
+    Archive         the curated objects (Parquet parts, manifests, watermark)
+    RecordedFeed    the partitions new attempts were recorded in (the compaction feed)
+    Lease           the compaction lease (one run at a time)
 
 Items are plain dicts as ``pik.core.records`` shapes them; ``after`` cursors are the key
 attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_cursor``).
@@ -18,9 +21,12 @@ attributes of the last item read (``pik.core.queries.entity_cursor`` / ``stream_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Protocol
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .curated import Partition
     from .targets import Delivered
 
@@ -100,7 +106,7 @@ class ReplayTarget(Protocol):
 
     batch_size: int
 
-    def deliver(self, outgoing: list, replay_id: str) -> "Delivered":
+    def deliver(self, outgoing: list, replay_id: str) -> Delivered:
         """Send ``outgoing`` (``pik.core.targets.Outgoing``), re-sending what failed; never raises for
         the target's refusals, which come back as ``Delivered.failed_ids`` and ``error``."""
 
@@ -131,16 +137,35 @@ class Archive(Protocol):
     def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are fine)."""
 
+    def listed(self, prefix: str) -> dict[str, datetime]:
+        """Key -> last modified time of every object under ``prefix``."""
+
 
 class Catalog(Protocol):
     """The table catalog Athena reads the curated archive through (``pik.aws.glue``)."""
 
-    def register(self, partitions: list["Partition"]) -> None:
+    def register(self, partitions: list[Partition]) -> None:
         """Make each partition of the curated tables (idempotent)."""
 
 
-class ArrivalFeed(Protocol):
-    """Where new ingest attempts landed."""
+class RecordedFeed(Protocol):
+    """Where new ingest attempts were recorded (written), whatever their arrival time."""
 
-    def partitions_since(self, ingest_time_key: str) -> set[tuple[str, str, str]]:
-        """(source, event_type, event_date) of every attempt with ``ingest_time >= ingest_time_key``."""
+    def partitions_recorded(self, since: str, until: str) -> set[tuple[str, str, str]]:
+        """(source, event_type, event_date) of every attempt recorded at or after ``since``."""
+
+    def partitions_all(self) -> set[tuple[str, str, str]]:
+        """(source, event_type, event_date) of every attempt."""
+
+
+class Lease(Protocol):
+    """The compaction lease: at most one unexpired holder; every write conditional."""
+
+    def acquire(self, holder: str, until: datetime, now: datetime, skew_ms: int) -> dict[str, Any]:
+        """Take a free (or expired) lease; the previous lease item. ``LeaseError`` when held."""
+
+    def renew(self, holder: str, until: datetime, now: datetime, partition: str) -> None:
+        """Extend a lease ``holder`` still holds, recording ``partition``; ``LeaseError`` if lost."""
+
+    def release(self, holder: str, partition: str) -> None:
+        """End the lease, leaving ``partition`` for the next holder to collect."""

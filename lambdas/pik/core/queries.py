@@ -10,6 +10,7 @@ notebook kit's fast reader. ``limit`` becomes the request's ``Limit`` (items per
 Reads and the keys they use:
 - ``entity_window``    events table, entity index: one entity, event time in ``[low, high)``
 - ``stream_day``       events table, arrival (or lateness) index: one source/type, one event day
+- ``recorded_since``   events table, recorded index: one hour-shard, attempts recorded at or after a time
 - ``attempts_scan``    events table, one segment of a parallel scan of attempt items
 - ``gates_scan``       events table, one segment of a parallel scan of dedup gates (event id, raw key)
 - ``event_items``      events table: one event's partition, its gate and every attempt
@@ -20,6 +21,9 @@ Reads and the keys they use:
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
 
 from . import keys
 from .records import ATTEMPT_ITEM
@@ -43,6 +47,28 @@ def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: 
     index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
     return _request(table, index, "std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
                     limit=limit)
+
+
+def recorded_since(table: str, bucket: str, since: str, *, limit: int | None = None) -> dict[str, Any]:
+    """Attempts of one recorded-index key (``keys.recorded_bucket``: an hour and a shard) written at
+    or after the key-time ``since``, in recorded order."""
+    return _request(table, keys.RECORDED_INDEX, "rec_pk = :p AND rec_sk >= :w", {":p": bucket, ":w": since},
+                    limit=limit)
+
+
+def recorded_buckets(since: str, until: str) -> list[str]:
+    """Every recorded-index key (hour x shard) from the hour of ``since`` to the hour of ``until``.
+
+    >>> len(recorded_buckets("2026-11-20T08:59:00.000000Z", "2026-11-20T09:00:00.000000Z"))
+    32
+    """
+    hour, last = datetime.strptime(since[:13], "%Y-%m-%dT%H"), datetime.strptime(until[:13], "%Y-%m-%dT%H")
+    buckets = []
+    while hour <= last:
+        text = hour.strftime("%Y-%m-%dT%H")
+        buckets += [keys.recorded_bucket(text, shard) for shard in range(keys.RECORDED_SHARDS)]
+        hour += timedelta(hours=1)
+    return buckets
 
 
 def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,

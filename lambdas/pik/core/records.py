@@ -3,7 +3,9 @@
 Events table, one partition per event (``EVT#<event_id>``):
 - ``META``: the dedup gate and first-seen record, never overwritten; counters only grow.
 - ``ATT#<ingest_time>#<attempt_id>``: one item per ingest attempt (ACCEPTED, DUPLICATE or
-  CONFLICT) with its own arrival time; carries the keys of the three secondary indexes.
+  CONFLICT) with its own arrival time; carries the keys of the secondary indexes, among them the
+  time it was *recorded* (written; ``rec_sk``), which the archive's watermark follows: arrival can
+  be much older (a queued tap record, a Kinesis backfill, a repair, a retry completing a crash).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typing import Any
 from . import keys
 from .contract import ValidEvent
 from .metrics import as_decimal
-from .timefmt import key_time, lag_ms
-
+from .timefmt import key_time, lag_ms, now
 
 
 class AttemptStatus(StrEnum):
@@ -55,7 +56,8 @@ ATTEMPT_FIELDS = {
     "idempotency_key": "text",
 }
 #: The key attributes of an attempt item: table keys and the three indexes' keys.
-ATTEMPT_KEYS = ("pk", "sk", "item_type", "ent_pk", "ent_sk", "std_pk", "arrival_sk", "lateness_sk", "expires_at")
+ATTEMPT_KEYS = ("pk", "sk", "item_type", "ent_pk", "ent_sk", "std_pk", "arrival_sk", "lateness_sk", "rec_pk", "rec_sk",
+                "expires_at")
 
 #: What an investigator reads of an aggregate version (``aggregate_item`` without ``pk``/``sk``).
 AGGREGATE_FIELDS = {
@@ -138,9 +140,13 @@ def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: i
     return item
 
 
-def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: str, expires_at: int | None = None) -> dict:
-    """One ingest attempt, indexed by entity/time, by source/type/day in arrival and lateness order."""
+def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: str, expires_at: int | None = None,
+                 recorded_at: datetime | None = None) -> dict:
+    """One ingest attempt, indexed by entity/time, by source/type/day in arrival and lateness order,
+    and by the time it is recorded (``recorded_at``, the clock now unless given: build the item just
+    before writing it)."""
     lag = lag_of(event, attempt)
+    recorded = key_time(recorded_at or now())
     item = {
         "pk": keys.event_pk(event.event_id),
         "sk": keys.attempt_sk(attempt.ingest_time_key, attempt.attempt_id),
@@ -164,12 +170,19 @@ def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: st
         "std_pk": keys.source_type_day_pk(event.source, event.event_type, event.event_date),
         "arrival_sk": keys.arrival_sk(attempt.ingest_time_key, event.event_id, attempt.attempt_id),
         "lateness_sk": keys.lateness_sk(lag, event.event_id, attempt.attempt_id),
+        "rec_pk": keys.recorded_pk(recorded, attempt.attempt_id),
+        "rec_sk": keys.recorded_sk(recorded, event.event_id, attempt.attempt_id),
     }
     if event.idempotency_key is not None:
         item["idempotency_key"] = event.idempotency_key
     if expires_at is not None:
         item["expires_at"] = expires_at
     return item
+
+
+def recorded_at(item: dict[str, Any]) -> str:
+    """When an attempt item was recorded (key-time string), read back from its index key."""
+    return str(item["rec_sk"]).split("#", 1)[0]
 
 
 def aggregate_item(

@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
@@ -111,7 +112,7 @@ class ReplayRequest:
         return identity.sha256_hex(identity.canonical_json(self.scope()))
 
     @classmethod
-    def from_scope(cls, scope: dict) -> "ReplayRequest":
+    def from_scope(cls, scope: dict) -> ReplayRequest:
         """The request a run recorded (``scope()``), back again."""
         return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
                       "end": parse_aware(scope["end"]) if "end" in scope else None,
@@ -125,10 +126,37 @@ def ids_sha256(event_ids: tuple[str, ...]) -> str:
 
 def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...] | None]:
     """Validate a replay body; returns the request, an optional continuation token and the event ids
-    it lists (None without ``event_ids``)."""
+    it lists (None without ``event_ids``). Every field's errors are gathered, then raised together."""
     if not isinstance(data, dict):
         raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
     errors = [FieldError(n, "unknown_field", f"unknown field {n[:64]!r}") for n in data if n not in FIELDS]
+    entity, source, event_type = _names(data, errors)
+    event_ids = _event_ids(data, errors)
+    statuses = _statuses(data, errors)
+    dead_letters = _boolean(data, "dead_letters", None, errors)
+    _check_scope(data, (entity, source, event_type), statuses, dead_letters, errors)
+    start, end = _window(data, dead_letters, errors)
+    limit = data.get("limit", DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        errors.append(FieldError("limit", "range", f"limit must be an integer from 1 to {MAX_LIMIT}"))
+    include_duplicates = _boolean(data, "include_duplicates", False, errors)
+    dry_run = _boolean(data, "dry_run", True, errors)
+    token = data.get("client_token")
+    if token is not None and (not isinstance(token, str) or not TOKEN_RE.fullmatch(token)):
+        errors.append(FieldError("client_token", "pattern", f"client_token must match {TOKEN_RE.pattern}"))
+    continuation = _continuation(data, errors)
+    target = _target(data, errors)
+    rate = _rate(data, errors)
+    if errors:
+        raise ValidationError(errors)
+    request = ReplayRequest(start, end, entity, source, event_type, limit, include_duplicates, dry_run, token,
+                            target, rate, ids_sha256(event_ids) if event_ids else None,
+                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None)
+    return request, continuation, event_ids
+
+
+def _names(data: dict, errors: list[FieldError]) -> tuple[str | None, str | None, str | None]:
+    """``entity_id``, ``source`` and ``event_type``, each optional; source and type are names."""
     limits = Limits()
     entity = text_field(data, "entity_id", limits.max_entity_chars, errors, required=False)
     source = text_field(data, "source", limits.max_name_chars, errors, required=False)
@@ -136,13 +164,23 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     for name, value in (("source", source), ("event_type", event_type)):
         if value is not None and not NAME_RE.fullmatch(value):
             errors.append(FieldError(name, "pattern", f"{name} must match {NAME_RE.pattern}"))
-    event_ids = _event_ids(data, errors)
-    statuses = _statuses(data, errors)
+    return entity, source, event_type
+
+
+def _boolean(data: dict, name: str, default: bool | None, errors: list[FieldError]) -> Any:
+    """``data[name]`` as given (``default`` when absent): true or false, or null where the default is."""
+    value = data.get(name, default)
+    if not isinstance(value, bool) and not (value is None and default is None):
+        errors.append(FieldError(name, "type", f"{name} must be true or false"))
+    return value
+
+
+def _check_scope(data: dict, names: tuple[str | None, str | None, str | None], statuses: tuple[str, ...] | None,
+                 dead_letters: Any, errors: list[FieldError]) -> None:
+    """One selection: an entity, a source and type, event ids, the DLQ (alone) or the rejected (repair)."""
+    entity, source, event_type = names
     by_entity, by_stream = entity is not None, source is not None and event_type is not None
     by_ids = "event_ids" in data
-    dead_letters = data.get("dead_letters")
-    if dead_letters is not None and not isinstance(dead_letters, bool):
-        errors.append(FieldError("dead_letters", "type", "dead_letters must be true or false"))
     if dead_letters:  # redrive the replay queue's DLQ: its messages are the selection
         if by_entity or by_stream or by_ids or source or event_type or statuses or "start_time" in data or "end_time" in data:
             errors.append(FieldError("dead_letters", "alone", "dead_letters redrives the replay queue's DLQ as it "
@@ -156,45 +194,46 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     elif by_ids and statuses:
         errors.append(FieldError("statuses", "with_event_ids", "event_ids name events (their ACCEPTED attempt): "
                                  "statuses cannot narrow them"))
-    if dead_letters or (by_ids and not ("start_time" in data or "end_time" in data)):
-        start = end = None  # the list is the selection; a window, when given, narrows it
-    else:
-        start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
+
+
+def _window(data: dict, dead_letters: Any, errors: list[FieldError]) -> tuple[datetime | None, datetime | None]:
+    """``[start_time, end_time)``, at most ``MAX_WINDOW``; none for the DLQ, optional for event ids."""
+    if dead_letters or ("event_ids" in data and not ("start_time" in data or "end_time" in data)):
+        return None, None  # the list is the selection; a window, when given, narrows it
+    start, end = _when(data, "start_time", errors), _when(data, "end_time", errors)
     if start and end and not start < end:
         errors.append(FieldError("end_time", "after_start", "end_time must be after start_time"))
     elif start and end and end - start > MAX_WINDOW:
         errors.append(FieldError("end_time", "max_window", f"the window must be at most {MAX_WINDOW.days} days"))
-    limit = data.get("limit", DEFAULT_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        errors.append(FieldError("limit", "range", f"limit must be an integer from 1 to {MAX_LIMIT}"))
-    flags = {name: data.get(name, default) for name, default in (("include_duplicates", False), ("dry_run", True))}
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            errors.append(FieldError(name, "type", f"{name} must be true or false"))
-    token = data.get("client_token")
-    if token is not None and (not isinstance(token, str) or not TOKEN_RE.fullmatch(token)):
-        errors.append(FieldError("client_token", "pattern", f"client_token must match {TOKEN_RE.pattern}"))
+    return start, end
+
+
+def _continuation(data: dict, errors: list[FieldError]) -> str | None:
     continuation = data.get("continuation")
     if continuation is not None and not isinstance(continuation, str):
         errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
-    target = None
-    if data.get("target") is not None:
-        try:
-            target = parse_target(data["target"]).to_dict()
-        except ValidationError as exc:
-            errors += exc.errors
+    return continuation
+
+
+def _target(data: dict, errors: list[FieldError]) -> dict | None:
+    """The target, as ``Target.to_dict()`` (None: the stack's replay queue)."""
+    if data.get("target") is None:
+        return None
+    try:
+        return parse_target(data["target"]).to_dict()
+    except ValidationError as exc:
+        errors += exc.errors
+        return None
+
+
+def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
+    """``rate_per_second`` within the pacing bounds; a whole number as an int, so a recorded request
+    fingerprints the same."""
     rate = data.get("rate_per_second")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE):
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
-    if errors:
-        raise ValidationError(errors)
-    if rate is not None and float(rate).is_integer():
-        rate = int(rate)  # one form, so a recorded request fingerprints the same
-    request = ReplayRequest(start, end, entity, source, event_type, limit,
-                            flags["include_duplicates"], flags["dry_run"], token, target, rate,
-                            ids_sha256(event_ids) if event_ids else None, len(event_ids) if event_ids else None,
-                            statuses, True if dead_letters else None)
-    return request, continuation, event_ids
+        return None
+    return int(rate) if rate is not None and float(rate).is_integer() else rate
 
 
 def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
@@ -244,22 +283,41 @@ BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
 
 def parse_call(data: dict) -> ReplayCall:
     """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
-    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once)."""
+    "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once).
+    ``{"run": "<dry run's id>"}`` executes a reviewed dry run: ``{"replay_id": ..., "dry_run": false}``.
+
+    >>> parse_call({"run": "rp-" + "0" * 32}).dry_run
+    False
+    """
+    if isinstance(data, dict) and "run" in data:
+        data = _run_call(data)
     if not isinstance(data, dict) or "replay_id" not in data:
         request, continuation, event_ids = parse_request(data)
         return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
     errors = [FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded "
                          "request is used") for n in data if n not in BY_ID_FIELDS]
-    replay_id, dry_run, continuation = data["replay_id"], data.get("dry_run", True), data.get("continuation")
+    replay_id = data["replay_id"]
     if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         errors.append(FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}"))
-    if not isinstance(dry_run, bool):
-        errors.append(FieldError("dry_run", "type", "dry_run must be true or false"))
-    if continuation is not None and not isinstance(continuation, str):
-        errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
+    dry_run = _boolean(data, "dry_run", True, errors)
+    continuation = _continuation(data, errors)
     if errors:
         raise ValidationError(errors)
     return ReplayCall(None, continuation, replay_id, dry_run)
+
+
+def _run_call(data: dict[str, Any]) -> dict[str, Any]:
+    """``{"run": id, "continuation"?}`` as the by-id call it is; any other field is a 400 naming it
+    (the dry run's recorded scope is what executes, so nothing may change it)."""
+    run = data["run"]
+    errors = [FieldError(n, "with_run", f"{n[:64]!r} cannot be sent with run: the dry run's recorded scope "
+                         "is executed, exactly") for n in data if n not in ("run", "continuation")]
+    if not isinstance(run, str) or not RUN_ID_RE.fullmatch(run):
+        errors.append(FieldError("run", "pattern", f"run must be a dry run's replay_id ({RUN_ID_RE.pattern})"))
+    if errors:
+        raise ValidationError(errors)
+    return {"replay_id": run, "dry_run": False, **({"continuation": data["continuation"]} if "continuation" in data
+                                                    else {})}
 
 
 def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
@@ -303,73 +361,80 @@ def encode_continuation(replay_id: str, step: int, cursor: dict | None = None) -
     return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
+def _refuse(rule: str, message: str) -> ValidationError:
+    """The 400 naming ``continuation``, the broken ``rule`` and why."""
+    return ValidationError([FieldError("continuation", rule, message)])
+
+
 def decode_continuation(token: str) -> Continuation:
     """The continuation a replay returned; anything else is a 400 naming ``continuation``."""
-    def refuse(rule: str, message: str) -> ValidationError:
-        return ValidationError([FieldError("continuation", rule, message)])
-
     if len(token) > MAX_CONTINUATION_CHARS:
-        raise refuse("format", "continuation is not one a replay returned")
+        raise _refuse("format", "continuation is not one a replay returned")
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (ValueError, TypeError, UnicodeError) as exc:
-        raise refuse("format", "continuation is not one a replay returned") from exc
+        raise _refuse("format", "continuation is not one a replay returned") from exc
     if not isinstance(value, dict) or set(value) - {"replay_id", "step", "cursor"}:
-        raise refuse("format", "continuation is not one a replay returned")
+        raise _refuse("format", "continuation is not one a replay returned")
     replay_id, step, cursor = value.get("replay_id"), value.get("step"), value.get("cursor")
     if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
-        raise refuse("replay_id", f"continuation's replay_id must match {RUN_ID_RE.pattern}")
+        raise _refuse("replay_id", f"continuation's replay_id must match {RUN_ID_RE.pattern}")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise refuse("step", "continuation's step must be a non-negative integer")
+        raise _refuse("step", "continuation's step must be a non-negative integer")
     if cursor is not None and not isinstance(cursor, dict):
-        raise refuse("cursor", "continuation's cursor must be an object")
+        raise _refuse("cursor", "continuation's cursor must be an object")
     return Continuation(replay_id, step, cursor)
 
 
 def check_cursor(cursor: dict, request: ReplayRequest) -> None:
     """A resume position must lie inside ``request``'s scope: ``{"after": key}`` for an entity,
     ``{"day": one of the window's days, "after": key?}`` for a source/type. 400 otherwise."""
-    def refuse(rule: str, message: str) -> ValidationError:
-        return ValidationError([FieldError("continuation", rule, message)])
-
     if request.dead_letters:
         if cursor:
-            raise refuse("cursor", "a dead-letter redrive has no cursor: the queue itself is its position")
-        return
-    if request.repair:
-        allowed_days = days_between(request.start, request.end)
-        if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
-                "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
-                isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
-            raise refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
-        return
-    if request.event_ids_count is not None:
+            raise _refuse("cursor", "a dead-letter redrive has no cursor: the queue itself is its position")
+    elif request.repair:
+        _check_repair_cursor(cursor, request)
+    elif request.event_ids_count is not None:
         index = cursor.get("index", 0) if isinstance(cursor, dict) else None
         if set(cursor or {}) - {"index"} or isinstance(index, bool) or not isinstance(index, int) or not (
                 0 <= index <= request.event_ids_count):
-            raise refuse("cursor", "continuation's cursor must be {\"index\": a position in event_ids}")
-        return
+            raise _refuse("cursor", "continuation's cursor must be {\"index\": a position in event_ids}")
+    else:
+        _check_index_cursor(cursor, request)
+
+
+def _check_repair_cursor(cursor: dict, request: ReplayRequest) -> None:
+    """The repair path's position: a day of the window and a ``rejected/`` key of that day."""
+    allowed_days = days_between(request.start, request.end)
+    if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
+            "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
+            isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
+        raise _refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
+
+
+def _check_index_cursor(cursor: dict, request: ReplayRequest) -> None:
+    """A position in the events table's index: an entity's, or a source/type's on one day of the window."""
     allowed = {"after"} if request.entity_id is not None else {"day", "after"}
     if not isinstance(cursor, dict) or set(cursor) - allowed:
-        raise refuse("cursor", f"continuation's cursor may hold only {sorted(allowed)}")
+        raise _refuse("cursor", f"continuation's cursor may hold only {sorted(allowed)}")
     day = cursor.get("day")
     if request.entity_id is None and "day" in cursor and day not in days_between(request.start, request.end):
-        raise refuse("day", "continuation's day must be a day of the request's window")
+        raise _refuse("day", "continuation's day must be a day of the request's window")
     after = cursor.get("after")
     if after is None:
         return
     if request.entity_id is not None:
         names, owner = ("pk", "sk", "ent_pk", "ent_sk"), ("ent_pk", keys.entity_pk(request.entity_id))
     elif day is None:
-        raise refuse("day", "continuation's after needs its day")
+        raise _refuse("day", "continuation's after needs its day")
     else:
         names, owner = ("pk", "sk", "std_pk", "arrival_sk"), (
             "std_pk", keys.source_type_day_pk(request.source, request.event_type, day))
     if not isinstance(after, dict) or set(after) != set(names) or not all(
             isinstance(v, str) and 0 < len(v) <= MAX_KEY_CHARS for v in after.values()):
-        raise refuse("after", f"continuation's after must be an index key with string {', '.join(names)}")
+        raise _refuse("after", f"continuation's after must be an index key with string {', '.join(names)}")
     if after[owner[0]] != owner[1]:
-        raise refuse("after", "continuation's after must lie in the request's scope")
+        raise _refuse("after", "continuation's after must lie in the request's scope")
 
 
 @dataclass

@@ -99,7 +99,7 @@ class AllowList:
     patterns: dict
 
     @classmethod
-    def from_text(cls, **by_kind: str) -> "AllowList":
+    def from_text(cls, **by_kind: str) -> AllowList:
         """``AllowList.from_text(sqs="arn:a,arn:b", http="")``: comma-separated lists (template parameters)."""
         return cls({kind: tuple(p.strip() for p in text.split(",") if p.strip()) for kind, text in by_kind.items()})
 
@@ -188,7 +188,7 @@ class UrlPattern:
     query: str
 
     @classmethod
-    def parse(cls, text: str) -> "UrlPattern":
+    def parse(cls, text: str) -> UrlPattern:
         scheme, rest = text.split("://", 1) if "://" in text else ("", text)
         authority, slash, path = rest.partition("/")
         path, _, query = (slash + path).partition("?") if slash else ("/*", "", "")
@@ -307,14 +307,14 @@ def encoded(document: dict) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def webhook_id(event_id: str, target: "Target") -> str:
+def webhook_id(event_id: str, target: Target) -> str:
     """The Standard Webhooks ``webhook-id`` of one event to one target: the same on every retry and every
     replay of that event to that target, so a receiver can drop a repeat.
 
     >>> webhook_id("e1", Target("http", "https://hooks.example.com/in"))
     'msg_ca60f5750eb801e849d0ad0472c7f8fa'
     """
-    return "msg_" + hashlib.sha256(f"{event_id}\n{target.label}".encode("utf-8")).hexdigest()[:32]
+    return "msg_" + hashlib.sha256(f"{event_id}\n{target.label}".encode()).hexdigest()[:32]
 
 
 def signing_keys(secrets: str) -> tuple[bytes, ...]:
@@ -346,7 +346,7 @@ def webhook_signature(keys: tuple[bytes, ...], msg_id: str, timestamp: int, text
     >>> webhook_signature((b"secret",), "msg_1", 1700000000, '{"a":1}')
     'v1,Q5nZ7DiOGwijBBqvBVAK6c0zDr2JLkXI7TaV4f+Q2vY='
     """
-    signed = f"{msg_id}.{timestamp}.{text}".encode("utf-8")
+    signed = f"{msg_id}.{timestamp}.{text}".encode()
     return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
                     for key in keys)
 

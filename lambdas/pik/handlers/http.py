@@ -10,7 +10,15 @@ from datetime import datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, PikError, StorageError, ValidationError
+from ..core.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    PikError,
+    StorageError,
+    ValidationError,
+)
 from ..core.timefmt import UTC, now
 from .observability import count, logger
 

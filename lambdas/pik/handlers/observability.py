@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -48,7 +49,7 @@ def count(name: str, value: int = 1) -> None:
 def metrics_at(arrival: datetime) -> None:
     """Date this invocation's metrics at the request's arrival (API Gateway's request time, so
     "now" in AWS; a demo's simulated arrival locally), when CloudWatch would accept it (14 days)."""
-    if abs(datetime.now(timezone.utc) - arrival) < EMF_MAX_AGE:
+    if abs(datetime.now(UTC) - arrival) < EMF_MAX_AGE:
         metrics.set_timestamp(arrival)
 
 

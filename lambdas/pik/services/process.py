@@ -20,9 +20,10 @@ against its recorded payload hash. The result equals a recompute from every raw 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from ..core import contributions, identity, keys, records
 from ..core.errors import FieldError, StorageError, ValidationError
@@ -87,27 +88,28 @@ class Recomputer:
             return answer
         manifest_key = keys.manifest_key(entity_id, day, plan.inputs_hash)
         if not self.dry_run:
-            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in plan.inputs]
+            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")}
+                        for item in plan.inputs]
             if plan.kept is not None:
-                for row, contribution in zip(manifest, plan.kept):
+                for row, contribution in zip(manifest, plan.kept, strict=True):
                     row["contribution"] = contribution
             self.store.put_new(manifest_key, records.manifest_document(entity_id, day, plan.inputs_hash, manifest))
         answer["written"] = self._append(entity_id, day, plan.changed, plan.latest, len(plan.inputs), plan.inputs_hash,
                                          manifest_key, replay_id)
         return answer
 
-    def plan(self, entity_id: str, day: str) -> "Plan":
+    def plan(self, entity_id: str, day: str) -> Plan:
         """What a recompute of one entity-day reads and would write, writing nothing: ``recompute``
         writes exactly ``plan.changed``; ``preview`` shows it (one source of truth for both)."""
         start, end = day_bounds(day)
-        inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end), page_size=self.page_size)
-                  if item["status"] == ACCEPTED]
+        inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end),
+                                                        page_size=self.page_size) if item["status"] == ACCEPTED]
         inputs_hash = identity.inputs_hash([item["event_id"] for item in inputs])
         latest = self._latest_of_day(entity_id, day)
         expected = set(self.aggregator([], self.fields))  # the metrics this aggregator names
         if expected and expected <= set(latest) and all(
                 _unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected):
-            values = {metric: latest[metric].get("value") for metric in expected}  # same inputs, same code: nothing read
+            values = {metric: latest[metric].get("value") for metric in expected}  # same inputs and code: none read
             return Plan(entity_id, day, inputs, inputs_hash, latest, values, {}, None, None)
         previous = self._previous_rows(latest) if self.aggregator is compute else None
         payloads, kept = self._payloads(inputs, previous)
@@ -159,7 +161,7 @@ class Recomputer:
         manifest (None for a custom aggregator)."""
         if rows is None:
             documents = self.store.get_many([item["s3_key"] for item in inputs])
-            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs)], None
+            return [_verified_payload(doc, item) for doc, item in zip(documents, inputs, strict=True)], None
         kept: list[dict | None] = []
         for item in inputs:
             row = rows.get(item["event_id"])
@@ -167,7 +169,7 @@ class Recomputer:
             kept.append(dict(row["contribution"]) if row is not None and reuse else None)
         missing = [i for i, value in enumerate(kept) if value is None]
         documents = self.store.get_many([inputs[i]["s3_key"] for i in missing])
-        for i, document in zip(missing, documents):
+        for i, document in zip(missing, documents, strict=True):
             kept[i] = contributions.contribution(_verified_payload(document, inputs[i]), self.fields)
         filled = cast(list[dict], kept)  # every None was filled just above
         return [contributions.as_payload(value) for value in filled], filled

@@ -29,13 +29,25 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from ..core import keys
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from ..core.ports import RunStore
-from ..core.replay import (ACTIONS, ENDED, RUN_ID_RE, ReplayCall, ReplayRequest, RunStatus, decode_continuation, encode_continuation, execution_id_for, parse_call, replay_id_for)
+from ..core.replay import (
+    ACTIONS,
+    ENDED,
+    RUN_ID_RE,
+    ReplayCall,
+    ReplayRequest,
+    RunStatus,
+    decode_continuation,
+    encode_continuation,
+    execution_id_for,
+    parse_call,
+    replay_id_for,
+)
 from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
 from ..settings import Settings

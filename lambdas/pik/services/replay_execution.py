@@ -13,7 +13,8 @@ target refused all of it) leaves the cursor before its first event, so it goes n
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..core.errors import PikError
 from ..core.pacing import Pacer
@@ -237,7 +238,7 @@ class Execution:
         status, stopped = ACTIONS[action]
         self.save(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
 
-    def _finish(self, **fields: object) -> None:
+    def _finish(self, **fields: Any) -> None:
         """The last save of this call: PARTIAL with a continuation when it stopped early, else COMPLETED.
         A pause or cancel requested meanwhile (even during this very write) wins over a stop: the
         write is conditional on no ``requested``, and a refused one is saved as the steer asked."""

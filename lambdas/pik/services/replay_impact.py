@@ -31,7 +31,7 @@ storing large items and attributes") and the item keeps its summary (no rows or 
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..core import keys
 from ..core.ports import DocumentStore

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..core import keys
 from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import ReplayRequest
 from ..core.timefmt import days_between, key_time
-
 from .replay_wiring import Wiring
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Union
 
 from ..core import contract, keys
 from ..core.errors import ValidationError
@@ -22,7 +21,6 @@ from ..core.targets import Delivered, Outgoing, parse_target
 from ..core.timefmt import key_time, parse_aware
 from ..settings import Settings
 from . import ingest as ingest_service
-
 from .replay_wiring import Wiring
 
 
@@ -49,7 +47,7 @@ class TargetSink:
     def deliver(self, items: list[dict]) -> Delivered:
         raws = list(_readers().map(self.documents.get, [item["s3_key"] for item in items]))
         outgoing = [Outgoing(item["event_id"], item["entity_id"], item["source"], item["event_type"], item["event_time"],
-                             raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws)]
+                             raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws, strict=True)]
         return self.target.deliver(outgoing, self.replay_id)
 
 
@@ -99,7 +97,7 @@ class RepairSink:
         return outcome.body, None
 
 
-def sink_for(run: dict, wiring: Wiring, settings: Settings) -> "Sink | None":
+def sink_for(run: dict, wiring: Wiring, settings: Settings) -> Sink | None:
     if run["dry_run"]:
         return None
     if ReplayRequest.from_scope(run["request"]).repair:
@@ -110,7 +108,7 @@ def sink_for(run: dict, wiring: Wiring, settings: Settings) -> "Sink | None":
     return TargetSink(wiring.targets(parse_target(target)), wiring.documents, run["replay_id"])
 
 
-Sink = Union[QueueSink, TargetSink, RepairSink]
+Sink = QueueSink | TargetSink | RepairSink
 
 
 def message(item: dict, replay_id: str) -> dict:

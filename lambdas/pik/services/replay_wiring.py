@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..core.ports import DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.targets import Target
@@ -32,4 +33,4 @@ class Wiring:
     wait: Callable[[float], None] = time.sleep
     on_sent: Callable[[int], None] = lambda sent: None
     dead_letters: DeadLetters | None = None
-    recomputer: "Recomputer | None" = None
+    recomputer: Recomputer | None = None

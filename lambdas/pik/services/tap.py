@@ -16,9 +16,10 @@ in their order (docs/adr/0007). Otherwise a retried ``v1`` would arrive after
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from ..core.contract import parse_body
 from ..core.errors import FieldError, ValidationError
@@ -106,4 +107,4 @@ def _ingest_mapped(record: TapRecord, event: dict | Exception, ingest_one: Inges
 
 def failed_items(records: list[TapRecord], outcomes: list[EventOutcome]) -> list[dict[str, str]]:
     """``batchItemFailures`` for the records whose ingest failed (retryable), in record order."""
-    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes) if outcome.outcome is None]
+    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes, strict=True) if outcome.outcome is None]
