@@ -25,6 +25,7 @@ from .read import tables as load
 from .read._dynamodb import FastReader
 from .read.schemas import provenance
 from .read.stack import Resources, Stack
+from .replay.impact import with_impact
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -240,20 +241,24 @@ class Kit:
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
         redrives the replay queue's DLQ instead of a scope. ``run="rp-..."`` executes a reviewed dry run
         by its id, exactly its recorded scope, once (a repeat answers the same execution run).
+        A dry run to the stack's processor answers ``impact``, a DataFrame per (entity, day, metric): the
+        value ``now`` and ``after`` the replay (the processor's own recompute), and ``impact_events``, the
+        events that would enter (``pik_nb.replay.impact``); both None for other replays.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
+        >>> run["impact"].query("changed")[["day", "metric", "now", "after", "delta"]]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         """
         if run is not None:
             with self.stack.api as api:
-                return api.replay({"run": run}, follow=True, on_step=on_step)
+                return with_impact(api.replay({"run": run}, follow=True, on_step=on_step))
         body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
                            limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
                            client_token=client_token, target=target, rate_per_second=rate_per_second,
                            event_ids=event_ids, statuses=statuses, dead_letters=dead_letters)
         with self.stack.api as api:
-            return api.replay(body, follow=limit is None, on_step=on_step)
+            return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed

@@ -60,6 +60,11 @@ def events_frame(impact: dict | None) -> pd.DataFrame | None:
     return events.astype({"entity_id": "str", "day": "str", "event_id": "str", "change": "category"})
 
 
+def with_impact(run: dict) -> dict:
+    """The API's run with ``impact`` as a frame (``impact_frame``) and ``impact_events`` beside it."""
+    return {**run, "impact": impact_frame(run.get("impact")), "impact_events": events_frame(run.get("impact"))}
+
+
 def summary(impact: dict) -> dict[str, Any]:
     """The impact's counts and flags, without its rows and events."""
     return {k: v for k, v in impact.items() if k not in ("rows", "events")}
