@@ -22,9 +22,10 @@ def impact_lines(run: dict) -> list[str]:
     if frame is None:
         return []
     info = frame.attrs
-    header = (f"impact on aggregates (the processor's recompute): {info.get('changed', 0)} metric values change "
-              f"in {frame[frame['changed']][['entity_id', 'day']].drop_duplicates().shape[0]} of "
-              f"{info.get('entity_days', 0)} entity-days; {info.get('events_total', 0)} events enter or leave")
+    days = frame[frame["changed"]][["entity_id", "day"]].drop_duplicates().shape[0]
+    header = (f"impact on aggregates (the processor's recompute): metric values changed {info.get('changed', 0)} "
+              f"(in {days} of {info.get('entity_days', 0)} entity-days), events entering or leaving "
+              f"{info.get('events_total', 0)}")
     lines = [header]
     changed = frame[frame["changed"]]
     for row in changed.head(SHOWN).itertuples():

@@ -137,7 +137,10 @@ class ReplayWidget:
         self.preview_view.value = _preview_html(run)
         self.result_view.value = self.progress_view.value = ""
         if run["matched"]:
-            self._say(f"Dry run {run['replay_id']}: {run['matched']} events would be replayed. Nothing was sent.")
+            impact = run.get("impact")
+            change = "" if impact is None else f" (aggregate values changed: {impact.attrs.get('changed', 0)})"
+            self._say(f"Dry run {run['replay_id']}: {run['matched']} events would be replayed{change}. "
+                      "Nothing was sent.")
         else:
             self._say(f"Nothing matched: no events of this scope in the window ({run['scanned']} scanned), so "
                       "Replay stays disabled. Check the entity or source/type and the window.", error=True)
@@ -193,7 +196,48 @@ def _preview_html(run: dict) -> str:
             f'<span class="pik-scanned">{run["scanned"]}</span> scanned; would send '
             f'<span class="pik-would-send">{run["matched"]}</span> to '
             f'<span class="pik-target">{html.escape(run.get("target") or "replay_queue")}</span>{pace}</div>'
-            f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>')
+            f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>'
+            + _impact_html(run.get("impact")))
+
+
+IMPACT_SHOWN = 20  # changed (entity, day, metric) rows in the table; run["impact"] has them all
+
+
+def _impact_html(impact: Any) -> str:
+    """The dry run's impact preview: what the processor would write, per changed (entity, day, metric)."""
+    if impact is None:
+        return ""
+    info, changed = impact.attrs, impact[impact["changed"]]
+    days = len(changed[["entity_id", "day"]].drop_duplicates())
+    head = (f'<div class="pik-impact-summary"><b>impact on aggregates</b> (the processor\'s recompute): '
+            f'metric values changed <span class="pik-impact-changed">{info.get("changed", 0)}</span> (in {days} of '
+            f'{info.get("entity_days", 0)} entity-days), events entering or leaving {info.get("events_total", 0)}</div>')
+    if changed.empty:
+        return head + ('<div class="pik-impact-none">No aggregate would change: the inputs and the code are '
+                       'those of the latest versions.</div>')
+    cells = ("entity_id", "day", "metric", "now", "after", "delta", "version", "entering")
+    rows = "".join("<tr>" + "".join(f'<td class="pik-impact-{name}">{html.escape(_cell(row, name))}</td>'
+                                    for name in cells) + "</tr>"
+                   for row in changed.head(IMPACT_SHOWN).to_dict(orient="records"))
+    more = (f'<div class="pik-impact-more">{len(changed) - IMPACT_SHOWN} more changes in run["impact"]</div>'
+            if len(changed) > IMPACT_SHOWN else "")
+    partial = ("" if info.get("complete", True) else '<div class="pik-impact-incomplete">Incomplete preview: '
+               f'{info.get("not_previewed", 0)} entity-days beyond its bound, {len(info.get("pending") or [])} '
+               'not reached in time; narrow the scope for an exact preview.</div>')
+    header = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in cells)
+    return head + f'<table class="pik-impact"><tr>{header}</tr>{rows}</table>' + more + partial
+
+
+def _cell(row: dict, name: str) -> str:
+    import pandas as pd  # loaded already: the impact is a frame
+
+    if name == "version":
+        now = row["version_now"]
+        return f"v{row['version_after']} (first)" if pd.isna(now) else f"v{now} → v{row['version_after']}"
+    value = row[name]
+    if name in ("now", "after", "delta"):
+        return "none" if pd.isna(value) else (f"{value:+g}" if name == "delta" else f"{value:g}")
+    return str(value)
 
 
 def _delivered_html(counts: dict) -> str:

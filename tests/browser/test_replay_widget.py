@@ -119,6 +119,11 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
         page.wait_for_selector(".pik-matched", timeout=60_000)
         assert page.inner_text(".pik-matched") == str(EVENTS)
         assert page.inner_text(".pik-would-send") == str(EVENTS)
+        # the impact preview, before anything is sent: no version yet, so the replay writes the first one
+        assert page.inner_text(".pik-impact-changed") == "1"
+        assert [page.inner_text(f".pik-impact .pik-impact-{cell}") for cell in
+                ("entity_id", "metric", "now", "after", "version", "entering")] == [
+            "browser-user", "count", "none", str(EVENTS), "v1 (first)", str(EVENTS)]
         assert page.get_by_role("button", name="Replay").is_enabled()
         page.get_by_role("button", name="Replay").dblclick()
         page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
@@ -138,7 +143,7 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
     versions = ddb.scan(TableName=stack.info.outputs["aggregates_table_name"])["Items"]
     counts = [v for v in versions if v["metric"]["S"] == "count"]
     assert [(v["version"]["N"], v["value"]["N"], v["replay_id"]["S"]) for v in counts] == [
-        ("1", str(EVENTS), real[0]["replay_id"]["S"])]
+        ("1", str(EVENTS), real[0]["replay_id"]["S"])]  # what the preview showed: v1, EVENTS
 
 
 def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per_target(voila):

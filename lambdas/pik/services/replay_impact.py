@@ -23,8 +23,8 @@ most ``MAX_EVENTS`` events are listed (``events_total`` counts them all).
 Storage. The impact is part of the run's audit record. A DynamoDB item holds at most 400 KB
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html, "Item size"),
 so an impact whose JSON exceeds ``INLINE_BYTES`` is written to S3 beside the run's other documents
-(``replays/impact/<replay_id>/<step>.json``, the pattern AWS recommends in "Best practices for
-storing large items and attributes") and the item keeps its summary (no rows or events,
+(``replays/impact/<replay_id>/<step>.json``, as AWS's "Best practices for storing large items and
+attributes" recommend: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-use-s3-too.html) and the item keeps its summary (no rows or events,
 ``stored_in_s3: true``) and the object's key (``impact_key``); the API answers the full impact.
 """
 
