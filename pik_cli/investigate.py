@@ -56,9 +56,9 @@ def explain(kit, event_id: str, as_json: bool) -> None:
                 entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None, envelope: bool,
-           rate_per_second: float | None, event_ids: list[str] | None, dead_letters: bool,
-           statuses: tuple[str, ...]) -> None:
+           run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None,
+           envelope: str | None, rate_per_second: float | None, event_ids: list[str] | None,
+           dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -66,13 +66,15 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21
       pik replay --entity customer-42 --start 2026-11-20 --end 2026-11-21 --execute --client-token inc-7
       pik replay --ids ids.txt --target sqs=https://sqs.eu-west-1.amazonaws.com/1111/orders --rate 50 --execute
+      pik replay --ids ids.txt --target eventbridge=orders --envelope cloudevents --execute
       pik replay --status REJECTED --start 2026-11-20 --end 2026-11-21 --execute   # repair after a contract fix
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
       pik replay --run rp-4c1d... --execute                  # execute the dry run you reviewed, exactly its scope
     """
     scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                  include_duplicates=include_duplicates, client_token=client_token,
-                 target=parse_target(target, fifo_group_id, envelope), rate_per_second=rate_per_second,
+                 target=parse_target(target, fifo_group_id, envelope), envelope=envelope,
+                 rate_per_second=rate_per_second,
                  event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
     if run_id:
         run = kit.replay(run=run_id, on_step=show_step)
@@ -153,14 +155,15 @@ def _interactive() -> bool:
 
 
 def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = None,
-               fifo_group_id: str | None = None, envelope: bool = False, rate_per_second: float | None = None,
+               fifo_group_id: str | None = None, envelope: str | None = None,
+               rate_per_second: float | None = None,
                limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
                **_: object) -> None:
     """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""
     if any(scope) or target or fifo_group_id or envelope or rate_per_second or limit or include_duplicates \
             or client_token:
         raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
-                               "--target, --rate, --limit or --client-token beside it")
+                               "--target, --envelope, --rate, --limit or --client-token beside it")
     if not execute:
         raise click.UsageError("--run executes a reviewed dry run: add --execute")
 

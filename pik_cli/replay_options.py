@@ -8,14 +8,16 @@ from typing import Any
 import click
 
 from pik.core.replay import RunStatus, StopReason
+from pik.core.targets import ENVELOPES
 
 from ._common import connection, echo_json
 
 KINDS = ("sqs", "eventbridge", "kinesis", "http")
 
 
-def parse_target(value: str | None, fifo_group_id: str | None, envelope: bool) -> dict | None:
-    """``--target sqs=URL`` (or eventbridge=BUS, kinesis=ARN, http=URL, or the JSON object) -> the API's target."""
+def parse_target(value: str | None, fifo_group_id: str | None, envelope: str | None) -> dict | None:
+    """``--target sqs=URL`` (or eventbridge=BUS, kinesis=ARN, http=URL, or the JSON object) -> the API's
+    target (``--envelope`` goes beside it, as the request's ``envelope``)."""
     if value is None:
         if fifo_group_id or envelope:
             raise click.UsageError("--fifo-group-id and --envelope need --target")
@@ -32,8 +34,6 @@ def parse_target(value: str | None, fifo_group_id: str | None, envelope: bool) -
         target = {kind: address}
     if fifo_group_id:
         target["fifo_group_id"] = fifo_group_id
-    if envelope:
-        target["raw"] = False
     return target
 
 
@@ -57,7 +57,9 @@ def target_options(command: Any) -> Any:
                      help="Where to send: sqs=QUEUE_URL, eventbridge=BUS, kinesis=STREAM_ARN or http=URL "
                           "(default: the stack's replay queue, for its processor)."),
         click.option("--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."),
-        click.option("--envelope", is_flag=True, help="Send event + replay envelope instead of the event as sent."),
+        click.option("--envelope", type=click.Choice(ENVELOPES), is_flag=False, flag_value="pik",
+                     help="What the target gets: raw (each event as sent, the default), pik (event + replay "
+                          "envelope; a bare --envelope means pik) or cloudevents (CloudEvents 1.0)."),
         click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),
         click.option("--ids", "event_ids", default=None, metavar="FILE",
                      type=click.Path(exists=True, dir_okay=False, allow_dash=True),

@@ -47,7 +47,7 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
                 include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
                 target: dict | None = None, rate_per_second: float | None = None,
                 event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-                dead_letters: bool = False) -> dict:
+                dead_letters: bool = False, envelope: str | None = None) -> dict:
     """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
 
     >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
@@ -59,7 +59,8 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
             "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
             "target": target, "rate_per_second": rate_per_second,
             "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-            "statuses": list(statuses) if statuses is not None else None, "dead_letters": dead_letters or None}
+            "statuses": list(statuses) if statuses is not None else None,
+            "dead_letters": dead_letters or None, "envelope": envelope}
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -230,7 +231,8 @@ class Kit:
                event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False, run: str | None = None,
+               statuses: Iterable[str] | None = None, dead_letters: bool = False, envelope: str | None = None,
+               run: str | None = None,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -239,8 +241,10 @@ class Kit:
         (default: the stack's replay queue); ``event_ids`` any iterable of ids (a list, a Series), with or
         without a window; ``statuses`` selects attempts by status (``["CONFLICT"]``; ``["REJECTED"]`` alone
         re-submits the window's quarantined requests to ingest: the repair path); ``dead_letters=True``
-        redrives the replay queue's DLQ instead of a scope. ``run="rp-..."`` executes a reviewed dry run
-        by its id, exactly its recorded scope, once (a repeat answers the same execution run).
+        redrives the replay queue's DLQ instead of a scope. ``envelope`` is what a ``target`` gets: ``"raw"``
+        (each event as sent, the default), ``"pik"`` (event + replay envelope) or ``"cloudevents"``.
+        ``run="rp-..."`` executes a reviewed dry run by its id, exactly its recorded scope, once (a repeat
+        answers the same execution run).
         A dry run to the stack's processor answers ``impact``, a DataFrame per (entity, day, metric): the
         value ``now`` and ``after`` the replay (the processor's own recompute), and ``impact_events``, the
         events that would enter (``pik_nb.replay.impact``); both None for other replays.
@@ -249,6 +253,7 @@ class Kit:
         >>> run["matched"], run["by_day"]
         >>> run["impact"].query("changed")[["day", "metric", "now", "after", "delta"]]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
+        >>> kit.replay(event_ids=ids, target={"eventbridge": "orders"}, envelope="cloudevents", dry_run=False)
         """
         if run is not None:
             with self.stack.api as api:
@@ -256,7 +261,8 @@ class Kit:
         body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
                            limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
                            client_token=client_token, target=target, rate_per_second=rate_per_second,
-                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters)
+                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters,
+                           envelope=envelope)
         with self.stack.api as api:
             return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
 

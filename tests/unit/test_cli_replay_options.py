@@ -15,17 +15,52 @@ from pik_cli.replay_options import parse_target, read_ids
 
 
 def test_target_forms():
-    assert parse_target("sqs=https://sqs.eu-west-1.amazonaws.com/1/q", None, False) == {
+    assert parse_target("sqs=https://sqs.eu-west-1.amazonaws.com/1/q", None, None) == {
         "sqs": "https://sqs.eu-west-1.amazonaws.com/1/q"}
-    assert parse_target("sqs=https://h/1/q.fifo", "g-1", True) == {"sqs": "https://h/1/q.fifo", "fifo_group_id": "g-1",
-                                                                    "raw": False}
-    assert parse_target('{"kinesis": "arn:aws:kinesis:us-east-1:1:stream/s"}', None, False) == {
+    assert parse_target("sqs=https://h/1/q.fifo", "g-1", "pik") == {"sqs": "https://h/1/q.fifo", "fifo_group_id": "g-1"}
+    assert parse_target('{"kinesis": "arn:aws:kinesis:us-east-1:1:stream/s"}', None, None) == {
         "kinesis": "arn:aws:kinesis:us-east-1:1:stream/s"}
-    assert parse_target(None, None, False) is None
+    assert parse_target(None, None, None) is None
     with pytest.raises(click.UsageError, match="KIND=ADDRESS"):
-        parse_target("queue=https://x", None, False)
+        parse_target("queue=https://x", None, None)
     with pytest.raises(click.UsageError, match="need --target"):
-        parse_target(None, None, True)
+        parse_target(None, None, "cloudevents")
+
+
+class _Kit:
+    """Stands in for the connected kit: records what ``pik replay`` asks of ``kit.replay``."""
+
+    progress = True
+
+    def __init__(self) -> None:
+        self.asked: dict = {}
+
+    def replay(self, **kwargs) -> dict:
+        self.asked = kwargs
+        return {"replay_id": "rp-1", "dry_run": True, "status": "COMPLETED", "target": "sqs:q", "scanned": 0,
+                "matched": 0, "sent": 0}
+
+
+@pytest.mark.parametrize("args, envelope", [
+    ([], None),
+    (["--envelope"], "pik"),  # a bare --envelope, as before it took a value
+    (["--envelope", "raw"], "raw"),
+    (["--envelope", "cloudevents"], "cloudevents"),
+])
+def test_envelope_is_sent_as_the_requests_envelope(monkeypatch, args, envelope):
+    kit = _Kit()
+    monkeypatch.setattr(sys.modules["pik_nb.connect"], "connect", lambda *_, **__: kit)
+    result = CliRunner().invoke(cli, ["replay", "--ids", "-", "--target", "sqs=https://h/1/q", *args, "--rate", "20"],
+                                input="a" * 64 + "\n")
+    assert result.exit_code == 0, result.output
+    assert (kit.asked["envelope"], kit.asked["target"], kit.asked["rate_per_second"]) == (
+        envelope, {"sqs": "https://h/1/q"}, 20)
+
+
+def test_an_unknown_envelope_is_a_usage_error_naming_the_choices():
+    result = CliRunner().invoke(cli, ["replay", "--ids", "-", "--target", "sqs=https://h/1/q", "--envelope", "xml"],
+                                input="a" * 64 + "\n")
+    assert result.exit_code == 2 and "'xml' is not one of 'raw', 'pik', 'cloudevents'" in result.output
 
 
 def test_ids_file_skips_blank_lines_and_comments(tmp_path):

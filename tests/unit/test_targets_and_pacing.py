@@ -40,6 +40,14 @@ QUEUE = "https://sqs.eu-west-1.amazonaws.com/111122223333/orders"
     ({"sqs": QUEUE, "raw": "yes"}, "target.raw", "type"),
     ({"sqs": QUEUE, "fifo_group_id": "g"}, "target.fifo_group_id", "fifo_only"),
     ({"sqs": QUEUE + ".fifo", "fifo_group_id": ""}, "target.fifo_group_id", "pattern"),
+    ({"sqs": QUEUE, "envelope": "xml"}, "target.envelope", "one_of"),
+    ({"sqs": QUEUE, "envelope": "cloudevents", "raw": True}, "target.raw", "conflict"),
+    ({"sqs": QUEUE, "envelope": "pik", "raw": True}, "target.raw", "conflict"),
+    ({"sqs": QUEUE, "envelope": "cloudevents", "content_mode": "binary"}, "target.content_mode",
+     "http_cloudevents_only"),
+    ({"http": "https://h.example/x", "content_mode": "structured"}, "target.content_mode", "http_cloudevents_only"),
+    ({"http": "https://h.example/x", "envelope": "cloudevents", "content_mode": "batch"}, "target.content_mode",
+     "one_of"),
 ])
 def test_bad_targets_name_field_and_rule(target, field, rule):
     with pytest.raises(ValidationError) as refused:
@@ -70,8 +78,8 @@ def test_allow_list_patterns():
 
 def test_body_and_signature():
     event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1})
-    assert body(event, replay_id="rp-1", raw=True) == {"a": 1}
-    assert body(event, replay_id="rp-1", raw=False, attempt=3)["replay"]["attempt"] == 3
+    assert body(event, replay_id="rp-1") == body(event, replay_id="rp-1", envelope="raw") == {"a": 1}
+    assert body(event, replay_id="rp-1", envelope="pik", attempt=3)["replay"]["attempt"] == 3
 
 
 def test_signatures_are_standard_webhooks_ones_and_cover_the_id():

@@ -1,8 +1,16 @@
 """EventBridge adapter: a bus as a replay target, PutEvents in batches of 10 with failed entries re-sent.
 
 Each event becomes one entry: ``Source`` = the event's ``source``, ``DetailType`` = its
-``event_type``, ``Time`` = its ``event_time``, ``Detail`` = the event as sent (or event plus replay
-envelope with ``raw: false``).
+``event_type``, ``Time`` = its ``event_time``, ``Detail`` = what the target's envelope makes of it
+(``pik.core.targets.body``: the event as sent, event plus replay envelope, or a structured CloudEvent).
+PutEvents cannot set the ``replay-name`` field EventBridge's own replays carry (an entry holds only
+Source, DetailType, Detail, Time, Resources, EventBusName and TraceHeader:
+https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html; replay-name:
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html). A rule tells pik's replays
+from live traffic by the envelope instead, with exists matching
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html):
+``{"detail": {"pikreplayid": [{"exists": true}]}}`` with ``cloudevents``,
+``{"detail": {"replay": {"replay_id": [{"exists": true}]}}}`` with ``pik``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ class BusTarget(ServiceTarget):
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
-            detail = body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt)
+            detail = body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt)
             return {"Source": event.source, "DetailType": event.event_type, "Time": parse_aware(event.event_time),
                     "Detail": encoded(detail), "EventBusName": self.target.address}
 

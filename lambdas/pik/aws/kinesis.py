@@ -22,7 +22,7 @@ class StreamTarget(ServiceTarget):
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
-            data = encoded(body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt))
+            data = encoded(body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt))
             return {"Data": data.encode("utf-8"), "PartitionKey": event.entity_id}
 
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:

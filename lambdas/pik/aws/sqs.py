@@ -60,7 +60,8 @@ class QueueTarget(ServiceTarget):
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
-            message = {"MessageBody": encoded(body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt))}
+            document = body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt)
+            message = {"MessageBody": encoded(document)}
             if self.target.fifo:
                 message |= {"MessageDeduplicationId": event.event_id,
                             "MessageGroupId": self.target.fifo_group_id or event.entity_id}

@@ -1,11 +1,13 @@
 """HTTP adapter: an HTTPS endpoint as a replay target, one POST per event signed per Standard Webhooks
 (https://www.standardwebhooks.com), over kept-alive connections (``http.client``, the stdlib).
 
-Each request carries ``Content-Type: application/json``, ``webhook-id`` (``pik.core.targets.webhook_id``:
-the same for every retry and replay of one event to one target), ``webhook-timestamp`` (Unix
-seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` (one per secret
-while a secret is rotated), plus ``X-Pik-Event-Id`` and ``X-Pik-Replay-Id``; the secret (``whsec_...``)
-is an SSM parameter (``pik.aws.ssm``). The ``standardwebhooks`` package verifies these requests as they are.
+Each request carries its envelope's ``Content-Type`` (``pik.core.targets.http_message``: with
+``cloudevents`` in binary mode, the event's attributes as ``ce-*`` headers too), ``webhook-id``
+(``pik.core.targets.webhook_id``: the same for every retry and replay of one event to one target),
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">`` over the body as sent (one per secret while a secret is rotated), plus
+``X-Pik-Event-Id`` and ``X-Pik-Replay-Id``; the secret (``whsec_...``) is an SSM parameter
+(``pik.aws.ssm``). The ``standardwebhooks`` package verifies these requests as they are.
 
 A 2xx is delivered; a 429, a 5xx or no answer is retried with exponential back-off (a
 ``Retry-After`` of a 429 or 503 is waited instead, up to ``MAX_RETRY_AFTER_S``); any other status
@@ -29,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from ..core.errors import PikError, StorageError
-from ..core.targets import Delivered, Outgoing, Target, body, encoded, signing_keys, webhook_id, webhook_signature
+from ..core.targets import Delivered, Outgoing, Target, http_message, signing_keys, webhook_id, webhook_signature
 
 ATTEMPTS = 3
 BACKOFF_S = 0.2
@@ -160,11 +162,11 @@ class HttpTarget:
         for attempt in range(1, ATTEMPTS + 1):
             if attempt > 1:
                 self.sleep(wait)
-            text = encoded(body(event, replay_id=replay_id, raw=self.target.raw, attempt=attempt))
+            headers, text = http_message(event, self.target, replay_id=replay_id, attempt=attempt)
             stamp = int(self.clock())
-            headers = {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(stamp),
-                       "webhook-signature": webhook_signature(keys, msg_id, stamp, text),
-                       "X-Pik-Event-Id": event.event_id, "X-Pik-Replay-Id": replay_id}
+            headers |= {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
+                        "webhook-signature": webhook_signature(keys, msg_id, stamp, text),
+                        "X-Pik-Event-Id": event.event_id, "X-Pik-Replay-Id": replay_id}
             wait = BACKOFF_S * 2 ** (attempt - 1)
             try:
                 status, answer = self.connections.post(text.encode("utf-8"), headers)

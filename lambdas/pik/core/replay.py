@@ -14,7 +14,7 @@ from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
 from .pacing import MAX_RATE, MIN_RATE
-from .targets import parse_target
+from .targets import ENVELOPES, parse_target
 from .timefmt import days_between, key_time, parse_aware
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,7 +29,7 @@ MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
           "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses", "dead_letters")
+          "statuses", "dead_letters", "envelope")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -215,17 +215,6 @@ def _continuation(data: dict, errors: list[FieldError]) -> str | None:
     return continuation
 
 
-def _target(data: dict, errors: list[FieldError]) -> dict | None:
-    """The target, as ``Target.to_dict()`` (None: the stack's replay queue)."""
-    if data.get("target") is None:
-        return None
-    try:
-        return parse_target(data["target"]).to_dict()
-    except ValidationError as exc:
-        errors += exc.errors
-        return None
-
-
 def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
     """``rate_per_second`` within the pacing bounds; a whole number as an int, so a recorded request
     fingerprints the same."""
@@ -234,6 +223,33 @@ def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
         return None
     return int(rate) if rate is not None and float(rate).is_integer() else rate
+
+
+def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | None:
+    """The request's ``target`` (``Target.to_dict()``), with the request's ``envelope`` folded in: the
+    target records it, so a continuation or a client token is matched with it."""
+    target, envelope = data.get("target"), data.get("envelope")
+    if envelope is not None:
+        if envelope not in ENVELOPES:
+            errors.append(FieldError("envelope", "one_of", f"envelope must be one of {', '.join(ENVELOPES)}"))
+            return None
+        if target is None:
+            errors.append(FieldError("envelope", "needs_target", "envelope applies to an external target: "
+                                     "the stack's replay queue takes messages pointing at raw S3"))
+            return None
+        if isinstance(target, dict):
+            if target.get("envelope", envelope) != envelope:
+                errors.append(FieldError("envelope", "conflict", f"envelope {envelope!r} contradicts "
+                                         f"target.envelope {target['envelope']!r}: give one"))
+                return None
+            target = {**target, "envelope": envelope}
+    if target is None:
+        return None
+    try:
+        return parse_target(target).to_dict()
+    except ValidationError as exc:
+        errors += exc.errors
+        return None
 
 
 def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:

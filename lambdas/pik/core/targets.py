@@ -2,15 +2,18 @@
 
 A request names its target as one of::
 
-    {"sqs": QUEUE_URL, "fifo_group_id"?: str, "raw"?: bool}
-    {"eventbridge": BUS_NAME_OR_ARN, "raw"?: bool}
-    {"kinesis": STREAM_ARN, "raw"?: bool}
-    {"http": URL, "raw"?: bool}
+    {"sqs": QUEUE_URL, "fifo_group_id"?: str, "envelope"?: ENVELOPE}
+    {"eventbridge": BUS_NAME_OR_ARN, "envelope"?: ENVELOPE}
+    {"kinesis": STREAM_ARN, "envelope"?: ENVELOPE}
+    {"http": URL, "envelope"?: ENVELOPE, "content_mode"?: "binary" | "structured"}
 
 No target is the stack's own replay queue (the processor's input, messages pointing at raw S3).
-An external target gets, by default (``raw`` true), each event exactly as its producer sent it;
-with ``raw: false`` it gets ``{"event": <as sent>, "replay": {replay_id, event_id, ingested_at,
-attempt}}``. Targets must be allowed by the deployment (``AllowList``, from template parameters
+What an external target gets is its ``envelope`` (``ENVELOPES``): ``"raw"`` (the default) each
+event exactly as its producer sent it; ``"pik"`` ``{"event": <as sent>, "replay": {replay_id,
+event_id, ingested_at, attempt}}``; ``"cloudevents"`` a CloudEvents 1.0 event (``cloudevent``),
+structured on SQS, Kinesis and EventBridge (the ``Detail``), binary (``ce-*`` headers, the default)
+or structured over HTTP (``content_mode``). ``"raw": true | false`` is the older spelling of
+``"raw"`` and ``"pik"``. Targets must be allowed by the deployment (``AllowList``, from template parameters
 holding ARN or URL patterns with ``*``): anything else is refused naming the target. An HTTP
 target's URL is normalised when parsed (``normal_url``: lowercase scheme and host, default port
 dropped, dot segments resolved) and that normal form is what is matched, recorded and sent; a URL
@@ -29,13 +32,17 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, quote, urlsplit
 
 from .errors import FieldError, ForbiddenError, ValidationError
 
 KINDS = ("sqs", "eventbridge", "kinesis", "http")
-OPTIONS = ("fifo_group_id", "raw")
+OPTIONS = ("fifo_group_id", "raw", "envelope", "content_mode")
+ENVELOPES = ("raw", "pik", "cloudevents")
+CONTENT_MODES = ("binary", "structured")  # CloudEvents HTTP binding, section 3
 MAX_ADDRESS_CHARS = 2_048
 GROUP_ID_RE = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")  # SQS MessageGroupId
 BUS_NAME_RE = re.compile(r"^[A-Za-z0-9._\-/]{1,256}$")
@@ -45,6 +52,7 @@ QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WEBHOOK_SECRET_PREFIX = "whsec_"
+Refuse = Callable[[str, str, str], ValidationError]  # (field, rule, message) -> the 400 to raise
 PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
               "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
 
@@ -56,7 +64,13 @@ class Target:
     kind: str
     address: str
     fifo_group_id: str | None = None
-    raw: bool = True
+    envelope: str = "raw"
+    content_mode: str | None = None  # an HTTP target's CloudEvents content mode ("binary" or "structured")
+
+    @property
+    def raw(self) -> bool:
+        """Each event exactly as its producer sent it."""
+        return self.envelope == "raw"
 
     @property
     def fifo(self) -> bool:
@@ -67,9 +81,16 @@ class Target:
         """How runs, logs and the widget name it: ``"sqs:https://.../orders"``."""
         return f"{self.kind}:{self.address}"
 
-    def to_dict(self) -> dict:
-        """The request's form, as recorded on the run."""
-        data: dict = {self.kind: self.address, "raw": self.raw}
+    def to_dict(self) -> dict[str, Any]:
+        """The request's form, as recorded on the run. ``raw`` and ``pik`` are written ``"raw": true |
+        false``, as before envelopes had names, so runs recorded then fingerprint the same."""
+        data: dict[str, Any] = {self.kind: self.address}
+        if self.envelope == "cloudevents":
+            data["envelope"] = self.envelope
+        else:
+            data["raw"] = self.raw
+        if self.content_mode is not None:
+            data["content_mode"] = self.content_mode
         if self.fifo_group_id is not None:
             data["fifo_group_id"] = self.fifo_group_id
         return data
@@ -238,9 +259,8 @@ def parse_target(data: object) -> Target:
     kind, address = kinds[0], data[kinds[0]]
     if not isinstance(address, str) or not 0 < len(address) <= MAX_ADDRESS_CHARS:
         raise refuse(kind, "type", f"target.{kind} must be a string of 1 to {MAX_ADDRESS_CHARS} characters")
-    raw = data.get("raw", True)
-    if not isinstance(raw, bool):
-        raise refuse("raw", "type", "target.raw must be true or false")
+    envelope = _envelope(data, refuse)
+    content_mode = _content_mode(data, kind, envelope, refuse)
     group = data.get("fifo_group_id")
     _check_address(kind, address, refuse)
     if kind == "http":
@@ -248,7 +268,7 @@ def parse_target(data: object) -> Target:
             address = normal_url(address)
         except ValueError as exc:
             raise refuse(kind, "url", f"target.http: {exc}") from exc
-    target = Target(kind, address, group, raw)
+    target = Target(kind, address, group, envelope, content_mode)
     if group is not None and not target.fifo:
         raise refuse("fifo_group_id", "fifo_only", "fifo_group_id applies only to a FIFO queue (a URL ending .fifo)")
     if group is not None and (not isinstance(group, str) or not GROUP_ID_RE.fullmatch(group)):
@@ -256,7 +276,31 @@ def parse_target(data: object) -> Target:
     return target
 
 
-def _check_address(kind: str, address: str, refuse) -> None:
+def _envelope(data: dict[str, Any], refuse: Refuse) -> str:
+    """``envelope`` (one of ``ENVELOPES``), or what the older ``raw`` says; both only when they agree."""
+    raw, envelope = data.get("raw"), data.get("envelope")
+    if raw is not None and not isinstance(raw, bool):
+        raise refuse("raw", "type", "target.raw must be true or false")
+    if envelope is not None and envelope not in ENVELOPES:
+        raise refuse("envelope", "one_of", f"envelope must be one of {', '.join(ENVELOPES)}")
+    if raw is not None and envelope is not None and envelope != ("raw" if raw else "pik"):
+        raise refuse("raw", "conflict", f"target.raw {str(raw).lower()} contradicts envelope {envelope!r}: "
+                     "give envelope alone")
+    return envelope or ("pik" if raw is False else "raw")
+
+
+def _content_mode(data: dict[str, Any], kind: str, envelope: str, refuse: Refuse) -> str | None:
+    """An HTTP target's CloudEvents content mode: ``binary`` unless ``structured`` is asked; else None."""
+    mode = data.get("content_mode")
+    if mode is not None and mode not in CONTENT_MODES:
+        raise refuse("content_mode", "one_of", f"content_mode must be one of {', '.join(CONTENT_MODES)}")
+    if mode is not None and (kind != "http" or envelope != "cloudevents"):
+        raise refuse("content_mode", "http_cloudevents_only",
+                     "content_mode applies only to an http target with envelope cloudevents")
+    return (mode or "binary") if kind == "http" and envelope == "cloudevents" else None
+
+
+def _check_address(kind: str, address: str, refuse: Refuse) -> None:
     if kind == "eventbridge":
         if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
             raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
@@ -289,17 +333,84 @@ class Outgoing:
     event: dict
 
 
-def body(outgoing: Outgoing, *, replay_id: str, raw: bool, attempt: int = 1) -> dict:
-    """What a target receives for one event: the event as sent (``raw``), or event plus replay envelope.
+def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: int = 1) -> dict[str, Any]:
+    """What a target receives for one event in ``envelope``: the event as sent (``raw``), event plus
+    replay envelope (``pik``), or a structured CloudEvent (``cloudevents``, see ``cloudevent``).
 
     >>> body(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1}),
-    ...      replay_id="rp-1", raw=False)
+    ...      replay_id="rp-1", envelope="pik")
     {'event': {'a': 1}, 'replay': {'replay_id': 'rp-1', 'event_id': 'e1', 'ingested_at': '2026-11-20T00:00:01Z', 'attempt': 1}}
     """
-    if raw:
+    if envelope == "cloudevents":
+        return cloudevent(outgoing, replay_id=replay_id, attempt=attempt)
+    if envelope == "raw":
         return outgoing.event
     return {"event": outgoing.event, "replay": {"replay_id": replay_id, "event_id": outgoing.event_id,
                                                 "ingested_at": outgoing.ingested_at, "attempt": attempt}}
+
+
+# CloudEvents 1.0.2: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md (attributes,
+# extension names: lowercase a-z and 0-9, at most 20 characters), formats/json-format.md (structured),
+# bindings/http-protocol-binding.md (binary mode: section 3.1)
+CLOUDEVENTS_SPECVERSION = "1.0"
+CLOUDEVENTS_JSON = "application/cloudevents+json"  # a structured event's media type (JSON format, section 4)
+
+
+def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict[str, Any]:
+    """One event as a CloudEvents 1.0 event in the JSON event format (structured mode): ``id`` the
+    original ``event_id`` (the same on every replay: a receiver drops a repeat by ``source`` + ``id``),
+    ``source``, ``type`` (the event's ``event_type``), ``subject`` (its ``entity_id``), ``time`` (its
+    ``event_time``, RFC 3339 UTC), ``data`` its ``payload``; the replay in extension attributes:
+    ``pikreplayid``, ``pikattempt`` (this delivery's try, an integer), ``pikingesttime`` (when pik
+    received the event) and ``pikidempotencykey`` (when the producer gave one). Nothing of the event
+    is lost: the contract's fields are these attributes and data.
+
+    >>> event = Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00.000000Z",
+    ...                  "2026-11-20T00:00:01.000000Z", {"payload": {"a": 1}})
+    >>> cloudevent(event, replay_id="rp-1")["id"], cloudevent(event, replay_id="rp-1")["data"]
+    ('e1', {'a': 1})
+    """
+    document: dict[str, Any] = {
+        "specversion": CLOUDEVENTS_SPECVERSION, "id": outgoing.event_id, "source": outgoing.source,
+        "type": outgoing.event_type, "subject": outgoing.entity_id, "time": outgoing.event_time,
+        "datacontenttype": "application/json", "pikreplayid": replay_id, "pikattempt": attempt,
+        "pikingesttime": outgoing.ingested_at}
+    if outgoing.event.get("idempotency_key") is not None:
+        document["pikidempotencykey"] = outgoing.event["idempotency_key"]
+    if "payload" in outgoing.event:
+        document["data"] = outgoing.event["payload"]
+    return document
+
+
+# HTTP binding 3.1.3.2: a header value keeps printable ASCII except space, '"' and '%'; the rest is
+# percent-encoded as UTF-8
+_HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+
+
+def http_message(outgoing: Outgoing, target: Target, *, replay_id: str,
+                 attempt: int = 1) -> tuple[dict[str, str], str]:
+    """The headers (beyond signing) and the body text of one POST to an HTTP ``target``. With
+    ``cloudevents`` in binary mode (CloudEvents HTTP binding, section 3.1) the attributes are
+    ``ce-<name>`` headers, ``Content-Type`` is ``datacontenttype`` and the body is ``data``; in
+    structured mode the body is the whole event, ``Content-Type: application/cloudevents+json``.
+    The body returned is the one sent, so it is the one the Standard Webhooks signature covers.
+
+    >>> event = Outgoing("e1", "u 1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z",
+    ...                  {"payload": {}})
+    >>> target = Target("http", "https://h.example/", envelope="cloudevents", content_mode="binary")
+    >>> headers, text = http_message(event, target, replay_id="rp-1")
+    >>> headers["ce-subject"], headers["Content-Type"], text
+    ('u%201', 'application/json', '{}')
+    """
+    document = body(outgoing, replay_id=replay_id, envelope=target.envelope, attempt=attempt)
+    if target.envelope != "cloudevents":
+        return {"Content-Type": "application/json"}, encoded(document)
+    if target.content_mode == "structured":
+        return {"Content-Type": CLOUDEVENTS_JSON}, encoded(document)
+    headers = {"Content-Type": document["datacontenttype"]}
+    headers |= {f"ce-{name}": quote(str(value), safe=_HEADER_SAFE) for name, value in document.items()
+                if name not in ("data", "datacontenttype")}
+    return headers, encoded(document["data"]) if "data" in document else ""
 
 
 def encoded(document: dict) -> str:
