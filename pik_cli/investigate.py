@@ -83,7 +83,7 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
             _confirm_a_second_execution(kit, scope)
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
-        from pik_nb.replay.impact import as_json
+        from pik_nb.read.impact import as_json
 
         echo_json(as_json(run))
         return

@@ -23,9 +23,9 @@ from .investigate import reconcile as reconcile_module
 from .read import objects as raw_module
 from .read import tables as load
 from .read._dynamodb import FastReader
+from .read.impact import with_impact
 from .read.schemas import provenance
 from .read.stack import Resources, Stack
-from .replay.impact import with_impact
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -247,7 +247,7 @@ class Kit:
         answers the same execution run).
         A dry run to the stack's processor answers ``impact``, a DataFrame per (entity, day, metric): the
         value ``now`` and ``after`` the replay (the processor's own recompute), and ``impact_events``, the
-        events that would enter (``pik_nb.replay.impact``); both None for other replays.
+        events that would enter (``pik_nb.read.impact``); both None for other replays.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
