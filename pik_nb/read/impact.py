@@ -61,7 +61,10 @@ def events_frame(impact: dict | None) -> pd.DataFrame | None:
 
 
 def with_impact(run: dict) -> dict:
-    """The API's run with ``impact`` as a frame (``impact_frame``) and ``impact_events`` beside it."""
+    """The API's run with ``impact`` as a frame (``impact_frame``) and ``impact_events`` beside it (a run
+    answered without ``impact``, by a stack older than the preview, is left as it is)."""
+    if "impact" not in run:
+        return run
     return {**run, "impact": impact_frame(run.get("impact")), "impact_events": events_frame(run.get("impact"))}
 
 
