@@ -28,7 +28,7 @@ $(SAM_STAMP):
 # The Python gates (config in pyproject.toml): ruff's lint and format check, mypy on the Lambda package
 # (strict on the pure core), and the doctests of the pure modules. Not yet part of `make test`.
 DOCTEST_MODULES := lambdas/pik/core lambdas/pik/services/batch.py lambdas/pik/services/tap.py \
-	pik_nb/analyses/durations.py pik_nb/sql/queries.py pik_nb/read/__init__.py pik_nb/read/frames.py \
+	pik_nb/analyses/durations.py pik_nb/_format.py pik_nb/sql/queries.py pik_nb/read/__init__.py pik_nb/read/frames.py \
 	pik_nb/analyses/__init__.py pik_nb/notebook/__init__.py pik_api/_moved.py
 lint-py: $(STAMP)
 	$(BIN)/ruff check .

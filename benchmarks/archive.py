@@ -9,7 +9,7 @@ moto: 10M ingests through moto would take a day), written with pyarrow under
 ``curated/{attempts,events}/source=/event_type=/event_date=/`` exactly as ``pik.core.curated``
 lays them out (zstd, one part per partition), then read through ``pik_nb.sql.local_connection``
 (pyarrow datasets handed to DuckDB, as ``kit.sql`` does) and timed: lateness by source, gaps per
-entity-day, the duplicates summary (each over all 10M attempts), a payload search over all events.
+stream-day, the duplicates summary (each over all 10M attempts), a payload search over all events.
 Athena's bytes scanned per query are computed from the Parquet column-chunk sizes of the columns
 each query reads (Athena bills the compressed bytes it reads; partition columns are free).
 """
@@ -125,7 +125,8 @@ QUERIES = {
     # name: (what runs, attempts columns read, events columns read)
     "lateness by source": (lambda sql: sql_analyses.lateness(sql, by="source"),
                            ["status", "entity_id", "event_time", "ingest_time", "ingest_lag_ms"], []),
-    "gaps per entity-day": (lambda sql: sql_analyses.gaps_daily(sql), ["status", "entity_id", "event_time"], []),
+    "gaps per stream-day": (lambda sql: sql_analyses.gaps_daily(sql),
+                            ["status", "entity_id", "source", "event_type", "event_time"], []),
     "duplicates summary": (lambda sql: sql_analyses.duplicates_per_source(sql), ["status"], []),
     "payload search": (lambda sql: sql(queries_sql.search(None, None, None, None, SEARCH)), [], "all"),
 }

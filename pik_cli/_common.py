@@ -8,11 +8,13 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+
+from pik.core.timefmt import parse_bound
 
 DEMO_EVENTS = 2_500  # every playbook shows, and a working link in about a minute on 2 cores
 DEMO_WORKERS = 16    # concurrent ingest requests: the local stack's API runs in worker processes
@@ -71,17 +73,10 @@ class IsoTime(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
-        text = str(value).strip()
         try:
-            if len(text) == 10:
-                return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",
-                      param, ctx)
-        if parsed.tzinfo is None:
-            self.fail(f"{value!r} has no UTC offset: add Z or +01:00 (pik never guesses a time zone)", param, ctx)
-        return parsed
+            return parse_bound(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 ISO_TIME = IsoTime()

@@ -73,5 +73,6 @@ def report_command(name: str, directory: str, output: str | None) -> None:
     """
     from pik_nb.notebook.incident import find_incident, report
 
-    path = report(find_incident(name, directory), output)
-    click.echo(f"report: {path}")
+    notebook = find_incident(name, directory)
+    path = report(notebook, output)
+    click.echo(f"report: {path} (from {notebook})")

@@ -17,7 +17,7 @@ from pik.core.replay import parse_request
 
 from ._common import ISO_TIME, check_scope, connection, echo_json
 from .impact import impact_lines
-from .replay_options import next_step, parse_target, refused, show_step, target_options
+from .replay_options import already_delivered, next_step, parse_target, refused, show_step, target_options
 
 
 @click.command()
@@ -48,6 +48,8 @@ def explain(kit, event_id: str, as_json: bool) -> None:
 @click.option("--run", "run_id", default=None, help="With --execute: execute this reviewed dry run (RP_ID), exactly "
               "its scope, once.")
 @click.option("--yes", is_flag=True, help="Execute a scope already executed before (without --client-token).")
+@click.option("--resend", is_flag=True, help="Send an external target again the events it already got (default: "
+              "skipped, and counted so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
 @connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, run_id, execute,
@@ -56,9 +58,9 @@ def explain(kit, event_id: str, as_json: bool) -> None:
                 entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           run_id: str | None, yes: bool, as_json: bool, target: str | None, fifo_group_id: str | None,
-           envelope: str | None, rate_per_second: float | None, event_ids: list[str] | None,
-           dead_letters: bool, statuses: tuple[str, ...]) -> None:
+           run_id: str | None, yes: bool, resend: bool, as_json: bool, target: str | None,
+           fifo_group_id: str | None, envelope: str | None, rate_per_second: float | None,
+           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -74,13 +76,13 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
                  include_duplicates=include_duplicates, client_token=client_token,
                  target=parse_target(target, fifo_group_id, envelope), envelope=envelope,
-                 rate_per_second=rate_per_second,
-                 event_ids=event_ids, statuses=list(statuses) or None, dead_letters=dead_letters)
+                 rate_per_second=rate_per_second, event_ids=event_ids, statuses=list(statuses) or None,
+                 dead_letters=dead_letters, resend=resend)
     if run_id:
         run = kit.replay(run=run_id, on_step=show_step)
     else:
-        if execute and not client_token and not yes and not dead_letters:
-            _confirm_a_second_execution(kit, scope)
+        if execute and not (client_token or yes or dead_letters) and (scope["target"] is None or resend):
+            _confirm_a_second_execution(kit, scope)  # an external target is sent only what it lacks, unless resend
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
         from pik_nb.read.impact import as_json
@@ -90,11 +92,13 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
     click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
     click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}  failed {run.get('failed') or 0}"
-               f"  retried {run.get('retried') or 0}")
+               f"  retried {run.get('retried') or 0}" + (f"  skipped {run['skipped']}" if run.get("skipped") else ""))
     if run.get("last_error"):
         click.echo(f"last target error: {run['last_error']}")
     for day, count in (run.get("by_day") or {}).items():
         click.echo(f"  {day}  {count}")
+    if already_delivered(run):
+        click.echo(already_delivered(run))
     for line in impact_lines(run):
         click.echo(line)
     if refused(run):  # counts move only with delivered batches: "nothing matched" would be untrue here
@@ -124,7 +128,7 @@ def _nothing_matched(run: dict, scope: dict) -> str:
             f"{scope['end'].isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
 
 
-_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second")  # what a repeat may change and still resend
+_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend")  # may differ: still the same events
 
 
 def _confirm_a_second_execution(kit: Any, scope: dict) -> None:
@@ -158,12 +162,12 @@ def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = 
                fifo_group_id: str | None = None, envelope: str | None = None,
                rate_per_second: float | None = None,
                limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
-               **_: object) -> None:
+               resend: bool = False, **_: object) -> None:
     """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""
     if any(scope) or target or fifo_group_id or envelope or rate_per_second or limit or include_duplicates \
-            or client_token:
+            or client_token or resend:
         raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
-                               "--target, --envelope, --rate, --limit or --client-token beside it")
+                               "--target, --envelope, --rate, --limit, --resend or --client-token beside it")
     if not execute:
         raise click.UsageError("--run executes a reviewed dry run: add --execute")
 
@@ -211,11 +215,13 @@ def reconcile(kit, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @connection
 def status(kit, as_json: bool) -> None:
-    """Where pik points, replay queue depths and the latest replay run.
+    """What the stack holds per stream (attempts, events, duplicates, conflicts, newest arrival), where
+    pik points, replay queue depths and the latest replay run.
 
     \b
     Example:
-      pik status --json | jq .queues
+      pik status
+      pik status --json | jq '.streams[] | {source, event_type, events, newest_arrival}'
     """
     info = kit.status()
     if as_json:
@@ -228,6 +234,26 @@ def status(kit, as_json: bool) -> None:
             ("replay runs", str(info["replay_runs"])),
             ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none")]
     click.echo(columns(rows))
+    click.echo("")
+    click.echo(held(info["streams"], info.get("streams_error")))
+
+
+def held(streams: list[dict], error: str | None = None) -> str:
+    """One line per stream: ``mobile_app/workout_completed  1,234 events in 1,301 attempts (...)``."""
+    from pik_nb._format import counted
+
+    if error:
+        return f"streams: cannot read the archive ({error})"
+    if not streams:
+        return "streams: none yet (nothing was ingested; `pik ingest FILE` or POST /ingest sends events)"
+    rows = [(f"{s['source']}/{s['event_type']}",
+             f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
+             f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
+             f"{counted(s['entities'], 'entity', 'entities')}; "
+             f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
+            for s in streams]
+    total = sum(s["attempts"] for s in streams)
+    return f"streams ({counted(len(streams), 'stream')}, {counted(total, 'attempt')}):\n" + columns(rows)
 
 
 def columns(rows: list[tuple[str, Any]]) -> str:

@@ -11,10 +11,13 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from ._common import DEMO_EVENTS, DEMO_WORKERS, setup_logging
+from pik.core.records import AttemptStatus
+
+from ._common import DEMO_EVENTS, DEMO_WORKERS, echo_json, json_option, setup_logging
 from ._errors import exit_on_sigterm
 
 if TYPE_CHECKING:
+    from pik_api import ApiClient, IngestResult
     from pik_local.stack import LocalStack
 
 
@@ -24,8 +27,10 @@ def local() -> None:
 
 
 @local.command("up")
-@click.option("--aws-port", type=int, default=0, show_default="a free port", help="Port of moto's AWS endpoint.")
-@click.option("--api-port", type=int, default=0, show_default="a free port", help="Port of the pik HTTP API.")
+@click.option("--aws-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port of moto's AWS endpoint.")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port of the pik HTTP API.")
 @click.option("--info-file", type=click.Path(path_type=Path), default=None,
               help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
@@ -122,24 +127,32 @@ def _summary(stack: LocalStack) -> str:
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write each answer as a JSON line here ('-' for stdout).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@json_option("the counts per status and each line's answer")
 def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
                    profile: str | None, region: str | None, workers: int, batch_size: int, output: IO[str] | None,
-                   progress: bool) -> None:
+                   progress: bool, as_json: bool) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
-    A line that is not JSON is sent as it is (the API rejects it). Prints the count per status;
-    exits with 1 when any line was not stored (REJECTED, or no answer).
+    A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
+    quarantines it). Prints the count per status and, for each line not stored, its line number and
+    the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
+    holds no events. With --json, stdout is one document ``{"counts": {...}, "lines": [{"line": 1,
+    "http_status": 202, ...}, ...]}`` and the sentences go to stderr.
 
     \b
     Example:
       pik ingest events.jsonl
       pik ingest events.jsonl --stack pik-prod --profile producer
+      pik ingest events.jsonl --json > answers.json
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
     """
-    from pik.core.records import AttemptStatus
     from pik_api import ApiClient, count_statuses
 
-    events = list(_json_lines(source))
+    if as_json and output is not None and output.name == "<stdout>":
+        raise click.UsageError("--json prints the answers on stdout: give --output a file, not -")
+    lines = list(_json_lines(source))
+    if not lines:
+        raise click.ClickException(f"{source.name} holds no events (it is empty or only blank lines)")
     session = None
     if stack:
         from pik_nb.connect import connect
@@ -147,30 +160,69 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
         kit = connect(stack, profile=profile, region=region)
         api_url, session = kit.resources.api_url, kit.session
     with ApiClient(api_url or _local_api(local_file), session=session, workers=workers) as api:
-        if batch_size > 1:
-            results = api.ingest_batches(events, batch_size=batch_size, progress=progress)
-        else:
-            results = api.ingest(events, progress=progress)
+        results = _send(api, [event for _, event in lines], batch_size, progress)
+    numbered = [(number, result) for (number, _), result in zip(lines, results, strict=True)]
+    answers = [{"line": number, "http_status": result.http_status, **result.body} for number, result in numbered]
     if output:
-        for result in results:
-            output.write(json.dumps({"http_status": result.http_status, **result.body}) + "\n")
-    counts = count_statuses(results)
-    click.echo(json.dumps(dict(sorted(counts.items()))))
-    stored = {AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT}
-    refused = sum(n for status, n in counts.items() if status not in stored)
+        output.writelines(json.dumps(answer) + "\n" for answer in answers)
+    counts = dict(sorted(count_statuses(results).items()))
+    if as_json:
+        echo_json({"counts": counts, "lines": answers})
+    else:
+        click.echo(json.dumps(counts))
+    refused = [(number, result) for number, result in numbered if result.status not in STORED]
     if refused:
-        click.echo(f"{refused} of {len(results)} lines were not stored" +
-                   ("" if output else " (--output FILE keeps each answer with its reasons)"), err=True)
+        _say_refused(refused, len(results), keep_hint=not (output or as_json))
         raise click.exceptions.Exit(1)
 
 
-def _json_lines(source: IO[str]) -> Iterator[object]:
-    for line in source:
+def _say_refused(refused: list[tuple[int, IngestResult]], total: int, keep_hint: bool) -> None:
+    """On stderr: each refused line's number, status and reasons (the first ``MAX_REASONS``), then the tally."""
+    from pik_nb._format import counted
+
+    for number, result in refused[:MAX_REASONS]:
+        click.echo(f"line {number}: {result.status} {_reasons(result.body)}", err=True)
+    more = f" ({len(refused) - MAX_REASONS} more not shown)" if len(refused) > MAX_REASONS else ""
+    click.echo(f"{len(refused)} of {counted(total, 'line')} were not stored{more}" +
+               ("; --output FILE keeps each answer with its line number" if keep_hint else ""), err=True)
+
+
+STORED = (AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT)
+MAX_REASONS = 20  # lines whose reasons are printed; --output keeps them all
+
+
+def _send(api: ApiClient, events: list[object], batch_size: int, progress: bool) -> list[IngestResult]:
+    """Answers in line order: JSON lines in batches (unless ``batch_size`` is 1), each broken line
+    alone as it is, so the API names its rule (``json``) instead of a batch element's."""
+    broken = [i for i, event in enumerate(events) if isinstance(event, str)]
+    good = [i for i, event in enumerate(events) if not isinstance(event, str)]
+    results: list = [None] * len(events)
+    sent = (api.ingest_batches([events[i] for i in good], batch_size=batch_size, progress=progress)
+            if batch_size > 1 else api.ingest([events[i] for i in good], progress=progress)) if good else []
+    for index, result in zip(good, sent, strict=True):
+        results[index] = result
+    alone = api.ingest([events[i] for i in broken], progress=False) if broken else []
+    for index, result in zip(broken, alone, strict=True):
+        results[index] = result
+    return results
+
+
+def _reasons(body: dict) -> str:
+    """``body/json: body is not valid JSON: ...; entity_id/required: ...`` from an API answer."""
+    details = body.get("details") or []
+    if details:
+        return "; ".join(f"{d.get('field')}/{d.get('rule')}: {d.get('message')}" for d in details)
+    return str(body.get("error") or body)
+
+
+def _json_lines(source: IO[str]) -> Iterator[tuple[int, object]]:
+    """``(line number, event)`` of every non-blank line; a line that is not JSON stays its text."""
+    for number, line in enumerate(source, start=1):
         if line.strip():
             try:
-                yield json.loads(line)
+                yield number, json.loads(line)
             except ValueError:
-                yield line.rstrip("\n")
+                yield number, line.rstrip("\n")
 
 
 def _local_api(info_file: Path | None) -> str:

@@ -135,6 +135,30 @@ def next_step(run: dict, client_token: str | None = None) -> str | None:
     return f"stopped {STOPPED.get(run.get('stopped'), 'early')}: go on with {resume}"
 
 
+def already_delivered(run: dict) -> str | None:
+    """What the target already had of the run's events, by which runs when, and what that means; None
+    when it had none (or the target is the stack's processor, which is not tracked).
+
+    >>> print(already_delivered({"dry_run": True, "target": "sqs:q", "matched": 5, "already_delivered": {
+    ...     "count": 3, "runs": [{"replay_id": "rp-a", "count": 3, "first_at": "t1", "last_at": "t2"}]}}))
+    already delivered to sqs:q: 3 of the 5 selected events, by rp-a (3, last at t2)
+    executing skips them; --resend sends them again
+    """
+    seen = run.get("already_delivered") or {}
+    if not seen.get("count"):
+        return None
+    runs = ", ".join(f"{r['replay_id']} ({r['count']}, last at {r['last_at']})" for r in seen["runs"])
+    if seen.get("other_runs"):
+        runs += f" and {seen['other_runs']} by other runs"
+    resend = (run.get("request") or {}).get("resend")
+    if run.get("dry_run"):
+        then = "executing sends them again (resend)" if resend else "executing skips them; --resend sends them again"
+    else:
+        then = "sent again (resend)" if resend else f"skipped {run.get('skipped') or 0}; --resend sends them again"
+    return (f"already delivered to {run['target']}: {seen['count']} of the {run['matched']} selected events, "
+            f"by {runs}\n{then}")
+
+
 def refused(run: dict) -> bool:
     """An executed run whose target took nothing and refused something: ``refused({"dry_run": False,
     "sent": 0, "failed": 3}) is True``."""

@@ -8,6 +8,7 @@ condition is false does not exist locally either.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from pik.core.errors import PikError
@@ -36,39 +37,43 @@ def parameter_values(template: dict, overrides: dict[str, str] | None = None) ->
     return values
 
 
+#: The intrinsic functions a condition may use, each given the evaluator and its arguments.
+_FUNCTIONS: dict[str, Callable[[Callable[[Any], Any], list[Any]], Any]] = {
+    "Fn::Equals": lambda value, args: str(value(args[0])) == str(value(args[1])),
+    "Fn::Not": lambda value, args: not value(args[0]),
+    "Fn::And": lambda value, args: all(value(a) for a in args),
+    "Fn::Or": lambda value, args: any(value(a) for a in args),
+    "Fn::Join": lambda value, args: str(args[0]).join(str(value(a)) for a in value(args[1])),
+    "Fn::Split": lambda value, args: str(value(args[1])).split(str(args[0])),
+    "Fn::Select": lambda value, args: value(args[1])[int(args[0])],
+}
+
+
 def evaluate(template: dict, values: dict[str, str]) -> dict[str, bool]:
     """Each condition of the template, true or false (``Fn::Equals/Not/And/Or``, ``Ref``, ``Condition``,
-    and the string functions ``Fn::Join/Split/Select`` inside them)."""
+    and the string functions ``Fn::Join/Split/Select`` inside them).
+
+    >>> evaluate({"Conditions": {"On": {"Fn::Equals": [{"Ref": "P"}, "yes"]}, "Off": {"Fn::Not": [
+    ...     {"Condition": "On"}]}}}, {"P": "yes"})
+    {'On': True, 'Off': False}
+    """
     specs = template.get("Conditions", {})
     results: dict[str, bool] = {}
 
     def value(node: Any) -> Any:
+        if isinstance(node, list):
+            return [value(item) for item in node]
+        if isinstance(node, (str, int, float, bool)):
+            return node
         if isinstance(node, dict) and "Ref" in node:
             return values.get(node["Ref"], node["Ref"])
         condition_name = node.get("Condition", node.get("Fn::Condition")) if isinstance(node, dict) else None
         if condition_name is not None:  # the loader turns !Condition into Fn::Condition
             return condition(condition_name)
-        if isinstance(node, dict) and len(node) == 1:
-            (function, args), = node.items()
-            if function == "Fn::Equals":
-                return str(value(args[0])) == str(value(args[1]))
-            if function == "Fn::Not":
-                return not value(args[0])
-            if function == "Fn::And":
-                return all(value(a) for a in args)
-            if function == "Fn::Or":
-                return any(value(a) for a in args)
-            if function == "Fn::Join":
-                return str(args[0]).join(str(value(a)) for a in value(args[1]))
-            if function == "Fn::Split":
-                return str(value(args[1])).split(str(args[0]))
-            if function == "Fn::Select":
-                return value(args[1])[int(args[0])]
-        if isinstance(node, list):
-            return [value(item) for item in node]
-        if isinstance(node, (str, int, float, bool)):
-            return node
-        raise ParameterError(f"cannot evaluate the condition expression {node!r} locally")
+        name, args = next(iter(node.items())) if isinstance(node, dict) and len(node) == 1 else (None, None)
+        if name not in _FUNCTIONS:
+            raise ParameterError(f"cannot evaluate the condition expression {node!r} locally")
+        return _FUNCTIONS[name](value, args)
 
     def condition(name: str) -> bool:
         if name not in results:

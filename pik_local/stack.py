@@ -74,12 +74,15 @@ def free_port(port: int) -> int:
 
 def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) -> dict[str, str]:
     """Function environment for template parameter overrides: ``{"AggregateFields": "amount"}`` ->
-    ``{"AGGREGATE_FIELDS": "amount"}`` (the variables whose value is ``!Ref`` of that parameter)."""
+    ``{"AGGREGATE_FIELDS": "amount"}`` (the variables, in Globals or a function's own, whose value is
+    ``!Ref`` of that parameter)."""
     doc = template_doc or template.load()
     unknown = set(parameters) - set(doc.get("Parameters", {}))
     if unknown:
         raise StackError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
-    variables = doc["Globals"]["Function"]["Environment"]["Variables"]
+    variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
+    for function in template.of_type(doc, "AWS::Serverless::Function").values():  # one process runs them all
+        variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
     return {name: str(parameters[value["Ref"]]) for name, value in variables.items()
             if isinstance(value, dict) and value.get("Ref") in parameters}
 

@@ -12,6 +12,7 @@ the first widget.
 from pik_api._moved import register
 
 from ._errors import ApiError, ConnectError, KitError, ScopeError, SqlError
+from ._format import table
 from .analyses import (
                        GAP_CLASSES,
                        Duplicates,
@@ -55,7 +56,7 @@ __all__ = [
     "duplicates", "plot_duplicates", "Duplicates",
     "gaps", "plot_gaps", "GAP_CLASSES",
     "plot_health",
-    "humanize", "humanize_frame",
+    "humanize", "humanize_frame", "table",
     "compare", "plot_diff", "Diff",
     "Explanation", "DashboardExplanation", "Semantics",
     "replay_widget", "ReplayFlow", "Scope",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pik.core.timefmt import key_time
 
+from ._errors import KitError
 from ._times import Time, utc
 from .investigate import diff as diff_module
 from .investigate import explain as explain_module
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pyarrow as pa
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import RunEvent
 
     from .investigate.dashboard import DashboardExplanation
     from .investigate.diff import Diff
@@ -47,7 +50,7 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
                 include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
                 target: dict | None = None, rate_per_second: float | None = None,
                 event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-                dead_letters: bool = False, envelope: str | None = None) -> dict:
+                dead_letters: bool = False, envelope: str | None = None, resend: bool = False) -> dict:
     """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
 
     >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
@@ -60,7 +63,7 @@ def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id
             "target": target, "rate_per_second": rate_per_second,
             "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
             "statuses": list(statuses) if statuses is not None else None,
-            "dead_letters": dead_letters or None, "envelope": envelope}
+            "dead_letters": dead_letters or None, "envelope": envelope, "resend": resend or None}
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -182,6 +185,19 @@ class Kit:
         """
         return load.replays(self.stack, start=start, end=end)
 
+    def lineage(self, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
+                end: Time | None = None, client: OpenLineageClient | None = None) -> list[RunEvent]:
+        """Executed replays and aggregate versions as OpenLineage RunEvents (``openlineage-python``'s
+        classes), each sent through ``client`` when given (docs/lineage.md).
+
+        >>> kit.lineage(replay_id="rp-4c1d...")                    # the run, and the versions it caused
+        >>> kit.lineage(entity_id="customer-42", start="2026-11-20", end="2026-11-21", client=OpenLineageClient())
+        """
+        from .investigate import lineage as lineage_module  # openlineage-python loads only when asked
+
+        return lineage_module.events(self.stack, replay_id=replay_id, entity_id=entity_id, start=start, end=end,
+                                     client=client)
+
     def manifest(self, key: str) -> dict:
         """An aggregate version's manifest document (``pik.core.records.manifest_document``)."""
         return raw_module.document(self.stack, key)
@@ -232,7 +248,7 @@ class Kit:
                dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
                rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
                statuses: Iterable[str] | None = None, dead_letters: bool = False, envelope: str | None = None,
-               run: str | None = None,
+               run: str | None = None, resend: bool = False,
                on_step: Callable[[dict], None] | None = None) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
@@ -244,7 +260,9 @@ class Kit:
         redrives the replay queue's DLQ instead of a scope. ``envelope`` is what a ``target`` gets: ``"raw"``
         (each event as sent, the default), ``"pik"`` (event + replay envelope) or ``"cloudevents"``.
         ``run="rp-..."`` executes a reviewed dry run by its id, exactly its recorded scope, once (a repeat
-        answers the same execution run).
+        answers the same execution run). To an external target, the answer's ``already_delivered`` says
+        how many of the events it already got, by which runs when; executing skips them (``skipped``)
+        unless ``resend=True``.
         A dry run to the stack's processor answers ``impact``, a DataFrame per (entity, day, metric): the
         value ``now`` and ``after`` the replay (the processor's own recompute), and ``impact_events``, the
         events that would enter (``pik_nb.read.impact``); both None for other replays.
@@ -262,7 +280,7 @@ class Kit:
                            limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
                            client_token=client_token, target=target, rate_per_second=rate_per_second,
                            event_ids=event_ids, statuses=statuses, dead_letters=dead_letters,
-                           envelope=envelope)
+                           envelope=envelope, resend=resend)
         with self.stack.api as api:
             return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
 
@@ -285,11 +303,20 @@ class Kit:
         return reconcile_module.reconcile(self.stack, progress=self._progress(progress))
 
     def status(self) -> dict:
-        """Resource names, replay queue depths and the latest replay run.
+        """Resource names, replay queue depths, the latest replay run and what the stack holds per
+        stream (``streams``: attempts, events, duplicates, conflicts, entities, event times, newest
+        arrival; ``streams_error`` says why when the archive cannot be read).
 
-        >>> kit.status()["queues"]["replay_queue"]
+        >>> kit.status()["streams"][0]["newest_arrival"]
         """
-        return reconcile_module.status(self.stack)
+        from .sql import queries
+
+        info = reconcile_module.status(self.stack)
+        try:
+            held = self.sql(queries.streams())
+        except KitError as exc:
+            return {**info, "streams": [], "streams_error": str(exc)}
+        return {**info, "streams": held.to_dict("records")}
 
     # --- the archive: compaction and SQL (pik_nb.sql.archive, pik_nb.sql) -----------------------
     def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 
 from .aws import ssm
 from .aws.dynamodb import AggregateStore as DynamoAggregates
+from .aws.dynamodb import DeliveryRecords, Table
 from .aws.dynamodb import EventIndex as DynamoEventIndex
-from .aws.dynamodb import Table
 from .aws.eventbridge import BusTarget
 from .aws.kinesis import StreamTarget
+from .aws.lineage import HttpLineage, NoLineage
 from .aws.s3 import DocumentStore as S3Documents
 from .aws.sqs import DeadLetterQueue, QueueTarget, ReplayQueue
 from .aws.webhook import HttpTarget
 from .core import ports
 from .core.errors import FieldError, ValidationError
+from .core.lineage import Names
 from .core.metrics import load_aggregator
 from .core.targets import Target
 from .core.timefmt import now
@@ -81,7 +83,21 @@ def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[i
     (the function's own: where a bus named without an ARN lives): ``replay_wiring(settings, "123456789012")``."""
     wired = wired or adapters(settings)
     return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                  account, on_sent=on_sent, dead_letters=wired.dead_letters, recomputer=recomputer(settings, wired))
+                  account, on_sent=on_sent, dead_letters=wired.dead_letters,
+                  deliveries=DeliveryRecords(settings.replays_table),
+                  recomputer=recomputer(settings, wired))
+
+
+def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -> ports.Lineage:
+    """Where this invocation sends OpenLineage RunEvents: the ``OpenLineageUrl`` endpoint (within the
+    invocation's ``remaining_ms``), or nowhere."""
+    return HttpLineage(settings.lineage_url, remaining_ms=remaining_ms) if settings.lineage_url else NoLineage()
+
+
+def lineage_names(settings: Settings) -> Names:
+    """The deployment's datasets as lineage names them (``pik.core.lineage``)."""
+    return Names(settings.raw_bucket, settings.aggregates_table, settings.replay_queue_url, settings.region,
+                 settings.replay_dlq_url)
 
 
 def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:

@@ -33,6 +33,7 @@ class Settings:
     replay_dlq_url: str = ""
     region: str = ""
     curated_database: str = ""  # the Glue database of the curated tables (EnableAthena), else empty
+    lineage_url: str = ""  # where OpenLineage RunEvents are POSTed (OpenLineageUrl), else none are
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,4 +55,5 @@ class Settings:
             replay_dlq_url=env.get("REPLAY_DLQ_URL", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
             curated_database=env.get("CURATED_DATABASE", ""),
+            lineage_url=env.get("LINEAGE_URL", ""),
         )

@@ -8,9 +8,10 @@ Each ``plot_*`` draws on the given axes or on a new figure (``plotting``); matpl
 the first plot.
 """
 
+from .._format import humanize_frame
 from . import durations, health
 from .duplicates import Duplicates, duplicates, plot_duplicates
-from .durations import humanize, humanize_frame
+from .durations import humanize
 from .gaps import GAP_CLASSES, GAP_COLUMNS, gaps, plot_gaps
 from .health import plot_health
 from .lateness import LATENESS_COLUMNS, LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness

@@ -10,6 +10,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
+from .._format import a_window, counted, period, table
 from .plotting import axes
 
 if TYPE_CHECKING:
@@ -47,20 +48,20 @@ class Duplicates:
         """The storms in one sentence, for a finding.
 
         >>> duplicates(events).storm_summary()  # doctest: +ELLIPSIS
-        'a duplicate storm: 31 duplicates in 1 window of 1D from 2026-11-27 00:00 UTC in mobile_app/workout_completed ...'
+        'a duplicate storm: 31 duplicates in a 1-day window from 2026-11-27 00:00 UTC in mobile_app/workout_completed ...'
 
     A storm whose streams had every event sent again (a re-ingested file, a producer replaying its
     outbox) says so: ``... against 50 new events per window on average: each of the 50 events of
     checkout/order_placed was sent again)``.
         """
         if self.storms.empty:
-            return f"no duplicate storm ({self.storm_min:.0f} or more duplicates in a window of {self.freq} would be one)"
+            return f"no duplicate storm ({self.storm_min:.0f} or more duplicates in {a_window(self.freq)} would be one)"
         first, last = self.storms["window"].min(), self.storms["window"].max() + pd.Timedelta(self.freq)
         span = f"from {first:%Y-%m-%d %H:%M}" if len(self.storms) == 1 else f"between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M}"
-        windows = "1 window" if len(self.storms) == 1 else f"{len(self.storms)} windows"
+        windows = a_window(self.freq) if len(self.storms) == 1 else f"{len(self.storms)} windows of {period(self.freq)}"
         streams = ", ".join(sorted({f"{r.source}/{r.event_type}" for r in self.storms.itertuples()}))
         normal = self.storms["normal"].max()
-        return (f"a duplicate storm: {self.stormed} duplicates in {windows} of {self.freq} {span} UTC in {streams} "
+        return (f"a duplicate storm: {self.stormed} duplicates in {windows} {span} UTC in {streams} "
                 f"(up to {self.storms['duplicates'].max()} duplicates in a window, against {normal:,.0f} new events per "
                 f"window on average{self._resent()})")
 
@@ -78,8 +79,8 @@ class Duplicates:
         return f": each of the {total:,} events of {names} was sent again"
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>{self.duplicate_count}</b> duplicates, <b>{self.conflict_count}</b> conflicts; "
-                f"{html.escape(self.storm_summary())}</p>" + self.per_source.to_html(index=False))
+        return (f"<p><b>{counted(self.duplicate_count, 'duplicate')}</b>, <b>{counted(self.conflict_count, 'conflict')}"
+                f"</b>; {html.escape(self.storm_summary())}</p>" + table(self.per_source)._repr_html_())
 
 
 def duplicates(events: pd.DataFrame, *, freq: str = "auto", storm_factor: float = 1.0, min_storm: int = 5,
@@ -171,13 +172,18 @@ def plot_duplicates(result: Duplicates | pd.DataFrame, ax: Axes | None = None, *
         result = duplicates(result, freq=freq, storm_threshold=storm_threshold)
     figure, ax = axes(ax)
     windows = result.per_window.groupby("window")[["duplicates", "conflicts"]].sum().reset_index()
-    ax.plot(windows["window"], windows["duplicates"], drawstyle="steps-mid", label="duplicates")
-    ax.plot(windows["window"], windows["conflicts"], drawstyle="steps-mid", color="tab:red", label="conflicts")
+    windows = windows[windows["duplicates"] > 0]
+    width = pd.Timedelta(result.freq)  # one bar per window that had duplicates; empty windows stay empty
+    ax.bar(windows["window"], windows["duplicates"], width=width, align="edge", label="duplicates per window")
+    if len(result.conflicts):  # each conflict where it arrived, on the floor of the axes
+        ax.plot(result.conflicts["ingest_time"], [0] * len(result.conflicts), linestyle="none", marker="|",
+                markersize=14, color="tab:red", label="conflict (at arrival)")
     if len(result.storms):
-        ax.scatter(result.storms["window"], result.storms["duplicates"], color="black", zorder=3, label="storm")
+        ax.scatter(result.storms["window"] + width / 2, result.storms["duplicates"], color="black", zorder=3,
+                   label="storm")
     ax.axhline(result.storm_min, color="grey", linestyle=":", linewidth=1, label="storm level (typical stream)")
-    ax.set(xlabel=f"arrival window ({result.freq})", ylabel="attempts",
-           title=f"{result.duplicate_count} duplicates, {result.conflict_count} conflicts")
+    ax.set(xlabel=f"arrival time ({period(result.freq, adjective=True)} windows)", ylabel="duplicate attempts per window",
+           title=f"{counted(result.duplicate_count, 'duplicate')}, {counted(result.conflict_count, 'conflict')}")
     ax.legend(loc="upper right")
     ax.tick_params(axis="x", labelrotation=30)
     return figure

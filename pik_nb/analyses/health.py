@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._errors import ScopeError
+from .._format import counted
 from .._times import Time, utc
+from .durations import humanize
 from .plotting import _new_figure
 
 if TYPE_CHECKING:
@@ -55,11 +57,30 @@ def period_of(period: str | int | pd.Timedelta) -> pd.Timedelta:
     return value
 
 
+MAX_PERIODS = 100_000  # rows one call may build (69 days of minutes): a typo'd year is refused, not allocated
+
+
+def _bound(name: str, value: Time) -> datetime:
+    """A window bound pandas can read (``2026-11-20``, an aware or naive time, a Timestamp), else a ScopeError."""
+    try:
+        bound = utc(value)
+    except (ValueError, TypeError, OverflowError):
+        bound = None
+    if bound is None or pd.isna(bound):
+        raise ScopeError(f"{name} must be a date or time like 2026-11-20 or 2026-11-20T10:00:00Z: got {value!r}")
+    return bound
+
+
 def _window(start: Time, end: Time, period: str | int | pd.Timedelta) -> tuple[datetime, datetime, pd.Timedelta]:
-    low, high = utc(start), utc(end)
+    low, high = _bound("start", start), _bound("end", end)
     if low >= high:
         raise ScopeError(f"start must be before end: got start={low.isoformat()}, end={high.isoformat()}")
-    return low, high, period_of(period)
+    step = period_of(period)
+    periods = (pd.Timestamp(high) - pd.Timestamp(low).floor(step)) / step
+    if periods > MAX_PERIODS:
+        raise ScopeError(f"{periods:,.0f} periods of {humanize(step)} from {low:%Y-%m-%d} to {high:%Y-%m-%d} exceed "
+                         f"the bound of {MAX_PERIODS:,} rows: choose a longer period or a shorter window")
+    return low, high, step
 
 
 def _dated(frame: pd.DataFrame, source: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -201,7 +222,6 @@ def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
     'from 2026-11-18 12:00 to 2026-11-24 12:00 UTC (the plotted range), 1,204 events arrived (1,100 accepted, ...);
     lag p99 peaked at 26 h in the period starting 2026-11-21 10:00 UTC, inside the incident window.'
     """
-    from .durations import humanize
 
     low, high = pd.Timestamp(utc(start)), pd.Timestamp(utc(end))
     first = health.attrs.get("start", health.index[0] if len(health) else low)
@@ -213,10 +233,11 @@ def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
         return (f"nothing arrived {measured} in this local run's Lambda log (metrics are dated at arrival; the log "
                 f"starts empty at every `pik local up`).")
     total = int(health["IngestRequestCount"].sum())
-    parts = [f"{int(health[c].sum()):,} {label}" for c, label in
-             [("IngestCount", "accepted"), ("DuplicateCount", "duplicate"), ("ConflictCount", "conflict"),
-              ("RejectedCount", "rejected"), ("IngestErrorCount", "failed")] if health[c].sum()]
-    text = f"{measured} (the plotted range), {total:,} events arrived ({', '.join(parts)})"
+    parts = [counted(health[c].sum(), one, many) for c, one, many in
+             [("IngestCount", "accepted", "accepted"), ("DuplicateCount", "duplicate", None),
+              ("ConflictCount", "conflict", None), ("RejectedCount", "rejected", "rejected"),
+              ("IngestErrorCount", "failed", "failed")] if health[c].sum()]
+    text = f"{measured} (the plotted range), {counted(total, 'event')} arrived ({', '.join(parts)})"
     p99 = health[f"{LAG}_p99"]
     if p99.notna().any():
         peak = p99.idxmax()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
+from .._format import counted
 from .durations import humanize
 from .plotting import pair
 
@@ -103,16 +104,19 @@ def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None,
     """
     figure, (left, right) = pair(ax)
     rows = _selected(events, statuses)
-    minutes = rows["ingest_lag_ms"].to_numpy() / 60_000
-    if len(minutes):
-        p50, p99 = np.percentile(minutes, [50, 99])
-        left.hist(minutes[minutes <= p99], bins=60, color="tab:blue")
+    lags = rows["ingest_lag_ms"].to_numpy()
+    p99_ms = float(np.percentile(lags, 99)) if len(lags) else 0.0
+    unit, size = ("hours", 3_600_000) if p99_ms >= 3 * 3_600_000 else ("minutes", 60_000)  # no "5,000 minutes" axis
+    values = lags / size
+    if len(values):
+        p50, p99 = np.percentile(values, [50, 99])
+        left.hist(values[values <= p99], bins=60, color="tab:blue")
         for value, name in ((p50, "p50"), (p99, "p99")):
             left.axvline(value, color="black", linestyle="--", linewidth=1)
-            label = humanize(value, unit="min")
-            left.annotate(f"{name} {label}", (value, 1), xycoords=("data", "axes fraction"),
+            left.annotate(f"{name} {humanize(value * size)}", (value, 1), xycoords=("data", "axes fraction"),
                           rotation=90, va="top", ha="right", fontsize="small")
-    left.set(xlabel="lag (minutes, up to p99)", ylabel="events", title=f"lag distribution ({len(minutes)} events)")
+    left.set(xlabel=f"lag ({unit}, up to p99)", ylabel="events",
+             title=f"lag distribution ({counted(len(values), 'event')})")
     shown = rows.sample(min(sample, len(rows)), random_state=0) if len(rows) > sample else rows
     right.scatter(shown["event_time"], shown["ingest_lag_ms"] / 3_600_000, s=3, alpha=0.4,
                   c=np.where(shown["ingest_lag_ms"] < 0, "tab:red", "tab:blue"))

@@ -15,6 +15,7 @@ from pik.core.errors import NotFoundError
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 from pik.core.timefmt import day_bounds
 
+from .._format import counted
 from ..analyses.durations import humanize
 from ..read import objects as raw_module
 from ..read import tables as load
@@ -67,9 +68,9 @@ class Explanation:
     def summary(self) -> str:
         counts = self.attempts["status"].value_counts()
         hashes = "all raw hashes match" if self.raw["hash_ok"].all() else "RAW HASH MISMATCH OR MISSING"
-        attempts = f"{len(self.attempts)} attempt{'' if len(self.attempts) == 1 else 's'}"
+        attempts = counted(len(self.attempts), "attempt")
         return (f"event {self.event_id}: {attempts} ({', '.join(f'{k} {v}' for k, v in counts.items() if v)}); "
-                f"raw {self.event.get('s3_key')}: {hashes}; {int((~self.replays['dry_run']).sum())} replays; "
+                f"raw {self.event.get('s3_key')}: {hashes}; {counted((~self.replays['dry_run']).sum(), 'replay')}; "
                 f"in {int(self.aggregates['includes_event'].sum())} of {len(self.aggregates)} aggregate versions")
 
     def raw_lines(self) -> list[str]:

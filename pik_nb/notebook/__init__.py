@@ -9,9 +9,9 @@ the ``templates/pik_report`` template).
 
 from . import incident, runner
 from .incident import TEMPLATE, IncidentError, find_incident, incident_parameters, open_incident, report
-from .investigation import Investigation, counted, finding, investigate
+from .investigation import Investigation, counted, finding, investigate, number, percent, table
 from .runner import NotebookRun, ipc_fits, next_free, run_notebook, write_html
 
-__all__ = ["investigate", "Investigation", "finding", "counted",
+__all__ = ["investigate", "Investigation", "finding", "counted", "percent", "number", "table",
            "open_incident", "find_incident", "incident_parameters", "report", "IncidentError", "TEMPLATE",
            "run_notebook", "write_html", "next_free", "ipc_fits", "NotebookRun", "incident", "runner"]

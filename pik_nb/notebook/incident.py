@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pik.core.timefmt import parse_bound
+
 from .._errors import KitError
 from .runner import NotebookRun, next_free, run_notebook, write_html
 
@@ -33,6 +35,12 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
     """
     if bool(entity_id) == bool(source and event_type) or (entity_id and (source or event_type)):
         raise IncidentError("give --entity, or --source and --event-type (not both)")
+    try:
+        first, last = parse_bound(start), parse_bound(end)
+    except ValueError as exc:
+        raise IncidentError(str(exc)) from None
+    if last <= first:
+        raise IncidentError(f"the window ends ({end}) before it starts ({start}): --end must be after --start")
     params = {"entity_id": entity_id or "", "source": source or "", "event_type": event_type or "",
               "start": start, "end": end, "stack": stack or "", "profile": profile or "", "region": region or ""}
     if local_file:
@@ -59,9 +67,11 @@ def open_incident(name: str, *, parameters: dict, execute: bool = True, director
 
 
 def find_incident(name: str, directory: Path | str = "incidents") -> Path:
-    """The newest notebook of incident ``name`` (the last one written)."""
+    """The newest notebook of incident ``name`` (the last one written); a failed run's
+    ``.failed.ipynb`` is never picked."""
     folder = Path(directory)
-    matches = [*folder.glob(f"*-{name}.ipynb"), *folder.glob(f"*-{name}-[0-9]*.ipynb")]
+    pattern = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}-{re.escape(name)}(-\d+)?\.ipynb")
+    matches = [path for path in folder.glob(f"*-{name}*.ipynb") if pattern.fullmatch(path.name)]
     if not matches:
         raise IncidentError(f"no incident named {name!r} in {directory}/ (create it with `pik incident open {name}`)")
     return max(matches, key=lambda path: path.stat().st_mtime_ns)

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from .._format import counted, number, percent, table  # noqa: F401  (what notebooks import from here)
 from .._times import utc
 from ..connect import connect
 from ..kit import Kit
@@ -101,6 +102,25 @@ class Investigation:
             mine &= (found["entity_id"] == self.entity_id).fillna(False).astype(bool)
         return found[mine].reset_index(drop=True)
 
+    def covering(self, runs: pd.DataFrame) -> pd.DataFrame:
+        """The executed replays (``kit.replays()``, not dry runs) whose scope covered this one's events
+        over a time range overlapping the window: this entity (any stream, or one it has), or a whole
+        stream this scope has. A replay of another entity or stream in the same hours does not count.
+
+        >>> inv.covering(kit.replays())[["replay_id", "entity_id", "start", "end"]]
+        """
+        overlaps = ~runs["dry_run"].fillna(True).astype(bool) & (runs["start"] < self.end) & (runs["end"] > self.start)
+        entity, source, kind = (runs[c].fillna("").astype(str) for c in ("entity_id", "source", "event_type"))
+        stream = source + "/" + kind
+        entity_ok = (entity == "") | (entity == self.entity_id) if self.entity_id else entity == ""
+        mine = [f"{self.source}/{self.event_type}"] if self.source and self.event_type else self._streams()
+        stream_ok = (source == "") | stream.isin(mine)
+        covers = entity_ok & stream_ok & ((entity != "") | (source != ""))
+        return runs[overlaps & covers.astype(bool)].reset_index(drop=True)
+
+    def _streams(self) -> list[str]:
+        return sorted(set(self.events["source"].astype(str) + "/" + self.events["event_type"].astype(str)))
+
 
 def investigate(*, local_file: str = "", stack: str = "", profile: str = "", region: str = "", entity_id: str = "",
                 source: str = "", event_type: str = "", start: str = "", end: str = "",
@@ -115,11 +135,6 @@ def investigate(*, local_file: str = "", stack: str = "", profile: str = "", reg
     end_ts = pd.Timestamp(utc(end)) if end else now.ceil("D")
     start_ts = pd.Timestamp(utc(start)) if start else end_ts - pd.Timedelta(days=default_days)
     return Investigation(kit, start_ts, end_ts, entity_id or None, source or None, event_type or None)
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``counted(1, "conflict") == "1 conflict"``, ``counted(3, "entity", "entities") == "3 entities"``."""
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def finding(text: str) -> None:

@@ -1,8 +1,10 @@
 """The one notebook runner: papermill executes a parameterised copy, nbconvert writes its HTML.
 
 Every run writes a new file (``next_free``): an earlier notebook of the same name is never
-overwritten. A failed run keeps the partial notebook (papermill writes it) and says which cell
-failed with which exception, instead of a bare traceback.
+overwritten. A failed run keeps the partial notebook as ``<stem>.failed.ipynb`` (so nothing that
+looks for the newest good notebook picks it) and says which cell failed with which exception,
+instead of a bare traceback. An executed notebook is signed as trusted (it is this user's own
+output, as if they had run it in JupyterLab), so JupyterLab renders its saved widgets and HTML.
 
     outcome = run_notebook(Path("notebooks/incident.ipynb"), Path("incidents/2026-12-01-drop.ipynb"),
                            parameters={"entity_id": "user_001", ...})
@@ -59,8 +61,20 @@ def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, 
                                    progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent),
                                    config=Config(kernel_config()))
     except papermill.PapermillExecutionError as exc:
-        return NotebookRun(output, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
+        failed = output.replace(output.with_name(f"{output.stem}.failed{output.suffix}"))
+        return NotebookRun(failed, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")
+    if execute:
+        trust(output)
     return NotebookRun(output)
+
+
+def trust(notebook: Path) -> None:
+    """Sign ``notebook`` in this user's Jupyter notary (``jupyter trust``): JupyterLab shows the outputs
+    of a trusted notebook as they were, widgets included, instead of their plain-text stand-ins."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    NotebookNotary().sign(nbformat.read(notebook, as_version=4))
 
 
 def kernel_config() -> dict:

@@ -93,7 +93,7 @@ def _typed(series: pd.Series, kind: str) -> pd.Series:
     if kind == "float":
         return pd.to_numeric(series, errors="coerce").astype("float64")
     if kind == "bool":
-        return series.fillna(False).astype(bool)
+        return series.astype("boolean").fillna(False).astype(bool)  # NaN-only floats too (no Pandas4Warning)
     if kind == "category":
         return series.astype("category")
     if kind == "str":

@@ -13,7 +13,10 @@ import html
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from pik.core.timefmt import parse_bound
 
 from .flow import FlowError, Progress, ReplayFlow, Scope
 
@@ -38,6 +41,23 @@ def replay_widget(kit: Kit, *, entity_id: str | None = None, source: str | None 
     return ReplayWidget(ReplayFlow(kit, confirm_above=confirm_above), entity_id=entity_id, source=source,
                         event_type=event_type, start=str(start), end=str(end), metric=metric,
                         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds).box
+
+
+STATIC_NOTE = ("Replay widget (preview, then replay): run this cell in JupyterLab to use it; a saved or "
+               "exported notebook only shows it.")
+
+
+@cache
+def _box_class() -> type:
+    """A VBox whose plain-text form (what a saved notebook or the HTML report shows where no widget
+    can render) says how to use it, instead of ``VBox(children=(HTML(...``."""
+    import ipywidgets as w
+
+    class ReplayBox(w.VBox):
+        def __repr__(self) -> str:
+            return STATIC_NOTE
+
+    return ReplayBox
 
 
 class ReplayWidget:
@@ -82,7 +102,7 @@ class ReplayWidget:
         scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates,
                             w.HBox([self.target_kind, self.target_address]), self.rate])
         buttons = w.HBox([self.preview_button, self.replay_button, self.confirm])
-        self.box = w.VBox([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
+        self.box = _box_class()([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
                            self.progress_bar, self.progress_view, self.result_view])
         self.box.add_class("pik-replay-widget")
 
@@ -127,7 +147,16 @@ class ReplayWidget:
             self.confirm.description = (f"I confirm sending {self.flow.preview_run['matched']} events to "
                                         f"{self.flow.destination()}")
 
+    def _check_times(self) -> None:
+        """Bad dates are refused with the CLI's sentence (``pik.core.timefmt.parse_bound``), before any request."""
+        for name, control in (("start", self.start), ("end", self.end)):
+            try:
+                parse_bound(control.value)
+            except ValueError as exc:
+                raise FlowError(f"{name}: {exc}") from None
+
     def _on_preview(self) -> None:
+        self._check_times()
         self.preview_button.disabled = True
         self._say("Previewing (dry run)…")
         try:

@@ -54,18 +54,21 @@ def duplicates_per_source(sql: Sql, *, where: str = "TRUE") -> pd.DataFrame:
     return frame.astype({"source": "str", "event_type": "str", **ints, "duplicate_rate": "float64"})
 
 
-def gaps_daily(sql: Sql, *, by: str = "entity_id", where: str = "TRUE", dialect: str | None = None
-               ) -> pd.DataFrame:
+def gaps_daily(sql: Sql, *, by: str = "entity_id", per_stream: bool = True, where: str = "TRUE",
+               dialect: str | None = None) -> pd.DataFrame:
     """``pik_nb.gaps(events, freq="1D", by=by)`` (without aggregates or rejected requests) over
-    every attempt in ``where``: one row per missing day, ``never_arrived`` or ``only_duplicates``.
+    every attempt in ``where``: one row per missing day of a stream (``by``, source, event_type,
+    then ``GAP_COLUMNS``; ``per_stream=False``: per ``by`` alone), ``never_arrived`` or ``only_duplicates``.
 
     >>> gaps_daily(kit.sql, where=scope(source="checkout", start="2026-11-01", end="2026-12-01"))
     """
-    frame = sql(queries_sql.gaps_daily(where=where, by=by, dialect=of(dialect) if dialect else of(sql)))
+    keys = queries_sql.stream_keys(by, per_stream)
+    spoken = of(dialect) if dialect else of(sql)
+    frame = sql(queries_sql.gaps_daily(where=where, by=by, per_stream=per_stream, dialect=spoken))
     window = (pd.to_datetime(frame["day"].astype("int64") * _DAY.value, utc=True)).astype("datetime64[us, UTC]")
     repeats = frame["repeats"].astype("int64").to_numpy()
     result = pd.DataFrame({
-        by: frame[by].astype("str"),
+        **{k: frame[k].astype("str") for k in keys},
         "window": window,
         "window_end": window + pd.Timedelta(_DAY.value),  # as gaps() does: an integer step in ns
         "gap_class": pd.Categorical(np.where(repeats > 0, "only_duplicates", "never_arrived"), categories=GAP_CLASSES),
@@ -74,4 +77,4 @@ def gaps_daily(sql: Sql, *, by: str = "entity_id", where: str = "TRUE", dialect:
         "repeats": repeats,
         "rejected": np.zeros(len(frame), "int64"),
     })
-    return result[[by, *GAP_COLUMNS]].reset_index(drop=True)
+    return result[[*keys, *GAP_COLUMNS]].reset_index(drop=True)

@@ -151,33 +151,68 @@ FROM attempts WHERE status IN ('{ACCEPTED}', '{DUPLICATE}', '{CONFLICT}') AND ({
 GROUP BY source, event_type ORDER BY source, event_type"""
 
 
-def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", dialect: str | Dialect = "duckdb") -> str:
+def streams() -> str:
+    """What the stack holds, per stream: attempts, first arrivals (events), duplicates, conflicts,
+    entities and the oldest and newest arrival (what ``pik status`` shows)."""
+    return f"""
+SELECT source, event_type, count(*) AS attempts,
+       sum(CASE WHEN status = '{ACCEPTED}' THEN 1 ELSE 0 END) AS events,
+       sum(CASE WHEN status = '{DUPLICATE}' THEN 1 ELSE 0 END) AS duplicates,
+       sum(CASE WHEN status = '{CONFLICT}' THEN 1 ELSE 0 END) AS conflicts,
+       count(DISTINCT entity_id) AS entities, min(event_time) AS first_event_time,
+       max(event_time) AS last_event_time, max(ingest_time) AS newest_arrival
+FROM attempts GROUP BY source, event_type ORDER BY source, event_type"""
+
+
+def stream_keys(by: str = "entity_id", per_stream: bool = True) -> list[str]:
+    """The columns a gap is judged per: ``by``, and its stream (source, event_type) unless
+    ``per_stream=False`` (as ``pik_nb.gaps``).
+
+    >>> stream_keys(), stream_keys("source"), stream_keys(per_stream=False)
+    (['entity_id', 'source', 'event_type'], ['source', 'event_type'], ['entity_id'])
+    """
+    return [by, *[c for c in ("source", "event_type") if per_stream and c != by]]
+
+
+def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", per_stream: bool = True,
+               dialect: str | Dialect = "duckdb") -> str:
     """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
-    requests, so the classes are ``never_arrived`` and ``only_duplicates``): each key's cadence is
-    its most common step between days with first arrivals (ties: the shorter), and the expected
-    days run from its first to its last active day. ``day`` numbers count from 1970-01-01."""
+    requests, so the classes are ``never_arrived`` and ``only_duplicates``), judged per stream as
+    ``gaps`` is (``stream_keys``): an entity's on-time ``web`` day does not hide its missing
+    ``mobile_app`` day. Each key's cadence is its most common step between days with first arrivals
+    (ties: the shorter), and the expected days run from its first to its last active day. ``day``
+    numbers count from 1970-01-01."""
+    keys = stream_keys(by, per_stream)
+    cols = ", ".join(keys)
+
+    def keys_of(alias: str) -> str:
+        return ", ".join(f"{alias}.{k}" for k in keys)
+
+    def same(left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
+
     series = of(dialect).series("0", "CAST(floor(CAST(s.high - s.low AS DOUBLE) / s.cadence) AS BIGINT)")
     return f"""
 WITH active AS (
-  SELECT {by}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE)) AS day,
+  SELECT {cols}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE)) AS day,
          sum(CASE WHEN status = '{ACCEPTED}' THEN 1 ELSE 0 END) AS firsts,
          sum(CASE WHEN status <> '{ACCEPTED}' THEN 1 ELSE 0 END) AS repeats
-  FROM attempts WHERE ({where}) GROUP BY 1, 2
+  FROM attempts WHERE ({where})
+  GROUP BY {cols}, date_diff('day', DATE '1970-01-01', CAST(event_time AS DATE))
 ), steps AS (
-  SELECT {by}, day - lag(day) OVER (PARTITION BY {by} ORDER BY day) AS step FROM active WHERE firsts > 0
+  SELECT {cols}, day - lag(day) OVER (PARTITION BY {cols} ORDER BY day) AS step FROM active WHERE firsts > 0
 ), modal AS (
-  SELECT {by}, step FROM (
-    SELECT {by}, step, row_number() OVER (PARTITION BY {by} ORDER BY count(*) DESC, step) AS k
-    FROM steps WHERE step IS NOT NULL GROUP BY {by}, step) ranked WHERE k = 1
+  SELECT {cols}, step FROM (
+    SELECT {cols}, step, row_number() OVER (PARTITION BY {cols} ORDER BY count(*) DESC, step) AS k
+    FROM steps WHERE step IS NOT NULL GROUP BY {cols}, step) ranked WHERE k = 1
 ), span AS (
-  SELECT a.{by}, min(a.day) AS low, max(a.day) AS high, coalesce(max(m.step), 1) AS cadence
-  FROM active a LEFT JOIN modal m ON m.{by} = a.{by} GROUP BY a.{by}
+  SELECT {keys_of("a")}, min(a.day) AS low, max(a.day) AS high, coalesce(max(m.step), 1) AS cadence
+  FROM active a LEFT JOIN modal m ON {same("m", "a")} GROUP BY {keys_of("a")}
 ), expected AS (
-  SELECT s.{by}, s.low + k * s.cadence AS day, s.cadence
+  SELECT {keys_of("s")}, s.low + k * s.cadence AS day, s.cadence
   FROM span s CROSS JOIN UNNEST({series}) AS t(k)
 )
-SELECT e.{by}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
-FROM expected e LEFT JOIN active a ON a.{by} = e.{by} AND a.day = e.day
+SELECT {keys_of("e")}, e.day, e.cadence, coalesce(a.repeats, 0) AS repeats
+FROM expected e LEFT JOIN active a ON {same("a", "e")} AND a.day = e.day
 WHERE coalesce(a.firsts, 0) = 0
-ORDER BY e.{by}, e.day"""
-
+ORDER BY {keys_of("e")}, e.day"""

@@ -60,6 +60,11 @@ def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_
             assert "Traceback" not in text and "Error" not in page.inner_text(".jp-NotebookPanel-toolbar")
             assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 3
             assert page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+            # the replay widget's controls, rendered from the state saved in the (trusted) executed notebook
+            page.wait_for_selector(".jp-NotebookPanel .pik-replay-widget button.widget-button", timeout=60_000)
+            buttons = page.locator(".jp-NotebookPanel .pik-replay-widget button.widget-button").all_inner_texts()
+            assert [b.strip() for b in buttons] == ["Preview", "Replay"]
+            assert "VBox(children=" not in text
             page.screenshot(path=str(OUTPUT / "demo_link.png"), full_page=False)
         spawned = _descendants(demo.pid)
         assert spawned  # the JupyterLab server

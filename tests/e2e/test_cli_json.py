@@ -63,6 +63,24 @@ def test_every_data_command_prints_one_json_document(local):
     assert explained["table"][0]["truth"] == 4
 
 
+def test_ingest_prints_the_counts_and_each_line_s_answer_and_keeps_its_exit_code(local, tmp_path):
+    info_file, _, _ = local
+    lines = tmp_path / "events.jsonl"
+    when = (DAY + timedelta(hours=5)).isoformat()
+    one, two = (make_event(entity_id=entity, event_time=when) for entity in ("c-2", "c-3"))
+    lines.write_text("\n".join([json.dumps(one), "", "{broken", json.dumps(two)]) + "\n")
+    result = CliRunner().invoke(cli, ["ingest", str(lines), "--no-progress", "--json", "--local-file", str(info_file)])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    document = json.loads(result.stdout)
+    assert document["counts"] == {"ACCEPTED": 2, "REJECTED": 1}
+    assert [(a["line"], a["http_status"], a["status"]) for a in document["lines"]] == [
+        (1, 200, "ACCEPTED"), (3, 400, "REJECTED"), (4, 200, "ACCEPTED")]  # a batch's answer is 200 for each
+    assert result.stderr.splitlines()[0].startswith("line 3: REJECTED body/json: ")
+    assert result.stderr.splitlines()[-1] == "1 of 3 lines were not stored"
+    missing = CliRunner().invoke(cli, ["ingest", str(lines.with_name("none.jsonl")), "--json"])
+    assert missing.exit_code == 2 and missing.stdout == ""  # no such file: a usage error, nothing on stdout
+
+
 def test_a_failing_command_keeps_its_exit_code_and_says_why_on_stderr(local):
     info_file, _, _ = local
     result = CliRunner().invoke(cli, ["sql", "SELECT nope FROM events", "--json", "--local-file", str(info_file)])

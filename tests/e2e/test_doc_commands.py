@@ -100,8 +100,24 @@ def test_aws_blocks_are_valid_bash(doc):
 def test_shell_commands_run_as_written(workspace, doc):
     """All runnable blocks of one document, in order, in one shell (variables carry over), `set -e`."""
     script = "set -euo pipefail\n" + "\n".join(runnable(b) for b in blocks(doc, "bash") if not b.startswith(NEEDS_AWS))
+    before = {p.name for p in workspace.iterdir()}
     done = run(script, workspace, "bash", "-c")
     assert done.returncode == 0, f"{doc.name} failed:\n{script}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    if doc.name == "api.md":  # its scratch files go to a temporary folder, not the clone
+        assert {p.name for p in workspace.iterdir()} == before
+
+
+def test_the_api_examples_work_in_the_order_written(workspace):
+    """docs/api.md's ingest example lands inside the window of the dry run that follows it."""
+    setup, ingest, dry_run = [runnable(b) for b in blocks(ROOT / "docs" / "api.md", "bash")
+                              if not b.startswith(NEEDS_AWS)][:3]
+    assert "/ingest" in ingest and '"dry_run"' not in dry_run and "/replay" in dry_run
+    done = run("\n".join(["set -euo pipefail", setup, ingest, "echo", dry_run]), workspace, "bash", "-c")
+    assert done.returncode == 0, done.stderr
+    ingested, previewed = (json.loads(line) for line in done.stdout.strip().splitlines())
+    assert ingested["status"] in ("ACCEPTED", "DUPLICATE"), ingested
+    day = ingested["s3_key"].split("event_date=")[1][:10]
+    assert previewed["dry_run"] is True and previewed["matched"] >= 1 and day in previewed["by_day"], previewed
 
 
 def test_readme_python_runs_as_written(workspace):

@@ -69,7 +69,7 @@ def test_api_answers_like_api_gateway_for_unknown_routes_and_broken_bodies(start
     # Latin-1 inside an otherwise valid event: refused, never stored with U+FFFD in place of the bytes
     latin1 = json.dumps(example_event(entity_id="caf\u00e9"), ensure_ascii=False).encode("latin-1")
     refused = http.request("POST", stack.info.api_url + "/ingest", body=latin1)
-    assert refused.status == 400 and json.loads(refused.data)["details"][0]["rule"] == "json"
+    assert refused.status == 400 and json.loads(refused.data)["details"][0]["rule"] == "utf8"
     # 11 MB: the client reads the 413 (the body is read and dropped first), not a broken pipe
     too_big = http.request("POST", stack.info.api_url + "/ingest", body=b"x" * (11 * 1024 * 1024), retries=False)
     assert too_big.status == 413
@@ -90,9 +90,38 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     assert "1 of 3 lines were not stored" in done.stderr
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
     assert [(a["http_status"], a["status"]) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE"), (400, "REJECTED")]
+    assert [a["line"] for a in answers] == [1, 3, 4]  # the file's line numbers (line 2 is blank)
+    assert done.stderr.startswith("line 4: REJECTED body/json: body is not valid JSON")
     piped = subprocess.run([*PIK, "ingest", "-", *where], input=json.dumps(example_event(entity_id="u2")),
                            capture_output=True, text=True, timeout=60)
     assert json.loads(piped.stdout) == {"ACCEPTED": 1}
+
+
+def test_pik_ingest_in_batches_names_each_refused_line_its_number_and_rule(start_stack, tmp_path):
+    """Issue 21: a broken line gets the json rule in batch mode too, and the reasons are printed."""
+    stack = start_stack()
+    lines = tmp_path / "events.jsonl"
+    good, no_entity = example_event(entity_id="b1"), {**example_event(), "entity_id": ""}
+    lines.write_text("\n".join([json.dumps(good), "{broken", json.dumps(no_entity), json.dumps(good)]) + "\n")
+    where = ["--local-file", str(stack.info_file), "--no-progress", "--batch-size", "100"]
+    done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 2}
+    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert [a["line"] for a in answers] == [1, 2, 3, 4]
+    assert [answers[1]["status"], answers[2]["status"]] == ["REJECTED", "REJECTED"]
+    # two copies of one event in one batch run concurrently: either copy may be the one ACCEPTED
+    assert sorted([answers[0]["status"], answers[3]["status"]]) == ["ACCEPTED", "DUPLICATE"]
+    assert [(d["field"], d["rule"]) for d in answers[1]["details"]] == [("body", "json")]
+    reported = done.stderr.splitlines()
+    assert reported[0].startswith("line 2: REJECTED body/json: body is not valid JSON")
+    assert reported[1].startswith("line 3: REJECTED entity_id/")
+    assert reported[2] == "2 of 4 lines were not stored" and "Traceback" not in done.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n")
+    nothing = subprocess.run([*PIK, "ingest", str(empty), *where], capture_output=True, text=True, timeout=60)
+    said = f"Error: {empty} holds no events (it is empty or only blank lines)"
+    assert nothing.returncode == 1 and nothing.stderr.strip() == said
 
 
 def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):
@@ -106,10 +135,10 @@ def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout) == {"ACCEPTED": 2, "DUPLICATE": 1, "REJECTED": 1}
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
-    assert [a["http_status"] for a in answers] == [200] * 4  # one status per batch request; each line its own answer
+    assert [a["http_status"] for a in answers] == [200, 200, 400, 200]  # the broken line went alone, as it is
     assert sorted(a["status"] for a in answers[:2]) == ["ACCEPTED", "DUPLICATE"]  # two events of one batch race
-    assert [(a["index"], a["status"]) for a in answers[2:]] == [(2, "REJECTED"), (0, "ACCEPTED")]
-    assert answers[2]["details"][0]["field"] == "body" and answers[2]["details"][0]["rule"] == "object"
+    assert [a["status"] for a in answers[2:]] == ["REJECTED", "ACCEPTED"]
+    assert answers[2]["details"][0]["field"] == "body" and answers[2]["details"][0]["rule"] == "json"
 
 
 def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):

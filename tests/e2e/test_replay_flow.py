@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from pik_api import count_statuses, ingest_events
 from pik_cli import cli
 from pik_cli import investigate as cli_investigate
 from pik_nb.replay.flow import FlowError
+from tests.support.queues import drain_queue
 from tests.support.waits import wait_for
 
 
@@ -106,3 +108,25 @@ def test_pik_replay_run_executes_the_reviewed_dry_run_and_a_second_execute_of_a_
     outside = runner.invoke(cli, ["replay", "--run", preview["replay_id"], "--execute", "--target",
                                   "sqs=https://sqs.eu-west-1.amazonaws.com/1/q", *where])
     assert outside.exit_code == 2 and "exactly its scope" in outside.output
+
+
+def test_pik_replay_to_a_target_says_what_it_already_got_and_skips_it_unless_resend(seeded):
+    stack, scope = seeded
+    queue = stack.client("sqs").create_queue(QueueName="flow-consumer")["QueueUrl"]
+    runner, where = CliRunner(), ["--local-file", str(stack.info_file)]
+    to_queue = ["replay", "--entity", "flow-user", "--start", scope.start, "--end", scope.end,
+                "--target", f"sqs={queue}", *where]
+    first = json.loads(runner.invoke(cli, [*to_queue, "--execute", "--json"]).output)
+    assert (first["sent"], first["skipped"], first["already_delivered"]) == (3, 0, {"count": 0, "runs": []})
+    preview = runner.invoke(cli, to_queue)
+    assert preview.exit_code == 0, preview.output
+    last_at = json.loads(runner.invoke(cli, [*to_queue, "--json"]).output)["already_delivered"]["runs"][0]["last_at"]
+    assert (f"already delivered to sqs:{queue}: 3 of the 3 selected events, by {first['replay_id']} "
+            f"(3, last at {last_at})\nexecuting skips them; --resend sends them again") in preview.output
+    skipped = runner.invoke(cli, [*to_queue, "--execute"])  # nothing would go twice: no question asked
+    assert skipped.exit_code == 0 and "matched 3  sent 0  failed 0  retried 0  skipped 3" in skipped.output
+    resent = runner.invoke(cli, [*to_queue, "--execute", "--yes", "--resend"])
+    assert resent.exit_code == 0 and "matched 3  sent 3  failed 0" in resent.output, resent.output
+    assert "sent again (resend)" in resent.output
+    bodies = Counter(m["Body"] for m in drain_queue(stack.client("sqs"), queue))
+    assert sorted(bodies.values()) == [2, 2, 2]  # the first run and the resend; none from the skipping run

@@ -92,10 +92,12 @@ def test_kit_sql_sends_the_query_to_the_workgroup_and_types_the_answer(athena_st
 
 
 def test_the_analyses_run_on_athena_with_its_dialect(athena_stack):
-    queue_answer([["c-1", "20412", "1", "2"]], [("entity_id", "varchar"), ("day", "bigint"), ("cadence", "bigint"),
-                                                ("repeats", "bigint")])
+    queue_answer([["c-1", "checkout", "order_placed", "20412", "1", "2"]],
+                 [("entity_id", "varchar"), ("source", "varchar"), ("event_type", "varchar"), ("day", "bigint"),
+                  ("cadence", "bigint"), ("repeats", "bigint")])
     gaps = sql_analyses.gaps_daily(lambda q: athena_stack.sql(q, engine="athena"), dialect="athena")
-    assert gaps[["entity_id", "gap_class", "repeats"]].values.tolist() == [["c-1", "only_duplicates", 2]]
+    assert gaps[["entity_id", "source", "event_type", "gap_class", "repeats"]].values.tolist() == [
+        ["c-1", "checkout", "order_placed", "only_duplicates", 2]]
     assert f"{gaps['window'][0]:%Y-%m-%d}" == "2025-11-20"  # day 20412 since 1970-01-01
     ids = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
     sent = boto3.client("athena").get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]["Query"]

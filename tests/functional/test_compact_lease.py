@@ -5,6 +5,7 @@ another's S3 call), never with sleeps; time moves through the runs' own clocks."
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 
 import boto3
@@ -81,8 +82,8 @@ def test_a_run_while_another_holds_the_lease_does_nothing(stack, one_event):
 def test_a_holder_that_lost_its_lease_never_switches_a_manifest(stack, one_event):
     """A slow run (its clock 20 minutes behind: its lease ended 5 minutes ago) is paused after
     writing its first part; another run takes the lease and compacts; the slow one resumes, its
-    renewal before the switch fails, and the manifest is the other run's. No part is left that the
-    manifest does not list."""
+    renewal before the switch fails, and the manifest is the other run's. The slow run's parts,
+    which no manifest lists, are collected by the next run, which its note sends there."""
     slow = step(datetime.now(UTC) - timedelta(minutes=20))
     seen: dict = {}
 
@@ -95,7 +96,46 @@ def test_a_holder_that_lost_its_lease_never_switches_a_manifest(stack, one_event
         slow.run()
     assert seen["other"]["written"] == 1 and seen["other"]["attempts"] == 2
     assert listed(stack) == seen["manifest"]  # the slow run switched nothing
-    assert parts_under(stack) == listed(stack)  # and left no part behind
+    assert len(parts_under(stack) - listed(stack)) == 2  # its two parts (one event's rows) are left
+    assert curated.orphans_key(PARTITION) in objects(stack)  # with a note: the next run collects them
+    assert run()["orphans"] == 2 and parts_under(stack) == listed(stack)
+    assert not [key for key in objects(stack) if key.startswith(curated.ORPHANS_PREFIX)]
+
+
+def test_a_holder_that_lost_its_lease_never_deletes_a_part_the_new_holder_lists(stack, one_event):
+    """Same rows, same bytes, same key: a slow run (its lease ended) and the run that took the lease
+    write the same parts. The new holder is held just before its switch (a barrier, in its own
+    thread) while the slow one fails its renewal; the slow one must not delete those shared keys,
+    or the new manifest would list parts that are gone, and every later run, finding the
+    partition's parts unchanged, would never write them again."""
+    slow, other = step(datetime.now(UTC) - timedelta(minutes=20)), step()
+    client, fired = clients.client("s3"), []
+    at_switch, go = threading.Event(), threading.Event()
+    thread = threading.Thread(target=lambda: fired.append(other.run()))
+
+    def hold_other_at_its_switch(params, **_):
+        if threading.current_thread() is thread and params["Key"].startswith(curated.MANIFEST_PREFIX):
+            at_switch.set()
+            assert go.wait(30)
+
+    def start_other(params, **_):
+        if threading.current_thread() is not thread and not thread.is_alive() and not fired:
+            thread.start()  # it takes the ended lease, writes the same parts, then waits at its switch
+            assert at_switch.wait(30)
+
+    client.meta.events.register("provide-client-params.s3.PutObject", hold_other_at_its_switch)
+    client.meta.events.register("provide-client-params.s3.PutObject", start_other)
+    try:
+        with pytest.raises(LeaseError, match="lost its lease"):
+            slow.run()
+    finally:
+        go.set()
+        thread.join(30)
+        client.meta.events.unregister("provide-client-params.s3.PutObject", hold_other_at_its_switch)
+        client.meta.events.unregister("provide-client-params.s3.PutObject", start_other)
+    assert fired[0]["written"] == 1
+    assert listed(stack) <= parts_under(stack)  # every part the manifest lists is there
+    assert parts_under(stack) == listed(stack)
 
 
 def test_parts_a_failed_delete_left_are_collected_by_the_next_run(stack, one_event):
@@ -150,6 +190,38 @@ def test_a_killed_runs_parts_wait_for_its_lease_to_end_then_are_collected(stack,
     assert result["written"] == 1 and result["orphans"] == 0 and parts_under(stack) == listed(stack)
     # (the same rows give the same bytes: the killed run's parts are the new manifest's own)
     assert parts_under(stack) == orphans
+
+
+def test_a_run_killed_in_its_delete_leaves_its_partition_to_the_next_holder(stack, one_event):
+    """A run killed after its switch, while deleting the old parts (no error raised, no release):
+    the lease names its partition. The next holder, once the lease has ended, collects that
+    partition's orphans even when it compacts something else (a manual run over another day)."""
+    run()
+    send(make_event(entity_id="c-2", event_time=at(2), payload={"amount": 2}))
+    killed = step()
+    killed.deadline = datetime.now(UTC) + timedelta(minutes=15)
+    killed.lease.release = lambda *args: None  # a dead process releases nothing
+
+    class Killed(BaseException):
+        pass
+
+    def kill(**_):
+        raise Killed
+
+    client = clients.client("s3")
+    client.meta.events.register("before-call.s3.DeleteObjects", kill)
+    try:
+        with pytest.raises(Killed):
+            killed.run()
+    finally:
+        client.meta.events.unregister("before-call.s3.DeleteObjects", kill)
+    assert len(parts_under(stack)) == 4 and len(listed(stack)) == 2  # switched; the old two left
+    assert lease_item(stack)["partition"] == PARTITION.path()
+    other_day = ("checkout", "order_placed", "2026-11-21")
+    assert "skipped" in run()  # the dead run's lease has not ended
+    result = step(datetime.now(UTC) + timedelta(minutes=16)).run([other_day])
+    assert result["orphans"] == 2 and parts_under(stack) == listed(stack)
+    assert lease_item(stack)["partition"] == ""
 
 
 # --- finding 10: the real policy's 403 for a missing key ------------------------------------

@@ -127,7 +127,7 @@ def test_base64_bodies_are_decoded_and_bad_utf8_is_a_400(stack):
     bad = api_event("/ingest", base64.b64encode(b'{"source": "\xff\xfe"}').decode())
     bad["isBase64Encoded"] = True
     response = ingest.handler(bad, LambdaContext())
-    assert response["statusCode"] == 400 and json.loads(response["body"])["details"][0]["rule"] == "json"
+    assert response["statusCode"] == 400 and json.loads(response["body"])["details"][0]["rule"] == "utf8"
 
 
 class Crash(Exception):

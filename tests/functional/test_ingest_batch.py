@@ -152,3 +152,45 @@ def test_batch_metrics_count_each_status(stack, capsys):
     metrics = {name: value for line in emf for name, value in line.items() if name.endswith("Count") or name == "IngestLagMs"}
     assert (metrics["IngestCount"], metrics["DuplicateCount"], metrics["RejectedCount"]) == ([1.0], [1.0], [1.0])
     assert len(metrics["IngestLagMs"]) == 2
+
+
+def _post_bytes(raw: bytes) -> tuple[int, dict]:
+    import base64
+
+    from tests.conftest import LambdaContext, api_event
+
+    event = api_event("/ingest", base64.b64encode(raw).decode())
+    event["isBase64Encoded"] = True
+    response = ingest.handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+@pytest.mark.parametrize("shape", ["event", "batch"])
+def test_a_utf16_or_utf32_body_is_refused_naming_body_and_utf8(stack, encoding, shape):
+    """JSON between systems is UTF-8 (RFC 8259 §8.1); Python's json.loads(bytes) would accept these."""
+    body = make_event(entity_id="wide") if shape == "event" else {"events": [make_event(entity_id="wide")]}
+    status, answer = _post_bytes(json.dumps(body).encode(encoding))
+    assert status == 400 and answer["status"] == "REJECTED"
+    assert [(d["field"], d["rule"]) for d in answer["details"]] == [("body", "utf8")]
+    assert raw_keys(stack, "raw/") == [] and len(raw_keys(stack, "rejected/")) == 1
+
+
+def test_a_utf8_byte_order_mark_is_read_past(stack):
+    assert _post_bytes(b"\xef\xbb\xbf" + json.dumps(make_event(entity_id="bom")).encode())[1]["status"] == "ACCEPTED"
+
+
+def test_an_events_key_spelled_with_escapes_is_read_as_a_batch(stack):
+    batch = {"events": [make_event(entity_id="esc-1"), make_event(entity_id="esc-2")]}
+    body = json.dumps(batch).replace('"events"', '"\\u0065vents"')
+    assert '"\\u0065vents"' in body
+    status, answer = post(body)
+    assert status == 200 and [r["status"] for r in answer["results"]] == ["ACCEPTED", "ACCEPTED"]
+
+
+def test_a_batch_refused_whole_counts_as_one_request(stack, capsys):
+    status, _ = post({"events": []})
+    assert status == 400
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    metrics = {name: value for line in emf for name, value in line.items() if name.endswith("Count")}
+    assert (metrics["IngestRequestCount"], metrics["RejectedCount"]) == ([1.0], [1.0])

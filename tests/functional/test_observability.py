@@ -69,8 +69,8 @@ def test_error_paths_count_their_error_without_warnings(stack, quiet, capsys, mo
     assert call(replay, "/replay", unknown_run) == (404, {"error": f"no replay run {nobody}", "details": []})
     monkeypatch.setenv("RAW_BUCKET", "no-such-bucket")
     assert call(ingest, "/ingest", make_event())[0] == 503
-    assert emitted_metrics(capsys) == ["RejectedCount", "InvalidCount", "ReplayRejectedCount", "ReplayRejectedCount",
-                                       "IngestErrorCount"]
+    assert emitted_metrics(capsys) == ["IngestRequestCount", "RejectedCount", "InvalidCount", "ReplayRejectedCount",
+                                       "ReplayRejectedCount", "IngestRequestCount", "IngestErrorCount"]
 
 
 def test_an_unexpected_exception_propagates_and_publishes_nothing(stack, quiet, capsys, monkeypatch):

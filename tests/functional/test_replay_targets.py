@@ -52,7 +52,7 @@ def test_an_sqs_target_gets_each_event_exactly_as_its_producer_sent_it(allowed):
     status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert status == 200, run
     assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 12, 12, 0)
-    assert run["target_counts"] == {f"sqs:{url}": {"sent": 12, "failed": 0, "retried": 0}}
+    assert run["target_counts"] == {f"sqs:{url}": {"sent": 12, "failed": 0, "retried": 0, "skipped": 0}}
     bodies = [json.loads(m["Body"]) for m in read_queue(url)]
     assert sorted(b["payload"]["amount"] for b in bodies) == list(range(12))
     assert all(set(b) == {"source", "event_type", "entity_id", "event_time", "payload"} for b in bodies)
@@ -300,8 +300,9 @@ def test_webhook_id_is_the_same_for_every_retry_and_replay_of_an_event_to_a_targ
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
     ids = seed(count=1)
     hook = receiver([503])
-    for _ in range(2):  # two runs of the same scope: a retry in the first, a replay in the second
-        _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}))
+    for again in ({}, {"resend": True}):  # two runs of the same scope: a retry in the first, a resend in the second
+        _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url},
+                                                **again))
         assert (run["sent"], run["failed"]) == (1, 0)
     assert [valid for _, valid, _, _ in hook.got] == [True, True, True]
     assert len({h["webhook-id"] for h in hook.headers}) == 1

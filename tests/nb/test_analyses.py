@@ -91,6 +91,21 @@ def test_a_file_ingested_twice_is_a_storm_that_says_every_event_was_sent_again()
     assert retried.endswith("(up to 60 duplicates in a window, against 50 new events per window on average)"), retried
 
 
+def test_storm_sentences_name_their_window_as_a_person_would():
+    first = [{"event_id": f"f{i}", "entity_id": "x", "event_time": day(1, 0), "status": "ACCEPTED",
+              "ingest_time": day(1, 1) + pd.Timedelta(seconds=i)} for i in range(50)]
+    again = [{**row, "ingest_time": row["ingest_time"] + pd.Timedelta(minutes=10), "status": "DUPLICATE"}
+             for row in first]
+    one = pik_nb.duplicates(frame(first + again), freq="1D").storm_summary()
+    assert one.startswith(f"a duplicate storm: 50 duplicates in a 1-day window from {day(1):%Y-%m-%d} 00:00 UTC"), one
+    spread = [{**row, "ingest_time": day(1, 2) + pd.Timedelta(minutes=i % 3)} for i, row in enumerate(again)]
+    three = pik_nb.duplicates(frame(first + spread), freq="1min", storm_threshold=5).storm_summary()
+    assert three.startswith("a duplicate storm: 50 duplicates in 3 windows of 1 minute between "), three
+    none = pik_nb.duplicates(frame(first), freq="1h").storm_summary()
+    assert none == "no duplicate storm (50 or more duplicates in a 1-hour window would be one)", none
+    assert "window of 1D" not in one + three + none and "1min" not in three
+
+
 def gap_story():
     """x: daily, days 1-10, with day 4 empty, 6 rejected, 8 only a conflict, 9 late; y: every 2 days."""
     rows = []
@@ -151,6 +166,25 @@ def test_every_plot_returns_a_figure_and_draws_on_given_axes(generated):
     assert pik_nb.plot_duplicates(pik_nb.duplicates(events), ax=ax) is canvas
     for figure in figures:
         figure.savefig(__import__("io").BytesIO(), format="png")
+
+
+@pytest.mark.parametrize("lag_hours, unit", [(0.5, "minutes"), (2.9, "minutes"), (83, "hours")])
+def test_the_lag_axis_reads_in_hours_once_p99_passes_three_hours(lag_hours, unit):
+    rows = [{"event_id": f"e{i}", "entity_id": "x", "event_time": day(1, 0),
+             "ingest_time": day(1, 0) + pd.Timedelta(hours=lag_hours), "status": "ACCEPTED"} for i in range(5)]
+    left, right = pik_nb.plot_lateness(frame(rows)).axes
+    assert left.get_xlabel() == f"lag ({unit}, up to p99)" and right.get_ylabel() == "lag (hours)"
+    assert left.get_title() == "lag distribution (5 events)"
+
+
+def test_a_table_hides_a_meaningless_index_scrolls_and_reads_numbers_as_numbers():
+    shown = pik_nb.table(pd.DataFrame({"source": ["web", "pos"], "count": [57.0, 3.0], "late_share": [0.25, 0.0],
+                                       "p99_ms": [252_610_800.0, 850.0]}))
+    html = shown._repr_html_()
+    assert html.startswith('<div class="pik-table" style="overflow-x: auto; max-width: 100%">')
+    assert ">57<" in html and "57.0" not in html and ">25.0%<" in html and ">2 d 22 h<" in html
+    assert repr(shown).splitlines()[1].split() == ["web", "57", "25.0%", "2", "d", "22", "h"]  # no 0/1 index
+    assert "row_heading" not in html
 
 
 def test_compare_names_a_code_version_change_and_removed_events():
@@ -216,5 +250,82 @@ def test_the_gaps_calendar_has_a_labelled_column_per_day_and_one_cell_per_missin
 def test_new_figures_display_as_png_with_alternative_text():
     events = frame([{"event_id": "a", "entity_id": "x", "event_time": day(1), "ingest_time": day(1, 13), "status": "ACCEPTED"}])
     data, metadata = pik_nb.plot_lateness(events)._repr_mimebundle_()
-    assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 events)")
+    assert data["image/png"] and metadata["image/png"]["alt"].startswith("Figure: lag distribution (1 event)")
     assert "arrival timeline" in metadata["image/png"]["alt"]
+
+
+def test_an_entitys_missing_day_in_one_stream_is_a_gap_though_its_other_streams_arrived():
+    """Issue 21: on-time web events must not hide the day the entity's mobile_app events were missing."""
+    rows = [{"event_id": f"{source}{n}", "entity_id": "x", "source": source, "event_type": kind,
+             "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"}
+            for source, kind in (("web", "order_placed"), ("mobile_app", "workout_completed"))
+            for n in range(1, 8) if (source, n) != ("mobile_app", 4)]
+    rows.append({"event_id": "late4", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+                 "event_time": day(4), "ingest_time": day(6), "status": "ACCEPTED"})
+    aggregates = from_records([{"entity_id": "x", "day": day(4).date().isoformat(), "metric": "count", "version": 1,
+                                "value": 1, "computed_at": day(5).isoformat()}], AGGREGATE_COLUMNS)
+    result = pik_nb.gaps(frame(rows), aggregates=aggregates)
+    found = [(r.entity_id, r.source, r.event_type, (r.window - BASE).days, r.gap_class) for r in result.itertuples()]
+    assert found == [("x", "mobile_app", "workout_completed", 4, "arrived_late")]
+    assert pik_nb.gaps(frame(rows), aggregates=aggregates, per_stream=False).empty  # the entity as a whole had day 4
+    figure = pik_nb.plot_gaps(result)
+    assert figure.axes[0].get_title() == "1 missing day"
+
+
+def test_the_duplicates_plot_draws_each_window_and_each_conflict_where_it_happened():
+    """Issue 21: no line holding a storm's value across the empty windows after it; conflicts at arrival."""
+    rows = [{"event_id": f"e{n}", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, n / 60),
+             "status": "ACCEPTED"} for n in range(60 * 12)]  # one a minute for 12 hours
+    rows += [{"event_id": f"e{n}", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 1 + n / 600),
+              "status": "DUPLICATE"} for n in range(40)]  # a storm in the second hour
+    rows += [{"event_id": "e5", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 9.5),
+              "status": "CONFLICT"}]
+    result = pik_nb.duplicates(frame(rows), freq="1h")
+    ax = pik_nb.plot_duplicates(result).axes[0]
+    assert all(line.get_drawstyle() == "default" for line in ax.get_lines())
+    bars = [(pd.Timestamp(patch.get_x() * 86_400, unit="s", tz="UTC"), patch.get_height()) for patch in ax.patches]
+    assert bars == [(day(1, 1), 40)]  # one bar: the storm's hour; nothing drawn over the empty hours after it
+    conflict, = [line for line in ax.get_lines() if line.get_label() == "conflict (at arrival)"]
+    at = [pd.Timestamp(x * 86_400, unit="s", tz="UTC").round("s") for x in conflict.get_xdata(orig=False)]
+    assert at == [day(1, 9.5)]
+    assert ax.get_title() == "40 duplicates, 1 conflict"
+
+
+def test_the_checklist_counts_only_replays_whose_scope_covered_the_investigation():
+    """Issue 21: a replay of another entity or stream in the same hours does not tick "replay scoped"."""
+    from pik_nb.notebook import Investigation
+    from pik_nb.read.frames import RUN_COLUMNS
+
+    def run(replay_id, *, entity=None, source=None, event_type=None, dry_run=False, start=None, end=None):
+        start, end = start or day(1, 0), end or day(2, 0)
+        return {"replay_id": replay_id, "dry_run": dry_run, "entity_id": entity, "source": source,
+                "event_type": event_type, "start": start.isoformat(), "end": end.isoformat()}
+    runs = from_records([run("other-entity", entity="y"), run("mine", entity="x"), run("dry", entity="x", dry_run=True),
+                         run("stream", source="mobile_app", event_type="workout_completed"),
+                         run("web", source="web", event_type="order_placed"),
+                         run("mine-mobile", entity="x", source="mobile_app", event_type="workout_completed"),
+                         run("before", entity="x", start=day(-5, 0), end=day(0, 0))], RUN_COLUMNS)
+    window = {"start": day(1, 0), "end": day(3, 0)}
+    events = frame([{"event_id": "a", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+                     "event_time": day(1), "ingest_time": day(1, 13), "status": "ACCEPTED"}])
+
+    def covering(**scope):
+        inv = Investigation(None, **window, **scope)
+        inv.events = events[events["entity_id"] == scope["entity_id"]] if "entity_id" in scope else events
+        return sorted(inv.covering(runs)["replay_id"])
+    assert covering(entity_id="x") == ["mine", "mine-mobile", "stream"]  # not web: x has no web events
+    mobile = {"source": "mobile_app", "event_type": "workout_completed"}
+    assert covering(entity_id="x", **mobile) == ["mine", "mine-mobile", "stream"]
+    assert covering(source="mobile_app", event_type="workout_completed") == ["stream"]
+    assert covering(entity_id="z") == []
+
+
+def test_rejected_requests_naming_a_stream_that_never_delivered_make_no_gaps():
+    """The bad deploy's requests (source "mobile_app/v2", refused) are no stream the entity should have."""
+    rows = [{"event_id": f"m{n}", "entity_id": "x", "source": "mobile_app", "event_type": "workout_completed",
+             "event_time": day(n), "ingest_time": day(n, 13), "status": "ACCEPTED"} for n in (1, 2, 3, 5)]
+    rejected = pd.DataFrame({"entity_id": ["x", "x"], "source": ["mobile_app/v2", "mobile_app"],
+                             "event_type": ["workout_completed"] * 2, "event_time": [day(2), day(4)]})
+    result = pik_nb.gaps(frame(rows), rejected=rejected, start=day(1, 0), end=day(6, 0))
+    assert [(r.source, (r.window - BASE).days, r.gap_class) for r in result.itertuples()] == [
+        ("mobile_app", 4, "only_rejected")]

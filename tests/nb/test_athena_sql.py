@@ -51,6 +51,7 @@ def pik_queries() -> dict[str, str]:
         sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(None, None, "c-1", "2026-11-20", "2026-11-27",
                                                                 field=field, freq=freq)
     sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
+    sent["streams (pik status)"] = queries.streams()
     return sent
 
 

@@ -87,7 +87,12 @@ def test_cli_commands_run_against_a_stack_and_fail_cleanly(stack):
     assert [a["status"] for a in json.loads(explained.output)["attempts"]] == ["ACCEPTED"]
     status = runner.invoke(cli, ["status", "--stack", name])
     assert status.exit_code == 0 and "replay_queue" in status.output
-    rows = [re.match(r"^(.+?)\s{2,}(\S.*)$", line) for line in status.output.splitlines()]
+    where, held = status.output.split("\n\n")
+    stream = f"{answer['s3_key'].split('source=')[1].split('/')[0]}/"
+    assert held.splitlines()[0] == "streams (1 stream, 1 attempt):"
+    assert re.fullmatch(rf"{stream}\S+  1 event in 1 attempt \(0 duplicates, 0 conflicts\), 1 entity; newest arrival "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", held.splitlines()[1]), held
+    rows = [re.match(r"^(.+?)\s{2,}(\S.*)$", line) for line in where.splitlines()]
     values = {row[1]: row[2] for row in rows}
     assert values["replay runs"] == "0" and values["latest replay"] == "none"
     assert len({row.start(2) for row in rows}) == 1  # every value starts in the same column

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import pik_nb
+from pik_nb._format import humanize_frame
 from pik_nb.analyses import durations
-from pik_nb.analyses.durations import humanize, humanize_frame
+from pik_nb.analyses.durations import humanize
 
 
 @pytest.mark.parametrize(("value", "text"), [

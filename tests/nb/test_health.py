@@ -127,7 +127,7 @@ def test_the_notebook_view_pads_the_window_and_the_summary_reads_the_whole_view(
     frame.loc[frame.index[50], "IngestLagMs_p99"] = 68_400_000   # 2026-11-21 02:00, after it: the plotted peak
     assert health.summary(frame, "2026-11-20", "2026-11-21") == (
         "from 2026-11-19 00:00 to 2026-11-22 00:00 UTC (the plotted range), 1,302 events arrived (1,200 accepted, "
-        "2 conflict, 100 rejected); lag p99 peaked at 19 h in the period starting 2026-11-21 02:00 UTC, after it.")
+        "2 conflicts, 100 rejected); lag p99 peaked at 19 h in the period starting 2026-11-21 02:00 UTC, after it.")
 
 
 def test_the_view_covers_when_the_windows_events_arrived():
@@ -163,3 +163,20 @@ def test_every_ingest_metric_of_a_conflict_is_dated_at_the_request_time(stack, c
     times = emf_times(capsys.readouterr().out.splitlines())
     assert times["ConflictCount"] == {pd.Timestamp(then)} and times["RejectedCount"] == {pd.Timestamp(then)}
     assert set().union(*times.values()) == {pd.Timestamp(then)}
+
+
+@pytest.mark.parametrize("start", ["garbage", None, "NaT", float("nan")])
+def test_a_bound_that_is_no_time_is_a_scope_error_not_a_traceback(start):
+    from pik_nb.analyses import health
+
+    with pytest.raises(pik_nb.ScopeError, match=r"^start must be a date or time like 2026-11-20"):
+        health.from_emf([], start, "2026-11-21", "1min")
+
+
+def test_a_window_that_would_build_too_many_rows_is_refused_with_the_bound():
+    from pik_nb.analyses import health
+
+    with pytest.raises(pik_nb.ScopeError, match=r"^52,596,000 periods of 1 min from 2026-11-20 to 2126-11-21 "
+                                                r"exceed the bound of 100,000 rows"):
+        health.from_emf([], "2026-11-20", "2126-11-21", "1min")
+    assert len(health.from_emf([], "2026-11-20", "2026-11-21", "1min")) == 1440

@@ -13,6 +13,7 @@ from pik_nb.sql import queries as queries_sql
 from tests.nb.generate import synthetic, write_curated
 
 NEVER, ONLY_DUPLICATES = ("entity-1", "2026-11-05"), ("entity-2", "2026-11-07")
+ONE_STREAM = ("entity-3", "app", "2026-11-09")  # its web and pos events arrive that day: only per stream is it a gap
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,9 @@ def archive(tmp_path_factory):
     attempts, truth = synthetic(4000, entities=30, days=20, seed=7)
     entity, day = attempts["entity_id"], attempts["event_date"]
     planted = (entity == ONLY_DUPLICATES[0]) & (day == ONLY_DUPLICATES[1])
-    attempts = attempts[~((entity == NEVER[0]) & (day == NEVER[1])) & ~(planted & (attempts["status"] == "ACCEPTED"))]
+    one_stream = (entity == ONE_STREAM[0]) & (attempts["source"] == ONE_STREAM[1]) & (day == ONE_STREAM[2])
+    attempts = attempts[~((entity == NEVER[0]) & (day == NEVER[1])) & ~(planted & (attempts["status"] == "ACCEPTED"))
+                        & ~one_stream]
     repeat = attempts[attempts["entity_id"] == ONLY_DUPLICATES[0]].iloc[[0]].assign(
         status=pd.Categorical(["DUPLICATE"], categories=attempts["status"].cat.categories),
         event_time=pd.Timestamp(ONLY_DUPLICATES[1] + "T12:00:00Z").as_unit("us"), event_date=ONLY_DUPLICATES[1],
@@ -56,14 +59,35 @@ def test_duplicates_per_source_in_sql_equals_pandas(archive):
     assert got["duplicates"].sum() == (attempts["status"] == "DUPLICATE").sum()
 
 
-def test_daily_gaps_in_sql_equal_pandas_and_find_the_planted_ones(archive):
+def _as_text(gaps: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """pandas' gaps with text keys in value order (a categorical sorts by its categories, SQL by value)."""
+    gaps = gaps.astype({k: "str" for k in keys})
+    return gaps.sort_values([*keys, "window"], kind="stable").reset_index(drop=True)
+
+
+def test_daily_gaps_in_sql_equal_pandas_per_stream_and_find_the_planted_ones(archive):
     attempts, _, sql = archive
-    expected = pik_nb.gaps(attempts, freq="1D", by="entity_id")
-    expected["entity_id"] = expected["entity_id"].astype("str")
+    keys = ["entity_id", "source", "event_type"]
     got = sql_analyses.gaps_daily(sql)
+    athena = queries_sql.gaps_daily(dialect="athena")  # Trino SQL: tests/nb/test_athena_sql.py parses it
+    assert athena.replace("sequence(", "generate_series(") == queries_sql.gaps_daily()  # only the series differs
+    pd.testing.assert_frame_equal(got, _as_text(pik_nb.gaps(attempts, freq="1D", by="entity_id"), keys))
+    found = {(row.entity_id, row.source, f"{row.window:%Y-%m-%d}"): row.gap_class for row in got.itertuples()}
+    repeat_source = attempts.loc[attempts["attempt_id"] == "planted", "source"].astype("str").item()
+    assert {found.get((NEVER[0], source, NEVER[1])) for source in ("web", "app", "pos")} == {"never_arrived"}
+    assert found[(ONLY_DUPLICATES[0], repeat_source, ONLY_DUPLICATES[1])] == "only_duplicates"
+    assert found[ONE_STREAM] == "never_arrived"
+    one_day = attempts[(attempts["entity_id"] == ONE_STREAM[0]) & (attempts["event_date"] == ONE_STREAM[2])]
+    assert set(one_day["source"].astype("str")) == {"web", "pos"}  # on-time streams the entity had that day
+
+
+def test_daily_gaps_per_entity_alone_equal_pandas_and_miss_the_one_stream_day(archive):
+    attempts, _, sql = archive
+    got = sql_analyses.gaps_daily(sql, per_stream=False)
+    expected = _as_text(pik_nb.gaps(attempts, freq="1D", by="entity_id", per_stream=False), ["entity_id"])
     pd.testing.assert_frame_equal(got, expected)
     found = {(row.entity_id, f"{row.window:%Y-%m-%d}"): row.gap_class for row in got.itertuples()}
-    assert found[NEVER] == "never_arrived" and found[ONLY_DUPLICATES] == "only_duplicates"
+    assert found == {NEVER: "never_arrived", ONLY_DUPLICATES: "only_duplicates"}  # no ONE_STREAM day
 
 
 def test_a_scoped_where_prunes_to_the_same_answer_as_a_pandas_filter(archive):

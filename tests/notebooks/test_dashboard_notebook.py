@@ -18,7 +18,7 @@ from tests.notebooks.test_execute import ROOT, incident, shown  # noqa: F401  (f
 
 @pytest.fixture(scope="module")
 def dashboard_file(incident, tmp_path_factory):  # noqa: F811
-    stack, truth = incident
+    stack, truth, *_ = incident
     path = tmp_path_factory.mktemp("dashboard") / DASHBOARD_FILE
     write_demo_dashboard(pik_nb.connect(path=stack.info_file), truth, path)
     return path
@@ -38,7 +38,7 @@ def test_the_demo_dashboard_is_a_nightly_job_with_a_cutoff(dashboard_file):
 
 
 def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashboard_file, tmp_path):  # noqa: F811
-    stack, truth = incident
+    stack, truth, *_ = incident
     parameters = {"local_file": str(stack.info_file), "source": truth.focus_source,
                   "event_type": truth.focus_event_type, "dashboard_file": str(dashboard_file)}
     text = "\n".join(run("6_dashboard.ipynb", parameters, tmp_path / "6_dashboard.ipynb"))
@@ -55,7 +55,7 @@ def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashb
 
 
 def test_the_incident_notebook_shows_what_the_dashboard_shows(incident, dashboard_file, tmp_path):  # noqa: F811
-    stack, truth = incident
+    stack, truth, *_ = incident
     parameters = {**truth.notebook_parameters(str(stack.info_file)), "dashboard_file": str(dashboard_file)}
     text = "\n".join(run("incident.ipynb", parameters, tmp_path / "incident.ipynb"))
     windows = len(pd.read_csv(dashboard_file))

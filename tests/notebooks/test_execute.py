@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from pik_local.demo import stage_incident
-from pik_nb.notebook.runner import run_notebook, write_html
 from pik_local.story import generate
+from pik_nb.notebook.runner import run_notebook, write_html
 from tests.support.processes import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +25,9 @@ def incident(tmp_path_factory):
     try:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL", stack.info.endpoint_url)  # stage_incident's boto3 calls reach moto
-            outcome = stage_incident(stack, generate(400, seed=11), workers=4, progress=False, say=lambda _: None)
-        yield stack, outcome.truth
+            plan = generate(400, seed=11)
+            outcome = stage_incident(stack, plan, workers=4, progress=False, say=lambda _: None)
+        yield stack, outcome.truth, plan
     finally:
         assert stack.stop() == 0
 
@@ -35,7 +35,7 @@ def incident(tmp_path_factory):
 @pytest.fixture(scope="module")
 def executed(incident):
     """Each notebook executed once (``test-output/notebooks/<name>.ipynb`` and ``.html``)."""
-    stack, truth = incident
+    stack, truth, *_ = incident
     OUTPUT.mkdir(parents=True, exist_ok=True)
     done = {}
     for path in NOTEBOOKS:
@@ -62,16 +62,17 @@ def test_notebook_runs_top_to_bottom_and_states_findings(executed, name):
 
 
 def test_incident_notebook_findings_match_the_truth(incident, executed):
-    _, truth = incident
+    _, truth, *_ = incident
     text = "\n".join(shown(executed["incident.ipynb"]))
-    assert "1 missing entity-day window(s): 1 arrived late" in text  # the missing day, filled by the fix
     # the EMF lines, dated at arrival; the view covers the conflicts and the fix, which arrive now
-    assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), [\d,]+ events "
-                     r"arrived \([\d,]+ accepted, [\d,]+ duplicate, [\d,]+ conflict, [\d,]+ rejected\); lag p99 peaked at \d+ [dh]"
-                     r".* UTC, (inside the incident window|before it|after it)\.", text)
+    assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
+                     r"[\d,]+ events arrived \([\d,]+ accepted, [\d,]+ duplicates?, [\d,]+ conflicts?, "
+                     r"[\d,]+ rejected\); lag p99 peaked at \d+ [dh].* UTC, "
+                     r"(inside the incident window|before it|after it)\.", text)
     assert re.search(r"the latest-arriving stream is \w+/\w+ \(p99 ", text)
     assert f"count for {truth.focus_entity} on {truth.missing_day} went from" in text
     assert f"{len(truth.fix_event_ids)} events added, 0 removed; causes: late arrival, replay." in text
+    assert_the_story(text, *incident[1:], "**Finding:**")
     assert "- [x] raw verified" in text and "- [x] processor observed" in text and "- [x] version validated" in text
     assert "- [ ] root cause noted" in text and "4 of 5 checks done" in text
     assert "a duplicate storm: " in text and f"UTC in {truth.focus_source}/{truth.focus_event_type} (up to" in text
@@ -90,7 +91,7 @@ def test_the_report_images_carry_alternative_text(executed, name):
 
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS if p.name != "5_replay.ipynb"])
 def test_an_empty_scope_says_so_and_finishes(incident, tmp_path, capfd, name):
-    stack, truth = incident
+    stack, truth, *_ = incident
     start, end = truth.incident_window
     parameters = {"local_file": str(stack.info_file), "entity_id": "nobody", "start": start, "end": end}
     run = run_notebook(ROOT / "notebooks" / name, tmp_path / name, parameters=parameters, cwd=ROOT / "notebooks")
@@ -109,7 +110,7 @@ def test_pik_incident_open_then_report(incident, tmp_path):
 
     from tests.support.processes import PIK
 
-    stack, truth = incident
+    stack, truth, *_ = incident
     start, end = truth.incident_window
     opened = subprocess.run([*PIK, "incident", "open", "missing-day", "--entity", truth.focus_entity,
                              "--start", start, "--end", end, "--local-file", str(stack.info_file), "--dir", "incidents",
@@ -123,7 +124,55 @@ def test_pik_incident_open_then_report(incident, tmp_path):
     reported = subprocess.run([*PIK, "incident", "report", "missing-day", "--dir", "incidents"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
     assert reported.returncode == 0, reported.stderr
-    assert "Finding:" in notebook.with_suffix(".html").read_text()
+    assert reported.stdout.strip() == f"report: incidents/{notebook.stem}.html (from incidents/{notebook.name})"
+    assert_the_story(report_text(notebook.with_suffix(".html")), *incident[1:], "Finding:")
+
+
+def test_the_demos_report_tells_the_planted_story(incident, executed):
+    """The HTML report of the demo's scope (the focus entity in the focus stream), as a person reads it."""
+    report = report_text((OUTPUT / "incident.ipynb").with_suffix(".html"))
+    assert_the_story(report, *incident[1:], "Finding:")
+    _, truth, _ = incident
+    start, end = truth.incident_window
+    assert report.index("run at") < report.index("Finding:")  # the scope and run time head the report
+    assert f"entity_id {truth.focus_entity}" in report and f"start {start}" in report and f"end {end}" in report
+
+
+def report_text(path: Path) -> str:
+    """What a reader of the HTML report sees: tags and scripts stripped, entities unescaped."""
+    import html
+
+    page = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", path.read_text())
+    return re.sub(r"[ \t]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def assert_the_story(text: str, truth, plan, finding: str) -> None:
+    """Every sentence a person reads against what the generator planted (issue 21)."""
+    focus, stream = truth.focus_entity, f"{truth.focus_source}/{truth.focus_event_type}"
+    compact = re.sub(r"\s+", " ", text)
+    # the missing day: named, with its stream and class, though the entity's other streams arrived on time
+    gaps = re.search(r"Finding:\W+\d+ missing stream-days?[^.]*\.", compact)
+    assert gaps and gaps.group(0).split("Finding:")[1].strip(" *") == (
+        f"1 missing stream-day: {focus} {stream} on {truth.missing_day} (arrived late)."), gaps and gaps.group(0)
+    assert "window(s)" not in compact and "0 missing" not in compact
+    # the late stream: the late burst hit the focus source
+    assert f"the latest-arriving stream is {stream} (p99 " in compact
+    # the storm, in the focus stream
+    assert re.search(rf"a duplicate storm: [\d,]+ duplicates in (an? \d+-(minute|hour|day) window|[\d,]+ windows "
+                     rf"of \d+ (minute|hour|day)s?) (from|between) .* UTC in {stream} \(up to", compact), compact
+    # the conflicts: the focus entity's re-used idempotency keys
+    start, end = truth.incident_window
+    inside = lambda e: start <= e.body["event_time"].replace("+00:00", "Z") < end  # noqa: E731  (same ISO form)
+    conflicts = sum(1 for e in plan.events if e.expected == "CONFLICT" and e.body["entity_id"] == focus and inside(e))
+    assert conflicts and f"{conflicts} conflict{'s' if conflicts > 1 else ''})" in compact
+    # the rejected requests of the bad deploy, around the window
+    rejected = re.search(r"(\d+) requests? rejected around the window", compact)
+    assert rejected and 1 <= int(rejected.group(1)) <= truth.expected()["REJECTED"]
+    # the replays: the demo replayed the focus entity's window, and the processor wrote a version from it
+    assert f"replay scoped: a replay (not a dry run) covered {focus}" in compact
+    assert "4 of 5 checks done: root cause noted still open." in compact  # replay scoped and processor observed ticked
+    assert not re.search(r"\b\d+\.0\b (events|attempts|duplicates|conflicts)", compact)  # counts are integers
+    assert finding in text
 
 
 def test_pik_incident_open_refuses_an_ambiguous_scope(tmp_path):
@@ -133,5 +182,6 @@ def test_pik_incident_open_refuses_an_ambiguous_scope(tmp_path):
 
     done = subprocess.run([*PIK, "incident", "open", "x", "--entity", "a", "--source", "s", "--start", "2026-01-01",
                            "--end", "2026-01-02", "--no-lab"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0 and "Error: give --entity, or --source with --event-type, not both (see: pik incident open --help)" in done.stderr
+    refused = "Error: give --entity, or --source with --event-type, not both (see: pik incident open --help)"
+    assert done.returncode != 0 and refused in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "incidents").exists()

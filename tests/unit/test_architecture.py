@@ -304,7 +304,7 @@ def test_importing_pik_nb_loads_neither_matplotlib_nor_ipywidgets():
 
 
 # --- pik_nb's rooms: what each may import (docs/architecture.md draws the same) -------------------
-LEAVES = {"pik_nb._errors", "pik_nb._times"}  # pik_nb-wide private leaves: any room may use them
+LEAVES = {"pik_nb._errors", "pik_nb._times", "pik_nb._format"}  # pik_nb-wide private leaves: any room may use them
 ROOMS = {  # room -> the other parts of pik_nb it may import
     "pik_nb.analyses": set(),                                  # DataFrames in, DataFrames and figures out
     "pik_nb.read": set(),                                      # a stack in, DataFrames out

@@ -34,3 +34,14 @@ def test_every_command_has_help_with_an_example(path, command):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output and "pik " in result.output
+
+
+@pytest.mark.parametrize("option", ["--api-port", "--aws-port"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(option):
+    from click.testing import CliRunner
+
+    from pik_cli import cli
+
+    result = CliRunner().invoke(cli, ["local", "up", option, "80000"])
+    assert result.exit_code == 2 and "80000 is not in the range 0<=x<=65535" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

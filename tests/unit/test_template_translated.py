@@ -136,6 +136,25 @@ def test_every_function_environment_fits_lambdas_4_kb_with_every_option_on(trans
         assert size > 3000, (name, size)  # the worst case really is filled in
 
 
+@pytest.mark.parametrize("url", ["", "https://marquez.example.com/api/v1/lineage"])
+def test_only_the_replay_and_processor_functions_get_the_lineage_endpoint(translated, url):
+    """``OpenLineageUrl`` (docs/lineage.md) reaches the two functions that emit, and nothing else: no other
+    function's 4 KB environment pays for it, no IAM statement is added (a POST leaves Lambda like any HTTPS call)."""
+    stack = _stack(translated, OpenLineageUrl=url)
+    functions = _of_type(stack, "AWS::Lambda::Function")
+    having = {name for name in functions if "LINEAGE_URL" in stack.function_environment(name)}
+    assert having == {"ReplayFunction", "ProcessorFunction"}
+    assert {stack.function_environment(name)["LINEAGE_URL"] for name in having} == {url}
+    assert stack.function_environment("ReplayFunction")["REPLAY_QUEUE_URL"]  # merged with Globals', not replacing
+    assert stack.condition("LineageEnabled") is bool(url)
+    outputs = translated["Outputs"]["OpenLineageUrl"]
+    assert outputs["Condition"] == "LineageEnabled" and stack.resolve(outputs["Value"]) == url
+    assert _stack(translated).role_policies("ReplayFunction") == _stack(
+        translated, OpenLineageUrl="https://x.example/l").role_policies("ReplayFunction")
+    assert re.fullmatch(translated["Parameters"]["OpenLineageUrl"]["AllowedPattern"], url)
+    assert not re.fullmatch(translated["Parameters"]["OpenLineageUrl"]["AllowedPattern"], "file:///etc/passwd")
+
+
 def test_api_facing_functions_answer_before_api_gateway_gives_up(translated):
     stack = _stack(translated)
     integrated = {uri.split("function:")[1].split("/")[0]
@@ -152,11 +171,12 @@ def test_api_facing_functions_answer_before_api_gateway_gives_up(translated):
 
 def test_no_function_needs_reserved_concurrency_by_default(translated):
     """A new account (concurrency 10) cannot reserve any: Lambda keeps 100 unreserved. The compaction
-    function's own one-at-a-time reservation is replaced by a lease (issue 17, finding 2, archive work)."""
+    function's own one-at-a-time reservation is replaced by a lease (issue 17, finding 2; issue 18,
+    finding 11)."""
     stack = _stack(translated)
     reserved = {name for name, r in _of_type(stack, "AWS::Lambda::Function").items()
                 if "ReservedConcurrentExecutions" in stack.resolve(r["Properties"])}
-    assert reserved <= {"CompactionFunction"}
+    assert reserved == set()  # the compaction function too: one run at a time is its lease's job
     assert translated["Parameters"]["ReservedConcurrency"]["Default"] == ""
 
 

@@ -21,6 +21,9 @@ _ser, _de = TypeSerializer(), TypeDeserializer()
 TRANSACT_ATTEMPTS = 6  # a first try and five retries: 10, 20, 40, 80, 160 ms at most
 TRANSACT_BACKOFF_S = 0.01
 MAX_TRANSACT_ITEMS = 100  # TransactWriteItems' limit
+BATCH_GET_KEYS = 100  # BatchGetItem: at most 100 keys (and 16 MB) per call
+BATCH_WRITE_ITEMS = 25  # BatchWriteItem: at most 25 put or delete requests per call
+BATCH_ATTEMPTS = 8  # unprocessed keys or items retried with back-off (AWS: "retry ... exponential backoff")
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -258,3 +261,47 @@ class AggregateStore(Table):
     def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
         """Every version for days ``start_day <= day <= end_day``."""
         return self.read(queries.aggregate_days(self.name, entity_id, start_day, end_day))
+
+
+class DeliveryRecords:
+    """``pik.core.ports.DeliveryLog`` on the replays table: one item per (target, event).
+
+    BatchGetItem and BatchWriteItem may answer part of a request as ``UnprocessedKeys`` /
+    ``UnprocessedItems`` (throttling, the 16 MB response bound) without an error; AWS's guidance is to
+    send those again with exponential back-off, which this does up to ``BATCH_ATTEMPTS`` times, then
+    raises ``StorageError`` (never answers a partial set as if it were whole)."""
+
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = Table(table, client)
+
+    def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for start in range(0, len(event_ids), BATCH_GET_KEYS):
+            wanted = [serialize({"pk": keys.delivery_pk(target_key, e), "sk": keys.DELIVERY_SK})
+                      for e in dict.fromkeys(event_ids[start:start + BATCH_GET_KEYS])]
+            request = {self.table.name: {"Keys": wanted, "ConsistentRead": True}}
+            for item in self._batches("batch_get_item", request, "RequestItems", "UnprocessedKeys", "Responses"):
+                record = deserialize(item)
+                found[record["event_id"]] = record
+        return found
+
+    def record(self, items: list[dict]) -> None:
+        for start in range(0, len(items), BATCH_WRITE_ITEMS):
+            puts = [{"PutRequest": {"Item": serialize(item)}} for item in items[start:start + BATCH_WRITE_ITEMS]]
+            list(self._batches("batch_write_item", {self.table.name: puts}, "RequestItems", "UnprocessedItems", None))
+
+    def _batches(self, operation: str, request: dict, field: str, unprocessed: str,
+                 answered: str | None) -> Iterator[dict]:
+        """Call ``operation`` until nothing is left unprocessed; the items answered (for a get)."""
+        for attempt in range(BATCH_ATTEMPTS):
+            try:
+                response = getattr(self.table.client, operation)(**{field: request})
+            except ClientError as exc:
+                raise StorageError(f"dynamodb {operation} {self.table.name}: {exc}") from exc
+            if answered:
+                yield from response.get(answered, {}).get(self.table.name, [])
+            request = response.get(unprocessed) or {}
+            if not request:
+                return
+            time.sleep(random.uniform(0, TRANSACT_BACKOFF_S * 2**attempt))  # back-off, not synchronisation
+        raise StorageError(f"dynamodb {operation} {self.table.name}: still unprocessed after {BATCH_ATTEMPTS} attempts")

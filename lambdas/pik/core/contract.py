@@ -51,7 +51,7 @@ class ValidEvent:
     event_time: datetime
     payload: Any
     idempotency_key: str | None
-    received: dict = field(repr=False)  # the fields as the producer sent them
+    received: dict[str, Any] = field(repr=False)  # the fields as the producer sent them
 
     @property
     def event_time_key(self) -> str:
@@ -85,13 +85,34 @@ class ValidEvent:
         return keys.conflict_key(self.source, self.event_type, self.event_date, self.event_id, self.content_sha256)
 
 
-def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict:
+def utf8_text(raw: bytes) -> str:
+    """The body as text, or ``ValidationError`` (``body``/``utf8``). JSON exchanged between systems is
+    UTF-8 (RFC 8259 §8.1), and raw objects must stay readable by Athena's JSON SerDe: a UTF-16 or
+    UTF-32 body (which Python's ``json.loads`` of bytes would quietly accept) is refused. A JSON text
+    holds no raw NUL, so NUL bytes mean UTF-16/32 even without a byte-order mark; a UTF-8 one is dropped.
+
+    >>> utf8_text(b'\\xef\\xbb\\xbf{}')
+    '{}'
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        wide = " (UTF-16 or UTF-32?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        message = f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8{wide}"
+        raise ValidationError([FieldError("body", "utf8", message)]) from exc
+    if "\x00" in text:
+        message = "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)"
+        raise ValidationError([FieldError("body", "utf8", message)])
+    return text.removeprefix("\ufeff")
+
+
+def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict[str, Any]:
     """Decode a request body into a JSON object, or raise ``ValidationError`` on field ``body``."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if len(raw) > limits.max_body_bytes:
         raise ValidationError([FieldError("body", "max_bytes", f"body exceeds {limits.max_body_bytes} bytes")], too_large=True)
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+        value = json.loads(utf8_text(raw), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
                            parse_float=_finite_float)
     except _OutOfRange as exc:
         raise ValidationError([FieldError("body", "number_range", str(exc))]) from exc
@@ -107,7 +128,7 @@ def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict:
     return value
 
 
-def validate(body: bytes | str | dict, *, now: datetime, limits: Limits = Limits()) -> ValidEvent:
+def validate(body: bytes | str | dict[str, Any], *, now: datetime, limits: Limits = Limits()) -> ValidEvent:
     """Check every rule and return the event, or raise one ``ValidationError`` listing all breaks.
 
     >>> ev = validate('{"source":"app","event_type":"click","entity_id":"u1",'
@@ -124,14 +145,14 @@ def validate(body: bytes | str | dict, *, now: datetime, limits: Limits = Limits
     key = text_field(data, "idempotency_key", limits.max_key_chars, errors, required=False)
     event_time = _time(data, now, limits, errors)
     payload, too_large = _payload(data, limits, errors)
-    if errors:
-        raise ValidationError(errors, too_large=too_large)
+    if errors or source is None or event_type is None or entity_id is None or event_time is None:
+        raise ValidationError(errors, too_large=too_large)  # a field left None has put its error in the list
     received = {name: data[name] for name in FIELDS if name in data}
     return ValidEvent(source, event_type, entity_id, event_time, payload, key, received)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    result: dict = {}
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     for name, value in pairs:
         if name in result:
             raise ValueError(f"duplicate key {name[:64]!r}")
@@ -178,7 +199,7 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text)
 
 
-def text_field(data: dict, name: str, max_chars: int, errors: list[FieldError], *, required: bool) -> str | None:
+def text_field(data: dict[str, Any], name: str, max_chars: int, errors: list[FieldError], *, required: bool) -> str | None:
     """A bounded, printable string field, or None with the broken rule appended to ``errors``."""
     if name not in data or data[name] is None:
         if required:
@@ -198,7 +219,7 @@ def text_field(data: dict, name: str, max_chars: int, errors: list[FieldError], 
     return None
 
 
-def _name(data: dict, name: str, limits: Limits, errors: list[FieldError]) -> str | None:
+def _name(data: dict[str, Any], name: str, limits: Limits, errors: list[FieldError]) -> str | None:
     """Source and type become S3 partition names: a strict character set, no ``..``."""
     value = text_field(data, name, limits.max_name_chars, errors, required=True)
     if value is None:
@@ -209,7 +230,7 @@ def _name(data: dict, name: str, limits: Limits, errors: list[FieldError]) -> st
     return value
 
 
-def _time(data: dict, now: datetime, limits: Limits, errors: list[FieldError]) -> datetime | None:
+def _time(data: dict[str, Any], now: datetime, limits: Limits, errors: list[FieldError]) -> datetime | None:
     text = text_field(data, "event_time", limits.max_time_chars, errors, required=True)
     if text is None:
         return None
@@ -229,7 +250,7 @@ def _time(data: dict, now: datetime, limits: Limits, errors: list[FieldError]) -
     return value
 
 
-def _payload(data: dict, limits: Limits, errors: list[FieldError]) -> tuple[Any, bool]:
+def _payload(data: dict[str, Any], limits: Limits, errors: list[FieldError]) -> tuple[Any, bool]:
     if "payload" not in data:
         errors.append(FieldError("payload", "required", "payload is required"))
         return None, False

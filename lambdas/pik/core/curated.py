@@ -9,6 +9,8 @@ S3 (the raw bucket; ``raw/`` stays the truth and is never rewritten):
 - ``curated/manifests/source=S/event_type=T/event_date=D.json``  the partition's current files + ids
 - ``curated/schemas/source=S/event_type=T.json``  the stream's typed payload columns (name -> kind)
 - ``curated/watermark.json``  attempts *recorded* (written) before ``recorded_at`` are compacted
+- ``curated/orphans/source=S/event_type=T/event_date=D.json``  a run that lost its lease wrote parts
+  there: the next run collects them (``pik.services.compact``)
 
 One stream (source, event_type) has one kind per payload column over time: a partition's kinds are
 joined with the stream's recorded ones (``widen``: ``int`` -> ``float`` -> ``text``, ``bool`` ->
@@ -38,6 +40,7 @@ LAYOUTS = (ATTEMPTS, EVENTS)
 WATERMARK_KEY = f"{PREFIX}/watermark.json"
 MANIFEST_PREFIX = f"{PREFIX}/manifests/"
 SCHEMA_PREFIX = f"{PREFIX}/schemas/"
+ORPHANS_PREFIX = f"{PREFIX}/orphans/"
 MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v2"
 STREAM_SCHEMA = "pik.curated.stream-schema.v1"
 INT64 = (-2**63, 2**63 - 1)
@@ -78,6 +81,11 @@ def manifest_key(partition: Partition) -> str:
     return f"{MANIFEST_PREFIX}{partition.path()}.json"
 
 
+def orphans_key(partition: Partition) -> str:
+    """Where a run that lost its lease says it left parts under ``partition``."""
+    return f"{ORPHANS_PREFIX}{partition.path()}.json"
+
+
 def stream_manifest_prefix(source: str, event_type: str) -> str:
     """Where the manifests of one stream's partitions live (one per day)."""
     return f"{MANIFEST_PREFIX}source={source}/event_type={event_type}/"
@@ -99,12 +107,12 @@ def partition_of_manifest(key: str) -> Partition:
 
 
 # --- rows ---------------------------------------------------------------------------------
-def attempt_row(item: dict) -> dict:
+def attempt_row(item: dict[str, Any]) -> dict[str, Any]:
     """An attempts row from an attempt item (``pik.core.records.attempt_item``)."""
     return {name: item.get(name) for name in ATTEMPT_COLUMNS}
 
 
-def event_row(item: dict, raw: dict) -> dict:
+def event_row(item: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     """An events row from the ACCEPTED attempt item and its raw object; the payload as canonical
     JSON text plus its top-level scalar fields (``payload_fields``)."""
     payload = raw["event"].get("payload")
@@ -114,7 +122,7 @@ def event_row(item: dict, raw: dict) -> dict:
     return row
 
 
-def payload_fields(payload: Any) -> dict:
+def payload_fields(payload: Any) -> dict[str, Any]:
     """Top-level scalar fields of an object payload, under SQL-safe lower-case names.
 
     >>> payload_fields({"amount": 12.5, "Country": "DE", "items": [1], "source": "x", "ok": True})
@@ -159,7 +167,7 @@ def widen(a: str | None, b: str | None) -> str | None:
     return "float" if {a, b} == {"int", "float"} else "text"
 
 
-def payload_kinds(rows: Iterable[dict], known: dict[str, str] | None = None) -> dict[str, str]:
+def payload_kinds(rows: Iterable[dict[str, Any]], known: dict[str, str] | None = None) -> dict[str, str]:
     """Each payload column's kind over ``rows`` widened with the ``known`` kinds (the stream's
     recorded schema): ``bool``, ``int``, ``float`` or ``text``. Sorted by name, so parts are stable;
     a column only ever null is left out until a value names its kind.
@@ -177,11 +185,11 @@ def payload_kinds(rows: Iterable[dict], known: dict[str, str] | None = None) -> 
     return {name: kind for name, kind in sorted(kinds.items()) if kind is not None}
 
 
-def accepted(items: Iterable[dict]) -> list[dict]:
+def accepted(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item.get("status") == ACCEPTED]
 
 
-def sort_key(row: dict) -> tuple:
+def sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
     """Parts hold rows in (event_time, event_id, ingest_time, attempt_id) order: same rows, same bytes."""
     return (row.get("event_time") or "", row.get("event_id") or "", row.get("ingest_time") or "",
             row.get("attempt_id") or "")
@@ -189,7 +197,7 @@ def sort_key(row: dict) -> tuple:
 
 # --- manifests and watermark --------------------------------------------------------------
 def manifest_document(partition: Partition, files: dict[str, list[str]], ids: dict[str, list[str]],
-                      columns: dict[str, dict[str, str]], compacted_at: str) -> dict:
+                      columns: dict[str, dict[str, str]], compacted_at: str) -> dict[str, Any]:
     """The partition's current parts per layout, the ids each part holds (attempt ids in an
     attempts part, event ids in an events part), sorted, and each layout's columns (name -> kind),
     so a reader knows every part's schema without opening it."""
@@ -200,7 +208,7 @@ def manifest_document(partition: Partition, files: dict[str, list[str]], ids: di
 
 
 def stream_schema_document(source: str, event_type: str, columns: dict[str, str], updated_at: str, *,
-                           version: int = 0, days: dict[str, int] | None = None) -> dict:
+                           version: int = 0, days: dict[str, int] | None = None) -> dict[str, Any]:
     """The stream's payload columns (name -> kind), every events part of the stream has exactly
     these (after ``EVENT_COLUMNS``, before ``payload``); ``version`` counts widenings and ``days``
     maps each compacted day to the version its parts were written under (older ones are rewritten).

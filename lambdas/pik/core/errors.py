@@ -36,6 +36,7 @@ in ``pik.handlers.http`` (one table), the command line's messages and exit codes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class ValidationError(PikError):
         self.too_large = too_large
         super().__init__("; ".join(f"{e.field}: {e.rule}" for e in self.errors))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "error": "request too large" if self.too_large else "invalid request",
             "details": [e.to_dict() for e in self.errors],

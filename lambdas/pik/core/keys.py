@@ -138,3 +138,12 @@ def run_pk(replay_id: str) -> str:
 
 
 RUNS_GSI_PK = "RUNS"
+
+#: One item per (external target, event): the latest delivery of that event to that target
+#: (``pik.core.deliveries``). The event id is in the partition key, so the writes of one run to one
+#: target spread over partitions instead of taking one key's ~1,000 writes/s.
+DELIVERY_SK = "DELIVERY"
+
+
+def delivery_pk(target_key: str, event_id: str) -> str:
+    return f"DELIVERY#{target_key}#{event_id}"

@@ -79,7 +79,7 @@ class Rule:
     default: Any = _MISSING
     text: str = ""
 
-    def pick(self, record: Any, envelope: dict | None = None) -> Any:
+    def pick(self, record: Any, envelope: dict[str, Any] | None = None) -> Any:
         """The value at the first path that has one (or the default / constant); ``_MISSING`` when none."""
         for root, steps in self.paths:
             value = _walk(record if root == "$" else envelope or {}, steps)

@@ -74,8 +74,9 @@ def exact_sum(values: list[int | float]) -> int | Decimal:
     >>> exact_sum([1e308, 1e308]), exact_sum([0.1, 0.2]), exact_sum([10**45, 1])
     (Decimal('2E+308'), Decimal('0.3'), 1000000000000000000000000000000000000000000001)
     """
-    if all(isinstance(v, int) for v in values):
-        return sum(values)
+    ints = [v for v in values if isinstance(v, int)]
+    if len(ints) == len(values):
+        return sum(ints)
     with localcontext(EXACT):
         return sum((as_decimal(v) for v in values), Decimal(0)).normalize()
 

@@ -34,16 +34,16 @@ SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
 
 
 class DocumentStore(Protocol):
-    def put_new(self, key: str, document: dict) -> bool:
+    def put_new(self, key: str, document: dict[str, Any]) -> bool:
         """Create ``key`` only if absent; False when it already existed (never overwrites)."""
 
-    def put(self, key: str, document: dict) -> None:
+    def put(self, key: str, document: dict[str, Any]) -> None:
         """Create or replace ``key``."""
 
-    def get(self, key: str) -> dict:
+    def get(self, key: str) -> dict[str, Any]:
         """The document at ``key``."""
 
-    def get_many(self, keys: list[str]) -> list[dict]:
+    def get_many(self, keys: list[str]) -> list[dict[str, Any]]:
         """The documents at ``keys``, in the same order."""
 
     def list_keys(self, prefix: str, *, after: str | None = None) -> list[str]:
@@ -51,42 +51,42 @@ class DocumentStore(Protocol):
 
 
 class EventIndex(Protocol):
-    def get_event(self, event_id: str) -> dict | None:
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
         """The dedup gate of ``event_id`` (consistent read), or None."""
 
-    def create_event(self, meta: dict, attempt: dict) -> bool:
+    def create_event(self, meta: dict[str, Any], attempt: dict[str, Any]) -> bool:
         """Gate and first attempt together; False if the gate already existed."""
 
-    def record_repeat(self, attempt: dict, counter: str) -> bool:
+    def record_repeat(self, attempt: dict[str, Any], counter: str) -> bool:
         """A later attempt plus one on the gate's ``counter``; never overwrites; False when the
         attempt was recorded but contention kept it from being counted."""
 
-    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
-                  page_size: int | None = None) -> Iterator[dict]:
+    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict[str, Any] | None = None,
+                  page_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Attempts of one entity with ``start_key <= event_time < end_key``, in event-time order."""
 
-    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
-                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
+    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict[str, Any] | None = None,
+                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict[str, Any]]:
         """Attempts of one source/type whose event time falls on ``day``, by arrival (or lateness)."""
 
 
 class AggregateStore(Protocol):
-    def append(self, items: list[dict]) -> bool:
+    def append(self, items: list[dict[str, Any]]) -> bool:
         """Claim one version of several metrics at once (at most 100 items): all written, or
         none and False when another writer holds any of those versions."""
 
-    def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict]:
+    def versions(self, entity_id: str, start_day: str, end_day: str) -> Iterator[dict[str, Any]]:
         """Every version of one entity for days ``start_day <= day <= end_day``."""
 
 
 class RunStore(Protocol):
-    def get(self, pk: str, sk: str) -> dict | None:
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """A run record (consistent read), or None."""
 
-    def put_new(self, item: dict) -> bool:
+    def put_new(self, item: dict[str, Any]) -> bool:
         """Create a run record; False when its key was taken."""
 
-    def advance(self, pk: str, sk: str, step: int, fields: dict, *, unrequested: bool = False) -> bool:
+    def advance(self, pk: str, sk: str, step: int, fields: dict[str, Any], *, unrequested: bool = False) -> bool:
         """Set ``fields`` (a None value removes the attribute) and ``step = step + 1``, only if the
         record's ``step`` is still ``step`` (and, with ``unrequested``, no ``requested`` is set);
         False when another writer moved it first."""
@@ -96,8 +96,18 @@ class RunStore(Protocol):
         without moving ``step``; False when the run is not ``RUNNING``."""
 
 
+class DeliveryLog(Protocol):
+    """The latest delivery of each event to each external target (``pik.core.deliveries``)."""
+
+    def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The delivery records of those of ``event_ids`` the target already got, by event id."""
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        """Write delivery records (``pik.core.deliveries.delivery_item``), replacing older ones."""
+
+
 class MessageQueue(Protocol):
-    def send(self, messages: list[dict]) -> int:
+    def send(self, messages: list[dict[str, Any]]) -> int:
         """Send up to ``SEND_BATCH`` JSON messages; how many were sent."""
 
 
@@ -106,7 +116,7 @@ class ReplayTarget(Protocol):
 
     batch_size: int
 
-    def deliver(self, outgoing: list, replay_id: str) -> Delivered:
+    def deliver(self, outgoing: list[Any], replay_id: str) -> Delivered:
         """Send ``outgoing`` (``pik.core.targets.Outgoing``), re-sending what failed; never raises for
         the target's refusals, which come back as ``Delivered.failed_ids`` and ``error``."""
 
@@ -114,7 +124,7 @@ class ReplayTarget(Protocol):
 class DeadLetters(Protocol):
     """The replay queue's dead-letter queue, drained by a redrive run."""
 
-    def receive(self) -> list[tuple[str, dict | None]]:
+    def receive(self) -> list[tuple[str, dict[str, Any] | None]]:
         """Up to ``SEND_BATCH`` messages as ``(receipt, body)`` (None: not a replay message); hidden a while."""
 
     def delete(self, receipts: list[str]) -> None:
@@ -169,3 +179,10 @@ class Lease(Protocol):
 
     def release(self, holder: str, partition: str) -> None:
         """End the lease, leaving ``partition`` for the next holder to collect."""
+
+
+class Lineage(Protocol):
+    """Where OpenLineage RunEvents go (``pik.core.lineage``); never raises."""
+
+    def emit(self, events: list[dict[str, Any]]) -> int:
+        """Send ``events`` in order; returns how many were not delivered."""

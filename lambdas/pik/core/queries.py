@@ -31,7 +31,7 @@ from .records import ATTEMPT_ITEM
 ENTITY_WINDOW = "ent_pk = :p AND ent_sk BETWEEN :a AND :b"
 
 
-def entity_window(table: str, entity_id: str, low: str, high: str, *, limit: int | None = None) -> dict:
+def entity_window(table: str, entity_id: str, low: str, high: str, *, limit: int | None = None) -> dict[str, Any]:
     """Attempts of ``entity_id`` by event time; ``low``/``high`` are key-time strings.
 
     ``ent_sk`` is ``"<event_time>#<event_id>#<attempt_id>"``, so ``BETWEEN low AND high`` keeps
@@ -42,7 +42,7 @@ def entity_window(table: str, entity_id: str, low: str, high: str, *, limit: int
 
 
 def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: bool = False,
-               limit: int | None = None) -> dict:
+               limit: int | None = None) -> dict[str, Any]:
     """Attempts of one source/type whose event date is ``day``, in arrival (or lateness) order."""
     index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
     return _request(table, index, "std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
@@ -72,10 +72,10 @@ def recorded_buckets(since: str, until: str) -> list[str]:
 
 
 def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,
-                  since: str | None = None) -> dict:
+                  since: str | None = None) -> dict[str, Any]:
     """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only (that
     arrived at or after the key-time ``since``, when given)."""
-    request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+    request: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
     if since is not None:
         request["FilterExpression"] += " AND ingest_time >= :w"
@@ -83,26 +83,26 @@ def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int |
     return _limited(request, limit)
 
 
-def gates_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict:
+def gates_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict[str, Any]:
     """Segment ``segment`` of ``total_segments`` of a parallel scan of dedup gates: event id and raw key."""
-    request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
+    request: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
                "FilterExpression": "sk = :m", "ProjectionExpression": "event_id, s3_key",
                "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}
     return _limited(request, limit)
 
 
-def event_items(table: str, event_id: str) -> dict:
+def event_items(table: str, event_id: str) -> dict[str, Any]:
     """Every item of one event: the dedup gate (``META``) and one item per ingest attempt."""
     return _request(table, None, "pk = :p", {":p": keys.event_pk(event_id)}, limit=None)
 
 
-def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None) -> dict:
+def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None) -> dict[str, Any]:
     """Every version of every metric of ``entity_id`` for days ``start_day <= day <= end_day``."""
     return _request(table, None, "pk = :p AND sk BETWEEN :a AND :b",
                     {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"}, limit=limit)
 
 
-def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict:
+def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict[str, Any]:
     """Replay runs newest first, created in ``[low, high]`` when given (key-time strings)."""
     condition, values = "runs_pk = :p", {":p": keys.RUNS_GSI_PK}
     if low is not None and high is not None:
@@ -114,19 +114,19 @@ def replay_runs(table: str, low: str | None = None, high: str | None = None, *, 
     return _request(table, keys.RUNS_INDEX, condition, values, limit=limit, newest_first=True)
 
 
-def entity_cursor(item: dict) -> dict:
+def entity_cursor(item: dict[str, Any]) -> dict[str, Any]:
     """Where an ``entity_window`` query resumes after ``item``."""
     return {k: item[k] for k in ("pk", "sk", "ent_pk", "ent_sk")}
 
 
-def stream_cursor(item: dict, *, lateness: bool = False) -> dict:
+def stream_cursor(item: dict[str, Any], *, lateness: bool = False) -> dict[str, Any]:
     """Where a ``stream_day`` query resumes after ``item``."""
     return {k: item[k] for k in ("pk", "sk", "std_pk", "lateness_sk" if lateness else "arrival_sk")}
 
 
 def _request(table: str, index: str | None, condition: str, values: dict[str, str], *, limit: int | None,
-             newest_first: bool = False) -> dict:
-    request: dict = {"TableName": table}
+             newest_first: bool = False) -> dict[str, Any]:
+    request: dict[str, Any] = {"TableName": table}
     if index:
         request["IndexName"] = index
     request["KeyConditionExpression"] = condition
@@ -136,11 +136,11 @@ def _request(table: str, index: str | None, condition: str, values: dict[str, st
     return _limited(request, limit)
 
 
-def _limited(request: dict, limit: int | None) -> dict:
+def _limited(request: dict[str, Any], limit: int | None) -> dict[str, Any]:
     return {**request, "Limit": limit} if limit else request
 
 
-def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict:
+def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict[str, Any]:
     """Segment of a parallel scan: the partition (source, type, event date) of every attempt that
     arrived at or after ``ingest_time_key`` (the compaction feed; a filter, so it reads the table)."""
     return {"TableName": table, "Segment": segment, "TotalSegments": total_segments,

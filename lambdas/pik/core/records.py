@@ -83,7 +83,7 @@ def lag_of(event: ValidEvent, attempt: Attempt) -> int:
     return lag_ms(event.event_time, attempt.ingest_time)
 
 
-def raw_document(event: ValidEvent, attempt: Attempt) -> dict:
+def raw_document(event: ValidEvent, attempt: Attempt) -> dict[str, Any]:
     """What a raw object holds: the event as received plus an envelope."""
     return {
         "envelope": {
@@ -99,7 +99,7 @@ def raw_document(event: ValidEvent, attempt: Attempt) -> dict:
     }
 
 
-def rejected_document(body: bytes, attempt: Attempt, errors: list[dict], max_bytes: int) -> dict:
+def rejected_document(body: bytes, attempt: Attempt, errors: list[dict[str, Any]], max_bytes: int) -> dict[str, Any]:
     """A bounded copy of a refused body with the reasons; ``truncated`` says if bytes were cut."""
     return {
         "schema": "pik.rejected.v1",
@@ -113,7 +113,7 @@ def rejected_document(body: bytes, attempt: Attempt, errors: list[dict], max_byt
     }
 
 
-def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: int | None = None) -> dict:
+def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: int | None = None) -> dict[str, Any]:
     """The dedup gate: written once, in the same transaction as the first ACCEPTED attempt."""
     item = {
         "pk": keys.event_pk(event.event_id),
@@ -141,7 +141,7 @@ def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: i
 
 
 def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: str, expires_at: int | None = None,
-                 recorded_at: datetime | None = None) -> dict:
+                 recorded_at: datetime | None = None) -> dict[str, Any]:
     """One ingest attempt, indexed by entity/time, by source/type/day in arrival and lateness order,
     and by the time it is recorded (``recorded_at``, the clock now unless given: build the item just
     before writing it)."""
@@ -188,7 +188,7 @@ def recorded_at(item: dict[str, Any]) -> str:
 def aggregate_item(
     *, entity_id: str, day: str, metric: str, version: int, value: Any, input_count: int,
     inputs_hash: str, code_version: str, computed_at: datetime, replay_id: str | None, manifest_key: str,
-) -> dict:
+) -> dict[str, Any]:
     """One append-only aggregate version."""
     return {
         "pk": keys.aggregate_pk(entity_id),
@@ -247,7 +247,7 @@ def answered_number(value: Any) -> Any:
     return read_number(stored) if isinstance(stored, Decimal) else stored
 
 
-def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict]) -> dict:
+def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every input of an aggregate: event id, payload hash and raw key, sorted by event id."""
     rows = sorted(inputs, key=lambda row: row["event_id"])
     return {"schema": "pik.manifest.v1", "entity_id": entity_id, "day": day,

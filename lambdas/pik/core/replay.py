@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -29,7 +29,7 @@ MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
           "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses", "dead_letters", "envelope")
+          "statuses", "dead_letters", "envelope", "resend")
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -83,17 +83,34 @@ class ReplayRequest:
     include_duplicates: bool = False
     dry_run: bool = True
     client_token: str | None = None
-    target: dict | None = None
+    target: dict[str, Any] | None = None
     rate_per_second: int | float | None = None
     event_ids_sha256: str | None = None
     event_ids_count: int | None = None
     statuses: tuple[str, ...] | None = None
     dead_letters: bool | None = None
+    resend: bool | None = None  # an external target gets again what it already got (default: skipped)
 
     @property
     def repair(self) -> bool:
         """Quarantined (REJECTED) requests re-submitted to ingest: selected by arrival time, not by index."""
         return self.statuses == (REJECTED,)
+
+    def window(self) -> tuple[datetime, datetime]:
+        """``(start, end)`` of a request by window (an entity's, a source/type's, the repair path's)."""
+        if self.start is None or self.end is None:
+            raise ValueError("this replay request has no window")
+        return self.start, self.end
+
+    def days(self) -> list[str]:
+        """The window's days, as ``days_between`` gives them."""
+        return days_between(*self.window())
+
+    def stream(self) -> tuple[str, str]:
+        """``(source, event_type)`` of a source/type request."""
+        if self.source is None or self.event_type is None:
+            raise ValueError("this replay request names no source and event type")
+        return self.source, self.event_type
 
     def wanted(self) -> tuple[str, ...]:
         """The attempt statuses this request selects."""
@@ -101,7 +118,7 @@ class ReplayRequest:
             return self.statuses
         return ("ACCEPTED", "DUPLICATE") if self.include_duplicates else ("ACCEPTED",)
 
-    def scope(self) -> dict:
+    def scope(self) -> dict[str, Any]:
         """The JSON-able request, as recorded on the run."""
         data = asdict(self)
         data["start"] = key_time(self.start) if self.start else None
@@ -112,7 +129,7 @@ class ReplayRequest:
         return identity.sha256_hex(identity.canonical_json(self.scope()))
 
     @classmethod
-    def from_scope(cls, scope: dict) -> ReplayRequest:
+    def from_scope(cls, scope: dict[str, Any]) -> ReplayRequest:
         """The request a run recorded (``scope()``), back again."""
         return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
                       "end": parse_aware(scope["end"]) if "end" in scope else None,
@@ -124,7 +141,7 @@ def ids_sha256(event_ids: tuple[str, ...]) -> str:
     return identity.sha256_hex(identity.canonical_json(list(event_ids)))
 
 
-def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...] | None]:
+def parse_request(data: dict[str, Any]) -> tuple[ReplayRequest, str | None, tuple[str, ...] | None]:
     """Validate a replay body; returns the request, an optional continuation token and the event ids
     it lists (None without ``event_ids``). Every field's errors are gathered, then raised together."""
     if not isinstance(data, dict):
@@ -147,15 +164,16 @@ def parse_request(data: dict) -> tuple[ReplayRequest, str | None, tuple[str, ...
     continuation = _continuation(data, errors)
     target = _target(data, errors)
     rate = _rate(data, errors)
+    resend = _resend(data, errors)
     if errors:
         raise ValidationError(errors)
     request = ReplayRequest(start, end, entity, source, event_type, limit, include_duplicates, dry_run, token,
                             target, rate, ids_sha256(event_ids) if event_ids else None,
-                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None)
+                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None, resend)
     return request, continuation, event_ids
 
 
-def _names(data: dict, errors: list[FieldError]) -> tuple[str | None, str | None, str | None]:
+def _names(data: dict[str, Any], errors: list[FieldError]) -> tuple[str | None, str | None, str | None]:
     """``entity_id``, ``source`` and ``event_type``, each optional; source and type are names."""
     limits = Limits()
     entity = text_field(data, "entity_id", limits.max_entity_chars, errors, required=False)
@@ -167,7 +185,7 @@ def _names(data: dict, errors: list[FieldError]) -> tuple[str | None, str | None
     return entity, source, event_type
 
 
-def _boolean(data: dict, name: str, default: bool | None, errors: list[FieldError]) -> Any:
+def _boolean(data: dict[str, Any], name: str, default: bool | None, errors: list[FieldError]) -> Any:
     """``data[name]`` as given (``default`` when absent): true or false, or null where the default is."""
     value = data.get(name, default)
     if not isinstance(value, bool) and not (value is None and default is None):
@@ -175,7 +193,7 @@ def _boolean(data: dict, name: str, default: bool | None, errors: list[FieldErro
     return value
 
 
-def _check_scope(data: dict, names: tuple[str | None, str | None, str | None], statuses: tuple[str, ...] | None,
+def _check_scope(data: dict[str, Any], names: tuple[str | None, str | None, str | None], statuses: tuple[str, ...] | None,
                  dead_letters: Any, errors: list[FieldError]) -> None:
     """One selection: an entity, a source and type, event ids, the DLQ (alone) or the rejected (repair)."""
     entity, source, event_type = names
@@ -196,7 +214,7 @@ def _check_scope(data: dict, names: tuple[str | None, str | None, str | None], s
                                  "statuses cannot narrow them"))
 
 
-def _window(data: dict, dead_letters: Any, errors: list[FieldError]) -> tuple[datetime | None, datetime | None]:
+def _window(data: dict[str, Any], dead_letters: Any, errors: list[FieldError]) -> tuple[datetime | None, datetime | None]:
     """``[start_time, end_time)``, at most ``MAX_WINDOW``; none for the DLQ, optional for event ids."""
     if dead_letters or ("event_ids" in data and not ("start_time" in data or "end_time" in data)):
         return None, None  # the list is the selection; a window, when given, narrows it
@@ -208,14 +226,14 @@ def _window(data: dict, dead_letters: Any, errors: list[FieldError]) -> tuple[da
     return start, end
 
 
-def _continuation(data: dict, errors: list[FieldError]) -> str | None:
+def _continuation(data: dict[str, Any], errors: list[FieldError]) -> str | None:
     continuation = data.get("continuation")
     if continuation is not None and not isinstance(continuation, str):
         errors.append(FieldError("continuation", "type", "continuation must be the string a replay returned"))
     return continuation
 
 
-def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
+def _rate(data: dict[str, Any], errors: list[FieldError]) -> int | float | None:
     """``rate_per_second`` within the pacing bounds; a whole number as an int, so a recorded request
     fingerprints the same."""
     rate = data.get("rate_per_second")
@@ -223,6 +241,17 @@ def _rate(data: dict, errors: list[FieldError]) -> int | float | None:
         errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
         return None
     return int(rate) if rate is not None and float(rate).is_integer() else rate
+
+
+def _resend(data: dict[str, Any], errors: list[FieldError]) -> bool | None:
+    """``resend``: True sends an external target again what it already got (recorded only when true)."""
+    resend = data.get("resend")
+    if resend is not None and not isinstance(resend, bool):
+        errors.append(FieldError("resend", "type", "resend must be true or false"))
+    elif resend and data.get("target") is None:
+        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
+                                 "processor recomputes from its inputs: sending again is harmless)"))
+    return True if resend is True else None
 
 
 def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | None:
@@ -252,7 +281,7 @@ def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | 
         return None
 
 
-def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
+def _statuses(data: dict[str, Any], errors: list[FieldError]) -> tuple[str, ...] | None:
     """Attempt statuses to select (default ACCEPTED, plus DUPLICATE with ``include_duplicates``);
     ``["REJECTED"]`` alone is the repair path."""
     if "statuses" not in data:
@@ -268,7 +297,7 @@ def _statuses(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
     return chosen
 
 
-def _event_ids(data: dict, errors: list[FieldError]) -> tuple[str, ...] | None:
+def _event_ids(data: dict[str, Any], errors: list[FieldError]) -> tuple[str, ...] | None:
     """Up to ``MAX_EVENT_IDS`` event ids (64 hex characters), each kept once, in the order given."""
     if "event_ids" not in data:
         return None
@@ -297,7 +326,7 @@ class ReplayCall:
 BY_ID_FIELDS = ("replay_id", "dry_run", "continuation")
 
 
-def parse_call(data: dict) -> ReplayCall:
+def parse_call(data: dict[str, Any]) -> ReplayCall:
     """Validate a replay body: a scope (see ``parse_request``) or ``{"replay_id", "dry_run"?,
     "continuation"?}``, which names a recorded run (to read it, or to execute a dry run once).
     ``{"run": "<dry run's id>"}`` executes a reviewed dry run: ``{"replay_id": ..., "dry_run": false}``.
@@ -336,7 +365,7 @@ def _run_call(data: dict[str, Any]) -> dict[str, Any]:
                                                     else {})}
 
 
-def _when(data: dict, name: str, errors: list[FieldError]) -> datetime | None:
+def _when(data: dict[str, Any], name: str, errors: list[FieldError]) -> datetime | None:
     value = data.get(name)
     if not isinstance(value, str):
         errors.append(FieldError(name, "required", f"{name} is required (ISO-8601 with offset)"))
@@ -367,11 +396,11 @@ class Continuation:
 
     replay_id: str
     step: int
-    cursor: dict | None = None
+    cursor: dict[str, Any] | None = None
 
 
-def encode_continuation(replay_id: str, step: int, cursor: dict | None = None) -> str:
-    body: dict = {"replay_id": replay_id, "step": step}
+def encode_continuation(replay_id: str, step: int, cursor: dict[str, Any] | None = None) -> str:
+    body: dict[str, Any] = {"replay_id": replay_id, "step": step}
     if cursor is not None:
         body["cursor"] = cursor
     return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
@@ -402,7 +431,7 @@ def decode_continuation(token: str) -> Continuation:
     return Continuation(replay_id, step, cursor)
 
 
-def check_cursor(cursor: dict, request: ReplayRequest) -> None:
+def check_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
     """A resume position must lie inside ``request``'s scope: ``{"after": key}`` for an entity,
     ``{"day": one of the window's days, "after": key?}`` for a source/type. 400 otherwise."""
     if request.dead_letters:
@@ -419,22 +448,22 @@ def check_cursor(cursor: dict, request: ReplayRequest) -> None:
         _check_index_cursor(cursor, request)
 
 
-def _check_repair_cursor(cursor: dict, request: ReplayRequest) -> None:
+def _check_repair_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
     """The repair path's position: a day of the window and a ``rejected/`` key of that day."""
-    allowed_days = days_between(request.start, request.end)
+    allowed_days = request.days()
     if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
             "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
             isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
         raise _refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
 
 
-def _check_index_cursor(cursor: dict, request: ReplayRequest) -> None:
+def _check_index_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
     """A position in the events table's index: an entity's, or a source/type's on one day of the window."""
     allowed = {"after"} if request.entity_id is not None else {"day", "after"}
     if not isinstance(cursor, dict) or set(cursor) - allowed:
         raise _refuse("cursor", f"continuation's cursor may hold only {sorted(allowed)}")
     day = cursor.get("day")
-    if request.entity_id is None and "day" in cursor and day not in days_between(request.start, request.end):
+    if request.entity_id is None and "day" in cursor and day not in request.days():
         raise _refuse("day", "continuation's day must be a day of the request's window")
     after = cursor.get("after")
     if after is None:
@@ -445,7 +474,7 @@ def _check_index_cursor(cursor: dict, request: ReplayRequest) -> None:
         raise _refuse("day", "continuation's after needs its day")
     else:
         names, owner = ("pk", "sk", "std_pk", "arrival_sk"), (
-            "std_pk", keys.source_type_day_pk(request.source, request.event_type, day))
+            "std_pk", keys.source_type_day_pk(*request.stream(), day))
     if not isinstance(after, dict) or set(after) != set(names) or not all(
             isinstance(v, str) and 0 < len(v) <= MAX_KEY_CHARS for v in after.values()):
         raise _refuse("after", f"continuation's after must be an index key with string {', '.join(names)}")
@@ -460,8 +489,8 @@ class Tally:
     scanned: int = 0
     matched: int = 0
     sent: int = 0
-    by_day: dict | None = None
-    sample_event_ids: list | None = None
+    by_day: dict[str, int] = field(default_factory=dict)
+    sample_event_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_day = dict(self.by_day or {})
@@ -473,6 +502,6 @@ class Tally:
         if len(self.sample_event_ids) < SAMPLE_SIZE:
             self.sample_event_ids.append(event_id)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"scanned": self.scanned, "matched": self.matched, "sent": self.sent,
                 "by_day": dict(sorted(self.by_day.items())), "sample_event_ids": list(self.sample_event_ids)}

@@ -117,7 +117,7 @@ class AllowList:
     ForbiddenError: replay target http:https://evil.example/x is not allowed ...
     """
 
-    patterns: dict
+    patterns: dict[str, Any]
 
     @classmethod
     def from_text(cls, **by_kind: str) -> AllowList:
@@ -238,7 +238,7 @@ class UrlPattern:
         return host == self.host
 
 
-def target_label(target: dict | None) -> str:
+def target_label(target: dict[str, Any] | None) -> str:
     """How a run's recorded ``target`` is named: ``"replay_queue"`` (the stack's own) or ``"sqs:https://..."``."""
     return parse_target(target).label if target else "replay_queue"
 
@@ -330,7 +330,7 @@ class Outgoing:
     event_type: str
     event_time: str
     ingested_at: str
-    event: dict
+    event: dict[str, Any]
 
 
 def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: int = 1) -> dict[str, Any]:
@@ -413,7 +413,7 @@ def http_message(outgoing: Outgoing, target: Target, *, replay_id: str,
     return headers, encoded(document["data"]) if "data" in document else ""
 
 
-def encoded(document: dict) -> str:
+def encoded(document: dict[str, Any]) -> str:
     """The compact JSON text every target receives (and the HTTP signature covers)."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC as UTC  # the package's one UTC (``pik.core.timefmt.UTC``), re-exported
+from datetime import date, datetime, time, timedelta
 
-UTC = UTC
 _KEY_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -18,6 +18,26 @@ def parse_aware(text: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive time")
     return value.astimezone(UTC)
+
+
+def parse_bound(text: str) -> datetime:
+    """A window bound as a person types it: an ISO-8601 date (UTC midnight) or a time with an offset.
+    The ``ValueError`` is the sentence every front end shows (CLI options, the replay widget).
+
+    >>> parse_bound("2026-11-20").isoformat(), parse_bound("2026-11-20T10:00:00+01:00").isoformat()
+    ('2026-11-20T00:00:00+00:00', '2026-11-20T10:00:00+01:00')
+    """
+    text = str(text).strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 date (2026-11-20) or time with offset "
+                         f"(2026-11-20T10:00:00Z)") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset: add Z or +01:00 (pik never guesses a time zone)")
+    return parsed
 
 
 def now() -> datetime:

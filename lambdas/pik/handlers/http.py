@@ -63,14 +63,17 @@ def arrival_time(request_time_epoch: int | None) -> datetime:
     return datetime.fromtimestamp(request_time_epoch / 1000, UTC) if request_time_epoch else now()
 
 
-def resolver(*, rejected_metric: str, failed_metric: str) -> APIGatewayRestResolver:
+def resolver(*, rejected_metric: str, failed_metric: str, request_metric: str | None = None) -> APIGatewayRestResolver:
     """A resolver whose errors become ``{"error", "details"}`` JSON, never a traceback, and count
-    as ``rejected_metric`` (4xx: the request was refused) or ``failed_metric`` (5xx)."""
+    as ``rejected_metric`` (4xx: the request was refused) or ``failed_metric`` (5xx), and as one
+    ``request_metric`` (a request received, even when it never reached the route's own counting)."""
     app = APIGatewayRestResolver()
 
     @app.exception_handler(PikError)
     def _error(error: PikError) -> Response:
         status = http_status(error)
+        if request_metric:
+            count(request_metric)
         count(rejected_metric if status < 500 else failed_metric)
         if isinstance(error, ValidationError):
             return json_response(status, error.to_dict())

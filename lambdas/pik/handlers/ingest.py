@@ -9,9 +9,9 @@ from ..services import batch
 from ..services.ingest import IngestOutcome, ingest, reject
 from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
-from .observability import api_handler, count, ingest_metrics, logger, metrics_at
+from .observability import api_handler, ingest_metrics, logger, metrics_at
 
-app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount")
+app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount", request_metric="IngestRequestCount")
 
 
 @app.post("/ingest")
@@ -32,7 +32,7 @@ def ingest_route():
             answer = batch.ingest_batch(body, ingest_one, request_id=context.request_id)
         except ValidationError as err:  # the batch itself is malformed: refused and quarantined whole
             outcome = reject(body, Attempt(now, context.request_id), err, wired.documents, settings)
-            count("RejectedCount")
+            ingest_metrics([outcome.body])  # one request, refused: IngestRequestCount and RejectedCount
             return json_response(http_status(err), outcome.body)
         ingest_metrics(answer["results"])
         logger.info("ingest batch", extra={"counts": answer["counts"]})

@@ -7,7 +7,8 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..bootstrap import recomputer
+from ..bootstrap import lineage, lineage_names, recomputer
+from ..core.lineage import version_events
 from ..settings import Settings
 from .observability import count, logger, queue_handler
 
@@ -20,7 +21,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @queue_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     count("ProcessorMessageCount", len(event.get("Records") or []))
-    work = recomputer(Settings.from_env())
+    settings = Settings.from_env()
+    work, emitter = recomputer(settings), lineage(settings, context.get_remaining_time_in_millis)
     logged: set[tuple[str, str]] = set()
 
     def record_handler(record: SQSRecord) -> dict:
@@ -29,8 +31,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if result["written"] and group not in logged:  # once per entity-day, not per message
             logged.add(group)
             logger.info("aggregate versions", extra=result)
+            if settings.lineage_url and not result["dry_run"]:
+                count("LineageErrorCount", emitter.emit(version_events(_version(result), lineage_names(settings))))
         return result
 
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     count("ProcessorErrorCount", len(response["batchItemFailures"]))
     return cast(dict[str, Any], response)  # powertools' PartialItemFailureResponse, a TypedDict
+
+
+def _version(result: dict) -> dict:
+    """A recompute's answer as the aggregate version ``pik.core.lineage.version_events`` names."""
+    written = result["written"]
+    named = ("entity_id", "day", "inputs_hash", "code_version", "input_count", "replay_id")
+    return {**{k: result[k] for k in named}, "computed_at": min(row["computed_at"] for row in written),
+            "versions": {row["metric"]: row["version"] for row in written}}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from ..bootstrap import replay_wiring
+from ..bootstrap import lineage, lineage_names, replay_wiring
 from ..core.errors import FieldError, ValidationError
 from ..core.limits import API_GATEWAY_INTEGRATION_TIMEOUT
+from ..core.lineage import replay_events
 from ..core.timefmt import now
 from ..services.replay import Wiring, replay, steer
 from ..settings import Settings
@@ -34,8 +35,10 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
     return data, requester, settings, replay_wiring(settings, account, on_sent=sent.append), sent
 
 
-def _answered(run: dict, sent: list[int]) -> object:
+def _answered(run: dict, sent: list[int], settings: Settings) -> object:
     count("ReplayMessageCount", sum(sent))
+    if settings.lineage_url and not run["dry_run"]:  # the run's OpenLineage events as it stands (idempotent)
+        count("LineageErrorCount", lineage(settings, _remaining_ms).emit(replay_events(run, lineage_names(settings))))
     logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status", "target")})
     return json_response(200, run)
 
@@ -53,7 +56,7 @@ def _remaining_ms() -> int:
 def replay_route():
     data, requester, settings, wiring, sent = _call()
     run = replay(data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings, wiring=wiring)
-    return _answered(run, sent)
+    return _answered(run, sent, settings)
 
 
 @app.post("/replay/<replay_id>")
@@ -61,7 +64,7 @@ def steer_route(replay_id: str):
     data, requester, settings, wiring, sent = _call()
     run = steer(replay_id, data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings,
                 wiring=wiring)
-    return _answered(run, sent)
+    return _answered(run, sent, settings)
 
 
 @api_handler

@@ -52,16 +52,17 @@ class EventOutcome:
 
 def is_batch(body: bytes) -> bool:
     """Whether a request body is a batch (a JSON object with an ``events`` field), cheaply: only a
-    body that mentions ``"events"`` is parsed here; any other goes to single-event ingest as before.
+    body that mentions ``"events"`` (or holds an escape, which may spell it: ``"\\u0065vents"``) is
+    parsed here; any other, and any body that is not UTF-8 JSON, goes to single-event ingest.
 
-    >>> is_batch(b'{"events": []}'), is_batch(b'{"source": "app"}')
-    (True, False)
+    >>> is_batch(b'{"events": []}'), is_batch(b'{"\\u0065vents": []}'), is_batch(b'{"source": "app"}')
+    (True, True, False)
     """
-    if b'"events"' not in body:
+    if b'"events"' not in body and b"\\u" not in body:
         return False
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
+        value = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return False
     return isinstance(value, dict) and "events" in value
 

@@ -11,11 +11,14 @@ functions it is handed), and switches the partition's manifest:
 1. the lease is renewed (naming the partition), then parts are written under content-addressed
    keys (same rows -> same bytes -> same key);
 2. the lease is renewed again, then the manifest (files + ids per layout) is replaced: the switch,
-   atomic for manifest readers; a run that lost its lease stops before it (``LeaseError``);
+   atomic for manifest readers; a run that lost its lease stops before it (``LeaseError``), deletes
+   nothing (the new holder may be writing the very same keys) and leaves a note
+   (``curated.orphans_key``) so the next run collects what it wrote;
 3. parts of the old manifest that the new one no longer lists are deleted, and so is any other
    part under the partition that no manifest lists and that was written before this run took the
    lease (an orphan of a crashed run or delete: its writer's lease had ended, so it can never
-   switch a manifest to it any more).
+   switch a manifest to it any more); so are those of the partitions the previous holder left in
+   the lease and those named by notes written before this run took the lease.
 
 A partition whose parts would be exactly the ones its manifest lists is left untouched: a re-run
 writes nothing. Each stream's typed payload columns come from its schema document
@@ -37,6 +40,7 @@ partitions on the next run. raw/ is read only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -47,7 +51,7 @@ from itertools import groupby
 
 from ..core import curated
 from ..core.curated import ATTEMPTS, EVENTS, Partition
-from ..core.errors import LeaseError
+from ..core.errors import LeaseError, StorageError
 from ..core.ports import Archive, Catalog, DocumentStore, EventIndex, Lease, RecordedFeed
 from ..core.timefmt import key_time
 
@@ -138,10 +142,7 @@ class Compactor:
             totals["written" if result["written"] else "unchanged"] += 1
             totals["attempts"] += result["attempts"]
             totals["events"] += result["events"]
-        left = self._holding.previous_partition if self._holding else ""
-        if left and _partition(left) not in chosen:
-            self._fence(_partition(left))
-            totals["orphans"] += self.collect(_partition(left), None)
+        totals["orphans"] += self._collect_left(chosen)
         if self.catalog is not None and compacted:  # before the watermark moves: a failure is retried
             self.catalog.register(sorted(set(compacted)))
         watermark = previous
@@ -167,6 +168,23 @@ class Compactor:
         if orphans:
             self.archive.delete(orphans)
         return len(orphans)
+
+    def _collect_left(self, visited: list[Partition]) -> int:
+        """Collect the partition the previous holder left in the lease and those named by notes of
+        runs that lost their lease before this one took it (``visited`` ones were collected), then
+        remove those notes; how many parts."""
+        taken = self._holding.acquired_at if self._holding else self.now()
+        notes = {key: _partition(key[len(curated.ORPHANS_PREFIX):-len(".json")])
+                 for key, modified in self.archive.listed(curated.ORPHANS_PREFIX).items() if modified < taken}
+        left = {_partition(self._holding.previous_partition)} if self._holding and \
+            self._holding.previous_partition else set()
+        collected = 0
+        for partition in sorted((left | set(notes.values())) - set(visited)):
+            self._fence(partition)
+            collected += self.collect(partition, None)
+        if notes:
+            self.archive.delete(sorted(notes))
+        return collected
 
     def _until(self, now: datetime) -> datetime:
         until = now + LEASE_TTL
@@ -252,7 +270,7 @@ class Compactor:
         try:
             self._fence(partition)  # the switch happens only under a live lease
         except LeaseError:
-            self._withdraw(partition, [k for layout in curated.LAYOUTS for k in parts[layout]])
+            self._leave_note(partition)
             raise
         self.archive.write(key, _json(curated.manifest_document(partition, files, ids, columns, compacted_at)))
         stale = sorted({k for layout in curated.LAYOUTS for k in old_files.get(layout, [])} - {
@@ -261,13 +279,13 @@ class Compactor:
             self.archive.delete(stale)
         return {"written": True, "files": files, **counts}
 
-    def _withdraw(self, partition: Partition, written: list[str]) -> None:
-        """After losing the lease: delete the parts this run wrote that the partition's manifest (the
-        new holder's) does not list, so none is left for prefix readers (best effort)."""
-        body = self.archive.read(curated.manifest_key(partition))
-        files = json.loads(body)["files"] if body else {}
-        listed = {key for layout in curated.LAYOUTS for key in files.get(layout, [])}
-        self.archive.delete(sorted(set(written) - listed))
+    def _leave_note(self, partition: Partition) -> None:
+        """After losing the lease: say that this run wrote parts under ``partition``, for the next
+        run to collect. Deleting them here could remove a part the new holder has just written under
+        the same key (same rows, same bytes) and is about to list."""
+        note = {"partition": partition.path(), "holder": self.holder, "at": key_time(self.now())}
+        with contextlib.suppress(StorageError):  # best effort: the LeaseError is what the caller needs
+            self.archive.write(curated.orphans_key(partition), _json(note))
 
     def _event_rows(self, firsts: list[dict], old_parts: list[str]) -> list[dict]:
         """Events rows for the ACCEPTED attempts ``firsts``: payloads already in the partition's

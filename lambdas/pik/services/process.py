@@ -83,7 +83,8 @@ class Recomputer:
         """Recompute one entity-day; returns what was (or, in dry run, would be) written."""
         plan = self.plan(entity_id, day)
         answer = {"entity_id": entity_id, "day": day, "input_count": len(plan.inputs), "inputs_hash": plan.inputs_hash,
-                  "written": [], "dry_run": self.dry_run}
+                  "code_version": self.code_version, "replay_id": replay_id or "", "written": [],
+                  "dry_run": self.dry_run}
         if not plan.changed:
             return answer
         manifest_key = keys.manifest_key(entity_id, day, plan.inputs_hash)
@@ -196,7 +197,8 @@ class Recomputer:
                 value=value, input_count=count, inputs_hash=inputs_hash, code_version=self.code_version,
                 computed_at=computed_at, replay_id=replay_id, manifest_key=manifest_key) for metric, value in values.items()]
             if self.dry_run or self.aggregates.append(items):
-                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]]} for item in items]
+                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]],
+                         "computed_at": item["computed_at"]} for item in items]
             latest = self._latest_of_day(entity_id, day)  # another processor won these version numbers
             values = {metric: value for metric, value in values.items()
                       if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ..core import keys
+from ..core.deliveries import target_key
 from ..core.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from ..core.ports import RunStore
 from ..core.replay import (
@@ -52,6 +53,7 @@ from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
 from ..settings import Settings
 from . import replay_impact
+from .replay_deliveries import Ledger
 from .replay_execution import RELEASED, RESERVE_MS, Execution, Progress
 from .replay_sinks import sink_for
 from .replay_wiring import Wiring
@@ -75,7 +77,7 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         _allowed(call.request.target, settings, wiring.account)
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
-        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, wiring))
+        return answer(_unrecorded(call, requester, now, deadline, remaining_ms, settings, wiring))
     if call.event_ids and wiring.documents is not None:  # the list is kept apart from the run (size), by its hash
         wiring.documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256),
                                  {"event_ids": list(call.event_ids)})
@@ -93,11 +95,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     run moves at once. ``resume`` takes the lease of a paused (or stopped) run and executes it in this
     call. A completed or cancelled run refuses (409); so does a dry run (nothing to steer).
     """
-    action = data.get("action") if isinstance(data, dict) else None
-    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
-        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
-    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
-        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    action = _action(replay_id, data)
     if settings.dry_run:
         raise NotFoundError(f"no replay run {replay_id} (DRY_RUN records no runs)")
     runs = wiring.runs
@@ -130,6 +128,16 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
     raise ConflictError(f"replay run {replay_id} kept changing: send the action again")
 
 
+def _action(replay_id: str, data: dict) -> str:
+    """The steering action of a ``POST /replay/{id}`` body; a 400 naming the field otherwise."""
+    action = data.get("action") if isinstance(data, dict) else None
+    if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
+        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
+    if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
+        raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
+    return action
+
+
 def _allowed(target: dict, settings: Settings, account: str) -> None:
     AllowList.from_text(**settings.replay_targets).check(parse_target(target), settings.region, account)
 
@@ -159,7 +167,8 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids).run()
+        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids,
+                  ledger=_ledger(run, settings, wiring)).run()
     except Exception:
         progress.release()
         raise
@@ -169,12 +178,14 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
 def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
-              "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons", "last_error", "requested",
-              "requester", "created_at", "request", "continuation", "impact", "impact_key")
+              "skipped", "already_delivered", "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons",
+              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation",
+              "impact", "impact_key")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
+    view["skipped"] = run.get("skipped", 0)
     view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
-                                              "retried": run.get("retried", 0)}}
+                                              "retried": run.get("retried", 0), "skipped": view["skipped"]}}
     return view
 
 
@@ -219,6 +230,17 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
     return stored, False, True, None
 
 
+def _ledger(run: dict, settings: Settings, wiring: Wiring) -> Ledger | None:
+    """The deliveries of the run's external target (None: the stack's queue, the repair path, a DLQ redrive)."""
+    request = run["request"]
+    if request.get("target") is None or request.get("dead_letters") or wiring.deliveries is None:
+        return None
+    target = parse_target(request["target"])
+    return Ledger(wiring.deliveries, target_key(target, settings.region, wiring.account), target.label,
+                  run["replay_id"], resend=bool(request.get("resend")), clock=wiring.clock,
+                  already=run.get("already_delivered"))
+
+
 def _may_claim(run: dict, continued: int | None, now: str) -> bool:
     """A call may take the run's lease when its executor is gone (RUNNING, lease past) or when it
     brings the continuation of the step the run stopped at. Taking it is a conditional write on
@@ -249,7 +271,7 @@ def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: dateti
 
 
 def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, remaining_ms: Callable[[], int],
-                wiring: Wiring) -> dict:
+                settings: Settings, wiring: Wiring) -> dict:
     """A run under ``DRY_RUN=true``: the full logic, nothing written, nothing sent."""
     if call.request is None:
         raise NotFoundError(f"no replay run {call.replay_id} (DRY_RUN records no runs)")
@@ -260,7 +282,8 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
     progress = Progress(run, None)
-    Execution(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids).run()
+    Execution(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids,
+              ledger=_ledger(run, settings, wiring)).run()
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run

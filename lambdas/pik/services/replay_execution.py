@@ -20,8 +20,10 @@ from ..core.errors import PikError
 from ..core.pacing import Pacer
 from ..core.ports import SEND_BATCH, RunStore
 from ..core.replay import ACTIONS, ReplayRequest, RunStatus, StopReason, Tally, check_cursor, encode_continuation
+from ..core.targets import Delivered
 from ..core.timefmt import key_time
 from . import replay_impact
+from .replay_deliveries import Ledger, Split
 from .replay_selection import candidates, selected
 from .replay_sinks import Sink
 from .replay_wiring import Wiring
@@ -63,10 +65,12 @@ class Execution:
     """One call's walk of ``progress.run``; ``sink`` None is a dry run (nothing delivered)."""
 
     def __init__(self, progress: Progress, wiring: Wiring, sink: Sink | None, remaining_ms: Callable[[], int], *,
-                 event_ids: tuple[str, ...] | None = None) -> None:
+                 event_ids: tuple[str, ...] | None = None, ledger: Ledger | None = None) -> None:
         run = progress.run
         self.progress, self.wiring, self.sink, self.remaining_ms, self.event_ids = (
             progress, wiring, sink, remaining_ms, event_ids)
+        self.ledger = ledger  # an external target's deliveries: what it already got is skipped (or resent)
+        self.skipped = run.get("skipped", 0)  # matched, not sent: the target already had them
         self.request = ReplayRequest.from_scope(run["request"])
         check_cursor(run["cursor"], self.request)
         self.tally = Tally(*(run[name] for name in COUNTS))
@@ -106,6 +110,10 @@ class Execution:
                 if chosen:
                     self.tally.match(item["event_id"], item["event_date"])
                     groups[(item["entity_id"], item["event_date"])] = None
+                    if self.ledger is not None:
+                        self.ledger.note(item["event_id"])
+            if self.ledger is not None:
+                self.ledger.flush()
         impact = self._impact(groups)
         if impact is None:
             return self._finish()
@@ -148,12 +156,8 @@ class Execution:
         delay = self.pacer.delay_ms(self.now_ms())
         if self.remaining_ms() - delay < RESERVE_MS + self.worst_batch_ms:  # this batch, then the last save
             return self._unsent(StopReason.TIME)
-        if delay:
-            self.wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
-        started = self.now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
-        result = self.sink.deliver(self.batch)
-        self.pacer.sent(len(self.batch), started)
-        self.wiring.on_sent(result.sent)
+        split = self.ledger.split(self.batch) if self.ledger else Split(self.batch, [], 0, [])
+        result = self._deliver(split.fresh, delay)
         self.retried += result.retried
         self.last_error = result.error or self.last_error
         if result.refused_whole and getattr(self.sink, "stops_on_refusal", True):
@@ -168,12 +172,29 @@ class Execution:
             done = [item["receipt"] for item in self.batch if item["event_id"] not in result.failed_ids]
             self.wiring.dead_letters.delete(done)
             self.held.difference_update(done)
-        self.tally.sent += result.sent
+        if self.ledger is not None:
+            refused = set(result.failed_ids)
+            self.ledger.record([item["event_id"] for item in split.fresh if item["event_id"] not in refused])
+            self.ledger.counted(split)
+        self.tally.sent += result.sent + split.sent_before
+        self.skipped += len(split.skipped)
         self.tally.scanned += self.scanned_here
         for item in self.batch:
             self.tally.match(item["event_id"], item["event_date"])
         self.batch, self.scanned_here, self.before = [], 0, self.position
         return None
+
+    def _deliver(self, items: list[dict], delay: int) -> Delivered:
+        """Send ``items`` (nothing when every event was skipped) at the rate's schedule."""
+        if not items:
+            return Delivered(0)
+        if delay:
+            self.wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
+        started = self.now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
+        result = self.sink.deliver(items)
+        self.pacer.sent(len(items), started)
+        self.wiring.on_sent(result.sent)
+        return result
 
     def save(self, *, unrequested: bool = False, **fields: object) -> bool:
         """Write the counts and the cursor (and ``fields``); False when another call moved the run."""
@@ -181,7 +202,8 @@ class Execution:
             **self.tally.to_dict(), "cursor": self.position, "updated_at": key_time(self.wiring.clock()),
             "failed": self.failed + len(self.pending), "retried": self.retried,
             "failed_event_ids": (self.failed_ids + self.pending)[:FAILED_SAMPLE], "pending_event_ids": self.pending or None,
-            "failed_reasons": self.failed_reasons or None,
+            "failed_reasons": self.failed_reasons or None, "skipped": self.skipped,
+            "already_delivered": self.ledger.already.to_dict() if self.ledger is not None else None,
             "last_error": self.last_error, "pace_at_ms": self.pacer.next_ms if self.pacer.rate else None,
             **fields}, unrequested=unrequested) is not None
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..core.ports import DeadLetters, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
+from ..core.ports import DeadLetters, DeliveryLog, DocumentStore, EventIndex, MessageQueue, ReplayTarget, RunStore
 from ..core.targets import Target
 from ..core.timefmt import now as utc_now
 
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class Wiring:
     """What a replay reads and writes besides the run: the events, the stack's queue, the documents
-    (raw events, event id lists), a factory of external target adapters (``pik.bootstrap.replay_target``)
-    and the processor's recompute (``recomputer``: a dry run previews its impact; None: no preview)."""
+    (raw events, event id lists), the deliveries to external targets, a factory of external target
+    adapters (``pik.bootstrap.replay_target``) and the processor's recompute (``recomputer``: a dry run
+    previews its impact; None: no preview)."""
 
     index: EventIndex
     runs: RunStore
@@ -33,4 +34,5 @@ class Wiring:
     wait: Callable[[float], None] = time.sleep
     on_sent: Callable[[int], None] = lambda sent: None
     dead_letters: DeadLetters | None = None
+    deliveries: DeliveryLog | None = None  # what external targets already got (None: not looked up)
     recomputer: Recomputer | None = None
