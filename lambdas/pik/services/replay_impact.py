@@ -25,7 +25,8 @@ Storage. The impact is part of the run's audit record. A DynamoDB item holds at 
 so an impact whose JSON exceeds ``INLINE_BYTES`` is written to S3 beside the run's other documents
 (``replays/impact/<replay_id>/<step>.json``, as AWS's "Best practices for storing large items and
 attributes" recommend,
-https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-use-s3-too.html) and the item keeps its summary (no rows or events,
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-use-s3-too.html)
+and the item keeps its summary (no rows or events,
 ``stored_in_s3: true``) and the object's key (``impact_key``); the API answers the full impact.
 """
 
