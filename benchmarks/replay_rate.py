@@ -130,7 +130,8 @@ def main() -> None:
             expected = args.events / args.rate
             print(f"replay of {run['sent']} events at rate_per_second={args.rate:g}: {took:.2f} s "
                   f"(ideal {expected:.1f} s, {100 * (took - expected) / expected:+.1f} %), "
-                  f"{run['sent'] / took:.1f} events/s; the {args.target} target received {received}; status {run['status']} "
+                  f"{run['sent'] / took:.1f} events/s; the {args.target} target received {received}; "
+                  f"status {run['status']} "
                   f"stopped {run['stopped']} failed {run['failed']}; {len(calls)} invocation(s), started at "
                   f"{', '.join(f'{t - started:.1f}' for t in calls)} s; load average {load:.1f}")
         finally:

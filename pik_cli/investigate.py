@@ -35,6 +35,17 @@ def explain(kit, event_id: str, as_json: bool) -> None:
     echo_json(explained.to_dict()) if as_json else click.echo(str(explained))
 
 
+def _check_replay(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
+                  end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...], dead_letters: bool,
+                  run_id: str | None, execute: bool, **rest: Any) -> None:
+    """``pik replay``'s options together: ``--run`` (with ``--execute``) alone, else one scope."""
+    if run_id:
+        _check_run(run_id, execute, entity_id, source, event_type, start, end, event_ids, statuses, dead_letters,
+                   **rest)
+    else:
+        _check(entity_id, source, event_type, start, end, event_ids, statuses, dead_letters)
+
+
 @click.command()
 @click.option("--entity", "entity_id", default=None, help="Replay one entity ...")
 @click.option("--source", default=None, help="... or a source (with --event-type).")
@@ -52,10 +63,7 @@ def explain(kit, event_id: str, as_json: bool) -> None:
               "skipped, and counted so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
-@connection(check=lambda entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, run_id, execute,
-            **rest: _check_run(run_id, execute, entity_id, source, event_type, start, end, event_ids, statuses,
-                               dead_letters, **rest) if run_id else _check(
-                entity_id, source, event_type, start, end, event_ids, statuses, dead_letters))
+@connection(check=_check_replay)
 def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
            end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
            run_id: str | None, yes: bool, resend: bool, as_json: bool, target: str | None,

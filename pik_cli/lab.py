@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy windowing) for search and print
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}',
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
+        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'),
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
 }
 

@@ -145,7 +145,7 @@ def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None
       pik ingest events.jsonl --stack pik-prod --profile producer
       pik ingest events.jsonl --json > answers.json
       echo '{"source":"app","event_type":"click","entity_id":"u1","event_time":"2026-11-20T10:00:00Z","payload":{}}' | pik ingest -
-    """
+    """  # noqa: E501 (the example is one command to copy)
     from pik_api import ApiClient, count_statuses
 
     if as_json and output is not None and output.name == "<stdout>":

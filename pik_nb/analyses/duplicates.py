@@ -48,7 +48,7 @@ class Duplicates:
         """The storms in one sentence, for a finding.
 
         >>> duplicates(events).storm_summary()  # doctest: +ELLIPSIS
-        'a duplicate storm: 31 duplicates in a 1-day window from 2026-11-27 00:00 UTC in mobile_app/workout_completed ...'
+        'a duplicate storm: 31 duplicates in a 1-day window from 2026-11-27 00:00 UTC in mobile_app/...'
 
     A storm whose streams had every event sent again (a re-ingested file, a producer replaying its
     outbox) says so: ``... against 50 new events per window on average: each of the 50 events of

@@ -44,8 +44,12 @@ def scope(*, source: str | None = None, event_type: str | None = None, start: Ti
           end: Time | None = None, entity_id: str | None = None) -> str:
     """A WHERE condition on the partition columns (so both engines prune files) and event time.
 
-    >>> scope(source="checkout", start="2026-11-20", end="2026-11-21")
-    "source = 'checkout' AND event_date >= '2026-11-20' AND event_date <= '2026-11-20' AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000' AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'"
+    >>> print(scope(source="checkout", start="2026-11-20", end="2026-11-21").replace(" AND ", "\\nAND "))
+    source = 'checkout'
+    AND event_date >= '2026-11-20'
+    AND event_date <= '2026-11-20'
+    AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000'
+    AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'
     """
     terms = [f"{name} = {literal(value)}" for name, value in
              (("source", source), ("event_type", event_type), ("entity_id", entity_id)) if value is not None]
@@ -70,7 +74,7 @@ def condition(where: str) -> str:
     "(amount > 100 AND country = 'DE')"
     >>> condition("TRUE) OR (TRUE")
     Traceback (most recent call last):
-    pik_nb._errors.ScopeError: where='TRUE) OR (TRUE' is not one SQL condition: Parser Error: syntax error at or near ")"
+    pik_nb._errors.ScopeError: where='TRUE) OR (TRUE' is not one SQL condition: Parser Error: syntax error ...
     """
     if any(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(where)):
         raise ScopeError(f"where={where!r} holds a comment (-- or /* */): give one SQL condition without one")

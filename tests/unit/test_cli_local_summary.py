@@ -1,4 +1,5 @@
-"""`pik local up`'s summary: every resource once (a tap queue the template creates is not repeated as its output), aligned."""
+"""`pik local up`'s summary: every resource once (a tap queue the template creates is not repeated as
+its output), aligned."""
 
 from __future__ import annotations
 

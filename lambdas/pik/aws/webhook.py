@@ -74,7 +74,8 @@ class Connections:
         parts = urlsplit(url)
         self.https, self.host, self.port = parts.scheme == "https", parts.hostname or "", parts.port
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.deadline_s, self.idle = deadline_s or REQUEST_DEADLINE_S, queue.SimpleQueue()
+        self.deadline_s = deadline_s or REQUEST_DEADLINE_S
+        self.idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
 
     def post(self, data: bytes, headers: dict) -> tuple[int, dict]:
         """(status, headers) of one POST; ``DeadlineExceeded`` or ``OSError`` when no whole answer came."""

@@ -112,6 +112,12 @@ class ReplayRequest:
             raise ValueError("this replay request names no source and event type")
         return self.source, self.event_type
 
+    def ids_key(self) -> str:
+        """Where the request's event id list is kept (``keys.replay_ids_key`` of its hash)."""
+        if self.event_ids_sha256 is None:
+            raise ValueError("this replay request lists no event ids")
+        return keys.replay_ids_key(self.event_ids_sha256)
+
     def wanted(self) -> tuple[str, ...]:
         """The attempt statuses this request selects."""
         if self.statuses:

@@ -337,9 +337,12 @@ def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: 
     """What a target receives for one event in ``envelope``: the event as sent (``raw``), event plus
     replay envelope (``pik``), or a structured CloudEvent (``cloudevents``, see ``cloudevent``).
 
-    >>> body(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1}),
-    ...      replay_id="rp-1", envelope="pik")
-    {'event': {'a': 1}, 'replay': {'replay_id': 'rp-1', 'event_id': 'e1', 'ingested_at': '2026-11-20T00:00:01Z', 'attempt': 1}}
+    >>> sent = body(Outgoing("e1", "u1", "app", "click", "2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z", {"a": 1}),
+    ...             replay_id="rp-1", envelope="pik")
+    >>> list(sent), sent["event"]
+    (['event', 'replay'], {'a': 1})
+    >>> sent["replay"]
+    {'replay_id': 'rp-1', 'event_id': 'e1', 'ingested_at': '2026-11-20T00:00:01Z', 'attempt': 1}
     """
     if envelope == "cloudevents":
         return cloudevent(outgoing, replay_id=replay_id, attempt=attempt)

@@ -55,7 +55,7 @@ def is_batch(body: bytes) -> bool:
     body that mentions ``"events"`` (or holds an escape, which may spell it: ``"\\u0065vents"``) is
     parsed here; any other, and any body that is not UTF-8 JSON, goes to single-event ingest.
 
-    >>> is_batch(b'{"events": []}'), is_batch(b'{"\\u0065vents": []}'), is_batch(b'{"source": "app"}')
+    >>> is_batch(b'{"events": []}'), is_batch(b'{"\\\\u0065vents": []}'), is_batch(b'{"source": "app"}')
     (True, True, False)
     """
     if b'"events"' not in body and b"\\u" not in body:

@@ -31,6 +31,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..core import keys
 from ..core.deliveries import target_key
@@ -70,7 +71,8 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     (counts over the whole run). ``wiring.on_sent`` hears how many messages each batch of *this* call sent.
 
     ``replay({"entity_id": "u1", "start_time": ..., "end_time": ...}, requester=arn, now=now,
-    remaining_ms=context.get_remaining_time_in_millis, settings=settings, wiring=pik.bootstrap.replay_wiring(settings))``
+    remaining_ms=context.get_remaining_time_in_millis, settings=settings,
+    wiring=pik.bootstrap.replay_wiring(settings))``
     """
     call = parse_call(data)
     if call.request is not None and call.request.target is not None:
@@ -78,9 +80,8 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     deadline = key_time(now + timedelta(milliseconds=remaining_ms()))
     if settings.dry_run:  # records nothing, so the continuation carries the cursor
         return answer(_unrecorded(call, requester, now, deadline, remaining_ms, settings, wiring))
-    if call.event_ids and wiring.documents is not None:  # the list is kept apart from the run (size), by its hash
-        wiring.documents.put_new(keys.replay_ids_key(call.request.event_ids_sha256),
-                                 {"event_ids": list(call.event_ids)})
+    if call.event_ids and call.request is not None:  # the list is kept apart from the run (size), by its hash
+        wiring.documents.put_new(call.request.ids_key(), {"event_ids": list(call.event_ids)})
     run, created, claimable, continued = _open(call, requester, now, deadline, wiring.runs)
     ids = call.event_ids if call.request is not None and run["fingerprint"] == call.request.fingerprint() else None
     view = _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
@@ -118,7 +119,7 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
             continue
         if live:
             if runs.request_action(run["pk"], run["sk"], action):
-                return answer(runs.get(run["pk"], run["sk"]))
+                return answer(_reread(runs, run))
             continue
         status, stopped = ACTIONS[action]
         moved = Progress(run, runs).save({"status": status, "stopped": stopped, "continuation": None, "requested": None,
@@ -156,12 +157,12 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
             if claimed is not None:
                 run = claimed
                 break
-            run = runs.get(run["pk"], run["sk"])  # another call was quicker: answer what it made of the run
+            run = _reread(runs, run)  # another call was quicker: answer what it made of the run
             continue
         if not claimable or run["status"] != RUNNING or remaining_ms() < RESERVE_MS:
             return answer(run)
         wait(POLL_S)
-        run = runs.get(run["pk"], run["sk"])
+        run = _reread(runs, run)
     progress = Progress(run, runs)
     try:
         target = run["request"].get("target")
@@ -172,7 +173,7 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
     except Exception:
         progress.release()
         raise
-    return answer(progress.run if progress.held else runs.get(run["pk"], run["sk"]))
+    return answer(progress.run if progress.held else _reread(runs, run))
 
 
 def answer(run: dict) -> dict:
@@ -220,6 +221,8 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
         return run, False, True, position.step
     if target is not None:
         return target, False, not call.dry_run, None
+    if call.request is None:  # not reached: a call by replay_id has its target by now
+        raise NotFoundError(f"no replay run {call.replay_id}")
     replay_id = replay_id_for(requester, call.request.client_token, uuid.uuid4().hex)
     run = _new_run(replay_id, call.request, requester, now, deadline)
     if runs.put_new(run):
@@ -249,6 +252,14 @@ def _may_claim(run: dict, continued: int | None, now: str) -> bool:
         return False
     orphaned = run["status"] == RUNNING and run.get("lease_until", RELEASED) <= now
     return orphaned or (run["status"] == PARTIAL and continued == run["step"])
+
+
+def _reread(runs: RunStore, run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` as stored now (another call may have moved it)."""
+    stored = runs.get(run["pk"], run["sk"])
+    if stored is None:
+        raise NotFoundError(f"no replay run {run['replay_id']}")
+    return stored
 
 
 def _owned(runs: RunStore, replay_id: str, requester: str) -> dict:
@@ -282,7 +293,7 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
     progress = Progress(run, None)
-    Execution(progress, dataclasses.replace(wiring, runs=None), None, remaining_ms, event_ids=call.event_ids,
+    Execution(progress, wiring, None, remaining_ms, event_ids=call.event_ids,  # progress has no store: nothing written
               ledger=_ledger(run, settings, wiring)).run()
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])

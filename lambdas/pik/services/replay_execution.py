@@ -96,14 +96,14 @@ class Execution:
         if self.sink is None:
             self.preview()
         else:
-            self.send()
+            self.send(self.sink)
 
     def preview(self) -> None:
         """A dry run counts as it reads (a redrive's counts the DLQ without touching it), sends nothing,
         and previews the impact on the aggregates of a replay to the processor (``replay_impact``)."""
         groups: dict[tuple[str, str], None] = {}
         if self.request.dead_letters:
-            self.tally.scanned = self.tally.matched = self.wiring.dead_letters.depth()
+            self.tally.scanned = self.tally.matched = self.wiring.dead_letter_queue().depth()
         else:
             for item, chosen in self._walk():
                 self.tally.scanned += 1
@@ -133,34 +133,34 @@ class Execution:
             self.stopped = StopReason.TIME
         return impact
 
-    def send(self) -> None:
+    def send(self, sink: Sink) -> None:
         """Deliver the scope batch by batch, saving after each; stop for time, the limit, the target or a steer."""
         for item, chosen in self._walk():
             self.scanned_here += 1
             if chosen:
                 self.batch.append(item)
             if len(self.batch) == self.size:
-                self.stopped = self.flush()
+                self.stopped = self.flush(sink)
                 if self.stopped:
                     return self._finish()
                 if not self.save() or self.steered():
                     return self._release_held()
         if self.batch:  # the last, short batch (or the one in hand when time or the limit stopped the walk)
-            self.stopped = self.flush() or self.stopped
+            self.stopped = self.flush(sink) or self.stopped
         self.tally.scanned += self.scanned_here
         self.scanned_here = 0
         self._finish()
 
-    def flush(self) -> StopReason | None:
-        """Deliver the batch; a stop reason when it did not go (the cursor then goes back before it)."""
+    def flush(self, sink: Sink) -> StopReason | None:
+        """Deliver the batch to ``sink``; a stop reason when it did not go (the cursor then goes back before it)."""
         delay = self.pacer.delay_ms(self.now_ms())
         if self.remaining_ms() - delay < RESERVE_MS + self.worst_batch_ms:  # this batch, then the last save
             return self._unsent(StopReason.TIME)
         split = self.ledger.split(self.batch) if self.ledger else Split(self.batch, [], 0, [])
-        result = self._deliver(split.fresh, delay)
+        result = self._deliver(sink, split.fresh, delay)
         self.retried += result.retried
         self.last_error = result.error or self.last_error
-        if result.refused_whole and getattr(self.sink, "stops_on_refusal", True):
+        if result.refused_whole and getattr(sink, "stops_on_refusal", True):
             self.pending = list(result.failed_ids)
             return self._unsent(StopReason.TARGET_ERRORS)
         self.failed += result.failed
@@ -170,7 +170,7 @@ class Execution:
                 self.failed_reasons[event_id] = reason
         if self.request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
             done = [item["receipt"] for item in self.batch if item["event_id"] not in result.failed_ids]
-            self.wiring.dead_letters.delete(done)
+            self.wiring.dead_letter_queue().delete(done)
             self.held.difference_update(done)
         if self.ledger is not None:
             refused = set(result.failed_ids)
@@ -184,14 +184,14 @@ class Execution:
         self.batch, self.scanned_here, self.before = [], 0, self.position
         return None
 
-    def _deliver(self, items: list[dict], delay: int) -> Delivered:
-        """Send ``items`` (nothing when every event was skipped) at the rate's schedule."""
+    def _deliver(self, sink: Sink, items: list[dict], delay: int) -> Delivered:
+        """Send ``items`` to ``sink`` (nothing when every event was skipped) at the rate's schedule."""
         if not items:
             return Delivered(0)
         if delay:
             self.wiring.wait(delay / 1000)  # the rate's schedule, not synchronisation
         started = self.now_ms()  # the schedule counts from when a batch starts, so sending time is not added to it
-        result = self.sink.deliver(items)
+        result = sink.deliver(items)
         self.pacer.sent(len(items), started)
         self.wiring.on_sent(result.sent)
         return result
@@ -246,14 +246,14 @@ class Execution:
     def _release_held(self) -> None:
         """DLQ messages received but not redriven (stopped early, or refused): visible again for the next call."""
         if self.held:
-            self.wiring.dead_letters.release(sorted(self.held))
+            self.wiring.dead_letter_queue().release(sorted(self.held))
             self.held.clear()
 
     def _requested(self) -> str | None:
         """The pause or cancel asked for since this call's last save, if any."""
         progress = self.progress
-        current = progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
-        action = (current or {}).get("requested")
+        current = (progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None) or {}
+        action = current.get("requested")
         return action if action in ("pause", "cancel") and current.get("step") == progress.run["step"] else None
 
     def _stop_for(self, action: str) -> None:
@@ -268,7 +268,7 @@ class Execution:
         continuation = None
         if self.stopped:
             continuation = encode_continuation(self.progress.run["replay_id"], self.progress.run["step"] + 1)
-        final = {"status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
+        final: dict[str, Any] = {"status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
                  "stopped": self.stopped or StopReason.COMPLETED, "continuation": continuation,
                  "lease_until": RELEASED, **fields}
         if self.save(unrequested=self.sink is not None, **final):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..core import keys
 from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import ReplayRequest
@@ -39,7 +38,8 @@ def candidates(request: ReplayRequest, position: dict, wiring: Wiring, event_ids
 
 def _dead_letters(wiring: Wiring, held: set[str]) -> Iterator[tuple[dict, dict]]:
     """Until the DLQ answers empty; what was received stays hidden from later receives."""
-    while messages := wiring.dead_letters.receive():
+    dead_letters = wiring.dead_letter_queue()
+    while messages := dead_letters.receive():
         held.update(receipt for receipt, _ in messages)  # all of them now: the walk may stop mid-way
         for receipt, body in messages:
             yield {**(body or {"event_id": "", "status": "UNREADABLE"}), "receipt": receipt}, {}
@@ -62,7 +62,7 @@ def _listed(request: ReplayRequest, position: dict, wiring: Wiring,
             event_ids: tuple[str, ...] | None) -> Iterator[tuple[dict, dict]]:
     """The listed events' gates, in the order given (the list read back from S3 when not passed)."""
     if event_ids is None:
-        event_ids = tuple(wiring.documents.get(keys.replay_ids_key(request.event_ids_sha256))["event_ids"])
+        event_ids = tuple(wiring.documents.get(request.ids_key())["event_ids"])
     for i in range(position.get("index", 0), len(event_ids)):
         yield _gate_item(wiring.index.get_event(event_ids[i]), event_ids[i]), {"index": i + 1}
 

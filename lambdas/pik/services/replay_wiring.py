@@ -26,8 +26,8 @@ class Wiring:
     index: EventIndex
     runs: RunStore
     queue: MessageQueue
-    documents: DocumentStore | None = None
-    targets: Callable[[Target], ReplayTarget] | None = None
+    documents: DocumentStore
+    targets: Callable[[Target], ReplayTarget]
     account: str = ""
     page_size: int | None = None
     clock: Callable[[], datetime] = utc_now
@@ -36,3 +36,9 @@ class Wiring:
     dead_letters: DeadLetters | None = None
     deliveries: DeliveryLog | None = None  # what external targets already got (None: not looked up)
     recomputer: Recomputer | None = None
+
+    def dead_letter_queue(self) -> DeadLetters:
+        """The replay queue's DLQ, which a redrive reads (the bootstrap wires it; a test may leave it out)."""
+        if self.dead_letters is None:
+            raise ValueError("this replay wiring has no dead-letter queue: a redrive needs one")
+        return self.dead_letters

@@ -64,7 +64,8 @@ def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: Inges
     entity are ingested in record order (the first of two equal ones is ACCEPTED), entities
     concurrently; after an entity's first failure its later records are FAILED, not ingested.
 
-    >>> [o.status for o in ingest_records(records, Mapping.parse(preset="sqs"), ingest_one, reject_one)]  # doctest: +SKIP
+    >>> [o.status for o in ingest_records(records, Mapping.parse(preset="sqs"),
+    ...                                   ingest_one, reject_one)]  # doctest: +SKIP
     ['ACCEPTED', 'REJECTED']
     """
     mapped: list[dict | Exception] = []
