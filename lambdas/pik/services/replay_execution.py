@@ -117,8 +117,7 @@ class Execution:
         impact = self._impact(groups)
         if impact is None:
             return self._finish()
-        self._finish(**replay_impact.stored(impact, self.progress.run["replay_id"], self.progress.run["step"] + 1,
-                                            self.wiring.documents))
+        self._finish(**replay_impact.stored(impact, self.progress.run["replay_id"], self.wiring.documents))
         self.progress.run["impact"] = impact  # answered whole, whatever the item keeps
 
     def _impact(self, groups: dict[tuple[str, str], None]) -> dict | None:

@@ -23,7 +23,7 @@ most ``MAX_EVENTS`` events are listed (``events_total`` counts them all).
 Storage. The impact is part of the run's audit record. A DynamoDB item holds at most 400 KB
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html, "Item size"),
 so an impact whose JSON exceeds ``INLINE_BYTES`` is written to S3 beside the run's other documents
-(``replays/impact/<replay_id>/<step>.json``, as AWS's "Best practices for storing large items and
+(``replays/impact/<replay_id>/<sha256>.json``, created once, as AWS's "Best practices for storing large items and
 attributes" recommend,
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-use-s3-too.html)
 and the item keeps its summary (no rows or events,
@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from ..core import keys
+from ..core import identity, keys
 from ..core.ports import DocumentStore
 from ..core.replay import ReplayRequest
 from .process import Recomputer
@@ -99,12 +99,14 @@ def summary(impact: dict) -> dict:
     return {k: v for k, v in impact.items() if k not in ("rows", "events")}
 
 
-def stored(impact: dict, replay_id: str, step: int, documents: DocumentStore | None) -> dict:
-    """The run-record fields that keep ``impact``: inline when small, else in S3 with a summary inline."""
-    if len(json.dumps(impact, default=str)) <= INLINE_BYTES or documents is None:
+def stored(impact: dict, replay_id: str, documents: DocumentStore | None) -> dict:
+    """The run-record fields that keep ``impact``: inline when small, else in S3 (a create-only,
+    content-addressed object: the same impact twice is one object) with a summary inline."""
+    text = json.dumps(impact, sort_keys=True, separators=(",", ":"), default=str)
+    if len(text) <= INLINE_BYTES or documents is None:
         return {"impact": impact, "impact_key": None}
-    key = keys.replay_impact_key(replay_id, step)
-    documents.put(key, impact)
+    key = keys.replay_impact_key(replay_id, identity.sha256_hex(text))
+    documents.put_new(key, impact)
     return {"impact": {**summary(impact), "stored_in_s3": True}, "impact_key": key}
 
 
