@@ -102,6 +102,7 @@ class Execution:
         """A dry run counts as it reads (a redrive's counts the DLQ without touching it), sends nothing,
         and previews the impact on the aggregates of a replay to the processor (``replay_impact``)."""
         groups: dict[tuple[str, str], None] = {}
+        grouped = replay_impact.applies(self.request)  # a repair's items are quarantined bodies: no entity
         if self.request.dead_letters:
             self.tally.scanned = self.tally.matched = self.wiring.dead_letter_queue().depth()
         else:
@@ -109,7 +110,8 @@ class Execution:
                 self.tally.scanned += 1
                 if chosen:
                     self.tally.match(item["event_id"], item["event_date"])
-                    groups[(item["entity_id"], item["event_date"])] = None
+                    if grouped:
+                        groups[(item["entity_id"], item["event_date"])] = None
                     if self.ledger is not None:
                         self.ledger.note(item["event_id"])
             if self.ledger is not None:
