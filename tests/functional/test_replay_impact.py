@@ -210,6 +210,9 @@ def test_on_random_histories_the_executed_replay_equals_its_preview(stack, histo
     after = latest_versions(stack, entity)
     impact = preview["impact"]
     assert impact["complete"]
+    moved = {key for key, version in after.items() if version["version"] != before.get(key, {}).get("version")}
+    assert moved == {(r["day"], r["metric"]) for r in impact["rows"] if r["changed"]}  # nothing unpreviewed
+    assert set(after) == {(r["day"], r["metric"]) for r in impact["rows"]}
     for row in impact["rows"]:
         key = (row["day"], row["metric"])
         assert (after[key]["version"], after[key].get("value")) == (row["version_after"], row["after"]), row
