@@ -94,6 +94,12 @@ class ReplayWidget:
         self.progress_bar = w.IntProgress(value=0, min=0, max=1, description="processed", layout=w.Layout(display="none"))
         self.progress_view = self._html("pik-progress")
         self.result_view = self._html("pik-result")
+        self.box = self._wired_box()
+
+    def _wired_box(self) -> Any:
+        """The controls' handlers, and the box laying them out."""
+        import ipywidgets as w
+
         self.preview_button.on_click(self._guard(self._on_preview))
         self.replay_button.on_click(self._guard(self._on_replay))
         for control in (self.entity, self.source, self.event_type, self.start, self.end, self.duplicates,
@@ -102,9 +108,10 @@ class ReplayWidget:
         scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates,
                             w.HBox([self.target_kind, self.target_address]), self.rate])
         buttons = w.HBox([self.preview_button, self.replay_button, self.confirm])
-        self.box = _box_class()([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
-                           self.progress_bar, self.progress_view, self.result_view])
-        self.box.add_class("pik-replay-widget")
+        box = _box_class()([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
+                            self.progress_bar, self.progress_view, self.result_view])
+        box.add_class("pik-replay-widget")
+        return box
 
     @staticmethod
     def _html(css: str) -> w.HTML:

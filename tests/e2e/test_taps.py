@@ -40,20 +40,10 @@ def test_each_tap_feeds_the_same_ingest_service(start_stack):
     assert "event_bridge_tap_dead_letter_queue_url" in out and "kinesis_tap_failure_queue_url" in out
     assert "SqsTapQueueArn" not in stack.output() and "sqs_tap_queue_url" in stack.output()  # the summary lists them
 
-    sqs, kinesis, events, s3 = (stack.client(name) for name in ("sqs", "kinesis", "events", "s3"))
     shared = example_event(entity_id="tapped-1")
-    sns = {"Type": "Notification", "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:orders", "MessageId": "n-1",
-           "Message": json.dumps(example_event(entity_id="tapped-2"))}
-    for body in (json.dumps(shared), json.dumps(sns), "{broken"):
-        sqs.send_message(QueueUrl=out["sqs_tap_queue_url"], MessageBody=body)
-    for data in (json.dumps(shared), json.dumps(example_event(entity_id="tapped-3")), "[1, 2]"):
-        kinesis.put_record(StreamName="clicks", Data=data.encode(), PartitionKey="p")
-    entries = [{"Source": "shop.orders", "DetailType": "OrderPlaced", "EventBusName": "shop",
-                "Detail": json.dumps({"customer": "tapped-4", "amount": 3})},
-               {"Source": "billing", "DetailType": "Invoice", "EventBusName": "shop", "Detail": json.dumps({"customer": "x"})}]
-    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    send_through_every_tap(stack, shared)
 
-    bucket = out["raw_bucket_name"]
+    s3, bucket = stack.client("s3"), out["raw_bucket_name"]
     wait_for(lambda: len(keys(s3, bucket, "raw/")) == 4 and len(keys(s3, bucket, "rejected/")) == 2,
              timeout_s=60, what="4 raw objects and 2 rejected records")
     with ApiClient(stack.info.api_url) as api:  # a batch through the API, into the same store
@@ -69,24 +59,45 @@ def test_each_tap_feeds_the_same_ingest_service(start_stack):
     assert by_entity["tapped-4"]["event"]["payload"] == {"customer": "tapped-4", "amount": 3}
     rejected = [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys(s3, bucket, "rejected/")]
     assert sorted(doc["body"] for doc in rejected) == ["[1, 2]", "{broken"]
-    table = stack.client("dynamodb")
     first = by_entity["tapped-1"]["envelope"]["event_id"]
-    attempts = table.query(TableName=out["events_table_name"], KeyConditionExpression="pk = :p",
-                           ExpressionAttributeValues={":p": {"S": f"EVT#{first}"}})["Items"]
+    attempts = stack.client("dynamodb").query(TableName=out["events_table_name"], KeyConditionExpression="pk = :p",
+                                              ExpressionAttributeValues={":p": {"S": f"EVT#{first}"}})["Items"]
     statuses = sorted(a["status"]["S"] for a in attempts if a["sk"]["S"].startswith("ATT#"))
     assert statuses == ["ACCEPTED", "DUPLICATE", "DUPLICATE"]  # SQS, Kinesis and the API: one event
+    assert metric_totals(stack, at_least=9) == {
+        "IngestRequestCount": 9, "IngestCount": 5, "DuplicateCount": 2, "RejectedCount": 2, "IngestErrorCount": 0}
 
-    kit = pik_nb.connect(path=stack.info_file)  # every function's EMF lines, in the stack's lambda.log
+
+def send_through_every_tap(stack: LocalStack, shared: dict) -> None:
+    """Three SQS messages (an event, one in an SNS envelope, a broken one), three Kinesis records (the
+    same event again, another, a non-object) and two EventBridge events (one the rule's pattern drops)."""
+    out = stack.info.outputs
+    sqs, kinesis, events = (stack.client(name) for name in ("sqs", "kinesis", "events"))
+    sns = {"Type": "Notification", "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:orders", "MessageId": "n-1",
+           "Message": json.dumps(example_event(entity_id="tapped-2"))}
+    for body in (json.dumps(shared), json.dumps(sns), "{broken"):
+        sqs.send_message(QueueUrl=out["sqs_tap_queue_url"], MessageBody=body)
+    for data in (json.dumps(shared), json.dumps(example_event(entity_id="tapped-3")), "[1, 2]"):
+        kinesis.put_record(StreamName="clicks", Data=data.encode(), PartitionKey="p")
+    entries = [{"Source": "shop.orders", "DetailType": "OrderPlaced", "EventBusName": "shop",
+                "Detail": json.dumps({"customer": "tapped-4", "amount": 3})},
+               {"Source": "billing", "DetailType": "Invoice", "EventBusName": "shop", "Detail": json.dumps({"customer": "x"})}]
+    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+
+
+def metric_totals(stack: LocalStack, *, at_least: int) -> dict[str, int]:
+    """The ingest metrics' totals of the last hour, once ``at_least`` requests are counted (every
+    function's EMF lines, in the stack's lambda.log)."""
+    kit = pik_nb.connect(path=stack.info_file)
     now = datetime.now(UTC)
 
-    def totals():
+    def totals() -> dict[str, int] | None:
         frame = kit.metrics(now - timedelta(hours=1), now + timedelta(hours=1), "60min")
         counts = {name: int(frame[name].sum()) for name in ("IngestRequestCount", "IngestCount", "DuplicateCount",
                                                             "RejectedCount", "IngestErrorCount")}
-        return counts if counts["IngestRequestCount"] >= 9 else None
+        return counts if counts["IngestRequestCount"] >= at_least else None
 
-    assert wait_for(totals, timeout_s=30, what="the metrics of 9 records") == {
-        "IngestRequestCount": 9, "IngestCount": 5, "DuplicateCount": 2, "RejectedCount": 2, "IngestErrorCount": 0}
+    return wait_for(totals, timeout_s=30, what=f"the metrics of {at_least} records")
 
 
 @pytest.fixture

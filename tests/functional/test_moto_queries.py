@@ -36,37 +36,48 @@ def test_table_and_index_queries_match_a_full_scan_after_random_writes(stack):
     table = stack.outputs["events_table_name"]
     rng = random.Random(7)
     for step in range(400):
-        pk, sk = rng.choice(PARTITIONS), f"S#{rng.randrange(40):02d}"
-        key = {"pk": {"S": pk}, "sk": {"S": sk}}
-        action = rng.random()
-        if action < 0.55:
-            ddb.put_item(TableName=table, Item={**key, "ent_pk": {"S": rng.choice(ENTITIES)},
-                                                "ent_sk": {"S": f"T{rng.randrange(100):03d}"}})
-        elif action < 0.7:  # an update may move an item to another index partition
-            ddb.update_item(TableName=table, Key=key, UpdateExpression="SET ent_pk = :e, ent_sk = :t",
-                            ExpressionAttributeValues={":e": {"S": rng.choice(ENTITIES)}, ":t": {"S": f"T{step % 100:03d}"}})
-        elif action < 0.85:
-            ddb.delete_item(TableName=table, Key=key)
-        else:  # a cancelled transaction is undone by the transaction patch
-            try:
-                ddb.transact_write_items(TransactItems=[
-                    {"Put": {"TableName": table, "Item": {**key, "ent_pk": {"S": "ENT#x"}, "ent_sk": {"S": "T050"}}}},
-                    {"Put": {"TableName": table, "Item": {"pk": {"S": "E#a"}, "sk": {"S": "S#00"}},
-                             "ConditionExpression": "attribute_not_exists(pk)"}}])
-            except ClientError:
-                pass
+        random_write(ddb, table, rng, step)
         if step % 25 == 0:
-            items = ddb.scan(TableName=table)["Items"]
-            for entity in ENTITIES:
-                low, high = sorted(f"T{rng.randrange(100):03d}" for _ in range(2))
-                got = _pages(ddb, TableName=table, IndexName=keys.ENTITY_INDEX, Limit=3,
-                             KeyConditionExpression="ent_pk = :p AND ent_sk BETWEEN :a AND :b",
-                             ExpressionAttributeValues={":p": {"S": entity}, ":a": {"S": low}, ":b": {"S": high}})
-                assert got == _brute_force(items, "ent_pk", entity, "ent_sk", low, high)
-            for pk in PARTITIONS:
-                got = _pages(ddb, TableName=table, KeyConditionExpression="pk = :p", Limit=4, ScanIndexForward=False,
-                             ExpressionAttributeValues={":p": {"S": pk}})
-                assert got == sorted(((i["pk"]["S"], i["sk"]["S"]) for i in items if i["pk"]["S"] == pk), reverse=True)
+            check_queries_against_a_scan(ddb, table, rng)
+
+
+def random_write(ddb, table: str, rng: random.Random, step: int) -> None:
+    """A put, an update (which may move the item to another index partition), a delete, or a cancelled
+    transaction (undone by the transaction patch)."""
+    pk, sk = rng.choice(PARTITIONS), f"S#{rng.randrange(40):02d}"
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    action = rng.random()
+    if action < 0.55:
+        ddb.put_item(TableName=table, Item={**key, "ent_pk": {"S": rng.choice(ENTITIES)},
+                                            "ent_sk": {"S": f"T{rng.randrange(100):03d}"}})
+    elif action < 0.7:
+        ddb.update_item(TableName=table, Key=key, UpdateExpression="SET ent_pk = :e, ent_sk = :t",
+                        ExpressionAttributeValues={":e": {"S": rng.choice(ENTITIES)}, ":t": {"S": f"T{step % 100:03d}"}})
+    elif action < 0.85:
+        ddb.delete_item(TableName=table, Key=key)
+    else:
+        try:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": table, "Item": {**key, "ent_pk": {"S": "ENT#x"}, "ent_sk": {"S": "T050"}}}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "E#a"}, "sk": {"S": "S#00"}},
+                         "ConditionExpression": "attribute_not_exists(pk)"}}])
+        except ClientError:
+            pass
+
+
+def check_queries_against_a_scan(ddb, table: str, rng: random.Random) -> None:
+    """Every entity's index range and every partition, paged, equal what a full scan holds."""
+    items = ddb.scan(TableName=table)["Items"]
+    for entity in ENTITIES:
+        low, high = sorted(f"T{rng.randrange(100):03d}" for _ in range(2))
+        got = _pages(ddb, TableName=table, IndexName=keys.ENTITY_INDEX, Limit=3,
+                     KeyConditionExpression="ent_pk = :p AND ent_sk BETWEEN :a AND :b",
+                     ExpressionAttributeValues={":p": {"S": entity}, ":a": {"S": low}, ":b": {"S": high}})
+        assert got == _brute_force(items, "ent_pk", entity, "ent_sk", low, high)
+    for pk in PARTITIONS:
+        got = _pages(ddb, TableName=table, KeyConditionExpression="pk = :p", Limit=4, ScanIndexForward=False,
+                     ExpressionAttributeValues={":p": {"S": pk}})
+        assert got == sorted(((i["pk"]["S"], i["sk"]["S"]) for i in items if i["pk"]["S"] == pk), reverse=True)
 
 
 def test_items_of_every_type_come_back_exactly_through_the_fast_serialiser(stack):

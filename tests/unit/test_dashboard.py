@@ -32,22 +32,28 @@ def history(seed: int, days: int = 8, entities: int = 2, per_day: int = 12) -> p
         event = {"event_id": f"e{i}", "entity_id": f"c-{rng.integers(entities)}", "event_time": event_time,
                  "s3_key": f"raw/e{i}", "value": float(rng.integers(1, 50))}
         rows.append({**event, "kind": d.ACCEPTED, "arrival": event_time + lag, "status": "ACCEPTED"})
-        for r in range(int(rng.integers(1, 5)) if rng.random() < 0.15 else 0):  # a retry storm
-            rows.append({**event, "kind": d.DUPLICATE, "arrival": event_time + lag + (r + 1) * 7 * MINUTE,
-                         "status": "DUPLICATE"})
-        if rng.random() < 0.1:  # another payload under the same key
-            other = float(rng.integers(1, 50))
-            at = event_time + lag + int(rng.integers(1, 900)) * MINUTE
-            rows.append({**event, "kind": d.CONFLICT, "arrival": at, "status": "CONFLICT", "value": other})
-            rows.append({**event, "kind": d.CONFLICT_LATEST, "arrival": at, "status": "CONFLICT",
-                         "value": other - event["value"]})
-        if rng.random() < 0.1:
-            rows.append({**event, "kind": d.REPLAYED, "arrival": replay_at, "status": "REPLAYED"})
+        rows += _after(event, event_time + lag, replay_at, rng)
     for j in range(int(rng.integers(0, 6))):
         at = START + int(rng.integers(0, days * 1440)) * MINUTE
         rows.append({"event_id": f"r{j}", "entity_id": f"c-{rng.integers(entities)}", "event_time": at,
                      "s3_key": f"rejected/r{j}", "value": 1.0, "kind": d.REJECTED, "arrival": at, "status": "REJECTED"})
     return pd.DataFrame(rows)[list(d.ARRIVAL_COLUMNS)]
+
+
+def _after(event: dict, arrival: pd.Timestamp, replay_at: pd.Timestamp, rng: np.random.Generator) -> list[dict]:
+    """What may follow an event's first arrival: a retry storm, a conflict, a replay."""
+    rows = []
+    for r in range(int(rng.integers(1, 5)) if rng.random() < 0.15 else 0):  # a retry storm
+        rows.append({**event, "kind": d.DUPLICATE, "arrival": arrival + (r + 1) * 7 * MINUTE, "status": "DUPLICATE"})
+    if rng.random() < 0.1:  # another payload under the same key
+        other = float(rng.integers(1, 50))
+        at = arrival + int(rng.integers(1, 900)) * MINUTE
+        rows.append({**event, "kind": d.CONFLICT, "arrival": at, "status": "CONFLICT", "value": other})
+        rows.append({**event, "kind": d.CONFLICT_LATEST, "arrival": at, "status": "CONFLICT",
+                     "value": other - event["value"]})
+    if rng.random() < 0.1:
+        rows.append({**event, "kind": d.REPLAYED, "arrival": replay_at, "status": "REPLAYED"})
+    return rows
 
 
 semantics = st.builds(
