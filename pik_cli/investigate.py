@@ -16,6 +16,7 @@ import click
 from pik.core.replay import parse_request
 
 from ._common import ISO_TIME, check_scope, connection, echo_json
+from .impact import impact_lines
 from .replay_options import already_delivered, next_step, parse_target, refused, show_step, target_options
 
 
@@ -92,7 +93,9 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
             _confirm_a_second_execution(kit, scope)  # an external target is sent only what it lacks, unless resend
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
-        echo_json(run)
+        from pik_nb.read.impact import as_json
+
+        echo_json(as_json(run))
         return
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
     click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
@@ -104,6 +107,8 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         click.echo(f"  {day}  {count}")
     if already_delivered(run):
         click.echo(already_delivered(run))
+    for line in impact_lines(run):
+        click.echo(line)
     if refused(run):  # counts move only with delivered batches: "nothing matched" would be untrue here
         click.echo(f"target refused: nothing delivered ({run['failed']} events refused by {run['target']})")
         click.echo(next_step(run, client_token) or "fix the target, then repeat this command")

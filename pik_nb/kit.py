@@ -24,6 +24,7 @@ from .investigate import reconcile as reconcile_module
 from .read import objects as raw_module
 from .read import tables as load
 from .read._dynamodb import FastReader
+from .read.impact import with_impact
 from .read.schemas import provenance
 from .read.stack import Resources, Stack
 
@@ -262,22 +263,26 @@ class Kit:
         answers the same execution run). To an external target, the answer's ``already_delivered`` says
         how many of the events it already got, by which runs when; executing skips them (``skipped``)
         unless ``resend=True``.
+        A dry run to the stack's processor answers ``impact``, a DataFrame per (entity, day, metric): the
+        value ``now`` and ``after`` the replay (the processor's own recompute), and ``impact_events``, the
+        events that would enter (``pik_nb.read.impact``); both None for other replays.
 
         >>> run = kit.replay(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> run["matched"], run["by_day"]
+        >>> run["impact"].query("changed")[["day", "metric", "now", "after", "delta"]]
         >>> kit.replay(event_ids=found["event_id"], target={"sqs": url}, rate_per_second=50, dry_run=False)
         >>> kit.replay(event_ids=ids, target={"eventbridge": "orders"}, envelope="cloudevents", dry_run=False)
         """
         if run is not None:
             with self.stack.api as api:
-                return api.replay({"run": run}, follow=True, on_step=on_step)
+                return with_impact(api.replay({"run": run}, follow=True, on_step=on_step))
         body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
                            limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
                            client_token=client_token, target=target, rate_per_second=rate_per_second,
                            event_ids=event_ids, statuses=statuses, dead_letters=dead_letters,
                            envelope=envelope, resend=resend)
         with self.stack.api as api:
-            return api.replay(body, follow=limit is None, on_step=on_step)
+            return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed

@@ -84,7 +84,8 @@ def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[i
     wired = wired or adapters(settings)
     return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
                   account, on_sent=on_sent, dead_letters=wired.dead_letters,
-                  deliveries=DeliveryRecords(settings.replays_table))
+                  deliveries=DeliveryRecords(settings.replays_table),
+                  recomputer=recomputer(settings, wired))
 
 
 def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -> ports.Lineage:

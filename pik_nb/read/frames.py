@@ -32,7 +32,8 @@ RUN_COLUMNS = {
     "status": "category", "scanned": "int", "matched": "int", "sent": "int", "entity_id": "str",
     "source": "str", "event_type": "str", "start": "time", "end": "time", "include_duplicates": "bool",
     "by_day": "object", "sample_event_ids": "object", "request": "object", "continuation": "str",
-    "stopped": "category", "target": "str", "failed": "int", "retried": "int", "rate_per_second": "float",
+    "stopped": "category", "target": "str", "failed": "int", "retried": "int", "skipped": "int",
+    "rate_per_second": "float",
     "event_ids_count": "int",
 }
 

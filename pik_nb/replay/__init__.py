@@ -4,7 +4,7 @@
 >>> from pik_nb.replay import FlowError, ReplayFlow, Scope, replay_widget
 """
 
-from .flow import FlowError, Progress, ReplayFlow, Scope
+from .flow import FlowError, Progress, ReplayFlow, Scope, to_send
 from .widget import replay_widget
 
-__all__ = ["ReplayFlow", "Scope", "Progress", "FlowError", "replay_widget"]
+__all__ = ["ReplayFlow", "Scope", "Progress", "FlowError", "replay_widget", "to_send"]

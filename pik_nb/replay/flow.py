@@ -25,7 +25,8 @@ class FlowError(KitError):
 @dataclass(frozen=True)
 class Scope:
     """What to replay, where, how fast: ``Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42")``;
-    ``target`` is the API's (``{"sqs": url}``...; None: the stack's processor), ``rate_per_second`` None is unpaced."""
+    ``target`` is the API's (``{"sqs": url}``...; None: the stack's processor), ``rate_per_second`` None is unpaced,
+    ``resend`` sends an external target again what it already got (by default it is sent only what it lacks)."""
 
     start: str
     end: str
@@ -36,14 +37,28 @@ class Scope:
     limit: int | None = None
     target: dict | None = None
     rate_per_second: float | None = None
+    resend: bool = False
 
     def request(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") and not (k == "resend" and not v)}
 
     @property
     def external(self) -> bool:
         """True when the events leave the stack (a target other than the processor's queue)."""
         return self.target is not None
+
+
+def to_send(run: dict) -> int:
+    """What executing a dry run sends: its matched events less those its external target already got
+    (``already_delivered``; skipped unless the run asked ``resend``).
+
+    >>> to_send({"matched": 12, "already_delivered": {"count": 4, "runs": []}, "request": {}})
+    8
+    >>> to_send({"matched": 12, "already_delivered": None})  # the stack's processor: not tracked
+    12
+    """
+    already = (run.get("already_delivered") or {}).get("count", 0)
+    return run["matched"] - (0 if (run.get("request") or {}).get("resend") else already)
 
 
 @dataclass(frozen=True)
@@ -89,14 +104,15 @@ class ReplayFlow:
         return run
 
     def can_replay(self, scope: Scope) -> bool:
-        """Only the scope just previewed, and only when its preview matched something."""
-        return self.previewed == scope and self.preview_run is not None and self.preview_run["matched"] > 0
+        """Only the scope just previewed, and only when its preview has something to send (it matched
+        events, and an external target lacks some of them)."""
+        return self.previewed == scope and self.preview_run is not None and to_send(self.preview_run) > 0
 
     def needs_confirmation(self) -> bool:
         """Above ``confirm_above`` events, and always when the events leave the stack (an external target)."""
         if not self.preview_run or self.previewed is None:
             return False
-        return self.previewed.external or self.preview_run["matched"] > self.confirm_above
+        return self.previewed.external or to_send(self.preview_run) > self.confirm_above
 
     def destination(self) -> str:
         """Where the previewed replay goes, as the run names it (``"replay_queue"``, ``"sqs:https://..."``)."""
@@ -108,20 +124,24 @@ class ReplayFlow:
         """Send the previewed scope for real; the same preview always yields the same run."""
         if self.previewed == scope and self.preview_run is not None and not self.preview_run["matched"]:
             raise FlowError("The preview matched nothing: there is nothing to replay in this scope.")
+        if self.previewed == scope and self.preview_run is not None and not to_send(self.preview_run):
+            raise FlowError(f"{self.destination()} already has all {self.preview_run['matched']} events of this "
+                            "scope: nothing to send (resend sends them again).")
         if not self.can_replay(scope):
             raise FlowError("Preview this scope first: the replay must match what you previewed.")
         if self.needs_confirmation() and not confirmed:
             if scope.external:
-                raise FlowError(f"{self.preview_run['matched']} events would go to {self.destination()}: "
+                raise FlowError(f"{to_send(self.preview_run)} events would go to {self.destination()}: "
                                 "tick 'I confirm' first.")
-            raise FlowError(f"{self.preview_run['matched']} events exceed {self.confirm_above}: tick 'I confirm' first.")
+            raise FlowError(f"{to_send(self.preview_run)} events exceed {self.confirm_above}: tick 'I confirm' first.")
         if self.run is None:
             self._dlq_baseline = self._depth(self.kit.resources.replay_dead_letter_queue_url)[0]
         self.run = self.kit.replay(**scope.request(), dry_run=False, client_token=self._token)
         return self.run
 
     def delivered(self) -> dict:
-        """Per target: ``{"sqs:https://...": {"sent": 12, "failed": 0, "retried": 1}}`` (the run as last answered)."""
+        """Per target: ``{"sqs:https://...": {"sent": 12, "failed": 0, "retried": 1, "skipped": 0}}`` (the run as
+        last answered; ``skipped``: events the target already had)."""
         if self.run is None:
             raise FlowError("Nothing replayed yet.")
         return self.run.get("target_counts") or {}

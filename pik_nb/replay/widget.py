@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pik.core.timefmt import parse_bound
 
-from .flow import FlowError, Progress, ReplayFlow, Scope
+from .flow import FlowError, Progress, ReplayFlow, Scope, to_send
 
 if TYPE_CHECKING:
     import ipywidgets as w
@@ -84,6 +84,9 @@ class ReplayWidget:
         self.target_address.add_class("pik-target-address")
         self.rate = w.BoundedFloatText(value=0, min=0, max=1000, description="events/s", style={"description_width": "90px"})
         self.rate.add_class("pik-rate")
+        self.resend = w.Checkbox(value=False, description="send again what the target already has",
+                                 layout=w.Layout(width="auto", display="none"))  # shown for an external target
+        self.resend.add_class("pik-resend")
         self.preview_button = w.Button(description="Preview", button_style="info", icon="search")
         self.replay_button = w.Button(description="Replay", button_style="danger", icon="play", disabled=True)
         self.confirm = w.Checkbox(value=False, description="I confirm this replay", layout=w.Layout(display="none",
@@ -103,10 +106,10 @@ class ReplayWidget:
         self.preview_button.on_click(self._guard(self._on_preview))
         self.replay_button.on_click(self._guard(self._on_replay))
         for control in (self.entity, self.source, self.event_type, self.start, self.end, self.duplicates,
-                        self.target_kind, self.target_address, self.rate):
+                        self.target_kind, self.target_address, self.rate, self.resend):
             control.observe(lambda _change: self._sync_buttons(), names="value")
         scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates,
-                            w.HBox([self.target_kind, self.target_address]), self.rate])
+                            w.HBox([self.target_kind, self.target_address]), w.HBox([self.rate, self.resend])])
         buttons = w.HBox([self.preview_button, self.replay_button, self.confirm])
         box = _box_class()([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
                             self.progress_bar, self.progress_view, self.result_view])
@@ -128,7 +131,7 @@ class ReplayWidget:
                      source=value(self.source), event_type=value(self.event_type),
                      include_duplicates=self.duplicates.value,
                      target={kind: self.target_address.value.strip()} if kind else None,
-                     rate_per_second=self.rate.value or None)
+                     rate_per_second=self.rate.value or None, resend=bool(kind) and self.resend.value)
 
     def _guard(self, action: Callable[[], None]) -> Callable[[Any], None]:
         """Run a click handler; any error becomes one readable line in the widget."""
@@ -146,12 +149,13 @@ class ReplayWidget:
         self.status.value = f'<div class="{css}" style="color:{color}">{html.escape(message)}</div>'
 
     def _sync_buttons(self) -> None:
+        self.resend.layout.display = "" if self.target_kind.value else "none"
         ready = self.flow.can_replay(self.scope()) and self.flow.run is None
         self.replay_button.disabled = not ready
         asked = ready and self.flow.needs_confirmation()
         self.confirm.layout.display = "" if asked else "none"
         if asked:
-            self.confirm.description = (f"I confirm sending {self.flow.preview_run['matched']} events to "
+            self.confirm.description = (f"I confirm sending {to_send(self.flow.preview_run)} events to "
                                         f"{self.flow.destination()}")
 
     def _check_times(self) -> None:
@@ -172,8 +176,15 @@ class ReplayWidget:
             self.preview_button.disabled = False
         self.preview_view.value = _preview_html(run)
         self.result_view.value = self.progress_view.value = ""
-        if run["matched"]:
-            self._say(f"Dry run {run['replay_id']}: {run['matched']} events would be replayed. Nothing was sent.")
+        if run["matched"] and not to_send(run):
+            self._say(f"Dry run {run['replay_id']}: {run.get('target')} already has all {run['matched']} events of "
+                      "this scope, so Replay stays disabled; tick 'send again' to resend them.", error=True)
+        elif run["matched"]:
+            impact = run.get("impact")
+            change = "" if impact is None else f" (aggregate values changed: {impact.attrs.get('changed', 0)})"
+            lacking = "" if to_send(run) == run["matched"] else f" ({run['matched']} matched; the target has the others)"
+            self._say(f"Dry run {run['replay_id']}: {to_send(run)} events would be replayed{lacking}{change}. "
+                      "Nothing was sent.")
         else:
             self._say(f"Nothing matched: no events of this scope in the window ({run['scanned']} scanned), so "
                       "Replay stays disabled. Check the entity or source/type and the window.", error=True)
@@ -183,8 +194,10 @@ class ReplayWidget:
         self.replay_button.disabled = True  # a second click finds the button disabled; the token covers races
         scope = self.scope()
         run = self.flow.replay(scope, confirmed=self.confirm.value)
+        skipped = f"; skipped {run['skipped']} the target already had" if run.get("skipped") else ""
         self._say(f"Replay {run['replay_id']} sent {run['sent']} messages to {run.get('target')} ({run['status']}"
-                  + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "") + ").")
+                  + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "")
+                  + f"{skipped}).")
         self.progress_view.value = _delivered_html(self.flow.delivered())
         if scope.external:  # delivered synchronously: the counts are the progress; no processor, no diff
             return
@@ -227,16 +240,78 @@ def _preview_html(run: dict) -> str:
     pace = f" at most {rate:g} events/s" if rate else " unpaced"
     return (f'<div><b>matched</b> <span class="pik-matched">{run["matched"]}</span> of '
             f'<span class="pik-scanned">{run["scanned"]}</span> scanned; would send '
-            f'<span class="pik-would-send">{run["matched"]}</span> to '
+            f'<span class="pik-would-send">{to_send(run)}</span> to '
             f'<span class="pik-target">{html.escape(run.get("target") or "replay_queue")}</span>{pace}</div>'
-            f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>')
+            + _already_html(run)
+            + f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>'
+            + _impact_html(run.get("impact")))
+
+
+def _already_html(run: dict) -> str:
+    """What the external target already got of the selected events (pik's delivery records), and that
+    executing sends it only what it lacks; nothing for the stack's processor (not tracked)."""
+    seen = run.get("already_delivered")
+    if seen is None:
+        return ""
+    target = html.escape(run.get("target") or "")
+    if not seen.get("count"):
+        return f'<div class="pik-already">already delivered to {target}: <span class="pik-already-count">0</span></div>'
+    runs = ", ".join(f"{html.escape(r['replay_id'])} ({r['count']}, last at {html.escape(r['last_at'])})"
+                     for r in seen.get("runs", []))
+    runs += f" and {seen['other_runs']} by other runs" if seen.get("other_runs") else ""
+    then = ("<b>resend</b>: Replay sends them again" if (run.get("request") or {}).get("resend") else
+            "an external target is sent only what it lacks: Replay skips them")
+    return (f'<div class="pik-already">already delivered to {target}: <span class="pik-already-count">'
+            f'{seen["count"]}</span> of the {run["matched"]} selected events, by {runs}; {then}</div>')
+
+
+IMPACT_SHOWN = 20  # changed (entity, day, metric) rows in the table; run["impact"] has them all
+
+
+def _impact_html(impact: Any) -> str:
+    """The dry run's impact preview: what the processor would write, per changed (entity, day, metric)."""
+    if impact is None:
+        return ""
+    info, changed = impact.attrs, impact[impact["changed"]]
+    days = len(changed[["entity_id", "day"]].drop_duplicates())
+    head = (f'<div class="pik-impact-summary"><b>impact on aggregates</b> (the processor\'s recompute): '
+            f'metric values changed <span class="pik-impact-changed">{info.get("changed", 0)}</span> (in {days} of '
+            f'{info.get("entity_days", 0)} entity-days), events entering or leaving {info.get("events_total", 0)}</div>')
+    if changed.empty:
+        return head + ('<div class="pik-impact-none">No aggregate would change: the inputs and the code are '
+                       'those of the latest versions.</div>')
+    cells = ("entity_id", "day", "metric", "now", "after", "delta", "version", "entering")
+    rows = "".join("<tr>" + "".join(f'<td class="pik-impact-{name}">{html.escape(_cell(row, name))}</td>'
+                                    for name in cells) + "</tr>"
+                   for row in changed.head(IMPACT_SHOWN).to_dict(orient="records"))
+    more = (f'<div class="pik-impact-more">{len(changed) - IMPACT_SHOWN} more changes in run["impact"]</div>'
+            if len(changed) > IMPACT_SHOWN else "")
+    partial = ("" if info.get("complete", True) else '<div class="pik-impact-incomplete">Incomplete preview: '
+               f'{info.get("not_previewed", 0)} entity-days beyond its bound, {len(info.get("pending") or [])} '
+               'not reached in time; narrow the scope for an exact preview.</div>')
+    header = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in cells)
+    return head + f'<table class="pik-impact"><tr>{header}</tr>{rows}</table>' + more + partial
+
+
+def _cell(row: dict, name: str) -> str:
+    import pandas as pd  # loaded already: the impact is a frame
+
+    if name == "version":
+        now = row["version_now"]
+        return f"v{row['version_after']} (first)" if pd.isna(now) else f"v{now} → v{row['version_after']}"
+    value = row[name]
+    if name in ("now", "after", "delta"):
+        return "none" if pd.isna(value) else (f"{value:+g}" if name == "delta" else f"{value:g}")
+    return str(value)
 
 
 def _delivered_html(counts: dict) -> str:
     rows = "".join(f'<tr><td class="pik-target-name">{html.escape(name)}</td><td class="pik-target-sent">{c["sent"]}</td>'
-                   f'<td class="pik-target-failed">{c["failed"]}</td><td class="pik-target-retried">{c["retried"]}</td></tr>'
+                   f'<td class="pik-target-failed">{c["failed"]}</td><td class="pik-target-retried">{c["retried"]}</td>'
+                   f'<td class="pik-target-skipped">{c.get("skipped", 0)}</td></tr>'
                    for name, c in counts.items())
-    return (f'<table class="pik-target-counts"><tr><th>target</th><th>sent</th><th>failed</th><th>retried</th></tr>'
+    return (f'<table class="pik-target-counts"><tr><th>target</th><th>sent</th><th>failed</th><th>retried</th>'
+            '<th title="already delivered to this target: not sent again">skipped</th></tr>'
             f'{rows}</table>')
 
 

@@ -3,6 +3,7 @@ stack, headless Chromium (Debian's) clicks Preview then Replay, and the stack's 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -20,6 +22,7 @@ import boto3
 import papermill
 import pytest
 
+import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import count_statuses, ingest_events
 from pik_cli.lab import stop_process
@@ -55,6 +58,16 @@ def chromium_page(width: int = 1200, height: int = 1400) -> Iterator[Any]:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+def drained(sqs: Any, queue: str) -> list[dict]:
+    """Every message the queue holds now, as JSON, deleted once read."""
+    got = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        got += [json.loads(m["Body"]) for m in batch]
+        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                          for i, m in enumerate(batch)])
+    return got
 
 
 def free_port() -> int:
@@ -119,6 +132,11 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
         page.wait_for_selector(".pik-matched", timeout=60_000)
         assert page.inner_text(".pik-matched") == str(EVENTS)
         assert page.inner_text(".pik-would-send") == str(EVENTS)
+        # the impact preview, before anything is sent: no version yet, so the replay writes the first one
+        assert page.inner_text(".pik-impact-changed") == "1"
+        assert [page.inner_text(f".pik-impact .pik-impact-{cell}") for cell in
+                ("entity_id", "metric", "now", "after", "version", "entering")] == [
+            "browser-user", "count", "none", str(EVENTS), "v1 (first)", str(EVENTS)]
         assert page.get_by_role("button", name="Replay").is_enabled()
         page.get_by_role("button", name="Replay").dblclick()
         page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
@@ -139,7 +157,7 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
     versions = ddb.scan(TableName=stack.info.outputs["aggregates_table_name"])["Items"]
     counts = [v for v in versions if v["metric"]["S"] == "count"]
     assert [(v["version"]["N"], v["value"]["N"], v["replay_id"]["S"]) for v in counts] == [
-        ("1", str(EVENTS), real[0]["replay_id"]["S"])]
+        ("1", str(EVENTS), real[0]["replay_id"]["S"])]  # what the preview showed: v1, EVENTS
 
 
 def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per_target(voila):
@@ -169,14 +187,7 @@ def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per
         assert (page.inner_text(".pik-target-sent"), page.inner_text(".pik-target-failed")) == (str(EVENTS), "0")
         page.screenshot(path=str(OUTPUT / "replay_widget_sqs_target.png"), full_page=True)
 
-    got = []
-    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
-        got += batch
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                          for i, m in enumerate(batch)])
-    import json
-
-    steps = sorted(json.loads(m["Body"])["payload"]["steps"] for m in got)
+    steps = sorted(body["payload"]["steps"] for body in drained(sqs, queue))
     assert steps == [100 * i for i in range(EVENTS)]  # each event once, as its producer sent it
     replay_queue = stack.info.outputs["replay_queue_url"]
     depth = sqs.get_queue_attributes(QueueUrl=replay_queue, AttributeNames=["ApproximateNumberOfMessages"])
@@ -187,3 +198,66 @@ def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per
     real = [r for r in runs if not r["dry_run"]["BOOL"]]
     assert len(runs) == 2 and len(real) == 1
     assert real[0]["request"]["M"]["rate_per_second"]["N"] == "50"
+
+
+def _wait_text(page: Any, selector: str, text: str, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function("([s, t]) => (document.querySelector(s) || {}).innerText === t", arg=[selector, text],
+                           timeout=timeout_ms)
+
+
+def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_asked_for(voila):
+    """Finding 10 in the widget: the preview says what the target already got (by which run), Replay sends
+    only the rest and counts the others skipped; a target that has everything keeps Replay disabled until
+    'send again' is ticked. The queue then holds each event exactly as often as the widget said."""
+    url, stack = voila
+    session = boto3.session.Session(region_name=stack.info.region, **stack.info.credentials)
+    sqs = session.client("sqs", endpoint_url=stack.info.endpoint_url)
+    queue, served = sqs.create_queue(QueueName="half-served")["QueueUrl"], 4
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = pik_nb.connect(path=stack.info_file).replay(
+        entity_id="browser-user", start=day.isoformat(), end=(day + timedelta(days=1)).isoformat(),
+        target={"sqs": queue}, limit=served, dry_run=False)
+    assert (first["sent"], first["skipped"]) == (served, 0)
+    with chromium_page() as page:
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".pik-target-kind select", timeout=120_000)
+        page.select_option(".pik-target-kind select", label="SQS queue")
+        page.fill(".pik-target-address input", queue)
+        page.press(".pik-target-address input", "Enter")
+        page.get_by_role("button", name="Preview").click(timeout=120_000)
+        page.wait_for_selector(".pik-already-count", timeout=60_000)
+        assert (page.inner_text(".pik-already-count"), page.inner_text(".pik-would-send")) == (
+            str(served), str(EVENTS - served))
+        assert page.inner_text(".pik-already").startswith(
+            f"already delivered to sqs:{queue}: {served} of the {EVENTS} selected events, by {first['replay_id']} ({served}, last at ")
+        assert page.inner_text(".pik-already").endswith("an external target is sent only what it lacks: Replay skips them")
+        assert page.inner_text(".pik-info").endswith(
+            f"{EVENTS - served} events would be replayed ({EVENTS} matched; the target has the others). Nothing was sent.")
+        assert page.inner_text(".pik-confirm").strip("\u200b\n ") == f"I confirm sending {EVENTS - served} events to sqs:{queue}"
+        page.check(".pik-confirm input")
+        page.get_by_role("button", name="Replay").click()
+        page.wait_for_selector(".pik-target-skipped", timeout=60_000)
+        assert [page.inner_text(f".pik-target-{c}") for c in ("sent", "failed", "skipped")] == [
+            str(EVENTS - served), "0", str(served)]
+        assert page.inner_text(".pik-info").endswith(f"(COMPLETED; skipped {served} the target already had).")
+
+        page.get_by_role("button", name="Preview").click()  # now the target has every event
+        _wait_text(page, ".pik-already-count", str(EVENTS))
+        assert page.inner_text(".pik-would-send") == "0"
+        assert page.get_by_role("button", name="Replay").is_disabled()
+        assert page.inner_text(".pik-error").endswith(
+            f"sqs:{queue} already has all {EVENTS} events of this scope, so Replay stays disabled; "
+            "tick 'send again' to resend them.")
+        page.check(".pik-resend input")
+        assert page.get_by_role("button", name="Replay").is_disabled()  # another scope: preview it first
+        page.get_by_role("button", name="Preview").click()
+        _wait_text(page, ".pik-would-send", str(EVENTS))
+        assert page.inner_text(".pik-already").endswith("resend: Replay sends them again")
+        page.check(".pik-confirm input")
+        page.get_by_role("button", name="Replay").click()
+        _wait_text(page, ".pik-target-sent", str(EVENTS))
+        assert page.inner_text(".pik-target-skipped") == "0"
+        page.screenshot(path=str(OUTPUT / "replay_widget_already_delivered.png"), full_page=True)
+
+    # the first run's events, then exactly the ones the target lacked, then every one again (resend)
+    assert Counter(body["payload"]["steps"] for body in drained(sqs, queue)) == {100 * i: 2 for i in range(EVENTS)}

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import boto3
 import pandas as pd
 import pytest
 
 import pik_nb
 from pik.core.errors import NotFoundError
+from pik.handlers import replay
 from pik_nb.read.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
 from tests.nb.conftest import DATE, DAY, post
 from tests.support.events import make_event
+from tests.support.lambdas import call
+
+ACCOUNT = "123456789012"  # moto's
 
 
 def test_aggregates_list_every_version_typed(kit, story):
@@ -31,6 +36,23 @@ def test_replays_are_listed_newest_first_with_their_scope(kit, story):
     assert list(runs["dry_run"]) == [False, False, True]
     assert runs[["matched", "sent"]].values.tolist() == [[4, 4], [3, 3], [3, 0]]
     assert set(runs["entity_id"]) == {"customer-42"} and runs["start"].iloc[0] == pd.Timestamp(DAY)
+
+
+def test_replays_count_what_an_external_target_already_had_as_skipped(kit, stack, monkeypatch):
+    """``skipped``: matched events the target already got from an earlier run, not sent again (finding 10)."""
+    monkeypatch.setenv("REPLAY_TARGET_QUEUES", f"arn:aws:sqs:*:{ACCOUNT}:*")
+    queue = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    ids = [post(make_event(event_time=(DAY + timedelta(hours=h)).isoformat()))["event_id"] for h in (1, 2, 3)]
+    scope = {"entity_id": "customer-42", "start_time": DAY.isoformat(),
+             "end_time": (DAY + timedelta(days=1)).isoformat(), "target": {"sqs": queue}}
+    for body in ({"event_ids": ids[:2], "target": {"sqs": queue}, "dry_run": False}, scope,
+                 {**scope, "dry_run": False}, {**scope, "dry_run": False, "resend": True}):
+        status, answer = call(replay, "/replay", body)
+        assert status == 200, answer
+    runs = kit.replays()
+    assert runs[["dry_run", "matched", "sent", "skipped"]].values.tolist() == [
+        [False, 3, 3, 0], [False, 3, 1, 2], [True, 3, 0, 0], [False, 2, 2, 0]]  # newest first
+    assert str(runs["skipped"].dtype) == "int64" and pik_nb.schemas.REPLAYS.field("skipped").type == "int64"
 
 
 def test_diff_names_exactly_the_late_event_and_its_causes(kit, story):

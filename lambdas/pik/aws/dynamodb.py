@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from ..core import keys, queries
 from ..core.errors import ContentionError, StorageError
+from ..core.records import read_number
 from ..core.replay import RunStatus
 from . import clients
 
@@ -37,7 +38,7 @@ def _to_dynamo(value: Any) -> Any:
 
 def _from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return read_number(value)
     if isinstance(value, dict):
         return {k: _from_dynamo(v) for k, v in value.items()}
     if isinstance(value, list):

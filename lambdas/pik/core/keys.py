@@ -68,6 +68,13 @@ def repair_key(replay_id: str, attempt_id: str) -> str:
     return f"replays/repairs/{replay_id}/{attempt_id}.json"
 
 
+def replay_impact_key(replay_id: str, impact_sha256: str) -> str:
+    """A dry run's impact preview too large for its run item (``pik.services.replay_impact``);
+    content-addressed, so it is created once and never overwritten (two racing calls of one step
+    each keep their own, and the record names the one whose step won)."""
+    return f"replays/impact/{replay_id}/{impact_sha256}.json"
+
+
 def event_pk(event_id: str) -> str:
     return f"EVT#{event_id}"
 

@@ -226,6 +226,27 @@ def storable_number(value: Any) -> Any:
     return value if len(number.as_tuple().digits) <= 38 else digits  # trailing zeros need no precision
 
 
+def read_number(value: Decimal) -> int | float:
+    """A stored number as pik reads it back: an ``int`` when integral, else a ``float``.
+
+    >>> read_number(Decimal("5")), read_number(Decimal("0.3"))
+    (5, 0.3)
+    """
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def answered_number(value: Any) -> Any:
+    """``value`` as a reader of its aggregate version will see it: stored (``storable_number``), read back.
+
+    >>> answered_number(Decimal("0.3")), answered_number(7), answered_number(10**45 + 1)
+    (0.3, 7, '1000000000000000000000000000000000000000000001')
+    """
+    stored = storable_number(value)
+    if isinstance(stored, float):
+        stored = as_decimal(stored)
+    return read_number(stored) if isinstance(stored, Decimal) else stored
+
+
 def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every input of an aggregate: event id, payload hash and raw key, sorted by event id."""
     rows = sorted(inputs, key=lambda row: row["event_id"])

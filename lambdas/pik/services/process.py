@@ -81,35 +81,72 @@ class Recomputer:
 
     def recompute(self, entity_id: str, day: str, *, replay_id: str | None) -> dict:
         """Recompute one entity-day; returns what was (or, in dry run, would be) written."""
+        plan = self.plan(entity_id, day)
+        answer = {"entity_id": entity_id, "day": day, "input_count": len(plan.inputs), "inputs_hash": plan.inputs_hash,
+                  "code_version": self.code_version, "replay_id": replay_id or "", "written": [],
+                  "dry_run": self.dry_run}
+        if not plan.changed:
+            return answer
+        manifest_key = keys.manifest_key(entity_id, day, plan.inputs_hash)
+        if not self.dry_run:
+            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")}
+                        for item in plan.inputs]
+            if plan.kept is not None:
+                for row, contribution in zip(manifest, plan.kept, strict=True):
+                    row["contribution"] = contribution
+            self.store.put_new(manifest_key, records.manifest_document(entity_id, day, plan.inputs_hash, manifest))
+        answer["written"] = self._append(entity_id, day, plan.changed, plan.latest, len(plan.inputs), plan.inputs_hash,
+                                         manifest_key, replay_id)
+        return answer
+
+    def plan(self, entity_id: str, day: str) -> Plan:
+        """What a recompute of one entity-day reads and would write, writing nothing: ``recompute``
+        writes exactly ``plan.changed``; ``preview`` shows it (one source of truth for both)."""
         start, end = day_bounds(day)
-        inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end), page_size=self.page_size)
-                  if item["status"] == ACCEPTED]
+        inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end),
+                                                        page_size=self.page_size) if item["status"] == ACCEPTED]
         inputs_hash = identity.inputs_hash([item["event_id"] for item in inputs])
-        manifest_key = keys.manifest_key(entity_id, day, inputs_hash)
         latest = self._latest_of_day(entity_id, day)
-        answer = {"entity_id": entity_id, "day": day, "input_count": len(inputs), "inputs_hash": inputs_hash,
-                  "code_version": self.code_version, "replay_id": replay_id or "", "written": [], "dry_run": self.dry_run}
         expected = set(self.aggregator([], self.fields))  # the metrics this aggregator names
         if expected and expected <= set(latest) and all(
                 _unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected):
-            return answer  # same inputs, same code: no raw object needs reading
-        payloads, kept = self._payloads(inputs, latest)
+            values = {metric: latest[metric].get("value") for metric in expected}  # same inputs and code: none read
+            return Plan(entity_id, day, inputs, inputs_hash, latest, values, {}, None, None)
+        previous = self._previous_rows(latest) if self.aggregator is compute else None
+        payloads, kept = self._payloads(inputs, previous)
         values = self.aggregator(payloads, self.fields)
         if len(values) > MAX_METRICS:
             raise ValueError(f"the aggregator names {len(values)} metrics; one version is one DynamoDB transaction "
                              f"of at most {MAX_METRICS} items: name at most {MAX_METRICS} metrics")
         changed = {metric: value for metric, value in values.items()
                    if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
-        if not changed:
-            return answer
-        if not self.dry_run:
-            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in inputs]
-            if kept is not None:
-                for row, contribution in zip(manifest, kept, strict=True):
-                    row["contribution"] = contribution
-            self.store.put_new(manifest_key, records.manifest_document(entity_id, day, inputs_hash, manifest))
-        answer["written"] = self._append(entity_id, day, changed, latest, len(inputs), inputs_hash, manifest_key, replay_id)
-        return answer
+        return Plan(entity_id, day, inputs, inputs_hash, latest, values, changed, kept, previous)
+
+    def preview(self, entity_id: str, day: str) -> dict:
+        """What replaying one entity-day to the processor would change, from ``plan`` (nothing written):
+        per metric the value now and after, and the events that would enter (or leave) its inputs.
+
+        >>> recomputer.preview("customer-42", "2026-11-20")["metrics"][0]
+        {'metric': 'count', 'now': 3, 'after': 4, 'version_now': 1, 'version_after': 2, 'changed': True}
+        """
+        plan = self.plan(entity_id, day)
+        metrics = []
+        for metric, value in plan.values.items():
+            version = plan.latest.get(metric, {}).get("version")
+            new = metric in plan.changed
+            metrics.append({"metric": metric, "now": plan.latest.get(metric, {}).get("value"),
+                            "after": records.answered_number(value) if new else plan.latest[metric].get("value"),
+                            "version_now": version, "version_after": (version or 0) + 1 if new else version,
+                            "changed": new})
+        entering: list[str] = []
+        leaving: list[str] = []
+        if plan.changed:
+            before = set(plan.previous if plan.previous is not None else self._previous_rows(plan.latest))
+            after = [item["event_id"] for item in plan.inputs]
+            entering, leaving = [i for i in after if i not in before], sorted(before - set(after))
+        counted = plan.latest.get("count") or next(iter(plan.latest.values()), {})
+        return {"entity_id": entity_id, "day": day, "inputs_now": counted.get("input_count", 0),
+                "inputs_after": len(plan.inputs), "metrics": metrics, "entering": entering, "leaving": leaving}
 
     def _latest_of_day(self, entity_id: str, day: str) -> dict[str, dict]:
         """The latest version of each metric of one entity-day (one query)."""
@@ -119,13 +156,13 @@ class Recomputer:
                 latest[item["metric"]] = item
         return latest
 
-    def _payloads(self, inputs: list[dict], latest: dict[str, dict]) -> tuple[list[Any], list[dict] | None]:
-        """Each input's payload (or, for the default aggregator, its contribution as a payload),
-        and the contributions to keep in the new manifest (None for a custom aggregator)."""
-        if self.aggregator is not compute:
+    def _payloads(self, inputs: list[dict], rows: dict[str, dict] | None) -> tuple[list[Any], list[dict] | None]:
+        """Each input's payload (or, for the default aggregator, its contribution as a payload, reused
+        from the previous manifest's ``rows`` when it stands), and the contributions to keep in the new
+        manifest (None for a custom aggregator)."""
+        if rows is None:
             documents = self.store.get_many([item["s3_key"] for item in inputs])
             return [_verified_payload(doc, item) for doc, item in zip(documents, inputs, strict=True)], None
-        rows = self._previous_rows(latest)
         kept: list[dict | None] = []
         for item in inputs:
             row = rows.get(item["event_id"])
@@ -168,6 +205,24 @@ class Recomputer:
             if not values:
                 return []
         raise StorageError(f"lost {MAX_VERSION_RACES} version races for {entity_id} {day}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One entity-day's recompute before it writes: its inputs (every ACCEPTED event of the day, from the
+    index), the latest version of each metric, the aggregator's ``values`` over the inputs, the metrics
+    a new version would be written for (``changed``; empty: same inputs, same code), the contributions
+    to keep in the new manifest, and the previous manifest's rows by event id when they were read."""
+
+    entity_id: str
+    day: str
+    inputs: list[dict]
+    inputs_hash: str
+    latest: dict[str, dict]
+    values: dict[str, Any]
+    changed: dict[str, Any]
+    kept: list[dict] | None
+    previous: dict[str, dict] | None
 
 
 def _unchanged(latest: dict | None, inputs_hash: str, code_version: str) -> bool:

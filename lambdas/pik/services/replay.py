@@ -53,6 +53,7 @@ from ..core.replay import (
 from ..core.targets import AllowList, parse_target, target_label
 from ..core.timefmt import key_time
 from ..settings import Settings
+from . import replay_impact
 from .replay_deliveries import Ledger
 from .replay_execution import RELEASED, RESERVE_MS, Execution, Progress
 from .replay_sinks import sink_for
@@ -83,7 +84,8 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
         wiring.documents.put_new(call.request.ids_key(), {"event_ids": list(call.event_ids)})
     run, created, claimable, continued = _open(call, requester, now, deadline, wiring.runs)
     ids = call.event_ids if call.request is not None and run["fingerprint"] == call.request.fingerprint() else None
-    return _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
+    view = _drive(run, created, claimable, continued, remaining_ms, settings, wiring, ids)
+    return {**view, "impact": replay_impact.load(view, wiring.documents)}  # whole, also when the item keeps a summary
 
 
 def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int],
@@ -178,7 +180,8 @@ def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
     fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
               "skipped", "already_delivered", "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons",
-              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation")
+              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation",
+              "impact", "impact_key")
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
     view["skipped"] = run.get("skipped", 0)

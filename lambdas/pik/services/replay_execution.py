@@ -22,6 +22,7 @@ from ..core.ports import SEND_BATCH, RunStore
 from ..core.replay import ACTIONS, ReplayRequest, RunStatus, StopReason, Tally, check_cursor, encode_continuation
 from ..core.targets import Delivered
 from ..core.timefmt import key_time
+from . import replay_impact
 from .replay_deliveries import Ledger, Split
 from .replay_selection import candidates, selected
 from .replay_sinks import Sink
@@ -98,7 +99,10 @@ class Execution:
             self.send(self.sink)
 
     def preview(self) -> None:
-        """A dry run counts as it reads (a redrive's counts the DLQ without touching it), and sends nothing."""
+        """A dry run counts as it reads (a redrive's counts the DLQ without touching it), sends nothing,
+        and previews the impact on the aggregates of a replay to the processor (``replay_impact``)."""
+        groups: dict[tuple[str, str], None] = {}
+        grouped = replay_impact.applies(self.request)  # a repair's items are quarantined bodies: no entity
         if self.request.dead_letters:
             self.tally.scanned = self.tally.matched = self.wiring.dead_letter_queue().depth()
         else:
@@ -106,11 +110,29 @@ class Execution:
                 self.tally.scanned += 1
                 if chosen:
                     self.tally.match(item["event_id"], item["event_date"])
+                    if grouped:
+                        groups[(item["entity_id"], item["event_date"])] = None
                     if self.ledger is not None:
                         self.ledger.note(item["event_id"])
             if self.ledger is not None:
                 self.ledger.flush()
-        self._finish()
+        impact = self._impact(groups)
+        if impact is None:
+            return self._finish()
+        self._finish(**replay_impact.stored(impact, self.progress.run["replay_id"], self.wiring.documents))
+        self.progress.run["impact"] = impact  # answered whole, whatever the item keeps
+
+    def _impact(self, groups: dict[tuple[str, str], None]) -> dict | None:
+        """The run's impact with this call's entity-days added; entity-days left ``pending`` when time
+        ran low make the dry run stop with a continuation (the next call previews them)."""
+        if self.wiring.recomputer is None or not replay_impact.applies(self.request):
+            return None
+        impact = replay_impact.build(groups, self.wiring.recomputer, self.remaining_ms,
+                                     previous=replay_impact.load(self.progress.run, self.wiring.documents),
+                                     computed_at=key_time(self.wiring.clock()))
+        if impact["pending"] and not self.stopped:
+            self.stopped = StopReason.TIME
+        return impact
 
     def send(self, sink: Sink) -> None:
         """Deliver the scope batch by batch, saving after each; stop for time, the limit, the target or a steer."""
@@ -239,7 +261,7 @@ class Execution:
         status, stopped = ACTIONS[action]
         self.save(status=status, stopped=stopped, continuation=None, requested=None, lease_until=RELEASED)
 
-    def _finish(self) -> None:
+    def _finish(self, **fields: Any) -> None:
         """The last save of this call: PARTIAL with a continuation when it stopped early, else COMPLETED.
         A pause or cancel requested meanwhile (even during this very write) wins over a stop: the
         write is conditional on no ``requested``, and a refused one is saved as the steer asked."""
@@ -249,7 +271,7 @@ class Execution:
             continuation = encode_continuation(self.progress.run["replay_id"], self.progress.run["step"] + 1)
         final: dict[str, Any] = {"status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
                  "stopped": self.stopped or StopReason.COMPLETED, "continuation": continuation,
-                 "lease_until": RELEASED}
+                 "lease_until": RELEASED, **fields}
         if self.save(unrequested=self.sink is not None, **final):
             return
         self.progress.held = True  # refused: find out whether for a steer (else another call moved the run)

@@ -1,0 +1,56 @@
+"""ReplayFlow's rules about what a preview would send (finding 10): an external target is sent only what
+it lacks, so a preview whose target has every event arms nothing. Plain Python, a kit answering as the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from pik_nb.replay import FlowError, ReplayFlow, Scope, to_send
+
+SCOPE = Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42", target={"sqs": "https://q"})
+
+
+class AnsweringKit:
+    """``kit.replay`` answering a given run, recording each request (the flow's only call for a preview)."""
+
+    def __init__(self, answer: dict) -> None:
+        self.answer, self.requests = answer, []
+
+    def replay(self, **request) -> dict:
+        self.requests.append(request)
+        return {**self.answer, "request": {"resend": True} if request.get("resend") else {}}
+
+
+def _answer(matched: int, already: int | None) -> dict:
+    seen = None if already is None else {"count": already, "runs": [{"replay_id": "rp-a", "count": already,
+                                                                       "first_at": "t1", "last_at": "t2"}]}
+    return {"replay_id": "rp-dry", "matched": matched, "scanned": matched, "already_delivered": seen,
+            "target": "sqs:https://q"}
+
+
+@pytest.mark.parametrize(("matched", "already", "resend", "sent"), [
+    (12, 4, False, 8), (12, 12, False, 0), (12, 12, True, 12), (12, None, False, 12), (0, 0, False, 0)])
+def test_to_send_is_what_the_target_lacks_unless_resend(matched, already, resend, sent):
+    run = {**_answer(matched, already), "request": {"resend": True} if resend else {}}
+    assert to_send(run) == sent
+
+
+def test_a_target_that_has_every_event_arms_nothing_until_resend_is_previewed():
+    kit = AnsweringKit(_answer(12, 12))
+    flow = ReplayFlow(kit)
+    flow.preview(SCOPE)
+    assert not flow.can_replay(SCOPE)
+    with pytest.raises(FlowError, match=r"^sqs:https://q already has all 12 events of this scope: nothing to send"):
+        flow.replay(SCOPE, confirmed=True)
+    again = Scope(**{**SCOPE.request(), "resend": True})
+    flow.preview(again)
+    assert flow.can_replay(again) and not flow.can_replay(SCOPE)  # the scope previewed is the one with resend
+    assert [r.get("resend") for r in kit.requests] == [None, True]  # resend=False is not sent at all
+
+
+def test_the_confirmation_counts_what_would_be_sent():
+    flow = ReplayFlow(AnsweringKit(_answer(12, 4)))
+    flow.preview(SCOPE)
+    assert flow.can_replay(SCOPE) and flow.needs_confirmation()
+    with pytest.raises(FlowError, match=r"^8 events would go to sqs:https://q: tick 'I confirm' first\.$"):
+        flow.replay(SCOPE)
