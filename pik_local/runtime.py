@@ -48,11 +48,20 @@ class _Routed:
 
 
 def route_output() -> None:
-    """Install the per-thread routing of stdout and stderr (idempotent; before importing handlers)."""
+    """Install the per-thread routing of stdout and stderr (idempotent). Logging handlers made
+    before it (powertools' ``Logger`` is built when a handler module is imported, often before a
+    stack starts) hold the original stream: they are pointed at the routed one too, so a handler's
+    log lines reach its log file, never the terminal of ``pik demo``."""
+    originals = {id(stream): stream for stream in (sys.stdout, sys.stderr) if not isinstance(stream, _Routed)}
     if not isinstance(sys.stdout, _Routed):
         sys.stdout = _Routed(sys.stdout)
     if not isinstance(sys.stderr, _Routed):
         sys.stderr = _Routed(sys.stderr)
+    routed = {id(sys.stdout.default): sys.stdout, id(sys.stderr.default): sys.stderr}
+    loggers = [logging.root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for handler in {handler for logger in loggers for handler in logger.handlers}:
+        if isinstance(handler, logging.StreamHandler) and id(handler.stream) in originals:
+            handler.setStream(routed[id(handler.stream)])
 
 
 def unroute_output() -> None:
