@@ -67,8 +67,9 @@ def generate(n_attempts: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
     entity = pc.binary_join_element_wise("entity-", pa.array(rng.integers(0, ENTITIES, n_events)).cast(pa.string()), "")
     event_id = hex_ids(rng, n_events)
     source_row = np.concatenate([np.arange(n_events), rng.integers(0, n_events, n_repeats)])
-    status = np.where(np.arange(n_attempts) < n_events, "ACCEPTED",
-                      np.where(rng.random(n_attempts) < 0.09, "CONFLICT", "DUPLICATE"))
+    status = np.where(
+        np.arange(n_attempts) < n_events, "ACCEPTED", np.where(rng.random(n_attempts) < 0.09, "CONFLICT", "DUPLICATE")
+    )
     extra = np.where(np.arange(n_attempts) < n_events, 0, rng.integers(1_000, 3_600_000, n_attempts))
     row_lag = lag[source_row] + extra
     times = pa.array(event_ms[source_row] * 1000, pa.timestamp("us", "UTC"))
@@ -76,36 +77,58 @@ def generate(n_attempts: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
     take = pa.array(source_row)
     ids = event_id.take(take)
     payload_sha = hex_ids(rng, n_events).take(take)
-    attempts = pa.table({
-        "event_id": ids, "attempt_id": hex_ids(rng, n_attempts).cast(pa.string()),
-        "status": pa.array(status), "entity_id": entity.take(take), "event_time": times, "ingest_time": ingest,
-        "ingest_lag_ms": pa.array(row_lag), "request_id": hex_ids(rng, n_attempts),
-        "s3_key": pc.binary_join_element_wise("raw/", ids, ".json", ""), "payload_sha256": payload_sha,
-        "content_sha256": payload_sha, "idempotency_key": pa.nulls(n_attempts, pa.string()),
-        "source": pa.array(np.array(SOURCES)[stream[source_row] // len(TYPES)]),
-        "event_type": pa.array(np.array(TYPES)[stream[source_row] % len(TYPES)]),
-        "event_date": pc.strftime(times, format="%Y-%m-%d"),
-    })
+    attempts = pa.table(
+        {
+            "event_id": ids,
+            "attempt_id": hex_ids(rng, n_attempts).cast(pa.string()),
+            "status": pa.array(status),
+            "entity_id": entity.take(take),
+            "event_time": times,
+            "ingest_time": ingest,
+            "ingest_lag_ms": pa.array(row_lag),
+            "request_id": hex_ids(rng, n_attempts),
+            "s3_key": pc.binary_join_element_wise("raw/", ids, ".json", ""),
+            "payload_sha256": payload_sha,
+            "content_sha256": payload_sha,
+            "idempotency_key": pa.nulls(n_attempts, pa.string()),
+            "source": pa.array(np.array(SOURCES)[stream[source_row] // len(TYPES)]),
+            "event_type": pa.array(np.array(TYPES)[stream[source_row] % len(TYPES)]),
+            "event_date": pc.strftime(times, format="%Y-%m-%d"),
+        }
+    )
     firsts = attempts.slice(0, n_events)
     amount = np.round(rng.lognormal(5, 1.8, n_events), 2)
     country = COUNTRIES[rng.integers(0, len(COUNTRIES), n_events)]
-    payload = pc.binary_join_element_wise('{"amount":', pa.array(amount).cast(pa.string()), ',"country":"',
-                                          pa.array(country), '"}', "")
-    events = pa.table({**{name: firsts.column(name) for name in curated.EVENT_COLUMNS},
-                       "amount": pa.array(amount), "country": pa.array(country), curated.PAYLOAD: payload,
-                       **{name: firsts.column(name) for name in curated.PARTITION_COLUMNS}})
+    payload = pc.binary_join_element_wise(
+        '{"amount":', pa.array(amount).cast(pa.string()), ',"country":"', pa.array(country), '"}', ""
+    )
+    events = pa.table(
+        {
+            **{name: firsts.column(name) for name in curated.EVENT_COLUMNS},
+            "amount": pa.array(amount),
+            "country": pa.array(country),
+            curated.PAYLOAD: payload,
+            **{name: firsts.column(name) for name in curated.PARTITION_COLUMNS},
+        }
+    )
     return attempts, events
 
 
 def write(table: pa.Table, root: Path, layout: str) -> None:
     """One zstd part per partition, rows in (event_time, event_id) order as the compactor writes them."""
     order = [(c, "ascending") for c in (*curated.PARTITION_COLUMNS, "event_time", "event_id")]
-    ds.write_dataset(table.sort_by(order), root / curated.PREFIX / layout, format="parquet",
-                     partitioning=ds.partitioning(pa.schema([(c, pa.string()) for c in curated.PARTITION_COLUMNS]),
-                                                  flavor="hive"),
-                     basename_template="part-{i}.parquet", max_rows_per_group=parquet.ROW_GROUP_ROWS,
-                     max_rows_per_file=10_000_000, max_partitions=4096, existing_data_behavior="overwrite_or_ignore",
-                     file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
+    ds.write_dataset(
+        table.sort_by(order),
+        root / curated.PREFIX / layout,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([(c, pa.string()) for c in curated.PARTITION_COLUMNS]), flavor="hive"),
+        basename_template="part-{i}.parquet",
+        max_rows_per_group=parquet.ROW_GROUP_ROWS,
+        max_rows_per_file=10_000_000,
+        max_partitions=4096,
+        existing_data_behavior="overwrite_or_ignore",
+        file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+    )
 
 
 def column_bytes(root: Path, layout: str) -> dict[str, int]:
@@ -123,10 +146,16 @@ def column_bytes(root: Path, layout: str) -> dict[str, int]:
 
 QUERIES = {
     # name: (what runs, attempts columns read, events columns read)
-    "lateness by source": (lambda sql: sql_analyses.lateness(sql, by="source"),
-                           ["status", "entity_id", "event_time", "ingest_time", "ingest_lag_ms"], []),
-    "gaps per stream-day": (lambda sql: sql_analyses.gaps_daily(sql),
-                            ["status", "entity_id", "source", "event_type", "event_time"], []),
+    "lateness by source": (
+        lambda sql: sql_analyses.lateness(sql, by="source"),
+        ["status", "entity_id", "event_time", "ingest_time", "ingest_lag_ms"],
+        [],
+    ),
+    "gaps per stream-day": (
+        lambda sql: sql_analyses.gaps_daily(sql),
+        ["status", "entity_id", "source", "event_type", "event_time"],
+        [],
+    ),
     "duplicates summary": (lambda sql: sql_analyses.duplicates_per_source(sql), ["status"], []),
     "payload search": (lambda sql: sql(queries_sql.search(None, None, None, None, SEARCH)), [], "all"),
 }
@@ -135,10 +164,18 @@ QUERIES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="attempts to generate [10,000,000]")
-    parser.add_argument("--root", type=Path, default=None, help="write here (kept) instead of a temporary dir; "
-                                                                "if it already holds a layout, query that")
-    parser.add_argument("--compaction", type=int, default=0, help="also time the compaction step on the local "
-                                                                   "stack over this many ingested events")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="write here (kept) instead of a temporary dir; if it already holds a layout, query that",
+    )
+    parser.add_argument(
+        "--compaction",
+        type=int,
+        default=0,
+        help="also time the compaction step on the local stack over this many ingested events",
+    )
     args = parser.parse_args()
     root = args.root or Path(tempfile.mkdtemp(prefix="pik-archive-"))
     try:
@@ -148,8 +185,10 @@ def main() -> None:
             generated = time.perf_counter()
             write(attempts, root, curated.ATTEMPTS)
             write(events, root, curated.EVENTS)
-            print(f"generated {attempts.num_rows:,} attempts / {events.num_rows:,} events in "
-                  f"{generated - started:.1f} s, wrote them in {time.perf_counter() - generated:.1f} s under {root}")
+            print(
+                f"generated {attempts.num_rows:,} attempts / {events.num_rows:,} events in "
+                f"{generated - started:.1f} s, wrote them in {time.perf_counter() - generated:.1f} s under {root}"
+            )
             del attempts, events
         sizes = {layout: column_bytes(root, layout) for layout in curated.LAYOUTS}
         files = {layout: len(list((root / curated.PREFIX / layout).rglob("*.parquet"))) for layout in curated.LAYOUTS}
@@ -166,10 +205,15 @@ def main() -> None:
                 result = query(sql)
                 timings.append(time.perf_counter() - t0)
                 cpu = time.process_time() - c0  # all of DuckDB's threads: the work, whatever the load
-            read = (sum(sizes[curated.EVENTS].values()) if event_columns == "all"
-                    else sum(sizes[curated.ATTEMPTS].get(c, 0) for c in attempt_columns))
-            print(f"{name:<22} {timings[0]:>8.2f} {timings[1]:>8.2f} {cpu:>7.2f} {len(result):>9,} "
-                  f"{read / 2**20:>9,.1f} MiB")
+            read = (
+                sum(sizes[curated.EVENTS].values())
+                if event_columns == "all"
+                else sum(sizes[curated.ATTEMPTS].get(c, 0) for c in attempt_columns)
+            )
+            print(
+                f"{name:<22} {timings[0]:>8.2f} {timings[1]:>8.2f} {cpu:>7.2f} {len(result):>9,} "
+                f"{read / 2**20:>9,.1f} MiB"
+            )
         con.close()
         if args.compaction:
             compaction(args.compaction)
@@ -189,11 +233,23 @@ def compaction(n: int) -> None:
     info = Path(tempfile.mkdtemp(prefix="pik-compact-")) / "local.json"
     day = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
     rng = np.random.default_rng(1)
-    bodies = [{"source": SOURCES[i % 4], "event_type": "order_placed", "entity_id": f"c-{i % 500}",
-               "event_time": (day + timedelta(seconds=int(s))).isoformat(),
-               "payload": {"amount": float(a), "country": str(c), "lines": [1, 2]}}
-              for i, (s, a, c) in enumerate(zip(rng.integers(0, 3 * 86_400, n), np.round(rng.lognormal(5, 1.8, n), 2),
-                                                 COUNTRIES[rng.integers(0, 6, n)], strict=True))]
+    bodies = [
+        {
+            "source": SOURCES[i % 4],
+            "event_type": "order_placed",
+            "entity_id": f"c-{i % 500}",
+            "event_time": (day + timedelta(seconds=int(s))).isoformat(),
+            "payload": {"amount": float(a), "country": str(c), "lines": [1, 2]},
+        }
+        for i, (s, a, c) in enumerate(
+            zip(
+                rng.integers(0, 3 * 86_400, n),
+                np.round(rng.lognormal(5, 1.8, n), 2),
+                COUNTRIES[rng.integers(0, 6, n)],
+                strict=True,
+            )
+        )
+    ]
     with LocalStack(info_file=info):
         kit = pik_nb.connect(path=info)
         ingest_events(kit.resources.api_url, bodies, workers=8, progress=False)
@@ -203,9 +259,11 @@ def compaction(n: int) -> None:
         t0 = time.perf_counter()
         again = kit.compact(everything=True, settle="0s")
         rerun = time.perf_counter() - t0
-    print(f"compaction on the local stack: {result['events']:,} events / {result['attempts']:,} attempts in "
-          f"{result['partitions']} partitions in {first:.1f} s = {result['events'] / first:,.0f} events/s; "
-          f"re-run (nothing to write, {again['unchanged']} unchanged) {rerun:.1f} s")
+    print(
+        f"compaction on the local stack: {result['events']:,} events / {result['attempts']:,} attempts in "
+        f"{result['partitions']} partitions in {first:.1f} s = {result['events'] / first:,.0f} events/s; "
+        f"re-run (nothing to write, {again['unchanged']} unchanged) {rerun:.1f} s"
+    )
 
 
 if __name__ == "__main__":

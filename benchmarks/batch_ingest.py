@@ -31,9 +31,16 @@ from pik_local.stack import LocalStack  # noqa: E402
 
 def events(tag: str, count: int) -> list[dict]:
     at = datetime.now(UTC) - timedelta(hours=1)
-    return [{"source": "bench", "event_type": "batch", "entity_id": f"{tag}-{i % 50}",
-             "event_time": (at + timedelta(milliseconds=i)).isoformat(), "payload": {"amount": i, "mode": tag}}
-            for i in range(count)]
+    return [
+        {
+            "source": "bench",
+            "event_type": "batch",
+            "entity_id": f"{tag}-{i % 50}",
+            "event_time": (at + timedelta(milliseconds=i)).isoformat(),
+            "payload": {"amount": i, "mode": tag},
+        }
+        for i in range(count)
+    ]
 
 
 def measure(api_url: str, tag: str, count: int, *, batch_size: int) -> tuple[float, dict[str, float]]:
@@ -43,8 +50,11 @@ def measure(api_url: str, tag: str, count: int, *, batch_size: int) -> tuple[flo
     with ApiClient(api_url, workers=workers) as api:
         cpu_before = roles_cpu_s(os.getpid())
         started = time.perf_counter()
-        results = (api.ingest(sent, progress=False) if batch_size == 1
-                   else api.ingest_batches(sent, batch_size=batch_size, progress=False))
+        results = (
+            api.ingest(sent, progress=False)
+            if batch_size == 1
+            else api.ingest_batches(sent, batch_size=batch_size, progress=False)
+        )
         elapsed = time.perf_counter() - started
         cpu_after = roles_cpu_s(os.getpid())
     counts = count_statuses(results)
@@ -57,15 +67,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, \
-            LocalStack(info_file=Path(tmp) / "local.json", log_level="WARNING") as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalStack(info_file=Path(tmp) / "local.json", log_level="WARNING") as stack,
+    ):
         measure(stack.info.api_url, "warmup", 200, batch_size=100)
         print(f"{'mode':<24}{'events':>8}{'events/s':>10}{'moto ms/ev':>12}{'api ms/ev':>11}{'load':>7}")
         for tag, size in [("single", 1), ("batch100", 100), ("batch500", 500)]:
             rate, cpu = measure(stack.info.api_url, tag, args.events, batch_size=size)
             label = "one event per request" if size == 1 else f"batches of {size}"
-            print(f"{label:<24}{args.events:>8}{rate:>10.0f}{cpu['moto']:>12.1f}{cpu['api']:>11.1f}"
-                  f"{os.getloadavg()[0]:>7.1f}")
+            print(
+                f"{label:<24}{args.events:>8}{rate:>10.0f}{cpu['moto']:>12.1f}{cpu['api']:>11.1f}"
+                f"{os.getloadavg()[0]:>7.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
-for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for name, value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
     os.environ.setdefault(name, value)
 
 from moto import mock_aws  # noqa: E402
@@ -59,13 +62,17 @@ class Reads:
 
 def items_for(i: int, day: datetime, recorded: datetime) -> tuple[dict, dict, records.ValidEvent]:
     source, event_type = STREAMS[i % len(STREAMS)]
-    body = {"source": source, "event_type": event_type, "entity_id": f"e-{i % 997}",
-            "event_time": (day + timedelta(seconds=i % 86_000)).isoformat(), "payload": {"amount": i}}
+    body = {
+        "source": source,
+        "event_type": event_type,
+        "entity_id": f"e-{i % 997}",
+        "event_time": (day + timedelta(seconds=i % 86_000)).isoformat(),
+        "payload": {"amount": i},
+    }
     arrival = day + timedelta(days=1)
     event = contract.validate(json.dumps(body).encode(), now=arrival)
     attempt = records.Attempt(arrival, f"req-{i}", uuid.uuid4().hex)
-    item = records.attempt_item(event, attempt, status=records.ACCEPTED, s3_key=event.raw_key,
-                                recorded_at=recorded)
+    item = records.attempt_item(event, attempt, status=records.ACCEPTED, s3_key=event.raw_key, recorded_at=recorded)
     return records.meta_item(event, attempt, s3_key=event.raw_key), item, event
 
 
@@ -94,8 +101,11 @@ def seed(settings: Settings, existing: int, new: int, now: datetime) -> str:
     write(settings.events_table, old)
     s3 = clients.client("s3")
     watermark = key_time(now - timedelta(hours=1))
-    s3.put_object(Bucket=settings.raw_bucket, Key=curated.WATERMARK_KEY,
-                  Body=json.dumps(curated.watermark_document(watermark, 0, watermark)).encode())
+    s3.put_object(
+        Bucket=settings.raw_bucket,
+        Key=curated.WATERMARK_KEY,
+        Body=json.dumps(curated.watermark_document(watermark, 0, watermark)).encode(),
+    )
     fresh, new_day = [], now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     for i in range(existing, existing + new):
         meta, item, event = items_for(i, new_day, now)
@@ -144,34 +154,49 @@ def measure(existing: int, new: int, scan_up_to: int) -> dict:
         clients.reset()
         spent = ", ".join(f"{phase} {value:.0f} s" for phase, value in seconds.items())
         print(f"  {existing} existing: {spent}", file=sys.stderr)
-        return {"existing": existing, "new": new, "feed": feed, "run": run, "scan_before": scan,
-                "scan_measured": measured, "stored": stored, "partitions": result["partitions"],
-                "events": result["events"]}
+        return {
+            "existing": existing,
+            "new": new,
+            "feed": feed,
+            "run": run,
+            "scan_before": scan,
+            "scan_measured": measured,
+            "stored": stored,
+            "partitions": result["partitions"],
+            "events": result["events"],
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--existing", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--new", type=int, default=1_000)
-    parser.add_argument("--scan-up-to", type=int, default=30_000,
-                        help="run the full scan only on tables this small; above, a Scan reads every item "
-                             "(DescribeTable's ItemCount)")
+    parser.add_argument(
+        "--scan-up-to",
+        type=int,
+        default=30_000,
+        help="run the full scan only on tables this small; above, a Scan reads every item (DescribeTable's ItemCount)",
+    )
     args = parser.parse_args()
     moto_patches.install()
     rows = [measure(n, args.new, args.scan_up_to) for n in args.existing]
     print(f"{'existing':>9} {'new':>6} {'feed reads':>11} {'run reads':>10} {'full scan (before)':>19}")
     for row in rows:
         scan = f"{row['scan_before']}{'' if row['scan_measured'] else '*'}"
-        print(f"{row['existing']:>9} {row['new']:>6} {row['feed']:>11} {row['run']:>10} {scan:>19}   "
-              f"({row['stored']} items stored; {row['partitions']} partitions, "
-              f"{row['events']} events compacted)")
+        print(
+            f"{row['existing']:>9} {row['new']:>6} {row['feed']:>11} {row['run']:>10} {scan:>19}   "
+            f"({row['stored']} items stored; {row['partitions']} partitions, "
+            f"{row['events']} events compacted)"
+        )
     if any(not row["scan_measured"] for row in rows):
         print("* not scanned: the table's item count, what a Scan reads (and bills), whatever a filter keeps")
     if len(rows) > 1:
         last, first = rows[-1], rows[0]
         scans = last["scan_before"] / first["scan_before"]
-        print(f"run reads ratio {last['existing']}/{first['existing']} existing: "
-              f"{last['run'] / first['run']:.2f}; full scan ratio: {scans:.2f}")
+        print(
+            f"run reads ratio {last['existing']}/{first['existing']} existing: "
+            f"{last['run'] / first['run']:.2f}; full scan ratio: {scans:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ def late_burst(attempts: pa.Table, share: float = 0.02) -> pa.Table:
     return attempts.set_column(column, "ingest_time", pa.array(ingest).cast(pa.timestamp("us", "UTC")))
 
 
-def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp,
-            end: pd.Timestamp) -> dashboard.DashboardExplanation:
+def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dashboard.DashboardExplanation:
     con = local_connection(str(root))
     archive_ = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None)
     cells = archive_.cells(start, end, by_entity=False)  # a stream's dashboard: no entity in the cells
@@ -66,8 +65,11 @@ def sql_way(root: Path, values: pd.DataFrame, start: pd.Timestamp,
 
 def naive_way(root: Path, values: pd.DataFrame) -> dashboard.DashboardExplanation:
     columns = ["event_id", "status", "entity_id", "event_time", "ingest_time", "s3_key"]
-    attempts = ds.dataset(root / curated.PREFIX / curated.ATTEMPTS, format="parquet", partitioning="hive").to_table(
-        columns=columns).to_pandas()
+    attempts = (
+        ds.dataset(root / curated.PREFIX / curated.ATTEMPTS, format="parquet", partitioning="hive")
+        .to_table(columns=columns)
+        .to_pandas()
+    )
     arrivals = dashboard.arrivals(attempts).assign(entity_id="")  # as the SQL way: no entity in the cells
     ex = dashboard.explain(values, arrivals)
     worst = ex.table.loc[ex.table["gap"].abs().idxmax(), "window"]
@@ -94,7 +96,8 @@ def main() -> None:
         end = start + pd.Timedelta(days=archive.DAYS)
         con = local_connection(str(root))
         cells = dashboard_sql.DashboardArchive(lambda query: run(con, query), SOURCE, TYPE, None).cells(
-            start, end, by_entity=False)
+            start, end, by_entity=False
+        )
         con.close()
         planted = dashboard.stages(NIGHTLY, cells, ["window"])["value"].rename("value").reset_index()
         values = planted[(planted["window"] >= start) & (planted["window"] < end)].reset_index(drop=True)
@@ -107,8 +110,10 @@ def main() -> None:
             t0, c0 = time.perf_counter(), time.process_time()
             ex = way()
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            print(f"{name:<14} {wall:>8.1f} {cpu:>7.1f}  {ex.semantics.describe()} (fit {ex.semantics.fit:.0%}); "
-                  f"unexplained {int(ex.table['unexplained'].abs().sum())}; {len(ex.late):,} late")
+            print(
+                f"{name:<14} {wall:>8.1f} {cpu:>7.1f}  {ex.semantics.describe()} (fit {ex.semantics.fit:.0%}); "
+                f"unexplained {int(ex.table['unexplained'].abs().sum())}; {len(ex.late):,} late"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

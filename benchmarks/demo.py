@@ -32,8 +32,9 @@ def run(events: int | None, timeout_s: float) -> dict[str, str]:
         command += ["--events", str(events)] if events else []
         began = time.monotonic()
         with out.open("w") as log:
-            demo = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            demo = subprocess.Popen(
+                command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
         try:
             link = None
             while link is None:
@@ -41,8 +42,10 @@ def run(events: int | None, timeout_s: float) -> dict[str, str]:
                     raise SystemExit(f"pik demo exited with {demo.returncode}:\n{out.read_text()}")
                 if time.monotonic() - began > timeout_s:
                     raise SystemExit(f"no JupyterLab link within {timeout_s:.0f} s:\n{out.read_text()}")
-                link = next((line.split(" ", 1)[1] for line in out.read_text().splitlines()
-                             if line.startswith("JupyterLab: ")), None)
+                link = next(
+                    (line.split(" ", 1)[1] for line in out.read_text().splitlines() if line.startswith("JupyterLab: ")),
+                    None,
+                )
                 time.sleep(0.2)  # polling interval of a bounded wait
             wall = time.monotonic() - began
             base, notebook = link.split("/lab/tree/", 1)
@@ -54,8 +57,13 @@ def run(events: int | None, timeout_s: float) -> dict[str, str]:
                 demo.wait(timeout=60)
         lines = out.read_text().splitlines()
         pick = lambda prefix: next((line for line in lines if line.startswith(prefix)), "")  # noqa: E731
-        return {"wall": f"{wall:.1f} s", "link": link, "served": str(served), "phases": pick("phases: "),
-                "incident": pick("incident: ")}
+        return {
+            "wall": f"{wall:.1f} s",
+            "link": link,
+            "served": str(served),
+            "phases": pick("phases: "),
+            "incident": pick("incident: "),
+        }
 
 
 def main() -> None:

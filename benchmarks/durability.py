@@ -48,8 +48,9 @@ class Stack:
         self.info_file = work / name / "local.json"
         self.log = (work / f"{name}.out").open("w")
         started = time.monotonic()
-        self.process = subprocess.Popen([*PIK, "local", "up", "--info-file", str(self.info_file), *extra],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [*PIK, "local", "up", "--info-file", str(self.info_file), *extra], stdout=self.log, stderr=subprocess.STDOUT
+        )
         while True:
             if self.process.poll() is not None:
                 raise SystemExit(f"pik local up exited: {Path(self.log.name).read_text()}")
@@ -68,7 +69,9 @@ class Stack:
 
     def kill(self) -> None:
         pid = self.process.pid
-        children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+        children = [
+            int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()
+        ]
         for target in (*children, pid):
             os.kill(target, signal.SIGKILL)
         self.process.wait()
@@ -80,9 +83,16 @@ class Stack:
 
 def events(prefix: str, count: int) -> list[dict]:
     now = datetime.now(UTC)
-    return [{"source": "bench", "event_type": "durable", "entity_id": f"{prefix}-{i % 50:03d}",
-             "event_time": (now - timedelta(minutes=i % 600)).isoformat(), "payload": {"n": i, "round": prefix}}
-            for i in range(count)]
+    return [
+        {
+            "source": "bench",
+            "event_type": "durable",
+            "entity_id": f"{prefix}-{i % 50:03d}",
+            "event_time": (now - timedelta(minutes=i % 600)).isoformat(),
+            "payload": {"n": i, "round": prefix},
+        }
+        for i in range(count)
+    ]
 
 
 def ingest_until_killed(stack: Stack, batch: list[dict], kill_after: int, senders: int = 4) -> dict[str, dict]:
@@ -122,8 +132,11 @@ def recovered(stack: Stack, acknowledged: dict[str, dict]) -> int:
 
     def whole(item: tuple[str, dict]) -> bool:
         event_id, sent = item
-        gate = ddb.get_item(TableName=out["events_table_name"], ConsistentRead=True,
-                            Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}}).get("Item")
+        gate = ddb.get_item(
+            TableName=out["events_table_name"],
+            ConsistentRead=True,
+            Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}},
+        ).get("Item")
         if gate is None:
             return False
         document = json.loads(s3.get_object(Bucket=out["raw_bucket_name"], Key=gate["s3_key"]["S"])["Body"].read())
@@ -167,8 +180,10 @@ def main() -> None:
             all_acknowledged.update(acknowledged)
             stack = Stack(work, f"round-{round_}", "--state-dir", str(state))
             found = recovered(stack, all_acknowledged)
-            print(f"| {round_} (mid-stream) | {kill_after} | {len(acknowledged)} | {found}/{len(all_acknowledged)} | "
-                  f"{stack.start_s:.1f} |")
+            print(
+                f"| {round_} (mid-stream) | {kill_after} | {len(acknowledged)} | {found}/{len(all_acknowledged)} | "
+                f"{stack.start_s:.1f} |"
+            )
         stack.process.send_signal(signal.SIGTERM)
         while not (state / "snapshot.tmp" / "s3" / "RawBucket.jsonl").exists():
             time.sleep(0.005)  # polling for the snapshot to begin
@@ -180,8 +195,10 @@ def main() -> None:
         if args.throughput:
             plain = rate(work, "memory", args.throughput)
             durable = rate(work, "journaled", args.throughput, "--state-dir", str(work / "rate-state"))
-            print(f"ingest, {args.throughput} events, 16 threads: memory only {plain:.1f}/s, "
-                  f"--state-dir (journal) {durable:.1f}/s ({durable / plain:.2f}x)")
+            print(
+                f"ingest, {args.throughput} events, 16 threads: memory only {plain:.1f}/s, "
+                f"--state-dir (journal) {durable:.1f}/s ({durable / plain:.2f}x)"
+            )
         print(f"load average {os.getloadavg()[0]:.1f}")
 
 

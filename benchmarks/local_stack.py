@@ -103,9 +103,16 @@ def events(count: int, now: datetime) -> list[dict]:
     for i in range(count):
         source, event_type = streams[i % 3]
         when = now - timedelta(seconds=(i * 7919) % (5 * 86_400) + 60)
-        out.append({"source": source, "event_type": event_type, "entity_id": f"user_{i % 500:03d}",
-                    "event_time": when.isoformat(), "payload": {"amount": i % 97, "seq": i},
-                    "idempotency_key": f"bench-{i}"})
+        out.append(
+            {
+                "source": source,
+                "event_type": event_type,
+                "entity_id": f"user_{i % 500:03d}",
+                "event_time": when.isoformat(),
+                "payload": {"amount": i % 97, "seq": i},
+                "idempotency_key": f"bench-{i}",
+            }
+        )
     return out
 
 
@@ -116,12 +123,16 @@ def ingest(api_url: str, bodies: list[dict], workers: int, marks: set[int], pid:
     # event that got in answers DUPLICATE); the in-process stack of ADR 0201 had a listen
     # backlog of 5 and reset some of 16 clients' first connections.
     retries = urllib3.Retry(total=5, connect=5, read=2, status=0, allowed_methods=None, backoff_factor=0.05)
-    http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=120))
+    http = urllib3.PoolManager(
+        maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=120)
+    )
     lock, done, seen = threading.Lock(), [0], {0: (time.monotonic(), tree_cpu_s(pid))}
     bad: list[int] = []
 
     def send(body: dict) -> None:
-        response = http.request("POST", url, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        response = http.request(
+            "POST", url, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         if response.status != 200:
             bad.append(response.status)
         with lock:
@@ -143,16 +154,31 @@ def window(seen: dict[int, tuple[float, float]], a: int, b: int) -> tuple[float,
 
 def drain(info: LocalStackInfo, pid: int, now: datetime, count: int) -> tuple[float, float, int]:
     """Ingest ``count`` events of one entity, replay them for real; seconds and CPU until drained."""
-    bodies = [{"source": "mobile_app", "event_type": "workout_completed", "entity_id": FOCUS,
-               "event_time": (now - timedelta(hours=1 + i * 72 / count)).isoformat(),
-               "payload": {"amount": i, "seq": i}} for i in range(count)]
+    bodies = [
+        {
+            "source": "mobile_app",
+            "event_type": "workout_completed",
+            "entity_id": FOCUS,
+            "event_time": (now - timedelta(hours=1 + i * 72 / count)).isoformat(),
+            "payload": {"amount": i, "seq": i},
+        }
+        for i in range(count)
+    ]
     ingest(info.api_url, bodies, 16, set(), pid)
     session = boto3.session.Session(region_name=info.region, **info.credentials)
     sqs = session.client("sqs", endpoint_url=info.endpoint_url)
     queue = info.outputs["replay_queue_url"]
     started, cpu = time.monotonic(), tree_cpu_s(pid)
-    run = replay(info.api_url, {"entity_id": FOCUS, "start_time": (now - timedelta(days=4)).isoformat(),
-                                "end_time": now.isoformat(), "dry_run": False, "limit": 10_000})
+    run = replay(
+        info.api_url,
+        {
+            "entity_id": FOCUS,
+            "start_time": (now - timedelta(days=4)).isoformat(),
+            "end_time": now.isoformat(),
+            "dry_run": False,
+            "limit": 10_000,
+        },
+    )
     while queue_depth(sqs, queue):
         time.sleep(0.05)  # polling interval of a bounded measurement
         if time.monotonic() - started > 900:
@@ -179,22 +205,30 @@ def main() -> None:
                 raise SystemExit("the stack did not start in 120 s")
             info = LocalStackInfo.read(info_file)
             now = datetime.now(UTC)
-            print(f"stack pid {child.pid}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
-                  f"{n} events, {args.workers} client threads")
+            print(
+                f"stack pid {child.pid}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
+                f"{n} events, {args.workers} client threads"
+            )
             cpu0, roles0 = tree_cpu_s(child.pid), roles_cpu_s(child.pid)
             started = time.monotonic()
             seen = ingest(info.api_url, events(n, now), args.workers, {w, n - w, n}, child.pid)
             elapsed = time.monotonic() - started
             first, last = window(seen, 0, w), window(seen, n - w, n)
             print(f"ingest first {w}: {first[0]:7.1f} events/s  {first[1]:5.1f} ms stack CPU per ingest")
-            print(f"ingest last  {w}: {last[0]:7.1f} events/s  {last[1]:5.1f} ms stack CPU per ingest"
-                  f"  (last/first {last[0] / first[0]:.2f})")
+            print(
+                f"ingest last  {w}: {last[0]:7.1f} events/s  {last[1]:5.1f} ms stack CPU per ingest"
+                f"  (last/first {last[0] / first[0]:.2f})"
+            )
             roles1 = roles_cpu_s(child.pid)
-            print(f"ingest all {n}: {n / elapsed:7.1f} events/s  {tree_cpu_s(child.pid) - cpu0:.1f} s stack CPU"
-                  f" ({_split(roles0, roles1)})  (load {os.getloadavg()[0]:.2f})")
+            print(
+                f"ingest all {n}: {n / elapsed:7.1f} events/s  {tree_cpu_s(child.pid) - cpu0:.1f} s stack CPU"
+                f" ({_split(roles0, roles1)})  (load {os.getloadavg()[0]:.2f})"
+            )
             seconds, cpu, sent = drain(info, child.pid, now, args.replay_events)
-            print(f"processor drain of a replay of {sent} events of one entity: {seconds:.2f} s, {cpu:.2f} s stack CPU"
-                  f"  (ingest of those events included in the split: {_split(roles1, roles_cpu_s(child.pid))})")
+            print(
+                f"processor drain of a replay of {sent} events of one entity: {seconds:.2f} s, {cpu:.2f} s stack CPU"
+                f"  (ingest of those events included in the split: {_split(roles1, roles_cpu_s(child.pid))})"
+            )
         finally:
             stop.set()
             child.join(120)

@@ -63,8 +63,10 @@ def _consume(sqs, url: str, stop: threading.Event, got: list[int]) -> None:
     while not stop.is_set():
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
         if messages:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                            for i, m in enumerate(messages)])
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
             got.append(len(messages))
 
 
@@ -87,9 +89,16 @@ def main() -> None:
             session = boto3.session.Session(region_name=info.region, **info.credentials)
             sqs = session.client("sqs", endpoint_url=info.endpoint_url)
             day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            bodies = [{"source": "bench", "event_type": "rate", "entity_id": f"e{i % 50}",
-                       "event_time": (day + timedelta(seconds=20 * i)).isoformat(), "payload": {"n": i}}
-                      for i in range(args.events)]
+            bodies = [
+                {
+                    "source": "bench",
+                    "event_type": "rate",
+                    "entity_id": f"e{i % 50}",
+                    "event_time": (day + timedelta(seconds=20 * i)).isoformat(),
+                    "payload": {"n": i},
+                }
+                for i in range(args.events)
+            ]
             started = time.monotonic()
             statuses = count_statuses(ingest_events(info.api_url, bodies, workers=16, progress=False))
             print(f"ingested {statuses} in {time.monotonic() - started:.1f} s")
@@ -106,9 +115,16 @@ def main() -> None:
                 target = {"http": f"http://127.0.0.1:{receiver.server_address[1]}/bench"}
                 consumer = threading.Thread(target=receiver.serve_forever, daemon=True)
             consumer.start()
-            request = {"source": "bench", "event_type": "rate", "start_time": day.isoformat(),
-                       "end_time": (day + timedelta(days=1)).isoformat(), "dry_run": False,
-                       "target": target, "rate_per_second": args.rate, "limit": args.events}
+            request = {
+                "source": "bench",
+                "event_type": "rate",
+                "start_time": day.isoformat(),
+                "end_time": (day + timedelta(days=1)).isoformat(),
+                "dry_run": False,
+                "target": target,
+                "rate_per_second": args.rate,
+                "limit": args.events,
+            }
             load = os.getloadavg()[0]
             with ApiClient(info.api_url, workers=1, timeout_s=120) as api:
                 started, calls = time.monotonic(), [time.monotonic()]
@@ -128,12 +144,14 @@ def main() -> None:
             done.set()
             consumer.join(5)  # its last long poll ends before the stack stops
             expected = args.events / args.rate
-            print(f"replay of {run['sent']} events at rate_per_second={args.rate:g}: {took:.2f} s "
-                  f"(ideal {expected:.1f} s, {100 * (took - expected) / expected:+.1f} %), "
-                  f"{run['sent'] / took:.1f} events/s; the {args.target} target received {received}; "
-                  f"status {run['status']} "
-                  f"stopped {run['stopped']} failed {run['failed']}; {len(calls)} invocation(s), started at "
-                  f"{', '.join(f'{t - started:.1f}' for t in calls)} s; load average {load:.1f}")
+            print(
+                f"replay of {run['sent']} events at rate_per_second={args.rate:g}: {took:.2f} s "
+                f"(ideal {expected:.1f} s, {100 * (took - expected) / expected:+.1f} %), "
+                f"{run['sent'] / took:.1f} events/s; the {args.target} target received {received}; "
+                f"status {run['status']} "
+                f"stopped {run['stopped']} failed {run['failed']}; {len(calls)} invocation(s), started at "
+                f"{', '.join(f'{t - started:.1f}' for t in calls)} s; load average {load:.1f}"
+            )
         finally:
             stop.set()
             child.join(60)

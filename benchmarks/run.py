@@ -57,9 +57,16 @@ def attempt_items(count: int) -> list[dict]:
     """Attempt items exactly as ingest writes them (pik.core.records), in DynamoDB JSON."""
     items = []
     for i in range(count):
-        event = contract.validate({"source": "checkout", "event_type": "order_placed", "entity_id": "customer-42",
-                                   "event_time": (START + timedelta(seconds=i)).isoformat(),
-                                   "payload": {"amount": i, "items": 2}}, now=START + timedelta(days=1))
+        event = contract.validate(
+            {
+                "source": "checkout",
+                "event_type": "order_placed",
+                "entity_id": "customer-42",
+                "event_time": (START + timedelta(seconds=i)).isoformat(),
+                "payload": {"amount": i, "items": 2},
+            },
+            now=START + timedelta(days=1),
+        )
         attempt = records.Attempt(START + timedelta(seconds=i, milliseconds=1500), f"req-{i}")
         items.append(serialize(records.attempt_item(event, attempt, status="ACCEPTED", s3_key=event.raw_key)))
     return items
@@ -105,18 +112,24 @@ def session() -> boto3.session.Session:
 
 
 def kit_for(url: str, workers: int = 32) -> pik_nb.Kit:
-    names = Resources(raw_bucket_name="bench", events_table_name="bench", aggregates_table_name="bench",
-                      replays_table_name="bench")
-    stack = Stack(session(), names, endpoint_url=url, sign_api=False, workers=workers,
-                  fan_out=workers)  # the stub stands in for AWS
+    names = Resources(
+        raw_bucket_name="bench", events_table_name="bench", aggregates_table_name="bench", replays_table_name="bench"
+    )
+    stack = Stack(
+        session(), names, endpoint_url=url, sign_api=False, workers=workers, fan_out=workers
+    )  # the stub stands in for AWS
     return pik_nb.Kit(stack, progress=False)
 
 
 def typed_by_hand(frame: pd.DataFrame) -> pd.DataFrame:
     """The casts a user adds to awswrangler's frame (Decimal/object columns) to get pik_nb's types."""
-    cast = {"time": lambda c: pd.to_datetime(c, utc=True, format="ISO8601"), "int": lambda c: c.astype("int64"),
-            "float": lambda c: c.astype("float64"), "category": lambda c: c.astype("category"),
-            "str": lambda c: c.astype("str")}
+    cast = {
+        "time": lambda c: pd.to_datetime(c, utc=True, format="ISO8601"),
+        "int": lambda c: c.astype("int64"),
+        "float": lambda c: c.astype("float64"),
+        "category": lambda c: c.astype("category"),
+        "str": lambda c: c.astype("str"),
+    }
     return frame.assign(**{name: cast[kind](frame[name]) for name, kind in ATTEMPT_COLUMNS.items() if name in frame})
 
 
@@ -125,8 +138,13 @@ def dtype_differences(ours: pd.DataFrame, theirs: pd.DataFrame) -> str:
     for name in ATTEMPT_COLUMNS:
         if name in theirs and str(ours[name].dtype) != str(theirs[name].dtype):
             changed.setdefault((str(ours[name].dtype), str(theirs[name].dtype)), []).append(name)
-    return "; ".join(f"{len(names)} columns {mine} vs {other} ({', '.join(names[:2])}...)"
-                     for (mine, other), names in changed.items()) or "same dtypes"
+    return (
+        "; ".join(
+            f"{len(names)} columns {mine} vs {other} ({', '.join(names[:2])}...)"
+            for (mine, other), names in changed.items()
+        )
+        or "same dtypes"
+    )
 
 
 def metadata(url: str) -> None:
@@ -137,8 +155,14 @@ def metadata(url: str) -> None:
     def floor() -> None:
         for n in range(PAGES):
             start = dict(query, ExclusiveStartKey={"pk": {"S": f"page#{n}"}}) if n else query
-            json.loads(http.request("POST", url + "/", body=json.dumps(start).encode(),
-                                    headers={"X-Amz-Target": "DynamoDB_20120810.Query"}).data)
+            json.loads(
+                http.request(
+                    "POST",
+                    url + "/",
+                    body=json.dumps(start).encode(),
+                    headers={"X-Amz-Target": "DynamoDB_20120810.Query"},
+                ).data
+            )
 
     client = kit_for(url).client("dynamodb")
     recorded = pages()
@@ -168,9 +192,13 @@ def metadata(url: str) -> None:
     got = {}
 
     def wrangler() -> None:
-        got["wr"] = wr.dynamodb.read_items(table_name="bench", key_condition_expression="pk = :p",
-                                           expression_attribute_values={":p": "x"}, boto3_session=session(),
-                                           key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        got["wr"] = wr.dynamodb.read_items(
+            table_name="bench",
+            key_condition_expression="pk = :p",
+            expression_attribute_values={":p": "x"},
+            boto3_session=session(),
+            key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
         assert len(got["wr"]) == total
 
     kit = kit_for(url)
@@ -181,24 +209,40 @@ def metadata(url: str) -> None:
 
     print(f"\n## metadata: {total} attempt items in {PAGES} pages of {PAGE_ITEMS}, stub DynamoDB on {url}")
     ours = "pik_nb kit.events -> typed DataFrame"
-    runs = {"raw HTTP + json.loads (the 'floor')": floor, "botocore parser alone (no I/O)": parser_only,
-            "boto3 client.query pages (HTTP + parse)": botocore_client,
-            "naive Table.query loop + pd.DataFrame": naive, "awswrangler read_items (object columns)": wrangler,
-            ours: fast}
+    runs = {
+        "raw HTTP + json.loads (the 'floor')": floor,
+        "botocore parser alone (no I/O)": parser_only,
+        "boto3 client.query pages (HTTP + parse)": botocore_client,
+        "naive Table.query loop + pd.DataFrame": naive,
+        "awswrangler read_items (object columns)": wrangler,
+        ours: fast,
+    }
     figures = {name: best(run, 3 if name == ours else 2) / total * 1e6 for name, run in runs.items()}
     casts = best(lambda: typed_by_hand(got["wr"]), 2) / total * 1e6
-    figures = {**{k: v for k, v in figures.items() if k != ours},
-               "awswrangler read_items + casts to our types": figures["awswrangler read_items (object columns)"] + casts,
-               ours: figures[ours]}
+    figures = {
+        **{k: v for k, v in figures.items() if k != ours},
+        "awswrangler read_items + casts to our types": figures["awswrangler read_items (object columns)"] + casts,
+        ours: figures[ours],
+    }
     print("  ratio = the row's µs/item / pik_nb's (> 1: pik_nb is faster; baseline: pik_nb); best of 2, pik_nb of 3")
     for name, micros in figures.items():
-        print(f"  {name:<48}{micros:7.1f} µs/item {micros / figures[ours]:6.2f}x{'   (baseline)' if name == ours else ''}")
+        print(
+            f"  {name:<48}{micros:7.1f} µs/item {micros / figures[ours]:6.2f}x{'   (baseline)' if name == ours else ''}"
+        )
     print(f"  dtypes, pik_nb vs awswrangler: {dtype_differences(got['pik'], got['wr'])}")
     print(f"  dtypes, pik_nb vs awswrangler + casts: {dtype_differences(got['pik'], typed_by_hand(got['wr']))}")
 
 
-def raw_figures(kit: pik_nb.Kit, keys: list[str], events: pd.DataFrame, bucket: str, *, repeat: int,
-                sequential_sample: int = 100, server: int | None = None) -> dict[str, tuple[float, float, float]]:
+def raw_figures(
+    kit: pik_nb.Kit,
+    keys: list[str],
+    events: pd.DataFrame,
+    bucket: str,
+    *,
+    repeat: int,
+    sequential_sample: int = 100,
+    server: int | None = None,
+) -> dict[str, tuple[float, float, float]]:
     """objects/s and CPU ms per object for kit.raw and the ways a user would fetch the same objects."""
     count = len(keys)
     plain = kit.session.client("s3", endpoint_url=kit.endpoint_url, config=Config(max_pool_connections=32))
@@ -222,10 +266,12 @@ def raw_figures(kit: pik_nb.Kit, keys: list[str], events: pd.DataFrame, bucket: 
             get(key)
 
     figures = {}
-    for name, run, n in (("sequential boto3 get_object + json.loads", sequential, min(count, sequential_sample)),
-                         ("boto3 get_object + json.loads, 32-thread pool", pool, count),
-                         ("pik_nb S3 getter + json.loads, 32-thread pool", getter, count),
-                         ("pik_nb kit.raw (GET + parse + hash check + frame)", fetch, count)):
+    for name, run, n in (
+        ("sequential boto3 get_object + json.loads", sequential, min(count, sequential_sample)),
+        ("boto3 get_object + json.loads, 32-thread pool", pool, count),
+        ("pik_nb S3 getter + json.loads, 32-thread pool", getter, count),
+        ("pik_nb kit.raw (GET + parse + hash check + frame)", fetch, count),
+    ):
         wall, cpu, server_cpu = timed(run, repeat, server)
         figures[name] = (n / wall, cpu / n * 1e3, server_cpu / n * 1e3)
     return figures
@@ -234,19 +280,28 @@ def raw_figures(kit: pik_nb.Kit, keys: list[str], events: pd.DataFrame, bucket: 
 def print_raw(figures: dict[str, tuple[float, float, float]]) -> None:
     baseline = "boto3 get_object + json.loads, 32-thread pool"
     server = any(server_ms for _, _, server_ms in figures.values())
-    print("  ratio: objects/s over the 32-thread boto3 pool's (baseline); client CPU: this process, all threads"
-          + ("; server CPU: the local stack's processes (moto, API workers)" if server else ""))
+    print(
+        "  ratio: objects/s over the 32-thread boto3 pool's (baseline); client CPU: this process, all threads"
+        + ("; server CPU: the local stack's processes (moto, API workers)" if server else "")
+    )
     for name, (rate, cpu_ms, server_ms) in figures.items():
         ratio = rate / figures[baseline][0]
-        print(f"  {name:<52}{rate:7.0f} objects/s {ratio:5.2f}x   client {cpu_ms:5.2f} ms CPU/object"
-              + (f"   server {server_ms:5.2f} ms" if server else "") + ("   (baseline)" if name == baseline else ""))
+        print(
+            f"  {name:<52}{rate:7.0f} objects/s {ratio:5.2f}x   client {cpu_ms:5.2f} ms CPU/object"
+            + (f"   server {server_ms:5.2f} ms" if server else "")
+            + ("   (baseline)" if name == baseline else "")
+        )
 
 
 def raw_objects(url: str) -> None:
     kit = kit_for(url, workers=32)
-    events = pd.DataFrame({"s3_key": [f"raw/bench/{i}.json" for i in range(OBJECTS)],
-                           "event_id": [f"e{i}" for i in range(OBJECTS)],
-                           "payload_sha256": [PAYLOAD_SHA] * OBJECTS})
+    events = pd.DataFrame(
+        {
+            "s3_key": [f"raw/bench/{i}.json" for i in range(OBJECTS)],
+            "event_id": [f"e{i}" for i in range(OBJECTS)],
+            "payload_sha256": [PAYLOAD_SHA] * OBJECTS,
+        }
+    )
     print(f"\n## raw: {OBJECTS} objects, stub S3 answering after 20 ms (keep-alive), {kit.workers} threads")
     print_raw(raw_figures(kit, events["s3_key"].tolist(), events, "bench", repeat=2))
     gc.collect()
@@ -254,17 +309,31 @@ def raw_objects(url: str) -> None:
     kit.raw(events)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    print(f"  peak Python memory during kit.raw {peak:7.1f} MiB ({peak * 1024 / OBJECTS:.2f} KiB per object, "
-          f"the parsed documents and the result)")
+    print(
+        f"  peak Python memory during kit.raw {peak:7.1f} MiB ({peak * 1024 / OBJECTS:.2f} KiB per object, "
+        f"the parsed documents and the result)"
+    )
 
 
 def stored_event(entity_id: str, at: datetime, i: int, now: datetime) -> tuple[dict, str, dict, list[dict]]:
     """What ingest stores for one accepted event: (raw document, its key, its dedup gate, its attempt item)."""
-    event = contract.validate({"source": "checkout", "event_type": "order_placed", "entity_id": entity_id,
-                               "event_time": at.isoformat(), "payload": {"amount": i, "items": 2}}, now=now)
+    event = contract.validate(
+        {
+            "source": "checkout",
+            "event_type": "order_placed",
+            "entity_id": entity_id,
+            "event_time": at.isoformat(),
+            "payload": {"amount": i, "items": 2},
+        },
+        now=now,
+    )
     attempt = records.Attempt(at + timedelta(seconds=2), f"bench-{entity_id}-{i}")
-    return (records.raw_document(event, attempt), event.raw_key, serialize(records.meta_item(event, attempt, s3_key=event.raw_key)),
-            serialize(records.attempt_item(event, attempt, status="ACCEPTED", s3_key=event.raw_key)))
+    return (
+        records.raw_document(event, attempt),
+        event.raw_key,
+        serialize(records.meta_item(event, attempt, s3_key=event.raw_key)),
+        serialize(records.attempt_item(event, attempt, status="ACCEPTED", s3_key=event.raw_key)),
+    )
 
 
 def fill(kit: pik_nb.Kit, entity_ids: list[str], count: int, days: int, now: datetime, *, raw: bool) -> None:
@@ -274,11 +343,19 @@ def fill(kit: pik_nb.Kit, entity_ids: list[str], count: int, days: int, now: dat
     stored = [stored_event(entity_ids[i % len(entity_ids)], first + step * i, i, now) for i in range(count)]
     client, s3, table = kit.client("dynamodb"), kit.client("s3"), kit.resources.events_table_name
     items = [item for _, _, gate, attempt in stored for item in (gate, attempt)]
-    writes = [lambda chunk=items[i:i + 25]: client.batch_write_item(
-        RequestItems={table: [{"PutRequest": {"Item": item}} for item in chunk]}) for i in range(0, len(items), 25)]
+    writes = [
+        lambda chunk=items[i : i + 25]: client.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": item}} for item in chunk]}
+        )
+        for i in range(0, len(items), 25)
+    ]
     if raw:
-        writes += [lambda doc=doc, key=key: s3.put_object(Bucket=kit.resources.raw_bucket_name, Key=key,
-                                                           Body=json.dumps(doc).encode()) for doc, key, _, _ in stored]
+        writes += [
+            lambda doc=doc, key=key: s3.put_object(
+                Bucket=kit.resources.raw_bucket_name, Key=key, Body=json.dumps(doc).encode()
+            )
+            for doc, key, _, _ in stored
+        ]
     with ThreadPoolExecutor(8) as threads:
         list(threads.map(lambda write: write(), writes))
 
@@ -287,9 +364,19 @@ def local_stack() -> None:
     """kit.events and kit.raw against ``pik local up`` (moto's server in its own process)."""
     with tempfile.TemporaryDirectory() as tmp:
         info_file = Path(tmp) / "local.json"
-        server = subprocess.Popen([str(Path(sys.executable).with_name("pik")), "local", "up", "--info-file",
-                                   str(info_file), "--log-level", "ERROR"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("pik")),
+                "local",
+                "up",
+                "--info-file",
+                str(info_file),
+                "--log-level",
+                "ERROR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             began = time.perf_counter()
             while not info_file.exists():
@@ -308,13 +395,17 @@ def _local_stack_figures(kit: pik_nb.Kit, server: int, startup_s: float) -> None
     now = datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()
     fill(kit, ["bench-entity"], LOCAL_EVENTS, LOCAL_DAYS, now, raw=True)
-    print(f"\n## local stack: `pik local up` (moto server in its own process, up in {startup_s:.1f} s); "
-          f"{LOCAL_EVENTS} events of one entity over {LOCAL_DAYS} days written as ingest writes them in "
-          f"{time.perf_counter() - began:.1f} s")
+    print(
+        f"\n## local stack: `pik local up` (moto server in its own process, up in {startup_s:.1f} s); "
+        f"{LOCAL_EVENTS} events of one entity over {LOCAL_DAYS} days written as ingest writes them in "
+        f"{time.perf_counter() - began:.1f} s"
+    )
     start, end = now - timedelta(days=LOCAL_DAYS), now + timedelta(seconds=1)
     scope = {"entity_id": "bench-entity", "start": start, "end": end}
-    sliced = pik_nb.Kit(Stack(kit.session, kit.resources, endpoint_url=kit.endpoint_url, sign_api=False,
-                              fan_out=kit.workers), progress=False)
+    sliced = pik_nb.Kit(
+        Stack(kit.session, kit.resources, endpoint_url=kit.endpoint_url, sign_api=False, fan_out=kit.workers),
+        progress=False,
+    )
     request = queries.entity_window(kit.resources.events_table_name, "bench-entity", key_time(start), key_time(end))
     client = kit.client("dynamodb")
 
@@ -326,31 +417,51 @@ def _local_stack_figures(kit: pik_nb.Kit, server: int, startup_s: float) -> None
 
     def wrangler() -> None:
         frame = wr.dynamodb.read_items(
-            table_name=request["TableName"], index_name=request["IndexName"],
-            key_condition_expression=request["KeyConditionExpression"], boto3_session=kit.session,
+            table_name=request["TableName"],
+            index_name=request["IndexName"],
+            key_condition_expression=request["KeyConditionExpression"],
+            boto3_session=kit.session,
             expression_attribute_values={k: v["S"] for k, v in request["ExpressionAttributeValues"].items()},
-            key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+            key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
         assert len(frame) == LOCAL_EVENTS
 
     ours = "pik_nb kit.events, one query (fan_out=1, the default)"
-    runs = {ours: lambda: kit.events(**scope), f"pik_nb kit.events, {LOCAL_DAYS} day slices in parallel": lambda: sliced.events(**scope),
-            "boto3 client.query pages (items, no DataFrame)": naive, "awswrangler read_items (object columns)": wrangler}
+    runs = {
+        ours: lambda: kit.events(**scope),
+        f"pik_nb kit.events, {LOCAL_DAYS} day slices in parallel": lambda: sliced.events(**scope),
+        "boto3 client.query pages (items, no DataFrame)": naive,
+        "awswrangler read_items (object columns)": wrangler,
+    }
 
     def report(names: list[str], rows: str) -> None:
-        print(f"  kit.events(entity_id=..., {LOCAL_DAYS} days) -> {LOCAL_EVENTS} rows, events table of {rows}; best of 2;"
-              f" ratio = baseline's wall time / the row's (baseline: pik_nb one query)")
+        print(
+            f"  kit.events(entity_id=..., {LOCAL_DAYS} days) -> {LOCAL_EVENTS} rows, events table of {rows}; best of 2;"
+            f" ratio = baseline's wall time / the row's (baseline: pik_nb one query)"
+        )
         figures = {name: timed(runs[name], 2, server) for name in names}
         for name, (wall, cpu, server_cpu) in figures.items():
-            print(f"  {name:<56}{wall * 1e3:7.0f} ms {figures[ours][0] / wall:5.2f}x   client CPU {cpu * 1e3:5.0f} ms"
-                  f"   server CPU {server_cpu * 1e3:6.0f} ms{'   (baseline)' if name == ours else ''}")
+            print(
+                f"  {name:<56}{wall * 1e3:7.0f} ms {figures[ours][0] / wall:5.2f}x   client CPU {cpu * 1e3:5.0f} ms"
+                f"   server CPU {server_cpu * 1e3:6.0f} ms{'   (baseline)' if name == ours else ''}"
+            )
 
     report(list(runs)[:2], f"{LOCAL_EVENTS} events (their attempts and dedup gates)")
     fill(kit, [f"other-{n}" for n in range(50)], LOCAL_OTHERS, LOCAL_DAYS, now, raw=False)
     report(list(runs), f"those + {LOCAL_OTHERS} events of 50 other entities")
     events = kit.events(**scope)
     print(f"  kit.raw of those {len(events)} rows (moto S3 through the local stack), one run each:")
-    print_raw(raw_figures(kit, events["s3_key"].tolist(), events, kit.resources.raw_bucket_name, repeat=1,
-                          sequential_sample=50, server=server))
+    print_raw(
+        raw_figures(
+            kit,
+            events["s3_key"].tolist(),
+            events,
+            kit.resources.raw_bucket_name,
+            repeat=1,
+            sequential_sample=50,
+            server=server,
+        )
+    )
 
 
 def analyses() -> None:
@@ -371,17 +482,28 @@ def analyses() -> None:
 
 
 def document() -> bytes:
-    return json.dumps({"envelope": {"event_id": "__KEY__", "ingest_time": "2026-11-20T00:00:01.000000Z",
-                                                  "request_id": "r", "attempt_id": "a", "payload_sha256": PAYLOAD_SHA},
-                                     "event": {"entity_id": "customer-42", "event_time": "2026-11-20T00:00:00Z",
-                                               "payload": PAYLOAD}}).encode()
+    return json.dumps(
+        {
+            "envelope": {
+                "event_id": "__KEY__",
+                "ingest_time": "2026-11-20T00:00:01.000000Z",
+                "request_id": "r",
+                "attempt_id": "a",
+                "payload_sha256": PAYLOAD_SHA,
+            },
+            "event": {"entity_id": "customer-42", "event_time": "2026-11-20T00:00:00Z", "payload": PAYLOAD},
+        }
+    ).encode()
 
 
 def main() -> None:
     import pyarrow
-    print(f"pik_nb benchmarks, python {sys.version.split()[0]}, pandas {pd.__version__}, pyarrow {pyarrow.__version__}, "
-          f"boto3 {boto3.__version__}, awswrangler {wr.__version__}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+
+    print(
+        f"pik_nb benchmarks, python {sys.version.split()[0]}, pandas {pd.__version__}, pyarrow {pyarrow.__version__}, "
+        f"boto3 {boto3.__version__}, awswrangler {wr.__version__}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     began = time.perf_counter()
     sections = sys.argv[1:] or ["stub", "local", "analyses"]
     for section in sections:

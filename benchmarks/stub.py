@@ -59,7 +59,9 @@ class Stub:
 
     def __enter__(self) -> str:
         receive, send = multiprocessing.Pipe(duplex=False)
-        self._process = multiprocessing.get_context("fork").Process(target=_serve, args=(*self._args, send), daemon=True)
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_serve, args=(*self._args, send), daemon=True
+        )
         self._process.start()
         return f"http://127.0.0.1:{receive.recv()}"
 

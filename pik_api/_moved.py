@@ -64,8 +64,11 @@ def _message(old: str, new: str) -> str:
     'pik_nb.errors moved to pik_nb._errors, a private module: import its names from pik_nb (the old path...'
     """
     package, _, leaf = new.rpartition(".")
-    where = f"{new}, a private module: import its names from {package}" if leaf.startswith("_") else \
-        f"{new}: import it from there"
+    where = (
+        f"{new}, a private module: import its names from {package}"
+        if leaf.startswith("_")
+        else f"{new}: import it from there"
+    )
     return f"{old} moved to {where} (the old path goes in the next release)"
 
 
@@ -85,8 +88,9 @@ class _MovedLoader(importlib.abc.Loader):
 
 
 class _MovedFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: object = None, target: object = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in _MOVED:
             return None
         return importlib.machinery.ModuleSpec(fullname, _MovedLoader(_MOVED[fullname]))

@@ -69,13 +69,16 @@ class ApiClient:
 
     def __init__(self, api_url: str, *, session: Any = None, workers: int = 8, timeout_s: float = 60) -> None:
         if not api_url:
-            raise ApiError("no API URL: connect to a stack with an api_url output, or pass api_url=...", status=0, body={})
+            raise ApiError(
+                "no API URL: connect to a stack with an api_url output, or pass api_url=...", status=0, body={}
+            )
         self.api_url = api_url.rstrip("/")
         self.session = session
         self.workers = workers
         retries = urllib3.Retry(total=3, connect=3, read=0, status=0, backoff_factor=0.1)
-        self._http = urllib3.PoolManager(maxsize=workers, block=True, retries=retries,
-                                         timeout=urllib3.Timeout(connect=5, read=timeout_s))
+        self._http = urllib3.PoolManager(
+            maxsize=workers, block=True, retries=retries, timeout=urllib3.Timeout(connect=5, read=timeout_s)
+        )
 
     def __enter__(self) -> ApiClient:
         return self
@@ -109,8 +112,11 @@ class ApiClient:
         if status != 200:
             details = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in answer.get("details", []) or [])
             error = answer.get("error") or answer.get("message")
-            raise ApiError(f"POST {path} answered {status}: {error}" + (f" ({details})" if details else ""),
-                           status=status, body=answer)
+            raise ApiError(
+                f"POST {path} answered {status}: {error}" + (f" ({details})" if details else ""),
+                status=status,
+                body=answer,
+            )
         return answer
 
     def replay(self, request: dict, *, follow: bool = True, on_step: Callable[[dict], None] | None = None) -> dict:
@@ -120,8 +126,9 @@ class ApiClient:
         run = self.post("/replay", request)
         return self._follow(run, request, on_step) if follow else run
 
-    def steer(self, replay_id: str, action: str, *, follow: bool = True,
-              on_step: Callable[[dict], None] | None = None) -> dict:
+    def steer(
+        self, replay_id: str, action: str, *, follow: bool = True, on_step: Callable[[dict], None] | None = None
+    ) -> dict:
         """``POST /replay/{replay_id}`` with ``{"action": "pause" | "resume" | "cancel"}``; the run as it then
         stands. A ``resume`` is followed across continuations like ``replay`` (unless ``follow=False``).
 
@@ -133,20 +140,31 @@ class ApiClient:
             return run
         return self._follow(run, {"replay_id": replay_id}, on_step, past_limit=False)
 
-    def _follow(self, run: dict, request: dict, on_step: Callable[[dict], None] | None, *, past_limit: bool = True) -> dict:
+    def _follow(
+        self, run: dict, request: dict, on_step: Callable[[dict], None] | None, *, past_limit: bool = True
+    ) -> dict:
         """Send ``request`` with the run's continuation until it has none (or, unless ``past_limit``, it
         stopped at its ``limit``: each resume moves a limited run one limit on)."""
         retried_target = False  # a run the target stopped is resumed once per call (a repeated command), not in a loop
-        while run.get("continuation") and (past_limit or run.get("stopped") != "limit") \
-                and not (run.get("stopped") == "target_errors" and retried_target):
+        while (
+            run.get("continuation")
+            and (past_limit or run.get("stopped") != "limit")
+            and not (run.get("stopped") == "target_errors" and retried_target)
+        ):
             retried_target = retried_target or run.get("stopped") == "target_errors"
             if on_step is not None:
                 on_step(run)
             run = self.post("/replay", {**request, "continuation": run["continuation"]})
         return run
 
-    def ingest(self, events: Sequence[Any] | Iterable[Any], *, progress: bool = True, description: str = "ingest",
-               arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:
+    def ingest(
+        self,
+        events: Sequence[Any] | Iterable[Any],
+        *,
+        progress: bool = True,
+        description: str = "ingest",
+        arrivals: Sequence[datetime] | None = None,
+    ) -> list[IngestResult]:
         """POST every event to ``/ingest`` on ``workers`` threads; results in input order.
 
         Events are dicts (JSON-encoded) or raw strings (sent as they are, e.g. a broken body). A
@@ -156,8 +174,11 @@ class ApiClient:
         """
         events = list(events)
         headers = [{ARRIVAL_HEADER: when.isoformat()} for when in arrivals] if arrivals else [{}] * len(events)
-        with ThreadPoolExecutor(self.workers) as pool, \
-                tqdm(total=len(events), desc=description, unit="ev", disable=None if progress else True) as bar:
+        with (
+            ThreadPoolExecutor(self.workers) as pool,
+            tqdm(total=len(events), desc=description, unit="ev", disable=None if progress else True) as bar,
+        ):
+
             def one(event: Any, header: dict[str, str]) -> IngestResult:
                 try:
                     status, body = self.send("/ingest", event, header)
@@ -165,10 +186,17 @@ class ApiClient:
                     status, body = 0, {"error": str(exc)}
                 bar.update(1)
                 return IngestResult(status, body)
+
             return list(pool.map(one, events, headers))
 
-    def ingest_batches(self, events: Sequence[Any] | Iterable[Any], *, batch_size: int = BATCH_SIZE,
-                       progress: bool = True, description: str = "ingest") -> list[IngestResult]:
+    def ingest_batches(
+        self,
+        events: Sequence[Any] | Iterable[Any],
+        *,
+        batch_size: int = BATCH_SIZE,
+        progress: bool = True,
+        description: str = "ingest",
+    ) -> list[IngestResult]:
         """POST ``events`` to ``/ingest`` as ``{"events": [...]}`` batches of at most ``batch_size``
         (and ``MAX_BATCH_BYTES``), ``workers`` batches at a time; one result per event, in input order.
 
@@ -179,8 +207,13 @@ class ApiClient:
         'DUPLICATE'
         """
         chunks = list(_chunks(list(events), batch_size))
-        with ThreadPoolExecutor(self.workers) as pool, \
-                tqdm(total=sum(len(c) for c in chunks), desc=description, unit="ev", disable=None if progress else True) as bar:
+        with (
+            ThreadPoolExecutor(self.workers) as pool,
+            tqdm(
+                total=sum(len(c) for c in chunks), desc=description, unit="ev", disable=None if progress else True
+            ) as bar,
+        ):
+
             def one(chunk: list[Any]) -> list[IngestResult]:
                 try:
                     status, body = self.send("/ingest", {"events": chunk})
@@ -190,6 +223,7 @@ class ApiClient:
                 if status == 200 and len(body.get("results") or []) == len(chunk):
                     return [IngestResult(status, result) for result in body["results"]]
                 return [IngestResult(status, body)] * len(chunk)
+
             return [result for results in pool.map(one, chunks) for result in results]
 
     def _signed(self, url: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
@@ -201,8 +235,15 @@ class ApiClient:
         return dict(request.headers.items())
 
 
-def ingest_events(api_url: str, events: Sequence[Any] | Iterable[Any], *, workers: int = 8, progress: bool = True,
-                  description: str = "ingest", arrivals: Sequence[datetime] | None = None) -> list[IngestResult]:
+def ingest_events(
+    api_url: str,
+    events: Sequence[Any] | Iterable[Any],
+    *,
+    workers: int = 8,
+    progress: bool = True,
+    description: str = "ingest",
+    arrivals: Sequence[datetime] | None = None,
+) -> list[IngestResult]:
     """``ApiClient(api_url, workers=workers).ingest(...)``: ``ingest_events(url, [event])[0].status``."""
     with ApiClient(api_url, workers=workers) as api:
         return api.ingest(events, progress=progress, description=description, arrivals=arrivals)

@@ -26,10 +26,22 @@ def cli() -> None:
     """
 
 
-for _command in (local.local, local.ingest_command, local.demo_command, investigate.explain, investigate.replay,
-                 investigate.reconcile, investigate.status, incident.incident,
-                 archive.compact, archive.search, archive.sql, replay_options.steer, doctor.doctor,
-                 dashboard.explain_dashboard):
+for _command in (
+    local.local,
+    local.ingest_command,
+    local.demo_command,
+    investigate.explain,
+    investigate.replay,
+    investigate.reconcile,
+    investigate.status,
+    incident.incident,
+    archive.compact,
+    archive.search,
+    archive.sql,
+    replay_options.steer,
+    doctor.doctor,
+    dashboard.explain_dashboard,
+):
     cli.add_command(_command)
 
 

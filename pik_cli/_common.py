@@ -17,7 +17,7 @@ import click
 from pik.core.timefmt import parse_bound
 
 DEMO_EVENTS = 2_500  # every playbook shows, and a working link in about a minute on 2 cores
-DEMO_WORKERS = 16    # concurrent ingest requests: the local stack's API runs in worker processes
+DEMO_WORKERS = 16  # concurrent ingest requests: the local stack's API runs in worker processes
 
 
 def connection(command: Callable | None = None, *, check: Callable[..., None] | None = None) -> Callable:
@@ -29,10 +29,16 @@ def connection(command: Callable | None = None, *, check: Callable[..., None] | 
     @click.option("--stack", default=None, help="A deployed stack's CloudFormation name [default: the local stack].")
     @click.option("--profile", default=None, help="AWS profile for --stack.")
     @click.option("--region", default=None, help="AWS region for --stack.")
-    @click.option("--local-file", type=click.Path(path_type=Path), default=None,
-                  help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
+    @click.option(
+        "--local-file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].",
+    )
     @functools.wraps(command)
-    def wrapper(stack: str | None, profile: str | None, region: str | None, local_file: Path | None, **kwargs: Any) -> Any:
+    def wrapper(
+        stack: str | None, profile: str | None, region: str | None, local_file: Path | None, **kwargs: Any
+    ) -> Any:
         from pik_nb.connect import connect
 
         if check is not None:
@@ -40,6 +46,7 @@ def connection(command: Callable | None = None, *, check: Callable[..., None] | 
         kit = connect(stack, profile=profile, region=region) if stack else connect(path=local_file)
         kit.progress = False
         return command(kit, **kwargs)
+
     return wrapper
 
 
@@ -58,7 +65,9 @@ def echo_json(value: Any) -> None:
 
 def setup_logging() -> None:
     """Warnings and errors of the libraries on stderr, one line each."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 class IsoTime(click.ParamType):

@@ -27,8 +27,14 @@ USAGE, FAILED, ABORTED, TERMINATED = 2, 1, 1, 143
 class PikGroup(click.Group):
     """The ``pik`` group: runs a command and maps what it raised (``pik`` and ``CliRunner`` alike)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> NoReturn:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:

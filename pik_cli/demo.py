@@ -26,9 +26,18 @@ from .lab import lab_command_line, run_lab
 INCIDENTS = Path("incidents")  # a visible folder: JupyterLab cannot open notebooks under dot-folders
 
 
-def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WORKERS, lab: bool = True, report: Path | None = None,
-             info_file: Path | None = None, progress: bool = True, notebook: Path = TEMPLATE,
-             say: Callable[[str], None] = print) -> DemoOutcome:
+def run_demo(
+    *,
+    events: int = DEMO_EVENTS,
+    seed: int = 7,
+    workers: int = DEMO_WORKERS,
+    lab: bool = True,
+    report: Path | None = None,
+    info_file: Path | None = None,
+    progress: bool = True,
+    notebook: Path = TEMPLATE,
+    say: Callable[[str], None] = print,
+) -> DemoOutcome:
     """Stack up, incident staged, notebook executed (``report`` HTML and/or JupyterLab), stack down.
 
     Raises ``StackError`` when the stack cannot start and ``DemoError`` when a step or a notebook
@@ -42,8 +51,10 @@ def run_demo(*, events: int = DEMO_EVENTS, seed: int = 7, workers: int = DEMO_WO
         say(f"local stack: API {stack.info.api_url}, AWS {stack.info.endpoint_url}, info {stack.info_file}")
         incident = generate(events, seed=seed)
         truth = incident.truth
-        say(f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
-            f"{truth.missing_day}, expected {json.dumps(truth.expected())}")
+        say(
+            f"incident: {events} requests, focus {truth.focus_entity} ({truth.focus_source}) missing "
+            f"{truth.missing_day}, expected {json.dumps(truth.expected())}"
+        )
         outcome = stage_incident(stack, incident, workers=workers, progress=progress, say=say)
         outcome.seconds = {"stack up": stack_up, **outcome.seconds}  # phases in the order they ran
         truth_file = stack.info_file.parent / "demo-truth.json"
@@ -84,23 +95,30 @@ def try_this(truth: Truth, scope_file: Path, *, lab: bool = True) -> str:
     """
     scope, pik = truth.shell_scope(), _here(Path(sys.executable).parent / "pik")
     window = f"--start {scope['START']} --end {scope['END']}"
-    incident = (f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
-                f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']}).")
+    incident = (
+        f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
+        f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']})."
+    )
     if not lab:
-        return "\n".join([
+        return "\n".join(
+            [
+                incident,
+                "This run stops its stack when the report is written (--no-lab). To try the CLI on this incident, run "
+                f"`{pik} demo` without --no-lab: the stack runs until you close the lab, and it prints the commands; "
+                f"`{pik} local up` keeps an empty stack of your own.",
+            ]
+        )
+    return "\n".join(
+        [
             incident,
-            "This run stops its stack when the report is written (--no-lab). To try the CLI on this incident, run "
-            f"`{pik} demo` without --no-lab: the stack runs until you close the lab, and it prints the commands; "
-            f"`{pik} local up` keeps an empty stack of your own."])
-    return "\n".join([
-        incident,
-        f"Try, in another terminal while this runs (`source {_here(scope_file)}` sets these values):",
-        f"  {pik} status",
-        f"  {pik} replay --entity {scope['FOCUS']} {window}",
-        f"  {pik} explain {scope['EVENT_ID']}",
-        f"  {pik} incident open missing-day --entity {scope['FOCUS']} {window} --no-lab",
-        f"In a notebook: kit.diff({scope['FOCUS']!r}, {scope['MISSING_DAY']!r})",
-    ])
+            f"Try, in another terminal while this runs (`source {_here(scope_file)}` sets these values):",
+            f"  {pik} status",
+            f"  {pik} replay --entity {scope['FOCUS']} {window}",
+            f"  {pik} explain {scope['EVENT_ID']}",
+            f"  {pik} incident open missing-day --entity {scope['FOCUS']} {window} --no-lab",
+            f"In a notebook: kit.diff({scope['FOCUS']!r}, {scope['MISSING_DAY']!r})",
+        ]
+    )
 
 
 def _here(path: Path) -> Path:
@@ -109,8 +127,15 @@ def _here(path: Path) -> Path:
     return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
-def _notebook(stack: LocalStack, outcome: DemoOutcome, notebook: Path, report: Path | None, lab: bool,
-              say: Callable[[str], None], began: float) -> NotebookRun:
+def _notebook(
+    stack: LocalStack,
+    outcome: DemoOutcome,
+    notebook: Path,
+    report: Path | None,
+    lab: bool,
+    say: Callable[[str], None],
+    began: float,
+) -> NotebookRun:
     """Execute the notebook into ``incidents/`` (never over an earlier one); HTML and/or JupyterLab."""
     parameters = outcome.truth.notebook_parameters(str(stack.info_file.resolve()))
     dashboard = stack.info_file.parent / "demo-dashboard.csv"  # written by run_demo: "what the dashboard shows"

@@ -28,18 +28,22 @@ def write_demo_dashboard(kit, truth: Truth, path: Path) -> Path:
 
     start = pd.Timestamp(truth.start).floor("1D")
     end = pd.Timestamp(truth.end).floor("1D") + pd.Timedelta(days=1)
-    attempts = kit.events(source=truth.focus_source, event_type=truth.focus_event_type, start=start, end=end,
-                          progress=False)
+    attempts = kit.events(
+        source=truth.focus_source, event_type=truth.focus_event_type, start=start, end=end, progress=False
+    )
     values = dashboard.compute(dashboard.arrivals(attempts), demo_semantics(), "1D")
     values = values[(values["window"] >= start) & (values["window"] < end)]
     days = pd.DataFrame({"window": pd.date_range(start, end, freq="1D", inclusive="left")})
     table = days.merge(values, on="window", how="left").fillna({"value": 0})
     table.assign(window=table["window"].dt.strftime("%Y-%m-%d"), value=table["value"].astype("int64")).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
 def dashboard_hint(truth: Truth, path: Path) -> str:
     """The command that explains the demo's dashboard."""
-    return (f"dashboard: {path} (the nightly job's numbers); try: pik explain-dashboard {path} "
-            f"--source {truth.focus_source} --event-type {truth.focus_event_type}")
+    return (
+        f"dashboard: {path} (the nightly job's numbers); try: pik explain-dashboard {path} "
+        f"--source {truth.focus_source} --event-type {truth.focus_event_type}"
+    )

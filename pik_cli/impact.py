@@ -23,24 +23,33 @@ def impact_lines(run: dict) -> list[str]:
         return []
     info = frame.attrs
     days = frame[frame["changed"]][["entity_id", "day"]].drop_duplicates().shape[0]
-    header = (f"impact on aggregates (the processor's recompute): metric values changed {info.get('changed', 0)} "
-              f"(in {days} of {info.get('entity_days', 0)} entity-days), events entering or leaving "
-              f"{info.get('events_total', 0)}")
+    header = (
+        f"impact on aggregates (the processor's recompute): metric values changed {info.get('changed', 0)} "
+        f"(in {days} of {info.get('entity_days', 0)} entity-days), events entering or leaving "
+        f"{info.get('events_total', 0)}"
+    )
     lines = [header]
     changed = frame[frame["changed"]]
     for row in changed.head(SHOWN).itertuples():
-        version = (f"first version v{row.version_after}" if _missing(row.version_now)
-                   else f"v{row.version_now} -> v{row.version_after}")
+        version = (
+            f"first version v{row.version_after}"
+            if _missing(row.version_now)
+            else f"v{row.version_now} -> v{row.version_after}"
+        )
         enters = {0: "", 1: ", 1 event enters"}.get(row.entering, f", {row.entering} events enter")
-        lines.append(f"  {row.entity_id}  {row.day}  {row.metric}: {_number(row.now)} -> {_number(row.after)}"
-                     f"{_delta(row.delta)}  {version}{enters}")
+        lines.append(
+            f"  {row.entity_id}  {row.day}  {row.metric}: {_number(row.now)} -> {_number(row.after)}"
+            f"{_delta(row.delta)}  {version}{enters}"
+        )
     if len(changed) > SHOWN:
         lines.append(f"  ... {len(changed) - SHOWN} more changes (--json lists them all)")
     if not len(changed):
         lines.append("  no aggregate would change: the inputs and the code are those of the latest versions")
     if not info.get("complete", True):
-        lines.append(f"  incomplete preview: {info.get('not_previewed', 0)} entity-days beyond the preview's bound, "
-                     f"{len(info.get('pending') or [])} not reached in time; narrow the scope for an exact preview")
+        lines.append(
+            f"  incomplete preview: {info.get('not_previewed', 0)} entity-days beyond the preview's bound, "
+            f"{len(info.get('pending') or [])} not reached in time; narrow the scope for an exact preview"
+        )
     return lines
 
 

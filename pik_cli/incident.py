@@ -21,20 +21,41 @@ def incident() -> None:
 @click.option("--entity", "entity_id", help="Scope: one entity id.")
 @click.option("--source", help="Scope: a source (with --event-type).")
 @click.option("--event-type", help="Scope: an event type (with --source).")
-@click.option("--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset.")
+@click.option(
+    "--start", required=True, type=ISO_TIME, help="Window start: a date (UTC midnight) or a time with offset."
+)
 @click.option("--end", required=True, type=ISO_TIME, help="Window end (exclusive), same forms.")
 @click.option("--stack", help="A deployed stack's name (default: the local stack).")
 @click.option("--profile", default=None, help="AWS profile for --stack.")
 @click.option("--region", default=None, help="AWS region for --stack.")
-@click.option("--local-file", type=click.Path(dir_okay=False), help="The local stack's info file (default .pik/local.json).")
+@click.option(
+    "--local-file", type=click.Path(dir_okay=False), help="The local stack's info file (default .pik/local.json)."
+)
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--no-execute", is_flag=True, help="Only write the parameterised notebook.")
 @click.option("--no-lab", is_flag=True, help="Print the JupyterLab command instead of starting it.")
-@click.option("--dashboard", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A dashboard's numbers (CSV/Parquet: window,value): adds 'what the dashboard shows'.")
-def open_command(name: str, entity_id: str | None, source: str | None, event_type: str | None, start: datetime,
-                 end: datetime, stack: str | None, profile: str | None, region: str | None, local_file: str | None,
-                 directory: str, no_execute: bool, no_lab: bool, dashboard: str | None) -> None:
+@click.option(
+    "--dashboard",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A dashboard's numbers (CSV/Parquet: window,value): adds 'what the dashboard shows'.",
+)
+def open_command(
+    name: str,
+    entity_id: str | None,
+    source: str | None,
+    event_type: str | None,
+    start: datetime,
+    end: datetime,
+    stack: str | None,
+    profile: str | None,
+    region: str | None,
+    local_file: str | None,
+    directory: str,
+    no_execute: bool,
+    no_lab: bool,
+    dashboard: str | None,
+) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
     \b
@@ -47,9 +68,18 @@ def open_command(name: str, entity_id: str | None, source: str | None, event_typ
     from pik_nb.notebook.incident import incident_parameters, open_incident
 
     check_scope(entity_id, source, event_type)
-    params = incident_parameters(entity_id=entity_id, source=source, event_type=event_type,
-                                 start=start.isoformat(), end=end.isoformat(), local_file=local_file, stack=stack,
-                                 profile=profile, region=region, dashboard=dashboard)
+    params = incident_parameters(
+        entity_id=entity_id,
+        source=source,
+        event_type=event_type,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        local_file=local_file,
+        stack=stack,
+        profile=profile,
+        region=region,
+        dashboard=dashboard,
+    )
     run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
     if not run.ok:
         raise click.ClickException(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")

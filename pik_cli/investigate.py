@@ -35,13 +35,24 @@ def explain(kit, event_id: str, as_json: bool) -> None:
     echo_json(explained.to_dict()) if as_json else click.echo(str(explained))
 
 
-def _check_replay(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-                  end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...], dead_letters: bool,
-                  run_id: str | None, execute: bool, **rest: Any) -> None:
+def _check_replay(
+    entity_id: str | None,
+    source: str | None,
+    event_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    event_ids: list[str] | None,
+    statuses: tuple[str, ...],
+    dead_letters: bool,
+    run_id: str | None,
+    execute: bool,
+    **rest: Any,
+) -> None:
     """``pik replay``'s options together: ``--run`` (with ``--execute``) alone, else one scope."""
     if run_id:
-        _check_run(run_id, execute, entity_id, source, event_type, start, end, event_ids, statuses, dead_letters,
-                   **rest)
+        _check_run(
+            run_id, execute, entity_id, source, event_type, start, end, event_ids, statuses, dead_letters, **rest
+        )
     else:
         _check(entity_id, source, event_type, start, end, event_ids, statuses, dead_letters)
 
@@ -56,19 +67,44 @@ def _check_replay(entity_id: str | None, source: str | None, event_type: str | N
 @click.option("--include-duplicates", is_flag=True, help="Also re-send DUPLICATE attempts.")
 @click.option("--client-token", default=None, help="Idempotency token: repeating it never enqueues twice.")
 @click.option("--execute", is_flag=True, help="Really enqueue; without it this is a dry run.")
-@click.option("--run", "run_id", default=None, help="With --execute: execute this reviewed dry run (RP_ID), exactly "
-              "its scope, once.")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="With --execute: execute this reviewed dry run (RP_ID), exactly its scope, once.",
+)
 @click.option("--yes", is_flag=True, help="Execute a scope already executed before (without --client-token).")
-@click.option("--resend", is_flag=True, help="Send an external target again the events it already got (default: "
-              "skipped, and counted so).")
+@click.option(
+    "--resend",
+    is_flag=True,
+    help="Send an external target again the events it already got (default: skipped, and counted so).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @target_options
 @connection(check=_check_replay)
-def replay(kit, entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-           end: datetime | None, limit: int | None, include_duplicates: bool, client_token: str | None, execute: bool,
-           run_id: str | None, yes: bool, resend: bool, as_json: bool, target: str | None,
-           fifo_group_id: str | None, envelope: str | None, rate_per_second: float | None,
-           event_ids: list[str] | None, dead_letters: bool, statuses: tuple[str, ...]) -> None:
+def replay(
+    kit,
+    entity_id: str | None,
+    source: str | None,
+    event_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+    include_duplicates: bool,
+    client_token: str | None,
+    execute: bool,
+    run_id: str | None,
+    yes: bool,
+    resend: bool,
+    as_json: bool,
+    target: str | None,
+    fifo_group_id: str | None,
+    envelope: str | None,
+    rate_per_second: float | None,
+    event_ids: list[str] | None,
+    dead_letters: bool,
+    statuses: tuple[str, ...],
+) -> None:
     """Replay a scope (or --ids) through POST /replay: a dry run (counts by day) unless --execute.
 
     \b
@@ -81,11 +117,23 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
       pik replay --dead-letters --execute                                           # redrive the DLQ, recorded
       pik replay --run rp-4c1d... --execute                  # execute the dry run you reviewed, exactly its scope
     """
-    scope = dict(entity_id=entity_id, source=source, event_type=event_type, start=start, end=end, limit=limit,
-                 include_duplicates=include_duplicates, client_token=client_token,
-                 target=parse_target(target, fifo_group_id, envelope), envelope=envelope,
-                 rate_per_second=rate_per_second, event_ids=event_ids, statuses=list(statuses) or None,
-                 dead_letters=dead_letters, resend=resend)
+    scope = dict(
+        entity_id=entity_id,
+        source=source,
+        event_type=event_type,
+        start=start,
+        end=end,
+        limit=limit,
+        include_duplicates=include_duplicates,
+        client_token=client_token,
+        target=parse_target(target, fifo_group_id, envelope),
+        envelope=envelope,
+        rate_per_second=rate_per_second,
+        event_ids=event_ids,
+        statuses=list(statuses) or None,
+        dead_letters=dead_letters,
+        resend=resend,
+    )
     if run_id:
         run = kit.replay(run=run_id, on_step=show_step)
     else:
@@ -99,8 +147,10 @@ def replay(kit, entity_id: str | None, source: str | None, event_type: str | Non
         return
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
     click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
-    click.echo(f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}  failed {run.get('failed') or 0}"
-               f"  retried {run.get('retried') or 0}" + (f"  skipped {run['skipped']}" if run.get("skipped") else ""))
+    click.echo(
+        f"scanned {run['scanned']}  matched {run['matched']}  sent {run['sent']}  failed {run.get('failed') or 0}"
+        f"  retried {run.get('retried') or 0}" + (f"  skipped {run['skipped']}" if run.get("skipped") else "")
+    )
     if run.get("last_error"):
         click.echo(f"last target error: {run['last_error']}")
     for day, count in (run.get("by_day") or {}).items():
@@ -132,8 +182,10 @@ def _nothing_matched(run: dict, scope: dict) -> str:
     if not (scope.get("entity_id") or scope.get("source")):
         return "nothing matched: the dry run's scope selects no events now"
     what = f"entity {scope['entity_id']}" if scope.get("entity_id") else f"{scope['source']}/{scope['event_type']}"
-    return (f"nothing matched: no ACCEPTED events of {what} with event times in [{scope['start'].isoformat()}, "
-            f"{scope['end'].isoformat()}). Check the id and the window (`pik_nb`: kit.events(...)).")
+    return (
+        f"nothing matched: no ACCEPTED events of {what} with event times in [{scope['start'].isoformat()}, "
+        f"{scope['end'].isoformat()}). Check the id and the window (`pik_nb`: kit.events(...))."
+    )
 
 
 _NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend")  # may differ: still the same events
@@ -151,11 +203,16 @@ def _confirm_a_second_execution(kit: Any, scope: dict) -> None:
     for earlier in runs[~runs["dry_run"].astype(bool)].itertuples():
         if {k: v for k, v in (earlier.request or {}).items() if k not in _NOT_SCOPE} != wanted:
             continue
-        click.echo(f"warning: this scope was already executed by {earlier.replay_id} at {earlier.created_at} "
-                   f"(sent {earlier.sent}); executing it again sends its events again", err=True)
+        click.echo(
+            f"warning: this scope was already executed by {earlier.replay_id} at {earlier.created_at} "
+            f"(sent {earlier.sent}); executing it again sends its events again",
+            err=True,
+        )
         if not _interactive():
-            raise click.UsageError("not executing the same scope twice: add --yes if you mean it (or give "
-                                   "--client-token; to execute a reviewed dry run: --run RP_ID --execute)")
+            raise click.UsageError(
+                "not executing the same scope twice: add --yes if you mean it (or give "
+                "--client-token; to execute a reviewed dry run: --run RP_ID --execute)"
+            )
         if not click.confirm("execute it again?", default=False, err=True):
             raise click.exceptions.Exit(1)
         return
@@ -166,29 +223,58 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _check_run(run_id: str, execute: bool, *scope: object, target: str | None = None,
-               fifo_group_id: str | None = None, envelope: str | None = None,
-               rate_per_second: float | None = None,
-               limit: int | None = None, include_duplicates: bool = False, client_token: str | None = None,
-               resend: bool = False, **_: object) -> None:
+def _check_run(
+    run_id: str,
+    execute: bool,
+    *scope: object,
+    target: str | None = None,
+    fifo_group_id: str | None = None,
+    envelope: str | None = None,
+    rate_per_second: float | None = None,
+    limit: int | None = None,
+    include_duplicates: bool = False,
+    client_token: str | None = None,
+    resend: bool = False,
+    **_: object,
+) -> None:
     """``--run`` executes the dry run it names, exactly its recorded scope: nothing may change it."""
-    if any(scope) or target or fifo_group_id or envelope or rate_per_second or limit or include_duplicates \
-            or client_token or resend:
-        raise click.UsageError("--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
-                               "--target, --envelope, --rate, --limit, --resend or --client-token beside it")
+    if (
+        any(scope)
+        or target
+        or fifo_group_id
+        or envelope
+        or rate_per_second
+        or limit
+        or include_duplicates
+        or client_token
+        or resend
+    ):
+        raise click.UsageError(
+            "--run executes the dry run it names, exactly its scope: no scope, --ids, window, "
+            "--target, --envelope, --rate, --limit, --resend or --client-token beside it"
+        )
     if not execute:
         raise click.UsageError("--run executes a reviewed dry run: add --execute")
 
 
-def _check(entity_id: str | None, source: str | None, event_type: str | None, start: datetime | None,
-           end: datetime | None, event_ids: list[str] | None, statuses: tuple[str, ...] = (), dead_letters: bool = False) -> None:
+def _check(
+    entity_id: str | None,
+    source: str | None,
+    event_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    event_ids: list[str] | None,
+    statuses: tuple[str, ...] = (),
+    dead_letters: bool = False,
+) -> None:
     if dead_letters:
         if entity_id or source or event_type or event_ids or statuses or start or end:
             raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")
     elif tuple(statuses) == ("REJECTED",):
         if entity_id or source or event_type or event_ids or start is None or end is None:
-            raise click.UsageError("--status REJECTED re-submits a window's quarantined requests: give --start and "
-                                   "--end only")
+            raise click.UsageError(
+                "--status REJECTED re-submits a window's quarantined requests: give --start and --end only"
+            )
     elif event_ids is None:
         check_scope(entity_id, source, event_type)
         if start is None or end is None:
@@ -236,11 +322,16 @@ def status(kit, as_json: bool) -> None:
         echo_json(info)
         return
     latest = info["latest_replay"]
-    rows = [("endpoint", info["endpoint"]),
-            *((name, value) for name, value in info["resources"].items() if value and name != "extra"),
-            *((name, f"{depth['visible']} waiting, {depth['in_flight']} in flight") for name, depth in info["queues"].items()),
-            ("replay runs", str(info["replay_runs"])),
-            ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none")]
+    rows = [
+        ("endpoint", info["endpoint"]),
+        *((name, value) for name, value in info["resources"].items() if value and name != "extra"),
+        *(
+            (name, f"{depth['visible']} waiting, {depth['in_flight']} in flight")
+            for name, depth in info["queues"].items()
+        ),
+        ("replay runs", str(info["replay_runs"])),
+        ("latest replay", f"{latest['replay_id']} ({latest['status']})" if latest else "none"),
+    ]
     click.echo(columns(rows))
     click.echo("")
     click.echo(held(info["streams"], info.get("streams_error")))
@@ -254,12 +345,16 @@ def held(streams: list[dict], error: str | None = None) -> str:
         return f"streams: cannot read the archive ({error})"
     if not streams:
         return "streams: none yet (nothing was ingested; `pik ingest FILE` or POST /ingest sends events)"
-    rows = [(f"{s['source']}/{s['event_type']}",
-             f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
-             f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
-             f"{counted(s['entities'], 'entity', 'entities')}; "
-             f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC")
-            for s in streams]
+    rows = [
+        (
+            f"{s['source']}/{s['event_type']}",
+            f"{counted(s['events'], 'event')} in {counted(s['attempts'], 'attempt')} "
+            f"({counted(s['duplicates'], 'duplicate')}, {counted(s['conflicts'], 'conflict')}), "
+            f"{counted(s['entities'], 'entity', 'entities')}; "
+            f"newest arrival {s['newest_arrival']:%Y-%m-%d %H:%M:%S} UTC",
+        )
+        for s in streams
+    ]
     total = sum(s["attempts"] for s in streams)
     return f"streams ({counted(len(streams), 'stream')}, {counted(total, 'attempt')}):\n" + columns(rows)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 SETTINGS = {  # no news popup over the notebook; every cell rendered (no lazy windowing) for search and print
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
-        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'),
+        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'
+    ),
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
 }
 
@@ -28,10 +29,21 @@ def lab_command(notebook: Path, port: int, root: Path, runtime_dir: Path) -> lis
     ``runtime_dir`` when their paths fit (no "TCP without encryption"), see ``pik_nb.notebook.runner``."""
     from pik_nb.notebook.runner import ipc_fits
 
-    return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
-            *(["--KernelManager.transport=ipc"] if ipc_fits(runtime_dir) else []),
-            f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", str(notebook.resolve().relative_to(root))]
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--allow-root",
+        *(["--KernelManager.transport=ipc"] if ipc_fits(runtime_dir) else []),
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.open_browser=False",
+        str(notebook.resolve().relative_to(root)),
+    ]
 
 
 def lab_command_line(notebook: Path | str) -> list[str]:
@@ -52,8 +64,12 @@ def free_port() -> int:
 
 def lab_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment with private Jupyter config, data, runtime and IPython dirs (news popup off)."""
-    dirs = {"JUPYTER_CONFIG_DIR": home / "config", "JUPYTER_RUNTIME_DIR": home / "runtime",
-            "IPYTHONDIR": home / "ipython", "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings"}
+    dirs = {
+        "JUPYTER_CONFIG_DIR": home / "config",
+        "JUPYTER_RUNTIME_DIR": home / "runtime",
+        "IPYTHONDIR": home / "ipython",
+        "JUPYTERLAB_SETTINGS_DIR": home / "lab-settings",
+    }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     for name, text in SETTINGS.items():
@@ -77,8 +93,15 @@ def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60) -> No
     raise RuntimeError(f"jupyter lab did not answer {url} within {timeout_s:.0f} s")
 
 
-def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jupyter", env: dict[str, str] | None = None,
-            say: Callable[[str], None] = print, on_ready: Callable[[], None] | None = None) -> int:
+def run_lab(
+    notebook: Path | str,
+    *,
+    port: int = 0,
+    home: Path | str = ".pik/jupyter",
+    env: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
     """Serve ``notebook`` in JupyterLab until Ctrl-C or SIGTERM, then stop the server; its exit code.
 
     >>> run_lab("incidents/2026-11-24-checkout-drop.ipynb")   # doctest: +SKIP
@@ -90,8 +113,13 @@ def run_lab(notebook: Path | str, *, port: int = 0, home: Path | str = ".pik/jup
     home = Path(home).resolve()
     environment = lab_env(home, env)
     with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal
-        process = subprocess.Popen(lab_command(notebook, port, root, Path(environment["JUPYTER_RUNTIME_DIR"])),
-                                   env=environment, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            lab_command(notebook, port, root, Path(environment["JUPYTER_RUNTIME_DIR"])),
+            env=environment,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_die_with_parent,
+        )
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

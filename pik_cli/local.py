@@ -27,26 +27,61 @@ def local() -> None:
 
 
 @local.command("up")
-@click.option("--aws-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
-              help="Port of moto's AWS endpoint.")
-@click.option("--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
-              help="Port of the pik HTTP API.")
-@click.option("--info-file", type=click.Path(path_type=Path), default=None,
-              help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
-              help="Keep state here across restarts, kill -9 included (a journal of every write before each "
-                   "answer, a snapshot on stop) [default: memory only].")
+@click.option(
+    "--aws-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default="a free port",
+    help="Port of moto's AWS endpoint.",
+)
+@click.option(
+    "--api-port", type=click.IntRange(0, 65535), default=0, show_default="a free port", help="Port of the pik HTTP API."
+)
+@click.option(
+    "--info-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep state here across restarts, kill -9 included (a journal of every write before each "
+    "answer, a snapshot on stop) [default: memory only].",
+)
 @click.option("--prefix", default="pik", show_default=True, help="Prefix of the bucket, table and queue names.")
-@click.option("--simulated-arrival", is_flag=True,
-              help="Honour the X-Pik-Simulated-Arrival header (for replaying a generated history; never in AWS).")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
-              show_default=True, help="The handlers' log level (the template's LogLevel parameter); "
-                                      "their logs go to lambda.log next to the info file.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
-                   "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).")
-def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Path | None, prefix: str,
-             simulated_arrival: bool, log_level: str, params: tuple[str, ...]) -> None:
+@click.option(
+    "--simulated-arrival",
+    is_flag=True,
+    help="Honour the X-Pik-Simulated-Arrival header (for replaying a generated history; never in AWS).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    default="INFO",
+    show_default=True,
+    help="The handlers' log level (the template's LogLevel parameter); "
+    "their logs go to lambda.log next to the info file.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
+    "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).",
+)
+def local_up(
+    aws_port: int,
+    api_port: int,
+    info_file: Path | None,
+    state_dir: Path | None,
+    prefix: str,
+    simulated_arrival: bool,
+    log_level: str,
+    params: tuple[str, ...],
+) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
 
     \b
@@ -58,9 +93,16 @@ def local_up(aws_port: int, api_port: int, info_file: Path | None, state_dir: Pa
     from pik_local.stack import LocalStack
 
     setup_logging()
-    stack = LocalStack(aws_port=aws_port, api_port=api_port, info_file=info_file, state_dir=state_dir,
-                       prefix=prefix, log_level=log_level, simulated_arrival=simulated_arrival,
-                       parameters=_parameters(params))
+    stack = LocalStack(
+        aws_port=aws_port,
+        api_port=api_port,
+        info_file=info_file,
+        state_dir=state_dir,
+        prefix=prefix,
+        log_level=log_level,
+        simulated_arrival=simulated_arrival,
+        parameters=_parameters(params),
+    )
     stopping = _stop_on_signals()
     if state_dir:
         click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
@@ -97,40 +139,84 @@ def _stop_on_signals() -> threading.Event:
 
 def _summary(stack: LocalStack) -> str:
     info, names = stack.info, stack.resources.names
-    replayed = (f", replayed {stack.replayed['writes']} journaled writes"
-                + (f" ({stack.replayed['refused']} refused: see docs/local.md)" if stack.replayed["refused"] else "")
-                if stack.replayed and (stack.replayed["writes"] or stack.replayed["refused"]) else "")
-    persisted = (f"{stack.state_dir} (restored {sum(stack.restored.values())} records{replayed})" if stack.restored is not None
-                 else f"{stack.state_dir} (no snapshot{replayed})" if replayed
-                 else f"{stack.state_dir} (empty, saved on stop)" if stack.state_dir
-                 else "memory only: everything is lost on stop (use --state-dir DIR to keep it)")
+    replayed = (
+        f", replayed {stack.replayed['writes']} journaled writes"
+        + (f" ({stack.replayed['refused']} refused: see docs/local.md)" if stack.replayed["refused"] else "")
+        if stack.replayed and (stack.replayed["writes"] or stack.replayed["refused"])
+        else ""
+    )
+    persisted = (
+        f"{stack.state_dir} (restored {sum(stack.restored.values())} records{replayed})"
+        if stack.restored is not None
+        else f"{stack.state_dir} (no snapshot{replayed})"
+        if replayed
+        else f"{stack.state_dir} (empty, saved on stop)"
+        if stack.state_dir
+        else "memory only: everything is lost on stop (use --state-dir DIR to keep it)"
+    )
     taps = {key: value for key, value in info.outputs.items() if "_tap_" in key and value not in names.values()}
-    rows = {"API": f"{info.api_url}   POST /ingest, POST /replay",
-            "AWS": f"{info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
-            **names, **taps, "info file": stack.info_file, "Lambda log": stack.lambda_log_path, "state": persisted}
+    rows = {
+        "API": f"{info.api_url}   POST /ingest, POST /replay",
+        "AWS": f"{info.endpoint_url}   (moto; region {info.region}, credentials testing/testing)",
+        **names,
+        **taps,
+        "info file": stack.info_file,
+        "Lambda log": stack.lambda_log_path,
+        "state": persisted,
+    }
     width = max(map(len, rows))
-    return "\n".join([f"pik local stack is up (pid {info.pid})", *(f"  {label:<{width}}  {value}" for label, value in rows.items()),
-                      "Ctrl-C or SIGTERM stops it."])
+    return "\n".join(
+        [
+            f"pik local stack is up (pid {info.pid})",
+            *(f"  {label:<{width}}  {value}" for label, value in rows.items()),
+            "Ctrl-C or SIGTERM stops it.",
+        ]
+    )
 
 
 @click.command("ingest")
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @click.option("--api-url", help="Base URL of an unauthenticated API [default: the local stack's, from its info file].")
-@click.option("--local-file", type=click.Path(path_type=Path), default=None,
-              help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].")
-@click.option("--stack", default=None, help="A deployed stack's name: its API, SigV4-signed [default: the local stack].")
+@click.option(
+    "--local-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The local stack's info file [default: $PIK_LOCAL_FILE or .pik/local.json].",
+)
+@click.option(
+    "--stack", default=None, help="A deployed stack's name: its API, SigV4-signed [default: the local stack]."
+)
 @click.option("--profile", default=None, help="AWS profile for --stack.")
 @click.option("--region", default=None, help="AWS region for --stack.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent requests.")
-@click.option("--batch-size", type=click.IntRange(1, 500), default=100, show_default=True,
-              help="Events per POST /ingest request ({\"events\": [...]}); 1 sends one event per request.")
-@click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
-              help="Write each answer as a JSON line here ('-' for stdout).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 500),
+    default=100,
+    show_default=True,
+    help='Events per POST /ingest request ({"events": [...]}); 1 sends one event per request.',
+)
+@click.option(
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Write each answer as a JSON line here ('-' for stdout).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @json_option("the counts per status and each line's answer")
-def ingest_command(source: IO[str], api_url: str | None, local_file: Path | None, stack: str | None,
-                   profile: str | None, region: str | None, workers: int, batch_size: int, output: IO[str] | None,
-                   progress: bool, as_json: bool) -> None:
+def ingest_command(
+    source: IO[str],
+    api_url: str | None,
+    local_file: Path | None,
+    stack: str | None,
+    profile: str | None,
+    region: str | None,
+    workers: int,
+    batch_size: int,
+    output: IO[str] | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
     A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
@@ -183,8 +269,11 @@ def _say_refused(refused: list[tuple[int, IngestResult]], total: int, keep_hint:
     for number, result in refused[:MAX_REASONS]:
         click.echo(f"line {number}: {result.status} {_reasons(result.body)}", err=True)
     more = f" ({len(refused) - MAX_REASONS} more not shown)" if len(refused) > MAX_REASONS else ""
-    click.echo(f"{len(refused)} of {counted(total, 'line')} were not stored{more}" +
-               ("; --output FILE keeps each answer with its line number" if keep_hint else ""), err=True)
+    click.echo(
+        f"{len(refused)} of {counted(total, 'line')} were not stored{more}"
+        + ("; --output FILE keeps each answer with its line number" if keep_hint else ""),
+        err=True,
+    )
 
 
 STORED = (AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT)
@@ -197,8 +286,15 @@ def _send(api: ApiClient, events: list[object], batch_size: int, progress: bool)
     broken = [i for i, event in enumerate(events) if isinstance(event, str)]
     good = [i for i, event in enumerate(events) if not isinstance(event, str)]
     results: list = [None] * len(events)
-    sent = (api.ingest_batches([events[i] for i in good], batch_size=batch_size, progress=progress)
-            if batch_size > 1 else api.ingest([events[i] for i in good], progress=progress)) if good else []
+    sent = (
+        (
+            api.ingest_batches([events[i] for i in good], batch_size=batch_size, progress=progress)
+            if batch_size > 1
+            else api.ingest([events[i] for i in good], progress=progress)
+        )
+        if good
+        else []
+    )
     for index, result in zip(good, sent, strict=True):
         results[index] = result
     alone = api.ingest([events[i] for i in broken], progress=False) if broken else []
@@ -232,25 +328,41 @@ def _local_api(info_file: Path | None) -> str:
     path = info_file or default_path()
     info = running(path)
     if info is None:
-        raise click.ClickException(f"no local stack is running ({path} is missing or stale): start `pik local up`, "
-                                   "or pass --api-url")
+        raise click.ClickException(
+            f"no local stack is running ({path} is missing or stale): start `pik local up`, or pass --api-url"
+        )
     return info.api_url
 
 
 @click.command("demo")
-@click.option("--events", type=click.IntRange(60, None), default=DEMO_EVENTS, show_default=True,
-              help="Size of the generated incident (requests sent); 20000 tells it at scale (minutes).")
+@click.option(
+    "--events",
+    type=click.IntRange(60, None),
+    default=DEMO_EVENTS,
+    show_default=True,
+    help="Size of the generated incident (requests sent); 20000 tells it at scale (minutes).",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generator.")
-@click.option("--workers", type=click.IntRange(1, 64), default=DEMO_WORKERS, show_default=True,
-              help="Concurrent ingest requests.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=DEMO_WORKERS, show_default=True, help="Concurrent ingest requests."
+)
 @click.option("--lab/--no-lab", default=True, show_default=True, help="Open JupyterLab on the incident notebook.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Execute the incident notebook and write it as HTML here.")
-@click.option("--info-file", type=click.Path(path_type=Path), default=None,
-              help="Where the stack writes its endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Execute the incident notebook and write it as HTML here.",
+)
+@click.option(
+    "--info-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the stack writes its endpoints [default: $PIK_LOCAL_FILE or .pik/local.json].",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
-def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path | None, info_file: Path | None,
-                 progress: bool) -> None:
+def demo_command(
+    events: int, seed: int, workers: int, lab: bool, report: Path | None, info_file: Path | None, progress: bool
+) -> None:
     """Local stack + a generated incident + replay + processing, then the incident notebook.
 
     \b
@@ -262,6 +374,14 @@ def demo_command(events: int, seed: int, workers: int, lab: bool, report: Path |
 
     setup_logging()
     exit_on_sigterm()
-    outcome = run_demo(events=events, seed=seed, workers=workers, lab=lab, report=report, info_file=info_file,
-                       progress=progress, say=click.echo)
+    outcome = run_demo(
+        events=events,
+        seed=seed,
+        workers=workers,
+        lab=lab,
+        report=report,
+        info_file=info_file,
+        progress=progress,
+        say=click.echo,
+    )
     click.echo(f"answers per phase: {json.dumps(outcome.statuses)}")

@@ -30,7 +30,9 @@ def parse_target(value: str | None, fifo_group_id: str | None, envelope: str | N
     else:
         kind, sep, address = value.partition("=")
         if not sep or kind not in KINDS or not address:
-            raise click.UsageError(f"--target must be KIND=ADDRESS with KIND one of {', '.join(KINDS)}, e.g. sqs=https://...")
+            raise click.UsageError(
+                f"--target must be KIND=ADDRESS with KIND one of {', '.join(KINDS)}, e.g. sqs=https://..."
+            )
         target = {kind: address}
     if fifo_group_id:
         target["fifo_group_id"] = fifo_group_id
@@ -45,33 +47,61 @@ def read_ids(path: str | None) -> list[str] | None:
     with click.open_file(path, "r", encoding="utf-8") as handle:
         ids = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
     if not ids:
-        raise click.BadParameter(f"{path} has no event ids (one per line; blank lines and # comments are skipped)",
-                                 param_hint="--ids")
+        raise click.BadParameter(
+            f"{path} has no event ids (one per line; blank lines and # comments are skipped)", param_hint="--ids"
+        )
     return ids
 
 
 def target_options(command: Any) -> Any:
     """The options ``pik replay`` adds for where, how fast and which events."""
-    for option in reversed((
-        click.option("--target", default=None, metavar="KIND=ADDRESS",
-                     help="Where to send: sqs=QUEUE_URL, eventbridge=BUS, kinesis=STREAM_ARN or http=URL "
-                          "(default: the stack's replay queue, for its processor)."),
-        click.option("--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."),
-        click.option("--envelope", type=click.Choice(ENVELOPES), is_flag=False, flag_value="pik",
-                     help="What the target gets: raw (each event as sent, the default), pik (event + replay "
-                          "envelope; a bare --envelope means pik) or cloudevents (CloudEvents 1.0)."),
-        click.option("--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."),
-        click.option("--ids", "event_ids", default=None, metavar="FILE",
-                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                     callback=lambda _ctx, _param, path: read_ids(path),
-                     help="Replay exactly these event ids (one per line, - for stdin) instead of a scope."),
-        click.option("--dead-letters", is_flag=True,
-                     help="Redrive the replay queue's DLQ (to the replay queue, or --target) as a recorded run."),
-        click.option("--status", "statuses", multiple=True,
-                     type=click.Choice(["ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"]),
-                     help="Attempt statuses to replay (repeatable); --status REJECTED alone re-submits the window's "
-                          "quarantined requests to ingest (the repair path, audited)."),
-    )):
+    for option in reversed(
+        (
+            click.option(
+                "--target",
+                default=None,
+                metavar="KIND=ADDRESS",
+                help="Where to send: sqs=QUEUE_URL, eventbridge=BUS, kinesis=STREAM_ARN or http=URL "
+                "(default: the stack's replay queue, for its processor).",
+            ),
+            click.option(
+                "--fifo-group-id", default=None, help="MessageGroupId for a FIFO queue (default: each event's entity)."
+            ),
+            click.option(
+                "--envelope",
+                type=click.Choice(ENVELOPES),
+                is_flag=False,
+                flag_value="pik",
+                help="What the target gets: raw (each event as sent, the default), pik (event + replay "
+                "envelope; a bare --envelope means pik) or cloudevents (CloudEvents 1.0).",
+            ),
+            click.option(
+                "--rate", "rate_per_second", type=float, default=None, help="At most this many events per second."
+            ),
+            click.option(
+                "--ids",
+                "event_ids",
+                default=None,
+                metavar="FILE",
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                callback=lambda _ctx, _param, path: read_ids(path),
+                help="Replay exactly these event ids (one per line, - for stdin) instead of a scope.",
+            ),
+            click.option(
+                "--dead-letters",
+                is_flag=True,
+                help="Redrive the replay queue's DLQ (to the replay queue, or --target) as a recorded run.",
+            ),
+            click.option(
+                "--status",
+                "statuses",
+                multiple=True,
+                type=click.Choice(["ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"]),
+                help="Attempt statuses to replay (repeatable); --status REJECTED alone re-submits the window's "
+                "quarantined requests to ingest (the repair path, audited).",
+            ),
+        )
+    ):
         command = option(command)
     return command
 
@@ -96,21 +126,31 @@ def steer(kit, replay_id: str, action: str, as_json: bool) -> None:
         echo_json(run)
         return
     click.echo(f"{run['replay_id']}  {state(run)}")
-    click.echo(f"target {run['target']}  sent {run['sent']}  failed {run.get('failed', 0)}  retried {run.get('retried', 0)}")
+    click.echo(
+        f"target {run['target']}  sent {run['sent']}  failed {run.get('failed', 0)}  retried {run.get('retried', 0)}"
+    )
     if next_step(run):
         click.echo(next_step(run))
 
 
-STOPPED = {StopReason.LIMIT: "at its limit", StopReason.TIME: "when the function's time ran low",
-           StopReason.TARGET_ERRORS: "because the target refused every event of a batch",
-           StopReason.PAUSED: "paused", StopReason.CANCELLED: "cancelled", StopReason.COMPLETED: "completed"}
+STOPPED = {
+    StopReason.LIMIT: "at its limit",
+    StopReason.TIME: "when the function's time ran low",
+    StopReason.TARGET_ERRORS: "because the target refused every event of a batch",
+    StopReason.PAUSED: "paused",
+    StopReason.CANCELLED: "cancelled",
+    StopReason.COMPLETED: "completed",
+}
 
 
 def state(run: dict) -> str:
     """A run's status in words: ``state({"status": "PAUSED", "stopped": "paused"}) == "PAUSED"``."""
     if run.get("requested"):
-        return (f"{run['status']}: {run['requested']} requested; the run stops after its current batch"
-                if run["requested"] != "resume" else f"{run['status']}: resume requested")
+        return (
+            f"{run['status']}: {run['requested']} requested; the run stops after its current batch"
+            if run["requested"] != "resume"
+            else f"{run['status']}: resume requested"
+        )
     if run["status"] == RunStatus.RUNNING:
         return "RUNNING: another call is executing it (steer it, or repeat later to follow it)"
     if run["status"] == RunStatus.PARTIAL:
@@ -126,8 +166,9 @@ def next_step(run: dict, client_token: str | None = None) -> str | None:
     """
     if run.get("dry_run") or run["status"] not in (RunStatus.PARTIAL, RunStatus.PAUSED):
         return None
-    resume = f"`pik steer {run['replay_id']} resume`" + (" (or repeat this command, same --client-token)"
-                                                         if client_token else "")
+    resume = f"`pik steer {run['replay_id']} resume`" + (
+        " (or repeat this command, same --client-token)" if client_token else ""
+    )
     if run["status"] == RunStatus.PAUSED:
         return f"paused: resume it with {resume}"
     if run.get("stopped") == StopReason.TARGET_ERRORS:
@@ -155,8 +196,10 @@ def already_delivered(run: dict) -> str | None:
         then = "executing sends them again (resend)" if resend else "executing skips them; --resend sends them again"
     else:
         then = "sent again (resend)" if resend else f"skipped {run.get('skipped') or 0}; --resend sends them again"
-    return (f"already delivered to {run['target']}: {seen['count']} of the {run['matched']} selected events, "
-            f"by {runs}\n{then}")
+    return (
+        f"already delivered to {run['target']}: {seen['count']} of the {run['matched']} selected events, "
+        f"by {runs}\n{then}"
+    )
 
 
 def refused(run: dict) -> bool:
@@ -167,6 +210,9 @@ def refused(run: dict) -> bool:
 
 def show_step(run: dict) -> None:
     """Progress while a run is followed across continuations, on stderr (``--json`` output stays clean)."""
-    going_on = ("trying the target once more" if run.get("stopped") == StopReason.TARGET_ERRORS else "continuing")
-    click.echo(f"... {run['replay_id']}: sent {run['sent']} so far, stopped {STOPPED.get(run.get('stopped'), 'early')}; "
-               f"{going_on}", err=True)
+    going_on = "trying the target once more" if run.get("stopped") == StopReason.TARGET_ERRORS else "continuing"
+    click.echo(
+        f"... {run['replay_id']}: sent {run['sent']} so far, stopped {STOPPED.get(run.get('stopped'), 'early')}; "
+        f"{going_on}",
+        err=True,
+    )

@@ -39,33 +39,65 @@ def local_identity(source_ip: str = "127.0.0.1") -> dict:
         user = getpass.getuser()
     except (KeyError, OSError):  # no login name in some containers
         user = "local"
-    return {"cognitoIdentityPoolId": None, "accountId": ACCOUNT, "cognitoIdentityId": None, "caller": user,
-            "sourceIp": source_ip, "principalOrgId": None, "accessKey": "testing",
-            "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
-            "userArn": f"arn:aws:iam::{ACCOUNT}:user/{user}", "userAgent": None, "user": user}
+    return {
+        "cognitoIdentityPoolId": None,
+        "accountId": ACCOUNT,
+        "cognitoIdentityId": None,
+        "caller": user,
+        "sourceIp": source_ip,
+        "principalOrgId": None,
+        "accessKey": "testing",
+        "cognitoAuthenticationType": None,
+        "cognitoAuthenticationProvider": None,
+        "userArn": f"arn:aws:iam::{ACCOUNT}:user/{user}",
+        "userAgent": None,
+        "user": user,
+    }
 
 
-def proxy_event(method: str, resource: str, stage: str, headers: dict[str, str], body: bytes,
-                identity: dict, query: str = "", received: datetime | None = None, path: str | None = None,
-                path_parameters: dict[str, str] | None = None) -> dict:
+def proxy_event(
+    method: str,
+    resource: str,
+    stage: str,
+    headers: dict[str, str],
+    body: bytes,
+    identity: dict,
+    query: str = "",
+    received: datetime | None = None,
+    path: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict:
     """A REST proxy event: ``proxy_event("POST", "/ingest", "v1", {}, b"{}", local_identity())``;
     ``resource`` is the route's template (``/replay/{replay_id}``), ``path`` the path asked for."""
     now = received or datetime.now(UTC)
     multi_query = parse_qs(query, keep_blank_values=True) or None
     path = path or resource
     return {
-        "resource": resource, "path": path, "httpMethod": method,
-        "headers": dict(headers), "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": path_parameters or None, "stageVariables": None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
         "requestContext": {
-            "resourceId": "local", "resourcePath": resource, "httpMethod": method,
-            "extendedRequestId": uuid.uuid4().hex, "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{stage}{path}", "accountId": ACCOUNT, "protocol": "HTTP/1.1", "stage": stage,
-            "domainPrefix": API_ID, "requestTimeEpoch": (now - EPOCH) // timedelta(milliseconds=1),
-            "requestId": str(uuid.uuid4()), "identity": identity,
-            "domainName": headers.get("Host", "127.0.0.1"), "apiId": API_ID,
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": uuid.uuid4().hex,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{path}",
+            "accountId": ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": API_ID,
+            "requestTimeEpoch": (now - EPOCH) // timedelta(milliseconds=1),
+            "requestId": str(uuid.uuid4()),
+            "identity": identity,
+            "domainName": headers.get("Host", "127.0.0.1"),
+            "apiId": API_ID,
         },
         # The template declares no BinaryMediaTypes, so API Gateway hands a body over as text; bytes
         # that are not UTF-8 go as base64, unaltered, so the handler refuses them (400) instead of
@@ -92,8 +124,9 @@ def routes(specs: dict[str, dict], functions: dict[str, LocalFunction]) -> dict[
     return table
 
 
-def match(table: dict[tuple[str, str], LocalFunction], method: str,
-          path: str) -> tuple[LocalFunction, str, dict[str, str]] | None:
+def match(
+    table: dict[tuple[str, str], LocalFunction], method: str, path: str
+) -> tuple[LocalFunction, str, dict[str, str]] | None:
     """The route for ``path`` as API Gateway picks it: an exact path, else a template whose ``{name}``
     segments take one path segment each: ``match(t, "POST", "/replay/rp-1")`` -> (fn, "/replay/{replay_id}", {...})."""
     if (method, path) in table:
@@ -136,7 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         prefix = f"/{self.server.stage}"
         resource, _, query = self.path.partition("?")
-        found = match(self.server.routes, self.command, resource[len(prefix):]) if resource.startswith(prefix + "/") else None
+        found = (
+            match(self.server.routes, self.command, resource[len(prefix) :])
+            if resource.startswith(prefix + "/")
+            else None
+        )
         if found is None:
             return self._send(404, {"message": f"no route for {self.command} {resource}; try POST {prefix}/ingest"})
         function, template, path_parameters = found
@@ -144,9 +181,18 @@ class _Handler(BaseHTTPRequestHandler):
             received = self.server.received(self.headers.get(ARRIVAL_HEADER))
         except ValueError as exc:
             return self._send(400, {"message": f"{ARRIVAL_HEADER}: {exc}"})
-        event = proxy_event(self.command, template, self.server.stage, dict(self.headers.items()), body,
-                            local_identity(self.client_address[0]), query, received, resource[len(prefix):],
-                            path_parameters)
+        event = proxy_event(
+            self.command,
+            template,
+            self.server.stage,
+            dict(self.headers.items()),
+            body,
+            local_identity(self.client_address[0]),
+            query,
+            received,
+            resource[len(prefix) :],
+            path_parameters,
+        )
         if not limits.LAMBDA_SYNC_EVENT.respected_by(len(json.dumps(event, ensure_ascii=False).encode())):
             # Lambda refuses the invoke (the body, escaped into the event, made it too large): API Gateway
             # answers 500 and the function never runs, as on AWS (pik.core.limits.API_BODY_BYTES).
@@ -201,8 +247,14 @@ class LocalApi(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128  # 16+ clients connecting at once must not be reset
 
-    def __init__(self, port: int, stage: str, table: dict[tuple[str, str], LocalFunction],
-                 simulated_arrival: bool = False, reuse_port: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        stage: str,
+        table: dict[tuple[str, str], LocalFunction],
+        simulated_arrival: bool = False,
+        reuse_port: bool = False,
+    ) -> None:
         self.reuse_port = reuse_port  # several worker processes listen on one port
         super().__init__(("127.0.0.1", port), _Handler)
         self.stage, self.routes, self.simulated_arrival = stage, table, simulated_arrival

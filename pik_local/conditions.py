@@ -96,8 +96,11 @@ def resolve(template: dict, overrides: dict[str, str] | None = None) -> dict:
     conditions = evaluate(template, values)
     doc = copy.deepcopy(template)
     for section in ("Resources", "Outputs"):
-        doc[section] = {name: choose(spec, conditions) for name, spec in doc.get(section, {}).items()
-                        if conditions.get(spec.get("Condition"), True)}
+        doc[section] = {
+            name: choose(spec, conditions)
+            for name, spec in doc.get(section, {}).items()
+            if conditions.get(spec.get("Condition"), True)
+        }
     doc["ParameterValues"] = values  # pik_local's own key: what this copy was resolved with
     return doc
 
@@ -123,8 +126,7 @@ def _choose(node: Any, conditions: dict[str, bool]) -> Any:
     if isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}:
         return _NO_VALUE
     if isinstance(node, dict):
-        return {key: picked for key, value in node.items()
-                if (picked := _choose(value, conditions)) is not _NO_VALUE}
+        return {key: picked for key, value in node.items() if (picked := _choose(value, conditions)) is not _NO_VALUE}
     if isinstance(node, list):
         return [picked for value in node if (picked := _choose(value, conditions)) is not _NO_VALUE]
     return node

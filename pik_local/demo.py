@@ -66,12 +66,27 @@ def wait_for_drain(sqs: Any, url: str, *, timeout_s: float = 600, poll_s: float 
 def replay_incident(api_url: str, truth: Truth, token: str) -> dict:
     """Replay the focus entity over the incident window, for real (``dry_run: false``)."""
     start, end = truth.incident_window
-    return replay(api_url, {"entity_id": truth.focus_entity, "start_time": start, "end_time": end,
-                            "dry_run": False, "client_token": token})
+    return replay(
+        api_url,
+        {
+            "entity_id": truth.focus_entity,
+            "start_time": start,
+            "end_time": end,
+            "dry_run": False,
+            "client_token": token,
+        },
+    )
 
 
-def stage_incident(stack: LocalStack | Any, incident: Incident, *, workers: int = 8, progress: bool = True,
-                   say: Callable[[str], None] = print, drain_timeout_s: float = 600) -> DemoOutcome:
+def stage_incident(
+    stack: LocalStack | Any,
+    incident: Incident,
+    *,
+    workers: int = 8,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+    drain_timeout_s: float = 600,
+) -> DemoOutcome:
     """Send the incident, replay, wait for the processor, send the fix, replay again, wait again.
 
     ``stack`` is a ``LocalStack`` or anything with its ``info`` and ``session()`` (e.g. a stack
@@ -101,8 +116,9 @@ def _send(api: str, incident: Incident, phase: str, workers: int, progress: bool
     events = incident.phase(phase)
     # The stream is history, replayed with its arrival times; conflicts and the fix happen live, now.
     arrivals = [e.sent_at for e in events] if phase == "stream" else None
-    results = ingest_events(api, [e.body for e in events], workers=workers, progress=progress, description=phase,
-                            arrivals=arrivals)
+    results = ingest_events(
+        api, [e.body for e in events], workers=workers, progress=progress, description=phase, arrivals=arrivals
+    )
     answered = count_statuses(results)
     expected = incident.truth.expected(phase)
     if answered != expected:

@@ -1,9 +1,9 @@
 """``.pik/local.json``: how a running local stack tells ``pik_nb.connect()`` and ``pik`` where it is.
 
-    {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:4566", "api_url": "http://127.0.0.1:8080",
-     "pid": 1234, "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
-     "outputs": {"raw_bucket_name": ..., "events_table_name": ..., "aggregates_table_name": ...,
-                 "replays_table_name": ..., "replay_queue_url": ..., "replay_dead_letter_queue_url": ...}}
+{"region": "us-east-1", "endpoint_url": "http://127.0.0.1:4566", "api_url": "http://127.0.0.1:8080",
+ "pid": 1234, "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
+ "outputs": {"raw_bucket_name": ..., "events_table_name": ..., "aggregates_table_name": ...,
+             "replays_table_name": ..., "replay_queue_url": ..., "replay_dead_letter_queue_url": ...}}
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ class LocalStackInfo:
     api_url: str
     pid: int
     outputs: dict = field(default_factory=dict)
-    credentials: dict = field(default_factory=lambda: {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    credentials: dict = field(
+        default_factory=lambda: {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    )
 
     def write(self, path: Path | str = DEFAULT_PATH) -> Path:
         path = Path(path)

@@ -116,7 +116,9 @@ class Journal:
         """``send()`` the write and, if it succeeded, append its record: both under the locks of the
         items it writes, so the journal holds one item's writes in the order moto applied them."""
         record = encode({"service": service, "operation": operation, "params": params})  # before anything is sent
-        stripes = sorted({zlib.crc32(item.encode("utf-8")) % STRIPES for item in items_written(service, operation, params)})
+        stripes = sorted(
+            {zlib.crc32(item.encode("utf-8")) % STRIPES for item in items_written(service, operation, params)}
+        )
         held: list[int] = []
         try:
             for stripe in stripes:  # thread locks first, then the files: one fixed order, no deadlock
@@ -169,8 +171,12 @@ def items_written(service: str, operation: str, params: dict) -> list[str]:
     if operation == "TransactWriteItems":
         return [_item(action) for entry in params.get("TransactItems", []) for action in entry.values()]
     if operation == "BatchWriteItem":
-        return [_item({"TableName": table, **request}) for table, requests in params.get("RequestItems", {}).items()
-                for entry in requests for request in entry.values()]
+        return [
+            _item({"TableName": table, **request})
+            for table, requests in params.get("RequestItems", {}).items()
+            for entry in requests
+            for request in entry.values()
+        ]
     return [_item(params)]
 
 
@@ -194,15 +200,16 @@ def records(path: Path | str) -> Iterator[dict]:
     offset = 0
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
-        payload = data[offset + _HEADER.size: offset + _HEADER.size + length]
+        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
         if len(payload) < length or zlib.crc32(payload) != crc:
             return
         yield _typed(json.loads(payload))
         offset += _HEADER.size + length
 
 
-def replay(session: Any, state_dir: Path | str, after: int, queue_urls: list[str] = (), *,
-           workers: int = 8) -> dict[str, int]:
+def replay(
+    session: Any, state_dir: Path | str, after: int, queue_urls: list[str] = (), *, workers: int = 8
+) -> dict[str, int]:
     """Call every journaled write of generations past ``after`` again through ``session``; a message
     goes to the queue of the same name among ``queue_urls`` (moto's port changed).
 

@@ -36,16 +36,26 @@ def lambda_record(message: dict, queue_arn: str, region: str) -> dict:
     """A ``receive_message`` message as Lambda delivers it in ``event["Records"]``."""
     attributes = {k: v for k, v in message.get("Attributes", {}).items()}
     return {
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
         "attributes": attributes,
         "messageAttributes": {name: _attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
-        "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
     }
 
 
 def _attribute(value: dict) -> dict:
-    return {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-            "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": value.get("BinaryValue"),
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
 
 
 def failed_ids(invocation_ok: bool, result: Any, message_ids: list[str], report_failures: bool) -> set[str]:
@@ -118,27 +128,41 @@ class Poller(PollingThread):
         return len(messages)
 
     def _receive(self, count: int, wait_s: int) -> list[dict]:
-        response = self.sqs.receive_message(QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=min(count, 10),
-                                            WaitTimeSeconds=wait_s, AttributeNames=["All"],
-                                            MessageAttributeNames=["All"])
+        response = self.sqs.receive_message(
+            QueueUrl=self.mapping.queue_url,
+            MaxNumberOfMessages=min(count, 10),
+            WaitTimeSeconds=wait_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         return response.get("Messages", [])
 
     def _settle(self, messages: list[dict]) -> None:
         event = {"Records": [lambda_record(m, self.mapping.queue_arn, self.region) for m in messages]}
         outcome = self.function.invoke(event)
-        failed = failed_ids(outcome.ok, outcome.result, [m["MessageId"] for m in messages], self.mapping.report_failures)
+        failed = failed_ids(
+            outcome.ok, outcome.result, [m["MessageId"] for m in messages], self.mapping.report_failures
+        )
         handles = [(m["MessageId"], m["ReceiptHandle"]) for m in messages]
         done = [{"Id": str(i), "ReceiptHandle": h} for i, (mid, h) in enumerate(handles) if mid not in failed]
-        again = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, (mid, h) in enumerate(handles) if mid in failed]
+        again = [
+            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+            for i, (mid, h) in enumerate(handles)
+            if mid in failed
+        ]
         if done:
             self.sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=done)
         if again:
             self.sqs.change_message_visibility_batch(QueueUrl=self.mapping.queue_url, Entries=again)
         if failed:
-            log.warning("%s: %d of %d messages failed and will be retried", self.function.name, len(failed), len(messages))
+            log.warning(
+                "%s: %d of %d messages failed and will be retried", self.function.name, len(failed), len(messages)
+            )
 
 
-def mappings(specs: dict[str, dict], queue_urls: dict[str, str], queue_arns: dict[str, str]) -> list[tuple[str, Mapping]]:
+def mappings(
+    specs: dict[str, dict], queue_urls: dict[str, str], queue_arns: dict[str, str]
+) -> list[tuple[str, Mapping]]:
     """``[(function logical id, Mapping)]`` from the template's ``SQS`` events; a queue given as
     ``!Ref Parameter`` (a tap's existing queue) is looked up under the parameter's name."""
     found = []
@@ -148,6 +172,15 @@ def mappings(specs: dict[str, dict], queue_urls: dict[str, str], queue_arns: dic
                 continue
             props = event["Properties"]
             queue = props["Queue"]["Fn::GetAtt"][0] if "Fn::GetAtt" in props["Queue"] else props["Queue"]["Ref"]
-            found.append((name, Mapping(queue_urls[queue], queue_arns[queue], int(props.get("BatchSize", 10)),
-                                        "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []))))
+            found.append(
+                (
+                    name,
+                    Mapping(
+                        queue_urls[queue],
+                        queue_arns[queue],
+                        int(props.get("BatchSize", 10)),
+                        "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    ),
+                )
+            )
     return found

@@ -38,8 +38,13 @@ class Child:
 
     def __init__(self, args: list[str], env: dict[str, str], *, timeout_s: float = 120) -> None:
         self.args = args
-        self.process = subprocess.Popen([sys.executable, "-m", "pik_local.processes", *args], env=_same_code(env),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pik_local.processes", *args],
+            env=_same_code(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.ready: dict[str, Any] = {}
         self._timeout_s = timeout_s
 
@@ -102,8 +107,18 @@ class ApiWorkers:
     """``workers`` API processes on one port: the local API Gateway in front of that many Lambda
     execution environments. ``routes`` (this process's functions) are what they serve."""
 
-    def __init__(self, workers: int, port: int, stage: str, routes: dict, *, region: str,
-                 simulated_arrival: bool = False, log_path: Path | None = None, journal_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        port: int,
+        stage: str,
+        routes: dict,
+        *,
+        region: str,
+        simulated_arrival: bool = False,
+        log_path: Path | None = None,
+        journal_path: Path | None = None,
+    ) -> None:
         self.workers, self.stage, self.routes, self.region = workers, stage, routes, region
         self.simulated_arrival, self.log_path = simulated_arrival, log_path
         self.journal_path = journal_path  # every worker journals its writes there (pik_local.journal)
@@ -165,8 +180,9 @@ def _serve_moto(port: int) -> None:
             inner.server_close()
 
 
-def _serve_api(port: int, stage: str, simulated_arrival: bool, log_path: str | None, region: str,
-               journal_path: str | None = None) -> None:
+def _serve_api(
+    port: int, stage: str, simulated_arrival: bool, log_path: str | None, region: str, journal_path: str | None = None
+) -> None:
     from . import template
     from .api import LocalApi, routes
     from .journal import Journal
@@ -176,8 +192,11 @@ def _serve_api(port: int, stage: str, simulated_arrival: bool, log_path: str | N
     if journal:
         journal.install()  # before any client exists
 
-    specs = {name: spec for name, spec in template.function_specs().items()
-             if any(event["Type"] == "Api" for event in spec["events"].values())}
+    specs = {
+        name: spec
+        for name, spec in template.function_specs().items()
+        if any(event["Type"] == "Api" for event in spec["events"].values())
+    }
     log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 (lives as long as the process)
     api = LocalApi(port, stage, routes(specs, functions(specs, region, log=log)), simulated_arrival, reuse_port=True)
     api.durable = journal.sync if journal else None  # journaled writes reach the disk before an answer

@@ -135,7 +135,9 @@ class LocalFunction:
             timed_out = context.expired()
         if timed_out:
             log.error("%s timed out after %d ms (timeout %ss)", self.name, duration_ms, self.timeout_s)
-            return Invocation(error=f"Task timed out after {self.timeout_s} seconds", timed_out=True, duration_ms=duration_ms)
+            return Invocation(
+                error=f"Task timed out after {self.timeout_s} seconds", timed_out=True, duration_ms=duration_ms
+            )
         if error:
             log.error("%s failed:\n%s", self.name, error)
         return Invocation(result=result, error=error, duration_ms=duration_ms)
@@ -147,11 +149,15 @@ def load_handler(path: str) -> Callable[[dict, Any], Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def functions(specs: dict[str, dict], region: str, log: IO[str] | None = None,
-              memory_mb: int = 512) -> dict[str, LocalFunction]:
+def functions(
+    specs: dict[str, dict], region: str, log: IO[str] | None = None, memory_mb: int = 512
+) -> dict[str, LocalFunction]:
     """A ``LocalFunction`` per entry of ``pik_local.template.function_specs()``, all logging to ``log``."""
     if log is not None:
         route_output()
-    return {name: LocalFunction(name, load_handler(spec["handler"]), float(spec["timeout"]),
-                                int(spec.get("memory", memory_mb)), region, log)
-            for name, spec in specs.items()}
+    return {
+        name: LocalFunction(
+            name, load_handler(spec["handler"]), float(spec["timeout"]), int(spec.get("memory", memory_mb)), region, log
+        )
+        for name, spec in specs.items()
+    }

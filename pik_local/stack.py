@@ -83,8 +83,11 @@ def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) 
     variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
     for function in template.of_type(doc, "AWS::Serverless::Function").values():  # one process runs them all
         variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
-    return {name: str(parameters[value["Ref"]]) for name, value in variables.items()
-            if isinstance(value, dict) and value.get("Ref") in parameters}
+    return {
+        name: str(parameters[value["Ref"]])
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in parameters
+    }
 
 
 def _owner(info_file: Path) -> int | None:
@@ -97,10 +100,20 @@ def _owner(info_file: Path) -> int | None:
 class LocalStack:
     """Start with ``start()`` (or ``with``), stop with ``stop()``; ``info`` says where it is."""
 
-    def __init__(self, *, aws_port: int = 0, api_port: int = 0, region: str = REGION, prefix: str = "pik",
-                 info_file: Path | str | None = None, state_dir: Path | str | None = None,
-                 log_level: str = "INFO", parameters: dict[str, str] | None = None,
-                 simulated_arrival: bool = False, api_workers: int = API_WORKERS) -> None:
+    def __init__(
+        self,
+        *,
+        aws_port: int = 0,
+        api_port: int = 0,
+        region: str = REGION,
+        prefix: str = "pik",
+        info_file: Path | str | None = None,
+        state_dir: Path | str | None = None,
+        log_level: str = "INFO",
+        parameters: dict[str, str] | None = None,
+        simulated_arrival: bool = False,
+        api_workers: int = API_WORKERS,
+    ) -> None:
         self.aws_port, self.api_port, self.region, self.prefix = aws_port, api_port, region, prefix
         self.info_file = Path(info_file) if info_file else default_path()
         self.state_dir = Path(state_dir) if state_dir else None
@@ -146,8 +159,10 @@ class LocalStack:
         """
         other = running(self.info_file)
         if other is not None:
-            raise StackError(f"a local stack is already running (pid {other.pid}, API {other.api_url}, "
-                             f"info file {self.info_file}); stop it first or pass another --info-file")
+            raise StackError(
+                f"a local stack is already running (pid {other.pid}, API {other.api_url}, "
+                f"info file {self.info_file}); stop it first or pass another --info-file"
+            )
         for port in (self.aws_port, self.api_port):
             if port:
                 free_port(port)
@@ -160,12 +175,21 @@ class LocalStack:
 
     def _bring_up(self) -> None:
         self._endpoint = self._start_moto()
-        self._set_env({**{k.upper(): v for k, v in CREDENTIALS.items()}, "AWS_DEFAULT_REGION": self.region,
-                       "AWS_REGION": self.region, "AWS_ENDPOINT_URL": self._endpoint, "AWS_PROFILE": None,
-                       "AWS_SESSION_TOKEN": None})
+        self._set_env(
+            {
+                **{k.upper(): v for k, v in CREDENTIALS.items()},
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_ENDPOINT_URL": self._endpoint,
+                "AWS_PROFILE": None,
+                "AWS_SESSION_TOKEN": None,
+            }
+        )
         session = self.session()
         self.resources = template.create(session, prefix=self.prefix, template=self._template)
-        tap_outputs, self._tap_sources = taps.create(session, self._template, prefix=self.prefix, names=self.resources.names)
+        tap_outputs, self._tap_sources = taps.create(
+            session, self._template, prefix=self.prefix, names=self.resources.names
+        )
         self.resources.outputs.update(tap_outputs)
         self.resources.outputs["lambda_log_file"] = str(self.lambda_log_path.resolve())  # EMF metrics: kit.metrics()
         self._set_env({**self.resources.environment, **self._parameter_env})
@@ -178,8 +202,14 @@ class LocalStack:
             self.replayed = journal.replay(session, self.state_dir, covered, queue_urls=queues)
             self._generation = max([covered, *journal.generations(self.state_dir)]) + 1
         self._start_functions(session)
-        self.info = LocalStackInfo(region=self.region, endpoint_url=self._endpoint, api_url=self._api.url,
-                                   pid=os.getpid(), outputs=dict(self.resources.outputs), credentials=dict(CREDENTIALS))
+        self.info = LocalStackInfo(
+            region=self.region,
+            endpoint_url=self._endpoint,
+            api_url=self._api.url,
+            pid=os.getpid(),
+            outputs=dict(self.resources.outputs),
+            credentials=dict(CREDENTIALS),
+        )
         self.info.write(self.info_file)
 
     def stop(self) -> dict[str, int] | None:
@@ -195,8 +225,13 @@ class LocalStack:
                 self._api.stop()
                 self._api = None
             if self._moto and self.state_dir and self.resources:
-                saved = state.save(self.session(), self.resources.names, self.state_dir, self._template,
-                                   journal_through=self._generation)
+                saved = state.save(
+                    self.session(),
+                    self.resources.names,
+                    self.state_dir,
+                    self._template,
+                    journal_through=self._generation,
+                )
                 journal.discard(self.state_dir, self._generation)  # the snapshot holds what they held
                 return saved
             return None
@@ -231,25 +266,39 @@ class LocalStack:
         self.lambda_log_path.parent.mkdir(parents=True, exist_ok=True)
         self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
         local = functions(specs, self.region, log=self._lambda_log)
-        stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"]["StageName"]
+        stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"][
+            "StageName"
+        ]
         table = routes(specs, local)
         if self.api_workers > 0:
-            self._api = ApiWorkers(self.api_workers, self.api_port, stage, table, region=self.region,
-                                   simulated_arrival=self.simulated_arrival, log_path=self.lambda_log_path,
-                                   journal_path=journal.path_of(self.state_dir, self._generation) if self.state_dir else None)
+            self._api = ApiWorkers(
+                self.api_workers,
+                self.api_port,
+                stage,
+                table,
+                region=self.region,
+                simulated_arrival=self.simulated_arrival,
+                log_path=self.lambda_log_path,
+                journal_path=journal.path_of(self.state_dir, self._generation) if self.state_dir else None,
+            )
         else:
             self._api = LocalApi(self.api_port, stage, table, self.simulated_arrival)
         self._api.start()
         sqs = session.client("sqs")
         urls = {**self.resources.names, **self._tap_sources}
-        arns = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-                for name, url in urls.items() if url.startswith("http")}
+        arns = {
+            name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for name, url in urls.items()
+            if url.startswith("http")
+        }
         for function_name, mapping in mappings(specs, urls, arns):
             poller = Poller(session.client("sqs"), mapping, local[function_name], self.region)
             poller.start()
             self._pollers.append(poller)
         for function_name, stream in stream_mappings(specs, self._template["ParameterValues"], urls, self._tap_sources):
-            poller = StreamPoller(session.client("kinesis"), session.client("sqs"), stream, local[function_name], self.region)
+            poller = StreamPoller(
+                session.client("kinesis"), session.client("sqs"), stream, local[function_name], self.region
+            )
             poller.start()
             self._pollers.append(poller)
 

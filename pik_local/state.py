@@ -34,8 +34,9 @@ SCHEMA = "pik.local-state.v1"
 WORKERS = 8
 
 
-def save(session: Any, names: dict[str, str], directory: Path | str, template: dict | None = None,
-         journal_through: int = 0) -> dict[str, int]:
+def save(
+    session: Any, names: dict[str, str], directory: Path | str, template: dict | None = None, journal_through: int = 0
+) -> dict[str, int]:
     """Write every object, item and queued message to ``directory``; returns counts per logical id.
 
     >>> save(session, resources.names, ".pik/state")   # doctest: +SKIP
@@ -48,8 +49,12 @@ def save(session: Any, names: dict[str, str], directory: Path | str, template: d
     counts: dict[str, int] = {}
     for logical, kind, rows in _exports(session, names, template):
         counts[logical] = _write_lines(tmp / kind / f"{logical}.jsonl", rows)
-    manifest = {"schema": SCHEMA, "saved_at": datetime.now(UTC).isoformat(), "counts": counts,
-                "journal_through": journal_through}
+    manifest = {
+        "schema": SCHEMA,
+        "saved_at": datetime.now(UTC).isoformat(),
+        "counts": counts,
+        "journal_through": journal_through,
+    }
     _durable_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
     for folder in {path.parent for path in tmp.rglob("*")} | {tmp}:
         sync_directory(folder)
@@ -92,13 +97,19 @@ def _exports(session: Any, names: dict[str, str], template: dict) -> Iterator[tu
 
 
 def _objects(s3: Any, bucket: str) -> Iterator[dict]:
-    keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for obj in page.get("Contents", [])]
+    keys = [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for obj in page.get("Contents", [])
+    ]
 
     def fetch(key: str) -> dict:
         response = s3.get_object(Bucket=bucket, Key=key)
-        return {"key": key, "body_b64": base64.b64encode(response["Body"].read()).decode("ascii"),
-                "content_type": response.get("ContentType", "binary/octet-stream")}
+        return {
+            "key": key,
+            "body_b64": base64.b64encode(response["Body"].read()).decode("ascii"),
+            "content_type": response.get("ContentType", "binary/octet-stream"),
+        }
 
     with ThreadPoolExecutor(WORKERS) as pool:
         yield from pool.map(fetch, keys)
@@ -112,8 +123,13 @@ def _items(ddb: Any, table: str) -> Iterator[dict]:
 def _messages(sqs: Any, url: str) -> Iterator[dict]:
     """Drain the queue (the stack is stopping; restore puts the messages back)."""
     while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=900,
-                                    MessageAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=900,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not batch:
             return
         for message in batch:
@@ -124,7 +140,9 @@ def _restore_objects(session: Any, bucket: str, rows: Iterable[dict]) -> int:
     s3 = session.client("s3")
 
     def put(row: dict) -> None:
-        s3.put_object(Bucket=bucket, Key=row["key"], Body=base64.b64decode(row["body_b64"]), ContentType=row["content_type"])
+        s3.put_object(
+            Bucket=bucket, Key=row["key"], Body=base64.b64decode(row["body_b64"]), ContentType=row["content_type"]
+        )
 
     with ThreadPoolExecutor(WORKERS) as pool:
         return sum(1 for _ in pool.map(put, rows))
@@ -143,8 +161,14 @@ def _restore_items(session: Any, table: str, rows: Iterable[dict]) -> int:
 def _restore_messages(session: Any, url: str, rows: Iterable[dict]) -> int:
     sqs, count = session.client("sqs"), 0
     for chunk in _chunks(rows, 10):
-        entries = [{"Id": str(i), "MessageBody": row["body"], **({"MessageAttributes": row["attributes"]} if row["attributes"] else {})}
-                   for i, row in enumerate(chunk)]
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": row["body"],
+                **({"MessageAttributes": row["attributes"]} if row["attributes"] else {}),
+            }
+            for i, row in enumerate(chunk)
+        ]
         failed = sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
         if failed:
             raise RuntimeError(f"could not restore {len(failed)} messages to {url}: {failed[0]}")

@@ -50,9 +50,9 @@ class PlannedEvent:
     """One request to send: its body (a dict, or a raw string for a broken body) and its expected status."""
 
     phase: str
-    kind: str          # regular, late, retry, rejected, conflict, fix
+    kind: str  # regular, late, retry, rejected, conflict, fix
     body: Any
-    expected: str      # ACCEPTED, DUPLICATE, CONFLICT or REJECTED
+    expected: str  # ACCEPTED, DUPLICATE, CONFLICT or REJECTED
     event_id: str | None
     sent_at: datetime
 
@@ -63,19 +63,19 @@ class Truth:
 
     seed: int
     generated_at: datetime
-    start: datetime                 # first possible event time
-    end: datetime                   # last possible event time
+    start: datetime  # first possible event time
+    end: datetime  # last possible event time
     entities: tuple[str, ...]
     focus_entity: str
     focus_source: str
     focus_event_type: str
-    missing_day: str                # the focus entity's day without focus-source events until the fix
+    missing_day: str  # the focus entity's day without focus-source events until the fix
     counts: dict[str, dict[str, int]]  # phase -> status -> requests
     late_event_ids: frozenset[str] = field(repr=False)
     storm_event_ids: frozenset[str] = field(repr=False)
     conflict_event_ids: frozenset[str] = field(repr=False)
     fix_event_ids: frozenset[str] = field(repr=False)
-    out_of_order: int = 0           # stream-phase events sent after a later event of their stream
+    out_of_order: int = 0  # stream-phase events sent after a later event of their stream
     late_burst: tuple[datetime, datetime] | None = None
 
     @property
@@ -102,14 +102,26 @@ class Truth:
 
     def summary(self) -> dict:
         """The truth as JSON-able numbers and names (what ``pik demo`` writes to ``demo-truth.json``)."""
-        return {"seed": self.seed, "generated_at": _iso(self.generated_at), "start": _iso(self.start),
-                "end": _iso(self.end), "entities": len(self.entities), "focus_entity": self.focus_entity,
-                "focus_source": self.focus_source, "focus_event_type": self.focus_event_type,
-                "missing_day": self.missing_day, "incident_window": list(self.incident_window),
-                "counts": self.counts, "expected": self.expected(), "late_events": len(self.late_event_ids),
-                "stormed_events": len(self.storm_event_ids), "conflicting_events": sorted(self.conflict_event_ids),
-                "fix_events": len(self.fix_event_ids), "out_of_order": self.out_of_order,
-                "late_burst": [_iso(t) for t in self.late_burst] if self.late_burst else None}
+        return {
+            "seed": self.seed,
+            "generated_at": _iso(self.generated_at),
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "entities": len(self.entities),
+            "focus_entity": self.focus_entity,
+            "focus_source": self.focus_source,
+            "focus_event_type": self.focus_event_type,
+            "missing_day": self.missing_day,
+            "incident_window": list(self.incident_window),
+            "counts": self.counts,
+            "expected": self.expected(),
+            "late_events": len(self.late_event_ids),
+            "stormed_events": len(self.storm_event_ids),
+            "conflicting_events": sorted(self.conflict_event_ids),
+            "fix_events": len(self.fix_event_ids),
+            "out_of_order": self.out_of_order,
+            "late_burst": [_iso(t) for t in self.late_burst] if self.late_burst else None,
+        }
 
     def shell_scope(self) -> dict[str, str]:
         """The scope as shell variables (what ``pik demo`` writes to ``.pik/demo.env``): the focus
@@ -117,13 +129,26 @@ class Truth:
         that the fix delivered and the replay added to an aggregate)."""
         start, end = self.incident_window
         explain = sorted(self.fix_event_ids) or sorted(self.conflict_event_ids) or sorted(self.late_event_ids)
-        return {"FOCUS": self.focus_entity, "SOURCE": self.focus_source, "EVENT_TYPE": self.focus_event_type,
-                "START": start, "END": end, "MISSING_DAY": self.missing_day, "EVENT_ID": explain[0] if explain else ""}
+        return {
+            "FOCUS": self.focus_entity,
+            "SOURCE": self.focus_source,
+            "EVENT_TYPE": self.focus_event_type,
+            "START": start,
+            "END": end,
+            "MISSING_DAY": self.missing_day,
+            "EVENT_ID": explain[0] if explain else "",
+        }
 
     def notebook_parameters(self, local_file: str) -> dict[str, str]:
         """The incident notebook's parameters for this incident."""
-        return {"local_file": str(local_file), "entity_id": self.focus_entity, "source": self.focus_source,
-                "event_type": self.focus_event_type, "start": self.incident_window[0], "end": self.incident_window[1]}
+        return {
+            "local_file": str(local_file),
+            "entity_id": self.focus_entity,
+            "source": self.focus_source,
+            "event_type": self.focus_event_type,
+            "start": self.incident_window[0],
+            "end": self.incident_window[1],
+        }
 
 
 @dataclass(frozen=True)
@@ -186,11 +211,21 @@ def generate(events: int = 20_000, *, seed: int = 7, days: int = 6, now: datetim
     retries = _storm(rng, _focus_first(hot, focus, storm_at), budget.retries, now)
     conflicts = _conflicts(rng, _focus_first(hot, focus, storm_at - timedelta(hours=6)), budget.conflicts, now)
     rejected = _rejected(focus, budget.rejected, burst[1] + timedelta(hours=2))
-    planned = (_plan("stream", sorted(stream + retries + rejected, key=lambda e: e["sent_at"]))
-               + _plan("conflicts", conflicts) + _plan("fix", [{**e, "kind": "fix", "sent_at": now} for e in fix]))
+    planned = (
+        _plan("stream", sorted(stream + retries + rejected, key=lambda e: e["sent_at"]))
+        + _plan("conflicts", conflicts)
+        + _plan("fix", [{**e, "kind": "fix", "sent_at": now} for e in fix])
+    )
     truth = Truth(
-        seed=seed, generated_at=now, start=start, end=end, entities=entities, focus_entity=focus,
-        focus_source=FOCUS_SOURCE, focus_event_type=dict(SOURCES)[FOCUS_SOURCE], missing_day=missing_day,
+        seed=seed,
+        generated_at=now,
+        start=start,
+        end=end,
+        entities=entities,
+        focus_entity=focus,
+        focus_source=FOCUS_SOURCE,
+        focus_event_type=dict(SOURCES)[FOCUS_SOURCE],
+        missing_day=missing_day,
         counts={phase: dict(Counter(p.expected for p in planned if p.phase == phase)) for phase in PHASES},
         late_event_ids=frozenset(e["event_id"] for e in stream if e["kind"] == "late"),
         storm_event_ids=frozenset(e["event_id"] for e in retries),
@@ -202,8 +237,15 @@ def generate(events: int = 20_000, *, seed: int = 7, days: int = 6, now: datetim
     return Incident(planned, truth)
 
 
-def _streams(rng: random.Random, entities: tuple[str, ...], total: int, start: datetime, end: datetime,
-             now: datetime, burst: tuple[datetime, datetime]) -> list[dict]:
+def _streams(
+    rng: random.Random,
+    entities: tuple[str, ...],
+    total: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    burst: tuple[datetime, datetime],
+) -> list[dict]:
     """Every (source, entity) stream on a regular cadence, ``total`` events in all."""
     streams = [(source, kind, entity) for source, kind in SOURCES for entity in entities]
     events = []
@@ -216,8 +258,16 @@ def _streams(rng: random.Random, entities: tuple[str, ...], total: int, start: d
     return events
 
 
-def _event(rng: random.Random, source: str, kind: str, entity: str, seq: int, when: datetime, now: datetime,
-           burst: tuple[datetime, datetime]) -> dict:
+def _event(
+    rng: random.Random,
+    source: str,
+    kind: str,
+    entity: str,
+    seq: int,
+    when: datetime,
+    now: datetime,
+    burst: tuple[datetime, datetime],
+) -> dict:
     in_burst = source == FOCUS_SOURCE and burst[0] <= when < burst[1]
     lateness = _lateness(rng, in_burst)
     sent_at = min(when + lateness, now)
@@ -239,10 +289,24 @@ def _lateness(rng: random.Random, in_burst: bool) -> timedelta:
 def _with_identity(body: dict, sent_at: datetime, *, kind: str) -> dict:
     """The event plus bookkeeping: ``event_id`` as the API will compute it, day, send time, kind."""
     when = datetime.fromisoformat(body["event_time"].replace("Z", "+00:00"))
-    event_id = identity.event_id(body["source"], body["event_type"], body["entity_id"], key_time(when),
-                                 identity.payload_sha256(body["payload"]), body.get("idempotency_key"))
-    return {"body": body, "event_id": event_id, "source": body["source"], "entity_id": body["entity_id"],
-            "event_time": when, "event_date": when.date().isoformat(), "sent_at": sent_at, "kind": kind}
+    event_id = identity.event_id(
+        body["source"],
+        body["event_type"],
+        body["entity_id"],
+        key_time(when),
+        identity.payload_sha256(body["payload"]),
+        body.get("idempotency_key"),
+    )
+    return {
+        "body": body,
+        "event_id": event_id,
+        "source": body["source"],
+        "entity_id": body["entity_id"],
+        "event_time": when,
+        "event_date": when.date().isoformat(),
+        "sent_at": sent_at,
+        "kind": kind,
+    }
 
 
 def _focus_first(events: list[dict], focus: str, center: datetime) -> list[dict]:
@@ -272,7 +336,10 @@ def _conflicts(rng: random.Random, candidates: list[dict], count: int, now: date
     chosen = candidates[:1] + rng.sample(candidates[1:], count - 1)
     variants = []
     for event in sorted(chosen, key=lambda e: e["sent_at"]):
-        body = {**event["body"], "payload": {**event["body"]["payload"], "amount": event["body"]["payload"]["amount"] + 1000}}
+        body = {
+            **event["body"],
+            "payload": {**event["body"]["payload"], "amount": event["body"]["payload"]["amount"] + 1000},
+        }
         variants.append({**_with_identity(body, now, kind="conflict"), "event_id": event["event_id"]})
     return variants
 
@@ -288,8 +355,13 @@ def _rejected(entity: str, count: int, at: datetime) -> list[dict]:
     ]
     batch = []
     for i in range(count):
-        good = {"source": FOCUS_SOURCE, "event_type": dict(SOURCES)[FOCUS_SOURCE], "entity_id": entity,
-                "event_time": _iso(at - timedelta(seconds=i)), "payload": {"amount": i}}
+        good = {
+            "source": FOCUS_SOURCE,
+            "event_type": dict(SOURCES)[FOCUS_SOURCE],
+            "entity_id": entity,
+            "event_time": _iso(at - timedelta(seconds=i)),
+            "payload": {"amount": i},
+        }
         batch.append({"body": breaks[i % len(breaks)](good), "event_id": None, "sent_at": at, "kind": "rejected"})
     return batch
 

@@ -41,12 +41,20 @@ def lambda_record(record: dict, shard_id: str, stream_arn: str, region: str) -> 
     """A ``get_records`` record as Lambda delivers it in ``event["Records"]``."""
     arrival = record["ApproximateArrivalTimestamp"]
     return {
-        "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": record["PartitionKey"],
-                    "sequenceNumber": record["SequenceNumber"], "data": base64.b64encode(record["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": arrival.timestamp()},
-        "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id}:{record['SequenceNumber']}",
-        "eventName": "aws:kinesis:record", "invokeIdentityArn": "arn:aws:iam::123456789012:role/pik-local",
-        "awsRegion": region, "eventSourceARN": stream_arn,
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record["PartitionKey"],
+            "sequenceNumber": record["SequenceNumber"],
+            "data": base64.b64encode(record["Data"]).decode("ascii"),
+            "approximateArrivalTimestamp": arrival.timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/pik-local",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
     }
 
 
@@ -55,16 +63,20 @@ class StreamPoller(PollingThread):
 
     service = "Kinesis"
 
-    def __init__(self, kinesis: Any, sqs: Any, mapping: StreamMapping, function: LocalFunction, region: str,
-                 idle_s: float = 0.25) -> None:
+    def __init__(
+        self, kinesis: Any, sqs: Any, mapping: StreamMapping, function: LocalFunction, region: str, idle_s: float = 0.25
+    ) -> None:
         super().__init__(f"pik-stream-{function.name}", function)
         self.kinesis, self.sqs, self.mapping, self.region = kinesis, sqs, mapping, region
         self.idle_s = idle_s
         name = mapping.stream_arn.split("/", 1)[1]
         shards = kinesis.list_shards(StreamName=name)["Shards"]
-        self._iterators = {shard["ShardId"]: kinesis.get_shard_iterator(
-            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType=mapping.starting_position)["ShardIterator"]
-            for shard in shards}  # taken now: LATEST means "after the stack started"
+        self._iterators = {
+            shard["ShardId"]: kinesis.get_shard_iterator(
+                StreamName=name, ShardId=shard["ShardId"], ShardIteratorType=mapping.starting_position
+            )["ShardIterator"]
+            for shard in shards
+        }  # taken now: LATEST means "after the stack started"
 
     def poll_once(self) -> int:
         """One batch from each shard, delivered; returns how many records were read."""
@@ -74,7 +86,9 @@ class StreamPoller(PollingThread):
             self._iterators[shard_id] = response["NextShardIterator"]
             records = response["Records"]
             if records:
-                self._deliver([lambda_record(r, shard_id, self.mapping.stream_arn, self.region) for r in records], shard_id)
+                self._deliver(
+                    [lambda_record(r, shard_id, self.mapping.stream_arn, self.region) for r in records], shard_id
+                )
             read += len(records)
         return read
 
@@ -105,14 +119,22 @@ class StreamPoller(PollingThread):
             return
         arrivals = [r["kinesis"]["approximateArrivalTimestamp"] for r in batch]
         message = {
-            "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.function.name,
-                               "approximateInvokeCount": self.mapping.max_retries + 1},
-            "version": "1.0", "timestamp": datetime.now(UTC).isoformat(),
-            "KinesisBatchInfo": {"shardId": shard_id, "streamArn": self.mapping.stream_arn, "batchSize": len(batch),
-                                 "startSequenceNumber": batch[0]["kinesis"]["sequenceNumber"],
-                                 "endSequenceNumber": batch[-1]["kinesis"]["sequenceNumber"],
-                                 "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
-                                 "approximateArrivalOfLastRecord": _iso(max(arrivals))},
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "functionArn": self.function.name,
+                "approximateInvokeCount": self.mapping.max_retries + 1,
+            },
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "KinesisBatchInfo": {
+                "shardId": shard_id,
+                "streamArn": self.mapping.stream_arn,
+                "batchSize": len(batch),
+                "startSequenceNumber": batch[0]["kinesis"]["sequenceNumber"],
+                "endSequenceNumber": batch[-1]["kinesis"]["sequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
+                "approximateArrivalOfLastRecord": _iso(max(arrivals)),
+            },
         }
         self.sqs.send_message(QueueUrl=self.mapping.on_failure_url, MessageBody=json.dumps(message))
 
@@ -121,8 +143,9 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
-def stream_mappings(specs: dict[str, dict], parameters: dict[str, str], queue_urls: dict[str, str],
-                    stream_arns: dict[str, str]) -> list[tuple[str, StreamMapping]]:
+def stream_mappings(
+    specs: dict[str, dict], parameters: dict[str, str], queue_urls: dict[str, str], stream_arns: dict[str, str]
+) -> list[tuple[str, StreamMapping]]:
     """``[(function logical id, StreamMapping)]`` from the template's ``Kinesis`` events; ``Ref``
     values are read from ``parameters``, streams from ``stream_arns`` (parameter -> local ARN)."""
     found = []
@@ -135,9 +158,18 @@ def stream_mappings(specs: dict[str, dict], parameters: dict[str, str], queue_ur
             position = props.get("StartingPosition", "LATEST")
             position = parameters.get(position["Ref"], "LATEST") if isinstance(position, dict) else position
             destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-            found.append((name, StreamMapping(
-                stream, position, int(props.get("BatchSize", 100)),
-                "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                bool(props.get("BisectBatchOnFunctionError", False)), int(props.get("MaximumRetryAttempts", -1)),
-                queue_urls.get(destination["Fn::GetAtt"][0]) if destination else None)))
+            found.append(
+                (
+                    name,
+                    StreamMapping(
+                        stream,
+                        position,
+                        int(props.get("BatchSize", 100)),
+                        "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                        bool(props.get("BisectBatchOnFunctionError", False)),
+                        int(props.get("MaximumRetryAttempts", -1)),
+                        queue_urls.get(destination["Fn::GetAtt"][0]) if destination else None,
+                    ),
+                )
+            )
     return found

@@ -66,16 +66,21 @@ def create(session: Any, doc: dict, *, prefix: str, names: dict[str, str]) -> tu
     return outputs, located
 
 
-def _create_rule(session: Any, logical: str, props: dict, values: dict[str, str], prefix: str,
-                 names: dict[str, str]) -> dict[str, str]:
+def _create_rule(
+    session: Any, logical: str, props: dict, values: dict[str, str], prefix: str, names: dict[str, str]
+) -> dict[str, str]:
     events, sqs = session.client("events"), session.client("sqs")
     bus = _value(props["EventBusName"], values)
     if bus != "default" and bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
         events.create_event_bus(Name=bus)
     pattern = _value(props["EventPattern"], values)
     rule = f"{prefix}-{logical}"
-    events.put_rule(Name=rule, EventBusName=bus, EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
-                    State=props.get("State", "ENABLED"))
+    events.put_rule(
+        Name=rule,
+        EventBusName=bus,
+        EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
+        State=props.get("State", "ENABLED"),
+    )
     targets = []
     for target in props["Targets"]:
         url = names[target["Arn"]["Fn::GetAtt"][0]]

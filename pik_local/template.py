@@ -69,7 +69,9 @@ def create(session: Any, prefix: str = "pik", template: dict | None = None) -> L
         _create_table(ddb, names[logical], resource["Properties"])
     queues = of_type(template, "AWS::SQS::Queue")
     for logical in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
-        names[logical], arns[logical] = _create_queue(sqs, f"{prefix}-{logical}", queues[logical].get("Properties", {}), arns)
+        names[logical], arns[logical] = _create_queue(
+            sqs, f"{prefix}-{logical}", queues[logical].get("Properties", {}), arns
+        )
     resources = LocalResources(names=names)
     resources.outputs = _outputs(template, names)
     resources.environment = _environment(template, names)
@@ -94,8 +96,9 @@ def _create_queue(sqs: Any, name: str, properties: dict, arns: dict[str, str]) -
     redrive = properties.get("RedrivePolicy")
     if redrive:
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[target],
-                                                  "maxReceiveCount": str(redrive["maxReceiveCount"])})
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arns[target], "maxReceiveCount": str(redrive["maxReceiveCount"])}
+        )
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
@@ -135,6 +138,10 @@ def function_specs(template: dict | None = None) -> dict[str, dict]:
     specs = {}
     for logical, resource in of_type(template, "AWS::Serverless::Function").items():
         props = resource["Properties"]
-        specs[logical] = {"handler": props["Handler"], "timeout": props.get("Timeout", defaults.get("Timeout", 3)),
-                          "events": props.get("Events", {}), "environment": props.get("Environment", {})}
+        specs[logical] = {
+            "handler": props["Handler"],
+            "timeout": props.get("Timeout", defaults.get("Timeout", 3)),
+            "events": props.get("Events", {}),
+            "environment": props.get("Environment", {}),
+        }
     return specs

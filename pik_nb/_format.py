@@ -77,8 +77,12 @@ def counted(count: Any, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
 
 
-_PERIODS = (("day", pd.Timedelta(days=1)), ("hour", pd.Timedelta(hours=1)), ("minute", pd.Timedelta(minutes=1)),
-            ("second", pd.Timedelta(seconds=1)))
+_PERIODS = (
+    ("day", pd.Timedelta(days=1)),
+    ("hour", pd.Timedelta(hours=1)),
+    ("minute", pd.Timedelta(minutes=1)),
+    ("second", pd.Timedelta(seconds=1)),
+)
 
 
 def period(freq: str | pd.Timedelta, *, adjective: bool = False) -> str:
@@ -89,8 +93,9 @@ def period(freq: str | pd.Timedelta, *, adjective: bool = False) -> str:
     ('1 day', '5 minutes', '6-hour', '90-second')
     """
     length = pd.Timedelta(freq)
-    name, size = next(((n, u) for n, u in _PERIODS if length >= u and length % u == pd.Timedelta(0)),
-                      ("second", _PERIODS[-1][1]))
+    name, size = next(
+        ((n, u) for n, u in _PERIODS if length >= u and length % u == pd.Timedelta(0)), ("second", _PERIODS[-1][1])
+    )
     n = length / size
     amount = f"{n:g}"
     if adjective:
@@ -147,7 +152,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         name, values = str(column), frame[column]
         if pd.api.types.is_bool_dtype(values) or not (
-                pd.api.types.is_numeric_dtype(values) or pd.api.types.is_timedelta64_dtype(values)):
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_timedelta64_dtype(values)
+        ):
             continue
         if name.endswith("_ms") and pd.api.types.is_numeric_dtype(values):
             shown[column] = values.map(humanize)

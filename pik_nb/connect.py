@@ -16,9 +16,15 @@ from .kit import Kit
 from .read.stack import Resources, Stack
 
 
-def connect(stack: str | None = None, *, profile: str | None = None, region: str | None = None,
-            session: boto3.session.Session | None = None, path: str | Path | None = None,
-            **outputs: str) -> Kit:
+def connect(
+    stack: str | None = None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    session: boto3.session.Session | None = None,
+    path: str | Path | None = None,
+    **outputs: str,
+) -> Kit:
     """A ``Kit`` on the local stack (default), a deployed stack, or explicitly named resources.
 
     >>> kit = connect()                                     # .pik/local.json from `pik local up`
@@ -34,7 +40,9 @@ def connect(stack: str | None = None, *, profile: str | None = None, region: str
         outputs = {**stack_outputs(session, stack), "stack_name": stack}  # in extra: pik doctor reads the stack
         return Kit(Stack(session, Resources.of(outputs, f"stack {stack!r}"), sign_api=True))
     if session or profile:
-        raise ConnectError("give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile")
+        raise ConnectError(
+            "give stack='NAME' or the stack outputs (raw_bucket_name=..., ...) with a session or profile"
+        )
     return _local(Path(path) if path else _nearest(default_path()))
 
 
@@ -75,8 +83,10 @@ def _nearest(path: Path) -> Path:
 
 def _local(path: Path) -> Kit:
     if not path.exists():
-        raise ConnectError(f"no local stack info at {path} (start one with `pik local up`), "
-                           "and no deployed stack was named (--stack NAME; stack=\"NAME\" or its resource names in Python)")
+        raise ConnectError(
+            f"no local stack info at {path} (start one with `pik local up`), "
+            'and no deployed stack was named (--stack NAME; stack="NAME" or its resource names in Python)'
+        )
     info = LocalStackInfo.read(path)
     session = boto3.session.Session(region_name=info.region, **info.credentials)
     resources = Resources.of({**info.outputs, "api_url": info.api_url}, f"local stack info {path}")

@@ -45,31 +45,55 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SCOPE = {"self", "progress", "on_step"}
 
 
-def replay_body(*, start: Time | None = None, end: Time | None = None, entity_id: str | None = None,
-                source: str | None = None, event_type: str | None = None, limit: int | None = None,
-                include_duplicates: bool = False, dry_run: bool = True, client_token: str | None = None,
-                target: dict | None = None, rate_per_second: float | None = None,
-                event_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-                dead_letters: bool = False, envelope: str | None = None, resend: bool = False) -> dict:
+def replay_body(
+    *,
+    start: Time | None = None,
+    end: Time | None = None,
+    entity_id: str | None = None,
+    source: str | None = None,
+    event_type: str | None = None,
+    limit: int | None = None,
+    include_duplicates: bool = False,
+    dry_run: bool = True,
+    client_token: str | None = None,
+    target: dict | None = None,
+    rate_per_second: float | None = None,
+    event_ids: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    dead_letters: bool = False,
+    envelope: str | None = None,
+    resend: bool = False,
+) -> dict:
     """The ``POST /replay`` body ``Kit.replay`` sends for a scope (fields left unset are left out).
 
     >>> replay_body(entity_id="customer-42", start="2026-11-20", end="2026-11-21")["start_time"]
     '2026-11-20T00:00:00.000000Z'
     """
-    body = {"entity_id": entity_id, "source": source, "event_type": event_type,
-            "start_time": key_time(utc(start)) if start is not None else None,
-            "end_time": key_time(utc(end)) if end is not None else None, "limit": limit,
-            "include_duplicates": include_duplicates, "dry_run": dry_run, "client_token": client_token,
-            "target": target, "rate_per_second": rate_per_second,
-            "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
-            "statuses": list(statuses) if statuses is not None else None,
-            "dead_letters": dead_letters or None, "envelope": envelope, "resend": resend or None}
+    body = {
+        "entity_id": entity_id,
+        "source": source,
+        "event_type": event_type,
+        "start_time": key_time(utc(start)) if start is not None else None,
+        "end_time": key_time(utc(end)) if end is not None else None,
+        "limit": limit,
+        "include_duplicates": include_duplicates,
+        "dry_run": dry_run,
+        "client_token": client_token,
+        "target": target,
+        "rate_per_second": rate_per_second,
+        "event_ids": [str(event_id) for event_id in event_ids] if event_ids is not None else None,
+        "statuses": list(statuses) if statuses is not None else None,
+        "dead_letters": dead_letters or None,
+        "envelope": envelope,
+        "resend": resend or None,
+    }
     return {k: v for k, v in body.items() if v is not None}
 
 
 def _loaded(kind: str) -> Callable[[F], F]:
     """The verb's frame carries where it came from in ``attrs["pik"]`` (``pik_nb.schemas.provenance``):
     its ``kind``, the stack, the arguments that scoped it (or the query), and when it was loaded."""
+
     def decorate(verb: F) -> F:
         signature = inspect.signature(verb)
 
@@ -78,7 +102,9 @@ def _loaded(kind: str) -> Callable[[F], F]:
             bound = signature.bind(self, *args, **kwargs)
             scope = {k: v for k, v in bound.arguments.items() if k not in _NOT_SCOPE and v is not None}
             return provenance(verb(self, *args, **kwargs), kind, repr(self.stack), **scope)
+
         return tagged  # type: ignore[return-value]
+
     return decorate
 
 
@@ -131,16 +157,34 @@ class Kit:
 
     # --- loaders ------------------------------------------------------------------------------
     @_loaded("events")
-    def events(self, *, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
-               start: Time | None = None, end: Time | None = None, allow_scan: bool = False,
-               page_size: int | None = None, progress: bool | None = None) -> pd.DataFrame:
+    def events(
+        self,
+        *,
+        entity_id: str | None = None,
+        source: str | None = None,
+        event_type: str | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        allow_scan: bool = False,
+        page_size: int | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
         """One row per ingest attempt (columns: ``pik_nb.read.frames.ATTEMPT_COLUMNS``), through the indexes.
 
         >>> kit.events(entity_id="customer-42", start="2026-11-20", end="2026-11-21")
         >>> kit.events(source="checkout", event_type="order_placed", start="2026-11-20", end="2026-11-22")
         """
-        return load.events(self.stack, entity_id=entity_id, source=source, event_type=event_type, start=start, end=end,
-                           allow_scan=allow_scan, page_size=page_size, progress=self._progress(progress))
+        return load.events(
+            self.stack,
+            entity_id=entity_id,
+            source=source,
+            event_type=event_type,
+            start=start,
+            end=end,
+            allow_scan=allow_scan,
+            page_size=page_size,
+            progress=self._progress(progress),
+        )
 
     @_loaded("raw")
     def raw(self, events: pd.DataFrame, *, progress: bool | None = None) -> pd.DataFrame:
@@ -152,14 +196,16 @@ class Kit:
         return raw_module.fetch(self.stack, events, progress=self._progress(progress))
 
     @_loaded("raw")
-    def raw_dataset(self, *, source: str, event_type: str, days: int | Iterable[str] = 1,
-                    progress: bool | None = None) -> pd.DataFrame:
+    def raw_dataset(
+        self, *, source: str, event_type: str, days: int | Iterable[str] = 1, progress: bool | None = None
+    ) -> pd.DataFrame:
         """Every raw object of ``source``/``event_type`` on ``days`` (a count back from today, or dates).
 
         >>> kit.raw_dataset(source="checkout", event_type="order_placed", days=["2026-11-20"])
         """
-        return raw_module.dataset(self.stack, source=source, event_type=event_type, days=days,
-                                  progress=self._progress(progress))
+        return raw_module.dataset(
+            self.stack, source=source, event_type=event_type, days=days, progress=self._progress(progress)
+        )
 
     @_loaded("rejected")
     def rejected(self, *, days: int | Iterable[str] = 1, progress: bool | None = None) -> pd.DataFrame:
@@ -185,8 +231,15 @@ class Kit:
         """
         return load.replays(self.stack, start=start, end=end)
 
-    def lineage(self, *, replay_id: str | None = None, entity_id: str | None = None, start: Time | None = None,
-                end: Time | None = None, client: OpenLineageClient | None = None) -> list[RunEvent]:
+    def lineage(
+        self,
+        *,
+        replay_id: str | None = None,
+        entity_id: str | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        client: OpenLineageClient | None = None,
+    ) -> list[RunEvent]:
         """Executed replays and aggregate versions as OpenLineage RunEvents (``openlineage-python``'s
         classes), each sent through ``client`` when given (docs/lineage.md).
 
@@ -195,16 +248,18 @@ class Kit:
         """
         from .investigate import lineage as lineage_module  # openlineage-python loads only when asked
 
-        return lineage_module.events(self.stack, replay_id=replay_id, entity_id=entity_id, start=start, end=end,
-                                     client=client)
+        return lineage_module.events(
+            self.stack, replay_id=replay_id, entity_id=entity_id, start=start, end=end, client=client
+        )
 
     def manifest(self, key: str) -> dict:
         """An aggregate version's manifest document (``pik.core.records.manifest_document``)."""
         return raw_module.document(self.stack, key)
 
     # --- investigation ------------------------------------------------------------------------
-    def diff(self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None,
-             new: int | None = None) -> Diff:
+    def diff(
+        self, entity_id: str, day: str, *, metric: str = "count", old: int | None = None, new: int | None = None
+    ) -> Diff:
         """What changed between two aggregate versions, and why (default: the last two).
 
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
@@ -220,10 +275,18 @@ class Kit:
         """
         return explain_module.load_explanation(self.stack, event_id)
 
-    def explain_dashboard(self, values: pd.DataFrame | str | Path, *, source: str | None = None,
-                          event_type: str | None = None, entity_id: str | None = None, metric: str = "count",
-                          field: str | None = None, freq: str = "1D",
-                          engine: str | None = None) -> DashboardExplanation:
+    def explain_dashboard(
+        self,
+        values: pd.DataFrame | str | Path,
+        *,
+        source: str | None = None,
+        event_type: str | None = None,
+        entity_id: str | None = None,
+        metric: str = "count",
+        field: str | None = None,
+        freq: str = "1D",
+        engine: str | None = None,
+    ) -> DashboardExplanation:
         """Why a dashboard's numbers (``values``: a frame or CSV/Parquet path with ``window``, ``value``
         and optionally ``entity_id``) differ from the truth: the dashboard's inferred ``semantics``, a
         ``table`` of signed causes per window adding up to ``dashboard - truth``, ``events(window, cause)``,
@@ -238,18 +301,38 @@ class Kit:
         from .sql import engine as sql_engine
 
         dashboard_load.check(source, event_type, entity_id, metric, field)
-        archive = dashboard_sql.DashboardArchive(lambda query: sql_engine.sql(self.stack, query, engine=engine),
-                                                 source, event_type, entity_id,
-                                                 field if metric == "sum" else None, freq)
+        archive = dashboard_sql.DashboardArchive(
+            lambda query: sql_engine.sql(self.stack, query, engine=engine),
+            source,
+            event_type,
+            entity_id,
+            field if metric == "sum" else None,
+            freq,
+        )
         return dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
 
-    def replay(self, *, start: Time | None = None, end: Time | None = None, entity_id: str | None = None, source: str | None = None,
-               event_type: str | None = None, limit: int | None = None, include_duplicates: bool = False,
-               dry_run: bool = True, client_token: str | None = None, target: dict | None = None,
-               rate_per_second: float | None = None, event_ids: Iterable[str] | None = None,
-               statuses: Iterable[str] | None = None, dead_letters: bool = False, envelope: str | None = None,
-               run: str | None = None, resend: bool = False,
-               on_step: Callable[[dict], None] | None = None) -> dict:
+    def replay(
+        self,
+        *,
+        start: Time | None = None,
+        end: Time | None = None,
+        entity_id: str | None = None,
+        source: str | None = None,
+        event_type: str | None = None,
+        limit: int | None = None,
+        include_duplicates: bool = False,
+        dry_run: bool = True,
+        client_token: str | None = None,
+        target: dict | None = None,
+        rate_per_second: float | None = None,
+        event_ids: Iterable[str] | None = None,
+        statuses: Iterable[str] | None = None,
+        dead_letters: bool = False,
+        envelope: str | None = None,
+        run: str | None = None,
+        resend: bool = False,
+        on_step: Callable[[dict], None] | None = None,
+    ) -> dict:
         """Call ``POST /replay``; a dry run unless ``dry_run=False``. Returns the run as the API answers,
         continued until complete unless ``limit`` bounds it (then ``continuation`` resumes it); ``on_step``
         sees each answer that is continued.
@@ -276,11 +359,24 @@ class Kit:
         if run is not None:
             with self.stack.api as api:
                 return with_impact(api.replay({"run": run}, follow=True, on_step=on_step))
-        body = replay_body(start=start, end=end, entity_id=entity_id, source=source, event_type=event_type,
-                           limit=limit, include_duplicates=include_duplicates, dry_run=dry_run,
-                           client_token=client_token, target=target, rate_per_second=rate_per_second,
-                           event_ids=event_ids, statuses=statuses, dead_letters=dead_letters,
-                           envelope=envelope, resend=resend)
+        body = replay_body(
+            start=start,
+            end=end,
+            entity_id=entity_id,
+            source=source,
+            event_type=event_type,
+            limit=limit,
+            include_duplicates=include_duplicates,
+            dry_run=dry_run,
+            client_token=client_token,
+            target=target,
+            rate_per_second=rate_per_second,
+            event_ids=event_ids,
+            statuses=statuses,
+            dead_letters=dead_letters,
+            envelope=envelope,
+            resend=resend,
+        )
         with self.stack.api as api:
             return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
 
@@ -319,8 +415,16 @@ class Kit:
         return {**info, "streams": held.to_dict("records")}
 
     # --- the archive: compaction and SQL (pik_nb.sql.archive, pik_nb.sql) -----------------------
-    def compact(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
-                end: Time | None = None, everything: bool = False, settle: str = "60s") -> dict:
+    def compact(
+        self,
+        *,
+        source: str | None = None,
+        event_type: str | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        everything: bool = False,
+        settle: str = "60s",
+    ) -> dict:
         """Run the compaction step now (the scheduled Lambda's code, on this stack): partitions
         recorded in since the watermark, or ``source``/``event_type`` over ``[start, end)``, or all;
         under the compaction lease (``LeaseError`` while another run holds it); ``settle`` >= 0.
@@ -331,8 +435,9 @@ class Kit:
         """
         from .sql import archive
 
-        return archive.compact(self.stack, source=source, event_type=event_type, start=start, end=end,
-                               everything=everything, settle=settle)
+        return archive.compact(
+            self.stack, source=source, event_type=event_type, start=start, end=end, everything=everything, settle=settle
+        )
 
     @property
     def sql_engine(self) -> str:
@@ -347,8 +452,9 @@ class Kit:
         return engine.engine_of(self.stack, None)
 
     @_loaded("sql")
-    def sql(self, query: str, *, fresh: bool = True, engine: str | None = None, arrow: bool = False,
-            confined: bool = True) -> pd.DataFrame | pa.Table:
+    def sql(
+        self, query: str, *, fresh: bool = True, engine: str | None = None, arrow: bool = False, confined: bool = True
+    ) -> pd.DataFrame | pa.Table:
         """SQL over the views ``attempts``, ``events`` (typed payload columns + ``payload`` JSON),
         ``aggregates`` and ``replays``: DuckDB locally, Athena on a deployed stack with EnableAthena
         (``engine=`` forces one). ``fresh`` adds rows past the compaction watermark (DuckDB).
@@ -363,9 +469,18 @@ class Kit:
         return sql.sql(self.stack, query, fresh=fresh, engine=engine, arrow=arrow, confined=confined)
 
     @_loaded("search")
-    def search(self, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
-               end: Time | None = None, where: str | None = None, limit: int | None = None,
-               fresh: bool = True, engine: str | None = None) -> pd.DataFrame:
+    def search(
+        self,
+        *,
+        source: str | None = None,
+        event_type: str | None = None,
+        start: Time | None = None,
+        end: Time | None = None,
+        where: str | None = None,
+        limit: int | None = None,
+        fresh: bool = True,
+        engine: str | None = None,
+    ) -> pd.DataFrame:
         """Events whose payload matches ``where`` (SQL over the payload columns), with ``event_id``
         and the raw key ``s3_key``; hand ``result.event_id`` to a replay.
 
@@ -375,8 +490,17 @@ class Kit:
         """
         from .sql import engine as sql
 
-        return sql.search(self.stack, source=source, event_type=event_type, start=start, end=end, where=where,
-                          limit=limit, fresh=fresh, engine=engine)
+        return sql.search(
+            self.stack,
+            source=source,
+            event_type=event_type,
+            start=start,
+            end=end,
+            where=where,
+            limit=limit,
+            fresh=fresh,
+            engine=engine,
+        )
 
     @_loaded("metrics")
     def metrics(self, start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:

@@ -14,8 +14,16 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT, IMAGES = ROOT / "test-output", ROOT / "docs" / "img"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 PAGES = ["incident", "1_lateness", "2_duplicates", "3_gaps", "4_aggregate_diff"]
 
 
@@ -24,8 +32,13 @@ def health_plot() -> Path:
     import nbformat
 
     notebook = nbformat.read(OUTPUT / "notebooks" / "incident.ipynb", as_version=4)
-    [png] = [o["data"]["image/png"] for c in notebook.cells if c.cell_type == "code" and "plot_health" in c.source
-             for o in c.outputs if "image/png" in o.get("data", {})]
+    [png] = [
+        o["data"]["image/png"]
+        for c in notebook.cells
+        if c.cell_type == "code" and "plot_health" in c.source
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
     target = IMAGES / "health.png"
     target.write_bytes(base64.b64decode(png))
     return target
@@ -40,7 +53,9 @@ def main() -> int:
     shutil.copy(OUTPUT / "replay_widget.png", IMAGES / "replay_widget.png")
     health_plot()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         for name in PAGES:
             page.goto((OUTPUT / "notebooks" / f"{name}.html").as_uri())

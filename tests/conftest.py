@@ -20,8 +20,12 @@ from tests.support.queues import drain_queue  # noqa: F401
 
 @pytest.fixture(autouse=True)
 def _fake_credentials(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRY_RUN"):
         monkeypatch.delenv(name, raising=False)
@@ -50,9 +54,12 @@ def stack(monkeypatch, request):
 
 
 # The options the tests exercise, all on, so every function and policy exists in the translation.
-IAM_GATE_PARAMETERS = {"EnableAthena": "true", "EventBridgeTapBusName": "default",
-                       "SqsTapQueueArn": f"arn:aws:sqs:{REGION}:123456789012:tap-source",
-                       "KinesisTapStreamArn": f"arn:aws:kinesis:{REGION}:123456789012:stream/tap-source"}
+IAM_GATE_PARAMETERS = {
+    "EnableAthena": "true",
+    "EventBridgeTapBusName": "default",
+    "SqsTapQueueArn": f"arn:aws:sqs:{REGION}:123456789012:tap-source",
+    "KinesisTapStreamArn": f"arn:aws:kinesis:{REGION}:123456789012:stream/tap-source",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,5 +75,9 @@ def iam_stack(resources: template.LocalResources) -> sam.Stack:
     for variable, value in variables.items():
         if isinstance(value, dict) and value.get("Ref") in _translated()["Parameters"] and variable in os.environ:
             parameters[value["Ref"]] = os.environ[variable]
-    return sam.Stack(_translated(), parameters=parameters, names=dict(resources.names),
-                     stack_name=resources.names.get("AWS::StackName", "test"))
+    return sam.Stack(
+        _translated(),
+        parameters=parameters,
+        names=dict(resources.names),
+        stack_name=resources.names.get("AWS::StackName", "test"),
+    )

@@ -27,11 +27,22 @@ event = {"source": "shop", "event_type": "order_placed", "event_time": when, "pa
 # SQS: a body holding a pik event (an SNS notification wrapping one works the same)
 client("sqs").send_message(QueueUrl=out["sqs_tap_queue_url"], MessageBody=json.dumps({**event, "entity_id": "via-sqs"}))
 # Kinesis: a record whose data is a pik event
-client("kinesis").put_record(StreamName=out["kinesis_tap_stream_name"], PartitionKey="via-kinesis",
-                             Data=json.dumps({**event, "entity_id": "via-kinesis"}).encode())
+client("kinesis").put_record(
+    StreamName=out["kinesis_tap_stream_name"],
+    PartitionKey="via-kinesis",
+    Data=json.dumps({**event, "entity_id": "via-kinesis"}).encode(),
+)
 # EventBridge: any event on the bus; the default mapping reads detail.entity_id
-client("events").put_events(Entries=[{"EventBusName": out["event_bridge_tap_bus_name"], "Source": "shop.orders",
-                                      "DetailType": "OrderPlaced", "Detail": json.dumps({"entity_id": "via-eventbridge"})}])
+client("events").put_events(
+    Entries=[
+        {
+            "EventBusName": out["event_bridge_tap_bus_name"],
+            "Source": "shop.orders",
+            "DetailType": "OrderPlaced",
+            "Detail": json.dumps({"entity_id": "via-eventbridge"}),
+        }
+    ]
+)
 
 s3, deadline = client("s3"), time.monotonic() + 60
 while time.monotonic() < deadline:

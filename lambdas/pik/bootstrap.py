@@ -72,20 +72,41 @@ def replay_target(settings: Settings, target: Target) -> ports.ReplayTarget:
         return StreamTarget(target)
     name = settings.replay_http_secret_parameter
     if not name:
-        raise ValidationError([FieldError("target.http", "no_secret", "this deployment signs HTTP replays with the "
-                                          "SSM parameter ReplayHttpSecretParameter, which is not set")])
+        raise ValidationError(
+            [
+                FieldError(
+                    "target.http",
+                    "no_secret",
+                    "this deployment signs HTTP replays with the "
+                    "SSM parameter ReplayHttpSecretParameter, which is not set",
+                )
+            ]
+        )
     return HttpTarget(target, lambda: ssm.secret(name))
 
 
-def replay_wiring(settings: Settings, account: str = "", *, on_sent: Callable[[int], None] = lambda sent: None,
-                  wired: Adapters | None = None) -> Wiring:
+def replay_wiring(
+    settings: Settings,
+    account: str = "",
+    *,
+    on_sent: Callable[[int], None] = lambda sent: None,
+    wired: Adapters | None = None,
+) -> Wiring:
     """What the replay service reads and writes, for the resources ``settings`` names, in ``account``
     (the function's own: where a bus named without an ARN lives): ``replay_wiring(settings, "123456789012")``."""
     wired = wired or adapters(settings)
-    return Wiring(wired.events, wired.runs, wired.queue, wired.documents, lambda t: replay_target(settings, t),
-                  account, on_sent=on_sent, dead_letters=wired.dead_letters,
-                  deliveries=DeliveryRecords(settings.replays_table),
-                  recomputer=recomputer(settings, wired))
+    return Wiring(
+        wired.events,
+        wired.runs,
+        wired.queue,
+        wired.documents,
+        lambda t: replay_target(settings, t),
+        account,
+        on_sent=on_sent,
+        dead_letters=wired.dead_letters,
+        deliveries=DeliveryRecords(settings.replays_table),
+        recomputer=recomputer(settings, wired),
+    )
 
 
 def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -> ports.Lineage:
@@ -96,22 +117,32 @@ def lineage(settings: Settings, remaining_ms: Callable[[], int] | None = None) -
 
 def lineage_names(settings: Settings) -> Names:
     """The deployment's datasets as lineage names them (``pik.core.lineage``)."""
-    return Names(settings.raw_bucket, settings.aggregates_table, settings.replay_queue_url, settings.region,
-                 settings.replay_dlq_url)
+    return Names(
+        settings.raw_bucket,
+        settings.aggregates_table,
+        settings.replay_queue_url,
+        settings.region,
+        settings.replay_dlq_url,
+    )
 
 
 def recomputer(settings: Settings, wired: Adapters | None = None) -> Recomputer:
     """A processor for one invocation, with the configured aggregator and its code version."""
     wired = wired or adapters(settings)
     aggregator, code_version = load_aggregator(settings.aggregator)
-    return Recomputer(index=wired.events, store=wired.documents, aggregates=wired.aggregates,
-                      aggregator=aggregator, code_version=code_version, fields=settings.aggregate_fields,
-                      now=now, dry_run=settings.dry_run)
+    return Recomputer(
+        index=wired.events,
+        store=wired.documents,
+        aggregates=wired.aggregates,
+        aggregator=aggregator,
+        code_version=code_version,
+        fields=settings.aggregate_fields,
+        now=now,
+        dry_run=settings.dry_run,
+    )
 
 
-
-def compactor(settings: Settings, *, deadline: datetime | None = None,
-              holder: str = "compaction") -> Compactor:
+def compactor(settings: Settings, *, deadline: datetime | None = None, holder: str = "compaction") -> Compactor:
     """The compaction step for one invocation (its lease never outlives ``deadline``). Imports
     pyarrow (via ``pik.parquet``) only here, so no other function loads it."""
     from . import parquet
@@ -119,8 +150,16 @@ def compactor(settings: Settings, *, deadline: datetime | None = None,
     from .aws.glue import GlueCatalog
     from .services.compact import Compactor
 
-    return Compactor(index=DynamoEventIndex(settings.events_table), documents=S3Documents(settings.raw_bucket),
-                     archive=ArchiveBucket(settings.raw_bucket), feed=RecordedFeed(settings.events_table),
-                     lease=CompactionLease(settings.events_table), encode=parquet.encode, decode=parquet.decode,
-                     now=now, deadline=deadline, holder=f"{holder}-{uuid.uuid4().hex[:12]}",
-                     catalog=GlueCatalog(settings.curated_database) if settings.curated_database else None)
+    return Compactor(
+        index=DynamoEventIndex(settings.events_table),
+        documents=S3Documents(settings.raw_bucket),
+        archive=ArchiveBucket(settings.raw_bucket),
+        feed=RecordedFeed(settings.events_table),
+        lease=CompactionLease(settings.events_table),
+        encode=parquet.encode,
+        decode=parquet.decode,
+        now=now,
+        deadline=deadline,
+        holder=f"{holder}-{uuid.uuid4().hex[:12]}",
+        catalog=GlueCatalog(settings.curated_database) if settings.curated_database else None,
+    )

@@ -21,8 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: Arrow type per column kind (``pik.core.curated``/``records`` kinds).
-ARROW_TYPES = {"text": pa.string(), "label": pa.string(), "time": pa.timestamp("us", "UTC"), "int": pa.int64(),
-               "float": pa.float64(), "bool": pa.bool_()}
+ARROW_TYPES = {
+    "text": pa.string(),
+    "label": pa.string(),
+    "time": pa.timestamp("us", "UTC"),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+}
 ROW_GROUP_ROWS = 131_072
 #: Codecs the AWSSDKPandas layer's pyarrow is built with (``-DARROW_WITH_<CODEC>=ON``), and ours.
 LAYER_CODECS = frozenset({"snappy", "gzip"})
@@ -42,8 +48,9 @@ def table(rows: list[dict], columns: dict[str, str]) -> pa.Table:
         if kind == "time":
             arrays.append(pa.array(values, pa.string()).cast(ARROW_TYPES[kind]))
         elif kind == "text":
-            arrays.append(pa.array([None if v is None else v if isinstance(v, str) else text(v) for v in values],
-                                   pa.string()))
+            arrays.append(
+                pa.array([None if v is None else v if isinstance(v, str) else text(v) for v in values], pa.string())
+            )
         elif kind == "float":
             arrays.append(pa.array([None if v is None else float(v) for v in values], pa.float64()))
         else:
@@ -54,8 +61,14 @@ def table(rows: list[dict], columns: dict[str, str]) -> pa.Table:
 def encode(rows: list[dict], columns: dict[str, str]) -> bytes:
     """Parquet bytes of ``rows`` (snappy, dictionary-encoded strings, statistics for pruning)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table(rows, columns), sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS,
-                   write_statistics=True, use_dictionary=True)
+    pq.write_table(
+        table(rows, columns),
+        sink,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+        use_dictionary=True,
+    )
     return sink.getvalue().to_pybytes()
 
 

@@ -49,8 +49,15 @@ class Settings:
             aggregate_fields=parse_fields(env.get("AGGREGATE_FIELDS", "")),
             aggregator=env.get("AGGREGATOR", ""),
             raw_retention_days=int(env.get("RAW_RETENTION_DAYS", "0") or 0),
-            replay_targets={kind: env.get(f"REPLAY_TARGET_{name}", "") for kind, name in
-                            (("sqs", "QUEUES"), ("eventbridge", "BUSES"), ("kinesis", "STREAMS"), ("http", "URLS"))},
+            replay_targets={
+                kind: env.get(f"REPLAY_TARGET_{name}", "")
+                for kind, name in (
+                    ("sqs", "QUEUES"),
+                    ("eventbridge", "BUSES"),
+                    ("kinesis", "STREAMS"),
+                    ("http", "URLS"),
+                )
+            },
             replay_http_secret_parameter=env.get("REPLAY_HTTP_SECRET_PARAMETER", ""),
             replay_dlq_url=env.get("REPLAY_DLQ_URL", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),

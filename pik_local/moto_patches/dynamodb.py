@@ -107,7 +107,7 @@ def _index(table: Any, attr: str) -> dict:
     if attr not in indexes:
         built: dict = {}
         for partition in list(table.items.values()):
-            for item in (list(partition.values()) if table.range_key_attr else [partition]):
+            for item in list(partition.values()) if table.range_key_attr else [partition]:
                 value = item.attrs.get(attr)
                 if value is not None:
                     built.setdefault(value, {})[(item.hash_key, item.range_key)] = item

@@ -16,6 +16,23 @@ from .gaps import GAP_CLASSES, GAP_COLUMNS, gaps, plot_gaps
 from .health import plot_health
 from .lateness import LATENESS_COLUMNS, LatenessPolicy, lateness, lateness_policy, out_of_order, plot_lateness
 
-__all__ = ["lateness", "lateness_policy", "out_of_order", "plot_lateness", "LatenessPolicy", "LATENESS_COLUMNS",
-           "duplicates", "plot_duplicates", "Duplicates", "gaps", "plot_gaps", "GAP_CLASSES", "GAP_COLUMNS",
-           "plot_health", "health", "humanize", "humanize_frame", "durations"]
+__all__ = [
+    "lateness",
+    "lateness_policy",
+    "out_of_order",
+    "plot_lateness",
+    "LatenessPolicy",
+    "LATENESS_COLUMNS",
+    "duplicates",
+    "plot_duplicates",
+    "Duplicates",
+    "gaps",
+    "plot_gaps",
+    "GAP_CLASSES",
+    "GAP_COLUMNS",
+    "plot_health",
+    "health",
+    "humanize",
+    "humanize_frame",
+    "durations",
+]

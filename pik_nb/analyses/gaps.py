@@ -32,8 +32,17 @@ GAP_COLUMNS = ["window", "window_end", "gap_class", "cadence", "late_arrivals", 
 STREAM = ("source", "event_type")
 
 
-def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggregates: pd.DataFrame | None = None,
-         rejected: pd.DataFrame | None = None, start=None, end=None, per_stream: bool = True) -> pd.DataFrame:
+def gaps(
+    events: pd.DataFrame,
+    freq: str = "1D",
+    by: str = "entity_id",
+    *,
+    aggregates: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    start=None,
+    end=None,
+    per_stream: bool = True,
+) -> pd.DataFrame:
     """Missing windows per key, one row each (``by``, its stream, then ``GAP_COLUMNS``), classified (see module doc).
 
     A key is judged per stream (``by`` × source × event_type, unless ``per_stream=False``): an entity
@@ -54,17 +63,26 @@ def gaps(events: pd.DataFrame, freq: str = "1D", by: str = "entity_id", *, aggre
     grid = _grid(counts, keys, step, start, end)
     found = grid.join(counts, on=[*keys, "idx"]).fillna(0)
     missing = found[found["on_time"] == 0].copy()
-    missing["gap_class"] = pd.Categorical(np.select(
-        [missing["late_arrivals"] > 0, missing["repeats"] > 0, missing["rejected"] > 0],
-        ["arrived_late", "only_duplicates", "only_rejected"], "never_arrived"), categories=GAP_CLASSES)
+    missing["gap_class"] = pd.Categorical(
+        np.select(
+            [missing["late_arrivals"] > 0, missing["repeats"] > 0, missing["rejected"] > 0],
+            ["arrived_late", "only_duplicates", "only_rejected"],
+            "never_arrived",
+        ),
+        categories=GAP_CLASSES,
+    )
     missing["window"] = pd.to_datetime(missing["idx"] * step, utc=True).astype("datetime64[us, UTC]")
     missing["window_end"] = missing["window"] + pd.Timedelta(step)
     missing["cadence"] = pd.to_timedelta(missing["cadence_steps"] * step)
     result = missing[[*keys, *GAP_COLUMNS]].astype({c: "int64" for c in ("late_arrivals", "repeats", "rejected")})
     result = result.sort_values([*keys, "window"], kind="stable").reset_index(drop=True)
     if len(grid):  # the calendar the gaps lie in, for ``plot_gaps``
-        result.attrs.update(freq=freq, keys=keys, first=pd.Timestamp(int(grid["idx"].min()) * step, tz="UTC"),
-                            last=pd.Timestamp(int(grid["idx"].max()) * step, tz="UTC"))
+        result.attrs.update(
+            freq=freq,
+            keys=keys,
+            first=pd.Timestamp(int(grid["idx"].min()) * step, tz="UTC"),
+            last=pd.Timestamp(int(grid["idx"].max()) * step, tz="UTC"),
+        )
     return result
 
 
@@ -72,13 +90,19 @@ def _ns(times: pd.Series) -> np.ndarray:
     return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
 
 
-def _window_counts(events: pd.DataFrame, keys: list[str], step: int,
-                   aggregates: pd.DataFrame | None) -> pd.DataFrame:
+def _window_counts(events: pd.DataFrame, keys: list[str], step: int, aggregates: pd.DataFrame | None) -> pd.DataFrame:
     """Per (key..., window index): on-time and late first arrivals, repeats."""
     first = (events["status"] == ACCEPTED).to_numpy()
     late = first & _after_aggregate(events, aggregates)
-    flags = pd.DataFrame({**{k: events[k].to_numpy() for k in keys}, "idx": _ns(events["event_time"]) // step,
-                          "on_time": first & ~late, "late_arrivals": late, "repeats": ~first})
+    flags = pd.DataFrame(
+        {
+            **{k: events[k].to_numpy() for k in keys},
+            "idx": _ns(events["event_time"]) // step,
+            "on_time": first & ~late,
+            "late_arrivals": late,
+            "repeats": ~first,
+        }
+    )
     return flags.groupby([*keys, "idx"], observed=True, sort=False).sum().astype("int64")
 
 
@@ -99,8 +123,9 @@ def _rejected_counts(rejected: pd.DataFrame, keys: list[str], step: int, events:
     known = rejected[rejected["event_time"].notna() & rejected[present].notna().all(axis=1)]
     streams = events[keys].drop_duplicates().astype("str")
     known = known[[*present, "event_time"]].astype({k: "str" for k in present}).merge(streams, on=present)
-    frame = pd.DataFrame({**{k: known[k].to_numpy() for k in keys},
-                          "idx": _ns(known["event_time"]) // step, "rejected": 1})
+    frame = pd.DataFrame(
+        {**{k: known[k].to_numpy() for k in keys}, "idx": _ns(known["event_time"]) // step, "rejected": 1}
+    )
     return frame.groupby([*keys, "idx"]).sum()
 
 
@@ -130,8 +155,9 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = None, max_keys: int = 50,
-              start=None, end=None) -> Figure:
+def plot_gaps(
+    result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = None, max_keys: int = 50, start=None, end=None
+) -> Figure:
     """Key × window calendar of ``gaps(...)``: one cell per key and window (a day for ``freq="1D"``,
     labelled), grey where nothing is missing, one colour per gap class; the ``max_keys`` keys with most gaps.
 
@@ -160,13 +186,23 @@ def plot_gaps(result: pd.DataFrame, ax: Axes | None = None, *, by: str | None = 
     ax.grid(which="minor", color="white", linewidth=2)
     ax.tick_params(which="minor", length=0)
     ax.set_yticks(range(len(matrix.index)), [str(k) for k in matrix.index])
-    daily = pd.Timedelta(result.attrs.get("freq") or (result["window_end"] - result["window"]).min()) >= pd.Timedelta("1D")
+    daily = pd.Timedelta(result.attrs.get("freq") or (result["window_end"] - result["window"]).min()) >= pd.Timedelta(
+        "1D"
+    )
     ticks = np.arange(len(windows)) if len(windows) <= 31 else np.linspace(0, len(windows) - 1, 12).astype(int)
-    ax.set_xticks(ticks, [windows[i].strftime("%Y-%m-%d" if daily else "%m-%d %H:%M") for i in ticks],
-                  rotation=30 if len(ticks) > 7 or not daily else 0, ha="right" if len(ticks) > 7 or not daily else "center")
+    ax.set_xticks(
+        ticks,
+        [windows[i].strftime("%Y-%m-%d" if daily else "%m-%d %H:%M") for i in ticks],
+        rotation=30 if len(ticks) > 7 or not daily else 0,
+        ha="right" if len(ticks) > 7 or not daily else "center",
+    )
     handles = [ax.bar(0, 0, color=colours(i), label=name) for i, name in enumerate(["no gap", *GAP_CLASSES])]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    ax.set(title=counted(len(result), "missing day" if daily else "missing window"), xlabel="day" if daily else "window", ylabel=by)
+    ax.set(
+        title=counted(len(result), "missing day" if daily else "missing window"),
+        xlabel="day" if daily else "window",
+        ylabel=by,
+    )
     return figure
 
 
@@ -183,8 +219,13 @@ def _row_labels(result: pd.DataFrame, by: str) -> pd.Series:
 def _calendar(result: pd.DataFrame, start, end) -> pd.DatetimeIndex:
     """Every window of the calendar: ``[start, end)``, else what ``gaps`` checked, else the gaps' own span."""
     step = result.attrs.get("freq") or (result["window_end"] - result["window"]).min()
-    first = pd.Timestamp(utc(start)).floor(step) if start is not None else result.attrs.get("first", result["window"].min())
-    last = (pd.Timestamp(utc(end)) - pd.Timedelta(microseconds=1)).floor(step) if end is not None else \
-        result.attrs.get("last", result["window"].max())
+    first = (
+        pd.Timestamp(utc(start)).floor(step) if start is not None else result.attrs.get("first", result["window"].min())
+    )
+    last = (
+        (pd.Timestamp(utc(end)) - pd.Timedelta(microseconds=1)).floor(step)
+        if end is not None
+        else result.attrs.get("last", result["window"].max())
+    )
     first, last = min(first, result["window"].min()), max(last, result["window"].max())
     return pd.date_range(first, last, freq=step).astype(result["window"].dtype)

@@ -34,8 +34,19 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 NAMESPACE, SERVICE = "Pik", "pik"
-COUNTS = ("IngestRequestCount", "IngestCount", "DuplicateCount", "ConflictCount", "RejectedCount", "IngestErrorCount",
-          "ClockSkewCount", "ReplayMessageCount", "ReplayRejectedCount", "ProcessorMessageCount", "ProcessorErrorCount")
+COUNTS = (
+    "IngestRequestCount",
+    "IngestCount",
+    "DuplicateCount",
+    "ConflictCount",
+    "RejectedCount",
+    "IngestErrorCount",
+    "ClockSkewCount",
+    "ReplayMessageCount",
+    "ReplayRejectedCount",
+    "ProcessorMessageCount",
+    "ProcessorErrorCount",
+)
 LAG = "IngestLagMs"
 PERCENTILES = (50, 99)
 COLUMNS = [*COUNTS, *(f"{LAG}_p{p}" for p in PERCENTILES)]
@@ -78,8 +89,10 @@ def _window(start: Time, end: Time, period: str | int | pd.Timedelta) -> tuple[d
     step = period_of(period)
     periods = (pd.Timestamp(high) - pd.Timestamp(low).floor(step)) / step
     if periods > MAX_PERIODS:
-        raise ScopeError(f"{periods:,.0f} periods of {humanize(step)} from {low:%Y-%m-%d} to {high:%Y-%m-%d} exceed "
-                         f"the bound of {MAX_PERIODS:,} rows: choose a longer period or a shorter window")
+        raise ScopeError(
+            f"{periods:,.0f} periods of {humanize(step)} from {low:%Y-%m-%d} to {high:%Y-%m-%d} exceed "
+            f"the bound of {MAX_PERIODS:,} rows: choose a longer period or a shorter window"
+        )
     return low, high, step
 
 
@@ -118,8 +131,13 @@ def samples(lines: Iterable[str]) -> pd.DataFrame:
                     times.append(meta["Timestamp"])
                     names.append(name)
                     values.append(float(item))
-    return pd.DataFrame({"time": pd.to_datetime(pd.Series(times, dtype="int64"), unit="ms", utc=True),
-                         "metric": pd.Series(names, dtype="string"), "value": pd.Series(values, dtype="float64")})
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(pd.Series(times, dtype="int64"), unit="ms", utc=True),
+            "metric": pd.Series(names, dtype="string"),
+            "value": pd.Series(values, dtype="float64"),
+        }
+    )
 
 
 def from_emf(lines: Iterable[str], start: Time, end: Time, period: str | int = "1min") -> pd.DataFrame:
@@ -155,23 +173,38 @@ def metric_queries(period: pd.Timedelta, *, namespace: str = NAMESPACE, service:
 
     def query(index: int, name: str, stat: str, label: str) -> dict:
         metric = {"Namespace": namespace, "MetricName": name, "Dimensions": [{"Name": "service", "Value": service}]}
-        return {"Id": f"m{index}", "Label": label, "ReturnData": True,
-                "MetricStat": {"Metric": metric, "Period": seconds, "Stat": stat}}
+        return {
+            "Id": f"m{index}",
+            "Label": label,
+            "ReturnData": True,
+            "MetricStat": {"Metric": metric, "Period": seconds, "Stat": stat},
+        }
 
     wanted = [(name, "Sum", name) for name in COUNTS] + [(LAG, f"p{p}", f"{LAG}_p{p}") for p in PERCENTILES]
     return [query(i, name, stat, label) for i, (name, stat, label) in enumerate(wanted)]
 
 
-def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1min", *,
-                    namespace: str = NAMESPACE, service: str = SERVICE) -> pd.DataFrame:
+def from_cloudwatch(
+    client: Any,
+    start: Time,
+    end: Time,
+    period: str | int = "1min",
+    *,
+    namespace: str = NAMESPACE,
+    service: str = SERVICE,
+) -> pd.DataFrame:
     """The health frame from CloudWatch ``GetMetricData`` (every page) over ``[start, end)``."""
     start, end, step = _window(start, end, period)
     grid = _grid(start, end, step)
     queries = metric_queries(step, namespace=namespace, service=service)
     labels = {q["Id"]: q["Label"] for q in queries}
     series: dict[str, dict] = {label: {} for label in labels.values()}
-    kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": grid[0].to_pydatetime() if len(grid) else start,
-                              "EndTime": end, "ScanBy": "TimestampAscending"}
+    kwargs: dict[str, Any] = {
+        "MetricDataQueries": queries,
+        "StartTime": grid[0].to_pydatetime() if len(grid) else start,
+        "EndTime": end,
+        "ScanBy": "TimestampAscending",
+    }
     while True:
         page = client.get_metric_data(**kwargs)
         for result in page["MetricDataResults"]:
@@ -187,8 +220,9 @@ def from_cloudwatch(client: Any, start: Time, end: Time, period: str | int = "1m
     return _dated(frame, "cloudwatch", start, end)
 
 
-def span(start: Time, end: Time, *, arrivals: Iterable[Time] = (), points: int = 72
-         ) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+def span(
+    start: Time, end: Time, *, arrivals: Iterable[Time] = (), points: int = 72
+) -> tuple[pd.Timestamp, pd.Timestamp, str]:
     """A view around ``[start, end)``: half its length again on each side (capped at now), widened
     to every time in ``arrivals`` (metrics are dated at arrival: pass the window's events'
     ``ingest_time`` so late arrivals, and events ingested long after they happened, are in view),
@@ -230,19 +264,30 @@ def summary(health: pd.DataFrame, start: Time, end: Time) -> str:
     if health[list(COUNTS)].to_numpy().sum() == 0:
         if health.attrs.get("source") == "cloudwatch":
             return f"no ingest metrics {measured} (a deployed stack's metrics appear in CloudWatch within minutes)."
-        return (f"nothing arrived {measured} in this local run's Lambda log (metrics are dated at arrival; the log "
-                f"starts empty at every `pik local up`).")
+        return (
+            f"nothing arrived {measured} in this local run's Lambda log (metrics are dated at arrival; the log "
+            f"starts empty at every `pik local up`)."
+        )
     total = int(health["IngestRequestCount"].sum())
-    parts = [counted(health[c].sum(), one, many) for c, one, many in
-             [("IngestCount", "accepted", "accepted"), ("DuplicateCount", "duplicate", None),
-              ("ConflictCount", "conflict", None), ("RejectedCount", "rejected", "rejected"),
-              ("IngestErrorCount", "failed", "failed")] if health[c].sum()]
+    parts = [
+        counted(health[c].sum(), one, many)
+        for c, one, many in [
+            ("IngestCount", "accepted", "accepted"),
+            ("DuplicateCount", "duplicate", None),
+            ("ConflictCount", "conflict", None),
+            ("RejectedCount", "rejected", "rejected"),
+            ("IngestErrorCount", "failed", "failed"),
+        ]
+        if health[c].sum()
+    ]
     text = f"{measured} (the plotted range), {counted(total, 'event')} arrived ({', '.join(parts)})"
     p99 = health[f"{LAG}_p99"]
     if p99.notna().any():
         peak = p99.idxmax()
-        text += (f"; lag p99 peaked at {humanize(p99.max())} in the period starting {peak:%Y-%m-%d %H:%M} UTC, "
-                 f"{_where(peak, low, high)}")
+        text += (
+            f"; lag p99 peaked at {humanize(p99.max())} in the period starting {peak:%Y-%m-%d %H:%M} UTC, "
+            f"{_where(peak, low, high)}"
+        )
     return text + "."
 
 
@@ -253,8 +298,13 @@ def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None
     """
     figure = _new_figure(10, 5.5)
     rate, lag = figure.subplots(2, 1, sharex=True)
-    statuses = {"IngestCount": "accepted", "DuplicateCount": "duplicate", "ConflictCount": "conflict",
-                "RejectedCount": "rejected", "IngestErrorCount": "failed"}
+    statuses = {
+        "IngestCount": "accepted",
+        "DuplicateCount": "duplicate",
+        "ConflictCount": "conflict",
+        "RejectedCount": "rejected",
+        "IngestErrorCount": "failed",
+    }
     times = health.index.tz_convert("UTC").tz_localize(None) if len(health) else health.index
     for column, label in statuses.items():
         if health[column].any():
@@ -280,5 +330,14 @@ def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None
     return figure
 
 
-__all__ = ["COLUMNS", "from_cloudwatch", "from_emf", "from_emf_file", "metric_queries", "plot_health", "samples", "span",
-           "summary"]
+__all__ = [
+    "COLUMNS",
+    "from_cloudwatch",
+    "from_emf",
+    "from_emf_file",
+    "metric_queries",
+    "plot_health",
+    "samples",
+    "span",
+    "summary",
+]

@@ -19,12 +19,26 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-LATENESS_COLUMNS = ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "late_count", "late_share",
-                    "negative_count", "out_of_order"]
+LATENESS_COLUMNS = [
+    "count",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "late_count",
+    "late_share",
+    "negative_count",
+    "out_of_order",
+]
 
 
-def lateness(events: pd.DataFrame, by: str | Sequence[str] | None = None, *, threshold: str | pd.Timedelta = "1h",
-             statuses: Sequence[str] | None = (ACCEPTED,)) -> pd.DataFrame:
+def lateness(
+    events: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    *,
+    threshold: str | pd.Timedelta = "1h",
+    statuses: Sequence[str] | None = (ACCEPTED,),
+) -> pd.DataFrame:
     """Lag statistics per group: count, p50/p90/p99/max lag (ms, linear percentiles), how many and
     what share arrived later than ``threshold``, negative lags (producer clock ahead) and
     out-of-order arrivals (an event older than one its entity had already delivered).
@@ -37,8 +51,9 @@ def lateness(events: pd.DataFrame, by: str | Sequence[str] | None = None, *, thr
     limit = pd.Timedelta(threshold) // pd.Timedelta(milliseconds=1)
     lag = rows["ingest_lag_ms"]
     keys = _keys(rows, by)
-    frame = pd.DataFrame({"lag": lag, "late": lag > limit, "negative": lag < 0,
-                          "out_of_order": out_of_order(rows)}).assign(**{f"_k{i}": k for i, k in enumerate(keys)})
+    frame = pd.DataFrame(
+        {"lag": lag, "late": lag > limit, "negative": lag < 0, "out_of_order": out_of_order(rows)}
+    ).assign(**{f"_k{i}": k for i, k in enumerate(keys)})
     group_keys = [c for c in frame.columns if c.startswith("_k")]
     grouped = frame.groupby(group_keys, observed=True, sort=True)
     result = grouped["lag"].agg(["count", "max"]).rename(columns={"max": "max_ms"})
@@ -49,8 +64,9 @@ def lateness(events: pd.DataFrame, by: str | Sequence[str] | None = None, *, thr
     result["negative_count"] = grouped["negative"].sum()
     result["out_of_order"] = grouped["out_of_order"].sum()
     result.index.names = _names(by)
-    return result[LATENESS_COLUMNS].astype({"count": "int64", "max_ms": "int64", "late_count": "int64",
-                                            "negative_count": "int64", "out_of_order": "int64"})
+    return result[LATENESS_COLUMNS].astype(
+        {"count": "int64", "max_ms": "int64", "late_count": "int64", "negative_count": "int64", "out_of_order": "int64"}
+    )
 
 
 def out_of_order(events: pd.DataFrame) -> pd.Series:
@@ -70,11 +86,15 @@ class LatenessPolicy:
     windows: pd.DataFrame  # per (entity_id, window): ``arrived``, ``dropped``, ``kept``, ``dropped_share``
 
     def _repr_html_(self) -> str:
-        return (f"<p>allowed lateness {humanize(self.allowed_lateness)}: drops <b>{len(self.dropped)}</b> events, "
-                f"changes <b>{len(self.windows)}</b> windows</p>" + self.windows.head(20).to_html())
+        return (
+            f"<p>allowed lateness {humanize(self.allowed_lateness)}: drops <b>{len(self.dropped)}</b> events, "
+            f"changes <b>{len(self.windows)}</b> windows</p>" + self.windows.head(20).to_html()
+        )
 
 
-def lateness_policy(events: pd.DataFrame, allowed_lateness: str | pd.Timedelta = "1h", *, freq: str = "1D") -> LatenessPolicy:
+def lateness_policy(
+    events: pd.DataFrame, allowed_lateness: str | pd.Timedelta = "1h", *, freq: str = "1D"
+) -> LatenessPolicy:
     """Replay-free what-if: windows of ``freq`` close ``allowed_lateness`` after they end (on the
     arrival clock); first arrivals after that are dropped.
 
@@ -86,17 +106,27 @@ def lateness_policy(events: pd.DataFrame, allowed_lateness: str | pd.Timedelta =
     window = rows["event_time"].dt.floor(freq)
     closed_at = window + pd.Timedelta(freq) + allowed
     late = rows["ingest_time"] > closed_at
-    dropped = rows[late].assign(window=window[late], closed_at=closed_at[late],
-                                late_by_ms=(rows["ingest_time"] - closed_at)[late] // pd.Timedelta(milliseconds=1))
+    dropped = rows[late].assign(
+        window=window[late],
+        closed_at=closed_at[late],
+        late_by_ms=(rows["ingest_time"] - closed_at)[late] // pd.Timedelta(milliseconds=1),
+    )
     counts = pd.DataFrame({"entity_id": rows["entity_id"], "window": window, "dropped": late})
-    windows = counts.groupby(["entity_id", "window"], observed=True).agg(arrived=("dropped", "size"), dropped=("dropped", "sum"))
+    windows = counts.groupby(["entity_id", "window"], observed=True).agg(
+        arrived=("dropped", "size"), dropped=("dropped", "sum")
+    )
     windows = windows[windows["dropped"] > 0].assign(kept=lambda w: w["arrived"] - w["dropped"])
     windows["dropped_share"] = windows["dropped"] / windows["arrived"]
     return LatenessPolicy(allowed, dropped.reset_index(drop=True), windows.reset_index())
 
 
-def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None, *, sample: int = 20_000,
-                  statuses: Sequence[str] | None = (ACCEPTED,)) -> Figure:
+def plot_lateness(
+    events: pd.DataFrame,
+    ax: Axes | Sequence[Axes] | None = None,
+    *,
+    sample: int = 20_000,
+    statuses: Sequence[str] | None = (ACCEPTED,),
+) -> Figure:
     """Lag distribution up to p99 (left) and the arrival timeline: each event's lag by its event
     time (right, sampled; red = producer clock ahead). ``ax`` may be two axes.
 
@@ -113,13 +143,26 @@ def plot_lateness(events: pd.DataFrame, ax: Axes | Sequence[Axes] | None = None,
         left.hist(values[values <= p99], bins=60, color="tab:blue")
         for value, name in ((p50, "p50"), (p99, "p99")):
             left.axvline(value, color="black", linestyle="--", linewidth=1)
-            left.annotate(f"{name} {humanize(value * size)}", (value, 1), xycoords=("data", "axes fraction"),
-                          rotation=90, va="top", ha="right", fontsize="small")
-    left.set(xlabel=f"lag ({unit}, up to p99)", ylabel="events",
-             title=f"lag distribution ({counted(len(values), 'event')})")
+            left.annotate(
+                f"{name} {humanize(value * size)}",
+                (value, 1),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize="small",
+            )
+    left.set(
+        xlabel=f"lag ({unit}, up to p99)", ylabel="events", title=f"lag distribution ({counted(len(values), 'event')})"
+    )
     shown = rows.sample(min(sample, len(rows)), random_state=0) if len(rows) > sample else rows
-    right.scatter(shown["event_time"], shown["ingest_lag_ms"] / 3_600_000, s=3, alpha=0.4,
-                  c=np.where(shown["ingest_lag_ms"] < 0, "tab:red", "tab:blue"))
+    right.scatter(
+        shown["event_time"],
+        shown["ingest_lag_ms"] / 3_600_000,
+        s=3,
+        alpha=0.4,
+        c=np.where(shown["ingest_lag_ms"] < 0, "tab:red", "tab:blue"),
+    )
     right.set(xlabel="event time", ylabel="lag (hours)", title="arrival timeline: lag by event time")
     right.tick_params(axis="x", labelrotation=30)
     return figure

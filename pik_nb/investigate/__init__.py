@@ -13,5 +13,16 @@ from .dashboard import DashboardExplanation, Semantics
 from .diff import Diff, compare, plot_diff
 from .explain import Explanation
 
-__all__ = ["Explanation", "Diff", "compare", "plot_diff", "DashboardExplanation", "Semantics", "dashboard",
-           "diff", "doctor", "explain", "reconcile"]
+__all__ = [
+    "Explanation",
+    "Diff",
+    "compare",
+    "plot_diff",
+    "DashboardExplanation",
+    "Semantics",
+    "dashboard",
+    "diff",
+    "doctor",
+    "explain",
+    "reconcile",
+]

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
 
 #: Kinds of arrival, in the order their behaviours are added to the truth.
 ACCEPTED, DUPLICATE, CONFLICT, CONFLICT_LATEST, REJECTED, REPLAYED = (
-    "accepted", "duplicate", "conflict", "conflict_latest", "rejected", "replayed")
+    "accepted",
+    "duplicate",
+    "conflict",
+    "conflict_latest",
+    "rejected",
+    "replayed",
+)
 KINDS = (ACCEPTED, DUPLICATE, CONFLICT, CONFLICT_LATEST, REJECTED, REPLAYED)
 #: One row per request the dashboard's pipeline may have counted. ``value`` is 1 for a count, the
 #: payload field for a sum (for ``conflict_latest``: the change from the previous payload of the event).
@@ -55,11 +61,20 @@ TABLE_COLUMNS = ("window", "dashboard", "truth", "gap", *CAUSES, "unexplained")
 CELL_KEYS = ("kind", "entity_id", "window", "arrival_window", "delay")
 NEVER = np.iinfo(np.int64).max  # the cutoff index of "no cutoff"
 #: Cutoffs pipelines are configured with, shortest first: the one reported when the arrivals allow it.
-COMMON_CUTOFFS = [pd.Timedelta(minutes=m) for m in (15, 30)] + [pd.Timedelta(hours=h) for h in (
-    1, 2, 3, 4, 6, 8, 12, 24, 36, 48, 72, 168)]
-_UNITS = [pd.Timedelta(days=7), pd.Timedelta(days=1), pd.Timedelta(hours=12), pd.Timedelta(hours=6),
-          pd.Timedelta(hours=1), pd.Timedelta(minutes=30), pd.Timedelta(minutes=15), pd.Timedelta(minutes=5),
-          pd.Timedelta(minutes=1)]
+COMMON_CUTOFFS = [pd.Timedelta(minutes=m) for m in (15, 30)] + [
+    pd.Timedelta(hours=h) for h in (1, 2, 3, 4, 6, 8, 12, 24, 36, 48, 72, 168)
+]
+_UNITS = [
+    pd.Timedelta(days=7),
+    pd.Timedelta(days=1),
+    pd.Timedelta(hours=12),
+    pd.Timedelta(hours=6),
+    pd.Timedelta(hours=1),
+    pd.Timedelta(minutes=30),
+    pd.Timedelta(minutes=15),
+    pd.Timedelta(minutes=5),
+    pd.Timedelta(minutes=1),
+]
 
 
 @dataclass(frozen=True)
@@ -82,12 +97,14 @@ class Semantics:
         basis = "by event time" if self.time_basis == "event_time" else "by arrival (ingest time)"
         parts = [f"counts {basis}"]
         if self.time_basis == "event_time":
-            parts.append("with no cutoff" if self.cutoff is None else f"with a {_span(self.cutoff)} cutoff"
-                         + self._range())
+            parts.append(
+                "with no cutoff" if self.cutoff is None else f"with a {_span(self.cutoff)} cutoff" + self._range()
+            )
         parts.append("with dedup" if self.dedup else "without dedup")
         if self.conflicts != "first":
-            parts.append({"latest": "the latest payload of a conflict", "all": "every conflicting payload"}[
-                self.conflicts])
+            parts.append(
+                {"latest": "the latest payload of a conflict", "all": "every conflicting payload"}[self.conflicts]
+            )
         if self.rejected:
             parts.append("counting rejected requests")
         if self.replayed:
@@ -101,8 +118,9 @@ class Semantics:
         low, high = self.cutoff_range
         if high is None:
             return f" (any of {_span(low)} or more counts the same)"
-        return "" if high - low < pd.Timedelta(minutes=2) else \
-            f" (any from {_span(low)} to {_span(high)} counts the same)"
+        return (
+            "" if high - low < pd.Timedelta(minutes=2) else f" (any from {_span(low)} to {_span(high)} counts the same)"
+        )
 
     def to_dict(self) -> dict:
         """JSON-able: durations as ISO-8601 text (pandas' ``Timedelta.isoformat``), ``None`` kept.
@@ -110,18 +128,28 @@ class Semantics:
         >>> Semantics(cutoff=pd.Timedelta(hours=6)).to_dict()["cutoff"]
         'P0DT6H0M0S'
         """
+
         def iso(value: pd.Timedelta | None) -> str | None:
             return None if value is None else value.isoformat()
 
-        found = {name: getattr(self, name) for name in ("time_basis", "dedup", "conflicts", "rejected", "replayed",
-                                                        "fit")}
+        found = {
+            name: getattr(self, name) for name in ("time_basis", "dedup", "conflicts", "rejected", "replayed", "fit")
+        }
         span = None if self.cutoff_range is None else [iso(self.cutoff_range[0]), iso(self.cutoff_range[1])]
         return {**found, "cutoff": iso(self.cutoff), "cutoff_range": span}
 
     def flaws(self) -> int:
         """How many behaviours depart from counting the truth (ties go to the fewer)."""
-        return sum([self.time_basis != "event_time", self.cutoff is not None, not self.dedup,
-                    self.conflicts != "first", self.rejected, self.replayed])
+        return sum(
+            [
+                self.time_basis != "event_time",
+                self.cutoff is not None,
+                not self.dedup,
+                self.conflicts != "first",
+                self.rejected,
+                self.replayed,
+            ]
+        )
 
 
 # --- arrivals -> cells --------------------------------------------------------------------------
@@ -143,18 +171,30 @@ def cells(arrivals: pd.DataFrame, freq: str) -> pd.DataFrame:
     window = windows_of(arrivals["event_time"], freq)
     arrival = pd.to_datetime(arrivals["arrival"], utc=True)
     delay = ((arrival - (window + pd.Timedelta(freq))) // pd.Timedelta(minutes=1)).clip(lower=-1)
-    frame = pd.DataFrame({"kind": arrivals["kind"].astype(str),
-                          "entity_id": arrivals["entity_id"].astype(str), "window": window,
-                          "arrival_window": windows_of(arrival, freq),
-                          "delay": delay.astype("int64"), "value": arrivals["value"].astype("float64")})
+    frame = pd.DataFrame(
+        {
+            "kind": arrivals["kind"].astype(str),
+            "entity_id": arrivals["entity_id"].astype(str),
+            "window": window,
+            "arrival_window": windows_of(arrival, freq),
+            "delay": delay.astype("int64"),
+            "value": arrivals["value"].astype("float64"),
+        }
+    )
     grouped = frame.groupby(list(CELL_KEYS), observed=True, sort=True)["value"]
     return grouped.agg(n="size", total="sum").reset_index()
 
 
 # --- one semantics: per-window stage values -----------------------------------------------------
 def _weight(sem: Semantics, kind: pd.Series) -> pd.Series:
-    on = {ACCEPTED: True, DUPLICATE: not sem.dedup, CONFLICT: sem.conflicts == "all",
-          CONFLICT_LATEST: sem.conflicts == "latest", REJECTED: sem.rejected, REPLAYED: sem.replayed}
+    on = {
+        ACCEPTED: True,
+        DUPLICATE: not sem.dedup,
+        CONFLICT: sem.conflicts == "all",
+        CONFLICT_LATEST: sem.conflicts == "latest",
+        REJECTED: sem.rejected,
+        REPLAYED: sem.replayed,
+    }
     return kind.map(on).astype(bool)
 
 
@@ -169,6 +209,7 @@ def _counted(sem: Semantics, cells_: pd.DataFrame) -> tuple[pd.Series, pd.Series
 def stages(sem: Semantics, cells_: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per ``keys`` (window, and entity): ``truth``, each cause of ``CAUSES`` and ``value`` (what
     ``sem`` counts): ``truth + sum(causes) == value``."""
+
     def total(mask: pd.Series, window: pd.Series) -> pd.Series:
         part = cells_[mask]
         return part["total"].groupby([window[mask].rename("window")] + [part[k] for k in keys[1:]]).sum()
@@ -177,14 +218,20 @@ def stages(sem: Semantics, cells_: pd.DataFrame, keys: list[str]) -> pd.DataFram
     window, counted = _counted(sem, cells_)
     in_time = counted if sem.time_basis == "event_time" else cells_["delay"] < 0  # by arrival: in its window
     weight = _weight(sem, cells_["kind"])
-    parts = {"truth": total(accepted, cells_["window"]),
-             "late": -total(accepted & ~in_time, cells_["window"]),
-             "early": None}
+    parts = {
+        "truth": total(accepted, cells_["window"]),
+        "late": -total(accepted & ~in_time, cells_["window"]),
+        "early": None,
+    }
     if sem.time_basis == "ingest_time":
         stayed = total(accepted & in_time, cells_["window"])
         parts["early"] = total(accepted, window).sub(stayed, fill_value=0.0)
-    for cause, kinds in (("duplicates", [DUPLICATE]), ("conflicts", [CONFLICT, CONFLICT_LATEST]),
-                         ("rejected", [REJECTED]), ("replayed", [REPLAYED])):
+    for cause, kinds in (
+        ("duplicates", [DUPLICATE]),
+        ("conflicts", [CONFLICT, CONFLICT_LATEST]),
+        ("rejected", [REJECTED]),
+        ("replayed", [REPLAYED]),
+    ):
         parts[cause] = total(cells_["kind"].isin(kinds) & weight & counted, window)
     frame = pd.concat({k: v for k, v in parts.items() if v is not None}, axis=1, sort=True).fillna(0.0)
     for cause in CAUSES:
@@ -200,8 +247,12 @@ def _flag_sets(cells_: pd.DataFrame) -> Iterator[Semantics]:
     conflict modes only with conflicts, rejected and replayed only when there were some."""
     kinds = set(cells_["kind"])
     conflicts = ["first", "latest", "all"] if kinds & {CONFLICT, CONFLICT_LATEST} else ["first"]
-    flags = [[True, False] if DUPLICATE in kinds else [True], conflicts,
-             [False, True] if REJECTED in kinds else [False], [False, True] if REPLAYED in kinds else [False]]
+    flags = [
+        [True, False] if DUPLICATE in kinds else [True],
+        conflicts,
+        [False, True] if REJECTED in kinds else [False],
+        [False, True] if REPLAYED in kinds else [False],
+    ]
     for dedup, conflict, rejected, replayed in itertools.product(*flags):
         yield Semantics(dedup=dedup, conflicts=conflict, rejected=rejected, replayed=replayed)
 
@@ -220,8 +271,7 @@ def _scores(values: np.ndarray, shown: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return share, np.abs(values - shown[:, None]).sum(axis=0)
 
 
-def _by_cutoff(cells_: pd.DataFrame, mask: np.ndarray, rows: np.ndarray, size: int,
-               cuts: np.ndarray) -> np.ndarray:
+def _by_cutoff(cells_: pd.DataFrame, mask: np.ndarray, rows: np.ndarray, size: int, cuts: np.ndarray) -> np.ndarray:
     """Values per window (``rows``: each cell's row in the dashboard, -1 if not shown) for every
     cutoff of ``cuts`` at once: a cell counts from the first cutoff above its delay on."""
     keep = mask & (rows >= 0)
@@ -335,15 +385,17 @@ class DashboardExplanation:
         daily = bool(len(self.table)) and (self.table["window"] == self.table["window"].dt.normalize()).all()
         form = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
         shown = self.table.assign(window=self.table["window"].dt.strftime(form))
-        return "\n".join([f"semantics: {self.semantics.describe()} {fits}",
-                          "", shown.to_string(index=False), "", self.summary()])
+        return "\n".join(
+            [f"semantics: {self.semantics.describe()} {fits}", "", shown.to_string(index=False), "", self.summary()]
+        )
 
     def _repr_html_(self) -> str:
         import html
 
         semantics = html.escape(self.semantics.describe())
-        return (f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>"
-                + self.table.to_html(index=False))
+        return f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>" + self.table.to_html(
+            index=False
+        )
 
 
 def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, cause: str) -> pd.DataFrame:
@@ -361,8 +413,12 @@ def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, c
         late, early_in, early_out = accepted & here & ~counted_here, nothing, nothing
     counted = _weight(sem, rows["kind"]) & counted_here
     masks = {"truth": accepted & here, "dashboard": counted, "late": late, "early": early_in | early_out}
-    for cause_, kinds in (("duplicates", [DUPLICATE]), ("conflicts", [CONFLICT, CONFLICT_LATEST]),
-                          ("rejected", [REJECTED]), ("replayed", [REPLAYED])):
+    for cause_, kinds in (
+        ("duplicates", [DUPLICATE]),
+        ("conflicts", [CONFLICT, CONFLICT_LATEST]),
+        ("rejected", [REJECTED]),
+        ("replayed", [REPLAYED]),
+    ):
         masks[cause_] = counted & rows["kind"].isin(kinds)
     if cause not in masks:
         raise ScopeError(f"cause must be one of {', '.join(masks)}, not {cause!r}")
@@ -371,10 +427,15 @@ def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, c
     return picked.sort_values(["event_time", "arrival"], kind="stable")[columns]
 
 
-def explain(values: pd.DataFrame, arrivals: pd.DataFrame | None = None, *, freq: str = "1D",
-            metric: str = "count", cells_: pd.DataFrame | None = None,
-            arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = None
-            ) -> DashboardExplanation:
+def explain(
+    values: pd.DataFrame,
+    arrivals: pd.DataFrame | None = None,
+    *,
+    freq: str = "1D",
+    metric: str = "count",
+    cells_: pd.DataFrame | None = None,
+    arrivals_of: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = None,
+) -> DashboardExplanation:
     """The pure core of ``kit.explain_dashboard``: ``values`` (``dashboard_values``) against
     ``arrivals`` (``ARRIVAL_COLUMNS``), or against precomputed ``cells_`` plus ``arrivals_of(start, end)``
     (the arrivals dated or arriving in ``[start, end)``) for the SQL path."""
@@ -461,32 +522,39 @@ def summary(table: pd.DataFrame, sem: Semantics, metric: str = "count") -> str:
     unit = "events" if metric == "count" else ""
     sentences = [_window_sentence(worst, sem, unit)]
     exact = int((table["unexplained"] == 0).sum())
-    sentences.append(f"The dashboard {sem.describe()} — this reproduces {exact} of {len(table)} "
-                     "windows exactly.")
+    sentences.append(f"The dashboard {sem.describe()} — this reproduces {exact} of {len(table)} windows exactly.")
     off = table[table["unexplained"] != 0]
     if len(off):
         listed = ", ".join(f"{_day(r.window)} ({_signed(r.unexplained)})" for r in off.head(5).itertuples())
         more = f" and {len(off) - 5} more" if len(off) > 5 else ""
         far = number(off["unexplained"].abs().sum())
-        sentences.append(f"No candidate explains every window: the best is {far} off in total; "
-                         f"unexplained: {listed}{more}.")
+        sentences.append(
+            f"No candidate explains every window: the best is {far} off in total; unexplained: {listed}{more}."
+        )
     return " ".join(sentences)
 
 
 def _window_sentence(row: Any, sem: Semantics, unit: str) -> str:
-    head = f"{_day(row['window'])}" + (f" for {row['entity_id']}" if "entity_id" in row and pd.notna(
-        row.get("entity_id")) else "")
+    head = f"{_day(row['window'])}" + (
+        f" for {row['entity_id']}" if "entity_id" in row and pd.notna(row.get("entity_id")) else ""
+    )
     if row["gap"] == 0:
         return f"{head} shows {number(row['dashboard'])}, the same as the truth."
     reasons = []
     noun = "events" if unit else "of value"
     phrases = {
-        "late": lambda v: f"{number(-v)} {noun} arrived after the dashboard's "
-                          + (f"{_span(sem.cutoff)} cutoff" if sem.time_basis == "event_time"
-                             else "window ended"),
-        "early": lambda v: f"{number(abs(v))} {noun} " + (
-            "counted here belong to another window by event time" if v > 0
-            else "of this window were counted in another"),
+        "late": lambda v: (
+            f"{number(-v)} {noun} arrived after the dashboard's "
+            + (f"{_span(sem.cutoff)} cutoff" if sem.time_basis == "event_time" else "window ended")
+        ),
+        "early": lambda v: (
+            f"{number(abs(v))} {noun} "
+            + (
+                "counted here belong to another window by event time"
+                if v > 0
+                else "of this window were counted in another"
+            )
+        ),
         "duplicates": lambda v: f"{number(v)} repeats were counted twice",
         "conflicts": lambda v: f"{number(abs(v))} from conflicting payloads of one event",
         "rejected": lambda v: f"{number(v)} rejected requests were counted",
@@ -496,8 +564,7 @@ def _window_sentence(row: Any, sem: Semantics, unit: str) -> str:
     for cause in (*CAUSES, "unexplained"):
         if row[cause] != 0:
             reasons.append(phrases[cause](row[cause]))
-    return (f"{head} shows {number(row['dashboard'])}, the truth is {number(row['truth'])}: "
-            + ", ".join(reasons) + ".")
+    return f"{head} shows {number(row['dashboard'])}, the truth is {number(row['truth'])}: " + ", ".join(reasons) + "."
 
 
 def _signed(value: float) -> str:
@@ -519,8 +586,13 @@ def _span(cutoff: pd.Timedelta | None) -> str:
 
 
 # --- arrivals from what pik recorded ------------------------------------------------------------
-def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None,
-             replayed: pd.DataFrame | None = None, values: pd.Series | None = None) -> pd.DataFrame:
+def arrivals(
+    attempts: pd.DataFrame,
+    *,
+    rejected: pd.DataFrame | None = None,
+    replayed: pd.DataFrame | None = None,
+    values: pd.Series | None = None,
+) -> pd.DataFrame:
     """``ARRIVAL_COLUMNS`` from attempts (``ATTEMPT_COLUMNS``), quarantined requests (``Kit.rejected``)
     and re-sends (``event_id``, ``arrival``: when a replay delivered the event to an external target).
     ``values`` maps an attempt's ``s3_key`` to its payload field (a sum); without it each counts 1.
@@ -528,9 +600,10 @@ def arrivals(attempts: pd.DataFrame, *, rejected: pd.DataFrame | None = None,
     >>> arrivals(kit.events(source="checkout", event_type="order_placed", start=a, end=b))  # doctest: +SKIP
     """
     frame = attempts.sort_values("ingest_time", kind="stable")
-    value = (frame["s3_key"].map(values) if values is not None else pd.Series(1.0, index=frame.index))
-    frame = frame.assign(value=value.astype("float64").fillna(0.0), arrival=frame["ingest_time"],
-                         status=frame["status"].astype(str))
+    value = frame["s3_key"].map(values) if values is not None else pd.Series(1.0, index=frame.index)
+    frame = frame.assign(
+        value=value.astype("float64").fillna(0.0), arrival=frame["ingest_time"], status=frame["status"].astype(str)
+    )
     first = frame[frame["status"] == "ACCEPTED"].drop_duplicates("event_id")
     first_value = first.set_index("event_id")["value"]
     parts = [first.assign(kind=ACCEPTED)]
@@ -557,9 +630,16 @@ def rejected_arrivals(rejected: pd.DataFrame, *, value: float = 1.0) -> pd.DataF
     """Quarantined requests (``Kit.rejected``) as arrivals; one without a readable event time is
     dated at its arrival. A sum counts them as ``value`` (their payload was not accepted)."""
     times = pd.to_datetime(rejected["ingest_time"], utc=True)
-    frame = pd.DataFrame({"kind": REJECTED, "event_id": rejected["attempt_id"].astype("str"),
-                          "entity_id": rejected["entity_id"].astype("str"),
-                          "event_time": pd.to_datetime(rejected["event_time"], utc=True).fillna(times),
-                          "arrival": times, "value": value, "status": "REJECTED",
-                          "s3_key": rejected["s3_key"].astype("str")})
+    frame = pd.DataFrame(
+        {
+            "kind": REJECTED,
+            "event_id": rejected["attempt_id"].astype("str"),
+            "entity_id": rejected["entity_id"].astype("str"),
+            "event_time": pd.to_datetime(rejected["event_time"], utc=True).fillna(times),
+            "arrival": times,
+            "value": value,
+            "status": "REJECTED",
+            "s3_key": rejected["s3_key"].astype("str"),
+        }
+    )
     return frame[list(ARRIVAL_COLUMNS)]

@@ -40,14 +40,14 @@ class Archive(Protocol):
 
     def arrivals(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
 
-    def replayed(self, request: dict, ids: list[str] | None, start: pd.Timestamp,
-                 end: pd.Timestamp) -> pd.DataFrame: ...
+    def replayed(
+        self, request: dict, ids: list[str] | None, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame: ...
 
     def conflicted(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
 
 
-def check(source: str | None, event_type: str | None, entity_id: str | None, metric: str,
-          field: str | None) -> None:
+def check(source: str | None, event_type: str | None, entity_id: str | None, metric: str, field: str | None) -> None:
     """A scope (``source`` and ``event_type``, or ``entity_id``) and a metric the dashboard can show."""
     if entity_id is None and (source is None or event_type is None):
         raise ScopeError("explain_dashboard needs source and event_type, or entity_id")
@@ -57,8 +57,9 @@ def check(source: str | None, event_type: str | None, entity_id: str | None, met
         raise ScopeError("metric='sum' needs field= (a payload field; --field in the CLI)")
 
 
-def explain_dashboard(stack: Stack, values: pd.DataFrame | str | Path, archive: Archive, *,
-                      metric: str = "count") -> DashboardExplanation:
+def explain_dashboard(
+    stack: Stack, values: pd.DataFrame | str | Path, archive: Archive, *, metric: str = "count"
+) -> DashboardExplanation:
     """See ``Kit.explain_dashboard``; ``archive`` holds the scope, the field summed and the windows'
     length."""
     shown = dashboard.dashboard_values(values)
@@ -69,12 +70,16 @@ def explain_dashboard(stack: Stack, values: pd.DataFrame | str | Path, archive: 
     start, end = shown["window"].min(), shown["window"].max() + pd.Timedelta(archive.freq)
     extra = _extra_arrivals(stack, archive, start, end)
     by_entity = "entity_id" in shown.columns  # a stream's dashboard: cells without the entity, far fewer
-    cells = _merge(archive.cells(start, end, by_entity=by_entity),
-                   dashboard.cells(extra if by_entity else extra.assign(entity_id=""), archive.freq))
+    cells = _merge(
+        archive.cells(start, end, by_entity=by_entity),
+        dashboard.cells(extra if by_entity else extra.assign(entity_id=""), archive.freq),
+    )
 
     def arrivals_of(low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:
-        mine = extra[((extra["event_time"] >= low) & (extra["event_time"] < high))
-                     | ((extra["arrival"] >= low) & (extra["arrival"] < high))]
+        mine = extra[
+            ((extra["event_time"] >= low) & (extra["event_time"] < high))
+            | ((extra["arrival"] >= low) & (extra["arrival"] < high))
+        ]
         return pd.concat([archive.arrivals(low, high), mine], ignore_index=True)
 
     return dashboard.explain(shown, cells_=cells, arrivals_of=arrivals_of, freq=archive.freq, metric=metric)
@@ -98,9 +103,18 @@ def _extra_arrivals(stack: Stack, archive: Archive, start: pd.Timestamp, end: pd
         parts.append(_conflicts(stack, archive, start, end))
     parts = [part for part in parts if len(part)]
     if not parts:
-        return pd.DataFrame({name: pd.Series(dtype="datetime64[us, UTC]" if name in ("event_time", "arrival")
-                                             else "float64" if name == "value" else "str")
-                             for name in dashboard.ARRIVAL_COLUMNS})
+        return pd.DataFrame(
+            {
+                name: pd.Series(
+                    dtype="datetime64[us, UTC]"
+                    if name in ("event_time", "arrival")
+                    else "float64"
+                    if name == "value"
+                    else "str"
+                )
+                for name in dashboard.ARRIVAL_COLUMNS
+            }
+        )
     return pd.concat(parts, ignore_index=True)
 
 

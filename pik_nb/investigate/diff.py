@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from ..read.stack import Stack
 
 LATE, REPLAY, CODE, FIRST, RECOMPUTED, DROPPED = (
-    "late arrival", "replay", "code version change", "first version", "recomputed", "input removed")
+    "late arrival",
+    "replay",
+    "code version change",
+    "first version",
+    "recomputed",
+    "input removed",
+)
 
 
 @dataclass(frozen=True)
@@ -44,23 +50,41 @@ class Diff:
 
     def to_dict(self) -> dict:
         """JSON-able: versions, delta, causes and the added/removed event ids."""
-        return json.loads(json.dumps({
-            "entity_id": self.entity_id, "day": self.day, "metric": self.metric,
-            "old": self.old, "new": self.new, "value_delta": self.value_delta, "causes": self.causes,
-            "added": json.loads(self.added.to_json(orient="records", date_format="iso")),
-            "removed": json.loads(self.removed.to_json(orient="records", date_format="iso")),
-        }, default=str))
+        return json.loads(
+            json.dumps(
+                {
+                    "entity_id": self.entity_id,
+                    "day": self.day,
+                    "metric": self.metric,
+                    "old": self.old,
+                    "new": self.new,
+                    "value_delta": self.value_delta,
+                    "causes": self.causes,
+                    "added": json.loads(self.added.to_json(orient="records", date_format="iso")),
+                    "removed": json.loads(self.removed.to_json(orient="records", date_format="iso")),
+                },
+                default=str,
+            )
+        )
 
     def _repr_html_(self, rows: int = 20) -> str:
         old = f"v{self.old['version']} = {self.old['value']:g}" if self.old else "nothing"
         delta = "first version" if self.value_delta is None else f"Δ {self.value_delta:+g}"
-        return (f"<h4>{html.escape(self.entity_id)} {self.day} {self.metric}: {old} → v{self.new['version']} = "
-                f"{self.new['value']:g} ({delta})</h4><p>causes: {', '.join(self.causes) or 'none'}</p>"
-                + _table("added", self.added, rows) + _table("removed", self.removed, rows))
+        return (
+            f"<h4>{html.escape(self.entity_id)} {self.day} {self.metric}: {old} → v{self.new['version']} = "
+            f"{self.new['value']:g} ({delta})</h4><p>causes: {', '.join(self.causes) or 'none'}</p>"
+            + _table("added", self.added, rows)
+            + _table("removed", self.removed, rows)
+        )
 
 
-def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any], old_inputs: list[str], new_inputs: list[str],
-            arrivals: pd.DataFrame) -> Diff:
+def compare(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    old_inputs: list[str],
+    new_inputs: list[str],
+    arrivals: pd.DataFrame,
+) -> Diff:
     """Pure diff of two versions given their manifests' event ids and the entity-day's attempts.
 
     Each added event's cause: ``late arrival`` (first arrived after ``old`` was computed),
@@ -81,9 +105,20 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any], old_inputs: l
         causes.append(REPLAY)
     if code_changed and CODE not in causes:
         causes.append(CODE)
-    delta = None if old is None or pd.isna(old["value"]) or pd.isna(new["value"]) else float(new["value"] - old["value"])
-    return Diff(new["entity_id"], new["day"], new["metric"], dict(old) if old else None, dict(new), delta,
-                added, removed, causes)
+    delta = (
+        None if old is None or pd.isna(old["value"]) or pd.isna(new["value"]) else float(new["value"] - old["value"])
+    )
+    return Diff(
+        new["entity_id"],
+        new["day"],
+        new["metric"],
+        dict(old) if old else None,
+        dict(new),
+        delta,
+        added,
+        removed,
+        causes,
+    )
 
 
 def _table(title: str, frame: pd.DataFrame, rows: int) -> str:
@@ -95,8 +130,13 @@ def _table(title: str, frame: pd.DataFrame, rows: int) -> str:
 
 def _rows(event_ids: list[str], first: pd.DataFrame) -> pd.DataFrame:
     known = first.reindex(event_ids)
-    return pd.DataFrame({"event_id": pd.array(event_ids, dtype="str"),
-                         "event_time": known["event_time"].to_numpy(), "first_arrival": known["ingest_time"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "event_id": pd.array(event_ids, dtype="str"),
+            "event_time": known["event_time"].to_numpy(),
+            "first_arrival": known["ingest_time"].to_numpy(),
+        }
+    )
 
 
 def _added_cause(added: pd.DataFrame, old: Mapping | None, new: Mapping, code_changed: bool) -> pd.Series:

@@ -113,9 +113,7 @@ def fix_for(name: str, exc: BaseException) -> str:
             "stack) and the network path to it"
         )
     if status == 403 or code in ACCESS_DENIED or "AccessDenied" in str(exc):
-        return FORBIDDEN.get(
-            name, "grant the caller the stack's InvestigatorPolicy (output InvestigatorPolicyArn)"
-        )
+        return FORBIDDEN.get(name, "grant the caller the stack's InvestigatorPolicy (output InvestigatorPolicyArn)")
     if isinstance(status, int) and status >= 500:
         return (
             f"the {name} function failed: read its log (`sam logs --stack-name STACK`, or the local stack's "
@@ -125,21 +123,17 @@ def fix_for(name: str, exc: BaseException) -> str:
 
 
 FORBIDDEN = {
-    "ingest": "POST /ingest is IAM-authorised: grant execute-api:Invoke on POST /ingest "
-    "(the producer's policy)",
-    "replay": "grant the caller the InvestigatorPolicy (output InvestigatorPolicyArn): "
-    "execute-api:Invoke on /replay",
+    "ingest": "POST /ingest is IAM-authorised: grant execute-api:Invoke on POST /ingest (the producer's policy)",
+    "replay": "grant the caller the InvestigatorPolicy (output InvestigatorPolicyArn): execute-api:Invoke on /replay",
     "missing key": (
         "grant s3:ListBucket on the raw bucket (InvestigatorPolicy does): without it S3 answers 403, "
         "not 404, for a missing key"
     ),
-    "metrics": "grant the HealthInvestigatorPolicy (output HealthInvestigatorPolicyArn): "
-    "cloudwatch:GetMetricData",
+    "metrics": "grant the HealthInvestigatorPolicy (output HealthInvestigatorPolicyArn): cloudwatch:GetMetricData",
     "sql": "grant the AthenaInvestigatorPolicy (output AthenaInvestigatorPolicyArn), or use engine='duckdb'",
 }
 FALLBACK = {
-    "outputs": "deploy the stack (`sam deploy`), or start the local stack (`pik local up`), "
-    "then run doctor again",
+    "outputs": "deploy the stack (`sam deploy`), or start the local stack (`pik local up`), then run doctor again",
     "sql": "deploy with EnableAthena=true for Athena, or check the archive settings (docs/archive.md)",
     "layer": (
         "the compaction function's layer version is gone or not in this region: redeploy (the template "
@@ -164,9 +158,7 @@ def outputs(stack: Stack) -> tuple[str, str]:
 
 
 def _skip_ingest() -> Check:
-    return Check(
-        "ingest", SKIP, f"not written; `pik doctor --write` ingests one probe event (source {PROBE_SOURCE})"
-    )
+    return Check("ingest", SKIP, f"not written; `pik doctor --write` ingests one probe event (source {PROBE_SOURCE})")
 
 
 def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
@@ -259,11 +251,7 @@ def deployment(stack: Stack) -> list[Check]:
         resources = [r for page in pages for r in page["StackResourceSummaries"]]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code", "") in ACCESS_DENIED:
-            return [
-                Check(
-                    "deployment", SKIP, "needs cloudformation:ListStackResources: run doctor as the deployer"
-                )
-            ]
+            return [Check("deployment", SKIP, "needs cloudformation:ListStackResources: run doctor as the deployer")]
         return [Check("deployment", FAIL, _one_line(exc), "check the stack name and region")]
     by_type: dict[str, list[dict]] = {}
     for resource in resources:
@@ -281,14 +269,10 @@ def layer(stack: Stack) -> Check | tuple[str, str]:
     if not function:
         return Check("layer", SKIP, "compaction is off (EnableCompaction=false): no layer")
     client = stack.client("lambda")
-    arns = [
-        item["Arn"] for item in client.get_function_configuration(FunctionName=function).get("Layers", [])
-    ]
+    arns = [item["Arn"] for item in client.get_function_configuration(FunctionName=function).get("Layers", [])]
     for arn in arns:
         name, _, version = arn.rpartition(":")
-        client.get_layer_version(
-            LayerName=name, VersionNumber=int(version)
-        )  # AWS's public layers are readable
+        client.get_layer_version(LayerName=name, VersionNumber=int(version))  # AWS's public layers are readable
     return f"{function}: {', '.join(arns) or 'no layer'}", ""
 
 
@@ -320,9 +304,7 @@ def alarms(stack: Stack, resources: list[dict]) -> Check | tuple[str, str]:
     names = [resource["PhysicalResourceId"] for resource in resources]
     found: list[dict[str, Any]] = []
     for start in range(0, len(names), 100):
-        found += stack.client("cloudwatch").describe_alarms(AlarmNames=names[start : start + 100])[
-            "MetricAlarms"
-        ]
+        found += stack.client("cloudwatch").describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]
     missing = sorted(set(names) - {alarm["AlarmName"] for alarm in found})
     if missing:
         return Check("alarms", FAIL, f"missing: {', '.join(missing)}", "redeploy the stack (`sam deploy`)")

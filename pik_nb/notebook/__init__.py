@@ -12,6 +12,25 @@ from .incident import TEMPLATE, IncidentError, find_incident, incident_parameter
 from .investigation import Investigation, counted, finding, investigate, number, percent, table
 from .runner import NotebookRun, ipc_fits, next_free, run_notebook, write_html
 
-__all__ = ["investigate", "Investigation", "finding", "counted", "percent", "number", "table",
-           "open_incident", "find_incident", "incident_parameters", "report", "IncidentError", "TEMPLATE",
-           "run_notebook", "write_html", "next_free", "ipc_fits", "NotebookRun", "incident", "runner"]
+__all__ = [
+    "investigate",
+    "Investigation",
+    "finding",
+    "counted",
+    "percent",
+    "number",
+    "table",
+    "open_incident",
+    "find_incident",
+    "incident_parameters",
+    "report",
+    "IncidentError",
+    "TEMPLATE",
+    "run_notebook",
+    "write_html",
+    "next_free",
+    "ipc_fits",
+    "NotebookRun",
+    "incident",
+    "runner",
+]

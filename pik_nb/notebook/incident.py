@@ -24,9 +24,19 @@ class IncidentError(KitError):
     """An incident name, scope or file that cannot be used; the message says why."""
 
 
-def incident_parameters(*, entity_id: str | None = None, source: str | None = None, event_type: str | None = None,
-                        start: str, end: str, local_file: str | None = None, stack: str | None = None,
-                        profile: str | None = None, region: str | None = None, dashboard: str | None = None) -> dict:
+def incident_parameters(
+    *,
+    entity_id: str | None = None,
+    source: str | None = None,
+    event_type: str | None = None,
+    start: str,
+    end: str,
+    local_file: str | None = None,
+    stack: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    dashboard: str | None = None,
+) -> dict:
     """The notebook parameters for a scope; exactly one of entity or source+type. ``dashboard``: a
     file of a dashboard's numbers, explained in the section "what the dashboard shows".
 
@@ -41,8 +51,16 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
         raise IncidentError(str(exc)) from None
     if last <= first:
         raise IncidentError(f"the window ends ({end}) before it starts ({start}): --end must be after --start")
-    params = {"entity_id": entity_id or "", "source": source or "", "event_type": event_type or "",
-              "start": start, "end": end, "stack": stack or "", "profile": profile or "", "region": region or ""}
+    params = {
+        "entity_id": entity_id or "",
+        "source": source or "",
+        "event_type": event_type or "",
+        "start": start,
+        "end": end,
+        "stack": stack or "",
+        "profile": profile or "",
+        "region": region or "",
+    }
     if local_file:
         params["local_file"] = str(Path(local_file).resolve())
     if dashboard:
@@ -50,8 +68,15 @@ def incident_parameters(*, entity_id: str | None = None, source: str | None = No
     return params
 
 
-def open_incident(name: str, *, parameters: dict, execute: bool = True, directory: Path | str = "incidents",
-                  template: Path | str = TEMPLATE, today: datetime | None = None) -> NotebookRun:
+def open_incident(
+    name: str,
+    *,
+    parameters: dict,
+    execute: bool = True,
+    directory: Path | str = "incidents",
+    template: Path | str = TEMPLATE,
+    today: datetime | None = None,
+) -> NotebookRun:
     """Create ``<directory>/<date>-<name>.ipynb`` from the template (``-2``, ``-3``... when taken);
     run it unless ``execute=False``. A failed run keeps its partial notebook and names the error.
 

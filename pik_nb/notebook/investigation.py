@@ -60,7 +60,9 @@ class Investigation:
         >>> inv.nothing_found
         'no events in scope for user_002 between 2026-11-21 00:00 and 2026-11-24 00:00 UTC'
         """
-        return f"no events in scope for {self.what} between {self.start:%Y-%m-%d %H:%M} and {self.end:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"no events in scope for {self.what} between {self.start:%Y-%m-%d %H:%M} and {self.end:%Y-%m-%d %H:%M} UTC"
+        )
 
     @cached_property
     def events(self) -> pd.DataFrame:
@@ -86,7 +88,9 @@ class Investigation:
 
     def aggregates(self, metric: str | None = "count") -> pd.DataFrame:
         """Every aggregate version of the scope's entities in the window."""
-        frames = [self.kit.aggregates(entity_id=e, start=self.start, end=self.end, metric=metric) for e in self.entities]
+        frames = [
+            self.kit.aggregates(entity_id=e, start=self.start, end=self.end, metric=metric) for e in self.entities
+        ]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else from_records([], AGGREGATE_COLUMNS)
 
@@ -122,15 +126,28 @@ class Investigation:
         return sorted(set(self.events["source"].astype(str) + "/" + self.events["event_type"].astype(str)))
 
 
-def investigate(*, local_file: str = "", stack: str = "", profile: str = "", region: str = "", entity_id: str = "",
-                source: str = "", event_type: str = "", start: str = "", end: str = "",
-                default_days: int = 7) -> Investigation:
+def investigate(
+    *,
+    local_file: str = "",
+    stack: str = "",
+    profile: str = "",
+    region: str = "",
+    entity_id: str = "",
+    source: str = "",
+    event_type: str = "",
+    start: str = "",
+    end: str = "",
+    default_days: int = 7,
+) -> Investigation:
     """An ``Investigation`` from notebook parameters; an empty window means the last ``default_days``.
 
     >>> inv = investigate(entity_id="user_001", start="2026-11-20", end="2026-11-24")   # the local stack
     """
-    kit = (connect(stack=stack, profile=profile or None, region=region or None) if stack
-           else connect(path=local_file or None))
+    kit = (
+        connect(stack=stack, profile=profile or None, region=region or None)
+        if stack
+        else connect(path=local_file or None)
+    )
     now = pd.Timestamp.now(tz="UTC")
     end_ts = pd.Timestamp(utc(end)) if end else now.ceil("D")
     start_ts = pd.Timestamp(utc(start)) if start else end_ts - pd.Timedelta(days=default_days)

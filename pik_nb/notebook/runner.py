@@ -47,8 +47,9 @@ def next_free(path: Path) -> Path:
     return candidate
 
 
-def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, execute: bool = True,
-                 cwd: Path | str | None = None) -> NotebookRun:
+def run_notebook(
+    template: Path | str, output: Path | str, *, parameters: dict, execute: bool = True, cwd: Path | str | None = None
+) -> NotebookRun:
     """Write ``template`` with ``parameters`` injected to ``output`` and execute it (unless not
     ``execute``) with the ``python3`` kernel in ``cwd`` (default: the output's folder)."""
     import papermill
@@ -57,9 +58,16 @@ def run_notebook(template: Path | str, output: Path | str, *, parameters: dict, 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(str(template), str(output), parameters=parameters, prepare_only=not execute,
-                                   progress_bar=False, kernel_name="python3", cwd=str(cwd or output.parent),
-                                   config=Config(kernel_config()))
+        papermill.execute_notebook(
+            str(template),
+            str(output),
+            parameters=parameters,
+            prepare_only=not execute,
+            progress_bar=False,
+            kernel_name="python3",
+            cwd=str(cwd or output.parent),
+            config=Config(kernel_config()),
+        )
     except papermill.PapermillExecutionError as exc:
         failed = output.replace(output.with_name(f"{output.stem}.failed{output.suffix}"))
         return NotebookRun(failed, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})")

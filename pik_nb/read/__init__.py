@@ -13,5 +13,17 @@ from . import frames, objects, schemas, tables
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS, STATUSES, from_dynamo, from_records
 from .stack import Resources, Stack
 
-__all__ = ["Stack", "Resources", "ATTEMPT_COLUMNS", "AGGREGATE_COLUMNS", "RUN_COLUMNS", "STATUSES",
-           "from_records", "from_dynamo", "frames", "objects", "schemas", "tables"]
+__all__ = [
+    "Stack",
+    "Resources",
+    "ATTEMPT_COLUMNS",
+    "AGGREGATE_COLUMNS",
+    "RUN_COLUMNS",
+    "STATUSES",
+    "from_records",
+    "from_dynamo",
+    "frames",
+    "objects",
+    "schemas",
+    "tables",
+]

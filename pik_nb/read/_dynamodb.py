@@ -23,8 +23,14 @@ from pik.core.errors import StorageError
 from ._signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
 
 TARGET = "DynamoDB_20120810."
-RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-             "InternalServerError", "ServiceUnavailable", "CRC32Mismatch"}
+RETRYABLE = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "CRC32Mismatch",
+}
 
 
 class FastReader:
@@ -36,8 +42,13 @@ class FastReader:
     ...     print(len(items))
     """
 
-    def __init__(self, session: boto3.session.Session, client: Any, max_connections: int = 16,
-                 timeout_s: tuple[float, float] = (10, 600)) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        client: Any,
+        max_connections: int = 16,
+        timeout_s: tuple[float, float] = (10, 600),
+    ) -> None:
         # Read timeout: a 1 MB page of a large scan can take minutes from an emulator; (connect, read).
         self._http = SignedHttp(session, client, max_connections=max_connections, timeout_s=timeout_s)
         self._url = client.meta.endpoint_url.rstrip("/") + "/"
@@ -55,16 +66,22 @@ class FastReader:
     def arrow_pages(self, operation: str, request: dict, item_type: pa.StructType) -> Iterator[pa.Array]:
         """Every page's ``Items`` as one Arrow struct array of ``item_type``, parsed by Arrow's C++
         JSON reader: no Python object per item (about half the cost of ``json.loads``)."""
-        options = pa_json.ParseOptions(explicit_schema=pa.schema([("Items", pa.list_(item_type))]),
-                                       unexpected_field_behavior="infer")
+        options = pa_json.ParseOptions(
+            explicit_schema=pa.schema([("Items", pa.list_(item_type))]), unexpected_field_behavior="infer"
+        )
         request = dict(request)
         while True:
             body = self.fetch(operation, request)
             try:
-                page = pa_json.read_json(pa.py_buffer(body), parse_options=options,
-                                         read_options=pa_json.ReadOptions(block_size=len(body) + 1))
+                page = pa_json.read_json(
+                    pa.py_buffer(body),
+                    parse_options=options,
+                    read_options=pa_json.ReadOptions(block_size=len(body) + 1),
+                )
                 found = _project(page.column("Items").combine_chunks().flatten(), item_type)
-                last = page.column("LastEvaluatedKey").to_pylist()[0] if "LastEvaluatedKey" in page.column_names else None
+                last = (
+                    page.column("LastEvaluatedKey").to_pylist()[0] if "LastEvaluatedKey" in page.column_names else None
+                )
             except pa.ArrowInvalid:  # not a single JSON line (pretty-printed?): the slow, sure way
                 answer = json.loads(body)
                 found, last = pa.array(answer.get("Items", []), item_type), answer.get("LastEvaluatedKey")
@@ -90,7 +107,9 @@ class FastReader:
             else:
                 if response.status_code == 200 and _intact(response):
                     return response.content
-                code, message = _error(response.content) if response.status_code != 200 else ("CRC32Mismatch", "retried")
+                code, message = (
+                    _error(response.content) if response.status_code != 200 else ("CRC32Mismatch", "retried")
+                )
                 if response.status_code < 500 and code not in RETRYABLE:
                     break
             back_off(attempt)

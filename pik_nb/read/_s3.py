@@ -26,8 +26,16 @@ from pik.core.errors import StorageError
 from ._signed import MAX_ATTEMPTS, TRANSIENT, SignedHttp, back_off
 
 MISSING = {"NoSuchKey", "NotFound", ""}  # "" : a 404 without an error document (as HEAD answers)
-RETRYABLE = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException",
-             "InternalError", "ServiceUnavailable", "ChecksumMismatch"}
+RETRYABLE = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "ServiceUnavailable",
+    "ChecksumMismatch",
+}
 # Response checksums S3 sends with ``x-amz-checksum-mode: ENABLED`` that the stdlib can verify
 # (CRC32C/CRC64NVME need awscrt, as in botocore; composite multipart values end in "-N": skipped).
 CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
@@ -46,8 +54,15 @@ class ObjectReader:
     b'{"envelope": ...}'
     """
 
-    def __init__(self, session: boto3.session.Session, client: Any, bucket: str, *, max_connections: int = 32,
-                 timeout_s: tuple[float, float] = (10, 60)) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        client: Any,
+        bucket: str,
+        *,
+        max_connections: int = 32,
+        timeout_s: tuple[float, float] = (10, 60),
+    ) -> None:
         self.bucket = bucket
         self._client = client
         self._http = SignedHttp(session, client, auth=S3SigV4Auth, max_connections=max_connections, timeout_s=timeout_s)

@@ -34,8 +34,15 @@ MAX_ATTEMPTS = 6
 class SignedHttp:
     """``send(operation, method, url)``: one signed request to ``client``'s service, body read."""
 
-    def __init__(self, session: boto3.session.Session, client: Any, *, auth: type[SigV4Auth] = SigV4Auth,
-                 max_connections: int = 16, timeout_s: tuple[float, float] = (10, 600)) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        client: Any,
+        *,
+        auth: type[SigV4Auth] = SigV4Auth,
+        max_connections: int = 16,
+        timeout_s: tuple[float, float] = (10, 600),
+    ) -> None:
         self._session = session
         self._client = client  # gives the region, the signing name and the before-send hooks
         self._auth = auth
@@ -43,17 +50,23 @@ class SignedHttp:
         self._signing_name, self._event = model.signing_name, "before-send." + model.service_id.hyphenize()
         # TCP_NODELAY: botocore sets no socket options, and a request sent as two writes (headers,
         # then body) otherwise waits for a delayed ACK: 40 ms per request on Linux loopback.
-        self._http = URLLib3Session(max_pool_connections=max_connections, timeout=timeout_s,
-                                    socket_options=HTTPConnection.default_socket_options)
+        self._http = URLLib3Session(
+            max_pool_connections=max_connections,
+            timeout=timeout_s,
+            socket_options=HTTPConnection.default_socket_options,
+        )
 
-    def send(self, operation: str, method: str, url: str, *, body: bytes = b"",
-             headers: dict[str, str] | None = None) -> AWSResponse:
+    def send(
+        self, operation: str, method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> AWSResponse:
         """The answer, its ``content`` already read; raises ``TRANSIENT`` errors for the caller to retry."""
         request = AWSRequest(method, url, data=body, headers=headers or {})
         credentials = self._session.get_credentials()
         if credentials is None:
             raise StorageError(f"no AWS credentials found for {self._signing_name}")
-        self._auth(credentials.get_frozen_credentials(), self._signing_name, self._client.meta.region_name).add_auth(request)
+        self._auth(credentials.get_frozen_credentials(), self._signing_name, self._client.meta.region_name).add_auth(
+            request
+        )
         prepared = request.prepare()
         hooked = first_non_none_response(self._client.meta.events.emit(f"{self._event}.{operation}", request=prepared))
         response = hooked if hooked is not None else self._http.send(prepared)

@@ -28,17 +28,42 @@ AGGREGATE_COLUMNS = {name: _OF_FIELD[kind] for name, kind in records.AGGREGATE_F
 
 #: One row per replay run (``Kit.replays``).
 RUN_COLUMNS = {
-    "replay_id": "str", "created_at": "time", "updated_at": "time", "requester": "str", "dry_run": "bool",
-    "status": "category", "scanned": "int", "matched": "int", "sent": "int", "entity_id": "str",
-    "source": "str", "event_type": "str", "start": "time", "end": "time", "include_duplicates": "bool",
-    "by_day": "object", "sample_event_ids": "object", "request": "object", "continuation": "str",
-    "stopped": "category", "target": "str", "failed": "int", "retried": "int", "skipped": "int",
+    "replay_id": "str",
+    "created_at": "time",
+    "updated_at": "time",
+    "requester": "str",
+    "dry_run": "bool",
+    "status": "category",
+    "scanned": "int",
+    "matched": "int",
+    "sent": "int",
+    "entity_id": "str",
+    "source": "str",
+    "event_type": "str",
+    "start": "time",
+    "end": "time",
+    "include_duplicates": "bool",
+    "by_day": "object",
+    "sample_event_ids": "object",
+    "request": "object",
+    "continuation": "str",
+    "stopped": "category",
+    "target": "str",
+    "failed": "int",
+    "retried": "int",
+    "skipped": "int",
     "rate_per_second": "float",
     "event_ids_count": "int",
 }
 
-_ARROW = {"str": pa.string(), "category": pa.string(), "time": pa.string(), "int": pa.string(),
-          "float": pa.string(), "bool": pa.bool_()}
+_ARROW = {
+    "str": pa.string(),
+    "category": pa.string(),
+    "time": pa.string(),
+    "int": pa.string(),
+    "float": pa.string(),
+    "bool": pa.bool_(),
+}
 _CAST = {"time": pa.timestamp("us", "UTC"), "int": pa.int64(), "float": pa.float64()}
 _NULL: dict[str, Any] = {"S": None, "N": None, "BOOL": None}
 
@@ -68,7 +93,9 @@ def item_type(columns: dict[str, str]) -> pa.StructType:
 
 def from_arrow_items(items: pa.Array | pa.ChunkedArray, columns: dict[str, str]) -> pd.DataFrame:
     """Items already parsed by Arrow (``FastReader.arrow_pages``) to a typed frame, column by column."""
-    table = pa.table({name: _convert(pc.struct_field(items, [name, _tag(kind)]), kind) for name, kind in columns.items()})
+    table = pa.table(
+        {name: _convert(pc.struct_field(items, [name, _tag(kind)]), kind) for name, kind in columns.items()}
+    )
     return _finish(table.to_pandas(), columns)
 
 

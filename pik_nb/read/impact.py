@@ -16,8 +16,20 @@ from typing import Any
 
 import pandas as pd
 
-IMPACT_COLUMNS = ("entity_id", "day", "metric", "now", "after", "delta", "changed", "version_now", "version_after",
-                  "inputs_now", "inputs_after", "entering")
+IMPACT_COLUMNS = (
+    "entity_id",
+    "day",
+    "metric",
+    "now",
+    "after",
+    "delta",
+    "changed",
+    "version_now",
+    "version_after",
+    "inputs_now",
+    "inputs_after",
+    "entering",
+)
 EVENT_COLUMNS = ("entity_id", "day", "event_id", "change")
 
 
@@ -32,20 +44,24 @@ def impact_frame(impact: dict | None) -> pd.DataFrame | None:
     if impact is None:
         return None
     rows = pd.DataFrame(impact.get("rows") or [], columns=[c for c in IMPACT_COLUMNS if c not in ("delta", "entering")])
-    frame = pd.DataFrame({
-        "entity_id": rows["entity_id"].astype("str"), "day": rows["day"].astype("str"),
-        "metric": rows["metric"].astype("str"),
-        "now": pd.to_numeric(rows["now"], errors="coerce").astype("float64"),
-        "after": pd.to_numeric(rows["after"], errors="coerce").astype("float64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "entity_id": rows["entity_id"].astype("str"),
+            "day": rows["day"].astype("str"),
+            "metric": rows["metric"].astype("str"),
+            "now": pd.to_numeric(rows["now"], errors="coerce").astype("float64"),
+            "after": pd.to_numeric(rows["after"], errors="coerce").astype("float64"),
+        }
+    )
     frame["delta"] = frame["after"] - frame["now"]
     frame["changed"] = rows["changed"].fillna(False).astype(bool)
     for name in ("version_now", "version_after"):
         frame[name] = pd.array(rows[name].tolist(), dtype="Int64")
     for name in ("inputs_now", "inputs_after"):
         frame[name] = rows[name].fillna(0).astype("int64")
-    entering = pd.Series([(e["entity_id"], e["day"]) for e in impact.get("events") or [] if e["change"] == "enters"],
-                         dtype="object").value_counts()
+    entering = pd.Series(
+        [(e["entity_id"], e["day"]) for e in impact.get("events") or [] if e["change"] == "enters"], dtype="object"
+    ).value_counts()
     frame["entering"] = [int(entering.get((e, d), 0)) for e, d in zip(frame["entity_id"], frame["day"], strict=True)]
     frame["entering"] = frame["entering"].astype("int64")
     frame.attrs.update(summary(impact))
@@ -78,8 +94,11 @@ def as_json(run: dict) -> dict:
     frame, events = run.get("impact"), run.get("impact_events")
     plain = {k: v for k, v in run.items() if k != "impact_events"}
     if isinstance(frame, pd.DataFrame):
-        plain["impact"] = {**frame.attrs, "rows": _records(frame.drop(columns=["delta", "entering"])),
-                           "events": _records(events) if events is not None else []}
+        plain["impact"] = {
+            **frame.attrs,
+            "rows": _records(frame.drop(columns=["delta", "entering"])),
+            "events": _records(events) if events is not None else [],
+        }
     return plain
 
 

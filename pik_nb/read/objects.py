@@ -26,13 +26,15 @@ from .._times import days_back
 if TYPE_CHECKING:
     from .stack import Stack
 
+
 def document(stack: Stack, key: str) -> dict | None:
     """One JSON document from the raw bucket, or None when the key does not exist."""
     return json.loads(body) if (body := stack.documents.read(key)) is not None else None
 
 
-def get_many(stack: Stack, keys_: list[str], progress: bool, what: str,
-             parse: Callable[[bytes], Any] | None = None) -> list[Any]:
+def get_many(
+    stack: Stack, keys_: list[str], progress: bool, what: str, parse: Callable[[bytes], Any] | None = None
+) -> list[Any]:
     """Bodies of ``keys_`` in order (None where missing), fetched on the stack's bounded pool;
     ``parse`` runs in the worker so only parsed documents are kept, never all the bytes too."""
     bar = tqdm(total=len(keys_), desc=what, unit=" objects", disable=None if progress else True, delay=1.0)
@@ -49,8 +51,11 @@ def get_many(stack: Stack, keys_: list[str], progress: bool, what: str,
 
 
 def list_keys(stack: Stack, prefix: str) -> list[str]:
-    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(
-        Bucket=stack.resources.raw_bucket_name, Prefix=prefix)
+    pages = (
+        stack.client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=stack.resources.raw_bucket_name, Prefix=prefix)
+    )
     try:
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
     except ClientError as exc:
@@ -69,19 +74,25 @@ def raw_frame(wanted: pd.DataFrame, docs: list[dict | None]) -> pd.DataFrame:
     present = [doc or {"envelope": {}, "event": {}} for doc in docs]
     payloads = [doc["event"].get("payload") for doc in present]
     stored = [identity.payload_sha256(p) if doc is not None else None for p, doc in zip(payloads, docs, strict=True)]
-    frame = pd.DataFrame({
-        "s3_key": wanted["s3_key"].astype("str"),
-        "event_id": wanted["event_id"].astype("str"),
-        "found": [doc is not None for doc in docs],
-        "recorded_sha256": wanted["payload_sha256"].astype("str"),
-        "stored_sha256": pd.array(stored, dtype="str"),
-        "ingest_time": pd.to_datetime([d["envelope"].get("ingest_time") for d in present], utc=True, format="ISO8601"),
-        "request_id": pd.array([d["envelope"].get("request_id") for d in present], dtype="str"),
-        "attempt_id": pd.array([d["envelope"].get("attempt_id") for d in present], dtype="str"),
-        "entity_id": pd.array([d["event"].get("entity_id") for d in present], dtype="str"),
-        "event_time": pd.to_datetime([d["event"].get("event_time") for d in present], utc=True, format="ISO8601"),
-    })
-    frame["hash_ok"] = (frame["found"] & (frame["stored_sha256"] == frame["recorded_sha256"])).fillna(False).astype(bool)
+    frame = pd.DataFrame(
+        {
+            "s3_key": wanted["s3_key"].astype("str"),
+            "event_id": wanted["event_id"].astype("str"),
+            "found": [doc is not None for doc in docs],
+            "recorded_sha256": wanted["payload_sha256"].astype("str"),
+            "stored_sha256": pd.array(stored, dtype="str"),
+            "ingest_time": pd.to_datetime(
+                [d["envelope"].get("ingest_time") for d in present], utc=True, format="ISO8601"
+            ),
+            "request_id": pd.array([d["envelope"].get("request_id") for d in present], dtype="str"),
+            "attempt_id": pd.array([d["envelope"].get("attempt_id") for d in present], dtype="str"),
+            "entity_id": pd.array([d["event"].get("entity_id") for d in present], dtype="str"),
+            "event_time": pd.to_datetime([d["event"].get("event_time") for d in present], utc=True, format="ISO8601"),
+        }
+    )
+    frame["hash_ok"] = (
+        (frame["found"] & (frame["stored_sha256"] == frame["recorded_sha256"])).fillna(False).astype(bool)
+    )
     return pd.concat([frame, flatten_payloads(payloads)], axis=1)
 
 
@@ -107,9 +118,13 @@ def dataset(stack: Stack, *, source: str, event_type: str, days: int | Iterable[
     listed = [pair for pair, body in zip(listed, bodies, strict=True) if body is not None]  # deleted since listing
     lines = b"\n".join(body.strip() for body in bodies if body is not None)
     try:
-        table = pa_json.read_json(pa.py_buffer(lines), read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(lines) + 1)))
+        table = pa_json.read_json(
+            pa.py_buffer(lines), read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(lines) + 1))
+        )
     except pa.ArrowInvalid as exc:
-        raise KitError(f"raw objects of {source}/{event_type} disagree on payload types; use kit.raw(events): {exc}") from exc
+        raise KitError(
+            f"raw objects of {source}/{event_type} disagree on payload types; use kit.raw(events): {exc}"
+        ) from exc
     frame = _flatten(table).to_pandas() if lines else pd.DataFrame()
     frame.insert(0, "s3_key", pd.array([key for key, _ in listed], dtype="str"))
     frame.insert(1, "event_date", pd.Categorical([day for _, day in listed]))
@@ -133,24 +148,30 @@ def _flatten(table: pa.Table) -> pa.Table:
 def rejected(stack: Stack, *, days: int | Iterable[str], progress: bool) -> pd.DataFrame:
     """Quarantined requests of ``days`` (UTC arrival dates); see ``Kit.rejected``."""
     dates = days_back(days) if isinstance(days, int) else list(days)
-    listed = [key for day in dates for key in list_keys(stack, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")]
+    listed = [
+        key for day in dates for key in list_keys(stack, keys.rejected_key(day + "T", "_").rsplit("/", 1)[0] + "/")
+    ]
     fetched = get_many(stack, listed, progress, "rejected", json.loads)
     listed = [key for key, doc in zip(listed, fetched, strict=True) if doc is not None]  # deleted since listing
     docs = [doc for doc in fetched if doc is not None]
     bodies = [_readable(doc.get("body", "")) for doc in docs]
-    return pd.DataFrame({
-        "s3_key": pd.array(listed, dtype="str"),
-        "ingest_time": pd.to_datetime([d["ingest_time"] for d in docs], utc=True, format="ISO8601"),
-        "attempt_id": pd.array([d["attempt_id"] for d in docs], dtype="str"),
-        "request_id": pd.array([d["request_id"] for d in docs], dtype="str"),
-        "rules": pd.array([", ".join(f"{e['field']}:{e['rule']}" for e in d["errors"]) for d in docs], dtype="str"),
-        "body_bytes": pd.array([d["body_bytes"] for d in docs], dtype="int64"),
-        "truncated": pd.array([d["truncated"] for d in docs], dtype=bool),
-        "source": pd.Categorical([b.get("source") for b in bodies]),
-        "event_type": pd.Categorical([b.get("event_type") for b in bodies]),
-        "entity_id": pd.array([b.get("entity_id") for b in bodies], dtype="str"),
-        "event_time": pd.to_datetime([b.get("event_time") for b in bodies], utc=True, format="ISO8601", errors="coerce"),
-    })
+    return pd.DataFrame(
+        {
+            "s3_key": pd.array(listed, dtype="str"),
+            "ingest_time": pd.to_datetime([d["ingest_time"] for d in docs], utc=True, format="ISO8601"),
+            "attempt_id": pd.array([d["attempt_id"] for d in docs], dtype="str"),
+            "request_id": pd.array([d["request_id"] for d in docs], dtype="str"),
+            "rules": pd.array([", ".join(f"{e['field']}:{e['rule']}" for e in d["errors"]) for d in docs], dtype="str"),
+            "body_bytes": pd.array([d["body_bytes"] for d in docs], dtype="int64"),
+            "truncated": pd.array([d["truncated"] for d in docs], dtype=bool),
+            "source": pd.Categorical([b.get("source") for b in bodies]),
+            "event_type": pd.Categorical([b.get("event_type") for b in bodies]),
+            "entity_id": pd.array([b.get("entity_id") for b in bodies], dtype="str"),
+            "event_time": pd.to_datetime(
+                [b.get("event_time") for b in bodies], utc=True, format="ISO8601", errors="coerce"
+            ),
+        }
+    )
 
 
 def _readable(body: str) -> dict:
@@ -161,4 +182,8 @@ def _readable(body: str) -> dict:
         return {}
     if not isinstance(value, dict):
         return {}
-    return {k: v for k, v in value.items() if k in ("source", "event_type", "entity_id", "event_time") and isinstance(v, str)}
+    return {
+        k: v
+        for k, v in value.items()
+        if k in ("source", "event_type", "entity_id", "event_time") and isinstance(v, str)
+    }

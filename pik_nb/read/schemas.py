@@ -25,19 +25,24 @@ import pyarrow as pa
 from .._errors import KitError
 from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
 
-__all__ = ["EVENTS", "AGGREGATES", "REPLAYS", "KINDS", "SchemaError", "schema", "validate", "provenance",
-           "describe"]
+__all__ = ["EVENTS", "AGGREGATES", "REPLAYS", "KINDS", "SchemaError", "schema", "validate", "provenance", "describe"]
 
 #: Arrow type per column kind of ``pik_nb.read.frames`` (``object``: lists and maps, any Arrow type).
 _ARROW: dict[str, pa.DataType | None] = {
-    "str": pa.string(), "category": pa.dictionary(pa.int8(), pa.string()), "time": pa.timestamp("us", "UTC"),
-    "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "object": None,
+    "str": pa.string(),
+    "category": pa.dictionary(pa.int8(), pa.string()),
+    "time": pa.timestamp("us", "UTC"),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "object": None,
 }
 
 
 def _schema(columns: dict[str, str], kind: str) -> pa.Schema:
-    fields = [pa.field(name, _ARROW[column] or pa.null(), metadata={"pik_kind": column})
-              for name, column in columns.items()]
+    fields = [
+        pa.field(name, _ARROW[column] or pa.null(), metadata={"pik_kind": column}) for name, column in columns.items()
+    ]
     return pa.schema(fields, metadata={"pik_frame": kind})
 
 
@@ -100,8 +105,10 @@ def _check(frame: pd.DataFrame, field: pa.Field) -> str | None:
 _PANDAS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "str": ("a string", lambda d: isinstance(d, pd.StringDtype) or d == "object"),
     "category": ("a categorical", lambda d: isinstance(d, pd.CategoricalDtype)),
-    "time": ("datetime64[us, UTC]", lambda d: isinstance(d, pd.DatetimeTZDtype) and str(d.tz) == "UTC"
-             and d.unit == "us"),
+    "time": (
+        "datetime64[us, UTC]",
+        lambda d: isinstance(d, pd.DatetimeTZDtype) and str(d.tz) == "UTC" and d.unit == "us",
+    ),
     "int": ("int64", lambda d: d == "int64"),
     "float": ("float64", lambda d: d == "float64"),
     "bool": ("bool", lambda d: d == "bool"),
@@ -117,8 +124,12 @@ def provenance(frame: Any, kind: str, stack: str, /, **scope: Any) -> Any:
     {'entity_id': 'c-42'}
     """
     if isinstance(frame, pd.DataFrame):
-        frame.attrs["pik"] = {"kind": kind, "stack": stack, "scope": {k: _plain(v) for k, v in scope.items()},
-                              "loaded_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        frame.attrs["pik"] = {
+            "kind": kind,
+            "stack": stack,
+            "scope": {k: _plain(v) for k, v in scope.items()},
+            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
     return frame
 
 

@@ -24,8 +24,16 @@ from ._dynamodb import FastReader
 from ._s3 import ObjectReader
 
 # AWS's own endpoint hosts, per partition (botocore's endpoints.json: dnsSuffix / dualStackDnsSuffix).
-AWS_DNS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov",
-                    ".cloud.adc-e.uk", ".csp.hci.ic.gov", ".api.amazonwebservices.com.cn")
+AWS_DNS_SUFFIXES = (
+    ".amazonaws.com",
+    ".amazonaws.com.cn",
+    ".api.aws",
+    ".c2s.ic.gov",
+    ".sc2s.sgov.gov",
+    ".cloud.adc-e.uk",
+    ".csp.hci.ic.gov",
+    ".api.amazonwebservices.com.cn",
+)
 
 REQUIRED = ("raw_bucket_name", "events_table_name", "aggregates_table_name", "replays_table_name")
 
@@ -55,8 +63,10 @@ class Resources:
         missing = [name for name in REQUIRED if not outputs.get(name)]
         if missing:
             raise ConnectError(f"{origin} lacks {', '.join(missing)}")
-        return cls(**{k: v for k, v in outputs.items() if k in known},
-                   extra={k: v for k, v in outputs.items() if k not in known})
+        return cls(
+            **{k: v for k, v in outputs.items() if k in known},
+            extra={k: v for k, v in outputs.items() if k not in known},
+        )
 
 
 class Stack:
@@ -69,8 +79,16 @@ class Stack:
     ``fan_out``: parallel queries per load (default ``workers``, or 1 when DynamoDB is not AWS's own).
     """
 
-    def __init__(self, session: boto3.session.Session, resources: Resources, *, endpoint_url: str | None = None,
-                 sign_api: bool = True, workers: int = 32, fan_out: int | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        resources: Resources,
+        *,
+        endpoint_url: str | None = None,
+        sign_api: bool = True,
+        workers: int = 32,
+        fan_out: int | None = None,
+    ) -> None:
         self.session = session
         self.resources = resources
         self._endpoint_url = endpoint_url
@@ -112,8 +130,9 @@ class Stack:
         """The stack's boto3 client for ``service``, pooled for ``workers`` concurrent calls."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = make_client(self.session, service, endpoint_url=self._endpoint_url,
-                                                     pool=self.workers)
+                self._clients[service] = make_client(
+                    self.session, service, endpoint_url=self._endpoint_url, pool=self.workers
+                )
             return self._clients[service]
 
     @cached_property
@@ -124,7 +143,9 @@ class Stack:
     @cached_property
     def documents(self) -> ObjectReader:
         """The raw bucket (raw objects, quarantine, manifests) by signed GET: ``read(key)`` -> bytes or None."""
-        return ObjectReader(self.session, self.client("s3"), self.resources.raw_bucket_name, max_connections=self.workers)
+        return ObjectReader(
+            self.session, self.client("s3"), self.resources.raw_bucket_name, max_connections=self.workers
+        )
 
     @property
     def api(self) -> ApiClient:

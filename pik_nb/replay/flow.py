@@ -125,14 +125,17 @@ class ReplayFlow:
         if self.previewed == scope and self.preview_run is not None and not self.preview_run["matched"]:
             raise FlowError("The preview matched nothing: there is nothing to replay in this scope.")
         if self.previewed == scope and self.preview_run is not None and not to_send(self.preview_run):
-            raise FlowError(f"{self.destination()} already has all {self.preview_run['matched']} events of this "
-                            "scope: nothing to send (resend sends them again).")
+            raise FlowError(
+                f"{self.destination()} already has all {self.preview_run['matched']} events of this "
+                "scope: nothing to send (resend sends them again)."
+            )
         if not self.can_replay(scope):
             raise FlowError("Preview this scope first: the replay must match what you previewed.")
         if self.needs_confirmation() and not confirmed:
             if scope.external:
-                raise FlowError(f"{to_send(self.preview_run)} events would go to {self.destination()}: "
-                                "tick 'I confirm' first.")
+                raise FlowError(
+                    f"{to_send(self.preview_run)} events would go to {self.destination()}: tick 'I confirm' first."
+                )
             raise FlowError(f"{to_send(self.preview_run)} events exceed {self.confirm_above}: tick 'I confirm' first.")
         if self.run is None:
             self._dlq_baseline = self._depth(self.kit.resources.replay_dead_letter_queue_url)[0]
@@ -165,8 +168,13 @@ class ReplayFlow:
         if self.previewed.entity_id:
             entities = [self.previewed.entity_id]
         else:
-            events = self.kit.events(source=self.previewed.source, event_type=self.previewed.event_type,
-                                     start=self.previewed.start, end=self.previewed.end, progress=False)
+            events = self.kit.events(
+                source=self.previewed.source,
+                event_type=self.previewed.event_type,
+                start=self.previewed.start,
+                end=self.previewed.end,
+                progress=False,
+            )
             entities = sorted(events["entity_id"].astype(str).unique())[:max_entities]
         start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
         diffs = []
@@ -181,6 +189,7 @@ class ReplayFlow:
         if not url:
             return 0, 0
         attributes = self.kit.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -25,26 +25,53 @@ if TYPE_CHECKING:
 
     from ..kit import Kit
 
-TARGET_KINDS = [("the stack's processor", ""), ("SQS queue", "sqs"), ("EventBridge bus", "eventbridge"),
-                ("Kinesis stream", "kinesis"), ("HTTP endpoint", "http")]
-_BAR = ('<tr><td class="pik-day">{day}</td><td style="width:60%"><div style="background:#4c72b0;height:12px;'
-        'width:{pct:.1f}%"></div></td><td class="pik-day-count">{count}</td></tr>')
+TARGET_KINDS = [
+    ("the stack's processor", ""),
+    ("SQS queue", "sqs"),
+    ("EventBridge bus", "eventbridge"),
+    ("Kinesis stream", "kinesis"),
+    ("HTTP endpoint", "http"),
+]
+_BAR = (
+    '<tr><td class="pik-day">{day}</td><td style="width:60%"><div style="background:#4c72b0;height:12px;'
+    'width:{pct:.1f}%"></div></td><td class="pik-day-count">{count}</td></tr>'
+)
 
 
-def replay_widget(kit: Kit, *, entity_id: str | None = None, source: str | None = None,
-                  event_type: str | None = None, start: Any = "", end: Any = "", confirm_above: int = 1000,
-                  metric: str = "count", poll_seconds: float = 1.0, timeout_seconds: float = 300.0) -> w.VBox:
+def replay_widget(
+    kit: Kit,
+    *,
+    entity_id: str | None = None,
+    source: str | None = None,
+    event_type: str | None = None,
+    start: Any = "",
+    end: Any = "",
+    confirm_above: int = 1000,
+    metric: str = "count",
+    poll_seconds: float = 1.0,
+    timeout_seconds: float = 300.0,
+) -> w.VBox:
     """The click-to-replay widget, prefilled with a scope.
 
     >>> replay_widget(kit, entity_id="customer-42", start="2026-11-20T00:00:00Z", end="2026-11-21T00:00:00Z")
     """
-    return ReplayWidget(ReplayFlow(kit, confirm_above=confirm_above), entity_id=entity_id, source=source,
-                        event_type=event_type, start=str(start), end=str(end), metric=metric,
-                        poll_seconds=poll_seconds, timeout_seconds=timeout_seconds).box
+    return ReplayWidget(
+        ReplayFlow(kit, confirm_above=confirm_above),
+        entity_id=entity_id,
+        source=source,
+        event_type=event_type,
+        start=str(start),
+        end=str(end),
+        metric=metric,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    ).box
 
 
-STATIC_NOTE = ("Replay widget (preview, then replay): run this cell in JupyterLab to use it; a saved or "
-               "exported notebook only shows it.")
+STATIC_NOTE = (
+    "Replay widget (preview, then replay): run this cell in JupyterLab to use it; a saved or "
+    "exported notebook only shows it."
+)
 
 
 @cache
@@ -63,8 +90,19 @@ def _box_class() -> type:
 class ReplayWidget:
     """Controls and displays; ``box`` is what a notebook shows."""
 
-    def __init__(self, flow: ReplayFlow, *, entity_id: str | None, source: str | None, event_type: str | None,
-                 start: str, end: str, metric: str, poll_seconds: float, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        flow: ReplayFlow,
+        *,
+        entity_id: str | None,
+        source: str | None,
+        event_type: str | None,
+        start: str,
+        end: str,
+        metric: str,
+        poll_seconds: float,
+        timeout_seconds: float,
+    ) -> None:
         import ipywidgets as w  # on first use: importing pik_nb stays free of the widget stack
 
         self.flow, self.metric = flow, metric
@@ -76,25 +114,34 @@ class ReplayWidget:
         self.start = text("start", start)
         self.end = text("end", end)
         self.duplicates = w.Checkbox(value=False, description="include duplicates")
-        self.target_kind = w.Dropdown(options=TARGET_KINDS, value="", description="send to",
-                                      style={"description_width": "90px"})
+        self.target_kind = w.Dropdown(
+            options=TARGET_KINDS, value="", description="send to", style={"description_width": "90px"}
+        )
         self.target_kind.add_class("pik-target-kind")
         self.target_address = text("address", "")
         self.target_address.placeholder = "queue URL, bus name or ARN, stream ARN, URL"
         self.target_address.add_class("pik-target-address")
-        self.rate = w.BoundedFloatText(value=0, min=0, max=1000, description="events/s", style={"description_width": "90px"})
+        self.rate = w.BoundedFloatText(
+            value=0, min=0, max=1000, description="events/s", style={"description_width": "90px"}
+        )
         self.rate.add_class("pik-rate")
-        self.resend = w.Checkbox(value=False, description="send again what the target already has",
-                                 layout=w.Layout(width="auto", display="none"))  # shown for an external target
+        self.resend = w.Checkbox(
+            value=False,
+            description="send again what the target already has",
+            layout=w.Layout(width="auto", display="none"),
+        )  # shown for an external target
         self.resend.add_class("pik-resend")
         self.preview_button = w.Button(description="Preview", button_style="info", icon="search")
         self.replay_button = w.Button(description="Replay", button_style="danger", icon="play", disabled=True)
-        self.confirm = w.Checkbox(value=False, description="I confirm this replay", layout=w.Layout(display="none",
-                                                                                                     width="auto"))
+        self.confirm = w.Checkbox(
+            value=False, description="I confirm this replay", layout=w.Layout(display="none", width="auto")
+        )
         self.confirm.add_class("pik-confirm")
         self.status = self._html("pik-status")
         self.preview_view = self._html("pik-preview")
-        self.progress_bar = w.IntProgress(value=0, min=0, max=1, description="processed", layout=w.Layout(display="none"))
+        self.progress_bar = w.IntProgress(
+            value=0, min=0, max=1, description="processed", layout=w.Layout(display="none")
+        )
         self.progress_view = self._html("pik-progress")
         self.result_view = self._html("pik-result")
         self.box = self._wired_box()
@@ -105,14 +152,42 @@ class ReplayWidget:
 
         self.preview_button.on_click(self._guard(self._on_preview))
         self.replay_button.on_click(self._guard(self._on_replay))
-        for control in (self.entity, self.source, self.event_type, self.start, self.end, self.duplicates,
-                        self.target_kind, self.target_address, self.rate, self.resend):
+        for control in (
+            self.entity,
+            self.source,
+            self.event_type,
+            self.start,
+            self.end,
+            self.duplicates,
+            self.target_kind,
+            self.target_address,
+            self.rate,
+            self.resend,
+        ):
             control.observe(lambda _change: self._sync_buttons(), names="value")
-        scope_box = w.VBox([self.entity, w.HBox([self.source, self.event_type]), w.HBox([self.start, self.end]), self.duplicates,
-                            w.HBox([self.target_kind, self.target_address]), w.HBox([self.rate, self.resend])])
+        scope_box = w.VBox(
+            [
+                self.entity,
+                w.HBox([self.source, self.event_type]),
+                w.HBox([self.start, self.end]),
+                self.duplicates,
+                w.HBox([self.target_kind, self.target_address]),
+                w.HBox([self.rate, self.resend]),
+            ]
+        )
         buttons = w.HBox([self.preview_button, self.replay_button, self.confirm])
-        box = _box_class()([w.HTML("<h3>Replay</h3>"), scope_box, buttons, self.status, self.preview_view,
-                            self.progress_bar, self.progress_view, self.result_view])
+        box = _box_class()(
+            [
+                w.HTML("<h3>Replay</h3>"),
+                scope_box,
+                buttons,
+                self.status,
+                self.preview_view,
+                self.progress_bar,
+                self.progress_view,
+                self.result_view,
+            ]
+        )
         box.add_class("pik-replay-widget")
         return box
 
@@ -127,20 +202,28 @@ class ReplayWidget:
     def scope(self) -> Scope:
         value = lambda control: control.value.strip() or None  # noqa: E731
         kind = self.target_kind.value
-        return Scope(start=self.start.value.strip(), end=self.end.value.strip(), entity_id=value(self.entity),
-                     source=value(self.source), event_type=value(self.event_type),
-                     include_duplicates=self.duplicates.value,
-                     target={kind: self.target_address.value.strip()} if kind else None,
-                     rate_per_second=self.rate.value or None, resend=bool(kind) and self.resend.value)
+        return Scope(
+            start=self.start.value.strip(),
+            end=self.end.value.strip(),
+            entity_id=value(self.entity),
+            source=value(self.source),
+            event_type=value(self.event_type),
+            include_duplicates=self.duplicates.value,
+            target={kind: self.target_address.value.strip()} if kind else None,
+            rate_per_second=self.rate.value or None,
+            resend=bool(kind) and self.resend.value,
+        )
 
     def _guard(self, action: Callable[[], None]) -> Callable[[Any], None]:
         """Run a click handler; any error becomes one readable line in the widget."""
+
         def handler(_button: Any) -> None:
             try:
                 action()
             except Exception as exc:  # shown to the person, never as a traceback
                 self._say(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FlowError) else str(exc), error=True)
                 self._sync_buttons()
+
         return handler
 
     def _say(self, message: str, *, error: bool = False) -> None:
@@ -155,8 +238,9 @@ class ReplayWidget:
         asked = ready and self.flow.needs_confirmation()
         self.confirm.layout.display = "" if asked else "none"
         if asked:
-            self.confirm.description = (f"I confirm sending {to_send(self.flow.preview_run)} events to "
-                                        f"{self.flow.destination()}")
+            self.confirm.description = (
+                f"I confirm sending {to_send(self.flow.preview_run)} events to {self.flow.destination()}"
+            )
 
     def _check_times(self) -> None:
         """Bad dates are refused with the CLI's sentence (``pik.core.timefmt.parse_bound``), before any request."""
@@ -177,17 +261,27 @@ class ReplayWidget:
         self.preview_view.value = _preview_html(run)
         self.result_view.value = self.progress_view.value = ""
         if run["matched"] and not to_send(run):
-            self._say(f"Dry run {run['replay_id']}: {run.get('target')} already has all {run['matched']} events of "
-                      "this scope, so Replay stays disabled; tick 'send again' to resend them.", error=True)
+            self._say(
+                f"Dry run {run['replay_id']}: {run.get('target')} already has all {run['matched']} events of "
+                "this scope, so Replay stays disabled; tick 'send again' to resend them.",
+                error=True,
+            )
         elif run["matched"]:
             impact = run.get("impact")
             change = "" if impact is None else f" (aggregate values changed: {impact.attrs.get('changed', 0)})"
-            lacking = "" if to_send(run) == run["matched"] else f" ({run['matched']} matched; the target has the others)"
-            self._say(f"Dry run {run['replay_id']}: {to_send(run)} events would be replayed{lacking}{change}. "
-                      "Nothing was sent.")
+            lacking = (
+                "" if to_send(run) == run["matched"] else f" ({run['matched']} matched; the target has the others)"
+            )
+            self._say(
+                f"Dry run {run['replay_id']}: {to_send(run)} events would be replayed{lacking}{change}. "
+                "Nothing was sent."
+            )
         else:
-            self._say(f"Nothing matched: no events of this scope in the window ({run['scanned']} scanned), so "
-                      "Replay stays disabled. Check the entity or source/type and the window.", error=True)
+            self._say(
+                f"Nothing matched: no events of this scope in the window ({run['scanned']} scanned), so "
+                "Replay stays disabled. Check the entity or source/type and the window.",
+                error=True,
+            )
         self._sync_buttons()
 
     def _on_replay(self) -> None:
@@ -195,9 +289,11 @@ class ReplayWidget:
         scope = self.scope()
         run = self.flow.replay(scope, confirmed=self.confirm.value)
         skipped = f"; skipped {run['skipped']} the target already had" if run.get("skipped") else ""
-        self._say(f"Replay {run['replay_id']} sent {run['sent']} messages to {run.get('target')} ({run['status']}"
-                  + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "")
-                  + f"{skipped}).")
+        self._say(
+            f"Replay {run['replay_id']} sent {run['sent']} messages to {run.get('target')} ({run['status']}"
+            + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "")
+            + f"{skipped})."
+        )
         self.progress_view.value = _delivered_html(self.flow.delivered())
         if scope.external:  # delivered synchronously: the counts are the progress; no processor, no diff
             return
@@ -219,8 +315,10 @@ class ReplayWidget:
                     return
                 time.sleep(self.poll_seconds)  # UI polling interval
             self.result_view.value = _diffs_html(self.flow.diffs(self.metric))
-            self._say(f"Replay {self.flow.run['replay_id']} processed: {progress.processed} messages, "
-                      f"{progress.dead_lettered} in the DLQ.")
+            self._say(
+                f"Replay {self.flow.run['replay_id']} processed: {progress.processed} messages, "
+                f"{progress.dead_lettered} in the DLQ."
+            )
         except Exception as exc:  # the thread must report, not die silently
             self._say(f"{type(exc).__name__}: {exc}", error=True)
 
@@ -228,7 +326,8 @@ class ReplayWidget:
         self.progress_bar.value = min(progress.processed, self.progress_bar.max)
         self.progress_view.value = _delivered_html(self.flow.delivered()) + (
             f'<span class="pik-sent">sent {progress.sent}</span> · <span class="pik-processed">processed '
-            f'{progress.processed}</span> · <span class="pik-dlq">DLQ {progress.dead_lettered}</span>')
+            f'{progress.processed}</span> · <span class="pik-dlq">DLQ {progress.dead_lettered}</span>'
+        )
 
 
 def _preview_html(run: dict) -> str:
@@ -238,13 +337,15 @@ def _preview_html(run: dict) -> str:
     samples = ", ".join(f"<code>{html.escape(e[:12])}…</code>" for e in run.get("sample_event_ids") or [])
     rate = (run.get("request") or {}).get("rate_per_second")
     pace = f" at most {rate:g} events/s" if rate else " unpaced"
-    return (f'<div><b>matched</b> <span class="pik-matched">{run["matched"]}</span> of '
-            f'<span class="pik-scanned">{run["scanned"]}</span> scanned; would send '
-            f'<span class="pik-would-send">{to_send(run)}</span> to '
-            f'<span class="pik-target">{html.escape(run.get("target") or "replay_queue")}</span>{pace}</div>'
-            + _already_html(run)
-            + f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>'
-            + _impact_html(run.get("impact")))
+    return (
+        f'<div><b>matched</b> <span class="pik-matched">{run["matched"]}</span> of '
+        f'<span class="pik-scanned">{run["scanned"]}</span> scanned; would send '
+        f'<span class="pik-would-send">{to_send(run)}</span> to '
+        f'<span class="pik-target">{html.escape(run.get("target") or "replay_queue")}</span>{pace}</div>'
+        + _already_html(run)
+        + f'<table class="pik-by-day">{bars}</table><div>sample events: {samples or "none"}</div>'
+        + _impact_html(run.get("impact"))
+    )
 
 
 def _already_html(run: dict) -> str:
@@ -256,13 +357,20 @@ def _already_html(run: dict) -> str:
     target = html.escape(run.get("target") or "")
     if not seen.get("count"):
         return f'<div class="pik-already">already delivered to {target}: <span class="pik-already-count">0</span></div>'
-    runs = ", ".join(f"{html.escape(r['replay_id'])} ({r['count']}, last at {html.escape(r['last_at'])})"
-                     for r in seen.get("runs", []))
+    runs = ", ".join(
+        f"{html.escape(r['replay_id'])} ({r['count']}, last at {html.escape(r['last_at'])})"
+        for r in seen.get("runs", [])
+    )
     runs += f" and {seen['other_runs']} by other runs" if seen.get("other_runs") else ""
-    then = ("<b>resend</b>: Replay sends them again" if (run.get("request") or {}).get("resend") else
-            "an external target is sent only what it lacks: Replay skips them")
-    return (f'<div class="pik-already">already delivered to {target}: <span class="pik-already-count">'
-            f'{seen["count"]}</span> of the {run["matched"]} selected events, by {runs}; {then}</div>')
+    then = (
+        "<b>resend</b>: Replay sends them again"
+        if (run.get("request") or {}).get("resend")
+        else "an external target is sent only what it lacks: Replay skips them"
+    )
+    return (
+        f'<div class="pik-already">already delivered to {target}: <span class="pik-already-count">'
+        f"{seen['count']}</span> of the {run['matched']} selected events, by {runs}; {then}</div>"
+    )
 
 
 IMPACT_SHOWN = 20  # changed (entity, day, metric) rows in the table; run["impact"] has them all
@@ -274,21 +382,35 @@ def _impact_html(impact: Any) -> str:
         return ""
     info, changed = impact.attrs, impact[impact["changed"]]
     days = len(changed[["entity_id", "day"]].drop_duplicates())
-    head = (f'<div class="pik-impact-summary"><b>impact on aggregates</b> (the processor\'s recompute): '
-            f'metric values changed <span class="pik-impact-changed">{info.get("changed", 0)}</span> (in {days} of '
-            f'{info.get("entity_days", 0)} entity-days), events entering or leaving {info.get("events_total", 0)}</div>')
+    head = (
+        f'<div class="pik-impact-summary"><b>impact on aggregates</b> (the processor\'s recompute): '
+        f'metric values changed <span class="pik-impact-changed">{info.get("changed", 0)}</span> (in {days} of '
+        f"{info.get('entity_days', 0)} entity-days), events entering or leaving {info.get('events_total', 0)}</div>"
+    )
     if changed.empty:
-        return head + ('<div class="pik-impact-none">No aggregate would change: the inputs and the code are '
-                       'those of the latest versions.</div>')
+        return head + (
+            '<div class="pik-impact-none">No aggregate would change: the inputs and the code are '
+            "those of the latest versions.</div>"
+        )
     cells = ("entity_id", "day", "metric", "now", "after", "delta", "version", "entering")
-    rows = "".join("<tr>" + "".join(f'<td class="pik-impact-{name}">{html.escape(_cell(row, name))}</td>'
-                                    for name in cells) + "</tr>"
-                   for row in changed.head(IMPACT_SHOWN).to_dict(orient="records"))
-    more = (f'<div class="pik-impact-more">{len(changed) - IMPACT_SHOWN} more changes in run["impact"]</div>'
-            if len(changed) > IMPACT_SHOWN else "")
-    partial = ("" if info.get("complete", True) else '<div class="pik-impact-incomplete">Incomplete preview: '
-               f'{info.get("not_previewed", 0)} entity-days beyond its bound, {len(info.get("pending") or [])} '
-               'not reached in time; narrow the scope for an exact preview.</div>')
+    rows = "".join(
+        "<tr>"
+        + "".join(f'<td class="pik-impact-{name}">{html.escape(_cell(row, name))}</td>' for name in cells)
+        + "</tr>"
+        for row in changed.head(IMPACT_SHOWN).to_dict(orient="records")
+    )
+    more = (
+        f'<div class="pik-impact-more">{len(changed) - IMPACT_SHOWN} more changes in run["impact"]</div>'
+        if len(changed) > IMPACT_SHOWN
+        else ""
+    )
+    partial = (
+        ""
+        if info.get("complete", True)
+        else '<div class="pik-impact-incomplete">Incomplete preview: '
+        f"{info.get('not_previewed', 0)} entity-days beyond its bound, {len(info.get('pending') or [])} "
+        "not reached in time; narrow the scope for an exact preview.</div>"
+    )
     header = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in cells)
     return head + f'<table class="pik-impact"><tr>{header}</tr>{rows}</table>' + more + partial
 
@@ -306,18 +428,24 @@ def _cell(row: dict, name: str) -> str:
 
 
 def _delivered_html(counts: dict) -> str:
-    rows = "".join(f'<tr><td class="pik-target-name">{html.escape(name)}</td><td class="pik-target-sent">{c["sent"]}</td>'
-                   f'<td class="pik-target-failed">{c["failed"]}</td><td class="pik-target-retried">{c["retried"]}</td>'
-                   f'<td class="pik-target-skipped">{c.get("skipped", 0)}</td></tr>'
-                   for name, c in counts.items())
-    return (f'<table class="pik-target-counts"><tr><th>target</th><th>sent</th><th>failed</th><th>retried</th>'
-            '<th title="already delivered to this target: not sent again">skipped</th></tr>'
-            f'{rows}</table>')
+    rows = "".join(
+        f'<tr><td class="pik-target-name">{html.escape(name)}</td><td class="pik-target-sent">{c["sent"]}</td>'
+        f'<td class="pik-target-failed">{c["failed"]}</td><td class="pik-target-retried">{c["retried"]}</td>'
+        f'<td class="pik-target-skipped">{c.get("skipped", 0)}</td></tr>'
+        for name, c in counts.items()
+    )
+    return (
+        f'<table class="pik-target-counts"><tr><th>target</th><th>sent</th><th>failed</th><th>retried</th>'
+        '<th title="already delivered to this target: not sent again">skipped</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _diffs_html(diffs: list[Any]) -> str:
     if not diffs:
-        return ('<div class="pik-no-diff">No new version; inputs unchanged: the aggregates already counted '
-                'exactly these events.</div>')
+        return (
+            '<div class="pik-no-diff">No new version; inputs unchanged: the aggregates already counted '
+            "exactly these events.</div>"
+        )
     parts = [d._repr_html_() if hasattr(d, "_repr_html_") else f"<pre>{html.escape(str(d))}</pre>" for d in diffs]
     return "<h4>Aggregate changes</h4>" + "".join(parts)

@@ -9,5 +9,15 @@ archive it reads (``archive``), the query text for both dialects (``queries``, a
 from . import analyses, archive, dashboard, dialect, engine, queries
 from .engine import VIEWS, local_connection, run, sql
 
-__all__ = ["sql", "run", "local_connection", "VIEWS", "engine", "archive", "queries", "analyses", "dashboard",
-           "dialect"]
+__all__ = [
+    "sql",
+    "run",
+    "local_connection",
+    "VIEWS",
+    "engine",
+    "archive",
+    "queries",
+    "analyses",
+    "dashboard",
+    "dialect",
+]

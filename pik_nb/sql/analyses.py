@@ -27,8 +27,14 @@ Sql = Callable[[str], pd.DataFrame]
 _DAY = pd.Timedelta(days=1)
 
 
-def lateness(sql: Sql, by: str | Sequence[str] = "source", *, threshold: str | pd.Timedelta = "1h",
-             where: str = "TRUE", dialect: str | None = None) -> pd.DataFrame:
+def lateness(
+    sql: Sql,
+    by: str | Sequence[str] = "source",
+    *,
+    threshold: str | pd.Timedelta = "1h",
+    where: str = "TRUE",
+    dialect: str | None = None,
+) -> pd.DataFrame:
     """``pik_nb.lateness(events, by=by, threshold=threshold)`` over every first arrival in ``where``.
 
     >>> lateness(kit.sql, by="source").loc["checkout", "p99_ms"]
@@ -54,8 +60,9 @@ def duplicates_per_source(sql: Sql, *, where: str = "TRUE") -> pd.DataFrame:
     return frame.astype({"source": "str", "event_type": "str", **ints, "duplicate_rate": "float64"})
 
 
-def gaps_daily(sql: Sql, *, by: str = "entity_id", per_stream: bool = True, where: str = "TRUE",
-               dialect: str | None = None) -> pd.DataFrame:
+def gaps_daily(
+    sql: Sql, *, by: str = "entity_id", per_stream: bool = True, where: str = "TRUE", dialect: str | None = None
+) -> pd.DataFrame:
     """``pik_nb.gaps(events, freq="1D", by=by)`` (without aggregates or rejected requests) over
     every attempt in ``where``: one row per missing day of a stream (``by``, source, event_type,
     then ``GAP_COLUMNS``; ``per_stream=False``: per ``by`` alone), ``never_arrived`` or ``only_duplicates``.
@@ -67,14 +74,18 @@ def gaps_daily(sql: Sql, *, by: str = "entity_id", per_stream: bool = True, wher
     frame = sql(queries_sql.gaps_daily(where=where, by=by, per_stream=per_stream, dialect=spoken))
     window = (pd.to_datetime(frame["day"].astype("int64") * _DAY.value, utc=True)).astype("datetime64[us, UTC]")
     repeats = frame["repeats"].astype("int64").to_numpy()
-    result = pd.DataFrame({
-        **{k: frame[k].astype("str") for k in keys},
-        "window": window,
-        "window_end": window + pd.Timedelta(_DAY.value),  # as gaps() does: an integer step in ns
-        "gap_class": pd.Categorical(np.where(repeats > 0, "only_duplicates", "never_arrived"), categories=GAP_CLASSES),
-        "cadence": pd.to_timedelta(frame["cadence"].astype("int64") * _DAY.value),
-        "late_arrivals": np.zeros(len(frame), "int64"),
-        "repeats": repeats,
-        "rejected": np.zeros(len(frame), "int64"),
-    })
+    result = pd.DataFrame(
+        {
+            **{k: frame[k].astype("str") for k in keys},
+            "window": window,
+            "window_end": window + pd.Timedelta(_DAY.value),  # as gaps() does: an integer step in ns
+            "gap_class": pd.Categorical(
+                np.where(repeats > 0, "only_duplicates", "never_arrived"), categories=GAP_CLASSES
+            ),
+            "cadence": pd.to_timedelta(frame["cadence"].astype("int64") * _DAY.value),
+            "late_arrivals": np.zeros(len(frame), "int64"),
+            "repeats": repeats,
+            "rejected": np.zeros(len(frame), "int64"),
+        }
+    )
     return result[[*keys, *GAP_COLUMNS]].reset_index(drop=True)

@@ -54,19 +54,36 @@ def compactor(stack: Stack, *, settle: str | timedelta = "60s") -> Compactor:
     except ValueError as exc:
         raise ScopeError(f"settle={settle!r}: not a duration (e.g. '60s')") from exc
     if delay < timedelta(0):
-        raise ScopeError(f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
-                         "negative settle puts it in the future and skips attempts recorded after the run)")
+        raise ScopeError(
+            f"settle={settle!r}: must be zero or more (rule: the watermark is now - settle; a "
+            "negative settle puts it in the future and skips attempts recorded after the run)"
+        )
     database = stack.resources.extra.get("athena_database")  # Athena's tables: register what is compacted
-    return Compactor(index=EventIndex(table, client=dynamodb), documents=DocumentStore(bucket, client=s3),
-                     archive=ArchiveBucket(bucket, client=s3),
-                     feed=RecordedFeed(table, client=dynamodb, segments=1),
-                     lease=CompactionLease(table, client=dynamodb), encode=parquet.encode,
-                     decode=parquet.decode, now=now, settle=delay, holder=f"kit-{uuid.uuid4().hex[:12]}",
-                     catalog=GlueCatalog(database, client=stack.client("glue")) if database else None)
+    return Compactor(
+        index=EventIndex(table, client=dynamodb),
+        documents=DocumentStore(bucket, client=s3),
+        archive=ArchiveBucket(bucket, client=s3),
+        feed=RecordedFeed(table, client=dynamodb, segments=1),
+        lease=CompactionLease(table, client=dynamodb),
+        encode=parquet.encode,
+        decode=parquet.decode,
+        now=now,
+        settle=delay,
+        holder=f"kit-{uuid.uuid4().hex[:12]}",
+        catalog=GlueCatalog(database, client=stack.client("glue")) if database else None,
+    )
 
 
-def compact(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
-            end: Time | None = None, everything: bool = False, settle: str | timedelta = "60s") -> dict:
+def compact(
+    stack: Stack,
+    *,
+    source: str | None = None,
+    event_type: str | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
+    everything: bool = False,
+    settle: str | timedelta = "60s",
+) -> dict:
     """Compact partitions touched since the watermark (and advance it); or the partitions of
     ``source``/``event_type`` on the days of ``[start, end)``; or, ``everything=True``, every
     partition that has attempts. See ``Kit.compact``."""
@@ -121,17 +138,28 @@ def datasets(parts: Parts, filesystem: pafs.FileSystem) -> list[ds.Dataset]:
         schema = parquet.schema(dict(columns))
         for name in curated.PARTITION_COLUMNS:
             schema = schema.append(pa.field(name, pa.string()))
-        result.append(ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem,
-                                 partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
-                                 partition_base_dir=parts.base))
+        result.append(
+            ds.dataset(
+                paths,
+                schema=schema,
+                format="parquet",
+                filesystem=filesystem,
+                partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
+                partition_base_dir=parts.base,
+            )
+        )
     return result
 
 
 def filesystem(stack: Stack) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem with the stack's credentials, at the endpoint boto3 resolved for S3."""
     credentials = stack.session.get_credentials().get_frozen_credentials()
-    options: dict[str, Any] = {"access_key": credentials.access_key, "secret_key": credentials.secret_key,
-                               "session_token": credentials.token, "region": stack.session.region_name or "us-east-1"}
+    options: dict[str, Any] = {
+        "access_key": credentials.access_key,
+        "secret_key": credentials.secret_key,
+        "session_token": credentials.token,
+        "region": stack.session.region_name or "us-east-1",
+    }
     endpoint = stack.endpoint("s3")  # the local stack's, or AWS_ENDPOINT_URL_S3 / a profile's (SDK rules)
     if endpoint:
         scheme, _, host = endpoint.partition("://")
@@ -168,15 +196,27 @@ def fresh_events(stack: Stack, attempts: pa.Table) -> pa.Table:
             continue  # metadata without raw: pik reconcile reports it
         row = curated.event_row(_key_times(item), raw)
         rows.append({**row, **{name: item[name] for name in curated.PARTITION_COLUMNS}})
-    columns = {**curated.EVENT_COLUMNS, **curated.payload_kinds(rows), curated.PAYLOAD: "text",
-               **{name: "text" for name in curated.PARTITION_COLUMNS}}
+    columns = {
+        **curated.EVENT_COLUMNS,
+        **curated.payload_kinds(rows),
+        curated.PAYLOAD: "text",
+        **{name: "text" for name in curated.PARTITION_COLUMNS},
+    }
     return parquet.table(rows, columns)
 
 
 def _key_times(row: dict) -> dict:
     """A frame row back to item values: times as key-time strings, missing values as None."""
-    return {name: (None if _missing(value) else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                   if isinstance(value, datetime) else value) for name, value in row.items()}
+    return {
+        name: (
+            None
+            if _missing(value)
+            else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if isinstance(value, datetime)
+            else value
+        )
+        for name, value in row.items()
+    }
 
 
 def _missing(value: Any) -> bool:

@@ -26,8 +26,7 @@ from .._times import Time, utc
 from .queries import literal, scope
 
 #: Windows the SQL path groups by, as ``date_trunc`` units and SQL intervals.
-UNITS = {pd.Timedelta(days=1): ("day", "INTERVAL '1' DAY"),
-         pd.Timedelta(hours=1): ("hour", "INTERVAL '1' HOUR")}
+UNITS = {pd.Timedelta(days=1): ("day", "INTERVAL '1' DAY"), pd.Timedelta(hours=1): ("hour", "INTERVAL '1' HOUR")}
 #: How far outside the dashboard's windows an arrival's event time may lie and still arrive inside them
 #: (late arrivals dated before, events dated ahead by clock skew after).
 SLACK_BEFORE, SLACK_AFTER = pd.Timedelta(days=3), pd.Timedelta(days=1)
@@ -43,19 +42,30 @@ def unit(freq: str) -> tuple[str, str]:
     return UNITS[pd.Timedelta(freq)]
 
 
-def _attempts(source: str | None, event_type: str | None, entity_id: str | None, start: Time, end: Time,
-              field: str | None, statuses: tuple[str, ...]) -> str:
+def _attempts(
+    source: str | None,
+    event_type: str | None,
+    entity_id: str | None,
+    start: Time,
+    end: Time,
+    field: str | None,
+    statuses: tuple[str, ...],
+) -> str:
     """CTEs ending in ``a``: the attempts in scope with ``value`` (1, or the event's payload ``field``)."""
     near = dict(start=utc(start) - SLACK_BEFORE, end=utc(end) + SLACK_AFTER)
     where = scope(source=source, event_type=event_type, entity_id=entity_id, **near)
     listed = ", ".join(literal(s) for s in statuses)
-    head = (f"a0 AS (\n  SELECT status, entity_id, event_id, event_time, ingest_time, s3_key FROM attempts\n"
-            f"  WHERE {where} AND status IN ({listed})\n)")
+    head = (
+        f"a0 AS (\n  SELECT status, entity_id, event_id, event_time, ingest_time, s3_key FROM attempts\n"
+        f"  WHERE {where} AND status IN ({listed})\n)"
+    )
     if field is None:
         return head + ", a AS (SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0)"
-    return (head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}),\n"
-            "a AS (SELECT a0.*, CAST(e0.v AS DOUBLE) AS value\n"
-            "      FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id)")
+    return (
+        head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}),\n"
+        "a AS (SELECT a0.*, CAST(e0.v AS DOUBLE) AS value\n"
+        "      FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id)"
+    )
 
 
 def _kinds(freq: str) -> str:
@@ -68,8 +78,18 @@ def _kinds(freq: str) -> str:
   FROM a"""
 
 
-def cells(source: str | None, event_type: str | None, entity_id: str | None, start: Time, end: Time, *,
-          field: str | None = None, freq: str = "1D", conflicts: bool = True, by_entity: bool = True) -> str:
+def cells(
+    source: str | None,
+    event_type: str | None,
+    entity_id: str | None,
+    start: Time,
+    end: Time,
+    *,
+    field: str | None = None,
+    freq: str = "1D",
+    conflicts: bool = True,
+    by_entity: bool = True,
+) -> str:
     """``pik_nb.investigate.dashboard.cells`` of the accepted, duplicate (and, for a count, conflict)
     attempts whose event time lies near ``[start, end)``; ``field``: sum that payload field of the event.
     ``by_entity=False`` (a dashboard of the whole stream) leaves the entity out of the cells: a few
@@ -85,8 +105,17 @@ SELECT kind,{" entity_id," if by_entity else ""} win, arrival_win,
 FROM k GROUP BY {"1, 2, 3, 4, 5" if by_entity else "1, 2, 3, 4"}"""
 
 
-def arrivals(source: str | None, event_type: str | None, entity_id: str | None, start: Time, end: Time, *,
-             field: str | None = None, freq: str = "1D", conflicts: bool = True) -> str:
+def arrivals(
+    source: str | None,
+    event_type: str | None,
+    entity_id: str | None,
+    start: Time,
+    end: Time,
+    *,
+    field: str | None = None,
+    freq: str = "1D",
+    conflicts: bool = True,
+) -> str:
     """The attempts behind the window ``[start, end)``: dated in it, or arriving in it."""
     statuses = (ACCEPTED, DUPLICATE, CONFLICT) if conflicts else (ACCEPTED, DUPLICATE)
     low, high = literal(utc(start)), literal(utc(end))
@@ -101,13 +130,17 @@ ORDER BY event_time, ingest_time"""
 
 def selected(where: str, field: str | None) -> str:
     """The ACCEPTED events ``where`` selects (a replay run's scope), with the value a sum would add."""
-    head = (f"WITH a0 AS (SELECT event_id, entity_id, event_time, s3_key FROM attempts "
-            f"WHERE status = '{ACCEPTED}' AND ({where}))")
+    head = (
+        f"WITH a0 AS (SELECT event_id, entity_id, event_time, s3_key FROM attempts "
+        f"WHERE status = '{ACCEPTED}' AND ({where}))"
+    )
     if field is None:
         return head + " SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0"
-    return (head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}) "
-            "SELECT a0.*, coalesce(CAST(e0.v AS DOUBLE), 0) AS value "
-            "FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id")
+    return (
+        head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}) "
+        "SELECT a0.*, coalesce(CAST(e0.v AS DOUBLE), 0) AS value "
+        "FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id"
+    )
 
 
 def typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -117,8 +150,7 @@ def typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
         frame.insert(1, "entity_id", "")
     for name in ("window", "arrival_window"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
-    return frame.astype({"kind": "str", "entity_id": "str", "delay": "int64", "n": "int64",
-                         "total": "float64"})
+    return frame.astype({"kind": "str", "entity_id": "str", "delay": "int64", "n": "int64", "total": "float64"})
 
 
 def typed_arrivals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -146,8 +178,7 @@ class DashboardArchive:
 
     def __post_init__(self) -> None:
         if self.field is not None and not valid_field(self.field):
-            raise ScopeError(f"field {self.field!r} is not a payload column name "
-                             "(lower case letters, digits, _)")
+            raise ScopeError(f"field {self.field!r} is not a payload column name (lower case letters, digits, _)")
         try:
             unit(self.freq)
         except (KeyError, ValueError) as exc:
@@ -164,14 +195,26 @@ class DashboardArchive:
     def cells(self, start: Time, end: Time, *, by_entity: bool = True) -> pd.DataFrame:
         """The cells of the accepted, duplicate (and for a count, conflict) attempts near the windows
         (``entity_id`` empty unless ``by_entity``)."""
-        query = cells(**self._scope, start=start, end=end, field=self.field, freq=self.freq,
-                      conflicts=self.field is None, by_entity=by_entity)
+        query = cells(
+            **self._scope,
+            start=start,
+            end=end,
+            field=self.field,
+            freq=self.freq,
+            conflicts=self.field is None,
+            by_entity=by_entity,
+        )
         return typed_cells(self.run(query))
 
     def arrivals(self, start: Time, end: Time) -> pd.DataFrame:
         """The attempts dated in ``[start, end)`` or arriving in it, as arrivals."""
-        return typed_arrivals(self.run(arrivals(**self._scope, start=start, end=end, field=self.field,
-                                                freq=self.freq, conflicts=self.field is None)))
+        return typed_arrivals(
+            self.run(
+                arrivals(
+                    **self._scope, start=start, end=end, field=self.field, freq=self.freq, conflicts=self.field is None
+                )
+            )
+        )
 
     def replayed(self, request: dict, ids: list[str] | None, start: Time, end: Time) -> pd.DataFrame:
         """The ACCEPTED events near the windows a replay run's ``request`` selected (its id list, or its
@@ -181,8 +224,9 @@ class DashboardArchive:
                 return pd.DataFrame(columns=["event_id", "entity_id", "event_time", "s3_key", "value"])
             condition = f"event_id IN ({', '.join(literal(i) for i in ids)})"
         else:
-            condition = scope(**{name: request.get(name) for name in ("entity_id", "source", "event_type",
-                                                                      "start", "end")})
+            condition = scope(
+                **{name: request.get(name) for name in ("entity_id", "source", "event_type", "start", "end")}
+            )
         found = self.run(selected(f"{self.near(start, end)} AND {condition}", self.field))
         found["event_time"] = pd.to_datetime(found["event_time"], utc=True)
         return found
@@ -191,5 +235,7 @@ class DashboardArchive:
         """Every ACCEPTED and CONFLICT attempt of the events with a conflict near the windows."""
         near = self.near(start, end)
         conflicting = f"SELECT event_id FROM attempts WHERE {near} AND status = '{CONFLICT}'"
-        return self.run(f"SELECT * FROM attempts WHERE {near} AND status IN ('{ACCEPTED}', '{CONFLICT}') "
-                        f"AND event_id IN ({conflicting})")
+        return self.run(
+            f"SELECT * FROM attempts WHERE {near} AND status IN ('{ACCEPTED}', '{CONFLICT}') "
+            f"AND event_id IN ({conflicting})"
+        )

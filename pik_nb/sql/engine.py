@@ -57,12 +57,21 @@ def engine_of(stack: Stack, engine: str | None) -> str:
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
-    return "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    return (
+        "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
+    )
 
 
-def sql(stack: Stack, query: str, *, fresh: bool = True, engine: str | None = None, confined: bool = True,
-        fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
-        arrow: bool = False) -> pd.DataFrame | pa.Table:
+def sql(
+    stack: Stack,
+    query: str,
+    *,
+    fresh: bool = True,
+    engine: str | None = None,
+    confined: bool = True,
+    fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
+    arrow: bool = False,
+) -> pd.DataFrame | pa.Table:
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
     fresh attempts) limits the raw objects read for fresh events to those a query can match.
     ``arrow``: a ``pyarrow.Table`` (DuckDB's own Arrow result; Athena's typed frame converted)."""
@@ -95,12 +104,15 @@ def check(query: str, *, confined: bool = True) -> None:
         raise SqlError(f"one SQL statement at a time: the query holds {len(statements)}")
     kind = statements[0].type
     if confined and kind not in READ_ONLY:
-        raise SqlError(f"kit.sql is read-only: a {kind.name} statement is refused (only SELECT over the views "
-                       "attempts, events, aggregates, replays); confined=False / pik sql --unconfined allows it")
+        raise SqlError(
+            f"kit.sql is read-only: a {kind.name} statement is refused (only SELECT over the views "
+            "attempts, events, aggregates, replays); confined=False / pik sql --unconfined allows it"
+        )
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False,
-        confined: bool = True) -> pd.DataFrame | pa.Table:
+def run(
+    con: duckdb.DuckDBPyConnection, query: str, *, arrow: bool = False, confined: bool = True
+) -> pd.DataFrame | pa.Table:
     """``query`` on ``con`` as a DataFrame (or an Arrow table); DuckDB's errors become ``SqlError``."""
     check(query, confined=confined)
     try:
@@ -121,8 +133,14 @@ def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, .
     con.execute("SET lock_configuration = true")
 
 
-def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool = True,
-               fresh_events_where: Callable[[pa.Table], pa.Array] | None = None) -> duckdb.DuckDBPyConnection:
+def connection(
+    stack: Stack,
+    query: str,
+    *,
+    fresh: bool = True,
+    confined: bool = True,
+    fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded), ``confine``d."""
     wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
     con = _duckdb()
@@ -142,8 +160,14 @@ def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool =
         fs = archive.filesystem(stack)
         for layout in (curated.ATTEMPTS, curated.EVENTS):
             if layout in wanted:
-                register(con, layout, archive.datasets(parts[layout], fs), fresh=fresh_rows.get(layout),
-                         watermark=mark, fresh_mode=fresh)
+                register(
+                    con,
+                    layout,
+                    archive.datasets(parts[layout], fs),
+                    fresh=fresh_rows.get(layout),
+                    watermark=mark,
+                    fresh_mode=fresh,
+                )
     if "aggregates" in wanted:
         con.register("aggregates", aggregates_frame(stack))
     if "replays" in wanted:
@@ -153,8 +177,15 @@ def connection(stack: Stack, query: str, *, fresh: bool = True, confined: bool =
     return con
 
 
-def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh: pa.Table | None = None,
-             watermark: str | None = None, fresh_mode: bool = False) -> None:
+def register(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    datasets: list,
+    *,
+    fresh: pa.Table | None = None,
+    watermark: str | None = None,
+    fresh_mode: bool = False,
+) -> None:
     """Create ``view`` over curated ``datasets`` unioned with ``fresh`` rows (``fresh_mode``: the
     rows recorded since ``watermark``, which replace the parts' copies of the same ids; with no
     watermark every row is fresh); an empty view of the layout's columns if none."""
@@ -168,13 +199,16 @@ def register(con: duckdb.DuckDBPyConnection, view: str, datasets: list, *, fresh
         if not fresh_mode:
             selects.append(f"SELECT * FROM _{view}_{i}")
         elif watermark is not None:
-            selects.append(f"SELECT * FROM _{view}_{i}" + (
-                f" WHERE {unique} NOT IN (SELECT {unique} FROM _{view}_fresh)" if has_fresh else ""))
+            selects.append(
+                f"SELECT * FROM _{view}_{i}"
+                + (f" WHERE {unique} NOT IN (SELECT {unique} FROM _{view}_fresh)" if has_fresh else "")
+            )
     if has_fresh:
         selects.append(f"SELECT * FROM _{view}_fresh")
     if not selects:
-        columns = curated.ATTEMPT_COLUMNS if view == curated.ATTEMPTS else {**curated.EVENT_COLUMNS,
-                                                                             curated.PAYLOAD: "text"}
+        columns = (
+            curated.ATTEMPT_COLUMNS if view == curated.ATTEMPTS else {**curated.EVENT_COLUMNS, curated.PAYLOAD: "text"}
+        )
         con.register(f"_{view}_empty", parquet.table([], {**columns, **{c: "text" for c in curated.PARTITION_COLUMNS}}))
         selects.append(f"SELECT * FROM _{view}_empty")
     con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
@@ -190,8 +224,10 @@ def local_connection(root: str, *, confined: bool = True) -> duckdb.DuckDBPyConn
     con = _duckdb()
     for layout in (curated.ATTEMPTS, curated.EVENTS):
         pattern = str(Path(root) / curated.PREFIX / layout / "*" / "*" / "*" / "*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW {layout} AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
-                    "hive_types_autocast = false, union_by_name = true)")
+        con.execute(
+            f"CREATE VIEW {layout} AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+            "hive_types_autocast = false, union_by_name = true)"
+        )
     if confined:
         confine(con, allowed_directories=(str(Path(root).resolve() / curated.PREFIX) + "/",))
     return con
@@ -206,8 +242,11 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
 
 def aggregates_frame(stack: Stack) -> pd.DataFrame:
     """Every aggregate version (a scan of the aggregates table), typed as ``Kit.aggregates``."""
-    items = [item for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
-             for item in page]
+    items = [
+        item
+        for page in stack.reader.pages("Scan", {"TableName": stack.resources.aggregates_table_name})
+        for item in page
+    ]
     frame = from_dynamo(items, AGGREGATE_COLUMNS)
     return frame.astype({"metric": "str", "code_version": "str"})
 
@@ -222,9 +261,18 @@ def replays_frame(stack: Stack) -> pd.DataFrame:
     return frame.astype({"status": "str"})
 
 
-def search(stack: Stack, *, source: str | None = None, event_type: str | None = None, start: Time | None = None,
-           end: Time | None = None, where: str | None = None, limit: int | None = None, fresh: bool = True,
-           engine: str | None = None) -> pd.DataFrame:
+def search(
+    stack: Stack,
+    *,
+    source: str | None = None,
+    event_type: str | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
+    where: str | None = None,
+    limit: int | None = None,
+    fresh: bool = True,
+    engine: str | None = None,
+) -> pd.DataFrame:
     """Events matching ``where`` in scope; see ``Kit.search``."""
     if (start is None) != (end is None) or (start is not None and not utc(start) < utc(end)):
         raise ScopeError("start and end go together, with start < end")
@@ -236,7 +284,9 @@ def search(stack: Stack, *, source: str | None = None, event_type: str | None = 
             if value is not None:
                 mask = pc.and_(mask, pc.equal(attempts[name], value))
         if start is not None:
-            mask = pc.and_(mask, pc.greater_equal(attempts["event_time"], pa.scalar(utc(start), pa.timestamp("us", "UTC"))))
+            mask = pc.and_(
+                mask, pc.greater_equal(attempts["event_time"], pa.scalar(utc(start), pa.timestamp("us", "UTC")))
+            )
             mask = pc.and_(mask, pc.less(attempts["event_time"], pa.scalar(utc(end), pa.timestamp("us", "UTC"))))
         return mask
 
@@ -247,8 +297,11 @@ def search(stack: Stack, *, source: str | None = None, event_type: str | None = 
             raise ScopeError(f"where={where!r} names a column the events have not got: {exc}") from exc
         raise
     first = ["event_id", *curated.PARTITION_COLUMNS, *curated.EVENT_COLUMNS]
-    ordered = list(dict.fromkeys([c for c in first if c in found] + [c for c in found if c not in (*first, "payload")]
-                                 + ["payload"]))
+    ordered = list(
+        dict.fromkeys(
+            [c for c in first if c in found] + [c for c in found if c not in (*first, "payload")] + ["payload"]
+        )
+    )
     return found[[c for c in ordered if c in found]]
 
 
@@ -259,9 +312,11 @@ def athena(stack: Stack, query: str, *, sleep=time.sleep) -> pd.DataFrame:
     extra = stack.resources.extra
     database, workgroup = extra.get("athena_database"), extra.get("athena_work_group_name")
     if not database or not workgroup:
-        raise ScopeError("Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
-                         "(deploy with EnableAthena=true), or use the duckdb engine "
-                         "(--engine duckdb; engine=\"duckdb\" in Python)")
+        raise ScopeError(
+            "Athena needs the stack outputs AthenaDatabase and AthenaWorkGroupName "
+            "(deploy with EnableAthena=true), or use the duckdb engine "
+            '(--engine duckdb; engine="duckdb" in Python)'
+        )
     if all(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(query)):
         raise SqlError("the query holds no SQL statement (only blanks or comments)")
     client = stack.client("athena")
@@ -284,8 +339,17 @@ def athena_request(query: str, database: str, workgroup: str) -> dict:
     return {"QueryString": query, "QueryExecutionContext": {"Database": database}, "WorkGroup": workgroup}
 
 
-_ATHENA_TYPES = {"bigint": "int64", "integer": "int64", "smallint": "int64", "tinyint": "int64", "double": "float64",
-                 "float": "float64", "real": "float64", "decimal": "float64", "boolean": "bool"}
+_ATHENA_TYPES = {
+    "bigint": "int64",
+    "integer": "int64",
+    "smallint": "int64",
+    "tinyint": "int64",
+    "double": "float64",
+    "float": "float64",
+    "real": "float64",
+    "decimal": "float64",
+    "boolean": "bool",
+}
 
 
 def athena_frame(pages: list[dict]) -> pd.DataFrame:

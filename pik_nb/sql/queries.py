@@ -40,8 +40,14 @@ def literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def scope(*, source: str | None = None, event_type: str | None = None, start: Time | None = None,
-          end: Time | None = None, entity_id: str | None = None) -> str:
+def scope(
+    *,
+    source: str | None = None,
+    event_type: str | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
+    entity_id: str | None = None,
+) -> str:
     """A WHERE condition on the partition columns (so both engines prune files) and event time.
 
     >>> print(scope(source="checkout", start="2026-11-20", end="2026-11-21").replace(" AND ", "\\nAND "))
@@ -51,12 +57,15 @@ def scope(*, source: str | None = None, event_type: str | None = None, start: Ti
     AND event_time >= TIMESTAMP '2026-11-20 00:00:00.000000'
     AND event_time < TIMESTAMP '2026-11-21 00:00:00.000000'
     """
-    terms = [f"{name} = {literal(value)}" for name, value in
-             (("source", source), ("event_type", event_type), ("entity_id", entity_id)) if value is not None]
+    terms = [
+        f"{name} = {literal(value)}"
+        for name, value in (("source", source), ("event_type", event_type), ("entity_id", entity_id))
+        if value is not None
+    ]
     if start is not None:
         terms.append(f"event_date >= {literal(utc(start).date().isoformat())}")
     if end is not None:
-        last = (utc(end) - _MICROSECOND)
+        last = utc(end) - _MICROSECOND
         terms.append(f"event_date <= {literal(last.date().isoformat())}")
     if start is not None:
         terms.append(f"event_time >= {literal(utc(start))}")
@@ -85,8 +94,14 @@ def condition(where: str) -> str:
     return f"({where})"
 
 
-def search(source: str | None, event_type: str | None, start: Time | None, end: Time | None,
-           where: str | None = None, limit: int | None = None) -> str:
+def search(
+    source: str | None,
+    event_type: str | None,
+    start: Time | None,
+    end: Time | None,
+    where: str | None = None,
+    limit: int | None = None,
+) -> str:
     """Events (one row per ACCEPTED event) in scope matching ``where`` (SQL over payload columns),
     at most ``limit`` (a positive whole number; None: all)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -94,12 +109,18 @@ def search(source: str | None, event_type: str | None, start: Time | None, end: 
     terms = scope(source=source, event_type=event_type, start=start, end=end)
     if where is not None and where.strip():
         terms += f" AND {condition(where)}"
-    return (f"SELECT * FROM events WHERE {terms} ORDER BY event_time, event_id"
-            + (f" LIMIT {limit}" if limit is not None else ""))
+    return f"SELECT * FROM events WHERE {terms} ORDER BY event_time, event_id" + (
+        f" LIMIT {limit}" if limit is not None else ""
+    )
 
 
-def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_000, where: str = "TRUE",
-             dialect: str | Dialect = "duckdb") -> str:
+def lateness(
+    by: str | Sequence[str] = "source",
+    *,
+    threshold_ms: int = 3_600_000,
+    where: str = "TRUE",
+    dialect: str | Dialect = "duckdb",
+) -> str:
     """``pik_nb.lateness(events, by=...)`` over the ``attempts`` view: count, p50/p90/p99 (linear
     interpolation between order statistics, as pandas), max, late (lag > threshold), negative and
     out-of-order first arrivals per group.
@@ -116,11 +137,19 @@ def lateness(by: str | Sequence[str] = "source", *, threshold_ms: int = 3_600_00
         if exact:
             return f"quantile_cont(lag, {q})"
         low, high = f"floor((n - 1) * {q})", f"ceil((n - 1) * {q})"
-        return (f"max(CASE WHEN r = {low} THEN lag END) + (max((n - 1) * {q}) - max({low})) * "
-                f"(max(CASE WHEN r = {high} THEN lag END) - max(CASE WHEN r = {low} THEN lag END))")
+        return (
+            f"max(CASE WHEN r = {low} THEN lag END) + (max((n - 1) * {q}) - max({low})) * "
+            f"(max(CASE WHEN r = {high} THEN lag END) - max(CASE WHEN r = {low} THEN lag END))"
+        )
 
-    ranks = "" if exact else (f", row_number() OVER (PARTITION BY {group} ORDER BY lag) - 1 AS r,"
-                              f" count(*) OVER (PARTITION BY {group}) AS n")
+    ranks = (
+        ""
+        if exact
+        else (
+            f", row_number() OVER (PARTITION BY {group} ORDER BY lag) - 1 AS r,"
+            f" count(*) OVER (PARTITION BY {group}) AS n"
+        )
+    )
     return f"""
 WITH firsts AS (
   SELECT {group}, entity_id, event_time, ingest_time, ingest_lag_ms AS lag,
@@ -178,8 +207,9 @@ def stream_keys(by: str = "entity_id", per_stream: bool = True) -> list[str]:
     return [by, *[c for c in ("source", "event_type") if per_stream and c != by]]
 
 
-def gaps_daily(*, where: str = "TRUE", by: str = "entity_id", per_stream: bool = True,
-               dialect: str | Dialect = "duckdb") -> str:
+def gaps_daily(
+    *, where: str = "TRUE", by: str = "entity_id", per_stream: bool = True, dialect: str | Dialect = "duckdb"
+) -> str:
     """``gaps(events, freq="1D", by=by)`` over the ``attempts`` view (no aggregates or rejected
     requests, so the classes are ``never_arrived`` and ``only_duplicates``), judged per stream as
     ``gaps`` is (``stream_keys``): an entity's on-time ``web`` day does not hide its missing

@@ -38,21 +38,32 @@ def _alive(pid: int) -> bool:
 def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_path):
     out = tmp_path / "demo.out"
     with out.open("w") as log:
-        demo = subprocess.Popen([*PIK, "demo", "--events", "600", "--no-progress"], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        demo = subprocess.Popen(
+            [*PIK, "demo", "--events", "600", "--no-progress"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     with stopped(demo):
-        line = wait_for(lambda: next((s for s in out.read_text().splitlines() if s.startswith("JupyterLab: ")), None),
-                        timeout_s=240, what="JupyterLab's URL")
+        line = wait_for(
+            lambda: next((s for s in out.read_text().splitlines() if s.startswith("JupyterLab: ")), None),
+            timeout_s=240,
+            what="JupyterLab's URL",
+        )
         url = line.split(" ", 1)[1]
         notebook = url.split("/lab/tree/", 1)[1]
         assert notebook.startswith("incidents/") and (tmp_path / notebook).exists()
         with chromium_page(1400, 1600) as page:
             page.goto(url, timeout=120_000)
             page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
-            page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output img').length > 0",
+                timeout=60_000,
+            )
             page.wait_for_function(  # Markdown outputs render asynchronously, after the images
-                "() => document.querySelector('.jp-NotebookPanel').innerText.includes('Finding:')", timeout=60_000)
+                "() => document.querySelector('.jp-NotebookPanel').innerText.includes('Finding:')", timeout=60_000
+            )
             text = page.inner_text(".jp-NotebookPanel")
             dialog = page.query_selector(".jp-Dialog")  # e.g. "Cannot open: Could not find path"
             assert dialog is None, dialog.inner_text()

@@ -32,8 +32,16 @@ from tests.support.waits import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 EVENTS = 12
 
 
@@ -65,8 +73,9 @@ def drained(sqs: Any, queue: str) -> list[dict]:
     got = []
     while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
         got += [json.loads(m["Body"]) for m in batch]
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                          for i, m in enumerate(batch)])
+        sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
     return got
 
 
@@ -92,9 +101,16 @@ def populated(tmp_path):
     """A local stack holding EVENTS events of one entity on yesterday, sent through its HTTP API."""
     stack = StackProcess(tmp_path)
     day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    bodies = [{"source": "mobile_app", "event_type": "workout_completed", "entity_id": "browser-user",
-               "event_time": (day + timedelta(hours=1, minutes=5 * i)).isoformat(), "payload": {"steps": 100 * i}}
-              for i in range(EVENTS)]
+    bodies = [
+        {
+            "source": "mobile_app",
+            "event_type": "workout_completed",
+            "entity_id": "browser-user",
+            "event_time": (day + timedelta(hours=1, minutes=5 * i)).isoformat(),
+            "payload": {"steps": 100 * i},
+        }
+        for i in range(EVENTS)
+    ]
     assert count_statuses(ingest_events(stack.info.api_url, bodies, progress=False)) == {"ACCEPTED": EVENTS}
     yield stack, day
     assert stack.stop() == 0
@@ -105,19 +121,39 @@ def voila(tmp_path, populated):
     """Voila serving the replay notebook with the scope injected by papermill; stopped by pid."""
     stack, day = populated
     notebook = tmp_path / "replay.ipynb"
-    papermill.execute_notebook(str(ROOT / "notebooks" / "5_replay.ipynb"), str(notebook), prepare_only=True,
-                               parameters={"local_file": str(stack.info_file), "entity_id": "browser-user",
-                                           "start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()})
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "5_replay.ipynb"),
+        str(notebook),
+        prepare_only=True,
+        parameters={
+            "local_file": str(stack.info_file),
+            "entity_id": "browser-user",
+            "start": day.isoformat(),
+            "end": (day + timedelta(days=1)).isoformat(),
+        },
+    )
     home = tmp_path / "jupyter"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "IPYTHONDIR": str(home / "ipython")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
     port = free_port()
     log = (tmp_path / "voila.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-                                "--Voila.ip=127.0.0.1"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_for(lambda: process.poll() is None and answers(f"http://127.0.0.1:{port}/voila/static/"),
-                 timeout_s=90, what="voila to answer")
+        wait_for(
+            lambda: process.poll() is None and answers(f"http://127.0.0.1:{port}/voila/static/"),
+            timeout_s=90,
+            what="voila to answer",
+        )
         yield f"http://127.0.0.1:{port}/", stack
     finally:
         stop_process(process, timeout_s=30)
@@ -134,13 +170,16 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
         assert page.inner_text(".pik-would-send") == str(EVENTS)
         # the impact preview, before anything is sent: no version yet, so the replay writes the first one
         assert page.inner_text(".pik-impact-changed") == "1"
-        assert [page.inner_text(f".pik-impact .pik-impact-{cell}") for cell in
-                ("entity_id", "metric", "now", "after", "version", "entering")] == [
-            "browser-user", "count", "none", str(EVENTS), "v1 (first)", str(EVENTS)]
+        assert [
+            page.inner_text(f".pik-impact .pik-impact-{cell}")
+            for cell in ("entity_id", "metric", "now", "after", "version", "entering")
+        ] == ["browser-user", "count", "none", str(EVENTS), "v1 (first)", str(EVENTS)]
         assert page.get_by_role("button", name="Replay").is_enabled()
         page.get_by_role("button", name="Replay").dblclick()
-        page.wait_for_function("() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => (document.querySelector('.pik-result') || {}).innerText?.includes('Aggregate changes')",
+            timeout=120_000,
+        )
         assert page.inner_text(".pik-sent") == f"sent {EVENTS}"
         assert page.inner_text(".pik-processed") == f"processed {EVENTS}"
         assert page.inner_text(".pik-dlq") == "DLQ 0"
@@ -157,7 +196,8 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
     versions = ddb.scan(TableName=stack.info.outputs["aggregates_table_name"])["Items"]
     counts = [v for v in versions if v["metric"]["S"] == "count"]
     assert [(v["version"]["N"], v["value"]["N"], v["replay_id"]["S"]) for v in counts] == [
-        ("1", str(EVENTS), real[0]["replay_id"]["S"])]  # what the preview showed: v1, EVENTS
+        ("1", str(EVENTS), real[0]["replay_id"]["S"])
+    ]  # what the preview showed: v1, EVENTS
 
 
 def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per_target(voila):
@@ -201,8 +241,9 @@ def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per
 
 
 def _wait_text(page: Any, selector: str, text: str, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function("([s, t]) => (document.querySelector(s) || {}).innerText === t", arg=[selector, text],
-                           timeout=timeout_ms)
+    page.wait_for_function(
+        "([s, t]) => (document.querySelector(s) || {}).innerText === t", arg=[selector, text], timeout=timeout_ms
+    )
 
 
 def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_asked_for(voila):
@@ -215,8 +256,13 @@ def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_
     queue, served = sqs.create_queue(QueueName="half-served")["QueueUrl"], 4
     day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     first = pik_nb.connect(path=stack.info_file).replay(
-        entity_id="browser-user", start=day.isoformat(), end=(day + timedelta(days=1)).isoformat(),
-        target={"sqs": queue}, limit=served, dry_run=False)
+        entity_id="browser-user",
+        start=day.isoformat(),
+        end=(day + timedelta(days=1)).isoformat(),
+        target={"sqs": queue},
+        limit=served,
+        dry_run=False,
+    )
     assert (first["sent"], first["skipped"]) == (served, 0)
     with chromium_page() as page:
         page.goto(url, timeout=120_000)
@@ -227,18 +273,32 @@ def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_
         page.get_by_role("button", name="Preview").click(timeout=120_000)
         page.wait_for_selector(".pik-already-count", timeout=60_000)
         assert (page.inner_text(".pik-already-count"), page.inner_text(".pik-would-send")) == (
-            str(served), str(EVENTS - served))
+            str(served),
+            str(EVENTS - served),
+        )
         assert page.inner_text(".pik-already").startswith(
-            f"already delivered to sqs:{queue}: {served} of the {EVENTS} selected events, by {first['replay_id']} ({served}, last at ")
-        assert page.inner_text(".pik-already").endswith("an external target is sent only what it lacks: Replay skips them")
+            f"already delivered to sqs:{queue}: {served} of the {EVENTS} selected events, "
+            f"by {first['replay_id']} ({served}, last at "
+        )
+        assert page.inner_text(".pik-already").endswith(
+            "an external target is sent only what it lacks: Replay skips them"
+        )
         assert page.inner_text(".pik-info").endswith(
-            f"{EVENTS - served} events would be replayed ({EVENTS} matched; the target has the others). Nothing was sent.")
-        assert page.inner_text(".pik-confirm").strip("\u200b\n ") == f"I confirm sending {EVENTS - served} events to sqs:{queue}"
+            f"{EVENTS - served} events would be replayed ({EVENTS} matched; the target has the others). "
+            "Nothing was sent."
+        )
+        assert (
+            page.inner_text(".pik-confirm").strip("\u200b\n ")
+            == f"I confirm sending {EVENTS - served} events to sqs:{queue}"
+        )
         page.check(".pik-confirm input")
         page.get_by_role("button", name="Replay").click()
         page.wait_for_selector(".pik-target-skipped", timeout=60_000)
         assert [page.inner_text(f".pik-target-{c}") for c in ("sent", "failed", "skipped")] == [
-            str(EVENTS - served), "0", str(served)]
+            str(EVENTS - served),
+            "0",
+            str(served),
+        ]
         assert page.inner_text(".pik-info").endswith(f"(COMPLETED; skipped {served} the target already had).")
 
         page.get_by_role("button", name="Preview").click()  # now the target has every event
@@ -247,7 +307,8 @@ def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_
         assert page.get_by_role("button", name="Replay").is_disabled()
         assert page.inner_text(".pik-error").endswith(
             f"sqs:{queue} already has all {EVENTS} events of this scope, so Replay stays disabled; "
-            "tick 'send again' to resend them.")
+            "tick 'send again' to resend them."
+        )
         page.check(".pik-resend input")
         assert page.get_by_role("button", name="Replay").is_disabled()  # another scope: preview it first
         page.get_by_role("button", name="Preview").click()

@@ -25,8 +25,10 @@ def local(tmp_path_factory):
     info_file = folder / "local.json"
     with LocalStack(info_file=info_file):
         kit = pik_nb.connect(path=info_file)
-        bodies = [make_event(entity_id="c-1", event_time=(DAY + timedelta(hours=h)).isoformat(),
-                             payload={"amount": 10 * h}) for h in range(4)]
+        bodies = [
+            make_event(entity_id="c-1", event_time=(DAY + timedelta(hours=h)).isoformat(), payload={"amount": 10 * h})
+            for h in range(4)
+        ]
         answers = [a.body for a in ingest_events(kit.resources.api_url, bodies, workers=1, progress=False)]
         dashboard = folder / "dashboard.csv"
         dashboard.write_text(f"window,value\n{DAY.date().isoformat()},4\n")
@@ -51,15 +53,28 @@ def test_every_data_command_prints_one_json_document(local):
     assert run(info_file, "reconcile") == []
     rows = run(info_file, "sql", "SELECT entity_id, count(*) AS n FROM events GROUP BY entity_id")
     assert rows == [{"entity_id": "c-1", "n": 4}]
-    hits = run(info_file, "search", "--source", "checkout", "--event-type", "order_placed", "--start", start,
-               "--end", end, "--where", "amount >= 20")
+    hits = run(
+        info_file,
+        "search",
+        "--source",
+        "checkout",
+        "--event-type",
+        "order_placed",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--where",
+        "amount >= 20",
+    )
     assert sorted(hit["amount"] for hit in hits) == [20, 30] and all(hit["s3_key"] for hit in hits)
     compacted = run(info_file, "compact", "--all")
     assert compacted["events"] == 4 and "watermark" in compacted
     checks = run(info_file, "doctor")
     assert checks and isinstance(checks, (dict, list))
-    explained = run(info_file, "explain-dashboard", str(dashboard), "--source", "checkout",
-                    "--event-type", "order_placed")
+    explained = run(
+        info_file, "explain-dashboard", str(dashboard), "--source", "checkout", "--event-type", "order_placed"
+    )
     assert explained["table"][0]["truth"] == 4
 
 
@@ -74,7 +89,10 @@ def test_ingest_prints_the_counts_and_each_line_s_answer_and_keeps_its_exit_code
     document = json.loads(result.stdout)
     assert document["counts"] == {"ACCEPTED": 2, "REJECTED": 1}
     assert [(a["line"], a["http_status"], a["status"]) for a in document["lines"]] == [
-        (1, 200, "ACCEPTED"), (3, 400, "REJECTED"), (4, 200, "ACCEPTED")]  # a batch's answer is 200 for each
+        (1, 200, "ACCEPTED"),
+        (3, 400, "REJECTED"),
+        (4, 200, "ACCEPTED"),
+    ]  # a batch's answer is 200 for each
     assert result.stderr.splitlines()[0].startswith("line 3: REJECTED body/json: ")
     assert result.stderr.splitlines()[-1] == "1 of 3 lines were not stored"
     missing = CliRunner().invoke(cli, ["ingest", str(lines.with_name("none.jsonl")), "--json"])

@@ -19,8 +19,24 @@ from tests.support.waits import wait_for
 def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
     report = tmp_path / "out.html"
     info_file = tmp_path / "pik" / "local.json"
-    done = subprocess.run([*PIK, "demo", "--no-lab", "--report", str(report), "--events", "200", "--no-progress",
-                           "--info-file", str(info_file)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            *PIK,
+            "demo",
+            "--no-lab",
+            "--report",
+            str(report),
+            "--events",
+            "200",
+            "--no-progress",
+            "--info-file",
+            str(info_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     notebook = Path(done.stdout.split("incident notebook: ", 1)[1].splitlines()[0])
     assert notebook.parent == Path("incidents")  # a folder JupyterLab shows, relative to where the demo ran
@@ -36,8 +52,11 @@ def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
     assert f"dashboard: {dashboard}" in done.stdout and dashboard.read_text().startswith("window,value\n")
     # the nightly job's 6 h cutoff (pik_cli.demo_dashboard) is the one stated, or inside the range stated as
     # counting the same (the story's arrivals cannot tell apart every cutoff; then the roundest short one is named)
-    said = re.search(r"The dashboard counts by event time, with a ([^,(]+) cutoff(?: \(any from ([^)]+?) to ([^)]+?)"
-                     r" counts the same\))?, without dedup", json.dumps(outputs))
+    said = re.search(
+        r"The dashboard counts by event time, with a ([^,(]+) cutoff(?: \(any from ([^)]+?) to ([^)]+?)"
+        r" counts the same\))?, without dedup",
+        json.dumps(outputs),
+    )
     assert said, "the notebook does not explain the dashboard's semantics"
     span = [pd.Timedelta(text.replace(" ", "")) for text in said.groups() if text]
     assert span[0] == pd.Timedelta(hours=6) or span[1] <= pd.Timedelta(hours=6) <= span[2], said.group(0)
@@ -45,8 +64,12 @@ def test_demo_writes_a_report_whose_cells_all_ran(tmp_path):
 
 def test_sigterm_stops_a_running_demo_cleanly(tmp_path):
     info_file = tmp_path / "pik" / "local.json"
-    demo = subprocess.Popen([*PIK, "demo", "--no-lab", "--events", "5000", "--no-progress", "--info-file", str(info_file)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    demo = subprocess.Popen(
+        [*PIK, "demo", "--no-lab", "--events", "5000", "--no-progress", "--info-file", str(info_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
     with stopped(demo):
         wait_for(info_file.exists, timeout_s=60, what="the demo's stack")
         os.kill(demo.pid, signal.SIGTERM)

@@ -29,15 +29,25 @@ BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 NEEDS_AWS = "# needs AWS"
 #: commands that start long-lived processes or the suite itself, and the test that runs each
 ELSEWHERE = {
-    "make demo": "tests/browser/test_demo_link.py",   # `pik demo`, its printed link opened in Chromium
-    "make test": ".ci/run",                           # the whole suite (this test included)
-    "make lint": "Makefile",                          # the first step of `make test`
-    "make install": "Makefile",                       # the first step of `make test`
-    "make checkov": "Makefile",                       # optional scanner (a 2-minute install), not in `make test`
+    "make demo": "tests/browser/test_demo_link.py",  # `pik demo`, its printed link opened in Chromium
+    "make test": ".ci/run",  # the whole suite (this test included)
+    "make lint": "Makefile",  # the first step of `make test`
+    "make install": "Makefile",  # the first step of `make test`
+    "make checkov": "Makefile",  # optional scanner (a 2-minute install), not in `make test`
 }
 #: files a folder needs to look like a clone with `make install` done
-LINKED = [".venv", "Makefile", "pyproject.toml", "template.yaml", "lambdas", "notebooks", "pik_nb", "pik_local",
-          "pik_cli", "docs"]
+LINKED = [
+    ".venv",
+    "Makefile",
+    "pyproject.toml",
+    "template.yaml",
+    "lambdas",
+    "notebooks",
+    "pik_nb",
+    "pik_local",
+    "pik_cli",
+    "docs",
+]
 
 
 def blocks(path: Path, language: str) -> list[str]:
@@ -95,22 +105,26 @@ def test_aws_blocks_are_valid_bash(doc):
             assert done.returncode == 0, f"{doc.name}: {done.stderr}\n{body}"
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if [b for b in blocks(d, "bash") if not b.startswith(NEEDS_AWS)]],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "doc", [d for d in DOCS if [b for b in blocks(d, "bash") if not b.startswith(NEEDS_AWS)]], ids=lambda p: p.name
+)
 def test_shell_commands_run_as_written(workspace, doc):
     """All runnable blocks of one document, in order, in one shell (variables carry over), `set -e`."""
     script = "set -euo pipefail\n" + "\n".join(runnable(b) for b in blocks(doc, "bash") if not b.startswith(NEEDS_AWS))
     before = {p.name for p in workspace.iterdir()}
     done = run(script, workspace, "bash", "-c")
-    assert done.returncode == 0, f"{doc.name} failed:\n{script}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{doc.name} failed:\n{script}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    )
     if doc.name == "api.md":  # its scratch files go to a temporary folder, not the clone
         assert {p.name for p in workspace.iterdir()} == before
 
 
 def test_the_api_examples_work_in_the_order_written(workspace):
     """docs/api.md's ingest example lands inside the window of the dry run that follows it."""
-    setup, ingest, dry_run = [runnable(b) for b in blocks(ROOT / "docs" / "api.md", "bash")
-                              if not b.startswith(NEEDS_AWS)][:3]
+    setup, ingest, dry_run = [
+        runnable(b) for b in blocks(ROOT / "docs" / "api.md", "bash") if not b.startswith(NEEDS_AWS)
+    ][:3]
     assert "/ingest" in ingest and '"dry_run"' not in dry_run and "/replay" in dry_run
     done = run("\n".join(["set -euo pipefail", setup, ingest, "echo", dry_run]), workspace, "bash", "-c")
     assert done.returncode == 0, done.stderr
@@ -128,9 +142,11 @@ def test_readme_python_runs_as_written(workspace):
 
 def test_the_readme_walkthrough_does_what_it_says(workspace):
     """Beyond exit codes: the README's commands answer about the demo's incident."""
-    script = "set -euo pipefail\nsource .pik/demo.env\n" \
-             '.venv/bin/pik replay --entity "$FOCUS" --start "$START" --end "$END"\n' \
-             '.venv/bin/pik explain "$EVENT_ID"\n'
+    script = (
+        "set -euo pipefail\nsource .pik/demo.env\n"
+        '.venv/bin/pik replay --entity "$FOCUS" --start "$START" --end "$END"\n'
+        '.venv/bin/pik explain "$EVENT_ID"\n'
+    )
     done = run(script, workspace, "bash", "-c")
     assert done.returncode == 0, done.stderr
     assert "DRY RUN" in done.stdout and "matched 0" not in done.stdout

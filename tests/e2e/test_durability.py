@@ -22,8 +22,9 @@ SENDERS = 4
 
 def kill_stack(pid: int) -> None:
     """SIGKILL the stack's process and its children (moto, API workers), by pid, nothing in between."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
+    children = [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
     for target in (*children, pid):
         os.kill(target, signal.SIGKILL)
 
@@ -66,10 +67,16 @@ def send_until_killed(stack, events: list[dict], kill_after: int) -> dict[str, d
 def stored(stack) -> tuple[dict[str, dict], list[dict], set[str]]:
     """Gates by event id, attempt items, and raw object keys, as the stack holds them now."""
     s3, ddb, out = stack.client("s3"), stack.client("dynamodb"), stack.info.outputs
-    items = [item for page in ddb.get_paginator("scan").paginate(TableName=out["events_table_name"], ConsistentRead=True)
-             for item in page["Items"]]
-    raw_keys = {obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=out["raw_bucket_name"], Prefix="raw/")
-                for obj in page.get("Contents", [])}
+    items = [
+        item
+        for page in ddb.get_paginator("scan").paginate(TableName=out["events_table_name"], ConsistentRead=True)
+        for item in page["Items"]
+    ]
+    raw_keys = {
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=out["raw_bucket_name"], Prefix="raw/")
+        for obj in page.get("Contents", [])
+    }
     gates = {item["event_id"]["S"]: item for item in items if item["sk"]["S"] == keys.META_SK}
     return gates, sorted((i for i in items if i["sk"]["S"] != keys.META_SK), key=lambda i: i["sk"]["S"]), raw_keys
 
@@ -92,8 +99,9 @@ def assert_whole(stack, acknowledged: dict[str, dict]) -> list[str]:
 
 def test_every_acknowledged_ingest_survives_sigkill_mid_stream_and_mid_snapshot(start_stack, tmp_path):
     state = tmp_path / "state"
-    events = [example_event(entity_id=f"user_{i:04d}", payload={"steps": i, "note": "é\u2028\"x\""})
-              for i in range(EVENTS)]
+    events = [
+        example_event(entity_id=f"user_{i:04d}", payload={"steps": i, "note": 'é\u2028"x"'}) for i in range(EVENTS)
+    ]
     kill_after = random.Random(9).randint(100, 500)  # SIGKILL once this many were acknowledged
 
     first = start_stack("--state-dir", str(state), name="first")
@@ -137,24 +145,38 @@ def test_an_executed_replay_run_and_its_aggregates_survive_sigkill(start_stack, 
 
     state = tmp_path / "state"
     day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    bodies = [example_event(entity_id="durable-user", event_time=(day + timedelta(hours=i)).isoformat()) for i in range(3)]
+    bodies = [
+        example_event(entity_id="durable-user", event_time=(day + timedelta(hours=i)).isoformat()) for i in range(3)
+    ]
     first = start_stack("--state-dir", str(state), name="first")
     with ApiClient(first.info.api_url) as api:
         assert [r.status for r in api.ingest(bodies, progress=False)] == ["ACCEPTED"] * 3
-        run = api.replay({"entity_id": "durable-user", "start_time": day.isoformat(),
-                          "end_time": (day + timedelta(days=1)).isoformat(), "dry_run": False})
+        run = api.replay(
+            {
+                "entity_id": "durable-user",
+                "start_time": day.isoformat(),
+                "end_time": (day + timedelta(days=1)).isoformat(),
+                "dry_run": False,
+            }
+        )
     assert (run["status"], run["sent"]) == ("COMPLETED", 3)
 
     def versions(stack):
         table = stack.info.outputs["aggregates_table_name"]
-        items = stack.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
-                                               ExpressionAttributeValues={":p": {"S": keys.aggregate_pk("durable-user")}})["Items"]
+        items = stack.client("dynamodb").query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": keys.aggregate_pk("durable-user")}},
+        )["Items"]
         return sorted((i["metric"]["S"], i["version"]["N"], i["value"]["N"], i["replay_id"]["S"]) for i in items)
 
     def runs(stack):
         ddb, table = stack.client("dynamodb"), stack.info.outputs["replays_table_name"]
-        return sorted(json.dumps(i, sort_keys=True) for p in ddb.get_paginator("scan").paginate(TableName=table)
-                      for i in p["Items"])
+        return sorted(
+            json.dumps(i, sort_keys=True)
+            for p in ddb.get_paginator("scan").paginate(TableName=table)
+            for i in p["Items"]
+        )
 
     expected = [("count", "1", "3", run["replay_id"])]
     wait_for(lambda: versions(first) == expected, timeout_s=60, what="the processor")

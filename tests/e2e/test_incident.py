@@ -23,30 +23,45 @@ def test_same_seed_same_incident_and_sizes_add_up():
     assert first.events != other.events
     truth = first.truth
     assert len(first.events) == 500 and sum(truth.expected().values()) == 500
-    assert truth.counts == {"stream": {"ACCEPTED": 445 - len(truth.fix_event_ids), "DUPLICATE": 50, "REJECTED": 3},
-                            "conflicts": {"CONFLICT": 2}, "fix": {"ACCEPTED": len(truth.fix_event_ids)}}
+    assert truth.counts == {
+        "stream": {"ACCEPTED": 445 - len(truth.fix_event_ids), "DUPLICATE": 50, "REJECTED": 3},
+        "conflicts": {"CONFLICT": 2},
+        "fix": {"ACCEPTED": len(truth.fix_event_ids)},
+    }
     assert truth.missing_day == "2026-11-21" and (truth.incident_start, truth.incident_end) == (
-        datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
+        datetime(2026, 11, 20, tzinfo=UTC),
+        datetime(2026, 11, 23, tzinfo=UTC),
+    )
     assert len(truth.fix_event_ids) >= 3 and truth.out_of_order > 0 and truth.late_event_ids
     assert truth.conflict_event_ids <= {e.event_id for e in first.phase("stream")}
     summary = json.loads(json.dumps(truth.summary()))
     assert (summary["expected"], summary["missing_day"], summary["fix_events"]) == (
-        truth.expected(), "2026-11-21", len(truth.fix_event_ids))
+        truth.expected(),
+        "2026-11-21",
+        len(truth.fix_event_ids),
+    )
 
 
 def test_every_event_time_lies_within_what_the_api_accepts():
     incident = generate(300, seed=1, now=NOW)
-    times = [datetime.fromisoformat(e.body["event_time"].replace("Z", "+00:00")) for e in incident.events
-             if e.kind != "rejected"]
+    times = [
+        datetime.fromisoformat(e.body["event_time"].replace("Z", "+00:00"))
+        for e in incident.events
+        if e.kind != "rejected"
+    ]
     assert min(times) >= NOW - timedelta(days=7) and max(times) <= NOW
     assert [e.body["payload"]["amount"] > 0 for e in incident.events if e.kind == "regular"].count(False) == 0
-    assert all(datetime.fromisoformat(e.body["event_time"].replace("Z", "+00:00")) <= e.sent_at <= NOW
-               for e in incident.events if e.kind != "rejected")
+    assert all(
+        datetime.fromisoformat(e.body["event_time"].replace("Z", "+00:00")) <= e.sent_at <= NOW
+        for e in incident.events
+        if e.kind != "rejected"
+    )
     assert {e.sent_at for e in incident.phase("fix")} == {NOW}  # the backfill arrives now
     fix_days = {e.body["event_time"][:10] for e in incident.phase("fix")}
     assert fix_days == {incident.truth.missing_day}
     assert {(e.body["entity_id"], e.body["source"]) for e in incident.phase("fix")} == {
-        (incident.truth.focus_entity, incident.truth.focus_source)}
+        (incident.truth.focus_entity, incident.truth.focus_source)
+    }
 
 
 def test_too_small_an_incident_is_refused():
@@ -68,22 +83,33 @@ def test_the_stack_stores_exactly_what_the_truth_says(tmp_path):
         session, out = stack.session(), stack.info.outputs
         ddb, s3 = session.client("dynamodb"), session.client("s3")
         attempts = [i for i in scan(ddb, out["events_table_name"]) if i["sk"]["S"].startswith("ATT#")]
-        keys_by_prefix = Counter(o["Key"].split("/")[0] for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=out["raw_bucket_name"]) for o in page.get("Contents", []))
-        versions = ddb.query(TableName=out["aggregates_table_name"],
-                             KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
-                             ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(truth.focus_entity)},
-                                                        ":d": {"S": truth.missing_day + "#count#"}})["Items"]
+        keys_by_prefix = Counter(
+            o["Key"].split("/")[0]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=out["raw_bucket_name"])
+            for o in page.get("Contents", [])
+        )
+        versions = ddb.query(
+            TableName=out["aggregates_table_name"],
+            KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
+            ExpressionAttributeValues={
+                ":p": {"S": keys.aggregate_pk(truth.focus_entity)},
+                ":d": {"S": truth.missing_day + "#count#"},
+            },
+        )["Items"]
     expected = truth.expected()
     assert outcome.statuses == truth.counts
     sent = {}
     for event in incident.phase("stream"):
         sent.setdefault(event.event_id, set()).add(key_time(event.sent_at)[:23])  # requestTimeEpoch: milliseconds
     live = {e.event_id for e in incident.events if e.phase != "stream"}
-    assert all(i["ingest_time"]["S"][:23] in sent[i["event_id"]["S"]] for i in attempts  # history: as simulated
-               if i["status"]["S"] != "CONFLICT" and i["event_id"]["S"] not in live)
-    assert min(i["ingest_time"]["S"] for i in attempts if i["event_id"]["S"] in truth.fix_event_ids) > \
-        max(key_time(e.sent_at) for e in incident.phase("stream"))  # the backfill arrives after the stream
+    assert all(
+        i["ingest_time"]["S"][:23] in sent[i["event_id"]["S"]]
+        for i in attempts  # history: as simulated
+        if i["status"]["S"] != "CONFLICT" and i["event_id"]["S"] not in live
+    )
+    assert min(i["ingest_time"]["S"] for i in attempts if i["event_id"]["S"] in truth.fix_event_ids) > max(
+        key_time(e.sent_at) for e in incident.phase("stream")
+    )  # the backfill arrives after the stream
     lags = {i["event_id"]["S"]: int(i["ingest_lag_ms"]["N"]) for i in attempts if i["status"]["S"] == "ACCEPTED"}
     assert min(lags[e] for e in truth.late_event_ids | truth.fix_event_ids) >= 3_600_000 - 30_000
     assert Counter(i["status"]["S"] for i in attempts) == {k: v for k, v in expected.items() if k != "REJECTED"}

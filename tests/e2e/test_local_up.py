@@ -22,20 +22,32 @@ from tests.support.waits import wait_for
 
 def aggregate_versions(stack, entity_id):
     table = stack.info.outputs["aggregates_table_name"]
-    items = stack.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
-                                            ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity_id)}})["Items"]
+    items = stack.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity_id)}},
+    )["Items"]
     return [(i["metric"]["S"], int(i["version"]["N"]), int(i["value"]["N"]), i["replay_id"]["S"]) for i in items]
 
 
 def test_example_event_is_accepted_deduplicated_replayed_and_aggregated(start_stack):
     stack = start_stack()
     event = example_event()
-    answers = ingest_events(stack.info.api_url, [event], progress=False) + ingest_events(stack.info.api_url, [event], progress=False)
+    answers = ingest_events(stack.info.api_url, [event], progress=False) + ingest_events(
+        stack.info.api_url, [event], progress=False
+    )
     assert [(a.http_status, a.status) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE")]
     assert answers[0].body["event_id"] == answers[1].body["event_id"]
     now = datetime.now(UTC)
-    run = replay(stack.info.api_url, {"entity_id": "user_123", "start_time": (now - timedelta(days=1)).isoformat(),
-                                      "end_time": (now + timedelta(hours=1)).isoformat(), "dry_run": False})
+    run = replay(
+        stack.info.api_url,
+        {
+            "entity_id": "user_123",
+            "start_time": (now - timedelta(days=1)).isoformat(),
+            "end_time": (now + timedelta(hours=1)).isoformat(),
+            "dry_run": False,
+        },
+    )
     assert (run["status"], run["dry_run"], run["matched"], run["sent"]) == ("COMPLETED", False, 1, 1)
     assert run["requester"].startswith("arn:aws:iam::123456789012:user/")
     versions = wait_for(lambda: aggregate_versions(stack, "user_123"), timeout_s=30, what="aggregate version 1")
@@ -51,9 +63,13 @@ def test_example_event_is_accepted_deduplicated_replayed_and_aggregated(start_st
 def test_a_second_stack_on_the_same_info_file_says_one_is_running(start_stack):
     aws_port, api_port = free_port(0), free_port(0)
     stack = start_stack("--aws-port", str(aws_port), "--api-port", str(api_port))
-    assert (stack.info.endpoint_url, stack.info.api_url) == (f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{api_port}/v1")
-    second = subprocess.run([*PIK, "local", "up", "--info-file", str(stack.info_file)], capture_output=True,
-                            text=True, timeout=60)
+    assert (stack.info.endpoint_url, stack.info.api_url) == (
+        f"http://127.0.0.1:{aws_port}",
+        f"http://127.0.0.1:{api_port}/v1",
+    )
+    second = subprocess.run(
+        [*PIK, "local", "up", "--info-file", str(stack.info_file)], capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 1
     assert f"a local stack is already running (pid {stack.process.pid}" in second.stderr
     assert json.loads(stack.info_file.read_text())["pid"] == stack.process.pid
@@ -83,17 +99,30 @@ def test_pik_ingest_sends_json_lines_from_a_file_or_stdin(start_stack, tmp_path)
     event = json.dumps(example_event())
     lines.write_text(event + "\n\n" + event + "\n{broken\n")
     where = ["--local-file", str(stack.info_file), "--no-progress", "--workers", "1", "--batch-size", "1"]  # in order
-    done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr  # a line was not stored
     assert json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 1}
     assert "1 of 3 lines were not stored" in done.stderr
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
-    assert [(a["http_status"], a["status"]) for a in answers] == [(200, "ACCEPTED"), (200, "DUPLICATE"), (400, "REJECTED")]
+    assert [(a["http_status"], a["status"]) for a in answers] == [
+        (200, "ACCEPTED"),
+        (200, "DUPLICATE"),
+        (400, "REJECTED"),
+    ]
     assert [a["line"] for a in answers] == [1, 3, 4]  # the file's line numbers (line 2 is blank)
     assert done.stderr.startswith("line 4: REJECTED body/json: body is not valid JSON")
-    piped = subprocess.run([*PIK, "ingest", "-", *where], input=json.dumps(example_event(entity_id="u2")),
-                           capture_output=True, text=True, timeout=60)
+    piped = subprocess.run(
+        [*PIK, "ingest", "-", *where],
+        input=json.dumps(example_event(entity_id="u2")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(piped.stdout) == {"ACCEPTED": 1}
 
 
@@ -104,8 +133,12 @@ def test_pik_ingest_in_batches_names_each_refused_line_its_number_and_rule(start
     good, no_entity = example_event(entity_id="b1"), {**example_event(), "entity_id": ""}
     lines.write_text("\n".join([json.dumps(good), "{broken", json.dumps(no_entity), json.dumps(good)]) + "\n")
     where = ["--local-file", str(stack.info_file), "--no-progress", "--batch-size", "100"]
-    done = subprocess.run([*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*PIK, "ingest", str(lines), *where, "--output", str(tmp_path / "answers.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and json.loads(done.stdout) == {"ACCEPTED": 1, "DUPLICATE": 1, "REJECTED": 2}
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
     assert [a["line"] for a in answers] == [1, 2, 3, 4]
@@ -129,9 +162,23 @@ def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):
     event = json.dumps(example_event(entity_id="batched"))
     lines = tmp_path / "events.jsonl"
     lines.write_text("\n".join([event, event, "{broken", json.dumps(example_event(entity_id="other"))]) + "\n")
-    done = subprocess.run([*PIK, "ingest", str(lines), "--local-file", str(stack.info_file), "--no-progress",
-                           "--batch-size", "3", "--output", str(tmp_path / "answers.jsonl")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            *PIK,
+            "ingest",
+            str(lines),
+            "--local-file",
+            str(stack.info_file),
+            "--no-progress",
+            "--batch-size",
+            "3",
+            "--output",
+            str(tmp_path / "answers.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout) == {"ACCEPTED": 2, "DUPLICATE": 1, "REJECTED": 1}
     answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
@@ -142,8 +189,13 @@ def test_pik_ingest_sends_batches_answered_per_line(start_stack, tmp_path):
 
 
 def test_pik_ingest_without_a_running_stack_says_how_to_start_one(tmp_path):
-    done = subprocess.run([*PIK, "ingest", "-", "--local-file", str(tmp_path / "none.json")], input="{}",
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*PIK, "ingest", "-", "--local-file", str(tmp_path / "none.json")],
+        input="{}",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "no local stack is running" in done.stderr and "pik local up" in done.stderr
 
 
@@ -165,8 +217,9 @@ def test_simulated_arrival_is_honoured_only_when_the_stack_allows_it(tmp_path):
     with LocalStack(info_file=tmp_path / "a.json", simulated_arrival=True) as stack:
         [answer] = ingest_events(stack.info.api_url, [event], arrivals=[arrived], progress=False)
         assert answer.body["ingest_lag_ms"] == 5_000
-        [future] = ingest_events(stack.info.api_url, [event], arrivals=[datetime.now(UTC) + timedelta(hours=1)],
-                                 progress=False)
+        [future] = ingest_events(
+            stack.info.api_url, [event], arrivals=[datetime.now(UTC) + timedelta(hours=1)], progress=False
+        )
         assert future.http_status == 400 and "X-Pik-Simulated-Arrival" in future.body["message"]
     with LocalStack(info_file=tmp_path / "b.json") as stack:
         [answer] = ingest_events(stack.info.api_url, [event], arrivals=[arrived], progress=False)
@@ -181,6 +234,9 @@ def test_an_identical_storm_of_200_requests_gets_no_5xx_and_one_accepted(start_s
     assert sorted({a.http_status for a in answers}) == [200]
     assert [a.status for a in answers].count("ACCEPTED") == 1 and [a.status for a in answers].count("DUPLICATE") == 199
     event_id = answers[0].body["event_id"]
-    gate = stack.client("dynamodb").get_item(TableName=stack.info.outputs["events_table_name"], ConsistentRead=True,
-                                             Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}})["Item"]
+    gate = stack.client("dynamodb").get_item(
+        TableName=stack.info.outputs["events_table_name"],
+        ConsistentRead=True,
+        Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}},
+    )["Item"]
     assert gate["duplicate_count"]["N"] == "199"

@@ -17,8 +17,13 @@ def table(tmp_path):
 
 
 def put(table, pk, sk, **extra):
-    return {"Put": {"TableName": table, "Item": {"pk": {"S": pk}, "sk": {"S": sk}, **extra},
-                    "ConditionExpression": "attribute_not_exists(pk)"}}
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": {"pk": {"S": pk}, "sk": {"S": sk}, **extra},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 def items(ddb, table):
@@ -28,11 +33,21 @@ def items(ddb, table):
 def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
     ddb, name = table
     ddb.transact_write_items(TransactItems=[put(name, "E1", "META", n={"N": "0"}), put(name, "E2", "META")])
-    add = {"Update": {"TableName": name, "Key": {"pk": {"S": "E1"}, "sk": {"S": "META"}}, "UpdateExpression": "ADD n :one",
-                      "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+    add = {
+        "Update": {
+            "TableName": name,
+            "Key": {"pk": {"S": "E1"}, "sk": {"S": "META"}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
     with pytest.raises(ClientError) as cancelled:
         ddb.transact_write_items(TransactItems=[put(name, "NEW", "A"), add, put(name, "E2", "META")])
-    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == [
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+    ]
     assert items(ddb, name) == [("E1", "META", "0"), ("E2", "META", None)]
     ddb.transact_write_items(TransactItems=[add])
     assert items(ddb, name) == [("E1", "META", "1"), ("E2", "META", None)]
@@ -61,8 +76,13 @@ def test_racing_single_item_increments_are_all_counted(table):
     """DynamoDB applies each UpdateItem atomically; moto's read-modify-write must not lose an ADD."""
     ddb, name = table
     ddb.put_item(TableName=name, Item={"pk": {"S": "HOT"}, "sk": {"S": "META"}, "n": {"N": "0"}})
-    add = {"TableName": name, "Key": {"pk": {"S": "HOT"}, "sk": {"S": "META"}}, "UpdateExpression": "ADD n :one",
-           "ExpressionAttributeValues": {":one": {"N": "1"}}, "ConditionExpression": "attribute_exists(pk)"}
+    add = {
+        "TableName": name,
+        "Key": {"pk": {"S": "HOT"}, "sk": {"S": "META"}},
+        "UpdateExpression": "ADD n :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+        "ConditionExpression": "attribute_exists(pk)",
+    }
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda _: ddb.update_item(**add), range(1000)))
     assert items(ddb, name) == [("HOT", "META", "1000")]

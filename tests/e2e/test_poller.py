@@ -37,28 +37,49 @@ def test_a_poison_message_reaches_the_dlq_and_the_rest_of_its_batch_is_processed
     answers = ingest_events(stack.info.api_url, events, progress=False)
     assert {a.status for a in answers} == {"ACCEPTED"}
     sqs, out = stack.session().client("sqs"), stack.info.outputs
-    bodies = [json.dumps({"replay_id": "rp-poison-test", "entity_id": e, "event_date": DAY.date().isoformat(),
-                          "event_id": a.body["event_id"]}) for e, a in zip(entities, answers, strict=True)]
+    bodies = [
+        json.dumps(
+            {
+                "replay_id": "rp-poison-test",
+                "entity_id": e,
+                "event_date": DAY.date().isoformat(),
+                "event_id": a.body["event_id"],
+            }
+        )
+        for e, a in zip(entities, answers, strict=True)
+    ]
     entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies + ["{not a replay message"])]
     assert sqs.send_message_batch(QueueUrl=out["replay_queue_url"], Entries=entries).get("Failed", []) == []
 
-    dead = wait_for(lambda: sqs.receive_message(QueueUrl=out["replay_dead_letter_queue_url"], AttributeNames=["All"],
-                                                MaxNumberOfMessages=10).get("Messages"), timeout_s=30, what="the DLQ")
+    dead = wait_for(
+        lambda: sqs.receive_message(
+            QueueUrl=out["replay_dead_letter_queue_url"], AttributeNames=["All"], MaxNumberOfMessages=10
+        ).get("Messages"),
+        timeout_s=30,
+        what="the DLQ",
+    )
     assert [m["Body"] for m in dead] == ["{not a replay message"]
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3  # maxReceiveCount in template.yaml
     wait_for(lambda: queue_depth(sqs, out["replay_queue_url"]) == 0, timeout_s=30, what="an empty replay queue")
     ddb = stack.session().client("dynamodb")
-    versions = [ddb.query(TableName=out["aggregates_table_name"], KeyConditionExpression="pk = :p",
-                          ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(e)}})["Items"] for e in entities]
-    assert [[(i["version"]["N"], i["value"]["N"], i["replay_id"]["S"]) for i in v] for v in versions] == \
-        [[("1", "1", "rp-poison-test")]] * 9
+    versions = [
+        ddb.query(
+            TableName=out["aggregates_table_name"],
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(e)}},
+        )["Items"]
+        for e in entities
+    ]
+    assert [[(i["version"]["N"], i["value"]["N"], i["replay_id"]["S"]) for i in v] for v in versions] == [
+        [("1", "1", "rp-poison-test")]
+    ] * 9
 
 
 def test_failure_rules_follow_lambda():
     ids = ["a", "b", "c"]
     assert failed_ids(True, {"batchItemFailures": [{"itemIdentifier": "b"}]}, ids, True) == {"b"}
     assert failed_ids(True, {"batchItemFailures": []}, ids, True) == set()
-    assert failed_ids(False, None, ids, True) == set(ids)                   # handler error or timeout
+    assert failed_ids(False, None, ids, True) == set(ids)  # handler error or timeout
     assert failed_ids(True, {"batchItemFailures": [{"itemIdentifier": "zz"}]}, ids, True) == set(ids)
     assert failed_ids(True, {"batchItemFailures": [{"id": "b"}]}, ids, True) == set(ids)  # malformed
     assert failed_ids(True, {"batchItemFailures": [{"itemIdentifier": "b"}]}, ids, False) == set()

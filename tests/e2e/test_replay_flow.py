@@ -24,8 +24,16 @@ def seeded(start_stack):
     """A local stack with three ACCEPTED events of ``flow-user`` yesterday; ``(stack, scope)``."""
     stack = start_stack()
     day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    bodies = [{"source": "web", "event_type": "click", "entity_id": "flow-user",
-               "event_time": (day + timedelta(hours=i)).isoformat(), "payload": {"n": i}} for i in range(3)]
+    bodies = [
+        {
+            "source": "web",
+            "event_type": "click",
+            "entity_id": "flow-user",
+            "event_time": (day + timedelta(hours=i)).isoformat(),
+            "payload": {"n": i},
+        }
+        for i in range(3)
+    ]
     assert count_statuses(ingest_events(stack.info.api_url, bodies, progress=False)) == {"ACCEPTED": 3}
     scope = pik_nb.Scope(start=day.isoformat(), end=(day + timedelta(days=1)).isoformat(), entity_id="flow-user")
     return stack, scope
@@ -56,8 +64,11 @@ def test_replay_needs_a_preview_of_the_same_scope_and_confirmation_above_the_thr
     assert again["replay_id"] == run["replay_id"] and (run["dry_run"], run["sent"]) == (False, 3)
     runs = kit.replays()
     assert (~runs["dry_run"]).sum() == 1 and int(runs.loc[~runs["dry_run"], "sent"].iloc[0]) == 3
-    progress = wait_for(lambda: (p := flow.progress()).drained and p.processed == 3 and p, timeout_s=60,
-                        what="the processor to drain the replay")
+    progress = wait_for(
+        lambda: (p := flow.progress()).drained and p.processed == 3 and p,
+        timeout_s=60,
+        what="the processor to drain the replay",
+    )
     assert progress.dead_lettered == 0
     [diff] = flow.diffs()
     assert (diff.new["version"], diff.new["value"], diff.new["replay_id"]) == (1, 3, run["replay_id"])
@@ -66,8 +77,11 @@ def test_replay_needs_a_preview_of_the_same_scope_and_confirmation_above_the_thr
     flow.preview(scope)
     second = flow.replay(scope, confirmed=True)
     assert second["replay_id"] != run["replay_id"] and second["sent"] == 3
-    wait_for(lambda: (p := flow.progress()).drained and p.processed == 3 and p, timeout_s=60,
-             what="the processor to drain the second replay")
+    wait_for(
+        lambda: (p := flow.progress()).drained and p.processed == 3 and p,
+        timeout_s=60,
+        what="the processor to drain the second replay",
+    )
     assert flow.diffs() == []
 
 
@@ -105,8 +119,18 @@ def test_pik_replay_run_executes_the_reviewed_dry_run_and_a_second_execute_of_a_
     meant = runner.invoke(cli, ["replay", *window, "--execute", "--yes", *where])
     assert meant.exit_code == 0 and "matched 3  sent 3" in meant.output, meant.output
     assert (~kit.replays()["dry_run"]).sum() == 2
-    outside = runner.invoke(cli, ["replay", "--run", preview["replay_id"], "--execute", "--target",
-                                  "sqs=https://sqs.eu-west-1.amazonaws.com/1/q", *where])
+    outside = runner.invoke(
+        cli,
+        [
+            "replay",
+            "--run",
+            preview["replay_id"],
+            "--execute",
+            "--target",
+            "sqs=https://sqs.eu-west-1.amazonaws.com/1/q",
+            *where,
+        ],
+    )
     assert outside.exit_code == 2 and "exactly its scope" in outside.output
 
 
@@ -114,15 +138,27 @@ def test_pik_replay_to_a_target_says_what_it_already_got_and_skips_it_unless_res
     stack, scope = seeded
     queue = stack.client("sqs").create_queue(QueueName="flow-consumer")["QueueUrl"]
     runner, where = CliRunner(), ["--local-file", str(stack.info_file)]
-    to_queue = ["replay", "--entity", "flow-user", "--start", scope.start, "--end", scope.end,
-                "--target", f"sqs={queue}", *where]
+    to_queue = [
+        "replay",
+        "--entity",
+        "flow-user",
+        "--start",
+        scope.start,
+        "--end",
+        scope.end,
+        "--target",
+        f"sqs={queue}",
+        *where,
+    ]
     first = json.loads(runner.invoke(cli, [*to_queue, "--execute", "--json"]).output)
     assert (first["sent"], first["skipped"], first["already_delivered"]) == (3, 0, {"count": 0, "runs": []})
     preview = runner.invoke(cli, to_queue)
     assert preview.exit_code == 0, preview.output
     last_at = json.loads(runner.invoke(cli, [*to_queue, "--json"]).output)["already_delivered"]["runs"][0]["last_at"]
-    assert (f"already delivered to sqs:{queue}: 3 of the 3 selected events, by {first['replay_id']} "
-            f"(3, last at {last_at})\nexecuting skips them; --resend sends them again") in preview.output
+    assert (
+        f"already delivered to sqs:{queue}: 3 of the 3 selected events, by {first['replay_id']} "
+        f"(3, last at {last_at})\nexecuting skips them; --resend sends them again"
+    ) in preview.output
     skipped = runner.invoke(cli, [*to_queue, "--execute"])  # nothing would go twice: no question asked
     assert skipped.exit_code == 0 and "matched 3  sent 0  failed 0  retried 0  skipped 3" in skipped.output
     resent = runner.invoke(cli, [*to_queue, "--execute", "--yes", "--resend"])

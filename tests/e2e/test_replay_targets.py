@@ -31,8 +31,16 @@ def seeded(tmp_path_factory):
     stack = StackProcess(tmp_path_factory.mktemp("targets"))
     try:
         day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        bodies = [{"source": "shop", "event_type": "paid", "entity_id": f"cust-{i % 3}",
-                   "event_time": (day + timedelta(minutes=i)).isoformat(), "payload": {"n": i}} for i in range(COUNT)]
+        bodies = [
+            {
+                "source": "shop",
+                "event_type": "paid",
+                "entity_id": f"cust-{i % 3}",
+                "event_time": (day + timedelta(minutes=i)).isoformat(),
+                "payload": {"n": i},
+            }
+            for i in range(COUNT)
+        ]
         results = ingest_events(stack.info.api_url, bodies, progress=False)
         assert count_statuses(results) == {"ACCEPTED": COUNT}
         kit = pik_nb.connect(path=stack.info_file)
@@ -50,7 +58,12 @@ def test_sqs_and_fifo_targets_get_the_events_as_sent(seeded):
     sqs = stack.client("sqs")
     url = sqs.create_queue(QueueName="e2e-consumer")["QueueUrl"]
     run = kit.replay(**window(day), target={"sqs": url}, dry_run=False)
-    assert (run["status"], run["stopped"], run["sent"], run["target"]) == ("COMPLETED", "completed", COUNT, f"sqs:{url}")
+    assert (run["status"], run["stopped"], run["sent"], run["target"]) == (
+        "COMPLETED",
+        "completed",
+        COUNT,
+        f"sqs:{url}",
+    )
     got = [json.loads(m["Body"]) for m in drain_queue(sqs, url)]
     assert sorted(got, key=lambda b: b["payload"]["n"]) == bodies
     fifo = sqs.create_queue(QueueName="e2e-consumer.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -58,7 +71,9 @@ def test_sqs_and_fifo_targets_get_the_events_as_sent(seeded):
     messages = drain_queue(sqs, fifo)
     assert (run["matched"], run["sent"]) == (5, 5)
     assert sorted(m["Attributes"]["MessageDeduplicationId"] for m in messages) == sorted(ids[:5])
-    assert sorted(m["Attributes"]["MessageGroupId"] for m in messages) == sorted(bodies[i]["entity_id"] for i in range(5))
+    assert sorted(m["Attributes"]["MessageGroupId"] for m in messages) == sorted(
+        bodies[i]["entity_id"] for i in range(5)
+    )
 
 
 def test_eventbridge_delivers_through_a_rule(seeded):
@@ -88,7 +103,8 @@ def test_kinesis_gets_records_keyed_by_entity(seeded):
     records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=100)["Records"]
     assert run["sent"] == COUNT
     assert sorted((r["PartitionKey"], json.loads(r["Data"])["payload"]["n"]) for r in records) == sorted(
-        (b["entity_id"], b["payload"]["n"]) for b in bodies)
+        (b["entity_id"], b["payload"]["n"]) for b in bodies
+    )
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -170,8 +186,12 @@ def test_a_refusing_endpoint_stops_the_run_and_the_same_command_resumes_it_once_
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        request = {**window(day), "target": {"http": f"http://127.0.0.1:{server.server_address[1]}/pik"},
-                   "dry_run": False, "client_token": "e2e-refused"}
+        request = {
+            **window(day),
+            "target": {"http": f"http://127.0.0.1:{server.server_address[1]}/pik"},
+            "dry_run": False,
+            "client_token": "e2e-refused",
+        }
         first = kit.replay(**request)
         assert (first["status"], first["stopped"], first["sent"]) == ("PARTIAL", "target_errors", 0)
         assert first["failed"] == 10  # the first batch, not delivered when the run stopped (refused by two calls)

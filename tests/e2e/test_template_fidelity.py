@@ -28,7 +28,9 @@ def test_tables_have_the_template_keys_and_indexes(stack):
         assert table["KeySchema"] == declared["KeySchema"]
         assert sorted(table["AttributeDefinitions"], key=str) == sorted(declared["AttributeDefinitions"], key=str)
         indexes = {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in table.get("GlobalSecondaryIndexes", [])}
-        assert indexes == {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in declared.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {
+            i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in declared.get("GlobalSecondaryIndexes", [])
+        }
         assert table["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]
 
 
@@ -44,14 +46,21 @@ def test_queues_have_the_template_redrive_and_timeouts(stack):
                 assert attributes[name] == str(declared[name])
         if "RedrivePolicy" in declared:
             target = declared["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            target_arn = sqs.get_queue_attributes(QueueUrl=names[target], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            target_arn = sqs.get_queue_attributes(QueueUrl=names[target], AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             assert json.loads(attributes["RedrivePolicy"]) == {
-                "deadLetterTargetArn": target_arn, "maxReceiveCount": declared["RedrivePolicy"]["maxReceiveCount"]}
+                "deadLetterTargetArn": target_arn,
+                "maxReceiveCount": declared["RedrivePolicy"]["maxReceiveCount"],
+            }
 
 
 def test_routes_and_pollers_are_the_template_events(stack):
     assert sorted(stack._api.routes) == [("POST", "/ingest"), ("POST", "/replay"), ("POST", "/replay/{replay_id}")]
-    assert {f.name: f.timeout_s for f in stack._api.routes.values()} == {"IngestFunction": 20, "ReplayFunction": 20}  # < 29 s with init
+    assert {f.name: f.timeout_s for f in stack._api.routes.values()} == {
+        "IngestFunction": 20,
+        "ReplayFunction": 20,
+    }  # < 29 s with init
     [poller] = stack._pollers
     assert (poller.function.name, poller.function.timeout_s) == ("ProcessorFunction", 60)
     assert (poller.mapping.batch_size, poller.mapping.report_failures) == (10, True)

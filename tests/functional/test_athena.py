@@ -39,21 +39,34 @@ def resolved(value, names: dict[str, str]):
 @pytest.fixture
 def athena_stack(stack):
     tpl = template.load()["Resources"]
-    names = {"RawBucket": stack.outputs["raw_bucket_name"], "RawDatabase": DATABASE,
-             "AthenaResultsBucket": "pik-test-athena-results", "AWS::AccountId": DEFAULT_ACCOUNT_ID,
-             "AWS::StackName": "test", "AthenaBytesScannedCutoff": 10 * 2**30}
+    names = {
+        "RawBucket": stack.outputs["raw_bucket_name"],
+        "RawDatabase": DATABASE,
+        "AthenaResultsBucket": "pik-test-athena-results",
+        "AWS::AccountId": DEFAULT_ACCOUNT_ID,
+        "AWS::StackName": "test",
+        "AthenaBytesScannedCutoff": 10 * 2**30,
+    }
     boto3.client("s3").create_bucket(Bucket=names["AthenaResultsBucket"])
     glue = boto3.client("glue")
     glue.create_database(DatabaseInput={"Name": DATABASE})
     for logical in ("RawEventsTable", "CuratedAttemptsTable", "CuratedEventsTable"):
         glue.create_table(DatabaseName=DATABASE, TableInput=resolved(tpl[logical]["Properties"]["TableInput"], names))
     group = resolved(tpl["AthenaWorkGroup"]["Properties"], names)
-    boto3.client("athena").create_work_group(Name=WORKGROUP, Configuration=group["WorkGroupConfiguration"],
-                                             Description=group["Description"])
-    stack.names.update(RawDatabase=DATABASE, AthenaWorkGroup=WORKGROUP,  # for the IAM gate
-                       AthenaResultsBucket=names["AthenaResultsBucket"])
-    kit = pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs,
-                         athena_database=DATABASE, athena_work_group_name=WORKGROUP)
+    boto3.client("athena").create_work_group(
+        Name=WORKGROUP, Configuration=group["WorkGroupConfiguration"], Description=group["Description"]
+    )
+    stack.names.update(
+        RawDatabase=DATABASE,
+        AthenaWorkGroup=WORKGROUP,  # for the IAM gate
+        AthenaResultsBucket=names["AthenaResultsBucket"],
+    )
+    kit = pik_nb.connect(
+        session=boto3.session.Session(region_name=REGION),
+        **stack.outputs,
+        athena_database=DATABASE,
+        athena_work_group_name=WORKGROUP,
+    )
     return kit
 
 
@@ -78,8 +91,10 @@ def test_the_glue_tables_are_the_curated_layout(athena_stack):
 def test_kit_sql_sends_the_query_to_the_workgroup_and_types_the_answer(athena_stack):
     assert sql.engine_of(athena_stack.stack, None) == "athena"
     query = queries_sql.search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")
-    queue_answer([["e1", "2026-11-20 10:00:00.000", "150", "true"]],
-                 [("event_id", "varchar"), ("event_time", "timestamp(3)"), ("ingest_lag_ms", "bigint"), ("ok", "boolean")])
+    queue_answer(
+        [["e1", "2026-11-20 10:00:00.000", "150", "true"]],
+        [("event_id", "varchar"), ("event_time", "timestamp(3)"), ("ingest_lag_ms", "bigint"), ("ok", "boolean")],
+    )
     waits: list[float] = []
     frame = sql.athena(athena_stack.stack, query, sleep=waits.append)
     assert frame.to_dict("records")[0]["event_id"] == "e1" and frame["ingest_lag_ms"].tolist() == [150]
@@ -92,12 +107,21 @@ def test_kit_sql_sends_the_query_to_the_workgroup_and_types_the_answer(athena_st
 
 
 def test_the_analyses_run_on_athena_with_its_dialect(athena_stack):
-    queue_answer([["c-1", "checkout", "order_placed", "20412", "1", "2"]],
-                 [("entity_id", "varchar"), ("source", "varchar"), ("event_type", "varchar"), ("day", "bigint"),
-                  ("cadence", "bigint"), ("repeats", "bigint")])
+    queue_answer(
+        [["c-1", "checkout", "order_placed", "20412", "1", "2"]],
+        [
+            ("entity_id", "varchar"),
+            ("source", "varchar"),
+            ("event_type", "varchar"),
+            ("day", "bigint"),
+            ("cadence", "bigint"),
+            ("repeats", "bigint"),
+        ],
+    )
     gaps = sql_analyses.gaps_daily(lambda q: athena_stack.sql(q, engine="athena"), dialect="athena")
     assert gaps[["entity_id", "source", "event_type", "gap_class", "repeats"]].values.tolist() == [
-        ["c-1", "checkout", "order_placed", "only_duplicates", 2]]
+        ["c-1", "checkout", "order_placed", "only_duplicates", 2]
+    ]
     assert f"{gaps['window'][0]:%Y-%m-%d}" == "2025-11-20"  # day 20412 since 1970-01-01
     ids = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
     sent = boto3.client("athena").get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]["Query"]
@@ -112,8 +136,7 @@ def test_a_failed_athena_query_is_a_clear_error(athena_stack, monkeypatch):
         athena_stack.sql("SELECT 1", engine="athena")
 
 
-def test_compaction_registers_every_partition_it_writes_so_athena_answers_across_streams(athena_stack,
-                                                                                         monkeypatch):
+def test_compaction_registers_every_partition_it_writes_so_athena_answers_across_streams(athena_stack, monkeypatch):
     from pik.handlers import compact, ingest
     from tests.conftest import LambdaContext, call, make_event
 
@@ -132,7 +155,8 @@ def test_compaction_registers_every_partition_it_writes_so_athena_answers_across
         for partition in found:
             descriptor = partition["StorageDescriptor"]
             assert descriptor["Location"] == f"s3://{bucket}/" + curated.partition_prefix(
-                layout, curated.Partition(*partition["Values"]))
+                layout, curated.Partition(*partition["Values"])
+            )
             assert "ParquetHiveSerDe" in descriptor["SerdeInfo"]["SerializationLibrary"]
     table = glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]
     assert not [k for k in table["Parameters"] if k.startswith("projection.")]  # no injected column to satisfy

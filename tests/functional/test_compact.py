@@ -31,10 +31,15 @@ def send(body: dict) -> dict:
 def objects(stack) -> dict[str, tuple[str, bytes]]:
     """Every curated object: key -> (ETag, bytes)."""
     s3, bucket = boto3.client("s3"), stack.outputs["raw_bucket_name"]
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/")
-            for o in page.get("Contents", [])]
-    return {k: (s3.head_object(Bucket=bucket, Key=k)["ETag"], s3.get_object(Bucket=bucket, Key=k)["Body"].read())
-            for k in keys}
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/")
+        for o in page.get("Contents", [])
+    ]
+    return {
+        k: (s3.head_object(Bucket=bucket, Key=k)["ETag"], s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+        for k in keys
+    }
 
 
 def raw_objects(stack) -> dict[str, str]:
@@ -54,8 +59,10 @@ def run() -> dict:
 
 @pytest.fixture
 def seeded(stack):
-    first = [send(make_event(entity_id=f"c-{i}", event_time=at(i), payload={"amount": 10 * i, "country": "DE"}))
-             for i in range(3)]
+    first = [
+        send(make_event(entity_id=f"c-{i}", event_time=at(i), payload={"amount": 10 * i, "country": "DE"}))
+        for i in range(3)
+    ]
     send(make_event(entity_id="c-0", event_time=at(0), payload={"amount": 0, "country": "DE"}))  # a duplicate
     return first
 
@@ -64,7 +71,12 @@ def test_compaction_writes_every_attempt_and_each_accepted_event_once(stack, see
     raw_before = raw_objects(stack)
     result = run()
     assert {k: result[k] for k in ("partitions", "written", "unchanged", "attempts", "events")} == {
-        "partitions": 1, "written": 1, "unchanged": 0, "attempts": 4, "events": 3}
+        "partitions": 1,
+        "written": 1,
+        "unchanged": 0,
+        "attempts": 4,
+        "events": 3,
+    }
     store = objects(stack)
     key, attempts = part(store, "attempts")
     assert key.startswith(f"curated/attempts/source=checkout/event_type=order_placed/event_date={DAY}/part-")

@@ -235,9 +235,14 @@ def s3_answers_by_policy(stack) -> None:
     have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403", GetObject API)."""
     documents = iam_stack(stack).role_policies("CompactionFunction")  # what CloudFormation receives
     bucket = f"arn:aws:s3:::{stack.names['RawBucket']}"
-    lists = any(s["Effect"] == "Allow" and "s3:ListBucket" in _listed(s["Action"])
-                and bucket in _listed(s["Resource"]) and "Condition" not in s
-                for document in documents for s in document["Statement"])
+    lists = any(
+        s["Effect"] == "Allow"
+        and "s3:ListBucket" in _listed(s["Action"])
+        and bucket in _listed(s["Resource"])
+        and "Condition" not in s
+        for document in documents
+        for s in document["Statement"]
+    )
     plain = boto3.client("s3")
 
     def deny_missing(params, **_):
@@ -245,8 +250,13 @@ def s3_answers_by_policy(stack) -> None:
             plain.head_object(Bucket=params["Bucket"], Key=params["Key"])
         except ClientError:
             if not lists:
-                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-                                   "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject") from None
+                raise ClientError(
+                    {
+                        "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                        "ResponseMetadata": {"HTTPStatusCode": 403},
+                    },
+                    "GetObject",
+                ) from None
 
     clients.client("s3").meta.events.register("provide-client-params.s3.GetObject", deny_missing)
 

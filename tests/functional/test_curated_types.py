@@ -30,11 +30,20 @@ from pik.settings import Settings
 from tests.conftest import call, make_event
 
 BASE = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
-EDGES = [2**63, -2**63 - 1, 2**63 - 1, -2**63, 10**40, 1.797e308, -1.797e308, 5e-324, -0.0, 0, True, ""]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                    st.sampled_from(EDGES), st.text(max_size=8))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+EDGES = [2**63, -(2**63) - 1, 2**63 - 1, -(2**63), 10**40, 1.797e308, -1.797e308, 5e-324, -0.0, 0, True, ""]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(EDGES),
+    st.text(max_size=8),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
 PAYLOADS = st.fixed_dictionaries({"v": VALUES}, optional={"amount": SCALARS, "vip": SCALARS, "n": VALUES})
 STREAMS = itertools.count()
 
@@ -42,8 +51,13 @@ STREAMS = itertools.count()
 def ingest_all(source: str, event_type: str, payloads: list[dict], first: int) -> list[str]:
     ids = []
     for i, payload in enumerate(payloads, start=first):
-        body = make_event(source=source, event_type=event_type, entity_id=f"e-{i}", payload=payload,
-                          event_time=(BASE + timedelta(days=i % 3, minutes=i)).isoformat())
+        body = make_event(
+            source=source,
+            event_type=event_type,
+            entity_id=f"e-{i}",
+            payload=payload,
+            event_time=(BASE + timedelta(days=i % 3, minutes=i)).isoformat(),
+        )
         status, answer = call(ingest, "/ingest", body)
         assert status == 200 and answer["status"] == "ACCEPTED", answer
         ids.append(answer["event_id"])
@@ -66,8 +80,11 @@ def download(bucket: str, prefix: str, root: Path) -> Path:
 
 
 def stream_schema(stack, source: str, event_type: str) -> dict:
-    body = boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"],
-                                         Key=curated.schema_key(source, event_type))["Body"].read()
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key=curated.schema_key(source, event_type))["Body"]
+        .read()
+    )
     return json.loads(body)
 
 
@@ -83,8 +100,7 @@ def expected_column(values: list, kind: str) -> list:
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(early=st.lists(PAYLOADS, min_size=1, max_size=3), late=st.lists(PAYLOADS, min_size=1, max_size=3))
-def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(stack, tmp_path_factory,
-                                                                                 early, late):
+def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(stack, tmp_path_factory, early, late):
     source, event_type = "typed", f"t{next(STREAMS)}"
     ids = ingest_all(source, event_type, early, 0)
     compact(source, event_type)  # the first days' parts, under the kinds the early payloads need
@@ -103,8 +119,11 @@ def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(
     pattern = f"{root}/**/*.parquet"
     duck = duckdb.connect().sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)").to_arrow_table()
     wanted = [*curated.event_columns(schema), *curated.PARTITION_COLUMNS]
-    for table_columns, rows in ((arrow.column_names, arrow.num_rows), (frame.columns, frame.height),
-                                (duck.column_names, duck.num_rows)):
+    for table_columns, rows in (
+        (arrow.column_names, arrow.num_rows),
+        (frame.columns, frame.height),
+        (duck.column_names, duck.num_rows),
+    ):
         assert (sorted(table_columns), rows) == (sorted(wanted), len(ids))
 
     rows = {row["event_id"]: row for row in arrow.to_pylist()}
@@ -135,7 +154,7 @@ def test_a_widened_stream_rewrites_its_earlier_days_and_records_its_schema(stack
     assert (again["written"], again["rewritten"]) == (0, 0)  # a re-run writes nothing
 
 
-@pytest.mark.parametrize("value", [2**63, -2**63 - 1, 10**400])
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**400])
 def test_one_integer_outside_int64_never_stops_a_compaction(stack, value):
     ingest_all("huge", "n", [{"n": 1}, {"n": value}], 0)
     result = compact("huge", "n")

@@ -37,12 +37,10 @@ def aws():
             Layers=[layer],
         )
         queue = session.client("sqs").create_queue(QueueName="orders")["QueueUrl"]
-        arn = session.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        mapping = lam.create_event_source_mapping(
-            EventSourceArn=arn, FunctionName="pik-compact", BatchSize=10
-        )
+        arn = session.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="pik-compact", BatchSize=10)
         resources = Resources(
             "b",
             "e",
@@ -81,9 +79,7 @@ def test_a_disabled_mapping_fails_with_the_command_that_enables_it(aws):
 
 def test_a_missing_layer_version_fails_naming_the_fix(aws):
     stack, _, layer = aws
-    stack.client("lambda").delete_layer_version(
-        LayerName="AWSSDKPandas", VersionNumber=int(layer.rsplit(":", 1)[1])
-    )
+    stack.client("lambda").delete_layer_version(LayerName="AWSSDKPandas", VersionNumber=int(layer.rsplit(":", 1)[1]))
     check = doctor._guard("layer", lambda: doctor.layer(stack))
     assert check.status == "FAIL" and "ResourceNotFoundException" in check.detail
     assert check.fix == doctor.FALLBACK["layer"]

@@ -49,8 +49,10 @@ def test_the_gate_records_each_authorization_a_handler_needs(recorder, stack):
     status, answer = call(ingest, "/ingest", make_event())
     assert status == 200 and answer["status"] == "ACCEPTED"
     bucket, table = stack.names["RawBucket"], stack.names["EventsTable"]
-    calls = {(c.principal, c.action, c.resource.split("/")[0] if c.action.startswith("s3") else c.resource)
-             for c in recorder.calls}
+    calls = {
+        (c.principal, c.action, c.resource.split("/")[0] if c.action.startswith("s3") else c.resource)
+        for c in recorder.calls
+    }
     assert ("IngestFunction", "s3:PutObject", f"arn:aws:s3:::{bucket}") in calls
     table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"
     assert ("IngestFunction", "dynamodb:PutItem", table_arn) in calls
@@ -84,8 +86,11 @@ def test_finding_7_a_conflict_replayed_to_a_target_reads_conflicts(recorder, sta
     assert call(ingest, "/ingest", {**first, "payload": {"amount": 2}})[1]["status"] == "CONFLICT"
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     now = datetime.now(UTC)
-    scope = {"entity_id": first["entity_id"], "start_time": (now - timedelta(days=1)).isoformat(),
-             "end_time": now.isoformat()}
+    scope = {
+        "entity_id": first["entity_id"],
+        "start_time": (now - timedelta(days=1)).isoformat(),
+        "end_time": now.isoformat(),
+    }
     request = {**scope, "statuses": ["CONFLICT"], "dry_run": False, "target": {"sqs": url}}
     status, run = call(replay, "/replay", request)
     assert status == 200 and run["sent"] == 1, run

@@ -23,26 +23,43 @@ from tests.support.lambdas import call
 FIELDS = "amount,cart.total"
 # Any JSON number, extremes included: beyond DynamoDB's range (1e-130..1e126) or its 38 digits,
 # and pairs whose float sum would overflow; aggregates store those exactly as decimal text.
-numbers = st.one_of(st.integers(-10**6, 10**6), st.integers(-10**50, 10**50),
-                    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
-                    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1e308, -1e308, 1e-200, 1.5e-205]))
-payloads = st.fixed_dictionaries({}, optional={
-    "amount": st.one_of(numbers, st.booleans(), st.text(max_size=3), st.none()),
-    "cart": st.one_of(st.fixed_dictionaries({}, optional={"total": numbers}), numbers),
-    "note": st.text(max_size=5)})
+numbers = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.integers(-(10**50), 10**50),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e308, -1e308, 1e-200, 1.5e-205]),
+)
+payloads = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": st.one_of(numbers, st.booleans(), st.text(max_size=3), st.none()),
+        "cart": st.one_of(st.fixed_dictionaries({}, optional={"total": numbers}), numbers),
+        "note": st.text(max_size=5),
+    },
+)
 # A history: batches of (minute of the day, payload); a minute may repeat (a duplicate event when
 # the payload is equal too); after each batch the processor recomputes the day.
-histories = st.lists(st.lists(st.tuples(st.integers(0, 1439), payloads), min_size=1, max_size=6), min_size=1, max_size=4)
+histories = st.lists(
+    st.lists(st.tuples(st.integers(0, 1439), payloads), min_size=1, max_size=6), min_size=1, max_size=4
+)
 _entities = iter(range(10**6))
 
 
 def _full_recompute(stack, entity: str) -> dict:
     """count/sum/min/max from every ACCEPTED event's raw object, in the index's order."""
     ddb, s3 = boto3.client("dynamodb"), boto3.client("s3")
-    items = ddb.query(TableName=stack.outputs["events_table_name"], IndexName=keys.ENTITY_INDEX,
-                      KeyConditionExpression="ent_pk = :p", ExpressionAttributeValues={":p": {"S": keys.entity_pk(entity)}})["Items"]
-    raw = [json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=i["s3_key"]["S"])["Body"].read())
-           for i in items if i["status"]["S"] == "ACCEPTED"]
+    items = ddb.query(
+        TableName=stack.outputs["events_table_name"],
+        IndexName=keys.ENTITY_INDEX,
+        KeyConditionExpression="ent_pk = :p",
+        ExpressionAttributeValues={":p": {"S": keys.entity_pk(entity)}},
+    )["Items"]
+    raw = [
+        json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=i["s3_key"]["S"])["Body"].read())
+        for i in items
+        if i["status"]["S"] == "ACCEPTED"
+    ]
     values = compute([doc["event"]["payload"] for doc in raw], tuple(FIELDS.split(",")))
     return {metric: _exact(value) for metric, value in values.items()}
 
@@ -57,7 +74,9 @@ def _exact(value):
 def _latest_values(stack, entity: str, day: str) -> dict:
     """The latest version's value of each metric, exactly as stored (number or decimal text)."""
     table = boto3.resource("dynamodb").Table(stack.outputs["aggregates_table_name"])
-    items = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.aggregate_pk(entity)})["Items"]
+    items = table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.aggregate_pk(entity)})[
+        "Items"
+    ]
     latest: dict = {}
     for item in items:
         if item["day"] == day and item["version"] > latest.get(item["metric"], {}).get("version", 0):
@@ -73,8 +92,11 @@ def test_incremental_recompute_equals_a_full_recompute(stack, monkeypatch, histo
     reads = []
     for batch in history:
         for minute, payload in batch:
-            status, _ = call(ingest, "/ingest", make_event(entity_id=entity, payload=payload,
-                                                            event_time=(DAY + timedelta(minutes=minute)).isoformat()))
+            status, _ = call(
+                ingest,
+                "/ingest",
+                make_event(entity_id=entity, payload=payload, event_time=(DAY + timedelta(minutes=minute)).isoformat()),
+            )
             assert status == 200
         work = recomputer(Settings.from_env())
         work.store.get_many = _counting(work.store.get_many, reads)
@@ -88,4 +110,5 @@ def _counting(get_many, reads: list[int]):
     def counted(keys_: list[str], *args, **kwargs):
         reads.append(len(keys_))
         return get_many(keys_, *args, **kwargs)
+
     return counted

@@ -31,15 +31,21 @@ def raw_keys(stack, prefix=""):
 
 def items(stack, event_id):
     table = boto3.resource("dynamodb").Table(stack.outputs["events_table_name"])
-    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.event_pk(event_id)})["Items"]
+    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.event_pk(event_id)})[
+        "Items"
+    ]
 
 
 def test_first_event_is_accepted_and_stored_as_received(stack):
     body = make_event(event_time="2026-11-20T10:00:00+01:00", payload={"b": 1, "a": [1, 2]})
     status, answer = post(body, request_id="req-1")
     assert status == 200 and answer["status"] == "ACCEPTED"
-    assert answer["s3_key"] == (f"raw/source=checkout/event_type=order_placed/event_date=2026-11-20/{answer['event_id']}.json")
-    stored = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["s3_key"])["Body"].read())
+    assert answer["s3_key"] == (
+        f"raw/source=checkout/event_type=order_placed/event_date=2026-11-20/{answer['event_id']}.json"
+    )
+    stored = json.loads(
+        boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["s3_key"])["Body"].read()
+    )
     assert stored["event"] == body
     assert stored["envelope"]["event_id"] == answer["event_id"]
     assert stored["envelope"]["request_id"] == "req-1"
@@ -101,8 +107,14 @@ def test_thirty_two_concurrent_identical_ingests_accept_exactly_once(stack):
     body = json.dumps(make_event(entity_id="racer")).encode()
 
     def one(i):
-        return ingest_service(body, request_id=f"req-{i}", now=datetime.now(UTC), store=DocumentStore(settings.raw_bucket),
-                              index=EventIndex(settings.events_table), settings=settings)
+        return ingest_service(
+            body,
+            request_id=f"req-{i}",
+            now=datetime.now(UTC),
+            store=DocumentStore(settings.raw_bucket),
+            index=EventIndex(settings.events_table),
+            settings=settings,
+        )
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         outcomes = list(pool.map(one, range(32)))
@@ -111,7 +123,9 @@ def test_thirty_two_concurrent_identical_ingests_accept_exactly_once(stack):
     event_id = outcomes[0].body["event_id"]
     meta = next(r for r in items(stack, event_id) if r["sk"] == "META")
     assert meta["duplicate_count"] == 31
-    assert sorted(r["request_id"] for r in items(stack, event_id) if r["sk"].startswith("ATT#")) == sorted(f"req-{i}" for i in range(32))
+    assert sorted(r["request_id"] for r in items(stack, event_id) if r["sk"].startswith("ATT#")) == sorted(
+        f"req-{i}" for i in range(32)
+    )
     assert len(raw_keys(stack, "raw/")) == 1
 
 
@@ -148,12 +162,15 @@ def crash_on(service: str, operation: str, when: str = "before"):
     return state
 
 
-@pytest.mark.parametrize("service,operation,when", [
-    ("s3", "PutObject", "before"),
-    ("s3", "PutObject", "after"),
-    ("dynamodb", "TransactWriteItems", "before"),
-    ("dynamodb", "TransactWriteItems", "after"),
-])
+@pytest.mark.parametrize(
+    "service,operation,when",
+    [
+        ("s3", "PutObject", "before"),
+        ("s3", "PutObject", "after"),
+        ("dynamodb", "TransactWriteItems", "before"),
+        ("dynamodb", "TransactWriteItems", "after"),
+    ],
+)
 def test_crash_at_each_write_boundary_then_retry_loses_nothing(stack, service, operation, when):
     body = make_event(entity_id=f"crash-{operation}-{when}")
     crash_on(service, operation, when)
@@ -169,8 +186,9 @@ def test_crash_at_each_write_boundary_then_retry_loses_nothing(stack, service, o
     rows = items(stack, answer["event_id"])
     accepted = [r for r in rows if r["sk"].startswith("ATT#") and r["status"] == "ACCEPTED"]
     assert len(accepted) == 1
-    envelope = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"],
-                                                        Key=answer["s3_key"])["Body"].read())["envelope"]
+    envelope = json.loads(
+        boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["s3_key"])["Body"].read()
+    )["envelope"]
     assert accepted[0]["request_id"] == envelope["request_id"] == ("req-crashed" if stored else "req-retry")
     meta = next(r for r in rows if r["sk"] == "META")
     assert meta["s3_key"] == answer["s3_key"] and meta["first_attempt_id"] == envelope["attempt_id"]
@@ -242,7 +260,12 @@ BAD_INPUT = [
     (json.dumps(make_event(payload="text")), "payload", "type", 400),
     (json.dumps(make_event(payload=None)), "payload", "type", 400),
     (json.dumps({k: v for k, v in make_event().items() if k != "payload"}), "payload", "required", 400),
-    (json.dumps(make_event(payload=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])), "payload", "max_depth", 400),
+    (
+        json.dumps(make_event(payload=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])),
+        "payload",
+        "max_depth",
+        400,
+    ),
     (json.dumps(make_event(payload={"blob": "y" * 300_000})), "payload", "max_bytes", 413),
     (json.dumps(make_event(payload={"blob": "y" * 1_100_000})), "body", "max_bytes", 413),
     ('{"source": "a", "payload": {"x": NaN}}', "body", "json", 400),
@@ -267,7 +290,11 @@ def test_bad_input_is_rejected_naming_field_and_rule_and_only_quarantined(stack,
     assert status == http_status and answer["status"] == "REJECTED"
     assert {"field": field, "rule": rule} in [{"field": d["field"], "rule": d["rule"]} for d in answer["details"]]
     assert raw_keys(stack) == [answer["rejected_key"]]
-    stored = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["rejected_key"])["Body"].read())
+    stored = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["rejected_key"])["Body"]
+        .read()
+    )
     assert stored["errors"] == answer["details"]
     assert len(stored["body"]) <= 65_536 and stored["body_bytes"] == len(body.encode())
     assert boto3.client("dynamodb").scan(TableName=stack.outputs["events_table_name"])["Count"] == 0
@@ -295,9 +322,13 @@ def transaction_conflicts(times: int) -> list[int]:
     def conflict(**_):
         calls.append(1)
         if len(calls) <= times:
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
-                              "TransactWriteItems")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
 
     client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", conflict, unique_id="conflict")
     return calls
@@ -364,10 +395,14 @@ def test_a_request_paused_after_its_raw_write_is_still_the_accepted_one(stack, s
     meta = next(r for r in rows if r["sk"] == "META")
     assert meta["first_attempt_id"] == answers["A"][1]["attempt_id"]
     s3 = boto3.client("s3")
-    envelope = json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["A"][1]["s3_key"])["Body"].read())["envelope"]
+    envelope = json.loads(
+        s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["A"][1]["s3_key"])["Body"].read()
+    )["envelope"]
     assert envelope["request_id"] == "req-A" and envelope["attempt_id"] == answers["A"][1]["attempt_id"]
     if second_status == "CONFLICT":  # both payloads kept
-        kept = json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["B"][1]["s3_key"])["Body"].read())
+        kept = json.loads(
+            s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=answers["B"][1]["s3_key"])["Body"].read()
+        )
         assert kept["event"]["payload"] == {"v": 2} and meta["conflict_count"] == 1
 
 

@@ -21,9 +21,14 @@ def post(body, request_id="req-batch"):
 
 def test_a_batch_is_answered_per_event_in_order(stack):
     good = make_event(entity_id="b-1")
-    events = [good, good, make_event(entity_id="b-2", event_time="2026-11-20T10:00:00"), "not an event",
-              make_event(entity_id="b-3", idempotency_key="k", payload={"v": 1}),
-              make_event(entity_id="b-3", idempotency_key="k", payload={"v": 2})]
+    events = [
+        good,
+        good,
+        make_event(entity_id="b-2", event_time="2026-11-20T10:00:00"),
+        "not an event",
+        make_event(entity_id="b-3", idempotency_key="k", payload={"v": 1}),
+        make_event(entity_id="b-3", idempotency_key="k", payload={"v": 2}),
+    ]
     status, answer = post({"events": events})
     assert status == 200
     statuses = [r["status"] for r in answer["results"]]
@@ -34,7 +39,9 @@ def test_a_batch_is_answered_per_event_in_order(stack):
     assert answer["counts"] == {"ACCEPTED": 2, "DUPLICATE": 1, "CONFLICT": 1, "REJECTED": 2}
     assert (answer["failed_count"], answer["rejected_count"]) == (0, 2)
     naive = answer["results"][2]
-    assert naive["details"] == [{"field": "event_time", "rule": "offset_required", "message": naive["details"][0]["message"]}]
+    assert naive["details"] == [
+        {"field": "event_time", "rule": "offset_required", "message": naive["details"][0]["message"]}
+    ]
     assert answer["results"][3]["details"][0]["rule"] == "object"
     assert len(raw_keys(stack, "raw/")) == 2 and len(raw_keys(stack, "conflicts/")) == 1
     assert len(raw_keys(stack, "rejected/")) == 2
@@ -85,8 +92,12 @@ def test_a_storage_fault_on_one_event_fails_only_that_event_and_it_is_retryable(
     client.meta.events.unregister("before-parameter-build.s3.PutObject", unique_id="fault")
     assert status == 200
     assert [r["status"] for r in answer["results"]] == ["ACCEPTED"] * 3 + ["FAILED"] + ["ACCEPTED"] * 2
-    assert answer["results"][3] == {"index": 3, "status": "FAILED", "retryable": True,
-                                    "error": "storage unavailable, retry this event"}
+    assert answer["results"][3] == {
+        "index": 3,
+        "status": "FAILED",
+        "retryable": True,
+        "error": "storage unavailable, retry this event",
+    }
     assert answer["failed_count"] == 1 and len(raw_keys(stack, "raw/")) == 5
     status, again = post({"events": events}, request_id="req-retry")
     assert [r["status"] for r in again["results"]] == ["DUPLICATE"] * 3 + ["ACCEPTED"] + ["DUPLICATE"] * 2
@@ -115,13 +126,16 @@ def test_a_crash_in_one_event_thread_does_not_change_the_others(stack):
     assert sorted(r["status"] for r in rows if r["sk"].startswith("ATT#")) == ["ACCEPTED", "DUPLICATE"]
 
 
-@pytest.mark.parametrize("body,http_status,field,rule", [
-    ({"events": []}, 400, "events", "min_items"),
-    ({"events": {"a": 1}}, 400, "events", "type"),
-    ({"events": [make_event()], "extra": 1}, 400, "extra", "unknown_field"),
-    ({"events": [make_event()] * (batch.MAX_EVENTS + 1)}, 413, "events", "max_items"),
-    ('{"events": [1, 2], "events": [3]}', 400, "body", "json"),
-])
+@pytest.mark.parametrize(
+    "body,http_status,field,rule",
+    [
+        ({"events": []}, 400, "events", "min_items"),
+        ({"events": {"a": 1}}, 400, "events", "type"),
+        ({"events": [make_event()], "extra": 1}, 400, "extra", "unknown_field"),
+        ({"events": [make_event()] * (batch.MAX_EVENTS + 1)}, 413, "events", "max_items"),
+        ('{"events": [1, 2], "events": [3]}', 400, "body", "json"),
+    ],
+)
 def test_a_malformed_batch_is_refused_whole_naming_field_and_rule(stack, body, http_status, field, rule):
     status, answer = post(body)
     assert status == http_status and answer["status"] == "REJECTED"
@@ -132,9 +146,12 @@ def test_a_malformed_batch_is_refused_whole_naming_field_and_rule(stack, body, h
 def test_a_batch_over_what_lambda_can_receive_is_a_413_naming_the_limit(stack):
     padding = "x" * (batch.MAX_BATCH_BYTES + 1)
     status, answer = post(json.dumps({"events": [make_event(payload={"p": padding})]}))
-    assert status == 413 and answer["details"][0] == {"field": "body", "rule": "max_bytes",
-                                                      "message": f"a batch body must be at most {batch.MAX_BATCH_BYTES} bytes "
-                                                      "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)"}
+    assert status == 413 and answer["details"][0] == {
+        "field": "body",
+        "rule": "max_bytes",
+        "message": f"a batch body must be at most {batch.MAX_BATCH_BYTES} bytes "
+        "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)",
+    }
 
 
 def test_a_single_event_body_is_answered_as_before(stack):
@@ -149,7 +166,9 @@ def test_batch_metrics_count_each_status(stack, capsys):
     event = make_event(entity_id="m")
     post({"events": [event, event, "bad"]})
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    metrics = {name: value for line in emf for name, value in line.items() if name.endswith("Count") or name == "IngestLagMs"}
+    metrics = {
+        name: value for line in emf for name, value in line.items() if name.endswith("Count") or name == "IngestLagMs"
+    }
     assert (metrics["IngestCount"], metrics["DuplicateCount"], metrics["RejectedCount"]) == ([1.0], [1.0], [1.0])
     assert len(metrics["IngestLagMs"]) == 2
 

@@ -53,9 +53,16 @@ def test_success_paths_publish_their_metrics_without_warnings(stack, quiet, caps
     assert call(replay, "/replay", window(entity_id="customer-42", dry_run=False))[0] == 200
     messages = [json.dumps(body) for body in drain(stack)]
     assert processor.handler(sqs_event(messages), LambdaContext()) == {"batchItemFailures": []}
-    assert emitted_metrics(capsys) == ["IngestRequestCount", "IngestCount", "IngestAcceptedCount", "IngestLagMs",
-                                       "ReplayMessageCount", "ReplayRequestedCount",
-                                       "ProcessorMessageCount", "ProcessorErrorCount"]
+    assert emitted_metrics(capsys) == [
+        "IngestRequestCount",
+        "IngestCount",
+        "IngestAcceptedCount",
+        "IngestLagMs",
+        "ReplayMessageCount",
+        "ReplayRequestedCount",
+        "ProcessorMessageCount",
+        "ProcessorErrorCount",
+    ]
 
 
 @pytest.mark.no_iam_gate  # a put to a bucket that is not the stack's
@@ -69,8 +76,15 @@ def test_error_paths_count_their_error_without_warnings(stack, quiet, capsys, mo
     assert call(replay, "/replay", unknown_run) == (404, {"error": f"no replay run {nobody}", "details": []})
     monkeypatch.setenv("RAW_BUCKET", "no-such-bucket")
     assert call(ingest, "/ingest", make_event())[0] == 503
-    assert emitted_metrics(capsys) == ["IngestRequestCount", "RejectedCount", "InvalidCount", "ReplayRejectedCount",
-                                       "ReplayRejectedCount", "IngestRequestCount", "IngestErrorCount"]
+    assert emitted_metrics(capsys) == [
+        "IngestRequestCount",
+        "RejectedCount",
+        "InvalidCount",
+        "ReplayRejectedCount",
+        "ReplayRejectedCount",
+        "IngestRequestCount",
+        "IngestErrorCount",
+    ]
 
 
 def test_an_unexpected_exception_propagates_and_publishes_nothing(stack, quiet, capsys, monkeypatch):

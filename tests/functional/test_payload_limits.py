@@ -38,8 +38,9 @@ def lambda_event_bytes(body: str) -> int:
 
 def test_every_body_under_the_cap_reaches_lambda_whole():
     assert batch.MAX_BATCH_BYTES == limits.API_BODY_BYTES
-    limits.LAMBDA_SYNC_EVENT.check(lambda_event_bytes(quote_heavy_batch(limits.API_BODY_BYTES)),
-                                   what="the event of a quote-heavy body at the cap")
+    limits.LAMBDA_SYNC_EVENT.check(
+        lambda_event_bytes(quote_heavy_batch(limits.API_BODY_BYTES)), what="the event of a quote-heavy body at the cap"
+    )
 
 
 def test_the_old_five_mebibyte_cap_could_not_reach_lambda():
@@ -52,9 +53,14 @@ def test_past_the_cap_the_answer_is_413_naming_the_limit_and_nothing_is_half_wri
     response = ingest.handler(api_event("/ingest", body), LambdaContext())
     answer = json.loads(response["body"])
     assert response["statusCode"] == 413 and answer["status"] == "REJECTED"
-    assert answer["details"] == [{"field": "body", "rule": "max_bytes", "message":
-                                  f"a batch body must be at most {limits.API_BODY_BYTES} bytes (API Gateway "
-                                  "escapes it into Lambda's 6 MB event; send smaller batches)"}]
+    assert answer["details"] == [
+        {
+            "field": "body",
+            "rule": "max_bytes",
+            "message": f"a batch body must be at most {limits.API_BODY_BYTES} bytes (API Gateway "
+            "escapes it into Lambda's 6 MB event; send smaller batches)",
+        }
+    ]
     s3 = boto3.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.names["RawBucket"]).get("Contents", [])]
     assert [k.split("/")[0] for k in keys] == ["rejected"]  # the quarantined copy, nothing under raw/

@@ -18,8 +18,10 @@ from tests.support.lambdas import LambdaContext, call
 def process_queue(stack, batch_size=10):
     """Feed the queue to the processor in batches, as Lambda's event source mapping would."""
     bodies = [json.dumps(b) for b in drain(stack)]
-    responses = [processor.handler(sqs_event(bodies[i:i + batch_size]), LambdaContext())
-                 for i in range(0, len(bodies), batch_size)]
+    responses = [
+        processor.handler(sqs_event(bodies[i : i + batch_size]), LambdaContext())
+        for i in range(0, len(bodies), batch_size)
+    ]
     return bodies, responses
 
 
@@ -50,7 +52,9 @@ def test_twenty_five_events_in_batches_of_ten_count_twenty_five_and_replay_again
     assert v1["inputs_hash"] == identity.inputs_hash(ids) and v1["replay_id"] == run["replay_id"]
     assert versions(stack, "sum.amount")[0]["value"] == sum(range(25))
     assert versions(stack, "max.amount")[0]["value"] == 24
-    manifest = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=v1["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=v1["manifest_key"])["Body"].read()
+    )
     assert sorted(row["event_id"] for row in manifest["inputs"]) == sorted(ids)
 
     replay_all()
@@ -68,7 +72,15 @@ def test_a_late_event_makes_version_two_naming_the_new_input(stack):
     v1, v2 = versions(stack)
     assert (v1["value"], v2["value"], v2["version"]) == (3, 4, 2)
     s3 = boto3.client("s3")
-    old, new = ({row["event_id"] for row in json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=v["manifest_key"])["Body"].read())["inputs"]} for v in (v1, v2))
+    old, new = (
+        {
+            row["event_id"]
+            for row in json.loads(
+                s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=v["manifest_key"])["Body"].read()
+            )["inputs"]
+        }
+        for v in (v1, v2)
+    )
     assert new - old == {late} and old - new == set()
 
 
@@ -117,7 +129,10 @@ def test_dry_run_computes_but_writes_no_version_and_no_manifest(stack, monkeypat
     monkeypatch.setenv("DRY_RUN", "true")
     process_queue(stack)
     assert versions(stack) == []
-    assert boto3.client("s3").list_objects_v2(Bucket=stack.outputs["raw_bucket_name"], Prefix="manifests/")["KeyCount"] == 0
+    assert (
+        boto3.client("s3").list_objects_v2(Bucket=stack.outputs["raw_bucket_name"], Prefix="manifests/")["KeyCount"]
+        == 0
+    )
 
 
 def test_racing_processors_write_each_version_exactly_once(stack):
@@ -135,14 +150,17 @@ def test_racing_processors_write_each_version_exactly_once(stack):
     assert sum(len(r["written"]) for r in results) == 1
 
 
-@pytest.mark.parametrize("amounts", [
-    [10**130 * 1.0],                      # beyond DynamoDB's largest number (1e126)
-    [10**45 + 1, 7],                      # 46 significant digits
-    [1e-200, 3],                          # below its smallest (1e-130)
-    [1.5e-205, 2.25],
-    [1e308, 1e308],                       # a float sum would be infinity
-    [0.1, 0.2, -0.3],                     # a float sum would be 5.55e-17
-])
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        [10**130 * 1.0],  # beyond DynamoDB's largest number (1e126)
+        [10**45 + 1, 7],  # 46 significant digits
+        [1e-200, 3],  # below its smallest (1e-130)
+        [1.5e-205, 2.25],
+        [1e308, 1e308],  # a float sum would be infinity
+        [0.1, 0.2, -0.3],  # a float sum would be 5.55e-17
+    ],
+)
 def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(stack, fields, amounts):
     """Valid JSON numbers never make the processor fail: every metric of the version is written,
     sums exact (as decimal text where DynamoDB's number range or 38 digits cannot hold them)."""
@@ -152,8 +170,9 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
     from tests.support.events import make_event
 
     for i, amount in enumerate(amounts):
-        body = make_event(entity_id="customer-42", event_time=(DAY + timedelta(minutes=i)).isoformat(),
-                          payload={"amount": amount})
+        body = make_event(
+            entity_id="customer-42", event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={"amount": amount}
+        )
         assert call(ingest, "/ingest", body)[0] == 200
     replay_all()
     _, responses = process_queue(stack)
@@ -166,7 +185,11 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
         exact = sum((as_decimal(a) for a in amounts), Decimal(0))
     stored = {metric: versions(stack, metric) for metric in ("count", "sum.amount", "min.amount", "max.amount")}
     assert {metric: [v["version"] for v in found] for metric, found in stored.items()} == {
-        "count": [1], "sum.amount": [1], "min.amount": [1], "max.amount": [1]}
+        "count": [1],
+        "sum.amount": [1],
+        "min.amount": [1],
+        "max.amount": [1],
+    }
     assert Decimal(str(stored["sum.amount"][0]["value"])) == exact
     assert Decimal(str(stored["min.amount"][0]["value"])) == min(as_decimal(a) for a in amounts)
     assert Decimal(str(stored["max.amount"][0]["value"])) == max(as_decimal(a) for a in amounts)

@@ -23,7 +23,9 @@ DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - tim
 def seed(entity="customer-42", count=5, start=DAY, step=timedelta(minutes=7), source="checkout", **extra):
     ids = []
     for i in range(count):
-        body = make_event(entity_id=entity, source=source, event_time=(start + i * step).isoformat(), payload={"amount": i}, **extra)
+        body = make_event(
+            entity_id=entity, source=source, event_time=(start + i * step).isoformat(), payload={"amount": i}, **extra
+        )
         status, answer = call(ingest, "/ingest", body)
         assert status == 200, answer
         ids.append(answer["event_id"])
@@ -54,9 +56,13 @@ def test_replay_follows_every_page_and_sends_every_event_once(stack):
     ids = seed(count=23)
     settings = Settings.from_env()
     run = replay_service.replay(
-        window(entity_id="customer-42", dry_run=False), requester="tester", now=datetime.now(UTC),
-        remaining_ms=lambda: 30_000, settings=settings,
-        wiring=dataclasses.replace(replay_wiring(settings), page_size=4))
+        window(entity_id="customer-42", dry_run=False),
+        requester="tester",
+        now=datetime.now(UTC),
+        remaining_ms=lambda: 30_000,
+        settings=settings,
+        wiring=dataclasses.replace(replay_wiring(settings), page_size=4),
+    )
     assert (run["matched"], run["sent"]) == (23, 23)
     bodies = drain(stack)
     assert sorted(b["event_id"] for b in bodies) == sorted(ids)
@@ -88,9 +94,16 @@ def test_source_and_type_scope_spans_days_and_filters_the_window(stack):
     seed(entity="a", count=3, source="web", start=DAY - timedelta(hours=2), step=timedelta(hours=1))
     seed(entity="b", count=2, source="web", start=DAY + timedelta(hours=5))
     seed(entity="c", count=2, source="mobile", start=DAY + timedelta(hours=5))
-    _, run = call(replay, "/replay", {"source": "web", "event_type": "order_placed",
-                                      "start_time": (DAY - timedelta(hours=1)).isoformat(),
-                                      "end_time": (DAY + timedelta(hours=6)).isoformat()})
+    _, run = call(
+        replay,
+        "/replay",
+        {
+            "source": "web",
+            "event_type": "order_placed",
+            "start_time": (DAY - timedelta(hours=1)).isoformat(),
+            "end_time": (DAY + timedelta(hours=6)).isoformat(),
+        },
+    )
     assert run["matched"] == 4  # a at -1h and 0h, then b at +5h and +5h07
     assert run["by_day"] == {(DAY - timedelta(days=1)).date().isoformat(): 1, DAY.date().isoformat(): 3}
 
@@ -119,8 +132,11 @@ def test_low_remaining_time_returns_a_continuation_instead_of_timing_out(stack):
 def test_every_run_is_recorded_with_requester_and_counts(stack):
     seed(count=2)
     _, run = call(replay, "/replay", window(entity_id="customer-42"))
-    item = boto3.resource("dynamodb").Table(stack.outputs["replays_table_name"]).get_item(
-        Key={"pk": f"RUN#{run['replay_id']}", "sk": "RUN"})["Item"]
+    item = (
+        boto3.resource("dynamodb")
+        .Table(stack.outputs["replays_table_name"])
+        .get_item(Key={"pk": f"RUN#{run['replay_id']}", "sk": "RUN"})["Item"]
+    )
     assert item["requester"] == "arn:aws:iam::123456789012:user/oncall"
     assert (item["status"], item["matched"], item["dry_run"]) == ("COMPLETED", 2, True)
 
@@ -133,23 +149,42 @@ def test_dry_run_environment_records_nothing(stack, monkeypatch):
     assert boto3.client("dynamodb").scan(TableName=stack.outputs["replays_table_name"])["Count"] == 0
 
 
-@pytest.mark.parametrize("body,field,rule", [
-    ({"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-02T00:00:00Z"}, "scope", "one_of"),
-    (window(entity_id="x", source="web", event_type="t"), "scope", "one_of"),
-    (window(source="web"), "scope", "one_of"),
-    (window(entity_id="x", dry_run="false"), "dry_run", "type"),
-    (window(entity_id="x", limit=0), "limit", "range"),
-    (window(entity_id="x", limit=True), "limit", "range"),
-    ({"entity_id": "x", "start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"}, "end_time", "after_start"),
-    ({"entity_id": "x", "start_time": "2026-01-01T00:00:00", "end_time": "2026-01-02T00:00:00Z"}, "start_time", "iso8601"),
-    ({"entity_id": "x", "start_time": "2025-01-01T00:00:00Z", "end_time": "2026-01-02T00:00:00Z"}, "end_time", "max_window"),
-    (window(entity_id="x", client_token="a b"), "client_token", "pattern"),
-    (window(entity_id="x", continuation="garbage!"), "continuation", "format"),
-    (window(entity_id="x", bogus=1), "bogus", "unknown_field"),
-    (window(entity_id="x", client_token="tok\n"), "client_token", "pattern"),  # ``$`` matched before a final newline
-    ({"event_ids": ["a" * 64 + "\n"]}, "event_ids", "pattern"),
-    ({"replay_id": "rp-" + "0" * 32 + "\n"}, "replay_id", "pattern"),
-])
+@pytest.mark.parametrize(
+    "body,field,rule",
+    [
+        ({"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-02T00:00:00Z"}, "scope", "one_of"),
+        (window(entity_id="x", source="web", event_type="t"), "scope", "one_of"),
+        (window(source="web"), "scope", "one_of"),
+        (window(entity_id="x", dry_run="false"), "dry_run", "type"),
+        (window(entity_id="x", limit=0), "limit", "range"),
+        (window(entity_id="x", limit=True), "limit", "range"),
+        (
+            {"entity_id": "x", "start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"},
+            "end_time",
+            "after_start",
+        ),
+        (
+            {"entity_id": "x", "start_time": "2026-01-01T00:00:00", "end_time": "2026-01-02T00:00:00Z"},
+            "start_time",
+            "iso8601",
+        ),
+        (
+            {"entity_id": "x", "start_time": "2025-01-01T00:00:00Z", "end_time": "2026-01-02T00:00:00Z"},
+            "end_time",
+            "max_window",
+        ),
+        (window(entity_id="x", client_token="a b"), "client_token", "pattern"),
+        (window(entity_id="x", continuation="garbage!"), "continuation", "format"),
+        (window(entity_id="x", bogus=1), "bogus", "unknown_field"),
+        (
+            window(entity_id="x", client_token="tok\n"),
+            "client_token",
+            "pattern",
+        ),  # ``$`` matched before a final newline
+        ({"event_ids": ["a" * 64 + "\n"]}, "event_ids", "pattern"),
+        ({"replay_id": "rp-" + "0" * 32 + "\n"}, "replay_id", "pattern"),
+    ],
+)
 def test_bad_replay_requests_name_field_and_rule(stack, body, field, rule):
     status, answer = call(replay, "/replay", body)
     assert status == 400

@@ -97,8 +97,9 @@ def test_an_http_target_is_one_target_however_its_url_is_spelled(allowed, receiv
 
 def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_or_sent_again(allowed, consumer):  # noqa: F811
     ids = seed(count=15, step=timedelta(minutes=1))
-    request = window(entity_id="customer-42", dry_run=False, client_token="crash-1",
-                     target={"sqs": consumer, "raw": False})
+    request = window(
+        entity_id="customer-42", dry_run=False, client_token="crash-1", target={"sqs": consumer, "raw": False}
+    )
     writes = []
 
     def killed_after_the_second_record(**_):
@@ -121,10 +122,13 @@ def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_
     assert len(ids) == 15
 
 
-@pytest.mark.parametrize("body, rule", [
-    ({"resend": True}, "with_target"),
-    ({"resend": "yes", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/consumer"}}, "type"),
-])
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        ({"resend": True}, "with_target"),
+        ({"resend": "yes", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/consumer"}}, "type"),
+    ],
+)
 def test_resend_is_a_boolean_for_an_external_target(allowed, body, rule):  # noqa: F811
     status, answer = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, **body))
     assert status == 400 and (answer["details"][0]["field"], answer["details"][0]["rule"]) == ("resend", rule)
@@ -151,8 +155,9 @@ def test_unprocessed_keys_and_items_are_sent_again_until_done_then_a_storage_err
                 parsed["UnprocessedKeys"] = {log.table.name: {**sent, "Keys": sent["Keys"][-2:]}}
                 kept = {json.dumps(k, sort_keys=True) for k in sent["Keys"][:-2]}
                 answered = parsed["Responses"][log.table.name]
-                parsed["Responses"][log.table.name] = [i for i in answered if json.dumps(
-                    {"pk": i["pk"], "sk": i["sk"]}, sort_keys=True) in kept]
+                parsed["Responses"][log.table.name] = [
+                    i for i in answered if json.dumps({"pk": i["pk"], "sk": i["sk"]}, sort_keys=True) in kept
+                ]
 
     always = False
     client = clients.client("dynamodb")

@@ -31,8 +31,10 @@ def fields(stack, monkeypatch):
 def latest_versions(stack, entity="customer-42"):
     """``{(day, metric): item}`` of the latest version, read straight from the table."""
     items = boto3.client("dynamodb").query(
-        TableName=stack.outputs["aggregates_table_name"], KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity)}})["Items"]
+        TableName=stack.outputs["aggregates_table_name"],
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity)}},
+    )["Items"]
     latest: dict = {}
     for item in map(deserialize, items):
         key = (item["day"], item["metric"])
@@ -52,7 +54,11 @@ def test_a_dry_run_previews_values_now_and_after_and_the_entering_events(stack):
     assert (impact["complete"], impact["entity_days"], impact["changed"]) == (True, 1, 4)
     rows = {row["metric"]: row for row in impact["rows"]}
     assert {m: (r["now"], r["after"], r["version_now"], r["version_after"]) for m, r in rows.items()} == {
-        "count": (3, 4, 1, 2), "sum.amount": (3, 3, 1, 2), "min.amount": (0, 0, 1, 2), "max.amount": (2, 2, 1, 2)}
+        "count": (3, 4, 1, 2),
+        "sum.amount": (3, 3, 1, 2),
+        "min.amount": (0, 0, 1, 2),
+        "max.amount": (2, 2, 1, 2),
+    }
     assert {(r["inputs_now"], r["inputs_after"]) for r in rows.values()} == {(3, 4)}
     assert impact["events"] == [{"entity_id": "customer-42", "day": day, "event_id": late, "change": "enters"}]
     assert latest_versions(stack)[(day, "count")]["version"] == 1  # a dry run writes no version
@@ -61,7 +67,8 @@ def test_a_dry_run_previews_values_now_and_after_and_the_entering_events(stack):
     process_queue(stack)
     after = latest_versions(stack)
     assert {m: (after[(day, m)]["version"], after[(day, m)].get("value")) for m in rows} == {
-        m: (r["version_after"], r["after"]) for m, r in rows.items()}
+        m: (r["version_after"], r["after"]) for m, r in rows.items()
+    }
 
 
 def test_an_unchanged_entity_day_previews_no_change(stack):
@@ -79,9 +86,12 @@ def test_an_impact_larger_than_the_item_budget_is_kept_in_s3_with_a_summary_in_t
     ids = seed(count=3)
     _, run = call(replay, "/replay", window(entity_id="customer-42"))
     assert sorted(e["event_id"] for e in run["impact"]["events"]) == sorted(ids)  # answered whole
-    item = deserialize(boto3.client("dynamodb").get_item(
-        TableName=stack.outputs["replays_table_name"],
-        Key={"pk": {"S": f"RUN#{run['replay_id']}"}, "sk": {"S": "RUN"}})["Item"])
+    item = deserialize(
+        boto3.client("dynamodb").get_item(
+            TableName=stack.outputs["replays_table_name"],
+            Key={"pk": {"S": f"RUN#{run['replay_id']}"}, "sk": {"S": "RUN"}},
+        )["Item"]
+    )
     assert "rows" not in item["impact"] and item["impact"]["stored_in_s3"] is True
     text = json.dumps(run["impact"], sort_keys=True, separators=(",", ":"))
     sha = hashlib.sha256(text.encode()).hexdigest()  # content-addressed: the same impact is one object
@@ -95,8 +105,11 @@ def test_an_impact_larger_than_the_item_budget_is_kept_in_s3_with_a_summary_in_t
 def test_an_external_target_has_no_impact(stack, monkeypatch):
     seed(count=1)
     monkeypatch.setenv("REPLAY_TARGET_QUEUES", "arn:aws:sqs:us-east-1:123456789012:*")
-    _, run = call(replay, "/replay", window(entity_id="customer-42",
-                                            target={"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/x"}))
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", target={"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/x"}),
+    )
     assert run["impact"] is None
 
 
@@ -114,8 +127,10 @@ def _truth_values(incident, *phases: str) -> dict:
         if event.expected == "ACCEPTED" and event.phase in phases:
             day = event.body["event_time"][:10]
             amounts.setdefault((event.body["entity_id"], day), []).append(event.body["payload"]["amount"])
-    return {group: {"count": len(a), "sum.amount": sum(a), "min.amount": min(a), "max.amount": max(a)}
-            for group, a in amounts.items()}
+    return {
+        group: {"count": len(a), "sum.amount": sum(a), "min.amount": min(a), "max.amount": max(a)}
+        for group, a in amounts.items()
+    }
 
 
 @pytest.mark.parametrize("seed", [3, 11])
@@ -141,7 +156,8 @@ def test_on_a_generated_incident_the_replay_changes_the_aggregates_exactly_as_pr
     assert impact["complete"] and impact["entity_days"] == len({(r["entity_id"], r["day"]) for r in impact["rows"]})
     assert sorted(impact["events"], key=lambda e: e["event_id"]) == [
         {"entity_id": truth.focus_entity, "day": truth.missing_day, "event_id": event_id, "change": "enters"}
-        for event_id in sorted(truth.fix_event_ids)]
+        for event_id in sorted(truth.fix_event_ids)
+    ]
     missing = (truth.focus_entity, truth.missing_day)
     for row in impact["rows"]:
         group = (row["entity_id"], row["day"])
@@ -163,8 +179,10 @@ def test_on_a_generated_incident_the_replay_changes_the_aggregates_exactly_as_pr
 
 def _versions(stack, entity: str, day: str, metric: str = "count") -> dict:
     items = boto3.client("dynamodb").query(
-        TableName=stack.outputs["aggregates_table_name"], KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
-        ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity)}, ":d": {"S": f"{day}#{metric}#"}})["Items"]
+        TableName=stack.outputs["aggregates_table_name"],
+        KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
+        ExpressionAttributeValues={":p": {"S": keys.aggregate_pk(entity)}, ":d": {"S": f"{day}#{metric}#"}},
+    )["Items"]
     return {item["version"]: item for item in map(deserialize, items)}
 
 
@@ -189,8 +207,12 @@ def test_on_random_histories_the_executed_replay_equals_its_preview(stack, histo
     def ingest_batch(batch):
         for minute, amount, kind in batch:
             if kind == "new" or not sent:
-                body = make_event(entity_id=entity, event_time=(DAY + timedelta(minutes=minute)).isoformat(),
-                                  payload={"amount": amount}, idempotency_key=f"k{len(sent)}")
+                body = make_event(
+                    entity_id=entity,
+                    event_time=(DAY + timedelta(minutes=minute)).isoformat(),
+                    payload={"amount": amount},
+                    idempotency_key=f"k{len(sent)}",
+                )
             elif kind == "resend":
                 body = sent[minute % len(sent)]
             else:  # the same idempotency key, another payload: a CONFLICT, never an input

@@ -24,12 +24,15 @@ from tests.functional.test_replay_targets import allowed, read_queue, receiver  
 
 def _refuse_over(limit: limits.Limit, entry_limit: limits.Limit, code: str, size, seen: list[int]):
     """A before-call hook that answers as AWS does when a request or one entry is over its limit."""
+
     def check(params, **_):
         sizes = [size(entry) for entry in params["Entries"]]
         seen.append(sum(sizes))
         if sum(sizes) > limit.value or max(sizes) > entry_limit.value:
-            raise ClientError({"Error": {"Code": code, "Message": f"{limit.rule} (injected, as AWS answers)"}},
-                              "SendMessageBatch")
+            raise ClientError(
+                {"Error": {"Code": code, "Message": f"{limit.rule} (injected, as AWS answers)"}}, "SendMessageBatch"
+            )
+
     return check
 
 
@@ -41,7 +44,9 @@ def _large(count: int, payload_bytes: int) -> list[str]:
     """``count`` events of customer-42 on DAY, each with a payload of about ``payload_bytes``."""
     ids = []
     for i in range(count):
-        body = make_event(event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={"amount": i, "blob": "x" * payload_bytes})
+        body = make_event(
+            event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={"amount": i, "blob": "x" * payload_bytes}
+        )
         status, answer = call(ingest, "/ingest", body)
         assert status == 200, answer
         ids.append(answer["event_id"])
@@ -51,8 +56,10 @@ def _large(count: int, payload_bytes: int) -> list[str]:
 @pytest.fixture
 def sqs_as_aws(allowed):  # noqa: F811
     seen: list[int] = []
-    clients.client("sqs").meta.events.register("before-parameter-build.sqs.SendMessageBatch", _refuse_over(
-        limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen))
+    clients.client("sqs").meta.events.register(
+        "before-parameter-build.sqs.SendMessageBatch",
+        _refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen),
+    )
     return boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"], seen
 
 
@@ -73,8 +80,7 @@ def test_an_event_that_can_never_fit_is_reported_with_its_reason_and_the_run_goe
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 2, 1)
     assert run["failed_event_ids"] == [big]
-    assert run["failed_reasons"][big].endswith("bytes: an SQS message is at most 256 KiB "
-                                               f"({limits.SQS_MESSAGE.doc})")
+    assert run["failed_reasons"][big].endswith(f"bytes: an SQS message is at most 256 KiB ({limits.SQS_MESSAGE.doc})")
     assert len(read_queue(url)) == len(small)
 
 
@@ -96,8 +102,12 @@ def test_eventbridge_requests_stay_within_256_kb(allowed):  # noqa: F811
     def entry_size(entry: dict) -> int:
         return 14 + sum(len(entry[name].encode("utf-8")) for name in ("Source", "DetailType", "Detail"))
 
-    clients.client("events").meta.events.register("before-parameter-build.events.PutEvents", _refuse_over(
-        limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_size, seen))
+    clients.client("events").meta.events.register(
+        "before-parameter-build.events.PutEvents",
+        _refuse_over(
+            limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_size, seen
+        ),
+    )
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}))
     assert (run["status"], run["sent"], run["failed"]) == ("COMPLETED", 10, 0)
     assert len(seen) == 3 and max(seen) <= limits.EVENTBRIDGE_PUT_EVENTS.value

@@ -28,8 +28,9 @@ def test_conflict_attempts_send_the_second_payload(allowed):  # noqa: F811 (the 
     _, conflict = call(ingest, "/ingest", {**first, "payload": {"amount": 2}})
     assert (accepted["status"], conflict["status"]) == ("ACCEPTED", "CONFLICT")
     url = boto3.client("sqs").create_queue(QueueName="conflicts")["QueueUrl"]
-    _, run = call(replay, "/replay", window(entity_id="customer-42", statuses=["CONFLICT"], dry_run=False,
-                                            target={"sqs": url}))
+    _, run = call(
+        replay, "/replay", window(entity_id="customer-42", statuses=["CONFLICT"], dry_run=False, target={"sqs": url})
+    )
     bodies = [json.loads(m["Body"]) for m in read_queue(url)]
     assert (run["scanned"], run["matched"], run["sent"]) == (2, 1, 1)
     assert [b["payload"] for b in bodies] == [{"amount": 2}]
@@ -46,14 +47,19 @@ def test_statuses_are_validated(stack):
 
 def test_rejected_requests_are_re_submitted_after_a_contract_fix_and_audited(stack, monkeypatch):
     now = datetime.now(UTC)
-    fixable = [make_event(source=LONG_SOURCE, entity_id=f"r-{i}", event_time=(now - timedelta(hours=1)).isoformat())
-               for i in range(3)]
+    fixable = [
+        make_event(source=LONG_SOURCE, entity_id=f"r-{i}", event_time=(now - timedelta(hours=1)).isoformat())
+        for i in range(3)
+    ]
     for body in fixable:
         assert call(ingest, "/ingest", body)[0] == 400
     assert call(ingest, "/ingest", "{not json")[0] == 400
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    request = {"statuses": ["REJECTED"], "start_time": today.isoformat(),
-               "end_time": (today + timedelta(days=1)).isoformat()}
+    request = {
+        "statuses": ["REJECTED"],
+        "start_time": today.isoformat(),
+        "end_time": (today + timedelta(days=1)).isoformat(),
+    }
     _, preview = call(replay, "/replay", request)
     assert (preview["dry_run"], preview["matched"], preview["sent"]) == (True, 4, 0)
 
@@ -69,8 +75,10 @@ def test_rejected_requests_are_re_submitted_after_a_contract_fix_and_audited(sta
     assert sorted(g["entity_id"] for g in gates) == ["r-0", "r-1", "r-2"]
     s3 = boto3.client("s3")
     audit = s3.list_objects_v2(Bucket=stack.outputs["raw_bucket_name"], Prefix=f"replays/repairs/{run['replay_id']}/")
-    records = [json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=o["Key"])["Body"].read())
-               for o in audit["Contents"]]
+    records = [
+        json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=o["Key"])["Body"].read())
+        for o in audit["Contents"]
+    ]
     assert sorted(r["status"] for r in records) == ["ACCEPTED", "ACCEPTED", "ACCEPTED", "REJECTED"]
     assert {r["requester"] for r in records} == {"arn:aws:iam::123456789012:user/oncall"}
     rejected = s3.list_objects_v2(Bucket=stack.outputs["raw_bucket_name"], Prefix="rejected/")["KeyCount"]

@@ -36,15 +36,23 @@ class Killed(BaseException):
     """The Lambda runtime stopping the function: no ``except Exception`` runs."""
 
 
-def run_service(body: dict, *, requester: str = ONCALL, clock=None, page_size: int | None = 4, wait=None,
-                remaining_ms=lambda: 30_000) -> dict:
+def run_service(
+    body: dict,
+    *,
+    requester: str = ONCALL,
+    clock=None,
+    page_size: int | None = 4,
+    wait=None,
+    remaining_ms=lambda: 30_000,
+) -> dict:
     settings = Settings.from_env()
     extra = {"clock": clock} if clock else {}
     if wait:
         extra["wait"] = wait
     wiring = dataclasses.replace(replay_wiring(settings, "123456789012"), page_size=page_size, **extra)
-    return replay_service.replay(body, requester=requester, now=datetime.now(UTC), remaining_ms=remaining_ms,
-                                 settings=settings, wiring=wiring)
+    return replay_service.replay(
+        body, requester=requester, now=datetime.now(UTC), remaining_ms=remaining_ms, settings=settings, wiring=wiring
+    )
 
 
 def call_as(requester: str, body: dict) -> tuple[int, dict]:
@@ -55,8 +63,11 @@ def call_as(requester: str, body: dict) -> tuple[int, dict]:
 
 
 def stored(stack, replay_id: str) -> dict:
-    return boto3.resource("dynamodb").Table(stack.outputs["replays_table_name"]).get_item(
-        Key={"pk": f"RUN#{replay_id}", "sk": "RUN"})["Item"]
+    return (
+        boto3.resource("dynamodb")
+        .Table(stack.outputs["replays_table_name"])
+        .get_item(Key={"pk": f"RUN#{replay_id}", "sk": "RUN"})["Item"]
+    )
 
 
 def once_each(bodies: list[dict]) -> Counter:
@@ -86,10 +97,12 @@ def crash_on_batch(n: int, error: BaseException):
         seen.append(1)
         if len(seen) == n:
             raise error
+
     return hook
 
 
 # -- continuations -------------------------------------------------------------------------------
+
 
 def test_a_used_continuation_answers_the_current_run_and_sends_nothing(stack):
     ids = seed(count=7)
@@ -131,8 +144,7 @@ def test_forged_continuations_are_400s_naming_field_and_rule(stack):
 def test_under_dry_run_env_the_cursor_travels_in_the_continuation_and_is_checked(stack, monkeypatch):
     seed(count=5)
     monkeypatch.setenv("DRY_RUN", "true")
-    request = {"source": "checkout", "event_type": "order_placed", "limit": 2, "dry_run": False,
-               **window()}
+    request = {"source": "checkout", "event_type": "order_placed", "limit": 2, "dry_run": False, **window()}
     _, part = call(replay, "/replay", request)
     pages = [part]
     while part["continuation"]:
@@ -163,6 +175,7 @@ def test_a_continuation_is_bound_to_its_requester(stack):
 
 
 # -- crashes -------------------------------------------------------------------------------------
+
 
 def test_a_run_that_fails_after_batch_k_resumes_with_its_token_and_sends_each_event_once(stack, on_send):
     ids = seed(count=30, step=timedelta(minutes=1))
@@ -206,6 +219,7 @@ def test_a_killed_run_is_in_progress_until_its_lease_ends_then_resumes_from_its_
 
 def replay_id_of(request: dict) -> str:
     from pik.core.replay import replay_id_for
+
     return replay_id_for(ONCALL, request["client_token"], "")
 
 
@@ -218,8 +232,9 @@ def test_while_the_lease_lasts_another_caller_is_told_the_run_is_in_progress(sta
     polls, left = [], iter([30_000, 30_000, 30_000, 4_000])  # the caller's own time runs low while it waits
     answer = run_service(request, wait=polls.append, remaining_ms=lambda: next(left))
     assert (answer["status"], answer["sent"], answer["continuation"]) == ("RUNNING", 10, None) and len(polls) == 2
-    assert answer == replay_service.answer(Table(stack.outputs["replays_table_name"]).get(
-        f"RUN#{replay_id_of(request)}", "RUN"))  # the run as it stands: in progress, counts as saved
+    assert answer == replay_service.answer(
+        Table(stack.outputs["replays_table_name"]).get(f"RUN#{replay_id_of(request)}", "RUN")
+    )  # the run as it stands: in progress, counts as saved
     assert len(drain(stack)) == 10
 
 
@@ -238,6 +253,7 @@ def test_a_batch_that_reached_the_queue_before_the_crash_is_the_only_one_sent_tw
 
 # -- concurrency ---------------------------------------------------------------------------------
 
+
 def test_concurrent_callers_with_one_token_share_one_executor_and_one_answer(stack, on_send):
     ids = seed(count=25, step=timedelta(minutes=1))
     request = window(entity_id="customer-42", dry_run=False, client_token="double-click")
@@ -254,6 +270,7 @@ def test_concurrent_callers_with_one_token_share_one_executor_and_one_answer(sta
             hold_executor.done = True
             for _ in range(callers - 1):
                 assert seen_running.acquire(timeout=60)
+
     hold_executor.done = False
     dynamodb.meta.events.register("after-call.dynamodb.GetItem", count_running_reads)
     on_send("before-call", hold_executor)
@@ -261,6 +278,7 @@ def test_concurrent_callers_with_one_token_share_one_executor_and_one_answer(sta
     def one(_):
         start.wait()
         return run_service(request, wait=lambda s: None)  # polls without pausing: the test is not timed
+
     try:
         with ThreadPoolExecutor(callers) as pool:
             answers = list(pool.map(one, range(callers)))
@@ -283,11 +301,16 @@ def test_two_callers_with_one_fresh_continuation_advance_the_run_once(stack):
         if not getattr(local, "met", False):
             local.met = True
             both.wait(timeout=60)
+
     dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", meet_before_claiming)
     try:
         with ThreadPoolExecutor(2) as pool:
-            answers = list(pool.map(lambda _: run_service({**request, "continuation": first["continuation"]},
-                                                           wait=lambda s: None), range(2)))
+            answers = list(
+                pool.map(
+                    lambda _: run_service({**request, "continuation": first["continuation"]}, wait=lambda s: None),
+                    range(2),
+                )
+            )
     finally:
         dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", meet_before_claiming)
     assert answers[0] == answers[1] and answers[0]["sent"] == 6
@@ -295,6 +318,7 @@ def test_two_callers_with_one_fresh_continuation_advance_the_run_once(stack):
 
 
 # -- without a token -----------------------------------------------------------------------------
+
 
 def test_a_reviewed_dry_run_executes_once_by_its_id(stack):
     ids = seed(count=5)
@@ -334,13 +358,16 @@ def test_run_executes_the_reviewed_dry_run_exactly_its_scope_once(stack):
     assert call(replay, "/replay", {"run": "rp-" + "0" * 32})[0] == 404
 
 
-@pytest.mark.parametrize("body, field, rule", [
-    ({"run": "rp-x"}, "run", "pattern"),
-    ({"run": ["rp-" + "0" * 32]}, "run", "pattern"),
-    ({"run": "rp-" + "0" * 32, "entity_id": "customer-7"}, "entity_id", "with_run"),
-    ({"run": "rp-" + "0" * 32, "dry_run": True}, "dry_run", "with_run"),
-    ({"run": "rp-" + "0" * 32, "target": {"sqs": "https://sqs.eu-west-1.amazonaws.com/1/q"}}, "target", "with_run"),
-])
+@pytest.mark.parametrize(
+    "body, field, rule",
+    [
+        ({"run": "rp-x"}, "run", "pattern"),
+        ({"run": ["rp-" + "0" * 32]}, "run", "pattern"),
+        ({"run": "rp-" + "0" * 32, "entity_id": "customer-7"}, "entity_id", "with_run"),
+        ({"run": "rp-" + "0" * 32, "dry_run": True}, "dry_run", "with_run"),
+        ({"run": "rp-" + "0" * 32, "target": {"sqs": "https://sqs.eu-west-1.amazonaws.com/1/q"}}, "target", "with_run"),
+    ],
+)
 def test_run_beside_anything_that_would_change_its_scope_is_a_400_naming_the_field(stack, body, field, rule):
     status, answer = call(replay, "/replay", body)
     assert status == 400 and (answer["details"][0]["field"], answer["details"][0]["rule"]) == (field, rule), answer

@@ -42,19 +42,34 @@ class FakeClock:
 def wiring(clock: FakeClock | None = None, on_sent=lambda sent: None) -> replay_service.Wiring:
     settings = Settings.from_env()
     extra = {"clock": clock, "wait": clock.wait} if clock else {}
-    return replay_service.Wiring(EventIndex(settings.events_table), Table(settings.replays_table),
-                                 ReplayQueue(settings.replay_queue_url), DocumentStore(settings.raw_bucket),
-                                 lambda t: replay_target(settings, t), "123456789012", on_sent=on_sent, **extra)
+    return replay_service.Wiring(
+        EventIndex(settings.events_table),
+        Table(settings.replays_table),
+        ReplayQueue(settings.replay_queue_url),
+        DocumentStore(settings.raw_bucket),
+        lambda t: replay_target(settings, t),
+        "123456789012",
+        on_sent=on_sent,
+        **extra,
+    )
 
 
 def run_service(body: dict, w: replay_service.Wiring, remaining_ms=lambda: 30_000) -> dict:
-    return replay_service.replay(body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms,
-                                 settings=Settings.from_env(), wiring=w)
+    return replay_service.replay(
+        body, requester=ONCALL, now=w.clock(), remaining_ms=remaining_ms, settings=Settings.from_env(), wiring=w
+    )
 
 
 def steer_service(replay_id: str, action: str, w: replay_service.Wiring) -> dict:
-    return replay_service.steer(replay_id, {"action": action}, requester=ONCALL, now=w.clock(),
-                                remaining_ms=lambda: 30_000, settings=Settings.from_env(), wiring=w)
+    return replay_service.steer(
+        replay_id,
+        {"action": action},
+        requester=ONCALL,
+        now=w.clock(),
+        remaining_ms=lambda: 30_000,
+        settings=Settings.from_env(),
+        wiring=w,
+    )
 
 
 def steer_call(replay_id: str, body) -> tuple[int, dict]:
@@ -80,8 +95,13 @@ def test_event_ids_replay_exactly_the_listed_events_and_count_unknown_ones(stack
 def test_event_ids_are_validated_naming_the_bad_entry(stack):
     status, body = call(replay, "/replay", {"event_ids": ["a" * 64, "not-an-id"]})
     assert status == 400
-    assert body["details"] == [{"field": "event_ids", "rule": "pattern",
-                                "message": "event_ids[1] is not an event id (64 lowercase hex characters)"}]
+    assert body["details"] == [
+        {
+            "field": "event_ids",
+            "rule": "pattern",
+            "message": "event_ids[1] is not an event id (64 lowercase hex characters)",
+        }
+    ]
     status, body = call(replay, "/replay", {"event_ids": ["a" * 64] * 10_001})
     assert (status, body["details"][0]["rule"]) == (400, "size")
     status, body = call(replay, "/replay", {"event_ids": ["a" * 64], "entity_id": "customer-42", **window()})
@@ -191,12 +211,12 @@ def test_pause_and_cancel_reach_a_run_another_call_is_executing(stack):
             return original(item)
 
         w.runs.put_new = remember
-        run = run_service(window(entity_id="customer-42", dry_run=False), replay_service.Wiring(
-            **{**w.__dict__, "on_sent": on_sent}))
+        run = run_service(
+            window(entity_id="customer-42", dry_run=False), replay_service.Wiring(**{**w.__dict__, "on_sent": on_sent})
+        )
         assert (answers[0]["status"], answers[0]["requested"]) == ("RUNNING", action)
         assert (run["status"], run["stopped"], run["sent"], run["requested"]) == (status, stopped, 10, None)
         drain(stack)
-
 
 
 @pytest.mark.parametrize("body", [{"action": ["pause"]}, {"action": {"pause": 1}}, {}, [], {"action": "pause", "x": 1}])
@@ -240,11 +260,18 @@ def test_a_cancel_sent_while_the_last_limit_cut_batch_is_in_flight_is_not_lost(s
         if len(sent) == 2:  # the second, short batch (the limit cut it) is delivered; its save is next
             answers.append(steer_service(run_id[0], "cancel", w))
 
-    run = run_service(window(entity_id="customer-42", dry_run=False, limit=15),
-                      replay_service.Wiring(**{**w.__dict__, "on_sent": on_sent}))
+    run = run_service(
+        window(entity_id="customer-42", dry_run=False, limit=15),
+        replay_service.Wiring(**{**w.__dict__, "on_sent": on_sent}),
+    )
     assert (answers[0]["status"], answers[0]["requested"]) == ("RUNNING", "cancel")
     assert (run["status"], run["stopped"], run["sent"], run["continuation"], run["requested"]) == (
-        "CANCELLED", "cancelled", 15, None, None)
+        "CANCELLED",
+        "cancelled",
+        15,
+        None,
+        None,
+    )
     assert len(drain(stack)) == 15
 
 
@@ -267,10 +294,17 @@ def test_a_pause_that_races_the_final_write_wins(stack):
     seed(count=14)
     w = wiring()
     racing = _StepOnFinalWrite(w.runs, "pause")
-    run = run_service(window(entity_id="customer-42", dry_run=False, limit=10),
-                      replay_service.Wiring(**{**w.__dict__, "runs": racing}))
+    run = run_service(
+        window(entity_id="customer-42", dry_run=False, limit=10),
+        replay_service.Wiring(**{**w.__dict__, "runs": racing}),
+    )
     assert racing.injected
     assert (run["status"], run["stopped"], run["sent"], run["continuation"], run["requested"]) == (
-        "PAUSED", "paused", 10, None, None)
+        "PAUSED",
+        "paused",
+        10,
+        None,
+        None,
+    )
     resumed = steer_service(run["replay_id"], "resume", w)
     assert (resumed["status"], resumed["sent"]) == ("COMPLETED", 14)

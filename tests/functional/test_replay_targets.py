@@ -51,7 +51,13 @@ def test_an_sqs_target_gets_each_event_exactly_as_its_producer_sent_it(allowed):
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert status == 200, run
-    assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 12, 12, 0)
+    assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == (
+        "COMPLETED",
+        "completed",
+        12,
+        12,
+        0,
+    )
     assert run["target_counts"] == {f"sqs:{url}": {"sent": 12, "failed": 0, "retried": 0, "skipped": 0}}
     bodies = [json.loads(m["Body"]) for m in read_queue(url)]
     assert sorted(b["payload"]["amount"] for b in bodies) == list(range(12))
@@ -75,8 +81,11 @@ def test_raw_false_wraps_the_event_in_a_replay_envelope(allowed):
 def test_a_fifo_queue_gets_the_event_id_as_deduplication_id_and_the_chosen_group(allowed):
     ids = seed(count=3)
     url = boto3.client("sqs").create_queue(QueueName="consumer.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
-                                            target={"sqs": url, "fifo_group_id": "incident-7"}))
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"sqs": url, "fifo_group_id": "incident-7"}),
+    )
     messages = read_queue(url)
     assert run["sent"] == 3
     assert sorted(m["Attributes"]["MessageDeduplicationId"] for m in messages) == sorted(ids)
@@ -95,8 +104,10 @@ def test_a_target_outside_the_allow_list_is_a_403_naming_it_and_records_nothing(
     other = "https://sqs.us-east-1.amazonaws.com/999999999999/theirs"
     status, body = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": other}))
     assert status == 403
-    assert body["error"] == (f"replay target sqs:{other} (arn:aws:sqs:us-east-1:999999999999:theirs) is not allowed: "
-                             "add it to the template parameter ReplayTargetQueueArns")
+    assert body["error"] == (
+        f"replay target sqs:{other} (arn:aws:sqs:us-east-1:999999999999:theirs) is not allowed: "
+        "add it to the template parameter ReplayTargetQueueArns"
+    )
     runs = boto3.client("dynamodb").scan(TableName=allowed.outputs["replays_table_name"])["Items"]
     assert runs == []
 
@@ -214,9 +225,14 @@ def test_http_posts_each_event_signed_and_retries_a_503(allowed, receiver, monke
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
     ids = seed(count=1)
     hook = receiver([503])
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url, "raw": False}))
+    _, run = call(
+        replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url, "raw": False})
+    )
     assert (run["status"], run["sent"], run["failed"], run["retried"]) == ("COMPLETED", 1, 0, 1)
-    assert [(status, valid, event_id) for status, valid, event_id, _ in hook.got] == [(503, True, ids[0]), (200, True, ids[0])]
+    assert [(status, valid, event_id) for status, valid, event_id, _ in hook.got] == [
+        (503, True, ids[0]),
+        (200, True, ids[0]),
+    ]
     assert [body["replay"]["attempt"] for *_, body in hook.got] == [1, 2]
 
 
@@ -238,7 +254,13 @@ def test_a_missing_queue_is_a_target_error_not_a_5xx(allowed):
     url = boto3.client("sqs").get_queue_url(QueueName=allowed.names["ReplayQueue"].rsplit("/", 1)[1])["QueueUrl"]
     gone = url.rsplit("/", 1)[0] + "/deleted-queue"
     status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": gone}))
-    assert (status, run["status"], run["stopped"], run["sent"], run["failed"]) == (200, "PARTIAL", "target_errors", 0, 2)
+    assert (status, run["status"], run["stopped"], run["sent"], run["failed"]) == (
+        200,
+        "PARTIAL",
+        "target_errors",
+        0,
+        2,
+    )
     assert "NonExistentQueue" in run["last_error"] or "does not exist" in run["last_error"]
 
 
@@ -285,12 +307,17 @@ def test_an_http_target_is_matched_and_sent_as_its_normal_form(allowed, receiver
     seed(count=1)
     hook = receiver([])
     base = hook.url.rsplit("/", 1)[0]
-    status, refused = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
-                                                     target={"http": f"{base}/ok/../admin"}))
-    assert (status, refused["error"]) == (403, f"replay target http:{base}/admin ({base}/admin) is not allowed: "
-                                                "add it to the template parameter ReplayTargetUrls")
-    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False,
-                                                 target={"http": f"{base}/ok/./x/../hook"}))
+    status, refused = call(
+        replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": f"{base}/ok/../admin"})
+    )
+    assert (status, refused["error"]) == (
+        403,
+        f"replay target http:{base}/admin ({base}/admin) is not allowed: "
+        "add it to the template parameter ReplayTargetUrls",
+    )
+    status, run = call(
+        replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": f"{base}/ok/./x/../hook"})
+    )
     assert (status, run["sent"], run["target"]) == (200, 1, f"http:{base}/ok/hook")
     assert hook.paths == ["/ok/hook"]
 
@@ -301,8 +328,9 @@ def test_webhook_id_is_the_same_for_every_retry_and_replay_of_an_event_to_a_targ
     ids = seed(count=1)
     hook = receiver([503])
     for again in ({}, {"resend": True}):  # two runs of the same scope: a retry in the first, a resend in the second
-        _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url},
-                                                **again))
+        _, run = call(
+            replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}, **again)
+        )
         assert (run["sent"], run["failed"]) == (1, 0)
     assert [valid for _, valid, _, _ in hook.got] == [True, True, True]
     assert len({h["webhook-id"] for h in hook.headers}) == 1
@@ -381,9 +409,17 @@ def test_a_call_keeps_the_worst_batch_of_an_http_target_in_reserve(allowed, rece
     """5 s for the last save plus 11 s for a batch of tries that all run to their deadline."""
     seed(count=1)
     hook = receiver([])
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
-                  remaining_ms=15_000)
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
+        remaining_ms=15_000,
+    )
     assert (run["status"], run["stopped"], run["sent"], hook.got) == ("PARTIAL", "time", 0, [])
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
-                  remaining_ms=16_500)
+    _, run = call(
+        replay,
+        "/replay",
+        window(entity_id="customer-42", dry_run=False, target={"http": hook.url}),
+        remaining_ms=16_500,
+    )
     assert (run["status"], run["sent"]) == ("COMPLETED", 1)

@@ -52,11 +52,7 @@ def test_a_409_is_retried_and_the_object_written_once(stack, conflicts):
     store = DocumentStore(stack.outputs["raw_bucket_name"])
     assert store.put_new("raw/a.json", {"a": 1}) is True
     assert calls == ["raw/a.json"] * 3
-    body = (
-        boto3.client("s3")
-        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key="raw/a.json")["Body"]
-        .read()
-    )
+    body = boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key="raw/a.json")["Body"].read()
     assert body == b'{"a":1}'
 
 

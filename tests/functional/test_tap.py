@@ -19,9 +19,16 @@ from pik.handlers import tap
 from tests.conftest import EVENTS, LambdaContext, make_event, sqs_event
 from tests.functional.test_ingest import items, raw_keys
 
-EVENTBRIDGE = {"version": "0", "id": "0d7e1c27-5f7a-4b1e-9b69-3c7c1e9e6d11", "detail-type": "OrderPlaced",
-               "source": "shop.orders", "account": "123456789012", "region": "us-east-1", "resources": [],
-               "detail": {"entity_id": "customer-7", "amount": 30}}
+EVENTBRIDGE = {
+    "version": "0",
+    "id": "0d7e1c27-5f7a-4b1e-9b69-3c7c1e9e6d11",
+    "detail-type": "OrderPlaced",
+    "source": "shop.orders",
+    "account": "123456789012",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {"entity_id": "customer-7", "amount": 30},
+}
 
 
 def sqs(bodies: list[str], sent_ms: int | None = None) -> dict:
@@ -46,16 +53,27 @@ def kinesis(datas: list[bytes]) -> dict:
 
 def rejected(stack) -> list[dict]:
     s3 = boto3.client("s3")
-    return [json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read())
-            for key in raw_keys(stack, "rejected/")]
+    return [
+        json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read())
+        for key in raw_keys(stack, "rejected/")
+    ]
 
 
 def test_sqs_records_are_ingested_rejected_ones_quarantined_and_the_batch_goes_on(stack):
     event = make_event(entity_id="sqs-1")
-    notification = {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:orders",
-                    "Message": json.dumps(make_event(entity_id="sns-1"))}
-    bodies = [json.dumps(event), json.dumps(notification), "not json at all",
-              json.dumps(make_event(entity_id="sqs-2", event_time="2026-11-20T10:00:00")), json.dumps(event)]
+    notification = {
+        "Type": "Notification",
+        "MessageId": "m",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:orders",
+        "Message": json.dumps(make_event(entity_id="sns-1")),
+    }
+    bodies = [
+        json.dumps(event),
+        json.dumps(notification),
+        "not json at all",
+        json.dumps(make_event(entity_id="sqs-2", event_time="2026-11-20T10:00:00")),
+        json.dumps(event),
+    ]
     sent = int(time.time() * 1000) - 5000
     assert tap.sqs_handler(sqs(bodies, sent), LambdaContext()) == {"batchItemFailures": []}
     assert len(raw_keys(stack, "raw/")) == 2
@@ -72,8 +90,10 @@ def test_sqs_records_are_ingested_rejected_ones_quarantined_and_the_batch_goes_o
 
 def items_of(stack, body: dict) -> list[dict]:
     keys = raw_keys(stack, f"raw/source={body['source']}/")
-    documents = [json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=k)["Body"].read())
-                 for k in keys]
+    documents = [
+        json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=k)["Body"].read())
+        for k in keys
+    ]
     [event_id] = [d["envelope"]["event_id"] for d in documents if d["event"]["entity_id"] == body["entity_id"]]
     return items(stack, event_id)
 
@@ -102,10 +122,14 @@ def test_only_sqs_records_whose_storage_failed_are_reported(stack, no_fault):
 def test_kinesis_records_report_failures_by_sequence_number(stack, no_fault):
     fault_on("k-fails")
     datas = [json.dumps(make_event(entity_id=name)).encode() for name in ("k-1", "k-fails", "k-2")] + [b"\xff\xfe"]
-    assert tap.kinesis_handler(kinesis(datas), LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "49590001"}]}
+    assert tap.kinesis_handler(kinesis(datas), LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "49590001"}]
+    }
     assert len(raw_keys(stack, "raw/")) == 2
     [quarantined] = rejected(stack)
-    assert quarantined["request_id"] == "shardId-000000000000:49590003" and quarantined["errors"][0]["field"] == "record"
+    assert (
+        quarantined["request_id"] == "shardId-000000000000:49590003" and quarantined["errors"][0]["field"] == "record"
+    )
 
 
 def test_eventbridge_events_are_mapped_and_a_redelivery_is_a_duplicate(stack, monkeypatch):
@@ -116,8 +140,14 @@ def test_eventbridge_events_are_mapped_and_a_redelivery_is_a_duplicate(stack, mo
     [key] = raw_keys(stack, "raw/")
     assert key.startswith("raw/source=shop.orders/event_type=order_placed/")
     stored = json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read())
-    assert stored["event"] == {"source": "shop.orders", "event_type": "order_placed", "entity_id": "customer-7",
-                               "event_time": sent["time"], "payload": sent["detail"], "idempotency_key": sent["id"]}
+    assert stored["event"] == {
+        "source": "shop.orders",
+        "event_type": "order_placed",
+        "entity_id": "customer-7",
+        "event_time": sent["time"],
+        "payload": sent["detail"],
+        "idempotency_key": sent["id"],
+    }
     attempts = [r for r in items(stack, stored["envelope"]["event_id"]) if r["sk"].startswith("ATT#")]
     assert sorted(a["status"] for a in attempts) == ["ACCEPTED", "DUPLICATE"]
 

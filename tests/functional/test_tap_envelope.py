@@ -56,11 +56,7 @@ def test_sqs_attributes_and_arrival_are_in_the_envelope(stack, monkeypatch):
         ),
     )
     event = sqs(
-        [
-            json.dumps(
-                {k: v for k, v in make_event(entity_id="env-1").items() if k not in ("event_time", "source")}
-            )
-        ],
+        [json.dumps({k: v for k, v in make_event(entity_id="env-1").items() if k not in ("event_time", "source")})],
         sent_ms=1795687200123,
     )
     event["Records"][0]["messageAttributes"] = {
@@ -160,9 +156,7 @@ def test_a_mapping_mistake_fails_the_invocation_naming_the_template_parameter(
         "EVENTBRIDGE_TAP_MAPPING": tap.eventbridge_handler,
         "KINESIS_TAP_MAPPING": tap.kinesis_handler,
     }[variable]
-    event = json.loads(
-        (EVENTS / ("kinesis_batch.json" if "KINESIS" in variable else "sqs_batch.json")).read_text()
-    )
+    event = json.loads((EVENTS / ("kinesis_batch.json" if "KINESIS" in variable else "sqs_batch.json")).read_text())
     with pytest.raises(MappingError, match=message.replace("(", r"\(")):
         handler(event, LambdaContext())
     assert raw_keys(stack) == []

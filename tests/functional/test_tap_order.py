@@ -46,8 +46,9 @@ def statuses(stack, body: dict) -> list[str]:
     the items' own order to their random attempt ids)."""
     items = items_of(stack, body)
     [first] = {r["first_attempt_id"] for r in items if "first_attempt_id" in r}
-    attempts = sorted((r for r in items if r["sk"].startswith("ATT#")),
-                      key=lambda a: (a["attempt_id"] != first, a["request_id"]))
+    attempts = sorted(
+        (r for r in items if r["sk"].startswith("ATT#")), key=lambda a: (a["attempt_id"] != first, a["request_id"])
+    )
     return [a["status"] for a in attempts]
 
 
@@ -99,9 +100,4 @@ def test_a_fifo_batch_that_succeeds_reports_nothing(stack):
 
 
 def _body(stack, key: str) -> str:
-    return (
-        boto3.client("s3")
-        .get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"]
-        .read()
-        .decode()
-    )
+    return boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read().decode()

@@ -40,7 +40,7 @@ def ingest_amounts(entity: str, amount_texts: list[str]) -> list[int]:
     statuses = []
     for i, text in enumerate(amount_texts):
         head = json.dumps(make_event(entity_id=entity, event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={}))
-        statuses.append(call(ingest, "/ingest", head[:-len("{}}")] + '{"amount": ' + text + "}}")[0])
+        statuses.append(call(ingest, "/ingest", head[: -len("{}}")] + '{"amount": ' + text + "}}")[0])
     return statuses
 
 
@@ -52,7 +52,9 @@ def process(entity: str) -> dict:
 
 def stored(stack, entity: str) -> list[dict]:
     table = boto3.resource("dynamodb").Table(stack.outputs["aggregates_table_name"])
-    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.aggregate_pk(entity)})["Items"]
+    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.aggregate_pk(entity)})[
+        "Items"
+    ]
 
 
 def by_metric(items: list[dict]) -> dict[str, list[int]]:
@@ -75,7 +77,9 @@ def test_a_failed_transaction_leaves_no_partial_version_and_a_retry_writes_it_wh
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "TransactWriteItems")
 
     if fault == "cancelled_by_dynamodb":
-        ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", cancel_last_put, unique_id="fault")
+        ddb.meta.events.register(
+            "provide-client-params.dynamodb.TransactWriteItems", cancel_last_put, unique_id="fault"
+        )
     else:
         ddb.meta.events.register_first("before-call.dynamodb.TransactWriteItems", lose_connection, unique_id="fault")
     try:
@@ -88,7 +92,11 @@ def test_a_failed_transaction_leaves_no_partial_version_and_a_retry_writes_it_wh
     items = stored(stack, "whole")
     assert by_metric(items) == {metric: [1] for metric in METRICS}
     assert {item["metric"]: item["value"] for item in items} == {
-        "count": 3, "sum.amount": Decimal("43.5"), "min.amount": 1, "max.amount": 40}
+        "count": 3,
+        "sum.amount": Decimal("43.5"),
+        "min.amount": 1,
+        "max.amount": 40,
+    }
     assert len({(item["computed_at"], item["inputs_hash"], item["manifest_key"]) for item in items}) == 1
 
 
@@ -101,8 +109,9 @@ def test_concurrent_recomputes_of_one_entity_day_write_exactly_one_version(stack
     def both_arrive(**_):
         barrier.wait()  # returns None: botocore then sends the call
 
-    clients.client("dynamodb").meta.events.register("before-call.dynamodb.TransactWriteItems", both_arrive,
-                                                    unique_id="barrier")
+    clients.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", both_arrive, unique_id="barrier"
+    )
     workers = [recomputer(Settings.from_env()) for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda w: w.recompute("race", DAY.date().isoformat(), replay_id="race"), workers))
@@ -138,12 +147,32 @@ too_many.code_version = "too-many-v1"
 # finite double by its shortest text (subnormals, ±1.7976931348623157e+308, -0.0), and odd
 # spellings. Each is read exactly (an int, or the double whose shortest text it is).
 number_texts = st.one_of(
-    st.integers(-10**50, 10**50).map(str),
+    st.integers(-(10**50), 10**50).map(str),
     st.integers(10**44, 10**45).map(str),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True, min_value=-1e-300, max_value=1e-300).map(repr),
-    st.sampled_from(["-0", "-0.0", "0e0", "0E-400", "1E+308", "1e308", "-1e308", "5e-324", "-5e-324", "1e-200",
-                     "1.5e-205", "1e130", "123456789012345678901234567890123456789012345", "0.1", "0.2", "-0.3"]),
+    st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True, min_value=-1e-300, max_value=1e-300).map(
+        repr
+    ),
+    st.sampled_from(
+        [
+            "-0",
+            "-0.0",
+            "0e0",
+            "0E-400",
+            "1E+308",
+            "1e308",
+            "-1e308",
+            "5e-324",
+            "-5e-324",
+            "1e-200",
+            "1.5e-205",
+            "1e130",
+            "123456789012345678901234567890123456789012345",
+            "0.1",
+            "0.2",
+            "-0.3",
+        ]
+    ),
 )
 
 

@@ -37,8 +37,13 @@ DATE = DAY.date().isoformat()
 
 def run_replay(stack, **scope) -> dict:
     """A real (not dry) replay through the handler, then every message through the processor."""
-    body = {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-            "end_time": (DAY + timedelta(days=1)).isoformat(), "dry_run": False, **scope}
+    body = {
+        "entity_id": "customer-42",
+        "start_time": DAY.isoformat(),
+        "end_time": (DAY + timedelta(days=1)).isoformat(),
+        "dry_run": False,
+        **scope,
+    }
     status, run = call(replay, "/replay", body)
     assert status == 200, run
     sqs, url, bodies = boto3.client("sqs"), stack.outputs["replay_queue_url"], []
@@ -56,8 +61,11 @@ def story(stack):
     bodies = [make_event(event_time=(DAY + timedelta(hours=h)).isoformat(), payload={"amount": h}) for h in (1, 2, 3)]
     first = [post(b) for b in bodies]
     repeats = [post(bodies[0]), post(bodies[0])]
-    preview = call(replay, "/replay", {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-                                       "end_time": (DAY + timedelta(days=1)).isoformat()})[1]
+    preview = call(
+        replay,
+        "/replay",
+        {"entity_id": "customer-42", "start_time": DAY.isoformat(), "end_time": (DAY + timedelta(days=1)).isoformat()},
+    )[1]
     run1 = run_replay(stack)
     late = post(make_event(event_time=(DAY + timedelta(hours=4)).isoformat(), payload={"amount": 4}))
     run2 = run_replay(stack)

@@ -23,8 +23,11 @@ COUNTRIES = ["DE", "FR", "DE", "IT", "DE", "FR"]
 
 
 def event(i: int, **payload) -> dict:
-    return make_event(entity_id=f"c-{i % 3}", event_time=(DAY + timedelta(hours=i * 7)).isoformat(),
-                      payload={"amount": 100 * i, "country": COUNTRIES[i % 6], "lines": [i], **payload})
+    return make_event(
+        entity_id=f"c-{i % 3}",
+        event_time=(DAY + timedelta(hours=i * 7)).isoformat(),
+        payload={"amount": 100 * i, "country": COUNTRIES[i % 6], "lines": [i], **payload},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,12 @@ def test_sql_sees_everything_before_during_and_after_compaction_and_a_rerun_chan
     assert counts(kit) == [("ACCEPTED", 12), ("DUPLICATE", 2)]  # nothing compacted yet: all fresh
     result = kit.compact(settle="0s")
     days = {a["s3_key"].split("event_date=")[1][:10] for a in answers}
-    assert (result["partitions"], result["written"], result["attempts"], result["events"]) == (len(days), len(days), 14, 12)
+    assert (result["partitions"], result["written"], result["attempts"], result["events"]) == (
+        len(days),
+        len(days),
+        14,
+        12,
+    )
     assert counts(kit) == [("ACCEPTED", 12), ("DUPLICATE", 2)]
     assert counts(kit, fresh=False) == [("ACCEPTED", 12), ("DUPLICATE", 2)]  # all of it is in the parts now
     before = curated_objects(kit)
@@ -68,12 +76,14 @@ def test_sql_sees_everything_before_during_and_after_compaction_and_a_rerun_chan
 def test_a_late_event_is_fresh_at_once_and_compacted_once(local):
     kit, _, answers = local
     kit.compact(settle="0s")
-    late = ingest_events(kit.resources.api_url, [event(11, amount=99_999, country="DE")], workers=1,
-                         progress=False)[0].body  # a compacted day (event 11's), new payload: a new event
+    late = ingest_events(kit.resources.api_url, [event(11, amount=99_999, country="DE")], workers=1, progress=False)[
+        0
+    ].body  # a compacted day (event 11's), new payload: a new event
     assert counts(kit) == [("ACCEPTED", 13), ("DUPLICATE", 2)]  # from metadata, past the watermark
     assert counts(kit, fresh=False) == [("ACCEPTED", 12), ("DUPLICATE", 2)]
-    hits = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=4),
-                      where="amount > 50000")
+    hits = kit.search(
+        source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=4), where="amount > 50000"
+    )
     assert list(hits["event_id"]) == [late["event_id"]] and list(hits["s3_key"]) == [late["s3_key"]]
     result = kit.compact(settle="0s")
     assert result["written"] == 1
@@ -85,8 +95,13 @@ def test_a_late_event_is_fresh_at_once_and_compacted_once(local):
 
 def test_search_finds_payload_matches_with_their_raw_keys_and_types(local):
     kit, _, answers = local
-    hits = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=4),
-                      where="amount >= 300 AND amount < 1000 AND country = 'DE'")
+    hits = kit.search(
+        source="checkout",
+        event_type="order_placed",
+        start=DAY,
+        end=DAY + timedelta(days=4),
+        where="amount >= 300 AND amount < 1000 AND country = 'DE'",
+    )
     expected = [i for i in range(3, 10) if COUNTRIES[i % 6] == "DE"]
     assert list(hits["amount"]) == [100 * i for i in expected]
     assert list(hits["event_id"]) == [answers[i]["event_id"] for i in expected]
@@ -96,8 +111,9 @@ def test_search_finds_payload_matches_with_their_raw_keys_and_types(local):
     one_day = kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1))
     assert len(one_day) == 4  # events 0..3 fall on the first day (every 7 hours)
     with pytest.raises(pik_nb.ScopeError, match="where='colour = 1' names a column"):
-        kit.search(source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1),
-                   where="colour = 1")
+        kit.search(
+            source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1), where="colour = 1"
+        )
 
 
 def test_json_payload_and_the_other_views(local):
@@ -115,9 +131,25 @@ def test_the_cli_compacts_and_searches(local):
     runner, where = CliRunner(), ["--local-file", str(info_file)]
     compacted = runner.invoke(cli, ["compact", *where])
     assert compacted.exit_code == 0 and "partition(s)" in compacted.output, compacted.output
-    found = runner.invoke(cli, ["search", "--source", "checkout", "--event-type", "order_placed",
-                                "--start", DAY.date().isoformat(), "--end", (DAY + timedelta(days=4)).date().isoformat(),
-                                "--where", "country = 'IT'", "--format", "ids", *where])
+    found = runner.invoke(
+        cli,
+        [
+            "search",
+            "--source",
+            "checkout",
+            "--event-type",
+            "order_placed",
+            "--start",
+            DAY.date().isoformat(),
+            "--end",
+            (DAY + timedelta(days=4)).date().isoformat(),
+            "--where",
+            "country = 'IT'",
+            "--format",
+            "ids",
+            *where,
+        ],
+    )
     assert found.exit_code == 0, found.output
     assert found.output.split() == [answers[3]["event_id"], answers[9]["event_id"]]
     half = runner.invoke(cli, ["compact", "--source", "checkout", *where])
@@ -149,8 +181,9 @@ def test_a_retry_completing_a_crashed_request_is_in_sql_before_and_after_the_nex
     body = event(5, note="crashed")  # a new event (new payload), on a compacted day
     valid = contract.validate(json.dumps(body).encode(), now=arrived)
     document = records.raw_document(valid, records.Attempt(arrived, "crashed-request"))
-    kit.client("s3").put_object(Bucket=kit.resources.raw_bucket_name, Key=valid.raw_key,
-                                Body=json.dumps(document).encode())
+    kit.client("s3").put_object(
+        Bucket=kit.resources.raw_bucket_name, Key=valid.raw_key, Body=json.dumps(document).encode()
+    )
     [retry] = ingest_events(kit.resources.api_url, [body], workers=1, progress=False)
     assert retry.body["status"] == "DUPLICATE"  # the crashed request is the ACCEPTED one
     expected = [("ACCEPTED", before["ACCEPTED"] + 1), ("DUPLICATE", before["DUPLICATE"] + 1)]
@@ -169,10 +202,17 @@ def test_the_cli_refuses_a_negative_settle(local):
     assert curated_objects(kit) == before
 
 
-REFUSED = ["COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'", "ATTACH '/tmp/pik-leak.db'",
-           "CREATE TABLE leak AS SELECT * FROM events", "SELECT * FROM read_text('/etc/hostname')",
-           "SELECT * FROM glob('/*')", "SET enable_external_access = true", "PRAGMA version",
-           "SELECT count(*) FROM events; SELECT 1", "INSTALL httpfs"]
+REFUSED = [
+    "COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'",
+    "ATTACH '/tmp/pik-leak.db'",
+    "CREATE TABLE leak AS SELECT * FROM events",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM glob('/*')",
+    "SET enable_external_access = true",
+    "PRAGMA version",
+    "SELECT count(*) FROM events; SELECT 1",
+    "INSTALL httpfs",
+]
 
 
 @pytest.mark.parametrize("query", REFUSED)
@@ -180,8 +220,10 @@ def test_sql_is_read_only_and_confined_by_default(local, query, tmp_path):
     kit, _, _ = local
     with pytest.raises(pik_nb.SqlError) as refused:
         kit.sql(query)
-    assert any(words in str(refused.value) for words in
-               ("read-only", "one SQL statement at a time", "disabled by config", "Permission Error")), refused.value
+    assert any(
+        words in str(refused.value)
+        for words in ("read-only", "one SQL statement at a time", "disabled by config", "Permission Error")
+    ), refused.value
     assert not (tmp_path / "pik-leak.csv").exists()
 
 
@@ -192,25 +234,30 @@ def test_sql_opt_in_reaches_files_and_the_cli_refuses_in_one_line(local, tmp_pat
     events = kit.sql("SELECT count(*) AS n FROM events")["n"].tolist()[0]
     assert len(target.read_text().splitlines()) == 1 + events  # a header and every event
     runner, where = CliRunner(), ["--local-file", str(info_file)]
-    for query, message in (("", "no SQL statement"), ("-- a comment", "no SQL statement"),
-                           ("SELECT 1; SELECT 2", "one SQL statement at a time"),
-                           ("SELECT * FROM read_text('/etc/hostname')", "disabled by config")):
+    for query, message in (
+        ("", "no SQL statement"),
+        ("-- a comment", "no SQL statement"),
+        ("SELECT 1; SELECT 2", "one SQL statement at a time"),
+        ("SELECT * FROM read_text('/etc/hostname')", "disabled by config"),
+    ):
         answer = runner.invoke(cli, ["sql", query, *where])
         assert answer.exit_code == 1 and message in answer.output, (query, answer.output)
         assert len(answer.output.strip().splitlines()) == 1 and "Traceback" not in answer.output
-    unconfined = runner.invoke(cli, ["sql", "SELECT count(*) AS n FROM glob('/etc/hostname')", "--unconfined",
-                                     *where])
+    unconfined = runner.invoke(cli, ["sql", "SELECT count(*) AS n FROM glob('/etc/hostname')", "--unconfined", *where])
     assert unconfined.exit_code == 0 and "1" in unconfined.output, unconfined.output
 
 
-@pytest.mark.parametrize("where, limit, message", [
-    ("TRUE) OR (TRUE", None, "is not one SQL condition"),
-    ("TRUE) --", 1, "holds a comment"),
-    ("TRUE /* ", 1, "holds a comment"),
-    ("amount > 0; SELECT 1", None, "is not one SQL condition"),
-    (None, 0, "limit must be a positive whole number"),
-    (None, -1, "limit must be a positive whole number"),
-])
+@pytest.mark.parametrize(
+    "where, limit, message",
+    [
+        ("TRUE) OR (TRUE", None, "is not one SQL condition"),
+        ("TRUE) --", 1, "holds a comment"),
+        ("TRUE /* ", 1, "holds a comment"),
+        ("amount > 0; SELECT 1", None, "is not one SQL condition"),
+        (None, 0, "limit must be a positive whole number"),
+        (None, -1, "limit must be a positive whole number"),
+    ],
+)
 def test_search_stays_inside_its_scope_and_limit(local, where, limit, message):
     kit, _, _ = local
     kit.sql("SELECT 1")  # a stream of another source must stay out of the scope
@@ -220,9 +267,20 @@ def test_search_stays_inside_its_scope_and_limit(local, where, limit, message):
 
 def test_search_limits_and_scopes_with_a_subquery_inside_the_condition(local):
     kit, _, _ = local
-    ingest_events(kit.resources.api_url, [make_event(source="billing", event_type="invoice", entity_id="b-1",
-                                                     event_time=DAY.isoformat(), payload={"amount": 1})],
-                  workers=1, progress=False)
+    ingest_events(
+        kit.resources.api_url,
+        [
+            make_event(
+                source="billing",
+                event_type="invoice",
+                entity_id="b-1",
+                event_time=DAY.isoformat(),
+                payload={"amount": 1},
+            )
+        ],
+        workers=1,
+        progress=False,
+    )
     inside = kit.search(source="checkout", event_type="order_placed", where="amount IN (SELECT amount FROM events)")
     assert set(inside["source"]) == {"checkout"} and len(inside) >= 12
     assert len(kit.search(source="checkout", event_type="order_placed", limit=2)) == 2

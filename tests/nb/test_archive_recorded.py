@@ -53,8 +53,9 @@ def queued_tap_record(stack, monkeypatch) -> str:
 def kinesis_backfill(stack, monkeypatch) -> str:
     """A Kinesis record read from TRIM_HORIZON two hours after it reached the stream."""
     record = copy.deepcopy(json.loads((EVENTS / "kinesis_batch.json").read_text())["Records"][0])
-    record["kinesis"]["data"] = base64.b64encode(json.dumps(
-        make_event(entity_id="backfilled", event_time=EVENT_TIME)).encode()).decode("ascii")
+    record["kinesis"]["data"] = base64.b64encode(
+        json.dumps(make_event(entity_id="backfilled", event_time=EVENT_TIME)).encode()
+    ).decode("ascii")
     record["kinesis"]["approximateArrivalTimestamp"] = ARRIVED.timestamp()
     assert tap.kinesis_handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
     return "backfilled"
@@ -68,8 +69,12 @@ def repaired_request(stack, monkeypatch) -> str:
     fixed = Limits(max_name_chars=128)  # the deployment after the contract fix
     monkeypatch.setitem(contract.validate.__kwdefaults__, "limits", fixed)
     monkeypatch.setitem(ingest_service.ingest.__kwdefaults__, "limits", fixed)
-    scope = {"statuses": ["REJECTED"], "start_time": (ARRIVED - timedelta(minutes=1)).isoformat(),
-             "end_time": (ARRIVED + timedelta(minutes=1)).isoformat(), "dry_run": False}
+    scope = {
+        "statuses": ["REJECTED"],
+        "start_time": (ARRIVED - timedelta(minutes=1)).isoformat(),
+        "end_time": (ARRIVED + timedelta(minutes=1)).isoformat(),
+        "dry_run": False,
+    }
     status, run = call(replay, "/replay", scope)
     assert (status, run["sent"]) == (200, 1), run
     return "repaired"
@@ -81,8 +86,9 @@ def retry_after_a_crash(stack, monkeypatch) -> str:
     body = make_event(entity_id="crashed", event_time=EVENT_TIME)
     event = contract.validate(json.dumps(body).encode(), now=ARRIVED)
     document = records.raw_document(event, records.Attempt(ARRIVED, "crashed-request"))
-    boto3.client("s3").put_object(Bucket=stack.outputs["raw_bucket_name"], Key=event.raw_key,
-                                  Body=json.dumps(document).encode())
+    boto3.client("s3").put_object(
+        Bucket=stack.outputs["raw_bucket_name"], Key=event.raw_key, Body=json.dumps(document).encode()
+    )
     status, answer = call(ingest, "/ingest", body)
     assert (status, answer["status"]) == (200, "DUPLICATE")  # the retry is the crashed request's repeat
     return "crashed"
@@ -98,8 +104,11 @@ def test_an_attempt_recorded_after_the_watermark_reaches_sql_and_the_next_compac
     assert mark is not None and mark > ARRIVED.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     entity = late_path(stack, monkeypatch)
-    late = [i for i in boto3.resource("dynamodb").Table(stack.outputs["events_table_name"]).scan()["Items"]
-            if i.get("entity_id") == entity and i["sk"].startswith("ATT#")]
+    late = [
+        i
+        for i in boto3.resource("dynamodb").Table(stack.outputs["events_table_name"]).scan()["Items"]
+        if i.get("entity_id") == entity and i["sk"].startswith("ATT#")
+    ]
     [item] = [i for i in late if i["status"] == "ACCEPTED"]
     assert item["ingest_time"] < mark  # arrived before the watermark, recorded after it
 

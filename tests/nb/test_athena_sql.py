@@ -15,9 +15,34 @@ from pik_nb.sql import analyses, dashboard, dialect, queries
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 #: Trino functions pik's SQL and docs may call (trino.io/docs/current/functions/list.html).
-TRINO_FUNCTIONS = {"count", "sum", "max", "min", "avg", "coalesce", "floor", "ceil", "date_diff", "row_number",
-                   "lag", "sequence", "unnest", "cast", "json_extract_scalar", "approx_percentile", "date_trunc",
-                   "lower", "upper", "length", "abs", "round", "greatest", "least", "count_if", "nullif"}
+TRINO_FUNCTIONS = {
+    "count",
+    "sum",
+    "max",
+    "min",
+    "avg",
+    "coalesce",
+    "floor",
+    "ceil",
+    "date_diff",
+    "row_number",
+    "lag",
+    "sequence",
+    "unnest",
+    "cast",
+    "json_extract_scalar",
+    "approx_percentile",
+    "date_trunc",
+    "lower",
+    "upper",
+    "length",
+    "abs",
+    "round",
+    "greatest",
+    "least",
+    "count_if",
+    "nullif",
+}
 NOT_TRINO = {"quantile_cont", "generate_series", "json_extract_string", "median", "list", "epoch_ms"}
 ATHENA = dialect.of("athena")
 WINDOW = queries.scope(start="2026-11-01", end="2026-12-01")
@@ -31,25 +56,30 @@ def pik_queries() -> dict[str, str]:
         def sql(query: str):
             sent[name] = query
             raise LookupError  # the text is all we need
+
         return sql
 
     for name, run in {
         "lateness by source": lambda s: analyses.lateness(s, by="source", where=WINDOW, dialect="athena"),
-        "lateness by stream": lambda s: analyses.lateness(s, by=["source", "event_type"], where=WINDOW,
-                                                          dialect="athena"),
+        "lateness by stream": lambda s: analyses.lateness(
+            s, by=["source", "event_type"], where=WINDOW, dialect="athena"
+        ),
         "duplicates per source": lambda s: analyses.duplicates_per_source(s, where=WINDOW),
         "gaps daily": lambda s: analyses.gaps_daily(s, where=WINDOW, dialect="athena"),
     }.items():
         with pytest.raises(LookupError):
             run(capture(name))
     sent["search without a stream"] = queries.search(None, None, "2026-11-20", "2026-11-27", None, 10)
-    sent["search in a stream"] = queries.search("checkout", "order_placed", "2026-11-20", "2026-11-27",
-                                                "amount > 100 AND country = 'DE'", 5)
+    sent["search in a stream"] = queries.search(
+        "checkout", "order_placed", "2026-11-20", "2026-11-27", "amount > 100 AND country = 'DE'", 5
+    )
     for freq, field in (("1D", None), ("1h", "amount")):
-        sent[f"dashboard cells {freq}"] = dashboard.cells("checkout", "order_placed", None, "2026-11-20",
-                                                          "2026-11-27", field=field, freq=freq)
-        sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(None, None, "c-1", "2026-11-20", "2026-11-27",
-                                                                field=field, freq=freq)
+        sent[f"dashboard cells {freq}"] = dashboard.cells(
+            "checkout", "order_placed", None, "2026-11-20", "2026-11-27", field=field, freq=freq
+        )
+        sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(
+            None, None, "c-1", "2026-11-20", "2026-11-27", field=field, freq=freq
+        )
     sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
     sent["streams (pik status)"] = queries.streams()
     return sent
@@ -65,8 +95,9 @@ def doc_examples() -> dict[str, str]:
         for i, query in enumerate(re.findall(r'(?:pik sql(?: --stack \S+)?|kit\.sql\() ?"([^"]+)"', text)):
             found[f"{page} sql {i}"] = query
         for i, where in enumerate(re.findall(r'pik search --stack .*?--where "([^"]+)"', text)):
-            found[f"{page} search {i}"] = queries.search("checkout", "order_placed", "2026-11-20",
-                                                         "2026-11-27", where, None)
+            found[f"{page} search {i}"] = queries.search(
+                "checkout", "order_placed", "2026-11-20", "2026-11-27", where, None
+            )
     return found
 
 
@@ -74,7 +105,9 @@ def functions(query: str) -> set[str]:
     """Names called in ``query`` (a name followed by '(' that is no alias nor SQL keyword)."""
     tokens = sqlglot.tokenize(query, read="athena")
     called = set()
-    for before, token, after in zip([None, *tokens], tokens, tokens[1:], strict=False):  # the last token has no successor
+    for before, token, after in zip(
+        [None, *tokens], tokens, tokens[1:], strict=False
+    ):  # the last token has no successor
         if after.token_type != TokenType.L_PAREN or (before and before.token_type == TokenType.ALIAS):
             continue
         if token.token_type == TokenType.VAR or token.text.lower() in TRINO_FUNCTIONS | NOT_TRINO:

@@ -19,7 +19,9 @@ from tests.support.events import make_event
 
 def cfn_stack(stack, name="pik-prod") -> str:
     """A CloudFormation stack (in moto) whose outputs name the test resources, as SAM's would."""
-    outputs = {"".join(part.title() for part in key.split("_")): {"Value": value} for key, value in stack.outputs.items()}
+    outputs = {
+        "".join(part.title() for part in key.split("_")): {"Value": value} for key, value in stack.outputs.items()
+    }
     outputs["ApiUrl"] = {"Value": "https://abc.execute-api.us-east-1.amazonaws.com/v1"}
     body = {"Resources": {"Marker": {"Type": "AWS::SQS::Queue"}}, "Outputs": outputs}
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(body))
@@ -29,7 +31,10 @@ def cfn_stack(stack, name="pik-prod") -> str:
 
 def test_snake_case_of_stack_outputs():
     assert [snake(n) for n in ("RawBucketName", "ApiUrl", "ReplayDeadLetterQueueUrl")] == [
-        "raw_bucket_name", "api_url", "replay_dead_letter_queue_url"]
+        "raw_bucket_name",
+        "api_url",
+        "replay_dead_letter_queue_url",
+    ]
 
 
 def test_connect_reads_a_stack_outputs_and_signs_the_api(stack):
@@ -38,23 +43,47 @@ def test_connect_reads_a_stack_outputs_and_signs_the_api(stack):
     assert kit.resources.api_url == "https://abc.execute-api.us-east-1.amazonaws.com/v1"
     assert kit.sign_api and kit.endpoint_url is None
     answer = post(make_event())
-    assert list(kit.events(entity_id="customer-42", start="2000-01-01", end="2100-01-01", progress=False)["event_id"]) == [
-        answer["event_id"]]
+    assert list(
+        kit.events(entity_id="customer-42", start="2000-01-01", end="2100-01-01", progress=False)["event_id"]
+    ) == [answer["event_id"]]
 
 
 def test_connect_reads_the_local_info_file(tmp_path):
-    path = LocalStackInfo(region="eu-west-1", endpoint_url="http://127.0.0.1:9", api_url="http://127.0.0.1:8/v1", pid=1,
-                          outputs={"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a",
-                                   "replays_table_name": "r", "replay_queue_url": "q"}).write(tmp_path / "local.json")
+    path = LocalStackInfo(
+        region="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        api_url="http://127.0.0.1:8/v1",
+        pid=1,
+        outputs={
+            "raw_bucket_name": "b",
+            "events_table_name": "e",
+            "aggregates_table_name": "a",
+            "replays_table_name": "r",
+            "replay_queue_url": "q",
+        },
+    ).write(tmp_path / "local.json")
     kit = pik_nb.connect(path=path)
-    assert (kit.endpoint_url, kit.resources.api_url, kit.sign_api) == ("http://127.0.0.1:9", "http://127.0.0.1:8/v1", False)
+    assert (kit.endpoint_url, kit.resources.api_url, kit.sign_api) == (
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:8/v1",
+        False,
+    )
     assert kit.client("s3").meta.endpoint_url == "http://127.0.0.1:9" and kit.session.region_name == "eu-west-1"
 
 
 def test_a_notebook_in_a_subdirectory_finds_the_project_info_file(tmp_path, monkeypatch):
-    LocalStackInfo(region="us-east-1", endpoint_url="http://127.0.0.1:9", api_url="", pid=1,
-                   outputs={"raw_bucket_name": "b", "events_table_name": "e", "aggregates_table_name": "a",
-                            "replays_table_name": "r"}).write(tmp_path / ".pik" / "local.json")
+    LocalStackInfo(
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        api_url="",
+        pid=1,
+        outputs={
+            "raw_bucket_name": "b",
+            "events_table_name": "e",
+            "aggregates_table_name": "a",
+            "replays_table_name": "r",
+        },
+    ).write(tmp_path / ".pik" / "local.json")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
     monkeypatch.delenv("PIK_LOCAL_FILE", raising=False)
@@ -90,8 +119,11 @@ def test_cli_commands_run_against_a_stack_and_fail_cleanly(stack):
     where, held = status.output.split("\n\n")
     stream = f"{answer['s3_key'].split('source=')[1].split('/')[0]}/"
     assert held.splitlines()[0] == "streams (1 stream, 1 attempt):"
-    assert re.fullmatch(rf"{stream}\S+  1 event in 1 attempt \(0 duplicates, 0 conflicts\), 1 entity; newest arrival "
-                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", held.splitlines()[1]), held
+    assert re.fullmatch(
+        rf"{stream}\S+  1 event in 1 attempt \(0 duplicates, 0 conflicts\), 1 entity; newest arrival "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC",
+        held.splitlines()[1],
+    ), held
     rows = [re.match(r"^(.+?)\s{2,}(\S.*)$", line) for line in where.splitlines()]
     values = {row[1]: row[2] for row in rows}
     assert values["replay runs"] == "0" and values["latest replay"] == "none"
@@ -102,13 +134,17 @@ def test_cli_commands_run_against_a_stack_and_fail_cleanly(stack):
     broken = runner.invoke(cli, ["reconcile", "--stack", name])
     assert broken.exit_code == 1 and broken.output == f"metadata without raw: {answer['s3_key']}\n"
     missing = runner.invoke(cli, ["explain", "nope", "--stack", name])
-    assert missing.exit_code == 1 and missing.output == f"Error: no event nope in {stack.outputs['events_table_name']}\n"
+    assert (
+        missing.exit_code == 1 and missing.output == f"Error: no event nope in {stack.outputs['events_table_name']}\n"
+    )
     nowhere = runner.invoke(cli, ["status", "--local-file", "/nonexistent/local.json"])
     assert nowhere.exit_code == 1 and "no local stack info" in nowhere.output and "Traceback" not in nowhere.output
-    assert "(--stack NAME; stack=\"NAME\" or its resource names in Python)" in nowhere.output
+    assert '(--stack NAME; stack="NAME" or its resource names in Python)' in nowhere.output
     assert "stack='NAME'" not in nowhere.output
     athena = runner.invoke(cli, ["sql", "select 1", "--engine", "athena", "--stack", name])
-    assert athena.exit_code == 1 and athena.output.endswith("use the duckdb engine (--engine duckdb; engine=\"duckdb\" in Python)\n")
+    assert athena.exit_code == 1 and athena.output.endswith(
+        'use the duckdb engine (--engine duckdb; engine="duckdb" in Python)\n'
+    )
 
 
 def test_reconcile_finds_raw_objects_without_metadata(kit, stack):

@@ -31,9 +31,17 @@ def history(allowed, kit):  # noqa: F811
     rejected = post({**make_event(event_time=at(9)), "payload": "not an object"})
     assert (conflict["status"], rejected["status"]) == ("CONFLICT", "REJECTED")
     url = boto3.client("sqs").create_queue(QueueName="their-pipeline")["QueueUrl"]
-    status, run = call(replay, "/replay", {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-                                           "end_time": (DAY + timedelta(days=2)).isoformat(), "dry_run": False,
-                                           "target": {"sqs": url}})
+    status, run = call(
+        replay,
+        "/replay",
+        {
+            "entity_id": "customer-42",
+            "start_time": DAY.isoformat(),
+            "end_time": (DAY + timedelta(days=2)).isoformat(),
+            "dry_run": False,
+            "target": {"sqs": url},
+        },
+    )
     assert status == 200 and run["sent"] == 7, run
     return first
 
@@ -43,13 +51,27 @@ def test_every_cause_of_the_dashboard_is_counted_and_named(kit, history):
     shown = pd.DataFrame({"window": [day, next_day], "value": [4 + 2 + 1 + 4, 3 + 1 + 3]})
     ex = kit.explain_dashboard(shown, source="checkout", event_type="order_placed")
     sem = ex.semantics
-    assert (sem.time_basis, sem.cutoff, sem.dedup, sem.conflicts, sem.rejected, sem.replayed, sem.fit) == \
-        ("event_time", None, False, "all", True, True, 1.0)
+    assert (sem.time_basis, sem.cutoff, sem.dedup, sem.conflicts, sem.rejected, sem.replayed, sem.fit) == (
+        "event_time",
+        None,
+        False,
+        "all",
+        True,
+        True,
+        1.0,
+    )
     table = ex.table.set_index("window")
-    assert table.loc[day, ["truth", "duplicates", "conflicts", "rejected", "replayed", "unexplained"]].tolist() == \
-        [4, 2, 0, 1, 4, 0]
-    assert table.loc[next_day, ["truth", "duplicates", "conflicts", "rejected", "replayed", "unexplained"]].tolist() == \
-        [3, 0, 1, 0, 3, 0]
+    assert table.loc[day, ["truth", "duplicates", "conflicts", "rejected", "replayed", "unexplained"]].tolist() == [
+        4,
+        2,
+        0,
+        1,
+        4,
+        0,
+    ]
+    assert table.loc[
+        next_day, ["truth", "duplicates", "conflicts", "rejected", "replayed", "unexplained"]
+    ].tolist() == [3, 0, 1, 0, 3, 0]
     replayed = ex.events(day, "replayed")
     assert sorted(replayed["event_id"]) == sorted(a["event_id"] for a in history[:4])
     assert ex.events(day, "rejected")["status"].tolist() == ["REJECTED"]

@@ -40,10 +40,19 @@ def test_sql_cells_equal_the_pandas_cells(archive, field, by_entity):
     scoped = _near(attempts[attempts["source"] == "web"])
     scoped = scoped if by_entity else scoped.assign(entity_id="")
     values = events.set_index("s3_key")["amount"] if field else None
-    expected = dashboard.cells(dashboard.arrivals(scoped, values=values).query("kind != 'conflict_latest'")
-                               .query("kind != 'conflict'" if field else "kind == kind"), "1D")
-    got = typed_cells(sql(dashboard_sql.cells("web", "order_placed", None, START, END, field=field,
-                                               conflicts=field is None, by_entity=by_entity)))
+    expected = dashboard.cells(
+        dashboard.arrivals(scoped, values=values)
+        .query("kind != 'conflict_latest'")
+        .query("kind != 'conflict'" if field else "kind == kind"),
+        "1D",
+    )
+    got = typed_cells(
+        sql(
+            dashboard_sql.cells(
+                "web", "order_placed", None, START, END, field=field, conflicts=field is None, by_entity=by_entity
+            )
+        )
+    )
     keys = list(dashboard.CELL_KEYS)
     got, expected = got.sort_values(keys).reset_index(drop=True), expected.sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(got[keys + ["n"]], expected[keys + ["n"]], check_dtype=False)

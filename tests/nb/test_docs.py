@@ -28,8 +28,13 @@ def test_every_public_kit_method_is_documented():
 def test_every_python_block_runs_on_the_story(kit, story):
     blocks = re.findall(r"```python\n(.*?)```", DOC, flags=re.DOTALL)
     assert len(blocks) > 20
-    namespace = {"pik_nb": pik_nb, "kit": kit, "day": DATE,
-                 "next_day": (DAY + timedelta(days=1)).date().isoformat(), "event_id": story["first"][0]["event_id"]}
+    namespace = {
+        "pik_nb": pik_nb,
+        "kit": kit,
+        "day": DATE,
+        "next_day": (DAY + timedelta(days=1)).date().isoformat(),
+        "event_id": story["first"][0]["event_id"],
+    }
     kit.progress = False
     for block in blocks:
         exec(compile(block, "docs/pik_nb.md", "exec"), namespace)

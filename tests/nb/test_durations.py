@@ -15,11 +15,26 @@ from pik_nb.analyses import durations
 from pik_nb.analyses.durations import humanize
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (252_610_800, "2 d 22 h"), (2.526108e+08, "2 d 22 h"), (97_000, "1 min 37 s"), (240_000, "4 min"),
-    (3_600_000, "1 h"), (86_400_000, "1 d"), (850, "850 ms"), (0, "0 ms"), (4_200, "4.2 s"), (59_600, "1 min"),
-    (86_399_000, "1 d"), (-90_000, "-1 min 30 s"), (np.int64(37_000), "37 s"), (float("nan"), "n/a"), (None, "n/a"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (252_610_800, "2 d 22 h"),
+        (2.526108e08, "2 d 22 h"),
+        (97_000, "1 min 37 s"),
+        (240_000, "4 min"),
+        (3_600_000, "1 h"),
+        (86_400_000, "1 d"),
+        (850, "850 ms"),
+        (0, "0 ms"),
+        (4_200, "4.2 s"),
+        (59_600, "1 min"),
+        (86_399_000, "1 d"),
+        (-90_000, "-1 min 30 s"),
+        (np.int64(37_000), "37 s"),
+        (float("nan"), "n/a"),
+        (None, "n/a"),
+    ],
+)
 def test_milliseconds_read_in_at_most_two_units(value, text):
     assert humanize(value) == text
 
@@ -33,8 +48,9 @@ def test_timedeltas_and_other_units_read_the_same():
 
 
 def test_a_displayed_table_shows_durations_and_keeps_the_rest():
-    table = pd.DataFrame({"p99_ms": [252_610_800.0, float("nan")], "cadence": pd.to_timedelta(["1D", "4min"]),
-                          "count": [3, 4]})
+    table = pd.DataFrame(
+        {"p99_ms": [252_610_800.0, float("nan")], "cadence": pd.to_timedelta(["1D", "4min"]), "count": [3, 4]}
+    )
     shown = humanize_frame(table)
     assert shown.to_dict("list") == {"p99": ["2 d 22 h", "n/a"], "cadence": ["1 d", "4 min"], "count": [3, 4]}
     assert list(table.columns) == ["p99_ms", "cadence", "count"]  # the original is untouched

@@ -20,8 +20,10 @@ from pik_nb.notebook.runner import run_notebook, write_html
 
 def _notebook(path: Path, source: str) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(source)]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -40,8 +42,9 @@ def test_a_failed_run_is_kept_apart_and_the_report_names_the_notebook_it_used(no
     older = time.time() - 60
     os.utime(good, (older, older))
     (folder / "2026-12-01-big-drop.ipynb").write_text(good.read_text())  # another incident, newer
-    failed = run_notebook(_notebook(notary / "bad.ipynb", "raise KeyError('amount')"),
-                          folder / "2026-12-01-drop-2.ipynb", parameters={})
+    failed = run_notebook(
+        _notebook(notary / "bad.ipynb", "raise KeyError('amount')"), folder / "2026-12-01-drop-2.ipynb", parameters={}
+    )
     assert failed.error == "KeyError: 'amount' (cell 2)"
     assert failed.path.name == "2026-12-01-drop-2.failed.ipynb" and failed.path.exists()
     assert not (folder / "2026-12-01-drop-2.ipynb").exists()
@@ -54,8 +57,11 @@ def test_a_failed_run_is_kept_apart_and_the_report_names_the_notebook_it_used(no
 def test_an_executed_notebook_is_trusted_so_lab_renders_its_widgets(notary):
     from nbformat.sign import NotebookNotary
 
-    run = run_notebook(_notebook(notary / "w.ipynb", "import ipywidgets as w\nw.Button(description='Preview')"),
-                       notary / "out.ipynb", parameters={})
+    run = run_notebook(
+        _notebook(notary / "w.ipynb", "import ipywidgets as w\nw.Button(description='Preview')"),
+        notary / "out.ipynb",
+        parameters={},
+    )
     assert run.ok
     assert NotebookNotary().check_signature(nbformat.read(run.path, as_version=4))
     assert "application/vnd.jupyter.widget-state+json" in nbformat.read(run.path, as_version=4).metadata["widgets"]
@@ -77,13 +83,31 @@ def test_the_report_carries_no_widget_javascript_and_hides_code_behind_one_switc
     assert page.index("show code") < page.index("Finding: the day arrived late")
 
 
-@pytest.mark.parametrize("start, end, message", [
-    ("2026-11-21", "2026-11-20", "the window ends (2026-11-20T00:00:00+00:00) before it starts"),
-    ("2026-11-20", "2026-11-20", "--end must be after --start"),
-])
+@pytest.mark.parametrize(
+    "start, end, message",
+    [
+        ("2026-11-21", "2026-11-20", "the window ends (2026-11-20T00:00:00+00:00) before it starts"),
+        ("2026-11-20", "2026-11-20", "--end must be after --start"),
+    ],
+)
 def test_a_backwards_window_is_refused_before_any_kernel_starts(tmp_path, start, end, message):
-    result = CliRunner().invoke(cli, ["incident", "open", "drop", "--entity", "e-1", "--start", start, "--end", end,
-                                      "--dir", str(tmp_path / "incidents"), "--no-lab"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "incident",
+            "open",
+            "drop",
+            "--entity",
+            "e-1",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--dir",
+            str(tmp_path / "incidents"),
+            "--no-lab",
+        ],
+    )
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "incidents").exists()
     with pytest.raises(IncidentError, match="before it starts"):
@@ -97,9 +121,24 @@ def test_every_parameter_pik_injects_is_one_the_incident_notebook_declares():
 
     from pik_nb.notebook.incident import TEMPLATE
 
-    passed = incident_parameters(entity_id="user_003", start="2026-11-30", end="2026-12-03",
-                                 local_file=".pik/local.json", dashboard="demo-dashboard.csv")
+    passed = incident_parameters(
+        entity_id="user_003",
+        start="2026-11-30",
+        end="2026-12-03",
+        local_file=".pik/local.json",
+        dashboard="demo-dashboard.csv",
+    )
     declared = papermill.inspect_notebook(str(TEMPLATE))
     assert set(passed) - set(declared) == set()
-    assert set(passed) == {"entity_id", "source", "event_type", "start", "end", "stack", "profile", "region",
-                           "local_file", "dashboard_file"}
+    assert set(passed) == {
+        "entity_id",
+        "source",
+        "event_type",
+        "start",
+        "end",
+        "stack",
+        "profile",
+        "region",
+        "local_file",
+        "dashboard_file",
+    }

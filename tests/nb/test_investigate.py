@@ -23,7 +23,10 @@ ACCOUNT = "123456789012"  # moto's
 def test_aggregates_list_every_version_typed(kit, story):
     aggregates = kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1))
     assert list(aggregates.columns) == list(AGGREGATE_COLUMNS)
-    assert aggregates[["metric", "version", "value", "input_count"]].values.tolist() == [["count", 1, 3.0, 3], ["count", 2, 4.0, 4]]
+    assert aggregates[["metric", "version", "value", "input_count"]].values.tolist() == [
+        ["count", 1, 3.0, 3],
+        ["count", 2, 4.0, 4],
+    ]
     assert list(aggregates["replay_id"]) == [story["runs"][1]["replay_id"], story["runs"][2]["replay_id"]]
     assert str(aggregates["computed_at"].dtype) == "datetime64[us, UTC]"
     assert kit.aggregates(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), metric="sum.amount").empty
@@ -43,15 +46,27 @@ def test_replays_count_what_an_external_target_already_had_as_skipped(kit, stack
     monkeypatch.setenv("REPLAY_TARGET_QUEUES", f"arn:aws:sqs:*:{ACCOUNT}:*")
     queue = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     ids = [post(make_event(event_time=(DAY + timedelta(hours=h)).isoformat()))["event_id"] for h in (1, 2, 3)]
-    scope = {"entity_id": "customer-42", "start_time": DAY.isoformat(),
-             "end_time": (DAY + timedelta(days=1)).isoformat(), "target": {"sqs": queue}}
-    for body in ({"event_ids": ids[:2], "target": {"sqs": queue}, "dry_run": False}, scope,
-                 {**scope, "dry_run": False}, {**scope, "dry_run": False, "resend": True}):
+    scope = {
+        "entity_id": "customer-42",
+        "start_time": DAY.isoformat(),
+        "end_time": (DAY + timedelta(days=1)).isoformat(),
+        "target": {"sqs": queue},
+    }
+    for body in (
+        {"event_ids": ids[:2], "target": {"sqs": queue}, "dry_run": False},
+        scope,
+        {**scope, "dry_run": False},
+        {**scope, "dry_run": False, "resend": True},
+    ):
         status, answer = call(replay, "/replay", body)
         assert status == 200, answer
     runs = kit.replays()
     assert runs[["dry_run", "matched", "sent", "skipped"]].values.tolist() == [
-        [False, 3, 3, 0], [False, 3, 1, 2], [True, 3, 0, 0], [False, 2, 2, 0]]  # newest first
+        [False, 3, 3, 0],
+        [False, 3, 1, 2],
+        [True, 3, 0, 0],
+        [False, 2, 2, 0],
+    ]  # newest first
     assert str(runs["skipped"].dtype) == "int64" and pik_nb.schemas.REPLAYS.field("skipped").type == "int64"
 
 
@@ -84,7 +99,16 @@ def test_explain_covers_every_attempt_of_a_duplicated_then_replayed_event(kit, s
     as_dict = explained.to_dict()
     assert [a["attempt_id"] for a in as_dict["attempts"]] == expected_attempts
     assert [row["what"] for row in as_dict["timeline"]] == [
-        "event time", "ACCEPTED", "DUPLICATE", "DUPLICATE", "dry-run replay", "replay", "aggregate", "replay", "aggregate"]
+        "event time",
+        "ACCEPTED",
+        "DUPLICATE",
+        "DUPLICATE",
+        "dry-run replay",
+        "replay",
+        "aggregate",
+        "replay",
+        "aggregate",
+    ]
     json.dumps(as_dict)
     assert "3 attempts" in str(explained) and "<table>" in explained._repr_html_()
 
@@ -101,8 +125,12 @@ def test_explain_of_an_unknown_event_is_a_clear_error(kit, stack):
 
 
 def test_explain_lists_a_conflict_with_both_payloads_verified(kit, stack):
-    first = post(make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 1}))
-    conflict = post(make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 2}))
+    first = post(
+        make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 1})
+    )
+    conflict = post(
+        make_event(idempotency_key="order-7", event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 2})
+    )
     explained = kit.explain(first["event_id"])
     assert list(explained.attempts["status"]) == ["ACCEPTED", "CONFLICT"]
     assert explained.event["conflict_count"] == 1

@@ -21,8 +21,17 @@ DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0
 
 def seed(entity="customer-42", count=6, step=timedelta(hours=9), source="checkout"):
     """``count`` events of ``entity`` spread over several days; returns the ingest answers."""
-    return [post(make_event(entity_id=entity, source=source, event_time=(DAY + i * step).isoformat(),
-                            payload={"amount": i, "meta": {"step": i * 10}})) for i in range(count)]
+    return [
+        post(
+            make_event(
+                entity_id=entity,
+                source=source,
+                event_time=(DAY + i * step).isoformat(),
+                payload={"amount": i, "meta": {"step": i * 10}},
+            )
+        )
+        for i in range(count)
+    ]
 
 
 def test_events_by_entity_follow_every_page_of_every_day_slice(kit):
@@ -30,7 +39,9 @@ def test_events_by_entity_follow_every_page_of_every_day_slice(kit):
     post(make_event(entity_id="customer-42", event_time=DAY.isoformat(), payload={"amount": 0, "meta": {"step": 0}}))
     seed(entity="someone-else", count=3)
     queries = []
-    kit.client("dynamodb").meta.events.register("before-send.dynamodb.Query", lambda request, **_: queries.append(request))
+    kit.client("dynamodb").meta.events.register(
+        "before-send.dynamodb.Query", lambda request, **_: queries.append(request)
+    )
     events = kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=5), page_size=2, progress=False)
     assert len(events) == 8
     assert len(queries) == 8  # day slices of 4, 3, 1, 0, 0 attempts in pages of 2: 3 + 2 + 1 + 1 + 1
@@ -55,8 +66,9 @@ def test_events_are_typed(kit):
 
 def test_window_is_half_open_and_cut_at_the_edges(kit):
     seed(count=4)  # DAY+0h, +9h, +18h, +27h
-    events = kit.events(entity_id="customer-42", start=DAY + timedelta(hours=9), end=DAY + timedelta(hours=27),
-                        progress=False)
+    events = kit.events(
+        entity_id="customer-42", start=DAY + timedelta(hours=9), end=DAY + timedelta(hours=27), progress=False
+    )
     assert list(events["event_time"]) == [pd.Timestamp(DAY + timedelta(hours=h)) for h in (9, 18)]
 
 
@@ -64,8 +76,9 @@ def test_events_by_source_and_type_use_the_stream_index_per_day(kit):
     seed(count=5, source="web")
     seed(entity="other", count=2, source="web")
     seed(count=3, source="checkout")
-    events = kit.events(source="web", event_type="order_placed", start=DAY, end=DAY + timedelta(days=3),
-                        page_size=1, progress=False)
+    events = kit.events(
+        source="web", event_type="order_placed", start=DAY, end=DAY + timedelta(days=3), page_size=1, progress=False
+    )
     assert len(events) == 7 and set(events["source"]) == {"web"}
 
 
@@ -100,8 +113,9 @@ def test_raw_fetches_each_object_once_flattens_payload_and_checks_hashes(kit, st
 def test_raw_marks_a_missing_object(kit, stack):
     answer = seed(count=1)[0]
     boto3.client("s3").delete_object(Bucket=stack.outputs["raw_bucket_name"], Key=answer["s3_key"])
-    raw = kit.raw(kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), progress=False),
-                  progress=False)
+    raw = kit.raw(
+        kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), progress=False), progress=False
+    )
     assert raw[["found", "hash_ok"]].values.tolist() == [[False, False]]
 
 

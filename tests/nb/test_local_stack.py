@@ -30,13 +30,26 @@ def test_kit_and_cli_work_against_the_local_stack(tmp_path):
         assert (run["dry_run"], run["matched"], run["sent"]) == (True, 2, 0)
         assert list(kit.replays()["replay_id"]) == [run["replay_id"]]
         runner, where = CliRunner(), ["--local-file", str(info_file)]
-        replayed = runner.invoke(cli, ["replay", "--entity", "e2e", "--start", DAY.isoformat(),
-                                       "--end", (DAY + timedelta(days=1)).isoformat(), *where])
+        replayed = runner.invoke(
+            cli,
+            [
+                "replay",
+                "--entity",
+                "e2e",
+                "--start",
+                DAY.isoformat(),
+                "--end",
+                (DAY + timedelta(days=1)).isoformat(),
+                *where,
+            ],
+        )
         assert replayed.exit_code == 0, replayed.output
         assert "DRY RUN" in replayed.output and "matched 2  sent 0" in replayed.output
         explained = runner.invoke(cli, ["explain", answers[0].body["event_id"], *where])
         assert explained.exit_code == 0 and "2 attempts (ACCEPTED 1, DUPLICATE 1)" in explained.output
         unscoped = runner.invoke(cli, ["replay", "--start", "2026-11-20", "--end", "2026-11-21", *where])
         assert unscoped.exit_code == 2 and "give --entity, or --source with --event-type" in unscoped.output
-        refused = runner.invoke(cli, ["replay", "--entity", "e2e", "--start", "2026-11-21", "--end", "2026-11-20", *where])
+        refused = runner.invoke(
+            cli, ["replay", "--entity", "e2e", "--start", "2026-11-21", "--end", "2026-11-20", *where]
+        )
         assert refused.exit_code == 1 and refused.output.startswith("Error: POST /replay answered 400"), refused.output

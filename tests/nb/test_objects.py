@@ -30,8 +30,14 @@ def test_reads_bytes_and_a_missing_key_as_none(kit, stored):
 
 
 def test_throttling_5xx_and_a_corrupted_body_are_retried(kit, stored):
-    seen = inject(kit, [(503, {}, error("SlowDown", "slow down")), (500, {}, b""),
-                        (200, {"x-amz-checksum-crc32": "AAAAAA=="}, b'{"a": 1}')])
+    seen = inject(
+        kit,
+        [
+            (503, {}, error("SlowDown", "slow down")),
+            (500, {}, b""),
+            (200, {"x-amz-checksum-crc32": "AAAAAA=="}, b'{"a": 1}'),
+        ],
+    )
     assert kit.stack.documents.read(stored) == b'{"a": 1}'
     assert len(seen) == 3
 

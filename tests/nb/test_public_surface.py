@@ -49,8 +49,11 @@ def _imports(source: str) -> set[tuple[str, str]]:
 def _attributes(source: str) -> set[str]:
     """``replay_widget`` for each ``pik_nb.replay_widget`` the code uses."""
     tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name) and node.value.id == "pik_nb"}
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pik_nb"
+    }
 
 
 CODE = _code()
@@ -74,9 +77,18 @@ def test_everything_the_docs_and_notebooks_import_is_declared_public(where):
         assert undeclared == set(), f"{where}: pik_nb.{undeclared} is not in pik_nb.__all__"
 
 
-@pytest.mark.parametrize("package", [pik_nb, pik_local, *(importlib.import_module(f"pik_nb.{room}") for room in
-                                     ("read", "analyses", "investigate", "sql", "replay", "notebook"))],
-                         ids=lambda package: package.__name__)
+@pytest.mark.parametrize(
+    "package",
+    [
+        pik_nb,
+        pik_local,
+        *(
+            importlib.import_module(f"pik_nb.{room}")
+            for room in ("read", "analyses", "investigate", "sql", "replay", "notebook")
+        ),
+    ],
+    ids=lambda package: package.__name__,
+)
 def test_every_declared_name_exists(package):
     assert [name for name in getattr(package, "__all__", []) if not hasattr(package, name)] == []
 
@@ -86,9 +98,21 @@ MOVED = {**pik_nb.MOVED, **pik_local.MOVED}
 
 
 def test_the_paths_docs_and_notebooks_taught_are_among_the_moved_ones():
-    assert {"pik_nb.queries_sql", "pik_nb.sql_analyses", "pik_nb.health", "pik_nb.archive", "pik_nb.errors",
-            "pik_nb.runner", "pik_nb.incident", "pik_nb.frames", "pik_nb.stack", "pik_nb.durations",
-            "pik_nb.replay_flow", "pik_local.client", "pik_local.incident"} <= set(MOVED)
+    assert {
+        "pik_nb.queries_sql",
+        "pik_nb.sql_analyses",
+        "pik_nb.health",
+        "pik_nb.archive",
+        "pik_nb.errors",
+        "pik_nb.runner",
+        "pik_nb.incident",
+        "pik_nb.frames",
+        "pik_nb.stack",
+        "pik_nb.durations",
+        "pik_nb.replay_flow",
+        "pik_local.client",
+        "pik_local.incident",
+    } <= set(MOVED)
 
 
 @pytest.mark.parametrize("old", sorted(MOVED))
@@ -118,6 +142,7 @@ def test_from_imports_of_the_old_paths_give_the_same_objects():
         from pik_nb.errors import ScopeError
     from pik_nb.analyses import health as new_health
     from pik_nb.sql import analyses, queries
+
     assert (health, queries_sql, sql_analyses, ScopeError) == (new_health, queries, analyses, pik_nb.ScopeError)
 
 
@@ -131,7 +156,9 @@ def test_the_old_paths_that_are_rooms_now_keep_working_without_a_warning():
 
 def test_no_old_path_hides_a_name_of_its_package():
     """``pik_nb.lateness`` is the function: an old module alias of that name would replace it on import."""
-    code = ("import pik_local, pik_nb\n"
-            "print(sorted(old for p in (pik_nb, pik_local) for old in p.MOVED if old.rpartition('.')[2] in vars(p)))")
+    code = (
+        "import pik_local, pik_nb\n"
+        "print(sorted(old for p in (pik_nb, pik_local) for old in p.MOVED if old.rpartition('.')[2] in vars(p)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT).stdout
     assert out.strip() == "[]"

@@ -22,14 +22,24 @@ class AnsweringKit:
 
 
 def _answer(matched: int, already: int | None) -> dict:
-    seen = None if already is None else {"count": already, "runs": [{"replay_id": "rp-a", "count": already,
-                                                                       "first_at": "t1", "last_at": "t2"}]}
-    return {"replay_id": "rp-dry", "matched": matched, "scanned": matched, "already_delivered": seen,
-            "target": "sqs:https://q"}
+    seen = (
+        None
+        if already is None
+        else {"count": already, "runs": [{"replay_id": "rp-a", "count": already, "first_at": "t1", "last_at": "t2"}]}
+    )
+    return {
+        "replay_id": "rp-dry",
+        "matched": matched,
+        "scanned": matched,
+        "already_delivered": seen,
+        "target": "sqs:https://q",
+    }
 
 
-@pytest.mark.parametrize(("matched", "already", "resend", "sent"), [
-    (12, 4, False, 8), (12, 12, False, 0), (12, 12, True, 12), (12, None, False, 12), (0, 0, False, 0)])
+@pytest.mark.parametrize(
+    ("matched", "already", "resend", "sent"),
+    [(12, 4, False, 8), (12, 12, False, 0), (12, 12, True, 12), (12, None, False, 12), (0, 0, False, 0)],
+)
 def test_to_send_is_what_the_target_lacks_unless_resend(matched, already, resend, sent):
     run = {**_answer(matched, already), "request": {"resend": True} if resend else {}}
     assert to_send(run) == sent

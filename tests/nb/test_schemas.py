@@ -18,8 +18,11 @@ def test_every_loaded_frame_says_its_kind_stack_scope_and_time(kit, story):
     events = kit.events(entity_id="customer-42", start=DAY, end=DAY + timedelta(days=1), progress=False)
     info = events.attrs["pik"]
     assert (info["kind"], info["stack"]) == ("events", repr(kit.stack))
-    assert info["scope"] == {"entity_id": "customer-42", "start": DAY.isoformat(),
-                             "end": (DAY + timedelta(days=1)).isoformat()}  # as asked
+    assert info["scope"] == {
+        "entity_id": "customer-42",
+        "start": DAY.isoformat(),
+        "end": (DAY + timedelta(days=1)).isoformat(),
+    }  # as asked
     assert pd.Timestamp(info["loaded_at"]).tz is not None
     # pandas keeps attrs through the usual steps of an investigation
     assert events[events["status"] == "ACCEPTED"].attrs["pik"]["kind"] == "events"
@@ -47,8 +50,7 @@ def test_a_frame_of_another_shape_is_named_column_by_column(kit, story):
     broken = events.drop(columns=["attempt_id"]).astype({"ingest_lag_ms": "float64"})
     with pytest.raises(schemas.SchemaError) as raised:
         schemas.validate(broken)
-    assert str(raised.value) == ("not an events frame: attempt_id is missing; "
-                                 "ingest_lag_ms is float64, not int64")
+    assert str(raised.value) == ("not an events frame: attempt_id is missing; ingest_lag_ms is float64, not int64")
     with pytest.raises(schemas.SchemaError, match="pass kind='events'"):
         schemas.validate(pd.DataFrame({"a": [1]}))
     with pytest.raises(schemas.SchemaError, match="kind must be one of events, aggregates, replays"):

@@ -39,8 +39,9 @@ def emulator(monkeypatch, tmp_path):
         resources = template.create(_AtEndpoint(session, url), prefix="emu")
         outputs = {"".join(p.title() for p in k.split("_")): {"Value": v} for k, v in resources.outputs.items()}
         body = {"Resources": {"Marker": {"Type": "AWS::SQS::Queue"}}, "Outputs": outputs}
-        session.client("cloudformation", endpoint_url=url).create_stack(StackName="pik-emu",
-                                                                        TemplateBody=json.dumps(body))
+        session.client("cloudformation", endpoint_url=url).create_stack(
+            StackName="pik-emu", TemplateBody=json.dumps(body)
+        )
         for name, value in resources.environment.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # for the ingest handler below (Lambda's own SDK)
@@ -110,12 +111,14 @@ def test_a_config_profile_reaches_a_stack_by_name_in_python_and_the_cli(emulator
     url, _, event_id = emulator
     if style == "services":
         endpoints = "services = emu-services\n\n[services emu-services]\n" + "".join(
-            f"{service} =\n  endpoint_url = {url}\n" for service in ("cloudformation", "dynamodb", "s3", "sqs"))
+            f"{service} =\n  endpoint_url = {url}\n" for service in ("cloudformation", "dynamodb", "s3", "sqs")
+        )
     else:
         endpoints = f"endpoint_url = {url}\n"
     config = tmp_path / "aws-config"
-    config.write_text(f"[profile emu]\nregion = {REGION}\naws_access_key_id = testing\n"
-                      f"aws_secret_access_key = testing\n{endpoints}")
+    config.write_text(
+        f"[profile emu]\nregion = {REGION}\naws_access_key_id = testing\naws_secret_access_key = testing\n{endpoints}"
+    )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_PROFILE", "emu")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):

@@ -22,12 +22,19 @@ def archive(tmp_path_factory):
     entity, day = attempts["entity_id"], attempts["event_date"]
     planted = (entity == ONLY_DUPLICATES[0]) & (day == ONLY_DUPLICATES[1])
     one_stream = (entity == ONE_STREAM[0]) & (attempts["source"] == ONE_STREAM[1]) & (day == ONE_STREAM[2])
-    attempts = attempts[~((entity == NEVER[0]) & (day == NEVER[1])) & ~(planted & (attempts["status"] == "ACCEPTED"))
-                        & ~one_stream]
-    repeat = attempts[attempts["entity_id"] == ONLY_DUPLICATES[0]].iloc[[0]].assign(
-        status=pd.Categorical(["DUPLICATE"], categories=attempts["status"].cat.categories),
-        event_time=pd.Timestamp(ONLY_DUPLICATES[1] + "T12:00:00Z").as_unit("us"), event_date=ONLY_DUPLICATES[1],
-        attempt_id="planted")
+    attempts = attempts[
+        ~((entity == NEVER[0]) & (day == NEVER[1])) & ~(planted & (attempts["status"] == "ACCEPTED")) & ~one_stream
+    ]
+    repeat = (
+        attempts[attempts["entity_id"] == ONLY_DUPLICATES[0]]
+        .iloc[[0]]
+        .assign(
+            status=pd.Categorical(["DUPLICATE"], categories=attempts["status"].cat.categories),
+            event_time=pd.Timestamp(ONLY_DUPLICATES[1] + "T12:00:00Z").as_unit("us"),
+            event_date=ONLY_DUPLICATES[1],
+            attempt_id="planted",
+        )
+    )
     attempts = pd.concat([attempts, repeat]).sort_values("ingest_time", kind="stable").reset_index(drop=True)
     root = tmp_path_factory.mktemp("curated")
     events = write_curated(attempts, root)
@@ -41,13 +48,20 @@ def test_lateness_in_sql_equals_pandas(archive):
     for by, dialect in (("source", "duckdb"), (["source", "event_type"], "duckdb"), ("source", "athena")):
         expected = pik_nb.lateness(attempts, by=by, threshold="30min")
         got = sql_analyses.lateness(sql, by=by, threshold="30min", dialect=dialect)  # athena's SQL runs here too
-        expected.index = expected.index.set_levels([level.astype("str") for level in expected.index.levels]) \
-            if isinstance(expected.index, pd.MultiIndex) else expected.index.astype("str")
+        expected.index = (
+            expected.index.set_levels([level.astype("str") for level in expected.index.levels])
+            if isinstance(expected.index, pd.MultiIndex)
+            else expected.index.astype("str")
+        )
         # pandas orders a categorical group by its categories, SQL by value: compare in value order
         pd.testing.assert_frame_equal(got, expected.sort_index(), check_exact=False, rtol=1e-12, check_index_type=False)
     by_source = sql_analyses.lateness(sql, by="source")
     assert by_source["count"].sum() == (attempts["status"] == "ACCEPTED").sum()
-    assert by_source["negative_count"].sum() == ((attempts["status"] == "ACCEPTED") & (attempts["ingest_lag_ms"] < 0)).sum() > 0
+    assert (
+        by_source["negative_count"].sum()
+        == ((attempts["status"] == "ACCEPTED") & (attempts["ingest_lag_ms"] < 0)).sum()
+        > 0
+    )
 
 
 def test_duplicates_per_source_in_sql_equals_pandas(archive):
@@ -93,8 +107,11 @@ def test_daily_gaps_per_entity_alone_equal_pandas_and_miss_the_one_stream_day(ar
 def test_a_scoped_where_prunes_to_the_same_answer_as_a_pandas_filter(archive):
     attempts, _, sql = archive
     where = queries_sql.scope(source="web", start="2026-11-03", end="2026-11-10")
-    chosen = attempts[(attempts["source"] == "web") & (attempts["event_time"] >= pd.Timestamp("2026-11-03", tz="UTC"))
-                      & (attempts["event_time"] < pd.Timestamp("2026-11-10", tz="UTC"))]
+    chosen = attempts[
+        (attempts["source"] == "web")
+        & (attempts["event_time"] >= pd.Timestamp("2026-11-03", tz="UTC"))
+        & (attempts["event_time"] < pd.Timestamp("2026-11-10", tz="UTC"))
+    ]
     got = sql_analyses.lateness(sql, by="source", where=where)
     assert list(got.index) == ["web"] and got.loc["web", "count"] == (chosen["status"] == "ACCEPTED").sum()
 
@@ -104,8 +121,13 @@ def test_the_search_query_finds_exactly_the_matching_events(archive):
     query = queries_sql.search("app", "order_placed", "2026-11-02", "2026-11-09", "amount > 200 AND country = 'DE'")
     got = sql(query)
     start, end = pd.Timestamp("2026-11-02", tz="UTC"), pd.Timestamp("2026-11-09", tz="UTC")
-    want = events[(events["source"] == "app") & (events["event_time"] >= start) & (events["event_time"] < end)
-                  & (events["amount"] > 200) & (events["country"] == "DE")]
+    want = events[
+        (events["source"] == "app")
+        & (events["event_time"] >= start)
+        & (events["event_time"] < end)
+        & (events["amount"] > 200)
+        & (events["country"] == "DE")
+    ]
     assert len(want) > 0
     assert sorted(got["event_id"]) == sorted(want["event_id"])
     assert list(got["event_time"]) == sorted(got["event_time"])

@@ -31,9 +31,13 @@ def make_event(**overrides) -> dict:
 
 def example_event(**overrides) -> dict:
     """The original project's documented example, with a recent event time."""
-    event = {"source": "mobile_app", "event_type": "workout_completed", "entity_id": "user_123",
-             "event_time": (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
-             "payload": {"steps": 1200, "duration_sec": 300}}
+    event = {
+        "source": "mobile_app",
+        "event_type": "workout_completed",
+        "entity_id": "user_123",
+        "event_time": (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+        "payload": {"steps": 1200, "duration_sec": 300},
+    }
     event.update(overrides)
     return event
 

@@ -94,13 +94,19 @@ class _Items(_Hooks):
         self.items[(item["pk"], item["sk"])] = copy.deepcopy(item)
         return True
 
-    def _query(self, key: str, value: str, sort: str, low: str = "", high: str = "\U0010ffff",
-               after: dict | None = None) -> Iterator[dict]:
+    def _query(
+        self, key: str, value: str, sort: str, low: str = "", high: str = "\U0010ffff", after: dict | None = None
+    ) -> Iterator[dict]:
         """Items whose ``key`` is ``value`` and ``low <= sort <= high``, in ``sort`` order (then the table
         key, as an index's ties), after the cursor ``after``."""
-        found = sorted((item for item in self.items.values()
-                        if item.get(key) == value and sort in item and low <= item[sort] <= high),
-                       key=lambda item: (item[sort], item["pk"], item["sk"]))
+        found = sorted(
+            (
+                item
+                for item in self.items.values()
+                if item.get(key) == value and sort in item and low <= item[sort] <= high
+            ),
+            key=lambda item: (item[sort], item["pk"], item["sk"]),
+        )
         if after is not None:
             mark = (after[sort], after["pk"], after["sk"])
             found = [item for item in found if (item[sort], item["pk"], item["sk"]) > mark]
@@ -130,14 +136,27 @@ class FakeEventIndex(_Items):
         gate["last_seen_time"] = attempt["ingest_time"]
         return True
 
-    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
-                  page_size: int | None = None) -> Iterator[dict]:
+    def by_entity(
+        self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None, page_size: int | None = None
+    ) -> Iterator[dict]:
         return self._query("ent_pk", key_layout.entity_pk(entity_id), "ent_sk", start_key, end_key, after)
 
-    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
-                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
-        return self._query("std_pk", key_layout.source_type_day_pk(source, event_type, day),
-                           "lateness_sk" if lateness else "arrival_sk", after=after)
+    def by_stream_day(
+        self,
+        source: str,
+        event_type: str,
+        day: str,
+        *,
+        after: dict | None = None,
+        page_size: int | None = None,
+        lateness: bool = False,
+    ) -> Iterator[dict]:
+        return self._query(
+            "std_pk",
+            key_layout.source_type_day_pk(source, event_type, day),
+            "lateness_sk" if lateness else "arrival_sk",
+            after=after,
+        )
 
 
 class FakeRunStore(_Items):

@@ -64,8 +64,11 @@ class Call:
 
     def describe(self) -> str:
         keys = ", ".join(f"{k}={v}" for k, v in self.context)
-        return f"{self.principal}: {self.action} on {self.resource}" + (f" [{keys}]" if keys else "") + \
-            f" ({self.operation}, {self.status})"
+        return (
+            f"{self.principal}: {self.action} on {self.resource}"
+            + (f" [{keys}]" if keys else "")
+            + f" ({self.operation}, {self.status})"
+        )
 
 
 def _s3(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
@@ -95,10 +98,17 @@ def _dynamodb(operation: str, params: dict, region: str) -> list[tuple[str, str,
         return f"{arn}/index/{index}" if index else arn
 
     if operation == "TransactWriteItems":
-        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                 "ConditionCheck": "ConditionCheckItem"}
-        return [(f"dynamodb:{kinds[kind]}", table(spec["TableName"]), {})
-                for item in params["TransactItems"] for kind, spec in item.items()]
+        kinds = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+        }
+        return [
+            (f"dynamodb:{kinds[kind]}", table(spec["TableName"]), {})
+            for item in params["TransactItems"]
+            for kind, spec in item.items()
+        ]
     if operation == "TransactGetItems":
         return [("dynamodb:GetItem", table(item["Get"]["TableName"]), {}) for item in params["TransactItems"]]
     if operation in ("BatchGetItem", "BatchWriteItem"):
@@ -117,8 +127,14 @@ def _sqs(operation: str, params: dict, region: str) -> list[tuple[str, str, dict
 
 def _events(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
     buses = {entry.get("EventBusName", "default") for entry in params.get("Entries", [])} or {"default"}
-    return [(f"events:{operation}", bus if bus.startswith("arn:") else
-             f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}", {}) for bus in sorted(buses)]
+    return [
+        (
+            f"events:{operation}",
+            bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}",
+            {},
+        )
+        for bus in sorted(buses)
+    ]
 
 
 def _kinesis(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
@@ -135,8 +151,13 @@ def _ssm(operation: str, params: dict, region: str) -> list[tuple[str, str, dict
 
 def _cloudformation(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
     name = params.get("StackName", "*")  # AWS authorizes the stack's ARN (its id), whatever names it
-    return [(f"cloudformation:{operation}", name if name.startswith("arn:") else
-             f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/{STACK_UUID}", {})]
+    return [
+        (
+            f"cloudformation:{operation}",
+            name if name.startswith("arn:") else f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/{STACK_UUID}",
+            {},
+        )
+    ]
 
 
 def _cloudwatch(operation: str, params: dict, region: str) -> list[tuple[str, str, dict]]:
@@ -161,8 +182,16 @@ def _glue(operation: str, params: dict, region: str) -> list[tuple[str, str, dic
 
 
 _SERVICES: dict[str, Callable[[str, dict, str], list[tuple[str, str, dict]]]] = {
-    "s3": _s3, "dynamodb": _dynamodb, "sqs": _sqs, "events": _events, "kinesis": _kinesis, "ssm": _ssm,
-    "cloudformation": _cloudformation, "cloudwatch": _cloudwatch, "athena": _athena, "glue": _glue,
+    "s3": _s3,
+    "dynamodb": _dynamodb,
+    "sqs": _sqs,
+    "events": _events,
+    "kinesis": _kinesis,
+    "ssm": _ssm,
+    "cloudformation": _cloudformation,
+    "cloudwatch": _cloudwatch,
+    "athena": _athena,
+    "glue": _glue,
 }
 
 
@@ -199,8 +228,9 @@ class Recorder:
 
         def create_client(creator: Any, *args: Any, **kwargs: Any) -> Any:
             client = original_create(creator, *args, **kwargs)
-            client.meta.events.register("before-parameter-build.*.*",
-                                        functools.partial(recorder._before, region=client.meta.region_name))
+            client.meta.events.register(
+                "before-parameter-build.*.*", functools.partial(recorder._before, region=client.meta.region_name)
+            )
             client.meta.events.register("after-call.*.*", recorder._after)
             return client
 
@@ -244,8 +274,9 @@ class Recorder:
             self.workgroups[parsed["QueryExecutionId"]] = params.get("WorkGroup") or "primary"
         if principal is None:
             return  # the test's own setup
-        service = {"monitoring": "cloudwatch"}.get(model.service_model.endpoint_prefix,
-                                                   model.service_model.endpoint_prefix)
+        service = {"monitoring": "cloudwatch"}.get(
+            model.service_model.endpoint_prefix, model.service_model.endpoint_prefix
+        )
         try:
             authorizations = _SERVICES[service](model.name, params, region)
         except (KeyError, NotModelled):
@@ -254,8 +285,11 @@ class Recorder:
             return
         with self._lock:
             for action, resource, keys in authorizations:
-                self.calls.append(Call(principal, action, resource, tuple(sorted(keys.items())),
-                                       http_response.status_code, model.name))
+                self.calls.append(
+                    Call(
+                        principal, action, resource, tuple(sorted(keys.items())), http_response.status_code, model.name
+                    )
+                )
 
     def denied(self, stack: Stack) -> list[str]:
         """Why each recorded call (and each implied one) would be refused on AWS; empty when all pass
@@ -267,8 +301,11 @@ class Recorder:
 
     def _problems(self, stack: Stack) -> list[str]:
         problems = sorted(self.unmodelled)
-        bucket_policies = [stack.resolve(r["Properties"]["PolicyDocument"]) for r in stack.resources.values()
-                           if r["Type"] == "AWS::S3::BucketPolicy"]
+        bucket_policies = [
+            stack.resolve(r["Properties"]["PolicyDocument"])
+            for r in stack.resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy"
+        ]
         for call in sorted(set(self.calls) | set(self._implied(stack)), key=Call.describe):
             policies = _policies(stack, call.principal)
             if not _allowed(call, policies, bucket_policies):
@@ -296,8 +333,7 @@ class Recorder:
             integration = spec.get(method.lower(), {}).get("x-amazon-apigateway-integration", {})
             if integration.get("credentials") == "arn:aws:iam::*:user/*":
                 target = stack.attribute(function, "Arn")
-                yield Call(caller, "lambda:InvokeFunction", target,
-                           operation="API Gateway, caller's credentials")
+                yield Call(caller, "lambda:InvokeFunction", target, operation="API Gateway, caller's credentials")
 
 
 def _template_path(paths: dict, path: str) -> str:
@@ -311,8 +347,11 @@ def _template_path(paths: dict, path: str) -> str:
 
 def _policies(stack: Stack, principal: str) -> list[dict]:
     if principal == INVESTIGATOR:
-        return [stack.resolve(stack.resources[name]["Properties"]["PolicyDocument"])
-                for name in INVESTIGATOR_POLICIES if name in stack.resources]
+        return [
+            stack.resolve(stack.resources[name]["Properties"]["PolicyDocument"])
+            for name in INVESTIGATOR_POLICIES
+            if name in stack.resources
+        ]
     return stack.role_policies(principal)
 
 
@@ -321,14 +360,18 @@ def _allowed(call: Call, policies: list[dict], resource_denies: list[dict]) -> b
     for document in [*policies, *resource_denies]:
         if policy_has_matching_statement(document, "Deny", call.action, call.resource, context):
             return False
-    return any(policy_has_matching_statement(document, "Allow", call.action, call.resource, context)
-               for document in policies)
+    return any(
+        policy_has_matching_statement(document, "Allow", call.action, call.resource, context) for document in policies
+    )
 
 
 def handlers_of(stack: Stack) -> dict[str, str]:
     """Handler path -> logical id of each function in the translated template."""
-    return {stack.resolve(r["Properties"]["Handler"]): name for name, r in stack.resources.items()
-            if r["Type"] == "AWS::Lambda::Function"}
+    return {
+        stack.resolve(r["Properties"]["Handler"]): name
+        for name, r in stack.resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
 
 
 def dumps(problems: list[str]) -> str:

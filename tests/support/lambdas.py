@@ -22,6 +22,8 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def call(handler_module, path: str, body, request_id: str | None = None, remaining_ms: int = 30_000) -> tuple[int, dict]:
+def call(
+    handler_module, path: str, body, request_id: str | None = None, remaining_ms: int = 30_000
+) -> tuple[int, dict]:
     response = handler_module.handler(api_event(path, body, request_id), LambdaContext(remaining_ms))
     return response["statusCode"], json.loads(response["body"])

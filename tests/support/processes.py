@@ -57,8 +57,12 @@ class StackProcess:
     def __init__(self, tmp_path: Path, *extra: str, name: str = "stack") -> None:
         self.info_file = tmp_path / name / "local.json"
         self.log = (tmp_path / f"{name}.out").open("w")
-        self.process = subprocess.Popen([*PIK, "local", "up", "--info-file", str(self.info_file), *extra],
-                                        stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            [*PIK, "local", "up", "--info-file", str(self.info_file), *extra],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.info = wait_for(self._ready, timeout_s=60, what="the local stack's info file")
 
     def _ready(self) -> LocalStackInfo | None:

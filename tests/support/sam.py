@@ -39,8 +39,7 @@ def translate(parameters: dict[str, str] | None = None, source: dict | None = No
     document = copy.deepcopy(source or template.load())
     document["Globals"]["Function"]["CodeUri"] = "s3://pik-artifacts/pik.zip"  # what sam package writes
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    return translator.translate(document, dict(parameters or {}),
-                                get_managed_policy_map=_NoManagedPolicies().load)
+    return translator.translate(document, dict(parameters or {}), get_managed_policy_map=_NoManagedPolicies().load)
 
 
 @dataclass
@@ -63,16 +62,24 @@ class Stack:
         defaults = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
         self.parameters = defaults | self.parameters
         stack_id = f"arn:aws:cloudformation:{self.region}:{ACCOUNT}:stack/{self.stack_name}/{STACK_UUID}"
-        self.pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self.stack_name,
-                       "AWS::StackId": stack_id}
+        self.pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": stack_id,
+        }
         self._conditions: dict[str, bool] = {}
 
     @property
     def resources(self) -> dict[str, dict]:
         """Resources whose Condition holds under these parameters."""
-        return {name: r for name, r in self.translated["Resources"].items()
-                if "Condition" not in r or self.condition(r["Condition"])}
+        return {
+            name: r
+            for name, r in self.translated["Resources"].items()
+            if "Condition" not in r or self.condition(r["Condition"])
+        }
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
@@ -87,7 +94,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             function = _FUNCTIONS.get(key)
             if function:
                 return function(self, argument)
@@ -139,9 +146,11 @@ class Stack:
         role = self.resolve(self.resources[role_name]["Properties"])
         documents = [policy["PolicyDocument"] for policy in role.get("Policies", [])]
         for arn in role.get("ManagedPolicyArns", []):
-            documents += [self.resolve(r["Properties"]["PolicyDocument"])
-                          for logical, r in self.resources.items()
-                          if r["Type"] == "AWS::IAM::ManagedPolicy" and self.ref(logical) == arn]
+            documents += [
+                self.resolve(r["Properties"]["PolicyDocument"])
+                for logical, r in self.resources.items()
+                if r["Type"] == "AWS::IAM::ManagedPolicy" and self.ref(logical) == arn
+            ]
         return documents
 
 

@@ -19,10 +19,19 @@ def test_the_limit_is_what_one_transaction_holds():
     assert 1 + 3 * metrics.MAX_FIELDS <= metrics.MAX_METRICS == 100 < 1 + 3 * (metrics.MAX_FIELDS + 1)
 
 
-@pytest.mark.parametrize("value, allowed", [
-    ("", True), ("amount", True), ("amount,cart.total", True), (fields(33), True),
-    (fields(34), False), ("amount,,items", False), ("amount, items", False), ("amount,", False),
-])
+@pytest.mark.parametrize(
+    "value, allowed",
+    [
+        ("", True),
+        ("amount", True),
+        ("amount,cart.total", True),
+        (fields(33), True),
+        (fields(34), False),
+        ("amount,,items", False),
+        ("amount, items", False),
+        ("amount,", False),
+    ],
+)
 def test_the_template_parameter_refuses_what_the_settings_refuse(value, allowed):
     pattern = template.load()["Parameters"]["AggregateFields"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, value)) is allowed

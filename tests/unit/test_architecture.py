@@ -45,8 +45,12 @@ def _import_nodes(tree: ast.Module, *, top_level: bool) -> Iterator[ast.Import |
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
         elif isinstance(node, (ast.If, ast.Try)):
-            pending.extend(node.body + node.orelse + getattr(node, "finalbody", [])
-                           + [stmt for handler in getattr(node, "handlers", []) for stmt in handler.body])
+            pending.extend(
+                node.body
+                + node.orelse
+                + getattr(node, "finalbody", [])
+                + [stmt for handler in getattr(node, "handlers", []) for stmt in handler.body]
+            )
 
 
 def imported_names(module: str, path: Path, *, top_level: bool = False) -> set[str]:
@@ -97,7 +101,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -111,8 +115,13 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def imported_modules(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
-                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
     return set(out.split())
 
 
@@ -126,8 +135,10 @@ def test_only_the_compaction_handler_loads_pyarrow_and_never_pandas():
     """pyarrow (from the AWSSDKPandas layer in AWS) is the compaction function's alone."""
     loaded = imported_modules("import pik.handlers.compact, pik.bootstrap; pik.bootstrap.compactor")
     assert "pyarrow" not in loaded  # loaded when a compactor is built, not at import
-    loaded = imported_modules("import pik.handlers.compact, pik.bootstrap, pik.settings; "
-                              "pik.bootstrap.compactor(pik.settings.Settings.from_env({}))")
+    loaded = imported_modules(
+        "import pik.handlers.compact, pik.bootstrap, pik.settings; "
+        "pik.bootstrap.compactor(pik.settings.Settings.from_env({}))"
+    )
     assert "pyarrow" in loaded and "pandas" not in loaded
     users = {module for module, targets in import_graph(PACKAGE_ROOTS[:1]).items() if "pik.parquet" in targets}
     assert users == {"pik.bootstrap"}
@@ -142,7 +153,9 @@ def test_only_the_adapters_import_boto3():
     offenders = []
     for path in (ROOT / "lambdas" / "pik").rglob("*.py"):
         tree = ast.parse(path.read_text())
-        names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names = {
+            alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
         names |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         if names & {"boto3", "botocore"} and path.parent.name != "aws":
             offenders.append(str(path.relative_to(ROOT)))
@@ -186,11 +199,17 @@ def test_the_import_graph_resolves_relative_and_type_checking_imports(tmp_path):
     (package / "sub").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "sub" / "__init__.py").write_text("from .low import thing\n")
-    (package / "sub" / "low.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..top import Top\n")
+    (package / "sub" / "low.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..top import Top\n"
+    )
     (package / "top.py").write_text("import os\nfrom app.sub import low\n\ndef later():\n    from . import sub\n")
     graph = import_graph([package, tmp_path / "absent"])
-    assert graph == {"app": set(), "app.sub": {"app.sub.low"}, "app.sub.low": {"app.top"},
-                     "app.top": {"app.sub.low", "app.sub"}}
+    assert graph == {
+        "app": set(),
+        "app.sub": {"app.sub.low"},
+        "app.sub.low": {"app.top"},
+        "app.top": {"app.sub.low", "app.sub"},
+    }
     assert find_cycle(graph) == ["app.sub", "app.sub.low", "app.top", "app.sub"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
@@ -203,9 +222,13 @@ def test_no_import_cycle_in_the_lambda_package():
 
 def test_the_core_imports_only_itself_and_the_standard_library():
     modules = _modules(PACKAGE_ROOTS[:1])
-    foreign = {name for module, path in modules.items() if module.startswith("pik.core")
-               for name in imported_names(module, path)
-               if not name.startswith("pik.core") and name.split(".")[0] not in sys.stdlib_module_names}
+    foreign = {
+        name
+        for module, path in modules.items()
+        if module.startswith("pik.core")
+        for name in imported_names(module, path)
+        if not name.startswith("pik.core") and name.split(".")[0] not in sys.stdlib_module_names
+    }
     assert foreign == set()
 
 
@@ -213,9 +236,13 @@ def test_services_import_ports_not_adapters():
     """Concrete adapters are wired in ``pik.bootstrap``; services only see ``pik.core.ports``."""
     modules = _modules(PACKAGE_ROOTS[:1])
     offenders = {
-        module: sorted(name for name in imported_names(module, path, top_level=True)
-                       if name.startswith(("pik.aws", "pik.bootstrap", "pik.handlers", "boto3", "botocore")))
-        for module, path in modules.items() if module.startswith("pik.services.")
+        module: sorted(
+            name
+            for name in imported_names(module, path, top_level=True)
+            if name.startswith(("pik.aws", "pik.bootstrap", "pik.handlers", "boto3", "botocore"))
+        )
+        for module, path in modules.items()
+        if module.startswith("pik.services.")
     }
     assert {module: names for module, names in offenders.items() if names} == {}
 
@@ -225,27 +252,34 @@ def test_only_the_handlers_import_the_bootstrap_and_only_it_wires_adapters():
     users = {module for module, targets in graph.items() if "pik.bootstrap" in targets}
     assert users and all(module.startswith("pik.handlers.") for module in users)
     adapters = {module for module in graph if module.startswith("pik.aws.") and module != "pik.aws.clients"}
-    adapter_users = {module for module, targets in graph.items()
-                     if targets & adapters and not module.startswith("pik.aws.")}  # adapters may build on adapters
+    adapter_users = {
+        module for module, targets in graph.items() if targets & adapters and not module.startswith("pik.aws.")
+    }  # adapters may build on adapters
     assert adapter_users == {"pik.bootstrap"}
 
 
 def test_http_lives_in_the_handlers():
-    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "lambdas" / "pik").rglob("*.py")
-                 if "http_status" in path.read_text() and path.parent.name != "handlers"]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "lambdas" / "pik").rglob("*.py")
+        if "http_status" in path.read_text() and path.parent.name != "handlers"
+    ]
     assert offenders == []
 
 
-@pytest.mark.parametrize("port,adapter", [
-    ("DocumentStore", "pik.aws.s3.DocumentStore"),
-    ("EventIndex", "pik.aws.dynamodb.EventIndex"),
-    ("AggregateStore", "pik.aws.dynamodb.AggregateStore"),
-    ("RunStore", "pik.aws.dynamodb.Table"),
-    ("MessageQueue", "pik.aws.sqs.ReplayQueue"),
-    ("Archive", "pik.aws.archive.ArchiveBucket"),
-    ("RecordedFeed", "pik.aws.archive.RecordedFeed"),
-    ("Lease", "pik.aws.archive.CompactionLease"),
-])
+@pytest.mark.parametrize(
+    "port,adapter",
+    [
+        ("DocumentStore", "pik.aws.s3.DocumentStore"),
+        ("EventIndex", "pik.aws.dynamodb.EventIndex"),
+        ("AggregateStore", "pik.aws.dynamodb.AggregateStore"),
+        ("RunStore", "pik.aws.dynamodb.Table"),
+        ("MessageQueue", "pik.aws.sqs.ReplayQueue"),
+        ("Archive", "pik.aws.archive.ArchiveBucket"),
+        ("RecordedFeed", "pik.aws.archive.RecordedFeed"),
+        ("Lease", "pik.aws.archive.CompactionLease"),
+    ],
+)
 def test_each_adapter_offers_its_port_with_compatible_signatures(port, adapter):
     import importlib
 
@@ -270,8 +304,11 @@ def test_no_import_cycle_anywhere_in_the_project():
 
 
 def _importers(graph: dict[str, set[str]], package: str) -> set[str]:
-    return {module for module, targets in graph.items()
-            if not module.startswith(package) and any(t == package or t.startswith(package + ".") for t in targets)}
+    return {
+        module
+        for module, targets in graph.items()
+        if not module.startswith(package) and any(t == package or t.startswith(package + ".") for t in targets)
+    }
 
 
 def test_dependencies_point_one_way():
@@ -279,7 +316,9 @@ def test_dependencies_point_one_way():
     assert _importers(graph, "pik_cli") == set()  # the CLI is a skin nothing imports
     assert {m for m in _importers(graph, "pik_nb") if not m.startswith("pik_cli")} == set()
     assert {m for m in _importers(graph, "pik_local") if m.startswith("pik.")} == set()  # Lambda code never sees it
-    from_nb = {t for m, targets in graph.items() if m.startswith("pik_nb") for t in targets if t.startswith("pik_local")}
+    from_nb = {
+        t for m, targets in graph.items() if m.startswith("pik_nb") for t in targets if t.startswith("pik_local")
+    }
     assert from_nb <= {"pik_local.info", "pik_api.client"}  # where the local stack is, and the one API client
 
 
@@ -287,9 +326,19 @@ def test_nothing_below_the_kit_imports_it():
     """``Kit`` is a facade: loaders and investigations take a ``Stack``; only consumers of the kit
     (``connect``, the notebook helper, the replay flow and widget) may import it."""
     graph = import_graph(PACKAGE_ROOTS)
-    below = {"pik_nb.read.tables", "pik_nb.read.objects", "pik_nb.read.stack", "pik_nb.read._dynamodb",
-             "pik_nb.read.frames", "pik_nb.investigate.diff", "pik_nb.investigate.explain",
-             "pik_nb.investigate.reconcile", "pik_nb._errors", "pik_nb.notebook.runner", "pik_nb.notebook.incident"}
+    below = {
+        "pik_nb.read.tables",
+        "pik_nb.read.objects",
+        "pik_nb.read.stack",
+        "pik_nb.read._dynamodb",
+        "pik_nb.read.frames",
+        "pik_nb.investigate.diff",
+        "pik_nb.investigate.explain",
+        "pik_nb.investigate.reconcile",
+        "pik_nb._errors",
+        "pik_nb.notebook.runner",
+        "pik_nb.notebook.incident",
+    }
     assert {m for m in below if "pik_nb.kit" in graph[m]} == set()
 
 
@@ -306,8 +355,8 @@ def test_importing_pik_nb_loads_neither_matplotlib_nor_ipywidgets():
 # --- pik_nb's rooms: what each may import (docs/architecture.md draws the same) -------------------
 LEAVES = {"pik_nb._errors", "pik_nb._times", "pik_nb._format"}  # pik_nb-wide private leaves: any room may use them
 ROOMS = {  # room -> the other parts of pik_nb it may import
-    "pik_nb.analyses": set(),                                  # DataFrames in, DataFrames and figures out
-    "pik_nb.read": set(),                                      # a stack in, DataFrames out
+    "pik_nb.analyses": set(),  # DataFrames in, DataFrames and figures out
+    "pik_nb.read": set(),  # a stack in, DataFrames out
     "pik_nb.investigate": {"pik_nb.read", "pik_nb.analyses"},
     "pik_nb.sql": {"pik_nb.read", "pik_nb.analyses"},
     "pik_nb.kit": {"pik_nb.read", "pik_nb.analyses", "pik_nb.investigate", "pik_nb.sql"},
@@ -325,9 +374,13 @@ def test_each_room_of_pik_nb_imports_only_the_rooms_it_may():
     graph = import_graph(PACKAGE_ROOTS)
     rooms = {_room(m) for m in graph if m.startswith("pik_nb.")} - LEAVES
     assert rooms == set(ROOMS)
-    wrong = {(module, target) for module, targets in graph.items() if _room(module) in ROOMS
-             for target in targets if target.startswith("pik_nb")
-             and _room(target) not in {_room(module), *LEAVES, *ROOMS[_room(module)]}}
+    wrong = {
+        (module, target)
+        for module, targets in graph.items()
+        if _room(module) in ROOMS
+        for target in targets
+        if target.startswith("pik_nb") and _room(target) not in {_room(module), *LEAVES, *ROOMS[_room(module)]}
+    }
     assert wrong == set()
     assert all(not targets & {"pik_nb"} for module, targets in graph.items() if module.startswith("pik_nb."))
 
@@ -335,10 +388,16 @@ def test_each_room_of_pik_nb_imports_only_the_rooms_it_may():
 def test_private_leaves_are_used_only_inside_their_room():
     """``pik_nb.read._s3`` is ``read``'s: other rooms go through ``read``'s public modules."""
     graph = import_graph(PACKAGE_ROOTS)
-    wrong = {(module, target) for module, targets in graph.items() for target in targets
-             if target.startswith("pik_nb.") and target not in LEAVES
-             and any(part.startswith("_") for part in target.split(".")[2:])
-             and _room(module) != _room(target) and module != "pik_nb"}
+    wrong = {
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if target.startswith("pik_nb.")
+        and target not in LEAVES
+        and any(part.startswith("_") for part in target.split(".")[2:])
+        and _room(module) != _room(target)
+        and module != "pik_nb"
+    }
     assert wrong == {("pik_nb.kit", "pik_nb.read._dynamodb")}  # Kit.reader exposes the fast reader's type
 
 

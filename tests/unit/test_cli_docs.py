@@ -24,12 +24,24 @@ ALL = commands(cli)
 
 def test_the_documented_commands_exist():
     names = {" ".join(path) for path, _ in ALL}
-    assert {"local up", "demo", "ingest", "replay", "explain", "reconcile", "status", "incident open",
-            "incident report"} <= names
+    assert {
+        "local up",
+        "demo",
+        "ingest",
+        "replay",
+        "explain",
+        "reconcile",
+        "status",
+        "incident open",
+        "incident report",
+    } <= names
 
 
-@pytest.mark.parametrize("path,command", [(p, c) for p, c in ALL if not isinstance(c, click.Group)],
-                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    "path,command",
+    [(p, c) for p, c in ALL if not isinstance(c, click.Group)],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
 def test_every_command_has_help_with_an_example(path, command):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0

@@ -16,7 +16,13 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def body(**overrides):
-    base = {"source": "app", "event_type": "click", "entity_id": "u1", "event_time": "2026-11-24T10:00:00Z", "payload": {"a": 1}}
+    base = {
+        "source": "app",
+        "event_type": "click",
+        "entity_id": "u1",
+        "event_time": "2026-11-24T10:00:00Z",
+        "payload": {"a": 1},
+    }
     return {**base, **overrides}
 
 
@@ -24,7 +30,9 @@ def test_identity_is_deterministic_and_ignores_key_order_and_offset():
     a = contract.validate(body(payload={"x": 1, "y": [1, 2]}), now=NOW)
     b = contract.validate(body(payload={"y": [1, 2], "x": 1}, event_time="2026-11-24T11:00:00+01:00"), now=NOW)
     assert a.event_id == b.event_id
-    assert a.event_id == identity.event_id("app", "click", "u1", "2026-11-24T10:00:00.000000Z", identity.payload_sha256({"x": 1, "y": [1, 2]}))
+    assert a.event_id == identity.event_id(
+        "app", "click", "u1", "2026-11-24T10:00:00.000000Z", identity.payload_sha256({"x": 1, "y": [1, 2]})
+    )
 
 
 def test_idempotency_key_identity_ignores_content_but_content_sha_does_not():
@@ -37,8 +45,13 @@ def test_every_rule_broken_is_reported_at_once():
     with pytest.raises(ValidationError) as err:
         contract.validate({"source": "a/b", "event_time": "soon", "payload": 3}, now=NOW)
     rules = {(e.field, e.rule) for e in err.value.errors}
-    assert rules == {("source", "pattern"), ("event_type", "required"), ("entity_id", "required"),
-                     ("event_time", "iso8601"), ("payload", "type")}
+    assert rules == {
+        ("source", "pattern"),
+        ("event_type", "required"),
+        ("entity_id", "required"),
+        ("event_time", "iso8601"),
+        ("payload", "type"),
+    }
 
 
 def test_clock_skew_and_age_bounds():
@@ -74,10 +87,18 @@ entities = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs")), min_s
 @given(a=st.tuples(names, names, entities), b=st.tuples(names, names, entities))
 def test_different_events_never_share_keys(a, b):
     """Injectivity: distinct (source, type, entity) never map to the same key or identity."""
+
     def all_keys(source, event_type, entity):
         ev = contract.validate(body(source=source, event_type=event_type, entity_id=entity), now=NOW)
-        return (ev.event_id, ev.raw_key, keys.entity_pk(entity), keys.source_type_day_pk(source, event_type, ev.event_date),
-                keys.manifest_key(entity, "2026-11-24", "h"), keys.aggregate_pk(entity))
+        return (
+            ev.event_id,
+            ev.raw_key,
+            keys.entity_pk(entity),
+            keys.source_type_day_pk(source, event_type, ev.event_date),
+            keys.manifest_key(entity, "2026-11-24", "h"),
+            keys.aggregate_pk(entity),
+        )
+
     ka, kb = all_keys(*a), all_keys(*b)
     if a != b:
         assert ka[0] != kb[0] and ka[1] != kb[1]

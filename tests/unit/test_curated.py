@@ -14,16 +14,29 @@ from pik.core.curated import Partition
 def test_keys_round_trip_and_match_the_hive_layout():
     partition = Partition("checkout", "order_placed", "2026-11-20")
     assert curated.partition_of_manifest(curated.manifest_key(partition)) == partition
-    assert curated.manifest_key(partition) == \
-        "curated/manifests/source=checkout/event_type=order_placed/event_date=2026-11-20.json"
-    assert curated.part_key(curated.EVENTS, *partition, "ab") == \
-        "curated/events/source=checkout/event_type=order_placed/event_date=2026-11-20/part-ab.parquet"
+    assert (
+        curated.manifest_key(partition)
+        == "curated/manifests/source=checkout/event_type=order_placed/event_date=2026-11-20.json"
+    )
+    assert (
+        curated.part_key(curated.EVENTS, *partition, "ab")
+        == "curated/events/source=checkout/event_type=order_placed/event_date=2026-11-20/part-ab.parquet"
+    )
     assert not set(curated.ATTEMPT_COLUMNS) & set(curated.PARTITION_COLUMNS)  # they live in the path
 
 
 def test_only_sql_safe_top_level_scalars_become_columns():
-    payload = {"amount": 1, "Country": "DE", "nested": {"a": 1}, "list": [1], "event_id": "x", "ok": False,
-               "with space": 1, "note": None, "x" * 65: 1}
+    payload = {
+        "amount": 1,
+        "Country": "DE",
+        "nested": {"a": 1},
+        "list": [1],
+        "event_id": "x",
+        "ok": False,
+        "with space": 1,
+        "note": None,
+        "x" * 65: 1,
+    }
     assert curated.payload_fields(payload) == {"amount": 1, "ok": False, "note": None}
     assert curated.payload_fields([1, 2]) == {} and curated.payload_fields("text") == {}
 

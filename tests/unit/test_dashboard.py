@@ -27,16 +27,36 @@ def history(seed: int, days: int = 8, entities: int = 2, per_day: int = 12) -> p
     for i in range(days * per_day):
         event_time = START + int(rng.integers(0, days * 1440)) * MINUTE
         roll = rng.random()
-        lag = (rng.integers(-180, 0) if roll < 0.08 else rng.integers(6 * 60, 3 * 1440) if roll < 0.25
-               else rng.integers(0, 120)) * MINUTE  # skew ahead, a late burst, on time
-        event = {"event_id": f"e{i}", "entity_id": f"c-{rng.integers(entities)}", "event_time": event_time,
-                 "s3_key": f"raw/e{i}", "value": float(rng.integers(1, 50))}
+        lag = (
+            rng.integers(-180, 0)
+            if roll < 0.08
+            else rng.integers(6 * 60, 3 * 1440)
+            if roll < 0.25
+            else rng.integers(0, 120)
+        ) * MINUTE  # skew ahead, a late burst, on time
+        event = {
+            "event_id": f"e{i}",
+            "entity_id": f"c-{rng.integers(entities)}",
+            "event_time": event_time,
+            "s3_key": f"raw/e{i}",
+            "value": float(rng.integers(1, 50)),
+        }
         rows.append({**event, "kind": d.ACCEPTED, "arrival": event_time + lag, "status": "ACCEPTED"})
         rows += _after(event, event_time + lag, replay_at, rng)
     for j in range(int(rng.integers(0, 6))):
         at = START + int(rng.integers(0, days * 1440)) * MINUTE
-        rows.append({"event_id": f"r{j}", "entity_id": f"c-{rng.integers(entities)}", "event_time": at,
-                     "s3_key": f"rejected/r{j}", "value": 1.0, "kind": d.REJECTED, "arrival": at, "status": "REJECTED"})
+        rows.append(
+            {
+                "event_id": f"r{j}",
+                "entity_id": f"c-{rng.integers(entities)}",
+                "event_time": at,
+                "s3_key": f"rejected/r{j}",
+                "value": 1.0,
+                "kind": d.REJECTED,
+                "arrival": at,
+                "status": "REJECTED",
+            }
+        )
     return pd.DataFrame(rows)[list(d.ARRIVAL_COLUMNS)]
 
 
@@ -49,18 +69,23 @@ def _after(event: dict, arrival: pd.Timestamp, replay_at: pd.Timestamp, rng: np.
         other = float(rng.integers(1, 50))
         at = arrival + int(rng.integers(1, 900)) * MINUTE
         rows.append({**event, "kind": d.CONFLICT, "arrival": at, "status": "CONFLICT", "value": other})
-        rows.append({**event, "kind": d.CONFLICT_LATEST, "arrival": at, "status": "CONFLICT",
-                     "value": other - event["value"]})
+        rows.append(
+            {**event, "kind": d.CONFLICT_LATEST, "arrival": at, "status": "CONFLICT", "value": other - event["value"]}
+        )
     if rng.random() < 0.1:
         rows.append({**event, "kind": d.REPLAYED, "arrival": replay_at, "status": "REPLAYED"})
     return rows
 
 
 semantics = st.builds(
-    d.Semantics, time_basis=st.sampled_from(["event_time", "ingest_time"]),
+    d.Semantics,
+    time_basis=st.sampled_from(["event_time", "ingest_time"]),
     cutoff=st.one_of(st.none(), st.integers(0, 3 * 1440).map(lambda m: pd.Timedelta(minutes=m))),
-    dedup=st.booleans(), conflicts=st.sampled_from(["first", "latest", "all"]), rejected=st.booleans(),
-    replayed=st.booleans())
+    dedup=st.booleans(),
+    conflicts=st.sampled_from(["first", "latest", "all"]),
+    rejected=st.booleans(),
+    replayed=st.booleans(),
+)
 
 
 def planted(arrivals: pd.DataFrame, sem: d.Semantics, by_entity: bool, metric: str) -> pd.DataFrame:
@@ -93,8 +118,12 @@ def test_a_planted_semantics_explains_every_window(seed, sem, by_entity, metric)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), sem=semantics, noisy=st.sets(st.integers(0, 7), min_size=1, max_size=2),
-       signs=st.lists(st.sampled_from([-1, 1]), min_size=2, max_size=2))
+@given(
+    seed=st.integers(0, 10_000),
+    sem=semantics,
+    noisy=st.sets(st.integers(0, 7), min_size=1, max_size=2),
+    signs=st.lists(st.sampled_from([-1, 1]), min_size=2, max_size=2),
+)
 def test_noise_stays_in_the_windows_it_was_added_to(seed, sem, noisy, signs):
     arrivals, shown = planted(history(seed), sem, False, "count")
     bound = len(arrivals) + 1  # no semantics can reach a value this far off
@@ -145,19 +174,36 @@ def test_the_events_behind_a_cause_are_its_number():
     assert set(late.columns) >= {"event_id", "event_time", "arrival", "status", "s3_key"}
     assert json.loads(json.dumps(ex.semantics.to_dict()))["dedup"] is False  # what --json prints
     printed = str(ex).splitlines()  # what pik explain-dashboard prints
-    assert printed[0].startswith("semantics: counts by event time, with a ") and printed[0].endswith("(fits 100% of windows)")
+    assert printed[0].startswith("semantics: counts by event time, with a ") and printed[0].endswith(
+        "(fits 100% of windows)"
+    )
     assert printed[2].split()[:3] == ["window", "dashboard", "truth"] and printed[3].startswith("2026-11-20 ")
 
 
 def test_summary_reads_like_the_incident_channel():
-    table = pd.DataFrame([{"window": pd.Timestamp("2026-11-30T00:00Z"), "dashboard": 980, "truth": 1021, "gap": -41,
-                           "late": -45, "early": 0, "duplicates": 4, "conflicts": 0, "rejected": 0, "replayed": 0,
-                           "unexplained": 0}])
+    table = pd.DataFrame(
+        [
+            {
+                "window": pd.Timestamp("2026-11-30T00:00Z"),
+                "dashboard": 980,
+                "truth": 1021,
+                "gap": -41,
+                "late": -45,
+                "early": 0,
+                "duplicates": 4,
+                "conflicts": 0,
+                "rejected": 0,
+                "replayed": 0,
+                "unexplained": 0,
+            }
+        ]
+    )
     sem = d.Semantics(cutoff=pd.Timedelta(hours=6), dedup=False)
     assert d.summary(table, sem) == (
         "Nov 30 shows 980, the truth is 1,021: 45 events arrived after the dashboard's 6 h cutoff, "
         "4 repeats were counted twice. The dashboard counts by event time, with a 6 h cutoff, without dedup "
-        "— this reproduces 1 of 1 windows exactly.")
+        "— this reproduces 1 of 1 windows exactly."
+    )
 
 
 def test_dashboard_values_name_what_is_missing(tmp_path):

@@ -31,7 +31,7 @@ def bash_blocks(text: str) -> list[str]:
 
 
 def test_every_parameter_is_documented_with_its_default(doc, tpl):
-    section = doc[doc.index("## 2. Parameters"):doc.index("## 3.")]
+    section = doc[doc.index("## 2. Parameters") : doc.index("## 3.")]
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| `([^`]*)`", section, flags=re.M)}
     for name, spec in tpl["Parameters"].items():
         assert name in rows, f"docs/deploy.md does not document parameter {name}"
@@ -52,9 +52,12 @@ def test_parameter_overrides_name_real_parameters_and_allowed_values(doc, tpl):
 
 
 def test_every_retained_resource_is_named_in_tear_down(doc, tpl):
-    tear_down = doc[doc.index("## 7. Tear down"):]
-    retained = {n for n, r in tpl["Resources"].items() if r.get("DeletionPolicy") == "Retain"
-                and r["Type"] in ("AWS::S3::Bucket", "AWS::DynamoDB::Table")}
+    tear_down = doc[doc.index("## 7. Tear down") :]
+    retained = {
+        n
+        for n, r in tpl["Resources"].items()
+        if r.get("DeletionPolicy") == "Retain" and r["Type"] in ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
+    }
     assert retained == {"RawBucket", "EventsTable", "AggregatesTable", "ReplaysTable", "AthenaResultsBucket"}
     for name in retained:
         assert f"`{name}`" in tear_down or f"`{name}`," in tear_down, name
@@ -70,7 +73,7 @@ def test_the_runtime_the_doc_names_is_the_templates(doc, tpl):
 
 
 def test_the_investigator_statements_are_the_templates(doc, tpl):
-    section = doc[doc.index("## 4. The investigator policy"):doc.index("## 5.")]
+    section = doc[doc.index("## 4. The investigator policy") : doc.index("## 5.")]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
     statements = tpl["Resources"]["InvestigatorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert documented == {s["Sid"] for s in statements}
@@ -87,7 +90,7 @@ def test_commands_that_need_aws_are_marked(doc):
 
 
 def test_the_cost_table_adds_up(doc):
-    section = doc[doc.index("## 6."):doc.index("## 7.")]
+    section = doc[doc.index("## 6.") : doc.index("## 7.")]
     rows = re.findall(r"^\| ([^|]+) \| ([^|]*) \| ([\d.]+) \|$", section, flags=re.M)
     amounts = {label.strip(): Decimal(value) for label, _, value in rows}
     subtotal = Decimal(re.search(r"\*\*subtotal\*\* \| \| \*\*([\d.]+)\*\*", section).group(1))

@@ -18,8 +18,13 @@ from pik.core.errors import PikError
 from pik_cli._errors import PikGroup
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOTS = {"pik": ROOT / "lambdas" / "pik", "pik_nb": ROOT / "pik_nb", "pik_local": ROOT / "pik_local",
-         "pik_cli": ROOT / "pik_cli", "pik_api": ROOT / "pik_api"}
+ROOTS = {
+    "pik": ROOT / "lambdas" / "pik",
+    "pik_nb": ROOT / "pik_nb",
+    "pik_local": ROOT / "pik_local",
+    "pik_cli": ROOT / "pik_cli",
+    "pik_api": ROOT / "pik_api",
+}
 
 
 def _classes() -> dict[str, type]:
@@ -45,8 +50,18 @@ EXCEPTIONS = {name: cls for name, cls in _classes().items() if issubclass(cls, B
 
 def test_the_packages_hold_the_exceptions_the_tree_names():
     names = {cls.__name__ for cls in EXCEPTIONS.values()}
-    assert {"PikError", "MappingError", "FlowError", "StackError", "DemoError", "TapError", "ParameterError",
-            "ChildError", "ApiError", "IncidentError"} <= names
+    assert {
+        "PikError",
+        "MappingError",
+        "FlowError",
+        "StackError",
+        "DemoError",
+        "TapError",
+        "ParameterError",
+        "ChildError",
+        "ApiError",
+        "IncidentError",
+    } <= names
 
 
 @pytest.mark.parametrize("name", sorted(EXCEPTIONS))
@@ -67,8 +82,11 @@ def test_the_tree_in_pik_core_errors_lists_every_class_and_its_parent():
             name = line.split("── ")[1].split()[0]
             depth = line.index("── ")
             parent = next(cls for cls in EXCEPTIONS.values() if cls.__name__ == name).__mro__[1]
-            above = [row for row in errors.__doc__.splitlines()[: errors.__doc__.splitlines().index(line)]
-                     if ("── " in row and row.index("── ") < depth) or row.strip() == "PikError"]
+            above = [
+                row
+                for row in errors.__doc__.splitlines()[: errors.__doc__.splitlines().index(line)]
+                if ("── " in row and row.index("── ") < depth) or row.strip() == "PikError"
+            ]
             assert above[-1].split("── ")[-1].split()[0] == parent.__name__, name
 
 
@@ -85,8 +103,11 @@ def test_only_pik_cli_errors_catches_errors_or_chooses_exit_codes():
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ExceptHandler) and node.type is not None:
-                caught = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.type)
-                          if isinstance(n, (ast.Name, ast.Attribute))}
+                caught = {
+                    n.id if isinstance(n, ast.Name) else n.attr
+                    for n in ast.walk(node.type)
+                    if isinstance(n, (ast.Name, ast.Attribute))
+                }
                 if caught & ({cls.__name__ for cls in EXCEPTIONS.values()} | {"ClickException", "Exception"}):
                     offenders.append(f"{path.name}:{node.lineno} catches {sorted(caught)}")
                 for inner in ast.walk(node):
@@ -123,8 +144,9 @@ def test_a_pik_error_is_one_line_on_stderr_and_exit_1(cli):
 def test_a_usage_error_is_one_line_naming_the_option_and_exit_2(cli):
     result = CliRunner().invoke(cli, ["fails", "--days", "two"], prog_name="pik")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: Invalid value for '--days': 'two' is not a valid integer. "
-                             "(see: pik fails --help)\n")
+    assert result.stderr == (
+        "Error: Invalid value for '--days': 'two' is not a valid integer. (see: pik fails --help)\n"
+    )
 
 
 def test_a_command_s_exit_code_is_kept(cli):

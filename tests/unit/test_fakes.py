@@ -16,13 +16,25 @@ from pik.settings import Settings
 from tests.support.fakes import FakeDeadLetters, FakeDocumentStore, FakeEventIndex, FakeMessageQueue, FakeRunStore
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-SETTINGS = Settings(raw_bucket="raw", events_table="events", aggregates_table="aggregates", replays_table="runs",
-                    replay_queue_url="queue")
+SETTINGS = Settings(
+    raw_bucket="raw",
+    events_table="events",
+    aggregates_table="aggregates",
+    replays_table="runs",
+    replay_queue_url="queue",
+)
 
 
-@pytest.mark.parametrize("port,fake", [("DocumentStore", FakeDocumentStore), ("EventIndex", FakeEventIndex),
-                                       ("RunStore", FakeRunStore), ("MessageQueue", FakeMessageQueue),
-                                       ("DeadLetters", FakeDeadLetters)])
+@pytest.mark.parametrize(
+    "port,fake",
+    [
+        ("DocumentStore", FakeDocumentStore),
+        ("EventIndex", FakeEventIndex),
+        ("RunStore", FakeRunStore),
+        ("MessageQueue", FakeMessageQueue),
+        ("DeadLetters", FakeDeadLetters),
+    ],
+)
 def test_each_fake_offers_its_port_with_compatible_signatures(port, fake):
     protocol = getattr(ports, port)
     for method in [m for m in vars(protocol) if not m.startswith("_") and callable(getattr(protocol, m))]:
@@ -32,8 +44,15 @@ def test_each_fake_offers_its_port_with_compatible_signatures(port, fake):
 
 
 def _event(**overrides) -> bytes:
-    event = {"idempotency_key": "order-1", "source": "checkout", "event_type": "order_placed", "entity_id": "customer-42",
-             "event_time": "2026-11-20T11:00:00+00:00", "payload": {"amount": 12.5}, **overrides}
+    event = {
+        "idempotency_key": "order-1",
+        "source": "checkout",
+        "event_type": "order_placed",
+        "entity_id": "customer-42",
+        "event_time": "2026-11-20T11:00:00+00:00",
+        "payload": {"amount": 12.5},
+        **overrides,
+    }
     return json.dumps(event).encode()
 
 
@@ -43,15 +62,21 @@ def _ingest(body: bytes, store: FakeDocumentStore, index: FakeEventIndex, reques
 
 def test_the_ingest_service_on_fakes_accepts_then_counts_duplicates_and_conflicts():
     store, index = FakeDocumentStore(), FakeEventIndex()
-    statuses = [_ingest(_event(), store, index, "r-1"), _ingest(_event(), store, index, "r-2"),
-                _ingest(_event(payload={"amount": 13}), store, index, "r-3")]
+    statuses = [
+        _ingest(_event(), store, index, "r-1"),
+        _ingest(_event(), store, index, "r-2"),
+        _ingest(_event(payload={"amount": 13}), store, index, "r-3"),
+    ]
     assert statuses == ["ACCEPTED", "DUPLICATE", "CONFLICT"]
     gate = next(item for (pk, sk), item in index.items.items() if sk == "META")
     assert (gate["duplicate_count"], gate["conflict_count"]) == (1, 1)
     assert [key.split("/")[0] for key in sorted(store.documents)] == ["conflicts", "raw"]  # the second payload kept
     attempts = list(index.by_entity("customer-42", "2026-11-20T00", "2026-11-21T00"))
     assert sorted((a["request_id"], a["status"]) for a in attempts) == [
-        ("r-1", "ACCEPTED"), ("r-2", "DUPLICATE"), ("r-3", "CONFLICT")]
+        ("r-1", "ACCEPTED"),
+        ("r-2", "DUPLICATE"),
+        ("r-3", "CONFLICT"),
+    ]
 
 
 def test_a_concurrent_first_write_is_forced_with_a_hook_and_the_stored_bytes_decide():
@@ -77,7 +102,13 @@ def test_run_store_advance_is_a_compare_and_set_and_a_hook_forces_the_race():
     assert runs.advance("RUN#1", "RUN", 1, {"status": "RUNNING", "cursor": None})
     assert runs.request_action("RUN#1", "RUN", "cancel")
     assert runs.advance("RUN#1", "RUN", 2, {"status": "DONE"}, unrequested=True) is False  # a cancel is pending
-    assert runs.get("RUN#1", "RUN") == {"pk": "RUN#1", "sk": "RUN", "step": 2, "status": "RUNNING", "requested": "cancel"}
+    assert runs.get("RUN#1", "RUN") == {
+        "pk": "RUN#1",
+        "sk": "RUN",
+        "step": 2,
+        "status": "RUNNING",
+        "requested": "cancel",
+    }
 
 
 def test_queue_and_dead_letters_keep_sqs_s_batch_rule_order_and_visibility():

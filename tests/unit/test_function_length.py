@@ -20,9 +20,12 @@ def long_functions(source: str, max_lines: int = MAX_LINES) -> list[tuple[str, i
     >>> long_functions("def f(\\n    a,\\n):\\n" + "    x = a\\n" * 4, max_lines=3)
     [('f', 1, 4)]
     """
-    return [(node.name, node.lineno, length) for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            and (length := (node.end_lineno or node.lineno) - node.body[0].lineno + 1) > max_lines]
+    return [
+        (node.name, node.lineno, length)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := (node.end_lineno or node.lineno) - node.body[0].lineno + 1) > max_lines
+    ]
 
 
 def test_the_check_finds_a_long_function_and_passes_a_short_one():
@@ -32,7 +35,10 @@ def test_the_check_finds_a_long_function_and_passes_a_short_one():
 
 
 def test_no_function_is_over_60_lines_outside_benchmarks():
-    offenders = [f"{path.relative_to(ROOT)}:{line} {name} (a body of {length} lines)"
-                 for top in CHECKED for path in sorted((ROOT / top).rglob("*.py"))
-                 for name, line, length in long_functions(path.read_text(encoding="utf-8"))]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} {name} (a body of {length} lines)"
+        for top in CHECKED
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for name, line, length in long_functions(path.read_text(encoding="utf-8"))
+    ]
     assert offenders == [], "split these into named steps:\n" + "\n".join(offenders)

@@ -19,16 +19,19 @@ from pik.services.process import IntegrityError
 BROKEN = [FieldError("body", "json", "not JSON")]
 
 
-@pytest.mark.parametrize("error,status", [
-    (ValidationError(BROKEN), 400),
-    (ValidationError(BROKEN, too_large=True), 413),
-    (NotFoundError("no run"), 404),
-    (ForbiddenError("another's run"), 403),
-    (ConflictError("token reused"), 409),
-    (StorageError("throttled"), 503),
-    (IntegrityError("hash mismatch"), 503),
-    (PikError("anything else"), 500),
-])
+@pytest.mark.parametrize(
+    "error,status",
+    [
+        (ValidationError(BROKEN), 400),
+        (ValidationError(BROKEN, too_large=True), 413),
+        (NotFoundError("no run"), 404),
+        (ForbiddenError("another's run"), 403),
+        (ConflictError("token reused"), 409),
+        (StorageError("throttled"), 503),
+        (IntegrityError("hash mismatch"), 503),
+        (PikError("anything else"), 500),
+    ],
+)
 def test_each_error_maps_to_its_status(error, status):
     assert http_status(error) == status
     assert not hasattr(error, "http_status")

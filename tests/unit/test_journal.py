@@ -9,8 +9,11 @@ import pytest
 
 from pik_local import journal
 
-RECORD = {"service": "s3", "operation": "PutObject",
-          "params": {"Bucket": "b", "Key": "raw/é", "Body": b"\x00\xff{\"a\": 1}", "IfNoneMatch": "*"}}
+RECORD = {
+    "service": "s3",
+    "operation": "PutObject",
+    "params": {"Bucket": "b", "Key": "raw/é", "Body": b'\x00\xff{"a": 1}', "IfNoneMatch": "*"},
+}
 
 
 def test_a_record_round_trips_with_its_bytes(tmp_path):
@@ -45,7 +48,9 @@ def test_only_writes_that_succeeded_are_journaled(tmp_path):
         log.call("dynamodb", "PutItem", {"TableName": "t"}, refused)
     assert log.call("dynamodb", "PutItem", {"TableName": "t"}, lambda: "ok") == "ok"
     log.sync()
-    assert list(journal.records(log.path)) == [{"service": "dynamodb", "operation": "PutItem", "params": {"TableName": "t"}}]
+    assert list(journal.records(log.path)) == [
+        {"service": "dynamodb", "operation": "PutItem", "params": {"TableName": "t"}}
+    ]
 
 
 def test_a_parameter_that_cannot_be_journaled_is_refused_before_the_write(tmp_path):
@@ -85,8 +90,11 @@ def test_writes_of_different_items_run_together_and_of_one_item_one_at_a_time(tm
 
     log = journal.Journal(journal.path_of(tmp_path, 1))
     key_a = "raw/a.json"
-    key_b = next(k for k in (f"raw/b{i}.json" for i in range(100))
-                 if zlib.crc32(f"s3 b {k}".encode()) % journal.STRIPES != zlib.crc32(f"s3 b {key_a}".encode()) % journal.STRIPES)
+    key_b = next(
+        k
+        for k in (f"raw/b{i}.json" for i in range(100))
+        if zlib.crc32(f"s3 b {k}".encode()) % journal.STRIPES != zlib.crc32(f"s3 b {key_a}".encode()) % journal.STRIPES
+    )
     inside, release, order = threading.Event(), threading.Event(), []
 
     def slow_write():
@@ -98,8 +106,9 @@ def test_writes_of_different_items_run_together_and_of_one_item_one_at_a_time(tm
     first.start()
     assert inside.wait(timeout=30)
     log.call("s3", "PutObject", {"Bucket": "b", "Key": key_b}, lambda: order.append("b"))  # not blocked by a1
-    second = threading.Thread(target=log.call, args=("s3", "PutObject", {"Bucket": "b", "Key": key_a},
-                                                    lambda: order.append("a2")))
+    second = threading.Thread(
+        target=log.call, args=("s3", "PutObject", {"Bucket": "b", "Key": key_a}, lambda: order.append("a2"))
+    )
     second.start()
     assert order == ["b"]
     release.set()
@@ -111,12 +120,20 @@ def test_writes_of_different_items_run_together_and_of_one_item_one_at_a_time(tm
 
 def test_the_items_a_write_touches():
     put = {"TableName": "t", "Item": {"pk": {"S": "EVT#1"}, "sk": {"S": "META"}, "n": {"N": "1"}}}
-    assert journal.items_written("dynamodb", "PutItem", put) == ['dynamodb t {"pk": {"S": "EVT#1"}, "sk": {"S": "META"}}']
-    transaction = {"TransactItems": [{"Put": put}, {"Update": {"TableName": "t", "Key": {"pk": {"S": "EVT#1"}, "sk": {"S": "A"}}}}]}
+    assert journal.items_written("dynamodb", "PutItem", put) == [
+        'dynamodb t {"pk": {"S": "EVT#1"}, "sk": {"S": "META"}}'
+    ]
+    transaction = {
+        "TransactItems": [{"Put": put}, {"Update": {"TableName": "t", "Key": {"pk": {"S": "EVT#1"}, "sk": {"S": "A"}}}}]
+    }
     assert len(set(journal.items_written("dynamodb", "TransactWriteItems", transaction))) == 2
-    batch = {"RequestItems": {"t": [{"PutRequest": {"Item": put["Item"]}}, {"DeleteRequest": {"Key": {"pk": {"S": "x"}}}}]}}
+    batch = {
+        "RequestItems": {"t": [{"PutRequest": {"Item": put["Item"]}}, {"DeleteRequest": {"Key": {"pk": {"S": "x"}}}}]}
+    }
     assert journal.items_written("dynamodb", "BatchWriteItem", batch) == [
-        'dynamodb t {"pk": {"S": "EVT#1"}, "sk": {"S": "META"}}', 'dynamodb t {"pk": {"S": "x"}}']
+        'dynamodb t {"pk": {"S": "EVT#1"}, "sk": {"S": "META"}}',
+        'dynamodb t {"pk": {"S": "x"}}',
+    ]
 
 
 def test_a_snapshot_discards_the_generations_it_covers(tmp_path):

@@ -9,9 +9,18 @@ from pik.core.replay import Tally, replay_id_for
 def test_compute_counts_every_event_and_skips_non_numbers():
     payloads = [{"amount": 2}, {"amount": 5.5}, {"amount": "7"}, {"amount": True}, {"nested": {"v": 1}}, []]
     result = metrics.compute(payloads, ("amount", "nested.v", "absent"))
-    assert result == {"count": 6, "sum.amount": 7.5, "min.amount": 2, "max.amount": 5.5,
-                      "sum.nested.v": 1, "min.nested.v": 1, "max.nested.v": 1,
-                      "sum.absent": None, "min.absent": None, "max.absent": None}
+    assert result == {
+        "count": 6,
+        "sum.amount": 7.5,
+        "min.amount": 2,
+        "max.amount": 5.5,
+        "sum.nested.v": 1,
+        "min.nested.v": 1,
+        "max.nested.v": 1,
+        "sum.absent": None,
+        "min.absent": None,
+        "max.absent": None,
+    }
     assert list(result)[:4] == ["count", "sum.amount", "min.amount", "max.amount"]
 
 

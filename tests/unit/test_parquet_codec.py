@@ -18,9 +18,13 @@ NOT_IN_THE_LAYER = {"zstd", "lz4", "brotli", "bz2"}
 def test_parts_are_written_with_a_codec_the_layer_has():
     assert parquet.LAYER_CODECS == set(LAYER_BUILD.values())
     assert parquet.COMPRESSION in parquet.LAYER_CODECS and parquet.COMPRESSION not in NOT_IN_THE_LAYER
-    body = parquet.encode([{"n": 1, "s": "x", "t": "2026-11-20T00:00:00.000000Z"}],
-                          {"n": "int", "s": "text", "t": "time"})
+    body = parquet.encode(
+        [{"n": 1, "s": "x", "t": "2026-11-20T00:00:00.000000Z"}], {"n": "int", "s": "text", "t": "time"}
+    )
     meta = pq.ParquetFile(pa.BufferReader(body)).metadata
-    codecs = {meta.row_group(g).column(c).compression.lower()
-              for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+    codecs = {
+        meta.row_group(g).column(c).compression.lower()
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+    }
     assert codecs == {"snappy"}

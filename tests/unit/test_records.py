@@ -12,22 +12,43 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def event(**extra):
-    body = {"source": "app", "event_type": "click", "entity_id": "u1", "event_time": "2026-11-24T10:00:00Z",
-            "payload": {"a": 1}, **extra}
+    body = {
+        "source": "app",
+        "event_type": "click",
+        "entity_id": "u1",
+        "event_time": "2026-11-24T10:00:00Z",
+        "payload": {"a": 1},
+        **extra,
+    }
     return contract.validate(body, now=NOW)
 
 
 def test_attempt_fields_and_keys_are_exactly_what_attempt_item_writes():
-    item = records.attempt_item(event(idempotency_key="k"), records.Attempt(NOW, "req-1"), status=records.ACCEPTED,
-                                s3_key="raw/x.json", expires_at=1)
+    item = records.attempt_item(
+        event(idempotency_key="k"),
+        records.Attempt(NOW, "req-1"),
+        status=records.ACCEPTED,
+        s3_key="raw/x.json",
+        expires_at=1,
+    )
     assert set(item) == set(records.ATTEMPT_FIELDS) | set(records.ATTEMPT_KEYS)
     assert not set(records.ATTEMPT_FIELDS) & set(records.ATTEMPT_KEYS)
 
 
 def test_aggregate_fields_are_exactly_what_aggregate_item_writes_besides_its_keys():
-    item = records.aggregate_item(entity_id="u1", day="2026-11-24", metric="count", version=1, value=3, input_count=3,
-                                  inputs_hash="h", code_version="c1", computed_at=NOW, replay_id=None,
-                                  manifest_key="manifests/h.json")
+    item = records.aggregate_item(
+        entity_id="u1",
+        day="2026-11-24",
+        metric="count",
+        version=1,
+        value=3,
+        input_count=3,
+        inputs_hash="h",
+        code_version="c1",
+        computed_at=NOW,
+        replay_id=None,
+        manifest_key="manifests/h.json",
+    )
     assert set(item) - {"pk", "sk"} == set(records.AGGREGATE_FIELDS)
 
 

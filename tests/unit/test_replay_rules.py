@@ -41,17 +41,20 @@ def test_a_continuation_round_trips_with_or_without_a_cursor():
     assert decode_continuation(encode_continuation(RUN, 0, cursor)).cursor == cursor
 
 
-@pytest.mark.parametrize("forged,rule", [
-    ("garbage!", "format"),
-    (token(["rp-x"]), "format"),
-    (token({"replay_id": RUN, "step": 1, "day": "2026-01-01"}), "format"),
-    (token({"replay_id": "rp-none", "step": 1}), "replay_id"),
-    (token({"replay_id": RUN, "step": "1"}), "step"),
-    (token({"replay_id": RUN, "step": True}), "step"),
-    (token({"replay_id": RUN, "step": -1}), "step"),
-    (token({"replay_id": RUN, "step": 1, "cursor": "after"}), "cursor"),
-    ("A" * 10_000, "format"),
-])
+@pytest.mark.parametrize(
+    "forged,rule",
+    [
+        ("garbage!", "format"),
+        (token(["rp-x"]), "format"),
+        (token({"replay_id": RUN, "step": 1, "day": "2026-01-01"}), "format"),
+        (token({"replay_id": "rp-none", "step": 1}), "replay_id"),
+        (token({"replay_id": RUN, "step": "1"}), "step"),
+        (token({"replay_id": RUN, "step": True}), "step"),
+        (token({"replay_id": RUN, "step": -1}), "step"),
+        (token({"replay_id": RUN, "step": 1, "cursor": "after"}), "cursor"),
+        ("A" * 10_000, "format"),
+    ],
+)
 def test_forged_continuations_name_field_and_rule(forged, rule):
     with pytest.raises(ValidationError) as excinfo:
         decode_continuation(forged)
@@ -66,16 +69,19 @@ def stream_after(day):
     return {"pk": "EVT#e", "sk": "ATT#t", "std_pk": keys.source_type_day_pk("web", "order", day), "arrival_sk": "x"}
 
 
-@pytest.mark.parametrize("request_,cursor,rule", [
-    (BY_ENTITY, {"after": "EVT#x"}, "after"),
-    (BY_ENTITY, {"after": {"pk": "EVT#x"}}, "after"),
-    (BY_ENTITY, {"after": entity_after("someone-else")}, "after"),
-    (BY_ENTITY, {"day": "2026-01-01"}, "cursor"),
-    (BY_STREAM, {"day": "2025-12-31"}, "day"),
-    (BY_STREAM, {"day": ["2026-01-01"]}, "day"),
-    (BY_STREAM, {"after": stream_after("2026-01-01")}, "day"),
-    (BY_STREAM, {"day": "2026-01-02", "after": stream_after("2026-01-01")}, "after"),
-])
+@pytest.mark.parametrize(
+    "request_,cursor,rule",
+    [
+        (BY_ENTITY, {"after": "EVT#x"}, "after"),
+        (BY_ENTITY, {"after": {"pk": "EVT#x"}}, "after"),
+        (BY_ENTITY, {"after": entity_after("someone-else")}, "after"),
+        (BY_ENTITY, {"day": "2026-01-01"}, "cursor"),
+        (BY_STREAM, {"day": "2025-12-31"}, "day"),
+        (BY_STREAM, {"day": ["2026-01-01"]}, "day"),
+        (BY_STREAM, {"after": stream_after("2026-01-01")}, "day"),
+        (BY_STREAM, {"day": "2026-01-02", "after": stream_after("2026-01-01")}, "after"),
+    ],
+)
 def test_cursors_outside_the_scope_are_refused(request_, cursor, rule):
     with pytest.raises(ValidationError) as excinfo:
         check_cursor(cursor, request_)

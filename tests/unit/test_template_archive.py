@@ -20,10 +20,13 @@ def _columns(table: dict) -> dict[str, str]:
     return {c["Name"]: c["Type"] for c in table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]}
 
 
-@pytest.mark.parametrize("logical,layout,columns", [
-    ("CuratedAttemptsTable", curated.ATTEMPTS, curated.ATTEMPT_COLUMNS),
-    ("CuratedEventsTable", curated.EVENTS, {**curated.EVENT_COLUMNS, curated.PAYLOAD: "text"}),
-])
+@pytest.mark.parametrize(
+    "logical,layout,columns",
+    [
+        ("CuratedAttemptsTable", curated.ATTEMPTS, curated.ATTEMPT_COLUMNS),
+        ("CuratedEventsTable", curated.EVENTS, {**curated.EVENT_COLUMNS, curated.PAYLOAD: "text"}),
+    ],
+)
 def test_the_glue_tables_are_the_curated_layout(resources, logical, layout, columns):
     table = resources[logical]
     assert table["Condition"] == "AthenaEnabled"
@@ -53,11 +56,17 @@ def _statements(resources: dict) -> list[dict]:
 
 def test_compaction_registers_partitions_in_this_stacks_curated_tables_only(resources):
     props = resources["CompactionFunction"]["Properties"]
-    assert props["Environment"]["Variables"]["CURATED_DATABASE"] == {"Fn::If": ["AthenaEnabled", {"Ref": "RawDatabase"}, ""]}
+    assert props["Environment"]["Variables"]["CURATED_DATABASE"] == {
+        "Fn::If": ["AthenaEnabled", {"Ref": "RawDatabase"}, ""]
+    }
     [glue] = [s for s in _statements(resources) if any(a.startswith("glue:") for a in s["Action"])]
     assert glue["Action"] == ["glue:GetTable", "glue:BatchCreatePartition"]
     assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in glue["Resource"]] == [
-        "catalog", "database/${RawDatabase}", "table/${RawDatabase}/attempts", "table/${RawDatabase}/events"]
+        "catalog",
+        "database/${RawDatabase}",
+        "table/${RawDatabase}/attempts",
+        "table/${RawDatabase}/events",
+    ]
 
 
 def test_compaction_runs_on_a_parameterised_schedule_with_pyarrow_from_the_managed_layer(resources):
@@ -70,8 +79,11 @@ def test_compaction_runs_on_a_parameterised_schedule_with_pyarrow_from_the_manag
     schedule = props["Events"]["Schedule"]
     assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == {"Ref": "CompactionSchedule"}
     assert "/aws/service/aws-sdk-pandas/${PandasLayerSdkVersion}/py3.12/arm64/layer-arn" in str(props["Layers"])
-    others = [name for name, r in template.of_type(template.load(), "AWS::Serverless::Function").items()
-              if "Layers" in r["Properties"] and name != "CompactionFunction"]
+    others = [
+        name
+        for name, r in template.of_type(template.load(), "AWS::Serverless::Function").items()
+        if "Layers" in r["Properties"] and name != "CompactionFunction"
+    ]
     assert others == []  # pyarrow is the compaction function's alone
 
 
@@ -123,5 +135,9 @@ def test_the_athena_investigator_policy_names_only_this_stacks_resources(resourc
     for statement in statements:
         for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
             text = str(resource)
-            assert "AthenaWorkGroup" in text or "RawDatabase" in text or "AthenaResultsBucket" in text \
-                or text.endswith(":catalog'}"), text
+            assert (
+                "AthenaWorkGroup" in text
+                or "RawDatabase" in text
+                or "AthenaResultsBucket" in text
+                or text.endswith(":catalog'}")
+            ), text

@@ -26,18 +26,32 @@ def dashboard() -> dict:
 def test_the_dashboard_is_json_and_every_pik_metric_on_it_is_emitted():
     widgets = dashboard()["widgets"]
     titles = [w["properties"]["title"] for w in widgets]
-    assert titles == ["Ingest rate by status (per minute)", "Ingest lag p50 / p99 (ms)", "Duplicates and conflicts",
-                      "Replay sends and processor", "Dead-letter queue depths",
-                      "Lambda errors and throttles (this stack's functions)"]
-    on_board = {row[1] for w in widgets for row in w["properties"]["metrics"] if isinstance(row[0], str) and row[0] == "Pik"}
+    assert titles == [
+        "Ingest rate by status (per minute)",
+        "Ingest lag p50 / p99 (ms)",
+        "Duplicates and conflicts",
+        "Replay sends and processor",
+        "Dead-letter queue depths",
+        "Lambda errors and throttles (this stack's functions)",
+    ]
+    on_board = {
+        row[1] for w in widgets for row in w["properties"]["metrics"] if isinstance(row[0], str) and row[0] == "Pik"
+    }
     assert on_board and on_board <= emitted_names()
 
 
 def test_alarms_watch_emitted_metrics_with_parameter_thresholds():
     doc = template.load()
     alarms = template.of_type(doc, "AWS::CloudWatch::Alarm")
-    assert set(alarms) == {"ReplayDeadLetterAlarm", "EventBridgeTapDeadLetterAlarm", "KinesisTapFailureAlarm",
-                           "ConflictAlarm", "DuplicateStormAlarm", "IngestLagAlarm", "IngestErrorAlarm"}
+    assert set(alarms) == {
+        "ReplayDeadLetterAlarm",
+        "EventBridgeTapDeadLetterAlarm",
+        "KinesisTapFailureAlarm",
+        "ConflictAlarm",
+        "DuplicateStormAlarm",
+        "IngestLagAlarm",
+        "IngestErrorAlarm",
+    }
     for name, alarm in alarms.items():
         props = alarm["Properties"]
         if props["Namespace"] == "Pik":

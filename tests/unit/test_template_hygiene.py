@@ -27,9 +27,12 @@ def test_expiring_rules_also_delete_noncurrent_versions(tpl):
 def test_reserved_concurrency_is_unset_by_default(tpl):
     parameter = tpl["Parameters"]["ReservedConcurrency"]
     assert parameter["Default"] == ""
-    assert tpl["Conditions"]["ReservedConcurrencySet"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]}]}
+    assert tpl["Conditions"]["ReservedConcurrencySet"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]}]
+    }
     assert tpl["Globals"]["Function"]["ReservedConcurrentExecutions"] == {
-        "Fn::If": ["ReservedConcurrencySet", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["ReservedConcurrencySet", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
 
 
 def test_api_access_logs_are_opt_in_with_retention(tpl):
@@ -44,8 +47,11 @@ def test_api_access_logs_are_opt_in_with_retention(tpl):
 
 
 def test_every_skipped_scanner_rule_says_why(tpl):
-    skips = [(name, s) for name, r in tpl["Resources"].items()
-             for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    skips = [
+        (name, s)
+        for name, r in tpl["Resources"].items()
+        for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
     assert skips
     for name, skip in skips:
         assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 20, (name, skip)
@@ -60,12 +66,17 @@ def test_raw_and_conflict_bytes_can_only_be_created_never_overwritten(tpl):
 
     statements = {s["Sid"]: s for s in tpl["Resources"]["RawBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
     once = statements["RawBytesAreWrittenOnce"]
-    assert (once["Effect"], once["Action"], once["Condition"]) == ("Deny", "s3:PutObject", {"Null": {"s3:if-none-match": "true"}})
+    assert (once["Effect"], once["Action"], once["Condition"]) == (
+        "Deny",
+        "s3:PutObject",
+        {"Null": {"s3:if-none-match": "true"}},
+    )
     prefixes = {r["Fn::Sub"].split("/", 1)[1] for r in once["Resource"]}
     assert prefixes == {"raw/*", "conflicts/*"}
     assert keys.raw_key("s", "t", "2026-11-20", "e").startswith("raw/")
     assert keys.conflict_key("s", "t", "2026-11-20", "e", "c").startswith("conflicts/")
     services = Path(__file__).resolve().parents[2] / "lambdas" / "pik" / "services"
-    plain_puts = [line.strip() for path in services.glob("*.py") for line in path.read_text().splitlines()
-                  if ".put(" in line]
+    plain_puts = [
+        line.strip() for path in services.glob("*.py") for line in path.read_text().splitlines() if ".put(" in line
+    ]
     assert plain_puts and all("rejected" in line for line in plain_puts), plain_puts

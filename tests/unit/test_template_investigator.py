@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PSEUDO = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
 
 EXPECTED = {
-    "ReadTablesAndIndexes": {"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
-                             "dynamodb:Query", "dynamodb:Scan"},
+    "ReadTablesAndIndexes": {
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    },
     "ListRawBucket": {"s3:ListBucket"},
     "ReadRawObjects": {"s3:GetObject"},
     "InvokeReplayOnly": {"execute-api:Invoke"},
@@ -46,7 +51,9 @@ def _listed(value) -> list:
 
 def test_the_policy_allows_exactly_the_investigator_actions(statements):
     assert {sid: set(_listed(s["Action"])) for sid, s in statements.items()} == EXPECTED
-    assert all(s["Effect"] == "Allow" and set(s) == {"Sid", "Effect", "Action", "Resource"} for s in statements.values())
+    assert all(
+        s["Effect"] == "Allow" and set(s) == {"Sid", "Effect", "Action", "Resource"} for s in statements.values()
+    )
     actions = [a for s in statements.values() for a in _listed(s["Action"])]
     assert not [a for a in actions if "*" in a], "no wildcard actions"
 
@@ -61,8 +68,9 @@ def _references(resource) -> tuple[str, set[str]]:
         return f"${{{resource['Ref']}}}", {resource["Ref"]}
     pattern = resource["Fn::Sub"]
     assert isinstance(pattern, str), "Sub with a variable map hides what it refers to"
-    return pattern, {name.split(".")[0] if not name.startswith("AWS::") else name
-                     for name in re.findall(r"\$\{([^}!]+)\}", pattern)}
+    return pattern, {
+        name.split(".")[0] if not name.startswith("AWS::") else name for name in re.findall(r"\$\{([^}!]+)\}", pattern)
+    }
 
 
 def test_every_resource_is_this_stacks(tpl, statements):
@@ -92,13 +100,18 @@ def test_each_statement_targets_the_right_resource_types(tpl, statements):
 
     tables = template.of_type(tpl, "AWS::DynamoDB::Table")
     expected_tables = {("AWS::DynamoDB::Table", f"${{{t}.Arn}}") for t in tables}
-    expected_tables |= {("AWS::DynamoDB::Table", f"${{{t}.Arn}}/index/*") for t, r in tables.items()
-                        if r["Properties"].get("GlobalSecondaryIndexes")}
+    expected_tables |= {
+        ("AWS::DynamoDB::Table", f"${{{t}.Arn}}/index/*")
+        for t, r in tables.items()
+        if r["Properties"].get("GlobalSecondaryIndexes")
+    }
     assert targets("ReadTablesAndIndexes") == expected_tables  # every table, every table's indexes
     assert targets("ListRawBucket") == {("AWS::S3::Bucket", "${RawBucket.Arn}")}
     assert targets("ReadRawObjects") == {("AWS::S3::Bucket", "${RawBucket.Arn}/*")}
-    assert targets("ReplayQueueDepths") == {("AWS::SQS::Queue", "${ReplayQueue.Arn}"),
-                                            ("AWS::SQS::Queue", "${ReplayDeadLetterQueue.Arn}")}
+    assert targets("ReplayQueueDepths") == {
+        ("AWS::SQS::Queue", "${ReplayQueue.Arn}"),
+        ("AWS::SQS::Queue", "${ReplayDeadLetterQueue.Arn}"),
+    }
     assert targets("FindThisStack") == {("AWS::CloudFormation::Stack", "${AWS::StackId}")}
 
 
@@ -107,10 +120,17 @@ def test_execute_api_is_post_replay_on_this_apis_stage_only(tpl, statements):
     stage = tpl["Resources"]["PikApi"]["Properties"]["StageName"]
     base = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{PikApi}}/{stage}/POST/replay"
     assert arns == [base, base + "/*"]  # POST /replay and POST /replay/{replay_id} (pause, resume, cancel)
-    routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
-              for f in template.of_type(tpl, "AWS::Serverless::Function").values()
-              for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Api"}
-    assert {("POST", "/replay"), ("POST", "/replay/{replay_id}"), ("POST", "/ingest")} <= routes  # ingest exists and is not granted
+    routes = {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        for f in template.of_type(tpl, "AWS::Serverless::Function").values()
+        for e in f["Properties"].get("Events", {}).values()
+        if e["Type"] == "Api"
+    }
+    assert {
+        ("POST", "/replay"),
+        ("POST", "/replay/{replay_id}"),
+        ("POST", "/ingest"),
+    } <= routes  # ingest exists and is not granted
 
 
 def test_the_policy_is_output_and_attached_to_nobody(tpl):
@@ -166,8 +186,10 @@ def test_the_policy_covers_what_the_kit_calls(statements):
     used = _iam_actions_used_by_the_kit()
     assert {"dynamodb:Query", "s3:GetObject", "sqs:GetQueueAttributes", "cloudformation:DescribeStacks"} <= used
     granted = set().union(*EXPECTED.values())
-    assert used <= granted, (f"pik_nb/pik call {sorted(used - granted)}: grant them in InvestigatorPolicy "
-                             "(template.yaml) and docs/deploy.md, or use a call the policy already allows")
+    assert used <= granted, (
+        f"pik_nb/pik call {sorted(used - granted)}: grant them in InvestigatorPolicy "
+        "(template.yaml) and docs/deploy.md, or use a call the policy already allows"
+    )
 
 
 def test_health_readers_get_metric_data_only_in_a_policy_of_their_own(tpl):
@@ -175,5 +197,9 @@ def test_health_readers_get_metric_data_only_in_a_policy_of_their_own(tpl):
     policy = tpl["Resources"]["HealthInvestigatorPolicy"]
     assert policy["Type"] == "AWS::IAM::ManagedPolicy" and "Roles" not in policy["Properties"]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Allow", ["cloudwatch:GetMetricData"], "*")
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
+        "Allow",
+        ["cloudwatch:GetMetricData"],
+        "*",
+    )
     assert tpl["Outputs"]["HealthInvestigatorPolicyArn"]["Value"] == {"Ref": "HealthInvestigatorPolicy"}

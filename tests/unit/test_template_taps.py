@@ -16,10 +16,13 @@ class _NoManagedPolicies:
         return {}
 
 
-@pytest.mark.parametrize("queue,batch,window", [
-    ("arn:aws:sqs:us-east-1:123456789012:orders.fifo", 10, None),
-    ("arn:aws:sqs:us-east-1:123456789012:orders", 100, 1),
-])
+@pytest.mark.parametrize(
+    "queue,batch,window",
+    [
+        ("arn:aws:sqs:us-east-1:123456789012:orders.fifo", 10, None),
+        ("arn:aws:sqs:us-east-1:123456789012:orders", 100, 1),
+    ],
+)
 def test_the_translated_sqs_tap_mapping_respects_fifo_limits(monkeypatch, queue, batch, window):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     doc = template.load()
@@ -28,9 +31,10 @@ def test_the_translated_sqs_tap_mapping_respects_fifo_limits(monkeypatch, queue,
             resource["Properties"]["CodeUri"] = "s3://artifacts/code.zip"
     doc["Globals"]["Function"]["CodeUri"] = "s3://artifacts/code.zip"
     translated = transform(doc, {"SqsTapQueueArn": queue}, _NoManagedPolicies())
-    received = conditions.choose(translated["Resources"]["SqsTapFunctionCaptured"]["Properties"],
-                                 conditions.evaluate(translated, conditions.parameter_values(
-                                     translated, {"SqsTapQueueArn": queue})))
+    received = conditions.choose(
+        translated["Resources"]["SqsTapFunctionCaptured"]["Properties"],
+        conditions.evaluate(translated, conditions.parameter_values(translated, {"SqsTapQueueArn": queue})),
+    )
     assert (received["BatchSize"], received.get("MaximumBatchingWindowInSeconds")) == (batch, window)
     if window is None:
         assert SQS_FIFO_LAMBDA_BATCH.respected_by(received["BatchSize"])

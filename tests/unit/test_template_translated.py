@@ -20,11 +20,16 @@ from tests.support import sam
 ROOT = Path(__file__).resolve().parents[2]
 # Every option on, each free-text parameter at its MaxLength: the worst case for sizes.
 EVERY_OPTION = {
-    "EnableAthena": "true", "EnableApiAccessLogs": "true", "EventBridgeTapBusName": "default",
+    "EnableAthena": "true",
+    "EnableApiAccessLogs": "true",
+    "EventBridgeTapBusName": "default",
     "SqsTapQueueArn": "arn:aws:sqs:us-east-1:123456789012:orders",
     "KinesisTapStreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/orders",
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:t",
-    "RawRetentionDays": "36500", "ReservedConcurrency": "5", "LogLevel": "WARNING", "AthenaDatabaseName": "",
+    "RawRetentionDays": "36500",
+    "ReservedConcurrency": "5",
+    "LogLevel": "WARNING",
+    "AthenaDatabaseName": "",
 }
 INIT_ALLOWANCE_S = 8  # a cold start's init (Lambda allows 10 s); API Gateway's 29 s include it
 
@@ -92,8 +97,11 @@ def test_regions_without_the_layer_are_refused_with_a_message_the_docs_list(tran
     regions, region = assertion["Assert"]["Fn::Contains"]
     assert region == {"Ref": "AWS::Region"} and "us-east-1" in regions and "me-south-1" not in regions
     assert "EnableCompaction=false" in assertion["AssertDescription"]
-    documented = re.search(r"<!-- pandas-layer-regions -->(.*?)<!-- /pandas-layer-regions -->",
-                           (ROOT / "docs" / "deploy.md").read_text(), re.S)
+    documented = re.search(
+        r"<!-- pandas-layer-regions -->(.*?)<!-- /pandas-layer-regions -->",
+        (ROOT / "docs" / "deploy.md").read_text(),
+        re.S,
+    )
     assert documented
     assert sorted(re.findall(r"`([a-z]{2}-[a-z]+-\d)`", documented.group(1))) == sorted(regions)
 
@@ -150,23 +158,27 @@ def test_only_the_replay_and_processor_functions_get_the_lineage_endpoint(transl
     outputs = translated["Outputs"]["OpenLineageUrl"]
     assert outputs["Condition"] == "LineageEnabled" and stack.resolve(outputs["Value"]) == url
     assert _stack(translated).role_policies("ReplayFunction") == _stack(
-        translated, OpenLineageUrl="https://x.example/l").role_policies("ReplayFunction")
+        translated, OpenLineageUrl="https://x.example/l"
+    ).role_policies("ReplayFunction")
     assert re.fullmatch(translated["Parameters"]["OpenLineageUrl"]["AllowedPattern"], url)
     assert not re.fullmatch(translated["Parameters"]["OpenLineageUrl"]["AllowedPattern"], "file:///etc/passwd")
 
 
 def test_api_facing_functions_answer_before_api_gateway_gives_up(translated):
     stack = _stack(translated)
-    integrated = {uri.split("function:")[1].split("/")[0]
-                  for uri in re.findall(r'"uri": "([^"]+)"', json.dumps(stack.resolve(
-                      stack.resources["PikApi"]["Properties"]["Body"])))}
-    functions = {name: r for name, r in _of_type(stack, "AWS::Lambda::Function").items()
-                 if stack.ref(name) in integrated}
+    integrated = {
+        uri.split("function:")[1].split("/")[0]
+        for uri in re.findall(
+            r'"uri": "([^"]+)"', json.dumps(stack.resolve(stack.resources["PikApi"]["Properties"]["Body"]))
+        )
+    }
+    functions = {
+        name: r for name, r in _of_type(stack, "AWS::Lambda::Function").items() if stack.ref(name) in integrated
+    }
     assert set(functions) == {"IngestFunction", "ReplayFunction"}
     for name, function in functions.items():
         timeout = function["Properties"]["Timeout"]
-        limits.API_GATEWAY_INTEGRATION_TIMEOUT.check(timeout + INIT_ALLOWANCE_S,
-                                                     what=f"{name}'s timeout + init")
+        limits.API_GATEWAY_INTEGRATION_TIMEOUT.check(timeout + INIT_ALLOWANCE_S, what=f"{name}'s timeout + init")
 
 
 def test_no_function_needs_reserved_concurrency_by_default(translated):
@@ -174,8 +186,11 @@ def test_no_function_needs_reserved_concurrency_by_default(translated):
     function's own one-at-a-time reservation is replaced by a lease (issue 17, finding 2; issue 18,
     finding 11)."""
     stack = _stack(translated)
-    reserved = {name for name, r in _of_type(stack, "AWS::Lambda::Function").items()
-                if "ReservedConcurrentExecutions" in stack.resolve(r["Properties"])}
+    reserved = {
+        name
+        for name, r in _of_type(stack, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in stack.resolve(r["Properties"])
+    }
     assert reserved == set()  # the compaction function too: one run at a time is its lease's job
     assert translated["Parameters"]["ReservedConcurrency"]["Default"] == ""
 
@@ -183,22 +198,23 @@ def test_no_function_needs_reserved_concurrency_by_default(translated):
 def test_queue_fed_functions_are_capped_by_their_mapping_and_redrive_late(translated):
     stack = _stack(translated, **EVERY_OPTION)
     functions = _of_type(stack, "AWS::Lambda::Function")
-    queues = {stack.attribute(name, "Arn"): stack.resolve(q["Properties"]) for name, q in
-              _of_type(stack, "AWS::SQS::Queue").items()}
-    mappings = [stack.resolve(m["Properties"])
-                for m in _of_type(stack, "AWS::Lambda::EventSourceMapping").values()]
+    queues = {
+        stack.attribute(name, "Arn"): stack.resolve(q["Properties"])
+        for name, q in _of_type(stack, "AWS::SQS::Queue").items()
+    }
+    mappings = [stack.resolve(m["Properties"]) for m in _of_type(stack, "AWS::Lambda::EventSourceMapping").values()]
     sqs = [m for m in mappings if ":sqs:" in m["EventSourceArn"]]
     assert len(sqs) == 3
     for mapping in sqs:
-        limits.SQS_MAXIMUM_CONCURRENCY.check(int(mapping["ScalingConfig"]["MaximumConcurrency"]),
-                                            what="MaximumConcurrency")
+        limits.SQS_MAXIMUM_CONCURRENCY.check(
+            int(mapping["ScalingConfig"]["MaximumConcurrency"]), what="MaximumConcurrency"
+        )
         queue = queues.get(mapping["EventSourceArn"])
         if queue is None:
             continue  # the SQS tap's queue is the user's own (docs/capture.md says what it needs)
         [function] = [f for name, f in functions.items() if stack.ref(name) == mapping["FunctionName"]]
         ratio = queue["VisibilityTimeout"] / function["Properties"]["Timeout"]
-        limits.SQS_VISIBILITY_PER_TIMEOUT.check(ratio,
-                                                what=f"{mapping['EventSourceArn']}'s visibility / timeout")
+        limits.SQS_VISIBILITY_PER_TIMEOUT.check(ratio, what=f"{mapping['EventSourceArn']}'s visibility / timeout")
         limits.SQS_MAX_RECEIVE_COUNT.check(queue["RedrivePolicy"]["maxReceiveCount"], what="maxReceiveCount")
     for function in functions.values():
         limits.LAMBDA_TIMEOUT.check(function["Properties"]["Timeout"], what="a function's timeout")

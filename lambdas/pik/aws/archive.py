@@ -34,7 +34,7 @@ class ArchiveBucket(DocumentStore):
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), DELETE_BATCH):
-            batch = [{"Key": key} for key in keys[start:start + DELETE_BATCH]]
+            batch = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
             try:
                 answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             except ClientError as exc:
@@ -46,8 +46,9 @@ class ArchiveBucket(DocumentStore):
         """Key -> last modified (UTC) of every object under ``prefix`` (every page followed)."""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            return {item["Key"]: item["LastModified"].astimezone(UTC) for page in pages
-                    for item in page.get("Contents", [])}
+            return {
+                item["Key"]: item["LastModified"].astimezone(UTC) for page in pages for item in page.get("Contents", [])
+            }
         except ClientError as exc:
             raise StorageError(f"s3 list {prefix}: {exc}") from exc
 
@@ -69,14 +70,15 @@ class RecordedFeed:
     def partitions_recorded(self, since: str, until: str) -> set[tuple[str, str, str]]:
         """(source, event_type, event_date) of every attempt recorded at or after ``since`` (key-time
         strings; ``until`` bounds the hours asked, it is not a filter)."""
-        requests = [{**queries.recorded_since(self.table, bucket, since), **_PARTITION_FIELDS}
-                    for bucket in queries.recorded_buckets(since, until)]
+        requests = [
+            {**queries.recorded_since(self.table, bucket, since), **_PARTITION_FIELDS}
+            for bucket in queries.recorded_buckets(since, until)
+        ]
         return self._union(requests, "query")
 
     def partitions_all(self) -> set[tuple[str, str, str]]:
         """(source, event_type, event_date) of every attempt in the table (a full parallel scan)."""
-        requests = [queries.arrivals_since(self.table, "", segment, self.segments)
-                    for segment in range(self.segments)]
+        requests = [queries.arrivals_since(self.table, "", segment, self.segments) for segment in range(self.segments)]
         return self._union(requests, "scan")
 
     def _union(self, requests: list[dict], operation: str) -> set[tuple[str, str, str]]:
@@ -97,8 +99,7 @@ class RecordedFeed:
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-_PARTITION_FIELDS = {"ProjectionExpression": "#s, event_type, event_date",
-                     "ExpressionAttributeNames": {"#s": "source"}}
+_PARTITION_FIELDS = {"ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"}}
 
 
 class CompactionLease(Table):
@@ -111,18 +112,22 @@ class CompactionLease(Table):
     def acquire(self, holder: str, until: datetime, now: datetime, skew_ms: int) -> dict:
         """Take the lease if it is free or ended more than ``skew_ms`` ago; the previous lease item
         ({} when none). ``LeaseError`` naming the holder and its end when it is taken."""
-        item = {"pk": keys.LEASE_PK, "sk": keys.LEASE_SK, "holder": holder, "until_ms": _ms(until),
-                "partition": ""}
+        item = {"pk": keys.LEASE_PK, "sk": keys.LEASE_SK, "holder": holder, "until_ms": _ms(until), "partition": ""}
         try:
             answer = self.client.put_item(
-                TableName=self.name, Item=serialize(item), ReturnValues="ALL_OLD",
+                TableName=self.name,
+                Item=serialize(item),
+                ReturnValues="ALL_OLD",
                 ConditionExpression="attribute_not_exists(pk) OR until_ms < :free",
-                ExpressionAttributeValues={":free": {"N": str(_ms(now) - skew_ms)}})
+                ExpressionAttributeValues={":free": {"N": str(_ms(now) - skew_ms)}},
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 current = self.get(keys.LEASE_PK, keys.LEASE_SK) or {}
-                raise LeaseError(f"another compaction holds the lease ({current.get('holder')}, until "
-                                 f"{_time(current.get('until_ms', 0))}); try again after it") from exc
+                raise LeaseError(
+                    f"another compaction holds the lease ({current.get('holder')}, until "
+                    f"{_time(current.get('until_ms', 0))}); try again after it"
+                ) from exc
             raise StorageError(f"dynamodb put {self.name} (lease): {exc}") from exc
         return deserialize(answer.get("Attributes", {}))
 
@@ -130,21 +135,25 @@ class CompactionLease(Table):
         """Extend the lease to ``until`` and record ``partition``, only while ``holder`` still holds an
         unexpired lease; else ``LeaseError`` (it was lost: stop before switching anything)."""
         values = {":u": {"N": str(_ms(until))}, ":p": {"S": partition}, ":now": {"N": str(_ms(now))}}
-        self._update(holder, "SET until_ms = :u, #p = :p", values, "holder = :h AND until_ms >= :now",
-                     "renew")
+        self._update(holder, "SET until_ms = :u, #p = :p", values, "holder = :h AND until_ms >= :now", "renew")
 
     def release(self, holder: str, partition: str) -> None:
         """End the lease now, keeping ``partition`` ("" after a clean run) for the next holder."""
-        self._update(holder, "SET until_ms = :u, #p = :p", {":u": {"N": "0"}, ":p": {"S": partition}},
-                     "holder = :h", "release")
+        self._update(
+            holder, "SET until_ms = :u, #p = :p", {":u": {"N": "0"}, ":p": {"S": partition}}, "holder = :h", "release"
+        )
 
     def _update(self, holder: str, expression: str, values: dict, condition: str, what: str) -> None:
         try:
             key = serialize({"pk": keys.LEASE_PK, "sk": keys.LEASE_SK})
-            self.client.update_item(TableName=self.name, Key=key, UpdateExpression=expression,
-                                    ConditionExpression=condition,
-                                    ExpressionAttributeNames={"#p": "partition"},
-                                    ExpressionAttributeValues={**values, ":h": {"S": holder}})
+            self.client.update_item(
+                TableName=self.name,
+                Key=key,
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#p": "partition"},
+                ExpressionAttributeValues={**values, ":h": {"S": holder}},
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise LeaseError(f"this compaction lost its lease ({what}): another run holds it") from exc

@@ -42,8 +42,9 @@ def session(**kwargs: Any) -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core, **kwargs)
 
 
-def make_client(session: boto3.session.Session, service: str, *, endpoint_url: str | None = None,
-                pool: int = 32) -> Any:
+def make_client(
+    session: boto3.session.Session, service: str, *, endpoint_url: str | None = None, pool: int = 32
+) -> Any:
     """A client with pik's retry policy and a connection pool for ``pool`` concurrent calls.
 
     >>> make_client(boto3.session.Session(region_name="us-east-1"), "s3", pool=8).meta.service_model.service_name

@@ -59,9 +59,15 @@ class ByteLimits:
         return chunks, refused
 
 
-def deliver_entries(outgoing: list[Outgoing], entry: Callable[[Outgoing, int], dict], put: Put, *,
-                    limits: ByteLimits | None = None, attempts: int = ATTEMPTS,
-                    sleep: Callable[[float], None] = time.sleep) -> Delivered:
+def deliver_entries(
+    outgoing: list[Outgoing],
+    entry: Callable[[Outgoing, int], dict],
+    put: Put,
+    *,
+    limits: ByteLimits | None = None,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivered:
     """Send every ``entry(event, attempt)``, in requests cut to the service's byte ``limits``; entries
     ``put`` reports as failed are re-sent, up to ``attempts`` times in all. An entry larger than the
     service takes is never sent: it is reported ``undeliverable`` with the rule. A call the service

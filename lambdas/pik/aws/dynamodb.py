@@ -62,8 +62,10 @@ def _contended(exc: ClientError) -> bool:
     """Cancelled only because another transaction was writing the same item (no condition failed)."""
     reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
     return _code(exc) in ("TransactionConflictException", "TransactionInProgressException") or (
-        _code(exc) == "TransactionCanceledException" and "TransactionConflict" in reasons
-        and "ConditionalCheckFailed" not in reasons)
+        _code(exc) == "TransactionCanceledException"
+        and "TransactionConflict" in reasons
+        and "ConditionalCheckFailed" not in reasons
+    )
 
 
 def _retrying(call: Callable[[], Any], what: str) -> Any:
@@ -95,7 +97,9 @@ class Table:
 
     def get(self, pk: str, sk: str) -> dict | None:
         try:
-            response = self.client.get_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=True)
+            response = self.client.get_item(
+                TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=True
+            )
         except ClientError as exc:
             raise StorageError(f"dynamodb get {self.name}: {exc}") from exc
         return deserialize(response["Item"]) if "Item" in response else None
@@ -103,7 +107,9 @@ class Table:
     def put_new(self, item: dict) -> bool:
         """Put only if the key is free; False when it was taken."""
         try:
-            self.client.put_item(TableName=self.name, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
+            self.client.put_item(
+                TableName=self.name, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)"
+            )
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -120,16 +126,24 @@ class Table:
         if unrequested:
             names["#requested"] = "requested"
             condition += " AND attribute_not_exists(#requested)"
-        values = {":step": _ser.serialize(step), ":next": _ser.serialize(step + 1),
-                  **{f":v{i}": _ser.serialize(_to_dynamo(fields[name])) for i, name in enumerate(fields) if name in sets}}
+        values = {
+            ":step": _ser.serialize(step),
+            ":next": _ser.serialize(step + 1),
+            **{f":v{i}": _ser.serialize(_to_dynamo(fields[name])) for i, name in enumerate(fields) if name in sets},
+        }
         expression = "SET #step = :next" + "".join(f", #f{i} = :v{i}" for i, name in enumerate(fields) if name in sets)
         removed = [f"#f{i}" for i, name in enumerate(fields) if name not in sets]
         if removed:
             expression += " REMOVE " + ", ".join(removed)
         try:
-            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}), UpdateExpression=expression,
-                                    ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                                    ConditionExpression=condition)
+            self.client.update_item(
+                TableName=self.name,
+                Key=serialize({"pk": pk, "sk": sk}),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConditionExpression=condition,
+            )
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -139,10 +153,14 @@ class Table:
     def request_action(self, pk: str, sk: str, action: str) -> bool:
         """Set ``requested`` on a RUNNING run without moving its ``step``; False when it is not running."""
         try:
-            self.client.update_item(TableName=self.name, Key=serialize({"pk": pk, "sk": sk}),
-                                    UpdateExpression="SET #r = :r", ConditionExpression="#s = :running",
-                                    ExpressionAttributeNames={"#r": "requested", "#s": "status"},
-                                    ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": RunStatus.RUNNING}})
+            self.client.update_item(
+                TableName=self.name,
+                Key=serialize({"pk": pk, "sk": sk}),
+                UpdateExpression="SET #r = :r",
+                ConditionExpression="#s = :running",
+                ExpressionAttributeNames={"#r": "requested", "#s": "status"},
+                ExpressionAttributeValues={":r": {"S": action}, ":running": {"S": RunStatus.RUNNING}},
+            )
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -196,12 +214,16 @@ def increment_action(table: str, pk: str, sk: str, counter: str, stamp: dict) ->
     names = {"#c": counter, **{f"#s{i}": name for i, name in enumerate(stamp)}}
     values = {":one": {"N": "1"}, **{f":s{i}": _ser.serialize(v) for i, v in enumerate(stamp.values())}}
     sets = ", ".join(f"#s{i} = :s{i}" for i in range(len(stamp)))
-    return {"Update": {
-        "TableName": table, "Key": serialize({"pk": pk, "sk": sk}),
-        "UpdateExpression": "ADD #c :one" + (f" SET {sets}" if sets else ""),
-        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-        "ConditionExpression": "attribute_exists(pk)",
-    }}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize({"pk": pk, "sk": sk}),
+            "UpdateExpression": "ADD #c :one" + (f" SET {sets}" if sets else ""),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+    }
 
 
 class EventIndex(Table):
@@ -225,8 +247,9 @@ class EventIndex(Table):
         """
         if not self.put_new(attempt):
             raise StorageError("attempt item collided (attempt ids are random); retry")
-        update = increment_action(self.name, attempt["pk"], keys.META_SK, counter,
-                                  {"last_seen_time": attempt["ingest_time"]})["Update"]
+        update = increment_action(
+            self.name, attempt["pk"], keys.META_SK, counter, {"last_seen_time": attempt["ingest_time"]}
+        )["Update"]
         try:
             _retrying(lambda: self.client.update_item(**update), f"count {counter} {self.name}")
         except ContentionError:
@@ -235,17 +258,28 @@ class EventIndex(Table):
             raise StorageError(f"dynamodb update {self.name}: {exc}") from exc
         return True
 
-    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None,
-                  page_size: int | None = None) -> Iterator[dict]:
+    def by_entity(
+        self, entity_id: str, start_key: str, end_key: str, *, after: dict | None = None, page_size: int | None = None
+    ) -> Iterator[dict]:
         """Attempts of one entity with ``start_key <= event_time < end_key`` (key-time strings)."""
-        return self.read(queries.entity_window(self.name, entity_id, start_key, end_key, limit=page_size),
-                         start_key=after)
+        return self.read(
+            queries.entity_window(self.name, entity_id, start_key, end_key, limit=page_size), start_key=after
+        )
 
-    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict | None = None,
-                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict]:
+    def by_stream_day(
+        self,
+        source: str,
+        event_type: str,
+        day: str,
+        *,
+        after: dict | None = None,
+        page_size: int | None = None,
+        lateness: bool = False,
+    ) -> Iterator[dict]:
         """Attempts of one source/type whose event time falls on ``day``, by arrival or lateness."""
-        return self.read(queries.stream_day(self.name, source, event_type, day, lateness=lateness, limit=page_size),
-                         start_key=after)
+        return self.read(
+            queries.stream_day(self.name, source, event_type, day, lateness=lateness, limit=page_size), start_key=after
+        )
 
 
 class AggregateStore(Table):
@@ -277,8 +311,10 @@ class DeliveryRecords:
     def delivered(self, target_key: str, event_ids: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for start in range(0, len(event_ids), BATCH_GET_KEYS):
-            wanted = [serialize({"pk": keys.delivery_pk(target_key, e), "sk": keys.DELIVERY_SK})
-                      for e in dict.fromkeys(event_ids[start:start + BATCH_GET_KEYS])]
+            wanted = [
+                serialize({"pk": keys.delivery_pk(target_key, e), "sk": keys.DELIVERY_SK})
+                for e in dict.fromkeys(event_ids[start : start + BATCH_GET_KEYS])
+            ]
             request = {self.table.name: {"Keys": wanted, "ConsistentRead": True}}
             for item in self._batches("batch_get_item", request, "RequestItems", "UnprocessedKeys", "Responses"):
                 record = deserialize(item)
@@ -287,11 +323,12 @@ class DeliveryRecords:
 
     def record(self, items: list[dict]) -> None:
         for start in range(0, len(items), BATCH_WRITE_ITEMS):
-            puts = [{"PutRequest": {"Item": serialize(item)}} for item in items[start:start + BATCH_WRITE_ITEMS]]
+            puts = [{"PutRequest": {"Item": serialize(item)}} for item in items[start : start + BATCH_WRITE_ITEMS]]
             list(self._batches("batch_write_item", {self.table.name: puts}, "RequestItems", "UnprocessedItems", None))
 
-    def _batches(self, operation: str, request: dict, field: str, unprocessed: str,
-                 answered: str | None) -> Iterator[dict]:
+    def _batches(
+        self, operation: str, request: dict, field: str, unprocessed: str, answered: str | None
+    ) -> Iterator[dict]:
         """Call ``operation`` until nothing is left unprocessed; the items answered (for a get)."""
         for attempt in range(BATCH_ATTEMPTS):
             try:

@@ -41,8 +41,13 @@ class BusTarget(ServiceTarget):
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
             detail = body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt)
-            return {"Source": event.source, "DetailType": event.event_type, "Time": parse_aware(event.event_time),
-                    "Detail": encoded(detail), "EventBusName": self.target.address}
+            return {
+                "Source": event.source,
+                "DetailType": event.event_type,
+                "Time": parse_aware(event.event_time),
+                "Detail": encoded(detail),
+                "EventBusName": self.target.address,
+            }
 
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
             keys = list(entries)

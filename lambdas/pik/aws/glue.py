@@ -41,14 +41,18 @@ class GlueCatalog:
         """Make each of ``partitions`` a partition of every table (existing ones are left as they are)."""
         for table in self.tables:
             for start in range(0, len(partitions), BATCH):
-                inputs = [self._input(table, p) for p in partitions[start:start + BATCH]]
+                inputs = [self._input(table, p) for p in partitions[start : start + BATCH]]
                 try:
-                    answer = self.client.batch_create_partition(DatabaseName=self.database, TableName=table,
-                                                                PartitionInputList=inputs)
+                    answer = self.client.batch_create_partition(
+                        DatabaseName=self.database, TableName=table, PartitionInputList=inputs
+                    )
                 except ClientError as exc:
                     raise StorageError(f"glue register {len(inputs)} partitions of {table}: {exc}") from exc
-                failed = [e for e in answer.get("Errors", [])
-                          if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+                failed = [
+                    e
+                    for e in answer.get("Errors", [])
+                    if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
+                ]
                 if failed:
                     raise StorageError(f"glue register partitions of {table}: {failed[:3]}")
 
@@ -64,7 +68,9 @@ class GlueCatalog:
             except ClientError as exc:
                 raise StorageError(f"glue get table {self.database}.{table}: {exc}") from exc
             descriptor = found["StorageDescriptor"]
-            self._descriptors[table] = {key: descriptor[key] for key in
-                                        ("Columns", "Location", "InputFormat", "OutputFormat", "SerdeInfo")
-                                        if key in descriptor}
+            self._descriptors[table] = {
+                key: descriptor[key]
+                for key in ("Columns", "Location", "InputFormat", "OutputFormat", "SerdeInfo")
+                if key in descriptor
+            }
         return self._descriptors[table]

@@ -10,8 +10,9 @@ from .delivery import ByteLimits, ServiceTarget, deliver_entries, failed_in_orde
 PUT_RECORDS_MAX = 500
 BATCH = 100  # progress is saved after every batch: a crash re-sends at most this many
 # a record's size is its data plus its partition key; a request's, the sum of its records
-RECORD_BYTES = ByteLimits(KINESIS_RECORD, KINESIS_PUT_RECORDS,
-                          lambda entry: len(entry["Data"]) + len(entry["PartitionKey"].encode("utf-8")))
+RECORD_BYTES = ByteLimits(
+    KINESIS_RECORD, KINESIS_PUT_RECORDS, lambda entry: len(entry["Data"]) + len(entry["PartitionKey"].encode("utf-8"))
+)
 
 
 class StreamTarget(ServiceTarget):

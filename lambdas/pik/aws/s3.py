@@ -45,7 +45,8 @@ def require_conditional_writes(service_model: Any = None) -> None:
         raise SdkTooOldError(
             f"botocore {botocore.__version__} cannot send If-None-Match on S3 PutObject, which pik's raw "
             "writes need (conditional writes, August 2024): add boto3>=1.35.16 to lambdas/requirements.txt "
-            "(about 37 MB unzipped) and sam build again, or deploy in a region whose runtime bundles it")
+            "(about 37 MB unzipped) and sam build again, or deploy in a region whose runtime bundles it"
+        )
 
 
 require_conditional_writes()
@@ -72,8 +73,9 @@ class DocumentStore:
         body = _encode(document)
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
-                                       ContentType="application/json", IfNoneMatch="*")
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
+                )
                 return True
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
@@ -82,9 +84,10 @@ class DocumentStore:
                 if code not in ("ConditionalRequestConflict", "409"):
                     raise StorageError(f"s3 put {key}: {exc}") from exc
                 if attempt < CONFLICT_RETRIES:
-                    time.sleep(CONFLICT_BACKOFF_S * 2 ** attempt)
-        log.warning("s3 put %s: 409 ConditionalRequestConflict %d times; read as already written", key,
-                    CONFLICT_RETRIES + 1)
+                    time.sleep(CONFLICT_BACKOFF_S * 2**attempt)
+        log.warning(
+            "s3 put %s: 409 ConditionalRequestConflict %d times; read as already written", key, CONFLICT_RETRIES + 1
+        )
         return False
 
     def put(self, key: str, document: dict) -> None:

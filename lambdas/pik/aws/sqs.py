@@ -37,7 +37,9 @@ class ReplayQueue:
         """Send up to 10 JSON bodies; retry failed entries; returns how many were sent."""
         pending = {str(i): message for i, message in enumerate(messages[:BATCH])}
         for attempt in range(self.attempts):
-            entries = [{"Id": key, "MessageBody": json.dumps(body, separators=(",", ":"))} for key, body in pending.items()]
+            entries = [
+                {"Id": key, "MessageBody": json.dumps(body, separators=(",", ":"))} for key, body in pending.items()
+            ]
             try:
                 response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
             except ClientError as exc:
@@ -63,15 +65,20 @@ class QueueTarget(ServiceTarget):
             document = body(event, replay_id=replay_id, envelope=self.target.envelope, attempt=attempt)
             message = {"MessageBody": encoded(document)}
             if self.target.fifo:
-                message |= {"MessageDeduplicationId": event.event_id,
-                            "MessageGroupId": self.target.fifo_group_id or event.entity_id}
+                message |= {
+                    "MessageDeduplicationId": event.event_id,
+                    "MessageGroupId": self.target.fifo_group_id or event.entity_id,
+                }
             return message
 
         def put(entries: dict[int, dict]) -> tuple[set[int], str | None]:
             response = self.client.send_message_batch(
-                QueueUrl=self.target.address, Entries=[{"Id": str(key), **e} for key, e in entries.items()])
+                QueueUrl=self.target.address, Entries=[{"Id": str(key), **e} for key, e in entries.items()]
+            )
             failed = response.get("Failed", [])
-            return {int(f["Id"]) for f in failed}, (f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None)
+            return {int(f["Id"]) for f in failed}, (
+                f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None
+            )
 
         return deliver_entries(outgoing, entry, put, limits=MESSAGE_BYTES, sleep=self.sleep)
 
@@ -88,8 +95,9 @@ class DeadLetterQueue:
 
     def receive(self) -> list[tuple[str, dict | None]]:
         try:
-            messages = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=0,
-                                                   VisibilityTimeout=self.visibility_s).get("Messages", [])
+            messages = self.client.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=0, VisibilityTimeout=self.visibility_s
+            ).get("Messages", [])
         except ClientError as exc:
             raise StorageError(f"sqs receive: {exc}") from exc
         return [(m["ReceiptHandle"], _body(m["Body"])) for m in messages]
@@ -102,14 +110,16 @@ class DeadLetterQueue:
 
     def depth(self) -> int:
         try:
-            attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+            attributes = self.client.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
         except ClientError as exc:
             raise StorageError(f"sqs attributes: {exc}") from exc
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
     def _batch(self, operation: str, entries: list[dict]) -> None:
         for start in range(0, len(entries), BATCH):
-            chunk = [{"Id": str(i), **e} for i, e in enumerate(entries[start:start + BATCH])]
+            chunk = [{"Id": str(i), **e} for i, e in enumerate(entries[start : start + BATCH])]
             try:
                 getattr(self.client, operation)(QueueUrl=self.url, Entries=chunk)
             except ClientError as exc:

@@ -51,7 +51,7 @@ def worst_batch_s(attempts: int = ATTEMPTS) -> float:
     >>> worst_batch_s()
     11.0
     """
-    waits = sum(max(BACKOFF_S * 2 ** i, MAX_RETRY_AFTER_S) for i in range(attempts - 1))
+    waits = sum(max(BACKOFF_S * 2**i, MAX_RETRY_AFTER_S) for i in range(attempts - 1))
     return attempts * REQUEST_DEADLINE_S + waits
 
 
@@ -106,8 +106,9 @@ class Connections:
         except queue.Empty:
             pass
         if self.https:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.deadline_s,
-                                               context=ssl.create_default_context())
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.deadline_s, context=ssl.create_default_context()
+            )
         return http.client.HTTPConnection(self.host, self.port, timeout=self.deadline_s)
 
     @staticmethod
@@ -142,8 +143,14 @@ class HttpTarget:
     batch_size = BATCH
     worst_batch_s = worst_batch_s()
 
-    def __init__(self, target: Target, secret: Callable[[], str], *, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        target: Target,
+        secret: Callable[[], str],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.target, self.secret, self.sleep, self.clock = target, secret, sleep, clock
         self.connections = Connections(target.address)
 
@@ -155,7 +162,9 @@ class HttpTarget:
         results = list(_pool().map(lambda event: self._post(event, replay_id, keys), outgoing))
         failed = tuple(event.event_id for event, (ok, _, _) in zip(outgoing, results, strict=True) if not ok)
         errors = [error for ok, _, error in results if not ok]
-        return Delivered(len(outgoing) - len(failed), failed, sum(r for _, r, _ in results), errors[-1] if errors else None)
+        return Delivered(
+            len(outgoing) - len(failed), failed, sum(r for _, r, _ in results), errors[-1] if errors else None
+        )
 
     def _post(self, event: Outgoing, replay_id: str, keys: tuple[bytes, ...]) -> tuple[bool, int, str | None]:
         """(delivered, re-sends, last error)."""
@@ -165,9 +174,13 @@ class HttpTarget:
                 self.sleep(wait)
             headers, text = http_message(event, self.target, replay_id=replay_id, attempt=attempt)
             stamp = int(self.clock())
-            headers |= {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
-                        "webhook-signature": webhook_signature(keys, msg_id, stamp, text),
-                        "X-Pik-Event-Id": event.event_id, "X-Pik-Replay-Id": replay_id}
+            headers |= {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": webhook_signature(keys, msg_id, stamp, text),
+                "X-Pik-Event-Id": event.event_id,
+                "X-Pik-Replay-Id": replay_id,
+            }
             wait = BACKOFF_S * 2 ** (attempt - 1)
             try:
                 status, answer = self.connections.post(text.encode("utf-8"), headers)

@@ -72,8 +72,12 @@ class ValidEvent:
     @cached_property
     def event_id(self) -> str:
         return identity.event_id(
-            self.source, self.event_type, self.entity_id, self.event_time_key,
-            self.payload_sha256, self.idempotency_key,
+            self.source,
+            self.event_type,
+            self.entity_id,
+            self.event_time_key,
+            self.payload_sha256,
+            self.idempotency_key,
         )
 
     @property
@@ -110,21 +114,36 @@ def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict[str, Any]:
     """Decode a request body into a JSON object, or raise ``ValidationError`` on field ``body``."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if len(raw) > limits.max_body_bytes:
-        raise ValidationError([FieldError("body", "max_bytes", f"body exceeds {limits.max_body_bytes} bytes")], too_large=True)
+        raise ValidationError(
+            [FieldError("body", "max_bytes", f"body exceeds {limits.max_body_bytes} bytes")], too_large=True
+        )
     try:
-        value = json.loads(utf8_text(raw), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
-                           parse_float=_finite_float)
+        value = json.loads(
+            utf8_text(raw),
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+        )
     except _OutOfRange as exc:
         raise ValidationError([FieldError("body", "number_range", str(exc))]) from exc
     except (ValueError, RecursionError) as exc:
         raise ValidationError([FieldError("body", "json", f"body is not valid JSON: {exc}")]) from exc
     if not isinstance(value, dict):
         raise ValidationError([FieldError("body", "object", "body must be a JSON object")])
-    broken = [name for name, field_value in value.items() if _has_lone_surrogate(name) or _has_lone_surrogate(field_value)]
+    broken = [
+        name for name, field_value in value.items() if _has_lone_surrogate(name) or _has_lone_surrogate(field_value)
+    ]
     if broken:
-        raise ValidationError([FieldError(name if not _has_lone_surrogate(name) else "body", "unicode",
-                                          "text must be valid Unicode: a lone surrogate escape such as \\ud800 is not")
-                               for name in broken])
+        raise ValidationError(
+            [
+                FieldError(
+                    name if not _has_lone_surrogate(name) else "body",
+                    "unicode",
+                    "text must be valid Unicode: a lone surrogate escape such as \\ud800 is not",
+                )
+                for name in broken
+            ]
+        )
     return value
 
 
@@ -173,8 +192,9 @@ def _finite_float(text: str) -> float:
     small (``1e-400``) would silently become 0: refuse both."""
     value = float(text)
     if math.isinf(value) or (value == 0 and any(ch in "123456789" for ch in text.lower().partition("e")[0])):
-        raise _OutOfRange(f"number {text[:32]} is out of range: nonzero JSON numbers here must lie within "
-                          "±4.9e-324..±1.8e308")
+        raise _OutOfRange(
+            f"number {text[:32]} is out of range: nonzero JSON numbers here must lie within ±4.9e-324..±1.8e308"
+        )
     return value
 
 
@@ -199,7 +219,9 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text)
 
 
-def text_field(data: dict[str, Any], name: str, max_chars: int, errors: list[FieldError], *, required: bool) -> str | None:
+def text_field(
+    data: dict[str, Any], name: str, max_chars: int, errors: list[FieldError], *, required: bool
+) -> str | None:
     """A bounded, printable string field, or None with the broken rule appended to ``errors``."""
     if name not in data or data[name] is None:
         if required:
@@ -238,14 +260,19 @@ def _time(data: dict[str, Any], now: datetime, limits: Limits, errors: list[Fiel
         value = parse_aware(text)
     except ValueError as exc:
         rule = "offset_required" if "naive" in str(exc) else "iso8601"
-        errors.append(FieldError("event_time", rule, "event_time must be ISO-8601 with a UTC offset, e.g. 2024-01-01T00:00:00Z"))
+        errors.append(
+            FieldError("event_time", rule, "event_time must be ISO-8601 with a UTC offset, e.g. 2024-01-01T00:00:00Z")
+        )
         return None
     earliest = max(EARLIEST, now - limits.max_age)
     if not earliest <= value <= now + limits.max_clock_skew:
-        errors.append(FieldError(
-            "event_time", "range",
-            f"event_time must lie between {earliest.isoformat()} and {limits.max_clock_skew} after arrival",
-        ))
+        errors.append(
+            FieldError(
+                "event_time",
+                "range",
+                f"event_time must lie between {earliest.isoformat()} and {limits.max_clock_skew} after arrival",
+            )
+        )
         return None
     return value
 
@@ -263,7 +290,9 @@ def _payload(data: dict[str, Any], limits: Limits, errors: list[FieldError]) -> 
         return None, False
     size = len(identity.canonical_json(value).encode("utf-8"))
     if size > limits.max_payload_bytes:
-        errors.append(FieldError("payload", "max_bytes", f"payload is {size} bytes; the limit is {limits.max_payload_bytes}"))
+        errors.append(
+            FieldError("payload", "max_bytes", f"payload is {size} bytes; the limit is {limits.max_payload_bytes}")
+        )
         return None, True
     return value, False
 

@@ -43,15 +43,23 @@ SCHEMA_PREFIX = f"{PREFIX}/schemas/"
 ORPHANS_PREFIX = f"{PREFIX}/orphans/"
 MANIFEST_SCHEMA, WATERMARK_SCHEMA = "pik.curated.manifest.v1", "pik.curated.watermark.v2"
 STREAM_SCHEMA = "pik.curated.stream-schema.v1"
-INT64 = (-2**63, 2**63 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 PARTITION_COLUMNS = ("source", "event_type", "event_date")
 
 #: Columns stored in an attempts part (the partition columns live in the path), with their kind
 #: (``text``/``label``/``time``/``int``, as ``pik.core.records.ATTEMPT_FIELDS``).
 ATTEMPT_COLUMNS = {name: kind for name, kind in ATTEMPT_FIELDS.items() if name not in PARTITION_COLUMNS}
 #: Columns every events part holds; typed payload columns follow, then ``payload`` (JSON text).
-EVENT_COLUMNS = {"event_id": "text", "entity_id": "text", "event_time": "time", "ingest_time": "time",
-                 "ingest_lag_ms": "int", "s3_key": "text", "payload_sha256": "text", "idempotency_key": "text"}
+EVENT_COLUMNS = {
+    "event_id": "text",
+    "entity_id": "text",
+    "event_time": "time",
+    "ingest_time": "time",
+    "ingest_lag_ms": "int",
+    "s3_key": "text",
+    "payload_sha256": "text",
+    "idempotency_key": "text",
+}
 PAYLOAD = "payload"
 #: Payload fields are columns only under a name SQL can use without quoting.
 _COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
@@ -102,7 +110,7 @@ def schema_key(source: str, event_type: str) -> str:
 
 def partition_of_manifest(key: str) -> Partition:
     """``partition_of_manifest(manifest_key(p)) == p``."""
-    fields = dict(piece.split("=", 1) for piece in key[len(MANIFEST_PREFIX):-len(".json")].split("/"))
+    fields = dict(piece.split("=", 1) for piece in key[len(MANIFEST_PREFIX) : -len(".json")].split("/"))
     return Partition(fields["source"], fields["event_type"], fields["event_date"])
 
 
@@ -130,8 +138,11 @@ def payload_fields(payload: Any) -> dict[str, Any]:
     """
     if not isinstance(payload, dict):
         return {}
-    return {name: value for name, value in payload.items()
-            if _COLUMN_NAME.match(name) and name not in _RESERVED and _scalar(value)}
+    return {
+        name: value
+        for name, value in payload.items()
+        if _COLUMN_NAME.match(name) and name not in _RESERVED and _scalar(value)
+    }
 
 
 def _scalar(value: Any) -> bool:
@@ -191,24 +202,44 @@ def accepted(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
     """Parts hold rows in (event_time, event_id, ingest_time, attempt_id) order: same rows, same bytes."""
-    return (row.get("event_time") or "", row.get("event_id") or "", row.get("ingest_time") or "",
-            row.get("attempt_id") or "")
+    return (
+        row.get("event_time") or "",
+        row.get("event_id") or "",
+        row.get("ingest_time") or "",
+        row.get("attempt_id") or "",
+    )
 
 
 # --- manifests and watermark --------------------------------------------------------------
-def manifest_document(partition: Partition, files: dict[str, list[str]], ids: dict[str, list[str]],
-                      columns: dict[str, dict[str, str]], compacted_at: str) -> dict[str, Any]:
+def manifest_document(
+    partition: Partition,
+    files: dict[str, list[str]],
+    ids: dict[str, list[str]],
+    columns: dict[str, dict[str, str]],
+    compacted_at: str,
+) -> dict[str, Any]:
     """The partition's current parts per layout, the ids each part holds (attempt ids in an
     attempts part, event ids in an events part), sorted, and each layout's columns (name -> kind),
     so a reader knows every part's schema without opening it."""
-    return {"schema": MANIFEST_SCHEMA, **partition._asdict(), "compacted_at": compacted_at,
-            "files": {layout: sorted(files.get(layout, [])) for layout in LAYOUTS},
-            "ids": {key: sorted(ids[key]) for key in sorted(ids)},
-            "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS}}
+    return {
+        "schema": MANIFEST_SCHEMA,
+        **partition._asdict(),
+        "compacted_at": compacted_at,
+        "files": {layout: sorted(files.get(layout, [])) for layout in LAYOUTS},
+        "ids": {key: sorted(ids[key]) for key in sorted(ids)},
+        "columns": {layout: dict(columns.get(layout, {})) for layout in LAYOUTS},
+    }
 
 
-def stream_schema_document(source: str, event_type: str, columns: dict[str, str], updated_at: str, *,
-                           version: int = 0, days: dict[str, int] | None = None) -> dict[str, Any]:
+def stream_schema_document(
+    source: str,
+    event_type: str,
+    columns: dict[str, str],
+    updated_at: str,
+    *,
+    version: int = 0,
+    days: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The stream's payload columns (name -> kind), every events part of the stream has exactly
     these (after ``EVENT_COLUMNS``, before ``payload``); ``version`` counts widenings and ``days``
     maps each compacted day to the version its parts were written under (older ones are rewritten).
@@ -216,8 +247,15 @@ def stream_schema_document(source: str, event_type: str, columns: dict[str, str]
     >>> stream_schema_document("checkout", "order_placed", {"amount": "int"}, "t", days={"2026-11-20": 0})["days"]
     {'2026-11-20': 0}
     """
-    return {"schema": STREAM_SCHEMA, "source": source, "event_type": event_type, "updated_at": updated_at,
-            "columns": dict(sorted(columns.items())), "version": version, "days": dict(sorted((days or {}).items()))}
+    return {
+        "schema": STREAM_SCHEMA,
+        "source": source,
+        "event_type": event_type,
+        "updated_at": updated_at,
+        "columns": dict(sorted(columns.items())),
+        "version": version,
+        "days": dict(sorted((days or {}).items())),
+    }
 
 
 def event_columns(payload_columns: dict[str, str]) -> dict[str, str]:
@@ -226,8 +264,12 @@ def event_columns(payload_columns: dict[str, str]) -> dict[str, str]:
 
 
 def watermark_document(recorded_at: str, partitions: int, compacted_at: str) -> dict[str, Any]:
-    return {"schema": WATERMARK_SCHEMA, "recorded_at": recorded_at, "partitions": partitions,
-            "compacted_at": compacted_at}
+    return {
+        "schema": WATERMARK_SCHEMA,
+        "recorded_at": recorded_at,
+        "partitions": partitions,
+        "compacted_at": compacted_at,
+    }
 
 
 def watermark_of(document: dict[str, Any] | None) -> str | None:

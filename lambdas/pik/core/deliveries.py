@@ -28,12 +28,17 @@ def target_key(target: Target, region: str, account: str) -> str:
     return identity.sha256_hex(named)[:32]
 
 
-def delivery_item(target_key_: str, target_label: str, event_id: str, replay_id: str,
-                  at: str) -> dict[str, Any]:
+def delivery_item(target_key_: str, target_label: str, event_id: str, replay_id: str, at: str) -> dict[str, Any]:
     """The record that ``replay_id`` delivered ``event_id`` to the target at ``at`` (a few hundred bytes,
     far below DynamoDB's 400 KB item limit)."""
-    return {"pk": keys.delivery_pk(target_key_, event_id), "sk": keys.DELIVERY_SK, "event_id": event_id,
-            "target": target_label, "replay_id": replay_id, "delivered_at": at}
+    return {
+        "pk": keys.delivery_pk(target_key_, event_id),
+        "sk": keys.DELIVERY_SK,
+        "event_id": event_id,
+        "target": target_label,
+        "replay_id": replay_id,
+        "delivered_at": at,
+    }
 
 
 @dataclass
@@ -72,5 +77,6 @@ class AlreadyDelivered:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> AlreadyDelivered:
         data = data or {}
-        return cls(data.get("count", 0), {r["replay_id"]: dict(r) for r in data.get("runs", [])},
-                   data.get("other_runs", 0))
+        return cls(
+            data.get("count", 0), {r["replay_id"]: dict(r) for r in data.get("runs", [])}, data.get("other_runs", 0)
+        )

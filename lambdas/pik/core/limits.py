@@ -54,53 +54,87 @@ _EVENTS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-
 _KINESIS = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html"
 
 API_GATEWAY_INTEGRATION_TIMEOUT = Limit(
-    "API_GATEWAY_INTEGRATION_TIMEOUT", 29, "seconds",
-    "a REST API's integration timeout is at most 29 seconds (the client then gets 504)", _APIGW)
+    "API_GATEWAY_INTEGRATION_TIMEOUT",
+    29,
+    "seconds",
+    "a REST API's integration timeout is at most 29 seconds (the client then gets 504)",
+    _APIGW,
+)
 API_GATEWAY_PAYLOAD = Limit(
-    "API_GATEWAY_PAYLOAD", 10 * MiB, "bytes", "a REST API request payload is at most 10 MB", _APIGW)
+    "API_GATEWAY_PAYLOAD", 10 * MiB, "bytes", "a REST API request payload is at most 10 MB", _APIGW
+)
 LAMBDA_SYNC_EVENT = Limit(
-    "LAMBDA_SYNC_EVENT", 6 * MiB, "bytes",
-    "Lambda's synchronous invocation payload (the whole event) is at most 6 MB", _LAMBDA)
+    "LAMBDA_SYNC_EVENT",
+    6 * MiB,
+    "bytes",
+    "Lambda's synchronous invocation payload (the whole event) is at most 6 MB",
+    _LAMBDA,
+)
 LAMBDA_ENVIRONMENT = Limit(
-    "LAMBDA_ENVIRONMENT", 4 * KiB, "bytes",
-    "a function's environment variables total at most 4 KB (keys and values)", _LAMBDA_ENV)
+    "LAMBDA_ENVIRONMENT",
+    4 * KiB,
+    "bytes",
+    "a function's environment variables total at most 4 KB (keys and values)",
+    _LAMBDA_ENV,
+)
 LAMBDA_UNZIPPED = Limit(
-    "LAMBDA_UNZIPPED", 250 * MiB, "bytes",
-    "a function's deployment package unzipped, layers included, is at most 250 MB", _LAMBDA)
-LAMBDA_TIMEOUT = Limit(
-    "LAMBDA_TIMEOUT", 900, "seconds", "a function's timeout is at most 900 seconds", _LAMBDA)
+    "LAMBDA_UNZIPPED",
+    250 * MiB,
+    "bytes",
+    "a function's deployment package unzipped, layers included, is at most 250 MB",
+    _LAMBDA,
+)
+LAMBDA_TIMEOUT = Limit("LAMBDA_TIMEOUT", 900, "seconds", "a function's timeout is at most 900 seconds", _LAMBDA)
 LAMBDA_UNRESERVED_FLOOR = Limit(
-    "LAMBDA_UNRESERVED_FLOOR", 100, "executions",
+    "LAMBDA_UNRESERVED_FLOOR",
+    100,
+    "executions",
     "reserving concurrency must leave at least 100 unreserved executions (a new account's limit may be 10)",
-    _LAMBDA_CONCURRENCY, minimum=True)
+    _LAMBDA_CONCURRENCY,
+    minimum=True,
+)
 SQS_MESSAGE = Limit("SQS_MESSAGE", 256 * KiB, "bytes", "an SQS message is at most 256 KiB", _SQS)
-SQS_BATCH = Limit(
-    "SQS_BATCH", 256 * KiB, "bytes", "a SendMessageBatch request totals at most 256 KiB", _SQS)
-SQS_BATCH_ENTRIES = Limit(
-    "SQS_BATCH_ENTRIES", 10, "entries", "a SendMessageBatch holds at most 10 messages", _SQS)
+SQS_BATCH = Limit("SQS_BATCH", 256 * KiB, "bytes", "a SendMessageBatch request totals at most 256 KiB", _SQS)
+SQS_BATCH_ENTRIES = Limit("SQS_BATCH_ENTRIES", 10, "entries", "a SendMessageBatch holds at most 10 messages", _SQS)
 SQS_VISIBILITY_PER_TIMEOUT = Limit(
-    "SQS_VISIBILITY_PER_TIMEOUT", 6, "times the function timeout",
+    "SQS_VISIBILITY_PER_TIMEOUT",
+    6,
+    "times the function timeout",
     "a queue feeding Lambda needs a visibility timeout of at least 6 times the function's timeout",
-    _SQS_LAMBDA, minimum=True)
+    _SQS_LAMBDA,
+    minimum=True,
+)
 SQS_MAX_RECEIVE_COUNT = Limit(
-    "SQS_MAX_RECEIVE_COUNT", 5, "receives",
+    "SQS_MAX_RECEIVE_COUNT",
+    5,
+    "receives",
     "a queue feeding Lambda needs maxReceiveCount of at least 5 (throttled polls count as receives)",
-    _SQS_LAMBDA, minimum=True)
+    _SQS_LAMBDA,
+    minimum=True,
+)
 SQS_FIFO_LAMBDA_BATCH = Limit(
-    "SQS_FIFO_LAMBDA_BATCH", 10, "messages", "Lambda reads a FIFO queue in batches of at most 10",
-    _SQS_LAMBDA)
+    "SQS_FIFO_LAMBDA_BATCH", 10, "messages", "Lambda reads a FIFO queue in batches of at most 10", _SQS_LAMBDA
+)
 SQS_MAXIMUM_CONCURRENCY = Limit(
-    "SQS_MAXIMUM_CONCURRENCY", 2, "executions",
-    "an SQS event source mapping's ScalingConfig.MaximumConcurrency is at least 2", _SQS_SCALING,
-    minimum=True)
+    "SQS_MAXIMUM_CONCURRENCY",
+    2,
+    "executions",
+    "an SQS event source mapping's ScalingConfig.MaximumConcurrency is at least 2",
+    _SQS_SCALING,
+    minimum=True,
+)
 EVENTBRIDGE_PUT_EVENTS = Limit(
-    "EVENTBRIDGE_PUT_EVENTS", 256 * KiB, "bytes", "a PutEvents request's entries total at most 256 KB",
-    _EVENTS)
+    "EVENTBRIDGE_PUT_EVENTS", 256 * KiB, "bytes", "a PutEvents request's entries total at most 256 KB", _EVENTS
+)
 KINESIS_RECORD = Limit(
-    "KINESIS_RECORD", 1 * MiB, "bytes", "a Kinesis record (data and partition key) is at most 1 MiB",
-    _KINESIS)
+    "KINESIS_RECORD", 1 * MiB, "bytes", "a Kinesis record (data and partition key) is at most 1 MiB", _KINESIS
+)
 KINESIS_PUT_RECORDS = Limit(
-    "KINESIS_PUT_RECORDS", 5 * MiB, "bytes", "a PutRecords request totals at most 5 MiB", _KINESIS,
+    "KINESIS_PUT_RECORDS",
+    5 * MiB,
+    "bytes",
+    "a PutRecords request totals at most 5 MiB",
+    _KINESIS,
 )
 
 ALL: tuple[Limit, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Limit))

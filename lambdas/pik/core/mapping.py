@@ -50,13 +50,24 @@ _MISSING = object()
 ENVELOPE = "$envelope"
 EVENT_PRESETS = ("sqs", "kinesis")  # presets whose record is a pik event (while payload is $.payload)
 
-PIK_EVENT = {"source": "$.source", "event_type": "$.event_type", "entity_id": "$.entity_id",
-             "event_time": "$.event_time", "payload": "$.payload",
-             "idempotency_key": {"path": "$.idempotency_key", "default": None}}
+PIK_EVENT = {
+    "source": "$.source",
+    "event_type": "$.event_type",
+    "entity_id": "$.entity_id",
+    "event_time": "$.event_time",
+    "payload": "$.payload",
+    "idempotency_key": {"path": "$.idempotency_key", "default": None},
+}
 PRESETS: dict[str, dict[str, Any]] = {
     # an EventBridge event: source, detail-type, time, detail; its id makes redeliveries DUPLICATEs
-    "eventbridge": {"source": "$.source", "event_type": "$.detail-type", "entity_id": "$.detail.entity_id",
-                    "event_time": "$.time", "payload": "$.detail", "idempotency_key": "$.id"},
+    "eventbridge": {
+        "source": "$.source",
+        "event_type": "$.detail-type",
+        "entity_id": "$.detail.entity_id",
+        "event_time": "$.time",
+        "payload": "$.detail",
+        "idempotency_key": "$.id",
+    },
     # an SQS message body (or the Message of an SNS notification) holding a pik event
     "sqs": PIK_EVENT,
     # a Kinesis record's data (base64-decoded JSON) holding a pik event
@@ -145,7 +156,9 @@ class Mapping:
             raise MappingError(f"unknown field(s) {', '.join(unknown)}; a mapping sets {', '.join(FIELDS)}")
         missing = [name for name in REQUIRED if name not in merged]
         if missing:
-            raise MappingError(f"no rule for {', '.join(missing)}: every one of {', '.join(REQUIRED)} needs a path or value")
+            raise MappingError(
+                f"no rule for {', '.join(missing)}: every one of {', '.join(REQUIRED)} needs a path or value"
+            )
         rules = {name: _rule(name, value) for name, value in merged.items()}
         _check_constants(rules)
         return cls(rules, keep_unread=preset in EVENT_PRESETS and merged["payload"] == PIK_EVENT["payload"])
@@ -167,10 +180,8 @@ class Mapping:
             if value is not _MISSING and not (value is None and name == "idempotency_key"):
                 event[name] = value
         if self.keep_unread and isinstance(record, dict):
-            read = {steps[0] for rule in self.rules.values() for root, steps in rule.paths
-                    if root == "$" and steps}
-            event.update({name: value for name, value in record.items()
-                          if name not in read and name not in event})
+            read = {steps[0] for rule in self.rules.values() for root, steps in rule.paths if root == "$" and steps}
+            event.update({name: value for name, value in record.items() if name not in read and name not in event})
         return event
 
 
@@ -181,11 +192,16 @@ def _rule(name: str, value: Any) -> Rule:
         return Rule((), value["value"], text=json.dumps(value["value"]))
     if isinstance(value, dict) and "path" in value and set(value) <= {"path", "default"}:
         texts = value["path"] if isinstance(value["path"], list) and value["path"] else [value["path"]]
-        return Rule(tuple(_path(name, text) for text in texts), value.get("default", _MISSING),
-                    text=" | ".join(str(text) for text in texts))
-    raise MappingError(f'{name}: expected a path "$.a.b", '
-                       f'{{"path": "$.a" or ["$.a", "$envelope.b"], "default": ...}} '
-                       f"or {{\"value\": ...}}, got {json.dumps(value)[:80]}")
+        return Rule(
+            tuple(_path(name, text) for text in texts),
+            value.get("default", _MISSING),
+            text=" | ".join(str(text) for text in texts),
+        )
+    raise MappingError(
+        f'{name}: expected a path "$.a.b", '
+        f'{{"path": "$.a" or ["$.a", "$envelope.b"], "default": ...}} '
+        f'or {{"value": ...}}, got {json.dumps(value)[:80]}'
+    )
 
 
 def _path(name: str, text: Any) -> Path:
@@ -200,8 +216,11 @@ _PLACEHOLDER = {"source": "pik", "event_type": "check", "entity_id": "check", "p
 
 def _check_constants(rules: dict[str, Rule]) -> None:
     """A constant or default the contract would refuse for every record is a mistake of the mapping."""
-    constants = {name: rule.default for name, rule in rules.items()
-                 if rule.default is not _MISSING and not (name == "idempotency_key" and rule.default is None)}
+    constants = {
+        name: rule.default
+        for name, rule in rules.items()
+        if rule.default is not _MISSING and not (name == "idempotency_key" and rule.default is None)
+    }
     if not constants:
         return
     now = datetime.now(UTC)
@@ -211,6 +230,10 @@ def _check_constants(rules: dict[str, Rule]) -> None:
         # a constant time's range depends on when the record arrives: only its form is checked here
         broken = [e for e in err.errors if e.field in constants and e.rule != "range"]
         if broken:
-            raise MappingError("; ".join(
-                f"{e.field}: the constant or default {json.dumps(constants[e.field])[:80]} "
-                f"breaks the event contract: {e.message} ({e.rule})" for e in broken)) from err
+            raise MappingError(
+                "; ".join(
+                    f"{e.field}: the constant or default {json.dumps(constants[e.field])[:80]} "
+                    f"breaks the event contract: {e.message} ({e.rule})"
+                    for e in broken
+                )
+            ) from err

@@ -32,8 +32,10 @@ def parse_fields(text: str) -> tuple[str, ...]:
     """``parse_fields("amount, steps") == ("amount", "steps")``; names and count are checked."""
     fields = tuple(part.strip() for part in text.split(",") if part.strip())
     if len(fields) > MAX_FIELDS:
-        raise ValueError(f"{len(fields)} aggregate fields: at most {MAX_FIELDS} (a version's 1 + 3 x fields metrics "
-                         f"are written in one DynamoDB transaction of at most {MAX_METRICS} items)")
+        raise ValueError(
+            f"{len(fields)} aggregate fields: at most {MAX_FIELDS} (a version's 1 + 3 x fields metrics "
+            f"are written in one DynamoDB transaction of at most {MAX_METRICS} items)"
+        )
     for name in fields:
         if not FIELD_RE.fullmatch(name):
             raise ValueError(f"aggregate field {name!r} must match {FIELD_RE.pattern}")
@@ -97,4 +99,3 @@ def load_aggregator(spec: str | None) -> tuple[Aggregator, str]:
     module_name, _, attr = spec.partition(":")
     function = getattr(importlib.import_module(module_name), attr)
     return function, str(getattr(function, "code_version", spec))
-

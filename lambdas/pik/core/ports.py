@@ -61,12 +61,27 @@ class EventIndex(Protocol):
         """A later attempt plus one on the gate's ``counter``; never overwrites; False when the
         attempt was recorded but contention kept it from being counted."""
 
-    def by_entity(self, entity_id: str, start_key: str, end_key: str, *, after: dict[str, Any] | None = None,
-                  page_size: int | None = None) -> Iterator[dict[str, Any]]:
+    def by_entity(
+        self,
+        entity_id: str,
+        start_key: str,
+        end_key: str,
+        *,
+        after: dict[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Attempts of one entity with ``start_key <= event_time < end_key``, in event-time order."""
 
-    def by_stream_day(self, source: str, event_type: str, day: str, *, after: dict[str, Any] | None = None,
-                      page_size: int | None = None, lateness: bool = False) -> Iterator[dict[str, Any]]:
+    def by_stream_day(
+        self,
+        source: str,
+        event_type: str,
+        day: str,
+        *,
+        after: dict[str, Any] | None = None,
+        page_size: int | None = None,
+        lateness: bool = False,
+    ) -> Iterator[dict[str, Any]]:
         """Attempts of one source/type whose event time falls on ``day``, by arrival (or lateness)."""
 
 
@@ -135,6 +150,8 @@ class DeadLetters(Protocol):
 
     def depth(self) -> int:
         """About how many messages wait (``ApproximateNumberOfMessages``)."""
+
+
 class Archive(Protocol):
     """Objects of the curated archive (``pik.core.curated``): bytes by key."""
 

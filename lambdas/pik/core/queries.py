@@ -37,23 +37,25 @@ def entity_window(table: str, entity_id: str, low: str, high: str, *, limit: int
     ``ent_sk`` is ``"<event_time>#<event_id>#<attempt_id>"``, so ``BETWEEN low AND high`` keeps
     ``low <= event_time < high`` (an item at exactly ``high`` sorts after it).
     """
-    return _request(table, keys.ENTITY_INDEX, ENTITY_WINDOW,
-                    {":p": keys.entity_pk(entity_id), ":a": low, ":b": high}, limit=limit)
+    return _request(
+        table, keys.ENTITY_INDEX, ENTITY_WINDOW, {":p": keys.entity_pk(entity_id), ":a": low, ":b": high}, limit=limit
+    )
 
 
-def stream_day(table: str, source: str, event_type: str, day: str, *, lateness: bool = False,
-               limit: int | None = None) -> dict[str, Any]:
+def stream_day(
+    table: str, source: str, event_type: str, day: str, *, lateness: bool = False, limit: int | None = None
+) -> dict[str, Any]:
     """Attempts of one source/type whose event date is ``day``, in arrival (or lateness) order."""
     index = keys.LATENESS_INDEX if lateness else keys.ARRIVAL_INDEX
-    return _request(table, index, "std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)},
-                    limit=limit)
+    return _request(table, index, "std_pk = :p", {":p": keys.source_type_day_pk(source, event_type, day)}, limit=limit)
 
 
 def recorded_since(table: str, bucket: str, since: str, *, limit: int | None = None) -> dict[str, Any]:
     """Attempts of one recorded-index key (``keys.recorded_bucket``: an hour and a shard) written at
     or after the key-time ``since``, in recorded order."""
-    return _request(table, keys.RECORDED_INDEX, "rec_pk = :p AND rec_sk >= :w", {":p": bucket, ":w": since},
-                    limit=limit)
+    return _request(
+        table, keys.RECORDED_INDEX, "rec_pk = :p AND rec_sk >= :w", {":p": bucket, ":w": since}, limit=limit
+    )
 
 
 def recorded_buckets(since: str, until: str) -> list[str]:
@@ -71,12 +73,18 @@ def recorded_buckets(since: str, until: str) -> list[str]:
     return buckets
 
 
-def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None,
-                  since: str | None = None) -> dict[str, Any]:
+def attempts_scan(
+    table: str, segment: int, total_segments: int, *, limit: int | None = None, since: str | None = None
+) -> dict[str, Any]:
     """Segment ``segment`` of ``total_segments`` of a parallel scan, attempt items only (that
     arrived at or after the key-time ``since``, when given)."""
-    request: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
-               "FilterExpression": "item_type = :t", "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}}}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "FilterExpression": "item_type = :t",
+        "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}},
+    }
     if since is not None:
         request["FilterExpression"] += " AND ingest_time >= :w"
         request["ExpressionAttributeValues"][":w"] = {"S": since}
@@ -85,9 +93,14 @@ def attempts_scan(table: str, segment: int, total_segments: int, *, limit: int |
 
 def gates_scan(table: str, segment: int, total_segments: int, *, limit: int | None = None) -> dict[str, Any]:
     """Segment ``segment`` of ``total_segments`` of a parallel scan of dedup gates: event id and raw key."""
-    request: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
-               "FilterExpression": "sk = :m", "ProjectionExpression": "event_id, s3_key",
-               "ExpressionAttributeValues": {":m": {"S": keys.META_SK}}}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "FilterExpression": "sk = :m",
+        "ProjectionExpression": "event_id, s3_key",
+        "ExpressionAttributeValues": {":m": {"S": keys.META_SK}},
+    }
     return _limited(request, limit)
 
 
@@ -96,13 +109,22 @@ def event_items(table: str, event_id: str) -> dict[str, Any]:
     return _request(table, None, "pk = :p", {":p": keys.event_pk(event_id)}, limit=None)
 
 
-def aggregate_days(table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None) -> dict[str, Any]:
+def aggregate_days(
+    table: str, entity_id: str, start_day: str, end_day: str, *, limit: int | None = None
+) -> dict[str, Any]:
     """Every version of every metric of ``entity_id`` for days ``start_day <= day <= end_day``."""
-    return _request(table, None, "pk = :p AND sk BETWEEN :a AND :b",
-                    {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"}, limit=limit)
+    return _request(
+        table,
+        None,
+        "pk = :p AND sk BETWEEN :a AND :b",
+        {":p": keys.aggregate_pk(entity_id), ":a": start_day, ":b": end_day + "~"},
+        limit=limit,
+    )
 
 
-def replay_runs(table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None) -> dict[str, Any]:
+def replay_runs(
+    table: str, low: str | None = None, high: str | None = None, *, limit: int | None = None
+) -> dict[str, Any]:
     """Replay runs newest first, created in ``[low, high]`` when given (key-time strings)."""
     condition, values = "runs_pk = :p", {":p": keys.RUNS_GSI_PK}
     if low is not None and high is not None:
@@ -124,8 +146,15 @@ def stream_cursor(item: dict[str, Any], *, lateness: bool = False) -> dict[str, 
     return {k: item[k] for k in ("pk", "sk", "std_pk", "lateness_sk" if lateness else "arrival_sk")}
 
 
-def _request(table: str, index: str | None, condition: str, values: dict[str, str], *, limit: int | None,
-             newest_first: bool = False) -> dict[str, Any]:
+def _request(
+    table: str,
+    index: str | None,
+    condition: str,
+    values: dict[str, str],
+    *,
+    limit: int | None,
+    newest_first: bool = False,
+) -> dict[str, Any]:
     request: dict[str, Any] = {"TableName": table}
     if index:
         request["IndexName"] = index
@@ -143,7 +172,12 @@ def _limited(request: dict[str, Any], limit: int | None) -> dict[str, Any]:
 def arrivals_since(table: str, ingest_time_key: str, segment: int, total_segments: int) -> dict[str, Any]:
     """Segment of a parallel scan: the partition (source, type, event date) of every attempt that
     arrived at or after ``ingest_time_key`` (the compaction feed; a filter, so it reads the table)."""
-    return {"TableName": table, "Segment": segment, "TotalSegments": total_segments,
-            "FilterExpression": "item_type = :t AND ingest_time >= :w",
-            "ProjectionExpression": "#s, event_type, event_date", "ExpressionAttributeNames": {"#s": "source"},
-            "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}, ":w": {"S": ingest_time_key}}}
+    return {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "FilterExpression": "item_type = :t AND ingest_time >= :w",
+        "ProjectionExpression": "#s, event_type, event_date",
+        "ExpressionAttributeNames": {"#s": "source"},
+        "ExpressionAttributeValues": {":t": {"S": ATTEMPT_ITEM}, ":w": {"S": ingest_time_key}},
+    }

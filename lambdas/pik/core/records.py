@@ -35,14 +35,18 @@ class AttemptStatus(StrEnum):
     ['ACCEPTED', 'DUPLICATE', 'CONFLICT', 'REJECTED']
     """
 
-    ACCEPTED = "ACCEPTED"    # first arrival of an event id: stored, counted
+    ACCEPTED = "ACCEPTED"  # first arrival of an event id: stored, counted
     DUPLICATE = "DUPLICATE"  # the same event id and the same content again: recorded, not counted
-    CONFLICT = "CONFLICT"    # the same event id with another content: recorded and kept, not counted
-    REJECTED = "REJECTED"    # broke the contract: quarantined in raw/rejected/, no attempt item
+    CONFLICT = "CONFLICT"  # the same event id with another content: recorded and kept, not counted
+    REJECTED = "REJECTED"  # broke the contract: quarantined in raw/rejected/, no attempt item
 
 
-ACCEPTED, DUPLICATE, CONFLICT, REJECTED = (AttemptStatus.ACCEPTED, AttemptStatus.DUPLICATE, AttemptStatus.CONFLICT,
-                                           AttemptStatus.REJECTED)
+ACCEPTED, DUPLICATE, CONFLICT, REJECTED = (
+    AttemptStatus.ACCEPTED,
+    AttemptStatus.DUPLICATE,
+    AttemptStatus.CONFLICT,
+    AttemptStatus.REJECTED,
+)
 RAW_SCHEMA = "pik.raw.v1"
 EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and of an attempt
 
@@ -50,19 +54,50 @@ EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and o
 #: with each field's kind: ``text``, ``label`` (few distinct values), ``time`` (a key-time
 #: string), ``int``, ``float``. ``pik_nb.read.frames`` types its DataFrame columns from this.
 ATTEMPT_FIELDS = {
-    "event_id": "text", "attempt_id": "text", "status": "label", "source": "label", "event_type": "label",
-    "entity_id": "text", "event_time": "time", "event_date": "text", "ingest_time": "time", "ingest_lag_ms": "int",
-    "request_id": "text", "s3_key": "text", "payload_sha256": "text", "content_sha256": "text",
+    "event_id": "text",
+    "attempt_id": "text",
+    "status": "label",
+    "source": "label",
+    "event_type": "label",
+    "entity_id": "text",
+    "event_time": "time",
+    "event_date": "text",
+    "ingest_time": "time",
+    "ingest_lag_ms": "int",
+    "request_id": "text",
+    "s3_key": "text",
+    "payload_sha256": "text",
+    "content_sha256": "text",
     "idempotency_key": "text",
 }
 #: The key attributes of an attempt item: table keys and the three indexes' keys.
-ATTEMPT_KEYS = ("pk", "sk", "item_type", "ent_pk", "ent_sk", "std_pk", "arrival_sk", "lateness_sk", "rec_pk", "rec_sk",
-                "expires_at")
+ATTEMPT_KEYS = (
+    "pk",
+    "sk",
+    "item_type",
+    "ent_pk",
+    "ent_sk",
+    "std_pk",
+    "arrival_sk",
+    "lateness_sk",
+    "rec_pk",
+    "rec_sk",
+    "expires_at",
+)
 
 #: What an investigator reads of an aggregate version (``aggregate_item`` without ``pk``/``sk``).
 AGGREGATE_FIELDS = {
-    "entity_id": "text", "day": "text", "metric": "label", "version": "int", "value": "float", "input_count": "int",
-    "inputs_hash": "text", "code_version": "label", "computed_at": "time", "replay_id": "text", "manifest_key": "text",
+    "entity_id": "text",
+    "day": "text",
+    "metric": "label",
+    "version": "int",
+    "value": "float",
+    "input_count": "int",
+    "inputs_hash": "text",
+    "code_version": "label",
+    "computed_at": "time",
+    "replay_id": "text",
+    "manifest_key": "text",
 }
 
 
@@ -140,8 +175,15 @@ def meta_item(event: ValidEvent, attempt: Attempt, *, s3_key: str, expires_at: i
     return item
 
 
-def attempt_item(event: ValidEvent, attempt: Attempt, *, status: str, s3_key: str, expires_at: int | None = None,
-                 recorded_at: datetime | None = None) -> dict[str, Any]:
+def attempt_item(
+    event: ValidEvent,
+    attempt: Attempt,
+    *,
+    status: str,
+    s3_key: str,
+    expires_at: int | None = None,
+    recorded_at: datetime | None = None,
+) -> dict[str, Any]:
     """One ingest attempt, indexed by entity/time, by source/type/day in arrival and lateness order,
     and by the time it is recorded (``recorded_at``, the clock now unless given: build the item just
     before writing it)."""
@@ -186,8 +228,18 @@ def recorded_at(item: dict[str, Any]) -> str:
 
 
 def aggregate_item(
-    *, entity_id: str, day: str, metric: str, version: int, value: Any, input_count: int,
-    inputs_hash: str, code_version: str, computed_at: datetime, replay_id: str | None, manifest_key: str,
+    *,
+    entity_id: str,
+    day: str,
+    metric: str,
+    version: int,
+    value: Any,
+    input_count: int,
+    inputs_hash: str,
+    code_version: str,
+    computed_at: datetime,
+    replay_id: str | None,
+    manifest_key: str,
 ) -> dict[str, Any]:
     """One append-only aggregate version."""
     return {
@@ -250,5 +302,11 @@ def answered_number(value: Any) -> Any:
 def manifest_document(entity_id: str, day: str, inputs_hash: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every input of an aggregate: event id, payload hash and raw key, sorted by event id."""
     rows = sorted(inputs, key=lambda row: row["event_id"])
-    return {"schema": "pik.manifest.v1", "entity_id": entity_id, "day": day,
-            "inputs_hash": inputs_hash, "input_count": len(rows), "inputs": rows}
+    return {
+        "schema": "pik.manifest.v1",
+        "entity_id": entity_id,
+        "day": day,
+        "inputs_hash": inputs_hash,
+        "input_count": len(rows),
+        "inputs": rows,
+    }

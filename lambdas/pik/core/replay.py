@@ -27,9 +27,25 @@ MAX_WINDOW = timedelta(days=92)
 SAMPLE_SIZE = 10
 MAX_EVENT_IDS = 10_000
 EVENT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
-FIELDS = ("entity_id", "source", "event_type", "start_time", "end_time", "limit",
-          "include_duplicates", "dry_run", "client_token", "continuation", "target", "rate_per_second", "event_ids",
-          "statuses", "dead_letters", "envelope", "resend")
+FIELDS = (
+    "entity_id",
+    "source",
+    "event_type",
+    "start_time",
+    "end_time",
+    "limit",
+    "include_duplicates",
+    "dry_run",
+    "client_token",
+    "continuation",
+    "target",
+    "rate_per_second",
+    "event_ids",
+    "statuses",
+    "dead_letters",
+    "envelope",
+    "resend",
+)
 STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
 REJECTED = "REJECTED"
 
@@ -61,8 +77,11 @@ class StopReason(StrEnum):
 
 
 ENDED = (RunStatus.COMPLETED, RunStatus.CANCELLED)  # nothing more to steer
-ACTIONS = {"pause": (RunStatus.PAUSED, StopReason.PAUSED), "cancel": (RunStatus.CANCELLED, StopReason.CANCELLED),
-           "resume": (RunStatus.RUNNING, None)}  # POST /replay/{id}: the status and stop reason each one leads to
+ACTIONS = {
+    "pause": (RunStatus.PAUSED, StopReason.PAUSED),
+    "cancel": (RunStatus.CANCELLED, StopReason.CANCELLED),
+    "resume": (RunStatus.RUNNING, None),
+}  # POST /replay/{id}: the status and stop reason each one leads to
 
 
 @dataclass(frozen=True)
@@ -137,9 +156,14 @@ class ReplayRequest:
     @classmethod
     def from_scope(cls, scope: dict[str, Any]) -> ReplayRequest:
         """The request a run recorded (``scope()``), back again."""
-        return cls(**{**scope, "start": parse_aware(scope["start"]) if "start" in scope else None,
-                      "end": parse_aware(scope["end"]) if "end" in scope else None,
-                      "statuses": tuple(scope["statuses"]) if "statuses" in scope else None})
+        return cls(
+            **{
+                **scope,
+                "start": parse_aware(scope["start"]) if "start" in scope else None,
+                "end": parse_aware(scope["end"]) if "end" in scope else None,
+                "statuses": tuple(scope["statuses"]) if "statuses" in scope else None,
+            }
+        )
 
 
 def ids_sha256(event_ids: tuple[str, ...]) -> str:
@@ -173,9 +197,24 @@ def parse_request(data: dict[str, Any]) -> tuple[ReplayRequest, str | None, tupl
     resend = _resend(data, errors)
     if errors:
         raise ValidationError(errors)
-    request = ReplayRequest(start, end, entity, source, event_type, limit, include_duplicates, dry_run, token,
-                            target, rate, ids_sha256(event_ids) if event_ids else None,
-                            len(event_ids) if event_ids else None, statuses, True if dead_letters else None, resend)
+    request = ReplayRequest(
+        start,
+        end,
+        entity,
+        source,
+        event_type,
+        limit,
+        include_duplicates,
+        dry_run,
+        token,
+        target,
+        rate,
+        ids_sha256(event_ids) if event_ids else None,
+        len(event_ids) if event_ids else None,
+        statuses,
+        True if dead_letters else None,
+        resend,
+    )
     return request, continuation, event_ids
 
 
@@ -199,28 +238,63 @@ def _boolean(data: dict[str, Any], name: str, default: bool | None, errors: list
     return value
 
 
-def _check_scope(data: dict[str, Any], names: tuple[str | None, str | None, str | None], statuses: tuple[str, ...] | None,
-                 dead_letters: Any, errors: list[FieldError]) -> None:
+def _check_scope(
+    data: dict[str, Any],
+    names: tuple[str | None, str | None, str | None],
+    statuses: tuple[str, ...] | None,
+    dead_letters: Any,
+    errors: list[FieldError],
+) -> None:
     """One selection: an entity, a source and type, event ids, the DLQ (alone) or the rejected (repair)."""
     entity, source, event_type = names
     by_entity, by_stream = entity is not None, source is not None and event_type is not None
     by_ids = "event_ids" in data
     if dead_letters:  # redrive the replay queue's DLQ: its messages are the selection
-        if by_entity or by_stream or by_ids or source or event_type or statuses or "start_time" in data or "end_time" in data:
-            errors.append(FieldError("dead_letters", "alone", "dead_letters redrives the replay queue's DLQ as it "
-                                     "stands: no entity, source, event_ids, statuses or window"))
+        if (
+            by_entity
+            or by_stream
+            or by_ids
+            or source
+            or event_type
+            or statuses
+            or "start_time" in data
+            or "end_time" in data
+        ):
+            errors.append(
+                FieldError(
+                    "dead_letters",
+                    "alone",
+                    "dead_letters redrives the replay queue's DLQ as it "
+                    "stands: no entity, source, event_ids, statuses or window",
+                )
+            )
     elif statuses == (REJECTED,):  # the repair path: quarantined requests of the window, re-submitted to ingest
         if by_entity or by_stream or by_ids or source or event_type or data.get("target") is not None:
-            errors.append(FieldError("statuses", "rejected_alone", "statuses [\"REJECTED\"] re-submits the window's "
-                                     "quarantined requests to ingest: no entity, source, event_ids or target"))
+            errors.append(
+                FieldError(
+                    "statuses",
+                    "rejected_alone",
+                    'statuses ["REJECTED"] re-submits the window\'s '
+                    "quarantined requests to ingest: no entity, source, event_ids or target",
+                )
+            )
     elif by_entity + by_stream + by_ids != 1 or (by_entity and (source or event_type)):
-        errors.append(FieldError("scope", "one_of", "give entity_id, or source and event_type, or event_ids (one of them)"))
+        errors.append(
+            FieldError("scope", "one_of", "give entity_id, or source and event_type, or event_ids (one of them)")
+        )
     elif by_ids and statuses:
-        errors.append(FieldError("statuses", "with_event_ids", "event_ids name events (their ACCEPTED attempt): "
-                                 "statuses cannot narrow them"))
+        errors.append(
+            FieldError(
+                "statuses",
+                "with_event_ids",
+                "event_ids name events (their ACCEPTED attempt): statuses cannot narrow them",
+            )
+        )
 
 
-def _window(data: dict[str, Any], dead_letters: Any, errors: list[FieldError]) -> tuple[datetime | None, datetime | None]:
+def _window(
+    data: dict[str, Any], dead_letters: Any, errors: list[FieldError]
+) -> tuple[datetime | None, datetime | None]:
     """``[start_time, end_time)``, at most ``MAX_WINDOW``; none for the DLQ, optional for event ids."""
     if dead_letters or ("event_ids" in data and not ("start_time" in data or "end_time" in data)):
         return None, None  # the list is the selection; a window, when given, narrows it
@@ -243,8 +317,12 @@ def _rate(data: dict[str, Any], errors: list[FieldError]) -> int | float | None:
     """``rate_per_second`` within the pacing bounds; a whole number as an int, so a recorded request
     fingerprints the same."""
     rate = data.get("rate_per_second")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE):
-        errors.append(FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}"))
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not MIN_RATE <= rate <= MAX_RATE
+    ):
+        errors.append(
+            FieldError("rate_per_second", "range", f"rate_per_second must be a number from {MIN_RATE} to {MAX_RATE}")
+        )
         return None
     return int(rate) if rate is not None and float(rate).is_integer() else rate
 
@@ -255,8 +333,14 @@ def _resend(data: dict[str, Any], errors: list[FieldError]) -> bool | None:
     if resend is not None and not isinstance(resend, bool):
         errors.append(FieldError("resend", "type", "resend must be true or false"))
     elif resend and data.get("target") is None:
-        errors.append(FieldError("resend", "with_target", "resend applies to an external target (the stack's "
-                                 "processor recomputes from its inputs: sending again is harmless)"))
+        errors.append(
+            FieldError(
+                "resend",
+                "with_target",
+                "resend applies to an external target (the stack's "
+                "processor recomputes from its inputs: sending again is harmless)",
+            )
+        )
     return True if resend is True else None
 
 
@@ -269,13 +353,24 @@ def _target(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any] | 
             errors.append(FieldError("envelope", "one_of", f"envelope must be one of {', '.join(ENVELOPES)}"))
             return None
         if target is None:
-            errors.append(FieldError("envelope", "needs_target", "envelope applies to an external target: "
-                                     "the stack's replay queue takes messages pointing at raw S3"))
+            errors.append(
+                FieldError(
+                    "envelope",
+                    "needs_target",
+                    "envelope applies to an external target: "
+                    "the stack's replay queue takes messages pointing at raw S3",
+                )
+            )
             return None
         if isinstance(target, dict):
             if target.get("envelope", envelope) != envelope:
-                errors.append(FieldError("envelope", "conflict", f"envelope {envelope!r} contradicts "
-                                         f"target.envelope {target['envelope']!r}: give one"))
+                errors.append(
+                    FieldError(
+                        "envelope",
+                        "conflict",
+                        f"envelope {envelope!r} contradicts target.envelope {target['envelope']!r}: give one",
+                    )
+                )
                 return None
             target = {**target, "envelope": envelope}
     if target is None:
@@ -311,9 +406,13 @@ def _event_ids(data: dict[str, Any], errors: list[FieldError]) -> tuple[str, ...
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_EVENT_IDS:
         errors.append(FieldError("event_ids", "size", f"event_ids must be a list of 1 to {MAX_EVENT_IDS} event ids"))
         return None
-    bad = next((i for i, value in enumerate(ids) if not isinstance(value, str) or not EVENT_ID_RE.fullmatch(value)), None)
+    bad = next(
+        (i for i, value in enumerate(ids) if not isinstance(value, str) or not EVENT_ID_RE.fullmatch(value)), None
+    )
     if bad is not None:
-        errors.append(FieldError("event_ids", "pattern", f"event_ids[{bad}] is not an event id (64 lowercase hex characters)"))
+        errors.append(
+            FieldError("event_ids", "pattern", f"event_ids[{bad}] is not an event id (64 lowercase hex characters)")
+        )
         return None
     return tuple(dict.fromkeys(ids))
 
@@ -345,8 +444,11 @@ def parse_call(data: dict[str, Any]) -> ReplayCall:
     if not isinstance(data, dict) or "replay_id" not in data:
         request, continuation, event_ids = parse_request(data)
         return ReplayCall(request, continuation, dry_run=request.dry_run, event_ids=event_ids)
-    errors = [FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded "
-                         "request is used") for n in data if n not in BY_ID_FIELDS]
+    errors = [
+        FieldError(n, "with_replay_id", f"{n[:64]!r} cannot be sent with replay_id: the run's recorded request is used")
+        for n in data
+        if n not in BY_ID_FIELDS
+    ]
     replay_id = data["replay_id"]
     if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         errors.append(FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}"))
@@ -361,14 +463,22 @@ def _run_call(data: dict[str, Any]) -> dict[str, Any]:
     """``{"run": id, "continuation"?}`` as the by-id call it is; any other field is a 400 naming it
     (the dry run's recorded scope is what executes, so nothing may change it)."""
     run = data["run"]
-    errors = [FieldError(n, "with_run", f"{n[:64]!r} cannot be sent with run: the dry run's recorded scope "
-                         "is executed, exactly") for n in data if n not in ("run", "continuation")]
+    errors = [
+        FieldError(
+            n, "with_run", f"{n[:64]!r} cannot be sent with run: the dry run's recorded scope is executed, exactly"
+        )
+        for n in data
+        if n not in ("run", "continuation")
+    ]
     if not isinstance(run, str) or not RUN_ID_RE.fullmatch(run):
         errors.append(FieldError("run", "pattern", f"run must be a dry run's replay_id ({RUN_ID_RE.pattern})"))
     if errors:
         raise ValidationError(errors)
-    return {"replay_id": run, "dry_run": False, **({"continuation": data["continuation"]} if "continuation" in data
-                                                    else {})}
+    return {
+        "replay_id": run,
+        "dry_run": False,
+        **({"continuation": data["continuation"]} if "continuation" in data else {}),
+    }
 
 
 def _when(data: dict[str, Any], name: str, errors: list[FieldError]) -> datetime | None:
@@ -447,9 +557,13 @@ def check_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
         _check_repair_cursor(cursor, request)
     elif request.event_ids_count is not None:
         index = cursor.get("index", 0) if isinstance(cursor, dict) else None
-        if set(cursor or {}) - {"index"} or isinstance(index, bool) or not isinstance(index, int) or not (
-                0 <= index <= request.event_ids_count):
-            raise _refuse("cursor", "continuation's cursor must be {\"index\": a position in event_ids}")
+        if (
+            set(cursor or {}) - {"index"}
+            or isinstance(index, bool)
+            or not isinstance(index, int)
+            or not (0 <= index <= request.event_ids_count)
+        ):
+            raise _refuse("cursor", 'continuation\'s cursor must be {"index": a position in event_ids}')
     else:
         _check_index_cursor(cursor, request)
 
@@ -457,10 +571,18 @@ def check_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
 def _check_repair_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
     """The repair path's position: a day of the window and a ``rejected/`` key of that day."""
     allowed_days = request.days()
-    if not isinstance(cursor, dict) or set(cursor) - {"day", "key"} or (
-            "day" in cursor and cursor["day"] not in allowed_days) or ("key" in cursor and not (
-            isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))):
-        raise _refuse("cursor", "continuation's cursor must be {\"day\": a day of the window, \"key\": a rejected/ key of it}")
+    if (
+        not isinstance(cursor, dict)
+        or set(cursor) - {"day", "key"}
+        or ("day" in cursor and cursor["day"] not in allowed_days)
+        or (
+            "key" in cursor
+            and not (isinstance(cursor["key"], str) and cursor["key"].startswith(f"rejected/date={cursor.get('day')}/"))
+        )
+    ):
+        raise _refuse(
+            "cursor", 'continuation\'s cursor must be {"day": a day of the window, "key": a rejected/ key of it}'
+        )
 
 
 def _check_index_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
@@ -479,10 +601,12 @@ def _check_index_cursor(cursor: dict[str, Any], request: ReplayRequest) -> None:
     elif day is None:
         raise _refuse("day", "continuation's after needs its day")
     else:
-        names, owner = ("pk", "sk", "std_pk", "arrival_sk"), (
-            "std_pk", keys.source_type_day_pk(*request.stream(), day))
-    if not isinstance(after, dict) or set(after) != set(names) or not all(
-            isinstance(v, str) and 0 < len(v) <= MAX_KEY_CHARS for v in after.values()):
+        names, owner = ("pk", "sk", "std_pk", "arrival_sk"), ("std_pk", keys.source_type_day_pk(*request.stream(), day))
+    if (
+        not isinstance(after, dict)
+        or set(after) != set(names)
+        or not all(isinstance(v, str) and 0 < len(v) <= MAX_KEY_CHARS for v in after.values())
+    ):
         raise _refuse("after", f"continuation's after must be an index key with string {', '.join(names)}")
     if after[owner[0]] != owner[1]:
         raise _refuse("after", "continuation's after must lie in the request's scope")
@@ -509,5 +633,10 @@ class Tally:
             self.sample_event_ids.append(event_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scanned": self.scanned, "matched": self.matched, "sent": self.sent,
-                "by_day": dict(sorted(self.by_day.items())), "sample_event_ids": list(self.sample_event_ids)}
+        return {
+            "scanned": self.scanned,
+            "matched": self.matched,
+            "sent": self.sent,
+            "by_day": dict(sorted(self.by_day.items())),
+            "sample_event_ids": list(self.sample_event_ids),
+        }

@@ -53,8 +53,12 @@ SQS_HOST_RE = re.compile(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WEBHOOK_SECRET_PREFIX = "whsec_"
 Refuse = Callable[[str, str, str], ValidationError]  # (field, rule, message) -> the 400 to raise
-PARAMETERS = {"sqs": "ReplayTargetQueueArns", "eventbridge": "ReplayTargetBusArns",
-              "kinesis": "ReplayTargetStreamArns", "http": "ReplayTargetUrls"}
+PARAMETERS = {
+    "sqs": "ReplayTargetQueueArns",
+    "eventbridge": "ReplayTargetBusArns",
+    "kinesis": "ReplayTargetStreamArns",
+    "http": "ReplayTargetUrls",
+}
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,10 @@ class AllowList:
             return
         if target.kind != "http" and any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns):
             return
-        raise ForbiddenError(f"replay target {target.label} ({arn}) is not allowed: add it to the template "
-                             f"parameter {PARAMETERS[target.kind]}")
+        raise ForbiddenError(
+            f"replay target {target.label} ({arn}) is not allowed: add it to the template "
+            f"parameter {PARAMETERS[target.kind]}"
+        )
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -245,6 +251,7 @@ def target_label(target: dict[str, Any] | None) -> str:
 
 def parse_target(data: object) -> Target:
     """Validate a request's ``target`` object; a 400 naming ``target.<field>`` and the rule otherwise."""
+
     def refuse(field: str, rule: str, message: str) -> ValidationError:
         return ValidationError([FieldError(f"target.{field}" if field else "target", rule, message)])
 
@@ -284,8 +291,9 @@ def _envelope(data: dict[str, Any], refuse: Refuse) -> str:
     if envelope is not None and envelope not in ENVELOPES:
         raise refuse("envelope", "one_of", f"envelope must be one of {', '.join(ENVELOPES)}")
     if raw is not None and envelope is not None and envelope != ("raw" if raw else "pik"):
-        raise refuse("raw", "conflict", f"target.raw {str(raw).lower()} contradicts envelope {envelope!r}: "
-                     "give envelope alone")
+        raise refuse(
+            "raw", "conflict", f"target.raw {str(raw).lower()} contradicts envelope {envelope!r}: give envelope alone"
+        )
     return envelope or ("pik" if raw is False else "raw")
 
 
@@ -295,20 +303,28 @@ def _content_mode(data: dict[str, Any], kind: str, envelope: str, refuse: Refuse
     if mode is not None and mode not in CONTENT_MODES:
         raise refuse("content_mode", "one_of", f"content_mode must be one of {', '.join(CONTENT_MODES)}")
     if mode is not None and (kind != "http" or envelope != "cloudevents"):
-        raise refuse("content_mode", "http_cloudevents_only",
-                     "content_mode applies only to an http target with envelope cloudevents")
+        raise refuse(
+            "content_mode",
+            "http_cloudevents_only",
+            "content_mode applies only to an http target with envelope cloudevents",
+        )
     return (mode or "binary") if kind == "http" and envelope == "cloudevents" else None
 
 
 def _check_address(kind: str, address: str, refuse: Refuse) -> None:
     if kind == "eventbridge":
         if not (BUS_ARN_RE.fullmatch(address) or (not address.startswith("arn:") and BUS_NAME_RE.fullmatch(address))):
-            raise refuse(kind, "pattern", "target.eventbridge must be an event bus name or ARN "
-                         "(arn:aws:events:REGION:ACCOUNT:event-bus/NAME)")
+            raise refuse(
+                kind,
+                "pattern",
+                "target.eventbridge must be an event bus name or ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)",
+            )
         return
     if kind == "kinesis":
         if not STREAM_ARN_RE.fullmatch(address):
-            raise refuse(kind, "pattern", "target.kinesis must be a stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")
+            raise refuse(
+                kind, "pattern", "target.kinesis must be a stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"
+            )
         return
     parts = urlsplit(address)
     loopback = parts.hostname in LOOPBACK
@@ -317,7 +333,9 @@ def _check_address(kind: str, address: str, refuse: Refuse) -> None:
     if kind == "sqs":
         path = parts.path.strip("/").split("/")
         if len(path) != 2 or not path[0].isdigit() or not QUEUE_NAME_RE.fullmatch(path[1]) or parts.query:
-            raise refuse(kind, "queue_url", "target.sqs must be a queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+            raise refuse(
+                kind, "queue_url", "target.sqs must be a queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME"
+            )
 
 
 @dataclass(frozen=True)
@@ -348,8 +366,15 @@ def body(outgoing: Outgoing, *, replay_id: str, envelope: str = "raw", attempt: 
         return cloudevent(outgoing, replay_id=replay_id, attempt=attempt)
     if envelope == "raw":
         return outgoing.event
-    return {"event": outgoing.event, "replay": {"replay_id": replay_id, "event_id": outgoing.event_id,
-                                                "ingested_at": outgoing.ingested_at, "attempt": attempt}}
+    return {
+        "event": outgoing.event,
+        "replay": {
+            "replay_id": replay_id,
+            "event_id": outgoing.event_id,
+            "ingested_at": outgoing.ingested_at,
+            "attempt": attempt,
+        },
+    }
 
 
 # CloudEvents 1.0.2: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md (attributes,
@@ -374,10 +399,17 @@ def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict[
     ('e1', {'a': 1})
     """
     document: dict[str, Any] = {
-        "specversion": CLOUDEVENTS_SPECVERSION, "id": outgoing.event_id, "source": outgoing.source,
-        "type": outgoing.event_type, "subject": outgoing.entity_id, "time": outgoing.event_time,
-        "datacontenttype": "application/json", "pikreplayid": replay_id, "pikattempt": attempt,
-        "pikingesttime": outgoing.ingested_at}
+        "specversion": CLOUDEVENTS_SPECVERSION,
+        "id": outgoing.event_id,
+        "source": outgoing.source,
+        "type": outgoing.event_type,
+        "subject": outgoing.entity_id,
+        "time": outgoing.event_time,
+        "datacontenttype": "application/json",
+        "pikreplayid": replay_id,
+        "pikattempt": attempt,
+        "pikingesttime": outgoing.ingested_at,
+    }
     if outgoing.event.get("idempotency_key") is not None:
         document["pikidempotencykey"] = outgoing.event["idempotency_key"]
     if "payload" in outgoing.event:
@@ -390,8 +422,7 @@ def cloudevent(outgoing: Outgoing, *, replay_id: str, attempt: int = 1) -> dict[
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 
 
-def http_message(outgoing: Outgoing, target: Target, *, replay_id: str,
-                 attempt: int = 1) -> tuple[dict[str, str], str]:
+def http_message(outgoing: Outgoing, target: Target, *, replay_id: str, attempt: int = 1) -> tuple[dict[str, str], str]:
     """The headers (beyond signing) and the body text of one POST to an HTTP ``target``. With
     ``cloudevents`` in binary mode (CloudEvents HTTP binding, section 3.1) the attributes are
     ``ce-<name>`` headers, ``Content-Type`` is ``datacontenttype`` and the body is ``data``; in
@@ -411,8 +442,11 @@ def http_message(outgoing: Outgoing, target: Target, *, replay_id: str,
     if target.content_mode == "structured":
         return {"Content-Type": CLOUDEVENTS_JSON}, encoded(document)
     headers = {"Content-Type": document["datacontenttype"]}
-    headers |= {f"ce-{name}": quote(str(value), safe=_HEADER_SAFE) for name, value in document.items()
-                if name not in ("data", "datacontenttype")}
+    headers |= {
+        f"ce-{name}": quote(str(value), safe=_HEADER_SAFE)
+        for name, value in document.items()
+        if name not in ("data", "datacontenttype")
+    }
     return headers, encoded(document["data"]) if "data" in document else ""
 
 
@@ -443,7 +477,7 @@ def signing_keys(secrets: str) -> tuple[bytes, ...]:
     for secret in secrets.replace(",", " ").split():
         if secret.startswith(WEBHOOK_SECRET_PREFIX):
             try:
-                keys.append(base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX):] + "==", validate=False))
+                keys.append(base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :] + "==", validate=False))
             except ValueError as exc:
                 raise ValueError("a whsec_ secret must be base64 after its prefix") from exc
         else:
@@ -461,8 +495,9 @@ def webhook_signature(keys: tuple[bytes, ...], msg_id: str, timestamp: int, text
     'v1,Q5nZ7DiOGwijBBqvBVAK6c0zDr2JLkXI7TaV4f+Q2vY='
     """
     signed = f"{msg_id}.{timestamp}.{text}".encode()
-    return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
-                    for key in keys)
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii") for key in keys
+    )
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ def parse_bound(text: str) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO-8601 date (2026-11-20) or time with offset "
-                         f"(2026-11-20T10:00:00Z)") from None
+        raise ValueError(
+            f"{text!r} is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)"
+        ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset: add Z or +01:00 (pik never guesses a time zone)")
     return parsed

@@ -42,8 +42,11 @@ def http_status(error: PikError) -> int:
 
 
 def json_response(status: int, body: dict) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body, separators=(",", ":"), default=str))
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":"), default=str),
+    )
 
 
 def raw_body(event) -> bytes:

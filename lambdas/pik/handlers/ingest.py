@@ -24,7 +24,9 @@ def ingest_route():
     metrics_at(now)
 
     def ingest_one(body: bytes, request_id: str) -> IngestOutcome:
-        return ingest(body, request_id=request_id, now=now, store=wired.documents, index=wired.events, settings=settings)
+        return ingest(
+            body, request_id=request_id, now=now, store=wired.documents, index=wired.events, settings=settings
+        )
 
     body = raw_body(request)
     if batch.is_batch(body):  # 200 with one result per event, like Kinesis PutRecords (docs/api.md)

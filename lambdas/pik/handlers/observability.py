@@ -32,11 +32,18 @@ Handler = Callable[[dict, Any], dict]
 
 # The original project's metric names, emitted next to ours so its dashboards and alarms keep
 # working (docs/health.md has the whole mapping).
-ORIGINAL_NAMES = {"IngestCount": "IngestAcceptedCount", "RejectedCount": "InvalidCount",
-                  "ReplayMessageCount": "ReplayRequestedCount"}
-STATUS_METRIC = {AttemptStatus.ACCEPTED: "IngestCount", AttemptStatus.DUPLICATE: "DuplicateCount",
-                 AttemptStatus.CONFLICT: "ConflictCount", AttemptStatus.REJECTED: "RejectedCount",
-                 "FAILED": "IngestErrorCount"}  # FAILED: a request that broke on an outage, no attempt
+ORIGINAL_NAMES = {
+    "IngestCount": "IngestAcceptedCount",
+    "RejectedCount": "InvalidCount",
+    "ReplayMessageCount": "ReplayRequestedCount",
+}
+STATUS_METRIC = {
+    AttemptStatus.ACCEPTED: "IngestCount",
+    AttemptStatus.DUPLICATE: "DuplicateCount",
+    AttemptStatus.CONFLICT: "ConflictCount",
+    AttemptStatus.REJECTED: "RejectedCount",
+    "FAILED": "IngestErrorCount",
+}  # FAILED: a request that broke on an outage, no attempt
 
 
 def count(name: str, value: int = 1) -> None:
@@ -91,7 +98,9 @@ def publish_metrics(handler: Handler) -> Handler:
 
 def api_handler(handler: Handler) -> Handler:
     """Entry point of an API Gateway (REST proxy) function."""
-    return logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)(publish_metrics(handler))
+    return logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)(
+        publish_metrics(handler)
+    )
 
 
 def queue_handler(handler: Handler) -> Handler:

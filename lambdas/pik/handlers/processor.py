@@ -35,7 +35,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 count("LineageErrorCount", emitter.emit(version_events(_version(result), lineage_names(settings))))
         return result
 
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     count("ProcessorErrorCount", len(response["batchItemFailures"]))
     return cast(dict[str, Any], response)  # powertools' PartialItemFailureResponse, a TypedDict
 
@@ -44,5 +46,8 @@ def _version(result: dict) -> dict:
     """A recompute's answer as the aggregate version ``pik.core.lineage.version_events`` names."""
     written = result["written"]
     named = ("entity_id", "day", "inputs_hash", "code_version", "input_count", "replay_id")
-    return {**{k: result[k] for k in named}, "computed_at": min(row["computed_at"] for row in written),
-            "versions": {row["metric"]: row["version"] for row in written}}
+    return {
+        **{k: result[k] for k in named},
+        "computed_at": min(row["computed_at"] for row in written),
+        "versions": {row["metric"]: row["version"] for row in written},
+    }

@@ -62,8 +62,9 @@ def replay_route():
 @app.post("/replay/<replay_id>")
 def steer_route(replay_id: str):
     data, requester, settings, wiring, sent = _call()
-    run = steer(replay_id, data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings,
-                wiring=wiring)
+    run = steer(
+        replay_id, data, requester=requester, now=now(), remaining_ms=_remaining_ms, settings=settings, wiring=wiring
+    )
     return _answered(run, sent, settings)
 
 

@@ -108,9 +108,7 @@ class _Tap:
 
     def report(self, results: list[dict]) -> None:
         ingest_metrics(results)
-        logger.info(
-            "tap batch", extra={"tap": self.preset, "counts": dict(Counter(r["status"] for r in results))}
-        )
+        logger.info("tap batch", extra={"tap": self.preset, "counts": dict(Counter(r["status"] for r in results))})
 
 
 def sqs_record(record: SQSRecord) -> TapRecord:
@@ -134,9 +132,7 @@ def sqs_record(record: SQSRecord) -> TapRecord:
             "message_id": sns.get("MessageId"),
             "subject": sns.get("Subject"),
             "topic_arn": sns.get("TopicArn"),
-            "message_attributes": {
-                n: v.get("Value") for n, v in (sns.get("MessageAttributes") or {}).items()
-            },
+            "message_attributes": {n: v.get("Value") for n, v in (sns.get("MessageAttributes") or {}).items()},
         }
         body = sns.message
     return TapRecord(record.message_id, record.message_id, arrived, body.encode("utf-8"), envelope)
@@ -164,9 +160,7 @@ def _kinesis_data(record: KinesisStreamRecord) -> bytes:
         return record.kinesis.data.encode("utf-8")  # not base64: decoding it as JSON fails, so it is REJECTED
     if data[:2] == b"\x1f\x8b" or (len(data) > 1 and data[0] == 0x78 and (data[0] << 8 | data[1]) % 31 == 0):
         try:  # gzip (a CloudWatch Logs subscription) or zlib
-            return json.dumps(record.kinesis.data_zlib_compressed_as_json(), ensure_ascii=False).encode(
-                "utf-8"
-            )
+            return json.dumps(record.kinesis.data_zlib_compressed_as_json(), ensure_ascii=False).encode("utf-8")
         except (ValueError, zlib.error):  # not compressed JSON after all: the bytes are the record
             return data
     return data

@@ -78,27 +78,44 @@ def split(body: bytes) -> list[bytes]:
     ['a', 'b']
     """
     if len(body) > MAX_BATCH_BYTES:
-        raise ValidationError([FieldError("body", "max_bytes", f"a batch body must be at most {MAX_BATCH_BYTES} bytes "
-                                          "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)")],
-                              too_large=True)
+        raise ValidationError(
+            [
+                FieldError(
+                    "body",
+                    "max_bytes",
+                    f"a batch body must be at most {MAX_BATCH_BYTES} bytes "
+                    "(API Gateway escapes it into Lambda's 6 MB event; send smaller batches)",
+                )
+            ],
+            too_large=True,
+        )
     data = parse_body(body, Limits(max_body_bytes=MAX_BATCH_BYTES))
     unknown = [name for name in data if name != "events"]
     if unknown:
-        raise ValidationError([FieldError(name, "unknown_field", f"a batch holds only 'events', not {name[:64]!r}")
-                               for name in unknown])
+        raise ValidationError(
+            [FieldError(name, "unknown_field", f"a batch holds only 'events', not {name[:64]!r}") for name in unknown]
+        )
     events = data["events"]
     if not isinstance(events, list):
         raise ValidationError([FieldError("events", "type", "events must be a JSON array of events")])
     if not events:
         raise ValidationError([FieldError("events", "min_items", "events must hold at least one event")])
     if len(events) > MAX_EVENTS:
-        raise ValidationError([FieldError("events", "max_items", f"events holds {len(events)} events; the limit is {MAX_EVENTS}")],
-                              too_large=True)
+        raise ValidationError(
+            [FieldError("events", "max_items", f"events holds {len(events)} events; the limit is {MAX_EVENTS}")],
+            too_large=True,
+        )
     return [json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii") for event in events]
 
 
-def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, workers: int = WORKERS,
-               lane: Callable[[int], str] | None = None, halt_lane: bool = False) -> list[EventOutcome]:
+def ingest_all(
+    count: int,
+    ingest_one: Callable[[int], IngestOutcome],
+    *,
+    workers: int = WORKERS,
+    lane: Callable[[int], str] | None = None,
+    halt_lane: bool = False,
+) -> list[EventOutcome]:
     """``ingest_one(i)`` for ``i`` in ``range(count)`` on at most ``workers`` threads, outcomes in
     order; an exception of one becomes its FAILED outcome, never another's. With ``lane``, indices
     of one lane run one after another in input order (lanes run concurrently), so the first of two
@@ -129,7 +146,7 @@ def ingest_all(count: int, ingest_one: Callable[[int], IngestOutcome], *, worker
         for position, index in enumerate(indices):
             outcomes[index] = guarded(index)
             if halt_lane and outcomes[index].outcome is None:  # type: ignore[union-attr]
-                for later in indices[position + 1:]:
+                for later in indices[position + 1 :]:
                     outcomes[later] = EventOutcome(later, None, HALTED)
                 return
 
@@ -149,12 +166,17 @@ def answer(outcomes: list[EventOutcome]) -> dict:
     counts: dict[str, int] = {}
     for item in outcomes:
         counts[item.status] = counts.get(item.status, 0) + 1
-    return {"results": [item.to_dict() for item in outcomes], "counts": counts,
-            "failed_count": counts.get(FAILED, 0), "rejected_count": counts.get(REJECTED, 0)}
+    return {
+        "results": [item.to_dict() for item in outcomes],
+        "counts": counts,
+        "failed_count": counts.get(FAILED, 0),
+        "rejected_count": counts.get(REJECTED, 0),
+    }
 
 
-def ingest_batch(body: bytes, ingest_one: Callable[[bytes, str], IngestOutcome], *, request_id: str,
-                 workers: int = WORKERS) -> dict:
+def ingest_batch(
+    body: bytes, ingest_one: Callable[[bytes, str], IngestOutcome], *, request_id: str, workers: int = WORKERS
+) -> dict:
     """Split a batch body and ingest every event (``ingest_one(event_body, request_id)``); the
     response body. Event ``i`` is recorded with request id ``{request_id}#{i}``."""
     bodies = split(body)

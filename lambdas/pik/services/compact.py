@@ -97,8 +97,10 @@ class Compactor:
 
     def __post_init__(self) -> None:
         if self.settle < timedelta(0):
-            raise ValueError(f"settle={self.settle}: must be zero or more (rule: the watermark is now - "
-                             "settle, never in the future, or attempts recorded after the run are skipped)")
+            raise ValueError(
+                f"settle={self.settle}: must be zero or more (rule: the watermark is now - "
+                "settle, never in the future, or attempts recorded after the run are skipped)"
+            )
 
     def watermark(self) -> str | None:
         """Attempts recorded before this key-time are compacted (None before the first run)."""
@@ -127,11 +129,21 @@ class Compactor:
         previous = self.watermark()
         from_feed = partitions is None
         if partitions is None:
-            partitions = (self.feed.partitions_all() if previous is None
-                          else self.feed.partitions_recorded(previous, key_time(started)))
+            partitions = (
+                self.feed.partitions_all()
+                if previous is None
+                else self.feed.partitions_recorded(previous, key_time(started))
+            )
         chosen = sorted({Partition(*p) for p in partitions})
-        totals = {"partitions": len(chosen), "written": 0, "unchanged": 0, "rewritten": 0, "attempts": 0,
-                  "events": 0, "orphans": 0}
+        totals = {
+            "partitions": len(chosen),
+            "written": 0,
+            "unchanged": 0,
+            "rewritten": 0,
+            "attempts": 0,
+            "events": 0,
+            "orphans": 0,
+        }
         compacted = []
         for result in self._compact_streams(chosen, compacted_at=key_time(started)):
             compacted += [result["partition"]] if result["attempts"] else []
@@ -149,8 +161,9 @@ class Compactor:
         if from_feed and (previous is None or cutoff > previous):
             watermark = cutoff
             self._fence(None)
-            self.archive.write(curated.WATERMARK_KEY, _json(curated.watermark_document(cutoff, len(chosen),
-                                                                                       key_time(started))))
+            self.archive.write(
+                curated.WATERMARK_KEY, _json(curated.watermark_document(cutoff, len(chosen), key_time(started)))
+            )
         return {**totals, "watermark": watermark}
 
     def collect(self, partition: Partition, files: dict[str, list[str]] | None) -> int:
@@ -174,10 +187,16 @@ class Compactor:
         runs that lost their lease before this one took it (``visited`` ones were collected), then
         remove those notes; how many parts."""
         taken = self._holding.acquired_at if self._holding else self.now()
-        notes = {key: _partition(key[len(curated.ORPHANS_PREFIX):-len(".json")])
-                 for key, modified in self.archive.listed(curated.ORPHANS_PREFIX).items() if modified < taken}
-        left = {_partition(self._holding.previous_partition)} if self._holding and \
-            self._holding.previous_partition else set()
+        notes = {
+            key: _partition(key[len(curated.ORPHANS_PREFIX) : -len(".json")])
+            for key, modified in self.archive.listed(curated.ORPHANS_PREFIX).items()
+            if modified < taken
+        }
+        left = (
+            {_partition(self._holding.previous_partition)}
+            if self._holding and self._holding.previous_partition
+            else set()
+        )
         collected = 0
         for partition in sorted((left | set(notes.values())) - set(visited)):
             self._fence(partition)
@@ -198,8 +217,7 @@ class Compactor:
         now = self.now()
         until = self._until(now)
         if until - now < SWITCH_MARGIN:
-            raise LeaseError(f"only {until - now} of lease left (less than {SWITCH_MARGIN}): "
-                             "stopping before a switch")
+            raise LeaseError(f"only {until - now} of lease left (less than {SWITCH_MARGIN}): stopping before a switch")
         name = partition.path() if partition else ""
         self.lease.renew(self.holder, until, now, name)
         self._holding.partition = name
@@ -214,10 +232,16 @@ class Compactor:
             while todo:
                 for partition in todo:
                     self._fence(partition)
-                    yield {**self.compact(partition, compacted_at=compacted_at, schema=schema), "rewrite": rewrite,
-                           "partition": partition}
-                todo = [Partition(source, event_type, day) for day, version in sorted(schema["days"].items())
-                        if version < schema["version"]]
+                    yield {
+                        **self.compact(partition, compacted_at=compacted_at, schema=schema),
+                        "rewrite": rewrite,
+                        "partition": partition,
+                    }
+                todo = [
+                    Partition(source, event_type, day)
+                    for day, version in sorted(schema["days"].items())
+                    if version < schema["version"]
+                ]
                 rewrite = True
             if json.dumps(schema, sort_keys=True) != recorded:  # a re-run writes nothing
                 self._fence(None)
@@ -251,10 +275,14 @@ class Compactor:
         old = self.archive.read(key)
         old_files = json.loads(old)["files"] if old else {}
         events = sorted(self._event_rows(curated.accepted(items), old_files.get(EVENTS, [])), key=curated.sort_key)
-        columns = {ATTEMPTS: curated.ATTEMPT_COLUMNS,
-                   EVENTS: curated.event_columns(self._payload_columns(events, schema, compacted_at))}
-        parts = {ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS], "attempt_id"),
-                 EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS], "event_id")}
+        columns = {
+            ATTEMPTS: curated.ATTEMPT_COLUMNS,
+            EVENTS: curated.event_columns(self._payload_columns(events, schema, compacted_at)),
+        }
+        parts = {
+            ATTEMPTS: self._parts(ATTEMPTS, partition, attempts, columns[ATTEMPTS], "attempt_id"),
+            EVENTS: self._parts(EVENTS, partition, events, columns[EVENTS], "event_id"),
+        }
         files = {layout: sorted(parts[layout]) for layout in curated.LAYOUTS}
         counts = {"attempts": len(attempts), "events": len(events)}
         if schema is not None:
@@ -273,8 +301,10 @@ class Compactor:
             self._leave_note(partition)
             raise
         self.archive.write(key, _json(curated.manifest_document(partition, files, ids, columns, compacted_at)))
-        stale = sorted({k for layout in curated.LAYOUTS for k in old_files.get(layout, [])} - {
-            k for layout in curated.LAYOUTS for k in files[layout]})
+        stale = sorted(
+            {k for layout in curated.LAYOUTS for k in old_files.get(layout, [])}
+            - {k for layout in curated.LAYOUTS for k in files[layout]}
+        )
         if stale:
             self.archive.delete(stale)
         return {"written": True, "files": files, **counts}
@@ -296,21 +326,33 @@ class Compactor:
             body = self.archive.read(part)
             for row in self.decode(body, ["event_id", "payload_sha256", curated.PAYLOAD]) if body else []:
                 known[row["event_id"]] = (row["payload_sha256"], row[curated.PAYLOAD])
-        reused = {item["event_id"]: known[item["event_id"]][1] for item in firsts
-                  if known.get(item["event_id"], ("", ""))[0] == item["payload_sha256"]}
+        reused = {
+            item["event_id"]: known[item["event_id"]][1]
+            for item in firsts
+            if known.get(item["event_id"], ("", ""))[0] == item["payload_sha256"]
+        }
         missing = [item for item in firsts if item["event_id"] not in reused]
-        raws = dict(zip((item["event_id"] for item in missing),
-                        self.documents.get_many([item["s3_key"] for item in missing]), strict=True))
-        return [curated.event_row(item, raws[item["event_id"]]) if item["event_id"] in raws
-                else curated.event_row(item, {"event": {"payload": json.loads(reused[item["event_id"]])}})
-                for item in firsts]
+        raws = dict(
+            zip(
+                (item["event_id"] for item in missing),
+                self.documents.get_many([item["s3_key"] for item in missing]),
+                strict=True,
+            )
+        )
+        return [
+            curated.event_row(item, raws[item["event_id"]])
+            if item["event_id"] in raws
+            else curated.event_row(item, {"event": {"payload": json.loads(reused[item["event_id"]])}})
+            for item in firsts
+        ]
 
-    def _parts(self, layout: str, partition: Partition, rows: list[dict], columns: dict[str, str],
-               id_column: str) -> dict[str, tuple[bytes, list[str]]]:
+    def _parts(
+        self, layout: str, partition: Partition, rows: list[dict], columns: dict[str, str], id_column: str
+    ) -> dict[str, tuple[bytes, list[str]]]:
         """Part key -> (Parquet bytes, the ids of its rows), ``rows_per_part`` rows per part."""
         parts = {}
         for start in range(0, len(rows), self.rows_per_part):
-            chunk = rows[start:start + self.rows_per_part]
+            chunk = rows[start : start + self.rows_per_part]
             body = self.encode(chunk, columns)
             digest = hashlib.sha256(body).hexdigest()[:32]
             parts[curated.part_key(layout, *partition, digest)] = (body, [row[id_column] for row in chunk])

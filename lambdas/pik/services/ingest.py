@@ -34,8 +34,16 @@ class IngestOutcome:
     error: ValidationError | None = None
 
 
-def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore, index: EventIndex,
-           settings: Settings, limits: Limits = Limits()) -> IngestOutcome:
+def ingest(
+    body: bytes,
+    *,
+    request_id: str,
+    now: datetime,
+    store: DocumentStore,
+    index: EventIndex,
+    settings: Settings,
+    limits: Limits = Limits(),
+) -> IngestOutcome:
     """Validate, store and index one request body; see the module docstring for the order."""
     attempt = Attempt(now, request_id)
     try:
@@ -59,8 +67,9 @@ def ingest(body: bytes, *, request_id: str, now: datetime, store: DocumentStore,
     return _answer(event, attempt, status, s3_key)
 
 
-def _first_write(event: ValidEvent, attempt: Attempt, store: DocumentStore, index: EventIndex,
-                 expires: int | None) -> dict | None:
+def _first_write(
+    event: ValidEvent, attempt: Attempt, store: DocumentStore, index: EventIndex, expires: int | None
+) -> dict | None:
     """Raw object, then gate + attempt. None when this attempt is the ACCEPTED one; else the gate.
 
     The gate exists only once the raw object does, so a first event costs two calls (no gate
@@ -127,7 +136,9 @@ def _answer(event: ValidEvent, attempt: Attempt, status: str, s3_key: str, *, dr
     return IngestOutcome(status, body)
 
 
-def reject(body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings) -> IngestOutcome:
+def reject(
+    body: bytes, attempt: Attempt, err: ValidationError, store: DocumentStore, settings: Settings
+) -> IngestOutcome:
     """Quarantine a refused body under ``rejected/`` (bounded copy, with the reasons); the REJECTED answer."""
     details = [e.to_dict() for e in err.errors]
     key = keys.rejected_key(attempt.ingest_time_key, attempt.attempt_id)

@@ -82,44 +82,64 @@ class Recomputer:
     def recompute(self, entity_id: str, day: str, *, replay_id: str | None) -> dict:
         """Recompute one entity-day; returns what was (or, in dry run, would be) written."""
         plan = self.plan(entity_id, day)
-        answer = {"entity_id": entity_id, "day": day, "input_count": len(plan.inputs), "inputs_hash": plan.inputs_hash,
-                  "code_version": self.code_version, "replay_id": replay_id or "", "written": [],
-                  "dry_run": self.dry_run}
+        answer = {
+            "entity_id": entity_id,
+            "day": day,
+            "input_count": len(plan.inputs),
+            "inputs_hash": plan.inputs_hash,
+            "code_version": self.code_version,
+            "replay_id": replay_id or "",
+            "written": [],
+            "dry_run": self.dry_run,
+        }
         if not plan.changed:
             return answer
         manifest_key = keys.manifest_key(entity_id, day, plan.inputs_hash)
         if not self.dry_run:
-            manifest = [{k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")}
-                        for item in plan.inputs]
+            manifest = [
+                {k: item[k] for k in ("event_id", "payload_sha256", "s3_key", "event_time")} for item in plan.inputs
+            ]
             if plan.kept is not None:
                 for row, contribution in zip(manifest, plan.kept, strict=True):
                     row["contribution"] = contribution
             self.store.put_new(manifest_key, records.manifest_document(entity_id, day, plan.inputs_hash, manifest))
-        answer["written"] = self._append(entity_id, day, plan.changed, plan.latest, len(plan.inputs), plan.inputs_hash,
-                                         manifest_key, replay_id)
+        answer["written"] = self._append(
+            entity_id, day, plan.changed, plan.latest, len(plan.inputs), plan.inputs_hash, manifest_key, replay_id
+        )
         return answer
 
     def plan(self, entity_id: str, day: str) -> Plan:
         """What a recompute of one entity-day reads and would write, writing nothing: ``recompute``
         writes exactly ``plan.changed``; ``preview`` shows it (one source of truth for both)."""
         start, end = day_bounds(day)
-        inputs = [item for item in self.index.by_entity(entity_id, key_time(start), key_time(end),
-                                                        page_size=self.page_size) if item["status"] == ACCEPTED]
+        inputs = [
+            item
+            for item in self.index.by_entity(entity_id, key_time(start), key_time(end), page_size=self.page_size)
+            if item["status"] == ACCEPTED
+        ]
         inputs_hash = identity.inputs_hash([item["event_id"] for item in inputs])
         latest = self._latest_of_day(entity_id, day)
         expected = set(self.aggregator([], self.fields))  # the metrics this aggregator names
-        if expected and expected <= set(latest) and all(
-                _unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected):
+        if (
+            expected
+            and expected <= set(latest)
+            and all(_unchanged(latest[metric], inputs_hash, self.code_version) for metric in expected)
+        ):
             values = {metric: latest[metric].get("value") for metric in expected}  # same inputs and code: none read
             return Plan(entity_id, day, inputs, inputs_hash, latest, values, {}, None, None)
         previous = self._previous_rows(latest) if self.aggregator is compute else None
         payloads, kept = self._payloads(inputs, previous)
         values = self.aggregator(payloads, self.fields)
         if len(values) > MAX_METRICS:
-            raise ValueError(f"the aggregator names {len(values)} metrics; one version is one DynamoDB transaction "
-                             f"of at most {MAX_METRICS} items: name at most {MAX_METRICS} metrics")
-        changed = {metric: value for metric, value in values.items()
-                   if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
+            raise ValueError(
+                f"the aggregator names {len(values)} metrics; one version is one DynamoDB transaction "
+                f"of at most {MAX_METRICS} items: name at most {MAX_METRICS} metrics"
+            )
+        changed = {
+            metric: value
+            for metric, value in values.items()
+            if not _unchanged(latest.get(metric), inputs_hash, self.code_version)
+        }
         return Plan(entity_id, day, inputs, inputs_hash, latest, values, changed, kept, previous)
 
     def preview(self, entity_id: str, day: str) -> dict:
@@ -134,10 +154,16 @@ class Recomputer:
         for metric, value in plan.values.items():
             version = plan.latest.get(metric, {}).get("version")
             new = metric in plan.changed
-            metrics.append({"metric": metric, "now": plan.latest.get(metric, {}).get("value"),
-                            "after": records.answered_number(value) if new else plan.latest[metric].get("value"),
-                            "version_now": version, "version_after": (version or 0) + 1 if new else version,
-                            "changed": new})
+            metrics.append(
+                {
+                    "metric": metric,
+                    "now": plan.latest.get(metric, {}).get("value"),
+                    "after": records.answered_number(value) if new else plan.latest[metric].get("value"),
+                    "version_now": version,
+                    "version_after": (version or 0) + 1 if new else version,
+                    "changed": new,
+                }
+            )
         entering: list[str] = []
         leaving: list[str] = []
         if plan.changed:
@@ -145,8 +171,15 @@ class Recomputer:
             after = [item["event_id"] for item in plan.inputs]
             entering, leaving = [i for i in after if i not in before], sorted(before - set(after))
         counted = plan.latest.get("count") or next(iter(plan.latest.values()), {})
-        return {"entity_id": entity_id, "day": day, "inputs_now": counted.get("input_count", 0),
-                "inputs_after": len(plan.inputs), "metrics": metrics, "entering": entering, "leaving": leaving}
+        return {
+            "entity_id": entity_id,
+            "day": day,
+            "inputs_now": counted.get("input_count", 0),
+            "inputs_after": len(plan.inputs),
+            "metrics": metrics,
+            "entering": entering,
+            "leaving": leaving,
+        }
 
     def _latest_of_day(self, entity_id: str, day: str) -> dict[str, dict]:
         """The latest version of each metric of one entity-day (one query)."""
@@ -184,24 +217,57 @@ class Recomputer:
             manifest = self.store.get(previous["manifest_key"])
         except StorageError:
             return {}  # read every raw object instead
-        return {row["event_id"]: row for row in manifest.get("inputs", []) if isinstance(row, dict) and "event_id" in row}
+        return {
+            row["event_id"]: row for row in manifest.get("inputs", []) if isinstance(row, dict) and "event_id" in row
+        }
 
-    def _append(self, entity_id: str, day: str, values: dict[str, Any], latest: dict[str, dict], count: int,
-                inputs_hash: str, manifest_key: str, replay_id: str | None) -> list[dict]:
+    def _append(
+        self,
+        entity_id: str,
+        day: str,
+        values: dict[str, Any],
+        latest: dict[str, dict],
+        count: int,
+        inputs_hash: str,
+        manifest_key: str,
+        replay_id: str | None,
+    ) -> list[dict]:
         """Write the next version of every metric in ``values`` in one transaction; after a lost
         race, again over the metrics the winner did not already record with these inputs."""
         computed_at = self.now()
         for _ in range(MAX_VERSION_RACES):
-            items = [records.aggregate_item(
-                entity_id=entity_id, day=day, metric=metric, version=latest.get(metric, {}).get("version", 0) + 1,
-                value=value, input_count=count, inputs_hash=inputs_hash, code_version=self.code_version,
-                computed_at=computed_at, replay_id=replay_id, manifest_key=manifest_key) for metric, value in values.items()]
+            items = [
+                records.aggregate_item(
+                    entity_id=entity_id,
+                    day=day,
+                    metric=metric,
+                    version=latest.get(metric, {}).get("version", 0) + 1,
+                    value=value,
+                    input_count=count,
+                    inputs_hash=inputs_hash,
+                    code_version=self.code_version,
+                    computed_at=computed_at,
+                    replay_id=replay_id,
+                    manifest_key=manifest_key,
+                )
+                for metric, value in values.items()
+            ]
             if self.dry_run or self.aggregates.append(items):
-                return [{"metric": item["metric"], "version": item["version"], "value": values[item["metric"]],
-                         "computed_at": item["computed_at"]} for item in items]
+                return [
+                    {
+                        "metric": item["metric"],
+                        "version": item["version"],
+                        "value": values[item["metric"]],
+                        "computed_at": item["computed_at"],
+                    }
+                    for item in items
+                ]
             latest = self._latest_of_day(entity_id, day)  # another processor won these version numbers
-            values = {metric: value for metric, value in values.items()
-                      if not _unchanged(latest.get(metric), inputs_hash, self.code_version)}
+            values = {
+                metric: value
+                for metric, value in values.items()
+                if not _unchanged(latest.get(metric), inputs_hash, self.code_version)
+            }
             if not values:
                 return []
         raise StorageError(f"lost {MAX_VERSION_RACES} version races for {entity_id} {day}")

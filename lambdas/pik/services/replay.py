@@ -65,8 +65,9 @@ POLL_S = 0.25  # how often a caller re-reads a run another call is executing
 RUNNING, COMPLETED, PARTIAL = RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.PARTIAL
 
 
-def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], settings: Settings,
-           wiring: Wiring) -> dict:
+def replay(
+    data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int], settings: Settings, wiring: Wiring
+) -> dict:
     """``POST /replay``: run (or resume, or return) a replay; returns the run as the API answers it
     (counts over the whole run). ``wiring.on_sent`` hears how many messages each batch of *this* call sent.
 
@@ -88,8 +89,16 @@ def replay(data: dict, *, requester: str, now: datetime, remaining_ms: Callable[
     return {**view, "impact": replay_impact.load(view, wiring.documents)}  # whole, also when the item keeps a summary
 
 
-def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remaining_ms: Callable[[], int],
-          settings: Settings, wiring: Wiring) -> dict:
+def steer(
+    replay_id: str,
+    data: dict,
+    *,
+    requester: str,
+    now: datetime,
+    remaining_ms: Callable[[], int],
+    settings: Settings,
+    wiring: Wiring,
+) -> dict:
     """``POST /replay/{id}`` with ``{"action": "pause" | "resume" | "cancel"}``.
 
     A run another call is executing is asked to stop at its next batch (``requested``); any other
@@ -111,9 +120,16 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
         if action == "resume":
             if live:
                 return answer(run)
-            claimed = Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
-                                                 "continuation": None, "requested": None,
-                                                 "updated_at": key_time(wiring.clock())})
+            claimed = Progress(run, runs).save(
+                {
+                    "status": RUNNING,
+                    "lease_until": deadline,
+                    "stopped": None,
+                    "continuation": None,
+                    "requested": None,
+                    "updated_at": key_time(wiring.clock()),
+                }
+            )
             if claimed is not None:
                 return _drive(claimed, True, True, None, remaining_ms, settings, wiring)
             continue
@@ -122,8 +138,16 @@ def steer(replay_id: str, data: dict, *, requester: str, now: datetime, remainin
                 return answer(_reread(runs, run))
             continue
         status, stopped = ACTIONS[action]
-        moved = Progress(run, runs).save({"status": status, "stopped": stopped, "continuation": None, "requested": None,
-                                           "lease_until": RELEASED, "updated_at": key_time(wiring.clock())})
+        moved = Progress(run, runs).save(
+            {
+                "status": status,
+                "stopped": stopped,
+                "continuation": None,
+                "requested": None,
+                "lease_until": RELEASED,
+                "updated_at": key_time(wiring.clock()),
+            }
+        )
         if moved is not None:
             return answer(moved)
     raise ConflictError(f"replay run {replay_id} kept changing: send the action again")
@@ -133,7 +157,9 @@ def _action(replay_id: str, data: dict) -> str:
     """The steering action of a ``POST /replay/{id}`` body; a 400 naming the field otherwise."""
     action = data.get("action") if isinstance(data, dict) else None
     if not isinstance(action, str) or action not in ACTIONS or set(data) != {"action"}:
-        raise ValidationError([FieldError("action", "one_of", "body must be {\"action\": \"pause\" | \"resume\" | \"cancel\"}")])
+        raise ValidationError(
+            [FieldError("action", "one_of", 'body must be {"action": "pause" | "resume" | "cancel"}')]
+        )
     if not isinstance(replay_id, str) or not RUN_ID_RE.fullmatch(replay_id):
         raise ValidationError([FieldError("replay_id", "pattern", f"replay_id must match {RUN_ID_RE.pattern}")])
     return action
@@ -143,17 +169,32 @@ def _allowed(target: dict, settings: Settings, account: str) -> None:
     AllowList.from_text(**settings.replay_targets).check(parse_target(target), settings.region, account)
 
 
-def _drive(run: dict, created: bool, claimable: bool, continued: int | None, remaining_ms: Callable[[], int],
-           settings: Settings, wiring: Wiring, event_ids: tuple[str, ...] | None = None) -> dict:
+def _drive(
+    run: dict,
+    created: bool,
+    claimable: bool,
+    continued: int | None,
+    remaining_ms: Callable[[], int],
+    settings: Settings,
+    wiring: Wiring,
+    event_ids: tuple[str, ...] | None = None,
+) -> dict:
     """Execute ``run`` if this call gets its lease; otherwise wait for its executor, then answer it.
     ``event_ids``: the run's id list when this call brought it (else it is read from the bucket)."""
     runs, clock, wait = wiring.runs, wiring.clock, wiring.wait
     while not created:
         if claimable and _may_claim(run, continued, key_time(clock())):
             deadline = key_time(clock() + timedelta(milliseconds=remaining_ms()))
-            claimed = Progress(run, runs).save({"status": RUNNING, "lease_until": deadline, "stopped": None,
-                                                 "continuation": None, "requested": None,
-                                                 "updated_at": key_time(clock())})
+            claimed = Progress(run, runs).save(
+                {
+                    "status": RUNNING,
+                    "lease_until": deadline,
+                    "stopped": None,
+                    "continuation": None,
+                    "requested": None,
+                    "updated_at": key_time(clock()),
+                }
+            )
             if claimed is not None:
                 run = claimed
                 break
@@ -168,8 +209,14 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
         target = run["request"].get("target")
         if target is not None:
             _allowed(target, settings, wiring.account)  # still allowed now, not only when the run was made
-        Execution(progress, wiring, sink_for(run, wiring, settings), remaining_ms, event_ids=event_ids,
-                  ledger=_ledger(run, settings, wiring)).run()
+        Execution(
+            progress,
+            wiring,
+            sink_for(run, wiring, settings),
+            remaining_ms,
+            event_ids=event_ids,
+            ledger=_ledger(run, settings, wiring),
+        ).run()
     except Exception:
         progress.release()
         raise
@@ -178,20 +225,49 @@ def _drive(run: dict, created: bool, claimable: bool, continued: int | None, rem
 
 def answer(run: dict) -> dict:
     """The API's view of a run record; ``target_counts`` names the target with its sent/failed/retried."""
-    fields = ("replay_id", "dry_run", "status", "stopped", "scanned", "matched", "sent", "failed", "retried",
-              "skipped", "already_delivered", "by_day", "sample_event_ids", "failed_event_ids", "failed_reasons",
-              "last_error", "requested", "requester", "created_at", "updated_at", "request", "continuation",
-              "impact", "impact_key")
+    fields = (
+        "replay_id",
+        "dry_run",
+        "status",
+        "stopped",
+        "scanned",
+        "matched",
+        "sent",
+        "failed",
+        "retried",
+        "skipped",
+        "already_delivered",
+        "by_day",
+        "sample_event_ids",
+        "failed_event_ids",
+        "failed_reasons",
+        "last_error",
+        "requested",
+        "requester",
+        "created_at",
+        "updated_at",
+        "request",
+        "continuation",
+        "impact",
+        "impact_key",
+    )
     view = {name: run.get(name) for name in fields}
     view["target"] = target_label((run.get("request") or {}).get("target"))
     view["skipped"] = run.get("skipped", 0)
-    view["target_counts"] = {view["target"]: {"sent": run.get("sent", 0), "failed": run.get("failed", 0),
-                                              "retried": run.get("retried", 0), "skipped": view["skipped"]}}
+    view["target_counts"] = {
+        view["target"]: {
+            "sent": run.get("sent", 0),
+            "failed": run.get("failed", 0),
+            "retried": run.get("retried", 0),
+            "skipped": view["skipped"],
+        }
+    }
     return view
 
 
-def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
-          runs: RunStore) -> tuple[dict, bool, bool, int | None]:
+def _open(
+    call: ReplayCall, requester: str, now: datetime, deadline: str, runs: RunStore
+) -> tuple[dict, bool, bool, int | None]:
     """The run this call is about: ``(run, created by this call, may this call execute it, the step
     its continuation stopped at)``."""
     target = None
@@ -213,11 +289,13 @@ def _open(call: ReplayCall, requester: str, now: datetime, deadline: str,
         position = decode_continuation(call.continuation)
         run = _owned(runs, position.replay_id, requester)
         if (target is not None and run["replay_id"] != target["replay_id"]) or (
-                call.request is not None and run["fingerprint"] != call.request.fingerprint()):
+            call.request is not None and run["fingerprint"] != call.request.fingerprint()
+        ):
             raise ConflictError("a continuation must be sent with the same request that returned it")
         if position.step > run.get("step", 0):
-            raise ValidationError([FieldError("continuation", "step", "continuation is ahead of its run: "
-                                              "not one a replay returned")])
+            raise ValidationError(
+                [FieldError("continuation", "step", "continuation is ahead of its run: not one a replay returned")]
+            )
         return run, False, True, position.step
     if target is not None:
         return target, False, not call.dry_run, None
@@ -239,9 +317,15 @@ def _ledger(run: dict, settings: Settings, wiring: Wiring) -> Ledger | None:
     if request.get("target") is None or request.get("dead_letters") or wiring.deliveries is None:
         return None
     target = parse_target(request["target"])
-    return Ledger(wiring.deliveries, target_key(target, settings.region, wiring.account), target.label,
-                  run["replay_id"], resend=bool(request.get("resend")), clock=wiring.clock,
-                  already=run.get("already_delivered"))
+    return Ledger(
+        wiring.deliveries,
+        target_key(target, settings.region, wiring.account),
+        target.label,
+        run["replay_id"],
+        resend=bool(request.get("resend")),
+        clock=wiring.clock,
+        already=run.get("already_delivered"),
+    )
 
 
 def _may_claim(run: dict, continued: int | None, now: str) -> bool:
@@ -273,16 +357,39 @@ def _owned(runs: RunStore, replay_id: str, requester: str) -> dict:
 
 def _new_run(replay_id: str, request: ReplayRequest, requester: str, now: datetime, deadline: str) -> dict:
     return {
-        "pk": keys.run_pk(replay_id), "sk": "RUN", "runs_pk": keys.RUNS_GSI_PK,
-        "replay_id": replay_id, "request": request.scope(), "fingerprint": request.fingerprint(),
-        "requester": requester, "dry_run": request.dry_run, "status": RUNNING,
-        "created_at": key_time(now), "updated_at": key_time(now), "step": 0, "lease_until": deadline, "cursor": {},
-        "scanned": 0, "matched": 0, "sent": 0, "by_day": {}, "sample_event_ids": [], "failed": 0, "retried": 0,
+        "pk": keys.run_pk(replay_id),
+        "sk": "RUN",
+        "runs_pk": keys.RUNS_GSI_PK,
+        "replay_id": replay_id,
+        "request": request.scope(),
+        "fingerprint": request.fingerprint(),
+        "requester": requester,
+        "dry_run": request.dry_run,
+        "status": RUNNING,
+        "created_at": key_time(now),
+        "updated_at": key_time(now),
+        "step": 0,
+        "lease_until": deadline,
+        "cursor": {},
+        "scanned": 0,
+        "matched": 0,
+        "sent": 0,
+        "by_day": {},
+        "sample_event_ids": [],
+        "failed": 0,
+        "retried": 0,
     }
 
 
-def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, remaining_ms: Callable[[], int],
-                settings: Settings, wiring: Wiring) -> dict:
+def _unrecorded(
+    call: ReplayCall,
+    requester: str,
+    now: datetime,
+    deadline: str,
+    remaining_ms: Callable[[], int],
+    settings: Settings,
+    wiring: Wiring,
+) -> dict:
     """A run under ``DRY_RUN=true``: the full logic, nothing written, nothing sent."""
     if call.request is None:
         raise NotFoundError(f"no replay run {call.replay_id} (DRY_RUN records no runs)")
@@ -293,8 +400,14 @@ def _unrecorded(call: ReplayCall, requester: str, now: datetime, deadline: str, 
         replay_id, cursor = position.replay_id, position.cursor or {}
     run = {**_new_run(replay_id, request, requester, now, deadline), "cursor": cursor}
     progress = Progress(run, None)
-    Execution(progress, wiring, None, remaining_ms, event_ids=call.event_ids,  # progress has no store: nothing written
-              ledger=_ledger(run, settings, wiring)).run()
+    Execution(
+        progress,
+        wiring,
+        None,
+        remaining_ms,
+        event_ids=call.event_ids,  # progress has no store: nothing written
+        ledger=_ledger(run, settings, wiring),
+    ).run()
     if progress.run.get("continuation"):
         progress.run["continuation"] = encode_continuation(replay_id, 0, progress.run["cursor"])
     return progress.run

@@ -38,8 +38,17 @@ class Split:
 class Ledger:
     """One run's view of a target's deliveries; ``already`` sums what it found delivered by other runs."""
 
-    def __init__(self, log: DeliveryLog, target_key: str, target_label: str, replay_id: str, *, resend: bool,
-                 clock: Callable[[], datetime], already: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        log: DeliveryLog,
+        target_key: str,
+        target_label: str,
+        replay_id: str,
+        *,
+        resend: bool,
+        clock: Callable[[], datetime],
+        already: dict[str, Any] | None = None,
+    ) -> None:
         self.log, self.target_key, self.label, self.replay_id = log, target_key, target_label, replay_id
         self.resend, self.clock = resend, clock
         self.already = AlreadyDelivered.from_dict(already)

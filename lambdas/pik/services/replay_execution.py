@@ -44,12 +44,16 @@ class Progress:
     def save(self, fields: dict, *, unrequested: bool = False) -> dict | None:
         """Write ``fields`` and step on; None (and no longer held) when another call moved the run
         (or, with ``unrequested``, when a pause or cancel was requested)."""
-        if self.runs is not None and not self.runs.advance(self.run["pk"], self.run["sk"], self.run["step"], fields,
-                                                           unrequested=unrequested):
+        if self.runs is not None and not self.runs.advance(
+            self.run["pk"], self.run["sk"], self.run["step"], fields, unrequested=unrequested
+        ):
             self.held = False
             return None
-        self.run = {**{k: v for k, v in self.run.items() if k not in fields}, "step": self.run["step"] + 1,
-                    **{k: v for k, v in fields.items() if v is not None}}
+        self.run = {
+            **{k: v for k, v in self.run.items() if k not in fields},
+            "step": self.run["step"] + 1,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
         return self.run
 
     def release(self) -> None:
@@ -64,11 +68,24 @@ class Progress:
 class Execution:
     """One call's walk of ``progress.run``; ``sink`` None is a dry run (nothing delivered)."""
 
-    def __init__(self, progress: Progress, wiring: Wiring, sink: Sink | None, remaining_ms: Callable[[], int], *,
-                 event_ids: tuple[str, ...] | None = None, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        progress: Progress,
+        wiring: Wiring,
+        sink: Sink | None,
+        remaining_ms: Callable[[], int],
+        *,
+        event_ids: tuple[str, ...] | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
         run = progress.run
         self.progress, self.wiring, self.sink, self.remaining_ms, self.event_ids = (
-            progress, wiring, sink, remaining_ms, event_ids)
+            progress,
+            wiring,
+            sink,
+            remaining_ms,
+            event_ids,
+        )
         self.ledger = ledger  # an external target's deliveries: what it already got is skipped (or resent)
         self.skipped = run.get("skipped", 0)  # matched, not sent: the target already had them
         self.request = ReplayRequest.from_scope(run["request"])
@@ -127,9 +144,13 @@ class Execution:
         ran low make the dry run stop with a continuation (the next call previews them)."""
         if self.wiring.recomputer is None or not replay_impact.applies(self.request):
             return None
-        impact = replay_impact.build(groups, self.wiring.recomputer, self.remaining_ms,
-                                     previous=replay_impact.load(self.progress.run, self.wiring.documents),
-                                     computed_at=key_time(self.wiring.clock()))
+        impact = replay_impact.build(
+            groups,
+            self.wiring.recomputer,
+            self.remaining_ms,
+            previous=replay_impact.load(self.progress.run, self.wiring.documents),
+            computed_at=key_time(self.wiring.clock()),
+        )
         if impact["pending"] and not self.stopped:
             self.stopped = StopReason.TIME
         return impact
@@ -169,7 +190,9 @@ class Execution:
         for event_id, reason in result.undeliverable:  # never deliverable here: the run goes on without them
             if len(self.failed_reasons) < FAILED_SAMPLE:
                 self.failed_reasons[event_id] = reason
-        if self.request.dead_letters:  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
+        if (
+            self.request.dead_letters
+        ):  # redriven: out of the DLQ (a crash before this re-sends the batch, never loses it)
             done = [item["receipt"] for item in self.batch if item["event_id"] not in result.failed_ids]
             self.wiring.dead_letter_queue().delete(done)
             self.held.difference_update(done)
@@ -199,14 +222,27 @@ class Execution:
 
     def save(self, *, unrequested: bool = False, **fields: object) -> bool:
         """Write the counts and the cursor (and ``fields``); False when another call moved the run."""
-        return self.progress.save({
-            **self.tally.to_dict(), "cursor": self.position, "updated_at": key_time(self.wiring.clock()),
-            "failed": self.failed + len(self.pending), "retried": self.retried,
-            "failed_event_ids": (self.failed_ids + self.pending)[:FAILED_SAMPLE], "pending_event_ids": self.pending or None,
-            "failed_reasons": self.failed_reasons or None, "skipped": self.skipped,
-            "already_delivered": self.ledger.already.to_dict() if self.ledger is not None else None,
-            "last_error": self.last_error, "pace_at_ms": self.pacer.next_ms if self.pacer.rate else None,
-            **fields}, unrequested=unrequested) is not None
+        return (
+            self.progress.save(
+                {
+                    **self.tally.to_dict(),
+                    "cursor": self.position,
+                    "updated_at": key_time(self.wiring.clock()),
+                    "failed": self.failed + len(self.pending),
+                    "retried": self.retried,
+                    "failed_event_ids": (self.failed_ids + self.pending)[:FAILED_SAMPLE],
+                    "pending_event_ids": self.pending or None,
+                    "failed_reasons": self.failed_reasons or None,
+                    "skipped": self.skipped,
+                    "already_delivered": self.ledger.already.to_dict() if self.ledger is not None else None,
+                    "last_error": self.last_error,
+                    "pace_at_ms": self.pacer.next_ms if self.pacer.rate else None,
+                    **fields,
+                },
+                unrequested=unrequested,
+            )
+            is not None
+        )
 
     def steered(self) -> bool:
         """True when a pause or cancel was asked for (looked for at most once a second): the run is then
@@ -253,7 +289,9 @@ class Execution:
     def _requested(self) -> str | None:
         """The pause or cancel asked for since this call's last save, if any."""
         progress = self.progress
-        current = (progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None) or {}
+        current = (
+            progress.runs.get(progress.run["pk"], progress.run["sk"]) if progress.runs is not None else None
+        ) or {}
         action = current.get("requested")
         return action if action in ("pause", "cancel") and current.get("step") == progress.run["step"] else None
 
@@ -269,9 +307,13 @@ class Execution:
         continuation = None
         if self.stopped:
             continuation = encode_continuation(self.progress.run["replay_id"], self.progress.run["step"] + 1)
-        final: dict[str, Any] = {"status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
-                 "stopped": self.stopped or StopReason.COMPLETED, "continuation": continuation,
-                 "lease_until": RELEASED, **fields}
+        final: dict[str, Any] = {
+            "status": RunStatus.PARTIAL if self.stopped else RunStatus.COMPLETED,
+            "stopped": self.stopped or StopReason.COMPLETED,
+            "continuation": continuation,
+            "lease_until": RELEASED,
+            **fields,
+        }
         if self.save(unrequested=self.sink is not None, **final):
             return
         self.progress.held = True  # refused: find out whether for a steer (else another call moved the run)

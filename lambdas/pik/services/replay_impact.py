@@ -54,8 +54,14 @@ def applies(request: ReplayRequest) -> bool:
     return request.target is None and not request.repair and not request.dead_letters
 
 
-def build(groups: Iterable[Group], recomputer: Recomputer, remaining_ms: Callable[[], int], *,
-          previous: dict | None, computed_at: str) -> dict:
+def build(
+    groups: Iterable[Group],
+    recomputer: Recomputer,
+    remaining_ms: Callable[[], int],
+    *,
+    previous: dict | None,
+    computed_at: str,
+) -> dict:
     """The impact of ``groups`` (entity-days in walk order) added to ``previous`` (the run's impact so far)."""
     impact = _start(previous, computed_at, recomputer.code_version)
     seen = {(row["entity_id"], row["day"]) for row in impact["rows"]} | {tuple(g) for g in impact["pending"]}
@@ -75,23 +81,40 @@ def build(groups: Iterable[Group], recomputer: Recomputer, remaining_ms: Callabl
 
 def _start(previous: dict | None, computed_at: str, code_version: str) -> dict:
     if previous and "rows" in previous:
-        return {**previous, "rows": list(previous["rows"]), "events": list(previous["events"]),
-                "pending": list(previous.get("pending", [])), "computed_at": computed_at}
-    return {"complete": True, "entity_days": 0, "computed": 0, "not_previewed": 0, "pending": [], "rows": [],
-            "events": [], "events_total": 0, "changed": 0, "code_version": code_version, "computed_at": computed_at}
+        return {
+            **previous,
+            "rows": list(previous["rows"]),
+            "events": list(previous["events"]),
+            "pending": list(previous.get("pending", [])),
+            "computed_at": computed_at,
+        }
+    return {
+        "complete": True,
+        "entity_days": 0,
+        "computed": 0,
+        "not_previewed": 0,
+        "pending": [],
+        "rows": [],
+        "events": [],
+        "events_total": 0,
+        "changed": 0,
+        "code_version": code_version,
+        "computed_at": computed_at,
+    }
 
 
 def _add(impact: dict, preview: dict) -> None:
     where = {"entity_id": preview["entity_id"], "day": preview["day"]}
     impact["computed"] += 1
     for metric in preview["metrics"]:
-        impact["rows"].append({**where, **metric, "inputs_now": preview["inputs_now"],
-                               "inputs_after": preview["inputs_after"]})
+        impact["rows"].append(
+            {**where, **metric, "inputs_now": preview["inputs_now"], "inputs_after": preview["inputs_after"]}
+        )
         impact["changed"] += metric["changed"]
     for change, ids in (("enters", preview["entering"]), ("leaves", preview["leaving"])):
         impact["events_total"] += len(ids)
         room = MAX_EVENTS - len(impact["events"])
-        impact["events"] += [{**where, "event_id": event_id, "change": change} for event_id in ids[:max(0, room)]]
+        impact["events"] += [{**where, "event_id": event_id, "change": change} for event_id in ids[: max(0, room)]]
 
 
 def summary(impact: dict) -> dict:

@@ -1,9 +1,9 @@
 """What a replay run walks: the candidates of its selection, each with the position just after it.
 
-    an entity or a source/type   the events table's indexes, in a window (``pik.core.queries`` cursors)
-    event_ids                    the listed events' dedup gates, in the order given (``{"index": n}``)
-    statuses ["REJECTED"]        the quarantine (``rejected/date=D/``) of the window's arrival days
-    dead_letters                 the replay queue's DLQ, until it answers empty (no cursor)
+an entity or a source/type   the events table's indexes, in a window (``pik.core.queries`` cursors)
+event_ids                    the listed events' dedup gates, in the order given (``{"index": n}``)
+statuses ["REJECTED"]        the quarantine (``rejected/date=D/``) of the window's arrival days
+dead_letters                 the replay queue's DLQ, until it answers empty (no cursor)
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from ..core.timefmt import key_time
 from .replay_wiring import Wiring
 
 
-def candidates(request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None,
-               run: dict, held: set[str]) -> Iterator[tuple[dict, dict]]:
+def candidates(
+    request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None, run: dict, held: set[str]
+) -> Iterator[tuple[dict, dict]]:
     """Candidate attempts with the position just after each one (``held`` collects DLQ receipts)."""
     if request.dead_letters:
         yield from _dead_letters(wiring, held)
@@ -28,8 +29,9 @@ def candidates(request: ReplayRequest, position: dict, wiring: Wiring, event_ids
         yield from _listed(request, position, wiring, event_ids)
     elif request.entity_id is not None:
         start, end = request.window()
-        items = wiring.index.by_entity(request.entity_id, key_time(start), key_time(end),
-                                       after=position.get("after"), page_size=wiring.page_size)
+        items = wiring.index.by_entity(
+            request.entity_id, key_time(start), key_time(end), after=position.get("after"), page_size=wiring.page_size
+        )
         for item in items:
             yield item, {"after": entity_cursor(item)}
     else:
@@ -54,12 +56,22 @@ def _rejected(request: ReplayRequest, position: dict, wiring: Wiring) -> Iterato
         after = position.get("key") if position.get("day") == day else None
         for key in wiring.documents.list_keys(prefix, after=after):
             doc = wiring.documents.get(key)
-            yield ({"status": REJECTED, "event_id": doc["attempt_id"], "event_date": day, "s3_key": key,
-                    "event_time": doc["ingest_time"], "doc": doc}, {"day": day, "key": key})
+            yield (
+                {
+                    "status": REJECTED,
+                    "event_id": doc["attempt_id"],
+                    "event_date": day,
+                    "s3_key": key,
+                    "event_time": doc["ingest_time"],
+                    "doc": doc,
+                },
+                {"day": day, "key": key},
+            )
 
 
-def _listed(request: ReplayRequest, position: dict, wiring: Wiring,
-            event_ids: tuple[str, ...] | None) -> Iterator[tuple[dict, dict]]:
+def _listed(
+    request: ReplayRequest, position: dict, wiring: Wiring, event_ids: tuple[str, ...] | None
+) -> Iterator[tuple[dict, dict]]:
     """The listed events' gates, in the order given (the list read back from S3 when not passed)."""
     if event_ids is None:
         event_ids = tuple(wiring.documents.get(request.ids_key())["event_ids"])
@@ -73,8 +85,7 @@ def _by_stream(request: ReplayRequest, position: dict, wiring: Wiring) -> Iterat
     first = days.index(position["day"]) if "day" in position else 0
     for day in days[first:]:
         after = position.get("after") if position.get("day") == day else None
-        for item in wiring.index.by_stream_day(*request.stream(), day, after=after,
-                                               page_size=wiring.page_size):
+        for item in wiring.index.by_stream_day(*request.stream(), day, after=after, page_size=wiring.page_size):
             yield item, {"day": day, "after": stream_cursor(item)}
 
 

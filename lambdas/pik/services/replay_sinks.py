@@ -46,8 +46,18 @@ class TargetSink:
 
     def deliver(self, items: list[dict]) -> Delivered:
         raws = list(_readers().map(self.documents.get, [item["s3_key"] for item in items]))
-        outgoing = [Outgoing(item["event_id"], item["entity_id"], item["source"], item["event_type"], item["event_time"],
-                             raw["envelope"]["ingest_time"], raw["event"]) for item, raw in zip(items, raws, strict=True)]
+        outgoing = [
+            Outgoing(
+                item["event_id"],
+                item["entity_id"],
+                item["source"],
+                item["event_type"],
+                item["event_time"],
+                raw["envelope"]["ingest_time"],
+                raw["event"],
+            )
+            for item, raw in zip(items, raws, strict=True)
+        ]
         return self.target.deliver(outgoing, self.replay_id)
 
 
@@ -73,10 +83,19 @@ class RepairSink:
         sent, failed, error = 0, [], None
         for item in items:
             outcome, reason = self._resubmit(item["doc"], item["event_id"])
-            self.wiring.documents.put_new(keys.repair_key(self.run["replay_id"], item["event_id"]), {
-                "replay_id": self.run["replay_id"], "requester": self.run["requester"], "rejected_key": item["s3_key"],
-                "attempt_id": item["event_id"], "repaired_at": key_time(self.wiring.clock()),
-                "status": outcome.get("status", "REJECTED"), "event_id": outcome.get("event_id"), "reason": reason})
+            self.wiring.documents.put_new(
+                keys.repair_key(self.run["replay_id"], item["event_id"]),
+                {
+                    "replay_id": self.run["replay_id"],
+                    "requester": self.run["requester"],
+                    "rejected_key": item["s3_key"],
+                    "attempt_id": item["event_id"],
+                    "repaired_at": key_time(self.wiring.clock()),
+                    "status": outcome.get("status", "REJECTED"),
+                    "event_id": outcome.get("event_id"),
+                    "reason": reason,
+                },
+            )
             if reason is None:
                 sent += 1
             else:
@@ -92,8 +111,14 @@ class RepairSink:
             contract.validate(body, now=arrived)
         except ValidationError as exc:
             return {}, "still invalid: " + "; ".join(f"{e.field}: {e.rule}" for e in exc.errors)
-        outcome = ingest_service.ingest(body, request_id=f"repair-{self.run['replay_id']}-{attempt_id}", now=arrived,
-                                        store=self.wiring.documents, index=self.wiring.index, settings=self.settings)
+        outcome = ingest_service.ingest(
+            body,
+            request_id=f"repair-{self.run['replay_id']}-{attempt_id}",
+            now=arrived,
+            store=self.wiring.documents,
+            index=self.wiring.index,
+            settings=self.settings,
+        )
         return outcome.body, None
 
 
@@ -112,5 +137,15 @@ Sink = QueueSink | TargetSink | RepairSink
 
 
 def message(item: dict, replay_id: str) -> dict:
-    fields = ("event_id", "attempt_id", "status", "source", "event_type", "entity_id", "event_time", "event_date", "s3_key")
+    fields = (
+        "event_id",
+        "attempt_id",
+        "status",
+        "source",
+        "event_type",
+        "entity_id",
+        "event_time",
+        "event_date",
+        "s3_key",
+    )
     return {"replay_id": replay_id, **{name: item[name] for name in fields}}

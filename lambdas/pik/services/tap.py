@@ -54,12 +54,14 @@ def decode(data: bytes) -> Any:
     try:
         return parse_body(data)
     except ValidationError as err:
-        raise ValidationError([FieldError("record", e.rule, f"record: {e.message}") for e in err.errors],
-                              too_large=err.too_large) from err
+        raise ValidationError(
+            [FieldError("record", e.rule, f"record: {e.message}") for e in err.errors], too_large=err.too_large
+        ) from err
 
 
-def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne,
-                   *, workers: int = 16) -> list[EventOutcome]:
+def ingest_records(
+    records: list[TapRecord], mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne, *, workers: int = 16
+) -> list[EventOutcome]:
     """Map and ingest every record, outcomes in input order (FAILED ones to retry). Records of one
     entity are ingested in record order (the first of two equal ones is ACCEPTED), entities
     concurrently; after an entity's first failure its later records are FAILED, not ingested.
@@ -85,8 +87,7 @@ def ingest_records(records: list[TapRecord], mapping: Mapping, ingest_one: Inges
     return ingest_all(len(records), one, workers=workers, lane=lane, halt_lane=True)
 
 
-def ingest_record(record: TapRecord, mapping: Mapping, ingest_one: IngestOne,
-                  reject_one: RejectOne) -> IngestOutcome:
+def ingest_record(record: TapRecord, mapping: Mapping, ingest_one: IngestOne, reject_one: RejectOne) -> IngestOutcome:
     """Map and ingest one record (REJECTED when it cannot be decoded or mapped); raises when its
     storage failed. What a FIFO queue's processor calls record by record (``pik.handlers.tap``)."""
     try:
@@ -96,8 +97,9 @@ def ingest_record(record: TapRecord, mapping: Mapping, ingest_one: IngestOne,
     return _ingest_mapped(record, event, ingest_one, reject_one)
 
 
-def _ingest_mapped(record: TapRecord, event: dict | Exception, ingest_one: IngestOne,
-                   reject_one: RejectOne) -> IngestOutcome:
+def _ingest_mapped(
+    record: TapRecord, event: dict | Exception, ingest_one: IngestOne, reject_one: RejectOne
+) -> IngestOutcome:
     if isinstance(event, ValidationError):
         return reject_one(record.data, record.request_id, record.arrived, event)
     if isinstance(event, Exception):
@@ -108,4 +110,8 @@ def _ingest_mapped(record: TapRecord, event: dict | Exception, ingest_one: Inges
 
 def failed_items(records: list[TapRecord], outcomes: list[EventOutcome]) -> list[dict[str, str]]:
     """``batchItemFailures`` for the records whose ingest failed (retryable), in record order."""
-    return [{"itemIdentifier": record.item_id} for record, outcome in zip(records, outcomes, strict=True) if outcome.outcome is None]
+    return [
+        {"itemIdentifier": record.item_id}
+        for record, outcome in zip(records, outcomes, strict=True)
+        if outcome.outcome is None
+    ]
