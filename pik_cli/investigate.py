@@ -145,6 +145,11 @@ def replay(
 
         echo_json(as_json(run))
         return
+    _show_run(run, scope, client_token)
+
+
+def _show_run(run: dict, scope: dict, client_token: str | None) -> None:
+    """What a replay did, as ``pik replay`` prints it; exit 1 when the target refused every event."""
     mode = "DRY RUN (nothing sent; add --execute)" if run["dry_run"] else "EXECUTED"
     click.echo(f"{run['replay_id']}  {mode}  {run['status']}  -> {run['target']}")
     click.echo(

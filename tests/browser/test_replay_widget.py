@@ -271,54 +271,62 @@ def test_a_target_that_has_some_events_is_sent_only_what_it_lacks_and_resend_is_
         page.fill(".pik-target-address input", queue)
         page.press(".pik-target-address input", "Enter")
         page.get_by_role("button", name="Preview").click(timeout=120_000)
-        page.wait_for_selector(".pik-already-count", timeout=60_000)
-        assert (page.inner_text(".pik-already-count"), page.inner_text(".pik-would-send")) == (
-            str(served),
-            str(EVENTS - served),
-        )
-        assert page.inner_text(".pik-already").startswith(
-            f"already delivered to sqs:{queue}: {served} of the {EVENTS} selected events, "
-            f"by {first['replay_id']} ({served}, last at "
-        )
-        assert page.inner_text(".pik-already").endswith(
-            "an external target is sent only what it lacks: Replay skips them"
-        )
-        assert page.inner_text(".pik-info").endswith(
-            f"{EVENTS - served} events would be replayed ({EVENTS} matched; the target has the others). "
-            "Nothing was sent."
-        )
-        assert (
-            page.inner_text(".pik-confirm").strip("\u200b\n ")
-            == f"I confirm sending {EVENTS - served} events to sqs:{queue}"
-        )
-        page.check(".pik-confirm input")
-        page.get_by_role("button", name="Replay").click()
-        page.wait_for_selector(".pik-target-skipped", timeout=60_000)
-        assert [page.inner_text(f".pik-target-{c}") for c in ("sent", "failed", "skipped")] == [
-            str(EVENTS - served),
-            "0",
-            str(served),
-        ]
-        assert page.inner_text(".pik-info").endswith(f"(COMPLETED; skipped {served} the target already had).")
-
-        page.get_by_role("button", name="Preview").click()  # now the target has every event
-        _wait_text(page, ".pik-already-count", str(EVENTS))
-        assert page.inner_text(".pik-would-send") == "0"
-        assert page.get_by_role("button", name="Replay").is_disabled()
-        assert page.inner_text(".pik-error").endswith(
-            f"sqs:{queue} already has all {EVENTS} events of this scope, so Replay stays disabled; "
-            "tick 'send again' to resend them."
-        )
-        page.check(".pik-resend input")
-        assert page.get_by_role("button", name="Replay").is_disabled()  # another scope: preview it first
-        page.get_by_role("button", name="Preview").click()
-        _wait_text(page, ".pik-would-send", str(EVENTS))
-        assert page.inner_text(".pik-already").endswith("resend: Replay sends them again")
-        page.check(".pik-confirm input")
-        page.get_by_role("button", name="Replay").click()
-        _wait_text(page, ".pik-target-sent", str(EVENTS))
-        assert page.inner_text(".pik-target-skipped") == "0"
+        _preview_shows_what_the_target_has(page, queue, served, first["replay_id"])
+        _replay_sends_only_the_rest(page, served)
+        _a_target_with_everything_is_resent_only_when_asked(page, queue)
         page.screenshot(path=str(OUTPUT / "replay_widget_already_delivered.png"), full_page=True)
 
     # the first run's events, then exactly the ones the target lacked, then every one again (resend)
     assert Counter(body["payload"]["steps"] for body in drained(sqs, queue)) == {100 * i: 2 for i in range(EVENTS)}
+
+
+def _preview_shows_what_the_target_has(page, queue: str, served: int, first_run: str) -> None:
+    page.wait_for_selector(".pik-already-count", timeout=60_000)
+    assert (page.inner_text(".pik-already-count"), page.inner_text(".pik-would-send")) == (
+        str(served),
+        str(EVENTS - served),
+    )
+    assert page.inner_text(".pik-already").startswith(
+        f"already delivered to sqs:{queue}: {served} of the {EVENTS} selected events, "
+        f"by {first_run} ({served}, last at "
+    )
+    assert page.inner_text(".pik-already").endswith("an external target is sent only what it lacks: Replay skips them")
+    assert page.inner_text(".pik-info").endswith(
+        f"{EVENTS - served} events would be replayed ({EVENTS} matched; the target has the others). Nothing was sent."
+    )
+    assert (
+        page.inner_text(".pik-confirm").strip("\u200b\n ")
+        == f"I confirm sending {EVENTS - served} events to sqs:{queue}"
+    )
+
+
+def _replay_sends_only_the_rest(page, served: int) -> None:
+    page.check(".pik-confirm input")
+    page.get_by_role("button", name="Replay").click()
+    page.wait_for_selector(".pik-target-skipped", timeout=60_000)
+    assert [page.inner_text(f".pik-target-{c}") for c in ("sent", "failed", "skipped")] == [
+        str(EVENTS - served),
+        "0",
+        str(served),
+    ]
+    assert page.inner_text(".pik-info").endswith(f"(COMPLETED; skipped {served} the target already had).")
+
+
+def _a_target_with_everything_is_resent_only_when_asked(page, queue: str) -> None:
+    page.get_by_role("button", name="Preview").click()  # now the target has every event
+    _wait_text(page, ".pik-already-count", str(EVENTS))
+    assert page.inner_text(".pik-would-send") == "0"
+    assert page.get_by_role("button", name="Replay").is_disabled()
+    assert page.inner_text(".pik-error").endswith(
+        f"sqs:{queue} already has all {EVENTS} events of this scope, so Replay stays disabled; "
+        "tick 'send again' to resend them."
+    )
+    page.check(".pik-resend input")
+    assert page.get_by_role("button", name="Replay").is_disabled()  # another scope: preview it first
+    page.get_by_role("button", name="Preview").click()
+    _wait_text(page, ".pik-would-send", str(EVENTS))
+    assert page.inner_text(".pik-already").endswith("resend: Replay sends them again")
+    page.check(".pik-confirm input")
+    page.get_by_role("button", name="Replay").click()
+    _wait_text(page, ".pik-target-sent", str(EVENTS))
+    assert page.inner_text(".pik-target-skipped") == "0"
