@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,32 +21,16 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from pik.core import lineage
 from pik.core.errors import NotFoundError
 from tests.nb.conftest import DATE, DAY
+from tests.support.receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Endpoint(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.path, json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(201)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def endpoint():
     """A lineage endpoint (``/api/v1/lineage``, as Marquez's) on 127.0.0.1 at a port chosen now; stopped after."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    httpd.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with receiving() as server:
+        yield server
 
 
 @pytest.fixture
@@ -56,7 +38,7 @@ def emitted(endpoint, monkeypatch, request):
     """The story (tests/nb/conftest.py) with ``OpenLineageUrl`` set: what the functions posted, and the story."""
     monkeypatch.setenv("LINEAGE_URL", f"http://127.0.0.1:{endpoint.server_port}/api/v1/lineage")
     story = request.getfixturevalue("story")
-    return [body for path, body in endpoint.received if path == "/api/v1/lineage"], story
+    return [r.json for r in endpoint.received if r.path == "/api/v1/lineage"], story
 
 
 def _key(event: dict) -> str:
@@ -119,9 +101,9 @@ def test_the_clients_file_http_and_console_transports_send_them(kit, emitted, en
     before = len(endpoint.received)
     http = HttpTransport(HttpConfig(url=f"http://127.0.0.1:{endpoint.server_port}", endpoint="api/v1/lineage"))
     kit.lineage(**_scope(), client=OpenLineageClient(transport=http))
-    again = [_untagged(body) for _, body in endpoint.received[before:]]
+    again = [_untagged(r.json) for r in endpoint.received[before:]]
     assert sorted(map(_key, again)) == sorted(map(_key, posted))  # re-emission: the same runs, the same bytes
-    assert {body["run"]["runId"] for _, body in endpoint.received} == {e["run"]["runId"] for e in posted}  # 4 runs
+    assert {r.json["run"]["runId"] for r in endpoint.received} == {e["run"]["runId"] for e in posted}  # 4 runs
 
     with caplog.at_level(logging.INFO, logger="openlineage.client.transport.console"):
         kit.lineage(**_scope(), client=OpenLineageClient(transport=ConsoleTransport(ConsoleConfig())))
@@ -147,7 +129,7 @@ def test_the_python_block_of_docs_lineage_md_sends_to_a_marquez_like_endpoint(ki
         "marquez_url": f"http://127.0.0.1:{endpoint.server_port}",
     }
     exec(compile(block, "docs/lineage.md", "exec"), namespace)
-    received = [_untagged(body) for path, body in endpoint.received if path == "/api/v1/lineage"]
+    received = [_untagged(r.json) for r in endpoint.received if r.path == "/api/v1/lineage"]
     assert len(received) == 8 == len(namespace["events"])
     assert [e["job"]["name"] for e in received].count("aggregate") == 4
     assert {e.run.runId for e in namespace["one_replay"]} == {

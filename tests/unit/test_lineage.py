@@ -11,9 +11,7 @@ date-times) and must serialise back, through the client's ``Serde``, to exactly 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 import pytest
@@ -23,6 +21,7 @@ from pik.aws.lineage import HttpLineage
 from pik.core import lineage
 from pik.core.replay import parse_request
 from pik_nb.investigate.lineage import to_client
+from tests.support.receiver import receiving
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 QUEUE = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/pik-replay"
@@ -251,35 +250,19 @@ def test_the_same_record_gives_the_same_bytes_every_time():
 
 
 # --- the stdlib emitter the functions use ---------------------------------------------------------------------
-class _Collector(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.path, self.headers["Content-Type"], json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(self.server.status)  # type: ignore[attr-defined]
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def server():
     """A lineage endpoint on 127.0.0.1 (a port chosen now) recording what it receives; stopped after the test."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    httpd.received, httpd.status = [], 201  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with receiving() as endpoint:
+        yield endpoint
 
 
 def test_the_emitter_posts_each_event_as_json_in_order(server):
     events = lineage.replay_events(run(), NAMES)
     url = f"http://127.0.0.1:{server.server_port}/api/v1/lineage"
     assert HttpLineage(url).emit(events) == 0
-    assert server.received == [("/api/v1/lineage", "application/json", event) for event in events]
+    received = [(r.path, r.headers["Content-Type"], r.json) for r in server.received]
+    assert received == [("/api/v1/lineage", "application/json", event) for event in events]
 
 
 def test_the_emitter_stops_at_the_first_refusal_and_counts_what_it_did_not_send(server):
