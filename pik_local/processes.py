@@ -186,7 +186,7 @@ def _serve_api(
     from . import template
     from .api import LocalApi, routes
     from .journal import Journal
-    from .runtime import functions
+    from .runtime import functions, open_log
 
     journal = Journal(journal_path) if journal_path else None
     if journal:
@@ -197,7 +197,7 @@ def _serve_api(
         for name, spec in template.function_specs().items()
         if any(event["Type"] == "Api" for event in spec["events"].values())
     }
-    log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None  # noqa: SIM115 (lives as long as the process)
+    log = open_log(log_path) if log_path else None  # lives as long as the process
     api = LocalApi(port, stage, routes(specs, functions(specs, region, log=log)), simulated_arrival, reuse_port=True)
     api.durable = journal.sync if journal else None  # journaled writes reach the disk before an answer
     api.start()

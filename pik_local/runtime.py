@@ -21,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger("pik_local")
@@ -62,6 +63,18 @@ def route_output() -> None:
     for handler in {handler for logger in loggers for handler in logger.handlers}:
         if isinstance(handler, logging.StreamHandler) and id(handler.stream) in originals:
             handler.setStream(routed[id(handler.stream)])
+    for handler in logging.root.handlers:  # e.g. the CLI's basicConfig, made after powertools' Logger
+        if not any(isinstance(f, _WrittenByPowertools) for f in handler.filters):
+            handler.addFilter(_WrittenByPowertools())
+
+
+class _WrittenByPowertools(logging.Filter):
+    """Keeps the handlers' own records (logger ``pik`` and below: powertools' JSON handler writes them)
+    off the root's handlers, as powertools does for root handlers that exist when its ``Logger`` is
+    built (its ``SuppressFilter``; in Lambda the runtime's handler): each line once, in JSON."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "pik" or record.name.startswith("pik."))
 
 
 def unroute_output() -> None:
@@ -70,6 +83,24 @@ def unroute_output() -> None:
         sys.stdout = sys.stdout.default
     if isinstance(sys.stderr, _Routed):
         sys.stderr = sys.stderr.default
+
+
+def open_log(path: Path | str, *, fresh: bool = False) -> IO[str]:
+    """The functions' log file (``.pik/lambda.log``: CloudWatch Logs' stand-in), opened to append:
+    the stack and its API worker processes write one file, and only ``O_APPEND`` puts each line at
+    the end whoever wrote last (a ``"w"`` handle writes at its own offset, over the workers' lines).
+    ``fresh`` empties it first (one log per stack run). Line-buffered: a line is one ``write``.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "lambda.log"
+    >>> stack, worker = open_log(path, fresh=True), open_log(path)
+    >>> _ = stack.write("a\\n"), worker.write("b\\n"), stack.write("c\\n")
+    >>> path.read_text().split()
+    ['a', 'b', 'c']
+    """
+    if fresh:
+        Path(path).write_text("", encoding="utf-8")
+    return open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (the caller closes it)
 
 
 class LambdaContext:

@@ -30,7 +30,7 @@ from .api import LocalApi, routes
 from .info import LocalStackInfo, default_path
 from .poller import Poller, mappings
 from .processes import ApiWorkers, Child, ChildError
-from .runtime import functions, unroute_output
+from .runtime import functions, open_log, unroute_output
 from .stream_poller import StreamPoller, stream_mappings
 
 REGION = "us-east-1"
@@ -264,7 +264,7 @@ class LocalStack:
     def _start_functions(self, session: boto3.session.Session) -> None:
         specs = template.function_specs(self._template)
         self.lambda_log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lambda_log = self.lambda_log_path.open("w", encoding="utf-8", buffering=1)  # one log per run
+        self._lambda_log = open_log(self.lambda_log_path, fresh=True)  # one log per run, shared with the workers
         local = functions(specs, self.region, log=self._lambda_log)
         stage = next(iter(template.of_type(template.load(), "AWS::Serverless::Api").values()))["Properties"][
             "StageName"

@@ -34,6 +34,7 @@ MODULES = [
     "pik_api._moved",
     "pik_cli.replay_options",
     "pik_local.conditions",
+    "pik_local.runtime",
     "pik_local.story",
     "pik_nb._format",
     "pik_nb.analyses",
