@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import os
-
 import pytest
 from moto import mock_aws
 
 from pik.aws import clients
 from pik_local import moto_patches, template
 from tests.support import iam as iam_gate
-from tests.support import sam
-from tests.support.aws import REGION  # noqa: F401 (older imports of it)
-from tests.support.events import EVENTS, api_event, make_event, sqs_event  # noqa: F401 (older imports of them)
-from tests.support.lambdas import LambdaContext, call  # noqa: F401
-from tests.support.queues import drain_queue  # noqa: F401
+from tests.support.aws import REGION
+from tests.support.iam_stack import iam_stack
+from tests.support.targets import targets_allowed, webhook_receivers
 
 
 @pytest.fixture(autouse=True)
@@ -53,31 +48,15 @@ def stack(monkeypatch, request):
     clients.reset()
 
 
-# The options the tests exercise, all on, so every function and policy exists in the translation.
-IAM_GATE_PARAMETERS = {
-    "EnableAthena": "true",
-    "EventBridgeTapBusName": "default",
-    "SqsTapQueueArn": f"arn:aws:sqs:{REGION}:123456789012:tap-source",
-    "KinesisTapStreamArn": f"arn:aws:kinesis:{REGION}:123456789012:stream/tap-source",
-}
+@pytest.fixture
+def allowed(stack, monkeypatch):
+    """The ``stack`` with the deployment's allow-list of replay targets set (tests/support/targets.py)."""
+    with targets_allowed(monkeypatch):
+        yield stack
 
 
-@functools.lru_cache(maxsize=1)
-def _translated() -> dict:
-    return sam.translate()
-
-
-def iam_stack(resources: template.LocalResources) -> sam.Stack:
-    """The translated template with the test's physical names and the parameters its environment says
-    (``REPLAY_TARGET_QUEUES`` -> ``ReplayTargetQueueArns`` ...), as the deployed stack would have them."""
-    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
-    parameters = dict(IAM_GATE_PARAMETERS)
-    for variable, value in variables.items():
-        if isinstance(value, dict) and value.get("Ref") in _translated()["Parameters"] and variable in os.environ:
-            parameters[value["Ref"]] = os.environ[variable]
-    return sam.Stack(
-        _translated(),
-        parameters=parameters,
-        names=dict(resources.names),
-        stack_name=resources.names.get("AWS::StackName", "test"),
-    )
+@pytest.fixture
+def receiver():
+    """Factory: ``receiver([503])`` starts a signature-checking HTTP endpoint; all stop at the end."""
+    with webhook_receivers() as start:
+        yield start

@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.browser.test_replay_widget import OUTPUT, chromium_page
+from tests.support.browser import OUTPUT, chromium_page
 from tests.support.processes import PIK, stopped
 from tests.support.waits import wait_for
 

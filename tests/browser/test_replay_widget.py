@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,46 +22,11 @@ import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import count_statuses, ingest_events
 from pik_cli.lab import stop_process
+from tests.support.browser import OUTPUT, ROOT, chromium_page
 from tests.support.processes import StackProcess
 from tests.support.waits import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "test-output"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 EVENTS = 12
-
-
-def require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("PIK_REQUIRE_BROWSER"):
-        pytest.fail("chromium is missing and PIK_REQUIRE_BROWSER is set: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium); CI sets PIK_REQUIRE_BROWSER")
-
-
-@contextmanager
-def chromium_page(width: int = 1200, height: int = 1400) -> Iterator[Any]:
-    """A page of headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": width, "height": height})
-        finally:
-            browser.close()
 
 
 def drained(sqs: Any, queue: str) -> list[dict]:

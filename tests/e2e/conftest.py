@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.events import example_event  # noqa: F401 (older imports of it)
-from tests.support.processes import PIK, StackProcess, port_is_free, stopped  # noqa: F401
-from tests.support.waits import wait_for  # noqa: F401
+from tests.support.processes import StackProcess
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pik.core.timefmt import UTC
 from pik_api import ingest_events
 from pik_cli import cli
 from pik_local.stack import LocalStack
-from tests.conftest import make_event
+from tests.support.events import make_event
 
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from pik_local.stack import free_port
-from tests.e2e.conftest import PIK
+from tests.support.processes import PIK
 
 
 def doctor(info_file, *extra: str) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from pik_local import template
 from pik_nb.sql import analyses as sql_analyses
 from pik_nb.sql import engine as sql
 from pik_nb.sql import queries as queries_sql
-from tests.conftest import REGION
+from tests.support.aws import REGION
 
 DATABASE, WORKGROUP = "pik_test", "pik-test"
 
@@ -138,7 +138,8 @@ def test_a_failed_athena_query_is_a_clear_error(athena_stack, monkeypatch):
 
 def test_compaction_registers_every_partition_it_writes_so_athena_answers_across_streams(athena_stack, monkeypatch):
     from pik.handlers import compact, ingest
-    from tests.conftest import LambdaContext, call, make_event
+    from tests.support.events import make_event
+    from tests.support.lambdas import LambdaContext, call
 
     monkeypatch.setenv("CURATED_DATABASE", DATABASE)
     for source in ("checkout", "billing"):

@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
 
 from pik.core import curated
-from pik.core.timefmt import UTC
-from pik.handlers import compact, ingest
-from tests.conftest import LambdaContext, call, make_event
-
-DAY = "2026-11-20"
-
-
-def at(hours: float) -> str:
-    return (datetime.fromisoformat(DAY).replace(tzinfo=UTC) + timedelta(hours=hours)).isoformat()
-
-
-def send(body: dict) -> dict:
-    status, answer = call(ingest, "/ingest", body)
-    assert status == 200, answer
-    return answer
-
-
-def objects(stack) -> dict[str, tuple[str, bytes]]:
-    """Every curated object: key -> (ETag, bytes)."""
-    s3, bucket = boto3.client("s3"), stack.outputs["raw_bucket_name"]
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/")
-        for o in page.get("Contents", [])
-    ]
-    return {
-        k: (s3.head_object(Bucket=bucket, Key=k)["ETag"], s3.get_object(Bucket=bucket, Key=k)["Body"].read())
-        for k in keys
-    }
+from tests.support.compaction import DAY, at, objects, run, send
+from tests.support.events import make_event
 
 
 def raw_objects(stack) -> dict[str, str]:
@@ -51,10 +23,6 @@ def part(store, layout: str, event_date: str = DAY):
     prefix = curated.partition_prefix(layout, curated.Partition("checkout", "order_placed", event_date))
     [(key, (_, body))] = [(k, v) for k, v in store.items() if k.startswith(prefix)]
     return key, pq.read_table(io.BytesIO(body))
-
-
-def run() -> dict:
-    return compact.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext(900_000))
 
 
 @pytest.fixture

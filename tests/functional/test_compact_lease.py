@@ -19,8 +19,9 @@ from pik.core.errors import LeaseError, StorageError
 from pik.core.timefmt import UTC
 from pik.services.compact import Compactor
 from pik.settings import Settings
-from tests.conftest import iam_stack, make_event
-from tests.functional.test_compact import DAY, at, objects, run, send
+from tests.support.compaction import DAY, at, objects, run, send
+from tests.support.events import make_event
+from tests.support.iam_stack import iam_stack
 
 PARTITION = curated.Partition("checkout", "order_placed", DAY)
 

@@ -27,7 +27,8 @@ from pik.core import curated
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
 from pik.settings import Settings
-from tests.conftest import call, make_event
+from tests.support.events import make_event
+from tests.support.lambdas import call
 
 BASE = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
 EDGES = [2**63, -(2**63) - 1, 2**63 - 1, -(2**63), 10**40, 1.797e308, -1.797e308, 5e-324, -0.0, 0, True, ""]

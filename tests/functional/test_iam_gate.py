@@ -13,9 +13,11 @@ import pytest
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik_local import template
-from tests.conftest import call, iam_stack, make_event
-from tests.functional.test_replay import seed, window
 from tests.support import iam, sam
+from tests.support.events import make_event
+from tests.support.iam_stack import iam_stack
+from tests.support.lambdas import call
+from tests.support.replays import seed, window
 
 ACCOUNT = "123456789012"
 

@@ -16,9 +16,9 @@ from pik.core.metrics import compute
 from pik.handlers import ingest
 from pik.handlers.processor import recomputer
 from pik.settings import Settings
-from tests.functional.test_replay import DAY
 from tests.support.events import make_event
 from tests.support.lambdas import call
+from tests.support.replays import DAY
 
 FIELDS = "amount,cart.total"
 # Any JSON number, extremes included: beyond DynamoDB's range (1e-130..1e126) or its 38 digits,

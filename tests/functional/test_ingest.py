@@ -12,28 +12,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pik.aws import clients
-from pik.core import keys
 from pik.core.timefmt import UTC
 from pik.handlers import ingest
 from tests.support.events import make_event
 from tests.support.lambdas import call
+from tests.support.stored import items, raw_keys
 
 
 def post(body, request_id=None):
     return call(ingest, "/ingest", body, request_id)
-
-
-def raw_keys(stack, prefix=""):
-    s3 = boto3.client("s3")
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.outputs["raw_bucket_name"], Prefix=prefix)
-    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-
-
-def items(stack, event_id):
-    table = boto3.resource("dynamodb").Table(stack.outputs["events_table_name"])
-    return table.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": keys.event_pk(event_id)})[
-        "Items"
-    ]
 
 
 def test_first_event_is_accepted_and_stored_as_received(stack):

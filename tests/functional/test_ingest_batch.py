@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError
 from pik.aws import clients
 from pik.handlers import ingest
 from pik.services import batch
-from tests.conftest import call, make_event
-from tests.functional.test_ingest import items, raw_keys
+from tests.support.events import make_event
+from tests.support.lambdas import call
+from tests.support.stored import items, raw_keys
 
 
 def post(body, request_id="req-batch"):
@@ -176,7 +177,8 @@ def test_batch_metrics_count_each_status(stack, capsys):
 def _post_bytes(raw: bytes) -> tuple[int, dict]:
     import base64
 
-    from tests.conftest import LambdaContext, api_event
+    from tests.support.events import api_event
+    from tests.support.lambdas import LambdaContext
 
     event = api_event("/ingest", base64.b64encode(raw).decode())
     event["isBase64Encoded"] = True

@@ -14,8 +14,9 @@ from pik.core.replay import encode_continuation
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, processor, replay
 from pik.handlers.observability import logger
-from tests.conftest import LambdaContext, api_event, call, make_event, sqs_event
-from tests.functional.test_replay import drain, seed, window
+from tests.support.events import api_event, make_event, sqs_event
+from tests.support.lambdas import LambdaContext, call
+from tests.support.replays import drain, seed, window
 
 
 @pytest.fixture

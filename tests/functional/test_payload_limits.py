@@ -12,7 +12,8 @@ import boto3
 from pik.core import limits
 from pik.handlers import ingest
 from pik.services import batch
-from tests.conftest import LambdaContext, api_event, make_event
+from tests.support.events import api_event, make_event
+from tests.support.lambdas import LambdaContext
 
 MAX_HEADERS = 10 * 1024  # API Gateway's REST header limit, sent twice (headers, multiValueHeaders)
 

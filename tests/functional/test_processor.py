@@ -10,19 +10,9 @@ import pytest
 
 from pik.core import identity
 from pik.handlers import processor, replay
-from tests.functional.test_replay import DAY, drain, seed, window
 from tests.support.events import sqs_event
 from tests.support.lambdas import LambdaContext, call
-
-
-def process_queue(stack, batch_size=10):
-    """Feed the queue to the processor in batches, as Lambda's event source mapping would."""
-    bodies = [json.dumps(b) for b in drain(stack)]
-    responses = [
-        processor.handler(sqs_event(bodies[i : i + batch_size]), LambdaContext())
-        for i in range(0, len(bodies), batch_size)
-    ]
-    return bodies, responses
+from tests.support.replays import DAY, drain, process_queue, seed, window
 
 
 def versions(stack, metric="count"):
@@ -166,7 +156,7 @@ def test_extreme_amounts_give_whole_exact_versions_never_a_poisoned_entity_day(s
     sums exact (as decimal text where DynamoDB's number range or 38 digits cannot hold them)."""
     from decimal import Decimal
 
-    from tests.functional.test_replay import ingest
+    from pik.handlers import ingest
     from tests.support.events import make_event
 
     for i, amount in enumerate(amounts):

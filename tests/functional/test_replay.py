@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import datetime, timedelta
 
 import boto3
@@ -15,29 +14,9 @@ from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import replay as replay_service
 from pik.settings import Settings
-from tests.conftest import call, drain_queue, make_event
-
-DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
-
-
-def seed(entity="customer-42", count=5, start=DAY, step=timedelta(minutes=7), source="checkout", **extra):
-    ids = []
-    for i in range(count):
-        body = make_event(
-            entity_id=entity, source=source, event_time=(start + i * step).isoformat(), payload={"amount": i}, **extra
-        )
-        status, answer = call(ingest, "/ingest", body)
-        assert status == 200, answer
-        ids.append(answer["event_id"])
-    return ids
-
-
-def window(**extra):
-    return {"start_time": DAY.isoformat(), "end_time": (DAY + timedelta(days=1)).isoformat(), **extra}
-
-
-def drain(stack):
-    return [json.loads(m["Body"]) for m in drain_queue(boto3.client("sqs"), stack.outputs["replay_queue_url"])]
+from tests.support.events import make_event
+from tests.support.lambdas import call
+from tests.support.replays import DAY, drain, seed, window
 
 
 def test_dry_run_is_the_default_counts_by_day_and_sends_nothing(stack):

@@ -20,10 +20,11 @@ from pik.aws import clients
 from pik.core import limits
 from pik.core.replay import parse_request
 from pik.handlers import ingest, replay
-from tests.conftest import call, make_event
-from tests.functional.test_replay import DAY, seed, window
-from tests.functional.test_replay_limits import _large, _refuse_over, _sqs_size
-from tests.functional.test_replay_targets import allowed, read_queue, receiver  # noqa: F401 (fixtures)
+from tests.support.events import make_event
+from tests.support.lambdas import call
+from tests.support.limits import large, refuse_over, sqs_size
+from tests.support.replays import DAY, seed, window
+from tests.support.targets import read_queue
 
 FORMAT = JSONFormat()
 
@@ -51,7 +52,7 @@ def expected_attributes(event: CloudEvent, event_id: str, amount: int, replay_id
     assert datetime.fromisoformat(event.get_extension("pikingesttime").replace("Z", "+00:00")) > event.get_time()
 
 
-def test_an_sqs_queue_gets_structured_cloudevents_with_the_original_event_ids(allowed):  # noqa: F811
+def test_an_sqs_queue_gets_structured_cloudevents_with_the_original_event_ids(allowed):
     ids = seed(count=3)
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     status, run = call(
@@ -65,7 +66,7 @@ def test_an_sqs_queue_gets_structured_cloudevents_with_the_original_event_ids(al
     assert run["target"] == f"sqs:{url}"
 
 
-def test_kinesis_records_are_structured_cloudevents(allowed):  # noqa: F811
+def test_kinesis_records_are_structured_cloudevents(allowed):
     ids = seed(count=2)
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName="orders", ShardCount=1)
@@ -85,7 +86,7 @@ def test_kinesis_records_are_structured_cloudevents(allowed):  # noqa: F811
         expected_attributes(event, ids[amount], amount, run["replay_id"])
 
 
-def test_eventbridge_detail_is_a_structured_cloudevent(allowed):  # noqa: F811
+def test_eventbridge_detail_is_a_structured_cloudevent(allowed):
     ids = seed(count=2)
     events, sqs = boto3.client("events"), boto3.client("sqs")
     events.create_event_bus(Name="orders")
@@ -111,8 +112,8 @@ def test_eventbridge_detail_is_a_structured_cloudevent(allowed):  # noqa: F811
 
 
 def test_http_binary_mode_puts_the_attributes_in_ce_headers_and_signs_the_body_sent(
-    allowed,  # noqa: F811
-    receiver,  # noqa: F811
+    allowed,
+    receiver,
     monkeypatch,
 ):
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)
@@ -132,7 +133,7 @@ def test_http_binary_mode_puts_the_attributes_in_ce_headers_and_signs_the_body_s
         assert headers["ce-id"] == headers["X-Pik-Event-Id"] == ids[0]
 
 
-def test_http_structured_mode_sends_the_whole_event_as_the_signed_body(allowed, receiver):  # noqa: F811
+def test_http_structured_mode_sends_the_whole_event_as_the_signed_body(allowed, receiver):
     ids = seed(count=2)
     hook = receiver([])
     target = {"http": hook.url, "envelope": "cloudevents", "content_mode": "structured"}
@@ -145,7 +146,7 @@ def test_http_structured_mode_sends_the_whole_event_as_the_signed_body(allowed, 
         expected_attributes(event, ids[event.get_data()["amount"]], event.get_data()["amount"], run["replay_id"])
 
 
-def test_an_idempotency_key_travels_as_an_extension(allowed):  # noqa: F811
+def test_an_idempotency_key_travels_as_an_extension(allowed):
     event = make_event(event_time=DAY.isoformat(), payload={"amount": 0}, idempotency_key="order-7")
     status, _ = call(ingest, "/ingest", event)
     assert status == 200
@@ -155,16 +156,16 @@ def test_an_idempotency_key_travels_as_an_extension(allowed):  # noqa: F811
     assert structured(message["Body"]).get_extension("pikidempotencykey") == "order-7"
 
 
-def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):  # noqa: F811
+def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):
     """Six events whose messages as sent fit three to a SendMessageBatch (under 256 KiB) but not as
     CloudEvents: the cloudevents run is cut two to a request, and a hook refusing what AWS refuses
     (BatchRequestTooLong) sees no request over the limit."""
     seen: list[int] = []
     clients.client("sqs").meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
-        _refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen),
+        refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )
-    _large(6, 87_050)
+    large(6, 87_050)
     sqs = boto3.client("sqs")
     raw_url, ce_url = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("as-sent", "as-cloudevents"))
     _, as_sent = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": raw_url}))
@@ -177,7 +178,7 @@ def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):  # n
     )
     assert (as_sent["sent"], as_ce["sent"], as_ce["failed"]) == (6, 6, 0)
     assert len(raw_requests) == 2 and max(raw_requests) <= limits.SQS_BATCH.value  # three as sent fit
-    ce_message = max(_sqs_size({"MessageBody": m["Body"]}) for m in read_queue(ce_url))
+    ce_message = max(sqs_size({"MessageBody": m["Body"]}) for m in read_queue(ce_url))
     assert 3 * ce_message > limits.SQS_BATCH.value  # three CloudEvents would not
     assert len(seen) == 3 and max(seen) <= limits.SQS_BATCH.value and max(seen) > 2 * 87_050
 
@@ -199,7 +200,7 @@ QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
         ),
     ],
 )
-def test_a_bad_envelope_is_a_400_naming_field_and_rule_and_records_nothing(allowed, extra, field, rule):  # noqa: F811
+def test_a_bad_envelope_is_a_400_naming_field_and_rule_and_records_nothing(allowed, extra, field, rule):
     status, answer = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, **extra))
     assert status == 400
     assert [(d["field"], d["rule"]) for d in answer["details"]] == [(field, rule)]

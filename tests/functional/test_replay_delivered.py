@@ -17,10 +17,9 @@ from pik.aws.dynamodb import DeliveryRecords
 from pik.core.deliveries import delivery_item
 from pik.core.errors import StorageError
 from pik.handlers import replay
-from tests.conftest import call
-from tests.functional.test_replay import seed, window
-from tests.functional.test_replay_runs import Killed, replay_id_of, run_service, stored
-from tests.functional.test_replay_targets import allowed, read_queue, receiver  # noqa: F401 (fixtures)
+from tests.support.lambdas import call
+from tests.support.replays import Killed, replay_id_of, run_service, seed, stored, window
+from tests.support.targets import read_queue
 
 
 def received(url: str) -> Counter:
@@ -29,7 +28,7 @@ def received(url: str) -> Counter:
 
 
 @pytest.fixture
-def consumer(allowed):  # noqa: F811
+def consumer(allowed):
     return boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
 
 
@@ -85,7 +84,7 @@ def test_resend_sends_them_again_and_the_next_preview_names_the_resending_run(co
     assert [(r["replay_id"], r["count"]) for r in preview["already_delivered"]["runs"]] == [(resent["replay_id"], 4)]
 
 
-def test_an_http_target_is_one_target_however_its_url_is_spelled(allowed, receiver):  # noqa: F811
+def test_an_http_target_is_one_target_however_its_url_is_spelled(allowed, receiver):
     ids = seed(count=2)
     hook = receiver([])
     base = hook.url.rsplit("/", 1)[0]
@@ -95,7 +94,7 @@ def test_an_http_target_is_one_target_however_its_url_is_spelled(allowed, receiv
     assert [event_id for _, _, event_id, _ in hook.got] == ids  # each once
 
 
-def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_or_sent_again(allowed, consumer):  # noqa: F811
+def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_or_sent_again(allowed, consumer):
     ids = seed(count=15, step=timedelta(minutes=1))
     request = window(
         entity_id="customer-42", dry_run=False, client_token="crash-1", target={"sqs": consumer, "raw": False}
@@ -129,13 +128,13 @@ def test_a_batch_recorded_before_a_crash_is_counted_sent_by_its_run_not_skipped_
         ({"resend": "yes", "target": {"sqs": "https://sqs.us-east-1.amazonaws.com/123456789012/consumer"}}, "type"),
     ],
 )
-def test_resend_is_a_boolean_for_an_external_target(allowed, body, rule):  # noqa: F811
+def test_resend_is_a_boolean_for_an_external_target(allowed, body, rule):
     status, answer = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, **body))
     assert status == 400 and (answer["details"][0]["field"], answer["details"][0]["rule"]) == ("resend", rule)
 
 
 # --- the adapter: BatchGetItem / BatchWriteItem answer part of a request as unprocessed -----------
-def test_unprocessed_keys_and_items_are_sent_again_until_done_then_a_storage_error(allowed, monkeypatch):  # noqa: F811
+def test_unprocessed_keys_and_items_are_sent_again_until_done_then_a_storage_error(allowed, monkeypatch):
     monkeypatch.setattr("pik.aws.dynamodb.TRANSACT_BACKOFF_S", 0.0)
     log = DeliveryRecords(allowed.outputs["replays_table_name"])
     items = [delivery_item("t" * 32, "sqs:q", f"{i:064x}", "rp-a", "2026-11-24T08:00:00.000000Z") for i in range(30)]

@@ -18,9 +18,9 @@ from pik.core.timefmt import key_time
 from pik.handlers import ingest, replay
 from pik.services import replay_impact
 from pik_local import story
-from tests.conftest import call, make_event
-from tests.functional.test_processor import process_queue
-from tests.functional.test_replay import DAY, seed, window
+from tests.support.events import make_event
+from tests.support.lambdas import call
+from tests.support.replays import DAY, process_queue, seed, window
 
 
 @pytest.fixture(autouse=True)

@@ -8,64 +8,32 @@ moto enforces Kinesis's byte limits but not SQS's or EventBridge's: botocore hoo
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from pik.aws import clients
 from pik.core import limits
-from pik.handlers import ingest, replay
-from tests.conftest import call, make_event
-from tests.functional.test_replay import DAY, seed, window
-from tests.functional.test_replay_targets import allowed, read_queue, receiver  # noqa: F401 (fixtures)
-
-
-def _refuse_over(limit: limits.Limit, entry_limit: limits.Limit, code: str, size, seen: list[int]):
-    """A before-call hook that answers as AWS does when a request or one entry is over its limit."""
-
-    def check(params, **_):
-        sizes = [size(entry) for entry in params["Entries"]]
-        seen.append(sum(sizes))
-        if sum(sizes) > limit.value or max(sizes) > entry_limit.value:
-            raise ClientError(
-                {"Error": {"Code": code, "Message": f"{limit.rule} (injected, as AWS answers)"}}, "SendMessageBatch"
-            )
-
-    return check
-
-
-def _sqs_size(entry: dict) -> int:
-    return len(entry["MessageBody"].encode("utf-8"))
-
-
-def _large(count: int, payload_bytes: int) -> list[str]:
-    """``count`` events of customer-42 on DAY, each with a payload of about ``payload_bytes``."""
-    ids = []
-    for i in range(count):
-        body = make_event(
-            event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={"amount": i, "blob": "x" * payload_bytes}
-        )
-        status, answer = call(ingest, "/ingest", body)
-        assert status == 200, answer
-        ids.append(answer["event_id"])
-    return ids
+from pik.handlers import replay
+from tests.support.lambdas import call
+from tests.support.limits import large, refuse_over, sqs_size
+from tests.support.replays import seed, window
+from tests.support.targets import read_queue
 
 
 @pytest.fixture
-def sqs_as_aws(allowed):  # noqa: F811
+def sqs_as_aws(allowed):
     seen: list[int] = []
     clients.client("sqs").meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
-        _refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", _sqs_size, seen),
+        refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )
     return boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"], seen
 
 
 def test_ten_events_of_110_kb_reach_an_sqs_queue_in_batches_within_256_kib(sqs_as_aws):
     url, seen = sqs_as_aws
-    ids = _large(10, 110_000)
+    ids = large(10, 110_000)
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert (run["status"], run["sent"], run["failed"], run["failed_event_ids"]) == ("COMPLETED", 10, 0, [])
     assert len(seen) == 5 and max(seen) <= limits.SQS_BATCH.value  # two messages a request
@@ -76,7 +44,7 @@ def test_ten_events_of_110_kb_reach_an_sqs_queue_in_batches_within_256_kib(sqs_a
 def test_an_event_that_can_never_fit_is_reported_with_its_reason_and_the_run_goes_on(sqs_as_aws):
     url, _ = sqs_as_aws
     small = seed(count=2)
-    big = _large(1, 262_000)[0]  # a valid event (payload under 256 KiB) whose message is over 256 KiB
+    big = large(1, 262_000)[0]  # a valid event (payload under 256 KiB) whose message is over 256 KiB
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 2, 1)
     assert run["failed_event_ids"] == [big]
@@ -84,8 +52,8 @@ def test_an_event_that_can_never_fit_is_reported_with_its_reason_and_the_run_goe
     assert len(read_queue(url)) == len(small)
 
 
-def test_a_batch_of_large_records_reaches_kinesis_within_5_mib_per_request(allowed):  # noqa: F811
-    _large(100, 55_000)
+def test_a_batch_of_large_records_reaches_kinesis_within_5_mib_per_request(allowed):
+    large(100, 55_000)
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName="orders", ShardCount=1)
     arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
@@ -93,8 +61,8 @@ def test_a_batch_of_large_records_reaches_kinesis_within_5_mib_per_request(allow
     assert (run["status"], run["sent"], run["failed"]) == ("COMPLETED", 100, 0)
 
 
-def test_eventbridge_requests_stay_within_256_kb(allowed):  # noqa: F811
-    _large(10, 60_000)
+def test_eventbridge_requests_stay_within_256_kb(allowed):
+    large(10, 60_000)
     events = boto3.client("events")
     events.create_event_bus(Name="orders")
     seen: list[int] = []
@@ -104,7 +72,7 @@ def test_eventbridge_requests_stay_within_256_kb(allowed):  # noqa: F811
 
     clients.client("events").meta.events.register(
         "before-parameter-build.events.PutEvents",
-        _refuse_over(
+        refuse_over(
             limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_size, seen
         ),
     )
@@ -113,7 +81,7 @@ def test_eventbridge_requests_stay_within_256_kb(allowed):  # noqa: F811
     assert len(seen) == 3 and max(seen) <= limits.EVENTBRIDGE_PUT_EVENTS.value
 
 
-def test_failed_means_not_delivered_when_the_run_stopped(allowed, receiver, monkeypatch):  # noqa: F811
+def test_failed_means_not_delivered_when_the_run_stopped(allowed, receiver, monkeypatch):
     """A target that answers 500 to every try, then recovers: the first call stops with 3 failed, the
     continuation delivers all 3 and the run ends with none failed (it said ``failed 3`` before)."""
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)

@@ -9,9 +9,9 @@ import json
 import boto3
 
 from pik.handlers import replay
-from tests.functional.test_replay import drain, seed, window
-from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
 from tests.support.lambdas import call
+from tests.support.replays import drain, seed, window
+from tests.support.targets import read_queue
 
 
 def dead_letter(stack, count: int) -> list[str]:
@@ -41,7 +41,7 @@ def test_a_redrive_moves_the_dlq_back_to_the_replay_queue_with_a_run_record(stac
     assert dlq_bodies(stack) == ["not json"]  # what is not a replay message stays, visible again
 
 
-def test_a_redrive_can_go_to_a_target(allowed):  # noqa: F811 (the fixture imported above)
+def test_a_redrive_can_go_to_a_target(allowed):
     dead_letter(allowed, 3)
     url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
     _, run = call(replay, "/replay", {"dead_letters": True, "dry_run": False, "target": {"sqs": url}})

@@ -14,15 +14,15 @@ from pik.core.contract import Limits
 from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
 from pik.services import ingest as ingest_service
-from tests.functional.test_replay import DAY, window
-from tests.functional.test_replay_targets import allowed, read_queue  # noqa: F401 (fixture)
 from tests.support.events import make_event
 from tests.support.lambdas import call
+from tests.support.replays import DAY, window
+from tests.support.targets import read_queue
 
 LONG_SOURCE = "s" * 70  # over today's 64-character bound on names
 
 
-def test_conflict_attempts_send_the_second_payload(allowed):  # noqa: F811 (the fixture imported above)
+def test_conflict_attempts_send_the_second_payload(allowed):
     first = make_event(event_time=(DAY + timedelta(hours=1)).isoformat(), idempotency_key="k-1", payload={"amount": 1})
     _, accepted = call(ingest, "/ingest", first)
     _, conflict = call(ingest, "/ingest", {**first, "payload": {"amount": 2}})

@@ -8,7 +8,6 @@ queue is counted in moto's SQS queue itself."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import threading
 from collections import Counter
@@ -20,39 +19,14 @@ import pytest
 
 from pik.aws import clients
 from pik.aws.dynamodb import Table
-from pik.bootstrap import replay_wiring
 from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service
-from pik.settings import Settings
-from tests.conftest import LambdaContext, api_event, call
-from tests.functional.test_replay import drain, seed, window
+from tests.support.events import api_event
+from tests.support.lambdas import LambdaContext, call
+from tests.support.replays import ONCALL, Killed, drain, replay_id_of, run_service, seed, stored, window
 
-ONCALL = "arn:aws:iam::123456789012:user/oncall"
 OTHER = "arn:aws:iam::123456789012:user/intruder"
-
-
-class Killed(BaseException):
-    """The Lambda runtime stopping the function: no ``except Exception`` runs."""
-
-
-def run_service(
-    body: dict,
-    *,
-    requester: str = ONCALL,
-    clock=None,
-    page_size: int | None = 4,
-    wait=None,
-    remaining_ms=lambda: 30_000,
-) -> dict:
-    settings = Settings.from_env()
-    extra = {"clock": clock} if clock else {}
-    if wait:
-        extra["wait"] = wait
-    wiring = dataclasses.replace(replay_wiring(settings, "123456789012"), page_size=page_size, **extra)
-    return replay_service.replay(
-        body, requester=requester, now=datetime.now(UTC), remaining_ms=remaining_ms, settings=settings, wiring=wiring
-    )
 
 
 def call_as(requester: str, body: dict) -> tuple[int, dict]:
@@ -60,14 +34,6 @@ def call_as(requester: str, body: dict) -> tuple[int, dict]:
     event["requestContext"]["identity"]["userArn"] = requester
     response = replay.handler(event, LambdaContext())
     return response["statusCode"], json.loads(response["body"])
-
-
-def stored(stack, replay_id: str) -> dict:
-    return (
-        boto3.resource("dynamodb")
-        .Table(stack.outputs["replays_table_name"])
-        .get_item(Key={"pk": f"RUN#{replay_id}", "sk": "RUN"})["Item"]
-    )
 
 
 def once_each(bodies: list[dict]) -> Counter:
@@ -215,12 +181,6 @@ def test_a_killed_run_is_in_progress_until_its_lease_ends_then_resumes_from_its_
     run = run_service(request, clock=lambda: later)
     assert (run["status"], run["matched"], run["sent"]) == ("COMPLETED", 30, 30)
     assert once_each(drain(stack)) == Counter(ids)
-
-
-def replay_id_of(request: dict) -> str:
-    from pik.core.replay import replay_id_for
-
-    return replay_id_for(ONCALL, request["client_token"], "")
 
 
 def test_while_the_lease_lasts_another_caller_is_told_the_run_is_in_progress(stack, on_send):

@@ -18,8 +18,9 @@ from pik.core.timefmt import UTC
 from pik.handlers import replay
 from pik.services import replay as replay_service
 from pik.settings import Settings
-from tests.conftest import LambdaContext, api_event, call
-from tests.functional.test_replay import drain, seed, window
+from tests.support.events import api_event
+from tests.support.lambdas import LambdaContext, call
+from tests.support.replays import drain, seed, window
 
 ONCALL = "arn:aws:iam::123456789012:user/oncall"
 

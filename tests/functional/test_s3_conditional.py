@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError
 from pik.aws import clients, s3
 from pik.aws.s3 import DocumentStore
 from pik.handlers import ingest as ingest_handler
-from tests.conftest import call, make_event
-from tests.functional.test_ingest import raw_keys
+from tests.support.events import make_event
+from tests.support.lambdas import call
+from tests.support.stored import raw_keys
 
 HOOK = "before-parameter-build.s3.PutObject"
 

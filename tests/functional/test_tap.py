@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import time
 from datetime import datetime
@@ -16,8 +14,9 @@ from pik.aws import clients
 from pik.core.mapping import MappingError
 from pik.core.timefmt import UTC
 from pik.handlers import tap
-from tests.conftest import EVENTS, LambdaContext, make_event, sqs_event
-from tests.functional.test_ingest import items, raw_keys
+from tests.support.events import kinesis_event, make_event, tap_sqs_event
+from tests.support.lambdas import LambdaContext
+from tests.support.stored import items, items_of, raw_keys, rejected
 
 EVENTBRIDGE = {
     "version": "0",
@@ -29,34 +28,6 @@ EVENTBRIDGE = {
     "resources": [],
     "detail": {"entity_id": "customer-7", "amount": 30},
 }
-
-
-def sqs(bodies: list[str], sent_ms: int | None = None) -> dict:
-    event = sqs_event(bodies)
-    for record in event["Records"]:
-        record["attributes"]["SentTimestamp"] = str(sent_ms or int(time.time() * 1000))
-    return event
-
-
-def kinesis(datas: list[bytes]) -> dict:
-    template_record = json.loads((EVENTS / "kinesis_batch.json").read_text())["Records"][0]
-    records = []
-    for i, data in enumerate(datas):
-        record = copy.deepcopy(template_record)
-        record["kinesis"]["data"] = base64.b64encode(data).decode("ascii")
-        record["kinesis"]["sequenceNumber"] = f"4959{i:04d}"
-        record["kinesis"]["approximateArrivalTimestamp"] = time.time()
-        record["eventID"] = f"shardId-000000000000:4959{i:04d}"
-        records.append(record)
-    return {"Records": records}
-
-
-def rejected(stack) -> list[dict]:
-    s3 = boto3.client("s3")
-    return [
-        json.loads(s3.get_object(Bucket=stack.outputs["raw_bucket_name"], Key=key)["Body"].read())
-        for key in raw_keys(stack, "rejected/")
-    ]
 
 
 def test_sqs_records_are_ingested_rejected_ones_quarantined_and_the_batch_goes_on(stack):
@@ -75,7 +46,7 @@ def test_sqs_records_are_ingested_rejected_ones_quarantined_and_the_batch_goes_o
         json.dumps(event),
     ]
     sent = int(time.time() * 1000) - 5000
-    assert tap.sqs_handler(sqs(bodies, sent), LambdaContext()) == {"batchItemFailures": []}
+    assert tap.sqs_handler(tap_sqs_event(bodies, sent), LambdaContext()) == {"batchItemFailures": []}
     assert len(raw_keys(stack, "raw/")) == 2
     quarantined = sorted(rejected(stack), key=lambda doc: doc["request_id"])
     assert [doc["request_id"] for doc in quarantined] == ["msg-2", "msg-3"]
@@ -86,16 +57,6 @@ def test_sqs_records_are_ingested_rejected_ones_quarantined_and_the_batch_goes_o
     assert sorted((a["status"], a["request_id"]) for a in attempts) == [("ACCEPTED", "msg-0"), ("DUPLICATE", "msg-4")]
     arrival = datetime.fromtimestamp(sent / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     assert all(a["ingest_time"].startswith(arrival) for a in attempts)  # arrival = when SQS got the message
-
-
-def items_of(stack, body: dict) -> list[dict]:
-    keys = raw_keys(stack, f"raw/source={body['source']}/")
-    documents = [
-        json.loads(boto3.client("s3").get_object(Bucket=stack.outputs["raw_bucket_name"], Key=k)["Body"].read())
-        for k in keys
-    ]
-    [event_id] = [d["envelope"]["event_id"] for d in documents if d["event"]["entity_id"] == body["entity_id"]]
-    return items(stack, event_id)
 
 
 def fault_on(entity_id: str) -> None:
@@ -115,14 +76,16 @@ def no_fault():
 def test_only_sqs_records_whose_storage_failed_are_reported(stack, no_fault):
     fault_on("fails")
     bodies = [json.dumps(make_event(entity_id=name)) for name in ("ok-1", "fails", "ok-2")] + ["bad"]
-    assert tap.sqs_handler(sqs(bodies), LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert tap.sqs_handler(tap_sqs_event(bodies), LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "msg-1"}]
+    }
     assert len(raw_keys(stack, "raw/")) == 2 and len(raw_keys(stack, "rejected/")) == 1
 
 
 def test_kinesis_records_report_failures_by_sequence_number(stack, no_fault):
     fault_on("k-fails")
     datas = [json.dumps(make_event(entity_id=name)).encode() for name in ("k-1", "k-fails", "k-2")] + [b"\xff\xfe"]
-    assert tap.kinesis_handler(kinesis(datas), LambdaContext()) == {
+    assert tap.kinesis_handler(kinesis_event(datas), LambdaContext()) == {
         "batchItemFailures": [{"itemIdentifier": "49590001"}]
     }
     assert len(raw_keys(stack, "raw/")) == 2
@@ -135,7 +98,7 @@ def test_kinesis_records_report_failures_by_sequence_number(stack, no_fault):
 def test_eventbridge_events_are_mapped_and_a_redelivery_is_a_duplicate(stack, monkeypatch):
     monkeypatch.setenv("EVENTBRIDGE_TAP_MAPPING", '{"event_type": {"value": "order_placed"}}')
     sent = {**EVENTBRIDGE, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    result = tap.eventbridge_handler(sqs([json.dumps(sent), json.dumps(sent)]), LambdaContext())
+    result = tap.eventbridge_handler(tap_sqs_event([json.dumps(sent), json.dumps(sent)]), LambdaContext())
     assert result == {"batchItemFailures": []}
     [key] = raw_keys(stack, "raw/")
     assert key.startswith("raw/source=shop.orders/event_type=order_placed/")
@@ -155,5 +118,5 @@ def test_eventbridge_events_are_mapped_and_a_redelivery_is_a_duplicate(stack, mo
 def test_a_broken_mapping_fails_the_whole_invocation_naming_it(stack, monkeypatch):
     monkeypatch.setenv("SQS_TAP_MAPPING", '{"entity_id": "customer"}')
     with pytest.raises(MappingError, match="SqsTapMapping: entity_id: path 'customer' is not valid"):
-        tap.sqs_handler(sqs([json.dumps(make_event())]), LambdaContext())
+        tap.sqs_handler(tap_sqs_event([json.dumps(make_event())]), LambdaContext())
     assert raw_keys(stack) == []

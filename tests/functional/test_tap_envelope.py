@@ -14,9 +14,9 @@ import pytest
 from pik.core.mapping import MappingError
 from pik.handlers import ingest as ingest_handler
 from pik.handlers import tap
-from tests.conftest import EVENTS, LambdaContext, call, make_event
-from tests.functional.test_ingest import raw_keys
-from tests.functional.test_tap import rejected, sqs
+from tests.support.events import EVENTS, make_event, tap_sqs_event
+from tests.support.lambdas import LambdaContext, call
+from tests.support.stored import raw_keys, rejected
 
 
 def stored(stack, prefix: str = "raw/") -> list[dict]:
@@ -55,7 +55,7 @@ def test_sqs_attributes_and_arrival_are_in_the_envelope(stack, monkeypatch):
             }
         ),
     )
-    event = sqs(
+    event = tap_sqs_event(
         [json.dumps({k: v for k, v in make_event(entity_id="env-1").items() if k not in ("event_time", "source")})],
         sent_ms=1795687200123,
     )
@@ -109,7 +109,7 @@ def test_a_kinesis_partition_key_can_be_the_entity(stack, monkeypatch):
 
 def test_an_unknown_field_is_rejected_exactly_as_post_ingest_rejects_it(stack):
     typo = {**make_event(entity_id="typo-1"), "idempotency_kye": "k-1"}
-    assert tap.sqs_handler(sqs([json.dumps(typo)]), LambdaContext()) == {"batchItemFailures": []}
+    assert tap.sqs_handler(tap_sqs_event([json.dumps(typo)]), LambdaContext()) == {"batchItemFailures": []}
     assert raw_keys(stack, "raw/") == []
     [quarantined] = rejected(stack)
     status, answer = call(ingest_handler, "/ingest", typo)

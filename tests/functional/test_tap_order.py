@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from pik.aws import clients
 from pik.handlers import tap
-from tests.conftest import EVENTS, LambdaContext, make_event
-from tests.functional.test_ingest import raw_keys
-from tests.functional.test_tap import items_of, kinesis, sqs
+from tests.support.events import EVENTS, kinesis_event, make_event, tap_sqs_event
+from tests.support.lambdas import LambdaContext
+from tests.support.stored import items_of, raw_keys
 
 HOOK = "before-parameter-build.s3.PutObject"
 
@@ -57,7 +57,7 @@ def test_a_kinesis_retry_keeps_an_entitys_versions_in_order(stack, fail_once):
     v2 = make_event(entity_id="k-order", idempotency_key="order-1", payload={"version": 2})
     other = make_event(entity_id="k-other")
     fail_once('"version":1')
-    batch = kinesis([json.dumps(e).encode() for e in (v1, other, v2)])
+    batch = kinesis_event([json.dumps(e).encode() for e in (v1, other, v2)])
     result = tap.kinesis_handler(batch, LambdaContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "49590000"}, {"itemIdentifier": "49590002"}]}
     assert len(raw_keys(stack, "raw/")) == 1  # only the other entity's record: v2 waited for v1
@@ -76,7 +76,7 @@ def test_a_standard_queue_holds_back_an_entitys_later_messages_after_a_failure(s
     )
     fail_once('"n":1')
     result = tap.sqs_handler(
-        sqs([json.dumps(first), json.dumps(make_event(entity_id="q-2")), json.dumps(second)]), LambdaContext()
+        tap_sqs_event([json.dumps(first), json.dumps(make_event(entity_id="q-2")), json.dumps(second)]), LambdaContext()
     )
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-2"}]}
     assert [k for k in raw_keys(stack, "raw/") if "q-1" in _body(stack, k)] == []

@@ -22,9 +22,9 @@ from pik.core.metrics import as_decimal
 from pik.handlers import ingest, processor
 from pik.handlers.processor import recomputer
 from pik.settings import Settings
-from tests.functional.test_replay import DAY
 from tests.support.events import make_event, sqs_event
 from tests.support.lambdas import LambdaContext, call
+from tests.support.replays import DAY
 
 METRICS = ("count", "sum.amount", "min.amount", "max.amount")
 _entities = iter(range(10**6))

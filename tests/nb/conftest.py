@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
-import urllib3
-from botocore.awsrequest import AWSResponse
 
 import pik_nb
-from pik.core.timefmt import UTC
-from pik.handlers import ingest, processor, replay
+from pik.handlers import processor, replay
 from tests.support.aws import REGION
 from tests.support.events import make_event, sqs_event
+from tests.support.kit import DAY, post
 from tests.support.lambdas import LambdaContext, call
 
 
@@ -22,17 +19,6 @@ from tests.support.lambdas import LambdaContext, call
 def kit(stack):
     """A Kit connected to the mock stack with explicit outputs, as a deployed stack would be."""
     return pik_nb.connect(session=boto3.session.Session(region_name=REGION), **stack.outputs)
-
-
-def post(body: dict | str) -> dict:
-    """Ingest through the real handler; returns the API's answer."""
-    status, answer = call(ingest, "/ingest", body)
-    assert status in (200, 400, 413), answer
-    return answer
-
-
-DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
-DATE = DAY.date().isoformat()
 
 
 def run_replay(stack, **scope) -> dict:
@@ -70,20 +56,3 @@ def story(stack):
     late = post(make_event(event_time=(DAY + timedelta(hours=4)).isoformat(), payload={"amount": 4}))
     run2 = run_replay(stack)
     return {"first": first, "repeats": repeats, "late": late, "runs": [preview, run1, run2]}
-
-
-def intercept(kit, service: str, operation: str, answers: list[tuple[int, dict, bytes]]) -> list:
-    """Answer the next ``operation`` calls (the kit's readers' too) with ``answers``, then let moto
-    answer; returns the URLs intercepted."""
-    seen = []
-
-    def fault(request, **_):
-        if not answers:
-            return None
-        status, headers, body = answers.pop(0)
-        seen.append(request.url)
-        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, headers=headers, preload_content=False)
-        return AWSResponse(request.url, status, headers, raw)
-
-    kit.client(service).meta.events.register_first(f"before-send.{service}.{operation}", fault)
-    return seen

@@ -28,7 +28,9 @@ from pik.core.timefmt import UTC
 from pik.handlers import compact, ingest, replay, tap
 from pik.services import ingest as ingest_service
 from pik_nb.sql import archive
-from tests.conftest import EVENTS, REGION, LambdaContext, api_event, call, make_event, sqs_event
+from tests.support.aws import REGION
+from tests.support.events import EVENTS, api_event, make_event, sqs_event
+from tests.support.lambdas import LambdaContext, call
 
 NOW = datetime.now(UTC)
 ARRIVED = NOW - timedelta(hours=2)  # long before the watermark the first compaction sets

@@ -13,8 +13,8 @@ import pik_nb
 from pik_cli import cli
 from pik_local.info import LocalStackInfo
 from pik_nb.connect import snake
-from tests.nb.conftest import post
 from tests.support.events import make_event
+from tests.support.kit import post
 
 
 def cfn_stack(stack, name="pik-prod") -> str:

@@ -12,9 +12,9 @@ import pytest
 
 from pik.handlers import replay
 from pik_nb import ScopeError
-from tests.conftest import call, make_event
-from tests.functional.test_replay_targets import allowed  # noqa: F401  (fixture)
-from tests.nb.conftest import DAY, post
+from tests.support.events import make_event
+from tests.support.kit import DAY, post
+from tests.support.lambdas import call
 
 
 def at(hours: int) -> str:
@@ -22,7 +22,7 @@ def at(hours: int) -> str:
 
 
 @pytest.fixture
-def history(allowed, kit):  # noqa: F811
+def history(allowed, kit):
     first = [post(make_event(event_time=at(h), payload={"amount": h})) for h in (1, 2, 3, 4, 29, 30)]
     post(make_event(event_time=at(1), payload={"amount": 1}))  # two repeats of the first event
     post(make_event(event_time=at(1), payload={"amount": 1}))

@@ -10,7 +10,7 @@ import matplotlib
 
 import pik_nb
 from pik_nb.kit import Kit
-from tests.nb.conftest import DATE, DAY
+from tests.support.kit import DATE, DAY
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "pik_nb.md").read_text()
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from pik.core.errors import StorageError
-from tests.nb.conftest import DAY, intercept, post
 from tests.support.events import make_event
+from tests.support.kit import DAY, intercept, post
 
 
 def inject(kit, answers: list[tuple[int, dict, bytes]]) -> list:

@@ -13,8 +13,8 @@ import pik_nb
 from pik.core.errors import NotFoundError
 from pik.handlers import replay
 from pik_nb.read.frames import AGGREGATE_COLUMNS, RUN_COLUMNS
-from tests.nb.conftest import DATE, DAY, post
 from tests.support.events import make_event
+from tests.support.kit import DATE, DAY, post
 from tests.support.lambdas import call
 
 ACCOUNT = "123456789012"  # moto's

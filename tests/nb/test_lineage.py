@@ -20,7 +20,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from pik.core import lineage
 from pik.core.errors import NotFoundError
-from tests.nb.conftest import DATE, DAY
+from tests.support.kit import DATE, DAY
 from tests.support.receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik_nb.read.frames import ATTEMPT_COLUMNS
-from tests.nb.conftest import post
 from tests.support.events import make_event
+from tests.support.kit import post
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 

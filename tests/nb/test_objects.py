@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from pik.core.errors import StorageError
-from tests.nb.conftest import intercept
+from tests.support.kit import intercept
 
 
 def inject(kit, answers: list[tuple[int, dict, bytes]]) -> list:

@@ -11,7 +11,7 @@ import pytest
 
 import pik_nb
 from pik_nb import schemas
-from tests.nb.conftest import DAY
+from tests.support.kit import DAY
 
 
 def test_every_loaded_frame_says_its_kind_stack_scope_and_time(kit, story):

@@ -21,7 +21,9 @@ from pik.aws import clients
 from pik.handlers import ingest
 from pik_cli import cli
 from pik_local import moto_patches, template
-from tests.conftest import REGION, call, make_event
+from tests.support.aws import REGION
+from tests.support.events import make_event
+from tests.support.lambdas import call
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 import pik_nb
 from pik_cli.demo_dashboard import DASHBOARD_FILE, write_demo_dashboard
 from pik_nb.notebook.runner import run_notebook
-from tests.notebooks.test_execute import ROOT, incident, shown  # noqa: F401  (fixture)
+from tests.support.notebooks import ROOT, shown
 
 
 @pytest.fixture(scope="module")
-def dashboard_file(incident, tmp_path_factory):  # noqa: F811
+def dashboard_file(incident, tmp_path_factory):
     stack, truth, *_ = incident
     path = tmp_path_factory.mktemp("dashboard") / DASHBOARD_FILE
     write_demo_dashboard(pik_nb.connect(path=stack.info_file), truth, path)
@@ -37,7 +37,7 @@ def test_the_demo_dashboard_is_a_nightly_job_with_a_cutoff(dashboard_file):
     assert list(values.columns) == ["window", "value"] and len(values) >= 7 and values["value"].sum() > 0
 
 
-def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashboard_file, tmp_path):  # noqa: F811
+def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashboard_file, tmp_path):
     stack, truth, *_ = incident
     parameters = {"local_file": str(stack.info_file), "source": truth.focus_source,
                   "event_type": truth.focus_event_type, "dashboard_file": str(dashboard_file)}
@@ -54,7 +54,7 @@ def test_the_dashboard_notebook_gives_the_nightly_semantics_back(incident, dashb
     assert re.search(r"\*\*Finding:\*\* a replay of the [\d,]+ late events? would send \d+ \(dry run rp-", text)
 
 
-def test_the_incident_notebook_shows_what_the_dashboard_shows(incident, dashboard_file, tmp_path):  # noqa: F811
+def test_the_incident_notebook_shows_what_the_dashboard_shows(incident, dashboard_file, tmp_path):
     stack, truth, *_ = incident
     parameters = {**truth.notebook_parameters(str(stack.info_file)), "dashboard_file": str(dashboard_file)}
     text = "\n".join(run("incident.ipynb", parameters, tmp_path / "incident.ipynb"))

@@ -8,28 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pik_local.demo import stage_incident
-from pik_local.story import generate
 from pik_nb.notebook.runner import run_notebook, write_html
-from tests.support.processes import StackProcess
+from tests.support.notebooks import NOTEBOOKS, ROOT, shown
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OUTPUT = ROOT / "test-output" / "notebooks"
-
-
-@pytest.fixture(scope="module")
-def incident(tmp_path_factory):
-    """`pik local up` in a subprocess, holding an incident sent, replayed, fixed and replayed."""
-    stack = StackProcess(tmp_path_factory.mktemp("notebooks"), "--simulated-arrival")  # history arrives as it did
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("AWS_ENDPOINT_URL", stack.info.endpoint_url)  # stage_incident's boto3 calls reach moto
-            plan = generate(400, seed=11)
-            outcome = stage_incident(stack, plan, workers=4, progress=False, say=lambda _: None)
-        yield stack, outcome.truth, plan
-    finally:
-        assert stack.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +27,6 @@ def executed(incident):
         write_html(out, out.with_suffix(".html"))
         done[path.name] = nbformat.read(out, as_version=4)
     return done
-
-
-def shown(notebook) -> list[str]:
-    """The Markdown a notebook displayed (findings, checklists)."""
-    return [o["data"]["text/markdown"] for c in notebook.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
 
 
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])

@@ -1,9 +1,10 @@
 """Events as tests send them: ingest bodies (``make_event``, ``example_event``) and the Lambda events that
 carry them (``api_event``: an API Gateway REST proxy event, ``sqs_event``: an SQS batch), from the real
-shapes in ``tests/events/``."""
+shapes in ``tests/events/``; ``tap_sqs_event`` and ``kinesis_event``: what the taps receive)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -59,5 +60,27 @@ def sqs_event(bodies: list[str]) -> dict:
     for i, body in enumerate(bodies):
         record = copy.deepcopy(template_record)
         record["messageId"], record["body"] = f"msg-{i}", body
+        records.append(record)
+    return {"Records": records}
+
+
+def tap_sqs_event(bodies: list[str], sent_ms: int | None = None) -> dict:
+    """An SQS batch whose messages SQS received at ``sent_ms`` (epoch milliseconds; now by default)."""
+    event = sqs_event(bodies)
+    for record in event["Records"]:
+        record["attributes"]["SentTimestamp"] = str(sent_ms or int(time.time() * 1000))
+    return event
+
+
+def kinesis_event(datas: list[bytes]) -> dict:
+    """A Kinesis batch (tests/events/kinesis_batch.json) of one record per ``datas`` item, arrived now."""
+    template_record = json.loads((EVENTS / "kinesis_batch.json").read_text())["Records"][0]
+    records = []
+    for i, data in enumerate(datas):
+        record = copy.deepcopy(template_record)
+        record["kinesis"]["data"] = base64.b64encode(data).decode("ascii")
+        record["kinesis"]["sequenceNumber"] = f"4959{i:04d}"
+        record["kinesis"]["approximateArrivalTimestamp"] = time.time()
+        record["eventID"] = f"shardId-000000000000:4959{i:04d}"
         records.append(record)
     return {"Records": records}

@@ -405,3 +405,48 @@ def test_the_api_client_package_imports_only_the_core():
     graph = import_graph(PACKAGE_ROOTS)
     imported = {target for module, targets in graph.items() if module.startswith("pik_api") for target in targets}
     assert {target for target in imported if not target.startswith(("pik.core", "pik_api"))} == set()
+
+
+# --- the tests themselves: shared helpers live in tests/support, never in a test module or a conftest ----
+def layout_problems(tests_root: Path) -> list[str]:
+    """Imports that treat a test module or a conftest as a library (a conftest holds fixtures, which pytest
+    finds itself), and any import of ``tests/support`` outside itself."""
+    modules = _modules([tests_root])
+    problems = []
+    for module, path in sorted(modules.items()):
+        targets = {_project_module(name, modules) for name in imported_names(module, path)} - {None, module}
+        for target in sorted(t for t in targets if t):
+            leaf = target.rpartition(".")[2]
+            if leaf.startswith("test_") or leaf == "conftest":
+                problems.append(f"{module} imports {target}: move what it needs to tests/support")
+            elif module.startswith("tests.support.") and not target.startswith("tests.support"):
+                problems.append(f"{module} imports {target}: tests/support imports only itself")
+    return problems
+
+
+def test_the_layout_check_finds_test_modules_and_conftests_used_as_libraries(tmp_path):
+    tests = tmp_path / "tests"
+    for folder in ("", "support", "unit", "nb"):
+        (tests / folder).mkdir(exist_ok=True)
+        (tests / folder / "__init__.py").write_text("")
+    (tests / "conftest.py").write_text("def helper(): ...\n")
+    (tests / "nb" / "conftest.py").write_text("DAY = 1\n")
+    (tests / "support" / "events.py").write_text("from tests.unit.test_a import A\n")
+    (tests / "support" / "waits.py").write_text("from tests.nb import shared\n")
+    (tests / "nb" / "shared.py").write_text("")
+    (tests / "unit" / "test_a.py").write_text("A = 1\nfrom tests.support.events import *\n")
+    (tests / "unit" / "test_b.py").write_text(
+        "from tests.unit.test_a import A\nfrom tests.conftest import helper\nfrom tests.unit import test_a\n"
+        "def later():\n    from ..nb.conftest import DAY\n"
+    )
+    assert layout_problems(tests) == [
+        "tests.support.events imports tests.unit.test_a: move what it needs to tests/support",
+        "tests.support.waits imports tests.nb.shared: tests/support imports only itself",
+        "tests.unit.test_b imports tests.conftest: move what it needs to tests/support",
+        "tests.unit.test_b imports tests.nb.conftest: move what it needs to tests/support",
+        "tests.unit.test_b imports tests.unit.test_a: move what it needs to tests/support",
+    ]
+
+
+def test_no_test_module_imports_another_or_a_conftest():
+    assert layout_problems(ROOT / "tests") == []
