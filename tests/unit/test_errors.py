@@ -115,6 +115,16 @@ def test_only_pik_cli_errors_catches_errors_or_chooses_exit_codes():
                         offenders.append(f"{path.name}:{inner.lineno} re-words an error")
             if isinstance(node, ast.Call) and ast.unparse(node.func) in {"sys.exit", "exit", "os._exit"}:
                 offenders.append(f"{path.name}:{node.lineno} exits")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit":
+                offenders.append(f"{path.name}:{node.lineno} exits ({ast.unparse(node.func)})")  # ctx.exit(n)
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                raised = ast.unparse(node.exc)
+                if raised.startswith("SystemExit") or (
+                    raised.startswith("click.exceptions.Exit(") and raised != "click.exceptions.Exit(1)"
+                ):
+                    offenders.append(
+                        f"{path.name}:{node.lineno} chooses an exit code ({raised})"
+                    )  # only 1: 'said, then exit 1'
     assert offenders == []
 
 
