@@ -6,18 +6,10 @@ from __future__ import annotations
 
 import doctest
 import importlib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {
-    "pik": ROOT / "lambdas" / "pik",
-    "pik_nb": ROOT / "pik_nb",
-    "pik_cli": ROOT / "pik_cli",
-    "pik_local": ROOT / "pik_local",
-    "pik_api": ROOT / "pik_api",
-}
+from tests.support.layout import PACKAGES
 
 MODULES = [
     "pik.core.contract",
