@@ -53,7 +53,11 @@ MODULES = [
     "pik_nb.replay",
     "pik_nb.sql",
     "pik_nb.sql.dialect",
+    "pik_nb.sql.duplicates",
+    "pik_nb.sql.gaps",
+    "pik_nb.sql.lateness",
     "pik_nb.sql.queries",
+    "pik_nb.sql.streams",
 ]
 
 # Modules whose examples show a call on a stack, a bucket or a notebook (``kit.events(...)``,
