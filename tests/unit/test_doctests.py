@@ -6,18 +6,10 @@ from __future__ import annotations
 
 import doctest
 import importlib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {
-    "pik": ROOT / "lambdas" / "pik",
-    "pik_nb": ROOT / "pik_nb",
-    "pik_cli": ROOT / "pik_cli",
-    "pik_local": ROOT / "pik_local",
-    "pik_api": ROOT / "pik_api",
-}
+from tests.support.layout import PACKAGES
 
 MODULES = [
     "pik.core.contract",
@@ -61,7 +53,11 @@ MODULES = [
     "pik_nb.replay",
     "pik_nb.sql",
     "pik_nb.sql.dialect",
+    "pik_nb.sql.duplicates",
+    "pik_nb.sql.gaps",
+    "pik_nb.sql.lateness",
     "pik_nb.sql.queries",
+    "pik_nb.sql.streams",
 ]
 
 # Modules whose examples show a call on a stack, a bucket or a notebook (``kit.events(...)``,
