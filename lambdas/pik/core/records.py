@@ -41,12 +41,25 @@ class AttemptStatus(StrEnum):
     REJECTED = "REJECTED"  # broke the contract: quarantined in raw/rejected/, no attempt item
 
 
+class OutcomeStatus(StrEnum):
+    """The status a batch (``POST /ingest`` with ``events``) or a tap answers for an event that has no
+    ``AttemptStatus``: it broke on an outage (or after one, in its entity's order), nothing of it was
+    recorded; send it again. Each event's ``status`` is an ``AttemptStatus`` or this.
+
+    >>> OutcomeStatus.FAILED == "FAILED", "FAILED" in {OutcomeStatus.FAILED}
+    (True, True)
+    """
+
+    FAILED = "FAILED"
+
+
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = (
     AttemptStatus.ACCEPTED,
     AttemptStatus.DUPLICATE,
     AttemptStatus.CONFLICT,
     AttemptStatus.REJECTED,
 )
+FAILED = OutcomeStatus.FAILED
 RAW_SCHEMA = "pik.raw.v1"
 EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and of an attempt
 

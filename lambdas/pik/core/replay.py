@@ -14,6 +14,7 @@ from . import identity, keys
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
 from .pacing import MAX_RATE, MIN_RATE
+from .records import ACCEPTED, DUPLICATE, REJECTED, AttemptStatus
 from .targets import ENVELOPES, parse_target
 from .timefmt import days_between, key_time, parse_aware
 
@@ -46,8 +47,6 @@ FIELDS = (
     "envelope",
     "resend",
 )
-STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
-REJECTED = "REJECTED"
 
 
 class RunStatus(StrEnum):
@@ -141,7 +140,7 @@ class ReplayRequest:
         """The attempt statuses this request selects."""
         if self.statuses:
             return self.statuses
-        return ("ACCEPTED", "DUPLICATE") if self.include_duplicates else ("ACCEPTED",)
+        return (ACCEPTED, DUPLICATE) if self.include_duplicates else (ACCEPTED,)
 
     def scope(self) -> dict[str, Any]:
         """The JSON-able request, as recorded on the run."""
@@ -388,10 +387,11 @@ def _statuses(data: dict[str, Any], errors: list[FieldError]) -> tuple[str, ...]
     if "statuses" not in data:
         return None
     value = data["statuses"]
-    if not isinstance(value, list) or not value or any(s not in STATUSES for s in value):
-        errors.append(FieldError("statuses", "one_of", f"statuses must be a non-empty list of {', '.join(STATUSES)}"))
+    every = tuple(AttemptStatus)  # its members equal their strings (``in`` on the class itself refuses str in 3.11)
+    if not isinstance(value, list) or not value or any(s not in every for s in value):
+        errors.append(FieldError("statuses", "one_of", f"statuses must be a non-empty list of {', '.join(every)}"))
         return None
-    chosen = tuple(s for s in STATUSES if s in value)
+    chosen = tuple(s for s in every if s in value)
     if REJECTED in chosen and len(chosen) > 1:
         errors.append(FieldError("statuses", "rejected_alone", "REJECTED cannot be combined with other statuses"))
         return None
