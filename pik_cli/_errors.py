@@ -6,7 +6,8 @@
     exit 2    a usage error: one line naming the option, and which ``--help`` to read
     exit 1    Ctrl-C (``Aborted!``)
     exit 143  SIGTERM (``exit_on_sigterm``: the stack stops cleanly, as after Ctrl-C)
-    exit n    a command's ``click.exceptions.Exit(n)``
+    exit 1    a command that said what went wrong itself (``pik replay``: "target refused: nothing
+              delivered"; ``pik doctor``: a check failed) and raises ``click.exceptions.Exit(1)``
 
 Commands raise; they never catch a pik error to re-word it (``tests/unit/test_errors.py`` checks).
 """

@@ -405,11 +405,11 @@ class Kit:
 
         >>> kit.status()["streams"][0]["newest_arrival"]
         """
-        from .sql import queries
+        from .sql import streams
 
         info = reconcile_module.status(self.stack)
         try:
-            held = self.sql(queries.streams())
+            held = self.sql(streams.query())
         except KitError as exc:
             return {**info, "streams": [], "streams_error": str(exc)}
         return {**info, "streams": held.to_dict("records")}

@@ -15,7 +15,9 @@ from __future__ import annotations
 from . import dynamodb, server, sqs
 from .server import keep_connections_alive
 
-__all__ = ["install", "keep_connections_alive", "dynamodb", "sqs", "server"]
+WRITTEN_FOR = "5.2"  # the moto minor these patches reach into; pyproject.toml admits only it
+
+__all__ = ["WRITTEN_FOR", "install", "keep_connections_alive", "dynamodb", "sqs", "server"]
 
 
 def install() -> None:

@@ -1,12 +1,15 @@
 """SQL over the archive: the engine and its views (``engine``: DuckDB locally, Athena deployed), the
-archive it reads (``archive``), the query text for both dialects (``queries``, and ``dashboard`` for
-``kit.explain_dashboard``) and the analyses run through it (``analyses``).
+archive it reads (``archive``), the query text every query shares (``queries``: literals, scopes,
+``kit.search``) and what the two dialects spell differently (``dialect``), and one module per analysis
+holding its SQL for both dialects and its result typing: ``lateness``, ``duplicates``, ``gaps``,
+``streams`` (``pik status``), ``dashboard`` (``kit.explain_dashboard``); ``analyses`` gathers the
+typed analyses.
 
 >>> from pik_nb.sql import analyses, local_connection, queries, run
 >>> run(local_connection("/tmp/archive"), queries.duplicates_per_source())      # doctest: +SKIP
 """
 
-from . import analyses, archive, dashboard, dialect, engine, queries
+from . import analyses, archive, dashboard, dialect, duplicates, engine, gaps, lateness, queries, streams
 from .engine import VIEWS, local_connection, run, sql
 
 __all__ = [
@@ -20,4 +23,8 @@ __all__ = [
     "analyses",
     "dashboard",
     "dialect",
+    "lateness",
+    "duplicates",
+    "gaps",
+    "streams",
 ]

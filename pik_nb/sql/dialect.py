@@ -21,10 +21,17 @@ ask a ``Dialect`` for the rest. Never ``GROUP BY ALL``, ``quantile_cont``, ``gen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENGINES = ("duckdb", "athena")
+#: What an analysis asks its SQL through: a query in, a DataFrame out (``kit.sql``, or a DuckDB
+#: connection's ``lambda q: run(con, q)``); ``of(sql)`` tells the dialect to write it in.
+Sql = Callable[[str], "pd.DataFrame"]
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,22 @@ moto enforces Kinesis's byte limits but not SQS's or EventBridge's: botocore hoo
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pik.aws import clients
+from pik.aws.eventbridge import entry_bytes
+from pik.bootstrap import adapters
 from pik.core import limits
+from pik.core.contract import Limits
+from pik.core.targets import encoded
+from pik.core.timefmt import UTC
 from pik.handlers import ingest, replay
+from pik.services import ingest as ingest_service
+from pik.settings import Settings
 from tests.conftest import call, make_event
 from tests.functional.test_replay import DAY, seed, window
 from tests.functional.test_replay_targets import allowed, read_queue, receiver  # noqa: F401 (fixtures)
@@ -111,6 +118,98 @@ def test_eventbridge_requests_stay_within_256_kb(allowed):  # noqa: F811
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}))
     assert (run["status"], run["sent"], run["failed"]) == ("COMPLETED", 10, 0)
     assert len(seen) == 3 and max(seen) <= limits.EVENTBRIDGE_PUT_EVENTS.value
+
+
+def _archived_wider(payload_bytes: int) -> tuple[str, dict]:
+    """One event of customer-42 on DAY (after ``seed``'s) stored by the ingest service with a payload bound
+    wider than the API's: pik's own contract keeps a payload to 256 KiB, so a Kinesis record over 1 MiB
+    comes only from an archive written under other limits (another deployment, an older pik). Its id and
+    the body as its producer sent it."""
+    settings, body = (
+        Settings.from_env(),
+        make_event(
+            event_time=(DAY + timedelta(hours=20)).isoformat(), payload={"amount": 99, "blob": "x" * payload_bytes}
+        ),
+    )
+    wired, wide = adapters(settings), Limits(max_body_bytes=4 * limits.MiB, max_payload_bytes=4 * limits.MiB)
+    outcome = ingest_service.ingest(
+        json.dumps(body).encode("utf-8"),
+        request_id="wider-archive",
+        now=datetime.now(UTC),
+        store=wired.documents,
+        index=wired.events,
+        settings=settings,
+        limits=wide,
+    )
+    assert outcome.status == "ACCEPTED", outcome.body
+    return outcome.body["event_id"], body
+
+
+def _records(kinesis, stream: str) -> list[dict]:
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_a_record_over_1_mib_is_reported_with_its_reason_and_the_rest_reach_kinesis(allowed):  # noqa: F811
+    small = seed(count=3)
+    big, sent_as = _archived_wider(1_100_000)
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"kinesis": arn}))
+    assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == (
+        "COMPLETED",
+        "completed",
+        4,
+        3,
+        1,
+    )
+    assert run["failed_event_ids"] == [big]
+    size = len(encoded(sent_as).encode("utf-8")) + len("customer-42")  # data and partition key, as Kinesis counts
+    assert size > limits.KINESIS_RECORD.value
+    assert run["failed_reasons"] == {
+        big: f"{size} bytes: a Kinesis record (data and partition key) is at most 1 MiB ({limits.KINESIS_RECORD.doc})"
+    }
+    assert sorted(json.loads(r["Data"])["payload"]["amount"] for r in _records(kinesis, "orders")) == [0, 1, 2]
+    assert len(small) == 3
+
+
+def test_an_entry_over_256_kb_is_reported_with_its_reason_and_the_rest_reach_eventbridge(allowed):  # noqa: F811
+    """moto's PutEvents takes any size: a hook refuses what AWS refuses, so a run that sent the big entry
+    would stall on a refused batch instead of completing."""
+    seed(count=2)
+    big = _large(1, 262_100)[0]  # a valid payload (262,124 bytes, under 256 KiB) whose entry is over 256 KB
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="orders")
+    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
+    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    seen: list[int] = []
+    clients.client("events").meta.events.register(
+        "before-parameter-build.events.PutEvents",
+        _refuse_over(
+            limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_bytes, seen
+        ),
+    )
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}))
+    assert (run["status"], run["stopped"], run["matched"], run["sent"], run["failed"]) == (
+        "COMPLETED",
+        "completed",
+        3,
+        2,
+        1,
+    )
+    assert run["failed_event_ids"] == [big]
+    sent_as = make_event(event_time=DAY.isoformat(), payload={"amount": 0, "blob": "x" * 262_100})  # _large's
+    size = entry_bytes({"Source": "checkout", "DetailType": "order_placed", "Detail": encoded(sent_as)})
+    assert size > limits.EVENTBRIDGE_PUT_EVENTS.value
+    assert run["failed_reasons"] == {
+        big: f"{size} bytes: a PutEvents request's entries total at most 256 KB ({limits.EVENTBRIDGE_PUT_EVENTS.doc})"
+    }
+    assert seen and max(seen) <= limits.EVENTBRIDGE_PUT_EVENTS.value  # the big entry was never put
+    assert sorted(json.loads(m["Body"])["detail"]["payload"]["amount"] for m in read_queue(url)) == [0, 1]
 
 
 def test_failed_means_not_delivered_when_the_run_stopped(allowed, receiver, monkeypatch):  # noqa: F811

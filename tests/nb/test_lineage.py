@@ -1,6 +1,7 @@
 """Lineage end to end on the moto stack: the replay and processor functions POST RunEvents to an endpoint on
 127.0.0.1 (``OpenLineageUrl``), ``kit.lineage(...)`` returns the same events as openlineage-python's classes,
-and the client's own transports (file, HTTP, console) send them."""
+and the client's own transports (file, HTTP, console) send them. What arrives validates against the OpenLineage
+spec's JSON schemas (``tests.support.openlineage``), the ``tags`` facet the client adds included."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from pik.core import lineage
 from pik.core.errors import NotFoundError
 from tests.nb.conftest import DATE, DAY
+from tests.support import openlineage as spec
 from tests.support.receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,7 @@ def _scope() -> dict:
 def test_the_functions_post_each_executed_replay_and_version_and_the_kit_returns_the_same(kit, emitted):
     posted, story = emitted
     _, run1, run2 = story["runs"]
+    assert [spec.problems(e) for e in posted] == [[]] * 8  # what the functions sent, by the spec's schemas
     kinds = [(e["job"]["name"], e["eventType"]) for e in posted]
     assert kinds == [("replay", "START"), ("replay", "COMPLETE"), ("aggregate", "START"), ("aggregate", "COMPLETE")] * 2
     assert [e["run"]["runId"] for e in posted[::2]] == [
@@ -95,7 +98,10 @@ def test_the_clients_file_http_and_console_transports_send_them(kit, emitted, en
     posted, _ = emitted
     path = tmp_path / "lineage.jsonl"
     kit.lineage(**_scope(), client=OpenLineageClient(transport=FileTransport(FileConfig(str(path), append=True))))
-    written = [_untagged(json.loads(line)) for line in path.read_text().splitlines()]
+    sent = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [spec.problems(e) for e in sent] == [[]] * 8  # the client's tags facet too (TagsRunFacet 1-0-0)
+    assert {"run.facets.tags"} <= {where for where, _ in spec.facets(sent[0])}
+    written = [_untagged(event) for event in sent]
     assert sorted(map(_key, written)) == sorted(map(_key, posted))
 
     before = len(endpoint.received)

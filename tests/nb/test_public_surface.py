@@ -162,3 +162,23 @@ def test_no_old_path_hides_a_name_of_its_package():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
+
+
+def test_each_sql_analysis_is_one_module_and_its_old_names_are_its_objects():
+    """Its SQL for both dialects and its result typing in one module; ``queries``/``analyses`` re-export."""
+    from pik_nb.sql import analyses, duplicates, gaps, lateness, queries, streams
+
+    assert (queries.lateness, queries.duplicates_per_source, queries.gaps_daily, queries.streams) == (
+        lateness.query,
+        duplicates.query,
+        gaps.query,
+        streams.query,
+    )
+    assert queries.stream_keys is gaps.stream_keys
+    assert (analyses.lateness, analyses.duplicates_per_source, analyses.gaps_daily) == (
+        lateness.lateness,
+        duplicates.duplicates_per_source,
+        gaps.gaps_daily,
+    )
+    for module in (lateness, duplicates, gaps, streams):
+        assert module.query.__module__ == module.__name__

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-from pathlib import Path
 
 import click
 import pytest
@@ -16,21 +15,13 @@ import pik_nb._errors
 from pik.core import errors
 from pik.core.errors import PikError
 from pik_cli._errors import PikGroup
-
-ROOT = Path(__file__).resolve().parents[2]
-ROOTS = {
-    "pik": ROOT / "lambdas" / "pik",
-    "pik_nb": ROOT / "pik_nb",
-    "pik_local": ROOT / "pik_local",
-    "pik_cli": ROOT / "pik_cli",
-    "pik_api": ROOT / "pik_api",
-}
+from tests.support.layout import PACKAGES
 
 
 def _classes() -> dict[str, type]:
     """``module.Class`` -> class, for every class (top level or nested in a class) of the packages."""
     found = {}
-    for package, root in ROOTS.items():
+    for package, root in PACKAGES.items():
         for path in sorted(root.rglob("*.py")):
             parts = [package, *path.relative_to(root).with_suffix("").parts]
             module_name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -98,7 +89,7 @@ def test_the_tree_in_pik_nb_lists_every_class_of_pik_nb():
 # --- the command line: one place -------------------------------------------------------------------------
 def test_only_pik_cli_errors_catches_errors_or_chooses_exit_codes():
     offenders = []
-    for path in sorted(ROOTS["pik_cli"].glob("*.py")):
+    for path in sorted(PACKAGES["pik_cli"].glob("*.py")):
         if path.name == "_errors.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -115,6 +106,16 @@ def test_only_pik_cli_errors_catches_errors_or_chooses_exit_codes():
                         offenders.append(f"{path.name}:{inner.lineno} re-words an error")
             if isinstance(node, ast.Call) and ast.unparse(node.func) in {"sys.exit", "exit", "os._exit"}:
                 offenders.append(f"{path.name}:{node.lineno} exits")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit":
+                offenders.append(f"{path.name}:{node.lineno} exits ({ast.unparse(node.func)})")  # ctx.exit(n)
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                raised = ast.unparse(node.exc)
+                if raised.startswith("SystemExit") or (
+                    raised.startswith("click.exceptions.Exit(") and raised != "click.exceptions.Exit(1)"
+                ):
+                    offenders.append(
+                        f"{path.name}:{node.lineno} chooses an exit code ({raised})"
+                    )  # only 1: 'said, then exit 1'
     assert offenders == []
 
 

@@ -1,11 +1,13 @@
-"""OpenLineage RunEvents (``pik.core.lineage``) against ``openlineage-python``'s own classes and serialisation,
-pik's custom facet against its JSON schema, and the stdlib HTTP emitter the functions use.
+"""OpenLineage RunEvents (``pik.core.lineage``) against the OpenLineage spec's own JSON schemas (vendored in
+tests/data/openlineage/: spec 2-0-2 and the facet schemas the events name, checked by ``tests.support.openlineage``),
+against ``openlineage-python``'s own classes and serialisation, pik's custom facet against its JSON schema, and
+the stdlib HTTP emitter the functions use.
 
-The OpenLineage spec's JSON schema itself (``OpenLineage.json``) ships in no installable package here (neither
-openlineage-python's wheel and sdist, nor openlineage-integration-common, the Airflow provider or the others on
-the package index that were looked at: docs/adr/0309-lineage-posted-by-the-functions-with-the-stdlib.md), so
-each event is rebuilt as the client's generated ``event_v2`` classes (their validators run: UUID run ids,
-date-times) and must serialise back, through the client's ``Serde``, to exactly the dict pik sends.
+Every event pik builds is validated with ``jsonschema`` against ``OpenLineage.json`` and each facet against the
+schema its ``_schemaURL`` names (``$ref``s resolved through one ``referencing.Registry``); a deliberately broken
+event of each kind shows the check refuses it. Each event is also rebuilt as the client's generated ``event_v2``
+classes (their validators run: UUID run ids, date-times) and must serialise back, through the client's ``Serde``,
+to exactly the dict pik sends.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pik.aws.lineage import HttpLineage
 from pik.core import lineage
 from pik.core.replay import parse_request
 from pik_nb.investigate.lineage import to_client
+from tests.support import openlineage as spec
 from tests.support.receiver import receiving
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -85,7 +88,97 @@ def every_event() -> list[dict]:
     return made
 
 
-@pytest.mark.parametrize("event", every_event(), ids=lambda e: f"{e['job']['name']}-{e['eventType']}")
+def _id(event: dict) -> str:
+    return f"{event['job']['name']}-{event['eventType']}"
+
+
+def test_every_kind_of_event_pik_emits_is_in_the_spec_check():
+    kinds = {(e["job"]["name"], e["eventType"], tuple(sorted(e["run"]["facets"]))) for e in every_event()}
+    assert kinds == {
+        ("replay", "START", ()),
+        ("replay", "COMPLETE", ("pik_counts",)),
+        ("replay", "ABORT", ("pik_counts",)),
+        ("aggregate", "START", ()),
+        ("aggregate", "START", ("parent",)),
+        ("aggregate", "COMPLETE", ("pik_counts",)),
+        ("aggregate", "COMPLETE", ("parent", "pik_counts")),
+    }  # no status of a replay run ends in FAIL (pik.core.lineage.ENDED): pik never emits one
+    schemas = {facet["_schemaURL"].split("#")[0] for e in every_event() for _, facet in spec.facets(e)}
+    assert schemas == {
+        "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+        "https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json",
+        "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json",
+        "urn:pik:lineage:PikCountsRunFacet:1-0-0",
+    }
+
+
+@pytest.mark.parametrize("event", every_event(), ids=_id)
+def test_each_event_validates_against_the_openlineage_spec_and_its_facet_schemas(event):
+    assert spec.problems(event) == []
+
+
+def _broken() -> dict[str, tuple[dict, list[str]]]:
+    """One deliberately broken copy of a real event per rule of the spec, and what the check must say."""
+    start, complete = lineage.version_events(VERSION, NAMES)
+
+    def edit(event: dict, change) -> dict:
+        copy = json.loads(json.dumps(event))
+        change(copy)
+        return copy
+
+    return {
+        "event type": (
+            edit(complete, lambda e: e.update(eventType="FINISHED")),
+            ["event.eventType: 'FINISHED' is not one of ['START', 'RUNNING', 'COMPLETE', 'ABORT', 'FAIL', 'OTHER']"],
+        ),
+        "run id": (edit(start, lambda e: e["run"].update(runId="rp-1")), ["event.run.runId: 'rp-1' is not a 'uuid'"]),
+        "event time": (
+            edit(start, lambda e: e.update(eventTime="2026-11-24")),
+            ["event.eventTime: '2026-11-24' is not a 'date-time'"],
+        ),
+        "producer": (
+            edit(start, lambda e: e.update(producer="pik kit")),
+            ["event.producer: 'pik kit' is not a 'uri'"],
+        ),
+        "no job": (edit(start, lambda e: e.pop("job")), ["event: 'job' is a required property"]),
+        "version facet": (
+            edit(complete, lambda e: e["outputs"][0]["facets"]["version"].pop("datasetVersion")),
+            ["outputs[0].facets.version: 'datasetVersion' is a required property"],
+        ),
+        "job type facet": (
+            edit(start, lambda e: e["job"]["facets"]["jobType"].pop("processingType")),
+            ["job.facets.jobType: 'processingType' is a required property"],
+        ),
+        "parent facet": (
+            edit(start, lambda e: e["run"]["facets"]["parent"]["run"].update(runId="rp-1")),
+            ["run.facets.parent.run.runId: 'rp-1' is not a 'uuid'"],
+        ),
+        "facet base": (
+            edit(complete, lambda e: e["inputs"][0]["facets"]["version"].pop("_producer")),
+            [
+                "event.inputs.0.facets: {'version': {'_schemaURL': '" + lineage.VERSION_FACET_SCHEMA + "', "
+                "'datasetVersion': '" + "ab" * 32 + "'}} is not valid under any of the given schemas",  # the core's
+                "inputs[0].facets.version: '_producer' is a required property",  # the facet's own schema
+            ],
+        ),
+        "pik_counts": (
+            edit(complete, lambda e: e["run"]["facets"]["pik_counts"]["counts"].update(inputs=-1)),
+            ["run.facets.pik_counts.counts.inputs: -1 is less than the minimum of 0"],
+        ),
+        "unknown facet schema": (
+            edit(start, lambda e: e["run"]["facets"]["parent"].update(_schemaURL=lineage.SPEC + "#/$defs/Nope")),
+            ["run.facets.parent: no vendored schema for " + lineage.SPEC + "#/$defs/Nope"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("rule", sorted(_broken()))
+def test_the_spec_check_refuses_a_broken_event(rule):
+    event, said = _broken()[rule]
+    assert spec.problems(event) == said
+
+
+@pytest.mark.parametrize("event", every_event(), ids=_id)
 def test_each_event_is_what_the_clients_own_classes_serialise(event):
     built = to_client(event)
     assert Serde.to_dict(built) == event

@@ -19,8 +19,9 @@ of the replay id / the aggregate version's name and event times come from the re
 the same record again gives the same bytes: a lineage server sees one run, however often it is sent.
 
 Datasets are named as OpenLineage's naming spec does for AWS Glue (``arn:aws:<service>:<region>:
-<account>`` + the resource) and S3 (``s3://<bucket>`` + path). The shapes follow the spec 2-0-2 the
-``openlineage-python`` client's classes generate (``tests/unit/test_lineage.py`` checks the two agree).
+<account>`` + the resource) and S3 (``s3://<bucket>`` + path). The shapes follow the spec 2-0-2:
+``tests/unit/test_lineage.py`` validates every event against its JSON schemas (vendored in
+``tests/data/openlineage/``) and against the classes the ``openlineage-python`` client generates from it.
 """
 
 from __future__ import annotations
