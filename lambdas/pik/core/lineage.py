@@ -36,6 +36,32 @@ from .records import REJECTED
 from .replay import RunStatus
 from .targets import parse_target
 
+__all__ = [
+    "PRODUCER",
+    "SPEC",
+    "RUN_EVENT_SCHEMA",
+    "VERSION_FACET_SCHEMA",
+    "PARENT_FACET_SCHEMA",
+    "JOB_TYPE_FACET_SCHEMA",
+    "COUNTS_FACET",
+    "COUNTS_SCHEMA_URL",
+    "Json",
+    "COUNTS_SCHEMA",
+    "RUN_NAMESPACE",
+    "REPLAY_JOB",
+    "AGGREGATE_JOB",
+    "REPLAY_COUNTS",
+    "ENDED",
+    "Names",
+    "dataset",
+    "run_id",
+    "selection_sha256",
+    "replay_events",
+    "version_name",
+    "version_events",
+    "version_groups",
+]
+
 PRODUCER = "urn:pik:pipeline-investigation-kit"
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_SCHEMA = f"{SPEC}#/$defs/RunEvent"

@@ -22,6 +22,34 @@ from .contract import ValidEvent
 from .metrics import as_decimal
 from .timefmt import key_time, lag_ms, now
 
+__all__ = [
+    "AttemptStatus",
+    "OutcomeStatus",
+    "ACCEPTED",
+    "DUPLICATE",
+    "CONFLICT",
+    "REJECTED",
+    "FAILED",
+    "RAW_SCHEMA",
+    "EVENT_ITEM",
+    "ATTEMPT_ITEM",
+    "ATTEMPT_FIELDS",
+    "ATTEMPT_KEYS",
+    "AGGREGATE_FIELDS",
+    "Attempt",
+    "lag_of",
+    "raw_document",
+    "rejected_document",
+    "meta_item",
+    "attempt_item",
+    "recorded_at",
+    "aggregate_item",
+    "storable_number",
+    "read_number",
+    "answered_number",
+    "manifest_document",
+]
+
 
 class AttemptStatus(StrEnum):
     """What became of one ingest request, as the API answers it and an attempt item stores it.

@@ -11,12 +11,44 @@ from enum import StrEnum
 from typing import Any
 
 from . import identity, keys
+from .compat import retired_names
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
 from .pacing import MAX_RATE, MIN_RATE
 from .records import ACCEPTED, DUPLICATE, REJECTED, AttemptStatus
 from .targets import ENVELOPES, parse_target
 from .timefmt import days_between, key_time, parse_aware
+
+__all__ = [
+    "TOKEN_RE",
+    "RUN_ID_RE",
+    "MAX_CONTINUATION_CHARS",
+    "MAX_KEY_CHARS",
+    "MAX_LIMIT",
+    "DEFAULT_LIMIT",
+    "MAX_WINDOW",
+    "SAMPLE_SIZE",
+    "MAX_EVENT_IDS",
+    "EVENT_ID_RE",
+    "FIELDS",
+    "RunStatus",
+    "StopReason",
+    "ENDED",
+    "ACTIONS",
+    "ReplayRequest",
+    "ids_sha256",
+    "parse_request",
+    "ReplayCall",
+    "BY_ID_FIELDS",
+    "parse_call",
+    "replay_id_for",
+    "execution_id_for",
+    "Continuation",
+    "encode_continuation",
+    "decode_continuation",
+    "check_cursor",
+    "Tally",
+]
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RUN_ID_RE = re.compile(r"^rp-[0-9a-f]{32}$")
@@ -640,3 +672,9 @@ class Tally:
             "by_day": dict(sorted(self.by_day.items())),
             "sample_event_ids": list(self.sample_event_ids),
         }
+
+
+__getattr__ = retired_names(
+    __name__,
+    {"STATUSES": (lambda: tuple(AttemptStatus), "is retired: the statuses are pik.core.records.AttemptStatus")},
+)
