@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["Retired", "moved_to", "retired_names"]
+
 Retired = tuple[Callable[[], Any], str]  # what the old name gives, and where to go instead
 
 
