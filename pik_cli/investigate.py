@@ -141,9 +141,11 @@ def replay(
             _confirm_a_second_execution(kit, scope)  # an external target is sent only what it lacks, unless resend
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
-        from pik_nb.read.impact import as_json
+        from pik_nb.read.impact import as_json as jsonable
 
-        echo_json(as_json(run))
+        echo_json(jsonable(run))
+        if refused(run):  # the exit code without --json too: the target refused every event
+            raise click.exceptions.Exit(1)
         return
     _show_run(run, scope, client_token)
 

@@ -219,9 +219,9 @@ def test_the_cli_refuses_a_negative_settle(local):
     assert curated_objects(kit) == before
 
 
-REFUSED = [
-    "COPY (SELECT * FROM events) TO '/tmp/pik-leak.csv'",
-    "ATTACH '/tmp/pik-leak.db'",
+REFUSED = [  # {leak}: a path under the test's tmp_path, checked afterwards
+    "COPY (SELECT * FROM events) TO '{leak}.csv'",
+    "ATTACH '{leak}.db'",
     "CREATE TABLE leak AS SELECT * FROM events",
     "SELECT * FROM read_text('/etc/hostname')",
     "SELECT * FROM glob('/*')",
@@ -236,12 +236,20 @@ REFUSED = [
 def test_sql_is_read_only_and_confined_by_default(local, query, tmp_path):
     kit, _, _ = local
     with pytest.raises(pik_nb.SqlError) as refused:
-        kit.sql(query)
+        kit.sql(query.format(leak=tmp_path / "pik-leak"))
     assert any(
         words in str(refused.value)
         for words in ("read-only", "one SQL statement at a time", "disabled by config", "Permission Error")
     ), refused.value
-    assert not (tmp_path / "pik-leak.csv").exists()
+    assert sorted(tmp_path.iterdir()) == []  # no file where the query would have written one
+
+
+def test_the_leak_check_sees_a_query_that_writes(local, tmp_path):
+    """The check above can fail: the same COPY and ATTACH, opted out of the confinement, leave their files."""
+    kit, _, _ = local
+    for query in REFUSED[:2]:
+        kit.sql(query.format(leak=tmp_path / "pik-leak"), confined=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pik-leak.csv", "pik-leak.db"]
 
 
 def test_sql_opt_in_reaches_files_and_the_cli_refuses_in_one_line(local, tmp_path):

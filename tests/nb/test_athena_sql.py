@@ -1,19 +1,27 @@
 """Every query pik can send to Athena, and every Athena example in the docs, is Trino SQL: it parses
 with sqlglot's ``athena`` dialect and calls only Trino functions (issue 18, finding 7). moto runs no
-SQL, so this is the check that stands in for Athena's parser."""
+SQL, so this is the check that stands in for Athena's parser. The docs' examples are found on every
+page, in python blocks by ``ast`` and in shell blocks by ``shlex`` and pik's own option parser, and
+counted: an example the enumeration stops seeing fails the count."""
 
 from __future__ import annotations
 
+import ast
+import itertools
 import re
+import shlex
+import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlglot
 from sqlglot.tokens import TokenType
 
-from pik_nb.sql import analyses, dashboard, dialect, queries
+from pik_nb.sql import analyses, dashboard, dialect, lateness, queries, streams
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 #: Trino functions pik's SQL and docs may call (trino.io/docs/current/functions/list.html).
 TRINO_FUNCTIONS = {
     "count",
@@ -81,23 +89,126 @@ def pik_queries() -> dict[str, str]:
             None, None, "c-1", "2026-11-20", "2026-11-27", field=field, freq=freq
         )
     sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
-    sent["streams (pik status)"] = queries.streams()
+    sent["streams (pik status)"] = streams.query()
     return sent
 
 
+#: Every SQL example the docs show, per page and kind: a dropped example (a regex that stops seeing a
+#: reformatted call, a renamed page) fails ``test_the_enumeration_finds_every_doc_example``.
+DOC_EXAMPLES = {
+    ("docs/pik_nb.md", "kit.sql"): 4,
+    ("docs/pik_nb.md", "kit.search"): 1,
+    ("docs/scale.md", "kit.search"): 1,
+    ("docs/scale.md", "sql block"): 1,
+    ("docs/scale.md", "pik sql"): 3,
+    ("docs/scale.md", "pik search"): 3,
+}
+#: What a doc's search leaves to a variable (``start=day``, ``--source "$SOURCE"``) is asked with these.
+STAND_IN = {"source": "checkout", "event_type": "order_placed", "start": "2026-11-20", "end": "2026-11-27"}
+SHELL_STOPS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "(", ")"}
+
+
+def doc_pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """``(language, code)`` of each fenced block of a Markdown page, indented ones (in a list) too."""
+    found = re.finditer(r"^( *)```(\w*)\n(.*?)^\1```", text, re.M | re.S)
+    return [(m.group(2), textwrap.dedent(m.group(3))) for m in found]
+
+
+def searched(**given: object) -> str:
+    """The query ``kit.search``/``pik search`` sends for a doc's arguments (stand-ins for variables)."""
+    scope = {
+        name: value if isinstance(value, str) and "$" not in value else STAND_IN[name]
+        for name, value in ((name, given.get(name)) for name in STAND_IN)
+    }
+    limit = given.get("limit")
+    return queries.search(**scope, where=given.get("where"), limit=limit if isinstance(limit, int) else None)
+
+
+def python_examples(code: str) -> list[tuple[str, str]]:
+    """``("kit.sql", query)`` for each ``kit.sql("...")`` call of a python block, ``("kit.search", query)``
+    for each ``kit.search(...)``, however the call is laid out (the formatter splits long ones)."""
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "kit"
+            and node.func.attr in ("sql", "search")
+        ):
+            continue
+        constants = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+        where = (node.lineno, node.col_offset)
+        if node.func.attr == "search":
+            found.append((where, "kit.search", searched(**constants)))
+            continue
+        query = node.args[0] if node.args else None
+        assert isinstance(query, ast.Constant) and isinstance(query.value, str), (
+            f"kit.sql(...) at line {node.lineno} does not show its query as one string: {ast.unparse(node)}"
+        )
+        found.append((where, "kit.sql", query.value))
+    return [(kind, query) for _, kind, query in sorted(found)]  # in the order the block shows them
+
+
+def shell_commands(code: str) -> list[list[str]]:
+    """The words of each command line of a shell block, as the shell splits them: a line continued
+    by a backslash, or by a quoted string that spans lines, is one command."""
+    commands, pending = [], ""
+    for line in code.replace("\\\n", " ").splitlines():
+        pending += line
+        lexer = shlex.shlex(pending, posix=True, punctuation_chars=True)
+        lexer.whitespace_split, lexer.commenters = True, "#"
+        try:
+            commands.append(list(lexer))
+        except ValueError:  # "No closing quotation": the string goes on on the next line
+            pending += "\n"
+            continue
+        pending = ""
+    assert pending == "", f"a shell block ends inside a quoted string: {pending!r}"
+    return commands
+
+
+def shell_examples(code: str) -> list[tuple[str, str]]:
+    """``("pik sql", query)`` and ``("pik search", query)`` for each command of a shell block, its
+    arguments split as the shell does (shlex) and read by the command's own click parser."""
+    from pik_cli import cli
+
+    found = []
+    for words in shell_commands(code):
+        for i, word in enumerate(words[:-1]):
+            if word.rsplit("/", 1)[-1] != "pik" or words[i + 1] not in ("sql", "search"):
+                continue
+            args = list(itertools.takewhile(lambda w: w not in SHELL_STOPS, words[i + 2 :]))
+            command = words[i + 1]
+            params = cli.commands[command].make_context(command, args, resilient_parsing=True).params
+            found.append(("pik sql", params["query"]) if command == "sql" else ("pik search", searched(**params)))
+    return found
+
+
 def doc_examples() -> dict[str, str]:
-    """The SQL the docs run on Athena: ```sql blocks, ``pik sql``/``kit.sql`` strings, search conditions."""
+    """The SQL the docs show, every page: ```sql blocks, ``kit.sql``/``kit.search`` calls of python
+    blocks (read with ``ast``) and ``pik sql``/``pik search`` commands of shell blocks (``shlex``)."""
     found = {}
-    for page in ("scale.md", "pik_nb.md", "deploy.md"):
-        text = (DOCS / page).read_text()
-        for i, block in enumerate(re.findall(r"```sql\n(.*?)```", text, re.S)):
-            found[f"{page} sql block {i}"] = block
-        for i, query in enumerate(re.findall(r'(?:pik sql(?: --stack \S+)?|kit\.sql\() ?"([^"]+)"', text)):
-            found[f"{page} sql {i}"] = query
-        for i, where in enumerate(re.findall(r'pik search --stack .*?--where "([^"]+)"', text)):
-            found[f"{page} search {i}"] = queries.search(
-                "checkout", "order_placed", "2026-11-20", "2026-11-27", where, None
-            )
+    for path in doc_pages():
+        page = path.relative_to(ROOT).as_posix()
+        kinds: dict[str, int] = {}
+        for language, code in fenced_blocks(path.read_text()):
+            if language == "sql":
+                examples = [("sql block", code)]
+            elif language == "python":
+                examples = python_examples(code)
+            elif language in ("bash", "sh", "shell", "console"):
+                examples = shell_examples(code)
+            else:
+                continue
+            for kind, query in examples:
+                found[f"{page} {kind} {kinds.setdefault(kind, 0)}"] = query
+                kinds[kind] += 1
     return found
 
 
@@ -120,7 +231,32 @@ QUERIES = {**pik_queries(), **doc_examples()}
 
 def test_the_enumeration_finds_every_kind_of_query():
     assert {"lateness by source", "gaps daily", "search without a stream"} <= set(QUERIES)
-    assert sum(name.startswith("scale.md") for name in QUERIES) >= 3
+
+
+def test_the_enumeration_finds_every_doc_example():
+    found = Counter(tuple(name.rsplit(" ", 1)[0].split(" ", 1)) for name in doc_examples())
+    assert dict(found) == DOC_EXAMPLES
+
+
+def test_the_enumeration_reads_calls_however_they_are_laid_out():
+    """What the formatter does to a long call (one argument a line, a trailing comma, a line
+    continuation in a shell block) changes nothing the enumeration finds."""
+    one_line = python_examples('late = kit.sql("SELECT 1 FROM attempts", arrow=True)')
+    split = python_examples('late = kit.sql(\n    "SELECT 1 "\n    "FROM attempts",\n    arrow=True,\n)\n')
+    assert one_line == split == [("kit.sql", "SELECT 1 FROM attempts")]
+    hits = python_examples('hits = kit.search(\n    source="web",\n    start=day,\n    where="amount > 2",\n)')
+    assert hits == [("kit.search", searched(source="web", where="amount > 2"))]
+    assert "source = 'web'" in hits[0][1] and "event_date >= '2026-11-20'" in hits[0][1]
+    shell = (
+        'pik sql --stack p \\\n  "SELECT 2\nFROM events" | head  # a comment\n'
+        '.venv/bin/pik search --where "x > 1" --limit 3'
+    )
+    assert shell_examples(shell) == [
+        ("pik sql", "SELECT 2\nFROM events"),
+        ("pik search", searched(where="x > 1", limit=3)),
+    ]
+    with pytest.raises(AssertionError, match="does not show its query as one string"):
+        python_examples("kit.sql(query)")
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
@@ -139,5 +275,5 @@ def test_the_dialect_follows_the_engine_kit_sql_runs_on():
             return query
 
     assert dialect.of(Kit().sql) is dialect.ATHENA and dialect.of(lambda q: q) is dialect.DUCKDB
-    assert "quantile_cont" in queries.lateness(dialect=dialect.of("duckdb"))
-    assert functions(queries.lateness(dialect=dialect.of(Kit().sql))) <= TRINO_FUNCTIONS
+    assert "quantile_cont" in lateness.query(dialect=dialect.of("duckdb"))
+    assert functions(lateness.query(dialect=dialect.of(Kit().sql))) <= TRINO_FUNCTIONS
