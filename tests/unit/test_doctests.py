@@ -12,6 +12,7 @@ import pytest
 from tests.support.layout import PACKAGES
 
 MODULES = [
+    "pik.core.compat",
     "pik.core.contract",
     "pik.core.contributions",
     "pik.core.deliveries",
