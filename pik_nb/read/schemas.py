@@ -11,7 +11,7 @@ DictionaryType(dictionary<values=string, indices=int8, ordered=0>)
 >>> sorted(schemas.KINDS)
 ['aggregates', 'events', 'metrics', 'raw', 'raw_dataset', 'reconcile', 'rejected', 'replays', 'search', 'sql']
 
-One schema per kind (the ``kind`` in ``attrs["pik"]``): ``EVENTS``, ``RAW``, ``RAW_DATASET``, ``REJECTED``,
+One schema per kind (the ``kind`` in ``attrs["pik"]``): ``EVENTS``, ``RAW``, ``RAW_DATASET``, ``QUARANTINE``,
 ``AGGREGATES``, ``REPLAYS``, ``RECONCILE``, ``METRICS``, ``SEARCH``, ``SQL``. A field says its Arrow type,
 whether it may hold nulls (``nullable``) and, in its metadata, its column kind (``pik_kind``) and whether it
 is the frame's index (``pik_index``: ``metrics`` is indexed by ``time``). ``validate(frame)`` checks a frame
@@ -50,7 +50,7 @@ __all__ = [
     "EVENTS",
     "RAW",
     "RAW_DATASET",
-    "REJECTED",
+    "QUARANTINE",
     "AGGREGATES",
     "REPLAYS",
     "RECONCILE",
@@ -121,7 +121,7 @@ RAW_DATASET = _schema(
     extra="the objects' other envelope and event fields (schema, content_sha256, idempotency_key), payload.<field>",
 )
 #: ``kit.rejected(...)``: one row per quarantined request; the body's fields null when it could not be read.
-REJECTED = _schema("rejected", REJECTED_COLUMNS, ["source", "event_type", "entity_id", "event_time"])
+QUARANTINE = _schema("rejected", REJECTED_COLUMNS, ["source", "event_type", "entity_id", "event_time"])
 #: ``kit.aggregates(...)``: one row per aggregate version (``value`` NaN: a min/max/sum with no numbers).
 AGGREGATES = _schema("aggregates", AGGREGATE_COLUMNS, ["value", "replay_id"])
 #: ``kit.replays(...)``: one row per replay run; the scope's fields null when the run's scope has none.
@@ -171,7 +171,7 @@ SQL = _schema("sql", {}, extra="the query's own columns")
 
 KINDS = {
     schema.metadata[b"pik_frame"].decode(): schema
-    for schema in (EVENTS, RAW, RAW_DATASET, REJECTED, AGGREGATES, REPLAYS, RECONCILE, METRICS, SEARCH, SQL)
+    for schema in (EVENTS, RAW, RAW_DATASET, QUARANTINE, AGGREGATES, REPLAYS, RECONCILE, METRICS, SEARCH, SQL)
 }
 
 
