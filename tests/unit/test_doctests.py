@@ -43,6 +43,7 @@ MODULES = [
     "pik_local.story",
     "pik_nb._format",
     "pik_nb.analyses",
+    "pik_nb.analyses._provenance",
     "pik_nb.analyses.durations",
     "pik_nb.analyses.health",
     "pik_nb.investigate",
