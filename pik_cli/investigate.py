@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from pik.core.records import REJECTED
 from pik.core.replay import parse_request
 
 from ._common import ISO_TIME, check_scope, connection, echo_json
@@ -277,7 +278,7 @@ def _check(
     if dead_letters:
         if entity_id or source or event_type or event_ids or statuses or start or end:
             raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")
-    elif tuple(statuses) == ("REJECTED",):
+    elif tuple(statuses) == (REJECTED,):
         if entity_id or source or event_type or event_ids or start is None or end is None:
             raise click.UsageError(
                 "--status REJECTED re-submits a window's quarantined requests: give --start and --end only"
