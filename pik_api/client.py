@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from pik.core import limits
 from pik.core.errors import PikError
+from pik.core.replay import StopReason
 
 ARRIVAL_HEADER = "X-Pik-Simulated-Arrival"  # honoured only by the local stack's API (pik_local.api)
 
@@ -148,10 +149,10 @@ class ApiClient:
         retried_target = False  # a run the target stopped is resumed once per call (a repeated command), not in a loop
         while (
             run.get("continuation")
-            and (past_limit or run.get("stopped") != "limit")
-            and not (run.get("stopped") == "target_errors" and retried_target)
+            and (past_limit or run.get("stopped") != StopReason.LIMIT)
+            and not (run.get("stopped") == StopReason.TARGET_ERRORS and retried_target)
         ):
-            retried_target = retried_target or run.get("stopped") == "target_errors"
+            retried_target = retried_target or run.get("stopped") == StopReason.TARGET_ERRORS
             if on_step is not None:
                 on_step(run)
             run = self.post("/replay", {**request, "continuation": run["continuation"]})

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from pik.core.records import REJECTED
 from pik.core.replay import parse_request
 
 from ._common import ISO_TIME, check_scope, connection, echo_json
@@ -141,9 +142,11 @@ def replay(
             _confirm_a_second_execution(kit, scope)  # an external target is sent only what it lacks, unless resend
         run = kit.replay(**scope, dry_run=not execute, on_step=show_step)
     if as_json:
-        from pik_nb.read.impact import as_json
+        from pik_nb.read.impact import as_json as jsonable
 
-        echo_json(as_json(run))
+        echo_json(jsonable(run))
+        if refused(run):  # the exit code without --json too: the target refused every event
+            raise click.exceptions.Exit(1)
         return
     _show_run(run, scope, client_token)
 
@@ -275,7 +278,7 @@ def _check(
     if dead_letters:
         if entity_id or source or event_type or event_ids or statuses or start or end:
             raise click.UsageError("--dead-letters redrives the DLQ as it stands: no scope, --ids, --status or window")
-    elif tuple(statuses) == ("REJECTED",):
+    elif tuple(statuses) == (REJECTED,):
         if entity_id or source or event_type or event_ids or start is None or end is None:
             raise click.UsageError(
                 "--status REJECTED re-submits a window's quarantined requests: give --start and --end only"

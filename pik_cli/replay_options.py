@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from pik.core.records import AttemptStatus
 from pik.core.replay import RunStatus, StopReason
 from pik.core.targets import ENVELOPES
 
@@ -96,7 +97,7 @@ def target_options(command: Any) -> Any:
                 "--status",
                 "statuses",
                 multiple=True,
-                type=click.Choice(["ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED"]),
+                type=click.Choice([status.value for status in AttemptStatus]),
                 help="Attempt statuses to replay (repeatable); --status REJECTED alone re-submits the window's "
                 "quarantined requests to ingest (the repair path, audited).",
             ),

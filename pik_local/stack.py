@@ -33,6 +33,18 @@ from .processes import ApiWorkers, Child, ChildError
 from .runtime import functions, open_log, unroute_output
 from .stream_poller import StreamPoller, stream_mappings
 
+__all__ = [
+    "REGION",
+    "API_WORKERS",
+    "CREDENTIALS",
+    "log",
+    "StackError",
+    "running",
+    "free_port",
+    "parameter_env",
+    "LocalStack",
+]
+
 REGION = "us-east-1"
 API_WORKERS = 3  # API processes: with moto's own process, enough to keep two cores busy
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pik.core import identity
+from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE, REJECTED
 from pik.core.timefmt import key_time
 
 UTC = UTC
@@ -370,11 +371,13 @@ def _plan(phase: str, events: list[dict]) -> list[PlannedEvent]:
     seen: set[str] = set()
     planned = []
     for event in events:
-        expected = {"rejected": "REJECTED", "conflict": "CONFLICT"}.get(event["kind"])
+        expected = {"rejected": REJECTED, "conflict": CONFLICT}.get(event["kind"])
         if expected is None:
-            expected = "DUPLICATE" if event["event_id"] in seen else "ACCEPTED"
+            expected = DUPLICATE if event["event_id"] in seen else ACCEPTED
             seen.add(event["event_id"])
-        planned.append(PlannedEvent(phase, event["kind"], event["body"], expected, event["event_id"], event["sent_at"]))
+        planned.append(
+            PlannedEvent(phase, event["kind"], event["body"], expected.value, event["event_id"], event["sent_at"])
+        )
     return planned
 
 

@@ -195,7 +195,7 @@ class Kit:
         """
         return raw_module.fetch(self.stack, events, progress=self._progress(progress))
 
-    @_loaded("raw")
+    @_loaded("raw_dataset")
     def raw_dataset(
         self, *, source: str, event_type: str, days: int | Iterable[str] = 1, progress: bool | None = None
     ) -> pd.DataFrame:

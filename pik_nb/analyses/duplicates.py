@@ -11,6 +11,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
 from .._format import a_window, counted, period, table
+from ._provenance import derived
 from .plotting import axes
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class Duplicates:
         )
 
 
+@derived("duplicates")
 def duplicates(
     events: pd.DataFrame,
     *,

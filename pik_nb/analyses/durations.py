@@ -13,6 +13,9 @@ tables pass them through ``humanize`` (tables: ``pik_nb.table``).
 
 from __future__ import annotations
 
+from pik.core.compat import moved_to, retired_names
+
 from .._format import Duration, humanize
 
 __all__ = ["humanize", "Duration"]
+__getattr__ = retired_names(__name__, {"humanize_frame": moved_to("pik_nb.humanize_frame")})  # old pik_nb.durations'

@@ -19,6 +19,7 @@ from pik.core.records import ACCEPTED
 
 from .._format import counted
 from .._times import utc
+from ._provenance import derived
 from .plotting import axes
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ GAP_COLUMNS = ["window", "window_end", "gap_class", "cadence", "late_arrivals", 
 STREAM = ("source", "event_type")
 
 
+@derived("gaps")
 def gaps(
     events: pd.DataFrame,
     freq: str = "1D",

@@ -12,6 +12,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from .._format import counted
+from ._provenance import derived
 from .durations import humanize
 from .plotting import pair
 
@@ -32,6 +33,7 @@ LATENESS_COLUMNS = [
 ]
 
 
+@derived("lateness")
 def lateness(
     events: pd.DataFrame,
     by: str | Sequence[str] | None = None,
@@ -69,6 +71,7 @@ def lateness(
     )
 
 
+@derived("out_of_order")
 def out_of_order(events: pd.DataFrame) -> pd.Series:
     """True for an attempt whose event time is earlier than one its entity delivered before it."""
     order = events.sort_values(["entity_id", "ingest_time"], kind="stable")
@@ -92,6 +95,7 @@ class LatenessPolicy:
         )
 
 
+@derived("lateness_policy")
 def lateness_policy(
     events: pd.DataFrame, allowed_lateness: str | pd.Timedelta = "1h", *, freq: str = "1D"
 ) -> LatenessPolicy:

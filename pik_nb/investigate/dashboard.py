@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pik.core.records import AttemptStatus
+
 from .._errors import ScopeError
 from ..analyses.durations import humanize
 
@@ -604,17 +606,17 @@ def arrivals(
     frame = frame.assign(
         value=value.astype("float64").fillna(0.0), arrival=frame["ingest_time"], status=frame["status"].astype(str)
     )
-    first = frame[frame["status"] == "ACCEPTED"].drop_duplicates("event_id")
+    first = frame[frame["status"] == AttemptStatus.ACCEPTED].drop_duplicates("event_id")
     first_value = first.set_index("event_id")["value"]
     parts = [first.assign(kind=ACCEPTED)]
-    repeats = frame[frame["status"] == "DUPLICATE"]
+    repeats = frame[frame["status"] == AttemptStatus.DUPLICATE]
     parts.append(repeats.assign(kind=DUPLICATE, value=repeats["event_id"].map(first_value).fillna(0.0)))
-    conflicts = frame[frame["status"] == "CONFLICT"]
+    conflicts = frame[frame["status"] == AttemptStatus.CONFLICT]
     parts.append(conflicts.assign(kind=CONFLICT))
     if values is not None and len(conflicts):
         chain = pd.concat([first, conflicts]).sort_values("arrival", kind="stable")
         change = chain["value"] - chain.groupby("event_id")["value"].shift().fillna(chain["value"])
-        parts.append(chain.assign(kind=CONFLICT_LATEST, value=change)[chain["status"] == "CONFLICT"])
+        parts.append(chain.assign(kind=CONFLICT_LATEST, value=change)[chain["status"] == AttemptStatus.CONFLICT])
     if rejected is not None and len(rejected):
         parts.append(rejected_arrivals(rejected, value=1.0 if values is None else 0.0))
     if replayed is not None and len(replayed):
@@ -638,7 +640,7 @@ def rejected_arrivals(rejected: pd.DataFrame, *, value: float = 1.0) -> pd.DataF
             "event_time": pd.to_datetime(rejected["event_time"], utc=True).fillna(times),
             "arrival": times,
             "value": value,
-            "status": "REJECTED",
+            "status": AttemptStatus.REJECTED.value,
             "s3_key": rejected["s3_key"].astype("str"),
         }
     )

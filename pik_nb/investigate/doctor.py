@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pik.core.records import AttemptStatus
 from pik.core.timefmt import UTC, key_time
 
 from .._errors import KitError
@@ -175,7 +176,7 @@ def probe_ingest(stack: Stack, now: datetime) -> tuple[str, str]:
         answer = api.post("/ingest", event)
     if answer.get("dry_run"):
         return f"probe {answer.get('status')} (DryRun=true: the stack writes nothing yet)", ""
-    if answer.get("status") != "ACCEPTED":
+    if answer.get("status") != AttemptStatus.ACCEPTED:
         raise KitError(f"the probe was {answer.get('status')}, not ACCEPTED: {answer}")
     if stack.documents.read(answer["s3_key"]) is None:
         raise KitError(f"the probe's raw object {answer['s3_key']} is missing right after ingest")

@@ -56,6 +56,56 @@ RUN_COLUMNS = {
     "event_ids_count": "int",
 }
 
+#: One row per raw object behind an events frame (``Kit.raw``), then ``payload.<field>`` columns.
+RAW_COLUMNS = {
+    "s3_key": "str",
+    "event_id": "str",
+    "found": "bool",
+    "recorded_sha256": "str",
+    "stored_sha256": "str",
+    "ingest_time": "time",
+    "request_id": "str",
+    "attempt_id": "str",
+    "entity_id": "str",
+    "event_time": "time",
+    "hash_ok": "bool",
+}
+
+#: One row per raw object of a partition (``Kit.raw_dataset``): the partition, then the envelope and
+#: event fields every object holds; the others (``schema``, ``content_sha256``, ``idempotency_key``,
+#: ``payload.<field>``) follow as the objects have them.
+RAW_DATASET_COLUMNS = {
+    "s3_key": "str",
+    "event_date": "category",
+    "source": "category",
+    "event_type": "category",
+    "event_id": "str",
+    "ingest_time": "time",
+    "request_id": "str",
+    "attempt_id": "str",
+    "payload_sha256": "str",
+    "entity_id": "str",
+    "event_time": "time",
+}
+
+#: One row per quarantined request (``Kit.rejected``); the last four when its body could be read.
+REJECTED_COLUMNS = {
+    "s3_key": "str",
+    "ingest_time": "time",
+    "attempt_id": "str",
+    "request_id": "str",
+    "rules": "str",
+    "body_bytes": "int",
+    "truncated": "bool",
+    "source": "category",
+    "event_type": "category",
+    "entity_id": "str",
+    "event_time": "time",
+}
+
+#: One row per inconsistency (``Kit.reconcile``).
+RECONCILE_COLUMNS = {"problem": "category", "event_id": "str", "s3_key": "str"}
+
 _ARROW = {
     "str": pa.string(),
     "category": pa.string(),

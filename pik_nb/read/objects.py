@@ -22,6 +22,7 @@ from pik.core.errors import StorageError
 
 from .._errors import KitError
 from .._times import days_back
+from .frames import RAW_DATASET_COLUMNS, from_records
 
 if TYPE_CHECKING:
     from .stack import Stack
@@ -81,13 +82,11 @@ def raw_frame(wanted: pd.DataFrame, docs: list[dict | None]) -> pd.DataFrame:
             "found": [doc is not None for doc in docs],
             "recorded_sha256": wanted["payload_sha256"].astype("str"),
             "stored_sha256": pd.array(stored, dtype="str"),
-            "ingest_time": pd.to_datetime(
-                [d["envelope"].get("ingest_time") for d in present], utc=True, format="ISO8601"
-            ),
+            "ingest_time": _times([d["envelope"].get("ingest_time") for d in present]),
             "request_id": pd.array([d["envelope"].get("request_id") for d in present], dtype="str"),
             "attempt_id": pd.array([d["envelope"].get("attempt_id") for d in present], dtype="str"),
             "entity_id": pd.array([d["event"].get("entity_id") for d in present], dtype="str"),
-            "event_time": pd.to_datetime([d["event"].get("event_time") for d in present], utc=True, format="ISO8601"),
+            "event_time": _times([d["event"].get("event_time") for d in present]),
         }
     )
     frame["hash_ok"] = (
@@ -118,22 +117,33 @@ def dataset(stack: Stack, *, source: str, event_type: str, days: int | Iterable[
     listed = [pair for pair, body in zip(listed, bodies, strict=True) if body is not None]  # deleted since listing
     lines = b"\n".join(body.strip() for body in bodies if body is not None)
     try:
-        table = pa_json.read_json(
-            pa.py_buffer(lines), read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(lines) + 1))
+        table = (
+            None
+            if not lines
+            else pa_json.read_json(
+                pa.py_buffer(lines), read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(lines) + 1))
+            )
         )
     except pa.ArrowInvalid as exc:
         raise KitError(
             f"raw objects of {source}/{event_type} disagree on payload types; use kit.raw(events): {exc}"
         ) from exc
-    frame = _flatten(table).to_pandas() if lines else pd.DataFrame()
+    empty = {k: v for k, v in RAW_DATASET_COLUMNS.items() if k not in ("s3_key", "event_date", "source", "event_type")}
+    frame = _flatten(table).to_pandas() if table is not None else from_records([], empty)
     frame.insert(0, "s3_key", pd.array([key for key, _ in listed], dtype="str"))
     frame.insert(1, "event_date", pd.Categorical([day for _, day in listed]))
     frame.insert(2, "source", pd.Categorical([source] * len(listed)))
     frame.insert(3, "event_type", pd.Categorical([event_type] * len(listed)))
     for column in ("ingest_time", "event_time"):
         if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            frame[column] = _times(frame[column])
     return frame
+
+
+def _times(values: Any, errors: str = "raise") -> Any:
+    """ISO-8601 strings (None: NaT) as ``datetime64[us, UTC]``, the unit every pik frame has (pandas
+    would infer seconds from ``...T10:00:00Z``)."""
+    return pd.to_datetime(values, utc=True, format="ISO8601", errors=errors).astype("datetime64[us, UTC]")
 
 
 def _flatten(table: pa.Table) -> pa.Table:
@@ -158,7 +168,7 @@ def rejected(stack: Stack, *, days: int | Iterable[str], progress: bool) -> pd.D
     return pd.DataFrame(
         {
             "s3_key": pd.array(listed, dtype="str"),
-            "ingest_time": pd.to_datetime([d["ingest_time"] for d in docs], utc=True, format="ISO8601"),
+            "ingest_time": _times([d["ingest_time"] for d in docs]),
             "attempt_id": pd.array([d["attempt_id"] for d in docs], dtype="str"),
             "request_id": pd.array([d["request_id"] for d in docs], dtype="str"),
             "rules": pd.array([", ".join(f"{e['field']}:{e['rule']}" for e in d["errors"]) for d in docs], dtype="str"),
@@ -167,9 +177,7 @@ def rejected(stack: Stack, *, days: int | Iterable[str], progress: bool) -> pd.D
             "source": pd.Categorical([b.get("source") for b in bodies]),
             "event_type": pd.Categorical([b.get("event_type") for b in bodies]),
             "entity_id": pd.array([b.get("entity_id") for b in bodies], dtype="str"),
-            "event_time": pd.to_datetime(
-                [b.get("event_time") for b in bodies], utc=True, format="ISO8601", errors="coerce"
-            ),
+            "event_time": _times([b.get("event_time") for b in bodies], errors="coerce"),
         }
     )
 

@@ -6,26 +6,65 @@ and where a frame came from (``frame.attrs["pik"]``).
 TimestampType(timestamp[us, tz=UTC])
 >>> schemas.EVENTS.field("status").type
 DictionaryType(dictionary<values=string, indices=int8, ordered=0>)
+>>> schemas.EVENTS.field("idempotency_key").nullable, schemas.EVENTS.field("event_id").nullable
+(True, False)
+>>> sorted(schemas.KINDS)
+['aggregates', 'events', 'metrics', 'raw', 'raw_dataset', 'reconcile', 'rejected', 'replays', 'search', 'sql']
 
-``validate(frame)`` checks a frame against its kind's schema (read from ``frame.attrs``, or given) and
-names every column that is missing or of another type; extra columns (``payload.<field>`` of raw
-objects, a query's own) are allowed. The schemas are derived from the same column declarations the
-loaders type their frames with (``pik_nb.read.frames``), so they cannot drift apart.
+One schema per kind (the ``kind`` in ``attrs["pik"]``): ``EVENTS``, ``RAW``, ``RAW_DATASET``, ``QUARANTINE``,
+``AGGREGATES``, ``REPLAYS``, ``RECONCILE``, ``METRICS``, ``SEARCH``, ``SQL``. A field says its Arrow type,
+whether it may hold nulls (``nullable``) and, in its metadata, its column kind (``pik_kind``) and whether it
+is the frame's index (``pik_index``: ``metrics`` is indexed by ``time``). ``validate(frame)`` checks a frame
+against its kind's schema (read from ``frame.attrs``, or given) and names every column that is missing, of
+another type, or null where the schema says it never is; extra columns (``payload.<field>`` of raw objects,
+a stream's payload columns in ``search``, a query's own in ``sql``: the schema's ``pik_extra`` metadata says
+which) are allowed. The schemas are derived from the same column declarations the loaders type their frames
+with (``pik_nb.read.frames``, ``pik.core.curated``), so they cannot drift apart; tests check each against the
+frame the kit really returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from .._errors import KitError
-from .frames import AGGREGATE_COLUMNS, ATTEMPT_COLUMNS, RUN_COLUMNS
+from pik.core import curated
 
-__all__ = ["EVENTS", "AGGREGATES", "REPLAYS", "KINDS", "SchemaError", "schema", "validate", "provenance", "describe"]
+from .._errors import KitError
+from .frames import (
+    AGGREGATE_COLUMNS,
+    ATTEMPT_COLUMNS,
+    RAW_COLUMNS,
+    RAW_DATASET_COLUMNS,
+    RECONCILE_COLUMNS,
+    REJECTED_COLUMNS,
+    RUN_COLUMNS,
+)
+
+__all__ = [
+    "EVENTS",
+    "RAW",
+    "RAW_DATASET",
+    "QUARANTINE",
+    "AGGREGATES",
+    "REPLAYS",
+    "RECONCILE",
+    "METRICS",
+    "SEARCH",
+    "SQL",
+    "KINDS",
+    "SchemaError",
+    "schema",
+    "validate",
+    "to_arrow",
+    "provenance",
+    "describe",
+]
 
 #: Arrow type per column kind of ``pik_nb.read.frames`` (``object``: lists and maps, any Arrow type).
 _ARROW: dict[str, pa.DataType | None] = {
@@ -37,23 +76,103 @@ _ARROW: dict[str, pa.DataType | None] = {
     "bool": pa.bool_(),
     "object": None,
 }
+_OF_CURATED = {"text": "str", "time": "time", "int": "int"}
 
 
-def _schema(columns: dict[str, str], kind: str) -> pa.Schema:
+def _schema(
+    kind: str,
+    columns: dict[str, str],
+    nullable: Iterable[str] = (),
+    *,
+    index: dict[str, str] | None = None,
+    extra: str = "",
+) -> pa.Schema:
+    may_be_null = set(nullable)
+    assert may_be_null <= set(columns), may_be_null - set(columns)
     fields = [
-        pa.field(name, _ARROW[column] or pa.null(), metadata={"pik_kind": column}) for name, column in columns.items()
+        pa.field(name, _ARROW[column] or pa.null(), nullable=False, metadata={"pik_kind": column, "pik_index": "1"})
+        for name, column in (index or {}).items()
     ]
-    return pa.schema(fields, metadata={"pik_frame": kind})
+    fields += [
+        pa.field(
+            name,
+            _ARROW[column] or pa.null(),
+            nullable=name in may_be_null or column == "object",
+            metadata={"pik_kind": column},
+        )
+        for name, column in columns.items()
+    ]
+    return pa.schema(fields, metadata={"pik_frame": kind, "pik_extra": extra or "none"})
 
 
 #: ``kit.events(...)``: one row per ingest attempt.
-EVENTS = _schema(ATTEMPT_COLUMNS, "events")
-#: ``kit.aggregates(...)``: one row per aggregate version.
-AGGREGATES = _schema(AGGREGATE_COLUMNS, "aggregates")
-#: ``kit.replays(...)``: one row per replay run.
-REPLAYS = _schema(RUN_COLUMNS, "replays")
+EVENTS = _schema("events", ATTEMPT_COLUMNS, ["idempotency_key"])
+#: ``kit.raw(events)``: one row per raw object; null where the object is missing (``found`` False).
+RAW = _schema(
+    "raw",
+    RAW_COLUMNS,
+    ["stored_sha256", "ingest_time", "request_id", "attempt_id", "entity_id", "event_time"],
+    extra="payload.<field> (dotted for nested objects), payload (non-object payloads)",
+)
+#: ``kit.raw_dataset(...)``: one row per raw object of the partitions.
+RAW_DATASET = _schema(
+    "raw_dataset",
+    RAW_DATASET_COLUMNS,
+    extra="the objects' other envelope and event fields (schema, content_sha256, idempotency_key), payload.<field>",
+)
+#: ``kit.rejected(...)``: one row per quarantined request; the body's fields null when it could not be read.
+QUARANTINE = _schema("rejected", REJECTED_COLUMNS, ["source", "event_type", "entity_id", "event_time"])
+#: ``kit.aggregates(...)``: one row per aggregate version (``value`` NaN: a min/max/sum with no numbers).
+AGGREGATES = _schema("aggregates", AGGREGATE_COLUMNS, ["value", "replay_id"])
+#: ``kit.replays(...)``: one row per replay run; the scope's fields null when the run's scope has none.
+REPLAYS = _schema(
+    "replays",
+    RUN_COLUMNS,
+    ["entity_id", "source", "event_type", "start", "end", "continuation", "stopped", "rate_per_second"],
+)
+#: ``kit.reconcile()``: one row per raw object without metadata, or metadata without raw.
+RECONCILE = _schema("reconcile", RECONCILE_COLUMNS)
+#: ``kit.metrics(...)``: one row per period, indexed by its start (``pik_nb.analyses.health``); lag
+#: percentiles NaN in a period without events.
+METRIC_COUNTS = (
+    "IngestRequestCount",
+    "IngestCount",
+    "DuplicateCount",
+    "ConflictCount",
+    "RejectedCount",
+    "IngestErrorCount",
+    "ClockSkewCount",
+    "ReplayMessageCount",
+    "ReplayRejectedCount",
+    "ProcessorMessageCount",
+    "ProcessorErrorCount",
+)
+METRICS = _schema(
+    "metrics",
+    {**dict.fromkeys(METRIC_COUNTS, "int"), "IngestLagMs_p50": "float", "IngestLagMs_p99": "float"},
+    ["IngestLagMs_p50", "IngestLagMs_p99"],
+    index={"time": "time"},
+)
+#: ``kit.search(...)``: one row per matching event: the events view's columns (``pik.core.curated``), the
+#: stream's typed payload columns, then ``payload`` (JSON text).
+SEARCH = _schema(
+    "search",
+    {
+        "event_id": "str",
+        **dict.fromkeys(curated.PARTITION_COLUMNS, "str"),
+        **{name: _OF_CURATED[kind] for name, kind in curated.EVENT_COLUMNS.items() if name != "event_id"},
+        curated.PAYLOAD: "str",
+    },
+    ["idempotency_key"],
+    extra="the stream's typed payload columns, between idempotency_key and payload",
+)
+#: ``kit.sql(query)``: the query's own columns; no fixed ones.
+SQL = _schema("sql", {}, extra="the query's own columns")
 
-KINDS = {"events": EVENTS, "aggregates": AGGREGATES, "replays": REPLAYS}
+KINDS = {
+    schema.metadata[b"pik_frame"].decode(): schema
+    for schema in (EVENTS, RAW, RAW_DATASET, QUARANTINE, AGGREGATES, REPLAYS, RECONCILE, METRICS, SEARCH, SQL)
+}
 
 
 class SchemaError(KitError):
@@ -61,10 +180,12 @@ class SchemaError(KitError):
 
 
 def schema(kind: str) -> pa.Schema:
-    """The Arrow schema of a frame kind: ``"events"``, ``"aggregates"`` or ``"replays"``.
+    """The Arrow schema of a frame kind (``KINDS``: ``"events"``, ``"raw"``, ``"metrics"``, ...).
 
     >>> schema("replays").field("dry_run").type
     DataType(bool)
+    >>> schema("metrics").field("time").metadata[b"pik_index"]
+    b'1'
     """
     if kind not in KINDS:
         raise SchemaError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -72,8 +193,10 @@ def schema(kind: str) -> pa.Schema:
 
 
 def validate(frame: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
-    """``frame`` itself when it has every column of its kind's schema with the declared types, else a
-    ``SchemaError`` naming each difference. ``kind`` defaults to the frame's ``attrs["pik"]["kind"]``.
+    """``frame`` itself when it has every column of its kind's schema with the declared types, and nulls
+    only where a field is ``nullable``, else a ``SchemaError`` naming each difference. ``kind`` defaults to
+    the frame's ``attrs["pik"]["kind"]``; an analysis's result (``attrs["pik"]["analysis"]``) has no kind
+    schema of its own: validate the frame it came from.
 
     >>> from pik_nb.read.frames import from_records, ATTEMPT_COLUMNS
     >>> validate(from_records([], ATTEMPT_COLUMNS), "events").shape[1] == len(EVENTS)
@@ -83,22 +206,75 @@ def validate(frame: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
     ...
     pik_nb.read.schemas.SchemaError: not an events frame: event_id is int64, not a string; attempt_id is missing; ...
     """
-    kind = kind or frame.attrs.get("pik", {}).get("kind")
+    info = frame.attrs.get("pik", {})
+    if kind is None and info.get("analysis"):
+        raise SchemaError(
+            f"the frame is the result of {info['analysis']} on {_a(str(info.get('kind')))} {info.get('kind')} frame, "
+            "which has no kind schema: "
+            "validate the frame it came from"
+        )
+    kind = kind or info.get("kind")
     if kind is None:
         raise SchemaError("the frame says no kind (attrs['pik']['kind']): pass kind='events' or another")
     problems = [problem for field in schema(kind) if (problem := _check(frame, field))]
     if problems:
         shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
-        raise SchemaError(f"not an {kind} frame: {shown}" if kind[0] in "aeiou" else f"not a {kind} frame: {shown}")
+        raise SchemaError(f"not {_a(kind)} {kind} frame: {shown}")
     return frame
 
 
+def to_arrow(frame: pd.DataFrame, kind: str | None = None) -> pa.Table:
+    """The columns of ``frame``'s kind as a ``pyarrow.Table`` with exactly the kind's schema (the index too,
+    for ``metrics``), so Arrow itself checks every type and null; a ``SchemaError`` says what it refused.
+    Extra columns are left out; ``object`` columns (lists, maps) take the type Arrow infers.
+
+    >>> from pik_nb.read.frames import from_records, RECONCILE_COLUMNS
+    >>> to_arrow(from_records([{"problem": "raw without metadata", "event_id": "e", "s3_key": "k"}],
+    ...                       RECONCILE_COLUMNS), "reconcile").schema.field("event_id")
+    pyarrow.Field<event_id: string not null>
+    >>> to_arrow(from_records([{"problem": "raw without metadata", "s3_key": "k"}], RECONCILE_COLUMNS), "reconcile")
+    Traceback (most recent call last):
+    ...
+    pik_nb.read.schemas.SchemaError: not a reconcile frame for Arrow: ...<event_id: string not null> was non-nullable...
+    """
+    kind = kind or frame.attrs.get("pik", {}).get("kind")
+    target = schema(kind or "")
+    plain = frame.reset_index() if any(f.metadata.get(b"pik_index") for f in target) else frame
+    typed = pa.schema([f for f in target if f.type != pa.null()])
+    try:
+        columns = plain[typed.names]
+        columns.attrs = {}  # provenance is not Arrow's (pandas would try to keep it as JSON)
+        with (
+            warnings.catch_warnings()
+        ):  # pyarrow reads tz-aware columns through Series.values, deprecated in pandas 3.1
+            warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", DeprecationWarning))
+            table = pa.Table.from_pandas(columns, schema=typed, preserve_index=False)
+        arrays = [table[f.name] if f.type != pa.null() else pa.array(plain[f.name].tolist()) for f in target]
+    except (KeyError, ValueError, TypeError, pa.ArrowException) as exc:
+        raise SchemaError(f"not {_a(kind or '')} {kind} frame for Arrow: {exc}") from exc
+    fields = [f if f.type != pa.null() else f.with_type(a.type) for f, a in zip(target, arrays, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=target.metadata))
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in tuple("aeiou") else "a"
+
+
 def _check(frame: pd.DataFrame, field: pa.Field) -> str | None:
-    if field.name not in frame.columns:
-        return f"{field.name} is missing"
+    if field.metadata.get(b"pik_index"):
+        column = frame.index.to_series() if frame.index.name == field.name else None
+        where = f"the index {field.name}"
+    else:
+        column = frame[field.name] if field.name in frame.columns else None
+        where = field.name
+    if column is None:
+        return f"{where} is missing"
     kind = field.metadata[b"pik_kind"].decode()
-    dtype = frame[field.name].dtype
-    return None if _PANDAS[kind][1](dtype) else f"{field.name} is {dtype}, not {_PANDAS[kind][0]}"
+    if not _PANDAS[kind][1](column.dtype):
+        return f"{where} is {column.dtype}, not {_PANDAS[kind][0]}"
+    if not field.nullable and (nulls := int(column.isna().sum())):
+        return f"{where} has {nulls} null{'s' if nulls > 1 else ''} (the schema says never)"
+    return None
 
 
 #: What each column kind is in pandas (the loaders' own typing): a name and a check of the dtype.
@@ -144,7 +320,8 @@ def describe(frame: pd.DataFrame) -> str:
     if not info:
         return "not loaded by pik_nb (no attrs['pik'])"
     scope = ", ".join(f"{k}={v!r}" for k, v in info["scope"].items())
-    return f"{info['kind']} from {info['stack']} ({scope}), loaded {info['loaded_at']}"
+    of = f"{info['analysis']} of " if info.get("analysis") else ""
+    return f"{of}{info['kind']} from {info['stack']} ({scope}), loaded {info['loaded_at']}"
 
 
 def _plain(value: Any) -> Any:

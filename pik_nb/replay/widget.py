@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from pik.core.replay import StopReason
 from pik.core.timefmt import parse_bound
 
 from .flow import FlowError, Progress, ReplayFlow, Scope, to_send
@@ -291,7 +292,7 @@ class ReplayWidget:
         skipped = f"; skipped {run['skipped']} the target already had" if run.get("skipped") else ""
         self._say(
             f"Replay {run['replay_id']} sent {run['sent']} messages to {run.get('target')} ({run['status']}"
-            + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, "completed") else "")
+            + (f", stopped: {run['stopped']}" if run.get("stopped") not in (None, StopReason.COMPLETED) else "")
             + f"{skipped})."
         )
         self.progress_view.value = _delivered_html(self.flow.delivered())

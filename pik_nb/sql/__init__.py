@@ -9,6 +9,8 @@ typed analyses.
 >>> run(local_connection("/tmp/archive"), queries.duplicates_per_source())      # doctest: +SKIP
 """
 
+from pik.core.compat import moved_to, retired_names
+
 from . import analyses, archive, dashboard, dialect, duplicates, engine, gaps, lateness, queries, streams
 from .engine import VIEWS, local_connection, run, sql
 
@@ -28,3 +30,23 @@ __all__ = [
     "gaps",
     "streams",
 ]
+
+#: What the module ``pik_nb.sql`` offered before it became this room, now ``pik_nb.sql.engine``'s (for one release).
+__getattr__ = retired_names(
+    __name__,
+    {
+        name: moved_to(f"pik_nb.sql.engine.{name}")
+        for name in (
+            "ATHENA_POLL_S",
+            "engine_of",
+            "connection",
+            "register",
+            "aggregates_frame",
+            "replays_frame",
+            "search",
+            "athena",
+            "athena_request",
+            "athena_frame",
+        )
+    },
+)

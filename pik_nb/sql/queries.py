@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from pik.core.compat import retired_names
+
 from .._errors import ScopeError
 from .._times import Time, utc
 from .duplicates import query as duplicates_per_source
@@ -129,3 +131,16 @@ def search(
     return f"SELECT * FROM events WHERE {terms} ORDER BY event_time, event_id" + (
         f" LIMIT {limit}" if limit is not None else ""
     )
+
+
+def _series_functions() -> dict[str, str]:
+    """What ``SERIES`` was: each engine's inclusive integer series function, as its dialect spells it."""
+    from .dialect import ATHENA, DUCKDB
+
+    return {d.name: d.series("", "").partition("(")[0] for d in (DUCKDB, ATHENA)}
+
+
+__getattr__ = retired_names(
+    __name__,
+    {"SERIES": (_series_functions, "is retired: ask pik_nb.sql.dialect.of(engine).series(low, high)")},
+)

@@ -161,6 +161,73 @@ def test_preview_then_double_click_replay_enqueues_once_and_shows_the_diff(voila
     ]  # what the preview showed: v1, EVENTS
 
 
+NO_DIFF = "No new version; inputs unchanged: the aggregates already counted exactly these events."
+NOTHING_MATCHED = (
+    "Nothing matched: no events of this scope in the window (0 scanned), so Replay stays disabled. "
+    "Check the entity or source/type and the window."
+)
+BAD_START = "start: '2026-13-40' is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)"
+
+
+def _scope() -> dict:
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return {"entity_id": "browser-user", "start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()}
+
+
+def _replayed_before(stack: Any) -> str:
+    """The scope replayed to the processor by the kit, before the page opens, until version 1 exists: the
+    widget's replay of the same scope finds the same inputs. Its run id."""
+    kit = pik_nb.connect(path=stack.info_file)
+    first = kit.replay(**_scope(), dry_run=False)
+    wait_for(
+        lambda: len(kit.aggregates(**_scope(), metric="count")) == 1,
+        timeout_s=60,
+        what="the processor to write version 1",
+    )
+    return first["replay_id"]
+
+
+def test_the_widget_says_why_nothing_matched_and_that_a_replay_that_wrote_nothing_made_no_version(voila):
+    """Issue 19 finding 12 in the widget's own words: a bad date and a scope that matched nothing each say
+    why and keep Replay disabled; a replay whose inputs the aggregates already counted says 'No new version;
+    inputs unchanged', not an older version's diff."""
+    url, stack = voila
+    earlier = _replayed_before(stack)
+    with chromium_page() as page:
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".pik-replay-widget", timeout=120_000)
+        entity, start = page.locator(".widget-text input").nth(0), page.locator(".widget-text input").nth(3)
+        original = start.input_value()
+        start.fill("2026-13-40")
+        start.press("Enter")
+        page.get_by_role("button", name="Preview").click(timeout=120_000)
+        _wait_text(page, ".pik-error", BAD_START)
+        assert page.get_by_role("button", name="Replay").is_disabled()
+        start.fill(original)
+        entity.fill("nobody")
+        entity.press("Enter")
+        page.get_by_role("button", name="Preview").click()
+        _wait_text(page, ".pik-error", NOTHING_MATCHED)
+        assert page.inner_text(".pik-matched") == "0"
+        assert page.get_by_role("button", name="Replay").is_disabled()
+        entity.fill("browser-user")
+        entity.press("Enter")
+        page.get_by_role("button", name="Preview").click()
+        _wait_text(page, ".pik-matched", str(EVENTS))
+        assert page.inner_text(".pik-impact-changed") == "0"  # the preview already says no aggregate would change
+        page.get_by_role("button", name="Replay").click()
+        page.wait_for_selector(".pik-no-diff", timeout=120_000)
+        assert page.inner_text(".pik-no-diff") == NO_DIFF
+        assert "Aggregate changes" not in page.inner_text(".pik-result")
+        assert page.inner_text(".pik-processed") == f"processed {EVENTS}"
+        page.screenshot(path=str(OUTPUT / "replay_widget_no_new_version.png"), full_page=True)
+
+    versions = pik_nb.connect(path=stack.info_file).aggregates(**_scope(), metric="count")
+    assert [(int(v), int(n), r) for v, n, r in versions[["version", "value", "replay_id"]].itertuples(index=False)] == [
+        (1, EVENTS, earlier)
+    ]  # the widget's replay wrote no version
+
+
 def test_replay_to_an_external_sqs_queue_names_it_asks_to_confirm_and_counts_per_target(voila):
     url, stack = voila
     session = boto3.session.Session(region_name=stack.info.region, **stack.info.credentials)

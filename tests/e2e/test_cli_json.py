@@ -1,10 +1,16 @@
 """``--json`` on every command that prints data: one JSON document on stdout that ``json.loads`` reads,
-nothing else on stdout (progress and logs go to stderr), the same exit codes as without it."""
+nothing else on stdout (progress and logs go to stderr), the same exit codes as without it. The later tests
+run the real ``pik`` in its own process, so stdout and stderr are the two pipes a shell sees (and ``jq``
+reads stdout when installed); pik prints no colour codes (issue 23, item 2)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +21,8 @@ from pik_api import ingest_events
 from pik_cli import cli
 from pik_local.stack import LocalStack
 from tests.support.events import make_event
+from tests.support.processes import PIK
+from tests.support.receiver import receiving
 
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -103,3 +111,123 @@ def test_a_failing_command_keeps_its_exit_code_and_says_why_on_stderr(local):
     info_file, _, _ = local
     result = CliRunner().invoke(cli, ["sql", "SELECT nope FROM events", "--json", "--local-file", str(info_file)])
     assert result.exit_code == 1 and result.stdout == "" and "nope" in result.stderr
+
+
+# --- the real command in its own process: stdout and stderr apart, as a shell pipe sees them ---------------
+JQ = shutil.which("jq")
+
+
+def pik(info_file, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``pik ARGS --local-file INFO`` as a shell runs it (its own process, stdout and stderr separate)."""
+    return subprocess.run(
+        [*PIK, *args, "--local-file", str(info_file)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def one_document(result: subprocess.CompletedProcess) -> Any:
+    """stdout as the one JSON document it must be: read whole by ``json.loads`` and, when jq is installed,
+    by ``jq`` (which fails on a second document or any stray line)."""
+    document = json.loads(result.stdout)
+    if JQ:  # only this part needs jq
+        piped = subprocess.run([JQ, "-c", "."], input=result.stdout, capture_output=True, text=True, timeout=30)
+        assert piped.returncode == 0 and len(piped.stdout.splitlines()) == 1, piped.stderr
+        assert json.loads(piped.stdout) == document
+    return document
+
+
+def scope() -> list[str]:
+    return ["--entity", "c-1", "--start", DAY.date().isoformat(), "--end", (DAY + timedelta(days=1)).date().isoformat()]
+
+
+def test_an_executing_replay_prints_one_document_on_stdout_and_its_progress_on_stderr(local):
+    """The endpoint refuses the first call's batch: the CLI follows the run once more, saying so on stderr,
+    and the second call delivers all four; stdout is the final run alone."""
+    info_file, _, _ = local
+    with receiving(200, script=(422,) * 4) as hook:
+        result = pik(info_file, "replay", *scope(), "--execute", "--target", f"http={hook.url('/hook')}", "--json")
+    assert result.returncode == 0, result.stderr
+    run = one_document(result)
+    assert (run["dry_run"], run["status"], run["matched"], run["sent"], run["failed"]) == (False, "COMPLETED", 4, 4, 0)
+    assert result.stderr.splitlines() == [
+        f"... {run['replay_id']}: sent 0 so far, stopped because the target refused every event of a batch; "
+        "trying the target once more"
+    ]
+    assert len(hook.received) == 8  # each event refused once, then taken
+
+
+def test_a_replay_the_target_refused_exits_1_with_json_as_without_it(local):
+    """Before, ``--json`` printed the refused run and exited 0, where the same command without it exits 1."""
+    info_file, _, _ = local
+    with receiving(422) as hook:
+        target = ["--execute", "--target", f"http={hook.url('/hook')}"]
+        plain, as_json = (
+            pik(info_file, "replay", *scope(), *target),
+            pik(info_file, "replay", *scope(), *target, "--json"),
+        )
+    assert (plain.returncode, as_json.returncode) == (1, 1)
+    assert f"target refused: nothing delivered (4 events refused by http:{hook.url('/hook')})" in plain.stdout
+    run = one_document(as_json)
+    assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("PARTIAL", "target_errors", 0, 4)
+    assert as_json.stderr.splitlines() == [
+        f"... {run['replay_id']}: sent 0 so far, stopped because the target refused every event of a batch; "
+        "trying the target once more"
+    ]
+
+
+def test_pik_steer_json_prints_the_run_as_one_document_with_the_same_exit_codes(local):
+    info_file, _, _ = local
+    kit = pik_nb.connect(path=info_file)
+    queue = kit.client("sqs").create_queue(QueueName="json-steered")["QueueUrl"]
+    first = kit.replay(
+        entity_id="c-1", start=DAY, end=DAY + timedelta(days=1), target={"sqs": queue}, limit=2, dry_run=False
+    )
+    assert (first["status"], first["stopped"], first["sent"]) == ("PARTIAL", "limit", 2)
+    paused = pik(info_file, "steer", first["replay_id"], "pause", "--json")
+    assert (paused.returncode, paused.stderr) == (0, "")
+    run = one_document(paused)
+    assert (run["replay_id"], run["status"], run["stopped"], run["sent"]) == (first["replay_id"], "PAUSED", "paused", 2)
+    resumed = pik(info_file, "steer", first["replay_id"], "resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    run = one_document(resumed)
+    assert (run["replay_id"], run["status"], run["stopped"], run["sent"]) == (
+        first["replay_id"],
+        "COMPLETED",
+        "completed",
+        4,
+    )
+    assert resumed.stderr == ""
+    unknown = "rp-" + "0" * 32
+    plain, as_json = pik(info_file, "steer", unknown, "pause"), pik(info_file, "steer", unknown, "pause", "--json")
+    assert plain.returncode == as_json.returncode != 0 and as_json.stdout == ""
+    assert "Traceback" not in as_json.stderr and unknown in as_json.stderr, as_json.stderr
+
+
+def test_pik_sql_with_an_empty_query_says_so_in_one_line_and_exits_1(local):
+    info_file, _, _ = local
+    for json_flag in ([], ["--json"]):
+        result = pik(info_file, "sql", "", *json_flag)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr == "Error: the query holds no SQL statement (only blanks or comments)\n"
+
+
+def test_nothing_pik_prints_holds_a_colour_code_under_no_color(local):
+    """pik prints no ANSI escapes at all (so NO_COLOR=1 holds trivially, and output pipes through jq)."""
+    info_file, answers, _ = local
+    commands = [
+        ["status"],
+        ["status", "--json"],
+        ["replay", *scope()],
+        ["explain", answers[0]["event_id"]],
+        ["sql", "SELECT count(*) AS n FROM events"],
+        ["sql", ""],
+        ["replay", "--start", "2026-13-40"],
+        ["replay", "--help"],
+    ]
+    for args in commands:
+        result = pik(info_file, *args, env={"NO_COLOR": "1"})
+        printed = result.stdout + result.stderr
+        assert printed.strip() and "\x1b" not in printed, (args, printed)

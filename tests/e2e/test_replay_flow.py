@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import pik_nb
 from pik.core.timefmt import UTC
-from pik_api import count_statuses, ingest_events
+from pik_api import ApiError, count_statuses, ingest_events
 from pik_cli import cli
 from pik_cli import investigate as cli_investigate
 from pik_nb.replay.flow import FlowError
@@ -166,3 +166,46 @@ def test_pik_replay_to_a_target_says_what_it_already_got_and_skips_it_unless_res
     assert "sent again (resend)" in resent.output
     bodies = Counter(m["Body"] for m in drain_queue(stack.client("sqs"), queue))
     assert sorted(bodies.values()) == [2, 2, 2]  # the first run and the resend; none from the skipping run
+
+
+def test_kit_replay_run_executes_exactly_the_reviewed_dry_run_once_and_names_an_unknown_run(seeded):
+    """Issue 19 finding 11 at the kit's level (the CLI's ``--run`` is tested above): ``kit.replay(run=...)``
+    sends what the dry run matched, to its target, with its envelope; the same id again answers the same
+    execution run and sends nothing; an id no run has is a 404 naming it."""
+    stack, scope = seeded
+    sqs = stack.client("sqs")
+    kit, queue = pik_nb.connect(path=stack.info_file), sqs.create_queue(QueueName="reviewed")["QueueUrl"]
+    others = [
+        {"source": "web", "event_type": "click", "entity_id": "other-user", "event_time": scope.start, "payload": {}}
+    ]  # in the window, not in the scope
+    assert count_statuses(ingest_events(stack.info.api_url, others, progress=False)) == {"ACCEPTED": 1}
+    reviewed = kit.replay(
+        entity_id="flow-user", start=scope.start, end=scope.end, target={"sqs": queue}, envelope="pik"
+    )
+    assert (reviewed["dry_run"], reviewed["matched"], reviewed["sent"]) == (True, 3, 0)
+    assert drain_queue(sqs, queue) == []  # a dry run sends nothing
+    executed = kit.replay(run=reviewed["replay_id"])
+    assert (executed["dry_run"], executed["status"], executed["matched"], executed["sent"]) == (
+        False,
+        "COMPLETED",
+        3,
+        3,
+    )
+    assert executed["replay_id"] != reviewed["replay_id"] and executed["target"] == f"sqs:{queue}"
+    bodies = [json.loads(m["Body"]) for m in drain_queue(sqs, queue)]
+    assert sorted(b["replay"]["event_id"] for b in bodies) == sorted(reviewed["sample_event_ids"])
+    assert {b["replay"]["replay_id"] for b in bodies} == {executed["replay_id"]}
+    assert {b["event"]["entity_id"] for b in bodies} == {"flow-user"}
+    again = kit.replay(run=reviewed["replay_id"])
+    assert (again["replay_id"], again["status"], again["sent"]) == (executed["replay_id"], "COMPLETED", 3)
+    assert drain_queue(sqs, queue) == []  # not sent again
+    runs = kit.replays()
+    assert sorted(runs["replay_id"]) == sorted([reviewed["replay_id"], executed["replay_id"]])
+    unknown = "rp-" + "0" * 32
+    with pytest.raises(ApiError) as refused:
+        kit.replay(run=unknown)
+    assert (refused.value.status, str(refused.value)) == (404, f"POST /replay answered 404: no replay run {unknown}")
+    with pytest.raises(ApiError) as malformed:
+        kit.replay(run=unknown + "\n")  # a trailing newline is not an id either
+    assert malformed.value.status == 400
+    assert [(d["field"], d["rule"]) for d in malformed.value.body["details"]] == [("run", "pattern")]

@@ -16,7 +16,9 @@ from pik.core.timefmt import UTC
 from pik_api import ingest_events
 from pik_cli import cli
 from pik_local.stack import LocalStack
+from pik_nb import schemas
 from tests.support.events import make_event
+from tests.support.frames import conforms, refused
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 COUNTRIES = ["DE", "FR", "DE", "IT", "DE", "FR"]
@@ -114,6 +116,21 @@ def test_search_finds_payload_matches_with_their_raw_keys_and_types(local):
         kit.search(
             source="checkout", event_type="order_placed", start=DAY, end=DAY + timedelta(days=1), where="colour = 1"
         )
+
+
+def test_search_and_sql_frames_have_their_schemas(local):
+    kit, _, _ = local
+    hits = kit.search(source="checkout", event_type="order_placed", where="amount > 100")
+    table = conforms(hits, "search", ordered=False)
+    fixed = [f.name for f in schemas.SEARCH]
+    assert list(hits.columns[: len(fixed) - 1]) == fixed[:-1] and hits.columns[-1] == "payload"
+    assert list(hits.columns[len(fixed) - 1 : -1]) == ["amount", "country"]  # the stream's payload columns, between
+    assert len(hits) == table.num_rows >= 10 and hits["idempotency_key"].isna().all()
+    assert refused(hits, "event_time") == "not a search frame: event_time has 1 null (the schema says never)"
+    query = "SELECT status, count(*) AS n FROM attempts GROUP BY status ORDER BY status"
+    counted = kit.sql(query)
+    assert conforms(counted, "sql").num_columns == 0  # no fixed columns: the query's own
+    assert counted.attrs["pik"]["scope"] == {"query": query} and list(counted.columns) == ["status", "n"]
 
 
 def test_json_payload_and_the_other_views(local):

@@ -1,11 +1,15 @@
-"""One public surface: every ``pik_nb``/``pik_api``/``pik_local`` name the notebooks and docs import is declared
-(in ``__all__`` of the module it comes from), and every old module path still imports, for one release,
-as the moved module itself with a ``DeprecationWarning`` naming its new place."""
+"""One public surface: every ``pik_nb``/``pik_api``/``pik_local``/``pik`` name the notebooks and docs import, and
+every ``pik.core``/``pik.services`` name the docs' text shows, is declared (in ``__all__`` of the module it comes
+from); every old module path still imports, for one release, as the moved module itself with a
+``DeprecationWarning`` naming its new place, and so does every name an old module offered."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import hmac
 import importlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -19,7 +23,7 @@ import pik_local
 import pik_nb
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("pik_nb", "pik_api")
+PACKAGES = ("pik_nb", "pik_api", "pik_local", "pik")
 
 
 def _code() -> dict[str, str]:
@@ -59,10 +63,47 @@ def _attributes(source: str) -> set[str]:
 CODE = _code()
 
 
+def _is_module(dotted: str) -> bool:
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except ModuleNotFoundError:  # a name inside a module, not a module
+        return False
+
+
+def _shown() -> set[tuple[str, str]]:
+    """``(module, name)`` for each ``pik.core.<module>.<name>`` or ``pik.services.<module>.<name>`` the docs'
+    text names (``name`` "" for a module), split where the importable module ends."""
+    pairs = set()
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for dotted in re.findall(r"\bpik\.(?:core|services)(?:\.[A-Za-z_][A-Za-z0-9_]*)*", path.read_text()):
+            parts = dotted.split(".")
+            end = max(n for n in range(2, len(parts) + 1) if _is_module(".".join(parts[:n])))
+            pairs.add((".".join(parts[:end]), parts[end] if end < len(parts) else ""))
+    return pairs
+
+
+SHOWN = _shown()
+
+
 def test_the_docs_and_notebooks_are_read():
     used = set().union(*map(_imports, CODE.values()))
     assert {("pik_nb.notebook", "investigate"), ("pik_nb.sql", "analyses"), ("pik_nb", "")} <= used
+    assert ("pik_local.stack", "LocalStack") in used
     assert len(CODE) > 30
+    assert {("pik.core.replay", "parse_request"), ("pik.services.compact", "Compactor"), ("pik.core", "")} <= SHOWN
+
+
+@pytest.mark.parametrize("module,name", sorted(SHOWN), ids=lambda part: part or "-")
+def test_every_pik_name_the_docs_show_is_declared_public(module, name):
+    assert not any(part.startswith("_") for part in module.split(".")), f"{module} is private"
+    imported = importlib.import_module(module)  # ``name`` is never a module: _shown splits at the last one
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        assert not name or hasattr(imported, name), f"the docs show {module}.{name}, which does not exist"
+    if caught:  # a retired name the docs say is retired (docs/architecture.md): offered, no longer declared
+        assert name not in getattr(imported, "__all__", ()) and "the old name goes" in str(caught[0].message)
+    else:
+        assert not name or name in getattr(imported, "__all__", ()), f"{module}.{name} is not in {module}.__all__"
 
 
 @pytest.mark.parametrize("where", sorted(CODE))
@@ -86,6 +127,8 @@ def test_everything_the_docs_and_notebooks_import_is_declared_public(where):
             importlib.import_module(f"pik_nb.{room}")
             for room in ("read", "analyses", "investigate", "sql", "replay", "notebook")
         ),
+        *(importlib.import_module(module) for module in sorted({module for module, _ in SHOWN})),
+        *(importlib.import_module(module) for module in ("pik_api", "pik_local.stack")),
     ],
     ids=lambda package: package.__name__,
 )
@@ -182,3 +225,92 @@ def test_each_sql_analysis_is_one_module_and_its_old_names_are_its_objects():
     )
     for module in (lateness, duplicates, gaps, streams):
         assert module.query.__module__ == module.__name__
+
+
+# --- old names: what an old module offered that its path no longer defines ---------------------------------
+# Found by comparing each old module's top-level names (``git show 5a3cb18^:pik_nb/sql.py``, the commit before
+# the rooms, and ``c6a1883^:lambdas/pik/core/targets.py``, before Standard Webhooks) with what its path offers now.
+OLD_SQL = (
+    "ATHENA_POLL_S",
+    "engine_of",
+    "connection",
+    "register",
+    "aggregates_frame",
+    "replays_frame",
+    "search",
+    "athena",
+    "athena_request",
+    "athena_frame",
+)
+RENAMED = {  # old module path + name -> where the same object is now
+    **{f"pik_nb.sql.{name}": f"pik_nb.sql.engine.{name}" for name in OLD_SQL},
+    "pik_nb.durations.humanize_frame": "pik_nb.humanize_frame",
+}
+
+
+def _module(dotted: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # an old module path warns itself (tested above)
+        return importlib.import_module(dotted)
+
+
+@pytest.mark.parametrize("old", sorted(RENAMED))
+def test_a_name_an_old_module_offered_is_the_new_one_with_a_warning_naming_it(old):
+    path, _, name = old.rpartition(".")
+    new_path, _, new_name = RENAMED[old].rpartition(".")
+    module, new = _module(path), getattr(_module(new_path), new_name)
+    message = rf"\.{name} moved to {re.escape(RENAMED[old])}: import it from there \(the old name goes"
+    with pytest.warns(DeprecationWarning, match=message) as caught:
+        assert getattr(module, name) is new
+    assert caught[0].filename == __file__  # the warning points at the line that asked for the name
+    with pytest.warns(DeprecationWarning, match=message):
+        namespace: dict = {}
+        exec(f"from {module.__name__} import {name}", namespace)  # noqa: S102 - the statement a user wrote
+    assert namespace[name] is new
+    assert name not in getattr(module, "__all__", ())  # still offered, no longer declared
+
+
+def test_queries_sql_series_is_what_it_was_from_the_dialects():
+    with pytest.warns(DeprecationWarning, match=re.escape("ask pik_nb.sql.dialect.of(engine).series(low, high)")):
+        assert _module("pik_nb.queries_sql").SERIES == {"duckdb": "generate_series", "athena": "sequence"}
+
+
+def test_replay_statuses_is_the_attempt_statuses():
+    from pik.core import replay
+    from pik.core.records import AttemptStatus
+
+    with pytest.warns(
+        DeprecationWarning,
+        match=re.escape("pik.core.replay.STATUSES is retired: the statuses are pik.core.records.AttemptStatus"),
+    ):
+        assert replay.STATUSES == ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED") == tuple(AttemptStatus)
+
+
+@pytest.mark.parametrize("name", ["verify", "signature", "SIGNATURE_HEADER", "TIMESTAMP_HEADER"])
+def test_the_retired_x_pik_signature_names_warn_and_point_at_standard_webhooks(name):
+    """docs/api.md taught ``from pik.core.targets import verify`` for the X-Pik-Signature headers, which pik no
+    longer sends (c6a1883): HTTP targets are signed per Standard Webhooks. The old names still import and
+    still check the old scheme (a receiver's stored requests), and each warns with the way to verify now."""
+    from pik.core import targets
+
+    with pytest.warns(DeprecationWarning, match=re.escape("standardwebhooks.Webhook(secret).verify(body, headers)")):
+        value = getattr(targets, name)
+    old = {"SIGNATURE_HEADER": "X-Pik-Signature", "TIMESTAMP_HEADER": "X-Pik-Timestamp"}
+    if name in old:
+        assert value == old[name]
+    elif name == "signature":
+        assert value("s3cret", 1700000000, '{"a":1}')[:11] == "v1=1698a50b"  # its old doctest: the same bytes
+    else:
+        signed = "v1=" + hmac.new(b"s3cret", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+        assert value("s3cret", "1700000000", '{"a":1}', signed) is True
+        assert value("s3cret", "1700000001", '{"a":1}', signed) is False
+        assert value("s3cret", "17e8", '{"a":1}', signed) is False
+
+
+def test_a_name_no_module_offered_is_still_an_attribute_error():
+    from pik.core import targets
+
+    with pytest.raises(AttributeError, match="module 'pik.core.targets' has no attribute 'nothing'"):
+        targets.nothing  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from pik_nb.sql import nothing", {})  # noqa: S102

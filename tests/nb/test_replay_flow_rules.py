@@ -1,11 +1,17 @@
 """ReplayFlow's rules about what a preview would send (finding 10): an external target is sent only what
-it lacks, so a preview whose target has every event arms nothing. Plain Python, a kit answering as the API."""
+it lacks, so a preview whose target has every event arms nothing; the widget refuses a bad date before any
+request (issue 21, finding 6). Plain Python, a kit answering as the API."""
 
 from __future__ import annotations
 
-import pytest
+import html
 
+import pytest
+from click.testing import CliRunner
+
+from pik_cli import cli
 from pik_nb.replay import FlowError, ReplayFlow, Scope, to_send
+from pik_nb.replay.widget import ReplayWidget
 
 SCOPE = Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42", target={"sqs": "https://q"})
 
@@ -64,3 +70,45 @@ def test_the_confirmation_counts_what_would_be_sent():
     assert flow.can_replay(SCOPE) and flow.needs_confirmation()
     with pytest.raises(FlowError, match=r"^8 events would go to sqs:https://q: tick 'I confirm' first\.$"):
         flow.replay(SCOPE)
+
+
+BAD_DATES = [
+    (
+        "2026-13-40",
+        "2026-11-21",
+        "start: '2026-13-40' is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",
+    ),
+    (
+        "2026-11-20",
+        "yesterday",
+        "end: 'yesterday' is not an ISO-8601 date (2026-11-20) or time with offset (2026-11-20T10:00:00Z)",
+    ),
+    (
+        "2026-11-20",
+        "2026-11-21T10:00",
+        "end: '2026-11-21T10:00' has no UTC offset: add Z or +01:00 (pik never guesses a time zone)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("start", "end", "message"), BAD_DATES)
+def test_the_widget_refuses_a_bad_date_naming_the_field_with_the_cli_s_sentence_before_any_request(start, end, message):
+    kit = AnsweringKit(_answer(3, None))
+    widget = ReplayWidget(
+        ReplayFlow(kit),
+        entity_id="customer-42",
+        source=None,
+        event_type=None,
+        start=start,
+        end=end,
+        metric="count",
+        poll_seconds=0.01,
+        timeout_seconds=1,
+    )
+    widget.preview_button.click()
+    assert widget.status.value == f'<div class="pik-error" style="color:#b00020">{html.escape(message)}</div>'
+    assert kit.requests == []  # refused before the dry run
+    assert widget.replay_button.disabled and not widget.preview_button.disabled  # fix the date, preview again
+    field, sentence = message.split(": ", 1)
+    refused = CliRunner().invoke(cli, ["replay", "--entity", "customer-42", "--start", start, "--end", end])
+    assert refused.exit_code == 2 and f"Invalid value for '--{field}': {sentence}" in refused.output

@@ -34,12 +34,14 @@ class Request:
 
 
 class Receiver(ThreadingHTTPServer):
-    """The endpoint: ``received`` in arrival order; ``status`` is what the next POST is answered."""
+    """The endpoint: ``received`` in arrival order; the next POST is answered the first status left in
+    ``script``, else ``status``."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, script: tuple[int, ...] = ()) -> None:
         super().__init__(("127.0.0.1", 0), _Record)
-        self.status = status
+        self.status, self.script = status, list(script)
         self.received: list[Request] = []
+        self.lock = threading.Lock()
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.server_port}{path}"
@@ -50,8 +52,10 @@ class _Record(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append(Request(self.path, dict(self.headers), body))
-        self.send_response(self.server.status)
+        with self.server.lock:
+            self.server.received.append(Request(self.path, dict(self.headers), body))
+            status = self.server.script.pop(0) if self.server.script else self.server.status
+        self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -60,9 +64,10 @@ class _Record(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def receiving(status: int = 201) -> Iterator[Receiver]:
-    """An endpoint for the block's length, answering ``status`` until the test sets another."""
-    server = Receiver(status)
+def receiving(status: int = 201, script: tuple[int, ...] = ()) -> Iterator[Receiver]:
+    """An endpoint for the block's length, answering the statuses of ``script`` in turn, then ``status``
+    until the test sets another."""
+    server = Receiver(status, script)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -12,6 +12,7 @@ import pytest
 from tests.support.layout import PACKAGES
 
 MODULES = [
+    "pik.core.compat",
     "pik.core.contract",
     "pik.core.contributions",
     "pik.core.deliveries",
@@ -42,6 +43,7 @@ MODULES = [
     "pik_local.story",
     "pik_nb._format",
     "pik_nb.analyses",
+    "pik_nb.analyses._provenance",
     "pik_nb.analyses.durations",
     "pik_nb.analyses.health",
     "pik_nb.investigate",

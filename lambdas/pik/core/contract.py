@@ -21,6 +21,8 @@ from . import identity, keys
 from .errors import FieldError, PikError, ValidationError
 from .timefmt import UTC, day_of, key_time, parse_aware
 
+__all__ = ["NAME_RE", "FIELDS", "EARLIEST", "Limits", "ValidEvent", "utf8_text", "parse_body", "validate", "text_field"]
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 FIELDS = ("source", "event_type", "entity_id", "event_time", "payload", "idempotency_key")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)

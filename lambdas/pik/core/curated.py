@@ -34,6 +34,46 @@ from typing import Any, NamedTuple
 
 from .records import ACCEPTED, ATTEMPT_FIELDS
 
+__all__ = [
+    "PREFIX",
+    "ATTEMPTS",
+    "EVENTS",
+    "LAYOUTS",
+    "WATERMARK_KEY",
+    "MANIFEST_PREFIX",
+    "SCHEMA_PREFIX",
+    "ORPHANS_PREFIX",
+    "MANIFEST_SCHEMA",
+    "WATERMARK_SCHEMA",
+    "STREAM_SCHEMA",
+    "INT64",
+    "PARTITION_COLUMNS",
+    "ATTEMPT_COLUMNS",
+    "EVENT_COLUMNS",
+    "PAYLOAD",
+    "Partition",
+    "partition_prefix",
+    "part_key",
+    "manifest_key",
+    "orphans_key",
+    "stream_manifest_prefix",
+    "schema_key",
+    "partition_of_manifest",
+    "attempt_row",
+    "event_row",
+    "payload_fields",
+    "value_kind",
+    "widen",
+    "payload_kinds",
+    "accepted",
+    "sort_key",
+    "manifest_document",
+    "stream_schema_document",
+    "event_columns",
+    "watermark_document",
+    "watermark_of",
+]
+
 PREFIX = "curated"
 ATTEMPTS, EVENTS = "attempts", "events"
 LAYOUTS = (ATTEMPTS, EVENTS)

@@ -19,6 +19,8 @@ from typing import Any
 from . import identity, keys
 from .targets import Target
 
+__all__ = ["MAX_RUNS", "target_key", "delivery_item", "AlreadyDelivered"]
+
 MAX_RUNS = 20  # runs named in a summary (the first met); events of any other run are counted in other_runs
 
 

@@ -38,6 +38,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = [
+    "FieldError",
+    "PikError",
+    "ValidationError",
+    "ConflictError",
+    "LeaseError",
+    "ForbiddenError",
+    "NotFoundError",
+    "StorageError",
+    "ContentionError",
+]
+
 
 @dataclass(frozen=True)
 class FieldError:

@@ -16,6 +16,46 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote, unquote
 
+__all__ = [
+    "ENTITY_INDEX",
+    "ARRIVAL_INDEX",
+    "LATENESS_INDEX",
+    "RECORDED_INDEX",
+    "RUNS_INDEX",
+    "META_SK",
+    "LEASE_PK",
+    "LEASE_SK",
+    "LAG_OFFSET_MS",
+    "LAG_WIDTH",
+    "RECORDED_SHARDS",
+    "enc",
+    "dec",
+    "raw_key",
+    "conflict_key",
+    "rejected_key",
+    "manifest_key",
+    "replay_ids_key",
+    "repair_key",
+    "replay_impact_key",
+    "event_pk",
+    "attempt_sk",
+    "entity_pk",
+    "entity_sk",
+    "source_type_day_pk",
+    "arrival_sk",
+    "recorded_pk",
+    "recorded_bucket",
+    "recorded_shard",
+    "recorded_sk",
+    "lateness_sk",
+    "aggregate_pk",
+    "aggregate_sk",
+    "run_pk",
+    "RUNS_GSI_PK",
+    "DELIVERY_SK",
+    "delivery_pk",
+]
+
 # DynamoDB index names, as declared in template.yaml (a test keeps them in step).
 ENTITY_INDEX = "by_entity_time"
 ARRIVAL_INDEX = "by_source_type_arrival"

@@ -17,6 +17,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "KiB",
+    "MiB",
+    "Limit",
+    "API_GATEWAY_INTEGRATION_TIMEOUT",
+    "API_GATEWAY_PAYLOAD",
+    "LAMBDA_SYNC_EVENT",
+    "LAMBDA_ENVIRONMENT",
+    "LAMBDA_UNZIPPED",
+    "LAMBDA_TIMEOUT",
+    "LAMBDA_UNRESERVED_FLOOR",
+    "SQS_MESSAGE",
+    "SQS_BATCH",
+    "SQS_BATCH_ENTRIES",
+    "SQS_VISIBILITY_PER_TIMEOUT",
+    "SQS_MAX_RECEIVE_COUNT",
+    "SQS_FIFO_LAMBDA_BATCH",
+    "SQS_MAXIMUM_CONCURRENCY",
+    "EVENTBRIDGE_PUT_EVENTS",
+    "KINESIS_RECORD",
+    "KINESIS_PUT_RECORDS",
+    "ALL",
+    "PROXY_EVENT_HEADROOM",
+    "JSON_STRING_ESCAPE_RATIO",
+    "API_BODY_BYTES",
+]
+
 KiB = 1024
 MiB = 1024 * KiB
 

@@ -32,7 +32,35 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import identity
+from .records import REJECTED
+from .replay import RunStatus
 from .targets import parse_target
+
+__all__ = [
+    "PRODUCER",
+    "SPEC",
+    "RUN_EVENT_SCHEMA",
+    "VERSION_FACET_SCHEMA",
+    "PARENT_FACET_SCHEMA",
+    "JOB_TYPE_FACET_SCHEMA",
+    "COUNTS_FACET",
+    "COUNTS_SCHEMA_URL",
+    "Json",
+    "COUNTS_SCHEMA",
+    "RUN_NAMESPACE",
+    "REPLAY_JOB",
+    "AGGREGATE_JOB",
+    "REPLAY_COUNTS",
+    "ENDED",
+    "Names",
+    "dataset",
+    "run_id",
+    "selection_sha256",
+    "replay_events",
+    "version_name",
+    "version_events",
+    "version_groups",
+]
 
 PRODUCER = "urn:pik:pipeline-investigation-kit"
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
@@ -72,7 +100,10 @@ COUNTS_SCHEMA: Json = {
 RUN_NAMESPACE = uuid.UUID("6f1d8a4e-3c52-5b7e-9a0d-2c4b8e1f7a93")  # run ids: uuid5(RUN_NAMESPACE, name)
 REPLAY_JOB, AGGREGATE_JOB = "replay", "aggregate"
 REPLAY_COUNTS = ("scanned", "matched", "sent", "failed", "retried")
-ENDED = {"COMPLETED": "COMPLETE", "CANCELLED": "ABORT"}  # a run's status -> the event that closes its run
+ENDED = {
+    RunStatus.COMPLETED: "COMPLETE",
+    RunStatus.CANCELLED: "ABORT",
+}  # a run's status -> the event that closes its run
 _NOT_SELECTION = ("dry_run", "client_token", "target", "rate_per_second")
 
 
@@ -142,7 +173,7 @@ def replay_events(run: Json, names: Names) -> list[Json]:
     if run.get("dry_run", True):
         return []
     scope = run.get("request") or {}
-    repair = list(scope.get("statuses") or []) == ["REJECTED"]  # quarantined requests, re-submitted to ingest
+    repair = list(scope.get("statuses") or []) == [REJECTED]  # quarantined requests, re-submitted to ingest
     if scope.get("dead_letters"):
         source = {**names.queue(names.dlq_url), "facets": {"version": _version(selection_sha256(scope))}}
     else:

@@ -28,6 +28,22 @@ from typing import Any
 from . import keys
 from .records import ATTEMPT_ITEM
 
+__all__ = [
+    "ENTITY_WINDOW",
+    "entity_window",
+    "stream_day",
+    "recorded_since",
+    "recorded_buckets",
+    "attempts_scan",
+    "gates_scan",
+    "event_items",
+    "aggregate_days",
+    "replay_runs",
+    "entity_cursor",
+    "stream_cursor",
+    "arrivals_since",
+]
+
 ENTITY_WINDOW = "ent_pk = :p AND ent_sk BETWEEN :a AND :b"
 
 

@@ -22,6 +22,34 @@ from .contract import ValidEvent
 from .metrics import as_decimal
 from .timefmt import key_time, lag_ms, now
 
+__all__ = [
+    "AttemptStatus",
+    "OutcomeStatus",
+    "ACCEPTED",
+    "DUPLICATE",
+    "CONFLICT",
+    "REJECTED",
+    "FAILED",
+    "RAW_SCHEMA",
+    "EVENT_ITEM",
+    "ATTEMPT_ITEM",
+    "ATTEMPT_FIELDS",
+    "ATTEMPT_KEYS",
+    "AGGREGATE_FIELDS",
+    "Attempt",
+    "lag_of",
+    "raw_document",
+    "rejected_document",
+    "meta_item",
+    "attempt_item",
+    "recorded_at",
+    "aggregate_item",
+    "storable_number",
+    "read_number",
+    "answered_number",
+    "manifest_document",
+]
+
 
 class AttemptStatus(StrEnum):
     """What became of one ingest request, as the API answers it and an attempt item stores it.
@@ -41,12 +69,25 @@ class AttemptStatus(StrEnum):
     REJECTED = "REJECTED"  # broke the contract: quarantined in raw/rejected/, no attempt item
 
 
+class OutcomeStatus(StrEnum):
+    """The status a batch (``POST /ingest`` with ``events``) or a tap answers for an event that has no
+    ``AttemptStatus``: it broke on an outage (or after one, in its entity's order), nothing of it was
+    recorded; send it again. Each event's ``status`` is an ``AttemptStatus`` or this.
+
+    >>> OutcomeStatus.FAILED == "FAILED", "FAILED" in {OutcomeStatus.FAILED}
+    (True, True)
+    """
+
+    FAILED = "FAILED"
+
+
 ACCEPTED, DUPLICATE, CONFLICT, REJECTED = (
     AttemptStatus.ACCEPTED,
     AttemptStatus.DUPLICATE,
     AttemptStatus.CONFLICT,
     AttemptStatus.REJECTED,
 )
+FAILED = OutcomeStatus.FAILED
 RAW_SCHEMA = "pik.raw.v1"
 EVENT_ITEM, ATTEMPT_ITEM = "event", "attempt"  # ``item_type`` of the gate and of an attempt
 

@@ -11,11 +11,44 @@ from enum import StrEnum
 from typing import Any
 
 from . import identity, keys
+from .compat import retired_names
 from .contract import NAME_RE, Limits, text_field
 from .errors import FieldError, ValidationError
 from .pacing import MAX_RATE, MIN_RATE
+from .records import ACCEPTED, DUPLICATE, REJECTED, AttemptStatus
 from .targets import ENVELOPES, parse_target
 from .timefmt import days_between, key_time, parse_aware
+
+__all__ = [
+    "TOKEN_RE",
+    "RUN_ID_RE",
+    "MAX_CONTINUATION_CHARS",
+    "MAX_KEY_CHARS",
+    "MAX_LIMIT",
+    "DEFAULT_LIMIT",
+    "MAX_WINDOW",
+    "SAMPLE_SIZE",
+    "MAX_EVENT_IDS",
+    "EVENT_ID_RE",
+    "FIELDS",
+    "RunStatus",
+    "StopReason",
+    "ENDED",
+    "ACTIONS",
+    "ReplayRequest",
+    "ids_sha256",
+    "parse_request",
+    "ReplayCall",
+    "BY_ID_FIELDS",
+    "parse_call",
+    "replay_id_for",
+    "execution_id_for",
+    "Continuation",
+    "encode_continuation",
+    "decode_continuation",
+    "check_cursor",
+    "Tally",
+]
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RUN_ID_RE = re.compile(r"^rp-[0-9a-f]{32}$")
@@ -46,8 +79,6 @@ FIELDS = (
     "envelope",
     "resend",
 )
-STATUSES = ("ACCEPTED", "DUPLICATE", "CONFLICT", "REJECTED")
-REJECTED = "REJECTED"
 
 
 class RunStatus(StrEnum):
@@ -141,7 +172,7 @@ class ReplayRequest:
         """The attempt statuses this request selects."""
         if self.statuses:
             return self.statuses
-        return ("ACCEPTED", "DUPLICATE") if self.include_duplicates else ("ACCEPTED",)
+        return (ACCEPTED, DUPLICATE) if self.include_duplicates else (ACCEPTED,)
 
     def scope(self) -> dict[str, Any]:
         """The JSON-able request, as recorded on the run."""
@@ -388,10 +419,11 @@ def _statuses(data: dict[str, Any], errors: list[FieldError]) -> tuple[str, ...]
     if "statuses" not in data:
         return None
     value = data["statuses"]
-    if not isinstance(value, list) or not value or any(s not in STATUSES for s in value):
-        errors.append(FieldError("statuses", "one_of", f"statuses must be a non-empty list of {', '.join(STATUSES)}"))
+    every = tuple(AttemptStatus)  # its members equal their strings (``in`` on the class itself refuses str in 3.11)
+    if not isinstance(value, list) or not value or any(s not in every for s in value):
+        errors.append(FieldError("statuses", "one_of", f"statuses must be a non-empty list of {', '.join(every)}"))
         return None
-    chosen = tuple(s for s in STATUSES if s in value)
+    chosen = tuple(s for s in every if s in value)
     if REJECTED in chosen and len(chosen) > 1:
         errors.append(FieldError("statuses", "rejected_alone", "REJECTED cannot be combined with other statuses"))
         return None
@@ -640,3 +672,9 @@ class Tally:
             "by_day": dict(sorted(self.by_day.items())),
             "sample_event_ids": list(self.sample_event_ids),
         }
+
+
+__getattr__ = retired_names(
+    __name__,
+    {"STATUSES": (lambda: tuple(AttemptStatus), "is retired: the statuses are pik.core.records.AttemptStatus")},
+)

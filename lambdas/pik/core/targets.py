@@ -37,7 +37,46 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
+from .compat import retired_names
 from .errors import FieldError, ForbiddenError, ValidationError
+
+__all__ = [
+    "KINDS",
+    "OPTIONS",
+    "ENVELOPES",
+    "CONTENT_MODES",
+    "MAX_ADDRESS_CHARS",
+    "GROUP_ID_RE",
+    "BUS_NAME_RE",
+    "BUS_ARN_RE",
+    "STREAM_ARN_RE",
+    "QUEUE_NAME_RE",
+    "SQS_HOST_RE",
+    "LOOPBACK",
+    "WEBHOOK_SECRET_PREFIX",
+    "Refuse",
+    "PARAMETERS",
+    "Target",
+    "AllowList",
+    "DEFAULT_PORTS",
+    "HOST_RE",
+    "UNSAFE_URL_RE",
+    "normal_url",
+    "UrlPattern",
+    "target_label",
+    "parse_target",
+    "Outgoing",
+    "body",
+    "CLOUDEVENTS_SPECVERSION",
+    "CLOUDEVENTS_JSON",
+    "cloudevent",
+    "http_message",
+    "encoded",
+    "webhook_id",
+    "signing_keys",
+    "webhook_signature",
+    "Delivered",
+]
 
 KINDS = ("sqs", "eventbridge", "kinesis", "http")
 OPTIONS = ("fifo_group_id", "raw", "envelope", "content_mode")
@@ -525,3 +564,30 @@ class Delivered:
     def refused_whole(self) -> bool:
         """Nothing went and something may go later (the target refused, not the events' size): stop the run."""
         return self.sent == 0 and self.failed > len(self.undeliverable)
+
+
+# --- retired: the X-Pik-Signature scheme HTTP targets were signed with before Standard Webhooks ------------
+def _x_pik_signature(secret: str, timestamp: int, text: str) -> str:
+    """``v1=`` + hex HMAC-SHA256 of ``f"{timestamp}.{body}"`` (what ``X-Pik-Signature`` held)."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{text}".encode(), hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def _x_pik_verify(secret: str, timestamp: str, text: str, header: str) -> bool:
+    """The old receiver check, constant time: it verifies requests pik signed before Standard Webhooks."""
+    return timestamp.isdigit() and hmac.compare_digest(_x_pik_signature(secret, int(timestamp), text), header)
+
+
+_STANDARD_WEBHOOKS = (
+    "is retired: pik signs HTTP replays per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature;"
+    " docs/api.md), verify them with `standardwebhooks.Webhook(secret).verify(body, headers)`"
+)
+__getattr__ = retired_names(
+    __name__,
+    {
+        "verify": (lambda: _x_pik_verify, _STANDARD_WEBHOOKS),
+        "signature": (lambda: _x_pik_signature, _STANDARD_WEBHOOKS),
+        "SIGNATURE_HEADER": (lambda: "X-Pik-Signature", _STANDARD_WEBHOOKS),
+        "TIMESTAMP_HEADER": (lambda: "X-Pik-Timestamp", _STANDARD_WEBHOOKS),
+    },
+)

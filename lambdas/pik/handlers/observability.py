@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pik.core.records import AttemptStatus
+from pik.core.records import AttemptStatus, OutcomeStatus
 
 logger = Logger(service="pik")
 metrics = Metrics(namespace="Pik", service="pik")
@@ -42,7 +42,7 @@ STATUS_METRIC = {
     AttemptStatus.DUPLICATE: "DuplicateCount",
     AttemptStatus.CONFLICT: "ConflictCount",
     AttemptStatus.REJECTED: "RejectedCount",
-    "FAILED": "IngestErrorCount",
+    OutcomeStatus.FAILED: "IngestErrorCount",
 }  # FAILED: a request that broke on an outage, no attempt
 
 

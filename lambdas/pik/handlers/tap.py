@@ -41,7 +41,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..bootstrap import adapters
 from ..core.mapping import Mapping, MappingError
-from ..core.records import Attempt
+from ..core.records import FAILED, Attempt
 from ..core.timefmt import UTC
 from ..services.batch import EventOutcome
 from ..services.ingest import IngestOutcome, ingest, reject
@@ -103,7 +103,7 @@ class _Tap:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
         processor.raise_on_entire_batch_failure = False  # answer every failure, as the other taps do
         response = process_partial_response(event, record_handler, processor, context)
-        self.report(results + [{"status": "FAILED"}] * len(response.get("batchItemFailures", [])))
+        self.report(results + [{"status": FAILED}] * len(response.get("batchItemFailures", [])))
         return dict(response)
 
     def report(self, results: list[dict]) -> None:

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from ..core import limits
 from ..core.contract import Limits, parse_body
 from ..core.errors import FieldError, StorageError, ValidationError
-from ..core.records import REJECTED
+from ..core.records import FAILED, REJECTED
 from .ingest import IngestOutcome
 
 MAX_EVENTS = 500
 MAX_BATCH_BYTES = limits.API_BODY_BYTES  # every body up to it reaches the function whole (pik.core.limits)
 WORKERS = 16
-FAILED = "FAILED"
 HALTED = "not ingested: an earlier record of its entity failed in this batch; retry after it"
 log = logging.getLogger(__name__)
 

@@ -55,6 +55,17 @@ from ..core.errors import LeaseError, StorageError
 from ..core.ports import Archive, Catalog, DocumentStore, EventIndex, Lease, RecordedFeed
 from ..core.timefmt import key_time
 
+__all__ = [
+    "Encode",
+    "Decode",
+    "DEFAULT_SETTLE",
+    "ROWS_PER_PART",
+    "LEASE_TTL",
+    "SWITCH_MARGIN",
+    "LEASE_SKEW_MS",
+    "Compactor",
+]
+
 Encode = Callable[[list[dict], dict[str, str]], bytes]
 Decode = Callable[[bytes, list[str]], list[dict]]
 DEFAULT_SETTLE = timedelta(seconds=60)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..core import contract, keys
 from ..core.errors import ValidationError
 from ..core.ports import SEND_BATCH, DocumentStore, MessageQueue, ReplayTarget
+from ..core.records import REJECTED
 from ..core.replay import ReplayRequest
 from ..core.targets import Delivered, Outgoing, parse_target
 from ..core.timefmt import key_time, parse_aware
@@ -91,7 +92,7 @@ class RepairSink:
                     "rejected_key": item["s3_key"],
                     "attempt_id": item["event_id"],
                     "repaired_at": key_time(self.wiring.clock()),
-                    "status": outcome.get("status", "REJECTED"),
+                    "status": outcome.get("status", REJECTED),
                     "event_id": outcome.get("event_id"),
                     "reason": reason,
                 },
