@@ -196,7 +196,8 @@ def _nothing_matched(run: dict, scope: dict) -> str:
     )
 
 
-_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend")  # may differ: still the same events
+# may differ: still the same events (arrived_by: an execution of a reviewed dry run, bounded by its review)
+_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend", "arrived_by")
 
 
 def _confirm_a_second_execution(kit: Any, scope: dict) -> None:

@@ -170,8 +170,9 @@ def test_pik_replay_to_a_target_says_what_it_already_got_and_skips_it_unless_res
 
 def test_kit_replay_run_executes_exactly_the_reviewed_dry_run_once_and_names_an_unknown_run(seeded):
     """Issue 19 finding 11 at the kit's level (the CLI's ``--run`` is tested above): ``kit.replay(run=...)``
-    sends what the dry run matched, to its target, with its envelope; the same id again answers the same
-    execution run and sends nothing; an id no run has is a 404 naming it."""
+    sends what the dry run matched, to its target, with its envelope, and not an event of its scope that
+    arrived after the review (before, it sent 4 where the review showed 3); the same id again answers the
+    same execution run and sends nothing; an id no run has is a 404 naming it."""
     stack, scope = seeded
     sqs = stack.client("sqs")
     kit, queue = pik_nb.connect(path=stack.info_file), sqs.create_queue(QueueName="reviewed")["QueueUrl"]
@@ -184,6 +185,8 @@ def test_kit_replay_run_executes_exactly_the_reviewed_dry_run_once_and_names_an_
     )
     assert (reviewed["dry_run"], reviewed["matched"], reviewed["sent"]) == (True, 3, 0)
     assert drain_queue(sqs, queue) == []  # a dry run sends nothing
+    late = {**others[0], "entity_id": "flow-user", "payload": {"late": True}}  # arrives after the review
+    assert count_statuses(ingest_events(stack.info.api_url, [late], progress=False)) == {"ACCEPTED": 1}
     executed = kit.replay(run=reviewed["replay_id"])
     assert (executed["dry_run"], executed["status"], executed["matched"], executed["sent"]) == (
         False,
@@ -196,6 +199,7 @@ def test_kit_replay_run_executes_exactly_the_reviewed_dry_run_once_and_names_an_
     assert sorted(b["replay"]["event_id"] for b in bodies) == sorted(reviewed["sample_event_ids"])
     assert {b["replay"]["replay_id"] for b in bodies} == {executed["replay_id"]}
     assert {b["event"]["entity_id"] for b in bodies} == {"flow-user"}
+    assert executed["scanned"] == 4  # the late event was read, and left out: it was not reviewed
     again = kit.replay(run=reviewed["replay_id"])
     assert (again["replay_id"], again["status"], again["sent"]) == (executed["replay_id"], "COMPLETED", 3)
     assert drain_queue(sqs, queue) == []  # not sent again

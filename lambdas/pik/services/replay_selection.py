@@ -99,6 +99,8 @@ def _gate_item(gate: dict | None, event_id: str) -> dict:
 def selected(item: dict, request: ReplayRequest) -> bool:
     if item["status"] not in request.wanted():
         return False
+    if request.arrived_by is not None and item.get("ingest_time", "") > request.arrived_by:
+        return False  # arrived after the reviewed dry run began: not part of what was reviewed
     if request.start is None or request.end is None:  # event ids without a window
         return True
     return key_time(request.start) <= item["event_time"] < key_time(request.end)
