@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pik.core.errors import StorageError
+from pik.core.errors import ConflictError, StorageError
 from pik.core.replay import replay_id_for
 from pik.services import ingest as ingest_service
 from pik.services import replay as replay_service
@@ -295,4 +295,17 @@ def test_a_reviewed_dry_run_executed_by_two_calls_at_once_runs_once():
     [quicker] = answers
     assert (quicker["status"], quicker["sent"], quicker["replay_id"]) == ("COMPLETED", 25, slower["replay_id"])
     assert slower == quicker  # its create was refused: the run the other call executed, as it stands
+    assert stack.sent() == Counter(stack.ids)
+
+
+def test_two_resumes_of_a_paused_run_at_once_one_executes_the_rest_the_other_is_told_it_has_ended():
+    stack, answers = Stack(), []
+    stack.on_advance(1, lambda: stack.steer(RUN_ID, "pause"))  # asked before the first save: paused after 10
+    paused = stack.replay(request())
+    assert (paused["status"], paused["stopped"], paused["sent"]) == ("PAUSED", "paused", 10)
+    stack.on_advance(1, lambda: answers.append(stack.steer(RUN_ID, "resume")))  # both read the paused run
+    with pytest.raises(ConflictError, match=f"replay run {RUN_ID} has ended \\(completed\\): nothing to resume"):
+        stack.steer(RUN_ID, "resume")
+    [quicker] = answers
+    assert (quicker["status"], quicker["sent"], quicker["matched"]) == ("COMPLETED", 25, 25)
     assert stack.sent() == Counter(stack.ids)
