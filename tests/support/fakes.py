@@ -242,3 +242,9 @@ class FakeDeadLetters(_Hooks):
 
     def depth(self) -> int:
         return len(self.waiting)
+
+    def visibility_ends(self) -> None:
+        """The visibility timeout of every received message passes: SQS shows them again, as it does for
+        those a killed call received and never deleted or released."""
+        self.waiting.extend(self.hidden.items())
+        self.hidden.clear()

@@ -23,7 +23,7 @@ from pik.services import ingest as ingest_service
 from pik.services import replay as replay_service
 from pik.services.replay_wiring import Wiring
 from pik.settings import Settings
-from tests.support.fakes import FakeDocumentStore, FakeEventIndex, FakeMessageQueue, FakeRunStore
+from tests.support.fakes import FakeDeadLetters, FakeDocumentStore, FakeEventIndex, FakeMessageQueue, FakeRunStore
 
 NOW = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
 ONCALL = "arn:aws:iam::123456789012:user/oncall"
@@ -54,6 +54,7 @@ class Stack:
     def __init__(self, events: int = 25) -> None:
         self.documents, self.index = FakeDocumentStore(), FakeEventIndex()
         self.runs, self.queue, self.clock = FakeRunStore(), FakeMessageQueue(), Clock()
+        self.dead_letters = FakeDeadLetters()
         self.waits: list[float] = []
         self.ids = [self._ingest(i) for i in range(events)]
 
@@ -90,6 +91,7 @@ class Stack:
             targets=lambda target: pytest.fail(f"no external target in these tests: {target}"),
             clock=self.clock,
             wait=self.wait,
+            dead_letters=self.dead_letters,
         )
 
     def remaining(self, lambda_ms: int) -> Callable[[], int]:
@@ -309,3 +311,23 @@ def test_two_resumes_of_a_paused_run_at_once_one_executes_the_rest_the_other_is_
     [quicker] = answers
     assert (quicker["status"], quicker["sent"], quicker["matched"]) == ("COMPLETED", 25, 25)
     assert stack.sent() == Counter(stack.ids)
+
+
+def test_a_redrive_killed_between_sending_a_batch_and_deleting_it_sends_that_batch_again_and_loses_nothing():
+    stack = Stack(events=12)
+    stack.replay(request(client_token="first"))
+    for message in stack.queue.messages:  # the processor failed them all: the DLQ holds the 12 messages
+        stack.dead_letters.add(message)
+    stack.queue.messages.clear()
+    redrive = {"dead_letters": True, "dry_run": False, "client_token": "redrive-1"}
+    stack.dead_letters.before("delete", lambda *_: kill())  # the first batch is on the replay queue, still in the DLQ
+    with pytest.raises(Killed):
+        stack.replay(redrive)
+    assert (len(stack.queue.messages), stack.dead_letters.depth(), len(stack.dead_letters.hidden)) == (10, 2, 10)
+    stack.dead_letters.visibility_ends()
+    stack.clock.now = NOW + timedelta(seconds=31)  # and the killed call's lease has ended
+    run = stack.replay(redrive)
+    assert (run["status"], run["scanned"], run["matched"], run["sent"]) == ("COMPLETED", 12, 12, 12)
+    first_batch = [message["event_id"] for message in stack.queue.messages[:10]]
+    assert stack.sent() == Counter(stack.ids) + Counter(first_batch)  # that batch twice, nothing lost
+    assert (stack.dead_letters.depth(), stack.dead_letters.hidden) == (0, {})
