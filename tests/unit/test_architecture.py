@@ -450,3 +450,10 @@ def test_the_layout_check_finds_test_modules_and_conftests_used_as_libraries(tmp
 
 def test_no_test_module_imports_another_or_a_conftest():
     assert layout_problems(ROOT / "tests") == []
+
+
+def test_tests_support_lists_every_module_it_holds():
+    index = (ROOT / "tests" / "support" / "__init__.py").read_text()
+    listed = {line.split()[0] for line in index.splitlines() if line.startswith("    ") and line.split()}
+    held = {path.stem for path in (ROOT / "tests" / "support").glob("*.py") if path.stem != "__init__"}
+    assert listed == held, "list each tests/support module in its __init__ docstring, with what it holds"
