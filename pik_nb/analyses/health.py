@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pik.core.pipeline_metrics import COUNTS, LAG, METRIC_COLUMNS, NAMESPACE, PERCENTILES, SERVICE
+
 from .._errors import ScopeError
 from .._format import counted
 from .._times import Time, utc
@@ -33,23 +35,7 @@ from .plotting import _new_figure
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-NAMESPACE, SERVICE = "Pik", "pik"
-COUNTS = (
-    "IngestRequestCount",
-    "IngestCount",
-    "DuplicateCount",
-    "ConflictCount",
-    "RejectedCount",
-    "IngestErrorCount",
-    "ClockSkewCount",
-    "ReplayMessageCount",
-    "ReplayRejectedCount",
-    "ProcessorMessageCount",
-    "ProcessorErrorCount",
-)
-LAG = "IngestLagMs"
-PERCENTILES = (50, 99)
-COLUMNS = [*COUNTS, *(f"{LAG}_p{p}" for p in PERCENTILES)]
+COLUMNS = METRIC_COLUMNS
 
 
 def period_of(period: str | int | pd.Timedelta) -> pd.Timedelta:

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pik.core import curated
+from pik.core.pipeline_metrics import COUNTS, LAG, PERCENTILES
 
 from .._errors import KitError
 from .frames import (
@@ -134,23 +135,11 @@ REPLAYS = _schema(
 RECONCILE = _schema("reconcile", RECONCILE_COLUMNS)
 #: ``kit.metrics(...)``: one row per period, indexed by its start (``pik_nb.analyses.health``); lag
 #: percentiles NaN in a period without events.
-METRIC_COUNTS = (
-    "IngestRequestCount",
-    "IngestCount",
-    "DuplicateCount",
-    "ConflictCount",
-    "RejectedCount",
-    "IngestErrorCount",
-    "ClockSkewCount",
-    "ReplayMessageCount",
-    "ReplayRejectedCount",
-    "ProcessorMessageCount",
-    "ProcessorErrorCount",
-)
+LAG_COLUMNS = [f"{LAG}_p{p}" for p in PERCENTILES]
 METRICS = _schema(
     "metrics",
-    {**dict.fromkeys(METRIC_COUNTS, "int"), "IngestLagMs_p50": "float", "IngestLagMs_p99": "float"},
-    ["IngestLagMs_p50", "IngestLagMs_p99"],
+    {**dict.fromkeys(COUNTS, "int"), **dict.fromkeys(LAG_COLUMNS, "float")},
+    LAG_COLUMNS,
     index={"time": "time"},
 )
 #: ``kit.search(...)``: one row per matching event: the events view's columns (``pik.core.curated``), the

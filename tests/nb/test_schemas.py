@@ -157,7 +157,7 @@ def test_metrics_frame_has_its_schema_indexed_by_time(stack, tmp_path, capsys):
     )
     metrics = kit.metrics(now - timedelta(hours=1), now + timedelta(hours=1), "1h")
     table = conforms(metrics, "metrics")
-    assert schemas.METRICS.names == ["time", *health.COLUMNS]  # the analysis's own columns, restated
+    assert schemas.METRICS.names == ["time", *health.COLUMNS]  # one list: pik.core.pipeline_metrics
     assert table.column("time").type == pa.timestamp("us", "UTC") and metrics["IngestCount"].sum() == 1
     assert metrics["IngestLagMs_p50"].isna().sum() >= 1  # nullable: a period without events
     with pytest.raises(schemas.SchemaError, match="the index time is missing"):

@@ -23,6 +23,7 @@ MODULES = [
     "pik.core.mapping",
     "pik.core.metrics",
     "pik.core.pacing",
+    "pik.core.pipeline_metrics",
     "pik.core.queries",
     "pik.core.records",
     "pik.core.replay",
