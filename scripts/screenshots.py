@@ -13,17 +13,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.browser import ARGS, CHROMIUM  # noqa: E402 (the tests' browser, as they launch it)
+
 OUTPUT, IMAGES = ROOT / "test-output", ROOT / "docs" / "img"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 PAGES = ["incident", "1_lateness", "2_duplicates", "3_gaps", "4_aggregate_diff"]
 
 
@@ -53,9 +46,7 @@ def main() -> int:
     shutil.copy(OUTPUT / "replay_widget.png", IMAGES / "replay_widget.png")
     health_plot()
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         for name in PAGES:
             page.goto((OUTPUT / "notebooks" / f"{name}.html").as_uri())
