@@ -27,7 +27,7 @@ from tests.support.events import make_event
 from tests.support.lambdas import call
 from tests.support.limits import large, refuse_over, sqs_size
 from tests.support.replays import DAY, seed, window
-from tests.support.targets import read_queue
+from tests.support.targets import read_queue, tapped_bus
 
 
 @pytest.fixture
@@ -150,12 +150,7 @@ def test_an_entry_over_256_kb_is_reported_with_its_reason_and_the_rest_reach_eve
     would stall on a refused batch instead of completing."""
     seed(count=2)
     big = large(1, 262_100)[0]  # a valid payload (262,124 bytes, under 256 KiB) whose entry is over 256 KB
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name="orders")
-    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
-    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    bus, url = tapped_bus()
     seen: list[int] = []
     clients.client("events").meta.events.register(
         "before-parameter-build.events.PutEvents",

@@ -18,7 +18,7 @@ from pik.aws import clients
 from pik.handlers import replay
 from tests.support.lambdas import call
 from tests.support.replays import seed, window
-from tests.support.targets import read_queue
+from tests.support.targets import read_queue, tapped_bus
 
 
 def test_an_sqs_target_gets_each_event_exactly_as_its_producer_sent_it(allowed):
@@ -89,12 +89,7 @@ def test_a_target_outside_the_allow_list_is_a_403_naming_it_and_records_nothing(
 
 def test_eventbridge_gets_source_detail_type_and_the_event_as_detail(allowed):
     seed(count=13)
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    bus = events.create_event_bus(Name="orders")["EventBusArn"]
-    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
-    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    bus, url = tapped_bus()
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": bus}))
     delivered = [json.loads(m["Body"]) for m in read_queue(url)]
     assert (run["status"], run["sent"]) == ("COMPLETED", 13)
@@ -105,12 +100,7 @@ def test_eventbridge_gets_source_detail_type_and_the_event_as_detail(allowed):
 
 def test_eventbridge_entries_that_fail_are_re_sent(allowed):
     seed(count=4)
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name="orders")
-    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="orders", EventPattern=json.dumps({"source": ["checkout"]}))
-    events.put_targets(Rule="all", EventBusName="orders", Targets=[{"Id": "q", "Arn": arn}])
+    bus, url = tapped_bus()
     calls = []
 
     def throttle_first_entry_once(parsed, **_):

@@ -40,6 +40,19 @@ def targets_allowed(monkeypatch) -> Iterator[None]:
     ssm.forget()
 
 
+def tapped_bus(name: str = "orders", pattern: dict | None = None) -> tuple[str, str]:
+    """An EventBridge bus and a queue a rule feeds from it (``pattern``: the rule's, by default every
+    ``checkout`` event): ``(bus ARN, queue URL)``, so what the bus got is read with ``read_queue``."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    bus = events.create_event_bus(Name=name)["EventBusArn"]
+    url = sqs.create_queue(QueueName=f"{name}-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = json.dumps(pattern or {"source": ["checkout"]})
+    events.put_rule(Name="tap", EventBusName=name, EventPattern=rule)
+    events.put_targets(Rule="tap", EventBusName=name, Targets=[{"Id": "queue", "Arn": arn}])
+    return bus, url
+
+
 def read_queue(url: str) -> list[dict]:
     """Every message of the queue at ``url``, received and deleted."""
     return drain_queue(boto3.client("sqs"), url)
