@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from ._common import ISO_TIME, check_scope
+from ._common import ISO_TIME, check_scope, echo_json, json_option
 from .lab import lab_command_line, run_lab
 
 
@@ -40,6 +40,7 @@ def incident() -> None:
     default=None,
     help="A dashboard's numbers (CSV/Parquet: window,value): adds 'what the dashboard shows'.",
 )
+@json_option("the notebook's path, whether it ran, and the command that opens it")
 def open_command(
     name: str,
     entity_id: str | None,
@@ -55,6 +56,7 @@ def open_command(
     no_execute: bool,
     no_lab: bool,
     dashboard: str | None,
+    as_json: bool,
 ) -> None:
     """Create incidents/<date>-NAME.ipynb for a scope, run it, and open it in JupyterLab.
 
@@ -64,6 +66,7 @@ def open_command(
           --start 2026-11-20T00:00:00Z --end 2026-11-21T00:00:00Z --no-lab
       pik incident open wrong-dashboard --source checkout --event-type order_placed \\
           --start 2026-11-20 --end 2026-11-27 --dashboard dash.csv --no-lab
+      pik incident open checkout-drop --entity customer-42 --start 2026-11-20 --end 2026-11-21 --no-lab --json
     """
     from pik_nb.notebook.incident import incident_parameters, open_incident
 
@@ -81,20 +84,33 @@ def open_command(
         dashboard=dashboard,
     )
     run = open_incident(name, parameters=params, execute=not no_execute, directory=directory)
+    if as_json:  # printed whether or not it ran: a script finds the partial notebook too
+        echo_json(
+            {
+                "notebook": str(run.path),
+                "executed": not no_execute,
+                "ok": run.ok,
+                "error": run.error or None,
+                "lab_command": lab_command_line(run.path),
+            }
+        )
     if not run.ok:
         raise click.ClickException(f"the incident notebook failed: {run.error}; the partial notebook is {run.path}")
-    click.echo(f"incident notebook: {run.path}")
+    if not as_json:
+        click.echo(f"incident notebook: {run.path}")
     if no_lab:
-        click.echo(f"open it with: {shlex.join(lab_command_line(run.path))}")
+        if not as_json:
+            click.echo(f"open it with: {shlex.join(lab_command_line(run.path))}")
         return
-    run_lab(run.path)
+    run_lab(run.path, say=(lambda text: click.echo(text, err=True)) if as_json else print)  # stdout: one document
 
 
 @incident.command("report")
 @click.argument("name")
 @click.option("--dir", "directory", default="incidents", show_default=True, help="Where incident notebooks live.")
 @click.option("--output", type=click.Path(dir_okay=False), help="HTML path (default: next to the notebook).")
-def report_command(name: str, directory: str, output: str | None) -> None:
+@json_option("the report's path and the notebook it came from")
+def report_command(name: str, directory: str, output: str | None, as_json: bool) -> None:
     """Write the newest notebook of incident NAME as one HTML file.
 
     \b
@@ -105,4 +121,7 @@ def report_command(name: str, directory: str, output: str | None) -> None:
 
     notebook = find_incident(name, directory)
     path = report(notebook, output)
-    click.echo(f"report: {path} (from {notebook})")
+    if as_json:
+        echo_json({"report": str(path), "notebook": str(notebook)})
+    else:
+        click.echo(f"report: {path} (from {notebook})")

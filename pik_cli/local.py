@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -72,6 +73,7 @@ def local() -> None:
     help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
     "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).",
 )
+@json_option("the endpoints (the info file's content and its path) once the stack is up; the rest on stderr")
 def local_up(
     aws_port: int,
     api_port: int,
@@ -81,6 +83,7 @@ def local_up(
     simulated_arrival: bool,
     log_level: str,
     params: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM.
 
@@ -104,18 +107,23 @@ def local_up(
         parameters=_parameters(params),
     )
     stopping = _stop_on_signals()
+    say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds the one document
     if state_dir:
-        click.echo(f"starting, with the state saved in {state_dir} (if any) ...")
+        say(f"starting, with the state saved in {state_dir} (if any) ...")
     stack.start()
     try:
-        click.echo(_summary(stack))
+        if as_json:
+            info = json.loads(stack.info_file.read_text(encoding="utf-8"))
+            echo_json({**info, "info_file": str(stack.info_file.resolve())})
+        else:
+            say(_summary(stack))
         stopping.wait()
-        click.echo("stopping ..." + (f" saving state to {state_dir}" if state_dir else ""))
+        say("stopping ..." + (f" saving state to {state_dir}" if state_dir else ""))
     finally:
         saved = stack.stop()
     if saved is not None:
-        click.echo(f"saved {sum(saved.values())} objects, items and messages to {state_dir}")
-    click.echo("stopped")
+        say(f"saved {sum(saved.values())} objects, items and messages to {state_dir}")
+    say("stopped")
 
 
 def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:

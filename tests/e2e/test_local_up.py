@@ -240,3 +240,25 @@ def test_an_identical_storm_of_200_requests_gets_no_5xx_and_one_accepted(start_s
         Key={"pk": {"S": keys.event_pk(event_id)}, "sk": {"S": keys.META_SK}},
     )["Item"]
     assert gate["duplicate_count"]["N"] == "199"
+
+
+def test_local_up_json_prints_the_endpoints_as_one_document_and_the_rest_on_stderr(tmp_path):
+    # issue 23, item 2: a script starting the stack reads where it is from stdout (the info file's content)
+    info_file, out, err = tmp_path / "local.json", tmp_path / "up.out", tmp_path / "up.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        up = subprocess.Popen(
+            [*PIK, "local", "up", "--json", "--info-file", str(info_file)],
+            stdout=stdout,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            wait_for(lambda: out.stat().st_size and out.read_text().rstrip().endswith("}"), timeout_s=60, what="--json")
+            said = json.loads(out.read_text())
+            assert said == {**json.loads(info_file.read_text()), "info_file": str(info_file.resolve())}
+            assert said["api_url"].startswith("http://127.0.0.1:") and said["pid"] == up.pid
+        finally:
+            up.terminate()
+            assert up.wait(timeout=60) == 0
+    assert json.loads(out.read_text()) == said  # nothing more on stdout, stopping included
+    assert err.read_text().rstrip().endswith("stopped")

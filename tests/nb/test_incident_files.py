@@ -4,6 +4,7 @@ and an executed notebook is trusted so JupyterLab shows its widgets."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -142,3 +143,21 @@ def test_every_parameter_pik_injects_is_one_the_incident_notebook_declares():
         "local_file",
         "dashboard_file",
     }
+
+
+def test_incident_open_and_report_print_one_json_document_with_json(notary, monkeypatch):
+    # issue 23, item 2: the two commands that print paths say them as JSON for a script; stdout is that
+    # document alone (a failure stays on stderr with exit 1)
+    monkeypatch.chdir(notary)
+    scope = ["--entity", "user_003", "--start", "2026-11-30", "--end", "2026-12-03"]
+    opened = CliRunner().invoke(cli, ["incident", "open", "drop", *scope, "--no-execute", "--no-lab", "--json"])
+    assert opened.exit_code == 0, opened.output
+    said = json.loads(opened.stdout)
+    notebook = Path(said.pop("notebook"))
+    assert notebook.parent == Path("incidents") and re.fullmatch(r"\d{4}-\d{2}-\d{2}-drop\.ipynb", notebook.name)
+    assert notebook.exists() and said.pop("lab_command")[-1] == str(notebook)
+    assert said == {"executed": False, "ok": True, "error": None}
+    reported = CliRunner().invoke(cli, ["incident", "report", "drop", "--output", "out.html", "--json"])
+    assert reported.exit_code == 0, reported.output
+    assert json.loads(reported.stdout) == {"report": "out.html", "notebook": str(notebook)}
+    assert Path("out.html").read_text().startswith("<!DOCTYPE html>")
