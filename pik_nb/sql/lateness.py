@@ -16,6 +16,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from ..analyses.lateness import LATENESS_COLUMNS
+from ..analyses import carry
 from .dialect import Dialect, Sql, of
 
 INT_COLUMNS = ("count", "max_ms", "late_count", "negative_count", "out_of_order")
@@ -97,6 +98,7 @@ def lateness(
     for name in keys:
         frame[name] = frame[name].astype("str")
     result = frame.set_index(keys)[LATENESS_COLUMNS]
-    return result.astype(
+    typed = result.astype(
         {**{c: "int64" for c in INT_COLUMNS}, **{c: "float64" for c in LATENESS_COLUMNS if c not in INT_COLUMNS}}
     )
+    return carry(typed, frame, "sql.lateness")
