@@ -89,8 +89,10 @@ def compare(
 ) -> Diff:
     """Pure diff of two versions given their manifests' event ids and the entity-day's attempts.
 
-    ``added`` and ``removed`` carry the provenance of ``arrivals`` (``analysis``: ``diff.added``, ``diff.removed``:
-    ``pik_nb.schemas``' kinds of the same name). Each added event's cause: ``late arrival`` (first arrived after ``old`` was computed),
+    ``added`` and ``removed`` carry the provenance of ``arrivals`` (``analysis``: ``diff.added``,
+    ``diff.removed``: ``pik_nb.schemas``' kinds of the same name).
+
+    Each added event's cause: ``late arrival`` (first arrived after ``old`` was computed),
     else ``replay`` (``new`` came from a replay), else ``code version change``, else ``recomputed``.
 
     >>> d = compare(v1, v2, ["e1"], ["e1", "e2"], events)

@@ -113,8 +113,8 @@ _ARROW: dict[str, pa.DataType | None] = {
     "bool": pa.bool_(),
     "Int": pa.int64(),  # pandas' nullable Int64 (a version that may not exist)
     "timedelta": pa.duration("ns"),
-    "time_ns": pa.timestamp("ns", "UTC"),
-    "number": pa.float64(),  # int64 when every value is whole, else float64 (explain_dashboard's table)  # a window's end: its start plus a step counted in nanoseconds
+    "time_ns": pa.timestamp("ns", "UTC"),  # a window's end: its start plus a step counted in nanoseconds
+    "number": pa.float64(),  # int64 when every value is whole, else float64 (explain_dashboard's table)
     "object": None,
 }
 _OF_CURATED = {"text": "str", "time": "time", "int": "int"}

@@ -15,8 +15,8 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from ..analyses import carry
+from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from .dialect import Dialect, Sql, of
 
 _DAY = pd.Timedelta(days=1)

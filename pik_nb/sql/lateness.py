@@ -15,8 +15,8 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from ..analyses.lateness import LATENESS_COLUMNS
 from ..analyses import carry
+from ..analyses.lateness import LATENESS_COLUMNS
 from .dialect import Dialect, Sql, of
 
 INT_COLUMNS = ("count", "max_ms", "late_count", "negative_count", "out_of_order")

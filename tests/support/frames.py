@@ -11,8 +11,9 @@ from pik_nb import schemas
 
 
 def conforms(frame: pd.DataFrame, kind: str, *, ordered: bool = True) -> pa.Table:
-    """``frame`` is a ``kind`` frame by its attrs (``schemas.kind_of``: an analysis's name, or its kind), ``validate`` and Arrow; its fixed columns come first, in the
-    schema's order (unless not ``ordered``); returns the Arrow table (the schema's fields, exactly)."""
+    """``frame`` is a ``kind`` frame by its attrs (``schemas.kind_of``: an analysis's name, or its kind),
+    ``validate`` and Arrow; its fixed columns come first, in the schema's order (unless not ``ordered``); returns
+    the Arrow table (the schema's fields, exactly)."""
     schema = schemas.schema(kind)
     assert schemas.kind_of(frame) == kind
     assert schemas.validate(frame) is frame
