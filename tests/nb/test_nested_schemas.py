@@ -145,8 +145,10 @@ def test_the_sql_analyses_have_their_schemas_and_say_their_query(local):
         "sql.duplicates_per_source": sql_analyses.duplicates_per_source(kit.sql),
         "sql.gaps_daily": sql_analyses.gaps_daily(kit.sql),
     }
+    conforms(results["sql.lateness"], "sql.lateness")  # the by keys are its index
+    conforms(results["sql.duplicates_per_source"], "sql.duplicates_per_source")
+    conforms(results["sql.gaps_daily"], "sql.gaps_daily", ordered=False)  # the keys come first
     for name, result in results.items():
-        conforms(result, name, ordered=name == "sql.duplicates_per_source")
         info = result.attrs["pik"]
         assert (info["kind"], info["analysis"], info["stack"]) == ("sql", name, repr(kit.stack))
         assert "FROM attempts" in info["scope"]["query"] and "loaded_at" in info
