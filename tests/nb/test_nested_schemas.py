@@ -164,6 +164,15 @@ def test_the_sql_analyses_have_their_schemas_and_say_their_query(local):
     assert "pik" not in untagged.attrs  # nothing to carry (a bare DuckDB connection): nothing invented
 
 
+def test_the_sql_analyses_schemas_name_the_pandas_analyses_columns():
+    from pik_nb.analyses import GAP_COLUMNS, LATENESS_COLUMNS
+    from pik_nb.sql.duplicates import COUNT_COLUMNS
+
+    assert schemas.SQL_LATENESS.names == LATENESS_COLUMNS  # read may not import analyses: a test keeps them equal
+    assert schemas.SQL_GAPS_DAILY.names == GAP_COLUMNS
+    assert schemas.SQL_DUPLICATES_PER_SOURCE.names == ["source", "event_type", *COUNT_COLUMNS, "duplicate_rate"]
+
+
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
     frame.attrs = {}
     return frame
