@@ -280,6 +280,10 @@ def _function_calls(local) -> dict:
         "duplicates": lambda: pik_nb.duplicates(events),
         "gaps": lambda: pik_nb.gaps(events, freq="1h"),
         "compare": lambda: pik_nb.compare(diff.old, diff.new, [], [local["late"]], events),
+        # a class of pik_nb.__all__ whose methods answer kit's frames: the replay widget's flow
+        "ReplayFlow.preview": lambda: pik_nb.ReplayFlow(kit).preview(
+            pik_nb.Scope(DAY.isoformat(), END.isoformat(), ENTITY)
+        ),
     }
 
 
@@ -306,7 +310,7 @@ def test_every_public_kit_method_and_function_is_checked_or_said_to_return_no_fr
         for name in pik_nb.__all__
         if inspect.isfunction(getattr(pik_nb, name)) and name not in NOT_A_FRAME_FUNCTION
     }
-    assert callables == set(_function_calls(local)), "list a new pik_nb function in _function_calls"
+    assert callables == {n for n in _function_calls(local) if "." not in n}, "list it in _function_calls"
 
 
 @pytest.mark.parametrize("group", ["kit", "functions"])
@@ -333,6 +337,9 @@ def _frames(result, where: str):
     """Every DataFrame in ``result``: itself, a dict's values, a dataclass's fields, its frame-returning methods."""
     if isinstance(result, pd.DataFrame):
         yield where, result
+    elif isinstance(result, list):
+        for i, value in enumerate(result):
+            yield from _frames(value, f"{where}[{i}]")
     elif isinstance(result, dict):
         for key, value in result.items():
             yield from _frames(value, f"{where}[{key!r}]")
