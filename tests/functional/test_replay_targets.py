@@ -415,3 +415,24 @@ def test_a_call_keeps_the_worst_batch_of_an_aws_target_in_reserve(allowed, kind)
     assert (run["status"], run["stopped"], run["sent"], got()) == ("PARTIAL", "time", 0, [])
     _, run = call(replay, "/replay", request, remaining_ms=18_000)
     assert (run["status"], run["sent"], [event["payload"]["amount"] for event in got()]) == ("COMPLETED", 1, [0])
+
+
+def test_a_re_send_that_would_outrun_the_batchs_bound_is_not_started(allowed, monkeypatch):
+    """With no time left for a further request (``FURTHER_REQUESTS_S`` 0), the entry SQS failed is not
+    re-sent: it is counted failed with the reason, and the others are delivered."""
+    monkeypatch.setattr(delivery, "FURTHER_REQUESTS_S", 0.0)
+    ids = seed(count=3)
+    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    seen: list[int] = []
+
+    def fail_last(parsed, **_):
+        seen.append(len(parsed["Successful"]))
+        last = parsed["Successful"].pop()
+        parsed["Failed"] = [{"Id": last["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}]
+
+    clients.target_client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert seen == [3]  # one request: the re-send was not started
+    assert (run["status"], run["sent"], run["failed"], run["retried"]) == ("COMPLETED", 2, 1, 0)
+    assert run["last_error"] == "no time for another request in this batch: one starts only within 0 s of the first"
+    assert len(run["failed_event_ids"]) == 1 and run["failed_event_ids"][0] in ids

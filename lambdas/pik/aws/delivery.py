@@ -100,6 +100,9 @@ def deliver_entries(
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             sleep(BACKOFF_S * 2 ** (attempt - 2))  # back-off between re-sends
+            if clock() - started > FURTHER_REQUESTS_S:
+                error = _out_of_time()
+                break
             retried += len(pending)
         entries = {key: entry(event, attempt) for key, event in pending.items()}
         chunks, refused = limits.cut(entries) if limits else ([entries], {})
@@ -109,7 +112,7 @@ def deliver_entries(
         try:
             for chunk in chunks:
                 if puts and clock() - started > FURTHER_REQUESTS_S:
-                    raise _OutOfTime(f"the batch's bound ({worst_batch_s():g} s) leaves no time for another request")
+                    raise _OutOfTime(_out_of_time())
                 puts += 1
                 chunk_failed, chunk_error = put(chunk)
                 done |= set(chunk) - chunk_failed
@@ -131,6 +134,10 @@ def deliver_entries(
 
 class _OutOfTime(Exception):
     """No time is left in a batch's bound for another request."""
+
+
+def _out_of_time() -> str:
+    return f"no time for another request in this batch: one starts only within {FURTHER_REQUESTS_S:g} s of the first"
 
 
 class ServiceTarget:
