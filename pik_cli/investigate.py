@@ -196,8 +196,8 @@ def _nothing_matched(run: dict, scope: dict) -> str:
     )
 
 
-# may differ: still the same events (arrived_by: an execution of a reviewed dry run, bounded by its review)
-_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend", "arrived_by")
+# may differ: still the same events (recorded_by: an execution of a reviewed dry run, bounded by its review)
+_NOT_SCOPE = ("dry_run", "client_token", "limit", "rate_per_second", "resend", "recorded_by")
 
 
 def _confirm_a_second_execution(kit: Any, scope: dict) -> None:

@@ -161,7 +161,7 @@ def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):
     CloudEvents: the cloudevents run is cut two to a request, and a hook refusing what AWS refuses
     (BatchRequestTooLong) sees no request over the limit."""
     seen: list[int] = []
-    clients.client("sqs").meta.events.register(
+    clients.target_client("sqs").meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
         refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )

@@ -33,7 +33,7 @@ from tests.support.targets import read_queue, tapped_bus
 @pytest.fixture
 def sqs_as_aws(allowed):
     seen: list[int] = []
-    clients.client("sqs").meta.events.register(
+    clients.target_client("sqs").meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
         refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )
@@ -79,7 +79,7 @@ def test_eventbridge_requests_stay_within_256_kb(allowed):
     def entry_size(entry: dict) -> int:
         return 14 + sum(len(entry[name].encode("utf-8")) for name in ("Source", "DetailType", "Detail"))
 
-    clients.client("events").meta.events.register(
+    clients.target_client("events").meta.events.register(
         "before-parameter-build.events.PutEvents",
         refuse_over(
             limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_size, seen
@@ -152,7 +152,7 @@ def test_an_entry_over_256_kb_is_reported_with_its_reason_and_the_rest_reach_eve
     big = large(1, 262_100)[0]  # a valid payload (262,124 bytes, under 256 KiB) whose entry is over 256 KB
     bus, url = tapped_bus()
     seen: list[int] = []
-    clients.client("events").meta.events.register(
+    clients.target_client("events").meta.events.register(
         "before-parameter-build.events.PutEvents",
         refuse_over(
             limits.EVENTBRIDGE_PUT_EVENTS, limits.EVENTBRIDGE_PUT_EVENTS, "ValidationException", entry_bytes, seen

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -20,11 +21,11 @@ import pytest
 from pik.aws import clients
 from pik.aws.dynamodb import Table
 from pik.core.timefmt import UTC
-from pik.handlers import replay
+from pik.handlers import ingest, replay
 from pik.services import replay as replay_service
-from tests.support.events import api_event
+from tests.support.events import api_event, make_event
 from tests.support.lambdas import LambdaContext, call
-from tests.support.replays import ONCALL, Killed, drain, replay_id_of, run_service, seed, stored, window
+from tests.support.replays import DAY, ONCALL, Killed, drain, replay_id_of, run_service, seed, stored, window
 
 OTHER = "arn:aws:iam::123456789012:user/intruder"
 
@@ -316,6 +317,76 @@ def test_run_executes_the_reviewed_dry_run_exactly_its_scope_once(stack):
     assert again["replay_id"] == run["replay_id"] and again["sent"] == 3 and drain(stack) == []
     assert call_as(OTHER, {"run": preview["replay_id"]})[0] == 403
     assert call(replay, "/replay", {"run": "rp-" + "0" * 32})[0] == 404
+
+
+# --- execute what you reviewed: attempts that arrive after the dry run began are not sent (issue 19, 11) --
+def _ingest_at(body: dict, arrived_ms: int) -> dict:
+    """``body`` ingested as API Gateway received it at ``arrived_ms`` (its attempt's ingest_time)."""
+    response = ingest.handler(api_event("/ingest", body, arrived_ms=arrived_ms), LambdaContext())
+    assert response["statusCode"] == 200, response
+    return json.loads(response["body"])
+
+
+def _reviewed_then_late(stack) -> tuple[dict, dict, list[str]]:
+    """Three events and a duplicate of the first, previewed with include_duplicates (matched 4); then, a
+    second after the dry run began, a new event of the scope (ACCEPTED) and a duplicate of the second
+    (DUPLICATE). The dry run, the two late answers and the seeded ids."""
+    ids = seed(count=3)
+    first, second = (
+        make_event(event_time=(DAY + timedelta(minutes=7 * i)).isoformat(), payload={"amount": i}) for i in (0, 1)
+    )
+    assert _ingest_at(first, int(time.time() * 1000))["status"] == "DUPLICATE"
+    _, preview = call(replay, "/replay", window(entity_id="customer-42", include_duplicates=True))
+    assert (preview["dry_run"], preview["scanned"], preview["matched"]) == (True, 4, 4)
+    after = int(datetime.fromisoformat(preview["created_at"]).timestamp() * 1000) + 1_000
+    new = make_event(event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 99})
+    late = {"ACCEPTED": _ingest_at(new, after), "DUPLICATE": _ingest_at(second, after)}
+    assert {status: answer["status"] for status, answer in late.items()} == {
+        "ACCEPTED": "ACCEPTED",
+        "DUPLICATE": "DUPLICATE",
+    }
+    return preview, late, ids
+
+
+def test_executing_a_dry_run_leaves_out_an_event_and_a_duplicate_that_arrived_after_it_began(stack):
+    """The execution reads both late attempts (scanned 6) and sends only the 4 reviewed (matched 4, sent 4);
+    its recorded request says which arrivals it covers (arrived_by: the dry run's created_at)."""
+    preview, late, ids = _reviewed_then_late(stack)
+    status, run = call(replay, "/replay", {"run": preview["replay_id"]})
+    assert status == 200, run
+    assert (run["dry_run"], run["status"], run["scanned"], run["matched"], run["sent"]) == (
+        False,
+        "COMPLETED",
+        6,
+        4,
+        4,
+    )
+    assert run["request"]["arrived_by"] == preview["created_at"]
+    assert run["request"]["include_duplicates"] is True
+    sent = Counter((body["event_id"], body["status"]) for body in drain(stack))
+    assert sent == Counter([(i, "ACCEPTED") for i in ids] + [(ids[0], "DUPLICATE")])  # each once, as reviewed
+    assert late["ACCEPTED"]["event_id"] not in {event_id for event_id, _ in sent}
+    assert stored(stack, run["replay_id"])["request"]["arrived_by"] == preview["created_at"]
+
+
+def test_an_execution_not_from_a_dry_run_sends_what_has_arrived_late_events_included(stack):
+    """The same scope executed directly (no ``run``) has no arrival bound: the late event and the late
+    duplicate go too."""
+    _, late, ids = _reviewed_then_late(stack)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", include_duplicates=True, dry_run=False))
+    assert (run["dry_run"], run["status"], run["scanned"], run["matched"], run["sent"]) == (
+        False,
+        "COMPLETED",
+        6,
+        6,
+        6,
+    )
+    assert "arrived_by" not in run["request"]
+    sent = Counter((body["event_id"], body["status"]) for body in drain(stack))
+    assert sent == Counter(
+        [(i, "ACCEPTED") for i in ids]
+        + [(ids[0], "DUPLICATE"), (ids[1], "DUPLICATE"), (late["ACCEPTED"]["event_id"], "ACCEPTED")]
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,13 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import boto3
 import pytest
 
-from pik.aws import clients
+from pik.aws import clients, delivery
 from pik.handlers import replay
 from tests.support.lambdas import call
 from tests.support.replays import seed, window
@@ -109,7 +110,7 @@ def test_eventbridge_entries_that_fail_are_re_sent(allowed):
             parsed["Entries"][0] = {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
             parsed["FailedEntryCount"] = 1
 
-    clients.client("events").meta.events.register("after-call.events.PutEvents", throttle_first_entry_once)
+    clients.target_client("events").meta.events.register("after-call.events.PutEvents", throttle_first_entry_once)
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"eventbridge": "orders"}))
     assert calls == [4, 1]
     assert (run["sent"], run["failed"], run["retried"]) == (4, 0, 1)
@@ -202,8 +203,8 @@ def test_kinesis_records_and_sqs_entries_that_fail_are_re_sent(allowed):
             last = parsed["Successful"].pop()
             parsed["Failed"] = [{"Id": last["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}]
 
-    clients.client("kinesis").meta.events.register("after-call.kinesis.PutRecords", fail_last_once)
-    clients.client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last_once)
+    clients.target_client("kinesis").meta.events.register("after-call.kinesis.PutRecords", fail_last_once)
+    clients.target_client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last_once)
     _, to_stream = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"kinesis": arn}))
     _, to_queue = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert seen == {"PutRecords": [3, 1], "SendMessageBatch": [3, 1]}  # the failed one alone, re-sent
@@ -332,3 +333,106 @@ def test_a_call_keeps_the_worst_batch_of_an_http_target_in_reserve(allowed, rece
         remaining_ms=16_500,
     )
     assert (run["status"], run["sent"]) == ("COMPLETED", 1)
+
+
+# --- AWS targets behind a hanging endpoint: bounded clients, a reserve for their worst batch (issue 19, 6) --
+def _aws_target(kind: str) -> tuple[dict, str, Callable[[], list[dict]]]:
+    """A target of ``kind``, its client's service, and what it got (the events' bodies)."""
+    if kind == "sqs":
+        url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+        return {"sqs": url}, "sqs", lambda: [json.loads(m["Body"]) for m in read_queue(url)]
+    if kind == "eventbridge":
+        bus, url = tapped_bus()
+        return {"eventbridge": bus}, "events", lambda: [json.loads(m["Body"])["detail"] for m in read_queue(url)]
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="orders")["StreamDescription"]["StreamARN"]
+
+    def records() -> list[dict]:
+        shard = kinesis.list_shards(StreamName="orders")["Shards"][0]["ShardId"]
+        it = kinesis.get_shard_iterator(StreamName="orders", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        return [json.loads(r["Data"]) for r in kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]]
+
+    return {"kinesis": arn}, "kinesis", records
+
+
+@pytest.mark.parametrize("kind", ["sqs", "kinesis", "eventbridge"])
+def test_an_aws_endpoint_that_hangs_cannot_hold_the_call_and_the_continuation_sends_each_event_once(
+    allowed, monkeypatch, kind
+):
+    """The target client's endpoint accepts the connection and never answers: 2 tries, each to its read
+    timeout, then the run stops PARTIAL with a continuation; once the endpoint answers, the continuation
+    sends every event, each once."""
+    monkeypatch.setattr(clients, "TARGET_CONNECT_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(clients, "TARGET_READ_TIMEOUT_S", 0.5)
+    seed(count=3)
+    target, service, got = _aws_target(kind)
+    server = _Slow(drip=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server.listener.getsockname()[1]}"
+    hanging = clients.make_client(clients.session(), service, endpoint_url=endpoint, config=clients.target_config())
+    monkeypatch.setitem(clients._clients, f"target:{service}", hanging)
+    request = window(entity_id="customer-42", dry_run=False, target=target, client_token=f"hang-{kind}")
+    try:
+        started = time.monotonic()
+        _, first = call(replay, "/replay", request)
+        took = time.monotonic() - started
+    finally:
+        server.stop.set()
+    assert (first["status"], first["stopped"], first["matched"], first["sent"], first["failed"]) == (
+        "PARTIAL",
+        "target_errors",
+        0,
+        0,
+        3,
+    )
+    assert first["last_error"] == f'Read timeout on endpoint URL: "{endpoint}/"'
+    assert first["continuation"]
+    assert server.connections == 2  # total_max_attempts: the try and one retry, each closed at its read timeout
+    assert took < 2 * (0.2 + 0.5) + 1.0 + 2  # both tries to their timeouts, the wait at its longest, and slack
+    assert got() == []
+    clients._clients.pop(f"target:{service}")  # the endpoint answers again (moto)
+    _, second = call(replay, "/replay", {**request, "continuation": first["continuation"]})
+    assert (second["status"], second["stopped"], second["matched"], second["sent"], second["failed"]) == (
+        "COMPLETED",
+        "completed",
+        3,
+        3,
+        0,
+    )
+    assert sorted(event["payload"]["amount"] for event in got()) == [0, 1, 2]  # nothing sent twice
+
+
+@pytest.mark.parametrize("kind", ["sqs", "kinesis", "eventbridge"])
+def test_a_call_keeps_the_worst_batch_of_an_aws_target_in_reserve(allowed, kind):
+    """5 s for the last save plus 13 s for a batch: 2 tries x (1 s connect + 2 s read) + a 6 s wait, and
+    a further request started up to 1 s in."""
+    assert (clients.target_call_worst_s(), delivery.worst_batch_s()) == (12.0, 13.0)
+    seed(count=1)
+    target, _, got = _aws_target(kind)
+    request = window(entity_id="customer-42", dry_run=False, target=target)
+    _, run = call(replay, "/replay", request, remaining_ms=17_999)
+    assert (run["status"], run["stopped"], run["sent"], got()) == ("PARTIAL", "time", 0, [])
+    _, run = call(replay, "/replay", request, remaining_ms=18_000)
+    assert (run["status"], run["sent"], [event["payload"]["amount"] for event in got()]) == ("COMPLETED", 1, [0])
+
+
+def test_a_re_send_that_would_outrun_the_batchs_bound_is_not_started(allowed, monkeypatch):
+    """With no time left for a further request (``FURTHER_REQUESTS_S`` 0), the entry SQS failed is not
+    re-sent: it is counted failed with the reason, and the others are delivered."""
+    monkeypatch.setattr(delivery, "FURTHER_REQUESTS_S", 0.0)
+    ids = seed(count=3)
+    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    seen: list[int] = []
+
+    def fail_last(parsed, **_):
+        seen.append(len(parsed["Successful"]))
+        last = parsed["Successful"].pop()
+        parsed["Failed"] = [{"Id": last["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}]
+
+    clients.target_client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert seen == [3]  # one request: the re-send was not started
+    assert (run["status"], run["sent"], run["failed"], run["retried"]) == ("COMPLETED", 2, 1, 0)
+    assert run["last_error"] == "no time for another request in this batch: one starts only within 0 s of the first"
+    assert len(run["failed_event_ids"]) == 1 and run["failed_event_ids"][0] in ids

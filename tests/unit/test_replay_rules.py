@@ -109,3 +109,28 @@ def test_a_run_named_by_id_takes_no_scope_fields():
 def test_an_execution_run_id_is_derived_from_the_dry_run_and_unlike_a_token_run():
     assert execution_id_for(RUN) == execution_id_for(RUN) != execution_id_for("rp-" + "b" * 32)
     assert execution_id_for(RUN) != replay_id_for("alice", RUN, "x")
+
+
+def test_an_execution_of_a_reviewed_dry_run_leaves_out_what_was_recorded_after_the_review():
+    # the bound is the time an attempt was recorded, not its arrival: a tap record that waited in its
+    # queue arrives (SentTimestamp) before the review but is recorded after it, and was never reviewed
+    from pik.core import contract, records
+    from pik.core.timefmt import key_time
+    from pik.services.replay_selection import selected
+
+    review = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    body = {"source": "app", "event_type": "click", "entity_id": "u1", "event_time": "2026-11-24T10:00:00Z"}
+    event = contract.validate(json.dumps({**body, "payload": {}}), now=review)
+
+    def attempt(arrival: datetime, recorded: datetime) -> dict:
+        return records.attempt_item(
+            event, records.Attempt(arrival, "r"), status=records.ACCEPTED, s3_key=event.raw_key, recorded_at=recorded
+        )
+
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    execution = ReplayRequest(day, day + timedelta(days=1), entity_id="u1", recorded_by=key_time(review))
+    hour = timedelta(hours=1)
+    assert selected(attempt(review - hour, review - hour), execution)  # reviewed
+    assert not selected(attempt(review - hour, review + hour), execution)  # waited in a queue: recorded later
+    assert not selected(attempt(review + hour, review + hour), execution)
+    assert selected(attempt(review - hour, review + hour), ReplayRequest(day, day + timedelta(days=1), entity_id="u1"))

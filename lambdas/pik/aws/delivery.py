@@ -1,5 +1,12 @@
 """What the replay target adapters share: send a batch, re-send the entries the service reports
-as failed with back-off, and count it all as a ``pik.core.targets.Delivered``."""
+as failed with back-off, and count it all as a ``pik.core.targets.Delivered``.
+
+A batch takes at most ``WORST_BATCH_S``: its first request may take a target client's worst call
+(``clients.target_call_worst_s``: every try to its timeouts, every wait at its longest), and a further
+request (the next part of a batch cut by bytes, a re-send of failed entries) starts only while a whole
+worst call still fits, i.e. within ``FURTHER_REQUESTS_S`` of the batch's start. A call behind API
+Gateway's 29 s keeps that much in reserve before each batch (``pik.services.replay_execution``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core.limits import Limit
 from ..core.targets import Delivered, Outgoing, Target
@@ -16,6 +23,17 @@ from . import clients
 
 ATTEMPTS = 4
 BACKOFF_S = 0.05
+FURTHER_REQUESTS_S = 1.0  # after the first request, more start only this long into a batch
+
+
+def worst_batch_s() -> float:
+    """The longest a batch can take (a target client's worst call, started up to ``FURTHER_REQUESTS_S`` in).
+
+    >>> worst_batch_s()
+    13.0
+    """
+    return clients.target_call_worst_s() + FURTHER_REQUESTS_S
+
 
 # put(entries by key) -> (keys that failed, last error message or None)
 Put = Callable[[dict[int, dict]], tuple[set[int], str | None]]
@@ -67,17 +85,24 @@ def deliver_entries(
     limits: ByteLimits | None = None,
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivered:
     """Send every ``entry(event, attempt)``, in requests cut to the service's byte ``limits``; entries
     ``put`` reports as failed are re-sent, up to ``attempts`` times in all. An entry larger than the
     service takes is never sent: it is reported ``undeliverable`` with the rule. A call the service
-    refuses whole (``ClientError``: no such queue, access denied) fails the batch at once: retrying
-    cannot help, and botocore already retried throttling."""
+    refuses whole (``ClientError``: no such queue, access denied) or never answers within the client's
+    tries (``BotoCoreError``: a timeout, no connection) fails the rest of the batch at once: botocore
+    already retried, and the next call sends it again. So does time: a request after the first starts
+    only within ``FURTHER_REQUESTS_S`` of the first (``worst_batch_s``)."""
     pending = dict(enumerate(outgoing))
     retried, error, undeliverable = 0, None, {}
+    started, puts = clock(), 0
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             sleep(BACKOFF_S * 2 ** (attempt - 2))  # back-off between re-sends
+            if clock() - started > FURTHER_REQUESTS_S:
+                error = _out_of_time()
+                break
             retried += len(pending)
         entries = {key: entry(event, attempt) for key, event in pending.items()}
         chunks, refused = limits.cut(entries) if limits else ([entries], {})
@@ -86,10 +111,13 @@ def deliver_entries(
         done: set[int] = set()
         try:
             for chunk in chunks:
+                if puts and clock() - started > FURTHER_REQUESTS_S:
+                    raise _OutOfTime(_out_of_time())
+                puts += 1
                 chunk_failed, chunk_error = put(chunk)
                 done |= set(chunk) - chunk_failed
                 error = chunk_error or error
-        except ClientError as exc:
+        except (ClientError, BotoCoreError, _OutOfTime) as exc:
             error = str(exc)
             pending = {key: event for key, event in pending.items() if key not in done}
             break
@@ -104,17 +132,27 @@ def deliver_entries(
     return Delivered(len(outgoing) - len(failed_ids), failed_ids, retried, error, tuple(undeliverable.items()))
 
 
+class _OutOfTime(Exception):
+    """No time is left in a batch's bound for another request."""
+
+
+def _out_of_time() -> str:
+    return f"no time for another request in this batch: one starts only within {FURTHER_REQUESTS_S:g} s of the first"
+
+
 class ServiceTarget:
-    """A replay target behind one AWS service's client (``service``: "sqs", "events", "kinesis")."""
+    """A replay target behind one AWS service's client (``service``: "sqs", "events", "kinesis"), with
+    bounded timeouts and tries (``clients.target_client``)."""
 
     service = ""
+    worst_batch_s = worst_batch_s()
 
     def __init__(self, target: Target, client: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.target, self._client, self.sleep = target, client, sleep
 
     @property
     def client(self) -> Any:
-        return self._client or clients.client(self.service)
+        return self._client or clients.target_client(self.service)
 
 
 def failed_in_order(keys: list[int], results: list[dict]) -> tuple[set[int], str | None]:

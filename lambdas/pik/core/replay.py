@@ -140,9 +140,10 @@ class ReplayRequest:
     statuses: tuple[str, ...] | None = None
     dead_letters: bool | None = None
     resend: bool | None = None  # an external target gets again what it already got (default: skipped)
-    # executing a reviewed dry run: only attempts that had arrived when the dry run began (its created_at, a
-    # key time), so an event arriving after the review is not sent with what was reviewed; never in a body
-    arrived_by: str | None = None
+    # executing a reviewed dry run: only attempts recorded by the time the dry run began (its created_at, a key
+    # time): one recorded after the review is not sent with what was reviewed, even when its arrival time
+    # is older (a tap record that waited in its queue, a backfill); never in a body
+    recorded_by: str | None = None
 
     @property
     def repair(self) -> bool:

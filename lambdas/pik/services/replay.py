@@ -276,7 +276,7 @@ def _open(
         if call.dry_run or not named["dry_run"]:  # read a run, or execute an executed run again: no
             target = named
         else:  # execute a reviewed dry run: its one execution run
-            scope = {**named["request"], "dry_run": False, "arrived_by": named["created_at"]}  # what was reviewed
+            scope = {**named["request"], "dry_run": False, "recorded_by": named["created_at"]}  # what was reviewed
             scope.pop("client_token", None)
             request = ReplayRequest.from_scope(scope)
             execution = _new_run(execution_id_for(named["replay_id"]), request, requester, now, deadline)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..core import records
 from ..core.queries import entity_cursor, stream_cursor
 from ..core.records import ACCEPTED, REJECTED
 from ..core.replay import ReplayRequest
@@ -96,11 +97,16 @@ def _gate_item(gate: dict | None, event_id: str) -> dict:
     return {**gate, "status": ACCEPTED, "attempt_id": gate["first_attempt_id"]}
 
 
+def _recorded(item: dict) -> str:
+    """When an attempt was recorded; an item written before ``rec_sk`` existed, by its arrival."""
+    return records.recorded_at(item) if "rec_sk" in item else str(item.get("ingest_time", ""))
+
+
 def selected(item: dict, request: ReplayRequest) -> bool:
     if item["status"] not in request.wanted():
         return False
-    if request.arrived_by is not None and item.get("ingest_time", "") > request.arrived_by:
-        return False  # arrived after the reviewed dry run began: not part of what was reviewed
+    if request.recorded_by is not None and _recorded(item) > request.recorded_by:
+        return False  # recorded after the reviewed dry run began: not part of what was reviewed
     if request.start is None or request.end is None:  # event ids without a window
         return True
     return key_time(request.start) <= item["event_time"] < key_time(request.end)
