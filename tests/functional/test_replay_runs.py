@@ -319,7 +319,7 @@ def test_run_executes_the_reviewed_dry_run_exactly_its_scope_once(stack):
     assert call(replay, "/replay", {"run": "rp-" + "0" * 32})[0] == 404
 
 
-# --- execute what you reviewed: attempts that arrive after the dry run began are not sent (issue 19, 11) --
+# --- execute what you reviewed: attempts recorded after the dry run began are not sent (issue 19, 11) --
 def _ingest_at(body: dict, arrived_ms: int) -> dict:
     """``body`` ingested as API Gateway received it at ``arrived_ms`` (its attempt's ingest_time)."""
     response = ingest.handler(api_event("/ingest", body, arrived_ms=arrived_ms), LambdaContext())
@@ -328,9 +328,10 @@ def _ingest_at(body: dict, arrived_ms: int) -> dict:
 
 
 def _reviewed_then_late(stack) -> tuple[dict, dict, list[str]]:
-    """Three events and a duplicate of the first, previewed with include_duplicates (matched 4); then, a
-    second after the dry run began, a new event of the scope (ACCEPTED) and a duplicate of the second
-    (DUPLICATE). The dry run, the two late answers and the seeded ids."""
+    """Three events and a duplicate of the first, previewed with include_duplicates (matched 4); then,
+    recorded after the dry run began, a new event of the scope (ACCEPTED) that arrived a minute before it
+    (a tap record that waited in its queue) and a duplicate of the second (DUPLICATE) arriving a second
+    after it. The dry run, the two late answers and the seeded ids."""
     ids = seed(count=3)
     first, second = (
         make_event(event_time=(DAY + timedelta(minutes=7 * i)).isoformat(), payload={"amount": i}) for i in (0, 1)
@@ -338,9 +339,9 @@ def _reviewed_then_late(stack) -> tuple[dict, dict, list[str]]:
     assert _ingest_at(first, int(time.time() * 1000))["status"] == "DUPLICATE"
     _, preview = call(replay, "/replay", window(entity_id="customer-42", include_duplicates=True))
     assert (preview["dry_run"], preview["scanned"], preview["matched"]) == (True, 4, 4)
-    after = int(datetime.fromisoformat(preview["created_at"]).timestamp() * 1000) + 1_000
+    began = int(datetime.fromisoformat(preview["created_at"]).timestamp() * 1000)
     new = make_event(event_time=(DAY + timedelta(hours=5)).isoformat(), payload={"amount": 99})
-    late = {"ACCEPTED": _ingest_at(new, after), "DUPLICATE": _ingest_at(second, after)}
+    late = {"ACCEPTED": _ingest_at(new, began - 60_000), "DUPLICATE": _ingest_at(second, began + 1_000)}
     assert {status: answer["status"] for status, answer in late.items()} == {
         "ACCEPTED": "ACCEPTED",
         "DUPLICATE": "DUPLICATE",
@@ -348,9 +349,9 @@ def _reviewed_then_late(stack) -> tuple[dict, dict, list[str]]:
     return preview, late, ids
 
 
-def test_executing_a_dry_run_leaves_out_an_event_and_a_duplicate_that_arrived_after_it_began(stack):
+def test_executing_a_dry_run_leaves_out_an_event_and_a_duplicate_recorded_after_it_began(stack):
     """The execution reads both late attempts (scanned 6) and sends only the 4 reviewed (matched 4, sent 4);
-    its recorded request says which arrivals it covers (arrived_by: the dry run's created_at)."""
+    its recorded request says which attempts it covers (recorded_by: the dry run's created_at)."""
     preview, late, ids = _reviewed_then_late(stack)
     status, run = call(replay, "/replay", {"run": preview["replay_id"]})
     assert status == 200, run
@@ -361,16 +362,16 @@ def test_executing_a_dry_run_leaves_out_an_event_and_a_duplicate_that_arrived_af
         4,
         4,
     )
-    assert run["request"]["arrived_by"] == preview["created_at"]
+    assert run["request"]["recorded_by"] == preview["created_at"]
     assert run["request"]["include_duplicates"] is True
     sent = Counter((body["event_id"], body["status"]) for body in drain(stack))
     assert sent == Counter([(i, "ACCEPTED") for i in ids] + [(ids[0], "DUPLICATE")])  # each once, as reviewed
     assert late["ACCEPTED"]["event_id"] not in {event_id for event_id, _ in sent}
-    assert stored(stack, run["replay_id"])["request"]["arrived_by"] == preview["created_at"]
+    assert stored(stack, run["replay_id"])["request"]["recorded_by"] == preview["created_at"]
 
 
 def test_an_execution_not_from_a_dry_run_sends_what_has_arrived_late_events_included(stack):
-    """The same scope executed directly (no ``run``) has no arrival bound: the late event and the late
+    """The same scope executed directly (no ``run``) has no such bound: the late event and the late
     duplicate go too."""
     _, late, ids = _reviewed_then_late(stack)
     _, run = call(replay, "/replay", window(entity_id="customer-42", include_duplicates=True, dry_run=False))
@@ -381,7 +382,7 @@ def test_an_execution_not_from_a_dry_run_sends_what_has_arrived_late_events_incl
         6,
         6,
     )
-    assert "arrived_by" not in run["request"]
+    assert "recorded_by" not in run["request"]
     sent = Counter((body["event_id"], body["status"]) for body in drain(stack))
     assert sent == Counter(
         [(i, "ACCEPTED") for i in ids]
