@@ -34,6 +34,7 @@ frame the kit really returns.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -459,18 +460,24 @@ _PANDAS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 
 def provenance(frame: Any, kind: str, stack: str, /, **scope: Any) -> Any:
     """Record on ``frame.attrs["pik"]`` where it came from: its kind, the stack, the scope (or query)
-    and when it was loaded (UTC). Returns ``frame``; anything that is not a DataFrame passes through.
+    and when it was loaded (UTC). Returns ``frame``; a ``pyarrow.Table`` (immutable) comes back as a copy with
+    the same record as JSON under its schema's metadata key ``pik``; anything else passes through.
 
     >>> provenance(pd.DataFrame(), "events", "AWS us-east-1", entity_id="c-42").attrs["pik"]["scope"]
     {'entity_id': 'c-42'}
+    >>> json.loads(provenance(pa.table({"n": [1]}), "sql", "local", query="SELECT 1").schema.metadata[b"pik"])["scope"]
+    {'query': 'SELECT 1'}
     """
+    info = {
+        "kind": kind,
+        "stack": stack,
+        "scope": {k: _plain(v) for k, v in scope.items()},
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     if isinstance(frame, pd.DataFrame):
-        frame.attrs["pik"] = {
-            "kind": kind,
-            "stack": stack,
-            "scope": {k: _plain(v) for k, v in scope.items()},
-            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        frame.attrs["pik"] = info
+    elif isinstance(frame, pa.Table):  # kit.sql(..., arrow=True): the same, as JSON in the schema's metadata
+        return frame.replace_schema_metadata({**(frame.schema.metadata or {}), b"pik": json.dumps(info).encode()})
     return frame
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -171,6 +172,14 @@ def test_the_sql_analyses_schemas_name_the_pandas_analyses_columns():
     assert schemas.SQL_LATENESS.names == LATENESS_COLUMNS  # read may not import analyses: a test keeps them equal
     assert schemas.SQL_GAPS_DAILY.names == GAP_COLUMNS
     assert schemas.SQL_DUPLICATES_PER_SOURCE.names == ["source", "event_type", *COUNT_COLUMNS, "duplicate_rate"]
+
+
+def test_an_arrow_answer_says_where_it_came_from_in_its_schemas_metadata(local):
+    kit, query = local["kit"], f"SELECT event_id FROM attempts WHERE status = 'ACCEPTED' AND entity_id = '{ENTITY}'"
+    table = kit.sql(query, arrow=True)
+    info = json.loads(table.schema.metadata[b"pik"])
+    assert (info["kind"], info["stack"], info["scope"]) == ("sql", repr(kit.stack), {"query": query, "arrow": True})
+    assert table.num_rows == 4 and table.schema.field("event_id").type == "string"
 
 
 def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
