@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NOT_SCOPE = {"self", "progress", "on_step"}
+#: The kind of each frame of ``kit.explain(event_id)`` (scoped by the event's id).
+_EXPLAINED = {"attempts": "events", "raw": "raw", "replays": "replays", "aggregates": "aggregates"}
 
 
 def replay_body(
@@ -265,7 +267,12 @@ class Kit:
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
         >>> d.value_delta, list(d.added["event_id"]), d.causes
         """
-        return diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
+        found = diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
+        versions = {"old": int(found.old["version"]) if found.old else None, "new": int(found.new["version"])}
+        scope = {"entity_id": entity_id, "day": day, "metric": metric, **versions}
+        for part in ("added", "removed"):
+            provenance(getattr(found, part), f"diff.{part}", repr(self.stack), **scope)
+        return found
 
     def explain(self, event_id: str) -> Explanation:
         """Everything known about one event: attempts, raw bytes, dedup, replays, aggregate versions.
@@ -273,7 +280,10 @@ class Kit:
         >>> kit.explain("5f0c...").to_dict()["attempts"][0]["status"]
         'ACCEPTED'
         """
-        return explain_module.load_explanation(self.stack, event_id)
+        found = explain_module.load_explanation(self.stack, event_id)
+        for kind in ("attempts", "raw", "replays", "aggregates"):  # the timeline() says the attempts' provenance
+            provenance(getattr(found, kind), _EXPLAINED[kind], repr(self.stack), event_id=event_id)
+        return found
 
     def explain_dashboard(
         self,
@@ -309,7 +319,12 @@ class Kit:
             field if metric == "sum" else None,
             freq,
         )
-        return dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
+        explained = dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
+        scope = {"values": values if isinstance(values, pd.DataFrame) else str(values), "metric": metric, "freq": freq}
+        asked = {"source": source, "event_type": event_type, "entity_id": entity_id, "field": field, "engine": engine}
+        scope |= {k: v for k, v in asked.items() if v is not None}
+        provenance(explained.table, "dashboard.table", repr(self.stack), **scope)  # events() says it too
+        return explained
 
     def replay(
         self,
@@ -358,7 +373,7 @@ class Kit:
         """
         if run is not None:
             with self.stack.api as api:
-                return with_impact(api.replay({"run": run}, follow=True, on_step=on_step))
+                return self._impact(with_impact(api.replay({"run": run}, follow=True, on_step=on_step)), {"run": run})
         body = replay_body(
             start=start,
             end=end,
@@ -378,7 +393,14 @@ class Kit:
             resend=resend,
         )
         with self.stack.api as api:
-            return with_impact(api.replay(body, follow=limit is None, on_step=on_step))
+            return self._impact(with_impact(api.replay(body, follow=limit is None, on_step=on_step)), body)
+
+    def _impact(self, answer: dict, body: dict) -> dict:
+        """The answer's impact frames say where they came from: this stack, the request and the run's id."""
+        scope = {**body, "replay_id": answer.get("replay_id")}
+        for kind in ("impact", "impact_events"):
+            provenance(answer.get(kind), kind, repr(self.stack), **scope)
+        return answer
 
     def steer(self, replay_id: str, action: str, *, on_step: Callable[[dict], None] | None = None) -> dict:
         """Pause, resume or cancel a replay run (``POST /replay/{id}``); the run as it then stands (a resumed

@@ -10,6 +10,7 @@ the first plot.
 
 from .._format import humanize_frame
 from . import durations, health
+from ._provenance import carry, derived, tag
 from .duplicates import Duplicates, duplicates, plot_duplicates
 from .durations import humanize
 from .gaps import GAP_CLASSES, GAP_COLUMNS, gaps, plot_gaps
@@ -35,4 +36,7 @@ __all__ = [
     "humanize",
     "humanize_frame",
     "durations",
+    "derived",
+    "tag",
+    "carry",
 ]

@@ -56,6 +56,14 @@ def tag(result: Any, info: dict, name: str) -> Any:
     return result
 
 
+def carry(result: Any, source: Any, name: str) -> Any:
+    """``result`` tagged with the provenance of ``source`` (a frame) + ``analysis`` = ``name``, when ``source``
+    has any (``tag``); else ``result`` as it is. For an analysis whose input is not among its arguments
+    (``pik_nb.sql.analyses``: the frame ``kit.sql`` answered, with its query)."""
+    info = _info(source)
+    return tag(result, info, name) if info else result
+
+
 def _info(value: Any) -> dict:
     if isinstance(value, (pd.DataFrame, pd.Series)):
         info = value.attrs.get("pik")

@@ -369,7 +369,11 @@ class DashboardExplanation:
         rows = self.arrivals_of(start, end)
         if entity_id is not None:
             rows = rows[rows["entity_id"] == entity_id]
-        return behind(rows, self.semantics, start, self.freq, cause).reset_index(drop=True)
+        picked = behind(rows, self.semantics, start, self.freq, cause).reset_index(drop=True)
+        if isinstance(info := self.table.attrs.get("pik"), dict):  # the table's provenance, and what was asked
+            scope = {**info["scope"], "window": start.isoformat(), "cause": cause, "entity_id": entity_id}
+            picked.attrs["pik"] = {**info, "kind": "dashboard.events", "scope": scope}
+        return picked
 
     def summary(self) -> str:
         """Sentences to paste into the incident channel (see ``summary``)."""

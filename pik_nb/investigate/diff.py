@@ -14,6 +14,7 @@ from pik.core.records import ACCEPTED
 from pik.core.timefmt import day_bounds
 
 from .._errors import KitError
+from ..analyses import derived
 from ..analyses.plotting import axes
 from ..read import objects as raw
 from ..read import tables as load
@@ -78,6 +79,7 @@ class Diff:
         )
 
 
+@derived("diff")
 def compare(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
@@ -86,6 +88,9 @@ def compare(
     arrivals: pd.DataFrame,
 ) -> Diff:
     """Pure diff of two versions given their manifests' event ids and the entity-day's attempts.
+
+    ``added`` and ``removed`` carry the provenance of ``arrivals`` (``analysis``: ``diff.added``,
+    ``diff.removed``: ``pik_nb.schemas``' kinds of the same name).
 
     Each added event's cause: ``late arrival`` (first arrived after ``old`` was computed),
     else ``replay`` (``new`` came from a replay), else ``code version change``, else ``recomputed``.
@@ -133,8 +138,8 @@ def _rows(event_ids: list[str], first: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": pd.array(event_ids, dtype="str"),
-            "event_time": known["event_time"].to_numpy(),
-            "first_arrival": known["ingest_time"].to_numpy(),
+            "event_time": known["event_time"].astype("datetime64[us, UTC]").reset_index(drop=True),
+            "first_arrival": known["ingest_time"].astype("datetime64[us, UTC]").reset_index(drop=True),
         }
     )
 

@@ -39,7 +39,8 @@ class Explanation:
     aggregates: pd.DataFrame  # versions of its entity-day, ``includes_event`` from their manifests
 
     def timeline(self) -> pd.DataFrame:
-        """``time``, ``what``, ``detail`` rows in time order: event time, attempts, replays, versions."""
+        """``time``, ``what``, ``detail`` rows in time order: event time, attempts, replays, versions (an
+        ``explain.timeline`` frame, with the provenance of ``attempts``)."""
         rows = (
             [
                 (
@@ -80,7 +81,11 @@ class Explanation:
             for v in self.aggregates.itertuples()
         ]
         frame = pd.DataFrame(rows, columns=["time", "what", "detail"])
-        return frame.sort_values("time", kind="stable").reset_index(drop=True)
+        frame = frame.astype({"time": "datetime64[us, UTC]", "what": "str", "detail": "str"})
+        frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+        if isinstance(source := self.attempts.attrs.get("pik"), dict):  # where the attempts came from
+            frame.attrs["pik"] = {**source, "kind": "explain.timeline"}
+        return frame
 
     def to_dict(self) -> dict:
         """JSON-able: ``event``, ``attempts``, ``raw``, ``replays``, ``aggregates``, ``timeline``."""

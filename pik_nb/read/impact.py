@@ -16,21 +16,24 @@ from typing import Any
 
 import pandas as pd
 
-IMPACT_COLUMNS = (
-    "entity_id",
-    "day",
-    "metric",
-    "now",
-    "after",
-    "delta",
-    "changed",
-    "version_now",
-    "version_after",
-    "inputs_now",
-    "inputs_after",
-    "entering",
-)
-EVENT_COLUMNS = ("entity_id", "day", "event_id", "change")
+#: The impact frame's columns and their kinds (``pik_nb.read.frames``; ``Int``: pandas' nullable Int64).
+IMPACT_TYPES = {
+    "entity_id": "str",
+    "day": "str",
+    "metric": "str",
+    "now": "float",
+    "after": "float",
+    "delta": "float",
+    "changed": "bool",
+    "version_now": "Int",
+    "version_after": "Int",
+    "inputs_now": "int",
+    "inputs_after": "int",
+    "entering": "int",
+}
+IMPACT_COLUMNS = tuple(IMPACT_TYPES)
+IMPACT_EVENT_TYPES = {"entity_id": "str", "day": "str", "event_id": "str", "change": "category"}
+EVENT_COLUMNS = tuple(IMPACT_EVENT_TYPES)
 
 
 def impact_frame(impact: dict | None) -> pd.DataFrame | None:
@@ -95,7 +98,7 @@ def as_json(run: dict) -> dict:
     plain = {k: v for k, v in run.items() if k != "impact_events"}
     if isinstance(frame, pd.DataFrame):
         plain["impact"] = {
-            **frame.attrs,
+            **{k: v for k, v in frame.attrs.items() if k != "pik"},  # provenance is the kit's, not the API's
             "rows": _records(frame.drop(columns=["delta", "entering"])),
             "events": _records(events) if events is not None else [],
         }

@@ -8,11 +8,20 @@ TimestampType(timestamp[us, tz=UTC])
 DictionaryType(dictionary<values=string, indices=int8, ordered=0>)
 >>> schemas.EVENTS.field("idempotency_key").nullable, schemas.EVENTS.field("event_id").nullable
 (True, False)
->>> sorted(schemas.KINDS)
-['aggregates', 'events', 'metrics', 'raw', 'raw_dataset', 'reconcile', 'rejected', 'replays', 'search', 'sql']
+>>> sorted(schemas.KINDS)[:6]
+['aggregates', 'dashboard.events', 'dashboard.table', 'diff.added', 'diff.removed', 'events']
+>>> sorted(schemas.KINDS)[6:13]
+['explain.timeline', 'impact', 'impact_events', 'metrics', 'raw', 'raw_dataset', 'reconcile']
+>>> sorted(schemas.KINDS)[13:]
+['rejected', 'replays', 'search', 'sql', 'sql.duplicates_per_source', 'sql.gaps_daily', 'sql.lateness']
 
 One schema per kind (the ``kind`` in ``attrs["pik"]``): ``EVENTS``, ``RAW``, ``RAW_DATASET``, ``QUARANTINE``,
-``AGGREGATES``, ``REPLAYS``, ``RECONCILE``, ``METRICS``, ``SEARCH``, ``SQL``. A field says its Arrow type,
+``AGGREGATES``, ``REPLAYS``, ``RECONCILE``, ``METRICS``, ``SEARCH``, ``SQL``; and for the frames inside other
+results and the analyses pushed into SQL, ``IMPACT``, ``IMPACT_EVENTS`` (``kit.replay``), ``DIFF_ADDED``,
+``DIFF_REMOVED`` (``kit.diff``), ``EXPLAIN_TIMELINE`` (``kit.explain(...).timeline()``), ``SQL_LATENESS``,
+``SQL_DUPLICATES_PER_SOURCE``, ``SQL_GAPS_DAILY`` (``pik_nb.sql.analyses``), ``DASHBOARD_TABLE``, ``DASHBOARD_EVENTS``
+(``kit.explain_dashboard``; the SQL analyses whose results say the analysis in
+``attrs["pik"]["analysis"]``: ``kind_of(frame)`` is the kind a frame has the schema of). A field says its Arrow type,
 whether it may hold nulls (``nullable``) and, in its metadata, its column kind (``pik_kind``) and whether it
 is the frame's index (``pik_index``: ``metrics`` is indexed by ``time``). ``validate(frame)`` checks a frame
 against its kind's schema (read from ``frame.attrs``, or given) and names every column that is missing, of
@@ -46,6 +55,22 @@ from .frames import (
     REJECTED_COLUMNS,
     RUN_COLUMNS,
 )
+from .impact import IMPACT_EVENT_TYPES, IMPACT_TYPES
+
+#: ``explain_dashboard``'s numbers per window (``pik_nb.investigate.dashboard.TABLE_COLUMNS`` after ``window``:
+#: a test keeps the two equal, as ``read`` may not import ``investigate``).
+DASHBOARD_NUMBERS = (
+    "dashboard",
+    "truth",
+    "gap",
+    "late",
+    "early",
+    "duplicates",
+    "conflicts",
+    "rejected",
+    "replayed",
+    "unexplained",
+)
 
 __all__ = [
     "EVENTS",
@@ -58,7 +83,18 @@ __all__ = [
     "METRICS",
     "SEARCH",
     "SQL",
+    "IMPACT",
+    "IMPACT_EVENTS",
+    "DIFF_ADDED",
+    "DIFF_REMOVED",
+    "EXPLAIN_TIMELINE",
+    "SQL_LATENESS",
+    "SQL_DUPLICATES_PER_SOURCE",
+    "SQL_GAPS_DAILY",
+    "DASHBOARD_TABLE",
+    "DASHBOARD_EVENTS",
     "KINDS",
+    "kind_of",
     "SchemaError",
     "schema",
     "validate",
@@ -75,6 +111,10 @@ _ARROW: dict[str, pa.DataType | None] = {
     "int": pa.int64(),
     "float": pa.float64(),
     "bool": pa.bool_(),
+    "Int": pa.int64(),  # pandas' nullable Int64 (a version that may not exist)
+    "timedelta": pa.duration("ns"),
+    "time_ns": pa.timestamp("ns", "UTC"),  # a window's end: its start plus a step counted in nanoseconds
+    "number": pa.float64(),  # int64 when every value is whole, else float64 (explain_dashboard's table)
     "object": None,
 }
 _OF_CURATED = {"text": "str", "time": "time", "int": "int"}
@@ -158,9 +198,121 @@ SEARCH = _schema(
 #: ``kit.sql(query)``: the query's own columns; no fixed ones.
 SQL = _schema("sql", {}, extra="the query's own columns")
 
+# --- frames inside other results, and the analyses pushed into SQL ------------------------------------------
+#: ``kit.replay(...)["impact"]``: one row per (entity, day, metric) of a dry run's impact preview
+#: (``pik_nb.read.impact``); ``now``/``version_now`` null before the first version, ``after``/``version_after``
+#: where the preview has no value, ``delta`` where either is.
+IMPACT = _schema(
+    "impact",
+    IMPACT_TYPES,
+    ["now", "after", "delta", "version_now", "version_after"],
+)
+#: ``kit.replay(...)["impact_events"]``: one row per event that would enter (or leave) an entity-day's inputs.
+IMPACT_EVENTS = _schema("impact_events", IMPACT_EVENT_TYPES)
+#: ``kit.diff(...).added`` / ``.removed``: one row per event added to (removed from) the newer version's inputs,
+#: with its cause; its times null for an event the entity-day's attempts do not hold.
+DIFF_ADDED = _schema(
+    "diff.added",
+    {"event_id": "str", "event_time": "time", "first_arrival": "time", "cause": "str"},
+    ["event_time", "first_arrival"],
+)
+DIFF_REMOVED = _schema("diff.removed", {"event_id": "str", "event_time": "time", "cause": "str"}, ["event_time"])
+#: ``kit.explain(event_id).timeline()``: one row per trace of the event, in time order.
+EXPLAIN_TIMELINE = _schema("explain.timeline", {"time": "time", "what": "str", "detail": "str"})
+#: ``pik_nb.sql.analyses.lateness(kit.sql, by=...)``: one row per group, indexed by the ``by`` keys (text);
+#: the same columns as ``pik_nb.lateness``.
+SQL_LATENESS = _schema(
+    "sql.lateness",
+    {
+        "count": "int",
+        "p50_ms": "float",
+        "p90_ms": "float",
+        "p99_ms": "float",
+        "max_ms": "int",
+        "late_count": "int",
+        "late_share": "float",
+        "negative_count": "int",
+        "out_of_order": "int",
+    },
+    extra="the by keys, as the index",
+)
+#: ``pik_nb.sql.analyses.duplicates_per_source(kit.sql)``: one row per stream, as ``duplicates(...).per_source``.
+SQL_DUPLICATES_PER_SOURCE = _schema(
+    "sql.duplicates_per_source",
+    {
+        "source": "str",
+        "event_type": "str",
+        "events": "int",
+        "attempts": "int",
+        "duplicates": "int",
+        "conflicts": "int",
+        "duplicate_rate": "float",
+    },
+)
+#: ``pik_nb.sql.analyses.gaps_daily(kit.sql)``: one row per missing day of a stream, as ``gaps(freq="1D")``.
+SQL_GAPS_DAILY = _schema(
+    "sql.gaps_daily",
+    {
+        "window": "time",
+        "window_end": "time_ns",
+        "gap_class": "category",
+        "cadence": "timedelta",
+        "late_arrivals": "int",
+        "repeats": "int",
+        "rejected": "int",
+    },
+    extra="the keys first: by, then source and event_type (per_stream)",
+)
+#: ``kit.explain_dashboard(...).table``: one row per window (and entity, when the values name one): the
+#: dashboard's number, the truth, the gap and the signed causes adding up to it (``number``: whole values as
+#: int64, else float64).
+DASHBOARD_TABLE = _schema(
+    "dashboard.table",
+    {"window": "time", **dict.fromkeys(DASHBOARD_NUMBERS, "number")},
+    extra="entity_id after window, when the dashboard's values have one",
+)
+#: ``kit.explain_dashboard(...).events(window, cause)``: one row per arrival behind a number; ``sign`` -1 for
+#: an event missing from the window, +1 for one counted in it.
+DASHBOARD_EVENTS = _schema(
+    "dashboard.events",
+    {
+        "event_id": "str",
+        "entity_id": "str",
+        "event_time": "time",
+        "arrival": "time",
+        "kind": "str",
+        "status": "str",
+        "s3_key": "str",
+        "value": "float",
+        "sign": "int",
+    },
+    ["entity_id", "event_time", "status", "s3_key"],
+)
+
 KINDS = {
     schema.metadata[b"pik_frame"].decode(): schema
-    for schema in (EVENTS, RAW, RAW_DATASET, QUARANTINE, AGGREGATES, REPLAYS, RECONCILE, METRICS, SEARCH, SQL)
+    for schema in (
+        EVENTS,
+        RAW,
+        RAW_DATASET,
+        QUARANTINE,
+        AGGREGATES,
+        REPLAYS,
+        RECONCILE,
+        METRICS,
+        SEARCH,
+        SQL,
+        IMPACT,
+        IMPACT_EVENTS,
+        DIFF_ADDED,
+        DIFF_REMOVED,
+        EXPLAIN_TIMELINE,
+        SQL_LATENESS,
+        SQL_DUPLICATES_PER_SOURCE,
+        SQL_GAPS_DAILY,
+        DASHBOARD_TABLE,
+        DASHBOARD_EVENTS,
+    )
 }
 
 
@@ -196,13 +348,13 @@ def validate(frame: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
     pik_nb.read.schemas.SchemaError: not an events frame: event_id is int64, not a string; attempt_id is missing; ...
     """
     info = frame.attrs.get("pik", {})
-    if kind is None and info.get("analysis"):
+    if kind is None and info.get("analysis") and info["analysis"] not in KINDS:
         raise SchemaError(
             f"the frame is the result of {info['analysis']} on {_a(str(info.get('kind')))} {info.get('kind')} frame, "
             "which has no kind schema: "
             "validate the frame it came from"
         )
-    kind = kind or info.get("kind")
+    kind = kind or kind_of(frame)
     if kind is None:
         raise SchemaError("the frame says no kind (attrs['pik']['kind']): pass kind='events' or another")
     problems = [problem for field in schema(kind) if (problem := _check(frame, field))]
@@ -226,7 +378,7 @@ def to_arrow(frame: pd.DataFrame, kind: str | None = None) -> pa.Table:
     ...
     pik_nb.read.schemas.SchemaError: not a reconcile frame for Arrow: ...<event_id: string not null> was non-nullable...
     """
-    kind = kind or frame.attrs.get("pik", {}).get("kind")
+    kind = kind or kind_of(frame)
     target = schema(kind or "")
     plain = frame.reset_index() if any(f.metadata.get(b"pik_index") for f in target) else frame
     typed = pa.schema([f for f in target if f.type != pa.null()])
@@ -243,6 +395,23 @@ def to_arrow(frame: pd.DataFrame, kind: str | None = None) -> pa.Table:
         raise SchemaError(f"not {_a(kind or '')} {kind} frame for Arrow: {exc}") from exc
     fields = [f if f.type != pa.null() else f.with_type(a.type) for f, a in zip(target, arrays, strict=True)]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=target.metadata))
+
+
+def kind_of(frame: pd.DataFrame) -> str | None:
+    """The kind whose schema ``frame`` has, by its ``attrs["pik"]``: the analysis's name for an analysis's
+    result that has a schema of its own (``"sql.lateness"``, ``"diff.added"``), None for one that has not
+    (``lateness`` of an events frame), else the kind it was loaded as.
+
+    >>> f = provenance(pd.DataFrame(), "sql", "local", query="SELECT 1")
+    >>> kind_of(f), kind_of(pd.DataFrame())
+    ('sql', None)
+    >>> f.attrs["pik"]["analysis"] = "sql.lateness"; kind_of(f)
+    'sql.lateness'
+    """
+    info = frame.attrs.get("pik") or {}
+    if info.get("analysis"):
+        return info["analysis"] if info["analysis"] in KINDS else None
+    return info.get("kind")
 
 
 def _a(word: str) -> str:
@@ -277,6 +446,13 @@ _PANDAS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "int": ("int64", lambda d: d == "int64"),
     "float": ("float64", lambda d: d == "float64"),
     "bool": ("bool", lambda d: d == "bool"),
+    "Int": ("Int64", lambda d: isinstance(d, pd.Int64Dtype)),
+    "timedelta": ("timedelta64[ns]", lambda d: d == "timedelta64[ns]"),
+    "number": ("int64 or float64", lambda d: d in ("int64", "float64")),
+    "time_ns": (
+        "datetime64[ns, UTC]",
+        lambda d: isinstance(d, pd.DatetimeTZDtype) and str(d.tz) == "UTC" and d.unit == "ns",
+    ),
     "object": ("any", lambda d: True),
 }
 

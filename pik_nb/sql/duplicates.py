@@ -13,6 +13,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
+from ..analyses import carry
 from .dialect import Sql
 
 COUNT_COLUMNS = ("events", "attempts", "duplicates", "conflicts")
@@ -39,4 +40,5 @@ def duplicates_per_source(sql: Sql, *, where: str = "TRUE") -> pd.DataFrame:
     """
     frame = sql(query(where=where))
     ints = {c: "int64" for c in COUNT_COLUMNS}
-    return frame.astype({"source": "str", "event_type": "str", **ints, "duplicate_rate": "float64"})
+    typed = frame.astype({"source": "str", "event_type": "str", **ints, "duplicate_rate": "float64"})
+    return carry(typed, frame, "sql.duplicates_per_source")

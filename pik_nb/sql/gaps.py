@@ -15,6 +15,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
+from ..analyses import carry
 from ..analyses.gaps import GAP_CLASSES, GAP_COLUMNS
 from .dialect import Dialect, Sql, of
 
@@ -105,4 +106,4 @@ def gaps_daily(
             "rejected": np.zeros(len(frame), "int64"),
         }
     )
-    return result[[*keys, *GAP_COLUMNS]].reset_index(drop=True)
+    return carry(result[[*keys, *GAP_COLUMNS]].reset_index(drop=True), frame, "sql.gaps_daily")

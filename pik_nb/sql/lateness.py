@@ -15,6 +15,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
+from ..analyses import carry
 from ..analyses.lateness import LATENESS_COLUMNS
 from .dialect import Dialect, Sql, of
 
@@ -97,6 +98,7 @@ def lateness(
     for name in keys:
         frame[name] = frame[name].astype("str")
     result = frame.set_index(keys)[LATENESS_COLUMNS]
-    return result.astype(
+    typed = result.astype(
         {**{c: "int64" for c in INT_COLUMNS}, **{c: "float64" for c in LATENESS_COLUMNS if c not in INT_COLUMNS}}
     )
+    return carry(typed, frame, "sql.lateness")

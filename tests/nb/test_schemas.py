@@ -164,9 +164,12 @@ def test_metrics_frame_has_its_schema_indexed_by_time(stack, tmp_path, capsys):
         schemas.validate(metrics.reset_index(drop=True))
 
 
-def test_every_kind_the_kit_tags_has_a_schema():
+def test_every_kind_the_kit_tags_has_a_schema_and_a_test_on_a_real_frame():
     tagged = set(re.findall(r'@_loaded\("(\w+)"\)', (ROOT / "pik_nb" / "kit.py").read_text()))
-    assert tagged == set(schemas.KINDS)
+    assert tagged <= set(schemas.KINDS)  # the loaders'; the rest are frames inside results (test_nested_schemas)
+    tests = "".join(path.read_text() for path in (ROOT / "tests" / "nb").glob("test_*.py"))
+    checked = set(re.findall(r'conforms\([^,]+, "([\w.]+)"', tests))
+    assert checked == set(schemas.KINDS)
     assert schemas.SQL.names == [] and schemas.SQL.metadata[b"pik_extra"] == b"the query's own columns"
 
 

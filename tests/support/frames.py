@@ -11,10 +11,11 @@ from pik_nb import schemas
 
 
 def conforms(frame: pd.DataFrame, kind: str, *, ordered: bool = True) -> pa.Table:
-    """``frame`` is a ``kind`` frame by its attrs, ``validate`` and Arrow; its fixed columns come first, in the
-    schema's order (unless not ``ordered``); returns the Arrow table (the schema's fields, exactly)."""
+    """``frame`` is a ``kind`` frame by its attrs (``schemas.kind_of``: an analysis's name, or its kind),
+    ``validate`` and Arrow; its fixed columns come first, in the schema's order (unless not ``ordered``); returns
+    the Arrow table (the schema's fields, exactly)."""
     schema = schemas.schema(kind)
-    assert frame.attrs["pik"]["kind"] == kind
+    assert schemas.kind_of(frame) == kind
     assert schemas.validate(frame) is frame
     columns = [f.name for f in schema if not f.metadata.get(b"pik_index")]
     if ordered:
