@@ -14,9 +14,11 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 
+from pik.core import records
 from pik.core.errors import ConflictError, StorageError
 from pik.core.replay import replay_id_for
 from pik.services import ingest as ingest_service
@@ -56,7 +58,8 @@ class Stack:
         self.runs, self.queue, self.clock = FakeRunStore(), FakeMessageQueue(), Clock()
         self.dead_letters = FakeDeadLetters()
         self.waits: list[float] = []
-        self.ids = [self._ingest(i) for i in range(events)]
+        with mock.patch.object(records, "now", self.clock):  # recorded on the test's clock, as arrival is
+            self.ids = [self._ingest(i) for i in range(events)]
 
     def _ingest(self, i: int) -> str:
         event = {

@@ -109,19 +109,22 @@ def deliver_entries(
         for key, reason in refused.items():
             undeliverable[pending.pop(key).event_id] = reason
         done: set[int] = set()
+        stopped = None  # why the rest of the batch fails now: the service refused, or no time is left
         try:
             for chunk in chunks:
                 if puts and clock() - started > FURTHER_REQUESTS_S:
-                    raise _OutOfTime(_out_of_time())
+                    stopped = _out_of_time()
+                    break
                 puts += 1
                 chunk_failed, chunk_error = put(chunk)
                 done |= set(chunk) - chunk_failed
                 error = chunk_error or error
-        except (ClientError, BotoCoreError, _OutOfTime) as exc:
-            error = str(exc)
-            pending = {key: event for key, event in pending.items() if key not in done}
-            break
+        except (ClientError, BotoCoreError) as exc:
+            stopped = str(exc)
         pending = {key: event for key, event in pending.items() if key not in done}
+        if stopped is not None:
+            error = stopped
+            break
         if not pending:
             break
     failed_ids = tuple(undeliverable) + tuple(event.event_id for event in pending.values())
@@ -130,10 +133,6 @@ def deliver_entries(
     elif undeliverable and not pending:
         error = f"{len(undeliverable)} event(s) too large for this target: {next(iter(undeliverable.values()))}"
     return Delivered(len(outgoing) - len(failed_ids), failed_ids, retried, error, tuple(undeliverable.items()))
-
-
-class _OutOfTime(Exception):
-    """No time is left in a batch's bound for another request."""
 
 
 def _out_of_time() -> str:
