@@ -15,10 +15,10 @@ from pik.core import contract, records
 from pik.core.timefmt import UTC
 from pik_api import ingest_events
 from pik_cli import cli
-from pik_local.stack import LocalStack
 from pik_nb import schemas
 from tests.support.events import make_event
 from tests.support.frames import conforms, refused
+from tests.support.kit import local_kit
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 COUNTRIES = ["DE", "FR", "DE", "IT", "DE", "FR"]
@@ -34,14 +34,12 @@ def event(i: int, **payload) -> dict:
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    info_file = tmp_path_factory.mktemp("archive") / "local.json"
-    with LocalStack(info_file=info_file):
-        kit = pik_nb.connect(path=info_file)
-        kit.progress = False
+    folder = tmp_path_factory.mktemp("archive")
+    with local_kit(folder) as kit:
         bodies = [event(i) for i in range(12)]  # 12 events over 4 days (two partitions per day boundary)
         answers = [a.body for a in ingest_events(kit.resources.api_url, bodies, workers=1, progress=False)]
         ingest_events(kit.resources.api_url, bodies[:2], workers=1, progress=False)  # two duplicates
-        yield kit, info_file, answers
+        yield kit, folder / "local.json", answers
 
 
 def curated_objects(kit) -> dict[str, str]:

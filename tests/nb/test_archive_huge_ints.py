@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import ingest_events
-from pik_local.stack import LocalStack
 from tests.support.events import make_event
+from tests.support.kit import local_kit
 
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 SCOPE = {"source": "ledger", "event_type": "posted", "start": DAY, "end": DAY + timedelta(days=1)}
@@ -42,10 +41,7 @@ def send(kit, payloads: list[dict], first: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    info_file = tmp_path_factory.mktemp("huge") / "local.json"
-    with LocalStack(info_file=info_file):
-        kit = pik_nb.connect(path=info_file)
-        kit.progress = False
+    with local_kit(tmp_path_factory.mktemp("huge")) as kit:
         yield kit
 
 

@@ -22,11 +22,11 @@ import pytest
 import pik_nb
 from pik.core.timefmt import UTC
 from pik_api import ingest_events
-from pik_local.stack import LocalStack
 from pik_nb import schemas
 from pik_nb.sql import analyses as sql_analyses
 from tests.support.events import make_event
 from tests.support.frames import conforms, refused
+from tests.support.kit import local_kit
 from tests.support.waits import wait_for
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -42,10 +42,7 @@ def _event(hour: int) -> dict:
 def local(tmp_path_factory):
     """Three events, one sent twice, replayed for real (version 1 of each metric); then a late fourth event, so
     a dry run previews version 2 and, once executed, a diff names the late event."""
-    info_file = tmp_path_factory.mktemp("nested") / "local.json"
-    with LocalStack(info_file=info_file):
-        kit = pik_nb.connect(path=info_file)
-        kit.progress = False
+    with local_kit(tmp_path_factory.mktemp("nested")) as kit:
         bodies = [_event(h) for h in (1, 2, 3)]
         ingest_events(kit.resources.api_url, [*bodies, bodies[0]], workers=1, progress=False)
         _execute(kit, versions=1)

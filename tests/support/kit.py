@@ -1,10 +1,13 @@
 """For the notebook kit's tests (tests/nb): a fixed day two days ago, ingest through the real handler, and
-scripted answers to the kit's own AWS calls (its fast readers' too)."""
+scripted answers to the kit's own AWS calls (its fast readers' too), and a Kit on a fresh local stack."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import urllib3
 from botocore.awsrequest import AWSResponse
@@ -13,6 +16,21 @@ from pik.core.timefmt import UTC
 from pik.handlers import ingest
 
 from .lambdas import call
+
+
+@contextmanager
+def local_kit(folder: Path) -> Iterator:
+    """A Kit (progress bars off) on a local stack whose info file is ``folder/local.json``, for the
+    block's length: ``with local_kit(tmp_path_factory.mktemp("archive")) as kit: ...``."""
+    import pik_nb
+    from pik_local.stack import LocalStack
+
+    info_file = folder / "local.json"
+    with LocalStack(info_file=info_file):
+        kit = pik_nb.connect(path=info_file)
+        kit.progress = False
+        yield kit
+
 
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 DATE = DAY.date().isoformat()
