@@ -14,7 +14,7 @@ target refused all of it) leaves the cursor before its first event, so it goes n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PikError
 from ..core.pacing import Pacer
@@ -27,6 +27,9 @@ from .replay_deliveries import Ledger, Split
 from .replay_selection import candidates, selected
 from .replay_sinks import Sink
 from .replay_wiring import Wiring
+
+if TYPE_CHECKING:
+    from .process import Recomputer
 
 RESERVE_MS = 5_000  # stop with a continuation when less than this is left
 RELEASED = ""  # ``lease_until`` of a run no call holds: sorts before every time
@@ -119,7 +122,8 @@ class Execution:
         """A dry run counts as it reads (a redrive's counts the DLQ without touching it), sends nothing,
         and previews the impact on the aggregates of a replay to the processor (``replay_impact``)."""
         groups: dict[tuple[str, str], None] = {}
-        grouped = replay_impact.applies(self.request)  # a repair's items are quarantined bodies: no entity
+        # the impact on the aggregates, when there is one (a repair's items are quarantined bodies: no entity)
+        recomputer = self.wiring.recomputer if replay_impact.applies(self.request) else None
         if self.request.dead_letters:
             self.tally.scanned = self.tally.matched = self.wiring.dead_letter_queue().depth()
         else:
@@ -127,26 +131,24 @@ class Execution:
                 self.tally.scanned += 1
                 if chosen:
                     self.tally.match(item["event_id"], item["event_date"])
-                    if grouped:
+                    if recomputer is not None:
                         groups[(item["entity_id"], item["event_date"])] = None
                     if self.ledger is not None:
                         self.ledger.note(item["event_id"])
             if self.ledger is not None:
                 self.ledger.flush()
-        impact = self._impact(groups)
-        if impact is None:
+        if recomputer is None:
             return self._finish()
+        impact = self._impact(groups, recomputer)
         self._finish(**replay_impact.stored(impact, self.progress.run["replay_id"], self.wiring.documents))
         self.progress.run["impact"] = impact  # answered whole, whatever the item keeps
 
-    def _impact(self, groups: dict[tuple[str, str], None]) -> dict | None:
+    def _impact(self, groups: dict[tuple[str, str], None], recomputer: Recomputer) -> dict:
         """The run's impact with this call's entity-days added; entity-days left ``pending`` when time
         ran low make the dry run stop with a continuation (the next call previews them)."""
-        if self.wiring.recomputer is None or not replay_impact.applies(self.request):
-            return None
         impact = replay_impact.build(
             groups,
-            self.wiring.recomputer,
+            recomputer,
             self.remaining_ms,
             previous=replay_impact.load(self.progress.run, self.wiring.documents),
             computed_at=key_time(self.wiring.clock()),
