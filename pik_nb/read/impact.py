@@ -12,9 +12,9 @@ a replay that does not go to the stack's processor (an external target, a repair
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
+
+from pik.services.replay_impact import summary  # the counts and flags, as the run item keeps them
 
 #: The impact frame's columns and their kinds (``pik_nb.read.frames``; ``Int``: pandas' nullable Int64).
 IMPACT_TYPES = {
@@ -85,11 +85,6 @@ def with_impact(run: dict) -> dict:
     if "impact" not in run:
         return run
     return {**run, "impact": impact_frame(run.get("impact")), "impact_events": events_frame(run.get("impact"))}
-
-
-def summary(impact: dict) -> dict[str, Any]:
-    """The impact's counts and flags, without its rows and events."""
-    return {k: v for k, v in impact.items() if k not in ("rows", "events")}
 
 
 def as_json(run: dict) -> dict:
