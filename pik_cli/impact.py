@@ -22,14 +22,14 @@ def impact_lines(run: dict) -> list[str]:
     if frame is None:
         return []
     info = frame.attrs
-    days = frame[frame["changed"]][["entity_id", "day"]].drop_duplicates().shape[0]
+    changed = frame[frame["changed"]]
+    days = changed[["entity_id", "day"]].drop_duplicates().shape[0]
     header = (
         f"impact on aggregates (the processor's recompute): metric values changed {info.get('changed', 0)} "
         f"(in {days} of {info.get('entity_days', 0)} entity-days), events entering or leaving "
         f"{info.get('events_total', 0)}"
     )
     lines = [header]
-    changed = frame[frame["changed"]]
     for row in changed.head(SHOWN).itertuples():
         version = (
             f"first version v{row.version_after}"
