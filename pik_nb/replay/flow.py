@@ -40,7 +40,7 @@ class Scope:
     resend: bool = False
 
     def request(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "") and not (k == "resend" and not v)}
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") and v is not False}  # resend only when set
 
     @property
     def external(self) -> bool:
