@@ -321,6 +321,33 @@ def test_an_endpoint_that_hangs_or_drips_cannot_hold_the_call(allowed, monkeypat
     assert took < 3 * 0.5 + 2 * 1.0 + 8
 
 
+class _LateWatchdog:
+    """A ``threading.Timer`` whose thread is never scheduled in time: the socket's timeout comes first."""
+
+    def __init__(self, *args) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_the_sockets_own_timeout_is_the_same_deadline_as_the_watchdogs(monkeypatch):
+    """On a loaded machine the socket's read timeout can beat the watchdog's thread: same deadline, same words."""
+    from pik.aws.webhook import Connections, DeadlineExceeded
+
+    monkeypatch.setattr("pik.aws.webhook.threading.Timer", _LateWatchdog)
+    server = _Slow(drip=False)
+    server.start()
+    try:
+        with pytest.raises(DeadlineExceeded, match=r"^no whole answer within 0.3 s$"):
+            Connections(server.url, deadline_s=0.3).post(b"{}", {"Content-Type": "application/json"})
+    finally:
+        server.stop.set()
+
+
 def test_a_call_keeps_the_worst_batch_of_an_http_target_in_reserve(allowed, receiver):
     """5 s for the last save plus 11 s for a batch of tries that all run to their deadline."""
     seed(count=1)

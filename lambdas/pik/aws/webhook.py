@@ -89,7 +89,9 @@ class Connections:
             response.read(MAX_ANSWER_BYTES)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             conn.close()
-            if expired.is_set():
+            # the socket's own timeout is the deadline too: it fires only after one step waited all of it,
+            # and may beat the watchdog's thread to it on a loaded machine
+            if expired.is_set() or isinstance(exc, TimeoutError):
                 raise DeadlineExceeded(f"no whole answer within {self.deadline_s:g} s") from exc
             raise OSError(str(exc) or type(exc).__name__) from exc
         finally:
