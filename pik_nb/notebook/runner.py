@@ -20,6 +20,7 @@ from pathlib import Path
 IPC_PATH_BYTES = 107 - len("/kernel-00000000-0000-0000-0000-000000000000-ipc-4")
 # JupyterLab's HTML report, plus the alternative text our figures carry (the lab template drops it).
 REPORT_TEMPLATES = Path(__file__).parent / "templates"
+KERNEL_START_TIMEOUT_S = 180  # papermill's 60 s is reached on a machine busy with other kernels and tests
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def run_notebook(
             prepare_only=not execute,
             progress_bar=False,
             kernel_name="python3",
+            start_timeout=KERNEL_START_TIMEOUT_S,
             cwd=str(cwd or output.parent),
             config=Config(kernel_config()),
         )
