@@ -40,6 +40,7 @@ import pandas as pd
 from pik.core.records import AttemptStatus
 
 from .._errors import ScopeError
+from .._format import table
 from ..analyses.durations import humanize
 
 if TYPE_CHECKING:
@@ -399,9 +400,8 @@ class DashboardExplanation:
         import html
 
         semantics = html.escape(self.semantics.describe())
-        return f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>" + self.table.to_html(
-            index=False
-        )
+        shown = table(self.table, index=False)._repr_html_()
+        return f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>" + shown
 
 
 def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, cause: str) -> pd.DataFrame:
