@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import boto3
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -219,3 +221,41 @@ def test_a_dashboard_sum_on_athena_reads_the_field_from_the_payload(athena_stack
     [execution_id] = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
     sent = boto3.client("athena").get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
     assert "SELECT event_id, json_extract_scalar(payload, '$.amount') AS v FROM events" in sent
+
+
+#: Athena's Parquet reader takes a column as its table's type only from these Parquet types (Athena, "Data
+#: types in Amazon Athena" and the Hive Parquet SerDe's type mapping); anything else is HIVE_BAD_DATA.
+ATHENA_READS = {
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "bigint": pa.types.is_int64,
+    "double": pa.types.is_float64,
+    "boolean": pa.types.is_boolean,
+    "timestamp": lambda t: pa.types.is_timestamp(t) and t.unit in ("ms", "us"),
+}
+
+
+def test_every_part_holds_each_glue_column_as_a_type_athena_reads_it_as(athena_stack):
+    """Athena reads a Parquet column by name as the type its Glue table declares: every part of both
+    layouts holds every declared column with a matching Parquet type (strings, int64, float64, timestamps
+    in ms/us), the payload columns of a mixed stream included, so no row is unreadable there."""
+    from pik.handlers import compact, ingest
+    from tests.support.events import make_event
+    from tests.support.lambdas import LambdaContext, call
+
+    for payload in ({"amount": 1, "vip": True}, {"amount": 2.5, "vip": "yes", "deep": {"n": 2**70}}):
+        status, _ = call(ingest, "/ingest", make_event(payload=payload))
+        assert status == 200
+    assert compact.handler({"source": "aws.events"}, LambdaContext(900_000))["written"] == 1
+    tpl, s3, bucket = template.load()["Resources"], boto3.client("s3"), athena_stack.resources.raw_bucket_name
+    checked = 0
+    for logical, layout in (("CuratedAttemptsTable", curated.ATTEMPTS), ("CuratedEventsTable", curated.EVENTS)):
+        declared = tpl[logical]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"curated/{layout}/")
+        for key in [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            schema = pq.read_schema(pa.BufferReader(body))
+            for column in declared:
+                field = schema.field(column["Name"])  # KeyError: a declared column the part lacks
+                assert ATHENA_READS[column["Type"]](field.type), (key, column, field.type)
+            checked += 1
+    assert checked == 2  # one part per layout for the one partition
