@@ -42,7 +42,7 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     _, truth, *_ = incident
     text = "\n".join(shown(executed["incident.ipynb"]))
     # the EMF lines, dated at arrival; the view covers the conflicts and the fix, which arrive now
-    assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
+    assert re.search(r"pipeline health, \d+ (min|h|d) periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
                      r"[\d,]+ events arrived \([\d,]+ accepted, [\d,]+ duplicates?, [\d,]+ conflicts?, "
                      r"[\d,]+ rejected\); lag p99 peaked at \d+ [dh].* UTC, "
                      r"(inside the incident window|before it|after it)\.", text)
