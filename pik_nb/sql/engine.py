@@ -139,8 +139,17 @@ def run(
     try:
         result = con.sql(query)
         return result.to_arrow_table() if arrow else result.df()
+    except duckdb.CatalogException as exc:
+        raise SqlError(_catalog_message(exc)) from exc
     except duckdb.Error as exc:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _catalog_message(exc: duckdb.CatalogException) -> str:
+    """DuckDB's first line and the views there are, without its "Did you mean" (it suggests DuckDB's own
+    catalog, ``pg_sequences``, even for ``event``: pik's views are not among its candidates)."""
+    first = str(exc).splitlines()[0]
+    return f"{type(exc).__name__}: {first} (the views are {', '.join(VIEWS)})"
 
 
 def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, ...] = ()) -> None:

@@ -242,6 +242,18 @@ def test_sql_is_read_only_and_confined_by_default(local, query, tmp_path):
     assert sorted(tmp_path.iterdir()) == []  # no file where the query would have written one
 
 
+def test_a_table_that_is_not_a_view_is_named_with_the_views_there_are(local):
+    """Issue 21: at 3 a.m., DuckDB's 'Did you mean "pg_sequences"?' sends a reader the wrong way."""
+    kit, _, _ = local
+    views = "(the views are attempts, events, aggregates, replays)"
+    with pytest.raises(pik_nb.SqlError) as refused:
+        kit.sql("SELECT * FROM nosuch")
+    assert str(refused.value) == f"CatalogException: Catalog Error: Table with name nosuch does not exist! {views}"
+    with pytest.raises(pik_nb.SqlError) as near:
+        kit.sql("SELECT * FROM event")  # DuckDB would say 'Did you mean "pg_sequences"?'
+    assert str(near.value) == f"CatalogException: Catalog Error: Table with name event does not exist! {views}"
+
+
 def test_the_leak_check_sees_a_query_that_writes(local, tmp_path):
     """The check above can fail: the same COPY and ATTACH, opted out of the confinement, leave their files."""
     kit, _, _ = local
