@@ -4,6 +4,7 @@ kit.search, and the CLI skins. pyarrow's S3 filesystem reads the moto server ove
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -145,7 +146,18 @@ def test_the_cli_compacts_and_searches(local):
     kit, info_file, answers = local
     runner, where = CliRunner(), ["--local-file", str(info_file)]
     compacted = runner.invoke(cli, ["compact", *where])
-    assert compacted.exit_code == 0 and "partition(s)" in compacted.output, compacted.output
+    assert compacted.exit_code == 0, compacted.output
+    assert re.fullmatch(
+        r"\d+ partitions?: \d+ written, \d+ unchanged; [\d,]+ attempts?, [\d,]+ events?; watermark \S+\n",
+        compacted.output,
+    ), compacted.output  # no "partition(s)" (issue 21, finding 8)
+    shown = runner.invoke(
+        cli, ["sql", "SELECT 90000 AS lag_ms, 0.25 AS late_share, 57.0 AS n, 'web' AS source", *where]
+    )
+    assert shown.exit_code == 0 and [line.split() for line in shown.output.splitlines()] == [
+        ["lag", "late_share", "n", "source"],
+        ["1", "min", "30", "s", "25.0%", "57", "web"],
+    ], shown.output
     found = runner.invoke(
         cli,
         [
