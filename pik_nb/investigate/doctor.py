@@ -68,7 +68,7 @@ class Report:
 
     def __str__(self) -> str:
         failed = sum(check.status == FAIL for check in self.checks)
-        summary = "all checks passed" if not failed else f"{failed} check(s) failed"
+        summary = "all checks passed" if not failed else f"{counted(failed, 'check')} failed"
         return "\n".join([*(str(check) for check in self.checks), summary])
 
     def to_dict(self) -> dict:

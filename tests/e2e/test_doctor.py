@@ -67,7 +67,7 @@ def test_a_broken_path_fails_with_its_fix_and_exit_code_1(start_stack, tmp_path)
         "sql",
         "metrics",
     ]
-    assert lines[-1] == "2 check(s) failed"
+    assert lines[-1] == "2 checks failed"
 
 
 def test_a_dry_run_stack_is_green_and_says_nothing_was_written(start_stack):
