@@ -73,7 +73,7 @@ def local() -> None:
     help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
     "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).",
 )
-@json_option("the endpoints (the info file's content and its path) once the stack is up; the rest on stderr")
+@json_option("the endpoints (the info file's content and its path), once the stack is up,")
 def local_up(
     aws_port: int,
     api_port: int,
