@@ -6,10 +6,10 @@
 
 Method (docs/performance.md has the figures): the attempts are generated with numpy/pyarrow (no
 moto: 10M ingests through moto would take a day), written with pyarrow under
-``curated/{attempts,events}/source=/event_type=/event_date=/`` exactly as ``pik.core.curated``
-lays them out (zstd, one part per partition), then read through ``pik_nb.sql.local_connection``
-(pyarrow datasets handed to DuckDB, as ``kit.sql`` does) and timed: lateness by source, gaps per
-stream-day, the duplicates summary (each over all 10M attempts), a payload search over all events.
+``curated/{attempts,events}/source=/event_type=/event_date=/`` exactly as ``pik.core.curated`` lays
+them out, in the compactor's codec (``pik.parquet.COMPRESSION``, snappy), one part per partition, then
+read through ``pik_nb.sql.local_connection`` (as ``kit.sql`` does) and timed: lateness by source, gaps
+per stream-day, the duplicates summary (each over all 10M attempts), a payload search over all events.
 Athena's bytes scanned per query are computed from the Parquet column-chunk sizes of the columns
 each query reads (Athena bills the compressed bytes it reads; partition columns are free).
 """
@@ -115,7 +115,7 @@ def generate(n_attempts: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
 
 
 def write(table: pa.Table, root: Path, layout: str) -> None:
-    """One zstd part per partition, rows in (event_time, event_id) order as the compactor writes them."""
+    """One part per partition in the compactor's codec, rows in (event_time, event_id) order as it writes them."""
     order = [(c, "ascending") for c in (*curated.PARTITION_COLUMNS, "event_time", "event_id")]
     ds.write_dataset(
         table.sort_by(order),
@@ -127,7 +127,9 @@ def write(table: pa.Table, root: Path, layout: str) -> None:
         max_rows_per_file=10_000_000,
         max_partitions=4096,
         existing_data_behavior="overwrite_or_ignore",
-        file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+        file_options=ds.ParquetFileFormat().make_write_options(
+            compression=parquet.COMPRESSION, use_dictionary=True, write_statistics=True
+        ),
     )
 
 

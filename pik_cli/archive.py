@@ -67,10 +67,13 @@ def compact(
     )
     if as_json:
         return echo_json(result)
+    from pik_nb._format import counted
+
     click.echo(
-        f"{result['partitions']} partition(s): {result['written']} written, {result['unchanged']} unchanged; "
-        f"{result['attempts']} attempts, {result['events']} events; watermark {result['watermark']}"
-        + (f"; {result['orphans']} orphan part(s) collected" if result.get("orphans") else "")
+        f"{counted(result['partitions'], 'partition')}: {result['written']:,} written, {result['unchanged']:,} "
+        f"unchanged; {counted(result['attempts'], 'attempt')}, {counted(result['events'], 'event')}; "
+        f"watermark {result['watermark']}"
+        + (f"; {counted(result['orphans'], 'orphan part')} collected" if result.get("orphans") else "")
     )
 
 
@@ -84,11 +87,13 @@ def _echo(frame, output: str, as_json: bool = False) -> None:
     elif output == "jsonl":
         for record in frame.to_json(orient="records", lines=True, date_format="iso").splitlines():
             click.echo(record)
-    else:
+    else:  # as a person reads it (pik_nb's one formatting helper): lags as durations, shares as percentages
         import pandas as pd
 
+        from pik_nb._format import readable
+
         with pd.option_context("display.max_rows", 200, "display.max_columns", 20, "display.width", 160):
-            click.echo(frame.to_string(index=False, max_colwidth=40) if len(frame) else "(no rows)")
+            click.echo(readable(frame).to_string(index=False, max_colwidth=40) if len(frame) else "(no rows)")
 
 
 @click.command("search")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pik_local.demo import DEMO_PARAMETERS, DemoError, DemoOutcome, stage_incident
+from pik_local.info import default_path
 from pik_local.stack import LocalStack
 from pik_local.story import Truth, generate
 from pik_nb.notebook.incident import TEMPLATE
@@ -61,7 +62,9 @@ def run_demo(
         truth_file.write_text(json.dumps(truth.summary(), indent=2))
         say(f"ground truth: {truth_file}")
         say(_dashboard(stack, truth))
-        say(try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env"), lab=lab))
+        say(
+            try_this(truth, write_scope(truth, stack.info_file.parent / "demo.env"), lab=lab, info_file=stack.info_file)
+        )
         run = _notebook(stack, outcome, notebook, report, lab, say, began)
     finally:
         stack.stop()
@@ -86,15 +89,18 @@ def write_scope(truth: Truth, path: Path) -> Path:
     return path
 
 
-def try_this(truth: Truth, scope_file: Path, *, lab: bool = True) -> str:
+def try_this(truth: Truth, scope_file: Path, *, lab: bool = True, info_file: Path | None = None) -> str:
     """What to try while the demo runs (with the lab, which keeps the stack up): the commands of the README
-    with this incident's values; without the lab the stack stops when the notebook is done, so how to keep one.
+    with this incident's values, with ``--local-file`` when the stack's ``info_file`` is not where they look
+    by default (``--info-file``); without the lab the stack stops when the notebook is done, so how to keep one.
 
     >>> try_this(truth, Path(".pik/demo.env"), lab=False).splitlines()[1]     # doctest: +SKIP
     'This run stops its stack when the report is written (--no-lab). ...'
     """
     scope, pik = truth.shell_scope(), _here(Path(sys.executable).parent / "pik")
     window = f"--start {scope['START']} --end {scope['END']}"
+    elsewhere = info_file is not None and info_file.absolute() != default_path().absolute()
+    where = f" --local-file {_here(info_file)}" if elsewhere and info_file is not None else ""
     incident = (
         f"The incident: entity {scope['FOCUS']} lost {scope['SOURCE']}/{scope['EVENT_TYPE']} events of "
         f"{scope['MISSING_DAY']} (window {scope['START']} .. {scope['END']})."
@@ -112,10 +118,10 @@ def try_this(truth: Truth, scope_file: Path, *, lab: bool = True) -> str:
         [
             incident,
             f"Try, in another terminal while this runs (`source {_here(scope_file)}` sets these values):",
-            f"  {pik} status",
-            f"  {pik} replay --entity {scope['FOCUS']} {window}",
-            f"  {pik} explain {scope['EVENT_ID']}",
-            f"  {pik} incident open missing-day --entity {scope['FOCUS']} {window} --no-lab",
+            f"  {pik} status{where}",
+            f"  {pik} replay --entity {scope['FOCUS']} {window}{where}",
+            f"  {pik} explain {scope['EVENT_ID']}{where}",
+            f"  {pik} incident open missing-day --entity {scope['FOCUS']} {window} --no-lab{where}",
             f"In a notebook: kit.diff({scope['FOCUS']!r}, {scope['MISSING_DAY']!r})",
         ]
     )

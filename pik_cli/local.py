@@ -73,7 +73,7 @@ def local() -> None:
     help="A template parameter, as sam deploy --parameter-overrides sets it (repeatable), "
     "e.g. --param SqsTapQueueArn=arn:aws:sqs:us-east-1:123456789012:orders (docs/capture.md).",
 )
-@json_option("the endpoints (the info file's content and its path) once the stack is up; the rest on stderr")
+@json_option("the endpoints (the info file's content and its path), once the stack is up,")
 def local_up(
     aws_port: int,
     api_port: int,
@@ -183,7 +183,7 @@ def _summary(stack: LocalStack) -> str:
 
 
 @click.command("ingest")
-@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.argument("source", type=click.File("rb"))
 @click.option("--api-url", help="Base URL of an unauthenticated API [default: the local stack's, from its info file].")
 @click.option(
     "--local-file",
@@ -213,7 +213,7 @@ def _summary(stack: LocalStack) -> str:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @json_option("the counts per status and each line's answer")
 def ingest_command(
-    source: IO[str],
+    source: IO[bytes],
     api_url: str | None,
     local_file: Path | None,
     stack: str | None,
@@ -228,7 +228,8 @@ def ingest_command(
     """POST every JSON line of SOURCE (a file, or - for stdin) to /ingest, in batches, concurrently.
 
     A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
-    quarantines it). Prints the count per status and, for each line not stored, its line number and
+    quarantines it). Lines are UTF-8 (a UTF-8 byte-order mark is dropped): a line that is not, e.g. of a
+    UTF-16 file, is refused before anything is sent, with its line number and the API's own rule. Prints the count per status and, for each line not stored, its line number and
     the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
     holds no events. With --json, stdout is one document ``{"counts": {...}, "lines": [{"line": 1,
     "http_status": 202, ...}, ...]}`` and the sentences go to stderr.
@@ -319,14 +320,25 @@ def _reasons(body: dict) -> str:
     return str(body.get("error") or body)
 
 
-def _json_lines(source: IO[str]) -> Iterator[tuple[int, object]]:
-    """``(line number, event)`` of every non-blank line; a line that is not JSON stays its text."""
-    for number, line in enumerate(source, start=1):
+def _json_lines(source: IO[bytes]) -> Iterator[tuple[int, object]]:
+    """``(line number, event)`` of every non-blank line; a line that is not JSON stays its text. A line
+    that is not UTF-8 is refused, naming its number, by the rule ``POST /ingest`` applies to a body
+    (``pik.core.contract.not_utf8``: ``body``/``utf8``)."""
+    from pik.core.contract import not_utf8
+
+    for number, raw in enumerate(source, start=1):
+        problem = not_utf8(raw)
+        if problem is not None:
+            raise click.ClickException(
+                f"{source.name} line {number}: {problem.field}/{problem.rule}: {problem.message}; nothing was sent "
+                "(pik ingest reads UTF-8 JSON lines)"
+            )
+        line = raw.decode("utf-8").removeprefix("\ufeff")
         if line.strip():
             try:
                 yield number, json.loads(line)
             except ValueError:
-                yield number, line.rstrip("\n")
+                yield number, line.rstrip("\r\n")
 
 
 def _local_api(info_file: Path | None) -> str:

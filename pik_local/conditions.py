@@ -27,7 +27,7 @@ def parameter_values(template: dict, overrides: dict[str, str] | None = None) ->
     declared = template.get("Parameters", {})
     unknown = sorted(set(overrides or {}) - set(declared))
     if unknown:
-        raise ParameterError(f"unknown template parameter(s): {', '.join(unknown)}")
+        raise ParameterError(f"unknown template parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
     values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
     for name, value in (overrides or {}).items():
         allowed = declared[name].get("AllowedValues")

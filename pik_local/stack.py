@@ -91,7 +91,7 @@ def parameter_env(parameters: dict[str, str], template_doc: dict | None = None) 
     doc = template_doc or template.load()
     unknown = set(parameters) - set(doc.get("Parameters", {}))
     if unknown:
-        raise StackError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
+        raise StackError(f"unknown template parameter{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
     variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
     for function in template.of_type(doc, "AWS::Serverless::Function").values():  # one process runs them all
         variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))

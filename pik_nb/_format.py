@@ -179,7 +179,7 @@ class Table:
 
     def __init__(self, frame: pd.DataFrame, *, index: bool | None = None) -> None:
         self.frame = readable(frame)
-        self.index = index if index is not None else not isinstance(frame.index, pd.RangeIndex)
+        self.index = index if index is not None else _meaningful(frame.index)
 
     def _repr_html_(self) -> str:
         styler = self.frame.style if self.index else self.frame.style.hide(axis="index")
@@ -191,6 +191,18 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+def _meaningful(index: pd.Index) -> bool:
+    """Whether an index says something: named levels, times or labels do; an unnamed integer one (0/1/2,
+    or the row numbers left after a sort, a filter or ``tail``) does not.
+
+    >>> _meaningful(pd.RangeIndex(3)), _meaningful(pd.Index([7, 2, 5])), _meaningful(pd.Index(["web", "pos"]))
+    (False, False, True)
+    >>> _meaningful(pd.Index([7, 2], name="version"))
+    True
+    """
+    return any(name is not None for name in index.names) or not pd.api.types.is_integer_dtype(index)
 
 
 def table(frame: pd.DataFrame, *, index: bool | None = None) -> Table:

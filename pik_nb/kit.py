@@ -308,6 +308,7 @@ class Kit:
         """
         from .investigate import dashboard_load
         from .sql import dashboard as dashboard_sql
+        from .sql import dialect
         from .sql import engine as sql_engine
 
         dashboard_load.check(source, event_type, entity_id, metric, field)
@@ -318,6 +319,7 @@ class Kit:
             entity_id,
             field if metric == "sum" else None,
             freq,
+            dialect.of(sql_engine.engine_of(self.stack, engine)),  # Athena's events table has no payload columns
         )
         explained = dashboard_load.explain_dashboard(self.stack, values, archive, metric=metric)
         scope = {"values": values if isinstance(values, pd.DataFrame) else str(values), "metric": metric, "freq": freq}

@@ -295,7 +295,8 @@ def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None
         if health[column].any():
             rate.plot(times, health[column], label=label, drawstyle="steps-post")
     rate.set_title("Ingest rate by status")
-    rate.set_ylabel("events per period")
+    step = health.index.to_series().diff().min() if len(health) > 1 else None
+    rate.set_ylabel(f"events per {humanize(step)}" if step is not None else "events per period")
     if rate.get_legend_handles_labels()[0]:
         rate.legend(loc="upper left", fontsize="small")
     for p in PERCENTILES:
@@ -303,7 +304,7 @@ def plot_health(health: pd.DataFrame, *, window: tuple[Time, Time] | None = None
         if values.notna().any():
             lag.plot(times, values, marker=".", linestyle="-", label=f"p{p}")
     lag.set_title("Ingest lag (arrival minus event time)")
-    lag.set_ylabel("hours")
+    lag.set_ylabel("lag (hours)")
     lag.set_xlabel("time (UTC)")
     if lag.get_legend_handles_labels()[0]:
         lag.legend(loc="upper left", fontsize="small")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from pik.core.records import ACCEPTED
 
-from .._format import counted
+from .._format import counted, table
 from ._provenance import derived
 from .durations import humanize
 from .plotting import pair
@@ -89,9 +89,11 @@ class LatenessPolicy:
     windows: pd.DataFrame  # per (entity_id, window): ``arrived``, ``dropped``, ``kept``, ``dropped_share``
 
     def _repr_html_(self) -> str:
+        more = " (first 20 shown)" if len(self.windows) > 20 else ""
+        drops, changes = counted(len(self.dropped), "event"), counted(len(self.windows), "window")
         return (
-            f"<p>allowed lateness {humanize(self.allowed_lateness)}: drops <b>{len(self.dropped)}</b> events, "
-            f"changes <b>{len(self.windows)}</b> windows</p>" + self.windows.head(20).to_html()
+            f"<p>allowed lateness {humanize(self.allowed_lateness)}: drops <b>{drops}</b>, "
+            f"changes <b>{changes}</b>{more}</p>" + table(self.windows.head(20))._repr_html_()
         )
 
 

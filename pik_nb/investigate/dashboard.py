@@ -40,6 +40,7 @@ import pandas as pd
 from pik.core.records import AttemptStatus
 
 from .._errors import ScopeError
+from .._format import table
 from ..analyses.durations import humanize
 
 if TYPE_CHECKING:
@@ -399,9 +400,8 @@ class DashboardExplanation:
         import html
 
         semantics = html.escape(self.semantics.describe())
-        return f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>" + self.table.to_html(
-            index=False
-        )
+        shown = table(self.table, index=False)._repr_html_()
+        return f"<p>{html.escape(self.summary())}</p><p><b>semantics</b>: {semantics}</p>" + shown
 
 
 def behind(rows: pd.DataFrame, sem: Semantics, start: pd.Timestamp, freq: str, cause: str) -> pd.DataFrame:
@@ -486,21 +486,39 @@ def dashboard_values(values: pd.DataFrame | str | Path) -> pd.DataFrame:
     >>> dashboard_values(pd.DataFrame({"window": ["2026-11-30"], "value": [980]}))["window"].iloc[0]
     Timestamp('2026-11-30 00:00:00+0000', tz='UTC')
     """
-    if isinstance(values, (str, Path)):
-        path = Path(values)
-        parquet = path.suffix == ".parquet"
-        frame = pd.read_parquet(path) if parquet else pd.read_csv(path, dtype={"entity_id": str})
-    else:
-        frame = values.copy()
+    frame = _read_values(Path(values)) if isinstance(values, (str, Path)) else values.copy()
     missing = [c for c in ("window", "value") if c not in frame.columns]
     if missing:
         raise ScopeError(f"dashboard values need columns window and value; missing {', '.join(missing)}")
-    frame["window"] = pd.to_datetime(frame["window"], utc=True, format="mixed")
-    frame["value"] = pd.to_numeric(frame["value"], errors="raise").astype("float64")
+    frame["window"] = _parsed(frame["window"], lambda v: pd.to_datetime(v, utc=True, format="mixed"), "a date or time")
+    frame["value"] = _parsed(frame["value"], lambda v: pd.to_numeric(v).astype("float64"), "a number")
     keys = ["window", "entity_id"] if "entity_id" in frame.columns else ["window"]
     if frame.duplicated(keys).any():
         raise ScopeError(f"dashboard values have more than one row per {' and '.join(keys)}")
     return frame[[*keys, "value"]].sort_values(keys).reset_index(drop=True)
+
+
+def _read_values(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet file's rows, or ``ScopeError`` saying the file cannot be read as one."""
+    kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+    try:
+        return pd.read_parquet(path) if kind == "Parquet" else pd.read_csv(path, dtype={"entity_id": str})
+    except (OSError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:  # ArrowInvalid: ValueError
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScopeError(f"{path} is not a readable {kind} file of window,value rows: {first}") from exc
+
+
+def _parsed(column: pd.Series, parse: Callable[[pd.Series], pd.Series], what: str) -> pd.Series:
+    """``parse(column)``, or ``ScopeError`` naming the first value (and its row, from 1) that is not ``what``."""
+    try:
+        return parse(column)
+    except (ValueError, TypeError) as exc:
+        for row, value in enumerate(column, start=1):
+            try:
+                parse(pd.Series([value]))
+            except (ValueError, TypeError):
+                raise ScopeError(f"dashboard values: {column.name} {value!r} in row {row} is not {what}") from exc
+        raise ScopeError(f"dashboard values: the {column.name} column is not {what}: {exc}") from exc
 
 
 def compute(arrivals: pd.DataFrame, sem: Semantics, freq: str, *, by_entity: bool = False) -> pd.DataFrame:
@@ -547,24 +565,30 @@ def _window_sentence(row: Any, sem: Semantics, unit: str) -> str:
     if row["gap"] == 0:
         return f"{head} shows {number(row['dashboard'])}, the same as the truth."
     reasons = []
-    noun = "events" if unit else "of value"
+
+    def one(v: float) -> bool:  # a count of 1 reads in the singular
+        return bool(unit) and abs(v) == 1
+
+    def noun(v: float) -> str:
+        return ("event" if one(v) else "events") if unit else "of value"
+
     phrases = {
         "late": lambda v: (
-            f"{number(-v)} {noun} arrived after the dashboard's "
+            f"{number(-v)} {noun(v)} arrived after the dashboard's "
             + (f"{_span(sem.cutoff)} cutoff" if sem.time_basis == "event_time" else "window ended")
         ),
         "early": lambda v: (
-            f"{number(abs(v))} {noun} "
+            f"{number(abs(v))} {noun(v)} "
             + (
-                "counted here belong to another window by event time"
+                f"counted here {'belongs' if one(v) else 'belong'} to another window by event time"
                 if v > 0
-                else "of this window were counted in another"
+                else f"of this window {'was' if one(v) else 'were'} counted in another"
             )
         ),
-        "duplicates": lambda v: f"{number(v)} repeats were counted twice",
+        "duplicates": lambda v: f"{number(v)} {'repeat was' if one(v) else 'repeats were'} counted twice",
         "conflicts": lambda v: f"{number(abs(v))} from conflicting payloads of one event",
-        "rejected": lambda v: f"{number(v)} rejected requests were counted",
-        "replayed": lambda v: f"{number(v)} replays' re-sends were counted again",
+        "rejected": lambda v: f"{number(v)} rejected {'request was' if one(v) else 'requests were'} counted",
+        "replayed": lambda v: f"{number(v)} {'replay re-send was' if one(v) else 'replay re-sends were'} counted again",
         "unexplained": lambda v: f"{_signed(v)} no cause accounts for",
     }
     for cause in (*CAUSES, "unexplained"):

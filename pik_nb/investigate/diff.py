@@ -14,6 +14,7 @@ from pik.core.records import ACCEPTED
 from pik.core.timefmt import day_bounds
 
 from .._errors import KitError
+from .._format import table
 from ..analyses import derived
 from ..analyses.plotting import axes
 from ..read import objects as raw
@@ -129,8 +130,8 @@ def compare(
 def _table(title: str, frame: pd.DataFrame, rows: int) -> str:
     """A titled HTML table of at most ``rows`` rows, saying how many more there are."""
     more = f" (first {rows} shown)" if len(frame) > rows else ""
-    body = frame.head(rows).to_html(index=False) if len(frame) else ""
-    return f"<p>{title} {len(frame)}{more}</p>{body}"
+    body = table(frame.head(rows), index=False)._repr_html_() if len(frame) else ""
+    return f"<p>{title} {len(frame):,}{more}</p>{body}"
 
 
 def _rows(event_ids: list[str], first: pd.DataFrame) -> pd.DataFrame:

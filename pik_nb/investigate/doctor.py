@@ -33,6 +33,7 @@ from pik.core.records import AttemptStatus
 from pik.core.timefmt import UTC, key_time
 
 from .._errors import KitError
+from .._format import counted
 from ..read.stack import Stack
 
 PROBE_SOURCE = "pik.doctor"
@@ -67,7 +68,7 @@ class Report:
 
     def __str__(self) -> str:
         failed = sum(check.status == FAIL for check in self.checks)
-        summary = "all checks passed" if not failed else f"{failed} check(s) failed"
+        summary = "all checks passed" if not failed else f"{counted(failed, 'check')} failed"
         return "\n".join([*(str(check) for check in self.checks), summary])
 
     def to_dict(self) -> dict:
@@ -231,7 +232,7 @@ def metrics(stack: Stack, now: datetime) -> tuple[str, str]:
         frame = health.from_cloudwatch(stack.client("cloudwatch"), start, end, "5min")
         where = "CloudWatch GetMetricData"
     ingests = int(frame["IngestCount"].sum()) if "IngestCount" in frame else 0
-    return f"{where}: {len(frame)} periods, {ingests} ingests in the last hour", ""
+    return f"{where}: {counted(len(frame), 'period')}, {counted(ingests, 'ingest')} in the last hour", ""
 
 
 # --- a deployed stack's own resources (deployer permissions) ---------------------------------------

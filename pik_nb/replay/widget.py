@@ -85,6 +85,11 @@ def _box_class() -> type:
         def __repr__(self) -> str:
             return STATIC_NOTE
 
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
+            """ipywidgets' bundle, with the whole note as its plain text (ipywidgets cuts it at 110 characters)."""
+            bundle = super()._repr_mimebundle_(**kwargs)
+            return {**bundle, "text/plain": STATIC_NOTE} if bundle else bundle
+
     return ReplayBox
 
 

@@ -2,7 +2,10 @@
 bulk of the work, pushed into the engine) and the arrivals behind one window.
 
 Written once for DuckDB and Athena (Trino): only constructs both accept (``date_trunc``,
-``date_diff('second', ...)``, ``INTERVAL '1' DAY``, ``CAST(... AS DOUBLE)``), no dialect switch needed.
+``date_diff('second', ...)``, ``INTERVAL '1' DAY``, ``CAST(... AS DOUBLE)``). One thing differs: a
+summed payload field is the ``events`` view's typed column on DuckDB, but Athena's Glue ``events``
+table declares only the common columns and ``payload`` (docs/scale.md), so on Athena the value is read
+from the payload JSON (``Dialect.json_text``).
 Windows of one day or one hour (``date_trunc``); other lengths go through the in-memory path.
 
     >>> print(cells("checkout", "order_placed", None, "2026-11-20", "2026-11-27")[:30])
@@ -23,6 +26,7 @@ from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
 from .._errors import ScopeError
 from .._times import Time, utc
+from .dialect import DUCKDB, Dialect
 from .queries import literal, scope
 
 #: Windows the SQL path groups by, as ``date_trunc`` units and SQL intervals.
@@ -35,6 +39,16 @@ SLACK_BEFORE, SLACK_AFTER = pd.Timedelta(days=3), pd.Timedelta(days=1)
 def valid_field(name: str | None) -> bool:
     """A payload field the events view holds as a column (``pik.core.curated.payload_fields``)."""
     return bool(name) and re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name or "") is not None
+
+
+def _value(field: str, dialect: Dialect) -> str:
+    """The payload ``field`` of an ``events`` row: its typed column (DuckDB), or the JSON scalar (Athena).
+
+    >>> from pik_nb.sql.dialect import ATHENA
+    >>> _value("amount", DUCKDB), _value("amount", ATHENA)
+    ('amount', "json_extract_scalar(payload, '$.amount')")
+    """
+    return field if dialect.name == "duckdb" else dialect.json_text("payload", f"$.{field}")
 
 
 def unit(freq: str) -> tuple[str, str]:
@@ -50,6 +64,7 @@ def _attempts(
     end: Time,
     field: str | None,
     statuses: tuple[str, ...],
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """CTEs ending in ``a``: the attempts in scope with ``value`` (1, or the event's payload ``field``)."""
     near = dict(start=utc(start) - SLACK_BEFORE, end=utc(end) + SLACK_AFTER)
@@ -62,7 +77,7 @@ def _attempts(
     if field is None:
         return head + ", a AS (SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0)"
     return (
-        head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}),\n"
+        head + f", e0 AS (SELECT event_id, {_value(field, dialect)} AS v FROM events WHERE {where}),\n"
         "a AS (SELECT a0.*, CAST(e0.v AS DOUBLE) AS value\n"
         "      FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id)"
     )
@@ -89,6 +104,7 @@ def cells(
     freq: str = "1D",
     conflicts: bool = True,
     by_entity: bool = True,
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """``pik_nb.investigate.dashboard.cells`` of the accepted, duplicate (and, for a count, conflict)
     attempts whose event time lies near ``[start, end)``; ``field``: sum that payload field of the event.
@@ -96,7 +112,7 @@ def cells(
     thousand cells instead of one per entity and window."""
     statuses = (ACCEPTED, DUPLICATE, CONFLICT) if conflicts else (ACCEPTED, DUPLICATE)
     return f"""
-WITH {_attempts(source, event_type, entity_id, start, end, field, statuses)}, k AS ({_kinds(freq)}
+WITH {_attempts(source, event_type, entity_id, start, end, field, statuses, dialect)}, k AS ({_kinds(freq)}
 )
 SELECT kind,{" entity_id," if by_entity else ""} win, arrival_win,
        CASE WHEN ingest_time < win_end THEN -1
@@ -115,12 +131,13 @@ def arrivals(
     field: str | None = None,
     freq: str = "1D",
     conflicts: bool = True,
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """The attempts behind the window ``[start, end)``: dated in it, or arriving in it."""
     statuses = (ACCEPTED, DUPLICATE, CONFLICT) if conflicts else (ACCEPTED, DUPLICATE)
     low, high = literal(utc(start)), literal(utc(end))
     return f"""
-WITH {_attempts(source, event_type, entity_id, start, end, field, statuses)}, k AS ({_kinds(freq)}
+WITH {_attempts(source, event_type, entity_id, start, end, field, statuses, dialect)}, k AS ({_kinds(freq)}
 )
 SELECT kind, event_id, entity_id, event_time, ingest_time AS arrival, coalesce(value, 0) AS value,
        status, s3_key
@@ -128,7 +145,7 @@ FROM k WHERE (event_time >= {low} AND event_time < {high}) OR (ingest_time >= {l
 ORDER BY event_time, ingest_time"""
 
 
-def selected(where: str, field: str | None) -> str:
+def selected(where: str, field: str | None, dialect: Dialect = DUCKDB) -> str:
     """The ACCEPTED events ``where`` selects (a replay run's scope), with the value a sum would add."""
     head = (
         f"WITH a0 AS (SELECT event_id, entity_id, event_time, s3_key FROM attempts "
@@ -137,7 +154,7 @@ def selected(where: str, field: str | None) -> str:
     if field is None:
         return head + " SELECT a0.*, CAST(1 AS DOUBLE) AS value FROM a0"
     return (
-        head + f", e0 AS (SELECT event_id, {field} AS v FROM events WHERE {where}) "
+        head + f", e0 AS (SELECT event_id, {_value(field, dialect)} AS v FROM events WHERE {where}) "
         "SELECT a0.*, coalesce(CAST(e0.v AS DOUBLE), 0) AS value "
         "FROM a0 LEFT JOIN e0 ON e0.event_id = a0.event_id"
     )
@@ -163,7 +180,8 @@ def typed_arrivals(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class DashboardArchive:
     """``kit.explain_dashboard``'s questions to the archive about one scope, through ``run`` (a query to
-    a DataFrame: ``kit.sql``'s engine). ``field``: a sum of that payload field (``None``: a count).
+    a DataFrame: ``kit.sql``'s engine), in ``dialect`` (that engine's). ``field``: a sum of that payload
+    field (``None``: a count).
 
     >>> archive = DashboardArchive(kit.sql, "checkout", "order_placed", None)      # doctest: +SKIP
     >>> archive.cells(pd.Timestamp("2026-11-20", tz="UTC"), pd.Timestamp("2026-11-27", tz="UTC"))
@@ -175,6 +193,7 @@ class DashboardArchive:
     entity_id: str | None
     field: str | None = None
     freq: str = "1D"
+    dialect: Dialect = DUCKDB
 
     def __post_init__(self) -> None:
         if self.field is not None and not valid_field(self.field):
@@ -203,6 +222,7 @@ class DashboardArchive:
             freq=self.freq,
             conflicts=self.field is None,
             by_entity=by_entity,
+            dialect=self.dialect,
         )
         return typed_cells(self.run(query))
 
@@ -211,7 +231,13 @@ class DashboardArchive:
         return typed_arrivals(
             self.run(
                 arrivals(
-                    **self._scope, start=start, end=end, field=self.field, freq=self.freq, conflicts=self.field is None
+                    **self._scope,
+                    start=start,
+                    end=end,
+                    field=self.field,
+                    freq=self.freq,
+                    conflicts=self.field is None,
+                    dialect=self.dialect,
                 )
             )
         )
@@ -227,7 +253,7 @@ class DashboardArchive:
             condition = scope(
                 **{name: request.get(name) for name in ("entity_id", "source", "event_type", "start", "end")}
             )
-        found = self.run(selected(f"{self.near(start, end)} AND {condition}", self.field))
+        found = self.run(selected(f"{self.near(start, end)} AND {condition}", self.field, self.dialect))
         found["event_time"] = pd.to_datetime(found["event_time"], utc=True)
         return found
 

@@ -9,6 +9,8 @@
   parts, so a query during an incident sees the last minute too, each row once.
 - **Athena** (a deployed stack with ``EnableAthena``): the same SQL against the Glue tables
   ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
+  ``aggregates`` and ``replays`` are DynamoDB tables pik reads itself, not Glue tables: a query that
+  names one runs on DuckDB (which reads the compacted parts from S3 too), whatever the stack.
 
     >>> kit.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
 
@@ -48,15 +50,34 @@ if TYPE_CHECKING:
     from ..read.stack import Stack
 
 VIEWS = ("attempts", "events", "aggregates", "replays")
+#: The views Athena has: the Glue tables the compaction registers its partitions in (ADR 306).
+ATHENA_VIEWS = ("attempts", "events")
 ATHENA_POLL_S = (0.2, 2.0)  # first and longest wait between GetQueryExecution polls
 
 
-def engine_of(stack: Stack, engine: str | None) -> str:
-    """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup."""
+def named_views(query: str) -> set[str]:
+    """The views ``query`` names (a word match: a view named in a string or comment counts too).
+
+    >>> sorted(named_views("SELECT r.sent FROM replays r JOIN attempts a ON a.event_id = r.replay_id"))
+    ['attempts', 'replays']
+    """
+    return {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
+
+
+def engine_of(stack: Stack, engine: str | None, query: str | None = None) -> str:
+    """``duckdb`` or ``athena``: Athena for a deployed stack whose outputs name a workgroup, unless
+    ``query`` names a view Athena lacks (``aggregates``, ``replays``: DynamoDB tables, read by DuckDB)."""
+    if engine == "athena" and query is not None and (missing := named_views(query) - set(ATHENA_VIEWS)):
+        raise SqlError(
+            f"Athena has no view {', '.join(sorted(missing))} (its tables are {', '.join(ATHENA_VIEWS)}): "
+            "leave engine unset or use engine='duckdb', which reads it from DynamoDB"
+        )
     if engine in ("duckdb", "athena"):
         return engine
     if engine is not None:
         raise ScopeError(f"engine must be 'duckdb' or 'athena', not {engine!r}")
+    if query is not None and named_views(query) - set(ATHENA_VIEWS):
+        return "duckdb"
     return (
         "athena" if not stack.endpoint("athena") and stack.resources.extra.get("athena_work_group_name") else "duckdb"
     )
@@ -75,7 +96,7 @@ def sql(
     """Run ``query`` over the views; see ``Kit.sql``. ``fresh_events_where`` (a mask over the
     fresh attempts) limits the raw objects read for fresh events to those a query can match.
     ``arrow``: a ``pyarrow.Table`` (DuckDB's own Arrow result; Athena's typed frame converted)."""
-    if engine_of(stack, engine) == "athena":
+    if engine_of(stack, engine, query) == "athena":
         frame = athena(stack, query)
         return pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
     check(query, confined=confined)
@@ -118,8 +139,17 @@ def run(
     try:
         result = con.sql(query)
         return result.to_arrow_table() if arrow else result.df()
+    except duckdb.CatalogException as exc:
+        raise SqlError(_catalog_message(exc)) from exc
     except duckdb.Error as exc:
         raise SqlError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _catalog_message(exc: duckdb.CatalogException) -> str:
+    """DuckDB's first line and the views there are, without its "Did you mean" (it suggests DuckDB's own
+    catalog, ``pg_sequences``, even for ``event``: pik's views are not among its candidates)."""
+    first = str(exc).splitlines()[0]
+    return f"{type(exc).__name__}: {first} (the views are {', '.join(VIEWS)})"
 
 
 def confine(con: duckdb.DuckDBPyConnection, *, allowed_directories: tuple[str, ...] = ()) -> None:
@@ -142,7 +172,7 @@ def connection(
     fresh_events_where: Callable[[pa.Table], pa.Array] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``query`` names (only those are loaded), ``confine``d."""
-    wanted = {view for view in VIEWS if re.search(rf"\b{view}\b", query, re.IGNORECASE)}
+    wanted = named_views(query)
     con = _duckdb()
     if wanted & {"attempts", "events"}:
         # The watermark first: it is written after every manifest it covers, so the manifests read

@@ -113,6 +113,17 @@ def test_a_failing_command_keeps_its_exit_code_and_says_why_on_stderr(local):
     assert result.exit_code == 1 and result.stdout == "" and "nope" in result.stderr
 
 
+def test_a_request_the_cli_checks_itself_names_field_rule_and_the_rule_s_words(local):
+    """Issue 21: 'Error: rate_per_second: range' named the rule but not its bounds."""
+    info_file, _, _ = local
+    start, end = DAY.date().isoformat(), (DAY + timedelta(days=1)).date().isoformat()
+    args = ["replay", "--entity", "c-1", "--start", start, "--end", end, "--rate", "0", "--execute"]
+    for json_flag in ([], ["--json"]):
+        result = CliRunner().invoke(cli, [*args, *json_flag, "--local-file", str(info_file)])
+        assert (result.exit_code, result.stdout) == (1, ""), result.output
+        assert result.stderr == "Error: rate_per_second/range: rate_per_second must be a number from 0.1 to 1000\n"
+
+
 # --- the real command in its own process: stdout and stderr apart, as a shell pipe sees them ---------------
 JQ = shutil.which("jq")
 

@@ -5,8 +5,12 @@ the SQL itself is tested on DuckDB, tests/nb/test_sql_analyses.py.)"""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import boto3
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -161,3 +165,97 @@ def test_compaction_registers_every_partition_it_writes_so_athena_answers_across
             assert "ParquetHiveSerDe" in descriptor["SerdeInfo"]["SerializationLibrary"]
     table = glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]
     assert not [k for k in table["Parameters"] if k.startswith("projection.")]  # no injected column to satisfy
+
+
+def test_a_query_naming_replays_or_aggregates_runs_on_duckdb_on_an_athena_stack(athena_stack):
+    """Athena's catalog has attempts and events only; replays and aggregates are DynamoDB tables, so
+    kit.sql reads them itself (docs/pik_nb.md's ``kit.sql("SELECT replay_id, matched, sent FROM replays")``)."""
+    from pik.handlers import replay
+    from tests.support.lambdas import call
+
+    status, run = call(
+        replay,
+        "/replay",
+        {"entity_id": "c-1", "start_time": "2026-11-20T00:00:00Z", "end_time": "2026-11-21T00:00:00Z"},
+    )
+    assert status == 200, run
+    runs = athena_stack.sql("SELECT replay_id, matched, sent FROM replays")
+    assert runs.to_dict("records") == [{"replay_id": run["replay_id"], "matched": 0, "sent": 0}]
+    assert athena_stack.sql_engine == "athena"  # the stack's engine stays Athena for the archive's views
+    assert boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"] == []
+    with pytest.raises(pik_nb.SqlError, match=r"^Athena has no view replays \(its tables are attempts, events\)"):
+        athena_stack.sql("SELECT count(*) FROM replays", engine="athena")
+
+
+def test_a_dashboard_sum_on_athena_reads_the_field_from_the_payload(athena_stack, monkeypatch):
+    """Athena's events table declares no payload columns (docs/scale.md): kit.explain_dashboard's SQL asks
+    the payload JSON there, in the query it sends to the workgroup."""
+    from pik_nb.investigate import dashboard_load
+    from pik_nb.sql import dialect
+
+    archives = []
+
+    def capture(stack, values, archive, **_):
+        archives.append(archive)  # the questions the kit would ask, in the dialect it chose
+        return SimpleNamespace(table=pd.DataFrame())
+
+    monkeypatch.setattr(dashboard_load, "explain_dashboard", capture)
+    values = pd.DataFrame({"window": pd.to_datetime(["2026-11-20"], utc=True), "value": [1.0]})
+    athena_stack.explain_dashboard(values, source="checkout", event_type="order_placed", metric="sum", field="amount")
+    athena_stack.explain_dashboard(values, source="checkout", event_type="order_placed", engine="duckdb")
+    assert [a.dialect for a in archives] == [dialect.ATHENA, dialect.DUCKDB]
+    queue_answer(
+        [["accepted", "c-1", "2026-11-20 00:00:00.000", "2026-11-20 00:00:00.000", "-1", "2", "250.0"]],
+        [
+            ("kind", "varchar"),
+            ("entity_id", "varchar"),
+            ("win", "timestamp(3)"),
+            ("arrival_win", "timestamp(3)"),
+            ("delay", "bigint"),
+            ("n", "bigint"),
+            ("total", "double"),
+        ],
+    )
+    cells = archives[0].cells(pd.Timestamp("2026-11-20", tz="UTC"), pd.Timestamp("2026-11-21", tz="UTC"))
+    assert cells[["kind", "entity_id", "delay", "n", "total"]].values.tolist() == [["accepted", "c-1", -1, 2, 250.0]]
+    [execution_id] = boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+    sent = boto3.client("athena").get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
+    assert "SELECT event_id, json_extract_scalar(payload, '$.amount') AS v FROM events" in sent
+
+
+#: Athena's Parquet reader takes a column as its table's type only from these Parquet types (Athena, "Data
+#: types in Amazon Athena" and the Hive Parquet SerDe's type mapping); anything else is HIVE_BAD_DATA.
+ATHENA_READS = {
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "bigint": pa.types.is_int64,
+    "double": pa.types.is_float64,
+    "boolean": pa.types.is_boolean,
+    "timestamp": lambda t: pa.types.is_timestamp(t) and t.unit in ("ms", "us"),
+}
+
+
+def test_every_part_holds_each_glue_column_as_a_type_athena_reads_it_as(athena_stack):
+    """Athena reads a Parquet column by name as the type its Glue table declares: every part of both
+    layouts holds every declared column with a matching Parquet type (strings, int64, float64, timestamps
+    in ms/us), the payload columns of a mixed stream included, so no row is unreadable there."""
+    from pik.handlers import compact, ingest
+    from tests.support.events import make_event
+    from tests.support.lambdas import LambdaContext, call
+
+    for payload in ({"amount": 1, "vip": True}, {"amount": 2.5, "vip": "yes", "deep": {"n": 2**70}}):
+        status, _ = call(ingest, "/ingest", make_event(payload=payload))
+        assert status == 200
+    assert compact.handler({"source": "aws.events"}, LambdaContext(900_000))["written"] == 1
+    tpl, s3, bucket = template.load()["Resources"], boto3.client("s3"), athena_stack.resources.raw_bucket_name
+    checked = 0
+    for logical, layout in (("CuratedAttemptsTable", curated.ATTEMPTS), ("CuratedEventsTable", curated.EVENTS)):
+        declared = tpl[logical]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"curated/{layout}/")
+        for key in [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            schema = pq.read_schema(pa.BufferReader(body))
+            for column in declared:
+                field = schema.field(column["Name"])  # KeyError: a declared column the part lacks
+                assert ATHENA_READS[column["Type"]](field.type), (key, column, field.type)
+            checked += 1
+    assert checked == 2  # one part per layout for the one partition

@@ -3,7 +3,7 @@
 Events go through the ingest handler (moto), the compaction step, and back out of the curated
 parts: the ``payload`` JSON gives back each payload exactly, and the typed columns hold one value per
 event under one kind per field for the whole stream (``pik.core.curated.widen``), so pyarrow datasets,
-polars and DuckDB (without ``union_by_name``) read every row of every day (issue 18, findings 2 and 3).
+polars, pandas and DuckDB (without ``union_by_name``) read every row of every day (issue 18, findings 2 and 3).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import duckdb
+import pandas as pd
 import polars as pl
 import pyarrow.dataset as ds
 import pytest
@@ -119,11 +120,15 @@ def test_every_accepted_payload_compacts_and_reads_back_exactly_in_every_reader(
     frame = pl.scan_parquet(f"{root}/**/*.parquet", hive_partitioning=True).collect()
     pattern = f"{root}/**/*.parquet"
     duck = duckdb.connect().sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)").to_arrow_table()
+    pandas = pd.read_parquet(
+        root
+    )  # pandas' own reader of a Hive directory (the issue: it kept the first file's columns)
     wanted = [*curated.event_columns(schema), *curated.PARTITION_COLUMNS]
     for table_columns, rows in (
         (arrow.column_names, arrow.num_rows),
         (frame.columns, frame.height),
         (duck.column_names, duck.num_rows),
+        (list(pandas.columns), len(pandas)),
     ):
         assert (sorted(table_columns), rows) == (sorted(wanted), len(ids))
 

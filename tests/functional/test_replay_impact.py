@@ -62,6 +62,13 @@ def test_a_dry_run_previews_values_now_and_after_and_the_entering_events(stack):
     assert {(r["inputs_now"], r["inputs_after"]) for r in rows.values()} == {(3, 4)}
     assert impact["events"] == [{"entity_id": "customer-42", "day": day, "event_id": late, "change": "enters"}]
     assert latest_versions(stack)[(day, "count")]["version"] == 1  # a dry run writes no version
+    item = deserialize(  # the run's audit record holds the impact it showed, rows and events
+        boto3.client("dynamodb").get_item(
+            TableName=stack.outputs["replays_table_name"],
+            Key={"pk": {"S": f"RUN#{run['replay_id']}"}, "sk": {"S": "RUN"}},
+        )["Item"]
+    )
+    assert item["impact"] == impact and item.get("impact_key") is None
 
     call(replay, "/replay", window(entity_id="customer-42", dry_run=False))
     process_queue(stack)

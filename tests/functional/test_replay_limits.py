@@ -58,6 +58,7 @@ def test_an_event_that_can_never_fit_is_reported_with_its_reason_and_the_run_goe
     assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 2, 1)
     assert run["failed_event_ids"] == [big]
     assert run["failed_reasons"][big].endswith(f"bytes: an SQS message is at most 256 KiB ({limits.SQS_MESSAGE.doc})")
+    assert run["last_error"] == f"1 event too large for this target: {run['failed_reasons'][big]}"  # not "1 event(s)"
     assert len(read_queue(url)) == len(small)
 
 

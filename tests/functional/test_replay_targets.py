@@ -233,6 +233,27 @@ def test_an_http_target_is_matched_and_sent_as_its_normal_form(allowed, receiver
     assert hook.paths == ["/ok/hook"]
 
 
+def test_a_port_pattern_never_admits_another_port_named_in_the_path(allowed, receiver, monkeypatch):
+    """Live, as issue 19 finding 1 found it: with ``ReplayTargetUrls=http://*:P1/*`` a URL to port P2 whose
+    path holds ``:P1/`` passed the string match and was delivered to P2. It is refused, P2 gets nothing,
+    and a URL to P1 itself is delivered."""
+    seed(count=1)
+    allowed_hook, other_hook = receiver([]), receiver([])
+    p1, p2 = (hook.url.split(":")[2].split("/")[0] for hook in (allowed_hook, other_hook))
+    monkeypatch.setenv("REPLAY_TARGET_URLS", f"http://*:{p1}/*")
+    smuggled = f"http://127.0.0.1:{p2}/x:{p1}/"
+    status, refused = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": smuggled}))
+    assert (status, refused["error"]) == (
+        403,
+        f"replay target http:{smuggled} ({smuggled}) is not allowed: add it to the template parameter ReplayTargetUrls",
+    )
+    status, run = call(
+        replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"http": allowed_hook.url})
+    )
+    assert (status, run["sent"], len(allowed_hook.got)) == (200, 1, 1)
+    assert other_hook.got == []
+
+
 # --- Standard Webhooks, Retry-After, and a deadline for endpoints that hang or drip (issue 19, 6-8) --
 def test_webhook_id_is_the_same_for_every_retry_and_replay_of_an_event_to_a_target(allowed, receiver, monkeypatch):
     monkeypatch.setattr("pik.aws.webhook.BACKOFF_S", 0.001)

@@ -632,3 +632,38 @@ def test_rejected_requests_naming_a_stream_that_never_delivered_make_no_gaps():
     assert [(r.source, (r.window - BASE).days, r.gap_class) for r in result.itertuples()] == [
         ("mobile_app", 4, "only_rejected")
     ]
+
+
+def test_a_table_hides_the_row_numbers_a_sort_or_tail_leaves_and_keeps_a_named_index():
+    """Issue 21, finding 8: ``table(versions.sort_values(...).tail(20))`` showed 7/2/5 row numbers."""
+    rows = pd.DataFrame({"day": ["2026-11-30", "2026-12-01", "2026-12-02"], "version": [1, 2, 1]})
+    latest = pik_nb.table(rows.sort_values("version", kind="stable").tail(2))  # rows 2 and 1
+    assert "row_heading" not in latest._repr_html_()
+    assert [line.split() for line in repr(latest).splitlines()] == [
+        ["day", "version"],
+        ["2026-12-02", "1"],
+        ["2026-12-01", "2"],
+    ]
+    named = pik_nb.table(rows.set_index("version"))
+    assert "row_heading" in named._repr_html_() and repr(named).splitlines()[0].split() == ["day"]
+
+
+def test_a_lateness_policy_reads_its_counts_and_shares_as_a_person_does():
+    """Issue 21, finding 8: the policy's HTML said "drops 1 events, changes 1 windows" over a raw frame
+    (index 0, ``dropped_share`` 1.000000)."""
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "entity_id": "x",
+            "event_time": day(1, i),
+            "ingest_time": day(1, i) + lag,
+            "status": "ACCEPTED",
+        }
+        for i, lag in enumerate([pd.Timedelta(minutes=5), pd.Timedelta(days=2)])
+    ]
+    html = pik_nb.lateness_policy(frame(rows), allowed_lateness="1h")._repr_html_()
+    assert html.startswith(
+        '<p>allowed lateness 1 h: drops <b>1 event</b>, changes <b>1 window</b></p><div class="pik-table"'
+    )
+    assert ">50.0%<" in html and "0.5" not in html.replace("50.0%", "") and "row_heading" not in html
+    assert 'class="dataframe"' not in html  # pik_nb.table, not pandas' own table

@@ -4,6 +4,7 @@ kit.search, and the CLI skins. pyarrow's S3 filesystem reads the moto server ove
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -145,7 +146,18 @@ def test_the_cli_compacts_and_searches(local):
     kit, info_file, answers = local
     runner, where = CliRunner(), ["--local-file", str(info_file)]
     compacted = runner.invoke(cli, ["compact", *where])
-    assert compacted.exit_code == 0 and "partition(s)" in compacted.output, compacted.output
+    assert compacted.exit_code == 0, compacted.output
+    assert re.fullmatch(
+        r"\d+ partitions?: \d+ written, \d+ unchanged; [\d,]+ attempts?, [\d,]+ events?; watermark \S+\n",
+        compacted.output,
+    ), compacted.output  # no "partition(s)" (issue 21, finding 8)
+    shown = runner.invoke(
+        cli, ["sql", "SELECT 90000 AS lag_ms, 0.25 AS late_share, 57.0 AS n, 'web' AS source", *where]
+    )
+    assert shown.exit_code == 0 and [line.split() for line in shown.output.splitlines()] == [
+        ["lag", "late_share", "n", "source"],
+        ["1", "min", "30", "s", "25.0%", "57", "web"],
+    ], shown.output
     found = runner.invoke(
         cli,
         [
@@ -240,6 +252,18 @@ def test_sql_is_read_only_and_confined_by_default(local, query, tmp_path):
         for words in ("read-only", "one SQL statement at a time", "disabled by config", "Permission Error")
     ), refused.value
     assert sorted(tmp_path.iterdir()) == []  # no file where the query would have written one
+
+
+def test_a_table_that_is_not_a_view_is_named_with_the_views_there_are(local):
+    """Issue 21: at 3 a.m., DuckDB's 'Did you mean "pg_sequences"?' sends a reader the wrong way."""
+    kit, _, _ = local
+    views = "(the views are attempts, events, aggregates, replays)"
+    with pytest.raises(pik_nb.SqlError) as refused:
+        kit.sql("SELECT * FROM nosuch")
+    assert str(refused.value) == f"CatalogException: Catalog Error: Table with name nosuch does not exist! {views}"
+    with pytest.raises(pik_nb.SqlError) as near:
+        kit.sql("SELECT * FROM event")  # DuckDB would say 'Did you mean "pg_sequences"?'
+    assert str(near.value) == f"CatalogException: Catalog Error: Table with name event does not exist! {views}"
 
 
 def test_the_leak_check_sees_a_query_that_writes(local, tmp_path):

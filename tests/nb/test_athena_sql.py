@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
-from pik_nb.sql import analyses, dashboard, dialect, lateness, queries, streams
+from pik_local import template
+from pik_nb.sql import analyses, dashboard, dialect, engine, lateness, queries, streams
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -81,14 +84,14 @@ def pik_queries() -> dict[str, str]:
     sent["search in a stream"] = queries.search(
         "checkout", "order_placed", "2026-11-20", "2026-11-27", "amount > 100 AND country = 'DE'", 5
     )
-    for freq, field in (("1D", None), ("1h", "amount")):
+    for freq, field in (("1D", None), ("1h", "amount")):  # in Athena's dialect, as kit.explain_dashboard asks
         sent[f"dashboard cells {freq}"] = dashboard.cells(
-            "checkout", "order_placed", None, "2026-11-20", "2026-11-27", field=field, freq=freq
+            "checkout", "order_placed", None, "2026-11-20", "2026-11-27", field=field, freq=freq, dialect=ATHENA
         )
         sent[f"dashboard arrivals {freq}"] = dashboard.arrivals(
-            None, None, "c-1", "2026-11-20", "2026-11-27", field=field, freq=freq
+            None, None, "c-1", "2026-11-20", "2026-11-27", field=field, freq=freq, dialect=ATHENA
         )
-    sent["dashboard selected"] = dashboard.selected(WINDOW, "amount")
+    sent["dashboard selected"] = dashboard.selected(WINDOW, "amount", ATHENA)
     sent["streams (pik status)"] = streams.query()
     return sent
 
@@ -277,3 +280,62 @@ def test_the_dialect_follows_the_engine_kit_sql_runs_on():
     assert dialect.of(Kit().sql) is dialect.ATHENA and dialect.of(lambda q: q) is dialect.DUCKDB
     assert "quantile_cont" in lateness.query(dialect=dialect.of("duckdb"))
     assert functions(lateness.query(dialect=dialect.of(Kit().sql))) <= TRINO_FUNCTIONS
+
+
+# --- every table and column an Athena query names exists in the Glue catalog (issue 18, findings 6-7) --
+#: Queries whose condition is the user's own text (``where=``): checked with the columns the docs tell a
+#: user to add before naming payload fields on Athena.
+USER_CONDITIONS = {"search in a stream"}
+
+
+def glue_tables() -> dict[str, dict[str, str]]:
+    """The tables and columns Athena has: the template's Glue tables (columns and partition keys)."""
+    resources = template.load()["Resources"]
+    tables = {}
+    for logical in ("RawEventsTable", "CuratedAttemptsTable", "CuratedEventsTable"):
+        spec = resources[logical]["Properties"]["TableInput"]
+        declared = spec["StorageDescriptor"]["Columns"] + spec["PartitionKeys"]
+        tables[spec["Name"]] = {column["Name"]: column["Type"] for column in declared}
+    return tables
+
+
+def documented_columns() -> dict[str, str]:
+    """The payload columns docs/scale.md tells a user to add to Athena's ``events`` (ALTER TABLE ... ADD COLUMNS)."""
+    [added] = re.findall(r"ALTER TABLE events ADD COLUMNS \(([^)]*)\)", (DOCS / "scale.md").read_text())
+    return dict(column.split() for column in added.split(", "))
+
+
+def unresolved(query: str, tables: dict[str, dict[str, str]]) -> str | None:
+    """Why Athena would refuse ``query``'s names (an unknown table or column), or None."""
+    tree = sqlglot.parse_one(query, read="athena")
+    ctes = {cte.alias_or_name for cte in tree.find_all(sqlglot.exp.CTE)}
+    unknown = sorted({t.name for t in tree.find_all(sqlglot.exp.Table) if t.name} - ctes - set(tables))
+    if unknown:  # qualify resolves columns only: a table it does not know is left as it is
+        return f"Table {', '.join(unknown)} does not exist"
+    try:
+        qualify(tree, schema=tables, dialect="athena", validate_qualify_columns=True)
+    except OptimizeError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_every_athena_query_names_only_tables_and_columns_athena_has(name):
+    """Athena's ``events`` declares the common columns and ``payload``, not the typed payload columns
+    DuckDB's view has, and has no ``aggregates`` or ``replays`` (DynamoDB tables): pik's own queries use
+    only what the Glue tables declare; a doc example may name the payload columns the docs say to add."""
+    query, tables = QUERIES[name], glue_tables()
+    if engine.named_views(query) - set(engine.ATHENA_VIEWS):
+        assert engine.engine_of(None, None, query) == "duckdb"  # kit.sql sends it to DuckDB on any stack
+        return
+    if name in USER_CONDITIONS or name.startswith(("docs/", "README")):
+        tables = {**tables, "events": {**tables["events"], **documented_columns()}}
+    assert unresolved(query, tables) is None, (name, unresolved(query, tables))
+
+
+def test_the_name_check_sees_a_column_athena_lacks():
+    """The check above can fail: the dashboard's DuckDB spelling of a summed field names the typed column."""
+    duckdb_spelling = dashboard.selected(WINDOW, "amount")
+    assert "Column 'amount' could not be resolved" in unresolved(duckdb_spelling, glue_tables())
+    assert unresolved(dashboard.selected(WINDOW, "amount", ATHENA), glue_tables()) is None
+    assert unresolved("SELECT * FROM replays", glue_tables()) == "Table replays does not exist"

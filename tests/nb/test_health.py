@@ -162,6 +162,7 @@ def test_plot_health_shades_the_window():
         "accepted"
     ]
     assert len(rate.patches) == 1 and len(lag.patches) == 1
+    assert (rate.get_ylabel(), lag.get_ylabel()) == ("events per 10 min", "lag (hours)")  # issue 21, finding 8
 
 
 def test_the_notebook_view_pads_the_window_and_the_summary_reads_the_whole_view():

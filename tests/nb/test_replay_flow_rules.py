@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pik_cli import cli
 from pik_nb.replay import FlowError, ReplayFlow, Scope, to_send
-from pik_nb.replay.widget import ReplayWidget
+from pik_nb.replay.widget import STATIC_NOTE, ReplayWidget
 
 SCOPE = Scope(start="2026-11-20", end="2026-11-21", entity_id="customer-42", target={"sqs": "https://q"})
 
@@ -112,3 +112,23 @@ def test_the_widget_refuses_a_bad_date_naming_the_field_with_the_cli_s_sentence_
     field, sentence = message.split(": ", 1)
     refused = CliRunner().invoke(cli, ["replay", "--entity", "customer-42", "--start", start, "--end", end])
     assert refused.exit_code == 2 and f"Invalid value for '--{field}': {sentence}" in refused.output
+
+
+def test_a_saved_or_exported_notebook_shows_the_widget_s_whole_note():
+    """Issue 21, finding 4: where no widget renders (the HTML report, a notebook opened from disk) the
+    widget's plain text is the note, whole: ipywidgets cuts a widget's text at 110 characters ("only…")."""
+    widget = ReplayWidget(
+        ReplayFlow(AnsweringKit(_answer(3, None))),
+        entity_id="customer-42",
+        source=None,
+        event_type=None,
+        start="2026-11-20",
+        end="2026-11-21",
+        metric="count",
+        poll_seconds=0.01,
+        timeout_seconds=1,
+    )
+    bundle = widget.box._repr_mimebundle_()
+    assert bundle["text/plain"] == STATIC_NOTE and len(STATIC_NOTE) > 110
+    assert STATIC_NOTE.endswith("a saved or exported notebook only shows it.")
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.box.model_id  # lab still renders

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from pik_nb.notebook.runner import run_notebook, write_html
+from pik_nb.replay.widget import STATIC_NOTE
 from tests.support.notebooks import NOTEBOOKS, ROOT, shown
 
 OUTPUT = ROOT / "test-output" / "notebooks"
@@ -41,7 +42,7 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     _, truth, *_ = incident
     text = "\n".join(shown(executed["incident.ipynb"]))
     # the EMF lines, dated at arrival; the view covers the conflicts and the fix, which arrive now
-    assert re.search(r"pipeline health, \d+min periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
+    assert re.search(r"pipeline health, \d+ (min|h|d) periods: from [\d: -]+ to [\d: -]+ UTC \(the plotted range\), "
                      r"[\d,]+ events arrived \([\d,]+ accepted, [\d,]+ duplicates?, [\d,]+ conflicts?, "
                      r"[\d,]+ rejected\); lag p99 peaked at \d+ [dh].* UTC, "
                      r"(inside the incident window|before it|after it)\.", text)
@@ -55,6 +56,18 @@ def test_incident_notebook_findings_match_the_truth(incident, executed):
     assert re.search(r"duplicates in a window, against \d+ new events per window on average", text)
     assert not re.search(r"\d\.\d+e[+-]\d+|\d+ days \d\d:\d\d:\d\d", text)  # lags read as durations
     assert re.search(r"median lag \d+ (min|s)\b.*, p99 \d+ [dh] \d+", text)
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_every_table_a_notebook_shows_reads_as_a_person_does(executed, name):
+    """Issue 21, finding 8: one helper (``pik_nb.table``) shows every table: no pandas' own table, whose
+    shares read 0.111111 and whose 0/1/2 index means nothing; and the widget's note is whole."""
+    outputs = [o for c in executed[name].cells for o in c.get("outputs", [])]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    raw = [text[:300] for text in html if 'class="dataframe"' in text or "<table border=" in text]
+    assert raw == [] and (html or name == "5_replay.ipynb")
+    if "replay_widget(" in "".join(c.source for c in executed[name].cells):
+        assert STATIC_NOTE in report_text((OUTPUT / name).with_suffix(".html"))  # not cut at 110 characters
 
 
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS if p.name != "5_replay.ipynb"])

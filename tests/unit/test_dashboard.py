@@ -214,3 +214,40 @@ def test_dashboard_values_name_what_is_missing(tmp_path):
     values = d.dashboard_values(path)
     assert values["window"].tolist() == [pd.Timestamp("2026-11-30T00:00Z"), pd.Timestamp("2026-12-01T00:00Z")]
     assert values["value"].tolist() == [980.0, 1021.0]
+
+
+def test_a_count_of_one_reads_in_the_singular():
+    """Issue 21, finding 8: "1 repeat was counted twice", never "1 repeats were"."""
+    row = {"window": pd.Timestamp("2026-11-20T00:00Z"), "dashboard": 5, "truth": 2, "gap": 3, "late": -1, "early": 1}
+    row |= {"duplicates": 1, "conflicts": 0, "rejected": 1, "replayed": 1, "unexplained": 0}
+    assert d.summary(pd.DataFrame([row]), d.Semantics(cutoff=pd.Timedelta(hours=6), dedup=False)).split(".")[0] == (
+        "Nov 20 shows 5, the truth is 2: 1 event arrived after the dashboard's 6 h cutoff, 1 event counted here "
+        "belongs to another window by event time, 1 repeat was counted twice, 1 rejected request was counted, "
+        "1 replay re-send was counted again"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "bad-window.csv",
+            b"window,value\n2026-11-20,3\ngarbage,4\n",
+            "window 'garbage' in row 2 is not a date or time",
+        ),
+        ("bad-value.csv", b"window,value\n2026-11-20,abc\n", "value 'abc' in row 1 is not a number"),
+        ("empty.csv", b"", "empty.csv is not a readable CSV file of window,value rows: No columns to parse from file"),
+        ("latin1.csv", b"window,value,entity_id\n2026-11-20,3,caf\xe9\n", "latin1.csv is not a readable CSV file"),
+        ("broken.parquet", b"garbage", "broken.parquet is not a readable Parquet file of window,value rows: "),
+    ],
+)
+def test_a_dashboard_file_that_cannot_be_read_is_a_scope_error_naming_the_file_or_the_value(
+    tmp_path, name, content, message
+):
+    """Issue 21, finding 6: ``pik explain-dashboard`` printed a pandas or Arrow traceback for these; a
+    ``ScopeError`` is the CLI's one ``Error:`` line."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ScopeError) as raised:
+        d.dashboard_values(path)
+    assert message in str(raised.value) and "\n" not in str(raised.value)

@@ -23,7 +23,8 @@ def test_taps_exist_only_when_their_parameter_is_set():
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"NoSuchThing": "1"}, "unknown template parameter(s): NoSuchThing"),
+        ({"NoSuchThing": "1"}, "unknown template parameter: NoSuchThing"),
+        ({"Nope": "1", "NoSuchThing": "1"}, "unknown template parameters: NoSuchThing, Nope"),
         ({"EnableProcessor": "maybe"}, "EnableProcessor='maybe' is not one of true, false"),
     ],
 )
@@ -53,7 +54,7 @@ def test_a_bad_tap_mapping_stops_the_local_stack_before_anything_starts(tmp_path
 @pytest.mark.parametrize(
     "param,message",
     [
-        ("NoSuchThing=1", "Error: unknown template parameter(s): NoSuchThing"),
+        ("NoSuchThing=1", "Error: unknown template parameter: NoSuchThing"),
         ("EnableProcessor=maybe", "Error: EnableProcessor='maybe' is not one of true, false"),
         ("SqsTapQueueArn", "Invalid value for --param: 'SqsTapQueueArn' is not NAME=VALUE"),
     ],

@@ -61,7 +61,8 @@ def test_a_missing_path_without_default_leaves_the_field_out_for_the_contract_to
 @pytest.mark.parametrize(
     "spec,preset,message",
     [
-        ({"entity": "$.a"}, "sqs", "unknown field(s) entity"),
+        ({"entity": "$.a"}, "sqs", "unknown field entity"),
+        ({"entity": "$.a", "type": "$.t"}, "sqs", "unknown fields entity, type"),
         ({"source": "$.s"}, None, "no rule for event_type, entity_id, event_time, payload"),
         ({"source": 3}, "sqs", "source: expected a path"),
         ({"source": {"path": "$.s", "extra": 1}}, "sqs", "source: expected a path"),

@@ -131,7 +131,8 @@ def deliver_entries(
     if not failed_ids:
         error = None
     elif undeliverable and not pending:
-        error = f"{len(undeliverable)} event(s) too large for this target: {next(iter(undeliverable.values()))}"
+        events = "1 event" if len(undeliverable) == 1 else f"{len(undeliverable)} events"
+        error = f"{events} too large for this target: {next(iter(undeliverable.values()))}"
     return Delivered(len(outgoing) - len(failed_ids), failed_ids, retried, error, tuple(undeliverable.items()))
 
 

@@ -73,7 +73,7 @@ class ValidationError(PikError):
     def __init__(self, errors: list[FieldError], *, too_large: bool = False) -> None:
         self.errors = list(errors)
         self.too_large = too_large
-        super().__init__("; ".join(f"{e.field}: {e.rule}" for e in self.errors))
+        super().__init__("; ".join(f"{e.field}/{e.rule}: {e.message}" for e in self.errors))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -153,7 +153,8 @@ class Mapping:
         merged = {**(PRESETS[preset] if preset else {}), **(spec or {})}
         unknown = sorted(set(merged) - set(FIELDS))
         if unknown:
-            raise MappingError(f"unknown field(s) {', '.join(unknown)}; a mapping sets {', '.join(FIELDS)}")
+            fields = "fields" if len(unknown) > 1 else "field"
+            raise MappingError(f"unknown {fields} {', '.join(unknown)}; a mapping sets {', '.join(FIELDS)}")
         missing = [name for name in REQUIRED if name not in merged]
         if missing:
             raise MappingError(
