@@ -22,7 +22,7 @@ from pik.core.replay import parse_request
 from pik.handlers import ingest, replay
 from tests.support.events import make_event
 from tests.support.lambdas import call
-from tests.support.limits import large, refuse_over, sqs_size
+from tests.support.limits import calls_of, large, refuse_over, sqs_size
 from tests.support.replays import DAY, seed, window
 from tests.support.targets import read_queue
 
@@ -157,30 +157,32 @@ def test_an_idempotency_key_travels_as_an_extension(allowed):
 
 
 def test_batches_are_cut_by_the_enveloped_size_near_the_sqs_limit(allowed):
-    """Six events whose messages as sent fit three to a SendMessageBatch (under 256 KiB) but not as
-    CloudEvents: the cloudevents run is cut two to a request, and a hook refusing what AWS refuses
+    """Six events whose messages as sent fit four to a SendMessageBatch (1 MiB) but not as CloudEvents:
+    the cloudevents run is cut three to a request, and a hook refusing what AWS refuses
     (BatchRequestTooLong) sees no request over the limit."""
     seen: list[int] = []
-    clients.target_client("sqs").meta.events.register(
+    target = clients.target_client("sqs")
+    target.meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
         refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )
-    large(6, 87_050)
+    sends = calls_of(target, "SendMessageBatch")
+    large(6, 261_900)
     sqs = boto3.client("sqs")
     raw_url, ce_url = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("as-sent", "as-cloudevents"))
     _, as_sent = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": raw_url}))
-    raw_requests = list(seen)
-    seen.clear()
+    raw_requests = [len(send["Entries"]) for send in sends]
+    sends.clear()
     _, as_ce = call(
         replay,
         "/replay",
         window(entity_id="customer-42", dry_run=False, target={"sqs": ce_url}, envelope="cloudevents"),
     )
     assert (as_sent["sent"], as_ce["sent"], as_ce["failed"]) == (6, 6, 0)
-    assert len(raw_requests) == 2 and max(raw_requests) <= limits.SQS_BATCH.value  # three as sent fit
-    ce_message = max(sqs_size({"MessageBody": m["Body"]}) for m in read_queue(ce_url))
-    assert 3 * ce_message > limits.SQS_BATCH.value  # three CloudEvents would not
-    assert len(seen) == 3 and max(seen) <= limits.SQS_BATCH.value and max(seen) > 2 * 87_050
+    assert raw_requests == [4, 2] and max(seen) <= limits.SQS_BATCH.value  # four as sent fit
+    ce_message = min(sqs_size({"MessageBody": m["Body"]}) for m in read_queue(ce_url))
+    assert 4 * ce_message > limits.SQS_BATCH.value  # four CloudEvents would not
+    assert [len(send["Entries"]) for send in sends] == [3, 3] and max(seen) <= limits.SQS_BATCH.value
 
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/q"

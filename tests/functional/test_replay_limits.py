@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from pik.aws import clients
+from pik.aws import clients, delivery
 from pik.aws.eventbridge import entry_bytes
 from pik.bootstrap import adapters
 from pik.core import limits
@@ -25,41 +26,143 @@ from pik.services import ingest as ingest_service
 from pik.settings import Settings
 from tests.support.events import make_event
 from tests.support.lambdas import call
-from tests.support.limits import large, refuse_over, sqs_size
+from tests.support.limits import calls_of, large, queue_of, refuse_over, sqs_size
 from tests.support.replays import DAY, seed, window
 from tests.support.targets import read_queue, tapped_bus
 
 
 @pytest.fixture
 def sqs_as_aws(allowed):
+    """A hook refusing what AWS refuses (a batch over 1 MiB, a message over 1 MiB), every SendMessageBatch's
+    entries, and every GetQueueAttributes of the target client: ``(sizes, sends, reads)``."""
     seen: list[int] = []
-    clients.target_client("sqs").meta.events.register(
+    target = clients.target_client("sqs")
+    target.meta.events.register(
         "before-parameter-build.sqs.SendMessageBatch",
         refuse_over(limits.SQS_BATCH, limits.SQS_MESSAGE, "BatchRequestTooLong", sqs_size, seen),
     )
-    return boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"], seen
+    return seen, calls_of(target, "SendMessageBatch"), calls_of(target, "GetQueueAttributes")
 
 
-def test_ten_events_of_110_kb_reach_an_sqs_queue_in_batches_within_256_kib(sqs_as_aws):
-    url, seen = sqs_as_aws
+def test_a_batch_over_1_mib_is_split_by_bytes(sqs_as_aws):
+    """Ten messages of about 110 KB: nine fit in 1 MiB (they took five requests under the old 256 KiB)."""
+    seen, sends, reads = sqs_as_aws
+    url = queue_of(limits.MiB)
     ids = large(10, 110_000)
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
     assert (run["status"], run["sent"], run["failed"], run["failed_event_ids"]) == ("COMPLETED", 10, 0, [])
-    assert len(seen) == 5 and max(seen) <= limits.SQS_BATCH.value  # two messages a request
-    assert sorted(json.loads(m["Body"])["payload"]["blob"][:1] for m in read_queue(url)) == ["x"] * 10
+    assert [len(send["Entries"]) for send in sends] == [9, 1]
+    assert 9 * 110_000 < seen[0] <= limits.SQS_BATCH.value < seen[0] + seen[1]
+    assert [read["AttributeNames"] for read in reads] == [["MaximumMessageSize"]]  # once for the call
+    assert sorted(json.loads(m["Body"])["payload"]["amount"] for m in read_queue(url)) == list(range(10))
     assert len(ids) == 10
 
 
-def test_an_event_that_can_never_fit_is_reported_with_its_reason_and_the_run_goes_on(sqs_as_aws):
-    url, _ = sqs_as_aws
+def test_a_queue_of_1_mib_takes_a_600_kib_event(sqs_as_aws):
+    """Refused as too large for this target while pik capped every message at 256 KiB."""
+    seen, sends, _ = sqs_as_aws
     small = seed(count=2)
-    big = large(1, 262_000)[0]  # a valid event (payload under 256 KiB) whose message is over 256 KiB
+    big, sent_as = _archived_wider(600 * limits.KiB)
+    url = queue_of(limits.MiB)
     _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
-    assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 2, 1)
-    assert run["failed_event_ids"] == [big]
-    assert run["failed_reasons"][big].endswith(f"bytes: an SQS message is at most 256 KiB ({limits.SQS_MESSAGE.doc})")
-    assert run["last_error"] == f"1 event too large for this target: {run['failed_reasons'][big]}"  # not "1 event(s)"
-    assert len(read_queue(url)) == len(small)
+    assert (run["status"], run["sent"], run["failed"], run["failed_reasons"]) == ("COMPLETED", 3, 0, None)
+    size = sqs_size({"MessageBody": encoded(sent_as)})
+    assert 600 * limits.KiB < size <= limits.MiB and seen == [sum(sqs_size(e) for e in sends[0]["Entries"])]
+    assert sorted(json.loads(m["Body"])["payload"]["amount"] for m in read_queue(url)) == [0, 1, 99]
+    assert len(small) == 2 and big
+
+
+def test_a_message_over_the_queues_own_limit_is_reported_and_the_others_are_delivered(sqs_as_aws):
+    """A queue configured at 64 KiB and an event of 100 KiB: moto (5.2) refuses a batch holding a message
+    longer than the queue's MaximumMessageSize whole, as AWS does, so a run that sent it would stop."""
+    _, sends, _ = sqs_as_aws
+    small = seed(count=3)
+    big = large(1, 100 * limits.KiB)[0]
+    url = queue_of(64 * limits.KiB)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert (run["status"], run["stopped"], run["sent"], run["failed"]) == ("COMPLETED", "completed", 3, 1)
+    size = sqs_size({"MessageBody": encoded(_large_event(0, 100 * limits.KiB))})
+    reason = f"{size} bytes: this queue's MaximumMessageSize is 65536 bytes ({limits.SQS_MESSAGE.doc})"
+    assert (run["failed_event_ids"], run["failed_reasons"]) == ([big], {big: reason})
+    assert run["last_error"] == f"1 event too large for this target: {reason}"  # not "1 event(s)"
+    assert [len(send["Entries"]) for send in sends] == [3]
+    assert sorted(json.loads(m["Body"])["payload"]["amount"] for m in read_queue(url)) == [0, 1, 2]
+    assert len(small) == 3
+
+
+def test_a_change_of_the_queues_limit_is_seen_by_the_next_call(sqs_as_aws):
+    """Read once per call, never kept longer: raised to 1 MiB, the queue takes the event the last call refused."""
+    _, _, reads = sqs_as_aws
+    seed(count=12)  # two batches, one read
+    big = large(1, 100 * limits.KiB)[0]
+    url = queue_of(64 * limits.KiB)
+    request = window(entity_id="customer-42", dry_run=False, target={"sqs": url})
+    _, first = call(replay, "/replay", request)
+    assert (first["sent"], first["failed_event_ids"], len(reads)) == (12, [big], 1)
+    boto3.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": str(limits.MiB)})
+    _, second = call(replay, "/replay", window(event_ids=[big], dry_run=False, target={"sqs": url}))
+    assert (second["status"], second["sent"], second["failed"], len(reads)) == ("COMPLETED", 1, 0, 2)
+    assert len(read_queue(url)) == 13
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InternalError"])
+def test_a_queue_whose_limit_cannot_be_read_is_kept_to_256_kib_and_the_log_says_why(sqs_as_aws, caplog, code):
+    """SQS answers GetQueueAttributes with an error (injected by a hook, as AWS answers a role without
+    sqs:GetQueueAttributes): the call goes on with 256 KiB a message, never a 5xx, and says why."""
+    _, sends, reads = sqs_as_aws
+    message = {
+        "AccessDenied": "User: arn:aws:sts::123456789012:assumed-role/replay/fn is not authorized to perform: "
+        "sqs:getqueueattributes on resource: arn:aws:sqs:us-east-1:123456789012:consumer",
+        "InternalError": "We encountered an internal error. Please try again.",
+    }[code]
+
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": code, "Message": message}}, "GetQueueAttributes")
+
+    clients.target_client("sqs").meta.events.register("before-call.sqs.GetQueueAttributes", refuse)
+    seed(count=2)
+    big = large(1, 262_000)[0]  # a valid event (payload under 256 KiB) whose message is over 256 KiB
+    url = queue_of(limits.MiB)
+    status, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    assert (status, run["status"], run["sent"], run["failed"], len(reads)) == (200, "COMPLETED", 2, 1, 1)
+    why = f"An error occurred ({code}) when calling the GetQueueAttributes operation: {message}"
+    size = sqs_size({"MessageBody": encoded(_large_event(0, 262_000))})
+    assert run["failed_reasons"] == {
+        big: f"{size} bytes: {limits.SQS_MESSAGE_UNREAD.rule} (GetQueueAttributes: {why}) ({limits.SQS_MESSAGE.doc})"
+    }
+    assert [len(send["Entries"]) for send in sends] == [2]
+    assert [r.getMessage() for r in caplog.records if r.name == "pik.aws.sqs"] == [
+        f"sqs target {url}: MaximumMessageSize unreadable ({why}); messages kept to 262144 bytes"
+    ]
+
+
+def test_reading_the_queues_limit_is_the_batchs_first_request(sqs_as_aws, monkeypatch):
+    """With no time for a further request (``FURTHER_REQUESTS_S`` 0), the read leaves none for the send:
+    the batch is not sent (a batch still takes at most ``worst_batch_s``) and the continuation sends it."""
+    _, sends, reads = sqs_as_aws
+    monkeypatch.setattr(delivery, "FURTHER_REQUESTS_S", 0.0)
+    seed(count=3)
+    url = queue_of(limits.MiB)
+    request = window(entity_id="customer-42", dry_run=False, target={"sqs": url}, client_token="bound")
+    _, first = call(replay, "/replay", request)
+    assert (first["status"], first["stopped"], first["sent"], len(reads), sends) == (
+        "PARTIAL",
+        "target_errors",
+        0,
+        1,
+        [],
+    )
+    assert first["last_error"] == "no time for another request in this batch: one starts only within 0 s of the first"
+    monkeypatch.setattr(delivery, "FURTHER_REQUESTS_S", 1.0)
+    _, second = call(replay, "/replay", {**request, "continuation": first["continuation"]})
+    assert (second["status"], second["sent"], len(reads), len(read_queue(url))) == ("COMPLETED", 3, 2, 3)
+
+
+def _large_event(i: int, payload_bytes: int) -> dict:
+    """The body ``large`` ingests as its ``i``-th event (what a raw replay sends)."""
+    return make_event(
+        event_time=(DAY + timedelta(minutes=i)).isoformat(), payload={"amount": i, "blob": "x" * payload_bytes}
+    )
 
 
 def test_a_batch_of_large_records_reaches_kinesis_within_5_mib_per_request(allowed):

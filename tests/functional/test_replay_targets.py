@@ -473,20 +473,21 @@ def test_a_call_keeps_the_worst_batch_of_an_aws_target_in_reserve(allowed, kind)
 
 
 def test_a_re_send_that_would_outrun_the_batchs_bound_is_not_started(allowed, monkeypatch):
-    """With no time left for a further request (``FURTHER_REQUESTS_S`` 0), the entry SQS failed is not
-    re-sent: it is counted failed with the reason, and the others are delivered."""
+    """With no time left for a further request (``FURTHER_REQUESTS_S`` 0), the record Kinesis failed is not
+    re-sent: it is counted failed with the reason, and the others are delivered. (An SQS target's first
+    request is the read of its queue's limit: test_replay_limits.py.)"""
     monkeypatch.setattr(delivery, "FURTHER_REQUESTS_S", 0.0)
     ids = seed(count=3)
-    url = boto3.client("sqs").create_queue(QueueName="consumer")["QueueUrl"]
+    target, _, got = _aws_target("kinesis")
     seen: list[int] = []
 
     def fail_last(parsed, **_):
-        seen.append(len(parsed["Successful"]))
-        last = parsed["Successful"].pop()
-        parsed["Failed"] = [{"Id": last["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}]
+        seen.append(len(parsed["Records"]))
+        parsed["Records"][-1] = {"ErrorCode": "InternalFailure", "ErrorMessage": "x"}
+        parsed["FailedRecordCount"] = 1
 
-    clients.target_client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", fail_last)
-    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target={"sqs": url}))
+    clients.target_client("kinesis").meta.events.register("after-call.kinesis.PutRecords", fail_last)
+    _, run = call(replay, "/replay", window(entity_id="customer-42", dry_run=False, target=target))
     assert seen == [3]  # one request: the re-send was not started
     assert (run["status"], run["sent"], run["failed"], run["retried"]) == ("COMPLETED", 2, 1, 0)
     assert run["last_error"] == "no time for another request in this batch: one starts only within 0 s of the first"

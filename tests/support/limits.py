@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import boto3
 from botocore.exceptions import ClientError
 
 from pik.core import limits
@@ -30,8 +31,30 @@ def refuse_over(limit: limits.Limit, entry_limit: limits.Limit, code: str, size,
 
 
 def sqs_size(entry: dict) -> int:
-    """The bytes of one SendMessageBatch entry that count against SQS's limits."""
-    return len(entry["MessageBody"].encode("utf-8"))
+    """The bytes of one SendMessageBatch entry that count against SQS's limits: the body and each message
+    attribute's name, type and value (API_MessageAttributeValue: "All parts of the message attribute,
+    including Name, Type, and Value, are part of the message size restriction (1 MiB or 1,048,576 bytes)")."""
+    size = len(entry["MessageBody"].encode("utf-8"))
+    for name, value in (entry.get("MessageAttributes") or {}).items():
+        data = value.get("BinaryValue") or value.get("StringValue", "").encode("utf-8")
+        size += len(name.encode("utf-8")) + len(value["DataType"].encode("utf-8")) + len(data)
+    return size
+
+
+def queue_of(max_message_bytes: int, name: str = "consumer") -> str:
+    """A queue (moto) whose ``MaximumMessageSize`` is ``max_message_bytes``: its URL."""
+    attributes = {"MaximumMessageSize": str(max_message_bytes)}
+    return boto3.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+
+
+def calls_of(client, operation: str) -> list[dict]:
+    """Every request ``client`` makes of ``operation`` from now on, as its parameters (a hook, no fake)."""
+    seen: list[dict] = []
+    client.meta.events.register(
+        f"before-parameter-build.{client.meta.service_model.service_name}.{operation}",
+        lambda params, **_: seen.append(dict(params)),
+    )
+    return seen
 
 
 def large(count: int, payload_bytes: int) -> list[str]:

@@ -16,7 +16,7 @@ def test_every_limit_names_its_rule_and_an_aws_page() -> None:
 
 
 def test_check_names_the_amount_the_rule_and_the_page() -> None:
-    assert limits.SQS_MESSAGE.check(262_144, what="a replay message") == 262_144
-    with pytest.raises(ValueError, match=r"a replay message is 262145 bytes; an SQS message is at most"):
-        limits.SQS_MESSAGE.check(262_145, what="a replay message")
+    assert limits.SQS_MESSAGE.check(1_048_576, what="a replay message") == 1_048_576
+    with pytest.raises(ValueError, match=r"a replay message is 1048577 bytes; an SQS message is at most 1 MiB"):
+        limits.SQS_MESSAGE.check(1_048_577, what="a replay message")
     assert limits.SQS_MAX_RECEIVE_COUNT.respected_by(5) and not limits.SQS_MAX_RECEIVE_COUNT.respected_by(3)

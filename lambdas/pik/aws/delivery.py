@@ -54,8 +54,8 @@ class ByteLimits:
 
         >>> from pik.core.limits import SQS_BATCH, SQS_MESSAGE
         >>> limits = ByteLimits(SQS_MESSAGE, SQS_BATCH, lambda e: len(e["MessageBody"]))
-        >>> chunks, refused = limits.cut({0: {"MessageBody": "x" * 150_000}, 1: {"MessageBody": "y" * 150_000},
-        ...                               2: {"MessageBody": "z" * 300_000}})
+        >>> chunks, refused = limits.cut({0: {"MessageBody": "x" * 600_000}, 1: {"MessageBody": "y" * 600_000},
+        ...                               2: {"MessageBody": "z" * 1_100_000}})
         >>> [list(chunk) for chunk in chunks], list(refused)
         ([[0], [1]], [2])
         """
@@ -86,6 +86,7 @@ def deliver_entries(
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    started: float | None = None,
 ) -> Delivered:
     """Send every ``entry(event, attempt)``, in requests cut to the service's byte ``limits``; entries
     ``put`` reports as failed are re-sent, up to ``attempts`` times in all. An entry larger than the
@@ -93,10 +94,12 @@ def deliver_entries(
     refuses whole (``ClientError``: no such queue, access denied) or never answers within the client's
     tries (``BotoCoreError``: a timeout, no connection) fails the rest of the batch at once: botocore
     already retried, and the next call sends it again. So does time: a request after the first starts
-    only within ``FURTHER_REQUESTS_S`` of the first (``worst_batch_s``)."""
+    only within ``FURTHER_REQUESTS_S`` of the first (``worst_batch_s``); ``started``: the batch's first
+    request was made before, at that ``clock()`` (an SQS target reading its queue's limit), so every put
+    here is a further request."""
     pending = dict(enumerate(outgoing))
     retried, error, undeliverable = 0, None, {}
-    started, puts = clock(), 0
+    started, puts = (clock(), 0) if started is None else (started, 1)
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             sleep(BACKOFF_S * 2 ** (attempt - 2))  # back-off between re-sends

@@ -4,21 +4,65 @@ batched sends that re-send the entries SQS reports as failed."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core.errors import StorageError
-from ..core.limits import SQS_BATCH, SQS_MESSAGE
+from ..core.limits import SQS_BATCH, SQS_MESSAGE, SQS_MESSAGE_UNREAD, Limit
 from ..core.ports import SEND_BATCH
 from ..core.targets import Delivered, Outgoing, body, encoded
 from . import clients
 from .delivery import ByteLimits, ServiceTarget, deliver_entries
 
+log = logging.getLogger(__name__)
+
 BATCH = SEND_BATCH
-# a message's size is its body (pik sets no message attributes); a batch's is the sum of its messages
-MESSAGE_BYTES = ByteLimits(SQS_MESSAGE, SQS_BATCH, lambda entry: len(entry["MessageBody"].encode("utf-8")))
+ATTRIBUTE_DOC = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html"
+
+
+def message_bytes(entry: dict) -> int:
+    """The bytes of one SendMessageBatch entry as SQS counts them against a message's and a batch's limits:
+    the body and every message attribute's name, type and value (``ATTRIBUTE_DOC``: "All parts of the
+    message attribute, including Name, Type, and Value, are part of the message size restriction"), in
+    UTF-8. pik sets no message attributes today; the deduplication and group ids are not attributes.
+
+    >>> message_bytes({"MessageBody": "é" * 10})
+    20
+    >>> message_bytes({"MessageBody": "{}", "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "a"}}})
+    13
+    """
+    size = len(entry["MessageBody"].encode("utf-8"))
+    for name, value in (entry.get("MessageAttributes") or {}).items():
+        data = value.get("BinaryValue", b"") or value.get("StringValue", "").encode("utf-8")
+        size += len(name.encode("utf-8")) + len(value["DataType"].encode("utf-8")) + len(data)
+    return size
+
+
+def queue_message_limit(client: Any, url: str) -> Limit:
+    """The most one message to the queue at ``url`` may be: its ``MaximumMessageSize`` (1,024 to 1,048,576
+    bytes, ``pik.core.limits.SQS_MESSAGE``), read with ``GetQueueAttributes``. When SQS refuses to say
+    (denied: the role lacks ``sqs:GetQueueAttributes``, or another error answer), ``SQS_MESSAGE_UNREAD``'s
+    256 KiB, with why in the rule (and a warning logged); the send then says whether the queue can be
+    reached. No answer at all within the client's tries raises ``BotoCoreError`` (the caller fails the
+    batch as it would a send that got none)."""
+    try:
+        answer = client.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize"])
+        value = min(int(answer["Attributes"]["MaximumMessageSize"]), SQS_MESSAGE.value)
+    except (ClientError, KeyError, ValueError) as exc:
+        why = str(exc)[:300]
+        log.warning(
+            "sqs target %s: MaximumMessageSize unreadable (%s); messages kept to %d bytes",
+            url,
+            why,
+            SQS_MESSAGE_UNREAD.value,
+        )
+        rule = f"{SQS_MESSAGE_UNREAD.rule} (GetQueueAttributes: {why})"
+        return Limit("SQS_MESSAGE_UNREAD", SQS_MESSAGE_UNREAD.value, "bytes", rule, SQS_MESSAGE_UNREAD.doc)
+    rule = f"this queue's MaximumMessageSize is {value} bytes"
+    return Limit("MaximumMessageSize", value, "bytes", rule, SQS_MESSAGE.doc)
 
 
 class ReplayQueue:
@@ -59,6 +103,16 @@ class QueueTarget(ServiceTarget):
 
     service = "sqs"
     batch_size = BATCH
+    _limits: ByteLimits | None = None
+
+    def byte_limits(self) -> tuple[ByteLimits, bool]:
+        """This queue's limits (``queue_message_limit`` per message, ``SQS_BATCH`` per request), read on
+        the first batch and kept by this adapter, which lives for one replay call: a change of the queue's
+        attribute is seen by the next call. Also whether they were read just now."""
+        if self._limits is not None:
+            return self._limits, False
+        self._limits = ByteLimits(queue_message_limit(self.client, self.target.address), SQS_BATCH, message_bytes)
+        return self._limits, True
 
     def deliver(self, outgoing: list[Outgoing], replay_id: str) -> Delivered:
         def entry(event: Outgoing, attempt: int) -> dict:
@@ -80,7 +134,14 @@ class QueueTarget(ServiceTarget):
                 f"{failed[-1].get('Code')}: {failed[-1].get('Message')}" if failed else None
             )
 
-        return deliver_entries(outgoing, entry, put, limits=MESSAGE_BYTES, sleep=self.sleep)
+        began = time.monotonic()
+        try:
+            limits, read_now = self.byte_limits()  # reading them is the batch's first request
+        except BotoCoreError as exc:  # no answer within the tries: the batch fails whole, the next call re-sends
+            return Delivered(0, tuple(event.event_id for event in outgoing), 0, str(exc))
+        return deliver_entries(
+            outgoing, entry, put, limits=limits, sleep=self.sleep, started=began if read_now else None
+        )
 
 
 class DeadLetterQueue:

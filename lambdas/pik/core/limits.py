@@ -6,7 +6,7 @@ the documented quota in bytes, seconds or counts; where AWS writes "MB" for a by
 is the one its own error message uses (Lambda: "must be smaller than 6291456 bytes").
 
 >>> LAMBDA_SYNC_EVENT.value, SQS_MESSAGE.value
-(6291456, 262144)
+(6291456, 1048576)
 >>> LAMBDA_SYNC_EVENT.check(7_000_000, what="an ingest request event")
 Traceback (most recent call last):
 ...
@@ -29,6 +29,7 @@ __all__ = [
     "LAMBDA_TIMEOUT",
     "LAMBDA_UNRESERVED_FLOOR",
     "SQS_MESSAGE",
+    "SQS_MESSAGE_UNREAD",
     "SQS_BATCH",
     "SQS_BATCH_ENTRIES",
     "SQS_VISIBILITY_PER_TIMEOUT",
@@ -75,6 +76,8 @@ _LAMBDA = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.ht
 _LAMBDA_ENV = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html"
 _LAMBDA_CONCURRENCY = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
 _SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html"
+_SQS_BATCH = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html"
+_SQS_ATTRIBUTES = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"
 _SQS_LAMBDA = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
 _SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
 _EVENTS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html"
@@ -120,8 +123,30 @@ LAMBDA_UNRESERVED_FLOOR = Limit(
     _LAMBDA_CONCURRENCY,
     minimum=True,
 )
-SQS_MESSAGE = Limit("SQS_MESSAGE", 256 * KiB, "bytes", "an SQS message is at most 256 KiB", _SQS)
-SQS_BATCH = Limit("SQS_BATCH", 256 * KiB, "bytes", "a SendMessageBatch request totals at most 256 KiB", _SQS)
+# A queue's MaximumMessageSize is 1,024 to 1,048,576 bytes (AWS raised the top from 256 KiB in 2025): what
+# one message may be is the target queue's own attribute, read per replay call (pik.aws.sqs.QueueTarget);
+# the body and every message attribute's name, type and value count (API_MessageAttributeValue).
+SQS_MESSAGE = Limit(
+    "SQS_MESSAGE",
+    1 * MiB,
+    "bytes",
+    "an SQS message is at most 1 MiB (its queue's MaximumMessageSize, 1 KiB to 1 MiB, may allow less)",
+    _SQS_ATTRIBUTES,
+)
+SQS_MESSAGE_UNREAD = Limit(
+    "SQS_MESSAGE_UNREAD",
+    256 * KiB,
+    "bytes",
+    "pik keeps a message to 256 KiB (SQS's maximum before 2025) when it cannot read the queue's MaximumMessageSize",
+    _SQS_ATTRIBUTES,
+)
+SQS_BATCH = Limit(
+    "SQS_BATCH",
+    1 * MiB,
+    "bytes",
+    "the messages of one SendMessageBatch total at most 1,048,576 bytes (1 MiB)",
+    _SQS_BATCH,
+)
 SQS_BATCH_ENTRIES = Limit("SQS_BATCH_ENTRIES", 10, "entries", "a SendMessageBatch holds at most 10 messages", _SQS)
 SQS_VISIBILITY_PER_TIMEOUT = Limit(
     "SQS_VISIBILITY_PER_TIMEOUT",
