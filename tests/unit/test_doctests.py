@@ -31,6 +31,7 @@ MODULES = [
     "pik.core.timefmt",
     "pik.aws.clients",
     "pik.aws.delivery",
+    "pik.aws.sqs",
     "pik.aws.webhook",
     "pik.parquet",
     "pik.services.batch",
