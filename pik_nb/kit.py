@@ -506,7 +506,8 @@ class Kit:
         engine: str | None = None,
     ) -> pd.DataFrame:
         """Events whose payload matches ``where`` (SQL over the payload columns), with ``event_id``
-        and the raw key ``s3_key``; hand ``result.event_id`` to a replay.
+        and the raw key ``s3_key``; hand ``result.event_id`` to a replay. On Athena, whose ``events``
+        has no payload columns until you add them, a field it lacks is a ``SqlError`` before any query.
 
         >>> hits = kit.search(source="checkout", event_type="order_placed", start="2026-11-20",
         ...                   end="2026-11-27", where="amount > 10000 AND country = 'DE'")

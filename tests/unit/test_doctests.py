@@ -55,6 +55,7 @@ MODULES = [
     "pik_nb.read.stack",
     "pik_nb.replay",
     "pik_nb.sql",
+    "pik_nb.sql.catalog",
     "pik_nb.sql.dialect",
     "pik_nb.sql.duplicates",
     "pik_nb.sql.gaps",
