@@ -348,3 +348,8 @@ def test_the_catalog_is_read_once_per_kit_for_queries_that_resolve(athena_stack)
         answer = athena_stack.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
         assert answer.to_dict("records") == [{"source": "checkout", "n": 3}]
     assert read == ["events"] and len(executions()) == 2
+    from pik.aws.glue import GlueCatalog
+
+    glue = GlueCatalog(DATABASE, client=boto3.client("glue"))
+    assert glue.columns("replays") is None  # no such Glue table (EntityNotFoundException): Athena answers for it
+    assert list(glue.columns("attempts"))[-3:] == list(curated.PARTITION_COLUMNS)  # partition keys count too
