@@ -3,11 +3,10 @@
 A deployed stack's functions publish EMF metrics (namespace ``Pik``, dimension ``service=pik``)
 that CloudWatch turns into metrics: ``from_cloudwatch`` reads them with ``GetMetricData``. The
 local stack's functions print the same EMF lines into its Lambda log: ``from_emf`` aggregates
-them the way CloudWatch would. Both give the same frame:
+them the way CloudWatch would. Both give the same frame (``COLUMNS``):
 
-    time (index, UTC, start of each period) | IngestRequestCount | IngestCount | DuplicateCount |
-    ConflictCount | RejectedCount | IngestErrorCount | ReplayMessageCount | ReplayRejectedCount |
-    ProcessorMessageCount | ProcessorErrorCount | IngestLagMs_p50 | IngestLagMs_p99
+    time (index, UTC, start of each period) | IngestRequestCount | IngestCount | DuplicateCount | ...
+    (every count of ``pik.core.pipeline_metrics.COUNTS``, in its order) | IngestLagMs_p50 | IngestLagMs_p99
 
 Counts are sums per period (0 when nothing happened); lag percentiles are NaN without events.
 Metrics are dated at arrival (when the request reached the API), not at event time: the notebook's

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from ..bootstrap import compactor
 from ..core.errors import LeaseError
+from ..core.pipeline_metrics import Metric
 from ..core.timefmt import now
 from ..settings import Settings
 from .observability import count, logger, publish_metrics
@@ -22,11 +23,11 @@ def handler(event: dict, context) -> dict:
     try:
         result = compactor(Settings.from_env(), deadline=deadline, holder=f"lambda-{context.aws_request_id}").run()
     except LeaseError as err:
-        count("CompactionSkippedCount", 1)
+        count(Metric.COMPACTION_SKIPPED_COUNT, 1)
         logger.warning("compaction skipped", extra={"reason": str(err)})
         return {"skipped": str(err)}
-    count("CompactedPartitionCount", result["written"])
-    count("CompactedEventCount", result["events"])
-    count("CompactionOrphanCount", result["orphans"])
+    count(Metric.COMPACTED_PARTITION_COUNT, result["written"])
+    count(Metric.COMPACTED_EVENT_COUNT, result["events"])
+    count(Metric.COMPACTION_ORPHAN_COUNT, result["orphans"])
     logger.info("compaction", extra=result)
     return result

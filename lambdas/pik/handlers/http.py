@@ -19,6 +19,7 @@ from ..core.errors import (
     StorageError,
     ValidationError,
 )
+from ..core.pipeline_metrics import Metric
 from ..core.timefmt import UTC, now
 from .observability import count, logger
 
@@ -66,7 +67,9 @@ def arrival_time(request_time_epoch: int | None) -> datetime:
     return datetime.fromtimestamp(request_time_epoch / 1000, UTC) if request_time_epoch else now()
 
 
-def resolver(*, rejected_metric: str, failed_metric: str, request_metric: str | None = None) -> APIGatewayRestResolver:
+def resolver(
+    *, rejected_metric: Metric, failed_metric: Metric, request_metric: Metric | None = None
+) -> APIGatewayRestResolver:
     """A resolver whose errors become ``{"error", "details"}`` JSON, never a traceback, and count
     as ``rejected_metric`` (4xx: the request was refused) or ``failed_metric`` (5xx), and as one
     ``request_metric`` (a request received, even when it never reached the route's own counting)."""

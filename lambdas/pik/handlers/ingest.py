@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..bootstrap import adapters
 from ..core.errors import ValidationError
+from ..core.pipeline_metrics import Metric
 from ..core.records import Attempt
 from ..services import batch
 from ..services.ingest import IngestOutcome, ingest, reject
@@ -11,7 +12,11 @@ from ..settings import Settings
 from .http import arrival_time, http_status, json_response, raw_body, resolver
 from .observability import api_handler, ingest_metrics, logger, metrics_at
 
-app = resolver(rejected_metric="RejectedCount", failed_metric="IngestErrorCount", request_metric="IngestRequestCount")
+app = resolver(
+    rejected_metric=Metric.REJECTED_COUNT,
+    failed_metric=Metric.INGEST_ERROR_COUNT,
+    request_metric=Metric.INGEST_REQUEST_COUNT,
+)
 
 
 @app.post("/ingest")

@@ -21,36 +21,32 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pik.core.pipeline_metrics import NAMESPACE, ORIGINAL_NAMES, SERVICE, Metric
 from pik.core.records import AttemptStatus, OutcomeStatus
 
-logger = Logger(service="pik")
-metrics = Metrics(namespace="Pik", service="pik")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 EMF_MAX_AGE = timedelta(days=14)
 Handler = Callable[[dict, Any], dict]
 
 
-# The original project's metric names, emitted next to ours so its dashboards and alarms keep
-# working (docs/health.md has the whole mapping).
-ORIGINAL_NAMES = {
-    "IngestCount": "IngestAcceptedCount",
-    "RejectedCount": "InvalidCount",
-    "ReplayMessageCount": "ReplayRequestedCount",
-}
 STATUS_METRIC = {
-    AttemptStatus.ACCEPTED: "IngestCount",
-    AttemptStatus.DUPLICATE: "DuplicateCount",
-    AttemptStatus.CONFLICT: "ConflictCount",
-    AttemptStatus.REJECTED: "RejectedCount",
-    OutcomeStatus.FAILED: "IngestErrorCount",
+    AttemptStatus.ACCEPTED: Metric.INGEST_COUNT,
+    AttemptStatus.DUPLICATE: Metric.DUPLICATE_COUNT,
+    AttemptStatus.CONFLICT: Metric.CONFLICT_COUNT,
+    AttemptStatus.REJECTED: Metric.REJECTED_COUNT,
+    OutcomeStatus.FAILED: Metric.INGEST_ERROR_COUNT,
 }  # FAILED: a request that broke on an outage, no attempt
 
 
-def count(name: str, value: int = 1) -> None:
-    """Add ``value`` to the ``name`` count metric of this invocation (and to its original name)."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    if name in ORIGINAL_NAMES:
-        metrics.add_metric(name=ORIGINAL_NAMES[name], unit=MetricUnit.Count, value=value)
+def count(metric: Metric, value: int = 1) -> None:
+    """Add ``value`` to the ``metric`` count of this invocation (and to its original name, docs/health.md).
+    Only a declared ``Metric`` (``pik.core.pipeline_metrics``): mypy and tests/unit/test_template_health.py
+    refuse a string."""
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
+    if metric in ORIGINAL_NAMES:
+        metrics.add_metric(name=ORIGINAL_NAMES[metric], unit=MetricUnit.Count, value=value)
 
 
 def metrics_at(arrival: datetime) -> None:
@@ -67,15 +63,15 @@ def ingest_metrics(results: list[dict]) -> None:
     CloudWatch computes no percentile for a metric with any negative value ("percentiles are not
     available", and the p99 lag alarm goes blind): an event from a clock ahead of ours (allowed skew)
     adds 0 there and 1 to ClockSkewCount."""
-    count("IngestRequestCount", len(results))
+    count(Metric.INGEST_REQUEST_COUNT, len(results))
     for status, n in Counter(result["status"] for result in results).items():
         count(STATUS_METRIC[status], n)
     lags = [result["ingest_lag_ms"] for result in results if "ingest_lag_ms" in result]
     for lag in lags:
-        metrics.add_metric(name="IngestLagMs", unit=MetricUnit.Milliseconds, value=max(0, lag))
+        metrics.add_metric(name=Metric.INGEST_LAG_MS.value, unit=MetricUnit.Milliseconds, value=max(0, lag))
     skewed = sum(1 for lag in lags if lag < 0)
     if skewed:
-        count("ClockSkewCount", skewed)
+        count(Metric.CLOCK_SKEW_COUNT, skewed)
 
 
 def publish_metrics(handler: Handler) -> Handler:

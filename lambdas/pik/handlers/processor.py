@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..bootstrap import lineage, lineage_names, recomputer
 from ..core.lineage import version_events
+from ..core.pipeline_metrics import Metric
 from ..settings import Settings
 from .observability import count, logger, queue_handler
 
@@ -20,7 +21,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @queue_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    count("ProcessorMessageCount", len(event.get("Records") or []))
+    count(Metric.PROCESSOR_MESSAGE_COUNT, len(event.get("Records") or []))
     settings = Settings.from_env()
     work, emitter = recomputer(settings), lineage(settings, context.get_remaining_time_in_millis)
     logged: set[tuple[str, str]] = set()
@@ -32,13 +33,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logged.add(group)
             logger.info("aggregate versions", extra=result)
             if settings.lineage_url and not result["dry_run"]:
-                count("LineageErrorCount", emitter.emit(version_events(_version(result), lineage_names(settings))))
+                count(
+                    Metric.LINEAGE_ERROR_COUNT, emitter.emit(version_events(_version(result), lineage_names(settings)))
+                )
         return result
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    count("ProcessorErrorCount", len(response["batchItemFailures"]))
+    count(Metric.PROCESSOR_ERROR_COUNT, len(response["batchItemFailures"]))
     return cast(dict[str, Any], response)  # powertools' PartialItemFailureResponse, a TypedDict
 
 

@@ -9,13 +9,14 @@ from ..bootstrap import lineage, lineage_names, replay_wiring
 from ..core.errors import FieldError, ValidationError
 from ..core.limits import API_GATEWAY_INTEGRATION_TIMEOUT
 from ..core.lineage import replay_events
+from ..core.pipeline_metrics import Metric
 from ..core.timefmt import now
 from ..services.replay import Wiring, replay, steer
 from ..settings import Settings
 from .http import json_response, raw_body, resolver
 from .observability import api_handler, count, logger
 
-app = resolver(rejected_metric="ReplayRejectedCount", failed_metric="ReplayErrorCount")
+app = resolver(rejected_metric=Metric.REPLAY_REJECTED_COUNT, failed_metric=Metric.REPLAY_ERROR_COUNT)
 
 
 def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
@@ -36,9 +37,12 @@ def _call() -> tuple[dict, str, Settings, Wiring, list[int]]:
 
 
 def _answered(run: dict, sent: list[int], settings: Settings) -> object:
-    count("ReplayMessageCount", sum(sent))
+    count(Metric.REPLAY_MESSAGE_COUNT, sum(sent))
     if settings.lineage_url and not run["dry_run"]:  # the run's OpenLineage events as it stands (idempotent)
-        count("LineageErrorCount", lineage(settings, _remaining_ms).emit(replay_events(run, lineage_names(settings))))
+        count(
+            Metric.LINEAGE_ERROR_COUNT,
+            lineage(settings, _remaining_ms).emit(replay_events(run, lineage_names(settings))),
+        )
     logger.info("replay", extra={k: run[k] for k in ("replay_id", "dry_run", "matched", "sent", "status", "target")})
     return json_response(200, run)
 
