@@ -45,6 +45,25 @@ def utc_day(day: str) -> str:
         raise ScopeError(f"day={day!r} is not a day like 2026-11-20") from None
 
 
+def duration(value: str | pd.Timedelta | timedelta, name: str, *, positive: bool = True) -> pd.Timedelta:
+    """``value`` as a ``pd.Timedelta`` (``"1h"``, ``"15min"``, ``"1D"``), or a ``ScopeError`` naming ``name``
+    (longer than zero when ``positive``).
+
+    >>> duration("90min", "threshold")
+    Timedelta('0 days 01:30:00')
+    >>> duration("soon", "threshold")
+    Traceback (most recent call last):
+    pik_nb._errors.ScopeError: threshold='soon' is not a duration like '1h', '15min' or '1D'
+    """
+    try:
+        length = pd.Timedelta(value)
+    except (ValueError, TypeError, OverflowError):
+        length = pd.NaT
+    if pd.isna(length) or (positive and length <= pd.Timedelta(0)):
+        raise ScopeError(f"{name}={value!r} is not a duration like '1h', '15min' or '1D'")
+    return length
+
+
 def time_slices(start: datetime, end: datetime, most: int) -> list[tuple[str, str]]:
     """``[start, end)`` in equal slices of about a day (at most ``most``), as key-time string pairs."""
     count = max(1, min(most, -(-(end - start) // timedelta(days=1))))
