@@ -17,7 +17,7 @@ import pandas as pd
 from pik.core.timefmt import key_time
 
 from ._errors import KitError
-from ._times import Time, utc
+from ._times import Time, utc, utc_day
 from .investigate import diff as diff_module
 from .investigate import explain as explain_module
 from .investigate import reconcile as reconcile_module
@@ -267,6 +267,7 @@ class Kit:
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
         >>> d.value_delta, list(d.added["event_id"]), d.causes
         """
+        day = utc_day(day)
         found = diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
         versions = {"old": int(found.old["version"]) if found.old else None, "new": int(found.new["version"])}
         scope = {"entity_id": entity_id, "day": day, "metric": metric, **versions}

@@ -43,6 +43,7 @@ MODULES = [
     "pik_local.runtime",
     "pik_local.story",
     "pik_nb._format",
+    "pik_nb._times",
     "pik_nb.analyses",
     "pik_nb.analyses._provenance",
     "pik_nb.analyses.durations",
