@@ -17,7 +17,7 @@ import pandas as pd
 from pik.core.timefmt import key_time
 
 from ._errors import KitError
-from ._times import Time, utc
+from ._times import Time, utc, utc_day
 from .investigate import diff as diff_module
 from .investigate import explain as explain_module
 from .investigate import reconcile as reconcile_module
@@ -267,6 +267,7 @@ class Kit:
         >>> d = kit.diff("customer-42", "2026-11-20", metric="count")
         >>> d.value_delta, list(d.added["event_id"]), d.causes
         """
+        day = utc_day(day)
         found = diff_module.load_diff(self.stack, entity_id, day, metric=metric, old=old, new=new)
         versions = {"old": int(found.old["version"]) if found.old else None, "new": int(found.new["version"])}
         scope = {"entity_id": entity_id, "day": day, "metric": metric, **versions}
@@ -506,7 +507,8 @@ class Kit:
         engine: str | None = None,
     ) -> pd.DataFrame:
         """Events whose payload matches ``where`` (SQL over the payload columns), with ``event_id``
-        and the raw key ``s3_key``; hand ``result.event_id`` to a replay.
+        and the raw key ``s3_key``; hand ``result.event_id`` to a replay. On Athena, whose ``events``
+        has no payload columns until you add them, a field it lacks is a ``SqlError`` before any query.
 
         >>> hits = kit.search(source="checkout", event_type="order_placed", start="2026-11-20",
         ...                   end="2026-11-27", where="amount > 10000 AND country = 'DE'")

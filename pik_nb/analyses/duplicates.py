@@ -11,6 +11,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED, CONFLICT, DUPLICATE
 
 from .._format import a_window, counted, period, table
+from .._times import duration
 from ._provenance import derived
 from .plotting import axes
 
@@ -123,6 +124,8 @@ def duplicates(
     repeats = events[status.isin([DUPLICATE, CONFLICT])]
     flags = pd.DataFrame({"duplicates": repeats["status"] == DUPLICATE, "conflicts": repeats["status"] == CONFLICT})
     first_arrivals = events.loc[status == ACCEPTED, ["source", "event_type", "ingest_time"]]
+    if freq != "auto":
+        duration(freq, "freq")  # a window that is no duration is refused here, by name
     freq = _storm_window(first_arrivals) if freq == "auto" else freq
     normal = _normal_rates(first_arrivals, freq)
     keys = [repeats["source"], repeats["event_type"], repeats["ingest_time"].dt.floor(freq).rename("window")]

@@ -18,7 +18,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from .._format import counted
-from .._times import utc
+from .._times import duration, utc
 from ._provenance import derived
 from .plotting import axes
 
@@ -56,7 +56,7 @@ def gaps(
 
     >>> gaps(events, freq="1D", aggregates=aggs, rejected=kit.rejected(days=7))
     """
-    step = pd.Timedelta(freq).value
+    step = duration(freq, "freq").value
     keys = [by, *[c for c in STREAM if per_stream and c != by and c in events]]
     counts = _window_counts(events, keys, step, aggregates)
     if rejected is not None and len(rejected) and by in rejected:  # a rejected body names entity, source, type

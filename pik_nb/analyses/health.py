@@ -60,7 +60,7 @@ def _bound(name: str, value: Time) -> datetime:
     """A window bound pandas can read (``2026-11-20``, an aware or naive time, a Timestamp), else a ScopeError."""
     try:
         bound = utc(value)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, ScopeError):
         bound = None
     if bound is None or pd.isna(bound):
         raise ScopeError(f"{name} must be a date or time like 2026-11-20 or 2026-11-20T10:00:00Z: got {value!r}")

@@ -12,6 +12,7 @@ import pandas as pd
 from pik.core.records import ACCEPTED
 
 from .._format import counted, table
+from .._times import duration
 from ._provenance import derived
 from .durations import humanize
 from .plotting import pair
@@ -50,7 +51,7 @@ def lateness(
     >>> lateness(events, by="source").loc["checkout", "p99_ms"]
     """
     rows = _selected(events, statuses)
-    limit = pd.Timedelta(threshold) // pd.Timedelta(milliseconds=1)
+    limit = duration(threshold, "threshold", positive=False) // pd.Timedelta(milliseconds=1)
     lag = rows["ingest_lag_ms"]
     keys = _keys(rows, by)
     frame = pd.DataFrame(
@@ -107,7 +108,7 @@ def lateness_policy(
     >>> policy = lateness_policy(events, allowed_lateness="2h")
     >>> len(policy.dropped), policy.windows[["entity_id", "window", "dropped"]]
     """
-    allowed = pd.Timedelta(allowed_lateness)
+    allowed, freq = duration(allowed_lateness, "allowed_lateness", positive=False), duration(freq, "freq")
     rows = _selected(events, (ACCEPTED,))
     window = rows["event_time"].dt.floor(freq)
     closed_at = window + pd.Timedelta(freq) + allowed

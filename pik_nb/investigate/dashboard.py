@@ -40,7 +40,7 @@ import pandas as pd
 from pik.core.records import AttemptStatus
 
 from .._errors import ScopeError
-from .._format import table
+from .._format import number, table
 from ..analyses.durations import humanize
 
 if TYPE_CHECKING:
@@ -530,11 +530,6 @@ def compute(arrivals: pd.DataFrame, sem: Semantics, freq: str, *, by_entity: boo
 
 
 # --- words --------------------------------------------------------------------------------------
-def number(value: float) -> str:
-    """``1,021``; ``1,021.50`` for a fraction."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
 def summary(table: pd.DataFrame, sem: Semantics, metric: str = "count") -> str:
     """The worst window in words, the semantics and how well it fits; windows it cannot explain.
 

@@ -10,7 +10,10 @@
 - **Athena** (a deployed stack with ``EnableAthena``): the same SQL against the Glue tables
   ``attempts``/``events`` of the stack's curated database, in its workgroup (bytes-scanned cap).
   ``aggregates`` and ``replays`` are DynamoDB tables pik reads itself, not Glue tables: a query that
-  names one runs on DuckDB (which reads the compacted parts from S3 too), whatever the stack.
+  names one runs on DuckDB (which reads the compacted parts from S3 too), whatever the stack. Every
+  column a query names is resolved against the Glue tables first (``pik_nb.sql.catalog``): Athena's
+  ``events`` has no typed payload columns, so ``where="amount > 100"`` is a ``SqlError`` saying how to
+  add the column or read it from ``payload``, before any query is started.
 
     >>> kit.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
 
@@ -43,7 +46,7 @@ from pik.core import curated
 from .._errors import ScopeError, SqlError
 from .._times import Time, utc
 from ..read.frames import AGGREGATE_COLUMNS, from_dynamo
-from . import archive
+from . import archive, catalog
 from . import queries as queries_sql
 
 if TYPE_CHECKING:
@@ -349,6 +352,7 @@ def athena(stack: Stack, query: str, *, sleep=time.sleep) -> pd.DataFrame:
         )
     if all(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(query)):
         raise SqlError("the query holds no SQL statement (only blanks or comments)")
+    catalog.check(stack, query, database)  # a column Athena's Glue tables lack: refused before it costs a query
     client = stack.client("athena")
     started = client.start_query_execution(**athena_request(query, database, workgroup))
     execution_id, wait = started["QueryExecutionId"], ATHENA_POLL_S[0]

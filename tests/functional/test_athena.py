@@ -94,7 +94,8 @@ def test_the_glue_tables_are_the_curated_layout(athena_stack):
 
 def test_kit_sql_sends_the_query_to_the_workgroup_and_types_the_answer(athena_stack):
     assert sql.engine_of(athena_stack.stack, None) == "athena"
-    query = queries_sql.search("checkout", "order_placed", "2026-11-20", "2026-11-21", "amount > 100")
+    where = "CAST(json_extract_scalar(payload, '$.amount') AS double) > 100"  # no payload columns on Athena
+    query = queries_sql.search("checkout", "order_placed", "2026-11-20", "2026-11-21", where)
     queue_answer(
         [["e1", "2026-11-20 10:00:00.000", "150", "true"]],
         [("event_id", "varchar"), ("event_time", "timestamp(3)"), ("ingest_lag_ms", "bigint"), ("ok", "boolean")],
@@ -259,3 +260,96 @@ def test_every_part_holds_each_glue_column_as_a_type_athena_reads_it_as(athena_s
                 assert ATHENA_READS[column["Type"]](field.type), (key, column, field.type)
             checked += 1
     assert checked == 2  # one part per layout for the one partition
+
+
+#: The Glue events table's columns as the template declares them, then its partition keys.
+EVENTS_COLUMNS = (
+    "event_id, entity_id, event_time, ingest_time, ingest_lag_ms, s3_key, payload_sha256, idempotency_key, "
+    "payload, source, event_type, event_date"
+)
+
+
+def refusal(column: str) -> str:
+    return (
+        f"Athena's events table has no column {column} (its columns: {EVENTS_COLUMNS}): a payload field is a "
+        f"column there only once added, ALTER TABLE events ADD COLUMNS ({column} <type>) with the type its "
+        f"streams hold (docs/scale.md), or read it from the payload: json_extract_scalar(payload, '$.{column}') "
+        "(text: CAST(... AS double) to compare numbers)"
+    )
+
+
+def executions() -> list[str]:
+    return boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"]
+
+
+def glue_reads(kit) -> list[str]:
+    """The tables the kit's own Glue client asks GetTable for, from now on (botocore's event hook)."""
+    read: list[str] = []
+    kit.stack.client("glue").meta.events.register(
+        "provide-client-params.glue.GetTable", lambda params, **_: read.append(params["Name"])
+    )
+    return read
+
+
+def test_a_payload_field_the_glue_table_lacks_is_refused_before_any_athena_query(athena_stack):
+    """DuckDB's events view has the payload fields as columns, Athena's Glue table does not: kit.search's
+    ``where`` and kit.sql naming one are refused, naming the column, the table and both remedies, and no
+    query is started (Athena would answer COLUMN_NOT_FOUND after it was)."""
+    read = glue_reads(athena_stack)
+    with pytest.raises(pik_nb.SqlError) as refused:
+        athena_stack.search(source="checkout", event_type="order_placed", where="amount > 100")
+    assert str(refused.value) == refusal("amount")
+    with pytest.raises(pik_nb.SqlError) as refused:
+        athena_stack.sql("SELECT event_id FROM events WHERE country = 'DE' AND ingest_lag_ms > 0")
+    assert str(refused.value) == refusal("country")
+    with pytest.raises(pik_nb.SqlError) as refused:
+        athena_stack.sql("SELECT a.status FROM attempts a JOIN events e ON e.event_id = a.event_id WHERE a.amount > 1")
+    assert str(refused.value).startswith("Athena's attempts table has no column amount (its columns: event_id, ")
+    assert "ALTER TABLE" not in str(refused.value)  # attempts holds no payload to read it from
+    assert executions() == []
+    # a table is read on first use, and again before each refusal of a column it lacks (just added, maybe)
+    assert read == ["events", "events", "events", "attempts", "attempts"]
+
+
+def test_a_column_added_to_the_glue_table_is_sent_from_the_same_kit(athena_stack):
+    """After ``ALTER TABLE events ADD COLUMNS (amount double)`` (here Glue's UpdateTable, as Athena's DDL
+    does) the same kit sends the query as written: the refusal re-reads the table, no new kit needed."""
+    with pytest.raises(pik_nb.SqlError, match="no column amount"):
+        athena_stack.search(source="checkout", event_type="order_placed", where="amount > 100")
+    glue = boto3.client("glue")
+    table = glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]
+    descriptor = {
+        **table["StorageDescriptor"],
+        "Columns": [*table["StorageDescriptor"]["Columns"], {"Name": "amount", "Type": "double"}],
+    }
+    keep = ("Name", "TableType", "Parameters", "PartitionKeys")
+    glue.update_table(
+        DatabaseName=DATABASE, TableInput={**{k: table[k] for k in keep}, "StorageDescriptor": descriptor}
+    )
+    read = glue_reads(athena_stack)
+    queue_answer([["e1", "150.0"]], [("event_id", "varchar"), ("amount", "double")])
+    hits = athena_stack.search(source="checkout", event_type="order_placed", where="amount > 100")
+    assert hits.to_dict("records") == [{"event_id": "e1", "amount": 150.0}]
+    [execution_id] = executions()
+    sent = boto3.client("athena").get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
+    assert sent == queries_sql.search("checkout", "order_placed", None, None, "amount > 100")
+    assert read == ["events"]  # re-read once (the copy lacked amount), then sent
+    with pytest.raises(pik_nb.SqlError, match="no column country"):  # a field still not added: refused as before
+        athena_stack.search(source="checkout", event_type="order_placed", where="amount > 100 AND country = 'DE'")
+    assert len(executions()) == 1
+
+
+def test_the_catalog_is_read_once_per_kit_for_queries_that_resolve(athena_stack):
+    """pik's own queries name only what the Glue tables declare: they are sent, and the kit reads each
+    table's columns once, however many queries follow."""
+    read = glue_reads(athena_stack)
+    for _ in range(2):
+        queue_answer([["checkout", "3"]], [("source", "varchar"), ("n", "bigint")])
+        answer = athena_stack.sql("SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY n DESC")
+        assert answer.to_dict("records") == [{"source": "checkout", "n": 3}]
+    assert read == ["events"] and len(executions()) == 2
+    from pik.aws.glue import GlueCatalog
+
+    glue = GlueCatalog(DATABASE, client=boto3.client("glue"))
+    assert glue.columns("replays") is None  # no such Glue table (EntityNotFoundException): Athena answers for it
+    assert list(glue.columns("attempts"))[-3:] == list(curated.PARTITION_COLUMNS)  # partition keys count too

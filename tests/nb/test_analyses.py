@@ -667,3 +667,23 @@ def test_a_lateness_policy_reads_its_counts_and_shares_as_a_person_does():
     )
     assert ">50.0%<" in html and "0.5" not in html.replace("50.0%", "") and "row_heading" not in html
     assert 'class="dataframe"' not in html  # pik_nb.table, not pandas' own table
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda e: pik_nb.lateness(e, threshold="soon"), "threshold='soon'"),
+        (lambda e: pik_nb.lateness_policy(e, allowed_lateness="a bit"), "allowed_lateness='a bit'"),
+        (lambda e: pik_nb.lateness_policy(e, freq="0s"), "freq='0s'"),
+        (lambda e: pik_nb.gaps(e, freq="garbage"), "freq='garbage'"),
+        (lambda e: pik_nb.duplicates(e, freq="daily"), "freq='daily'"),
+    ],
+)
+def test_a_window_or_threshold_that_is_no_duration_is_a_scope_error_naming_it(call, message):
+    """Issue 21, finding 6: pandas answered "unit abbreviation w/o a number" without saying which argument."""
+    events = frame(
+        [{"event_id": "e", "entity_id": "x", "event_time": day(1, 0), "ingest_time": day(1, 1), "status": "ACCEPTED"}]
+    )
+    with pytest.raises(pik_nb.ScopeError) as refused:
+        call(events)
+    assert str(refused.value) == f"{message} is not a duration like '1h', '15min' or '1D'"

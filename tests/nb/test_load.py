@@ -92,6 +92,29 @@ def test_a_loader_without_scope_refuses_to_scan_unless_allowed(kit):
     assert len(everything) == 3 and set(everything["status"]) == {"ACCEPTED"}
 
 
+NO_TIME = "is not a date or time like 2026-11-20 or 2026-11-20T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda kit: kit.events(entity_id="c-42", start="garbage", end="2026-11-21"), f"'garbage' {NO_TIME}"),
+        (lambda kit: kit.events(entity_id="c-42", start="2026-11-20", end="NaT"), f"'NaT' {NO_TIME}"),
+        (lambda kit: kit.aggregates(entity_id="c-42", start=float("nan"), end="2026-11-21"), f"nan {NO_TIME}"),
+        (lambda kit: kit.replays(start="last week"), f"'last week' {NO_TIME}"),
+        (lambda kit: kit.search(source="s", event_type="t", start="soon", end="2026-11-21"), f"'soon' {NO_TIME}"),
+        (lambda kit: kit.diff("c-42", "yesterday"), "day='yesterday' is not a day like 2026-11-20"),
+        (lambda kit: kit.rejected(days=-1), "days=-1: give a whole number of days, 1 or more, or a list of dates"),
+    ],
+)
+def test_what_is_no_time_is_a_scope_error_saying_so_not_pandas_parse_error(kit, call, message):
+    """Issue 21, finding 6, past ``kit.metrics``: every loader's times go through one reader
+    (``pik_nb._times.utc``); pandas' DateParseError, NaT's ValueError and numpy's OverflowError stay behind it."""
+    with pytest.raises(pik_nb.ScopeError) as refused:
+        call(kit)
+    assert str(refused.value) == message
+
+
 def test_raw_fetches_each_object_once_flattens_payload_and_checks_hashes(kit, stack):
     answers = seed(count=3)
     post(make_event(entity_id="customer-42", event_time=DAY.isoformat(), payload={"amount": 0, "meta": {"step": 0}}))

@@ -251,3 +251,11 @@ def test_a_dashboard_file_that_cannot_be_read_is_a_scope_error_naming_the_file_o
     with pytest.raises(ScopeError) as raised:
         d.dashboard_values(path)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_sum_reads_with_the_one_number_format():
+    """A fraction reads as ``pik_nb.table`` shows it (``1,021.5``), not with a second formatter's ``1,021.50``."""
+    row = {"window": pd.Timestamp("2026-11-20T00:00Z"), "dashboard": 1021.5, "truth": 1000.25, "gap": 21.25}
+    row |= {"late": 0, "early": 0, "duplicates": 21.25, "conflicts": 0, "rejected": 0, "replayed": 0, "unexplained": 0}
+    sentence = d.summary(pd.DataFrame([row]), d.Semantics(dedup=False), metric="sum").split(":")[0]
+    assert sentence == "Nov 20 shows 1,021.5, the truth is 1,000.25"

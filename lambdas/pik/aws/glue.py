@@ -56,6 +56,19 @@ class GlueCatalog:
                 if failed:
                     raise StorageError(f"glue register partitions of {table}: {failed[:3]}")
 
+    def columns(self, table: str) -> dict[str, str] | None:
+        """``table``'s columns and partition keys as Glue holds them now (``{name: type}``, names as
+        Glue stores them: lower case), or None when the database has no such table. Read each call:
+        a column added with ``ALTER TABLE ... ADD COLUMNS`` is there at once."""
+        try:
+            found = self.client.get_table(DatabaseName=self.database, Name=table)["Table"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+                return None
+            raise StorageError(f"glue get table {self.database}.{table}: {exc}") from exc
+        declared = found.get("StorageDescriptor", {}).get("Columns", []) + found.get("PartitionKeys", [])
+        return {column["Name"]: column.get("Type", "") for column in declared}
+
     def _input(self, table: str, partition: Partition) -> dict:
         descriptor = self._descriptor(table)
         location = descriptor["Location"].rstrip("/") + f"/{partition.path()}/"
