@@ -1,11 +1,15 @@
 """JupyterLab on one notebook, on 127.0.0.1, with its own Jupyter dirs under ``.pik/jupyter``.
 
-No token or password: it listens on loopback only, for the local user.
+Loopback is every local user's, not only ours: the server asks for a fresh random token (passed in
+the environment, ``JUPYTER_TOKEN``, which only this user can read, never on the command line, which
+``/proc`` shows to everyone), and the link it prints carries it, as ``jupyter lab`` does itself.
+(Jupyter Server: "Security in the Jupyter Server", token authentication.)
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -36,7 +40,6 @@ def lab_command(notebook: Path, port: int, root: Path, runtime_dir: Path) -> lis
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
-        "--IdentityProvider.token=",
         "--ServerApp.password=",
         "--allow-root",
         *(["--KernelManager.transport=ipc"] if ipc_fits(runtime_dir) else []),
@@ -79,14 +82,15 @@ def lab_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **{k: str(v) for k, v in dirs.items()}, **(extra or {})}
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    """Poll ``url`` until it answers; ``RuntimeError`` if the server exits or the deadline passes."""
+def wait_ready(url: str, process: subprocess.Popen, timeout_s: float = 60, token: str = "") -> None:
+    """Poll ``url`` (with ``token``) until it answers; ``RuntimeError`` if the server exits or the deadline passes."""
     deadline = time.monotonic() + timeout_s
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"jupyter lab exited with code {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(request, timeout=2):
                 return
         except OSError:
             time.sleep(0.3)  # polling interval of a bounded wait
@@ -105,13 +109,14 @@ def run_lab(
     """Serve ``notebook`` in JupyterLab until Ctrl-C or SIGTERM, then stop the server; its exit code.
 
     >>> run_lab("incidents/2026-11-24-checkout-drop.ipynb")   # doctest: +SKIP
-    JupyterLab: http://127.0.0.1:8888/lab/tree/incidents/2026-11-24-checkout-drop.ipynb
+    JupyterLab: http://127.0.0.1:8888/lab/tree/incidents/2026-11-24-checkout-drop.ipynb?token=...
     """
     notebook = Path(notebook).resolve()
     root = Path.cwd().resolve() if notebook.is_relative_to(Path.cwd().resolve()) else notebook.parent
     port = port or free_port()
     home = Path(home).resolve()
-    environment = lab_env(home, env)
+    token = secrets.token_urlsafe(24)
+    environment = {**lab_env(home, env), "JUPYTER_TOKEN": token}
     with (home / "lab.log").open("a") as log:  # Jupyter logs a lot: keep it out of the terminal
         process = subprocess.Popen(
             lab_command(notebook, port, root, Path(environment["JUPYTER_RUNTIME_DIR"])),
@@ -123,10 +128,10 @@ def run_lab(
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        wait_ready(f"http://127.0.0.1:{port}/api/status", process)
+        wait_ready(f"http://127.0.0.1:{port}/api/status", process, token=token)
         if on_ready is not None:
             on_ready()
-        say(f"JupyterLab: http://127.0.0.1:{port}/lab/tree/{notebook.relative_to(root)}")
+        say(f"JupyterLab: http://127.0.0.1:{port}/lab/tree/{notebook.relative_to(root)}?token={token}")
         say(f"Ctrl-C stops it (server log: {home / 'lab.log'})")
         while not stopping.wait(0.5) and process.poll() is None:
             pass  # until a signal or the server exits

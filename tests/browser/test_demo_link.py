@@ -6,7 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from tests.support.browser import OUTPUT, chromium_page
 from tests.support.processes import PIK, stopped
@@ -52,8 +57,17 @@ def test_the_printed_link_opens_the_executed_incident_notebook_in_a_browser(tmp_
             what="JupyterLab's URL",
         )
         url = line.split(" ", 1)[1]
-        notebook = url.split("/lab/tree/", 1)[1]
+        parts = urlsplit(url)
+        notebook = parts.path.split("/lab/tree/", 1)[1]
         assert notebook.startswith("incidents/") and (tmp_path / notebook).exists()
+        # loopback is every local user's: without the link's token the server lets no one in
+        (token,) = parse_qs(parts.query)["token"]
+        assert len(token) >= 32 and token not in Path(f"/proc/{demo.pid}/cmdline").read_text()
+        for pid in _descendants(demo.pid):
+            assert token not in Path(f"/proc/{pid}/cmdline").read_text()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/api/contents/{notebook}", timeout=30)
+        assert refused.value.code == 403
         with chromium_page(1400, 1600) as page:
             page.goto(url, timeout=120_000)
             page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output", timeout=120_000)
