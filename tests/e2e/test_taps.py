@@ -129,9 +129,13 @@ def metric_totals(stack: LocalStack, *, at_least: int) -> dict[str, int]:
             name: int(frame[name].sum())
             for name in ("IngestRequestCount", "IngestCount", "DuplicateCount", "RejectedCount", "IngestErrorCount")
         }
+        seen.append(counts)
         return counts if counts["IngestRequestCount"] >= at_least else None
 
-    return wait_for(totals, timeout_s=30, what=f"the metrics of {at_least} records")
+    seen: list[dict[str, int]] = []
+    # the EMF lines are written when each invocation ends, after the writes the test waited for: on a loaded
+    # machine the last tap poll can take a while; the failure says what was counted by then
+    return wait_for(totals, timeout_s=120, what=lambda: f"the metrics of {at_least} records (counted: {seen[-1:]})")
 
 
 @pytest.fixture
