@@ -30,23 +30,9 @@ from pik.handlers import ingest
 from pik.settings import Settings
 from tests.support.events import make_event
 from tests.support.lambdas import call
+from tests.support.payloads import PAYLOADS
 
 BASE = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
-EDGES = [2**63, -(2**63) - 1, 2**63 - 1, -(2**63), 10**40, 1.797e308, -1.797e308, 5e-324, -0.0, 0, True, ""]
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(EDGES),
-    st.text(max_size=8),
-)
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    max_leaves=6,
-)
-PAYLOADS = st.fixed_dictionaries({"v": VALUES}, optional={"amount": SCALARS, "vip": SCALARS, "n": VALUES})
 STREAMS = itertools.count()
 
 

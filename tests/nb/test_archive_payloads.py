@@ -20,23 +20,9 @@ from pik.core.timefmt import UTC
 from pik_api import ingest_events
 from tests.support.events import make_event
 from tests.support.kit import local_kit
+from tests.support.payloads import PAYLOADS
 
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
-EDGES = [2**63, -(2**63) - 1, 2**63 - 1, -(2**63), 10**40, 1.797e308, -1.797e308, 5e-324, -0.0, 0, True, ""]
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(EDGES),
-    st.text(max_size=8),
-)
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    max_leaves=6,
-)
-PAYLOADS = st.fixed_dictionaries({"v": VALUES}, optional={"amount": SCALARS, "vip": SCALARS, "n": VALUES})
 FIELDS = ("v", "amount", "vip", "n")
 STREAMS = itertools.count()
 

@@ -15,6 +15,7 @@ hold fixtures, built from these). One module per kind of help:
     limits        AWS's size limits where moto does not enforce them
     notebooks     the repository's notebooks and what an executed one shows
     openlineage   RunEvents checked against the OpenLineage spec's JSON schemas
+    payloads      hypothesis strategies for payloads the archive must give back exactly
     processes     ``pik local up`` as a subprocess, stopped whatever the test asserts
     queues        reading what landed in a queue
     receiver      a recording HTTP endpoint on 127.0.0.1
