@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -59,10 +60,10 @@ def queue_message_limit(client: Any, url: str) -> Limit:
             why,
             SQS_MESSAGE_UNREAD.value,
         )
-        rule = f"{SQS_MESSAGE_UNREAD.rule} (GetQueueAttributes: {why})"
-        return Limit("SQS_MESSAGE_UNREAD", SQS_MESSAGE_UNREAD.value, "bytes", rule, SQS_MESSAGE_UNREAD.doc)
-    rule = f"this queue's MaximumMessageSize is {value} bytes"
-    return Limit("MaximumMessageSize", value, "bytes", rule, SQS_MESSAGE.doc)
+        return replace(SQS_MESSAGE_UNREAD, rule=f"{SQS_MESSAGE_UNREAD.rule} (GetQueueAttributes: {why})")
+    return replace(
+        SQS_MESSAGE, name="MaximumMessageSize", value=value, rule=f"this queue's MaximumMessageSize is {value} bytes"
+    )
 
 
 class ReplayQueue:
