@@ -108,10 +108,10 @@ def lateness_policy(
     >>> policy = lateness_policy(events, allowed_lateness="2h")
     >>> len(policy.dropped), policy.windows[["entity_id", "window", "dropped"]]
     """
-    allowed, freq = duration(allowed_lateness, "allowed_lateness", positive=False), duration(freq, "freq")
+    allowed, step = duration(allowed_lateness, "allowed_lateness", positive=False), duration(freq, "freq")
     rows = _selected(events, (ACCEPTED,))
-    window = rows["event_time"].dt.floor(freq)
-    closed_at = window + pd.Timedelta(freq) + allowed
+    window = rows["event_time"].dt.floor(step)
+    closed_at = window + step + allowed
     late = rows["ingest_time"] > closed_at
     dropped = rows[late].assign(
         window=window[late],
