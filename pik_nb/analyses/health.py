@@ -59,12 +59,11 @@ MAX_PERIODS = 100_000  # rows one call may build (69 days of minutes): a typo'd 
 def _bound(name: str, value: Time) -> datetime:
     """A window bound pandas can read (``2026-11-20``, an aware or naive time, a Timestamp), else a ScopeError."""
     try:
-        bound = utc(value)
+        return utc(value)  # what is no time is utc's ScopeError (NaT, None and NaN included)
     except (ValueError, TypeError, OverflowError, ScopeError):
-        bound = None
-    if bound is None or pd.isna(bound):
-        raise ScopeError(f"{name} must be a date or time like 2026-11-20 or 2026-11-20T10:00:00Z: got {value!r}")
-    return bound
+        raise ScopeError(
+            f"{name} must be a date or time like 2026-11-20 or 2026-11-20T10:00:00Z: got {value!r}"
+        ) from None
 
 
 def _window(start: Time, end: Time, period: str | int | pd.Timedelta) -> tuple[datetime, datetime, pd.Timedelta]:
