@@ -158,6 +158,16 @@ def test_the_dashboard_is_json_and_every_pik_metric_on_it_is_published():
     assert set(on_board) == published() - set(ORIGINAL_NAMES.values())
 
 
+def test_the_dashboards_widgets_fit_cloudwatchs_24_column_grid_without_overlapping():
+    """CloudWatch's dashboard body: x + width <= 24 (Dashboard Body Structure); overlapping widgets are moved."""
+    cells = []
+    for widget in dashboard()["widgets"]:
+        x, y, width, height = (widget[k] for k in ("x", "y", "width", "height"))
+        assert 1 <= width and x >= 0 and x + width <= 24 and height >= 1, widget["properties"]["title"]
+        cells.append({(col, row) for col in range(x, x + width) for row in range(y, y + height)})
+    assert sum(map(len, cells)) == len(set().union(*cells))  # no cell belongs to two widgets
+
+
 def test_alarms_watch_published_metrics_with_parameter_thresholds():
     doc = template.load()
     alarms = template.of_type(doc, "AWS::CloudWatch::Alarm")
