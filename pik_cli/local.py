@@ -229,11 +229,10 @@ def ingest_command(
 
     A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
     quarantines it). Lines are UTF-8 (a UTF-8 byte-order mark is dropped): a line that is not, e.g. of a
-    UTF-16 file, is refused before anything is sent, with its line number and the API's own rule. Prints
-    the count per status and, for each line not stored, its line number and the API's reasons; exits
-    with 1 when any line was not stored (REJECTED, or no answer) or the file holds no events. With --json,
-    stdout is one document ``{"counts": {...}, "lines": [{"line": 1, "http_status": 202, ...}, ...]}`` and
-    the sentences go to stderr.
+    UTF-16 file, is refused before anything is sent, with its line number and the API's own rule. Prints the count per status and, for each line not stored, its line number and
+    the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
+    holds no events. With --json, stdout is one document ``{"counts": {...}, "lines": [{"line": 1,
+    "http_status": 202, ...}, ...]}`` and the sentences go to stderr.
 
     \b
     Example:
@@ -324,17 +323,17 @@ def _reasons(body: dict) -> str:
 def _json_lines(source: IO[bytes]) -> Iterator[tuple[int, object]]:
     """``(line number, event)`` of every non-blank line; a line that is not JSON stays its text. A line
     that is not UTF-8 is refused, naming its number, by the rule ``POST /ingest`` applies to a body
-    (``pik.core.contract.utf8_text``: ``body``/``utf8``)."""
-    from pik.core.contract import utf8_text
-    from pik.core.errors import ValidationError
+    (``pik.core.contract.not_utf8``: ``body``/``utf8``)."""
+    from pik.core.contract import not_utf8
 
     for number, raw in enumerate(source, start=1):
-        try:
-            line = utf8_text(raw)
-        except ValidationError as exc:
+        problem = not_utf8(raw)
+        if problem is not None:
             raise click.ClickException(
-                f"{source.name} line {number}: {exc}; nothing was sent (pik ingest reads UTF-8 JSON lines)"
-            ) from None
+                f"{source.name} line {number}: {problem.field}/{problem.rule}: {problem.message}; nothing was sent "
+                "(pik ingest reads UTF-8 JSON lines)"
+            )
+        line = raw.decode("utf-8").removeprefix("\ufeff")
         if line.strip():
             try:
                 yield number, json.loads(line)

@@ -28,6 +28,7 @@ __all__ = [
     "Limits",
     "ValidEvent",
     "utf8_text",
+    "not_utf8",
     "parse_body",
     "validate",
     "text_field",
@@ -110,16 +111,29 @@ def utf8_text(raw: bytes) -> str:
     >>> utf8_text(b'\\xef\\xbb\\xbf{}')
     '{}'
     """
+    problem = not_utf8(raw)
+    if problem is not None:
+        raise ValidationError([problem])
+    return raw.decode("utf-8").removeprefix("\ufeff")
+
+
+def not_utf8(raw: bytes) -> FieldError | None:
+    """Why ``raw`` is not UTF-8 JSON text (``body``/``utf8``), or ``None``: ``utf8_text``'s rule, for a
+    caller that reports it itself (``pik ingest`` names the line).
+
+    >>> not_utf8(b'\\xff\\xfe{\\x00}\\x00').message
+    'body must be UTF-8 JSON: byte 0 is not UTF-8 (UTF-16 or UTF-32?)'
+    >>> not_utf8('{"a": "é"}'.encode()) is None
+    True
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         wide = " (UTF-16 or UTF-32?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        message = f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8{wide}"
-        raise ValidationError([FieldError("body", "utf8", message)]) from exc
+        return FieldError("body", "utf8", f"body must be UTF-8 JSON: byte {exc.start} is not UTF-8{wide}")
     if "\x00" in text:
-        message = "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)"
-        raise ValidationError([FieldError("body", "utf8", message)])
-    return text.removeprefix("\ufeff")
+        return FieldError("body", "utf8", "body must be UTF-8 JSON: it holds NUL bytes (UTF-16 or UTF-32?)")
+    return None
 
 
 def parse_body(body: bytes | str, limits: Limits = Limits()) -> dict[str, Any]:
