@@ -229,10 +229,11 @@ def ingest_command(
 
     A line that is not JSON is sent on its own, as it is (the API rejects it with the rule json and
     quarantines it). Lines are UTF-8 (a UTF-8 byte-order mark is dropped): a line that is not, e.g. of a
-    UTF-16 file, is refused before anything is sent, with its line number and the API's own rule. Prints the count per status and, for each line not stored, its line number and
-    the API's reasons; exits with 1 when any line was not stored (REJECTED, or no answer) or the file
-    holds no events. With --json, stdout is one document ``{"counts": {...}, "lines": [{"line": 1,
-    "http_status": 202, ...}, ...]}`` and the sentences go to stderr.
+    UTF-16 file, is refused before anything is sent, with its line number and the API's own rule. Prints
+    the count per status and, for each line not stored, its line number and the API's reasons; exits
+    with 1 when any line was not stored (REJECTED, or no answer) or the file holds no events. With --json,
+    stdout is one document ``{"counts": {...}, "lines": [{"line": 1, "http_status": 202, ...}, ...]}`` and
+    the sentences go to stderr.
 
     \b
     Example:
